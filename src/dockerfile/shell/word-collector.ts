@@ -1,0 +1,44 @@
+import { isSpace } from './char-classes.js';
+
+/**
+ * Splits the expanded text into words as it is produced, for ProcessWords.
+ * Unquoted text (literal or from a `$` expansion) breaks on whitespace;
+ * quoted and escaped text never does.
+ *
+ * Like BuildKit, a quoted empty string (`""`) marks a word as started but
+ * does not by itself produce a word: only non-empty words are kept.
+ */
+export class WordCollector {
+  readonly #words: string[] = [];
+  #current = '';
+  #inWord = false;
+
+  /** Unquoted text: whitespace ends the current word and is dropped. */
+  addSplittable(text: string): void {
+    for (const ch of text) {
+      const cp = ch.codePointAt(0) ?? 0;
+      if (!isSpace(cp)) {
+        this.addRaw(ch);
+      } else if (this.#inWord && this.#current !== '') {
+        this.#words.push(this.#current);
+        this.#current = '';
+        this.#inWord = false;
+      }
+    }
+  }
+
+  /** Quoted or escaped text: kept as is, whitespace included. */
+  addRaw(text: string): void {
+    this.#current += text;
+    this.#inWord = true;
+  }
+
+  finish(): string[] {
+    if (this.#current !== '') {
+      this.#words.push(this.#current);
+      this.#current = '';
+      this.#inWord = false;
+    }
+    return this.#words;
+  }
+}
