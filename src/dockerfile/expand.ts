@@ -1,0 +1,102 @@
+import { DockerfileError } from './errors.js';
+import type { Instruction, KeyValue } from './instructions/types.js';
+import { ShellExpansionError, type ShellLex } from './shell/index.js';
+
+export type Env = ReadonlyMap<string, string>;
+
+export interface Expanded<T> {
+  instr: T;
+  /** Variables the expansion read that were set. */
+  used: Set<string>;
+}
+
+/**
+ * Expands the words of one instruction, BuildKit-style: every word sees the
+ * environment as it was before the instruction (so `ENV a=1 b=$a` gives b the
+ * old a). RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, MAINTAINER and ONBUILD
+ * are left to the shell or to a later build.
+ */
+export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex: ShellLex): Expanded<T> {
+  const used = new Set<string>();
+  const word = (w: string): string => {
+    try {
+      const r = lex.processWordWithMatches(w, env);
+      for (const m of r.matched) used.add(m);
+      return r.result;
+    } catch (err) {
+      if (err instanceof ShellExpansionError) {
+        throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err });
+      }
+      throw err;
+    }
+  };
+  const words = (w: string): string[] => {
+    try {
+      const r = lex.processWordsWithMatches(w, env);
+      for (const m of r.matched) used.add(m);
+      return r.words;
+    } catch (err) {
+      if (err instanceof ShellExpansionError) {
+        throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err });
+      }
+      throw err;
+    }
+  };
+  const opt = (w: string | undefined): string | undefined => (w === undefined ? undefined : word(w));
+  const pairs = (kvs: KeyValue[]): KeyValue[] => kvs.map((kv) => ({ key: word(kv.key), value: word(kv.value) }));
+
+  const i = instr as Instruction;
+  let out: Instruction;
+  switch (i.kind) {
+    case 'FROM':
+      out = { ...i, image: word(i.image), platform: opt(i.platform) };
+      break;
+    case 'RUN':
+      out = { ...i, mounts: i.mounts.map(word), network: opt(i.network), security: opt(i.security) };
+      break;
+    case 'COPY':
+    case 'ADD': {
+      const common = {
+        sources: i.sources.map(word),
+        dest: word(i.dest),
+        from: opt(i.from),
+        chown: opt(i.chown),
+        chmod: opt(i.chmod),
+        excludes: i.excludes.map(word),
+      };
+      out = i.kind === 'ADD' ? { ...i, ...common, checksum: opt(i.checksum) } : { ...i, ...common };
+      break;
+    }
+    case 'ENV':
+    case 'LABEL':
+      out = { ...i, pairs: pairs(i.pairs) };
+      break;
+    case 'EXPOSE':
+      out = { ...i, ports: i.ports.flatMap(words) };
+      break;
+    case 'VOLUME':
+      out = { ...i, paths: i.paths.map(word) };
+      break;
+    case 'USER':
+      out = { ...i, user: word(i.user) };
+      break;
+    case 'WORKDIR':
+      out = { ...i, path: word(i.path) };
+      break;
+    case 'STOPSIGNAL':
+      out = { ...i, signal: word(i.signal) };
+      break;
+    case 'ARG':
+      out = { ...i, args: i.args.map((a) => ({ key: word(a.key), value: opt(a.value) })) };
+      break;
+    case 'CMD':
+    case 'ENTRYPOINT':
+    case 'SHELL':
+    case 'HEALTHCHECK':
+    case 'MAINTAINER':
+    case 'ONBUILD':
+      out = i;
+      break;
+  }
+  return { instr: out as T, used };
+}

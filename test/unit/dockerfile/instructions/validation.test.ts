@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { DockerfileError } from '../../../../src/dockerfile/errors.js';
+import { parseStages } from '../../../../src/dockerfile/stages.js';
+import { planText } from '../../../helpers/plan.js';
+
+function errorOf(text: string, opts: Parameters<typeof planText>[1] = {}): DockerfileError {
+  try {
+    planText(text, opts);
+  } catch (err) {
+    expect(err).toBeInstanceOf(DockerfileError);
+    return err as DockerfileError;
+  }
+  throw new Error(`expected ${JSON.stringify(text)} to be refused`);
+}
+
+describe('validation errors are located at PATH:LINE', () => {
+  it.each([
+    ['unknown instruction, with a suggestion', 'FROM scratch\nFORM x\n', 'Dockerfile:2: unknown instruction: FORM (did you mean FROM?)'],
+    ['unknown instruction, lower case', 'FROM scratch\nexpsoe 80\n', 'Dockerfile:2: unknown instruction: expsoe (did you mean EXPOSE?)'],
+    ['unknown instruction, no near name', 'FROM scratch\nFROBNICATE x\n', 'Dockerfile:2: unknown instruction: FROBNICATE'],
+    ['unknown flag', 'FROM scratch\nCOPY --foo=bar a b\n', 'Dockerfile:2: COPY: unknown flag: --foo'],
+    ['flag on a flagless instruction', 'FROM scratch\nWORKDIR --x=1 /a\n', 'Dockerfile:2: WORKDIR: unknown flag: --x (WORKDIR takes no flags)'],
+    ['string flag without a value', 'FROM scratch\nCOPY --from a b\n', 'Dockerfile:2: COPY: missing a value on flag: --from'],
+    ['duplicate flag', 'FROM scratch\nCOPY --chown=1 --chown=2 a b\n', 'Dockerfile:2: COPY: duplicate flag specified: --chown'],
+    ['bad boolean', 'FROM scratch\nCOPY --link=maybe a b\n', 'Dockerfile:2: COPY: expecting boolean value for flag --link, not: maybe'],
+    ['chmod not octal', 'FROM scratch\nCOPY --chmod=u+x a b\n', 'Dockerfile:2: COPY --chmod: invalid mode "u+x"'],
+    ['chmod 8', 'FROM scratch\nADD --chmod=0789 a b\n', 'Dockerfile:2: ADD --chmod: invalid mode "0789"'],
+    ['bad duration', 'FROM scratch\nHEALTHCHECK --interval=5x CMD true\n', 'Dockerfile:2: HEALTHCHECK --interval: time: unknown unit "x" in duration "5x"'],
+    ['duration without unit', 'FROM scratch\nHEALTHCHECK --timeout=5 CMD true\n', 'Dockerfile:2: HEALTHCHECK --timeout: time: missing unit in duration "5"'],
+    ['tiny interval', 'FROM scratch\nHEALTHCHECK --interval=1us CMD true\n', 'Dockerfile:2: HEALTHCHECK --interval: interval "1us" cannot be less than 1ms'],
+    ['negative retries', 'FROM scratch\nHEALTHCHECK --retries=-1 CMD true\n', 'Dockerfile:2: HEALTHCHECK --retries cannot be negative (-1)'],
+    ['healthcheck type', 'FROM scratch\nHEALTHCHECK RUN true\n', 'Dockerfile:2: Unknown type "RUN" in HEALTHCHECK (try CMD)'],
+    ['COPY with one argument', 'FROM scratch\nCOPY a\n', 'Dockerfile:2: COPY requires at least two arguments, but only 1 was provided'],
+    ['FROM with two arguments', 'FROM scratch AS\n', 'Dockerfile:1: FROM requires either one or three arguments'],
+    ['bad stage name', 'FROM scratch AS 1st\n', 'Dockerfile:1: invalid name for build stage: "1st", name can\'t start with a number or contain symbols'],
+    ['WORKDIR empty after expansion', 'FROM scratch\nWORKDIR $NOPE\n', 'Dockerfile:2: WORKDIR: the path is empty after expansion'],
+    ['EXPOSE with no port', 'FROM scratch\nEXPOSE\n', 'Dockerfile:2: EXPOSE requires at least one argument'],
+    ['LABEL without a value', 'FROM scratch\nLABEL foo\n', 'Dockerfile:2: LABEL must have two arguments'],
+    ['bad EXPOSE protocol', 'FROM scratch\nEXPOSE 80/xyz\n', 'Dockerfile:2: EXPOSE: invalid proto: xyz'],
+    ['bad EXPOSE port', 'FROM scratch\nEXPOSE http\n', 'Dockerfile:2: EXPOSE: invalid port "http"'],
+    ['ONBUILD FROM', 'FROM scratch\nONBUILD FROM x\n', "Dockerfile:2: FROM isn't allowed as an ONBUILD trigger"],
+    ['ONBUILD MAINTAINER', 'FROM scratch\nONBUILD MAINTAINER me\n', "Dockerfile:2: MAINTAINER isn't allowed as an ONBUILD trigger"],
+    ['ONBUILD ONBUILD', 'FROM scratch\nONBUILD ONBUILD RUN x\n', "Dockerfile:2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"],
+    ['ONBUILD of a bad trigger flag', 'FROM scratch\nONBUILD COPY --nope a b\n', 'Dockerfile:2: COPY: unknown flag: --nope'],
+    ['instruction before FROM', 'ARG A\nRUN x\nFROM scratch\n', 'Dockerfile:2: RUN is not allowed before the first FROM'],
+    ['no FROM at all', 'ARG A\n', 'Dockerfile:1: the Dockerfile has no FROM instruction'],
+    ['duplicate stage names', 'FROM scratch AS a\nFROM scratch AS A\n', 'Dockerfile:2: duplicate stage name "a"'],
+    ['SHELL not JSON', 'FROM scratch\nSHELL /bin/sh -c\n', 'Dockerfile:2: SHELL requires the arguments to be in JSON form'],
+    ['bad network mode', 'FROM scratch\nRUN --network=bridge x\n', 'Dockerfile:2: RUN --network: unsupported network mode "bridge"'],
+    ['bad mount type', 'FROM scratch\nRUN --mount=type=nfs x\n', 'Dockerfile:2: RUN --mount: unsupported mount type "nfs" (use bind, cache, tmpfs, secret or ssh)'],
+    ['bad mount key', 'FROM scratch\nRUN --mount=type=cache,colour=blue x\n', "Dockerfile:2: RUN --mount: unexpected key 'colour' in 'colour=blue'"],
+    ['checksum on a local file', 'FROM scratch\nADD --checksum=sha256:' + 'a'.repeat(64) + ' a.txt /\n', 'Dockerfile:2: ADD --checksum can be used only with a single HTTP(S) or Git source'],
+    ['bad expansion', 'FROM scratch\nENV A="${B:?B is required}"\n', 'Dockerfile:2: ENV: '],
+  ])('%s', (_name, text, expected) => {
+    expect(errorOf(text).message.startsWith(expected)).toBe(true);
+  });
+
+  it('reports the first line of a multi-line instruction and keeps the range', () => {
+    const err = errorOf('FROM scratch\nCOPY \\\n  --bogus \\\n  a b\n');
+    expect(err.location).toEqual({ file: 'Dockerfile', line: 2, endLine: 4 });
+  });
+
+  it('an expansion error names the variable', () => {
+    expect(errorOf('FROM scratch\nENV A="${B:?B is required}"\n').message).toContain('B is required');
+  });
+});
+
+describe('typed instructions', () => {
+  it('types every instruction kind with its flags', () => {
+    const df = parseStages(
+      [
+        'FROM --platform=linux/arm64 scratch AS Build',
+        'RUN --mount=type=cache,target=/c --network=none --security=insecure make',
+        'CMD ["run", "it"]',
+        'ENTRYPOINT exec app',
+        'COPY --from=x --chown=1:2 --chmod=755 --link --parents --exclude=*.md --exclude=*.txt a b /dst/',
+        'ADD --checksum=sha256:abc --keep-git-dir --unpack=false https://x/y.tgz /',
+        'ENV A=1 B="2 3"',
+        'LABEL l=1',
+        'MAINTAINER me <me@example.com>',
+        'EXPOSE 80 443/tcp',
+        'VOLUME ["/a", "/b"]',
+        'USER app:app',
+        'WORKDIR /w',
+        'ARG X Y=2',
+        'ONBUILD RUN echo hi',
+        'STOPSIGNAL SIGKILL',
+        'HEALTHCHECK --interval=30s --timeout=1m30s --start-period=5s --start-interval=2s --retries=3 CMD curl -f http://x/',
+        'SHELL ["/bin/bash", "-c"]',
+      ].join('\n'),
+      'Dockerfile',
+    );
+    const stage = df.stages[0];
+    expect(stage?.name).toBe('build');
+    expect(stage?.from.platform).toBe('linux/arm64');
+    const kinds = stage?.instructions.map((i) => i.kind);
+    expect(kinds).toEqual(['RUN', 'CMD', 'ENTRYPOINT', 'COPY', 'ADD', 'ENV', 'LABEL', 'MAINTAINER', 'EXPOSE', 'VOLUME', 'USER', 'WORKDIR', 'ARG', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL']);
+    const byKind = Object.fromEntries(stage?.instructions.map((i) => [i.kind, i]) ?? []);
+    expect(byKind.RUN).toMatchObject({ mounts: ['type=cache,target=/c'], network: 'none', security: 'insecure', command: { form: 'shell', command: 'make' } });
+    expect(byKind.CMD).toMatchObject({ command: { form: 'exec', argv: ['run', 'it'] } });
+    expect(byKind.COPY).toMatchObject({ from: 'x', chown: '1:2', chmod: '755', link: true, parents: true, excludes: ['*.md', '*.txt'], sources: ['a', 'b'], dest: '/dst/' });
+    expect(byKind.ADD).toMatchObject({ checksum: 'sha256:abc', keepGitDir: true, unpack: false, link: false });
+    expect(byKind.ENV).toMatchObject({ pairs: [{ key: 'A', value: '1' }, { key: 'B', value: '"2 3"' }] });
+    expect(byKind.ARG).toMatchObject({ args: [{ key: 'X', value: undefined }, { key: 'Y', value: '2' }] });
+    expect(byKind.ONBUILD).toMatchObject({ expression: 'RUN echo hi', trigger: { kind: 'RUN' } });
+    expect(byKind.HEALTHCHECK).toMatchObject({
+      test: ['CMD-SHELL', 'curl -f http://x/'], intervalNs: 30e9, timeoutNs: 90e9, startPeriodNs: 5e9, startIntervalNs: 2e9, retries: 3,
+    });
+    expect(byKind.MAINTAINER).toMatchObject({ maintainer: 'me <me@example.com>' });
+  });
+
+  it('takes COPY heredocs as sources', () => {
+    const df = parseStages('FROM scratch\nCOPY <<A <<B /dst/\nfirst\nA\nsecond\nB\n', 'Dockerfile');
+    const copy = df.stages[0]?.instructions[0];
+    expect(copy?.kind === 'COPY' && copy.sources).toEqual([]);
+    expect(copy?.kind === 'COPY' && copy.heredocs.map((h) => [h.name, h.content])).toEqual([['A', 'first\n'], ['B', 'second\n']]);
+  });
+
+  it('HEALTHCHECK NONE and exec form', () => {
+    const df = parseStages('FROM scratch\nHEALTHCHECK NONE\nHEALTHCHECK CMD ["/bin/check", "-q"]\n', 'Dockerfile');
+    const [none, exec] = df.stages[0]?.instructions ?? [];
+    expect(none?.kind === 'HEALTHCHECK' && none.test).toEqual(['NONE']);
+    expect(exec?.kind === 'HEALTHCHECK' && exec.test).toEqual(['CMD', '/bin/check', '-q']);
+  });
+});
