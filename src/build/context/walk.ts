@@ -1,0 +1,213 @@
+/**
+ * The build-context walker: tonistiigi/fsutil's Walk with a FilterOpt, which
+ * is what BuildKit uses to send the context. Entries come in Go
+ * filepath.WalkDir order (names sorted bytewise, a directory before its
+ * contents). Symlinks are reported, never followed, so nothing outside the
+ * root is ever read.
+ *
+ * Filtering, as fsutil does it:
+ * - an entry is kept when it matches the include patterns (if any) and is
+ *   not excluded by the exclude patterns (.dockerignore);
+ * - a directory that is not kept is still walked when something below it
+ *   could be kept, and it is then reported just before its first kept entry;
+ * - it is pruned outright when no pattern could reach below it (only decided
+ *   when the relevant patterns are plain paths, as fsutil does);
+ * - an unreadable directory is an error, unless it is filtered out anyway.
+ */
+import type { Dirent, Stats } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { NO_PARENT_MATCH_INFO, PatternMatcher, type MatchInfo } from '../../dockerfile/ignore/index.js';
+import { BuildContextError, isNotExist, isPermissionDenied, unreadableContext } from './errors.js';
+import { dedupePaths, followLinks } from './follow-links.js';
+import { compareGoStrings } from './go-order.js';
+
+export interface ContextEntry {
+  /** Relative to the context root, '/'-separated. */
+  path: string;
+  absPath: string;
+  /** lstat: a symlink is described, not its target. */
+  stats: Stats;
+}
+
+/** fsutil's FilterOpt (without its Map callback). */
+export interface WalkOptions {
+  /** Keep only what these match (with `!` exceptions). */
+  includePatterns?: string[];
+  /** Drop what these match: the .dockerignore patterns. */
+  excludePatterns?: string[];
+  /** Symlinks whose targets are kept too (added to the include patterns). */
+  followPaths?: string[];
+}
+
+interface Filter {
+  readonly include: PatternMatcher | null;
+  readonly exclude: PatternMatcher | null;
+  /** All include patterns are plain paths, so a directory off their prefixes can be pruned. */
+  readonly onlyPrefixIncludes: boolean;
+  /** All `!` exceptions are plain paths, so an excluded directory off their prefixes can be pruned. */
+  readonly onlyPrefixExcludeExceptions: boolean;
+}
+
+interface VisitedDir {
+  readonly path: string;
+  readonly absPath: string;
+  readonly includeInfo: MatchInfo;
+  readonly excludeInfo: MatchInfo;
+  /** Reported already (kept itself, or reported as the parent of a kept entry). */
+  reported: boolean;
+}
+
+interface Frame {
+  readonly dir: VisitedDir | null;
+  readonly children: Dirent[];
+  next: number;
+}
+
+type Decision = 'prune' | { skip: boolean; includeInfo: MatchInfo; excludeInfo: MatchInfo };
+
+const PATTERN_CHARS = /[*[\]?^\\]/;
+
+function patternWithoutTrailingGlob(text: string): string {
+  let p = text;
+  if (p.endsWith('/**')) p = p.slice(0, -3);
+  if (p.endsWith('/*')) p = p.slice(0, -2);
+  return p;
+}
+
+async function buildFilter(root: string, opts: WalkOptions): Promise<Filter> {
+  let includes: string[] | null = opts.includePatterns ? [...opts.includePatterns] : null;
+  if (opts.followPaths) {
+    const targets = await followLinks(root, opts.followPaths);
+    if (targets !== null) includes = dedupePaths([...(includes ?? []), ...targets]);
+  }
+  const include = includes && includes.length > 0 ? PatternMatcher.compile(includes) : null;
+  const exclude = opts.excludePatterns && opts.excludePatterns.length > 0 ? PatternMatcher.compile(opts.excludePatterns) : null;
+  const plain = (m: PatternMatcher | null, exclusion: boolean): boolean =>
+    !m?.patterns.some((p) => p.exclusion === exclusion && PATTERN_CHARS.test(patternWithoutTrailingGlob(p.text)));
+  return {
+    include,
+    exclude,
+    onlyPrefixIncludes: plain(include, false),
+    onlyPrefixExcludeExceptions: plain(exclude, true),
+  };
+}
+
+/** Could a pattern of this kind name something below `dir`? */
+function reachesBelow(m: PatternMatcher, dir: string, exclusion: boolean): boolean {
+  const dirSlash = `${dir}/`;
+  return m.patterns.some((p) => p.exclusion === exclusion && `${patternWithoutTrailingGlob(p.text)}/`.startsWith(dirSlash));
+}
+
+function decide(filter: Filter, rel: string, isDir: boolean, parent: VisitedDir | null): Decision {
+  let skip = false;
+  let includeInfo = NO_PARENT_MATCH_INFO;
+  let excludeInfo = NO_PARENT_MATCH_INFO;
+  if (filter.include) {
+    const r = filter.include.matchesUsingParentResults(rel, parent?.includeInfo ?? NO_PARENT_MATCH_INFO);
+    includeInfo = r.info;
+    // For the include matcher, "excluded" means "matched": the entry is wanted.
+    if (!r.excluded) {
+      if (isDir && filter.onlyPrefixIncludes && !reachesBelow(filter.include, rel, false)) return 'prune';
+      skip = true;
+    }
+  }
+  if (filter.exclude) {
+    const r = filter.exclude.matchesUsingParentResults(rel, parent?.excludeInfo ?? NO_PARENT_MATCH_INFO);
+    excludeInfo = r.info;
+    if (r.excluded) {
+      if (isDir && filter.onlyPrefixExcludeExceptions) {
+        if (!filter.exclude.hasExclusions || !reachesBelow(filter.exclude, rel, true)) return 'prune';
+      }
+      skip = true;
+    }
+  }
+  return { skip, includeInfo, excludeInfo };
+}
+
+async function resolveRoot(root: string): Promise<string> {
+  let real: string;
+  try {
+    real = await realpath(root);
+  } catch (err) {
+    if (isNotExist(err)) {
+      throw new BuildContextError('CONTEXT_NOT_FOUND', `build context ${root} does not exist`, { cause: err });
+    }
+    throw unreadableContext(err);
+  }
+  if (!(await stat(real)).isDirectory()) {
+    throw new BuildContextError('CONTEXT_NOT_DIR', `build context ${root} is not a directory`);
+  }
+  return real;
+}
+
+async function readSorted(dir: string): Promise<Dirent[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries.sort((a, b) => compareGoStrings(a.name, b.name));
+}
+
+/** lstat, or null when the entry vanished during the walk. */
+async function lstatIfExists(p: string): Promise<Stats | null> {
+  try {
+    return await lstat(p);
+  } catch (err) {
+    if (isNotExist(err)) return null;
+    throw unreadableContext(err);
+  }
+}
+
+export async function* walkContext(root: string, opts: WalkOptions = {}): AsyncGenerator<ContextEntry, void, undefined> {
+  const realRoot = await resolveRoot(root);
+  const filter = await buildFilter(realRoot, opts);
+  let rootChildren: Dirent[];
+  try {
+    rootChildren = await readSorted(realRoot);
+  } catch (err) {
+    throw unreadableContext(err);
+  }
+  const stack: Frame[] = [{ dir: null, children: rootChildren, next: 0 }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1] as Frame;
+    const dirent = frame.children[frame.next++];
+    if (dirent === undefined) {
+      stack.pop();
+      continue;
+    }
+    const rel = frame.dir ? `${frame.dir.path}/${dirent.name}` : dirent.name;
+    const absPath = path.join(frame.dir?.absPath ?? realRoot, dirent.name);
+    const isDir = dirent.isDirectory();
+    const decision = decide(filter, rel, isDir, frame.dir);
+    if (decision === 'prune') continue;
+
+    if (!decision.skip) {
+      const stats = await lstatIfExists(absPath);
+      if (stats === null) continue;
+      // A kept entry brings along the directories that hold it.
+      for (const { dir } of stack) {
+        if (dir === null || dir.reported) continue;
+        const dirStats = await lstatIfExists(dir.absPath);
+        if (dirStats === null) break;
+        dir.reported = true;
+        yield { path: dir.path, absPath: dir.absPath, stats: dirStats };
+      }
+      yield { path: rel, absPath, stats };
+    }
+    if (!isDir) continue;
+
+    let children: Dirent[];
+    try {
+      children = await readSorted(absPath);
+    } catch (err) {
+      if (isNotExist(err) || (decision.skip && isPermissionDenied(err))) continue;
+      throw unreadableContext(err);
+    }
+    const dir: VisitedDir = {
+      path: rel,
+      absPath,
+      includeInfo: decision.includeInfo,
+      excludeInfo: decision.excludeInfo,
+      reported: !decision.skip,
+    };
+    stack.push({ dir, children, next: 0 });
+  }
+}
