@@ -1,0 +1,40 @@
+import { UsageError } from '../src/errors.js';
+import { parsePlatform, platformFromNode, type PlatformSpec } from '../src/build/plan/index.js';
+
+/** commander accumulator for repeatable options. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * `--build-arg K=V` sets K; `--build-arg K` takes K from the environment and is
+ * ignored when the environment has no K, as docker build does.
+ */
+export function parseBuildArgs(values: readonly string[], env: NodeJS.ProcessEnv): Map<string, string> {
+  const args = new Map<string, string>();
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    const key = eq < 0 ? value : value.slice(0, eq);
+    if (key === '') throw new UsageError(`--build-arg ${JSON.stringify(value)}: the name is empty`, { hint: 'write --build-arg NAME=VALUE' });
+    if (eq >= 0) {
+      args.set(key, value.slice(eq + 1));
+    } else {
+      const fromEnv = env[key];
+      if (fromEnv !== undefined) args.set(key, fromEnv);
+    }
+  }
+  return args;
+}
+
+export function hostPlatform(): PlatformSpec {
+  return platformFromNode(process.platform, process.arch);
+}
+
+export function targetPlatform(flag: string | undefined): PlatformSpec {
+  if (flag === undefined) return hostPlatform();
+  try {
+    return parsePlatform(flag);
+  } catch (err) {
+    throw new UsageError(`--platform ${JSON.stringify(flag)}: ${(err as Error).message}`, { hint: 'write os/arch[/variant], e.g. linux/arm64' });
+  }
+}
