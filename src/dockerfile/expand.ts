@@ -1,6 +1,6 @@
 import { DockerfileError } from './errors.js';
 import type { Instruction, KeyValue } from './instructions/types.js';
-import { ShellExpansionError, type ShellLex } from './shell/index.js';
+import { ShellExpansionError, ShellLex } from './shell/index.js';
 
 export type Env = ReadonlyMap<string, string>;
 
@@ -14,7 +14,8 @@ export interface Expanded<T> {
  * Expands the words of one instruction, BuildKit-style: every word sees the
  * environment as it was before the instruction (so `ENV a=1 b=$a` gives b the
  * old a). RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, MAINTAINER and ONBUILD
- * are left to the shell or to a later build.
+ * are left to the shell or to a later build; `--from` never takes variables
+ * (the planner refuses them); ARG defaults are expanded by the planner.
  */
 export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex: ShellLex): Expanded<T> {
   const used = new Set<string>();
@@ -42,6 +43,17 @@ export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex
       throw err;
     }
   };
+  const heredocLex = new ShellLex('\\', { skipProcessQuotes: true });
+  const heredocWord = (w: string): string => {
+    try {
+      return heredocLex.processWord(w, env);
+    } catch (err) {
+      if (err instanceof ShellExpansionError) {
+        throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err });
+      }
+      throw err;
+    }
+  };
   const opt = (w: string | undefined): string | undefined => (w === undefined ? undefined : word(w));
   const pairs = (kvs: KeyValue[]): KeyValue[] => kvs.map((kv) => ({ key: word(kv.key), value: word(kv.value) }));
 
@@ -52,14 +64,15 @@ export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex
       out = { ...i, image: word(i.image), platform: opt(i.platform) };
       break;
     case 'RUN':
-      out = { ...i, mounts: i.mounts.map(word), network: opt(i.network), security: opt(i.security) };
+      // --network and --security are taken literally, as BuildKit does.
+      out = { ...i, mounts: i.mounts.map(word) };
       break;
     case 'COPY':
     case 'ADD': {
       const common = {
         sources: i.sources.map(word),
         dest: word(i.dest),
-        from: opt(i.from),
+        heredocs: i.heredocs.map((h) => (h.expand ? { ...h, content: heredocWord(h.content) } : h)),
         chown: opt(i.chown),
         chmod: opt(i.chmod),
         excludes: i.excludes.map(word),
@@ -87,7 +100,8 @@ export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex
       out = { ...i, signal: word(i.signal) };
       break;
     case 'ARG':
-      out = { ...i, args: i.args.map((a) => ({ key: word(a.key), value: opt(a.value) })) };
+      // Only defaults are expanded, and only when no build arg replaces them (the planner decides).
+      out = i;
       break;
     case 'CMD':
     case 'ENTRYPOINT':
@@ -99,4 +113,16 @@ export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex
       break;
   }
   return { instr: out as T, used };
+}
+
+/** Expand one word on behalf of `instr` (ARG defaults); errors are located at it. */
+export function expandWord(word: string, env: Env, lex: ShellLex, instr: Instruction): string {
+  try {
+    return lex.processWord(word, env);
+  } catch (err) {
+    if (err instanceof ShellExpansionError) {
+      throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err });
+    }
+    throw err;
+  }
 }

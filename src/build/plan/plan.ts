@@ -1,14 +1,14 @@
 import type { Warning } from '../../errors.js';
 import { DockerfileError } from '../../dockerfile/errors.js';
-import { expandInstruction, type Env } from '../../dockerfile/expand.js';
+import { expandInstruction, expandWord, type Env } from '../../dockerfile/expand.js';
+import { parseOnbuildTrigger } from '../../dockerfile/instructions/parse-instruction.js';
 import type { ArgInstr, FromInstr, Instruction } from '../../dockerfile/instructions/types.js';
-import { parseMountSpec } from '../../dockerfile/instructions/mount.js';
 import { ShellLex } from '../../dockerfile/shell/index.js';
 import type { DockerfileStages, Stage } from '../../dockerfile/stages.js';
-import { PROXY_ARGS, platformArgs } from './builtin-args.js';
-import type { PlatformSpec } from './platform.js';
+import { NON_ENV_ARGS, PROXY_ARGS, automaticArgs, isBuilderArg } from './builtin-args.js';
+import { formatPlatform, parsePlatform, type PlatformSpec } from './platform.js';
 import { StageCycleError, neededStages, orderStages, resolveTarget } from './stage-graph.js';
-import { findStage } from './stage-refs.js';
+import { findBaseStage, instructionStageDeps } from './stage-refs.js';
 import { validateExpanded } from './validate.js';
 
 /** BuildKit's PATH for images that have none (FROM scratch). */
@@ -17,10 +17,16 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 export type BaseRef = { kind: 'scratch' } | { kind: 'stage'; index: number } | { kind: 'image'; ref: string };
 
 export interface PlannedInstruction {
-  /** The instruction with its words expanded. */
+  /** The instruction with its words expanded (as written, for stages that are not needed). */
   instr: Instruction;
-  /** Build args in scope with a value (plus given proxy args): RUN's extra environment. */
-  buildArgs: ReadonlyMap<string, string>;
+  /**
+   * The stage's environment just before this instruction, as BuildKit keeps
+   * it: the base image's ENV, then ENV and valued ARG lines in order (a later
+   * line wins). It is what expansion used and what RUN gets (plus proxy args).
+   */
+  env: ReadonlyMap<string, string>;
+  /** True for the ONBUILD triggers of a parent stage, run before the stage's own lines. */
+  fromOnbuild: boolean;
 }
 
 export interface PlannedStage {
@@ -28,11 +34,12 @@ export interface PlannedStage {
   name: string | undefined;
   from: FromInstr;
   base: BaseRef;
+  /** `os/arch[/variant]` from FROM --platform (or the parent stage's); undefined means the target platform. */
   platform: string | undefined;
   needed: boolean;
   dependsOn: number[];
   instructions: PlannedInstruction[];
-  /** ENV at the end of the stage, as far as it is known (a remote base's ENV only if supplied). */
+  /** The environment at the end of the stage (empty for stages that are not needed). */
   env: ReadonlyMap<string, string>;
   /** Whether `env` includes the base image's ENV (always true for scratch and stage bases). */
   baseEnvKnown: boolean;
@@ -42,8 +49,10 @@ export interface BuildPlan {
   file: string;
   stages: PlannedStage[];
   target: number;
-  /** Global (pre-FROM) ARGs with their values, for FROM lines. */
+  /** Global (pre-FROM) and automatic ARGs with their values, as FROM lines saw them. */
   globalArgs: ReadonlyMap<string, string>;
+  /** Proxy build args: added to every RUN's environment, kept out of the image. */
+  proxyEnv: ReadonlyMap<string, string>;
   warnings: Warning[];
 }
 
@@ -60,22 +69,10 @@ export interface PlanOptions {
 /** Values of declared ARGs; `undefined` means declared without any value. */
 type ArgValues = Map<string, string | undefined>;
 
-interface StageScope {
-  env: Map<string, string>;
-  args: ArgValues;
-}
-
 function definedOnly(values: ReadonlyMap<string, string | undefined>): Map<string, string> {
   const out = new Map<string, string>();
   for (const [k, v] of values) if (v !== undefined) out.set(k, v);
   return out;
-}
-
-/** ENV wins over an ARG of the same name. */
-function expansionEnv(scope: StageScope): Env {
-  const env = definedOnly(scope.args);
-  for (const [k, v] of scope.env) env.set(k, v);
-  return env;
 }
 
 function envFromLines(lines: readonly string[]): Map<string, string> {
@@ -87,170 +84,186 @@ function envFromLines(lines: readonly string[]): Map<string, string> {
   return env;
 }
 
+/** What is known about a stage before expansion: its base and what it reads. */
+interface StageShape {
+  stage: Stage;
+  from: FromInstr;
+  base: BaseRef;
+  platform: string | undefined;
+  instructions: Array<{ instr: Instruction; fromOnbuild: boolean }>;
+  deps: number[];
+}
+
 class Planner {
   private readonly lex: ShellLex;
-  private readonly metaArgs: ArgValues;
-  /** ARG values at the end of each planned stage, inherited by stages built FROM it. */
-  private readonly finalArgs = new Map<number, ArgValues>();
+  private readonly metaArgs: ArgValues = new Map();
 
   constructor(
     private readonly df: DockerfileStages,
     private readonly opts: PlanOptions,
   ) {
     this.lex = new ShellLex(df.escapeToken);
-    this.metaArgs = new Map(platformArgs(opts.buildPlatform, opts.targetPlatform));
   }
 
   plan(): BuildPlan {
-    for (const instr of this.df.globalArgs) this.declareGlobal(instr);
-    const stages = this.df.stages;
-    const froms = stages.map((s) => this.expandFrom(s));
-    const bases = stages.map((s, i) => this.resolveBase(s, (froms[i] as FromInstr).image));
-    const fromDeps = bases.map((b) => (b.kind === 'stage' ? [b.index] : []));
-    const names = stages.map((s) => s.name);
-    const order = orderStages({ names, deps: fromDeps });
-
-    const planned: PlannedStage[] = new Array(stages.length);
-    for (const i of order) {
-      const stage = stages[i] as Stage;
-      planned[i] = this.planStage(stage, froms[i] as FromInstr, bases[i] as BaseRef, planned);
-    }
-    const deps = planned.map((p) => p.dependsOn);
-    orderStages({ names, deps });
+    const names = this.df.stages.map((s) => s.name);
     const target = resolveTarget(names, this.opts.target);
+    const targetStage = this.opts.target ? this.opts.target.toLowerCase() : (names[target] ?? 'default');
+    for (const [k, v] of automaticArgs(this.opts.buildPlatform, this.opts.targetPlatform, targetStage)) {
+      this.metaArgs.set(k, this.opts.buildArgs.get(k) ?? v);
+    }
+    for (const instr of this.df.globalArgs) this.declareGlobal(instr);
+
+    const shapes: StageShape[] = [];
+    for (const stage of this.df.stages) shapes.push(this.shape(stage, shapes));
+    const deps = shapes.map((s) => s.deps);
+    orderStages({ names, deps });
     const needed = neededStages({ names, deps }, target);
-    for (const p of planned) p.needed = needed.has(p.index);
-    return { file: this.df.file, stages: planned, target, globalArgs: definedOnly(this.metaArgs), warnings: this.warnings(planned) };
+
+    const planned: PlannedStage[] = [];
+    for (const shape of shapes) {
+      planned.push(needed.has(shape.stage.index) ? this.expandStage(shape, planned) : this.unexpanded(shape));
+    }
+    return {
+      file: this.df.file,
+      stages: planned,
+      target,
+      globalArgs: definedOnly(this.metaArgs),
+      proxyEnv: this.proxyEnv(),
+      warnings: this.warnings(shapes, needed),
+    };
   }
 
   private declareGlobal(instr: ArgInstr): void {
     for (const decl of instr.args) {
-      const one: ArgInstr = { ...instr, args: [decl] };
-      const { instr: expanded } = expandInstruction(one, definedOnly(this.metaArgs), this.lex);
-      const arg = expanded.args[0] as { key: string; value: string | undefined };
-      this.metaArgs.set(arg.key, this.buildArgOr(arg.key, arg.value));
+      const given = this.opts.buildArgs.get(decl.key);
+      if (given !== undefined) {
+        this.metaArgs.set(decl.key, given);
+      } else if (decl.value !== undefined) {
+        this.metaArgs.set(decl.key, this.expandWord(instr, decl.value, definedOnly(this.metaArgs)));
+      } else if (!this.metaArgs.has(decl.key)) {
+        this.metaArgs.set(decl.key, undefined);
+      }
     }
   }
 
-  private buildArgOr(key: string, fallback: string | undefined): string | undefined {
-    return this.opts.buildArgs.get(key) ?? fallback;
+  private expandWord(instr: Instruction, word: string, env: Env): string {
+    return expandWord(word, env, this.lex, instr);
   }
 
-  private expandFrom(stage: Stage): FromInstr {
-    const { instr } = expandInstruction(stage.from, definedOnly(this.metaArgs), this.lex);
-    if (instr.image === '') {
+  private shape(stage: Stage, earlier: StageShape[]): StageShape {
+    const { instr: from } = expandInstruction(stage.from, definedOnly(this.metaArgs), this.lex);
+    if (from.image === '') {
       throw new DockerfileError('BAD_INSTRUCTION', `base name (${stage.from.image}) should not be blank`, stage.from.location, {
         hint: 'declare the ARG with a default before the first FROM, or pass --build-arg',
       });
     }
-    return instr;
-  }
-
-  private resolveBase(stage: Stage, image: string): BaseRef {
-    if (image === 'scratch') return { kind: 'scratch' };
-    const index = findStage(this.df.stages, image, false);
-    if (index === undefined) return { kind: 'image', ref: image };
-    if (index === stage.index) {
-      throw new DockerfileError('STAGE_CYCLE', `stage ${JSON.stringify(stage.name)} cannot be built FROM itself`, stage.from.location);
+    const parentIndex = from.image === 'scratch' ? undefined : findBaseStage(this.df.stages, from.image, stage.index);
+    const base: BaseRef =
+      from.image === 'scratch' ? { kind: 'scratch' } : parentIndex !== undefined ? { kind: 'stage', index: parentIndex } : { kind: 'image', ref: from.image };
+    const parent = parentIndex === undefined ? undefined : earlier[parentIndex];
+    const instructions: StageShape['instructions'] = [];
+    for (const { instr } of parent?.instructions ?? []) {
+      if (instr.kind === 'ONBUILD') instructions.push({ instr: parseOnbuildTrigger(instr), fromOnbuild: true });
     }
-    return { kind: 'stage', index };
-  }
-
-  private initialScope(base: BaseRef, planned: PlannedStage[]): { scope: StageScope; known: boolean } {
-    switch (base.kind) {
-      case 'scratch':
-        return { scope: { env: new Map([['PATH', DEFAULT_PATH]]), args: new Map() }, known: true };
-      case 'stage': {
-        const parent = planned[base.index] as PlannedStage;
-        return { scope: { env: new Map(parent.env), args: new Map(this.finalArgs.get(base.index)) }, known: parent.baseEnvKnown };
-      }
-      case 'image': {
-        const lines = this.opts.baseImageEnv?.(base.ref);
-        return { scope: { env: envFromLines(lines ?? []), args: new Map() }, known: lines !== undefined };
-      }
-    }
-  }
-
-  private planStage(stage: Stage, from: FromInstr, base: BaseRef, planned: PlannedStage[]): PlannedStage {
-    const { scope, known } = this.initialScope(base, planned);
-    const dependsOn = new Set<number>(base.kind === 'stage' ? [base.index] : []);
-    const instructions: PlannedInstruction[] = [];
-    for (const raw of stage.instructions) {
-      const { instr } = expandInstruction(raw, expansionEnv(scope), this.lex);
-      validateExpanded(instr);
-      for (const d of this.stageDeps(instr, stage)) dependsOn.add(d);
-      instructions.push({ instr, buildArgs: this.runArgs(scope) });
-      if (instr.kind === 'ENV') for (const kv of instr.pairs) scope.env.set(kv.key, kv.value);
-      if (instr.kind === 'ARG') for (const decl of instr.args) scope.args.set(decl.key, this.stageArgValue(decl.key, decl.value));
-    }
-    this.finalArgs.set(stage.index, scope.args);
+    for (const instr of stage.instructions) instructions.push({ instr, fromOnbuild: false });
+    const deps = new Set<number>(parentIndex === undefined ? [] : [parentIndex]);
+    for (const { instr } of instructions) for (const d of instructionStageDeps(instr, this.df.stages, stage)) deps.add(d);
     return {
-      index: stage.index,
-      name: stage.name,
+      stage,
       from,
       base,
-      platform: from.platform,
-      needed: false,
-      dependsOn: [...dependsOn].sort((a, b) => a - b),
+      platform: parent ? parent.platform : this.checkPlatform(stage.from, from.platform),
       instructions,
-      env: scope.env,
-      baseEnvKnown: known,
+      deps: [...deps].sort((a, b) => a - b),
     };
   }
 
-  /** BuildKit: a default wins over the global value; a build arg wins over both. */
-  private stageArgValue(key: string, declared: string | undefined): string | undefined {
-    const inherited = declared === undefined && this.metaArgs.has(key) ? this.metaArgs.get(key) : declared;
-    return this.buildArgOr(key, inherited);
-  }
-
-  private runArgs(scope: StageScope): Map<string, string> {
-    const args = definedOnly(scope.args);
-    for (const [k, v] of this.opts.buildArgs) {
-      if (PROXY_ARGS.has(k) && !args.has(k)) args.set(k, v);
+  private checkPlatform(raw: FromInstr, expanded: string | undefined): string | undefined {
+    if (expanded === undefined) return undefined;
+    if (expanded === '') {
+      throw new DockerfileError('BAD_PLATFORM', `empty platform value from expression ${raw.platform ?? ''}`, raw.location, {
+        hint: 'declare the ARG used in --platform before the first FROM, or pass it with --build-arg',
+      });
     }
-    return args;
+    try {
+      return formatPlatform(parsePlatform(expanded));
+    } catch (err) {
+      throw new DockerfileError('BAD_PLATFORM', `failed to parse platform ${expanded}`, raw.location, { hint: 'write os/arch[/variant], e.g. linux/arm64', cause: err });
+    }
   }
 
-  private stageDeps(instr: Instruction, stage: Stage): number[] {
-    const refs: string[] = [];
-    if ((instr.kind === 'COPY' || instr.kind === 'ADD') && instr.from !== undefined) refs.push(instr.from);
-    if (instr.kind === 'RUN') {
-      for (const m of instr.mounts) {
-        const from = parseMountSpec(m).from;
-        if (from !== undefined) refs.push(from);
+  private initialEnv(base: BaseRef, planned: PlannedStage[]): { env: Map<string, string>; known: boolean } {
+    switch (base.kind) {
+      case 'scratch':
+        return { env: new Map([['PATH', DEFAULT_PATH]]), known: true };
+      case 'stage': {
+        const parent = planned[base.index] as PlannedStage;
+        return { env: new Map(parent.env), known: parent.baseEnvKnown };
+      }
+      case 'image': {
+        const lines = this.opts.baseImageEnv?.(base.ref);
+        return { env: envFromLines(lines ?? []), known: lines !== undefined };
       }
     }
-    const deps: number[] = [];
-    for (const ref of refs) {
-      const index = findStage(this.df.stages, ref, true);
-      if (index === undefined) {
-        if (/^\d+$/.test(ref)) {
-          throw new DockerfileError('UNKNOWN_STAGE', `${instr.kind} --from=${ref}: there is no stage ${ref}`, instr.location, {
-            hint: `stages are numbered from 0 to ${this.df.stages.length - 1}`,
-          });
+  }
+
+  private expandStage(shape: StageShape, planned: PlannedStage[]): PlannedStage {
+    const { env, known } = this.initialEnv(shape.base, planned);
+    const instructions: PlannedInstruction[] = [];
+    for (const { instr: raw, fromOnbuild } of shape.instructions) {
+      const before = new Map(env);
+      const { instr } = expandInstruction(raw, before, this.lex);
+      validateExpanded(instr);
+      instructions.push({ instr, env: before, fromOnbuild });
+      if (instr.kind === 'ENV') for (const kv of instr.pairs) env.set(kv.key, kv.value);
+      if (instr.kind === 'ARG') {
+        for (const decl of instr.args) {
+          const value = this.stageArgValue(instr, decl.key, decl.value, before);
+          if (value !== undefined && !NON_ENV_ARGS.has(decl.key)) env.set(decl.key, value);
         }
-        continue;
       }
-      if (index === stage.index) {
-        throw new DockerfileError('STAGE_CYCLE', `${instr.kind} --from=${ref} refers to its own stage`, instr.location, {
-          hint: 'a stage cannot copy from itself',
-        });
-      }
-      deps.push(index);
     }
-    return deps;
+    return { ...this.common(shape), needed: true, instructions, env, baseEnvKnown: known };
   }
 
-  private warnings(planned: PlannedStage[]): Warning[] {
+  /** BuildKit: a build arg wins; else the expanded default; else the global ARG's value. */
+  private stageArgValue(instr: ArgInstr, key: string, declared: string | undefined, env: Env): string | undefined {
+    const given = this.opts.buildArgs.get(key);
+    if (given !== undefined) return given;
+    if (declared !== undefined) return this.expandWord(instr, declared, env);
+    return this.metaArgs.get(key);
+  }
+
+  private unexpanded(shape: StageShape): PlannedStage {
+    const empty = new Map<string, string>();
+    return {
+      ...this.common(shape),
+      needed: false,
+      instructions: shape.instructions.map(({ instr, fromOnbuild }) => ({ instr, env: empty, fromOnbuild })),
+      env: empty,
+      baseEnvKnown: false,
+    };
+  }
+
+  private common(shape: StageShape) {
+    return { index: shape.stage.index, name: shape.stage.name, from: shape.from, base: shape.base, platform: shape.platform, dependsOn: shape.deps };
+  }
+
+  private proxyEnv(): Map<string, string> {
+    const env = new Map<string, string>();
+    for (const [k, v] of this.opts.buildArgs) if (PROXY_ARGS.has(k)) env.set(k, v);
+    return env;
+  }
+
+  private warnings(shapes: StageShape[], needed: Set<number>): Warning[] {
     const warnings = [...this.df.warnings];
-    const declared = new Set<string>();
-    for (const instr of this.df.globalArgs) for (const a of instr.args) declared.add(a.key);
-    for (const p of planned) {
-      if (!p.needed) continue;
-      for (const { instr } of p.instructions) if (instr.kind === 'ARG') for (const a of instr.args) declared.add(a.key);
+    const declared = new Set<string>(this.metaArgs.keys());
+    for (const shape of shapes) {
+      if (!needed.has(shape.stage.index)) continue;
+      for (const { instr } of shape.instructions) if (instr.kind === 'ARG') for (const a of instr.args) declared.add(a.key);
     }
-    const unused = [...this.opts.buildArgs.keys()].filter((k) => !declared.has(k) && !PROXY_ARGS.has(k)).sort();
+    const unused = [...this.opts.buildArgs.keys()].filter((k) => !declared.has(k) && !isBuilderArg(k)).sort();
     if (unused.length > 0) {
       warnings.push({
         code: 'UNUSED_BUILD_ARG',

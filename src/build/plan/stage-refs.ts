@@ -1,16 +1,65 @@
+import { DockerfileError } from '../../dockerfile/errors.js';
+import type { Instruction } from '../../dockerfile/instructions/types.js';
+import { parseMountSpec } from '../../dockerfile/instructions/mount.js';
 import type { Stage } from '../../dockerfile/stages.js';
 
-/**
- * What a `--from` value or a FROM image names: an earlier or later stage
- * (by name, or for --from also by index), or otherwise an image.
- */
-export function findStage(stages: readonly Stage[], ref: string, allowIndex: boolean): number | undefined {
-  const lower = ref.toLowerCase();
-  const byName = stages.findIndex((s) => s.name === lower);
-  if (byName >= 0) return byName;
-  if (allowIndex && /^\d+$/.test(ref)) {
-    const index = Number(ref);
-    return index < stages.length ? index : undefined;
-  }
+/** FROM names an earlier stage by its exact (lower-case) name; anything else is an image. */
+export function findBaseStage(stages: readonly Stage[], image: string, before: number): number | undefined {
+  for (let i = before - 1; i >= 0; i--) if (stages[i]?.name === image) return i;
   return undefined;
+}
+
+function stageLabel(stage: Stage): string {
+  return stage.name ?? String(stage.index);
+}
+
+/**
+ * Stages an instruction reads from: `COPY/ADD --from` (a stage name or index)
+ * and `RUN --mount from=` (a stage name). Like BuildKit, these take no
+ * variables and may name only stages defined earlier; any other value is an
+ * image reference.
+ */
+export function instructionStageDeps(instr: Instruction, stages: readonly Stage[], current: Stage): number[] {
+  const fail = (message: string, hint?: string): never => {
+    throw new DockerfileError('BAD_STAGE_REFERENCE', message, instr.location, hint ? { hint } : {});
+  };
+  const deps: number[] = [];
+  const resolve = (ref: string, what: string, allowIndex: boolean): void => {
+    if (ref.includes('$')) {
+      fail(
+        what === 'from'
+          ? "'from' doesn't support variable expansion, define alias stage instead"
+          : 'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround',
+      );
+    }
+    let index = stages.findIndex((s) => s.name === ref.toLowerCase());
+    if (index < 0 && allowIndex && /^\d+$/.test(ref)) {
+      index = Number(ref);
+      if (index >= stages.length) fail(`invalid stage index ${ref}`, `stages are numbered from 0 to ${stages.length - 1}`);
+    }
+    if (index < 0) return;
+    if (index >= current.index) {
+      const target = stages[index] as Stage;
+      fail(
+        `cannot ${what === 'from' ? 'mount' : 'copy'} from stage ${JSON.stringify(stageLabel(target))}, it needs to be defined before current stage ${JSON.stringify(stageLabel(current))}`,
+        'move that stage above this one',
+      );
+    }
+    deps.push(index);
+  };
+  if ((instr.kind === 'COPY' || instr.kind === 'ADD') && instr.from !== undefined && instr.from !== '') {
+    resolve(instr.from, '--from', true);
+  }
+  if (instr.kind === 'RUN') {
+    for (const m of instr.mounts) {
+      let from: string | undefined;
+      try {
+        from = parseMountSpec(m).from;
+      } catch (err) {
+        fail(`RUN --mount: ${(err as Error).message}`);
+      }
+      if (from !== undefined) resolve(from, 'from', false);
+    }
+  }
+  return deps;
 }

@@ -1,6 +1,7 @@
 import { DockerfileError } from '../../dockerfile/errors.js';
 import type { Instruction } from '../../dockerfile/instructions/types.js';
-import { parseMountSpec } from '../../dockerfile/instructions/mount.js';
+import { parseMountSpec, type MountSpec } from '../../dockerfile/instructions/mount.js';
+import { isValidSignal } from './signals.js';
 
 const PORT_SPEC = /^(?:(?:[^:]*:)?[^:]*:)?(\d+)(?:-(\d+))?(?:\/(.*))?$/;
 const PROTOCOLS = new Set(['tcp', 'udp', 'sctp']);
@@ -10,7 +11,7 @@ export function parseExposedPorts(ports: readonly string[]): string[] {
   const out: string[] = [];
   for (const spec of ports) {
     const m = PORT_SPEC.exec(spec);
-    if (!m) throw new Error(`invalid port ${JSON.stringify(spec)}`);
+    if (!m) throw new Error(`invalid containerPort: ${spec}`);
     const proto = (m[3] ?? 'tcp').toLowerCase();
     if (!PROTOCOLS.has(proto)) throw new Error(`invalid proto: ${m[3]}`);
     const start = Number(m[1]);
@@ -22,13 +23,44 @@ export function parseExposedPorts(ports: readonly string[]): string[] {
   return out;
 }
 
-const OCTAL_MODE = /^[0-7]{1,4}$/;
-const CHECKSUM = /^(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
+/** `--chmod`: octal up to 07777, or a symbolic mode such as u+x,go-w (BuildKit accepts both). */
+export function isValidChmod(value: string): boolean {
+  if (/^[0-7]+$/.test(value)) return Number.parseInt(value, 8) <= 0o7777;
+  return value.split(',').every((clause) => /^[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+$/.test(clause));
+}
+
+const DIGEST_CHECKSUM = /^(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
+const GIT_CHECKSUM = /^([a-f0-9]{40}|[a-f0-9]{64})$/;
 const NETWORK_MODES = new Set(['default', 'none', 'host']);
 const SECURITY_MODES = new Set(['sandbox', 'insecure']);
+const SHARING_MODES = new Set(['shared', 'private', 'locked']);
 
-function isRemoteSource(src: string): boolean {
-  return /^(https?:\/\/|git@|git:\/\/)/.test(src) || /\.git(#.*)?$/.test(src);
+function isHttpSource(src: string): boolean {
+  return /^https?:\/\//.test(src);
+}
+
+function isGitSource(src: string): boolean {
+  return /^(git@|git:\/\/|ssh:\/\/)/.test(src) || (isHttpSource(src) && /\.git(#.*)?$/.test(src));
+}
+
+/** The per-type rules of BuildKit's parseMount that do not need the filesystem. */
+function checkMount(spec: MountSpec): void {
+  const o = spec.options;
+  const sharing = o.get('sharing');
+  if (sharing !== undefined) {
+    if (spec.type !== 'cache') throw new Error('sharing is only allowed for cache mounts');
+    if (!SHARING_MODES.has(sharing.toLowerCase())) throw new Error(`unsupported sharing value "${sharing}"`);
+  }
+  for (const key of ['uid', 'gid']) {
+    const v = o.get(key);
+    if (v !== undefined && !/^\d+$/.test(v)) throw new Error(`invalid value for ${key}: ${JSON.stringify(v)}`);
+  }
+  const mode = o.get('mode');
+  if (mode !== undefined && !/^[0-7]+$/.test(mode)) throw new Error(`invalid value for mode: ${JSON.stringify(mode)}`);
+  if (o.has('required') && spec.type !== 'secret' && spec.type !== 'ssh') {
+    throw new Error('required is only allowed for secret and ssh mounts');
+  }
+  if (spec.type === 'secret' && spec.from !== undefined) throw new Error('secret mounts cannot have a from');
 }
 
 /** Checks an expanded instruction's values; throws a located DockerfileError. */
@@ -46,36 +78,49 @@ export function validateExpanded(instr: Instruction): void {
       break;
     case 'COPY':
     case 'ADD':
-      if (instr.chmod !== undefined && !OCTAL_MODE.test(instr.chmod)) {
-        fail(`${instr.kind} --chmod: invalid mode ${JSON.stringify(instr.chmod)}`, 'give an octal mode such as 0755 or 644');
+      if (instr.chmod !== undefined && !isValidChmod(instr.chmod)) {
+        fail(
+          `${instr.kind}: invalid chmod parameter: '${instr.chmod}'. it should be octal string and between 0 and 07777`,
+          'give an octal mode such as 0755, or a symbolic one such as u+x',
+        );
       }
-      if (instr.from !== undefined && instr.from === '') fail(`${instr.kind} --from: the value is empty`);
       if (instr.kind === 'ADD' && instr.checksum !== undefined) {
-        if (!CHECKSUM.test(instr.checksum)) {
-          fail(`ADD --checksum: invalid digest ${JSON.stringify(instr.checksum)}`, 'write --checksum=sha256:<64 hex digits>');
-        }
-        if (instr.sources.length !== 1 || !isRemoteSource(instr.sources[0] as string)) {
-          fail('ADD --checksum can be used only with a single HTTP(S) or Git source');
+        if (instr.sources.length + instr.heredocs.length !== 1) fail("ADD: checksum can't be specified for multiple sources");
+        const src = instr.sources[0] ?? '';
+        if (isGitSource(src)) {
+          if (!GIT_CHECKSUM.test(instr.checksum)) fail(`ADD --checksum: invalid commit checksum ${JSON.stringify(instr.checksum)}`, 'give the full commit hash');
+        } else if (isHttpSource(src)) {
+          if (!DIGEST_CHECKSUM.test(instr.checksum)) {
+            fail(`ADD --checksum: invalid digest ${JSON.stringify(instr.checksum)}`, 'write --checksum=sha256:<64 hex digits>');
+          }
+        } else {
+          fail('ADD: checksum requires HTTP(S) or Git sources');
         }
       }
       break;
     case 'RUN':
       if (instr.network !== undefined && !NETWORK_MODES.has(instr.network)) {
-        fail(`RUN --network: unsupported network mode ${JSON.stringify(instr.network)}`, 'use default, none or host');
+        fail(`RUN: invalid network mode ${JSON.stringify(instr.network)}`, 'use default, none or host');
       }
       if (instr.security !== undefined && !SECURITY_MODES.has(instr.security)) {
-        fail(`RUN --security: unsupported security mode ${JSON.stringify(instr.security)}`, 'use sandbox or insecure');
+        fail(`RUN: security ${JSON.stringify(instr.security)} is not valid`, 'use sandbox or insecure');
       }
       for (const m of instr.mounts) {
         try {
-          parseMountSpec(m);
+          checkMount(parseMountSpec(m));
         } catch (err) {
           fail(`RUN --mount: ${(err as Error).message}`);
         }
       }
       break;
+    case 'VOLUME':
+      if (instr.paths.some((p) => p.trim() === '')) fail('VOLUME specified can not be an empty string');
+      break;
+    case 'STOPSIGNAL':
+      if (!isValidSignal(instr.signal)) fail(`STOPSIGNAL: invalid signal: ${instr.signal}`, 'use a signal name such as SIGTERM or a number');
+      break;
     case 'WORKDIR':
-      if (instr.path === '') fail('WORKDIR: the path is empty after expansion');
+      if (instr.path === '') fail('WORKDIR: cannot normalize nothing (the path is empty after expansion)');
       break;
     default:
       break;

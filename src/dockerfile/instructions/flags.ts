@@ -3,6 +3,8 @@
  * flags are declared per instruction, unknown or repeated ones are errors, a
  * string flag needs a value, a boolean flag takes none or true/false.
  */
+import { suggest } from './suggest.js';
+
 export type FlagSpec = Readonly<Record<string, 'string' | 'bool' | 'strings'>>;
 
 export interface ParsedFlags {
@@ -24,9 +26,10 @@ export function parseFlags(words: readonly string[], spec: FlagSpec, instruction
     const type = Object.hasOwn(spec, name) ? spec[name] : undefined;
     if (type === undefined) {
       const known = Object.keys(spec).map((k) => `--${k}`);
+      const guess = suggest(`--${name}`, known);
       throw new FlagError(
         `${instruction}: unknown flag: --${name}` +
-          (known.length ? ` (${instruction} accepts ${known.join(', ')})` : ` (${instruction} takes no flags)`),
+          (guess ? ` (did you mean ${guess}?)` : known.length ? ` (${instruction} accepts ${known.join(', ')})` : ` (${instruction} takes no flags)`),
       );
     }
     if (type === 'strings') {
@@ -49,10 +52,12 @@ export function parseFlags(words: readonly string[], spec: FlagSpec, instruction
   return parsed;
 }
 
+/** BuildKit's BFlags: a bare flag is true; otherwise only true/false, and an empty value is missing. */
 function parseBool(name: string, value: string | undefined, instruction: string): boolean {
-  if (value === undefined || value === '') return true;
+  if (value === undefined) return true;
+  if (value === '') throw new FlagError(`${instruction}: missing a value on flag: --${name}`);
   const v = value.toLowerCase();
-  if (v === 'true' || v === '1' || v === 't') return true;
-  if (v === 'false' || v === '0' || v === 'f') return false;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
   throw new FlagError(`${instruction}: expecting boolean value for flag --${name}, not: ${value}`);
 }

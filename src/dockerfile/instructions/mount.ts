@@ -13,6 +13,8 @@ export interface MountSpec {
 
 const MOUNT_TYPES: ReadonlySet<string> = new Set(['bind', 'cache', 'tmpfs', 'secret', 'ssh']);
 
+const BARE_KEYS: ReadonlySet<string> = new Set(['ro', 'rw', 'readonly', 'readwrite', 'required']);
+
 const KNOWN_KEYS: ReadonlySet<string> = new Set([
   'type', 'target', 'dst', 'destination', 'source', 'src', 'from', 'readonly', 'ro', 'readwrite', 'rw',
   'id', 'sharing', 'mode', 'uid', 'gid', 'required', 'size', 'env',
@@ -53,7 +55,8 @@ export function parseMountSpec(text: string): MountSpec {
     const key = (eq < 0 ? trimmed : trimmed.slice(0, eq)).toLowerCase();
     const value = eq < 0 ? '' : trimmed.slice(eq + 1);
     if (!KNOWN_KEYS.has(key)) throw new Error(`unexpected key '${key}' in '${trimmed}'`);
-    options.set(key, value);
+    if (eq < 0 && !BARE_KEYS.has(key)) throw new Error(`invalid field '${trimmed}' must be a key=value pair`);
+    options.set(key, key === 'type' ? value.toLowerCase() : value);
   }
   const type = options.get('type') ?? 'bind';
   if (!MOUNT_TYPES.has(type)) {

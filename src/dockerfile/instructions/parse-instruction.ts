@@ -13,6 +13,7 @@ import {
   type Instruction,
   type InstructionKind,
   type KeyValue,
+  type OnbuildInstr,
 } from './types.js';
 
 /** What an instruction handler gets: the node, its checked flags, and where it is. */
@@ -78,11 +79,14 @@ function sourcesAndDest(req: ParseRequest): { sources: string[]; dest: string; h
   const args = req.node.args;
   if (args.length < 2) {
     throw new InstructionError(
-      `${req.name} requires at least two arguments, but only ${args.length} was provided`,
+      `${req.name} requires at least two arguments, but only ${args.length === 1 ? 'one' : 'none'} was provided. Destination could not be determined.`,
       'write the source(s) then the destination, e.g. COPY app.js /app/',
     );
   }
   const dest = args[args.length - 1] as string;
+  if (!req.node.json && HEREDOC_WORD.test(dest) && req.node.heredocs.length > 0) {
+    throw new InstructionError(`${req.name} cannot accept a heredoc as a destination`);
+  }
   const sources: string[] = [];
   const heredocs: Heredoc[] = [];
   let next = 0;
@@ -173,9 +177,9 @@ const HANDLERS: Readonly<Record<InstructionKind, Handler>> = {
     if (childName === 'FROM' || childName === 'MAINTAINER') {
       throw new InstructionError(`${childName} isn't allowed as an ONBUILD trigger`);
     }
-    const trigger = parseInstructionNode({ ...child, startLine: req.node.startLine, endLine: req.node.endLine }, req.location.file);
+    const triggerNode = { ...child, startLine: req.node.startLine, endLine: req.node.endLine };
     const expression = req.node.original.replace(/^\s*onbuild\s*/i, '');
-    return { kind: 'ONBUILD', ...base(req), expression, trigger };
+    return { kind: 'ONBUILD', ...base(req), expression, triggerNode };
   },
   STOPSIGNAL: (req) => ({ kind: 'STOPSIGNAL', ...base(req), signal: exactlyOne(req) }),
   HEALTHCHECK: (req) => ({ kind: 'HEALTHCHECK', ...base(req), ...parseHealthcheck(req.node, req.flags) }),
@@ -212,4 +216,9 @@ export function parseInstructionNode(node: InstructionNode, file: string): Instr
     }
     throw err;
   }
+}
+
+/** Type an ONBUILD trigger when a child stage runs it; errors point at the ONBUILD line. */
+export function parseOnbuildTrigger(onbuild: OnbuildInstr): Instruction {
+  return parseInstructionNode(onbuild.triggerNode, onbuild.location.file);
 }

@@ -1,4 +1,4 @@
-import type { Heredoc } from '../parser/index.js';
+import type { Heredoc, InstructionNode } from '../parser/index.js';
 import type { SourceLocation } from '../../errors.js';
 
 /** Exec form keeps its argv; shell form keeps the raw command string for the shell. */
@@ -119,7 +119,11 @@ export interface OnbuildInstr extends Base {
   kind: 'ONBUILD';
   /** The trigger as written, e.g. `RUN make`; recorded verbatim in the image config. */
   expression: string;
-  trigger: Instruction;
+  /**
+   * The trigger's AST. Like BuildKit, only its keyword is checked here; it is
+   * typed when a stage built FROM this one runs it (`parseOnbuildTrigger`).
+   */
+  triggerNode: InstructionNode;
 }
 
 export interface StopsignalInstr extends Base {

@@ -9,9 +9,9 @@ describe('ARG and ENV scoping (Docker semantics)', () => {
   });
 
   it('an ARG is visible from its line to the end of its stage only', () => {
-    const plan = planText('FROM scratch AS a\nLABEL before=$X\nARG X=1\nLABEL after=$X\nFROM scratch\nLABEL other=$X\n');
-    expect(labelsOf(plan, 0)).toEqual(['before=', 'after=1']);
-    expect(labelsOf(plan, 1)).toEqual(['other=']);
+    const text = 'FROM scratch AS a\nLABEL before=$X\nARG X=1\nLABEL after=$X\nFROM scratch AS b\nLABEL other=$X\n';
+    expect(labelsOf(planText(text, { target: 'a' }), 0)).toEqual(['before=', 'after=1']);
+    expect(labelsOf(planText(text), 1)).toEqual(['other=']);
   });
 
   it('a stage built FROM an earlier stage inherits its ARGs and ENV', () => {
@@ -21,9 +21,29 @@ describe('ARG and ENV scoping (Docker semantics)', () => {
     expect(plan.stages[1]?.env.get('E')).toBe('e');
   });
 
-  it('ENV overrides an ARG of the same name, whichever comes first', () => {
+  it('ENV overrides an ARG of the same name declared before it', () => {
     expect(labelsOf(planText('FROM scratch\nARG A=arg\nENV A=env\nLABEL a=$A\n'))).toEqual(['a=env']);
-    expect(labelsOf(planText('FROM scratch\nENV A=env\nARG A=arg\nLABEL a=$A\n'))).toEqual(['a=env']);
+    expect(labelsOf(planText('FROM scratch\nARG A=arg\nENV A=env\nLABEL a=$A\n', { buildArgs: { A: 'cli' } }))).toEqual(['a=env']);
+  });
+
+  it('a valued ARG after an ENV wins, as in BuildKit (dispatchArg adds it to the state env)', () => {
+    expect(labelsOf(planText('FROM scratch\nENV A=env\nARG A=arg\nLABEL a=$A\n'))).toEqual(['a=arg']);
+    const plan = planText('FROM debian\nARG DEBIAN_FRONTEND=noninteractive\nRUN apt-get update\n', {
+      baseImageEnv: () => ['DEBIAN_FRONTEND=teletype'],
+    });
+    expect(plan.stages[0]?.instructions[1]?.env.get('DEBIAN_FRONTEND')).toBe('noninteractive');
+  });
+
+  it('an ARG redeclared without a value keeps the value it had', () => {
+    expect(labelsOf(planText('FROM scratch\nARG A=1\nARG A\nLABEL a=$A\n'))).toEqual(['a=1']);
+    const plan = planText('FROM scratch AS base\nARG X=1\nFROM base\nARG X\nRUN echo\n');
+    expect(plan.stages[1]?.instructions[1]?.env.get('X')).toBe('1');
+  });
+
+  it('an ARG default is not expanded when a build arg replaces it', () => {
+    const text = 'ARG G=${NOPE:?boom}\nFROM scratch\nARG A=${NOPE:?boom}\nLABEL a=$A\n';
+    expect(labelsOf(planText(text, { buildArgs: { G: '1', A: '2' } }))).toEqual(['a=2']);
+    expect(() => planText(text, { buildArgs: { G: '1' } })).toThrow('boom');
   });
 
   it('one value per variable per instruction: ENV a=1 b=$a gives b the old a', () => {
@@ -64,6 +84,44 @@ describe('ARG and ENV scoping (Docker semantics)', () => {
     expect(labelsOf(plan)).toEqual(['before=', 'arch=arm64', 'p=linux/arm64/v8', 'os=linux', 'v=v8']);
   });
 
+  it('automatic ARGs can be overridden by build args, and TARGETSTAGE names the target', () => {
+    const plan = planText('FROM --platform=$TARGETPLATFORM scratch AS final\nARG TARGETSTAGE\nLABEL s=$TARGETSTAGE\n', {
+      buildArgs: { TARGETPLATFORM: 'linux/s390x' },
+    });
+    expect(plan.stages[0]?.platform).toBe('linux/s390x');
+    expect(labelsOf(plan)).toEqual(['s=final']);
+  });
+
+  it('a stage built FROM another stage takes its platform', () => {
+    const plan = planText('FROM --platform=linux/arm64 scratch AS a\nFROM a\n');
+    expect(plan.stages.map((s) => s.platform)).toEqual(['linux/arm64', 'linux/arm64']);
+  });
+
+  it('COPY heredocs are expanded unless the delimiter is quoted', () => {
+    const plan = planText('FROM scratch\nENV V=hi\nCOPY <<EOF /a\n$V "q"\nEOF\nCOPY <<\'EOF\' /b\n$V\nEOF\n');
+    const contents = plan.stages[0]?.instructions.flatMap(({ instr }) => (instr.kind === 'COPY' ? instr.heredocs.map((h) => h.content) : []));
+    expect(contents).toEqual(['hi "q"\n', '$V\n']);
+  });
+
+  it('stages the target does not need are neither expanded nor checked', () => {
+    const plan = planText('FROM scratch AS dev\nENV X="${PORT:?need}"\nEXPOSE nope\nFROM scratch AS prod\n', { target: 'prod' });
+    expect(plan.stages.map((s) => s.needed)).toEqual([false, true]);
+    expect(() => planText('FROM scratch AS dev\nENV X="${PORT:?need}"\nFROM scratch AS prod\n')).not.toThrow();
+    expect(() => planText('FROM scratch AS dev\nENV X="${PORT:?need}"\nFROM dev AS prod\n')).toThrow('need');
+  });
+
+  it('runs the ONBUILD triggers of a parent stage first', () => {
+    const plan = planText('FROM scratch AS parent\nONBUILD LABEL from=trigger\nFROM parent\nLABEL own=1\n');
+    const child = plan.stages[1];
+    expect(child?.instructions.map((p) => [p.instr.kind, p.fromOnbuild])).toEqual([['LABEL', true], ['LABEL', false]]);
+    expect(labelsOf(plan)).toEqual(['from=trigger', 'own=1']);
+  });
+
+  it('an ONBUILD trigger is typed only when a child runs it', () => {
+    expect(() => planText('FROM scratch AS parent\nONBUILD COPY --nope a b\n')).not.toThrow();
+    expect(() => planText('FROM scratch AS parent\nONBUILD COPY --nope a b\nFROM parent\n')).toThrow('Dockerfile:2: COPY: unknown flag: --nope');
+  });
+
   it('warns about build args that nothing declares, but not about proxy args', () => {
     const plan = planText('ARG USED\nFROM scratch\nARG INSTAGE\n', {
       buildArgs: { USED: '1', INSTAGE: '2', NOPE: '3', HTTP_PROXY: 'http://proxy:3128' },
@@ -73,22 +131,32 @@ describe('ARG and ENV scoping (Docker semantics)', () => {
     expect(messages[0]).toContain('[NOPE]');
   });
 
+  it('does not call builder-consumed args unused', () => {
+    const plan = planText('FROM scratch\n', { buildArgs: { SOURCE_DATE_EPOCH: '0', BUILDKIT_INLINE_CACHE: '1', TARGETARCH: 'arm64' } });
+    expect(plan.warnings).toEqual([]);
+  });
+
   it('an ARG declared only in a stage the target does not need is not consumed', () => {
     const plan = planText('FROM scratch AS a\nARG ONLYA\nFROM scratch AS b\n', { buildArgs: { ONLYA: 'x' }, target: 'b' });
     expect(plan.warnings.map((w) => w.code)).toEqual(['UNUSED_BUILD_ARG']);
   });
 
-  it('proxy build args reach RUN without an ARG line and stay out of expansion', () => {
+  it('proxy build args are kept apart for RUN and stay out of expansion', () => {
     const plan = planText('FROM scratch\nARG A=1\nLABEL p=$HTTP_PROXY\nRUN true\n', { buildArgs: { HTTP_PROXY: 'http://p' } });
     expect(labelsOf(plan)).toEqual(['p=']);
-    const run = plan.stages[0]?.instructions[2];
-    expect(Object.fromEntries(run?.buildArgs ?? [])).toEqual({ A: '1', HTTP_PROXY: 'http://p' });
+    expect(Object.fromEntries(plan.proxyEnv)).toEqual({ HTTP_PROXY: 'http://p' });
+    expect(plan.stages[0]?.instructions[2]?.env.has('HTTP_PROXY')).toBe(false);
   });
 
   it('RUN sees only ARGs declared so far, and an ARG without any value is unset', () => {
     const plan = planText('FROM scratch\nRUN one\nARG A=1\nARG NOVALUE\nRUN two\n');
-    const runs = plan.stages[0]?.instructions.filter((p) => p.instr.kind === 'RUN').map((p) => Object.fromEntries(p.buildArgs));
-    expect(runs).toEqual([{}, { A: '1' }]);
+    const runs = plan.stages[0]?.instructions.filter((p) => p.instr.kind === 'RUN').map((p) => [...p.env.keys()]);
+    expect(runs).toEqual([['PATH'], ['PATH', 'A']]);
+  });
+
+  it('SOURCE_DATE_EPOCH declared as an ARG does not enter the environment', () => {
+    const plan = planText('FROM scratch\nARG SOURCE_DATE_EPOCH\nRUN x\n', { buildArgs: { SOURCE_DATE_EPOCH: '1' } });
+    expect(plan.stages[0]?.instructions[1]?.env.has('SOURCE_DATE_EPOCH')).toBe(false);
   });
 
   it('FROM scratch starts with BuildKit\'s default PATH', () => {
