@@ -1,4 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { HoistError } from '../errors.js';
 
 /** A content digest. hoist produces only sha256; it verifies sha256 and sha512. */
 export type Digest = `sha256:${string}` | `sha512:${string}`;
@@ -30,4 +32,92 @@ export function sha256Digest(data: string | Uint8Array): Digest {
 /** Hash for a digest's algorithm, for streaming verification. */
 export function hasherFor(d: Digest): Hash {
   return createHash(digestAlgorithm(d));
+}
+
+/**
+ * A pass-through Transform that hashes and counts what flows through it.
+ * `digest()` and `size` are final once the stream has ended.
+ */
+export class DigestingStream extends Transform {
+  private readonly hash: Hash;
+  private readonly algorithm: 'sha256' | 'sha512';
+  private bytes = 0;
+  private result: Digest | undefined;
+
+  constructor(algorithm: 'sha256' | 'sha512' = 'sha256') {
+    super();
+    this.algorithm = algorithm;
+    this.hash = createHash(algorithm);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.result = `${this.algorithm}:${this.hash.digest('hex')}` as Digest;
+    cb();
+  }
+
+  /** Bytes seen so far. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** The digest of everything that passed; throws if the stream has not ended. */
+  digest(): Digest {
+    if (this.result === undefined) throw new Error('DigestingStream: digest() before the stream ended');
+    return this.result;
+  }
+}
+
+export function createDigester(algorithm: 'sha256' | 'sha512' = 'sha256'): DigestingStream {
+  return new DigestingStream(algorithm);
+}
+
+/** What a verified stream must hash to and (when known) how long it must be. */
+export interface Expectation {
+  digest: Digest;
+  size?: number;
+}
+
+/**
+ * A pass-through Transform that fails when the content does not match:
+ * early (as soon as too many bytes arrive) for size, at the end for the
+ * digest. `describe` names the content in the error.
+ */
+export function verifyingStream(expect: Expectation, describe: string): Transform {
+  const hash = hasherFor(expect.digest);
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (expect.size !== undefined && seen > expect.size) {
+        cb(mismatch(`${describe}: more than the expected ${expect.size} bytes`));
+        return;
+      }
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+    flush(cb) {
+      if (expect.size !== undefined && seen !== expect.size) {
+        cb(mismatch(`${describe}: got ${seen} bytes, expected ${expect.size}`));
+        return;
+      }
+      const got = `${digestAlgorithm(expect.digest)}:${hash.digest('hex')}`;
+      if (got !== expect.digest) {
+        cb(mismatch(`${describe}: content has digest ${got}, expected ${expect.digest}`));
+        return;
+      }
+      cb();
+    },
+  });
+}
+
+function mismatch(message: string): HoistError {
+  return new HoistError('DIGEST_MISMATCH', message, {
+    hint: 'the content is corrupt or was truncated; fetch or rebuild it again',
+  });
 }

@@ -1,0 +1,214 @@
+/**
+ * The content-addressed blob store: `<root>/blobs/<algorithm>/<hex>`, the
+ * same layout as an OCI image layout directory, so a layout dir is a store.
+ *
+ * Writes stream to a uniquely named temp file in the target directory
+ * (created with O_EXCL), hash as they go, fsync, and rename into place, so a
+ * blob path only ever holds complete content, even with concurrent writers
+ * in several processes. Reads are verified against digest and size.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HoistError } from '../errors.js';
+import { fileHandleSink } from './atomic-file.js';
+import { DigestingStream, digestAlgorithm, digestHex, verifyingStream, type Digest } from './digest.js';
+
+export interface PutExpectation {
+  digest?: Digest;
+  size?: number;
+}
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+/** Temp files start with this; anything else in a blob directory is a blob. */
+const TEMP_PREFIX = '.tmp-';
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+export class BlobStore {
+  constructor(readonly root: string) {}
+
+  private dir(algorithm: 'sha256' | 'sha512'): string {
+    return join(this.root, 'blobs', algorithm);
+  }
+
+  path(d: Digest): string {
+    return join(this.dir(digestAlgorithm(d)), digestHex(d));
+  }
+
+  async has(d: Digest): Promise<boolean> {
+    try {
+      return (await stat(this.path(d))).isFile();
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Size on disk; throws HoistError BLOB_NOT_FOUND. */
+  async size(d: Digest): Promise<number> {
+    try {
+      return (await stat(this.path(d))).size;
+    } catch (err) {
+      if (isNotFound(err)) throw this.notFound(d, err);
+      throw err;
+    }
+  }
+
+  /**
+   * A stream of the blob that errors (HoistError DIGEST_MISMATCH) if the
+   * content does not hash to `d`, or is not `expectedSize` bytes when given.
+   * A size mismatch with what is on disk fails before any byte is read.
+   */
+  async open(d: Digest, expectedSize?: number): Promise<Readable> {
+    const file = this.path(d);
+    const handle = await open(file, 'r').catch((err: unknown) => {
+      throw isNotFound(err) ? this.notFound(d, err) : err;
+    });
+    try {
+      const { size } = await handle.stat();
+      if (expectedSize !== undefined && size !== expectedSize) {
+        throw new HoistError('DIGEST_MISMATCH', `blob ${d} in ${this.root} has ${size} bytes, expected ${expectedSize}`, {
+          hint: `delete ${file} and fetch it again`,
+        });
+      }
+      // The stream owns the handle from here and closes it at end or on error.
+      const source = handle.createReadStream({ start: 0 });
+      const verify = verifyingStream({ digest: d, size }, `blob ${d} in ${this.root}`);
+      // pipeline destroys both ends on error, so a consumer of `verify` sees read errors too.
+      pipeline(source, verify).catch(() => undefined);
+      return verify;
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Stream `src` into the store and return its digest and size. With
+   * `expect`, content that does not match is discarded and HoistError
+   * DIGEST_MISMATCH is thrown; nothing partial is ever visible at a blob path.
+   */
+  async put(src: Readable, expect: PutExpectation = {}): Promise<BlobInfo> {
+    const algorithm = expect.digest === undefined ? 'sha256' : digestAlgorithm(expect.digest);
+    const dir = this.dir(algorithm);
+    await mkdir(dir, { recursive: true });
+    const temp = join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
+    const handle = await open(temp, 'wx', 0o644);
+    let closed = false;
+    try {
+      const digester = new DigestingStream(algorithm);
+      const guard = expect.digest === undefined ? [] : [verifyingStream({ digest: expect.digest, size: expect.size }, 'blob')];
+      await pipeline(src, digester, ...guard, fileHandleSink(handle));
+      const info: BlobInfo = { digest: digester.digest(), size: digester.size };
+      if (expect.size !== undefined && info.size !== expect.size) {
+        throw new HoistError('DIGEST_MISMATCH', `blob has ${info.size} bytes, expected ${expect.size}`);
+      }
+      await handle.sync();
+      await handle.close();
+      closed = true;
+      await this.settle(temp, info);
+      return info;
+    } catch (err) {
+      if (!closed) await handle.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Move a complete temp file into place, keeping an existing blob of the right size. */
+  private async settle(temp: string, info: BlobInfo): Promise<void> {
+    const target = this.path(info.digest);
+    const existing = await stat(target).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    if (existing?.isFile() && existing.size === info.size) {
+      await unlink(temp);
+      return;
+    }
+    // Atomic: readers see the old file or the new one, never a mix.
+    await rename(temp, target);
+    await syncDir(join(target, '..'));
+  }
+
+  /** Store a small in-memory blob (a manifest or config). */
+  async putBytes(data: Buffer, expect: PutExpectation = {}): Promise<BlobInfo> {
+    return this.put(Readable.from([data]), expect);
+  }
+
+  /** Read a small blob fully, verified. Refuses blobs over `maxBytes`. */
+  async readBytes(d: Digest, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
+    const size = await this.size(d);
+    if (size > maxBytes) throw new HoistError('BLOB_TOO_LARGE', `blob ${d} has ${size} bytes, more than ${maxBytes}`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.open(d, size)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async delete(d: Digest): Promise<void> {
+    await unlink(this.path(d)).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
+
+  /**
+   * Remove temp files left by writers that died, older than `olderThanMs`
+   * (a live writer's temp file is young). Returns how many were removed.
+   */
+  async removeStaleTemp(olderThanMs: number, now: number = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const algorithm of ['sha256', 'sha512'] as const) {
+      const dir = this.dir(algorithm);
+      const names = await readdir(dir).catch((err: unknown) => {
+        if (isNotFound(err)) return [] as string[];
+        throw err;
+      });
+      for (const name of names.filter((n) => n.startsWith(TEMP_PREFIX))) {
+        const file = join(dir, name);
+        const st = await stat(file).catch(() => undefined);
+        if (st !== undefined && now - st.mtimeMs > olderThanMs) {
+          await unlink(file).catch(() => undefined);
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  private notFound(d: Digest, cause: unknown): HoistError {
+    return new HoistError('BLOB_NOT_FOUND', `blob ${d} is not in ${this.root}`, { cause });
+  }
+}
+
+/** Make a rename durable. Some filesystems refuse fsync on directories; that is not fatal. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (handle === undefined) return;
+  await handle.sync().catch(() => undefined);
+  await handle.close().catch(() => undefined);
+}
+
+/**
+ * Where the store lives: `--cache-dir`, else `HOIST_CACHE_DIR`, else
+ * `~/.cache/hoist`. Pure: the caller passes the environment and home.
+ */
+export function resolveStoreRoot(options: {
+  cacheDir?: string | undefined;
+  env: Readonly<Record<string, string | undefined>>;
+  homedir: string;
+}): string {
+  const { cacheDir, env, homedir } = options;
+  if (cacheDir !== undefined && cacheDir !== '') return cacheDir;
+  const fromEnv = env.HOIST_CACHE_DIR;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return join(homedir, '.cache', 'hoist');
+}

@@ -1,0 +1,56 @@
+/** The image model, blob store, references and local sources/sinks. */
+export * from './media-types.js';
+export type * from './types.js';
+export { parseConfigFile, parseIndex, parseManifest, parseManifestDocument } from './parse.js';
+export {
+  canonicalContainerConfig,
+  canonicalDescriptor,
+  canonicalPlatform,
+  serializeConfigFile,
+  serializeIndex,
+  serializeManifest,
+} from './canonical-json.js';
+export {
+  createDigester,
+  digestAlgorithm,
+  digestHex,
+  DigestingStream,
+  hasherFor,
+  isDigest,
+  parseDigest,
+  sha256Digest,
+  verifyingStream,
+  type Digest,
+  type Expectation,
+} from './digest.js';
+export { DEFAULT_DOMAIN, DEFAULT_TAG, isValidTag, parseReference, Reference } from './reference.js';
+export { BlobStore, resolveStoreRoot, type BlobInfo, type PutExpectation } from './blob-store.js';
+export { decompressor, gzipCompressor, sniffCompression } from './compression.js';
+export { blobLayer, gzipLayer, storeLayer, uncompressLayerStream, withMediaType, type Layer } from './layer.js';
+export {
+  blobImage,
+  imageFromParts,
+  imagePlatform,
+  manifestDescriptor,
+  verifiedBlob,
+  type BlobFetcher,
+  type Image,
+  type ImageParts,
+  type ImageSink,
+  type ImageSource,
+} from './image.js';
+export { formatPlatform, parsePlatform, platformMatches, selectPlatformManifest } from './platform.js';
+export {
+  CONTAINERD_NAME_ANNOTATION,
+  REF_NAME_ANNOTATION,
+  mergeIndex,
+  indexEntries,
+  refAnnotations,
+  selectIndexEntry,
+} from './layout-index.js';
+export { OciLayout, type OciLayoutOptions } from './oci-layout.js';
+export { OciArchive } from './oci-archive.js';
+export { DockerArchive, type DockerArchiveOptions } from './docker-archive.js';
+export { repoTags, type DockerArchiveManifestEntry } from './docker-archive-write.js';
+export { TarIndex, type TarMember } from './tar-index.js';
+export { memo } from './memo.js';

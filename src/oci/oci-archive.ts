@@ -1,0 +1,93 @@
+/**
+ * An OCI image layout packed in a tar file, as `skopeo copy oci-archive:`
+ * reads and writes it. Reading indexes the tar once and streams blobs
+ * straight out of it; writing streams every blob into `FILE.tmp-XXXX` and
+ * renames it over FILE only when complete, so a failure never leaves a
+ * partial archive. Writing replaces the file (one image per archive write).
+ */
+import { stat } from 'node:fs/promises';
+import { HoistError } from '../errors.js';
+import { writeStreamAtomic } from './atomic-file.js';
+import { serializeIndex } from './canonical-json.js';
+import type { Digest } from './digest.js';
+import { imagePlatform, manifestDescriptor, verifiedBlob, type Image, type ImageSink, type ImageSource } from './image.js';
+import { INDEX_FILE, indexEntries, layoutBlobPath, mergeIndex, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE } from './layout-index.js';
+import { resolveLayoutImage } from './layout-read.js';
+import type { Reference } from './reference.js';
+import { TarIndex } from './tar-index.js';
+import { TarWriter } from './tar-write.js';
+import type { Platform } from './types.js';
+
+/** Open a tar file for random access, with hoist errors for the usual mistakes. */
+export async function loadArchive(file: string, what: string): Promise<TarIndex> {
+  const st = await stat(file).catch((err: unknown) => {
+    throw new HoistError('ARCHIVE_NOT_FOUND', `${what} ${file} does not exist`, { cause: err });
+  });
+  if (!st.isFile()) throw new HoistError('BAD_ARCHIVE', `${what} ${file} is not a regular file`);
+  return TarIndex.load(file);
+}
+
+export class OciArchive implements ImageSource, ImageSink {
+  constructor(readonly file: string) {}
+
+  async image(ref?: Reference | string, platform?: Platform): Promise<Image> {
+    const where = `OCI archive ${this.file}`;
+    const tar = await loadArchive(this.file, 'OCI archive');
+    if (tar.get(INDEX_FILE) === undefined) {
+      throw new HoistError('NOT_A_LAYOUT', `${this.file} is not an OCI archive (no ${INDEX_FILE})`, {
+        hint: 'for a `docker save` tarball use docker-archive:',
+      });
+    }
+    return resolveLayoutImage(
+      {
+        readIndex: () => tar.readFile(INDEX_FILE),
+        fetch: async (desc) => verifiedBlob(tar.open(layoutBlobPath(desc.digest)), desc, where),
+        where,
+      },
+      ref,
+      platform,
+    );
+  }
+
+  async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
+    const tar = new TarWriter();
+    const written = writeStreamAtomic(this.file, tar.output);
+    const filled = fillLayout(tar, img, refs).then(
+      (digest) => {
+        tar.finish();
+        return digest;
+      },
+      (err: unknown) => {
+        tar.abort(err instanceof Error ? err : new Error(String(err)));
+        throw err;
+      },
+    );
+    // Wait for both: on failure the temp file must be gone before we report it.
+    // The output's error is the root cause (a fill failure is passed on to it).
+    const [fill, output] = await Promise.allSettled([filled, written]);
+    if (output.status === 'rejected') throw output.reason;
+    if (fill.status === 'rejected') throw fill.reason;
+    return fill.value;
+  }
+}
+
+/** Write an OCI layout's members (oci-layout, blobs, index.json) into a tar. */
+async function fillLayout(tar: TarWriter, img: Image, refs: readonly Reference[]): Promise<Digest> {
+  const manifest = await img.manifest();
+  const desc = await manifestDescriptor(img);
+  await tar.file(OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT);
+  await tar.directory('blobs');
+  await tar.directory('blobs/sha256');
+  const seen = new Set<Digest>();
+  for (const layer of await img.layers()) {
+    const digest = await layer.digest();
+    if (seen.has(digest)) continue;
+    seen.add(digest);
+    await tar.stream(layoutBlobPath(digest), await layer.size(), await layer.compressed());
+  }
+  if (!seen.has(manifest.config.digest)) await tar.file(layoutBlobPath(manifest.config.digest), await img.rawConfigFile());
+  await tar.file(layoutBlobPath(desc.digest), await img.rawManifest());
+  const index = mergeIndex(undefined, indexEntries(desc, await imagePlatform(img), refs));
+  await tar.file(INDEX_FILE, serializeIndex(index));
+  return desc.digest;
+}

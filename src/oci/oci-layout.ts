@@ -1,0 +1,123 @@
+/**
+ * An OCI image layout directory (`oci-layout`, `index.json`,
+ * `blobs/sha256/<hex>`), as both source and sink. Its blobs directory is a
+ * BlobStore, so blobs are written atomically and verified on read. Writing
+ * adds to an existing layout: entries with the same ref name are replaced,
+ * others kept (see layout-index.ts for the naming choice).
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HoistError } from '../errors.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { BlobStore } from './blob-store.js';
+import { serializeIndex } from './canonical-json.js';
+import type { Digest } from './digest.js';
+import { imagePlatform, manifestDescriptor, type Image, type ImageSink, type ImageSource } from './image.js';
+import { INDEX_FILE, indexEntries, mergeIndex, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE } from './layout-index.js';
+import { resolveLayoutImage } from './layout-read.js';
+import { mapLimit } from './parallel.js';
+import { parseIndex } from './parse.js';
+import type { Reference } from './reference.js';
+import type { Index, Platform } from './types.js';
+
+export interface OciLayoutOptions {
+  /** Layers copied at once when writing. Default 3. */
+  concurrency?: number;
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+export class OciLayout implements ImageSource, ImageSink {
+  private readonly store: BlobStore;
+  private readonly concurrency: number;
+
+  constructor(
+    readonly dir: string,
+    options: OciLayoutOptions = {},
+  ) {
+    this.store = new BlobStore(dir);
+    this.concurrency = options.concurrency ?? 3;
+  }
+
+  private get where(): string {
+    return `OCI layout ${this.dir}`;
+  }
+
+  /** The parsed index.json; HoistError NOT_A_LAYOUT when there is none. */
+  async index(): Promise<Index> {
+    return parseIndex(await this.readIndexBytes());
+  }
+
+  private async readIndexBytes(): Promise<Buffer> {
+    try {
+      return await readFile(join(this.dir, INDEX_FILE));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      throw new HoistError('NOT_A_LAYOUT', `${this.dir} is not an OCI image layout (no ${INDEX_FILE})`, {
+        cause: err,
+        hint: 'an OCI layout directory holds oci-layout, index.json and blobs/',
+      });
+    }
+  }
+
+  async image(ref?: Reference | string, platform?: Platform): Promise<Image> {
+    return resolveLayoutImage(
+      {
+        readIndex: () => this.readIndexBytes(),
+        fetch: (desc) => this.store.open(desc.digest, desc.size),
+        where: this.where,
+      },
+      ref,
+      platform,
+    );
+  }
+
+  async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
+    await mkdir(this.dir, { recursive: true });
+    await this.ensureLayoutFile();
+    const manifest = await img.manifest();
+    const layers = await img.layers();
+    await mapLimit(layers, this.concurrency, async (layer) => {
+      const digest = await layer.digest();
+      const size = await layer.size();
+      if ((await this.store.has(digest)) && (await this.store.size(digest)) === size) return;
+      await this.store.put(await layer.compressed(), { digest, size });
+    });
+    await this.store.putBytes(await img.rawConfigFile(), { digest: manifest.config.digest, size: manifest.config.size });
+    const desc = await manifestDescriptor(img);
+    await this.store.putBytes(await img.rawManifest(), { digest: desc.digest, size: desc.size });
+
+    const existing = await this.readIndexBytes().then(parseIndex, (err: unknown) => {
+      if (err instanceof HoistError && err.code === 'NOT_A_LAYOUT') return undefined;
+      throw err;
+    });
+    const merged = mergeIndex(existing, indexEntries(desc, await imagePlatform(img), refs));
+    await writeFileAtomic(join(this.dir, INDEX_FILE), serializeIndex(merged));
+    return desc.digest;
+  }
+
+  private async ensureLayoutFile(): Promise<void> {
+    const file = join(this.dir, OCI_LAYOUT_FILE);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await writeFileAtomic(file, OCI_LAYOUT_CONTENT);
+      return;
+    }
+    let version: unknown;
+    try {
+      version = (JSON.parse(text) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+    } catch {
+      version = undefined;
+    }
+    if (typeof version !== 'string' || !version.startsWith('1.')) {
+      throw new HoistError('NOT_A_LAYOUT', `${file} does not declare a supported imageLayoutVersion`, {
+        hint: 'write to an empty directory or an OCI layout with imageLayoutVersion 1.x',
+      });
+    }
+  }
+}

@@ -1,0 +1,225 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { HoistError } from '../../../src/errors.js';
+import { BlobStore, resolveStoreRoot } from '../../../src/oci/blob-store.js';
+import type { Digest } from '../../../src/oci/digest.js';
+import { collect, sha256, useTempDirs } from './fixtures.js';
+
+const tempDir = useTempDirs();
+
+/** A stream that yields `data` in small chunks across event-loop turns, to interleave writers. */
+function slowStream(data: Buffer, chunk = 1000): Readable {
+  async function* gen(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < data.length; i += chunk) {
+      await new Promise((r) => setImmediate(r));
+      yield data.subarray(i, i + chunk);
+    }
+  }
+  return Readable.from(gen());
+}
+
+function failingStream(after: Buffer): Readable {
+  async function* gen(): AsyncGenerator<Buffer> {
+    yield after;
+    throw new Error('source broke');
+  }
+  return Readable.from(gen());
+}
+
+async function blobDirEntries(store: BlobStore): Promise<string[]> {
+  return readdir(join(store.root, 'blobs', 'sha256')).catch(() => []);
+}
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<HoistError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(HoistError);
+  expect((err as HoistError).code).toBe(code);
+  return err as HoistError;
+}
+
+describe('BlobStore', () => {
+  const data = Buffer.from('hello, blob store\n'.repeat(1000));
+  const digest = sha256(data);
+
+  it('puts, finds and reads back a blob at blobs/sha256/<hex>', async () => {
+    const store = new BlobStore(await tempDir());
+    expect(await store.has(digest)).toBe(false);
+    const info = await store.put(Readable.from([data]));
+    expect(info).toEqual({ digest, size: data.length });
+    expect(store.path(digest)).toBe(join(store.root, 'blobs', 'sha256', digest.slice(7)));
+    expect(await store.has(digest)).toBe(true);
+    expect(await store.size(digest)).toBe(data.length);
+    expect(await readFile(store.path(digest))).toEqual(data);
+    expect(await collect(await store.open(digest))).toEqual(data);
+    expect(await store.readBytes(digest)).toEqual(data);
+    expect(await blobDirEntries(store)).toEqual([digest.slice(7)]);
+  });
+
+  it('accepts content matching the expectation', async () => {
+    const store = new BlobStore(await tempDir());
+    expect(await store.put(slowStream(data), { digest, size: data.length })).toEqual({ digest, size: data.length });
+  });
+
+  it('rejects content with the wrong digest, leaving nothing behind', async () => {
+    const store = new BlobStore(await tempDir());
+    const wrong = sha256('something else');
+    const err = await expectCode(store.put(Readable.from([data]), { digest: wrong }), 'DIGEST_MISMATCH');
+    expect(err.message).toContain(wrong);
+    expect(await store.has(wrong)).toBe(false);
+    expect(await store.has(digest)).toBe(false);
+    expect(await blobDirEntries(store)).toEqual([]);
+  });
+
+  it('rejects content of the wrong size (too long and too short)', async () => {
+    const store = new BlobStore(await tempDir());
+    await expectCode(store.put(Readable.from([data]), { digest, size: data.length - 1 }), 'DIGEST_MISMATCH');
+    await expectCode(store.put(Readable.from([data]), { digest, size: data.length + 1 }), 'DIGEST_MISMATCH');
+    await expectCode(store.put(Readable.from([data]), { size: 3 }), 'DIGEST_MISMATCH');
+    expect(await blobDirEntries(store)).toEqual([]);
+  });
+
+  it('removes the temp file when the source fails', async () => {
+    const store = new BlobStore(await tempDir());
+    await expect(store.put(failingStream(data))).rejects.toThrow('source broke');
+    expect(await blobDirEntries(store)).toEqual([]);
+  });
+
+  it('stores sha512 blobs under blobs/sha512', async () => {
+    const store = new BlobStore(await tempDir());
+    const d512 = `sha512:${createHash('sha512').update(data).digest('hex')}` as Digest;
+    expect((await store.put(Readable.from([data]), { digest: d512 })).digest).toBe(d512);
+    expect(store.path(d512)).toContain(join('blobs', 'sha512'));
+    expect(await collect(await store.open(d512))).toEqual(data);
+  });
+
+  it('reports a missing blob as BLOB_NOT_FOUND', async () => {
+    const store = new BlobStore(await tempDir());
+    await expectCode(store.open(digest), 'BLOB_NOT_FOUND');
+    await expectCode(store.size(digest), 'BLOB_NOT_FOUND');
+  });
+
+  it('open() fails at the end when the content on disk was altered', async () => {
+    const store = new BlobStore(await tempDir());
+    await store.putBytes(data);
+    const altered = Buffer.from(data);
+    altered[10] = 0x21;
+    await writeFile(store.path(digest), altered);
+    const stream = await store.open(digest);
+    const err = await collect(stream).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(HoistError);
+    expect((err as HoistError).code).toBe('DIGEST_MISMATCH');
+  });
+
+  it('open() with an expected size fails at once on a truncated blob', async () => {
+    const store = new BlobStore(await tempDir());
+    await store.putBytes(data);
+    await truncate(store.path(digest), 100);
+    await expectCode(store.open(digest, data.length), 'DIGEST_MISMATCH');
+    await expect(collect(await store.open(digest))).rejects.toThrow(/digest/);
+  });
+
+  it('keeps an existing blob of the right size instead of replacing it', async () => {
+    const store = new BlobStore(await tempDir());
+    await store.putBytes(data);
+    const before = await stat(store.path(digest));
+    await store.putBytes(data);
+    const after = await stat(store.path(digest));
+    expect(after.ino).toBe(before.ino);
+    expect(await blobDirEntries(store)).toEqual([digest.slice(7)]);
+  });
+
+  it('repairs an existing blob of the wrong size (left truncated by a crash or a bad copy)', async () => {
+    const store = new BlobStore(await tempDir());
+    await store.putBytes(data);
+    await truncate(store.path(digest), 10);
+    await store.put(slowStream(data), { digest });
+    expect(await readFile(store.path(digest))).toEqual(data);
+    expect(await collect(await store.open(digest, data.length))).toEqual(data);
+  });
+
+  it('20 concurrent puts of the same content all succeed and leave one good blob', async () => {
+    const store = new BlobStore(await tempDir());
+    const big = Buffer.alloc(256 * 1024, 7);
+    const d = sha256(big);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.put(slowStream(big, 4096 + i), i % 2 === 0 ? { digest: d } : {})),
+    );
+    for (const r of results) expect(r).toEqual({ digest: d, size: big.length });
+    expect(await blobDirEntries(store)).toEqual([d.slice(7)]);
+    expect(sha256(await readFile(store.path(d)))).toBe(d);
+  });
+
+  it('concurrent puts of different contents, with readers, never see partial blobs', async () => {
+    const store = new BlobStore(await tempDir());
+    const blobs = Array.from({ length: 10 }, (_, i) => Buffer.alloc(50_000 + i * 1000, i));
+    const readers: Promise<void>[] = [];
+    const puts = blobs.flatMap((b) => [0, 1].map(() => store.put(slowStream(b, 3000))));
+    for (const b of blobs) {
+      readers.push(
+        (async () => {
+          const d = sha256(b);
+          for (let i = 0; i < 20; i++) {
+            if (await store.has(d)) expect(await collect(await store.open(d))).toEqual(b);
+            await new Promise((r) => setImmediate(r));
+          }
+        })(),
+      );
+    }
+    await Promise.all([...puts, ...readers]);
+    expect((await blobDirEntries(store)).sort()).toEqual(blobs.map((b) => sha256(b).slice(7)).sort());
+  });
+
+  it('ignores and can clean a truncated temp file left by a dead writer', async () => {
+    const store = new BlobStore(await tempDir());
+    const dir = join(store.root, 'blobs', 'sha256');
+    await store.putBytes(Buffer.from('x'));
+    const stale = join(dir, '.tmp-99999-deadbeef');
+    await writeFile(stale, data.subarray(0, 100));
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(stale, old, old);
+    const fresh = join(dir, '.tmp-99999-cafe');
+    await writeFile(fresh, data.subarray(0, 50));
+
+    expect(await store.has(digest)).toBe(false);
+    await store.putBytes(data, { digest });
+    expect(await collect(await store.open(digest))).toEqual(data);
+
+    expect(await store.removeStaleTemp(60_000)).toBe(1);
+    const left = await blobDirEntries(store);
+    expect(left).toContain('.tmp-99999-cafe');
+    expect(left).not.toContain('.tmp-99999-deadbeef');
+  });
+
+  it('delete() removes a blob and tolerates a missing one', async () => {
+    const store = new BlobStore(await tempDir());
+    await store.putBytes(data);
+    await store.delete(digest);
+    expect(await store.has(digest)).toBe(false);
+    await store.delete(digest);
+  });
+
+  it('readBytes() refuses blobs over the limit', async () => {
+    const store = new BlobStore(await tempDir());
+    await store.putBytes(data);
+    await expectCode(store.readBytes(digest, 10), 'BLOB_TOO_LARGE');
+  });
+});
+
+describe('resolveStoreRoot', () => {
+  it('prefers --cache-dir, then HOIST_CACHE_DIR, then ~/.cache/hoist', () => {
+    const env = { HOIST_CACHE_DIR: '/env/cache' };
+    expect(resolveStoreRoot({ cacheDir: '/flag', env, homedir: '/home/u' })).toBe('/flag');
+    expect(resolveStoreRoot({ env, homedir: '/home/u' })).toBe('/env/cache');
+    expect(resolveStoreRoot({ env: {}, homedir: '/home/u' })).toBe('/home/u/.cache/hoist');
+    expect(resolveStoreRoot({ cacheDir: '', env: { HOIST_CACHE_DIR: '' }, homedir: '/root' })).toBe('/root/.cache/hoist');
+  });
+});
