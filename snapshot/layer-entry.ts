@@ -1,0 +1,94 @@
+/**
+ * What a layer is made of, before it becomes tar: one value per path.
+ *
+ * Paths are relative to the layer root, `/`-separated, with no leading `/`
+ * or `./` (the writer normalises `./a//b/` to `a/b` and refuses absolute
+ * paths and `..`). Times are integer seconds since the epoch; the tar carries
+ * no atime or ctime, and uname/gname are always written empty so that a
+ * layer depends on numbers, not on the builder's /etc/passwd.
+ */
+import type { Readable } from 'node:stream';
+
+/** Extended attributes, written as PAX `SCHILY.xattr.<name>` records. */
+export type Xattrs = Readonly<Record<string, Uint8Array | string>>;
+
+interface Owned {
+  /** Relative path inside the layer. */
+  path: string;
+  /** Permission bits including setuid (0o4000), setgid (0o2000), sticky (0o1000). File-type bits are ignored. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch; fractions are dropped. */
+  mtime: number;
+  xattrs?: Xattrs;
+}
+
+export interface FileEntry extends Owned {
+  kind: 'file';
+  size: number;
+  /** Opens the content; called once, when the writer reaches this entry. Must yield exactly `size` bytes. */
+  open(): Readable;
+  /**
+   * Files that share a key are hard links to one inode (a directory source
+   * uses `dev:ino`). The first of them in tar order carries the content; the
+   * others become `link` entries pointing at it.
+   */
+  linkKey?: string;
+}
+
+export interface DirEntry extends Owned {
+  kind: 'dir';
+}
+
+export interface SymlinkEntry extends Owned {
+  kind: 'symlink';
+  /** Stored verbatim: a symlink may point anywhere; whoever applies the layer resolves it inside the rootfs. */
+  linkname: string;
+}
+
+/** A hard link to `target`, a path in this layer or in a layer below. */
+export interface HardlinkEntry extends Owned {
+  kind: 'hardlink';
+  target: string;
+}
+
+export interface DeviceEntry extends Owned {
+  kind: 'char-device' | 'block-device';
+  devmajor: number;
+  devminor: number;
+}
+
+export interface FifoEntry extends Owned {
+  kind: 'fifo';
+}
+
+/** `path` was deleted: written as `<dir>/.wh.<name>`, an empty regular file. */
+export interface WhiteoutEntry {
+  kind: 'whiteout';
+  path: string;
+  /** Defaults to 0 (the epoch); mode is 0 and owner 0:0, as containerd writes whiteouts. */
+  mtime?: number;
+}
+
+/** Directory `path` hides everything below it from lower layers: written as `<path>/.wh..wh..opq`. */
+export interface OpaqueEntry {
+  kind: 'opaque';
+  path: string;
+  mtime?: number;
+}
+
+export type LayerEntry =
+  | FileEntry
+  | DirEntry
+  | SymlinkEntry
+  | HardlinkEntry
+  | DeviceEntry
+  | FifoEntry
+  | WhiteoutEntry
+  | OpaqueEntry;
+
+export type LayerEntryKind = LayerEntry['kind'];
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';

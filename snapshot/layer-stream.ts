@@ -1,0 +1,132 @@
+/**
+ * A layer blob in one streaming pass:
+ *
+ *   tar -> sha256 (diffID) -> gzip -> sha256 + byte count (digest, size)
+ *
+ * gzip runs on every core (parallel-gzip.ts), with output that does not
+ * depend on the core count.
+ *
+ * Nothing is buffered beyond each stage's high-water mark, so memory does
+ * not grow with the layer. The digest is known only once the stream has
+ * been read to its end: that is why it comes as a separate promise rather
+ * than as a property of the stream.
+ *
+ * gzip level: 6 by default, zlib's own default and what BuildKit, Docker and
+ * `gzip` use (Go's DefaultCompression is level 6), so hoist's layers are the
+ * size users expect from their other builders. Level 1 roughly doubles
+ * throughput for ~10-15% bigger blobs; it is one option away.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
+import type { Digest } from '../src/oci/digest.js';
+import { HoistError } from '../src/errors.js';
+import { createParallelGzip } from './parallel-gzip.js';
+import { tarChunks, type EntrySource, type TarOptions } from './tar-writer.js';
+
+export const DEFAULT_GZIP_LEVEL = 6;
+const CHUNK = 64 * 1024;
+
+export interface LayerOptions extends TarOptions {
+  /** 0 (store) to 9; default 6. */
+  gzipLevel?: number;
+  /** Blocks compressed at once (parallel-gzip.ts); does not change the output. Default: CPU count. */
+  gzipConcurrency?: number;
+}
+
+export interface LayerResult {
+  /** sha256 of the uncompressed tar: what the image config's rootfs.diff_ids lists. */
+  diffId: Digest;
+  /** sha256 of the gzip bytes: what the manifest's layer descriptor names. */
+  digest: Digest;
+  /** Bytes of gzip, the descriptor's size. */
+  size: number;
+  /** Bytes of tar. */
+  uncompressedSize: number;
+}
+
+export interface LayerStream {
+  /** The gzip bytes. Read it to the end (or pipe it) for `result` to settle. */
+  stream: Readable;
+  /** Settles once `stream` has produced its last byte; rejects with the stream's error. */
+  result: Promise<LayerResult>;
+}
+
+/** Touches nothing (no entry is opened) until `stream` is first read. */
+export function createLayer(entries: EntrySource, opts: LayerOptions = {}): LayerStream {
+  const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new HoistError('INVALID_OPTION', `gzip level must be an integer from 0 to 9, got ${level}`);
+  }
+  // Pipes pull as soon as they are connected; the gate keeps the first
+  // entry from being touched until someone reads the layer.
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  async function* gatedTar(): AsyncGenerator<Buffer, void, undefined> {
+    await opened;
+    yield* tarChunks(entries, opts);
+  }
+  const tar = Readable.from(gatedTar(), { objectMode: false, highWaterMark: CHUNK });
+  const tarTap = new DigestTap();
+  const gzip = createParallelGzip(opts.gzipConcurrency === undefined ? { level } : { level, concurrency: opts.gzipConcurrency });
+  const gzipTap = new DigestTap(() => open());
+
+  let settle!: (err: Error | null | undefined) => void;
+  const result = new Promise<LayerResult>((resolve, reject) => {
+    settle = (err) => {
+      if (err) {
+        reject(err);
+        return;
+      }
+      resolve({ diffId: tarTap.digest(), digest: gzipTap.digest(), size: gzipTap.bytes, uncompressedSize: tarTap.bytes });
+    };
+  });
+  // The same error reaches whoever reads `stream`; a caller that only reads
+  // the stream must not get an unhandled rejection on top.
+  result.catch(() => undefined);
+  const stream = pipeline(tar, tarTap, gzip, gzipTap, (err) => settle(err));
+  return { stream, result };
+}
+
+/** createLayer piped into `sink`; resolves when the sink has finished. */
+export async function writeLayer(entries: EntrySource, opts: LayerOptions, sink: Writable): Promise<LayerResult> {
+  const { stream, result } = createLayer(entries, opts);
+  await pipelineAsync(stream, sink);
+  return result;
+}
+
+/** Passes bytes through unchanged, hashing and counting them. */
+class DigestTap extends Transform {
+  private readonly hash: Hash = createHash('sha256');
+  private count = 0;
+  private final_: Digest | undefined;
+
+  constructor(private onFirstRead?: () => void) {
+    super();
+  }
+
+  override _read(size: number): void {
+    const first = this.onFirstRead;
+    if (first !== undefined) {
+      this.onFirstRead = undefined;
+      first();
+    }
+    super._read(size);
+  }
+
+  get bytes(): number {
+    return this.count;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.count += chunk.length;
+    callback(null, chunk);
+  }
+
+  digest(): Digest {
+    this.final_ ??= `sha256:${this.hash.digest('hex')}`;
+    return this.final_;
+  }
+}
