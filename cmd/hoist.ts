@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import type { CliIo } from './io.js';
+import { registerBuild } from './build.js';
 import { registerPlan } from './plan.js';
 import { reportError } from './report-error.js';
 
@@ -13,6 +14,7 @@ function buildProgram(io: CliIo): Command {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerBuild(program, io);
   registerPlan(program, io);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;

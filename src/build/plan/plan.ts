@@ -8,7 +8,7 @@ import type { DockerfileStages, Stage } from '../../dockerfile/stages.js';
 import { NON_ENV_ARGS, PROXY_ARGS, automaticArgs, isBuilderArg } from './builtin-args.js';
 import { formatPlatform, parsePlatform, type PlatformSpec } from './platform.js';
 import { StageCycleError, neededStages, orderStages, resolveTarget } from './stage-graph.js';
-import { findBaseStage, instructionStageDeps } from './stage-refs.js';
+import { copyFromStage, findBaseStage, instructionStageDeps } from './stage-refs.js';
 import { validateExpanded } from './validate.js';
 
 /** BuildKit's PATH for images that have none (FROM scratch). */
@@ -27,6 +27,8 @@ export interface PlannedInstruction {
   env: ReadonlyMap<string, string>;
   /** True for the ONBUILD triggers of a parent stage, run before the stage's own lines. */
   fromOnbuild: boolean;
+  /** COPY/ADD --from naming a stage: its index (an image reference leaves this undefined). */
+  fromStage?: number | undefined;
 }
 
 export interface PlannedStage {
@@ -215,7 +217,7 @@ class Planner {
       const before = new Map(env);
       const { instr } = expandInstruction(raw, before, this.lex);
       validateExpanded(instr);
-      instructions.push({ instr, env: before, fromOnbuild });
+      instructions.push({ instr, env: before, fromOnbuild, fromStage: copyFromStage(instr, this.df.stages) });
       if (instr.kind === 'ENV') for (const kv of instr.pairs) env.set(kv.key, kv.value);
       if (instr.kind === 'ARG') {
         for (const decl of instr.args) {

@@ -63,3 +63,11 @@ export function instructionStageDeps(instr: Instruction, stages: readonly Stage[
   }
   return deps;
 }
+
+/** The stage a COPY/ADD --from reads (already checked by instructionStageDeps). */
+export function copyFromStage(instr: Instruction, stages: readonly Stage[]): number | undefined {
+  if ((instr.kind !== 'COPY' && instr.kind !== 'ADD') || instr.from === undefined || instr.from === '') return undefined;
+  const byName = stages.findIndex((s) => s.name === (instr.from as string).toLowerCase());
+  if (byName >= 0) return byName;
+  return /^\d+$/.test(instr.from) ? Number(instr.from) : undefined;
+}

@@ -1,0 +1,125 @@
+import { posix } from 'node:path';
+import { HoistError } from '../../errors.js';
+import { goFilepathMatch } from '../../dockerfile/ignore/index.js';
+import type { SourceFs, SourceNode } from './source-fs.js';
+
+const MAX_LINKS = 255;
+const WILDCARD = /[*?[]/;
+
+/** One source that a COPY line names, after wildcards and symlinks. */
+export interface SourceMatch {
+  /** The lexical path as matched (relative to the source root): its base name names the copy. */
+  rel: string;
+  /** The node, with a top-level symlink followed. */
+  node: SourceNode;
+  /** Where the node really is (symlinks resolved): directories are walked from here. */
+  realRel: string;
+}
+
+export class SourceError extends HoistError {}
+
+function escapeError(fs: SourceFs, source: string): SourceError {
+  return new SourceError('SOURCE_OUTSIDE_CONTEXT', `source ${JSON.stringify(source)} is outside the ${fs.description}`, {
+    hint: 'COPY and ADD can only read files inside the build context; move the file into it or choose another context directory',
+  });
+}
+
+/**
+ * Resolve `rel` inside the root, following symlinks in every component (and
+ * in the last one if `followFinal`). In the build context a link that leads
+ * out is an error; in a stage's filesystem it is clamped at `/` as a
+ * container would see it.
+ */
+export async function resolveInRoot(
+  fs: SourceFs,
+  rel: string,
+  followFinal: boolean,
+  source: string,
+): Promise<{ rel: string; node: SourceNode | undefined }> {
+  const strict = !fs.keepsOwners;
+  let pending = rel === '' ? [] : rel.split('/');
+  const done: string[] = [];
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.shift() as string;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (done.length === 0) {
+        if (strict) throw escapeError(fs, source);
+        continue;
+      }
+      done.pop();
+      continue;
+    }
+    const candidate = [...done, part].join('/');
+    const node = await fs.lstat(candidate);
+    if (node?.kind === 'symlink' && (pending.length > 0 || followFinal)) {
+      if (++links > MAX_LINKS) throw new SourceError('SYMLINK_LOOP', `too many levels of symbolic links resolving ${JSON.stringify(source)}`);
+      const target = node.linkname.split('/');
+      if (node.linkname.startsWith('/')) {
+        if (strict) throw escapeError(fs, source);
+        done.length = 0;
+      }
+      pending = [...target, ...pending];
+      continue;
+    }
+    done.push(part);
+    if (node === undefined && pending.length > 0) {
+      return { rel: [...done, ...pending].filter((p) => p !== '' && p !== '.').join('/'), node: undefined };
+    }
+  }
+  const finalRel = done.join('/');
+  return { rel: finalRel, node: finalRel === '' ? await fs.lstat('') : await fs.lstat(finalRel) };
+}
+
+/** Clean a source as written; `..` that climbs out of the root is refused. */
+export function cleanSource(fs: SourceFs, source: string): string {
+  const cleaned = posix.normalize(`${source.replace(/^\/+/, '')}`);
+  if (cleaned === '..' || cleaned.startsWith('../')) throw escapeError(fs, source);
+  return cleaned === '.' ? '' : cleaned.replace(/\/$/, '');
+}
+
+async function expandWildcards(fs: SourceFs, segments: string[], source: string): Promise<string[]> {
+  let partials = [''];
+  for (const segment of segments) {
+    const next: string[] = [];
+    for (const dir of partials) {
+      if (!WILDCARD.test(segment)) {
+        next.push(dir === '' ? segment : `${dir}/${segment}`);
+        continue;
+      }
+      const resolved = await resolveInRoot(fs, dir, true, source);
+      if (resolved.node?.kind !== 'dir') continue;
+      for (const name of await fs.readdir(resolved.rel)) {
+        const matched = goFilepathMatch(segment, name);
+        if (matched === 'bad-pattern') throw new SourceError('BAD_SOURCE_PATTERN', `source ${JSON.stringify(source)} is not a valid pattern`);
+        if (!matched) continue;
+        const lexical = dir === '' ? name : `${dir}/${name}`;
+        if (!fs.isIgnored(`${resolved.rel === '' ? '' : `${resolved.rel}/`}${name}`)) next.push(lexical);
+      }
+    }
+    partials = next;
+  }
+  return partials;
+}
+
+/** All matches of one COPY/ADD source; an unmatched source is an error. */
+export async function resolveSources(fs: SourceFs, source: string, what: string): Promise<SourceMatch[]> {
+  const cleaned = cleanSource(fs, source);
+  const wildcard = WILDCARD.test(cleaned);
+  const lexicals = wildcard ? await expandWildcards(fs, cleaned.split('/'), source) : [cleaned];
+  const matches: SourceMatch[] = [];
+  for (const rel of lexicals) {
+    const resolved = await resolveInRoot(fs, rel, true, source);
+    if (resolved.node === undefined || fs.isIgnored(resolved.rel) || (rel !== resolved.rel && fs.isIgnored(rel))) continue;
+    matches.push({ rel, node: resolved.node, realRel: resolved.rel });
+  }
+  if (matches.length === 0) {
+    const where = fs.description === 'build context' ? 'in build context (is it excluded by .dockerignore?)' : `in ${fs.description}`;
+    throw new SourceError(
+      'SOURCE_NOT_FOUND',
+      wildcard ? `${what}: no source files were specified: ${JSON.stringify(source)} matches nothing ${where}` : `${what}: source ${JSON.stringify(source)} not found ${where}`,
+    );
+  }
+  return matches;
+}

@@ -1,0 +1,44 @@
+import { rename, writeFile } from 'node:fs/promises';
+import type { Image, Reference } from '../../oci/index.js';
+import type { Digest } from '../../oci/digest.js';
+
+/** What `--metadata-file` holds. */
+export interface BuildReport {
+  digest: Digest;
+  mediaType: string;
+  tags: string[];
+  config: { digest: Digest; size: number };
+  layers: Array<{ digest: Digest; diffId: Digest; size: number; mediaType: string }>;
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const temp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  await writeFile(temp, text);
+  await rename(temp, file);
+}
+
+export async function buildReport(image: Image, refs: readonly Reference[]): Promise<BuildReport> {
+  const manifest = await image.manifest();
+  const layers = await image.layers();
+  return {
+    digest: await image.digest(),
+    mediaType: await image.mediaType(),
+    tags: refs.map((r) => r.string()),
+    config: { digest: manifest.config.digest, size: manifest.config.size },
+    layers: await Promise.all(
+      layers.map(async (l) => ({ digest: await l.digest(), diffId: await l.diffId(), size: await l.size(), mediaType: l.mediaType() })),
+    ),
+  };
+}
+
+/** `--digest-file` and `--metadata-file`, each written whole or not at all. */
+export async function writeReports(
+  image: Image,
+  refs: readonly Reference[],
+  files: { digestFile?: string | undefined; metadataFile?: string | undefined },
+): Promise<BuildReport> {
+  const report = await buildReport(image, refs);
+  if (files.digestFile) await writeAtomically(files.digestFile, report.digest);
+  if (files.metadataFile) await writeAtomically(files.metadataFile, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}

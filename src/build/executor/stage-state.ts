@@ -1,0 +1,60 @@
+import type { ContainerConfig, History, Layer } from '../../oci/index.js';
+import type { Digest } from '../../oci/digest.js';
+import { FsView } from '../../../snapshot/fs-view.js';
+
+/**
+ * What a stage has built so far: the image config it will have, its layers
+ * and history, and a metadata view of its filesystem. Handlers change it;
+ * a stage built FROM another starts from a copy.
+ */
+export class StageState {
+  config: ContainerConfig;
+  layers: Layer[];
+  diffIds: Digest[];
+  history: History[];
+  view: FsView;
+  author: string | undefined;
+  /** Whether this stage set CMD itself (ENTRYPOINT keeps an own CMD, drops an inherited one). */
+  cmdSet = false;
+
+  constructor(init: { config: ContainerConfig; layers?: Layer[]; diffIds?: Digest[]; history?: History[]; view?: FsView; author?: string }) {
+    this.config = structuredClone(init.config);
+    this.layers = [...(init.layers ?? [])];
+    this.diffIds = [...(init.diffIds ?? [])];
+    this.history = (init.history ?? []).map((h) => ({ ...h }));
+    this.view = init.view ?? FsView.empty();
+    this.author = init.author;
+  }
+
+  clone(): StageState {
+    return new StageState({
+      config: this.config,
+      layers: this.layers,
+      diffIds: this.diffIds,
+      history: this.history,
+      view: this.view,
+      ...(this.author !== undefined ? { author: this.author } : {}),
+    });
+  }
+
+  /** The environment as `K=V` lines, in config order. */
+  envMap(): Map<string, string> {
+    const env = new Map<string, string>();
+    for (const line of this.config.Env ?? []) {
+      const eq = line.indexOf('=');
+      if (eq > 0) env.set(line.slice(0, eq), line.slice(eq + 1));
+    }
+    return env;
+  }
+
+  setEnv(key: string, value: string): void {
+    const env = this.envMap();
+    env.set(key, value);
+    this.config.Env = [...env].map(([k, v]) => `${k}=${v}`);
+  }
+
+  /** The working directory for relative paths: WORKDIR, or `/`. */
+  workdir(): string {
+    return this.config.WorkingDir || '/';
+  }
+}

@@ -1,0 +1,57 @@
+import type { LayerEntry } from '../../../snapshot/layer-entry.js';
+import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
+import type { BlobStore } from '../../oci/index.js';
+import type { PlannedInstruction } from '../plan/index.js';
+import { commitLayer } from './layer-commit.js';
+import type { StageState } from './stage-state.js';
+
+/** What every step of a build shares: where things are and how time is told. */
+export interface BuildEnv {
+  store: BlobStore;
+  contextDir: string;
+  ignore: PatternMatcher;
+  /** SOURCE_DATE_EPOCH: history times, `created` and the clamp for layer mtimes. */
+  epoch: number | undefined;
+  now: Date;
+  /** Scratch space for downloads and archive spools, removed after the build. */
+  tmpDir: string;
+  /** The finished state of an earlier stage, for COPY --from. */
+  stageResult(index: number): StageState;
+  signal?: AbortSignal | undefined;
+}
+
+export function formatCreated(date: Date): string {
+  return date.toISOString().replace(/\.000Z$/, 'Z');
+}
+
+/** One instruction being executed: its planned form and the stage it changes. */
+export class StepContext {
+  constructor(
+    readonly env: BuildEnv,
+    readonly stage: StageState,
+    readonly planned: PlannedInstruction,
+  ) {}
+
+  created(): string {
+    return formatCreated(this.env.epoch === undefined ? this.env.now : new Date(this.env.epoch * 1000));
+  }
+
+  /** Record a metadata-only step. */
+  addHistory(createdBy: string): void {
+    this.stage.history.push({ created: this.created(), created_by: createdBy, empty_layer: true });
+  }
+
+  /** Write `entries` as a new layer and apply them to the stage's view. */
+  async addLayer(entries: LayerEntry[], createdBy: string): Promise<void> {
+    const committed = await commitLayer(this.env.store, entries, { clampMtime: this.env.epoch });
+    this.stage.layers.push(committed.layer);
+    this.stage.diffIds.push(committed.diffId);
+    this.stage.view = this.stage.view.withLayer(entries);
+    this.stage.history.push({ created: this.created(), created_by: createdBy });
+  }
+
+  /** The mtime for directories and files a step creates itself. */
+  createdMtime(): number {
+    return this.env.epoch ?? Math.floor(this.env.now.getTime() / 1000);
+  }
+}

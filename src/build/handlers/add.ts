@@ -1,0 +1,87 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { AddInstr } from '../../dockerfile/instructions/types.js';
+import { archiveEntries, detectArchive } from '../add/archive.js';
+import { downloadUrl, urlFileName } from '../add/url-source.js';
+import { CopyPlanner, type CopyItem } from '../copy/copy-entries.js';
+import type { SourceFs } from '../copy/source-fs.js';
+import type { StepContext } from '../executor/step-context.js';
+import { copyLayout, describeCopy, localItems, sourceFsFor } from './copy-sources.js';
+
+const URL_SOURCE = /^https?:\/\//i;
+
+/**
+ * ADD is COPY plus two things: a local tar archive (plain, gzip, bzip2 or
+ * xz, recognised by its content) is extracted into the destination, and a
+ * URL is downloaded (mode 0600; `--checksum` verified; not extracted unless
+ * --unpack=true).
+ */
+export async function handleAdd(ctx: StepContext, instr: AddInstr): Promise<void> {
+  const fs = sourceFsFor(ctx, instr);
+  const layout = await copyLayout(ctx, instr);
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    const items: CopyItem[] = [];
+    for (const source of instr.sources) {
+      if (URL_SOURCE.test(source)) {
+        items.push(await urlItem(ctx, instr, source, cleanups, layout.owner));
+        continue;
+      }
+      for (const item of await localItems(ctx, { ...instr, heredocs: [] }, fs, [source])) {
+        items.push(instr.unpack === false ? item : await maybeExtract(ctx, fs, item, cleanups, layout.owner));
+      }
+    }
+    items.push(...(await localItems(ctx, { ...instr, sources: [] }, fs, [])));
+    const planner = new CopyPlanner(layout, items.length);
+    for (const item of items) await planner.add(item);
+    await ctx.addLayer(planner.entries(), describeCopy(instr));
+  } finally {
+    for (const cleanup of cleanups) await cleanup();
+  }
+}
+
+async function maybeExtract(
+  ctx: StepContext,
+  fs: SourceFs,
+  item: CopyItem,
+  cleanups: Array<() => Promise<void>>,
+  owner: { uid: number; gid: number } | undefined,
+): Promise<CopyItem> {
+  if (item.kind !== 'match' || item.match.node.kind !== 'file' || fs.absolutePath === undefined) return item;
+  const file = fs.absolutePath(item.match.realRel);
+  const format = await detectArchive(file);
+  if (format === null) return item;
+  const extracted = await archiveEntries(file, '', { format, spoolDir: ctx.env.tmpDir, ...(owner ?? {}), ...(ctx.env.signal ? { signal: ctx.env.signal } : {}) });
+  cleanups.push(() => extracted.cleanup());
+  return { kind: 'tree', entries: extracted.entries };
+}
+
+async function urlItem(
+  ctx: StepContext,
+  instr: AddInstr,
+  url: string,
+  cleanups: Array<() => Promise<void>>,
+  owner: { uid: number; gid: number } | undefined,
+): Promise<CopyItem> {
+  const downloaded = await downloadUrl(url, {
+    tmpDir: ctx.env.tmpDir,
+    ...(instr.checksum ? { checksum: instr.checksum } : {}),
+    ...(ctx.env.signal ? { signal: ctx.env.signal } : {}),
+  });
+  cleanups.push(() => rm(downloaded.path, { force: true }));
+  if (instr.unpack === true && (await detectArchive(downloaded.path)) !== null) {
+    const extracted = await archiveEntries(downloaded.path, '', { spoolDir: ctx.env.tmpDir, ...(owner ?? {}) });
+    cleanups.push(() => extracted.cleanup());
+    return { kind: 'tree', entries: extracted.entries };
+  }
+  return {
+    kind: 'file',
+    name: path.posix.basename(downloaded.filename || urlFileName(url)),
+    node: {
+      kind: 'file', mode: 0o600, uid: 0, gid: 0, mtime: downloaded.mtime ?? ctx.createdMtime(), size: downloaded.size,
+      open: () => createReadStream(downloaded.path),
+    },
+    keepOwner: false,
+  };
+}

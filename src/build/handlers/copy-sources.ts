@@ -1,0 +1,67 @@
+import { posix } from 'node:path';
+import { chompHeredocContent } from '../../dockerfile/parser/index.js';
+import type { AddInstr, CopyInstr } from '../../dockerfile/instructions/types.js';
+import { PatternMatcher } from '../../dockerfile/ignore/index.js';
+import { HoistError } from '../../errors.js';
+import { memoryFile, type CopyItem, type CopyLayout } from '../copy/copy-entries.js';
+import { resolveOwner } from '../copy/owner.js';
+import { cleanSource, resolveSources } from '../copy/resolve-sources.js';
+import { ContextFs, ViewFs, type SourceFs } from '../copy/source-fs.js';
+import type { StepContext } from '../executor/step-context.js';
+
+/** Where a COPY/ADD reads from: the context, or the stage `--from` names. */
+export function sourceFsFor(ctx: StepContext, instr: CopyInstr | AddInstr): SourceFs {
+  if (instr.from === undefined || instr.from === '') return new ContextFs(ctx.env.contextDir, ctx.env.ignore);
+  const stageIndex = ctx.planned.fromStage;
+  if (stageIndex === undefined) {
+    throw new HoistError('IMAGE_SOURCE_UNSUPPORTED', `${instr.kind} --from=${instr.from}: copying from an image needs the registry client, which this version of hoist does not have yet`, {
+      hint: 'name an earlier stage, or add a stage FROM that image once registry support lands',
+    });
+  }
+  return new ViewFs(ctx.env.stageResult(stageIndex).view, `stage ${JSON.stringify(instr.from)}`);
+}
+
+export async function copyLayout(ctx: StepContext, instr: CopyInstr | AddInstr): Promise<CopyLayout> {
+  return {
+    what: instr.kind,
+    dest: instr.dest,
+    workdir: ctx.stage.workdir(),
+    view: ctx.stage.view,
+    owner: instr.chown === undefined ? undefined : await resolveOwner(instr.chown, ctx.stage.view),
+    chmod: instr.chmod,
+    excludes: instr.excludes.length ? PatternMatcher.compile(instr.excludes) : undefined,
+    createdMtime: ctx.createdMtime(),
+  };
+}
+
+/** With --parents, the path kept under the destination: after a `/./` pivot, or all of it. */
+function parentsRelOf(source: string, matchRel: string, fs: SourceFs): string {
+  const pivot = source.indexOf('/./');
+  if (pivot < 0) return matchRel;
+  const prefix = cleanSource(fs, source.slice(0, pivot));
+  return prefix === '' ? matchRel : matchRel.slice(prefix.length + 1);
+}
+
+/** The matched paths and heredocs of a COPY/ADD, in order. */
+export async function localItems(ctx: StepContext, instr: CopyInstr | AddInstr, fs: SourceFs, sources: string[]): Promise<CopyItem[]> {
+  const items: CopyItem[] = [];
+  for (const source of sources) {
+    for (const match of await resolveSources(fs, source, instr.kind)) {
+      items.push({ kind: 'match', fs, match, parentsRel: instr.parents ? parentsRelOf(source, match.rel, fs) : undefined });
+    }
+  }
+  for (const doc of instr.heredocs) {
+    const content = Buffer.from(doc.chomp ? chompHeredocContent(doc.content) : doc.content);
+    items.push({ kind: 'file', name: posix.basename(doc.name), node: memoryFile(content, 0o644, ctx.createdMtime()), keepOwner: false });
+  }
+  return items;
+}
+
+export function describeCopy(instr: CopyInstr | AddInstr): string {
+  const flags = [
+    instr.from !== undefined ? `--from=${instr.from}` : '',
+    instr.chown !== undefined ? `--chown=${instr.chown}` : '',
+    instr.chmod !== undefined ? `--chmod=${instr.chmod}` : '',
+  ].filter(Boolean);
+  return [instr.kind, ...flags, ...instr.sources, ...instr.heredocs.map((h) => `<<${h.name}`), instr.dest].join(' ');
+}

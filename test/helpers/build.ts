@@ -1,0 +1,67 @@
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { build, type BuildResult } from '../../src/build/executor/build.js';
+import type { OutputSpec } from '../../src/build/outputs.js';
+import { BlobStore } from '../../src/oci/index.js';
+import { flatten, readOciLayout, type ReadImage, type TarMember } from './oci-reader.js';
+import { AMD64 } from './plan.js';
+
+export type ContextFile = string | { content?: string; mode?: number; mtime?: number; symlink?: string; dir?: boolean };
+
+export function tempDir(prefix = 'hoist-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** A build context from a map of relative paths; parents are created. */
+export function makeContext(files: Record<string, ContextFile>): string {
+  const root = tempDir('hoist-ctx-');
+  for (const [rel, spec] of Object.entries(files)) {
+    const abs = path.join(root, rel);
+    mkdirSync(path.dirname(abs), { recursive: true });
+    const s = typeof spec === 'string' ? { content: spec } : spec;
+    if (s.symlink !== undefined) {
+      symlinkSync(s.symlink, abs);
+      continue;
+    }
+    if (s.dir) mkdirSync(abs, { recursive: true });
+    else writeFileSync(abs, s.content ?? '');
+    if (s.mode !== undefined) chmodSync(abs, s.mode);
+    if (s.mtime !== undefined) utimesSync(abs, s.mtime, s.mtime);
+  }
+  return root;
+}
+
+export interface Built {
+  result: BuildResult;
+  image: ReadImage;
+  /** The flattened filesystem: path -> tar member. */
+  files: Map<string, TarMember>;
+  store: string;
+}
+
+/** Build `dockerfile` in `context` into an OCI layout and read it back independently. */
+export async function buildImage(
+  dockerfile: string,
+  context: string,
+  opts: { buildArgs?: Record<string, string>; target?: string; epoch?: number; tags?: string[]; outputs?: OutputSpec[]; store?: string; now?: Date } = {},
+): Promise<Built> {
+  const store = opts.store ?? tempDir('hoist-store-');
+  const layout = path.join(tempDir('hoist-out-'), 'layout');
+  const result = await build({
+    contextDir: context,
+    dockerfileText: dockerfile,
+    dockerfile: path.join(context, 'Dockerfile'),
+    buildArgs: new Map(Object.entries(opts.buildArgs ?? {})),
+    target: opts.target,
+    buildPlatform: AMD64,
+    targetPlatform: AMD64,
+    store: new BlobStore(store),
+    outputs: [{ type: 'oci-layout', dest: layout }, ...(opts.outputs ?? [])],
+    tags: opts.tags ?? ['test:latest'],
+    epoch: opts.epoch,
+    now: opts.now,
+  });
+  const image = await readOciLayout(layout);
+  return { result, image, files: flatten(image.layers), store };
+}

@@ -1,0 +1,208 @@
+/**
+ * The three peer corpora in ../shared/conformance (buildah's conformance
+ * table, buildah's `tests/bud` inputs, Kaniko's integration Dockerfiles) as
+ * one list of build cases. Data is referenced in place; a case's context is
+ * copied to a temp dir only when files must be added (an inline Dockerfile,
+ * an omitted payload file, a context tweak).
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execOk } from './exec.js';
+import { BUD_TWEAKS, TEST_DATE, conformanceTweak } from './tweaks.js';
+
+/** ../shared/conformance, resolved from this file (test/helpers/peers/). */
+export const CONFORMANCE_DIR = fileURLToPath(new URL('../../../../shared/conformance/', import.meta.url));
+
+export type Corpus = 'buildah-conformance' | 'buildah-bud' | 'kaniko-integration';
+
+export interface PeerCase {
+  /** Unique and stable: `corpus/...`. The key used in testdata/peers/*.json. */
+  id: string;
+  corpus: Corpus;
+  needsNetwork: boolean;
+  /** Both builders must refuse it (conformance `shouldFailAt`, deliberately bad Dockerfiles). */
+  shouldFail: boolean;
+  buildArgs: Record<string, string>;
+  /** Upstream's per-case list of filesystem keys to skip, in its `(dir):a:(dir):b:mtime` syntax. */
+  fsSkip: string[];
+  /** Upstream ran a Go/Bats callback to change the context; true when we have no reproduction of it. */
+  untranscribedTweak: boolean;
+  /** Make the context; returns the context dir and the Dockerfile's absolute path. */
+  prepare(): Promise<{ contextDir: string; dockerfile: string }>;
+  /** The Dockerfile text, for reports. */
+  dockerfileText(): string;
+}
+
+interface ConformanceCase {
+  index: number;
+  name: string;
+  dockerfileContents?: string;
+  dockerfile?: string;
+  dockerfile_path?: string;
+  contextDir?: string;
+  tweakContextDir?: boolean;
+  shouldFailAt?: number;
+  fsSkip?: string[];
+  buildArgs?: Record<string, string>;
+  withoutDocker?: boolean;
+  transientMounts?: string[];
+  omitted_context_files?: string[];
+  needs_network?: boolean;
+}
+
+interface IndexEntry {
+  file: string;
+  needs_network?: boolean;
+  build_args?: string[];
+  dockerignore?: string;
+}
+
+function readJson<T>(rel: string): T {
+  return JSON.parse(readFileSync(path.join(CONFORMANCE_DIR, rel), 'utf8')) as T;
+}
+
+async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), prefix));
+}
+
+/** `cp -a SRC/. DST/`: modes, times and symlinks kept. */
+async function copyTree(src: string, dst: string): Promise<void> {
+  await mkdir(dst, { recursive: true });
+  await execOk('cp', ['-a', `${src}/.`, `${dst}/`]);
+}
+
+const BC_DATA = 'buildah-conformance/testdata';
+
+function conformanceCase(c: ConformanceCase): PeerCase {
+  const data = path.join(CONFORMANCE_DIR, BC_DATA);
+  const tweak = c.tweakContextDir ? conformanceTweak(c.index, c.name) : undefined;
+  const inline = c.dockerfileContents !== undefined;
+  const omitted = (c.omitted_context_files ?? []).filter((f) => !f.includes(' '));
+  const dockerfileRel = c.dockerfile ?? 'Dockerfile';
+  const id = `buildah-conformance/${c.index}-${c.name.replace(/\s+/g, '-')}`;
+  const text = (): string =>
+    inline ? (c.dockerfileContents as string) : readFileSync(path.join(data, c.dockerfile_path ?? path.join(c.contextDir ?? '', dockerfileRel)), 'utf8');
+  return {
+    id,
+    corpus: 'buildah-conformance',
+    needsNetwork: c.needs_network === true || (c.transientMounts?.length ?? 0) > 0,
+    shouldFail: (c.shouldFailAt ?? 0) > 0,
+    buildArgs: c.buildArgs ?? {},
+    fsSkip: c.fsSkip ?? [],
+    untranscribedTweak: c.tweakContextDir === true && tweak === undefined,
+    dockerfileText: text,
+    async prepare() {
+      const inPlace = !inline && omitted.length === 0 && !c.tweakContextDir && c.contextDir !== undefined;
+      if (inPlace) {
+        const contextDir = path.join(data, c.contextDir as string);
+        return { contextDir, dockerfile: path.join(contextDir, dockerfileRel) };
+      }
+      // As upstream: the context is a copy of testdata/<contextDir> (or just the named
+      // Dockerfile, or nothing); the Dockerfile is (re)written 0644 with the test date.
+      const contextDir = path.join(await tempDir('peer-ctx-'), 'context');
+      if (c.contextDir !== undefined) await copyTree(path.join(data, c.contextDir), contextDir);
+      else await mkdir(contextDir, { recursive: true });
+      const dockerfile = path.join(contextDir, dockerfileRel);
+      await mkdir(path.dirname(dockerfile), { recursive: true });
+      await writeFile(dockerfile, text(), { mode: 0o644 });
+      await chmod(dockerfile, 0o644);
+      await utimes(dockerfile, TEST_DATE, TEST_DATE);
+      for (const f of omitted) {
+        // Upstream's tiny shell-script payloads were not copied; any small 0644 file will do.
+        const p = path.join(contextDir, f);
+        if (!existsSync(p)) {
+          await writeFile(p, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+          await utimes(p, TEST_DATE, TEST_DATE);
+        }
+      }
+      if (tweak) await tweak(contextDir);
+      await utimes(contextDir, TEST_DATE, TEST_DATE);
+      return { contextDir, dockerfile };
+    },
+  };
+}
+
+/** Deliberately broken inputs in buildah's bud folder (see buildah-bud/SOURCE.md). */
+function budShouldFail(file: string): boolean {
+  const base = path.basename(file);
+  return (
+    base.endsWith('.bad') ||
+    base === 'Containerfilebad' ||
+    base.startsWith('Dockerfile.fail') ||
+    file.endsWith('preprocess/Error.in') ||
+    file.endsWith('from-multiple-files/Dockerfile2.nofrom')
+  );
+}
+
+function budCase(e: IndexEntry): PeerCase {
+  const file = path.join(CONFORMANCE_DIR, 'buildah-bud', e.file);
+  const rel = e.file.replace(/^bud\//, '');
+  const tweak = BUD_TWEAKS[rel];
+  return {
+    id: `buildah-bud/${rel}`,
+    corpus: 'buildah-bud',
+    needsNetwork: e.needs_network === true,
+    shouldFail: budShouldFail(e.file),
+    buildArgs: {},
+    fsSkip: [],
+    untranscribedTweak: false,
+    dockerfileText: () => readFileSync(file, 'utf8'),
+    async prepare() {
+      if (!tweak) return { contextDir: path.dirname(file), dockerfile: file };
+      const contextDir = path.join(await tempDir('peer-ctx-'), path.basename(path.dirname(file)));
+      await mkdir(contextDir, { recursive: true });
+      return tweak(contextDir, file);
+    },
+  };
+}
+
+function kanikoCase(e: IndexEntry): PeerCase {
+  const file = path.join(CONFORMANCE_DIR, 'kaniko-integration', e.file);
+  const buildArgs: Record<string, string> = {};
+  for (const a of e.build_args ?? []) {
+    const eq = a.indexOf('=');
+    buildArgs[eq < 0 ? a : a.slice(0, eq)] = eq < 0 ? '' : a.slice(eq + 1);
+  }
+  // Upstream's build context for dockerfiles/* is the integration/ folder; dockerfiles-with-context/* are their own.
+  const contextDir = e.file.includes('/dockerfiles-with-context/') || e.file.includes('/benchmark_fs/') || e.file.includes('/testdata/')
+    ? path.dirname(file)
+    : path.join(CONFORMANCE_DIR, 'kaniko-integration', 'integration');
+  return {
+    id: `kaniko-integration/${e.file.replace(/^integration\//, '')}`,
+    corpus: 'kaniko-integration',
+    needsNetwork: e.needs_network === true,
+    shouldFail: /_404$/.test(e.file),
+    buildArgs,
+    fsSkip: [],
+    untranscribedTweak: false,
+    dockerfileText: () => readFileSync(file, 'utf8'),
+    async prepare() {
+      return { contextDir, dockerfile: file };
+    },
+  };
+}
+
+/** Every case of the three corpora, in corpus order. */
+export function loadCases(): PeerCase[] {
+  const cases: PeerCase[] = [];
+  for (const c of readJson<ConformanceCase[]>('buildah-conformance/cases.json')) cases.push(conformanceCase(c));
+  for (const e of readJson<IndexEntry[]>('buildah-bud/index.json')) cases.push(budCase(e));
+  for (const e of readJson<IndexEntry[]>('kaniko-integration/index.json')) {
+    // Only Dockerfiles: the per-Dockerfile ignore file is listed alongside, not as a build.
+    if (e.file.endsWith('.dockerignore')) continue;
+    cases.push(kanikoCase(e));
+  }
+  return cases;
+}
+
+/** Sanity check that the conformance data is where we expect it. */
+export function conformanceDataPresent(): boolean {
+  try {
+    return statSync(path.join(CONFORMANCE_DIR, 'README.md')).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage, makeContext } from '../../helpers/build.js';
+import { sha256 } from '../../helpers/oci-reader.js';
+
+describe('ADD', () => {
+  const ctx = makeContext({ 'payload/inner/file.txt': 'inside', 'payload/top.txt': 'top', 'plain.txt': 'plain' });
+  beforeAll(() => {
+    // Archives whose names say nothing about their content: detection is by content.
+    execFileSync('tar', ['-czf', path.join(ctx, 'bundle.data'), '-C', path.join(ctx, 'payload'), '.']);
+    execFileSync('tar', ['-cJf', path.join(ctx, 'bundle.txz'), '-C', path.join(ctx, 'payload'), '.']);
+    execFileSync('tar', ['-cjf', path.join(ctx, 'bundle.bz'), '-C', path.join(ctx, 'payload'), '.']);
+    execFileSync('tar', ['-cf', path.join(ctx, 'bundle.tar'), '-C', path.join(ctx, 'payload'), '.']);
+  });
+
+  it.each(['bundle.data', 'bundle.txz', 'bundle.bz', 'bundle.tar'])('extracts the local archive %s into the destination', async (name) => {
+    const { files } = await buildImage(`FROM scratch\nADD ${name} /opt/app\n`, ctx);
+    expect(files.get('opt/app/inner/file.txt')?.content.toString()).toBe('inside');
+    expect(files.get('opt/app/top.txt')?.content.toString()).toBe('top');
+  });
+
+  it('copies any other file as it is, and --unpack=false copies archives too', async () => {
+    const { files } = await buildImage('FROM scratch\nADD plain.txt /p/\nADD --unpack=false bundle.data /raw/\n', ctx);
+    expect(files.get('p/plain.txt')?.content.toString()).toBe('plain');
+    expect(files.get('raw/bundle.data')?.type).toBe('file');
+  });
+
+  it('--chown applies to extracted members', async () => {
+    const { files } = await buildImage('FROM scratch\nADD --chown=33:44 bundle.tar /x/\n', ctx);
+    expect(files.get('x/top.txt')).toMatchObject({ uid: 33, gid: 44 });
+  });
+
+  describe('from a URL', () => {
+    let server: Server;
+    let base: string;
+    const body = Buffer.from('downloaded content\n');
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        if (req.url === '/files/tool.sh') {
+          res.writeHead(200, { 'Last-Modified': 'Wed, 21 Oct 2015 07:28:00 GMT', 'Content-Length': body.length });
+          res.end(body);
+        } else {
+          res.writeHead(404).end('no');
+        }
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it('downloads with mode 0600, the URL\'s file name and Last-Modified as mtime', async () => {
+      const { files } = await buildImage(`FROM scratch\nADD ${base}/files/tool.sh /bin/\nADD ${base}/files/tool.sh /named\n`, ctx);
+      expect(files.get('bin/tool.sh')).toMatchObject({ mode: 0o600, uid: 0, gid: 0, mtime: 1445412480 });
+      expect(files.get('bin/tool.sh')?.content.equals(body)).toBe(true);
+      expect(files.get('named')?.content.equals(body)).toBe(true);
+    });
+
+    it('--checksum is verified', async () => {
+      const good = sha256(body);
+      const { files } = await buildImage(`FROM scratch\nADD --checksum=${good} ${base}/files/tool.sh /t\n`, ctx);
+      expect(files.has('t')).toBe(true);
+      const bad = `sha256:${'0'.repeat(64)}`;
+      await expect(buildImage(`FROM scratch\nADD --checksum=${bad} ${base}/files/tool.sh /t\n`, ctx)).rejects.toThrow(/Dockerfile:2: .*checksum/i);
+    });
+
+    it('a failed download names the status and the line', async () => {
+      await expect(buildImage(`FROM scratch\nADD ${base}/missing /m\n`, ctx)).rejects.toThrow(/Dockerfile:2: .*404/);
+    });
+  });
+});
