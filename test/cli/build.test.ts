@@ -1,0 +1,67 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/build.js';
+import { buildCli, hoist } from '../helpers/cli.js';
+import { flatten, readOciArchive } from '../helpers/oci-reader.js';
+
+describe('hoist build', () => {
+  beforeAll(buildCli);
+
+  it('builds the quick-start example into an OCI archive and prints the digest', async () => {
+    const out = tempDir('hoist-cli-build-');
+    const dest = path.join(out, 'hello.tar');
+    const r = hoist(
+      ['build', 'testdata/examples/hello', '-t', 'hello:latest', '--output', `type=oci,dest=${dest}`, '--cache-dir', path.join(out, 'cache'),
+        '--digest-file', path.join(out, 'digest'), '--metadata-file', path.join(out, 'meta.json')],
+      { env: { SOURCE_DATE_EPOCH: '1700000000' } },
+    );
+    expect(r.stderr).toContain(`wrote oci ${dest}`);
+    expect(r.status).toBe(0);
+    const digest = r.stdout.trim();
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(readFileSync(path.join(out, 'digest'), 'utf8')).toBe(digest);
+    const meta = JSON.parse(readFileSync(path.join(out, 'meta.json'), 'utf8'));
+    expect(meta.digest).toBe(digest);
+    expect(meta.tags).toEqual(['docker.io/library/hello:latest']);
+    const image = await readOciArchive(dest, 'latest');
+    expect(image.manifestDigest).toBe(digest);
+    expect(meta.layers.map((l: { digest: string }) => l.digest)).toEqual(image.manifest.layers.map((l: { digest: string }) => l.digest));
+    const files = flatten(image.layers);
+    expect(files.get('srv/app/greeting.txt')?.content.toString()).toBe('Hello, world!\n');
+    expect(files.get('srv/app/greeting.txt')?.mode).toBe(0o644);
+    expect(files.get('etc/motd')?.content.toString()).toBe('hello from hoist\n');
+    expect(image.config.config.Cmd).toEqual(['cat', '/srv/app/greeting.txt']);
+    expect(image.config.config.User).toBe('1000:1000');
+
+    const again = hoist(['build', 'testdata/examples/hello', '-t', 'hello:latest', '--output', `type=oci,dest=${dest}`, '--cache-dir', path.join(out, 'cache2')], {
+      env: { SOURCE_DATE_EPOCH: '1700000000' },
+    });
+    expect(again.stdout.trim()).toBe(digest);
+  });
+
+  it('exits 1 with the Dockerfile line on a build error, leaving no output', () => {
+    const out = tempDir('hoist-cli-fail-');
+    const dest = path.join(out, 'x.tar');
+    const r = hoist(['build', 'testdata/examples/hello', '-f', '-', '--output', `type=oci,dest=${dest}`, '--cache-dir', path.join(out, 'c')], {
+      input: 'FROM scratch\nCOPY nope.txt /\n',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('error: -:2: COPY: source "nope.txt" not found in build context (is it excluded by .dockerignore?)');
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  it('exits 2 without an output, or with a bad one', () => {
+    expect(hoist(['build', 'testdata/examples/hello']).status).toBe(2);
+    const bad = hoist(['build', 'testdata/examples/hello', '--output', 'type=zip,dest=x']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('unknown or missing type "zip"');
+  });
+
+  it('a bad tag exits 1 and names it', () => {
+    const r = hoist(['build', 'testdata/examples/hello', '-t', 'UPPER:case', '--output', 'type=oci,dest=/tmp/never.tar']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('invalid tag "UPPER:case"');
+    expect(existsSync('/tmp/never.tar')).toBe(false);
+  });
+});
