@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BlobStore } from '../../../src/oci/index.js';
 import { buildImage, makeContext, tempDir } from '../../helpers/build.js';
 import { readDockerArchive, readOciArchive, readOciLayout } from '../../helpers/oci-reader.js';
 
@@ -144,5 +145,27 @@ describe('outputs', () => {
     await expect(buildImage('FROM scratch\nCOPY missing /\n', ctx, { outputs: [{ type: 'oci', dest }] })).rejects.toThrow('not found');
     expect(existsSync(dest)).toBe(false);
     expect(readdirSync(out)).toEqual([]);
+  });
+});
+
+describe('the blob store under concurrent builds', () => {
+  it('two builds at once against one store both succeed and leave every blob intact', async () => {
+    const big = makeContext({ 'a.bin': 'x'.repeat(3_000_000), 'b.bin': 'y'.repeat(2_000_000) });
+    const store = tempDir('hoist-shared-store-');
+    const df = 'FROM scratch\nCOPY a.bin /a\nCOPY b.bin /b\nLABEL x=1\n';
+    const [one, two] = await Promise.all([
+      buildImage(df, big, { store, epoch: 1 }),
+      buildImage(df, big, { store, epoch: 1 }),
+    ]);
+    expect(one.result.digest).toBe(two.result.digest);
+    const s = new BlobStore(store);
+    for (const layer of one.image.manifest.layers as Array<{ digest: `sha256:${string}`; size: number }>) {
+      expect(await s.has(layer.digest)).toBe(true);
+      const chunks: Buffer[] = [];
+      for await (const c of await s.open(layer.digest, layer.size)) chunks.push(c as Buffer);
+      expect(Buffer.concat(chunks).length).toBe(layer.size);
+    }
+    const leftovers = readdirSync(path.join(store, 'blobs', 'sha256')).filter((n) => n.includes('tmp'));
+    expect(leftovers).toEqual([]);
   });
 });
