@@ -1,8 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { DockerfileError } from '../../../src/dockerfile/errors.js';
-import { buildImage, makeContext } from '../../helpers/build.js';
+import { chmodSync, cpSync, rmSync, utimesSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildImage, makeContext, tempDir } from '../../helpers/build.js';
 
 const T = 1_600_000_000;
+
+/** testdata/build/copy-context, plus what git cannot store: special modes and mtimes. */
+function copyContextFromTestdata(): string {
+  const src = fileURLToPath(new URL('../../../testdata/build/copy-context/', import.meta.url));
+  const ctx = path.join(tempDir('hoist-copyctx-'), 'ctx');
+  cpSync(src, ctx, { recursive: true, verbatimSymlinks: true });
+  rmSync(path.join(ctx, 'README.md'));
+  chmodSync(path.join(ctx, 'a.txt'), 0o640);
+  utimesSync(path.join(ctx, 'a.txt'), T, T);
+  utimesSync(path.join(ctx, 'dir', 'x'), T, T);
+  chmodSync(path.join(ctx, 'tool'), 0o4755);
+  chmodSync(path.join(ctx, 'shared'), 0o2775);
+  return ctx;
+}
 
 function kindOf(type: string): string {
   return type === 'directory' ? 'dir' : type;
@@ -21,18 +38,7 @@ async function fail(dockerfile: string, context: string): Promise<{ message: str
 }
 
 describe('COPY follows Docker', () => {
-  const ctx = makeContext({
-    'a.txt': { content: 'A', mode: 0o640, mtime: T },
-    'b.txt': 'B',
-    'c.md': 'C',
-    'dir/x': { content: 'X', mtime: T },
-    'dir/sub/y': 'Y',
-    'dir/link': { symlink: 'x' },
-    'tool': { content: '#!/bin/sh', mode: 0o4755 },
-    'shared': { content: 's', mode: 0o2775 },
-    'top-link': { symlink: 'a.txt' },
-    'dirlink': { symlink: 'dir' },
-  });
+  const ctx = copyContextFromTestdata();
 
   it('a trailing slash makes the destination a directory', async () => {
     const { files } = await buildImage('FROM scratch\nCOPY a.txt /file\nCOPY a.txt /into/\n', ctx);
