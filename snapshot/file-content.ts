@@ -29,7 +29,9 @@ const fstatBig = (fd: number): Promise<FileIdentity> =>
   new Promise((resolve, reject) => fstat(fd, { bigint: true }, (err, st) => (err ? reject(err) : resolve(st))));
 
 async function openChecked(abs: string, rel: string, id: FileIdentity): Promise<number> {
-  const fd = await openAsync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+  // O_NONBLOCK: should a FIFO have been swapped in, open returns at once
+  // (and the identity check fails) instead of waiting for a writer forever.
+  const fd = await openAsync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     const st = await fstatBig(fd);
     if (st.dev !== id.dev || st.ino !== id.ino) {

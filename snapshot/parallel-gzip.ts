@@ -13,13 +13,18 @@
  * With a dictionary per block the size cost against one deflate stream is
  * small (about 0.1% on mixed content).
  */
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
 
 export interface ParallelGzipOptions {
   level: number;
-  /** Blocks deflated at once. Default: the number of CPUs (libuv runs at most UV_THREADPOOL_SIZE, 4 by default). */
+  /**
+   * Blocks deflated at once. Default: CPUs + 1, so a core does not idle
+   * while the oldest block is awaited. libuv runs at most UV_THREADPOOL_SIZE
+   * (default 4) at once, shared with fs calls; a CLI on a big machine may
+   * raise it before anything touches the pool.
+   */
   concurrency?: number;
 }
 
@@ -28,7 +33,7 @@ export const GZIP_BLOCK_SIZE = 256 * 1024;
 const WINDOW = 32 * 1024;
 
 export function createParallelGzip(opts: ParallelGzipOptions): Transform {
-  return new ParallelGzip(opts.level, Math.max(1, opts.concurrency ?? cpus().length));
+  return new ParallelGzip(opts.level, Math.max(1, opts.concurrency ?? availableParallelism() + 1));
 }
 
 function deflateBlock(data: Buffer, options: ZlibOptions): Promise<Buffer> {

@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { HoistError } from '../src/errors.js';
 import type { LayerEntry } from './layer-entry.js';
 import { sortLayerEntries } from './layer-plan.js';
-import { LayerSequencer, checkClamp, type PlannedEntry, type TarOptions } from './layer-sequence.js';
+import { LayerSequencer, type PlannedEntry, type TarOptions } from './layer-sequence.js';
 import { END_OF_ARCHIVE, encodeHeader, paddingFor } from './tar-header.js';
 
 export type { TarOptions } from './layer-sequence.js';
@@ -39,8 +39,7 @@ export function createTarStream(entries: EntrySource, opts: TarOptions = {}): Re
 
 /** The tar as an async sequence of buffers. */
 export async function* tarChunks(entries: EntrySource, opts: TarOptions = {}): AsyncGenerator<Buffer, void, undefined> {
-  checkClamp(opts.clampMtime);
-  const sequencer = new LayerSequencer(opts);
+  const sequencer = new LayerSequencer(opts); // checks the options before any entry is read
   const out = new Coalescer(CHUNK);
   for await (const entry of opts.ordered === true ? entries : await sorted(entries)) {
     for (const planned of sequencer.accept(entry)) {
