@@ -1,0 +1,163 @@
+/**
+ * Pushing one blob: HEAD first (a blob the repository has is never sent
+ * again), then a cross-repository mount when the caller knows a repository
+ * on the same registry that holds it, else an upload session:
+ *
+ *   POST /v2/<repo>/blobs/uploads/                 -> 202, Location
+ *   small:  PUT  <Location>&digest=<d>  (the body)  -> 201
+ *   large:  PATCH <Location>            (the body)  -> 202, Location
+ *           PUT  <Location>&digest=<d>  (empty)     -> 201
+ *
+ * Location may be relative or absolute and keeps its query. An upload that
+ * fails part-way is never resent into the same session (the registry may
+ * hold part of it); the whole upload restarts with a new session and a
+ * reopened body, within the retry budget.
+ */
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { verifyingStream, type Descriptor } from '../src/oci/index.js';
+import { pullScope, pushScope } from './auth.js';
+import type { BlobLocation } from './blob-download.js';
+import { isConnectionError, readErrorBody, RegistryError, statusError } from './errors.js';
+import type { RegistryHttp } from './registry-http.js';
+import { backoffDelay, pause, header, isRetryableStatus, type HttpResponse, type RetryPolicy } from './transport.js';
+
+/** What pushing a blob took. */
+export type BlobPushResult = 'exists' | 'mounted' | 'uploaded';
+
+/** Blobs up to this size go in one PUT; larger ones are streamed with PATCH then committed. */
+export const DEFAULT_MONOLITHIC_LIMIT = 16 * 1024 * 1024;
+
+export interface UploadOptions {
+  policy: RetryPolicy;
+  monolithicLimit: number;
+  /** A repository on the same registry believed to hold the blob. */
+  mountFrom?: string;
+  signal?: AbortSignal;
+}
+
+/** A failure worth restarting the upload for. */
+class RetryableUpload extends Error {}
+
+function describe(loc: BlobLocation, desc: Descriptor): string {
+  return `blob ${desc.digest} to ${loc.registry}/${loc.repository}`;
+}
+
+function locationOf(res: HttpResponse, what: string): URL {
+  const loc = header(res.headers, 'location');
+  if (loc === undefined || loc === '') {
+    throw new RegistryError('REGISTRY_PROTOCOL', `${what}: the registry answered ${res.status} without a Location`);
+  }
+  return new URL(loc, res.url);
+}
+
+function withDigest(url: URL, desc: Descriptor): URL {
+  const u = new URL(url);
+  u.searchParams.set('digest', desc.digest);
+  return u;
+}
+
+export async function blobExistsAt(http: RegistryHttp, loc: BlobLocation, desc: Pick<Descriptor, 'digest'>, scopes: readonly string[], signal?: AbortSignal): Promise<boolean> {
+  const what = `HEAD blob ${desc.digest} in ${loc.registry}/${loc.repository}`;
+  const res = await http.request(
+    loc.registry,
+    { method: 'HEAD', target: `/v2/${loc.repository}/blobs/${desc.digest}`, scopes, ...(signal ? { signal } : {}) },
+    what,
+  );
+  await res.body.dump().catch(() => undefined);
+  if (res.status === 200) return true;
+  if (res.status === 404) return false;
+  throw statusError(what, loc.registry, res.status);
+}
+
+export async function uploadBlob(
+  http: RegistryHttp,
+  loc: BlobLocation,
+  desc: Descriptor,
+  open: () => Promise<Readable>,
+  opts: UploadOptions,
+): Promise<BlobPushResult> {
+  const scopes = [pushScope(loc.repository)];
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  if (await blobExistsAt(http, loc, desc, scopes, opts.signal)) return 'exists';
+
+  const what = `push ${describe(loc, desc)}`;
+  const start = async (mount: boolean): Promise<URL | 'mounted'> => {
+    const target = new URL(`/v2/${loc.repository}/blobs/uploads/`, 'http://placeholder');
+    const mountScopes = [...scopes];
+    if (mount && opts.mountFrom !== undefined) {
+      target.searchParams.set('mount', desc.digest);
+      target.searchParams.set('from', opts.mountFrom);
+      mountScopes.push(pullScope(opts.mountFrom));
+    }
+    const res = await http.request(
+      loc.registry,
+      { method: 'POST', target: target.pathname + target.search, scopes: mountScopes, headers: { 'content-length': '0' }, ...signal },
+      what,
+    );
+    if (res.status === 201 && mount) {
+      await res.body.dump().catch(() => undefined);
+      return 'mounted';
+    }
+    if (res.status !== 202) throw statusError(what, loc.registry, res.status, await readErrorBody(res.body));
+    await res.body.dump().catch(() => undefined);
+    return locationOf(res, what);
+  };
+
+  const verifiedOpen = async (): Promise<Readable> => {
+    const check = verifyingStream({ digest: desc.digest, size: desc.size }, `${describe(loc, desc)} (local content)`);
+    pipeline(await open(), check, () => undefined);
+    return check;
+  };
+
+  const send = async (method: 'PUT' | 'PATCH', url: URL, body: boolean, okStatus: number, extra: Record<string, string> = {}): Promise<HttpResponse> => {
+    let res: HttpResponse;
+    try {
+      res = await http.request(
+        loc.registry,
+        {
+          method,
+          target: url,
+          scopes,
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(body ? desc.size : 0), ...extra },
+          ...(body ? { body: verifiedOpen } : {}),
+          retry: false,
+          ...signal,
+        },
+        what,
+      );
+    } catch (err) {
+      if (err instanceof RegistryError && isConnectionError(err.cause)) throw new RetryableUpload('connection', { cause: err });
+      throw err;
+    }
+    if (res.status === okStatus) return res;
+    const error = statusError(what, loc.registry, res.status, await readErrorBody(res.body));
+    if (isRetryableStatus(res.status)) throw new RetryableUpload('status', { cause: error });
+    throw error;
+  };
+
+  let mount = opts.mountFrom !== undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const session = await start(mount);
+      if (session === 'mounted') return 'mounted';
+      mount = false; // the registry declined the mount; never ask twice
+      if (desc.size <= opts.monolithicLimit) {
+        await dump(await send('PUT', withDigest(session, desc), true, 201));
+      } else {
+        const patched = await send('PATCH', session, true, 202, desc.size > 0 ? { 'content-range': `0-${desc.size - 1}` } : {});
+        await dump(patched);
+        await dump(await send('PUT', withDigest(locationOf(patched, what), desc), false, 201));
+      }
+      return 'uploaded';
+    } catch (err) {
+      if (!(err instanceof RetryableUpload)) throw err;
+      if (attempt >= opts.policy.maxAttempts) throw err.cause;
+      await pause(backoffDelay(opts.policy, attempt), opts.signal);
+    }
+  }
+}
+
+async function dump(res: HttpResponse): Promise<void> {
+  await res.body.dump().catch(() => undefined);
+}

@@ -1,0 +1,173 @@
+/**
+ * RegistryClient: the OCI distribution API for one process, like
+ * go-containerregistry's `remote`. Everything it caches (endpoints and
+ * challenges, tokens, credentials, connections, which repositories hold
+ * which blobs) lives in the instance; `close()` releases the connections.
+ *
+ * Repositories are named by a Reference (its domain and path; a tag or
+ * digest on it is ignored where only the repository matters).
+ */
+import type { Readable } from 'node:stream';
+import type { BlobInfo, BlobStore, Descriptor, Digest, Reference } from '../src/oci/index.js';
+import { Authenticator, pullScope } from './auth.js';
+import { downloadBlob } from './blob-download.js';
+import { blobExistsAt, DEFAULT_MONOLITHIC_LIMIT, uploadBlob, type BlobPushResult } from './blob-upload.js';
+import { isInsecureRegistry } from './endpoint.js';
+import type { Keychain } from './keychain/index.js';
+import {
+  DEFAULT_MANIFEST_ACCEPT,
+  getManifest,
+  headManifest,
+  putManifest,
+  type FetchedManifest,
+} from './manifests.js';
+import { RegistryHttp } from './registry-http.js';
+import { listTags } from './tags.js';
+import { AgentPool, type TimeoutOptions } from './tls.js';
+import { TokenCache } from './token-cache.js';
+import { Transport, type RetryPolicy } from './transport.js';
+
+export interface RegistryClientOptions {
+  keychain: Keychain;
+  /** Registries reached without TLS verification, or over plain HTTP: `host[:port]`, a bare host, or an IPv4 CIDR. */
+  insecureRegistries?: readonly string[];
+  /** Extra CA certificates (PEM files) trusted for every registry. */
+  caFiles?: readonly string[];
+  /** certs.d roots (`<dir>/<host[:port]>/*.crt`); default /etc/docker/certs.d and /etc/containers/certs.d. */
+  certsDirs?: readonly string[];
+  /** System CA bundle candidates (first existing is trusted); default the usual Linux paths, [] for none. */
+  systemCaBundles?: readonly string[];
+  /** Blobs transferred at once by sources and sinks using this client. Default 4. */
+  concurrency?: number;
+  retry?: Partial<RetryPolicy>;
+  userAgent?: string;
+  timeouts?: TimeoutOptions;
+  /** Blobs up to this many bytes are uploaded with one PUT; larger ones with PATCH + PUT. Default 16 MiB. */
+  monolithicUploadLimit?: number;
+  /** Clock for token expiry (tests). */
+  now?: () => number;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+export class RegistryClient {
+  readonly concurrency: number;
+  private readonly agents: AgentPool;
+  private readonly transport: Transport;
+  private readonly http: RegistryHttp;
+  private readonly monolithicLimit: number;
+  /** registry -> digest -> repositories known to hold it (for cross-repository mounts). */
+  private readonly blobHomes = new Map<string, Map<Digest, Set<string>>>();
+
+  constructor(options: RegistryClientOptions) {
+    const insecure = options.insecureRegistries ?? [];
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.monolithicLimit = options.monolithicUploadLimit ?? DEFAULT_MONOLITHIC_LIMIT;
+    this.agents = new AgentPool(
+      {
+        ...(options.caFiles ? { caFiles: options.caFiles } : {}),
+        ...(options.certsDirs ? { certsDirs: options.certsDirs } : {}),
+        ...(options.systemCaBundles ? { systemCaBundles: options.systemCaBundles } : {}),
+      },
+      options.timeouts,
+    );
+    // TLS verification is off only for hosts the user named insecure (plain http needs none).
+    const dispatcherFor = (url: URL) => this.agents.get(url.host, url.protocol !== 'https:' || !isInsecureRegistry(url.host, insecure));
+    this.transport = new Transport(dispatcherFor, options.retry, options.userAgent ?? 'hoist');
+    const auth = new Authenticator(options.keychain, this.transport, new TokenCache(options.now));
+    this.http = new RegistryHttp(this.transport, auth, insecure);
+  }
+
+  get retryPolicy(): RetryPolicy {
+    return this.transport.policy;
+  }
+
+  /** Fetch a manifest or index: exact bytes, media type, and the digest of the bytes (checked when `ref` pins one). */
+  getManifest(ref: Reference, accept: readonly string[] = DEFAULT_MANIFEST_ACCEPT, options: RequestOptions = {}): Promise<FetchedManifest> {
+    return getManifest(this.http, ref, accept, options.signal);
+  }
+
+  /** A manifest's descriptor, or undefined when the registry does not have it. */
+  headManifest(ref: Reference, accept: readonly string[] = DEFAULT_MANIFEST_ACCEPT, options: RequestOptions = {}): Promise<Descriptor | undefined> {
+    return headManifest(this.http, ref, accept, options.signal);
+  }
+
+  /** Store a manifest under `ref`'s tag, or its digest when it has no tag. Returns the manifest digest. */
+  putManifest(ref: Reference, raw: Buffer, mediaType: string, options: RequestOptions = {}): Promise<Digest> {
+    return putManifest(this.http, ref, raw, mediaType, options.signal);
+  }
+
+  async blobExists(repo: Reference, digest: Digest, options: RequestOptions = {}): Promise<boolean> {
+    const found = await blobExistsAt(this.http, this.loc(repo), { digest }, [pullScope(repo.path)], options.signal);
+    if (found) this.noteBlob(repo, digest);
+    return found;
+  }
+
+  /**
+   * A blob's content, verified against `desc` (digest and size); a dropped
+   * connection resumes with a Range request. Redirects to storage are
+   * followed without credentials.
+   */
+  async fetchBlob(repo: Reference, desc: Descriptor, options: RequestOptions = {}): Promise<Readable> {
+    const stream = await downloadBlob(this.http, this.loc(repo), desc, {
+      policy: this.transport.policy,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    this.noteBlob(repo, desc.digest);
+    return stream;
+  }
+
+  /** Download a blob into `store` unless it is there. Nothing is stored if the content does not match. */
+  async pullBlob(repo: Reference, desc: Descriptor, store: BlobStore, options: RequestOptions = {}): Promise<BlobInfo> {
+    if (await store.has(desc.digest)) return { digest: desc.digest, size: desc.size };
+    return store.put(await this.fetchBlob(repo, desc, options), { digest: desc.digest, size: desc.size });
+  }
+
+  /**
+   * Make `repo` hold the blob: nothing if it has it, a cross-repository mount
+   * if this client has seen the blob in another repository of the same
+   * registry, else an upload of `open()` (called again for each retry).
+   */
+  async pushBlob(repo: Reference, desc: Descriptor, open: () => Promise<Readable>, options: RequestOptions = {}): Promise<BlobPushResult> {
+    const mountFrom = this.mountSource(repo, desc.digest);
+    const result = await uploadBlob(this.http, this.loc(repo), desc, open, {
+      policy: this.transport.policy,
+      monolithicLimit: this.monolithicLimit,
+      ...(mountFrom === undefined ? {} : { mountFrom }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    this.noteBlob(repo, desc.digest);
+    return result;
+  }
+
+  /** Every tag of the repository, following pagination. `pageSize` sets `?n=`. */
+  listTags(repo: Reference, options: RequestOptions & { pageSize?: number } = {}): Promise<string[]> {
+    return listTags(this.http, repo.domain, repo.path, options);
+  }
+
+  /** Release connections. The client must not be used afterwards. */
+  async close(): Promise<void> {
+    await this.agents.close();
+  }
+
+  private loc(repo: Reference): { registry: string; repository: string } {
+    return { registry: repo.domain, repository: repo.path };
+  }
+
+  private noteBlob(repo: Reference, digest: Digest): void {
+    let byDigest = this.blobHomes.get(repo.domain);
+    if (byDigest === undefined) this.blobHomes.set(repo.domain, (byDigest = new Map()));
+    let repos = byDigest.get(digest);
+    if (repos === undefined) byDigest.set(digest, (repos = new Set()));
+    repos.add(repo.path);
+  }
+
+  private mountSource(repo: Reference, digest: Digest): string | undefined {
+    const repos = this.blobHomes.get(repo.domain)?.get(digest);
+    if (repos === undefined) return undefined;
+    for (const r of repos) if (r !== repo.path) return r;
+    return undefined;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * RegistrySink: writes an image to one or more references. Per repository,
+ * the config and every layer are pushed concurrently (bounded by the
+ * client's concurrency, each digest once), then the manifest is PUT once
+ * per tag with its media type as Content-Type. Repositories are written one
+ * after another so that the second and later ones on the same registry get
+ * cross-repository mounts instead of uploads.
+ */
+import { Readable } from 'node:stream';
+import {
+  isDistributable,
+  type Descriptor,
+  type Digest,
+  type Image,
+  type ImageSink,
+  type Reference,
+} from '../src/oci/index.js';
+import { mapLimit } from '../src/oci/parallel.js';
+import type { RegistryClient } from './client.js';
+import { RegistryError } from './errors.js';
+
+export interface RegistrySinkOptions {
+  signal?: AbortSignal;
+}
+
+interface Blob {
+  desc: Descriptor;
+  open: () => Promise<Readable>;
+}
+
+export class RegistrySink implements ImageSink {
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly options: RegistrySinkOptions = {},
+  ) {}
+
+  async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
+    if (refs.length === 0) throw new RegistryError('REGISTRY_PROTOCOL', 'push: no reference to write the image to');
+    const blobs = await this.blobsOf(img);
+    const raw = await img.rawManifest();
+    const mediaType = await img.mediaType();
+    const signal = this.options.signal ? { signal: this.options.signal } : {};
+
+    const byRepo = new Map<string, Reference[]>();
+    for (const ref of refs) {
+      const key = ref.repository().string();
+      byRepo.set(key, [...(byRepo.get(key) ?? []), ref]);
+    }
+    let digest: Digest | undefined;
+    for (const group of byRepo.values()) {
+      const repo = (group[0] as Reference).repository();
+      await mapLimit(blobs, this.client.concurrency, (b) => this.client.pushBlob(repo, b.desc, b.open, signal));
+      for (const ref of group) {
+        const target = ref.tag === undefined && ref.digest === undefined ? ref.withDigest(await img.digest()) : ref;
+        digest = await this.client.putManifest(target, raw, mediaType, signal);
+      }
+    }
+    return digest as Digest;
+  }
+
+  /** Config and distributable layers, each digest once. */
+  private async blobsOf(img: Image): Promise<Blob[]> {
+    const manifest = await img.manifest();
+    const layers = await img.layers();
+    const rawConfig = await img.rawConfigFile();
+    const out = new Map<Digest, Blob>();
+    out.set(manifest.config.digest, { desc: manifest.config, open: async () => Readable.from([rawConfig]) });
+    manifest.layers.forEach((desc, i) => {
+      const layer = layers[i];
+      if (layer === undefined || !isDistributable(desc.mediaType) || out.has(desc.digest)) return;
+      out.set(desc.digest, { desc, open: () => layer.compressed() });
+    });
+    return [...out.values()];
+  }
+}

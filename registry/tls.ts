@@ -1,0 +1,168 @@
+/**
+ * Connections: one keep-alive undici Agent per (host, TLS policy), with the
+ * CAs and client certificates that host needs.
+ *
+ * Trusted CAs for a host are Node's bundled roots and the operating
+ * system's bundle (the first of `systemCaBundles` that exists, as Go finds
+ * it), plus every `caFiles` entry, plus Docker-style certs.d directories:
+ * `<dir>/<host[:port]>/*.crt` (including `ca.crt`). A `<name>.cert` with a matching `<name>.key` there
+ * is presented as a client certificate, as Docker does. Verification is
+ * switched off only for hosts the caller names insecure.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { Agent } from 'undici';
+import { RegistryError } from './errors.js';
+
+export const DEFAULT_CERTS_DIRS: readonly string[] = Object.freeze(['/etc/docker/certs.d', '/etc/containers/certs.d']);
+
+/** Where Linux distributions keep the system CA bundle (Go's crypto/x509 list). */
+export const DEFAULT_SYSTEM_CA_BUNDLES: readonly string[] = Object.freeze([
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/ca-bundle.pem',
+  '/etc/pki/tls/cacert.pem',
+  '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+  '/etc/ssl/cert.pem',
+]);
+
+export interface TlsOptions {
+  /** PEM files with extra CA certificates trusted for every registry. */
+  caFiles?: readonly string[];
+  /** certs.d roots; each may hold `<host[:port]>/ca.crt`. Default {@link DEFAULT_CERTS_DIRS}. */
+  certsDirs?: readonly string[];
+  /** Candidate system CA bundles; the first that exists is trusted. Default {@link DEFAULT_SYSTEM_CA_BUNDLES}. */
+  systemCaBundles?: readonly string[];
+}
+
+export interface TimeoutOptions {
+  /** Time to connect (ms). Default 30 s. */
+  connectMs?: number;
+  /** Time from request sent to response headers (ms). Default 5 min. */
+  headersMs?: number;
+  /** Longest silence inside a response body (ms). Default 5 min. */
+  bodyMs?: number;
+}
+
+export interface ConnectTls {
+  ca?: string[];
+  cert?: string;
+  key?: string;
+  rejectUnauthorized: boolean;
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES') return [];
+    throw err;
+  }
+}
+
+/** The system CA bundle, or undefined when none of the candidates exists. */
+export async function readSystemCaBundle(candidates: readonly string[] = DEFAULT_SYSTEM_CA_BUNDLES): Promise<string | undefined> {
+  for (const file of candidates) {
+    const pem = await readIfExists(file).catch(() => undefined);
+    if (pem !== undefined) return pem;
+  }
+  return undefined;
+}
+
+/**
+ * Read the TLS material for `hostPort` (host[:port]). `systemBundle` is the
+ * already-read system CA bundle (read once per pool, not per host).
+ */
+export async function loadConnectTls(
+  hostPort: string,
+  verify: boolean,
+  options: TlsOptions = {},
+  systemBundle?: string,
+): Promise<ConnectTls> {
+  const extra: string[] = systemBundle === undefined ? [] : [systemBundle];
+  for (const file of options.caFiles ?? []) {
+    try {
+      extra.push(await readFile(file, 'utf8'));
+    } catch (err) {
+      throw new RegistryError('REGISTRY_TLS', `cannot read the CA file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
+        hint: 'check the path given with --registry-ca',
+        cause: err,
+      });
+    }
+  }
+  let cert: string | undefined;
+  let key: string | undefined;
+  for (const root of options.certsDirs ?? DEFAULT_CERTS_DIRS) {
+    const dir = join(root, hostPort);
+    for (const entry of await listDir(dir)) {
+      if (entry.endsWith('.crt')) {
+        const pem = await readIfExists(join(dir, entry));
+        if (pem !== undefined) extra.push(pem);
+      } else if (entry.endsWith('.cert') && cert === undefined) {
+        const k = await readIfExists(join(dir, `${entry.slice(0, -'.cert'.length)}.key`));
+        const c = await readIfExists(join(dir, entry));
+        if (k !== undefined && c !== undefined) [cert, key] = [c, k];
+      }
+    }
+  }
+  const tls: ConnectTls = { rejectUnauthorized: verify };
+  // Node replaces its default roots when `ca` is given, so keep them explicitly.
+  if (extra.length > 0) tls.ca = [...rootCertificates, ...extra];
+  if (cert !== undefined && key !== undefined) [tls.cert, tls.key] = [cert, key];
+  return tls;
+}
+
+/** Agents by host and TLS policy, owned by one client and closed with it. */
+export class AgentPool {
+  private readonly agents = new Map<string, Promise<Agent>>();
+  private systemBundle: Promise<string | undefined> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly tls: TlsOptions = {},
+    private readonly timeouts: TimeoutOptions = {},
+  ) {}
+
+  /** The agent for `hostPort` (host[:port] as in a URL). */
+  get(hostPort: string, verifyTls: boolean): Promise<Agent> {
+    if (this.closed) return Promise.reject(new Error('registry client is closed'));
+    const key = `${hostPort}|${verifyTls ? 'verify' : 'insecure'}`;
+    let agent = this.agents.get(key);
+    if (agent === undefined) {
+      agent = this.create(hostPort, verifyTls);
+      this.agents.set(key, agent);
+      agent.catch(() => this.agents.delete(key));
+    }
+    return agent;
+  }
+
+  private async create(hostPort: string, verifyTls: boolean): Promise<Agent> {
+    this.systemBundle ??= readSystemCaBundle(this.tls.systemCaBundles);
+    const connect = await loadConnectTls(hostPort, verifyTls, this.tls, await this.systemBundle);
+    return new Agent({
+      keepAliveTimeout: 30_000,
+      connections: 16,
+      headersTimeout: this.timeouts.headersMs ?? 300_000,
+      bodyTimeout: this.timeouts.bodyMs ?? 300_000,
+      connect: { ...connect, timeout: this.timeouts.connectMs ?? 30_000 },
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const agents = [...this.agents.values()];
+    this.agents.clear();
+    await Promise.all(agents.map(async (p) => (await p.catch(() => undefined))?.close()));
+  }
+}

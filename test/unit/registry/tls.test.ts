@@ -1,0 +1,112 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { RegistryClient } from '../../../registry/client.js';
+import type { RegistryError } from '../../../registry/errors.js';
+import { staticKeychain } from '../../../registry/keychain/index.js';
+import { loadConnectTls, readSystemCaBundle } from '../../../registry/tls.js';
+import { parseReference } from '../../../src/oci/index.js';
+import { makeSelfSigned, type Pem } from './tls-fixtures.js';
+
+let dir: string;
+let pem: Pem;
+let server: ReturnType<typeof createServer>;
+let host: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hoist-tls-unit-'));
+  pem = makeSelfSigned();
+  await writeFile(join(dir, 'ca.pem'), pem.certPem);
+  server = createServer({ cert: pem.certPem, key: pem.keyPem }, (req, res) => {
+    if (req.url === '/v2/') return void res.writeHead(200).end('{}');
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"name":"app","tags":["secure"]}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('loadConnectTls', () => {
+  test('certs.d: every *.crt is trusted and a .cert/.key pair is the client certificate', async () => {
+    const d = join(dir, 'certs.d', 'reg.example:5000');
+    await mkdir(d, { recursive: true });
+    await writeFile(join(d, 'ca.crt'), 'CA-ONE');
+    await writeFile(join(d, 'extra.crt'), 'CA-TWO');
+    await writeFile(join(d, 'client.cert'), 'CLIENT-CERT');
+    await writeFile(join(d, 'client.key'), 'CLIENT-KEY');
+    const tls = await loadConnectTls('reg.example:5000', true, { certsDirs: [join(dir, 'nope'), join(dir, 'certs.d')], caFiles: [join(dir, 'ca.pem')] });
+    expect(tls.rejectUnauthorized).toBe(true);
+    expect(tls.ca?.slice(0, rootCertificates.length)).toEqual([...rootCertificates]);
+    expect(tls.ca?.slice(rootCertificates.length)).toEqual([pem.certPem, 'CA-ONE', 'CA-TWO']);
+    expect(tls.cert).toBe('CLIENT-CERT');
+    expect(tls.key).toBe('CLIENT-KEY');
+  });
+
+  test('no extra CAs: Node defaults; insecure turns verification off', async () => {
+    const tls = await loadConnectTls('other:1', false, { certsDirs: [join(dir, 'certs.d')] });
+    expect(tls).toEqual({ rejectUnauthorized: false });
+  });
+
+  test('the system bundle is the first candidate that exists', async () => {
+    await writeFile(join(dir, 'bundle.pem'), 'SYSTEM');
+    expect(await readSystemCaBundle([join(dir, 'missing.pem'), join(dir, 'bundle.pem')])).toBe('SYSTEM');
+    expect(await readSystemCaBundle([join(dir, 'missing.pem')])).toBeUndefined();
+    const tls = await loadConnectTls('x', true, { certsDirs: [] }, 'SYSTEM');
+    expect(tls.ca?.at(-1)).toBe('SYSTEM');
+  });
+
+  test('a missing CA file is a clear error', async () => {
+    const err = (await loadConnectTls('x', true, { caFiles: [join(dir, 'absent.pem')] }).catch((e: unknown) => e)) as RegistryError;
+    expect(err.code).toBe('REGISTRY_TLS');
+    expect(err.message).toContain('absent.pem');
+    expect(err.hint).toMatch(/--registry-ca/);
+  });
+});
+
+describe('TLS through the client', () => {
+  const client = (opts: Partial<ConstructorParameters<typeof RegistryClient>[0]>) =>
+    new RegistryClient({ keychain: staticKeychain({}), certsDirs: [], systemCaBundles: [], retry: { maxAttempts: 2, baseDelayMs: 1 }, ...opts });
+
+  test('untrusted certificate on a loopback registry: REGISTRY_TLS, no downgrade to http', async () => {
+    const c = client({});
+    try {
+      const err = (await c.listTags(parseReference(`${host}/app`)).catch((e: unknown) => e)) as RegistryError;
+      expect(err.code).toBe('REGISTRY_TLS');
+      expect(err.message).toMatch(new RegExp(`^list tags of ${host}/app: TLS connection to ${host} failed`));
+    } finally {
+      await c.close();
+    }
+  });
+
+  test.each([
+    ['caFiles', () => ({ caFiles: [join(dir, 'ca.pem')] })],
+    ['insecureRegistries', () => ({ insecureRegistries: [host] })],
+  ])('trusted via %s', async (_name, opts) => {
+    const c = client(opts());
+    try {
+      expect(await c.listTags(parseReference(`${host}/app`))).toEqual(['secure']);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('trusted via certs.d/<host:port>/ca.crt', async () => {
+    const certsDir = join(dir, 'certs-client');
+    await mkdir(join(certsDir, host), { recursive: true });
+    await writeFile(join(certsDir, host, 'ca.crt'), pem.certPem);
+    const c = client({ certsDirs: [certsDir] });
+    try {
+      expect(await c.listTags(parseReference(`${host}/app`))).toEqual(['secure']);
+    } finally {
+      await c.close();
+    }
+  });
+});
