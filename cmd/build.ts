@@ -1,27 +1,29 @@
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import type { Command } from 'commander';
 import { build } from '../src/build/executor/build.js';
 import { parseOutputSpec, parseSourceDateEpoch } from '../src/build/outputs.js';
-import { BlobStore, resolveStoreRoot } from '../src/oci/index.js';
+import { registrySource } from '../src/build/images.js';
+import type { Image, ImageSink, ImageSource, Platform, Reference } from '../src/oci/index.js';
+import { RegistrySink } from '../registry/index.js';
 import { UsageError, formatLocation } from '../src/errors.js';
 import { collect, hostPlatform, parseBuildArgs, targetPlatform } from './common-options.js';
+import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 
-interface BuildFlags {
+interface BuildFlags extends ImageFlags {
   file?: string;
   tag: string[];
+  destination: string[];
+  push?: boolean;
   buildArg: string[];
   target?: string;
-  platform?: string;
   output: string[];
   digestFile?: string;
   metadataFile?: string;
-  cacheDir?: string;
 }
 
 export function registerBuild(program: Command, io: CliIo): void {
-  program
+  addImageOptions(program
     .command('build')
     .description('build an image from a Dockerfile and write it to the outputs')
     .argument('[context]', 'build context directory', '.')
@@ -29,38 +31,59 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('-t, --tag <name>', 'name the image, e.g. app:1.0 (repeatable)', collect, [])
     .option('--build-arg <name[=value]>', 'set a build-time variable (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage instead of the last one')
-    .option('--platform <os/arch[/variant]>', "target platform (default: this machine's)")
     .option('-o, --output <spec>', 'type=oci|oci-layout|docker,dest=PATH (repeatable)', collect, [])
+    .option('--push', 'push the image to every -t tag')
+    .option('-d, --destination <ref>', 'tag and push to this reference (Kaniko\'s name for -t + --push; repeatable)', collect, [])
     .option('--digest-file <path>', 'write the image manifest digest to this file')
-    .option('--metadata-file <path>', 'write a JSON build report (digest, tags, config, layers) to this file')
-    .option('--cache-dir <dir>', 'blob store directory (default: $HOIST_CACHE_DIR or ~/.cache/hoist)')
+    .option('--metadata-file <path>', 'write a JSON build report (digest, tags, config, layers) to this file'))
     .action(async (context: string, flags: BuildFlags) => {
       const outputs = flags.output.map(parseOutputSpec);
-      if (outputs.length === 0) {
+      const tags = [...flags.tag, ...flags.destination];
+      const push = Boolean(flags.push) || flags.destination.length > 0;
+      if (outputs.length === 0 && !push) {
         throw new UsageError('hoist build needs somewhere to put the image', {
-          hint: 'add --output type=oci,dest=image.tar (or type=oci-layout / type=docker)',
+          hint: 'add --output type=oci,dest=image.tar (or type=oci-layout / type=docker), or --push with -t REGISTRY/NAME:TAG',
         });
       }
+      if (push && tags.length === 0) throw new UsageError('--push needs at least one -t tag to push to');
       const buildArgs = parseBuildArgs(flags.buildArg, io.env);
       const fromStdin = flags.file === '-';
-      const store = new BlobStore(resolveStoreRoot({ cacheDir: flags.cacheDir, env: io.env, homedir: homedir() }));
-      const result = await build({
-        contextDir: context,
-        dockerfile: fromStdin ? undefined : flags.file,
-        dockerfileText: fromStdin ? readFileSync(0, 'utf8') : undefined,
-        buildArgs,
-        target: flags.target,
-        buildPlatform: hostPlatform(),
-        targetPlatform: targetPlatform(flags.platform),
-        store,
-        outputs,
-        tags: flags.tag,
-        epoch: parseSourceDateEpoch(buildArgs.get('SOURCE_DATE_EPOCH') ?? io.env.SOURCE_DATE_EPOCH),
-        digestFile: flags.digestFile,
-        metadataFile: flags.metadataFile,
-      });
-      for (const w of result.warnings) io.stderr(`warning: ${w.location ? `${formatLocation(w.location)}: ` : ''}${w.message}`);
-      for (const o of outputs) io.stderr(`wrote ${o.type} ${o.dest}`);
-      io.stdout(result.digest);
+      const { access, close } = imageAccess(flags, io);
+      try {
+        const result = await build({
+          contextDir: context,
+          dockerfile: fromStdin ? undefined : flags.file,
+          dockerfileText: fromStdin ? readFileSync(0, 'utf8') : undefined,
+          buildArgs,
+          target: flags.target,
+          buildPlatform: hostPlatform(),
+          targetPlatform: targetPlatform(flags.platform),
+          store: access.store,
+          images: lazySource(() => registrySource(access)),
+          push: push ? lazySink(() => new RegistrySink(access.registry())) : undefined,
+          outputs,
+          tags,
+          epoch: parseSourceDateEpoch(buildArgs.get('SOURCE_DATE_EPOCH') ?? io.env.SOURCE_DATE_EPOCH),
+          digestFile: flags.digestFile,
+          metadataFile: flags.metadataFile,
+        });
+        for (const w of result.warnings) io.stderr(`warning: ${w.location ? `${formatLocation(w.location)}: ` : ''}${w.message}`);
+        for (const o of outputs) io.stderr(`wrote ${o.type} ${o.dest}`);
+        if (push) for (const t of tags) io.stderr(`pushed ${t}`);
+        io.stdout(result.digest);
+      } finally {
+        await close();
+      }
     });
+}
+
+/** Registry access is set up only if the Dockerfile actually names an image. */
+function lazySource(make: () => ImageSource): ImageSource {
+  let source: ImageSource | undefined;
+  return { image: (ref?: Reference | string, platform?: Platform): Promise<Image> => (source ??= make()).image(ref, platform) };
+}
+
+function lazySink(make: () => ImageSink): ImageSink {
+  let sink: ImageSink | undefined;
+  return { write: (img, refs) => (sink ??= make()).write(img, refs) };
 }

@@ -4,6 +4,16 @@ import { createRequire } from 'node:module';
 import type { CliIo } from './io.js';
 import { registerBuild } from './build.js';
 import { registerPlan } from './plan.js';
+import { registerPull } from './pull.js';
+import { registerPush } from './push.js';
+import { registerCopy } from './copy.js';
+import { registerDigest } from './digest.js';
+import { registerManifest } from './manifest.js';
+import { registerConfig } from './config.js';
+import { registerLs } from './ls.js';
+import { registerExport } from './export.js';
+import { registerLogin } from './login.js';
+import { registerLogout } from './logout.js';
 import { reportError } from './report-error.js';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -16,6 +26,16 @@ function buildProgram(io: CliIo): Command {
     .exitOverride();
   registerBuild(program, io);
   registerPlan(program, io);
+  registerPull(program, io);
+  registerPush(program, io);
+  registerCopy(program, io);
+  registerDigest(program, io);
+  registerManifest(program, io);
+  registerConfig(program, io);
+  registerLs(program, io);
+  registerExport(program, io);
+  registerLogin(program, io);
+  registerLogout(program, io);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

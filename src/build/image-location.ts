@@ -14,14 +14,15 @@ export type ImageLocation =
 
 const LOCAL_TRANSPORTS = ['oci-layout', 'oci-archive', 'docker-archive'] as const;
 
-/** `PATH[:TAG]`: a trailing `:word` without a slash is the tag (skopeo's rule for oci:). */
+/**
+ * `PATH[:REF]`, split at the first colon as skopeo does: the path cannot
+ * contain one, the reference may (`docker-archive:out.tar:app:1.0`).
+ */
 function splitPathTag(rest: string): { path: string; tag: string | undefined } {
-  const colon = rest.lastIndexOf(':');
-  if (colon > 0) {
-    const tag = rest.slice(colon + 1);
-    if (tag !== '' && !tag.includes('/')) return { path: rest.slice(0, colon), tag };
-  }
-  return { path: rest, tag: undefined };
+  const colon = rest.indexOf(':');
+  if (colon < 0) return { path: rest, tag: undefined };
+  const tag = rest.slice(colon + 1);
+  return { path: rest.slice(0, colon), tag: tag === '' ? undefined : tag };
 }
 
 export function parseImageLocation(text: string): ImageLocation {

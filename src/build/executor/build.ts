@@ -1,14 +1,30 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { FsView } from '../../../snapshot/fs-view.js';
 import { HoistError, type Warning } from '../../errors.js';
 import { DockerfileError } from '../../dockerfile/errors.js';
-import { DockerArchive, OciArchive, OciLayout, imageFromParts, parseReference, type BlobStore, type ConfigFile, type Image, type ImageSink, type Reference } from '../../oci/index.js';
+import {
+  DockerArchive,
+  OciArchive,
+  OciLayout,
+  imageFromParts,
+  parseReference,
+  type BlobStore,
+  type ConfigFile,
+  type Image,
+  type ImageSink,
+  type ImageSource,
+  type Reference,
+} from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 import { loadBuildDefinition, type FrontendOptions } from '../frontend.js';
 import type { OutputSpec } from '../outputs.js';
-import { DEFAULT_PATH, parsePlatform, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
+import { DEFAULT_PATH, parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
 import { executeInstruction } from '../handlers/index.js';
+import { baseKey, openBaseImages, type BaseImage } from './base-images.js';
+import { viewFromImageLayers } from './base-view.js';
+import { imageTriggers } from './image-triggers.js';
 import { formatCreated, StepContext, type BuildEnv } from './step-context.js';
 import { StageState } from './stage-state.js';
 import { writeReports, type BuildReport } from './reports.js';
@@ -17,6 +33,10 @@ export interface BuildOptions extends FrontendOptions {
   store: BlobStore;
   outputs: readonly OutputSpec[];
   tags: readonly string[];
+  /** Where FROM <image> and COPY --from=<image> come from (a registry source). */
+  images?: ImageSource | undefined;
+  /** Push the result to every tag through this sink (`--push`). */
+  push?: ImageSink | undefined;
   /** SOURCE_DATE_EPOCH, if set. */
   epoch?: number | undefined;
   now?: Date | undefined;
@@ -57,28 +77,6 @@ function sinkFor(output: OutputSpec): ImageSink {
   }
 }
 
-function initialState(stage: PlannedStage, results: Map<number, StageState>): StageState {
-  switch (stage.base.kind) {
-    case 'scratch':
-      return new StageState({ config: { Env: [`PATH=${DEFAULT_PATH}`] } });
-    case 'stage': {
-      const parent = results.get(stage.base.index);
-      if (!parent) throw new Error(`stage ${stage.base.index} was not built before stage ${stage.index}`);
-      const state = parent.clone();
-      // The parent's ONBUILD triggers ran at the start of this stage (the plan put them there).
-      delete state.config.OnBuild;
-      return state;
-    }
-    case 'image':
-      throw new DockerfileError(
-        'IMAGE_BASE_UNSUPPORTED',
-        `FROM ${stage.base.ref}: building on an image from a registry needs the registry client, which this version of hoist does not have yet`,
-        stage.from.location,
-        { hint: 'use FROM scratch or an earlier stage for now' },
-      );
-  }
-}
-
 /** Errors from deep inside a step are the user's: give them the instruction's location. */
 function locate(err: unknown, location: { file: string; line: number }): unknown {
   if (err instanceof DockerfileError || !(err instanceof HoistError)) return err;
@@ -99,52 +97,142 @@ function imageConfig(state: StageState, platform: PlatformSpec, created: string)
   return config;
 }
 
-/** Build the Dockerfile's target stage and write it to every output. */
+/** One build: the states of finished stages and the views of images read. */
+class Builder {
+  private readonly results = new Map<number, StageState>();
+  private readonly imageViews = new Map<string, Promise<FsView>>();
+  private readonly cleanups: Array<() => Promise<void>> = [];
+
+  constructor(
+    private readonly opts: BuildOptions,
+    private readonly plan: BuildPlan,
+    private readonly bases: Map<string, BaseImage>,
+    private readonly tmpDir: string,
+  ) {}
+
+  env(now: Date, ignore: BuildEnv['ignore']): BuildEnv {
+    return {
+      store: this.opts.store,
+      contextDir: this.opts.contextDir,
+      ignore,
+      epoch: this.opts.epoch,
+      now,
+      tmpDir: this.tmpDir,
+      signal: this.opts.signal,
+      stageView: async (index) => {
+        const state = this.results.get(index);
+        if (!state) throw new Error(`stage ${index} is read before it was built`);
+        return state.ensureView();
+      },
+      imageView: (ref) => this.imageView(ref),
+    };
+  }
+
+  private imageView(ref: string): Promise<FsView> {
+    let view = this.imageViews.get(ref);
+    if (!view) {
+      view = (async () => {
+        if (!this.opts.images) throw new HoistError('NO_IMAGE_SOURCE', `--from=${ref}: no registry access was configured`);
+        const image = await this.opts.images.image(ref);
+        return this.layerView(image);
+      })();
+      this.imageViews.set(ref, view);
+    }
+    return view;
+  }
+
+  private async layerView(image: Image): Promise<FsView> {
+    const { view, cleanup } = await viewFromImageLayers(await image.layers(), this.opts.store, this.tmpDir, this.opts.signal);
+    this.cleanups.push(cleanup);
+    return view;
+  }
+
+  async initialState(stage: PlannedStage): Promise<StageState> {
+    switch (stage.base.kind) {
+      case 'scratch':
+        return new StageState({ config: { Env: [`PATH=${DEFAULT_PATH}`] } });
+      case 'stage': {
+        const parent = this.results.get(stage.base.index);
+        if (!parent) throw new Error(`stage ${stage.base.index} was not built before stage ${stage.index}`);
+        await parent.ensureView();
+        const state = parent.clone();
+        // The parent's ONBUILD triggers ran at the start of this stage (the plan put them there).
+        delete state.config.OnBuild;
+        return state;
+      }
+      case 'image': {
+        const base = this.bases.get(baseKey(stage.base.ref, stage.platform)) as BaseImage;
+        const config = base.config;
+        return new StageState({
+          config: { ...(config.config ?? {}) },
+          layers: await base.image.layers(),
+          diffIds: config.rootfs.diff_ids,
+          history: config.history ?? [],
+          viewLoader: () => this.layerView(base.image),
+          ...(config.author !== undefined ? { author: config.author } : {}),
+        });
+      }
+    }
+  }
+
+  async runStage(stage: PlannedStage, env: BuildEnv, lex: '\\' | '`'): Promise<void> {
+    const state = await this.initialState(stage);
+    const steps = stage.base.kind === 'image' ? [...imageTriggers(state, stage, lex), ...stage.instructions] : stage.instructions;
+    if (stage.base.kind === 'image') delete state.config.OnBuild;
+    for (const planned of steps) {
+      this.opts.signal?.throwIfAborted();
+      try {
+        await executeInstruction(new StepContext(env, state, planned), planned.instr);
+      } catch (err) {
+        throw locate(err, planned.instr.location);
+      }
+    }
+    this.results.set(stage.index, state);
+  }
+
+  result(index: number): StageState {
+    return this.results.get(index) as StageState;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const c of this.cleanups.splice(0)) await c();
+  }
+}
+
+/** Build the Dockerfile's target stage and write it to every output (and push it, if asked). */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const definition = await loadBuildDefinition(opts);
-  const { plan } = definition;
   const refs = parseTags(opts.tags);
+  const bases = await openBaseImages(definition.plan, opts.images, opts.targetPlatform);
+  const envOf = new Map([...bases].map(([key, b]) => [key.split('@@')[0] as string, b.config.config?.Env ?? []]));
+  const plan =
+    bases.size === 0
+      ? definition.plan
+      : planBuild(definition.stages, {
+          buildArgs: opts.buildArgs,
+          target: opts.target,
+          buildPlatform: opts.buildPlatform,
+          targetPlatform: opts.targetPlatform,
+          baseImageEnv: (ref) => envOf.get(ref),
+        });
   const now = opts.now ?? new Date();
   const tmpDir = await mkdtemp(path.join(tmpdir(), 'hoist-build-'));
-  const results = new Map<number, StageState>();
+  const builder = new Builder(opts, plan, bases, tmpDir);
   try {
-    const env: BuildEnv = {
-      store: opts.store,
-      contextDir: opts.contextDir,
-      ignore: definition.ignore.matcher,
-      epoch: opts.epoch,
-      now,
-      tmpDir,
-      signal: opts.signal,
-      stageResult(index) {
-        const state = results.get(index);
-        if (!state) throw new Error(`stage ${index} is read before it was built`);
-        return state;
-      },
-    };
-    for (const stage of plan.stages) {
-      if (!stage.needed) continue;
-      const state = initialState(stage, results);
-      for (const planned of stage.instructions) {
-        opts.signal?.throwIfAborted();
-        try {
-          await executeInstruction(new StepContext(env, state, planned), planned.instr);
-        } catch (err) {
-          throw locate(err, planned.instr.location);
-        }
-      }
-      results.set(stage.index, state);
-    }
+    const env = builder.env(now, definition.ignore.matcher);
+    for (const stage of plan.stages) if (stage.needed) await builder.runStage(stage, env, definition.stages.escapeToken);
     const target = plan.stages[plan.target] as PlannedStage;
-    const final = results.get(target.index) as StageState;
+    const final = builder.result(target.index);
     const platform = target.platform ? parsePlatform(target.platform) : opts.targetPlatform;
     const created = formatCreated(opts.epoch === undefined ? now : new Date(opts.epoch * 1000));
     const image = imageFromParts({ config: imageConfig(final, platform, created), layers: final.layers });
     const digest = await image.digest();
     for (const output of opts.outputs) await sinkFor(output).write(image, refs);
+    if (opts.push) await opts.push.write(image, refs);
     const report = await writeReports(image, refs, { digestFile: opts.digestFile, metadataFile: opts.metadataFile });
     return { image, digest, report, plan, warnings: plan.warnings };
   } finally {
+    await builder.cleanup();
     await rm(tmpDir, { recursive: true, force: true });
   }
 }

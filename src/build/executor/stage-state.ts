@@ -17,16 +17,39 @@ export class StageState {
   /** Whether this stage set CMD itself (ENTRYPOINT keeps an own CMD, drops an inherited one). */
   cmdSet = false;
 
-  constructor(init: { config: ContainerConfig; layers?: Layer[]; diffIds?: Digest[]; history?: History[]; view?: FsView; author?: string }) {
+  /** For a registry base: builds the view from its layers the first time a step needs files. */
+  private viewLoader: (() => Promise<FsView>) | undefined;
+
+  constructor(init: {
+    config: ContainerConfig;
+    layers?: Layer[];
+    diffIds?: Digest[];
+    history?: History[];
+    view?: FsView;
+    viewLoader?: () => Promise<FsView>;
+    author?: string;
+  }) {
     this.config = structuredClone(init.config);
     this.layers = [...(init.layers ?? [])];
     this.diffIds = [...(init.diffIds ?? [])];
     this.history = (init.history ?? []).map((h) => ({ ...h }));
     this.view = init.view ?? FsView.empty();
+    this.viewLoader = init.viewLoader;
     this.author = init.author;
   }
 
+  /** Make `view` reflect the base image's files (a no-op for scratch and stage bases). */
+  async ensureView(): Promise<FsView> {
+    if (this.viewLoader) {
+      const load = this.viewLoader;
+      this.viewLoader = undefined;
+      this.view = await load();
+    }
+    return this.view;
+  }
+
   clone(): StageState {
+    if (this.viewLoader) throw new Error('clone() before ensureView()');
     return new StageState({
       config: this.config,
       layers: this.layers,

@@ -1,3 +1,4 @@
+import type { FsView } from '../../../snapshot/fs-view.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import type { BlobStore } from '../../oci/index.js';
@@ -15,8 +16,10 @@ export interface BuildEnv {
   now: Date;
   /** Scratch space for downloads and archive spools, removed after the build. */
   tmpDir: string;
-  /** The finished state of an earlier stage, for COPY --from. */
-  stageResult(index: number): StageState;
+  /** The files of an earlier stage, for COPY --from=stage. */
+  stageView(index: number): Promise<FsView>;
+  /** The files of an image, for COPY --from=image. */
+  imageView(ref: string): Promise<FsView>;
   signal?: AbortSignal | undefined;
 }
 

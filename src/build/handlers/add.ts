@@ -18,7 +18,7 @@ const URL_SOURCE = /^https?:\/\//i;
  * --unpack=true).
  */
 export async function handleAdd(ctx: StepContext, instr: AddInstr): Promise<void> {
-  const fs = sourceFsFor(ctx, instr);
+  const fs = await sourceFsFor(ctx, instr);
   const layout = await copyLayout(ctx, instr);
   const cleanups: Array<() => Promise<void>> = [];
   try {

@@ -2,7 +2,6 @@ import { posix } from 'node:path';
 import { chompHeredocContent } from '../../dockerfile/parser/index.js';
 import type { AddInstr, CopyInstr } from '../../dockerfile/instructions/types.js';
 import { PatternMatcher } from '../../dockerfile/ignore/index.js';
-import { HoistError } from '../../errors.js';
 import { memoryFile, type CopyItem, type CopyLayout } from '../copy/copy-entries.js';
 import { resolveOwner } from '../copy/owner.js';
 import { cleanSource, resolveSources } from '../copy/resolve-sources.js';
@@ -10,18 +9,15 @@ import { ContextFs, ViewFs, type SourceFs } from '../copy/source-fs.js';
 import type { StepContext } from '../executor/step-context.js';
 
 /** Where a COPY/ADD reads from: the context, or the stage `--from` names. */
-export function sourceFsFor(ctx: StepContext, instr: CopyInstr | AddInstr): SourceFs {
+export async function sourceFsFor(ctx: StepContext, instr: CopyInstr | AddInstr): Promise<SourceFs> {
   if (instr.from === undefined || instr.from === '') return new ContextFs(ctx.env.contextDir, ctx.env.ignore);
   const stageIndex = ctx.planned.fromStage;
-  if (stageIndex === undefined) {
-    throw new HoistError('IMAGE_SOURCE_UNSUPPORTED', `${instr.kind} --from=${instr.from}: copying from an image needs the registry client, which this version of hoist does not have yet`, {
-      hint: 'name an earlier stage, or add a stage FROM that image once registry support lands',
-    });
-  }
-  return new ViewFs(ctx.env.stageResult(stageIndex).view, `stage ${JSON.stringify(instr.from)}`);
+  if (stageIndex !== undefined) return new ViewFs(await ctx.env.stageView(stageIndex), `stage ${JSON.stringify(instr.from)}`);
+  return new ViewFs(await ctx.env.imageView(instr.from), `image ${JSON.stringify(instr.from)}`);
 }
 
 export async function copyLayout(ctx: StepContext, instr: CopyInstr | AddInstr): Promise<CopyLayout> {
+  await ctx.stage.ensureView();
   return {
     what: instr.kind,
     dest: instr.dest,

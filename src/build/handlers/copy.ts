@@ -4,7 +4,7 @@ import type { StepContext } from '../executor/step-context.js';
 import { copyLayout, describeCopy, localItems, sourceFsFor } from './copy-sources.js';
 
 export async function handleCopy(ctx: StepContext, instr: CopyInstr): Promise<void> {
-  const fs = sourceFsFor(ctx, instr);
+  const fs = await sourceFsFor(ctx, instr);
   const items = await localItems(ctx, instr, fs, instr.sources);
   const planner = new CopyPlanner(await copyLayout(ctx, instr), items.length);
   for (const item of items) await planner.add(item);

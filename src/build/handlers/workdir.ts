@@ -13,6 +13,7 @@ export async function handleWorkdir(ctx: StepContext, instr: WorkdirInstr): Prom
   const path = posix.resolve(ctx.stage.workdir(), instr.path);
   ctx.stage.config.WorkingDir = path;
   const createdBy = `WORKDIR ${path}`;
+  await ctx.stage.ensureView();
   const resolved = ctx.stage.view.resolve(path, { followFinal: true });
   if (resolved.node?.kind === 'dir') {
     ctx.addHistory(createdBy);

@@ -29,6 +29,13 @@ export interface PlannedInstruction {
   fromOnbuild: boolean;
   /** COPY/ADD --from naming a stage: its index (an image reference leaves this undefined). */
   fromStage?: number | undefined;
+  /**
+   * Set when the stage's base ENV is unknown (a registry image whose config
+   * was not fetched) and expanding or checking this instruction failed: the
+   * instruction is kept as written, and the build, which re-plans with the
+   * base's config, reports the error if it is still one.
+   */
+  deferred?: string | undefined;
 }
 
 export interface PlannedStage {
@@ -215,8 +222,15 @@ class Planner {
     const instructions: PlannedInstruction[] = [];
     for (const { instr: raw, fromOnbuild } of shape.instructions) {
       const before = new Map(env);
-      const { instr } = expandInstruction(raw, before, this.lex);
-      validateExpanded(instr);
+      let instr: Instruction;
+      try {
+        instr = expandInstruction(raw, before, this.lex).instr;
+        validateExpanded(instr);
+      } catch (err) {
+        if (known || !(err instanceof DockerfileError)) throw err;
+        instructions.push({ instr: raw, env: before, fromOnbuild, fromStage: copyFromStage(raw, this.df.stages), deferred: err.message });
+        continue;
+      }
       instructions.push({ instr, env: before, fromOnbuild, fromStage: copyFromStage(instr, this.df.stages) });
       if (instr.kind === 'ENV') for (const kv of instr.pairs) env.set(kv.key, kv.value);
       if (instr.kind === 'ARG') {

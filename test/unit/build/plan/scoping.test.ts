@@ -174,6 +174,16 @@ describe('ARG and ENV scoping (Docker semantics)', () => {
     expect(planText('FROM golang:1.22\n').stages[0]?.baseEnvKnown).toBe(false);
   });
 
+  it('defers errors that depend on an unknown base image ENV to the build, and keeps the rest strict', () => {
+    const plan = planText('FROM golang:1.22\nWORKDIR $GOPATH\nEXPOSE 80/tcp\n');
+    const [workdir, expose] = plan.stages[0]?.instructions ?? [];
+    expect(workdir?.deferred).toContain('WORKDIR');
+    expect(workdir?.instr.kind === 'WORKDIR' && workdir.instr.path).toBe('$GOPATH');
+    expect(expose?.deferred).toBeUndefined();
+    expect(() => planText('FROM scratch\nWORKDIR $GOPATH\n')).toThrow('WORKDIR');
+    expect(() => planText('FROM golang\nWORKDIR $GOPATH\n', { baseImageEnv: () => [] })).toThrow('WORKDIR');
+  });
+
   it('expands the words of each instruction kind that Docker expands, and leaves RUN/CMD to the shell', () => {
     const plan = planText(
       [

@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { copyImage } from '../src/build/transfer.js';
+import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import type { CliIo } from './io.js';
+
+export function registerCopy(program: Command, io: CliIo): void {
+  addImageOptions(
+    program
+      .command('copy')
+      .description('copy an image from any source to any destination (registry, oci-layout:, oci-archive:, docker-archive:)')
+      .argument('<src>', 'source, e.g. docker://busybox:latest or oci-layout:dir:tag')
+      .argument('<dst>', 'destination'),
+  ).action(async (src: string, dst: string, flags: ImageFlags) => {
+    const { access, close } = imageAccess(flags, io);
+    try {
+      io.stdout(await copyImage(src, dst, access));
+    } finally {
+      await close();
+    }
+  });
+}

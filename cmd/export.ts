@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { parseImageLocation } from '../src/build/image-location.js';
+import { readImage } from '../src/build/images.js';
+import { exportImage } from '../src/build/transfer.js';
+import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import type { CliIo } from './io.js';
+
+export function registerExport(program: Command, io: CliIo): void {
+  addImageOptions(
+    program
+      .command('export')
+      .description("write an image's flattened filesystem (whiteouts applied) as a tar file; - for standard output")
+      .argument('<ref>', 'image')
+      .argument('<file>', 'tar file to write, or -'),
+  ).action(async (ref: string, file: string, flags: ImageFlags) => {
+    const { access, close } = imageAccess(flags, io);
+    try {
+      const image = await readImage(parseImageLocation(ref), access);
+      await exportImage(image, file === '-' ? process.stdout : file);
+    } finally {
+      await close();
+    }
+  });
+}

@@ -1,0 +1,46 @@
+import { homedir } from 'node:os';
+import type { Command } from 'commander';
+import { RegistryClient, DEFAULT_CERTS_DIRS } from '../registry/index.js';
+import { defaultKeychain } from '../registry/keychain/index.js';
+import { BlobStore, resolveStoreRoot, type Platform } from '../src/oci/index.js';
+import type { ImageAccess } from '../src/build/images.js';
+import { collect, targetPlatform } from './common-options.js';
+import type { CliIo } from './io.js';
+
+export interface ImageFlags {
+  platform?: string;
+  insecureRegistry: string[];
+  registryCa: string[];
+  cacheDir?: string;
+}
+
+/** The options every verb that reads or writes images shares. */
+export function addImageOptions(cmd: Command): Command {
+  return cmd
+    .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform image (default: this machine's)")
+    .option('--insecure-registry <host[:port]>', 'allow plain HTTP or unverified TLS for this registry (repeatable)', collect, [])
+    .option('--registry-ca <file>', 'trust this PEM CA certificate for registries (repeatable)', collect, [])
+    .option('--cache-dir <dir>', 'blob store directory (default: $HOIST_CACHE_DIR or ~/.cache/hoist)');
+}
+
+export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | 'registryCa'>, io: CliIo): RegistryClient {
+  return new RegistryClient({
+    keychain: defaultKeychain({ env: io.env, homedir: homedir() }),
+    insecureRegistries: flags.insecureRegistry,
+    caFiles: flags.registryCa,
+    certsDirs: DEFAULT_CERTS_DIRS,
+  });
+}
+
+/** Image access for one command; the registry client is made only if a registry is used. */
+export function imageAccess(flags: ImageFlags, io: CliIo): { access: ImageAccess; close: () => Promise<void> } {
+  let client: RegistryClient | undefined;
+  const spec = targetPlatform(flags.platform);
+  const platform: Platform = { os: spec.os, architecture: spec.architecture, ...(spec.variant ? { variant: spec.variant } : {}) };
+  const access: ImageAccess = {
+    store: new BlobStore(resolveStoreRoot({ cacheDir: flags.cacheDir, env: io.env, homedir: homedir() })),
+    registry: () => (client ??= registryClientFor(flags, io)),
+    platform,
+  };
+  return { access, close: async () => client?.close() };
+}

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { parseImageLocation } from '../src/build/image-location.js';
+import { copyImage } from '../src/build/transfer.js';
+import { UsageError } from '../src/errors.js';
+import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import type { CliIo } from './io.js';
+
+export function registerPull(program: Command, io: CliIo): void {
+  addImageOptions(
+    program
+      .command('pull')
+      .description('pull an image from a registry into a local destination')
+      .argument('<ref>', 'registry reference, e.g. busybox:1.36')
+      .argument('<dest>', 'oci-layout:DIR[:TAG], oci-archive:FILE or docker-archive:FILE'),
+  ).action(async (ref: string, dest: string, flags: ImageFlags) => {
+    const src = parseImageLocation(ref);
+    if (src.kind !== 'registry') throw new UsageError(`pull reads from a registry, not ${src.kind}:`, { hint: 'use hoist copy for local sources' });
+    const { access, close } = imageAccess(flags, io);
+    try {
+      io.stdout(await copyImage(src, dest, access));
+    } finally {
+      await close();
+    }
+  });
+}

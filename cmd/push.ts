@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { parseImageLocation } from '../src/build/image-location.js';
+import { copyImage } from '../src/build/transfer.js';
+import { UsageError } from '../src/errors.js';
+import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import type { CliIo } from './io.js';
+
+export function registerPush(program: Command, io: CliIo): void {
+  addImageOptions(
+    program
+      .command('push')
+      .description('push a local image to a registry')
+      .argument('<src>', 'oci-layout:DIR[:TAG], oci-archive:FILE or docker-archive:FILE')
+      .argument('<ref>', 'registry reference, e.g. registry.example.com/app:1.0'),
+  ).action(async (src: string, ref: string, flags: ImageFlags) => {
+    const dst = parseImageLocation(ref);
+    if (dst.kind !== 'registry') throw new UsageError(`push writes to a registry, not ${dst.kind}:`, { hint: 'use hoist copy for local destinations' });
+    const { access, close } = imageAccess(flags, io);
+    try {
+      io.stdout(await copyImage(src, dst, access));
+    } finally {
+      await close();
+    }
+  });
+}

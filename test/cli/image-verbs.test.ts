@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/build.js';
+import { buildCli, hoist } from '../helpers/cli.js';
+import { readDockerArchive, readOciLayout, readTar } from '../helpers/oci-reader.js';
+import { startRegistry, type RunningRegistry } from '../helpers/registry/index.js';
+
+describe('image verbs', () => {
+  let out: string;
+  let cache: string;
+  let archive: string;
+  let digest: string;
+  let registry: RunningRegistry;
+  const run = (args: string[], opts: { input?: string; env?: Record<string, string> } = {}) => hoist([...args, '--cache-dir', cache], opts);
+
+  beforeAll(async () => {
+    buildCli();
+    out = tempDir('hoist-verbs-');
+    cache = path.join(out, 'cache');
+    archive = path.join(out, 'hello.tar');
+    const r = run(['build', 'testdata/examples/hello', '-t', 'hello:1.0', '--output', `type=oci,dest=${archive}`]);
+    expect(r.status).toBe(0);
+    digest = r.stdout.trim();
+    registry = await startRegistry();
+  });
+  afterAll(async () => registry?.stop());
+
+  it('digest, manifest and config read any location', () => {
+    expect(run(['digest', `oci-archive:${archive}`]).stdout.trim()).toBe(digest);
+    const manifest = JSON.parse(run(['manifest', `oci-archive:${archive}`]).stdout);
+    expect(manifest.schemaVersion).toBe(2);
+    const config = JSON.parse(run(['config', `oci-archive:${archive}`]).stdout);
+    expect(config.config.User).toBe('1000:1000');
+  });
+
+  it('copy goes between local formats and keeps the digest for OCI', async () => {
+    const layout = path.join(out, 'layout');
+    expect(run(['copy', `oci-archive:${archive}`, `oci-layout:${layout}:v2`]).stdout.trim()).toBe(digest);
+    expect((await readOciLayout(layout, 'v2')).manifestDigest).toBe(digest);
+    const docker = path.join(out, 'docker.tar');
+    expect(run(['copy', `oci-layout:${layout}:v2`, `docker-archive:${docker}:hello:v3`]).status).toBe(0);
+    expect((await readDockerArchive(docker)).manifest[0]?.RepoTags).toEqual(['hello:v3']);
+  });
+
+  it('push, ls, pull, and skopeo agree on the digest', async () => {
+    const ref = `${registry.host}/team/hello`;
+    expect(run(['push', `oci-archive:${archive}`, `${ref}:1.0`]).stdout.trim()).toBe(digest);
+    expect(run(['copy', `oci-archive:${archive}`, `docker://${ref}:latest`]).stdout.trim()).toBe(digest);
+    expect(run(['ls', ref]).stdout.trim().split('\n').sort()).toEqual(['1.0', 'latest']);
+    expect(run(['digest', `${ref}:1.0`]).stdout.trim()).toBe(digest);
+    const skopeo = execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${ref}:1.0`]);
+    expect(`sha256:${createHash('sha256').update(skopeo).digest('hex')}`).toBe(digest);
+    const pulled = path.join(out, 'pulled');
+    expect(run(['pull', `${ref}:1.0`, `oci-layout:${pulled}:x`]).stdout.trim()).toBe(digest);
+    expect((await readOciLayout(pulled, 'x')).manifestDigest).toBe(digest);
+  });
+
+  it('export writes the flattened filesystem', async () => {
+    const file = path.join(out, 'fs.tar');
+    expect(run(['export', `oci-archive:${archive}`, file]).status).toBe(0);
+    const names = (await readTar(readFileSync(file))).map((m) => m.name);
+    expect(names).toContain('srv/app/greeting.txt');
+    expect(names).toContain('etc/motd');
+  });
+
+  it('bad references and unknown images exit 1 and name the reference', () => {
+    const bad = run(['digest', 'Not//Valid']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('"Not//Valid"');
+    const unknown = run(['digest', `${registry.host}/no/such:tag`]);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain(`${registry.host}/no/such:tag`);
+    const missingFile = run(['digest', `oci-archive:${path.join(out, 'nope.tar')}`]);
+    expect(missingFile.status).toBe(1);
+  });
+
+  it('login writes config.json like docker login, and logout removes it', () => {
+    const home = tempDir('hoist-home-');
+    const env = { DOCKER_CONFIG: path.join(home, '.docker'), HOME: home };
+    const r = hoist(['login', 'registry.example.com', '-u', 'me', '--password-stdin'], { input: 's3cret\n', env });
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toContain('s3cret');
+    const config = JSON.parse(readFileSync(path.join(home, '.docker', 'config.json'), 'utf8'));
+    expect(config.auths['registry.example.com'].auth).toBe(Buffer.from('me:s3cret').toString('base64'));
+    expect(hoist(['logout', 'registry.example.com'], { env }).status).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(home, '.docker', 'config.json'), 'utf8')).auths['registry.example.com']).toBeUndefined();
+  });
+});
