@@ -27,7 +27,8 @@ export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | '
   return new RegistryClient({
     keychain: defaultKeychain({ env: io.env, homedir: homedir() }),
     insecureRegistries: flags.insecureRegistry,
-    caFiles: flags.registryCa,
+    // An explicit CA list replaces Node's trust store, which then drops NODE_EXTRA_CA_CERTS: pass it on.
+    caFiles: [...flags.registryCa, ...(io.env.NODE_EXTRA_CA_CERTS ? [io.env.NODE_EXTRA_CA_CERTS] : [])],
     certsDirs: DEFAULT_CERTS_DIRS,
   });
 }

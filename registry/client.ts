@@ -8,7 +8,7 @@
  * digest on it is ignored where only the repository matters).
  */
 import type { Readable } from 'node:stream';
-import type { BlobInfo, BlobStore, Descriptor, Digest, Reference } from '../src/oci/index.js';
+import { isDigest, type BlobInfo, type BlobStore, type Descriptor, type Digest, type Reference } from '../src/oci/index.js';
 import { Authenticator, pullScope } from './auth.js';
 import { downloadBlob } from './blob-download.js';
 import { blobExistsAt, DEFAULT_MONOLITHIC_LIMIT, uploadBlob, type BlobPushResult } from './blob-upload.js';
@@ -85,8 +85,26 @@ export class RegistryClient {
   }
 
   /** Fetch a manifest or index: exact bytes, media type, and the digest of the bytes (checked when `ref` pins one). */
-  getManifest(ref: Reference, accept: readonly string[] = DEFAULT_MANIFEST_ACCEPT, options: RequestOptions = {}): Promise<FetchedManifest> {
-    return getManifest(this.http, ref, accept, options.signal);
+  async getManifest(ref: Reference, accept: readonly string[] = DEFAULT_MANIFEST_ACCEPT, options: RequestOptions = {}): Promise<FetchedManifest> {
+    const fetched = await getManifest(this.http, ref, accept, options.signal);
+    this.noteManifestBlobs(ref, fetched.raw);
+    return fetched;
+  }
+
+  /**
+   * An image manifest names blobs its repository holds: remember them, so a
+   * push of an image built on this one mounts its layers instead of
+   * downloading and uploading them.
+   */
+  private noteManifestBlobs(ref: Reference, raw: Buffer): void {
+    let doc: { config?: { digest?: unknown }; layers?: Array<{ digest?: unknown }> };
+    try {
+      doc = JSON.parse(raw.toString('utf8')) as typeof doc;
+    } catch {
+      return;
+    }
+    const digests = [doc.config?.digest, ...(Array.isArray(doc.layers) ? doc.layers.map((l) => l?.digest) : [])];
+    for (const d of digests) if (typeof d === 'string' && isDigest(d)) this.noteBlob(ref, d);
   }
 
   /** A manifest's descriptor, or undefined when the registry does not have it. */

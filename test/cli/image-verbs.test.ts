@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/build.js';
@@ -87,5 +87,52 @@ describe('image verbs', () => {
     expect(config.auths['registry.example.com'].auth).toBe(Buffer.from('me:s3cret').toString('base64'));
     expect(hoist(['logout', 'registry.example.com'], { env }).status).toBe(0);
     expect(JSON.parse(readFileSync(path.join(home, '.docker', 'config.json'), 'utf8')).auths['registry.example.com']).toBeUndefined();
+  });
+});
+
+describe('hoist build --push / --destination', () => {
+  let registry: RunningRegistry;
+  beforeAll(async () => {
+    buildCli();
+    registry = await startRegistry();
+  });
+  afterAll(async () => registry?.stop());
+
+  it('pushes every tag; --destination is Kaniko\'s spelling; the digest file applies to pushes', () => {
+    const out = tempDir('hoist-pushcli-');
+    const ref = `${registry.host}/built/hello`;
+    const r = hoist([
+      'build', 'testdata/examples/hello', '--push', '-t', `${ref}:1`, '--destination', `${ref}:2`,
+      '--digest-file', path.join(out, 'digest'), '--cache-dir', path.join(out, 'cache'),
+    ]);
+    expect(r.stderr).toContain(`pushed ${ref}:1`);
+    expect(r.status).toBe(0);
+    const digest = r.stdout.trim();
+    expect(readFileSync(path.join(out, 'digest'), 'utf8')).toBe(digest);
+    for (const tag of ['1', '2']) {
+      const raw = execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${ref}:${tag}`]);
+      expect(`sha256:${createHash('sha256').update(raw).digest('hex')}`).toBe(digest);
+    }
+  });
+
+  it('builds FROM an image in the registry, fetching no layer it does not need', () => {
+    const out = tempDir('hoist-frombase-');
+    const base = `${registry.host}/built/hello:1`;
+    const cache = path.join(out, 'cache');
+    const r = hoist(['build', 'testdata/examples/hello', '-f', '-', '--push', '-t', `${registry.host}/built/child:1`, '--cache-dir', cache], {
+      input: `FROM ${base}\nLABEL child=yes\n`,
+    });
+    expect(r.stderr).toBe(`pushed ${registry.host}/built/child:1\n`);
+    expect(r.status).toBe(0);
+    const config = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', '--config', `docker://${registry.host}/built/child:1`]).toString());
+    expect(config.config.Labels).toEqual({ child: 'yes' });
+    expect(config.config.Cmd).toEqual(['cat', '/srv/app/greeting.txt']);
+    // Layers went registry-to-registry (mounted or already there): none was downloaded into the store.
+    const manifest = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${base}`]).toString());
+    const blobs = path.join(cache, 'blobs', 'sha256');
+    const stored = new Set(existsSync(blobs) ? readdirSync(blobs) : []);
+    const layers = (manifest.layers as Array<{ digest: string }>).map((l) => l.digest.slice('sha256:'.length));
+    expect(layers.length).toBe(3);
+    expect(layers.filter((hex) => stored.has(hex))).toEqual([]);
   });
 });
