@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from '../../../src/build/executor/build.js';
+import { DockerfileError } from '../../../src/dockerfile/errors.js';
 import { HoistError } from '../../../src/errors.js';
 import { BlobStore } from '../../../src/oci/index.js';
 import { readDockerArchive, readOciLayout } from '../oci-reader.js';
@@ -22,7 +23,7 @@ export interface BuildInput {
 
 export type BuildOutcome =
   | { ok: true; view: ImageView; raw: { config: any; layerCount: number } }
-  | { ok: false; code: string; message: string };
+  | { ok: false; code: string; message: string; line?: number };
 
 /** hoist's build() into an OCI layout, read back with the independent reader. */
 export async function buildWithHoist(input: BuildInput, opts: { timeoutMs?: number } = {}): Promise<BuildOutcome> {
@@ -43,7 +44,8 @@ export async function buildWithHoist(input: BuildInput, opts: { timeoutMs?: numb
       });
     } catch (err) {
       const code = err instanceof HoistError ? err.code : `INTERNAL(${(err as Error).name})`;
-      return { ok: false, code, message: (err as Error).message };
+      const line = err instanceof DockerfileError ? err.location?.line : undefined;
+      return { ok: false, code, message: (err as Error).message, ...(line !== undefined ? { line } : {}) };
     }
     const image = await readOciLayout(layout);
     return { ok: true, view: imageView(image.layers, image.config), raw: { config: image.config, layerCount: image.layers.length } };
@@ -66,7 +68,7 @@ export async function buildWithBuildah(input: BuildInput): Promise<BuildOutcome>
     try {
       const storage = ['--root', path.join(work, 'root'), '--runroot', path.join(work, 'runroot'), '--storage-driver', 'vfs'];
       const env = { TMPDIR: work, BUILDAH_ISOLATION: 'chroot', STORAGE_DRIVER: 'vfs' };
-      const args = [...storage, 'bud', '--format', 'docker', '--isolation', 'chroot', '--layers', '--network', 'none', '-f', input.dockerfile];
+      const args = [...storage, 'bud', '--format', 'docker', '--isolation', 'chroot', '--layers', '-f', input.dockerfile];
       // BuildKit reads <Dockerfile>.dockerignore before .dockerignore; buildah 1.28 needs to be told.
       const own = `${input.dockerfile}.dockerignore`;
       if (existsSync(own)) args.push('--ignorefile', own);

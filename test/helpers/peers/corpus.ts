@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execOk } from './exec.js';
-import { BUD_TWEAKS, TEST_DATE, conformanceTweak } from './tweaks.js';
+import { EXTRA_CASES } from './extra-cases.js';
+import { BUD_TWEAKS, TEST_DATE, conformanceTweak, settleTimes } from './tweaks.js';
 
 /** ../shared/conformance, resolved from this file (test/helpers/peers/). */
 export const CONFORMANCE_DIR = fileURLToPath(new URL('../../../../shared/conformance/', import.meta.url));
 
-export type Corpus = 'buildah-conformance' | 'buildah-bud' | 'kaniko-integration';
+export type Corpus = 'buildah-conformance' | 'buildah-bud' | 'kaniko-integration' | 'extra';
 
 export interface PeerCase {
   /** Unique and stable: `corpus/...`. The key used in testdata/peers/*.json. */
@@ -25,15 +26,24 @@ export interface PeerCase {
   needsNetwork: boolean;
   /** Both builders must refuse it (conformance `shouldFailAt`, deliberately bad Dockerfiles). */
   shouldFail: boolean;
+  /** Conformance `shouldFailAt`: the Dockerfile line the build must fail at. */
+  failAtLine?: number;
   buildArgs: Record<string, string>;
   /** Upstream's per-case list of filesystem keys to skip, in its `(dir):a:(dir):b:mtime` syntax. */
   fsSkip: string[];
   /** Upstream ran a Go/Bats callback to change the context; true when we have no reproduction of it. */
   untranscribedTweak: boolean;
-  /** Make the context; returns the context dir and the Dockerfile's absolute path. */
-  prepare(): Promise<{ contextDir: string; dockerfile: string }>;
+  /** Make the context; returns the context dir, the Dockerfile's absolute path and any temp dir to remove afterwards. */
+  prepare(): Promise<Prepared>;
   /** The Dockerfile text, for reports. */
   dockerfileText(): string;
+}
+
+export interface Prepared {
+  contextDir: string;
+  dockerfile: string;
+  /** A temporary directory holding a copied context; the caller removes it. */
+  temp?: string;
 }
 
 interface ConformanceCase {
@@ -90,6 +100,7 @@ function conformanceCase(c: ConformanceCase): PeerCase {
     corpus: 'buildah-conformance',
     needsNetwork: c.needs_network === true || (c.transientMounts?.length ?? 0) > 0,
     shouldFail: (c.shouldFailAt ?? 0) > 0,
+    ...((c.shouldFailAt ?? 0) > 0 ? { failAtLine: c.shouldFailAt } : {}),
     buildArgs: c.buildArgs ?? {},
     fsSkip: c.fsSkip ?? [],
     untranscribedTweak: c.tweakContextDir === true && tweak === undefined,
@@ -102,7 +113,9 @@ function conformanceCase(c: ConformanceCase): PeerCase {
       }
       // As upstream: the context is a copy of testdata/<contextDir> (or just the named
       // Dockerfile, or nothing); the Dockerfile is (re)written 0644 with the test date.
-      const contextDir = path.join(await tempDir('peer-ctx-'), 'context');
+      const since = Date.now() - 1000;
+      const temp = await tempDir('peer-ctx-');
+      const contextDir = path.join(temp, 'context');
       if (c.contextDir !== undefined) await copyTree(path.join(data, c.contextDir), contextDir);
       else await mkdir(contextDir, { recursive: true });
       const dockerfile = path.join(contextDir, dockerfileRel);
@@ -119,8 +132,9 @@ function conformanceCase(c: ConformanceCase): PeerCase {
         }
       }
       if (tweak) await tweak(contextDir);
+      await settleTimes(contextDir, since, TEST_DATE);
       await utimes(contextDir, TEST_DATE, TEST_DATE);
-      return { contextDir, dockerfile };
+      return { contextDir, dockerfile, temp };
     },
   };
 }
@@ -152,9 +166,13 @@ function budCase(e: IndexEntry): PeerCase {
     dockerfileText: () => readFileSync(file, 'utf8'),
     async prepare() {
       if (!tweak) return { contextDir: path.dirname(file), dockerfile: file };
-      const contextDir = path.join(await tempDir('peer-ctx-'), path.basename(path.dirname(file)));
+      const since = Date.now() - 1000;
+      const temp = await tempDir('peer-ctx-');
+      const contextDir = path.join(temp, path.basename(path.dirname(file)));
       await mkdir(contextDir, { recursive: true });
-      return tweak(contextDir, file);
+      const made = await tweak(contextDir, file);
+      await settleTimes(contextDir, since, TEST_DATE);
+      return { ...made, temp };
     },
   };
 }
@@ -185,7 +203,7 @@ function kanikoCase(e: IndexEntry): PeerCase {
   };
 }
 
-/** Every case of the three corpora, in corpus order. */
+/** Every case of the three corpora, then the suite's own extra cases. */
 export function loadCases(): PeerCase[] {
   const cases: PeerCase[] = [];
   for (const c of readJson<ConformanceCase[]>('buildah-conformance/cases.json')) cases.push(conformanceCase(c));
@@ -195,6 +213,7 @@ export function loadCases(): PeerCase[] {
     if (e.file.endsWith('.dockerignore')) continue;
     cases.push(kanikoCase(e));
   }
+  cases.push(...EXTRA_CASES);
   return cases;
 }
 

@@ -131,6 +131,8 @@ export interface ConfigView {
   author?: string;
   architecture?: string;
   os?: string;
+  /** Not config, but compared with it: the number of layers (one per filesystem-changing step). */
+  layers?: number;
 }
 
 function nonEmpty<T>(v: T | null | undefined): T | undefined {
@@ -170,7 +172,7 @@ export interface ImageView {
 }
 
 export function imageView(layers: TarMember[][], config: any): ImageView {
-  return { fs: mergeLayers(layers), config: configView(config) };
+  return { fs: mergeLayers(layers), config: { ...configView(config), layers: layers.length } };
 }
 
 /** One observed difference, in a form the known-differences rules can match. */
@@ -183,6 +185,8 @@ export interface Difference {
   what: string;
   hoist: unknown;
   peer: unknown;
+  /** For fs differences: the entry's type (the peer's, else hoist's). */
+  type?: string;
 }
 
 export function formatDifference(d: Difference): string {
@@ -202,14 +206,16 @@ export function diffImages(hoist: ImageView, peer: ImageView): Difference[] {
   for (const [p, e] of peer.fs) {
     const h = hoist.fs.get(p);
     if (!h) {
-      out.push({ area: 'fs', key: p, what: 'missing-in-hoist', hoist: undefined, peer: e.type });
+      out.push({ area: 'fs', key: p, what: 'missing-in-hoist', hoist: undefined, peer: e.type, type: e.type });
       continue;
     }
     for (const prop of FS_PROPS) {
-      if (!same(h[prop], e[prop])) out.push({ area: 'fs', key: p, what: prop, hoist: h[prop], peer: e[prop] });
+      if (!same(h[prop], e[prop])) out.push({ area: 'fs', key: p, what: prop, hoist: h[prop], peer: e[prop], type: e.type });
     }
   }
-  for (const [p, h] of hoist.fs) if (!peer.fs.has(p)) out.push({ area: 'fs', key: p, what: 'extra-in-hoist', hoist: h.type, peer: undefined });
+  for (const [p, h] of hoist.fs) {
+    if (!peer.fs.has(p)) out.push({ area: 'fs', key: p, what: 'extra-in-hoist', hoist: h.type, peer: undefined, type: h.type });
+  }
   const keys = new Set([...Object.keys(hoist.config), ...Object.keys(peer.config)]) as Set<keyof ConfigView>;
   for (const k of keys) {
     if (!same(hoist.config[k], peer.config[k])) out.push({ area: 'config', key: k, what: 'value', hoist: hoist.config[k], peer: peer.config[k] });

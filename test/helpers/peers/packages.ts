@@ -14,6 +14,8 @@ const COMMANDS: Record<string, string> = {
   buildah: 'buildah',
   runc: 'runc',
   attr: 'setfattr',
+  'xz-utils': 'xz',
+  gzip: 'gzip',
   tar: 'tar',
   'docker-registry': 'docker-registry',
 };

@@ -1,0 +1,198 @@
+/**
+ * Differential tests against buildah: every offline case of buildah's
+ * conformance table, buildah's bud inputs and Kaniko's integration
+ * Dockerfiles is built by hoist and by `buildah bud`, and the two images are
+ * compared: merged filesystem (types, modes incl. setuid, owners, symlink
+ * targets, hardlink groups, content hashes, xattrs, mtimes) and the config a
+ * Dockerfile controls. Cases hoist cannot build yet, known intentional
+ * differences and hoist bugs are listed in testdata/peers/*.json, and the
+ * suite checks that those lists still describe what happens.
+ */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { buildWithBuildah, buildWithHoist, type BuildOutcome } from '../helpers/peers/builders.js';
+import { CONFORMANCE_DIR, conformanceDataPresent, loadCases, type Corpus, type PeerCase } from '../helpers/peers/corpus.js';
+import {
+  expectedFailures,
+  explain,
+  hoistBugs,
+  knownDifferences,
+  type ExpectedFailure,
+} from '../helpers/peers/expectations.js';
+import { diffImages, formatDifference, type ImageView } from '../helpers/peers/image-model.js';
+import { ensureDebianPackages } from '../helpers/peers/packages.js';
+
+const CASES = loadCases();
+const EXPECTED = expectedFailures();
+const KNOWN = knownDifferences();
+const BUGS = hoistBugs();
+/** Directory mtimes at or after this are "the time of the build". */
+const BUILD_START = Math.floor(Date.now() / 1000) - 2;
+const CASE_TIMEOUT = 180_000;
+
+/** Entry ids that explained at least one difference, and how many comparisons ran. */
+const used = new Set<string>();
+let compared = 0;
+const toCompare = CASES.filter((c) => !c.needsNetwork && !c.shouldFail && EXPECTED.cases[c.id] === undefined).length;
+
+beforeAll(() => {
+  ensureDebianPackages(['buildah', 'attr', 'xz-utils', 'gzip']);
+}, 15 * 60_000);
+
+function describeOutcome(o: BuildOutcome): string {
+  return o.ok ? 'built' : `failed: ${o.code}${o.line !== undefined ? ` at line ${o.line}` : ''}: ${o.message.slice(-600)}`;
+}
+
+async function withContext<T>(c: PeerCase, fn: (input: { contextDir: string; dockerfile: string; buildArgs: Record<string, string> }) => Promise<T>): Promise<T> {
+  const prepared = await c.prepare();
+  try {
+    return await fn({ contextDir: prepared.contextDir, dockerfile: prepared.dockerfile, buildArgs: c.buildArgs });
+  } finally {
+    if (prepared.temp) await rm(prepared.temp, { recursive: true, force: true });
+  }
+}
+
+function stripPeerLabels(view: ImageView): void {
+  for (const k of KNOWN) {
+    if (!k.stripPeerLabel || k.cases !== '*') continue;
+    const labels = view.config.Labels;
+    if (labels && k.stripPeerLabel in labels) {
+      used.add(`known:${k.id}`);
+      const { [k.stripPeerLabel]: _gone, ...rest } = labels;
+      if (Object.keys(rest).length > 0) view.config.Labels = rest;
+      else delete view.config.Labels;
+    }
+  }
+}
+
+describe('peer corpus bookkeeping', () => {
+  it('references ../shared/conformance in place', () => {
+    const fromHere = fileURLToPath(new URL('../../../shared/conformance/', import.meta.url));
+    expect(path.resolve(CONFORMANCE_DIR)).toBe(path.resolve(fromHere));
+    expect(path.resolve(CONFORMANCE_DIR)).toBe(path.resolve(REPO_ROOT, '..', 'shared', 'conformance'));
+    expect(conformanceDataPresent()).toBe(true);
+  });
+
+  it('has unique case ids and finds the documented offline cases', () => {
+    expect(new Set(CASES.map((c) => c.id)).size).toBe(CASES.length);
+    const offline = (corpus: Corpus): number => CASES.filter((c) => c.corpus === corpus && !c.needsNetwork).length;
+    // The counts README.md gives for FROM-scratch cases.
+    expect(offline('buildah-conformance')).toBe(100);
+    expect(offline('buildah-bud')).toBe(26);
+    expect(offline('kaniko-integration')).toBe(5);
+  });
+
+  it('lists only real cases, each with a known category and a reason', () => {
+    const ids = new Set(CASES.map((c) => c.id));
+    for (const [id, e] of Object.entries(EXPECTED.cases)) {
+      expect(ids.has(id), `expected-failures.json names unknown case ${id}`).toBe(true);
+      expect(Object.keys(EXPECTED.categories), `${id}: category`).toContain(e.category);
+      expect(e.reason.length, `${id}: reason`).toBeGreaterThan(10);
+      if (e.category === 'hoist-bug') expect(BUGS.map((b) => b.id), `${id}: bug`).toContain(e.bug);
+    }
+  });
+
+  it('lists every case that needs the network', () => {
+    const missing = CASES.filter((c) => c.needsNetwork && EXPECTED.cases[c.id] === undefined).map((c) => c.id);
+    expect(missing).toEqual([]);
+  });
+
+  it('ties every hoist bug to cases, both ways', () => {
+    for (const b of BUGS) {
+      expect((b.differs?.cases.length ?? 0) + (b.fails?.length ?? 0), `${b.id} has no case that must show it`).toBeGreaterThan(0);
+      for (const id of b.fails ?? []) {
+        expect(EXPECTED.cases[id]?.bug, `${b.id}: ${id} must be an expected failure naming the bug`).toBe(b.id);
+      }
+      for (const id of [...(b.differs?.cases ?? []), ...(b.differs?.mayShowIn ?? [])]) {
+        expect(CASES.some((c) => c.id === id), `${b.id}: unknown case ${id}`).toBe(true);
+      }
+    }
+    for (const [id, e] of Object.entries(EXPECTED.cases)) {
+      if (e.category === 'hoist-bug') expect(BUGS.find((b) => b.id === e.bug)?.fails, `${e.bug} must list ${id}`).toContain(id);
+    }
+  });
+
+  it('keeps case-specific known differences tied to real cases', () => {
+    for (const k of KNOWN) {
+      const ids = [...(k.cases === '*' ? [] : k.cases), ...(k.mayShowIn ?? [])];
+      for (const id of ids) expect(CASES.some((c) => c.id === id), `${k.id}: unknown case ${id}`).toBe(true);
+    }
+  });
+});
+
+/** Cases only hoist can be asked about: the peer would need the network too. */
+describe.concurrent('hoist still refuses what it cannot build here', () => {
+  for (const c of CASES.filter((x) => x.needsNetwork)) {
+    const e = EXPECTED.cases[c.id] as ExpectedFailure | undefined;
+    it(`${c.id} (${e?.reason ?? 'unlisted'})`, async ({ expect }) => {
+      expect(e, 'listed in expected-failures.json').toBeDefined();
+      const out = await withContext(c, (input) => buildWithHoist(input, { timeoutMs: 30_000 }));
+      expect(out.ok, `hoist built ${c.id}; update expected-failures.json`).toBe(false);
+      if (!out.ok) {
+        const accepted = EXPECTED.baseImageErrors.includes(e?.hoistError ?? '') ? EXPECTED.baseImageErrors : [e?.hoistError];
+        expect(accepted, `${out.code}: ${out.message}`).toContain(out.code);
+      }
+    }, 60_000);
+  }
+});
+
+async function differential(c: PeerCase, expect: typeof import('vitest').expect): Promise<void> {
+  const e = EXPECTED.cases[c.id];
+  const [h, b] = await withContext(c, (input) => Promise.all([buildWithHoist(input), buildWithBuildah(input)]));
+  if (e) {
+    // Listed: check that what the list says still happens.
+    if (e.category === 'context-tweak') return;
+    if (e.hoistError !== undefined) {
+      expect(h.ok, `hoist now builds ${c.id} (${e.reason}); update expected-failures.json`).toBe(false);
+      if (!h.ok) {
+        expect(h.code, h.message).toBe(e.hoistError);
+        if (e.hoistLine !== undefined) expect(h.line, h.message).toBe(e.hoistLine);
+      }
+    } else {
+      expect(h.ok, `hoist: ${describeOutcome(h)}`).toBe(true);
+    }
+    if (e.buildah !== undefined) expect(b.ok ? 'ok' : 'fails', `buildah: ${describeOutcome(b)}`).toBe(e.buildah);
+    return;
+  }
+  if (c.shouldFail) {
+    expect(h.ok, `hoist must refuse ${c.id}`).toBe(false);
+    expect(b.ok, `buildah must refuse ${c.id}`).toBe(false);
+    if (!h.ok && c.failAtLine !== undefined) expect(h.line, `hoist failed at the wrong line: ${h.message}`).toBe(c.failAtLine);
+    return;
+  }
+  expect(h.ok, `hoist: ${describeOutcome(h)}`).toBe(true);
+  expect(b.ok, `buildah: ${describeOutcome(b)}`).toBe(true);
+  if (!h.ok || !b.ok) return;
+  stripPeerLabels(b.view);
+  const diffs = diffImages(h.view, b.view);
+  const x = explain(c.id, diffs, KNOWN, BUGS, { buildStart: BUILD_START });
+  for (const id of x.used) used.add(id);
+  compared++;
+  const text = x.unexplained.map(formatDifference).join('\n  ');
+  expect(x.unexplained.length, `unexplained differences in ${c.id}:\n  ${text}\n`).toBe(0);
+  expect(x.unused, `entries listed for ${c.id} that no longer apply (a fixed bug or a stale known difference)`).toEqual([]);
+}
+
+for (const corpus of ['buildah-conformance', 'buildah-bud', 'kaniko-integration', 'extra'] as const) {
+  describe.concurrent(`hoist vs buildah bud: ${corpus}`, () => {
+    for (const c of CASES.filter((x) => x.corpus === corpus && !x.needsNetwork)) {
+      const e = EXPECTED.cases[c.id];
+      const label = e ? `${c.id} [expected: ${e.category}: ${e.reason}]` : c.shouldFail ? `${c.id} [both must fail]` : c.id;
+      const test = e?.category === 'context-tweak' ? it.skip : it;
+      test(label, async ({ expect }) => differential(c, expect), CASE_TIMEOUT);
+    }
+  });
+}
+
+describe('afterwards', () => {
+  it('every rule that applies to all cases was needed', () => {
+    // Only meaningful when the whole suite ran (not under -t filtering).
+    if (compared < toCompare) return;
+    const idle = KNOWN.filter((k) => k.cases === '*' && !used.has(`known:${k.id}`)).map((k) => k.id);
+    expect(idle, 'global known differences that explained nothing: remove them').toEqual([]);
+  });
+});
+
