@@ -42,6 +42,7 @@ function layerPath(abs: string): string {
 }
 
 function join(dir: string, name: string): string {
+  if (name === '') return dir;
   return dir === '' ? name : `${dir}/${name}`;
 }
 
@@ -57,13 +58,16 @@ export class CopyPlanner {
   private readonly destAbs: string;
   private readonly destRel: string;
   private readonly destIsDir: boolean;
+  /** The destination was written with a trailing slash (or as `.`). */
+  private readonly slashDest: boolean;
 
   constructor(private readonly layout: CopyLayout, itemCount: number) {
     const dest = layout.dest;
     this.destAbs = dest.startsWith('/') ? dest : posix.join(layout.workdir, dest);
     const resolved = layout.view.resolve(this.destAbs, { followFinal: true });
     this.destRel = resolved.path;
-    this.destIsDir = isDirDest(dest) || resolved.node?.kind === 'dir';
+    this.slashDest = isDirDest(dest);
+    this.destIsDir = this.slashDest || resolved.node?.kind === 'dir';
     if (itemCount > 1 && !this.destIsDir) {
       throw new CopyError(
         'DEST_NOT_DIR',
@@ -102,7 +106,13 @@ export class CopyPlanner {
     const node = match.node;
     if (node.kind === 'dir') {
       const target = parentsRel !== undefined ? join(this.destRel, parentsRel) : this.destRel;
-      this.placeDir(target, node, fs.keepsOwners);
+      if ((this.slashDest && parentsRel === undefined) || fs.isIgnored(match.realRel)) {
+        // BuildKit: `COPY dir /dest/` first makes /dest (0755, --chown owner) and copies
+        // only the contents into it; without the slash, /dest is made from `dir` itself.
+        this.ensureDir(target);
+      } else {
+        this.placeDir(target, node, fs.keepsOwners, true);
+      }
       await this.copyTree(fs, match.realRel, target, '');
       return;
     }
@@ -115,13 +125,18 @@ export class CopyPlanner {
     for (const name of await fs.readdir(srcDir)) {
       const src = join(srcDir, name);
       const rel = join(relInSource, name);
-      if (fs.isIgnored(src) || this.layout.excludes?.matchesOrParentMatches(rel)) continue;
+      if (this.layout.excludes?.matchesOrParentMatches(rel)) continue;
+      const ignored = fs.isIgnored(src);
       const node = await fs.lstat(src);
-      if (node === undefined) continue;
+      if (node === undefined || (ignored && !(node.kind === 'dir' && fs.mayReinclude))) continue;
       const target = join(destDir, name);
       if (node.kind === 'dir') {
-        this.placeDir(target, node, fs.keepsOwners);
+        if (!ignored) this.placeDir(target, node, fs.keepsOwners, false);
+        const before = this.out.size;
         await this.copyTree(fs, src, target, rel);
+        // An ignored directory appears only as the parent of something `!` re-included,
+        // and then as a plain 0755 directory (as Docker and buildah make it), not as a copy.
+        if (ignored && this.out.size > before) this.ensureDir(target);
       } else if (node.kind === 'file') {
         this.placeFile(target, node, fs.keepsOwners);
       } else if (node.kind === 'symlink') {
@@ -155,12 +170,16 @@ export class CopyPlanner {
     });
   }
 
-  /** A directory that a source directory maps onto: an existing one keeps its metadata. */
-  private placeDir(target: string, node: Extract<SourceNode, { kind: 'dir' }>, keepOwner: boolean): void {
+  /**
+   * A directory that a source directory maps onto. Inside a copied tree it
+   * takes the source's metadata, even over an existing directory (as Docker
+   * and BuildKit do); the destination itself keeps an existing directory's.
+   */
+  private placeDir(target: string, node: Extract<SourceNode, { kind: 'dir' }>, keepOwner: boolean, isDestination: boolean): void {
     if (target === '') return;
     this.ensureParents(target);
     const existing = this.layout.view.lstat(target);
-    if (existing?.kind === 'dir') {
+    if (existing?.kind === 'dir' && isDestination) {
       this.keepExisting(target);
       return;
     }

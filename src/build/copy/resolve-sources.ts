@@ -74,9 +74,9 @@ export async function resolveInRoot(
 
 /** Clean a source as written; `..` that climbs out of the root is refused. */
 export function cleanSource(fs: SourceFs, source: string): string {
-  const cleaned = posix.normalize(`${source.replace(/^\/+/, '')}`);
+  const cleaned = posix.normalize(`${source.replace(/^\/+/, '')}`).replace(/\/+$/, '');
   if (cleaned === '..' || cleaned.startsWith('../')) throw escapeError(fs, source);
-  return cleaned === '.' ? '' : cleaned.replace(/\/$/, '');
+  return cleaned === '.' || cleaned === '' ? '' : cleaned;
 }
 
 async function expandWildcards(fs: SourceFs, segments: string[], source: string): Promise<string[]> {
@@ -103,7 +103,28 @@ async function expandWildcards(fs: SourceFs, segments: string[], source: string)
   return partials;
 }
 
-/** All matches of one COPY/ADD source; an unmatched source is an error. */
+/** Whether anything below an ignored directory is re-included by a `!` pattern. */
+async function holdsIncluded(fs: SourceFs, dir: string): Promise<boolean> {
+  for (const name of await fs.readdir(dir)) {
+    const rel = dir === '' ? name : `${dir}/${name}`;
+    if (!fs.isIgnored(rel)) return true;
+    const node = await fs.lstat(rel);
+    if (node?.kind === 'dir' && (await holdsIncluded(fs, rel))) return true;
+  }
+  return false;
+}
+
+export function isWildcard(source: string): boolean {
+  return WILDCARD.test(source);
+}
+
+/**
+ * All matches of one COPY/ADD source. A path that matches nothing is an
+ * error; a wildcard that matches nothing gives no matches (Docker fails the
+ * instruction only when none of its sources matched: see noSourceFiles).
+ * An ignored directory is still a match when `!` exceptions may re-include
+ * something below it.
+ */
 export async function resolveSources(fs: SourceFs, source: string, what: string): Promise<SourceMatch[]> {
   const cleaned = cleanSource(fs, source);
   const wildcard = WILDCARD.test(cleaned);
@@ -111,15 +132,20 @@ export async function resolveSources(fs: SourceFs, source: string, what: string)
   const matches: SourceMatch[] = [];
   for (const rel of lexicals) {
     const resolved = await resolveInRoot(fs, rel, true, source);
-    if (resolved.node === undefined || fs.isIgnored(resolved.rel) || (rel !== resolved.rel && fs.isIgnored(rel))) continue;
+    if (resolved.node === undefined) continue;
+    const ignored = fs.isIgnored(resolved.rel) || (rel !== resolved.rel && fs.isIgnored(rel));
+    if (ignored && !(resolved.node.kind === 'dir' && fs.mayReinclude && (await holdsIncluded(fs, resolved.rel)))) continue;
     matches.push({ rel, node: resolved.node, realRel: resolved.rel });
   }
-  if (matches.length === 0) {
+  if (matches.length === 0 && !wildcard) {
     const where = fs.description === 'build context' ? 'in build context (is it excluded by .dockerignore?)' : `in ${fs.description}`;
-    throw new SourceError(
-      'SOURCE_NOT_FOUND',
-      wildcard ? `${what}: no source files were specified: ${JSON.stringify(source)} matches nothing ${where}` : `${what}: source ${JSON.stringify(source)} not found ${where}`,
-    );
+    throw new SourceError('SOURCE_NOT_FOUND', `${what}: source ${JSON.stringify(source)} not found ${where}`);
   }
   return matches;
+}
+
+/** Every source of an instruction matched nothing (only wildcards can get here). */
+export function noSourceFiles(fs: SourceFs, sources: readonly string[], what: string): SourceError {
+  const where = fs.description === 'build context' ? 'in build context (is it excluded by .dockerignore?)' : `in ${fs.description}`;
+  return new SourceError('SOURCE_NOT_FOUND', `${what}: no source files were specified: ${sources.map((s) => JSON.stringify(s)).join(' ')} match nothing ${where}`);
 }

@@ -26,6 +26,8 @@ export interface SourceFs {
   readdir(rel: string): Promise<string[]>;
   /** True if .dockerignore (or nothing) hides this path. */
   isIgnored(rel: string): boolean;
+  /** Whether an ignored directory may still hold re-included paths (`!` exceptions). */
+  readonly mayReinclude: boolean;
   /** Where a path is on disk, for sources that are real files (ADD reads archives from there). */
   absolutePath?: (rel: string) => string;
 }
@@ -52,11 +54,14 @@ function nodeFromStats(abs: string, st: Stats, linkname?: string): SourceNode {
 export class ContextFs implements SourceFs {
   readonly description = 'build context';
   readonly keepsOwners = false;
+  readonly mayReinclude: boolean;
 
   constructor(
     private readonly root: string,
     private readonly ignore: PatternMatcher,
-  ) {}
+  ) {
+    this.mayReinclude = ignore.hasExclusions;
+  }
 
   async lstat(rel: string): Promise<SourceNode | undefined> {
     const abs = rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
@@ -100,6 +105,7 @@ function nodeFromView(node: ViewNode): SourceNode {
 /** Another stage's filesystem (COPY --from=stage). */
 export class ViewFs implements SourceFs {
   readonly keepsOwners = true;
+  readonly mayReinclude = false;
 
   constructor(
     private readonly view: FsView,

@@ -4,7 +4,7 @@ import type { AddInstr, CopyInstr } from '../../dockerfile/instructions/types.js
 import { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import { memoryFile, type CopyItem, type CopyLayout } from '../copy/copy-entries.js';
 import { resolveOwner } from '../copy/owner.js';
-import { cleanSource, resolveSources } from '../copy/resolve-sources.js';
+import { cleanSource, noSourceFiles, resolveSources } from '../copy/resolve-sources.js';
 import { ContextFs, ViewFs, type SourceFs } from '../copy/source-fs.js';
 import type { StepContext } from '../executor/step-context.js';
 
@@ -46,6 +46,7 @@ export async function localItems(ctx: StepContext, instr: CopyInstr | AddInstr, 
       items.push({ kind: 'match', fs, match, parentsRel: instr.parents ? parentsRelOf(source, match.rel, fs) : undefined });
     }
   }
+  if (sources.length > 0 && items.length === 0) throw noSourceFiles(fs, sources, instr.kind);
   for (const doc of instr.heredocs) {
     const content = Buffer.from(doc.chomp ? chompHeredocContent(doc.content) : doc.content);
     items.push({ kind: 'file', name: posix.basename(doc.name), node: memoryFile(content, 0o644, ctx.createdMtime()), keepOwner: false });

@@ -187,3 +187,42 @@ describe('the build context is a boundary', () => {
   });
 });
 
+
+describe('COPY regressions found by the buildah differential suite', () => {
+  it('a trailing-slash destination is created 0755 root:root; without the slash it is made from the source directory', async () => {
+    const c = makeContext({ 'private/f': 'f' });
+    chmodSync(path.join(c, 'private'), 0o700);
+    const { files } = await buildImage('FROM scratch\nCOPY private/ /slash/\nCOPY private /noslash\n', c);
+    expect(files.get('slash')).toMatchObject({ mode: 0o755, uid: 0, gid: 0 });
+    expect(files.get('noslash')?.mode).toBe(0o700);
+  });
+
+  it('a directory inside a copied tree takes the source metadata even over an existing one', async () => {
+    const c = makeContext({ 'a/sub/x': 'x', 'b/sub/y': 'y' });
+    chmodSync(path.join(c, 'a', 'sub'), 0o700);
+    chmodSync(path.join(c, 'b', 'sub'), 0o750);
+    const { files } = await buildImage('FROM scratch\nCOPY a/ /x/\nCOPY b/ /x/\n', c);
+    expect(files.get('x/sub')?.mode).toBe(0o750);
+  });
+
+  it('.dockerignore exceptions re-include files under an excluded directory', async () => {
+    const c = makeContext({ 'folder1/file1': '1', 'folder1/file2': '2', '.dockerignore': '**\n!folder1/file1\n' });
+    const { files } = await buildImage('FROM scratch\nADD folder1 /f1\n', c);
+    expect(files.get('f1/file1')?.content.toString()).toBe('1');
+    expect(files.has('f1/file2')).toBe(false);
+    expect(files.get('f1')?.mode).toBe(0o755);
+  });
+
+  it('a wildcard matching nothing is fine when another source matched', async () => {
+    const c = makeContext({ 'a.txt': 'a' });
+    const { files } = await buildImage('FROM scratch\nCOPY *.nope a.txt /d/\n', c);
+    expect(files.has('d/a.txt')).toBe(true);
+  });
+
+  it('COPY --parents ./ copies the whole context under the destination', async () => {
+    const c = makeContext({ 'x/y/f': 'f', 'top': 't' });
+    const { files } = await buildImage('FROM scratch\nCOPY --parents ./ /parents/\n', c);
+    expect(files.has('parents/x/y/f')).toBe(true);
+    expect(files.has('parents/top')).toBe(true);
+  });
+});
