@@ -11,7 +11,7 @@ export function registerCopy(program: Command, io: CliIo): void {
       .argument('<src>', 'source, e.g. docker://busybox:latest or oci-layout:dir:tag')
       .argument('<dst>', 'destination'),
   ).action(async (src: string, dst: string, flags: ImageFlags) => {
-    const { access, close } = imageAccess(flags, io);
+    const { access, close } = imageAccess(flags, io, { cacheBlobs: false });
     try {
       io.stdout(await copyImage(src, dst, access));
     } finally {

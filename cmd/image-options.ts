@@ -34,7 +34,7 @@ export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | '
 }
 
 /** Image access for one command; the registry client is made only if a registry is used. */
-export function imageAccess(flags: ImageFlags, io: CliIo): { access: ImageAccess; close: () => Promise<void> } {
+export function imageAccess(flags: ImageFlags, io: CliIo, opts: { cacheBlobs?: boolean } = {}): { access: ImageAccess; close: () => Promise<void> } {
   let client: RegistryClient | undefined;
   const spec = targetPlatform(flags.platform);
   const platform: Platform = { os: spec.os, architecture: spec.architecture, ...(spec.variant ? { variant: spec.variant } : {}) };
@@ -42,6 +42,7 @@ export function imageAccess(flags: ImageFlags, io: CliIo): { access: ImageAccess
     store: new BlobStore(resolveStoreRoot({ cacheDir: flags.cacheDir, env: io.env, homedir: homedir() })),
     registry: () => (client ??= registryClientFor(flags, io)),
     platform,
+    cacheBlobs: opts.cacheBlobs ?? true,
   };
   return { access, close: async () => client?.close() };
 }

@@ -15,7 +15,7 @@ export function registerPull(program: Command, io: CliIo): void {
   ).action(async (ref: string, dest: string, flags: ImageFlags) => {
     const src = parseImageLocation(ref);
     if (src.kind !== 'registry') throw new UsageError(`pull reads from a registry, not ${src.kind}:`, { hint: 'use hoist copy for local sources' });
-    const { access, close } = imageAccess(flags, io);
+    const { access, close } = imageAccess(flags, io, { cacheBlobs: false });
     try {
       io.stdout(await copyImage(src, dest, access));
     } finally {

@@ -15,7 +15,7 @@ export function registerPush(program: Command, io: CliIo): void {
   ).action(async (src: string, ref: string, flags: ImageFlags) => {
     const dst = parseImageLocation(ref);
     if (dst.kind !== 'registry') throw new UsageError(`push writes to a registry, not ${dst.kind}:`, { hint: 'use hoist copy for local destinations' });
-    const { access, close } = imageAccess(flags, io);
+    const { access, close } = imageAccess(flags, io, { cacheBlobs: false });
     try {
       io.stdout(await copyImage(src, dst, access));
     } finally {

@@ -13,9 +13,10 @@
  * hold part of it); the whole upload restarts with a new session and a
  * reopened body, within the retry budget.
  */
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
-import { verifyingStream, type Descriptor } from '../src/oci/index.js';
+import { HoistError } from '../src/errors.js';
+import type { Descriptor } from '../src/oci/index.js';
 import { pullScope, pushScope } from './auth.js';
 import type { BlobLocation } from './blob-download.js';
 import { isConnectionError, readErrorBody, RegistryError, statusError } from './errors.js';
@@ -104,8 +105,11 @@ export async function uploadBlob(
     return locationOf(res, what);
   };
 
+  // The registry checks the digest of what it receives (DIGEST_INVALID), and hoist's
+  // sources verify blobs as they read them: here only the length is checked, so a
+  // short or long local blob fails clearly before the registry sees it.
   const verifiedOpen = async (): Promise<Readable> => {
-    const check = verifyingStream({ digest: desc.digest, size: desc.size }, `${describe(loc, desc)} (local content)`);
+    const check = sizeCheckingStream(desc.size, `${describe(loc, desc)} (local content)`);
     pipeline(await open(), check, () => undefined);
     return check;
   };
@@ -160,4 +164,21 @@ export async function uploadBlob(
 
 async function dump(res: HttpResponse): Promise<void> {
   await res.body.dump().catch(() => undefined);
+}
+
+/** Passes bytes through, failing when there are more or fewer than `size`. */
+function sizeCheckingStream(size: number, describe: string): Transform {
+  let seen = 0;
+  const mismatch = (message: string): HoistError =>
+    new HoistError('DIGEST_MISMATCH', message, { hint: 'the local content is corrupt or was truncated; rebuild or fetch it again' });
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > size) cb(mismatch(`${describe}: more than the expected ${size} bytes`));
+      else cb(null, chunk);
+    },
+    flush(cb) {
+      cb(seen === size ? null : mismatch(`${describe}: got ${seen} bytes, expected ${size}`));
+    },
+  });
 }

@@ -20,6 +20,12 @@ export interface ImageAccess {
   /** Created on first use: local-only commands never touch the network. */
   registry: () => RegistryClient;
   platform: Platform;
+  /**
+   * Keep registry blobs in the store (builds reuse them). Copying verbs turn
+   * this off: a blob then streams, verified, from the registry straight into
+   * its destination, written once and hashed once on each side.
+   */
+  cacheBlobs?: boolean;
   signal?: AbortSignal | undefined;
 }
 
@@ -36,7 +42,11 @@ function localSource(loc: Exclude<ImageLocation, { kind: 'registry' }>): ImageSo
 }
 
 export function registrySource(access: ImageAccess): RegistrySource {
-  return new RegistrySource(access.registry(), { store: access.store, defaultPlatform: access.platform, ...(access.signal ? { signal: access.signal } : {}) });
+  return new RegistrySource(access.registry(), {
+    ...(access.cacheBlobs === false ? {} : { store: access.store }),
+    defaultPlatform: access.platform,
+    ...(access.signal ? { signal: access.signal } : {}),
+  });
 }
 
 /** Open the image at `loc` (lazily: nothing but its manifest is read until asked). */

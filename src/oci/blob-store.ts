@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoistError } from '../errors.js';
 import { fileHandleSink } from './atomic-file.js';
@@ -105,10 +105,18 @@ export class BlobStore {
     const handle = await open(temp, 'wx', 0o644);
     let closed = false;
     try {
-      const digester = new DigestingStream(algorithm);
-      const guard = expect.digest === undefined ? [] : [verifyingStream({ digest: expect.digest, size: expect.size }, 'blob')];
-      await pipeline(src, digester, ...guard, fileHandleSink(handle));
-      const info: BlobInfo = { digest: digester.digest(), size: digester.size };
+      // One hash pass: verify against the expected digest when there is one, else compute it.
+      const digester = expect.digest === undefined ? new DigestingStream(algorithm) : undefined;
+      let size = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          size += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      const check = digester ?? verifyingStream({ digest: expect.digest as Digest, size: expect.size }, 'blob');
+      await pipeline(src, check, counter, fileHandleSink(handle));
+      const info: BlobInfo = { digest: digester ? digester.digest() : (expect.digest as Digest), size };
       if (expect.size !== undefined && info.size !== expect.size) {
         throw new HoistError('DIGEST_MISMATCH', `blob has ${info.size} bytes, expected ${expect.size}`);
       }

@@ -39,7 +39,10 @@ describe('token-auth registry', () => {
 
     const post = await http(`${reg.url}/v2/tok/app/blobs/uploads/`, { method: 'POST' });
     expect(post.status).toBe(401);
-    expect(parseChallenge(header(post, 'www-authenticate')!).params.scope).toBe('repository:tok/app:pull,push');
+    // The registry lists the actions from a Go map: their order varies between runs.
+    const scope = parseChallenge(header(post, 'www-authenticate')!).params.scope ?? '';
+    expect(scope.startsWith('repository:tok/app:')).toBe(true);
+    expect(scope.slice('repository:tok/app:'.length).split(',').sort()).toEqual(['pull', 'push']);
   });
 
   it('the client flow: challenge -> token from the realm -> retry succeeds', async () => {
@@ -106,8 +109,8 @@ describe('token-auth registry', () => {
     const token = await fetchToken(reg, ['repository:tok/app:pull']);
     const r = await http(`${reg.url}/v2/tok/app/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     expect(r.status).toBe(401);
-    expect(header(r, 'www-authenticate')).toBe(
-      `Bearer realm="${reg.tokenRealm}",service="hoist-test-registry",scope="repository:tok/app:pull,push",error="insufficient_scope"`,
+    expect(header(r, 'www-authenticate')).toMatch(
+      new RegExp(`^Bearer realm="${reg.tokenRealm}",service="hoist-test-registry",scope="repository:tok/app:(pull,push|push,pull)",error="insufficient_scope"$`),
     );
     const pushToken = await fetchToken(reg, ['repository:tok/app:pull,push']);
     const ok = await http(`${reg.url}/v2/tok/app/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${pushToken}` } });
