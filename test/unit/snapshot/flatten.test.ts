@@ -13,14 +13,14 @@ type Spec = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; co
 async function tarOf(specs: Spec[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((r) => pack.on('end', r));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const ended = new Promise<void>((r) => pack.on('end', () => r()));
   for (const s of specs) {
     const type = s.type ?? 'file';
     await new Promise<void>((resolve, reject) =>
-      pack.entry({ name: s.name, type, mode: s.mode ?? (type === 'directory' ? 0o755 : 0o644), linkname: s.linkname }, type === 'file' ? (s.content ?? '') : undefined, (err) =>
-        err ? reject(err) : resolve(),
-      ),
+      type === 'file'
+        ? pack.entry({ name: s.name, type, mode: s.mode ?? 0o644 }, s.content ?? '', (err) => (err ? reject(err) : resolve()))
+        : pack.entry({ name: s.name, type, mode: s.mode ?? (type === 'directory' ? 0o755 : 0o644), linkname: s.linkname }, (err) => (err ? reject(err) : resolve())),
     );
   }
   pack.finalize();
