@@ -2,40 +2,41 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import type { CliIo } from './io.js';
-import { registerBuild } from './build.js';
-import { registerPlan } from './plan.js';
-import { registerPull } from './pull.js';
-import { registerPush } from './push.js';
-import { registerCopy } from './copy.js';
-import { registerDigest } from './digest.js';
-import { registerManifest } from './manifest.js';
-import { registerConfig } from './config.js';
-import { registerLs } from './ls.js';
-import { registerExport } from './export.js';
-import { registerLogin } from './login.js';
-import { registerLogout } from './logout.js';
 import { reportError } from './report-error.js';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
-function buildProgram(io: CliIo): Command {
+type Register = (program: Command, io: CliIo) => void;
+
+/**
+ * Each verb is loaded only when it runs (a push does not load the Dockerfile
+ * frontend, a plan does not load undici): start-up is a large part of a
+ * short command. Help and unknown verbs load them all.
+ */
+const VERBS: Readonly<Record<string, () => Promise<Register>>> = {
+  build: async () => (await import('./build.js')).registerBuild,
+  plan: async () => (await import('./plan.js')).registerPlan,
+  pull: async () => (await import('./pull.js')).registerPull,
+  push: async () => (await import('./push.js')).registerPush,
+  copy: async () => (await import('./copy.js')).registerCopy,
+  digest: async () => (await import('./digest.js')).registerDigest,
+  manifest: async () => (await import('./manifest.js')).registerManifest,
+  config: async () => (await import('./config.js')).registerConfig,
+  ls: async () => (await import('./ls.js')).registerLs,
+  export: async () => (await import('./export.js')).registerExport,
+  login: async () => (await import('./login.js')).registerLogin,
+  logout: async () => (await import('./logout.js')).registerLogout,
+};
+
+async function buildProgram(io: CliIo, argv: readonly string[]): Promise<Command> {
   const program = new Command('hoist')
     .description('Build OCI images from Dockerfiles without a daemon')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerBuild(program, io);
-  registerPlan(program, io);
-  registerPull(program, io);
-  registerPush(program, io);
-  registerCopy(program, io);
-  registerDigest(program, io);
-  registerManifest(program, io);
-  registerConfig(program, io);
-  registerLs(program, io);
-  registerExport(program, io);
-  registerLogin(program, io);
-  registerLogout(program, io);
+  const verb = argv.find((a) => !a.startsWith('-'));
+  const wanted = verb !== undefined && Object.hasOwn(VERBS, verb) ? [verb] : Object.keys(VERBS);
+  for (const name of wanted) (await (VERBS[name] as () => Promise<Register>)())(program, io);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }
@@ -47,8 +48,9 @@ async function main(): Promise<void> {
     env: process.env,
   };
   try {
-    const program = buildProgram(io);
-    if (process.argv.length <= 2) {
+    const args = process.argv.slice(2);
+    const program = await buildProgram(io, args);
+    if (args.length === 0) {
       program.outputHelp();
       process.exitCode = 2;
       return;
