@@ -4,7 +4,9 @@
  * reads (indexes resolved to a platform, Docker media types); tags paginate;
  * a second repository gets cross-repository mounts.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -237,5 +239,23 @@ describe('uploads', () => {
     const big = (await pulled.layers())[1]!;
     expect((await readAll(await big.compressed())).equals(layers[1]!.gz)).toBe(true);
     expect((await readdir(join(dir, 'store-chunked', 'blobs', 'sha256'))).length).toBe(2); // config + that layer
+  });
+});
+
+describe('corrupt local content', () => {
+  test('same length, wrong bytes: the registry refuses it and the push fails clearly', async () => {
+    const claimed = Buffer.from('the content the descriptor promises');
+    const actual = Buffer.from('THE CONTENT THE DESCRIPTOR PROMISES');
+    const desc = {
+      mediaType: MediaType.OciLayerGzip,
+      digest: `sha256:${createHash('sha256').update(claimed).digest('hex')}` as Digest,
+      size: claimed.length,
+    };
+    const repo = parseReference(`${reg.host}/hoist/corrupt`);
+    const c = client();
+    const err = await c.pushBlob(repo, desc, async () => Readable.from([actual])).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/DIGEST_INVALID|digest/i);
+    expect(await c.blobExists(repo, desc.digest)).toBe(false);
   });
 });
