@@ -14,7 +14,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoistError } from '../errors.js';
 import { fileHandleSink } from './atomic-file.js';
-import { DigestingStream, digestAlgorithm, digestHex, verifyingStream, type Digest } from './digest.js';
+import { DigestingStream, digestAlgorithm, digestHex, verifiesDigest, verifyingStream, type Digest } from './digest.js';
 
 export interface PutExpectation {
   digest?: Digest;
@@ -114,8 +114,10 @@ export class BlobStore {
           cb(null, chunk);
         },
       });
-      const check = digester ?? verifyingStream({ digest: expect.digest as Digest, size: expect.size }, 'blob');
-      await pipeline(src, check, counter, fileHandleSink(handle));
+      // A source that already enforces this digest (a verified download) is not hashed twice.
+      const preverified = expect.digest !== undefined && verifiesDigest(src, expect.digest);
+      const check = digester ?? (preverified ? undefined : verifyingStream({ digest: expect.digest as Digest, size: expect.size }, 'blob'));
+      await (check ? pipeline(src, check, counter, fileHandleSink(handle)) : pipeline(src, counter, fileHandleSink(handle)));
       const info: BlobInfo = { digest: digester ? digester.digest() : (expect.digest as Digest), size };
       if (expect.size !== undefined && info.size !== expect.size) {
         throw new HoistError('DIGEST_MISMATCH', `blob has ${info.size} bytes, expected ${expect.size}`);

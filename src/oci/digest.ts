@@ -88,10 +88,22 @@ export interface Expectation {
  * early (as soon as too many bytes arrive) for size, at the end for the
  * digest. `describe` names the content in the error.
  */
+/**
+ * Set on a verifyingStream: the digest it enforces. A consumer that would
+ * verify the same digest again (BlobStore.put) can rely on it instead: the
+ * stream errors before it ends if the content does not match.
+ */
+export const VERIFIES_DIGEST: unique symbol = Symbol('hoist.verifies-digest');
+
+/** Whether `stream` is a verifyingStream enforcing exactly `digest`. */
+export function verifiesDigest(stream: object, digest: Digest): boolean {
+  return (stream as { [VERIFIES_DIGEST]?: Digest })[VERIFIES_DIGEST] === digest;
+}
+
 export function verifyingStream(expect: Expectation, describe: string): Transform {
   const hash = hasherFor(expect.digest);
   let seen = 0;
-  return new Transform({
+  const stream = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       seen += chunk.length;
       if (expect.size !== undefined && seen > expect.size) {
@@ -114,6 +126,8 @@ export function verifyingStream(expect: Expectation, describe: string): Transfor
       cb();
     },
   });
+  Object.defineProperty(stream, VERIFIES_DIGEST, { value: expect.digest });
+  return stream;
 }
 
 function mismatch(message: string): HoistError {
