@@ -19,41 +19,21 @@ export interface Expanded<T> {
  */
 export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex: ShellLex): Expanded<T> {
   const used = new Set<string>();
-  const word = (w: string): string => {
-    try {
+  const located = <R>(run: () => R): R => locateExpansion(instr, run);
+  const word = (w: string): string =>
+    located(() => {
       const r = lex.processWordWithMatches(w, env);
       for (const m of r.matched) used.add(m);
       return r.result;
-    } catch (err) {
-      if (err instanceof ShellExpansionError) {
-        throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err });
-      }
-      throw err;
-    }
-  };
-  const words = (w: string): string[] => {
-    try {
+    });
+  const words = (w: string): string[] =>
+    located(() => {
       const r = lex.processWordsWithMatches(w, env);
       for (const m of r.matched) used.add(m);
       return r.words;
-    } catch (err) {
-      if (err instanceof ShellExpansionError) {
-        throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err });
-      }
-      throw err;
-    }
-  };
+    });
   const heredocLex = new ShellLex('\\', { skipProcessQuotes: true });
-  const heredocWord = (w: string): string => {
-    try {
-      return heredocLex.processWord(w, env);
-    } catch (err) {
-      if (err instanceof ShellExpansionError) {
-        throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err });
-      }
-      throw err;
-    }
-  };
+  const heredocWord = (w: string): string => located(() => heredocLex.processWord(w, env));
   const opt = (w: string | undefined): string | undefined => (w === undefined ? undefined : word(w));
   const pairs = (kvs: KeyValue[]): KeyValue[] => kvs.map((kv) => ({ key: word(kv.key), value: word(kv.value) }));
 
@@ -115,14 +95,19 @@ export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex
   return { instr: out as T, used };
 }
 
-/** Expand one word on behalf of `instr` (ARG defaults); errors are located at it. */
-export function expandWord(word: string, env: Env, lex: ShellLex, instr: Instruction): string {
+/** Run an expansion for `instr`, turning a shell expansion error into a located DockerfileError. */
+function locateExpansion<R>(instr: Instruction, run: () => R): R {
   try {
-    return lex.processWord(word, env);
+    return run();
   } catch (err) {
     if (err instanceof ShellExpansionError) {
       throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err });
     }
     throw err;
   }
+}
+
+/** Expand one word on behalf of `instr` (ARG defaults); errors are located at it. */
+export function expandWord(word: string, env: Env, lex: ShellLex, instr: Instruction): string {
+  return locateExpansion(instr, () => lex.processWord(word, env));
 }
