@@ -23,7 +23,7 @@ import {
   type ExpectedFailure,
 } from '../helpers/peers/expectations.js';
 import { diffImages, formatDifference, type ImageView } from '../helpers/peers/image-model.js';
-import { ensureDebianPackages } from '../helpers/peers/packages.js';
+import { ensureDebianPackages } from '../helpers/packages.js';
 
 const CASES = loadCases();
 const EXPECTED = expectedFailures();
@@ -38,8 +38,8 @@ const used = new Set<string>();
 let compared = 0;
 const toCompare = CASES.filter((c) => !c.needsNetwork && !c.shouldFail && EXPECTED.cases[c.id] === undefined).length;
 
-beforeAll(() => {
-  ensureDebianPackages(['buildah', 'attr', 'xz-utils', 'gzip']);
+beforeAll(async () => {
+  await ensureDebianPackages(['buildah', 'attr', 'xz-utils', 'gzip']);
 }, 15 * 60_000);
 
 function describeOutcome(o: BuildOutcome): string {

@@ -18,7 +18,7 @@ import { readDockerArchive, readOciArchive, readOciLayout, readTar, sha256, type
 import { AMD64 } from '../helpers/plan.js';
 import { execOk } from '../helpers/peers/exec.js';
 import { mergeLayers, type FsEntry } from '../helpers/peers/image-model.js';
-import { ensureDebianPackages } from '../helpers/peers/packages.js';
+import { ensureDebianPackages } from '../helpers/packages.js';
 import { readRootfs } from '../helpers/peers/rootfs.js';
 import { writeTar } from '../helpers/peers/tarball.js';
 
@@ -104,7 +104,7 @@ let image: ReadImage;
 let fs: Map<string, FsEntry>;
 
 beforeAll(async () => {
-  ensureDebianPackages(['skopeo', 'umoci']);
+  await ensureDebianPackages(['skopeo', 'umoci']);
   ctx = await makeOracleContext();
   work = tempDir('peer-oracle-');
   archive = path.join(work, 'image.oci.tar');

@@ -3,7 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImage, makeContext, tempDir } from '../helpers/build.js';
-import { ensureDebianPackages } from '../helpers/peers/packages.js';
+import { ensureDebianPackages } from '../helpers/packages.js';
 
 /** podman with its own storage in temp dirs; nothing is run, so no runtime is needed. */
 describe('podman load reads what hoist writes', () => {
@@ -18,7 +18,7 @@ describe('podman load reads what hoist writes', () => {
   let configDigest: string;
 
   beforeAll(async () => {
-    ensureDebianPackages(['podman']);
+    await ensureDebianPackages(['podman']);
     // The settings ../shared/TESTBED.md found necessary for podman 4.3 here.
     mkdirSync(root, { recursive: true });
     writeFileSync(

@@ -8,7 +8,7 @@ export type { RunningRegistry, StartRegistryOptions, RegistryAuth } from './regi
 export { startFaultProxy } from './fault-proxy.js';
 export type { FaultProxy, Fault, ProxiedRequest } from './fault-proxy.js';
 export { freePort } from './ports.js';
-export { ensureDebianPackages, findCommand } from './packages.js';
+export { ensureDebianPackages, findCommand } from '../packages.js';
 export { pushTestImage, pushBlob, putManifest, fetchToken, authorizationFor, basicAuth } from './push.js';
 export type { PushedTestImage, Credentials } from './push.js';
 export { buildTestImage, writeTestOciLayout, seededBytes, sha256, parsePlatform, MEDIA } from './test-image.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { cachedRsaKeys, makeTestCa, makeTokenSigner } from './certs.js';
 import { killAndRemoveSync, onProcessExit } from './cleanup.js';
-import { ensureDebianPackages, findCommand } from './packages.js';
+import { ensureDebianPackages, findCommand } from '../packages.js';
 import { freePort } from './ports.js';
 import { startTokenServer, type TokenRequest, type TokenServer } from './token-server.js';
 

@@ -1,8 +1,9 @@
 /**
- * The registry helpers need Debian packages (docker-registry, apache2-utils,
- * skopeo). On a fresh Debian machine they are installed on first use, as
- * root: `apt-get update` once per process, then `apt-get install -y`. Where
- * every needed command is present nothing is run.
+ * Tests need Debian packages (the registry, peers such as skopeo, umoci,
+ * buildah and podman, archive tools). On a fresh Debian machine they are
+ * installed on first use, as root: `apt-get update` once per process, then
+ * `apt-get install -y`. Where every needed command is present nothing runs.
+ * The one place that does this for every suite.
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -14,6 +15,13 @@ const COMMANDS: Record<string, string> = {
   'apache2-utils': 'htpasswd',
   skopeo: 'skopeo',
   umoci: 'umoci',
+  buildah: 'buildah',
+  podman: 'podman',
+  runc: 'runc',
+  attr: 'setfattr',
+  'xz-utils': 'xz',
+  gzip: 'gzip',
+  tar: 'tar',
 };
 
 /** Where a command is found on PATH (plus the sbin/bin directories a minimal PATH may lack), or undefined. */
@@ -103,11 +111,11 @@ export async function ensureDebianPackages(pkgs: string[]): Promise<void> {
     const missing = await missingNow();
     if (missing.length === 0) return;
     if (findCommand('apt-get') === undefined) {
-      throw new Error(`the registry tests need the Debian packages ${missing.join(', ')}, and this machine has no apt-get`);
+      throw new Error(`the tests need the Debian packages ${missing.join(', ')}, and this machine has no apt-get`);
     }
     if (typeof process.getuid === 'function' && process.getuid() !== 0) {
       throw new Error(
-        `the registry tests need the Debian packages ${missing.join(', ')}: install them as root (apt-get install -y ${missing.join(' ')})`,
+        `the tests need the Debian packages ${missing.join(', ')}: install them as root (apt-get install -y ${missing.join(' ')})`,
       );
     }
     updateOnce ??= aptGet(['update']).catch((e: unknown) => {
