@@ -4,14 +4,13 @@
  * Writing goes to `FILE.tmp-XXXX`, renamed over FILE only when complete.
  */
 import { dirname } from 'node:path';
-import { writeStreamAtomic } from './atomic-file.js';
 import type { Digest } from './digest.js';
 import { readDockerArchiveImage, type LayerPresentation } from './docker-archive-read.js';
 import { fillDockerArchive } from './docker-archive-write.js';
 import type { Image, ImageSink, ImageSource } from './image.js';
 import { loadArchive } from './oci-archive.js';
 import type { Reference } from './reference.js';
-import { TarWriter } from './tar-write.js';
+import { writeTarAtomic } from './tar-write.js';
 import type { Platform } from './types.js';
 
 export interface DockerArchiveOptions {
@@ -38,23 +37,6 @@ export class DockerArchive implements ImageSource, ImageSink {
 
   /** Returns the image's manifest digest (the archive itself records the config digest, Docker's image ID). */
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
-    const tar = new TarWriter();
-    const written = writeStreamAtomic(this.file, tar.output);
-    const filled = fillDockerArchive(tar, img, refs, this.options.spoolDir ?? dirname(this.file)).then(
-      (digest) => {
-        tar.finish();
-        return digest;
-      },
-      (err: unknown) => {
-        tar.abort(err instanceof Error ? err : new Error(String(err)));
-        throw err;
-      },
-    );
-    // Wait for both: on failure the temp file must be gone before we report it.
-    // The output's error is the root cause (a fill failure is passed on to it).
-    const [fill, output] = await Promise.allSettled([filled, written]);
-    if (output.status === 'rejected') throw output.reason;
-    if (fill.status === 'rejected') throw fill.reason;
-    return fill.value;
+    return writeTarAtomic(this.file, (tar) => fillDockerArchive(tar, img, refs, this.options.spoolDir ?? dirname(this.file)));
   }
 }

@@ -7,7 +7,6 @@
  */
 import { stat } from 'node:fs/promises';
 import { HoistError } from '../errors.js';
-import { writeStreamAtomic } from './atomic-file.js';
 import { serializeIndex } from './canonical-json.js';
 import type { Digest } from './digest.js';
 import { imagePlatform, manifestDescriptor, verifiedBlob, type Image, type ImageSink, type ImageSource } from './image.js';
@@ -15,7 +14,7 @@ import { INDEX_FILE, indexEntries, layoutBlobPath, mergeIndex, OCI_LAYOUT_CONTEN
 import { resolveLayoutImage } from './layout-read.js';
 import type { Reference } from './reference.js';
 import { TarIndex } from './tar-index.js';
-import { TarWriter } from './tar-write.js';
+import { writeTarAtomic, type TarWriter } from './tar-write.js';
 import type { Platform } from './types.js';
 
 /** Open a tar file for random access, with hoist errors for the usual mistakes. */
@@ -50,24 +49,7 @@ export class OciArchive implements ImageSource, ImageSink {
   }
 
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
-    const tar = new TarWriter();
-    const written = writeStreamAtomic(this.file, tar.output);
-    const filled = fillLayout(tar, img, refs).then(
-      (digest) => {
-        tar.finish();
-        return digest;
-      },
-      (err: unknown) => {
-        tar.abort(err instanceof Error ? err : new Error(String(err)));
-        throw err;
-      },
-    );
-    // Wait for both: on failure the temp file must be gone before we report it.
-    // The output's error is the root cause (a fill failure is passed on to it).
-    const [fill, output] = await Promise.allSettled([filled, written]);
-    if (output.status === 'rejected') throw output.reason;
-    if (fill.status === 'rejected') throw fill.reason;
-    return fill.value;
+    return writeTarAtomic(this.file, (tar) => fillLayout(tar, img, refs));
   }
 }
 

@@ -4,6 +4,7 @@
  * 0644 (0755 for directories), so the same content gives the same archive.
  */
 import { Readable } from 'node:stream';
+import { writeStreamAtomic } from './atomic-file.js';
 import * as tar from 'tar-stream';
 
 type Header = Partial<tar.Header> & { name: string };
@@ -73,4 +74,29 @@ export class TarWriter {
       this.pack.entry(this.header(h), data, (err) => (err ? reject(err) : resolve()));
     });
   }
+}
+
+/**
+ * Write a tar file whole or not at all: `fill` adds the members while the
+ * bytes stream to a temp file that is renamed into place at the end. On any
+ * failure the temp file is gone before the error is reported; the output's
+ * error is the root cause (a fill failure is passed on to it).
+ */
+export async function writeTarAtomic<T>(file: string, fill: (tar: TarWriter) => Promise<T>): Promise<T> {
+  const writer = new TarWriter();
+  const written = writeStreamAtomic(file, writer.output);
+  const filled = fill(writer).then(
+    (value) => {
+      writer.finish();
+      return value;
+    },
+    (err: unknown) => {
+      writer.abort(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    },
+  );
+  const [fillResult, output] = await Promise.allSettled([filled, written]);
+  if (output.status === 'rejected') throw output.reason;
+  if (fillResult.status === 'rejected') throw fillResult.reason;
+  return fillResult.value;
 }
