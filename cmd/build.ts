@@ -5,8 +5,8 @@ import { parseOutputSpec, parseSourceDateEpoch } from '../src/build/outputs.js';
 import { registrySource } from '../src/build/images.js';
 import type { Image, ImageSink, ImageSource, Platform, Reference } from '../src/oci/index.js';
 import { RegistrySink } from '../registry/index.js';
-import { UsageError, formatLocation } from '../src/errors.js';
-import { collect, hostPlatform, parseBuildArgs, targetPlatform } from './common-options.js';
+import { UsageError } from '../src/errors.js';
+import { collect, hostPlatform, parseBuildArgs, printWarnings, targetPlatform } from './common-options.js';
 import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 
@@ -67,7 +67,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           digestFile: flags.digestFile,
           metadataFile: flags.metadataFile,
         });
-        for (const w of result.warnings) io.stderr(`warning: ${w.location ? `${formatLocation(w.location)}: ` : ''}${w.message}`);
+        printWarnings(io, result.warnings);
         for (const o of outputs) io.stderr(`wrote ${o.type} ${o.dest}`);
         if (push) for (const t of tags) io.stderr(`pushed ${t}`);
         io.stdout(result.digest);

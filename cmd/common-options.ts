@@ -1,4 +1,5 @@
-import { UsageError } from '../src/errors.js';
+import { UsageError, formatLocation, type Warning } from '../src/errors.js';
+import type { CliIo } from './io.js';
 import { parsePlatform, platformFromNode, type PlatformSpec } from '../src/build/plan/index.js';
 
 /** commander accumulator for repeatable options. */
@@ -37,4 +38,9 @@ export function targetPlatform(flag: string | undefined): PlatformSpec {
   } catch (err) {
     throw new UsageError(`--platform ${JSON.stringify(flag)}: ${(err as Error).message}`, { hint: 'write os/arch[/variant], e.g. linux/arm64' });
   }
+}
+
+/** Warnings go to stderr as `warning: PATH:LINE: message`. */
+export function printWarnings(io: CliIo, warnings: readonly Warning[]): void {
+  for (const w of warnings) io.stderr(`warning: ${w.location ? `${formatLocation(w.location)}: ` : ''}${w.message}`);
 }

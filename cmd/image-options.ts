@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import type { Command } from 'commander';
 import { RegistryClient, DEFAULT_CERTS_DIRS } from '../registry/index.js';
 import { defaultKeychain } from '../registry/keychain/index.js';
-import { BlobStore, resolveStoreRoot, type Platform } from '../src/oci/index.js';
+import { BlobStore, resolveStoreRoot } from '../src/oci/index.js';
 import type { ImageAccess } from '../src/build/images.js';
 import { collect, targetPlatform } from './common-options.js';
 import type { CliIo } from './io.js';
@@ -36,8 +36,7 @@ export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | '
 /** Image access for one command; the registry client is made only if a registry is used. */
 export function imageAccess(flags: ImageFlags, io: CliIo, opts: { cacheBlobs?: boolean } = {}): { access: ImageAccess; close: () => Promise<void> } {
   let client: RegistryClient | undefined;
-  const spec = targetPlatform(flags.platform);
-  const platform: Platform = { os: spec.os, architecture: spec.architecture, ...(spec.variant ? { variant: spec.variant } : {}) };
+  const platform = targetPlatform(flags.platform);
   const access: ImageAccess = {
     store: new BlobStore(resolveStoreRoot({ cacheDir: flags.cacheDir, env: io.env, homedir: homedir() })),
     registry: () => (client ??= registryClientFor(flags, io)),

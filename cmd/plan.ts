@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadBuildDefinition } from '../src/build/frontend.js';
 import { planToJson } from '../src/build/plan/index.js';
-import { formatLocation } from '../src/errors.js';
-import { collect, hostPlatform, parseBuildArgs, targetPlatform } from './common-options.js';
+import { collect, hostPlatform, parseBuildArgs, printWarnings, targetPlatform } from './common-options.js';
 import type { CliIo } from './io.js';
 
 interface PlanFlags {
@@ -33,9 +32,7 @@ export function registerPlan(program: Command, io: CliIo): void {
         buildPlatform: hostPlatform(),
         targetPlatform: targetPlatform(flags.platform),
       });
-      for (const w of definition.plan.warnings) {
-        io.stderr(`warning: ${w.location ? `${formatLocation(w.location)}: ` : ''}${w.message}`);
-      }
+      printWarnings(io, definition.plan.warnings);
       io.stdout(JSON.stringify(planToJson(definition.plan), null, 2));
     });
 }

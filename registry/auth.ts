@@ -58,13 +58,17 @@ function parseTokenReply(text: string): TokenReply | undefined {
   return reply;
 }
 
-async function readSmall(body: AsyncIterable<unknown>): Promise<string> {
+async function readSmall(body: AsyncIterable<unknown>, what: string): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     total += buf.length;
-    if (total > MAX_TOKEN_RESPONSE) throw new Error('token response too large');
+    if (total > MAX_TOKEN_RESPONSE) {
+      throw new RegistryError('REGISTRY_PROTOCOL', `${what}: the token answer is larger than ${MAX_TOKEN_RESPONSE} bytes`, {
+        hint: 'the token service misbehaves; check the registry\'s auth configuration',
+      });
+    }
     chunks.push(buf);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -218,7 +222,7 @@ export class Authenticator {
   ): Promise<TokenReply> {
     if (res.status !== 200) throw statusError(what, registry, res.status, await readErrorBody(res.body));
     const ct = header(res.headers, 'content-type') ?? '';
-    const text = await readSmall(res.body);
+    const text = await readSmall(res.body, what);
     const reply = parseTokenReply(text);
     if (reply === undefined) {
       throw new RegistryError('REGISTRY_PROTOCOL', `${what}: the answer (${ct || 'no content type'}) holds no token`);

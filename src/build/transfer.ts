@@ -1,7 +1,7 @@
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { flattenLayers } from '../../snapshot/flatten.js';
+import { HoistError } from '../errors.js';
+import { writeStreamAtomic } from '../oci/atomic-file.js';
 import type { Digest } from '../oci/digest.js';
 import type { Image } from '../oci/index.js';
 import { parseImageLocation, type ImageLocation } from './image-location.js';
@@ -23,12 +23,12 @@ export async function exportImage(image: Image, file: string | Writable): Promis
     await flattenLayers(opens, file);
     return;
   }
-  const temp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await flattenLayers(opens, createWriteStream(temp, { flags: 'wx', mode: 0o644 }));
-    await rename(temp, file);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  // Through the shared temp-file-and-rename writer; wait for both sides so no temp
+  // file outlives a failure. A layer problem (HoistError) says more than the
+  // broken pipe it causes on the file side, and vice versa when the file fails first.
+  const out = new PassThrough();
+  const [flattened, written] = await Promise.allSettled([flattenLayers(opens, out), writeStreamAtomic(file, out)]);
+  if (flattened.status === 'rejected' && flattened.reason instanceof HoistError) throw flattened.reason;
+  if (written.status === 'rejected') throw written.reason;
+  if (flattened.status === 'rejected') throw flattened.reason;
 }

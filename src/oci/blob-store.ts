@@ -8,7 +8,7 @@
  * in several processes. Reads are verified against digest and size.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -105,20 +105,12 @@ export class BlobStore {
     const handle = await open(temp, 'wx', 0o644);
     let closed = false;
     try {
-      // One hash pass: verify against the expected digest when there is one, else compute it.
-      const digester = expect.digest === undefined ? new DigestingStream(algorithm) : undefined;
-      let size = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          size += chunk.length;
-          cb(null, chunk);
-        },
-      });
-      // A source that already enforces this digest (a verified download) is not hashed twice.
-      const preverified = expect.digest !== undefined && verifiesDigest(src, expect.digest);
-      const check = digester ?? (preverified ? undefined : verifyingStream({ digest: expect.digest as Digest, size: expect.size }, 'blob'));
-      await (check ? pipeline(src, check, counter, fileHandleSink(handle)) : pipeline(src, counter, fileHandleSink(handle)));
-      const info: BlobInfo = { digest: digester ? digester.digest() : (expect.digest as Digest), size };
+      // One pass: without an expected digest, hash (DigestingStream also counts); with one,
+      // verify while counting, or only count if the source already enforces that digest.
+      const info =
+        expect.digest === undefined
+          ? await this.writeHashed(src, algorithm, handle)
+          : await this.writeVerified(src, expect.digest, expect.size, handle);
       if (expect.size !== undefined && info.size !== expect.size) {
         throw new HoistError('DIGEST_MISMATCH', `blob has ${info.size} bytes, expected ${expect.size}`);
       }
@@ -132,6 +124,26 @@ export class BlobStore {
       await unlink(temp).catch(() => undefined);
       throw err;
     }
+  }
+
+  private async writeHashed(src: Readable, algorithm: 'sha256' | 'sha512', handle: FileHandle): Promise<BlobInfo> {
+    const digester = new DigestingStream(algorithm);
+    await pipeline(src, digester, fileHandleSink(handle));
+    return { digest: digester.digest(), size: digester.size };
+  }
+
+  private async writeVerified(src: Readable, digest: Digest, size: number | undefined, handle: FileHandle): Promise<BlobInfo> {
+    let counted = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        counted += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    // A source that already enforces this digest (a verified download) is not hashed twice.
+    if (verifiesDigest(src, digest)) await pipeline(src, counter, fileHandleSink(handle));
+    else await pipeline(src, verifyingStream({ digest, size }, 'blob'), counter, fileHandleSink(handle));
+    return { digest, size: counted };
   }
 
   /** Move a complete temp file into place, keeping an existing blob of the right size. */

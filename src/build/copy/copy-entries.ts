@@ -36,11 +36,6 @@ function isDirDest(dest: string): boolean {
   return dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
 }
 
-/** Absolute container path -> layer path ('' for /). */
-function layerPath(abs: string): string {
-  return posix.normalize(abs).replace(/^\/+/, '').replace(/\/+$/, '').replace(/^\.$/, '');
-}
-
 function join(dir: string, name: string): string {
   if (name === '') return dir;
   return dir === '' ? name : `${dir}/${name}`;
@@ -213,10 +208,6 @@ export class CopyPlanner {
     const parts = path.split('/');
     for (let i = 1; i < parts.length; i++) this.ensureDir(parts.slice(0, i).join('/'));
   }
-}
-
-export function layerPathOf(abs: string): string {
-  return layerPath(abs);
 }
 
 /** A heredoc or a small in-memory file as a file node. */

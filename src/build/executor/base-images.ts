@@ -1,15 +1,12 @@
 import { HoistError } from '../../errors.js';
-import type { ConfigFile, Image, ImageSource, Platform } from '../../oci/index.js';
+import type { ConfigFile, Image, ImageSource } from '../../oci/index.js';
 import { parsePlatform, type BuildPlan, type PlatformSpec } from '../plan/index.js';
 
 /** A registry image a stage is built on (or COPY --from reads), opened lazily: manifest and config only. */
 export interface BaseImage {
+  ref: string;
   image: Image;
   config: ConfigFile;
-}
-
-function toPlatform(p: PlatformSpec): Platform {
-  return { os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) };
 }
 
 /**
@@ -26,9 +23,9 @@ export async function openBaseImages(plan: BuildPlan, source: ImageSource | unde
     if (!source) {
       throw new HoistError('NO_IMAGE_SOURCE', `FROM ${ref}: no registry access was configured`, { hint: 'this build API needs an image source for registry bases' });
     }
-    const platform = toPlatform(stage.platform ? parsePlatform(stage.platform) : target);
+    const platform = stage.platform ? parsePlatform(stage.platform) : target;
     const image = await source.image(ref, platform);
-    bases.set(key, { image, config: await image.configFile() });
+    bases.set(key, { ref, image, config: await image.configFile() });
   }
   return bases;
 }

@@ -204,7 +204,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const definition = await loadBuildDefinition(opts);
   const refs = parseTags(opts.tags);
   const bases = await openBaseImages(definition.plan, opts.images, opts.targetPlatform);
-  const envOf = new Map([...bases].map(([key, b]) => [key.split('@@')[0] as string, b.config.config?.Env ?? []]));
+  const envOf = new Map([...bases.values()].map((b) => [b.ref, b.config.config?.Env ?? []]));
   const plan =
     bases.size === 0
       ? definition.plan

@@ -1,4 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../oci/atomic-file.js';
 import type { Image, Reference } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 
@@ -9,12 +9,6 @@ export interface BuildReport {
   tags: string[];
   config: { digest: Digest; size: number };
   layers: Array<{ digest: Digest; diffId: Digest; size: number; mediaType: string }>;
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  await writeFile(temp, text);
-  await rename(temp, file);
 }
 
 export async function buildReport(image: Image, refs: readonly Reference[]): Promise<BuildReport> {
@@ -38,7 +32,7 @@ export async function writeReports(
   files: { digestFile?: string | undefined; metadataFile?: string | undefined },
 ): Promise<BuildReport> {
   const report = await buildReport(image, refs);
-  if (files.digestFile) await writeAtomically(files.digestFile, report.digest);
-  if (files.metadataFile) await writeAtomically(files.metadataFile, `${JSON.stringify(report, null, 2)}\n`);
+  if (files.digestFile) await writeFileAtomic(files.digestFile, Buffer.from(report.digest));
+  if (files.metadataFile) await writeFileAtomic(files.metadataFile, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
   return report;
 }

@@ -1,6 +1,7 @@
 import type { ContainerConfig, History, Layer } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 import { FsView } from '../../../snapshot/fs-view.js';
+import { envFromLines } from '../plan/index.js';
 
 /**
  * What a stage has built so far: the image config it will have, its layers
@@ -62,12 +63,7 @@ export class StageState {
 
   /** The environment as `K=V` lines, in config order. */
   envMap(): Map<string, string> {
-    const env = new Map<string, string>();
-    for (const line of this.config.Env ?? []) {
-      const eq = line.indexOf('=');
-      if (eq > 0) env.set(line.slice(0, eq), line.slice(eq + 1));
-    }
-    return env;
+    return envFromLines(this.config.Env ?? []);
   }
 
   setEnv(key: string, value: string): void {

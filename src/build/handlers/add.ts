@@ -7,7 +7,7 @@ import { downloadUrl, urlFileName } from '../add/url-source.js';
 import { CopyPlanner, type CopyItem } from '../copy/copy-entries.js';
 import type { SourceFs } from '../copy/source-fs.js';
 import type { StepContext } from '../executor/step-context.js';
-import { copyLayout, describeCopy, localItems, sourceFsFor } from './copy-sources.js';
+import { copyLayout, describeCopy, heredocItems, matchItems, sourceFsFor } from './copy-sources.js';
 
 const URL_SOURCE = /^https?:\/\//i;
 
@@ -28,11 +28,11 @@ export async function handleAdd(ctx: StepContext, instr: AddInstr): Promise<void
         items.push(await urlItem(ctx, instr, source, cleanups, layout.owner));
         continue;
       }
-      for (const item of await localItems(ctx, { ...instr, heredocs: [] }, fs, [source])) {
+      for (const item of await matchItems(instr, fs, [source])) {
         items.push(instr.unpack === false ? item : await maybeExtract(ctx, fs, item, cleanups, layout.owner));
       }
     }
-    items.push(...(await localItems(ctx, { ...instr, sources: [] }, fs, [])));
+    items.push(...heredocItems(ctx, instr));
     const planner = new CopyPlanner(layout, items.length);
     for (const item of items) await planner.add(item);
     await ctx.addLayer(planner.entries(), describeCopy(instr));

@@ -38,8 +38,8 @@ function parentsRelOf(source: string, matchRel: string, fs: SourceFs): string {
   return prefix === '' ? matchRel : matchRel.slice(prefix.length + 1);
 }
 
-/** The matched paths and heredocs of a COPY/ADD, in order. */
-export async function localItems(ctx: StepContext, instr: CopyInstr | AddInstr, fs: SourceFs, sources: string[]): Promise<CopyItem[]> {
+/** What `sources` match in `fs`; an error when none of them matches anything. */
+export async function matchItems(instr: CopyInstr | AddInstr, fs: SourceFs, sources: readonly string[]): Promise<CopyItem[]> {
   const items: CopyItem[] = [];
   for (const source of sources) {
     for (const match of await resolveSources(fs, source, instr.kind)) {
@@ -47,11 +47,15 @@ export async function localItems(ctx: StepContext, instr: CopyInstr | AddInstr, 
     }
   }
   if (sources.length > 0 && items.length === 0) throw noSourceFiles(fs, sources, instr.kind);
-  for (const doc of instr.heredocs) {
-    const content = Buffer.from(doc.chomp ? chompHeredocContent(doc.content) : doc.content);
-    items.push({ kind: 'file', name: posix.basename(doc.name), node: memoryFile(content, 0o644, ctx.createdMtime()), keepOwner: false });
-  }
   return items;
+}
+
+/** The instruction's heredocs as files named after their delimiters. */
+export function heredocItems(ctx: StepContext, instr: CopyInstr | AddInstr): CopyItem[] {
+  return instr.heredocs.map((doc) => {
+    const content = Buffer.from(doc.chomp ? chompHeredocContent(doc.content) : doc.content);
+    return { kind: 'file', name: posix.basename(doc.name), node: memoryFile(content, 0o644, ctx.createdMtime()), keepOwner: false };
+  });
 }
 
 export function describeCopy(instr: CopyInstr | AddInstr): string {

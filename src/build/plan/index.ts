@@ -1,4 +1,4 @@
-export { planBuild, DEFAULT_PATH } from './plan.js';
+export { planBuild, envFromLines, DEFAULT_PATH } from './plan.js';
 export type { BaseRef, BuildPlan, PlanOptions, PlannedInstruction, PlannedStage } from './plan.js';
 export { planToJson, describeInstruction } from './plan-json.js';
 export type { PlanJson, InstructionJson } from './plan-json.js';

@@ -84,7 +84,8 @@ function definedOnly(values: ReadonlyMap<string, string | undefined>): Map<strin
   return out;
 }
 
-function envFromLines(lines: readonly string[]): Map<string, string> {
+/** `K=V` environment lines (an image config's Env) as a map; later lines win. */
+export function envFromLines(lines: readonly string[]): Map<string, string> {
   const env = new Map<string, string>();
   for (const line of lines) {
     const eq = line.indexOf('=');

@@ -1,11 +1,13 @@
 import { HoistError } from '../../errors.js';
+import { formatPlatform, type Platform } from '../../oci/index.js';
 
-/** An OS/architecture pair as in the OCI image index, e.g. linux/arm64/v8. */
-export interface PlatformSpec {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+/**
+ * An OS/architecture pair as in the OCI image index, e.g. linux/arm64/v8.
+ * The same type as the image model's; this module only adds the lenient,
+ * containerd-style parsing of what users type (bare `arm64`, `aarch64`, `armhf`).
+ */
+export type PlatformSpec = Platform;
+export { formatPlatform };
 
 const NODE_ARCH: Readonly<Record<string, string>> = {
   x64: 'amd64',
@@ -61,8 +63,4 @@ export function parsePlatform(text: string): PlatformSpec {
   const [first, second, third] = parts as [string, string | undefined, string | undefined];
   if (second === undefined) return { os: 'linux', ...normalizeArch(first, undefined) };
   return { os: first, ...normalizeArch(second, third) };
-}
-
-export function formatPlatform(p: PlatformSpec): string {
-  return p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`;
 }
