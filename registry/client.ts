@@ -73,8 +73,9 @@ export class RegistryClient {
       },
       options.timeouts,
     );
-    // TLS verification is off only for hosts the user named insecure (plain http needs none).
-    const dispatcherFor = (url: URL) => this.agents.get(url.host, url.protocol !== 'https:' || !isInsecureRegistry(url.host, insecure));
+    // TLS verification is off only for hosts the user named insecure. Plain http has no TLS,
+    // so it gets the agent without CAs (loading them would only cost start-up time).
+    const dispatcherFor = (url: URL) => this.agents.get(url.host, url.protocol === 'https:' && !isInsecureRegistry(url.host, insecure));
     this.transport = new Transport(dispatcherFor, options.retry, options.userAgent ?? 'hoist');
     const auth = new Authenticator(options.keychain, this.transport, new TokenCache(options.now));
     this.http = new RegistryHttp(this.transport, auth, insecure);

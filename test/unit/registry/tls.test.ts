@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RegistryClient } from '../../../registry/client.js';
 import type { RegistryError } from '../../../registry/errors.js';
 import { staticKeychain } from '../../../registry/keychain/index.js';
-import { loadConnectTls, readSystemCaBundle } from '../../../registry/tls.js';
+import { connectOptions, loadConnectTls, readSystemCaBundle } from '../../../registry/tls.js';
 import { parseReference } from '../../../src/oci/index.js';
 import { makeSelfSigned, type Pem } from './tls-fixtures.js';
 
@@ -53,6 +53,21 @@ describe('loadConnectTls', () => {
   test('no extra CAs: Node defaults; insecure turns verification off', async () => {
     const tls = await loadConnectTls('other:1', false, { certsDirs: [join(dir, 'certs.d')] });
     expect(tls).toEqual({ rejectUnauthorized: false });
+  });
+
+  test('without verification no CA is loaded, however many are configured', async () => {
+    const tls = await loadConnectTls('x', false, { caFiles: [join(dir, 'ca.pem')], certsDirs: [] }, 'SYSTEM');
+    expect(tls).toEqual({ rejectUnauthorized: false });
+  });
+
+  test('connect options: one secure context for all connections, none when there is nothing to add', async () => {
+    expect(connectOptions({ rejectUnauthorized: false })).toEqual({ rejectUnauthorized: false });
+    const withCa = connectOptions({ rejectUnauthorized: true, ca: [pem.certPem] });
+    expect(withCa.rejectUnauthorized).toBe(true);
+    expect(withCa.secureContext?.context).toBeDefined();
+    expect(Object.keys(withCa)).not.toContain('ca');
+    const withClientCert = connectOptions({ rejectUnauthorized: false, cert: pem.certPem, key: pem.keyPem });
+    expect(withClientCert.secureContext?.context).toBeDefined();
   });
 
   test('the system bundle is the first candidate that exists', async () => {
