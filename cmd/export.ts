@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseImageLocation } from '../src/build/image-location.js';
 import { readImage } from '../src/build/images.js';
-import { exportImage } from '../src/build/transfer.js';
+import { exportImage } from '../src/build/export.js';
 import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import type { CliIo } from './io.js';
 import { reportError } from './report-error.js';
 
@@ -42,6 +43,11 @@ async function buildProgram(io: CliIo, argv: readonly string[]): Promise<Command
 }
 
 async function main(): Promise<void> {
+  // undici's HTTP parser is WebAssembly. V8 re-compiles it with its optimizing tier in the
+  // background, and the process cannot exit until that job ends: ~100 ms added to every
+  // registry command, for a parser that only ever sees headers (bodies pass through).
+  setFlagsFromString('--no-wasm-tier-up');
+  setFlagsFromString('--no-wasm-dynamic-tiering');
   const io: CliIo = {
     stdout: (line) => process.stdout.write(`${line}\n`),
     stderr: (line) => process.stderr.write(`${line}\n`),
