@@ -12,7 +12,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import { Agent } from 'undici';
+import { Agent } from './http-client.js';
 import { RegistryError } from './errors.js';
 
 export const DEFAULT_CERTS_DIRS: readonly string[] = Object.freeze(['/etc/docker/certs.d', '/etc/containers/certs.d']);

@@ -13,7 +13,8 @@
  */
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from './http-client.js';
 import { HoistError } from '../src/errors.js';
 import { connectionFailure, isConnectionError, isTlsProtocolError, isTlsVerificationError } from './errors.js';
 

@@ -39,7 +39,7 @@ const sha = (b: Buffer | Buffer[]): string => {
 function shortWritingHandle(real: FileHandle, limit: number, datasyncError?: Error): { handle: FileHandle; datasyncs: () => number } {
   let datasyncs = 0;
   const handle = Object.create(real) as FileHandle;
-  handle.writev = async (buffers: NodeJS.ArrayBufferView[]) => {
+  handle.writev = (async (buffers: readonly NodeJS.ArrayBufferView[]) => {
     const take: Buffer[] = [];
     let room = limit;
     for (const b of buffers as Buffer[]) {
@@ -49,7 +49,7 @@ function shortWritingHandle(real: FileHandle, limit: number, datasyncError?: Err
       room -= part.length;
     }
     return real.writev(take);
-  };
+  }) as FileHandle['writev'];
   handle.datasync = async () => {
     datasyncs++;
     if (datasyncError !== undefined) throw datasyncError;

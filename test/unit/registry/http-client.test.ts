@@ -1,0 +1,36 @@
+import { createRequire } from 'node:module';
+import * as undici from 'undici';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Agent, request } from '../../../registry/http-client.js';
+import { startServer, type LocalServer } from './local-server.js';
+
+let server: LocalServer;
+beforeAll(async () => {
+  server = await startServer((req, res) => {
+    res.writeHead(201, { 'x-echo': `${req.method} ${req.url}` }).end('made');
+  });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+describe('registry/http-client: the parts of undici loaded from its own files', () => {
+  test('are the objects undici itself exports (an upgrade that moves them fails here)', () => {
+    expect(Agent).toBe(undici.Agent);
+    const requireHere = createRequire(import.meta.url);
+    expect(undici.Dispatcher.prototype.request).toBe(requireHere('undici/lib/api/api-request'));
+  });
+
+  test('request sends method, path and query to the URL, through the given agent', async () => {
+    const agent = new Agent();
+    try {
+      const res = await request(new URL(`${server.url}/v2/app/tags/list?n=2&last=a`), { method: 'PUT', body: 'x', dispatcher: agent });
+      expect(res.statusCode).toBe(201);
+      expect(res.headers['x-echo']).toBe('PUT /v2/app/tags/list?n=2&last=a');
+      expect(await res.body.text()).toBe('made');
+      expect(server.requests.at(-1)?.body.toString()).toBe('x');
+    } finally {
+      await agent.close();
+    }
+  });
+});
