@@ -37,7 +37,7 @@ export interface RegistryClientOptions {
   certsDirs?: readonly string[];
   /** System CA bundle candidates (first existing is trusted); default the usual Linux paths, [] for none. */
   systemCaBundles?: readonly string[];
-  /** Blobs transferred at once by sources and sinks using this client. Default 4. */
+  /** Blobs transferred at once by sources and sinks using this client. Default 6, as skopeo. */
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   userAgent?: string;
@@ -63,7 +63,7 @@ export class RegistryClient {
 
   constructor(options: RegistryClientOptions) {
     const insecure = options.insecureRegistries ?? [];
-    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.concurrency = Math.max(1, options.concurrency ?? 6);
     this.monolithicLimit = options.monolithicUploadLimit ?? DEFAULT_MONOLITHIC_LIMIT;
     this.agents = new AgentPool(
       {

@@ -81,7 +81,8 @@ export class BlobStore {
         });
       }
       // The stream owns the handle from here and closes it at end or on error.
-      const source = handle.createReadStream({ start: 0 });
+      // 1 MiB reads: with the default 64 KiB, the per-read promise overhead cost ~0.3 CPU-s per 512 MiB pushed.
+      const source = handle.createReadStream({ start: 0, highWaterMark: 1 << 20 });
       const verify = verifyingStream({ digest: d, size }, `blob ${d} in ${this.root}`);
       // pipeline destroys both ends on error, so a consumer of `verify` sees read errors too.
       pipeline(source, verify).catch(() => undefined);
