@@ -6,8 +6,7 @@
  * against the descriptor's digest and size, so a resume that went wrong
  * cannot go unnoticed.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { verifyingStream, type Descriptor } from '../src/oci/index.js';
 import { HoistError } from '../src/errors.js';
 import { pullScope } from './auth.js';
@@ -21,6 +20,8 @@ export interface BlobLocation {
   /** Repository path, e.g. `library/busybox`. */
   repository: string;
 }
+
+type Body = HttpResponse['body'];
 
 export interface DownloadOptions {
   policy: RetryPolicy;
@@ -54,56 +55,92 @@ async function get(http: RegistryHttp, loc: BlobLocation, desc: Descriptor, from
   throw statusError(what, loc.registry, res.status, await readErrorBody(res.body));
 }
 
-/** Open a blob from the registry: a verified stream of exactly its content. */
+/**
+ * Open a blob from the registry: a verified stream of exactly its content.
+ * The response body is fed straight into the verifying stream (no
+ * generator, no extra pipe stage: this is the per-byte path of every pull);
+ * a connection lost mid-body switches to the next ranged response.
+ */
 export async function downloadBlob(http: RegistryHttp, loc: BlobLocation, desc: Descriptor, opts: DownloadOptions): Promise<Readable> {
   const first = await get(http, loc, desc, 0, opts);
   const what = `GET ${describe(loc, desc)}`;
+  const out = verifyingStream({ digest: desc.digest, size: desc.size }, describe(loc, desc));
+  let body: Body = first.body;
+  let received = 0;
+  let skip = 0; // bytes a server that ignored Range sends again
+  let resumes = 0;
+  let settled = false;
 
-  async function* body(): AsyncGenerator<Buffer> {
-    let res = first;
-    let received = 0;
-    let skip = 0;
-    for (let resumes = 0; ; ) {
-      try {
-        for await (const raw of res.body) {
-          let chunk = raw as Buffer;
-          if (skip > 0) {
-            const drop = Math.min(skip, chunk.length);
-            skip -= drop;
-            chunk = chunk.subarray(drop);
-            if (chunk.length === 0) continue;
-          }
-          received += chunk.length;
-          yield chunk;
-        }
-        return;
-      } catch (err) {
-        res.body.destroy();
-        if (opts.signal?.aborted === true || err instanceof HoistError || !isConnectionError(err)) throw err;
-        if (received >= desc.size) return; // all bytes arrived; verification decides
-        resumes++;
-        if (resumes >= opts.policy.maxAttempts) {
-          throw connectionFailure(`${what}: connection lost after ${received} of ${desc.size} bytes`, loc.registry, err);
-        }
-        await pause(backoffDelay(opts.policy, resumes), opts.signal);
-        res = await get(http, loc, desc, received, opts);
-        if (res.status === 206) {
-          const start = contentRangeStart(header(res.headers, 'content-range'));
-          if (start !== received) {
-            res.body.destroy();
-            throw new RegistryError('REGISTRY_PROTOCOL', `${what}: asked to resume at byte ${received}, the registry sent a range starting at ${start ?? '?'}`);
-          }
-        } else {
-          skip = received; // the registry ignored Range: drop what we already have
-        }
+  const finish = (err?: unknown): void => {
+    if (settled) return;
+    settled = true;
+    if (err === undefined) out.end();
+    else out.destroy(err as Error);
+  };
+
+  const follow = (b: Body): void => {
+    body = b;
+    b.on('data', (raw: Buffer) => {
+      if (settled || out.destroyed) return;
+      let chunk = raw;
+      if (skip > 0) {
+        const drop = Math.min(skip, chunk.length);
+        skip -= drop;
+        chunk = chunk.subarray(drop);
+        if (chunk.length === 0) return;
       }
-    }
-  }
+      received += chunk.length;
+      if (!out.write(chunk)) b.pause();
+    });
+    b.once('end', () => finish());
+    b.once('error', (err: unknown) => void resume(b, err));
+  };
 
-  const source = Readable.from(body(), { objectMode: false });
-  const verify = verifyingStream({ digest: desc.digest, size: desc.size }, describe(loc, desc));
-  pipeline(source, verify, () => undefined);
-  // A consumer that gives up before reading releases the first response too.
-  verify.once('close', () => first.body.destroy());
-  return verify;
+  const resume = async (broken: Body, err: unknown): Promise<void> => {
+    broken.removeAllListeners('data');
+    broken.on('error', () => undefined);
+    broken.destroy();
+    if (settled) return;
+    if (opts.signal?.aborted === true || err instanceof HoistError || !isConnectionError(err)) return finish(err);
+    if (received >= desc.size) return finish(); // all bytes arrived; verification decides
+    resumes++;
+    if (resumes >= opts.policy.maxAttempts) {
+      return finish(connectionFailure(`${what}: connection lost after ${received} of ${desc.size} bytes`, loc.registry, err));
+    }
+    try {
+      await pause(backoffDelay(opts.policy, resumes), opts.signal);
+      if (settled) return;
+      const res = await get(http, loc, desc, received, opts);
+      if (settled) {
+        res.body.destroy();
+        return;
+      }
+      if (res.status === 206) {
+        const start = contentRangeStart(header(res.headers, 'content-range'));
+        if (start !== received) {
+          res.body.destroy();
+          return finish(new RegistryError('REGISTRY_PROTOCOL', `${what}: asked to resume at byte ${received}, the registry sent a range starting at ${start ?? '?'}`));
+        }
+        skip = 0;
+      } else {
+        skip = received; // the registry ignored Range: drop what we already have
+      }
+      follow(res.body);
+    } catch (e) {
+      finish(e);
+    }
+  };
+
+  // The consumer may attach only after the stream has failed (a small corrupt blob can be
+  // whole before the store has opened its temp file); it still sees the error, from the
+  // stream's errored state, so no 'error' event may go unhandled meanwhile.
+  out.on('error', () => undefined);
+  out.on('drain', () => body.resume());
+  // A consumer that gives up (or a failed verification) releases the response in flight.
+  out.once('close', () => {
+    settled = true;
+    body.destroy();
+  });
+  follow(first.body);
+  return out;
 }

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoistError } from '../errors.js';
 import { fileHandleSink } from './atomic-file.js';
@@ -134,17 +134,11 @@ export class BlobStore {
   }
 
   private async writeVerified(src: Readable, digest: Digest, size: number | undefined, handle: FileHandle): Promise<BlobInfo> {
-    let counted = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        counted += chunk.length;
-        cb(null, chunk);
-      },
-    });
+    const sink = fileHandleSink(handle);
     // A source that already enforces this digest (a verified download) is not hashed twice.
-    if (verifiesDigest(src, digest)) await pipeline(src, counter, fileHandleSink(handle));
-    else await pipeline(src, verifyingStream({ digest, size }, 'blob'), counter, fileHandleSink(handle));
-    return { digest, size: counted };
+    if (verifiesDigest(src, digest)) await pipeline(src, sink);
+    else await pipeline(src, verifyingStream({ digest, size }, 'blob'), sink);
+    return { digest, size: sink.bytesWritten };
   }
 
   /** Move a complete temp file into place, keeping an existing blob of the right size. */
