@@ -16,7 +16,7 @@
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { HoistError } from '../src/errors.js';
-import type { Descriptor } from '../src/oci/index.js';
+import { verifiesDigest, type Descriptor } from '../src/oci/index.js';
 import { pullScope, pushScope } from './auth.js';
 import type { BlobLocation } from './blob-download.js';
 import { isConnectionError, readErrorBody, RegistryError, statusError } from './errors.js';
@@ -106,11 +106,13 @@ export async function uploadBlob(
   };
 
   // The registry checks the digest of what it receives (DIGEST_INVALID), and hoist's
-  // sources verify blobs as they read them: here only the length is checked, so a
-  // short or long local blob fails clearly before the registry sees it.
+  // sources verify blobs as they read them (which enforces the size too): a source that
+  // does not gets only its length checked, so a short or long blob fails clearly here.
   const verifiedOpen = async (): Promise<Readable> => {
+    const source = await open();
+    if (verifiesDigest(source, desc.digest)) return source;
     const check = sizeCheckingStream(desc.size, `${describe(loc, desc)} (local content)`);
-    pipeline(await open(), check, () => undefined);
+    pipeline(source, check, () => undefined);
     return check;
   };
 

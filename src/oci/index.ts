@@ -19,6 +19,7 @@ export {
   isDigest,
   parseDigest,
   sha256Digest,
+  verifiesDigest,
   verifyingStream,
   type Digest,
   type Expectation,
