@@ -92,6 +92,11 @@ export async function pause(ms: number, signal?: AbortSignal): Promise<void> {
   }
 }
 
+/** JavaScript's own error classes: a fault in the code, never the network's. */
+function isProgrammingError(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError;
+}
+
 export type DispatcherFor = (url: URL) => Promise<Dispatcher>;
 
 export class Transport {
@@ -116,8 +121,9 @@ export class Transport {
         res = await this.once(req);
       } catch (err) {
         if (req.signal?.aborted === true) throw req.signal.reason ?? err;
-        // A failure of the body we were sending (e.g. its digest check) is not the network's.
-        if (err instanceof HoistError) throw err;
+        // A failure of the body we were sending (e.g. its digest check) is not the network's,
+        // and a bug in hoist is reported as one, not as an unreachable registry.
+        if (err instanceof HoistError || isProgrammingError(err)) throw err;
         const retryable = isConnectionError(err) && !isTlsVerificationError(err) && !isTlsProtocolError(err);
         if (last || !retryable) throw connectionFailure(ctx.what, ctx.registry, err);
         await pause(backoffDelay(this.policy, attempt, this.random), req.signal);

@@ -132,6 +132,16 @@ describe('retry policy', () => {
     expect(bodies).toEqual(['hello', 'hello']);
   });
 
+  test('a fault in hoist while preparing the request is reported as such, not as an unreachable registry', async () => {
+    const s = await server((_req, res) => void res.writeHead(201).end());
+    const bug = new TypeError('x is not a function');
+    const err = await transport()
+      .send({ method: 'PUT', url: new URL(`${s.url}/x`), body: () => Promise.reject(bug) }, ctx)
+      .catch((e: unknown) => e);
+    expect(err).toBe(bug);
+    expect(s.requests).toHaveLength(0);
+  });
+
   test('retry: false sends once', async () => {
     const s = await server((_req, res) => void res.writeHead(503).end());
     const res = await transport().send({ method: 'PATCH', url: new URL(`${s.url}/x`), body: 'x', retry: false }, ctx);
