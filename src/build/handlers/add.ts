@@ -3,13 +3,13 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddInstr } from '../../dockerfile/instructions/types.js';
 import { archiveEntries, detectArchive } from '../add/archive.js';
+import { isHttpSource } from '../add/source-kind.js';
 import { downloadUrl, urlFileName } from '../add/url-source.js';
 import { CopyPlanner, type CopyItem } from '../copy/copy-entries.js';
 import type { SourceFs } from '../copy/source-fs.js';
 import type { StepContext } from '../executor/step-context.js';
-import { copyLayout, describeCopy, heredocItems, matchItems, sourceFsFor } from './copy-sources.js';
-
-const URL_SOURCE = /^https?:\/\//i;
+import { noSourceFiles } from '../copy/resolve-sources.js';
+import { copyLayout, describeCopy, heredocItems, matchSource, sourceFsFor } from './copy-sources.js';
 
 /**
  * ADD is COPY plus two things: a local tar archive (plain, gzip, bzip2 or
@@ -23,15 +23,17 @@ export async function handleAdd(ctx: StepContext, instr: AddInstr): Promise<void
   const cleanups: Array<() => Promise<void>> = [];
   try {
     const items: CopyItem[] = [];
+    // As for COPY, a wildcard may match nothing as long as some source gives something.
     for (const source of instr.sources) {
-      if (URL_SOURCE.test(source)) {
+      if (isHttpSource(source)) {
         items.push(await urlItem(ctx, instr, source, cleanups, layout.owner));
         continue;
       }
-      for (const item of await matchItems(instr, fs, [source])) {
+      for (const item of await matchSource(instr, fs, source)) {
         items.push(instr.unpack === false ? item : await maybeExtract(ctx, fs, item, cleanups, layout.owner));
       }
     }
+    if (instr.sources.length > 0 && items.length === 0) throw noSourceFiles(fs, instr.sources, instr.kind);
     items.push(...heredocItems(ctx, instr));
     const planner = new CopyPlanner(layout, items.length);
     for (const item of items) await planner.add(item);

@@ -38,14 +38,20 @@ function parentsRelOf(source: string, matchRel: string, fs: SourceFs): string {
   return prefix === '' ? matchRel : matchRel.slice(prefix.length + 1);
 }
 
+/** What one source matches in `fs`: nothing, for a wildcard that matches nothing. */
+export async function matchSource(instr: CopyInstr | AddInstr, fs: SourceFs, source: string): Promise<CopyItem[]> {
+  return (await resolveSources(fs, source, instr.kind)).map((match) => ({
+    kind: 'match',
+    fs,
+    match,
+    parentsRel: instr.parents ? parentsRelOf(source, match.rel, fs) : undefined,
+  }));
+}
+
 /** What `sources` match in `fs`; an error when none of them matches anything. */
 export async function matchItems(instr: CopyInstr | AddInstr, fs: SourceFs, sources: readonly string[]): Promise<CopyItem[]> {
   const items: CopyItem[] = [];
-  for (const source of sources) {
-    for (const match of await resolveSources(fs, source, instr.kind)) {
-      items.push({ kind: 'match', fs, match, parentsRel: instr.parents ? parentsRelOf(source, match.rel, fs) : undefined });
-    }
-  }
+  for (const source of sources) items.push(...(await matchSource(instr, fs, source)));
   if (sources.length > 0 && items.length === 0) throw noSourceFiles(fs, sources, instr.kind);
   return items;
 }

@@ -2,6 +2,7 @@ import { DockerfileError } from '../../dockerfile/errors.js';
 import type { Instruction } from '../../dockerfile/instructions/types.js';
 import { parseMountSpec, type MountSpec } from '../../dockerfile/instructions/mount.js';
 import { isValidSignal } from './signals.js';
+import { isGitSource, isHttpSource } from '../add/source-kind.js';
 
 const PORT_SPEC = /^(?:(?:[^:]*:)?[^:]*:)?(\d+)(?:-(\d+))?(?:\/(.*))?$/;
 const PROTOCOLS = new Set(['tcp', 'udp', 'sctp']);
@@ -34,14 +35,6 @@ const GIT_CHECKSUM = /^([a-f0-9]{40}|[a-f0-9]{64})$/;
 const NETWORK_MODES = new Set(['default', 'none', 'host']);
 const SECURITY_MODES = new Set(['sandbox', 'insecure']);
 const SHARING_MODES = new Set(['shared', 'private', 'locked']);
-
-function isHttpSource(src: string): boolean {
-  return /^https?:\/\//.test(src);
-}
-
-function isGitSource(src: string): boolean {
-  return /^(git@|git:\/\/|ssh:\/\/)/.test(src) || (isHttpSource(src) && /\.git(#.*)?$/.test(src));
-}
 
 /** The per-type rules of BuildKit's parseMount that do not need the filesystem. */
 function checkMount(spec: MountSpec): void {

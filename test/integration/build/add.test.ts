@@ -33,6 +33,16 @@ describe('ADD', () => {
     expect(files.get('x/top.txt')).toMatchObject({ uid: 33, gid: 44 });
   });
 
+  it('like COPY, a wildcard may match nothing when another source matches; when none does, it is an error', async () => {
+    const { files } = await buildImage('FROM scratch\nADD *.nope plain.txt /w/\n', ctx);
+    expect([...files.keys()].filter((k) => k.startsWith('w/'))).toEqual(['w/plain.txt']);
+    await expect(buildImage('FROM scratch\nADD *.nope *.none /w/\n', ctx)).rejects.toThrow(/\/Dockerfile:2: ADD: no source files were specified/);
+  });
+
+  it('only a lower-case http:// or https:// prefix makes a URL (BuildKit): HTTP://... is a local path', async () => {
+    await expect(buildImage('FROM scratch\nADD HTTP://127.0.0.1:1/x /x\n', ctx)).rejects.toThrow('Dockerfile:2: ADD: source "HTTP://127.0.0.1:1/x" not found in build context');
+  });
+
   describe('from a URL', () => {
     let server: Server;
     let base: string;
