@@ -9,9 +9,11 @@
  *   (`../x`, `a/../../x`) is refused (UNSAFE_ARCHIVE_PATH, naming it).
  * - Symlinks the archive itself created are followed when a later member's
  *   parent goes through them (and for a directory member, its own name), as
- *   if the extraction directory were `/`: an absolute target is taken from
- *   the extraction root, a relative one that climbs out is refused. Symlink
- *   targets are otherwise stored verbatim.
+ *   if the extraction directory were `/` (BuildKit resolves them with
+ *   continuity's RootPath): an absolute target is taken from the extraction
+ *   root, and `..` at the root stays at the root, as in a chroot. So
+ *   `up -> ..` then `up/etc/f` gives `etc/f`. Symlink targets are otherwise
+ *   stored verbatim.
  * - Missing parents are implied (0755 root:root in BuildKit). They are not
  *   emitted: the layer writer synthesises exactly that, and the caller may
  *   prefer the metadata the directory already has in the rootfs.
@@ -253,13 +255,7 @@ export class ArchiveTree {
         if (node.linkname.startsWith('/')) {
           base = cleanMemberName(node.linkname, this.archive, `symlink ${JSON.stringify(candidate)}, followed for ${JSON.stringify(rawName)}, with target`);
         } else {
-          const joined = posix.normalize(posix.join(posix.dirname(candidate), node.linkname));
-          if (joined === '..' || joined.startsWith('../')) {
-            throw unsafe(
-              `${this.archive}: archive member ${JSON.stringify(rawName)} goes through symlink ${JSON.stringify(candidate)} -> ${JSON.stringify(node.linkname)}, which points outside the directory the archive is extracted to`,
-            );
-          }
-          base = joined === '.' ? '' : joined.replace(/\/+$/, '');
+          base = joinInRoot(posix.dirname(candidate), node.linkname);
         }
         current = base === '' ? rest : rest === '' ? base : `${base}/${rest}`;
         followed = true;
@@ -304,4 +300,18 @@ export class ArchiveTree {
 
 function meta(m: MemberMeta): MemberMeta {
   return { mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime };
+}
+
+/**
+ * `target` (a relative symlink target) taken from directory `dir`, both
+ * inside the extraction root: `..` never climbs above the root.
+ */
+function joinInRoot(dir: string, target: string): string {
+  const out = dir === '.' || dir === '' ? [] : dir.split('/');
+  for (const part of target.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') out.pop();
+    else out.push(part);
+  }
+  return out.join('/');
 }
