@@ -15,7 +15,7 @@ import {
   type ImageSink,
   type Reference,
 } from '../src/oci/index.js';
-import { mapLimit } from '../src/oci/parallel.js';
+import { largestFirst, mapLimit } from '../src/oci/parallel.js';
 import type { RegistryClient } from './client.js';
 import { RegistryError } from './errors.js';
 
@@ -49,7 +49,11 @@ export class RegistrySink implements ImageSink {
     let digest: Digest | undefined;
     for (const group of byRepo.values()) {
       const repo = (group[0] as Reference).repository();
-      await mapLimit(blobs, this.client.concurrency, (b) => this.client.pushBlob(repo, b.desc, b.open, signal));
+      await mapLimit(
+        largestFirst(blobs, (b) => b.desc.size),
+        this.client.concurrency,
+        (b) => this.client.pushBlob(repo, b.desc, b.open, signal),
+      );
       for (const ref of group) {
         const target = ref.tag === undefined && ref.digest === undefined ? ref.withDigest(await img.digest()) : ref;
         digest = await this.client.putManifest(target, raw, mediaType, signal);

@@ -15,7 +15,7 @@ import {
   type Platform,
   type Reference,
 } from '../src/oci/index.js';
-import { mapLimit } from '../src/oci/parallel.js';
+import { largestFirst, mapLimit } from '../src/oci/parallel.js';
 import type { RegistryClient } from './client.js';
 import { RegistryError } from './errors.js';
 import { RemoteBlobs, remoteImage } from './remote-image.js';
@@ -74,6 +74,10 @@ export class RegistrySource implements ImageSource {
     }
     if (blobs.store === undefined) return;
     const { layers } = await img.manifest();
-    await mapLimit(layers, this.client.concurrency, (desc) => blobs.ensure(desc));
+    await mapLimit(
+      largestFirst(layers, (desc) => desc.size),
+      this.client.concurrency,
+      (desc) => blobs.ensure(desc),
+    );
   }
 }

@@ -15,7 +15,7 @@ import type { Digest } from './digest.js';
 import { imagePlatform, manifestDescriptor, type Image, type ImageSink, type ImageSource } from './image.js';
 import { INDEX_FILE, indexEntries, mergeIndex, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE } from './layout-index.js';
 import { resolveLayoutImage } from './layout-read.js';
-import { mapLimit } from './parallel.js';
+import { largestFirst, mapLimit } from './parallel.js';
 import { parseIndex } from './parse.js';
 import type { Reference } from './reference.js';
 import type { Index, Platform } from './types.js';
@@ -79,7 +79,11 @@ export class OciLayout implements ImageSource, ImageSink {
     await this.ensureLayoutFile();
     const manifest = await img.manifest();
     const layers = await img.layers();
-    await mapLimit(layers, this.concurrency, async (layer) => {
+    const bySize = largestFirst(
+      layers.map((layer, i) => ({ layer, size: manifest.layers[i]?.size ?? 0 })),
+      (x) => x.size,
+    );
+    await mapLimit(bySize, this.concurrency, async ({ layer }) => {
       const digest = await layer.digest();
       const size = await layer.size();
       if ((await this.store.has(digest)) && (await this.store.size(digest)) === size) return;

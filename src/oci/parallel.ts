@@ -20,3 +20,15 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return results;
 }
+
+/**
+ * A copy of `items`, largest first (ties keep their order). With a bounded
+ * pool, starting the longest transfers first ends the whole batch soonest:
+ * a large layer listed last would otherwise run alone at the end.
+ */
+export function largestFirst<T>(items: readonly T[], size: (item: T) => number): T[] {
+  return items
+    .map((item, index) => ({ item, index, size: size(item) }))
+    .sort((a, b) => b.size - a.size || a.index - b.index)
+    .map((x) => x.item);
+}
