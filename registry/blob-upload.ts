@@ -110,7 +110,7 @@ export async function uploadBlob(
   // does not gets only its length checked, so a short or long blob fails clearly here.
   const verifiedOpen = async (): Promise<Readable> => {
     const source = await open();
-    if (verifiesDigest(source, desc.digest)) return source;
+    if (verifiesDigest(source, desc.digest, desc.size)) return source;
     const check = sizeCheckingStream(desc.size, `${describe(loc, desc)} (local content)`);
     pipeline(source, check, () => undefined);
     return check;

@@ -61,9 +61,16 @@ export class FileHandleSink extends Writable {
   private flushing: Promise<void> | undefined;
   private flushError: Error | undefined;
 
-  constructor(private readonly handle: FileHandle) {
+  private readonly backgroundFlush: boolean;
+
+  /** `backgroundFlush: false` for scratch files that are deleted soon: they may stay in the page cache. */
+  constructor(
+    private readonly handle: FileHandle,
+    options: { backgroundFlush?: boolean } = {},
+  ) {
     // Let writev gather ~1 MiB per write call instead of one syscall per 64 KiB chunk.
     super({ highWaterMark: 1 << 20 });
+    this.backgroundFlush = options.backgroundFlush ?? true;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -91,6 +98,7 @@ export class FileHandleSink extends Writable {
   }
 
   private startFlush(n: number): void {
+    if (!this.backgroundFlush) return;
     this.unflushed += n;
     if (this.unflushed < WRITEBACK_EVERY || this.flushing !== undefined) return;
     this.unflushed = 0;
@@ -106,8 +114,8 @@ export class FileHandleSink extends Writable {
   }
 }
 
-export function fileHandleSink(handle: FileHandle): FileHandleSink {
-  return new FileHandleSink(handle);
+export function fileHandleSink(handle: FileHandle, options: { backgroundFlush?: boolean } = {}): FileHandleSink {
+  return new FileHandleSink(handle, options);
 }
 
 /** Write all of `chunks` (one writev call unless the kernel takes less); returns the byte count. */

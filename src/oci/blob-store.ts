@@ -136,7 +136,7 @@ export class BlobStore {
   private async writeVerified(src: Readable, digest: Digest, size: number | undefined, handle: FileHandle): Promise<BlobInfo> {
     const sink = fileHandleSink(handle);
     // A source that already enforces this digest (a verified download) is not hashed twice.
-    if (verifiesDigest(src, digest)) await pipeline(src, sink);
+    if (verifiesDigest(src, digest, size)) await pipeline(src, sink);
     else await pipeline(src, verifyingStream({ digest, size }, 'blob'), sink);
     return { digest, size: sink.bytesWritten };
   }

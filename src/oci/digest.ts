@@ -89,15 +89,20 @@ export interface Expectation {
  * digest. `describe` names the content in the error.
  */
 /**
- * Set on a verifyingStream: the digest it enforces. A consumer that would
- * verify the same digest again (BlobStore.put) can rely on it instead: the
- * stream errors before it ends if the content does not match.
+ * Set on a verifyingStream: the expectation it enforces. A consumer that
+ * would verify the same content again (BlobStore.put, a push) can rely on it
+ * instead: the stream errors before it ends if the content does not match.
  */
 export const VERIFIES_DIGEST: unique symbol = Symbol('hoist.verifies-digest');
 
-/** Whether `stream` is a verifyingStream enforcing exactly `digest`. */
-export function verifiesDigest(stream: object, digest: Digest): boolean {
-  return (stream as { [VERIFIES_DIGEST]?: Digest })[VERIFIES_DIGEST] === digest;
+/**
+ * Whether `stream` is a verifyingStream enforcing exactly `digest`, and,
+ * when `size` is given, that size too (the digest alone fixes the content,
+ * but a caller relying on the size check needs the stream to make it).
+ */
+export function verifiesDigest(stream: object, digest: Digest, size?: number): boolean {
+  const enforced = (stream as { [VERIFIES_DIGEST]?: Expectation })[VERIFIES_DIGEST];
+  return enforced?.digest === digest && (size === undefined || enforced.size === size);
 }
 
 export function verifyingStream(expect: Expectation, describe: string): Transform {
@@ -126,7 +131,7 @@ export function verifyingStream(expect: Expectation, describe: string): Transfor
       cb();
     },
   });
-  Object.defineProperty(stream, VERIFIES_DIGEST, { value: expect.digest });
+  Object.defineProperty(stream, VERIFIES_DIGEST, { value: { digest: expect.digest, size: expect.size } });
   return stream;
 }
 

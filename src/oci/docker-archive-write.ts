@@ -59,7 +59,8 @@ async function writeLayer(tar: TarWriter, member: string, layer: Layer, spoolDir
   const spool = join(spoolDir, `.hoist-layer-${randomBytes(6).toString('hex')}.tar`);
   const handle = await open(spool, 'wx', 0o600);
   try {
-    await pipeline(await layer.uncompressed(), fileHandleSink(handle));
+    // A scratch copy, deleted right after: no reason to push it to the disk early.
+    await pipeline(await layer.uncompressed(), fileHandleSink(handle, { backgroundFlush: false }));
     const { size } = await handle.stat();
     await tar.stream(member, size, createReadStream(spool));
   } finally {

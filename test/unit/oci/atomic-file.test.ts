@@ -74,6 +74,20 @@ describe('fileHandleSink', () => {
     expect(datasyncs()).toBeGreaterThanOrEqual(1);
   });
 
+  test('backgroundFlush: false (scratch files) never flushes', async () => {
+    const data = chunks();
+    const file = join(dir, 'scratch');
+    const real = await open(file, 'w');
+    const { handle, datasyncs } = shortWritingHandle(real, 1 << 30);
+    try {
+      await pipeline(Readable.from(data), fileHandleSink(handle, { backgroundFlush: false }));
+    } finally {
+      await real.close();
+    }
+    expect(sha(await readFile(file))).toBe(sha(data));
+    expect(datasyncs()).toBe(0);
+  });
+
   test('short writes are resumed where the kernel stopped', async () => {
     const data = chunks().slice(0, 40);
     const file = join(dir, 'short');

@@ -23,6 +23,10 @@ describe('BlobStore.put with a source that already verifies the digest', () => {
     expect(verifiesDigest(src, digestOf(data))).toBe(true);
     expect(verifiesDigest(src, digestOf(Buffer.from('other')))).toBe(false);
     expect(verifiesDigest(Readable.from([data]), digestOf(data))).toBe(false);
+    // With a size, the stream must enforce that very size.
+    expect(verifiesDigest(src, digestOf(data), data.length)).toBe(true);
+    expect(verifiesDigest(src, digestOf(data), data.length + 1)).toBe(false);
+    expect(verifiesDigest(verifyingStream({ digest: digestOf(data) }, 'no size'), digestOf(data), data.length)).toBe(false);
     const store = new BlobStore(mkdtempSync(path.join(tmpdir(), 'hoist-prever-')));
     expect(await store.put(src, { digest: digestOf(data), size: data.length })).toEqual({ digest: digestOf(data), size: data.length });
     expect(await store.has(digestOf(data))).toBe(true);
