@@ -73,9 +73,10 @@ export class RegistryClient {
       },
       options.timeouts,
     );
-    // TLS verification is off only for hosts the user named insecure. Plain http has no TLS,
-    // so it gets the agent without CAs (loading them would only cost start-up time).
-    const dispatcherFor = (url: URL) => this.agents.get(url.host, url.protocol === 'https:' && !isInsecureRegistry(url.host, insecure));
+    // TLS verification is off only for hosts the user named insecure. Plain http reads no
+    // TLS material at all (CAs would only cost start-up time; a client key is not needed).
+    const dispatcherFor = (url: URL) =>
+      this.agents.get(url.host, url.protocol !== 'https:' ? 'plain' : isInsecureRegistry(url.host, insecure) ? 'insecure' : 'verify');
     this.transport = new Transport(dispatcherFor, options.retry, options.userAgent ?? 'hoist');
     const auth = new Authenticator(options.keychain, this.transport, new TokenCache(options.now));
     this.http = new RegistryHttp(this.transport, auth, insecure);

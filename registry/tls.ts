@@ -124,6 +124,9 @@ export async function loadConnectTls(
   return tls;
 }
 
+/** How an agent connects: plain http, or https with or without certificate verification. */
+export type ConnectionMode = 'plain' | 'verify' | 'insecure';
+
 /**
  * Connect options with one SecureContext for all of an agent's connections:
  * given `ca`/`cert`/`key` instead, tls.connect parses every certificate
@@ -149,28 +152,43 @@ export class AgentPool {
     private readonly timeouts: TimeoutOptions = {},
   ) {}
 
-  /** The agent for `hostPort` (host[:port] as in a URL). */
-  get(hostPort: string, verifyTls: boolean): Promise<Agent> {
+  /**
+   * The agent for `hostPort` (host[:port] as in a URL): `plain` for http (no
+   * TLS material is read), `verify` or `insecure` for https.
+   */
+  get(hostPort: string, mode: ConnectionMode): Promise<Agent> {
     if (this.closed) return Promise.reject(new Error('registry client is closed'));
-    const key = `${hostPort}|${verifyTls ? 'verify' : 'insecure'}`;
+    const key = `${hostPort}|${mode}`;
     let agent = this.agents.get(key);
     if (agent === undefined) {
-      agent = this.create(hostPort, verifyTls);
+      agent = this.create(hostPort, mode);
       this.agents.set(key, agent);
       agent.catch(() => this.agents.delete(key));
     }
     return agent;
   }
 
-  private async create(hostPort: string, verifyTls: boolean): Promise<Agent> {
-    const systemBundle = verifyTls ? await (this.systemBundle ??= readSystemCaBundle(this.tls.systemCaBundles)) : undefined;
-    const connect = await loadConnectTls(hostPort, verifyTls, this.tls, systemBundle);
+  private async create(hostPort: string, mode: ConnectionMode): Promise<Agent> {
+    let tls = {};
+    if (mode !== 'plain') {
+      const verify = mode === 'verify';
+      const systemBundle = verify ? await (this.systemBundle ??= readSystemCaBundle(this.tls.systemCaBundles)) : undefined;
+      const material = await loadConnectTls(hostPort, verify, this.tls, systemBundle);
+      try {
+        tls = connectOptions(material);
+      } catch (err) {
+        throw new RegistryError('REGISTRY_TLS', `TLS material for ${hostPort} cannot be used: ${(err as Error).message}`, {
+          hint: `check the CA files (--registry-ca, certs.d/${hostPort}/*.crt) and the client certificate and key (certs.d/${hostPort}/*.cert and *.key)`,
+          cause: err,
+        });
+      }
+    }
     return new Agent({
       keepAliveTimeout: 30_000,
       connections: 16,
       headersTimeout: this.timeouts.headersMs ?? 300_000,
       bodyTimeout: this.timeouts.bodyMs ?? 300_000,
-      connect: { ...connectOptions(connect), timeout: this.timeouts.connectMs ?? 30_000 },
+      connect: { ...tls, timeout: this.timeouts.connectMs ?? 30_000 },
     });
   }
 

@@ -113,6 +113,22 @@ describe('TLS through the client', () => {
     }
   });
 
+  test('a client key that cannot be used: REGISTRY_TLS naming the host, not an unreachable registry', async () => {
+    const certsDir = join(dir, 'certs-broken');
+    await mkdir(join(certsDir, host), { recursive: true });
+    await writeFile(join(certsDir, host, 'client.cert'), 'not a certificate');
+    await writeFile(join(certsDir, host, 'client.key'), 'not a key');
+    const c = client({ certsDirs: [certsDir], caFiles: [join(dir, 'ca.pem')] });
+    try {
+      const err = (await c.listTags(parseReference(`${host}/app`)).catch((e: unknown) => e)) as RegistryError;
+      expect(err.code).toBe('REGISTRY_TLS');
+      expect(err.message).toContain(`TLS material for ${host} cannot be used`);
+      expect(err.hint).toMatch(/certs\.d/);
+    } finally {
+      await c.close();
+    }
+  });
+
   test('trusted via certs.d/<host:port>/ca.crt', async () => {
     const certsDir = join(dir, 'certs-client');
     await mkdir(join(certsDir, host), { recursive: true });
