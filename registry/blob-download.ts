@@ -70,6 +70,11 @@ export async function downloadBlob(http: RegistryHttp, loc: BlobLocation, desc: 
   let skip = 0; // bytes a server that ignored Range sends again
   let resumes = 0;
   let settled = false;
+  // Stops a backoff or ranged request in progress when the consumer goes away.
+  const stop = new AbortController();
+  const abortWithCaller = (): void => stop.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', abortWithCaller, { once: true });
+  const retryOpts: DownloadOptions = { ...opts, signal: stop.signal };
 
   const finish = (err?: unknown): void => {
     if (settled) return;
@@ -108,9 +113,9 @@ export async function downloadBlob(http: RegistryHttp, loc: BlobLocation, desc: 
       return finish(connectionFailure(`${what}: connection lost after ${received} of ${desc.size} bytes`, loc.registry, err));
     }
     try {
-      await pause(backoffDelay(opts.policy, resumes), opts.signal);
+      await pause(backoffDelay(opts.policy, resumes), stop.signal);
       if (settled) return;
-      const res = await get(http, loc, desc, received, opts);
+      const res = await get(http, loc, desc, received, retryOpts);
       if (settled) {
         res.body.destroy();
         return;
@@ -140,6 +145,8 @@ export async function downloadBlob(http: RegistryHttp, loc: BlobLocation, desc: 
   out.once('close', () => {
     settled = true;
     body.destroy();
+    opts.signal?.removeEventListener('abort', abortWithCaller);
+    stop.abort();
   });
   follow(first.body);
   return out;

@@ -79,6 +79,33 @@ describe('fetchBlob', () => {
     expect(n).toBe(2);
   });
 
+  test('a consumer that gives up cancels the ranged request of a resume in progress', async () => {
+    const data = randomBytes(200_000);
+    seedBlob(reg, 'app', data);
+    let held: { closed: Promise<void> } | undefined;
+    let ranged!: () => void;
+    const rangedSeen = new Promise<void>((resolve) => (ranged = resolve));
+    reg.hook = (req, res) => {
+      if (!req.url?.includes('/blobs/')) return false;
+      if (req.headers.range === undefined) {
+        res.writeHead(200, { 'content-length': data.length });
+        res.write(data.subarray(0, 50_000), () => setTimeout(() => req.socket.destroy(), 20));
+      } else {
+        // Never answers: only the client can end this request.
+        held = { closed: new Promise<void>((resolve) => res.once('close', () => resolve())) };
+        ranged();
+      }
+      return true;
+    };
+    const stream = await client.fetchBlob(parseReference(`${reg.host}/app`), desc(data));
+    stream.resume();
+    stream.on('error', () => undefined);
+    await rangedSeen;
+    stream.destroy();
+    const outcome = await Promise.race([held!.closed.then(() => 'cancelled'), new Promise((r) => setTimeout(() => r('still open'), 3000))]);
+    expect(outcome).toBe('cancelled');
+  });
+
   test('gives up after maxAttempts resumes with a clear error', async () => {
     const data = randomBytes(100_000);
     seedBlob(reg, 'app', data);
