@@ -46,8 +46,12 @@ async function main(): Promise<void> {
   // undici's HTTP parser is WebAssembly. V8 re-compiles it with its optimizing tier in the
   // background, and the process cannot exit until that job ends: ~100 ms added to every
   // registry command, for a parser that only ever sees headers (bodies pass through).
-  setFlagsFromString('--no-wasm-tier-up');
-  setFlagsFromString('--no-wasm-dynamic-tiering');
+  // Only on the Node line this was measured on: a V8 without these flags would print
+  // an error for each.
+  if (process.versions.node.startsWith('20.')) {
+    setFlagsFromString('--no-wasm-tier-up');
+    setFlagsFromString('--no-wasm-dynamic-tiering');
+  }
   const io: CliIo = {
     stdout: (line) => process.stdout.write(`${line}\n`),
     stderr: (line) => process.stderr.write(`${line}\n`),

@@ -5,25 +5,47 @@
  * They are loaded from undici's own files rather than from `undici`, whose
  * entry point also loads fetch, WebSocket, EventSource, mocks, caches and
  * interceptors: ~110 ms at the start of every registry command, against
- * ~30 ms for these two. test/unit/registry/http-client.test.ts checks that
- * they are the very objects the public entry point exports, so an undici
- * upgrade that moves them fails there, not in a user's pull.
+ * ~30 ms for these two. Should a later undici move or seal those files, the
+ * entry point is used instead (slower to load, same objects).
+ * test/unit/registry/http-client.test.ts checks that the fast path is taken
+ * with the undici in package-lock.json and that both paths give the objects
+ * undici exports.
  */
 import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 
-const requireUndici = createRequire(import.meta.url);
-
-export const Agent = requireUndici('undici/lib/dispatcher/agent') as typeof UndiciAgent;
-export type Agent = UndiciAgent;
-
 type RequestApi = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-const dispatchRequest = requireUndici('undici/lib/api/api-request') as RequestApi;
+
+interface UndiciParts {
+  Agent: typeof UndiciAgent;
+  dispatchRequest: RequestApi;
+  loadedFrom: 'internal-files' | 'entry-point';
+}
+
+/** Exported for the test; `internals` names undici's own files. */
+export function loadUndiciParts(internals = { agent: 'undici/lib/dispatcher/agent', request: 'undici/lib/api/api-request' }): UndiciParts {
+  const requireHere = createRequire(import.meta.url);
+  try {
+    const Agent = requireHere(internals.agent) as typeof UndiciAgent;
+    const dispatchRequest = requireHere(internals.request) as RequestApi;
+    if (typeof Agent === 'function' && typeof dispatchRequest === 'function') return { Agent, dispatchRequest, loadedFrom: 'internal-files' };
+  } catch {
+    // fall through to the entry point
+  }
+  const undici = requireHere('undici') as typeof import('undici');
+  return { Agent: undici.Agent, dispatchRequest: undici.Dispatcher.prototype.request as RequestApi, loadedFrom: 'entry-point' };
+}
+
+const parts = loadUndiciParts();
+
+export const Agent = parts.Agent;
+export type Agent = UndiciAgent;
+export const undiciLoadedFrom = parts.loadedFrom;
 
 export type RequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher: Dispatcher };
 
 /** undici's `request(url, { dispatcher, ... })`, for an absolute URL. */
 export function request(url: URL, options: RequestOptions): Promise<Dispatcher.ResponseData> {
   const { dispatcher, ...rest } = options;
-  return dispatchRequest.call(dispatcher, { ...rest, origin: url.origin, path: `${url.pathname}${url.search}` });
+  return parts.dispatchRequest.call(dispatcher, { ...rest, origin: url.origin, path: `${url.pathname}${url.search}` });
 }

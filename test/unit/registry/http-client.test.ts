@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import * as undici from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Agent, request } from '../../../registry/http-client.js';
+import { Agent, loadUndiciParts, request, undiciLoadedFrom } from '../../../registry/http-client.js';
 import { startServer, type LocalServer } from './local-server.js';
 
 let server: LocalServer;
@@ -15,10 +15,18 @@ afterAll(async () => {
 });
 
 describe('registry/http-client: the parts of undici loaded from its own files', () => {
-  test('are the objects undici itself exports (an upgrade that moves them fails here)', () => {
+  test('are the objects undici itself exports, loaded the fast way (an upgrade that moves them fails here)', () => {
+    expect(undiciLoadedFrom).toBe('internal-files');
     expect(Agent).toBe(undici.Agent);
     const requireHere = createRequire(import.meta.url);
     expect(undici.Dispatcher.prototype.request).toBe(requireHere('undici/lib/api/api-request'));
+  });
+
+  test('an undici whose files moved: the entry point gives the same objects', () => {
+    const parts = loadUndiciParts({ agent: 'undici/lib/no-such-agent', request: 'undici/lib/no-such-request' });
+    expect(parts.loadedFrom).toBe('entry-point');
+    expect(parts.Agent).toBe(undici.Agent);
+    expect(parts.dispatchRequest).toBe(undici.Dispatcher.prototype.request);
   });
 
   test('request sends method, path and query to the URL, through the given agent', async () => {
