@@ -6,6 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { makePools, parseSize, rng } from '../lib/seeded-data.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -18,32 +19,12 @@ const { values } = parseArgs({
   },
 });
 
-function parseSize(text) {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(text);
-  if (!m) throw new Error(`bad --size ${text}; try 256M, 1G, 2G`);
-  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase()];
-  return Math.round(Number(m[1]) * unit);
-}
-
 const MiB = 1024 * 1024;
-const target = parseSize(values.size);
+const target = parseSize(values.size, '256M, 1G, 2G');
 const level = Number(values.level);
 const runs = Number(values.runs);
 
 // ---- deterministic tree -------------------------------------------------
-
-/** xorshift32: deterministic, fast enough to make a GiB in a few seconds. */
-function rng(seed) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 const WORDS = (
   'const let function return import export from async await class extends new this if else for while of in ' +
@@ -52,19 +33,6 @@ const WORDS = (
 ).split(' ');
 
 const POOL = 8 * MiB;
-
-/** Two 8 MiB pools, one pseudo-random, one source-like text; files are cut from them. */
-function makePools(next) {
-  const random = Buffer.allocUnsafe(POOL);
-  for (let i = 0; i < POOL; i += 4) random.writeUInt32LE(next(), i);
-  const text = Buffer.allocUnsafe(POOL);
-  let i = 0;
-  while (i < POOL) {
-    const w = WORDS[next() % WORDS.length];
-    i += text.write(next() % 8 === 0 ? `${w};\n  ` : `${w} `, i, POOL - i, 'latin1');
-  }
-  return { random, text };
-}
 
 /**
  * `size` bytes in 4 KiB blocks, ~40% random (incompressible), ~60% text,
@@ -88,7 +56,7 @@ function content(size, next, pools) {
  */
 function generateTree(root, total) {
   const next = rng(0x5eed);
-  const pools = makePools(next);
+  const pools = makePools(next, WORDS, POOL);
   const stats = { files: 0, dirs: 0, bytes: 0 };
   const dirs = [];
   for (let a = 0; a < 16; a++) {

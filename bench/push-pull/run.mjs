@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { constants as zc, createGzip } from 'node:zlib';
+import { makePools, parseSize, rng } from '../lib/seeded-data.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -42,13 +43,6 @@ const nLayers = Number(values.layers);
 const target = Number(values.target);
 const ops = values.ops.split(',').filter(Boolean);
 
-function parseSize(text) {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(text);
-  if (!m) throw new Error(`bad size ${text}; try 128M, 512M, 1G`);
-  const unit = { '': 1, K: 1024, M: MiB, G: 1024 * MiB }[m[2].toUpperCase()];
-  return Math.round(Number(m[1]) * unit);
-}
-
 function log(...args) {
   process.stderr.write(`${args.join(' ')}\n`);
 }
@@ -60,37 +54,12 @@ if (!existsSync(HOIST)) throw new Error(`${HOIST} is missing: run npx tsc -p tsc
 
 // ---- deterministic image ------------------------------------------------
 
-/** xorshift32 */
-function rng(seed) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
-
 const WORDS = (
   'const let function return import export from async await class extends new this if else for while of in ' +
   'true false null undefined value result error stream buffer layer digest config manifest index build stage ' +
   'usr lib share bin include python3 site-packages node_modules package json README LICENSE so a o h c'
 ).split(' ');
 const POOL = 16 * MiB;
-
-function makePools(next) {
-  const random = Buffer.allocUnsafe(POOL);
-  for (let i = 0; i < POOL; i += 4) random.writeUInt32LE(next(), i);
-  const text = Buffer.allocUnsafe(POOL);
-  let i = 0;
-  while (i < POOL) {
-    const w = WORDS[next() % WORDS.length];
-    i += text.write(next() % 8 === 0 ? `${w};\n  ` : `${w} `, i, POOL - i, 'latin1');
-  }
-  return { random, text };
-}
 
 /**
  * File content: 4 KiB blocks at random offsets of two pools, ~75% random
@@ -203,7 +172,7 @@ async function generateLayout(dir, totalSize, layers) {
   const weights = [24, 18, 15, 12, 10, 9, 7, 5].slice(0, layers);
   while (weights.length < layers) weights.push(5);
   const wsum = weights.reduce((a, b) => a + b, 0);
-  const pools = makePools(rng(0x5eed));
+  const pools = makePools(rng(0x5eed), WORDS, POOL);
   const t0 = performance.now();
   // two layers at a time: zlib runs on the thread pool, so this uses both cores
   const results = new Array(layers);
