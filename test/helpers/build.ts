@@ -65,3 +65,15 @@ export async function buildImage(
   const image = await readOciLayout(layout);
   return { result, image, files: flatten(image.layers), store };
 }
+
+/** Writes files below `root` with their parents, a mode and a fixed mtime; returns each file's absolute path. */
+export function fileWriter(root: string, mtime: number): (rel: string, content: string, mode?: number) => string {
+  return (rel, content, mode = 0o644) => {
+    const abs = path.join(root, rel);
+    mkdirSync(path.dirname(abs), { recursive: true });
+    writeFileSync(abs, content);
+    chmodSync(abs, mode);
+    utimesSync(abs, mtime, mtime);
+    return abs;
+  };
+}

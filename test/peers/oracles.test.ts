@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build, type BuildResult } from '../../src/build/executor/build.js';
 import { BlobStore, DockerArchive, OciArchive, OciLayout, parseReference, type Image } from '../../src/oci/index.js';
 import { buildCli, hoist, REPO_ROOT } from '../helpers/cli.js';
-import { buildImage, tempDir } from '../helpers/build.js';
+import { buildImage, fileWriter, tempDir } from '../helpers/build.js';
 import { readDockerArchive, readOciArchive, readOciLayout, readTar, sha256, type ReadImage, type TarMember } from '../helpers/oci-reader.js';
 import { AMD64 } from '../helpers/plan.js';
 import { execOk } from '../helpers/peers/exec.js';
@@ -58,14 +58,7 @@ CMD ["--serve"]
 /** The build context: modes, setuid/setgid/sticky, symlinks, hardlinks, and a tar with owners. */
 async function makeOracleContext(): Promise<string> {
   const ctx = tempDir('peer-oracle-ctx-');
-  const file = (rel: string, content: string, mode = 0o644): string => {
-    const abs = path.join(ctx, rel);
-    mkdirSync(path.dirname(abs), { recursive: true });
-    writeFileSync(abs, content);
-    chmodSync(abs, mode);
-    utimesSync(abs, T, T);
-    return abs;
-  };
+  const file = fileWriter(ctx, T);
   writeFileSync(path.join(ctx, 'Dockerfile'), DOCKERFILE);
   file('stage-file', 'from another stage\n', 0o600);
   file('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n');

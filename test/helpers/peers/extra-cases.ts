@@ -10,6 +10,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileWriter } from '../build.js';
 import type { PeerCase } from './corpus.js';
 import { settleTimes } from './tweaks.js';
 import { writeTar } from './tarball.js';
@@ -32,14 +33,7 @@ function extra(name: string, dockerfile: string, setup: Setup, buildArgs: Record
       const temp = await mkdtemp(path.join(tmpdir(), 'peer-extra-'));
       const ctx = path.join(temp, 'context');
       mkdirSync(ctx);
-      const file = (rel: string, content: string, mode = 0o644): string => {
-        const abs = path.join(ctx, rel);
-        mkdirSync(path.dirname(abs), { recursive: true });
-        writeFileSync(abs, content);
-        chmodSync(abs, mode);
-        utimesSync(abs, T, T);
-        return abs;
-      };
+      const file = fileWriter(ctx, T);
       const since = Date.now() - 1000;
       writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile);
       await setup(file, ctx);

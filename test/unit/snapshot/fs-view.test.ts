@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../src/errors.js';
 import { cleanContainerPath, FsView, MAX_SYMLINKS, type ViewNode } from '../../../snapshot/fs-view.js';
 import type { DirEntry, FileEntry, HardlinkEntry, LayerEntry, SymlinkEntry } from '../../../snapshot/layer-entry.js';
+import { codeOf } from '../../helpers/errors.js';
 
 const T0 = 1_700_000_000;
 
@@ -26,15 +27,6 @@ function view(...layers: LayerEntry[][]): FsView {
   let v = FsView.empty();
   for (const l of layers) v = v.withLayer(l);
   return v;
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof HoistError ? err.code : `not a HoistError: ${String(err)}`;
-  }
-  return undefined;
 }
 
 async function asyncCodeOf(p: Promise<unknown>): Promise<string | undefined> {

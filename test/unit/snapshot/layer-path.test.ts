@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HoistError } from '../../../src/errors.js';
 import { ancestorsOf, compareLayerPaths, normalizeLayerPath, opaqueOrderKey, orderKey } from '../../../snapshot/layer-path.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof HoistError ? err.code : `not a HoistError: ${String(err)}`;
-  }
-  return undefined;
-}
+import { codeOf } from '../../helpers/errors.js';
 
 describe('normalizeLayerPath', () => {
   it.each([
