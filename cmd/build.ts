@@ -7,7 +7,7 @@ import type { Image, ImageSink, ImageSource, Platform, Reference } from '../src/
 import { RegistrySink } from '../registry/index.js';
 import { UsageError } from '../src/errors.js';
 import { collect, hostPlatform, parseBuildArgs, printWarnings, targetPlatform } from './common-options.js';
-import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 
 interface BuildFlags extends ImageFlags {
@@ -48,8 +48,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       if (push && tags.length === 0) throw new UsageError('--push needs at least one -t tag to push to');
       const buildArgs = parseBuildArgs(flags.buildArg, io.env);
       const fromStdin = flags.file === '-';
-      const { access, close } = imageAccess(flags, io);
-      try {
+      await withImageAccess(flags, io, {}, async (access) => {
         const result = await build({
           contextDir: context,
           dockerfile: fromStdin ? undefined : flags.file,
@@ -71,9 +70,7 @@ export function registerBuild(program: Command, io: CliIo): void {
         for (const o of outputs) io.stderr(`wrote ${o.type} ${o.dest}`);
         if (push) for (const t of tags) io.stderr(`pushed ${t}`);
         io.stdout(result.digest);
-      } finally {
-        await close();
-      }
+      });
     });
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { copyImage } from '../src/build/transfer.js';
-import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 
 export function registerCopy(program: Command, io: CliIo): void {
@@ -11,11 +11,8 @@ export function registerCopy(program: Command, io: CliIo): void {
       .argument('<src>', 'source, e.g. docker://busybox:latest or oci-layout:dir:tag')
       .argument('<dst>', 'destination'),
   ).action(async (src: string, dst: string, flags: ImageFlags) => {
-    const { access, close } = imageAccess(flags, io, { cacheBlobs: false });
-    try {
+    await withImageAccess(flags, io, { cacheBlobs: false }, async (access) => {
       io.stdout(await copyImage(src, dst, access));
-    } finally {
-      await close();
-    }
+    });
   });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseImageLocation } from '../src/build/image-location.js';
 import { readImage } from '../src/build/images.js';
 import { exportImage } from '../src/build/export.js';
-import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 
 export function registerExport(program: Command, io: CliIo): void {
@@ -13,12 +13,9 @@ export function registerExport(program: Command, io: CliIo): void {
       .argument('<ref>', 'image')
       .argument('<file>', 'tar file to write, or -'),
   ).action(async (ref: string, file: string, flags: ImageFlags) => {
-    const { access, close } = imageAccess(flags, io);
-    try {
+    await withImageAccess(flags, io, {}, async (access) => {
       const image = await readImage(parseImageLocation(ref), access);
       await exportImage(image, file === '-' ? process.stdout : file);
-    } finally {
-      await close();
-    }
+    });
   });
 }

@@ -34,7 +34,7 @@ export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | '
 }
 
 /** Image access for one command; the registry client is made only if a registry is used. */
-export function imageAccess(flags: ImageFlags, io: CliIo, opts: { cacheBlobs?: boolean } = {}): { access: ImageAccess; close: () => Promise<void> } {
+function imageAccess(flags: ImageFlags, io: CliIo, opts: { cacheBlobs?: boolean } = {}): { access: ImageAccess; close: () => Promise<void> } {
   let client: RegistryClient | undefined;
   const platform = targetPlatform(flags.platform);
   const access: ImageAccess = {
@@ -44,4 +44,19 @@ export function imageAccess(flags: ImageFlags, io: CliIo, opts: { cacheBlobs?: b
     cacheBlobs: opts.cacheBlobs ?? true,
   };
   return { access, close: async () => client?.close() };
+}
+
+/** Run one command's work with image access; registry connections are released afterwards, whatever happens. */
+export async function withImageAccess<T>(
+  flags: ImageFlags,
+  io: CliIo,
+  opts: { cacheBlobs?: boolean },
+  fn: (access: ImageAccess) => Promise<T>,
+): Promise<T> {
+  const { access, close } = imageAccess(flags, io, opts);
+  try {
+    return await fn(access);
+  } finally {
+    await close();
+  }
 }

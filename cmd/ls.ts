@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseReference } from '../src/oci/index.js';
 import { HoistError } from '../src/errors.js';
-import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 
 export function registerLs(program: Command, io: CliIo): void {
@@ -13,12 +13,9 @@ export function registerLs(program: Command, io: CliIo): void {
       } catch (err) {
         throw new HoistError('BAD_REFERENCE', `invalid repository ${JSON.stringify(repo)}: ${(err as Error).message}`, { cause: err });
       }
-      const { access, close } = imageAccess(flags, io);
-      try {
+      await withImageAccess(flags, io, {}, async (access) => {
         for (const tag of await access.registry().listTags(ref)) io.stdout(tag);
-      } finally {
-        await close();
-      }
+      });
     },
   );
 }

@@ -1,18 +1,15 @@
 import type { Command } from 'commander';
 import { parseImageLocation } from '../src/build/image-location.js';
 import { readImage } from '../src/build/images.js';
-import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 
 export function registerManifest(program: Command, io: CliIo): void {
   addImageOptions(program.command('manifest').description("print an image's manifest exactly as stored").argument('<ref>', 'image')).action(
     async (ref: string, flags: ImageFlags) => {
-      const { access, close } = imageAccess(flags, io);
-      try {
+      await withImageAccess(flags, io, {}, async (access) => {
         io.stdout((await (await readImage(parseImageLocation(ref), access)).rawManifest()).toString('utf8'));
-      } finally {
-        await close();
-      }
+      });
     },
   );
 }

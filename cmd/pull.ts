@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseImageLocation } from '../src/build/image-location.js';
 import { copyImage } from '../src/build/transfer.js';
 import { UsageError } from '../src/errors.js';
-import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 
 export function registerPull(program: Command, io: CliIo): void {
@@ -15,11 +15,8 @@ export function registerPull(program: Command, io: CliIo): void {
   ).action(async (ref: string, dest: string, flags: ImageFlags) => {
     const src = parseImageLocation(ref);
     if (src.kind !== 'registry') throw new UsageError(`pull reads from a registry, not ${src.kind}:`, { hint: 'use hoist copy for local sources' });
-    const { access, close } = imageAccess(flags, io, { cacheBlobs: false });
-    try {
+    await withImageAccess(flags, io, { cacheBlobs: false }, async (access) => {
       io.stdout(await copyImage(src, dest, access));
-    } finally {
-      await close();
-    }
+    });
   });
 }

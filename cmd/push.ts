@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseImageLocation } from '../src/build/image-location.js';
 import { copyImage } from '../src/build/transfer.js';
 import { UsageError } from '../src/errors.js';
-import { addImageOptions, imageAccess, type ImageFlags } from './image-options.js';
+import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 
 export function registerPush(program: Command, io: CliIo): void {
@@ -15,11 +15,8 @@ export function registerPush(program: Command, io: CliIo): void {
   ).action(async (src: string, ref: string, flags: ImageFlags) => {
     const dst = parseImageLocation(ref);
     if (dst.kind !== 'registry') throw new UsageError(`push writes to a registry, not ${dst.kind}:`, { hint: 'use hoist copy for local destinations' });
-    const { access, close } = imageAccess(flags, io, { cacheBlobs: false });
-    try {
+    await withImageAccess(flags, io, { cacheBlobs: false }, async (access) => {
       io.stdout(await copyImage(src, dst, access));
-    } finally {
-      await close();
-    }
+    });
   });
 }

@@ -18,7 +18,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../net.js';
 
 export type Fault =
   | { kind: 'status'; status: number; times: number; match?: RegExp; method?: string; headers?: Record<string, string>; body?: string }
@@ -257,15 +257,7 @@ export async function startFaultProxy(targetUrl: string, opts: { ca?: string } =
     });
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = `127.0.0.1:${port}`;
+  const host = await listenOnLoopback(server);
   proxyOrigin = `http://${host}`;
 
   let stopping: Promise<void> | undefined;

@@ -16,7 +16,7 @@
 import { createSign, randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../net.js';
 import type { KeyAndCert, SignerCert } from './certs.js';
 
 export interface TokenAccess {
@@ -274,15 +274,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
   const server: http.Server = opts.tls
     ? https.createServer({ cert: opts.tls.certPem, key: opts.tls.keyPem }, listener)
     : http.createServer(listener);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const realm = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/token`;
+  const realm = `${opts.tls ? 'https' : 'http'}://${await listenOnLoopback(server)}/token`;
 
   let closing: Promise<void> | undefined;
   return {
