@@ -11,7 +11,10 @@ export function registerLs(program: Command, io: CliIo): void {
       try {
         ref = parseReference(repo.replace(/^docker:\/\//, ''), { defaultTag: false });
       } catch (err) {
-        throw new HoistError('BAD_REFERENCE', `invalid repository ${JSON.stringify(repo)}: ${(err as Error).message}`, { cause: err });
+        throw new HoistError('BAD_REFERENCE', `invalid repository ${JSON.stringify(repo)}: ${(err as Error).message}`, {
+          cause: err,
+          hint: 'name a repository such as registry.example.com/team/app (no tag or digest)',
+        });
       }
       await withImageAccess(flags, io, {}, async (access) => {
         for (const tag of await access.registry().listTags(ref)) io.stdout(tag);

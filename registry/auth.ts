@@ -13,11 +13,12 @@
  * Credentials and tokens live only in this object and in request headers;
  * they never reach an error message.
  */
+import { readBounded } from '../src/oci/read-bounded.js';
 import type { Challenge } from './challenge.js';
 import { RegistryError, readErrorBody, redactUrl, statusError } from './errors.js';
 import type { Credential, Keychain } from './keychain/index.js';
 import { TokenCache } from './token-cache.js';
-import { header, type Transport } from './transport.js';
+import { header, type Transport, discardBody } from './transport.js';
 
 export const CLIENT_ID = 'hoist';
 /** Token responses are small JSON; refuse anything absurd. */
@@ -56,22 +57,6 @@ function parseTokenReply(text: string): TokenReply | undefined {
   if (typeof o.expires_in === 'number') reply.expiresIn = o.expires_in;
   if (typeof o.issued_at === 'string') reply.issuedAt = o.issued_at;
   return reply;
-}
-
-async function readSmall(body: AsyncIterable<unknown>, what: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    total += buf.length;
-    if (total > MAX_TOKEN_RESPONSE) {
-      throw new RegistryError('REGISTRY_PROTOCOL', `${what}: the token answer is larger than ${MAX_TOKEN_RESPONSE} bytes`, {
-        hint: 'the token service misbehaves; check the registry\'s auth configuration',
-      });
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 export class Authenticator {
@@ -187,7 +172,7 @@ export class Authenticator {
       { what, registry },
     );
     if (res.status === 404 || res.status === 405) {
-      await res.body.dump().catch(() => undefined);
+      await discardBody(res);
       return undefined;
     }
     return this.readReply(res, what, registry);
@@ -222,7 +207,13 @@ export class Authenticator {
   ): Promise<TokenReply> {
     if (res.status !== 200) throw statusError(what, registry, res.status, await readErrorBody(res.body));
     const ct = header(res.headers, 'content-type') ?? '';
-    const text = await readSmall(res.body, what);
+    const text = (
+      await readBounded(res.body, what, MAX_TOKEN_RESPONSE, () =>
+        new RegistryError('REGISTRY_PROTOCOL', `${what}: the token answer is larger than ${MAX_TOKEN_RESPONSE} bytes`, {
+          hint: "the token service misbehaves; check the registry's auth configuration",
+        }),
+      )
+    ).toString('utf8');
     const reply = parseTokenReply(text);
     if (reply === undefined) {
       throw new RegistryError('REGISTRY_PROTOCOL', `${what}: the answer (${ct || 'no content type'}) holds no token`);

@@ -28,7 +28,7 @@ export interface DownloadOptions {
   signal?: AbortSignal;
 }
 
-function blobPath(loc: BlobLocation, desc: Descriptor): string {
+export function blobPath(loc: BlobLocation, desc: Pick<Descriptor, 'digest'>): string {
   return `/v2/${loc.repository}/blobs/${desc.digest}`;
 }
 

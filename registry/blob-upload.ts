@@ -18,10 +18,10 @@ import { pipeline } from 'node:stream';
 import { HoistError } from '../src/errors.js';
 import { verifiesDigest, type Descriptor } from '../src/oci/index.js';
 import { pullScope, pushScope } from './auth.js';
-import type { BlobLocation } from './blob-download.js';
+import { blobPath, type BlobLocation } from './blob-download.js';
 import { isConnectionError, readErrorBody, RegistryError, statusError } from './errors.js';
 import type { RegistryHttp } from './registry-http.js';
-import { backoffDelay, pause, header, isRetryableStatus, type HttpResponse, type RetryPolicy } from './transport.js';
+import { backoffDelay, pause, header, isRetryableStatus, type HttpResponse, type RetryPolicy, discardBody } from './transport.js';
 
 /** What pushing a blob took. */
 export type BlobPushResult = 'exists' | 'mounted' | 'uploaded';
@@ -62,10 +62,10 @@ export async function blobExistsAt(http: RegistryHttp, loc: BlobLocation, desc: 
   const what = `HEAD blob ${desc.digest} in ${loc.registry}/${loc.repository}`;
   const res = await http.request(
     loc.registry,
-    { method: 'HEAD', target: `/v2/${loc.repository}/blobs/${desc.digest}`, scopes, ...(signal ? { signal } : {}) },
+    { method: 'HEAD', target: blobPath(loc, desc), scopes, ...(signal ? { signal } : {}) },
     what,
   );
-  await res.body.dump().catch(() => undefined);
+  await discardBody(res);
   if (res.status === 200) return true;
   if (res.status === 404) return false;
   throw statusError(what, loc.registry, res.status);
@@ -97,11 +97,11 @@ export async function uploadBlob(
       what,
     );
     if (res.status === 201 && mount) {
-      await res.body.dump().catch(() => undefined);
+      await discardBody(res);
       return 'mounted';
     }
     if (res.status !== 202) throw statusError(what, loc.registry, res.status, await readErrorBody(res.body));
-    await res.body.dump().catch(() => undefined);
+    await discardBody(res);
     return locationOf(res, what);
   };
 
@@ -149,11 +149,11 @@ export async function uploadBlob(
       if (session === 'mounted') return 'mounted';
       mount = false; // the registry declined the mount; never ask twice
       if (desc.size <= opts.monolithicLimit) {
-        await dump(await send('PUT', withDigest(session, desc), true, 201));
+        await discardBody(await send('PUT', withDigest(session, desc), true, 201));
       } else {
         const patched = await send('PATCH', session, true, 202, desc.size > 0 ? { 'content-range': `0-${desc.size - 1}` } : {});
-        await dump(patched);
-        await dump(await send('PUT', withDigest(locationOf(patched, what), desc), false, 201));
+        await discardBody(patched);
+        await discardBody(await send('PUT', withDigest(locationOf(patched, what), desc), false, 201));
       }
       return 'uploaded';
     } catch (err) {
@@ -164,9 +164,6 @@ export async function uploadBlob(
   }
 }
 
-async function dump(res: HttpResponse): Promise<void> {
-  await res.body.dump().catch(() => undefined);
-}
 
 /** Passes bytes through, failing when there are more or fewer than `size`. */
 function sizeCheckingStream(size: number, describe: string): Transform {

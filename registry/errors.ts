@@ -174,22 +174,23 @@ function* causes(err: unknown): Generator<unknown> {
   }
 }
 
-/** The server's certificate was not trusted: retrying or falling back to another CA set will not help. */
-export function isTlsVerificationError(err: unknown): boolean {
+/** Whether any error in `err`'s cause chain has a code that passes `test`. */
+function hasCode(err: unknown, test: (code: string) => boolean): boolean {
   for (const e of causes(err)) {
     const code = errCode(e);
-    if (code !== undefined && TLS_VERIFY_CODES.has(code)) return true;
+    if (code !== undefined && test(code)) return true;
   }
   return false;
 }
 
+/** The server's certificate was not trusted: retrying or falling back to another CA set will not help. */
+export function isTlsVerificationError(err: unknown): boolean {
+  return hasCode(err, (code) => TLS_VERIFY_CODES.has(code));
+}
+
 /** TLS failed below certificate checks (e.g. the server speaks plain HTTP): `ERR_SSL_*`, EPROTO. */
 export function isTlsProtocolError(err: unknown): boolean {
-  for (const e of causes(err)) {
-    const code = errCode(e);
-    if (code !== undefined && (code.startsWith('ERR_SSL_') || code === 'EPROTO')) return true;
-  }
-  return false;
+  return hasCode(err, (code) => code.startsWith('ERR_SSL_') || code === 'EPROTO');
 }
 
 const CONNECTION_CODES = new Set([
@@ -210,11 +211,7 @@ const CONNECTION_CODES = new Set([
 
 /** A dropped or failed connection worth another try. */
 export function isConnectionError(err: unknown): boolean {
-  for (const e of causes(err)) {
-    const code = errCode(e);
-    if (code !== undefined && CONNECTION_CODES.has(code)) return true;
-  }
-  return false;
+  return hasCode(err, (code) => CONNECTION_CODES.has(code));
 }
 
 /** The error for a request that never got a response. */

@@ -4,20 +4,22 @@
  * digest is computed over the exact bytes, and checked when the reference
  * pins one. Docker schema 1 manifests are refused with a clear error.
  */
-import { createHash } from 'node:crypto';
 import {
   digestAlgorithm,
+  hasherFor,
   isDigest,
   isSchema1MediaType,
   MediaType,
+  sha256Digest,
   type Descriptor,
   type Digest,
   type Reference,
 } from '../src/oci/index.js';
+import { readBounded } from '../src/oci/read-bounded.js';
 import { pullScope, pushScope } from './auth.js';
 import { readErrorBody, RegistryError, statusError } from './errors.js';
 import type { RegistryHttp } from './registry-http.js';
-import { header, type HttpResponse } from './transport.js';
+import { header, type HttpResponse, discardBody } from './transport.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
@@ -37,8 +39,9 @@ export interface FetchedManifest {
   digest: Digest;
 }
 
-function digestOf(raw: Buffer, algorithm: 'sha256' | 'sha512'): Digest {
-  return `${algorithm}:${createHash(algorithm).update(raw).digest('hex')}` as Digest;
+/** The digest of `raw` in the algorithm `ref` pins, else sha256. */
+function digestFor(ref: Reference, raw: Buffer): Digest {
+  return ref.digest === undefined ? sha256Digest(raw) : (`${digestAlgorithm(ref.digest)}:${hasherFor(ref.digest).update(raw).digest('hex')}` as Digest);
 }
 
 function manifestPath(ref: Reference, identifier: string = ref.identifier()): string {
@@ -68,18 +71,7 @@ async function readManifestBody(res: HttpResponse, what: string): Promise<Buffer
     res.body.destroy();
     throw tooLarge(what, length);
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of res.body) {
-    const buf = chunk as Buffer;
-    total += buf.length;
-    if (total > MAX_MANIFEST_BYTES) {
-      res.body.destroy();
-      throw tooLarge(what, `over ${MAX_MANIFEST_BYTES}`);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
+  return readBounded(res.body, what, MAX_MANIFEST_BYTES, () => tooLarge(what, `over ${MAX_MANIFEST_BYTES}`));
 }
 
 /** The media type of manifest bytes: their `mediaType`, else a specific Content-Type, else their shape. */
@@ -124,7 +116,7 @@ export async function getManifest(
   const mediaType = manifestMediaType(raw, contentType);
   if (mediaType === undefined) throw new RegistryError('REGISTRY_PROTOCOL', `${what}: the registry sent something that is not a manifest`);
   if (isSchema1MediaType(mediaType)) throw schema1(what);
-  const digest = digestOf(raw, ref.digest === undefined ? 'sha256' : digestAlgorithm(ref.digest));
+  const digest = digestFor(ref, raw);
   if (ref.digest !== undefined && digest !== ref.digest) {
     throw new RegistryError('DIGEST_MISMATCH', `${what}: the registry sent a manifest with digest ${digest}`, {
       hint: 'the registry or something between it and you altered the content',
@@ -152,7 +144,7 @@ export async function headManifest(
     },
     what,
   );
-  await res.body.dump().catch(() => undefined);
+  await discardBody(res);
   if (res.status === 404) return undefined;
   if (res.status !== 200) throw statusError(what, ref.domain, res.status);
   const digest = header(res.headers, 'docker-content-digest');
@@ -180,7 +172,7 @@ export async function putManifest(
 ): Promise<Digest> {
   const what = `PUT manifest ${ref.string()}`;
   if (raw.length > MAX_MANIFEST_BYTES) throw tooLarge(what, raw.length);
-  const digest = digestOf(raw, ref.digest === undefined ? 'sha256' : digestAlgorithm(ref.digest));
+  const digest = digestFor(ref, raw);
   if (ref.digest !== undefined && digest !== ref.digest) {
     throw new RegistryError('DIGEST_MISMATCH', `${what}: the manifest has digest ${digest}, not the one the reference names`);
   }
@@ -199,6 +191,6 @@ export async function putManifest(
   if (res.status !== 201 && res.status !== 200 && res.status !== 202) {
     throw statusError(what, ref.domain, res.status, await readErrorBody(res.body));
   }
-  await res.body.dump().catch(() => undefined);
-  return ref.digest ?? digestOf(raw, 'sha256');
+  await discardBody(res);
+  return digest;
 }

@@ -11,7 +11,7 @@ import type { Authenticator } from './auth.js';
 import { parseChallenges, preferredChallenge, type Challenge } from './challenge.js';
 import { endpointCandidates, endpointFor, type Endpoint } from './endpoint.js';
 import { inContext, isConnectionError, isTlsProtocolError, isTlsVerificationError, RegistryError } from './errors.js';
-import { header, type HttpMethod, type HttpResponse, type RequestBody, type Transport } from './transport.js';
+import { header, type HttpMethod, type HttpResponse, type RequestBody, type Transport, discardBody } from './transport.js';
 
 const MAX_REDIRECTS = 10;
 const pingWhat = (registry: string): string => `ping ${registry}`;
@@ -75,7 +75,7 @@ export class RegistryHttp {
           { what: pingWhat(registry), registry },
         );
         const challenge = res.status === 401 ? preferredChallenge(parseChallenges(res.headers['www-authenticate'])) : undefined;
-        await res.body.dump().catch(() => undefined);
+        await discardBody(res);
         return { endpoint, challenge };
       } catch (err) {
         lastError = err;
@@ -105,7 +105,7 @@ export class RegistryHttp {
     let res = await this.send(url, req, authorization, what, registry);
     if (res.status === 401 && ownOrigin) {
       const challenge = preferredChallenge(parseChallenges(res.headers['www-authenticate']));
-      await res.body.dump().catch(() => undefined);
+      await discardBody(res);
       if (challenge !== undefined) state.challenge = challenge;
       this.auth.reject(registry, authorization);
       authorization = await this.auth.authorization(registry, state.challenge, req.scopes, { fresh: true, ...signal });
@@ -117,11 +117,11 @@ export class RegistryHttp {
       const location = header(res.headers, 'location');
       if (location === undefined) return res;
       if (hops >= MAX_REDIRECTS) {
-        await res.body.dump().catch(() => undefined);
+        await discardBody(res);
         throw new RegistryError('REGISTRY_PROTOCOL', `${what}: more than ${MAX_REDIRECTS} redirects`);
       }
       const next = new URL(location, res.url);
-      await res.body.dump().catch(() => undefined);
+      await discardBody(res);
       res = await this.send(next, req, next.origin === origin ? authorization : undefined, what, registry);
     }
     return res;

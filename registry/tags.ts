@@ -3,6 +3,7 @@
  * `Link: <...>; rel="next"` until there is none (RFC 8288; the next URL may
  * be relative and carries `last=`).
  */
+import { readBounded } from '../src/oci/read-bounded.js';
 import { pullScope } from './auth.js';
 import { readErrorBody, RegistryError, statusError } from './errors.js';
 import type { RegistryHttp } from './registry-http.js';
@@ -50,7 +51,9 @@ export async function listTags(
       what,
     );
     if (res.status !== 200) throw statusError(what, registry, res.status, await readErrorBody(res.body));
-    const text = await readLimited(res.body, what);
+    const text = (
+      await readBounded(res.body, what, MAX_PAGE_BYTES, () => new RegistryError('REGISTRY_PROTOCOL', `${what}: a page is larger than ${MAX_PAGE_BYTES} bytes`))
+    ).toString('utf8');
     let doc: unknown;
     try {
       doc = JSON.parse(text);
@@ -67,16 +70,4 @@ export async function listTags(
     target = new URL(next, res.url);
   }
   throw new RegistryError('REGISTRY_PROTOCOL', `${what}: more than ${MAX_PAGES} pages`);
-}
-
-async function readLimited(body: AsyncIterable<unknown>, what: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    const buf = chunk as Buffer;
-    total += buf.length;
-    if (total > MAX_PAGE_BYTES) throw new RegistryError('REGISTRY_PROTOCOL', `${what}: a page is larger than ${MAX_PAGE_BYTES} bytes`);
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

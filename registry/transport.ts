@@ -65,6 +65,11 @@ export function header(headers: ResponseHeaders, name: string): string | undefin
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Read and drop a response body we do not need, so its connection can be reused. */
+export async function discardBody(res: HttpResponse): Promise<void> {
+  await res.body.dump().catch(() => undefined);
+}
+
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
 }
@@ -136,7 +141,7 @@ export class Transport {
         if (after > this.policy.maxRetryAfterMs) return res;
         delay = Math.max(delay, after);
       }
-      await res.body.dump().catch(() => undefined);
+      await discardBody(res);
       await pause(delay, req.signal);
     }
   }
