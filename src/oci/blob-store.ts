@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoistError } from '../errors.js';
 import { fileHandleSink } from './atomic-file.js';
-import { DigestingStream, digestAlgorithm, digestHex, verifiesDigest, verifyingStream, type Digest } from './digest.js';
+import { DigestingStream, digestAlgorithm, digestHex, verified, verifiesDigest, verifyingStream, type Digest } from './digest.js';
 
 export interface PutExpectation {
   digest?: Digest;
@@ -83,10 +83,7 @@ export class BlobStore {
       // The stream owns the handle from here and closes it at end or on error.
       // 1 MiB reads: with the default 64 KiB, the per-read promise overhead cost ~0.3 CPU-s per 512 MiB pushed.
       const source = handle.createReadStream({ start: 0, highWaterMark: 1 << 20 });
-      const verify = verifyingStream({ digest: d, size }, `blob ${d} in ${this.root}`);
-      // pipeline destroys both ends on error, so a consumer of `verify` sees read errors too.
-      pipeline(source, verify).catch(() => undefined);
-      return verify;
+      return verified(source, { digest: d, size }, `blob ${d} in ${this.root}`);
     } catch (err) {
       await handle.close();
       throw err;
@@ -113,7 +110,9 @@ export class BlobStore {
           ? await this.writeHashed(src, algorithm, handle)
           : await this.writeVerified(src, expect.digest, expect.size, handle);
       if (expect.size !== undefined && info.size !== expect.size) {
-        throw new HoistError('DIGEST_MISMATCH', `blob has ${info.size} bytes, expected ${expect.size}`);
+        throw new HoistError('DIGEST_MISMATCH', `blob ${info.digest} for ${this.root} has ${info.size} bytes, expected ${expect.size}`, {
+          hint: 'the content is corrupt or was truncated; fetch or rebuild it again',
+        });
       }
       await handle.sync();
       await handle.close();
@@ -137,7 +136,7 @@ export class BlobStore {
     const sink = fileHandleSink(handle);
     // A source that already enforces this digest (a verified download) is not hashed twice.
     if (verifiesDigest(src, digest, size)) await pipeline(src, sink);
-    else await pipeline(src, verifyingStream({ digest, size }, 'blob'), sink);
+    else await pipeline(src, verifyingStream({ digest, size }, `blob ${digest} for ${this.root}`), sink);
     return { digest, size: sink.bytesWritten };
   }
 

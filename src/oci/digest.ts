@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { HoistError } from '../errors.js';
 
 /** A content digest. hoist produces only sha256; it verifies sha256 and sha512. */
@@ -139,4 +139,15 @@ function mismatch(message: string): HoistError {
   return new HoistError('DIGEST_MISMATCH', message, {
     hint: 'the content is corrupt or was truncated; fetch or rebuild it again',
   });
+}
+
+/**
+ * `stream` through a verifyingStream. pipeline: errors on either side reach
+ * the consumer, and a consumer that stops early releases the source (and its
+ * file descriptor).
+ */
+export function verified(stream: Readable, expect: Expectation, describe: string): Transform {
+  const check = verifyingStream(expect, describe);
+  pipeline(stream, check, () => undefined);
+  return check;
 }

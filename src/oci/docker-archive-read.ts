@@ -18,7 +18,7 @@ import { layerMediaType, type Compression, type MediaTypeFamily } from './media-
 import { memo } from './memo.js';
 import { parseConfigFile } from './parse.js';
 import { platformMatches, formatPlatform } from './platform.js';
-import { parseReference, type Reference } from './reference.js';
+import { tryParseReference, type Reference } from './reference.js';
 import type { TarIndex } from './tar-index.js';
 import type { Platform } from './types.js';
 
@@ -51,11 +51,7 @@ export function parseArchiveManifest(raw: Buffer, file: string): DockerArchiveMa
 }
 
 function tagMatches(tag: string, ref: Reference): boolean {
-  try {
-    return parseReference(tag).string() === ref.string();
-  } catch {
-    return false;
-  }
+  return tryParseReference(tag)?.string() === ref.string();
 }
 
 /** Pick the manifest.json entry a selector names: a RepoTag, a reference, or the image ID. */
@@ -79,13 +75,7 @@ export function selectArchiveEntry(
       entries.find((e) => (e.RepoTags ?? []).includes(selector)) ??
       (id === undefined ? undefined : entries.find((e) => e.Config.includes(id)));
     if (found === undefined && id === undefined) {
-      const ref = (() => {
-        try {
-          return parseReference(selector);
-        } catch {
-          return undefined;
-        }
-      })();
+      const ref = tryParseReference(selector);
       if (ref !== undefined) found = entries.find((e) => (e.RepoTags ?? []).some((t) => tagMatches(t, ref)));
     }
   } else {

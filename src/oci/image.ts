@@ -4,10 +4,10 @@
  * like go-containerregistry's mutate) and from an existing manifest whose
  * blobs a fetcher can open (layouts, archives, registries).
  */
-import { pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { HoistError } from '../errors.js';
 import { serializeConfigFile, serializeManifest } from './canonical-json.js';
-import { sha256Digest, verifyingStream, type Digest } from './digest.js';
+import { sha256Digest, verified, type Digest } from './digest.js';
 import { blobLayer, withMediaType, type Layer } from './layer.js';
 import {
   configMediaType,
@@ -57,11 +57,7 @@ export type BlobFetcher = (descriptor: Descriptor) => Promise<Readable>;
 
 /** Wrap an unverified blob stream so it errors on digest or size mismatch. */
 export function verifiedBlob(stream: Readable, descriptor: Descriptor, where: string): Readable {
-  const check = verifyingStream({ digest: descriptor.digest, size: descriptor.size }, `blob ${descriptor.digest} in ${where}`);
-  // pipeline: errors on either side reach the consumer, and a consumer that
-  // stops early releases the source (and its file descriptor).
-  pipeline(stream, check, () => undefined);
-  return check;
+  return verified(stream, { digest: descriptor.digest, size: descriptor.size }, `blob ${descriptor.digest} in ${where}`);
 }
 
 /** Pair manifest layer descriptors with config diff_ids, refusing a mismatch. */

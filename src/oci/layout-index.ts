@@ -14,7 +14,7 @@
 import { HoistError } from '../errors.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from './digest.js';
 import { MediaType } from './media-types.js';
-import { parseReference, type Reference } from './reference.js';
+import { tryParseReference, type Reference } from './reference.js';
 import type { Annotations, Descriptor, Index, Platform } from './types.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
@@ -111,11 +111,6 @@ export function selectIndexEntry(index: Index, selector: Reference | string | un
 }
 
 function byParsedReference(entries: readonly Descriptor[], text: string): Descriptor | undefined {
-  let ref: Reference;
-  try {
-    ref = parseReference(text);
-  } catch {
-    return undefined;
-  }
-  return entries.find((d) => matchesReference(d, ref, false));
+  const ref = tryParseReference(text);
+  return ref === undefined ? undefined : entries.find((d) => matchesReference(d, ref, false));
 }

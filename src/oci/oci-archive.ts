@@ -20,7 +20,9 @@ import type { Platform } from './types.js';
 /** Open a tar file for random access, with hoist errors for the usual mistakes. */
 export async function loadArchive(file: string, what: string): Promise<TarIndex> {
   const st = await stat(file).catch((err: unknown) => {
-    throw new HoistError('ARCHIVE_NOT_FOUND', `${what} ${file} does not exist`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new HoistError('ARCHIVE_NOT_FOUND', `${what} ${file} does not exist`, { cause: err });
+    throw new HoistError('BAD_ARCHIVE', `${what} ${file} cannot be read (${code ?? String(err)})`, { cause: err, hint: 'check the path and its permissions' });
   });
   if (!st.isFile()) throw new HoistError('BAD_ARCHIVE', `${what} ${file} is not a regular file`);
   return TarIndex.load(file);

@@ -200,3 +200,12 @@ export function parseReference(input: string, options: { defaultTag?: boolean } 
   const ref = Reference.parseNormalized(input);
   return options.defaultTag === false ? ref : ref.withDefaultTag();
 }
+
+/** `text` as a reference, or undefined when it is not one (for lookups that try several readings). */
+export function tryParseReference(text: string): Reference | undefined {
+  try {
+    return parseReference(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -105,7 +105,6 @@ class Builder {
 
   constructor(
     private readonly opts: BuildOptions,
-    private readonly plan: BuildPlan,
     private readonly bases: Map<string, BaseImage>,
     private readonly tmpDir: string,
   ) {}
@@ -217,7 +216,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         });
   const now = opts.now ?? new Date();
   const tmpDir = await mkdtemp(path.join(tmpdir(), 'hoist-build-'));
-  const builder = new Builder(opts, plan, bases, tmpDir);
+  const builder = new Builder(opts, bases, tmpDir);
   try {
     const env = builder.env(now, definition.ignore.matcher);
     for (const stage of plan.stages) if (stage.needed) await builder.runStage(stage, env, definition.stages.escapeToken);

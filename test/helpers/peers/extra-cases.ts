@@ -194,7 +194,7 @@ export const EXTRA_CASES: PeerCase[] = [
   extra(
     'owned-context-files',
     ['FROM scratch', 'COPY . /ctx/', 'ADD . /added/', ''].join('\n'),
-    (file, ctx) => {
+    (file) => {
       // Owners in the build context are not kept by COPY/ADD (everything is 0:0 unless --chown).
       const a = file('owned', 'owned by 1000\n', 0o640);
       chownSync(a, 1000, 1000);
