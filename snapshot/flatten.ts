@@ -13,19 +13,14 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { HoistError } from '../src/errors.js';
+import { whiteoutMarker } from './layer-entry.js';
+import { ancestorsOf } from './layer-path.js';
 
 export type OpenLayerTar = () => Promise<Readable>;
 
 function clean(name: string): string {
   const n = posix.normalize(`/${name}`).slice(1);
   return n.replace(/\/$/, '');
-}
-
-function ancestors(path: string): string[] {
-  const parts = path.split('/');
-  const out: string[] = [];
-  for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join('/'));
-  return out;
 }
 
 interface Hidden {
@@ -35,7 +30,7 @@ interface Hidden {
 
 function isHidden(path: string, hidden: Hidden): boolean {
   if (hidden.deleted.has(path)) return true;
-  for (const dir of ancestors(path)) if (hidden.deleted.has(dir) || hidden.opaque.has(dir)) return true;
+  for (const dir of ancestorsOf(path)) if (hidden.deleted.has(dir) || hidden.opaque.has(dir)) return true;
   return false;
 }
 
@@ -63,15 +58,9 @@ export async function flattenLayers(layers: readonly OpenLayerTar[], out: Writab
         for await (const entry of extract) {
           const header = entry.header;
           const name = clean(header.name);
-          const base = posix.basename(name);
-          const dir = posix.dirname(name) === '.' ? '' : posix.dirname(name);
-          if (base === '.wh..wh..opq') {
-            layerHidden.opaque.add(dir);
-            entry.resume();
-            continue;
-          }
-          if (base.startsWith('.wh.')) {
-            layerHidden.deleted.add(posix.join(dir, base.slice(4)));
+          const marker = whiteoutMarker(name);
+          if (marker !== undefined) {
+            (marker.kind === 'opaque' ? layerHidden.opaque : layerHidden.deleted).add(marker.path);
             entry.resume();
             continue;
           }

@@ -7,6 +7,7 @@
  * no atime or ctime, and uname/gname are always written empty so that a
  * layer depends on numbers, not on the builder's /etc/passwd.
  */
+import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 
 /** Extended attributes, written as PAX `SCHILY.xattr.<name>` records. */
@@ -92,3 +93,18 @@ export type LayerEntryKind = LayerEntry['kind'];
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
+
+/**
+ * What a tar member named `path` (clean, relative) means in a layer: `.wh..wh..opq`
+ * makes its directory opaque, `.wh.NAME` deletes NAME; undefined for anything else.
+ */
+export function whiteoutMarker(path: string): { kind: 'opaque' | 'whiteout'; path: string } | undefined {
+  const slash = path.lastIndexOf('/');
+  const dir = slash === -1 ? '' : path.slice(0, slash);
+  const base = path.slice(slash + 1);
+  if (base === OPAQUE_MARKER) return { kind: 'opaque', path: dir };
+  if (base.startsWith(WHITEOUT_PREFIX)) {
+    return { kind: 'whiteout', path: posix.join(dir, base.slice(WHITEOUT_PREFIX.length)) };
+  }
+  return undefined;
+}

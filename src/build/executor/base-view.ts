@@ -1,19 +1,12 @@
-import { posix } from 'node:path';
 import { FsView } from '../../../snapshot/fs-view.js';
-import type { LayerEntry } from '../../../snapshot/layer-entry.js';
+import { whiteoutMarker, type LayerEntry } from '../../../snapshot/layer-entry.js';
 import { HoistError } from '../../errors.js';
 import type { BlobStore, Layer } from '../../oci/index.js';
 import { archiveEntries } from '../add/archive.js';
 
 /** Layer members named `.wh.x` / `.wh..wh..opq` are deletions and opaque markers, not files. */
 function asLayerSemantics(entries: readonly LayerEntry[]): LayerEntry[] {
-  return entries.map((e) => {
-    const base = posix.basename(e.path);
-    const dir = posix.dirname(e.path) === '.' ? '' : posix.dirname(e.path);
-    if (base === '.wh..wh..opq') return { kind: 'opaque', path: dir };
-    if (base.startsWith('.wh.')) return { kind: 'whiteout', path: posix.join(dir, base.slice(4)) };
-    return e;
-  });
+  return entries.map((e) => whiteoutMarker(e.path) ?? e);
 }
 
 /**
