@@ -172,11 +172,6 @@ export class ArchiveTree {
     return out.sort((a, b) => compareLayerPaths(a.path, b.path));
   }
 
-  /** Number of names the tree holds (implied directories included). */
-  get size(): number {
-    return this.nodes.size;
-  }
-
   private nodeFor(member: Member, rawName: string): Node {
     const m: MemberMeta = { mode: member.mode, uid: member.uid, gid: member.gid, mtime: member.mtime };
     switch (member.type) {

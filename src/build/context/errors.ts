@@ -1,11 +1,7 @@
 import { HoistError } from '../../errors.js';
 
 /** The build context (its directory, its ignore file, a file in it) cannot be read. */
-export class BuildContextError extends HoistError {
-  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(code, message, options);
-  }
-}
+export class BuildContextError extends HoistError {}
 
 /** Node's error code, when `err` is a system error. */
 export function errnoCode(err: unknown): string | undefined {

@@ -40,6 +40,8 @@ export async function resolveInRoot(
   let pending = rel === '' ? [] : rel.split('/');
   const done: string[] = [];
   let links = 0;
+  // The node of the last component pushed onto `done`, while it still is the last one.
+  let last: { node: SourceNode | undefined } | undefined;
   while (pending.length > 0) {
     const part = pending.shift() as string;
     if (part === '' || part === '.') continue;
@@ -49,6 +51,7 @@ export async function resolveInRoot(
         continue;
       }
       done.pop();
+      last = undefined;
       continue;
     }
     const candidate = [...done, part].join('/');
@@ -61,15 +64,17 @@ export async function resolveInRoot(
         done.length = 0;
       }
       pending = [...target, ...pending];
+      last = undefined;
       continue;
     }
     done.push(part);
+    last = { node };
     if (node === undefined && pending.length > 0) {
       return { rel: [...done, ...pending].filter((p) => p !== '' && p !== '.').join('/'), node: undefined };
     }
   }
   const finalRel = done.join('/');
-  return { rel: finalRel, node: finalRel === '' ? await fs.lstat('') : await fs.lstat(finalRel) };
+  return { rel: finalRel, node: last !== undefined ? last.node : await fs.lstat(finalRel) };
 }
 
 /** Clean a source as written; `..` that climbs out of the root is refused. */
@@ -114,10 +119,6 @@ async function holdsIncluded(fs: SourceFs, dir: string): Promise<boolean> {
   return false;
 }
 
-export function isWildcard(source: string): boolean {
-  return WILDCARD.test(source);
-}
-
 /**
  * All matches of one COPY/ADD source. A path that matches nothing is an
  * error; a wildcard that matches nothing gives no matches (Docker fails the
@@ -138,14 +139,19 @@ export async function resolveSources(fs: SourceFs, source: string, what: string)
     matches.push({ rel, node: resolved.node, realRel: resolved.rel });
   }
   if (matches.length === 0 && !wildcard) {
-    const where = fs.description === 'build context' ? 'in build context (is it excluded by .dockerignore?)' : `in ${fs.description}`;
+    const where = whereIn(fs);
     throw new SourceError('SOURCE_NOT_FOUND', `${what}: source ${JSON.stringify(source)} not found ${where}`);
   }
   return matches;
 }
 
+/** Where a source was looked for, as error messages say it. */
+function whereIn(fs: SourceFs): string {
+  return fs.description === 'build context' ? 'in build context (is it excluded by .dockerignore?)' : `in ${fs.description}`;
+}
+
 /** Every source of an instruction matched nothing (only wildcards can get here). */
 export function noSourceFiles(fs: SourceFs, sources: readonly string[], what: string): SourceError {
-  const where = fs.description === 'build context' ? 'in build context (is it excluded by .dockerignore?)' : `in ${fs.description}`;
+  const where = whereIn(fs);
   return new SourceError('SOURCE_NOT_FOUND', `${what}: no source files were specified: ${sources.map((s) => JSON.stringify(s)).join(' ')} match nothing ${where}`);
 }

@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FsView, ViewNode } from '../../../snapshot/fs-view.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
+import { isNotExist, unreadableContext } from '../context/errors.js';
+import { compareGoStrings } from '../context/go-order.js';
 
 /** One file-system object a COPY can read, whatever it comes from. */
 export type SourceNode =
@@ -30,10 +32,6 @@ export interface SourceFs {
   readonly mayReinclude: boolean;
   /** Where a path is on disk, for sources that are real files (ADD reads archives from there). */
   absolutePath?: (rel: string) => string;
-}
-
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function nodeFromStats(abs: string, st: Stats, linkname?: string): SourceNode {
@@ -63,22 +61,21 @@ export class ContextFs implements SourceFs {
     this.mayReinclude = ignore.hasExclusions;
   }
 
+  // A context file hoist may not read is the user's to fix: a located CONTEXT_UNREADABLE, not an internal fault.
   async lstat(rel: string): Promise<SourceNode | undefined> {
-    const abs = rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
+    const abs = this.absolutePath(rel);
     let st: Stats;
     try {
       st = await lstat(abs);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      throw err;
+      if (isNotExist(err)) return undefined;
+      throw unreadableContext(err);
     }
-    return nodeFromStats(abs, st, st.isSymbolicLink() ? await readlink(abs) : undefined);
+    return nodeFromStats(abs, st, st.isSymbolicLink() ? await readlink(abs).catch((err: unknown) => Promise.reject(unreadableContext(err))) : undefined);
   }
 
   async readdir(rel: string): Promise<string[]> {
-    const abs = rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
-    return (await readdir(abs)).sort(byteOrder);
+    return (await readdir(this.absolutePath(rel)).catch((err: unknown) => Promise.reject(unreadableContext(err)))).sort(compareGoStrings);
   }
 
   isIgnored(rel: string): boolean {

@@ -51,9 +51,18 @@ async function maybeExtract(
   owner: { uid: number; gid: number } | undefined,
 ): Promise<CopyItem> {
   if (item.kind !== 'match' || item.match.node.kind !== 'file' || fs.absolutePath === undefined) return item;
-  const file = fs.absolutePath(item.match.realRel);
+  return (await extractIfArchive(ctx, fs.absolutePath(item.match.realRel), cleanups, owner)) ?? item;
+}
+
+/** `file`'s members as a tree when it is an archive (detected by content), else undefined. */
+async function extractIfArchive(
+  ctx: StepContext,
+  file: string,
+  cleanups: Array<() => Promise<void>>,
+  owner: { uid: number; gid: number } | undefined,
+): Promise<CopyItem | undefined> {
   const format = await detectArchive(file);
-  if (format === null) return item;
+  if (format === null) return undefined;
   const extracted = await archiveEntries(file, '', { format, spoolDir: ctx.env.tmpDir, ...(owner ?? {}), ...(ctx.env.signal ? { signal: ctx.env.signal } : {}) });
   cleanups.push(() => extracted.cleanup());
   return { kind: 'tree', entries: extracted.entries };
@@ -72,11 +81,8 @@ async function urlItem(
     ...(ctx.env.signal ? { signal: ctx.env.signal } : {}),
   });
   cleanups.push(() => rm(downloaded.path, { force: true }));
-  if (instr.unpack === true && (await detectArchive(downloaded.path)) !== null) {
-    const extracted = await archiveEntries(downloaded.path, '', { spoolDir: ctx.env.tmpDir, ...(owner ?? {}) });
-    cleanups.push(() => extracted.cleanup());
-    return { kind: 'tree', entries: extracted.entries };
-  }
+  const tree = instr.unpack === true ? await extractIfArchive(ctx, downloaded.path, cleanups, owner) : undefined;
+  if (tree !== undefined) return tree;
   return {
     kind: 'file',
     name: path.posix.basename(downloaded.filename || urlFileName(url)),
