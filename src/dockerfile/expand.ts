@@ -4,10 +4,11 @@ import { ShellExpansionError, ShellLex } from './shell/index.js';
 
 export type Env = ReadonlyMap<string, string>;
 
+/** Heredoc bodies keep their quotes (BuildKit's ExpandRaw lexer). ShellLex keeps no state between calls. */
+const HEREDOC_LEX = new ShellLex('\\', { skipProcessQuotes: true });
+
 export interface Expanded<T> {
   instr: T;
-  /** Variables the expansion read that were set. */
-  used: Set<string>;
 }
 
 /**
@@ -18,22 +19,10 @@ export interface Expanded<T> {
  * (the planner refuses them); ARG defaults are expanded by the planner.
  */
 export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex: ShellLex): Expanded<T> {
-  const used = new Set<string>();
   const located = <R>(run: () => R): R => locateExpansion(instr, run);
-  const word = (w: string): string =>
-    located(() => {
-      const r = lex.processWordWithMatches(w, env);
-      for (const m of r.matched) used.add(m);
-      return r.result;
-    });
-  const words = (w: string): string[] =>
-    located(() => {
-      const r = lex.processWordsWithMatches(w, env);
-      for (const m of r.matched) used.add(m);
-      return r.words;
-    });
-  const heredocLex = new ShellLex('\\', { skipProcessQuotes: true });
-  const heredocWord = (w: string): string => located(() => heredocLex.processWord(w, env));
+  const word = (w: string): string => located(() => lex.processWord(w, env));
+  const words = (w: string): string[] => located(() => lex.processWords(w, env));
+  const heredocWord = (w: string): string => located(() => HEREDOC_LEX.processWord(w, env));
   const opt = (w: string | undefined): string | undefined => (w === undefined ? undefined : word(w));
   const pairs = (kvs: KeyValue[]): KeyValue[] => kvs.map((kv) => ({ key: word(kv.key), value: word(kv.value) }));
 
@@ -92,7 +81,7 @@ export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex
       out = i;
       break;
   }
-  return { instr: out as T, used };
+  return { instr: out as T };
 }
 
 /** Run an expansion for `instr`, turning a shell expansion error into a located DockerfileError. */

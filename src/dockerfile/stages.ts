@@ -2,7 +2,7 @@ import type { Warning } from '../errors.js';
 import { DockerfileError } from './errors.js';
 import { parseInstructionNode } from './instructions/parse-instruction.js';
 import type { ArgInstr, FromInstr, Instruction } from './instructions/types.js';
-import { parseDockerfile, type Directives } from './parser/index.js';
+import { parseDockerfile } from './parser/index.js';
 
 export interface Stage {
   index: number;
@@ -16,7 +16,6 @@ export interface Stage {
 /** A Dockerfile as typed instructions: the global ARGs, then the stages. */
 export interface DockerfileStages {
   file: string;
-  directives: Directives;
   escapeToken: '\\' | '`';
   globalArgs: ArgInstr[];
   stages: Stage[];
@@ -62,7 +61,6 @@ export function parseStages(text: string, file: string): DockerfileStages {
   }
   return {
     file,
-    directives: parsed.directives,
     escapeToken: parsed.directives.escape,
     globalArgs,
     stages,

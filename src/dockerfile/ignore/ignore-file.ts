@@ -4,7 +4,8 @@
  * does not validate them: a lone "!" is kept and rejected by
  * PatternMatcher.compile.
  */
-import { goClean, goTrimSpace } from './go-path.js';
+import { trimGoSpace } from '../parser/chars.js';
+import { goClean } from './go-path.js';
 
 export interface IgnoreFileLine {
   /** The pattern as ReadAll returns it. */
@@ -25,10 +26,10 @@ export function readIgnoreFileLines(text: string | null): IgnoreFileLine[] {
     if (index === 0 && line.startsWith('\ufeff')) line = line.slice(1);
     // Only a '#' in the very first column starts a comment.
     if (line.startsWith('#')) return;
-    let pattern = goTrimSpace(line);
+    let pattern = trimGoSpace(line);
     if (pattern === '') return;
     const invert = pattern.startsWith('!');
-    if (invert) pattern = goTrimSpace(pattern.slice(1));
+    if (invert) pattern = trimGoSpace(pattern.slice(1));
     if (pattern.length > 0) {
       pattern = goClean(pattern);
       // "/a/b" and "a/b" mean the same: paths are relative to the context.

@@ -5,7 +5,8 @@
  */
 import { DockerfileError } from '../errors.js';
 import { goFilepathMatch } from './go-filepath-match.js';
-import { goClean, goDir, goTrimSpace } from './go-path.js';
+import { trimGoSpace } from '../parser/chars.js';
+import { goClean, goDir } from './go-path.js';
 import { compilePattern, type CompiledPattern } from './pattern-compile.js';
 
 export const BAD_IGNORE_PATTERN = 'BAD_IGNORE_PATTERN';
@@ -59,7 +60,7 @@ export class PatternMatcher {
   static compile(patterns: readonly string[]): PatternMatcher {
     const entries: Entry[] = [];
     for (const raw of patterns) {
-      let text = goTrimSpace(raw);
+      let text = trimGoSpace(raw);
       if (text === '') continue;
       text = goClean(text);
       let exclusion = false;

@@ -5,9 +5,15 @@
  */
 const GO_SPACE = /^\p{White_Space}$/u;
 
+/** Go's `unicode.IsSpace` for a code point; ASCII, the common case, without a regular expression. */
+export function isGoSpaceCode(cp: number): boolean {
+  if (cp < 0x80) return cp === 0x20 || (cp >= 0x09 && cp <= 0x0d);
+  return GO_SPACE.test(String.fromCodePoint(cp));
+}
+
 /** Go's `unicode.IsSpace` for one code point (a one- or two-unit string). */
 export function isGoSpace(ch: string): boolean {
-  return GO_SPACE.test(ch);
+  return ch !== '' && isGoSpaceCode(ch.codePointAt(0) as number);
 }
 
 /** Go's `strings.TrimLeftFunc(s, unicode.IsSpace)`. */

@@ -1,3 +1,4 @@
+import { trimLeftGoSpace } from './chars.js';
 import type { Directives } from './types.js';
 
 type DirectiveName = 'syntax' | 'escape' | 'check';
@@ -29,7 +30,7 @@ export class DirectiveScanner {
       this.done = true;
       return false;
     }
-    const match = DIRECTIVE.exec(line.slice(1).replace(/^\p{White_Space}+/u, ''));
+    const match = DIRECTIVE.exec(trimLeftGoSpace(line.slice(1)));
     const key = match?.[1]?.toLowerCase();
     const value = match?.[2];
     if (key === undefined || value === undefined || !KNOWN.has(key)) {

@@ -4,7 +4,8 @@
  * non-ASCII digits), so the Unicode properties are spelled out. ASCII, by far
  * the common case, is answered without a regular expression.
  */
-const SPACE = /^\p{White_Space}$/u;
+import { isGoSpaceCode } from '../parser/chars.js';
+
 const LETTER = /^\p{L}$/u;
 const DIGIT = /^\p{Nd}$/u;
 
@@ -14,8 +15,7 @@ function test(re: RegExp, ch: number): boolean {
 
 /** Go's `unicode.IsSpace`. */
 export function isSpace(ch: number): boolean {
-  if (ch < 0x80) return ch === 0x20 || (ch >= 0x09 && ch <= 0x0d);
-  return test(SPACE, ch);
+  return ch >= 0 && isGoSpaceCode(ch);
 }
 
 /** Go's `unicode.IsLetter`. */

@@ -1,5 +1,5 @@
 import { HoistError } from '../../errors.js';
-import { goQuote } from './go-quote.js';
+import { goQuote } from '../parser/go-quote.js';
 
 /**
  * A word could not be expanded: bad `${}` syntax, an unterminated quote, a
