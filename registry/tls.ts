@@ -145,6 +145,11 @@ export function connectOptions(tls: ConnectTls): { rejectUnauthorized: boolean; 
 export class AgentPool {
   private readonly agents = new Map<string, Promise<Agent>>();
   private systemBundle: Promise<string | undefined> | undefined;
+  /**
+   * Connect options by TLS material: most hosts (a registry, its token realm, its
+   * blob CDN) share the same CAs, and each SecureContext costs ~90 ms to build.
+   */
+  private readonly contexts = new Map<string, ReturnType<typeof connectOptions>>();
   private closed = false;
 
   constructor(
@@ -174,8 +179,11 @@ export class AgentPool {
       const verify = mode === 'verify';
       const systemBundle = verify ? await (this.systemBundle ??= readSystemCaBundle(this.tls.systemCaBundles)) : undefined;
       const material = await loadConnectTls(hostPort, verify, this.tls, systemBundle);
+      const key = [mode, material.cert ?? '', material.key ?? '', ...(material.ca ?? [])].join('\0');
       try {
-        tls = connectOptions(material);
+        const known = this.contexts.get(key);
+        if (known !== undefined) tls = known;
+        else this.contexts.set(key, (tls = connectOptions(material)));
       } catch (err) {
         throw new RegistryError('REGISTRY_TLS', `TLS material for ${hostPort} cannot be used: ${(err as Error).message}`, {
           hint: `check the CA files (--registry-ca, certs.d/${hostPort}/*.crt) and the client certificate and key (certs.d/${hostPort}/*.cert and *.key)`,

@@ -99,11 +99,7 @@ export function withMediaType(layer: Layer, mediaType: string): Layer {
  * fixed level is deterministic, so later streams match it (and are verified).
  */
 export function gzipLayer(inner: Layer, family: MediaTypeFamily): Layer {
-  const measured = memo(async () => {
-    const digester = new DigestingStream('sha256');
-    await pipelineAsync(await inner.uncompressed(), gzipCompressor(), digester, discard());
-    return { digest: digester.digest(), size: digester.size };
-  });
+  const measured = memo(() => measure(async () => chain(await inner.uncompressed(), gzipCompressor())));
   return {
     digest: async () => (await measured()).digest,
     diffId: () => inner.diffId(),
