@@ -39,6 +39,16 @@ class Checker {
     throw new HoistError(this.code, `invalid ${this.what}${where}: ${problem}`);
   }
 
+  /** `parse(v, path)`, or undefined when the field is absent or null. */
+  opt<T>(v: unknown, path: string, parse: (v: unknown, path: string) => T): T | undefined {
+    return v === undefined || v === null ? undefined : parse(v, path);
+  }
+
+  array(v: unknown, path: string): unknown[] {
+    if (!Array.isArray(v)) this.fail(path, `expected an array, got ${kindOf(v)}`);
+    return v;
+  }
+
   object(v: unknown, path: string): Obj {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, `expected an object, got ${kindOf(v)}`);
     return v as Obj;
@@ -50,7 +60,7 @@ class Checker {
   }
 
   optString(v: unknown, path: string): string | undefined {
-    return v === undefined || v === null ? undefined : this.string(v, path);
+    return this.opt(v, path, (s, at) => this.string(s, at));
   }
 
   optBool(v: unknown, path: string): boolean | undefined {
@@ -143,14 +153,13 @@ function descriptorOf(c: Checker, v: unknown, path: string): Descriptor {
     size: c.size(o.size, `${path}.size`),
     urls: c.optStrings(o.urls, `${path}.urls`),
     annotations: c.optStringMap(o.annotations, `${path}.annotations`),
-    platform: o.platform === undefined || o.platform === null ? undefined : platformOf(c, o.platform, `${path}.platform`),
+    platform: c.opt(o.platform, `${path}.platform`, (p, at) => platformOf(c, p, at)),
     artifactType: c.optString(o.artifactType, `${path}.artifactType`),
   });
 }
 
 function descriptorList(c: Checker, v: unknown, path: string): Descriptor[] {
-  if (!Array.isArray(v)) c.fail(path, `expected an array, got ${kindOf(v)}`);
-  return v.map((d, i) => descriptorOf(c, d, `${path}[${i}]`));
+  return c.array(v, path).map((d, i) => descriptorOf(c, d, `${path}[${i}]`));
 }
 
 function schemaVersion(c: Checker, o: Obj): 2 {
@@ -168,7 +177,7 @@ function manifestFrom(c: Checker, o: Obj): Manifest {
     artifactType: c.optString(o.artifactType, 'artifactType'),
     config: descriptorOf(c, o.config, 'config'),
     layers: descriptorList(c, o.layers, 'layers'),
-    subject: o.subject === undefined || o.subject === null ? undefined : descriptorOf(c, o.subject, 'subject'),
+    subject: c.opt(o.subject, 'subject', (d, at) => descriptorOf(c, d, at)),
     annotations: c.optStringMap(o.annotations, 'annotations') as Annotations | undefined,
   });
 }
@@ -179,7 +188,7 @@ function indexFrom(c: Checker, o: Obj): Index {
     mediaType: c.optString(o.mediaType, 'mediaType'),
     artifactType: c.optString(o.artifactType, 'artifactType'),
     manifests: descriptorList(c, o.manifests, 'manifests'),
-    subject: o.subject === undefined || o.subject === null ? undefined : descriptorOf(c, o.subject, 'subject'),
+    subject: c.opt(o.subject, 'subject', (d, at) => descriptorOf(c, d, at)),
     annotations: c.optStringMap(o.annotations, 'annotations') as Annotations | undefined,
   });
 }
@@ -226,8 +235,7 @@ export function parseManifestDocument(raw: Buffer | string, contentType?: string
   return { kind: 'manifest', mediaType: manifest.mediaType ?? declared ?? MediaType.OciManifest, manifest };
 }
 
-function healthOf(c: Checker, v: unknown, path: string): HealthConfig | undefined {
-  if (v === undefined || v === null) return undefined;
+function healthOf(c: Checker, v: unknown, path: string): HealthConfig {
   const o = c.object(v, path);
   return dropUndefined({
     Test: c.optStrings(o.Test, `${path}.Test`),
@@ -239,8 +247,7 @@ function healthOf(c: Checker, v: unknown, path: string): HealthConfig | undefine
   });
 }
 
-function containerConfigOf(c: Checker, v: unknown, path: string): ContainerConfig | undefined {
-  if (v === undefined || v === null) return undefined;
+function containerConfigOf(c: Checker, v: unknown, path: string): ContainerConfig {
   const o = c.object(v, path);
   return dropUndefined({
     User: c.optString(o.User, `${path}.User`),
@@ -252,17 +259,15 @@ function containerConfigOf(c: Checker, v: unknown, path: string): ContainerConfi
     WorkingDir: c.optString(o.WorkingDir, `${path}.WorkingDir`),
     Labels: c.optStringMap(o.Labels, `${path}.Labels`),
     StopSignal: c.optString(o.StopSignal, `${path}.StopSignal`),
-    Healthcheck: healthOf(c, o.Healthcheck, `${path}.Healthcheck`),
+    Healthcheck: c.opt(o.Healthcheck, `${path}.Healthcheck`, (h, at) => healthOf(c, h, at)),
     OnBuild: c.optStrings(o.OnBuild, `${path}.OnBuild`),
     Shell: c.optStrings(o.Shell, `${path}.Shell`),
     ArgsEscaped: c.optBool(o.ArgsEscaped, `${path}.ArgsEscaped`),
   });
 }
 
-function historyOf(c: Checker, v: unknown, path: string): History[] | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v)) c.fail(path, `expected an array, got ${kindOf(v)}`);
-  return v.map((h, i) => {
+function historyOf(c: Checker, v: unknown, path: string): History[] {
+  return c.array(v, path).map((h, i) => {
     const p = `${path}[${i}]`;
     const o = c.object(h, p);
     return dropUndefined({
@@ -280,8 +285,7 @@ export function parseConfigFile(raw: Buffer | string): ConfigFile {
   const o = c.object(parseJson(c, raw), '');
   const rootfs = c.object(o.rootfs, 'rootfs');
   if (rootfs.type !== 'layers') c.fail('rootfs.type', `expected "layers", got ${kindOf(rootfs.type)}`);
-  const diffIds: unknown = rootfs.diff_ids ?? [];
-  if (!Array.isArray(diffIds)) c.fail('rootfs.diff_ids', `expected an array, got ${kindOf(diffIds)}`);
+  const diffIds = c.array(rootfs.diff_ids ?? [], 'rootfs.diff_ids');
   return dropUndefined({
     created: c.optString(o.created, 'created'),
     author: c.optString(o.author, 'author'),
@@ -290,8 +294,8 @@ export function parseConfigFile(raw: Buffer | string): ConfigFile {
     'os.version': c.optString(o['os.version'], '"os.version"'),
     'os.features': c.optStrings(o['os.features'], '"os.features"'),
     variant: c.optString(o.variant, 'variant'),
-    config: containerConfigOf(c, o.config, 'config'),
+    config: c.opt(o.config, 'config', (cc, at) => containerConfigOf(c, cc, at)),
     rootfs: { type: 'layers', diff_ids: diffIds.map((d, i) => c.digest(d, `rootfs.diff_ids[${i}]`)) },
-    history: historyOf(c, o.history, 'history'),
+    history: c.opt(o.history, 'history', (h, at) => historyOf(c, h, at)),
   });
 }
