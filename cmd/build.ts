@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { build } from '../src/build/executor/build.js';
-import { parseOutputSpec, parseSourceDateEpoch } from '../src/build/outputs.js';
-import { registrySource } from '../src/build/images.js';
+import { build } from '../src/builder/executor/build.js';
+import { parseOutputSpec } from '../src/images/outputs.js';
+import { parseSourceDateEpoch } from '../src/builder/source-date-epoch.js';
+import { registrySource } from '../src/images/images.js';
 import type { Image, ImageSink, ImageSource, Platform, Reference } from '../src/oci/index.js';
 import { RegistrySink } from '../registry/index.js';
 import { UsageError } from '../src/errors.js';

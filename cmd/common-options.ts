@@ -1,6 +1,6 @@
 import { UsageError, formatLocation, type Warning } from '../src/errors.js';
 import type { CliIo } from './io.js';
-import { parsePlatform, platformFromNode, type PlatformSpec } from '../src/build/plan/platform.js';
+import { parsePlatform, platformFromNode, type PlatformSpec } from '../src/builder/plan/platform.js';
 
 /** commander accumulator for repeatable options. */
 export function collect(value: string, previous: string[] = []): string[] {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { copyImage } from '../src/build/transfer.js';
+import { copyImage } from '../src/images/transfer.js';
 import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 

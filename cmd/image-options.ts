@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { RegistryClient, DEFAULT_CERTS_DIRS } from '../registry/index.js';
 import { defaultKeychain } from '../registry/keychain/index.js';
 import { BlobStore, resolveStoreRoot } from '../src/oci/index.js';
-import type { ImageAccess } from '../src/build/images.js';
+import type { ImageAccess } from '../src/images/images.js';
 import { collect, targetPlatform } from './common-options.js';
 import type { CliIo } from './io.js';
 

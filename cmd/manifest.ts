@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { parseImageLocation } from '../src/build/image-location.js';
-import { readImage } from '../src/build/images.js';
+import { parseImageLocation } from '../src/images/image-location.js';
+import { readImage } from '../src/images/images.js';
 import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 

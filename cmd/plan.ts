@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadBuildDefinition } from '../src/build/frontend.js';
-import { planToJson } from '../src/build/plan/index.js';
+import { loadBuildDefinition } from '../src/builder/frontend.js';
+import { planToJson } from '../src/builder/plan/index.js';
 import { collect, hostPlatform, parseBuildArgs, printWarnings, targetPlatform } from './common-options.js';
 import type { CliIo } from './io.js';
 

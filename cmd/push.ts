@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { parseImageLocation } from '../src/build/image-location.js';
-import { copyImage } from '../src/build/transfer.js';
+import { parseImageLocation } from '../src/images/image-location.js';
+import { copyImage } from '../src/images/transfer.js';
 import { UsageError } from '../src/errors.js';
 import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';

@@ -1,8 +1,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { build, type BuildResult } from '../../src/build/executor/build.js';
-import type { OutputSpec } from '../../src/build/outputs.js';
+import { build, type BuildResult } from '../../src/builder/executor/build.js';
+import type { OutputSpec } from '../../src/images/outputs.js';
 import { BlobStore } from '../../src/oci/index.js';
 import { flatten, readOciLayout, type ReadImage, type TarMember } from './oci-reader.js';
 import { AMD64 } from './plan.js';

@@ -1,5 +1,5 @@
 import { parseStages } from '../../src/dockerfile/stages.js';
-import { planBuild, type BuildPlan, type PlanOptions } from '../../src/build/plan/index.js';
+import { planBuild, type BuildPlan, type PlanOptions } from '../../src/builder/plan/index.js';
 
 export const AMD64 = { os: 'linux', architecture: 'amd64' } as const;
 export const ARM64 = { os: 'linux', architecture: 'arm64', variant: 'v8' } as const;

@@ -10,7 +10,7 @@ import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, sy
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build, type BuildResult } from '../../src/build/executor/build.js';
+import { build, type BuildResult } from '../../src/builder/executor/build.js';
 import { BlobStore, DockerArchive, OciArchive, OciLayout, parseReference, type Image } from '../../src/oci/index.js';
 import { buildCli, hoist, REPO_ROOT } from '../helpers/cli.js';
 import { buildImage, fileWriter, tempDir } from '../helpers/build.js';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { build } from '../../../src/build/executor/build.js';
+import { build } from '../../../src/builder/executor/build.js';
 import { DockerfileError } from '../../../src/dockerfile/errors.js';
 import { HoistError } from '../../../src/errors.js';
 import { BlobStore } from '../../../src/oci/index.js';

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseStages } from '../../../../src/dockerfile/stages.js';
-import { planBuild } from '../../../../src/build/plan/index.js';
+import { planBuild } from '../../../../src/builder/plan/index.js';
 import { AMD64 } from '../../../helpers/plan.js';
 
 const DIR = fileURLToPath(new URL('../../../../../shared/conformance/real-dockerfiles/', import.meta.url));

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HoistError } from '../../../../src/errors.js';
-import { detectArchive, isTarHeader } from '../../../../src/build/add/archive.js';
-import { sniffCompression } from '../../../../src/build/add/decompress.js';
+import { detectArchive, isTarHeader } from '../../../../src/builder/add/archive.js';
+import { sniffCompression } from '../../../../src/builder/add/decompress.js';
 import { compressFile, dir, file, readAll, packMembers, run, withTempDir, writeArchive } from './fixtures.js';
 
 const members = [dir('app/'), file('app/hello.txt', 'hello\n')];

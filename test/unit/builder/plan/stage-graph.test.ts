@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DockerfileError } from '../../../../src/dockerfile/errors.js';
 import { HoistError } from '../../../../src/errors.js';
-import { StageCycleError, neededStages, orderStages } from '../../../../src/build/plan/stage-graph.js';
+import { StageCycleError, neededStages, orderStages } from '../../../../src/builder/plan/stage-graph.js';
 import { planText } from '../../../helpers/plan.js';
 
 const MULTI = [

@@ -1,4 +1,4 @@
-import { HoistError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 /** Where an image goes: `--output type=oci|oci-layout|docker,dest=PATH`. */
 export type OutputSpec =
@@ -30,15 +30,4 @@ export function parseOutputSpec(text: string): OutputSpec {
     }
   }
   return { type: type as OutputSpec['type'], dest };
-}
-
-/** SOURCE_DATE_EPOCH as BuildKit reads it: whole seconds, decimal. */
-export function parseSourceDateEpoch(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (!/^\d+$/.test(value)) {
-    throw new HoistError('BAD_SOURCE_DATE_EPOCH', `SOURCE_DATE_EPOCH=${JSON.stringify(value)} is not a number of seconds`, {
-      hint: 'set it to a Unix time, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)',
-    });
-  }
-  return Number(value);
 }

@@ -2,7 +2,7 @@
 import { chmod, link, mkdir, mkdtemp, readdir, readlink, rm, symlink, writeFile, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { walkContext, type WalkOptions } from '../../../../src/build/context/index.js';
+import { walkContext, type WalkOptions } from '../../../../src/builder/context/index.js';
 
 export async function makeTempDir(prefix = 'hoist-context-'): Promise<string> {
   return mkdtemp(path.join(tmpdir(), prefix));

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HoistError } from '../../../../src/errors.js';
-import { downloadUrl, redactUrl, urlFileName } from '../../../../src/build/add/url-source.js';
+import { downloadUrl, redactUrl, urlFileName } from '../../../../src/builder/add/url-source.js';
 import { withTempDir } from './fixtures.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;

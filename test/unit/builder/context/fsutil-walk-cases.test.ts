@@ -1,7 +1,7 @@
 import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { BuildContextError, type WalkOptions } from '../../../../src/build/context/index.js';
+import { BuildContextError, type WalkOptions } from '../../../../src/builder/context/index.js';
 import { loadConformance, type WalkCase } from '../../dockerfile/ignore/conformance.js';
 import { runningAsRoot } from './fs-emulation.js';
 import { describeWalk, makeTree, removeTree } from './tree.js';

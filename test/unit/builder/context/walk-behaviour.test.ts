@@ -1,7 +1,7 @@
 import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { walkContext, type ContextEntry, type WalkOptions } from '../../../../src/build/context/index.js';
+import { walkContext, type ContextEntry, type WalkOptions } from '../../../../src/builder/context/index.js';
 import { readdirLog } from './fs-emulation.js';
 import { addTree, makeTempDir, makeTree, removeTree } from './tree.js';
 

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { loadIgnorePatterns, walkContext } from '../../../../src/build/context/index.js';
+import { loadIgnorePatterns, walkContext } from '../../../../src/builder/context/index.js';
 import { DockerfileError } from '../../../../src/dockerfile/errors.js';
 import { BAD_IGNORE_PATTERN } from '../../../../src/dockerfile/ignore/index.js';
 import { loadConformance, type BuildkitContextCase } from '../../dockerfile/ignore/conformance.js';

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { loadIgnorePatterns } from '../../../../src/build/context/index.js';
+import { loadIgnorePatterns } from '../../../../src/builder/context/index.js';
 import { makeTempDir, removeTree } from './tree.js';
 
 const roots: string[] = [];

@@ -19,7 +19,7 @@ import {
 } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 import { loadBuildDefinition, type FrontendOptions } from '../frontend.js';
-import type { OutputSpec } from '../outputs.js';
+import type { OutputSpec } from '../../images/outputs.js';
 import { DEFAULT_PATH, parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
 import { executeInstruction } from '../handlers/index.js';
 import { baseKey, openBaseImages, type BaseImage } from './base-images.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ContextFs } from '../../../../src/build/copy/source-fs.js';
+import { ContextFs } from '../../../../src/builder/copy/source-fs.js';
 import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
 import { HoistError } from '../../../../src/errors.js';
 import { tempDir } from '../../../helpers/build.js';

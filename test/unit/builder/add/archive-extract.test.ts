@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../../src/errors.js';
-import { archiveEntries, type ArchiveEntries } from '../../../../src/build/add/archive.js';
+import { archiveEntries, type ArchiveEntries } from '../../../../src/builder/add/archive.js';
 import type { LayerEntry } from '../../../../snapshot/layer-entry.js';
 import { createTarStream } from '../../../../snapshot/tar-writer.js';
 import {
