@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { HoistError } from '../src/errors.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX, type LayerEntry } from './layer-entry.js';
 import { ancestorsOf, baseName, normalizeLayerPath, opaqueOrderKey, orderKey, parentOf } from './layer-path.js';
-import type { TarHeader } from './tar-header.js';
+import type { TarHeader } from '../src/tar/index.js';
 
 export interface TarOptions {
   /**

@@ -24,9 +24,9 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { Digest } from '../src/oci/digest.js';
 import { HoistError } from '../src/errors.js';
 import { createParallelGzip } from './parallel-gzip.js';
-import { tarChunks, type EntrySource, type TarOptions } from './tar-writer.js';
+import { layerTarChunks, type EntrySource, type TarOptions } from './layer-tar.js';
 
-export type { EntrySource, TarOptions } from './tar-writer.js';
+export type { EntrySource, TarOptions } from './layer-tar.js';
 
 export const DEFAULT_GZIP_LEVEL = 6;
 const CHUNK = 64 * 1024;
@@ -68,7 +68,7 @@ export function createLayer(entries: EntrySource, opts: LayerOptions = {}): Laye
   const opened = new Promise<void>((resolve) => (open = resolve));
   async function* gatedTar(): AsyncGenerator<Buffer, void, undefined> {
     await opened;
-    yield* tarChunks(entries, opts);
+    yield* layerTarChunks(entries, opts);
   }
   const tar = Readable.from(gatedTar(), { objectMode: false, highWaterMark: CHUNK });
   const tarTap = new DigestTap();

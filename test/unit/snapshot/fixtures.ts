@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import type { DirEntry, FileEntry, LayerEntry, SymlinkEntry } from '../../../snapshot/layer-entry.js';
 import { createLayer, type LayerOptions, type LayerResult } from '../../../snapshot/layer-stream.js';
-import { createTarStream, type EntrySource } from '../../../snapshot/tar-writer.js';
+import { createTarStream, type EntrySource } from '../../../snapshot/layer-tar.js';
 
 const run = promisify(execFile);
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../../src/errors.js';
 import { archiveEntries, type ArchiveEntries } from '../../../../src/builder/add/archive.js';
 import type { LayerEntry } from '../../../../snapshot/layer-entry.js';
-import { createTarStream } from '../../../../snapshot/tar-writer.js';
+import { createTarStream } from '../../../../snapshot/layer-tar.js';
 import {
   byPath,
   contentOf,

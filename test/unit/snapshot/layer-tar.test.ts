@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../src/errors.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
-import { createTarStream } from '../../../snapshot/tar-writer.js';
+import { createTarStream } from '../../../snapshot/layer-tar.js';
 import {
   T0,
   collect,

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HoistError } from '../../../src/errors.js';
-import { BLOCK, encodeHeader, encodePaxRecords, splitUstarName, type TarHeader } from '../../../snapshot/tar-header.js';
+import { BLOCK, TarError, encodeHeader, encodePaxRecords, splitUstarName, type TarHeader } from '../../../src/tar/index.js';
 
 const base: TarHeader = { name: 'f', type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 1 };
 
@@ -69,7 +68,8 @@ describe('encodeHeader', () => {
 
   it('refuses negative or fractional ids and oversized device numbers', () => {
     for (const over of [{ uid: -1 }, { gid: 1.5 }, { devmajor: 0o10000000 }, { mtime: 0.5 }]) {
-      expect(() => encodeHeader({ ...base, ...over })).toThrow(HoistError);
+      expect(() => encodeHeader({ ...base, ...over })).toThrow(TarError);
+      expect(() => encodeHeader({ ...base, ...over })).toThrow(expect.objectContaining({ kind: 'field-range' }));
     }
   });
 
