@@ -25,7 +25,7 @@ import type { Image } from './image.js';
 import type { Layer } from './layer.js';
 import { layerCompression } from './media-types.js';
 import type { Reference } from './reference.js';
-import type { TarWriter } from './tar-write.js';
+import type { TarWriter } from '../tar/index.js';
 
 /** One entry of manifest.json. */
 export interface DockerArchiveManifestEntry {

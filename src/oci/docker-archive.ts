@@ -8,9 +8,8 @@ import type { Digest } from './digest.js';
 import { readDockerArchiveImage, type LayerPresentation } from './docker-archive-read.js';
 import { fillDockerArchive } from './docker-archive-write.js';
 import type { Image, ImageSink, ImageSource } from './image.js';
-import { loadArchive } from './oci-archive.js';
+import { loadArchive, writeTarAtomic } from './oci-archive.js';
 import type { Reference } from './reference.js';
-import { writeTarAtomic } from './tar-write.js';
 import type { Platform } from './types.js';
 
 export interface DockerArchiveOptions {

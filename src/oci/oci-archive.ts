@@ -13,8 +13,9 @@ import { imagePlatform, manifestDescriptor, verifiedBlob, type Image, type Image
 import { INDEX_FILE, indexEntries, layoutBlobPath, mergeIndex, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE } from './layout-index.js';
 import { resolveLayoutImage } from './layout-read.js';
 import type { Reference } from './reference.js';
+import { TarWriter } from '../tar/index.js';
+import { writeStreamAtomic } from './atomic-file.js';
 import { TarIndex } from './tar-index.js';
-import { writeTarAtomic, type TarWriter } from './tar-write.js';
 import type { Platform } from './types.js';
 
 /** Open a tar file for random access, with hoist errors for the usual mistakes. */
@@ -26,6 +27,31 @@ export async function loadArchive(file: string, what: string): Promise<TarIndex>
   });
   if (!st.isFile()) throw new HoistError('BAD_ARCHIVE', `${what} ${file} is not a regular file`);
   return TarIndex.load(file);
+}
+
+/**
+ * Write a tar file whole or not at all: `fill` adds the members while the
+ * bytes stream to a temp file that is renamed into place at the end. On any
+ * failure the temp file is gone before the error is reported; the output's
+ * error is the root cause (a fill failure is passed on to it).
+ */
+export async function writeTarAtomic<T>(file: string, fill: (tar: TarWriter) => Promise<T>): Promise<T> {
+  const writer = new TarWriter();
+  const written = writeStreamAtomic(file, writer.output);
+  const filled = fill(writer).then(
+    (value) => {
+      writer.finish();
+      return value;
+    },
+    (err: unknown) => {
+      writer.abort(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    },
+  );
+  const [fillResult, output] = await Promise.allSettled([filled, written]);
+  if (output.status === 'rejected') throw output.reason;
+  if (fillResult.status === 'rejected') throw fillResult.reason;
+  return fillResult.value;
 }
 
 export class OciArchive implements ImageSource, ImageSink {

@@ -36,17 +36,19 @@
  * Call `cleanup()` once the layer is written (or abandoned); a failed
  * extraction cleans up after itself.
  *
- * Not kept: extended attributes (tar-stream decodes PAX values as UTF-8,
- * which would corrupt binary ones such as security.capability); names that
- * are not valid UTF-8 (decoded lossily); GNU sparse members (refused).
+ * The archive is read by the project's tar reader (src/tar): ustar, GNU and
+ * PAX headers, V7 archives, base-256 numbers. Not kept: extended
+ * attributes (the reader has them as bytes, but archive-tree.ts members
+ * carry none yet); names that are not valid UTF-8 (decoded lossily); GNU
+ * sparse members (refused).
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tar from 'tar-stream';
 import { HoistError } from '../../errors.js';
+import { BLOCK, isTarError, isTarHeader, readTar, readTarFile, type TarEntry, type TarEntryHeader } from '../../tar/index.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { normalizeLayerPath } from '../../../snapshot/layer-path.js';
 import { ArchiveTree, type ContentRef, type Member, type MemberMeta } from './archive-tree.js';
@@ -54,12 +56,7 @@ import { openDecompressed, sniffCompression, SNIFF_BYTES, type Compression } fro
 
 export type ArchiveFormat = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
 
-const BLOCK = 512;
-
-/** A member as tar-stream's extractor hands it out: header plus content stream. */
-type TarEntry = AsyncIterable<Buffer> & { header: tar.Header };
-/** tar-stream's runtime options; its typings leave out `allowUnknownFormat` (V7 archives need it). */
-const EXTRACT_OPTIONS = { allowUnknownFormat: true } as unknown as Parameters<typeof tar.extract>[0];
+export { isTarHeader };
 
 /**
  * The kind of tar archive `file` is, or null when ADD should copy it as is
@@ -113,49 +110,6 @@ async function readStreamHead(stream: NodeJS.ReadableStream, n: number): Promise
     if (got >= n) break;
   }
   return Buffer.concat(chunks).subarray(0, n);
-}
-
-/**
- * Whether `block` is a tar header Go's archive/tar would accept as the
- * first one: 512 bytes, not all zero (a zero block starts the end-of-archive
- * marker), a checksum that matches (unsigned or signed byte sum, as Go and
- * GNU tar allow), and numeric fields that parse. Any format passes: V7,
- * ustar, GNU, PAX.
- */
-export function isTarHeader(block: Uint8Array): boolean {
-  if (block.length < BLOCK) return false;
-  let unsigned = 0;
-  let signed = 0;
-  let zero = true;
-  for (let i = 0; i < BLOCK; i++) {
-    const raw = block[i] as number;
-    if (raw !== 0) zero = false;
-    const b = i >= 148 && i < 156 ? 0x20 : raw;
-    unsigned += b;
-    signed += b >= 0x80 ? b - 0x100 : b;
-  }
-  if (zero) return false;
-  const checksum = parseNumeric(block, 148, 8);
-  if (checksum === undefined || (checksum !== unsigned && checksum !== signed)) return false;
-  // mode, uid, gid, size, mtime
-  return [
-    [100, 8],
-    [108, 8],
-    [116, 8],
-    [124, 12],
-    [136, 12],
-  ].every(([off, len]) => parseNumeric(block, off as number, len as number) !== undefined);
-}
-
-/** A tar numeric field (octal, space/NUL padded, or base-256); undefined when malformed. */
-function parseNumeric(block: Uint8Array, off: number, len: number): number | undefined {
-  const field = block.subarray(off, off + len);
-  if (((field[0] ?? 0) & 0x80) !== 0) return 0; // base-256: always well-formed enough
-  let s = Buffer.from(field).toString('latin1');
-  s = s.replace(/^[ \0]+|[ \0]+$/g, '');
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) return undefined;
-  return parseInt(s, 8);
 }
 
 export interface ArchiveEntryOptions {
@@ -235,82 +189,76 @@ async function readMembers(
   spool: Spool | undefined,
   opts: ArchiveEntryOptions,
 ): Promise<void> {
-  const dec = await openDecompressed(file, format === 'tar' ? 'none' : (format satisfies Compression));
-  const extract = tar.extract(EXTRACT_OPTIONS);
-  dec.stream.on('error', (err) => extract.destroy(err));
-  dec.stream.pipe(extract as unknown as NodeJS.WritableStream);
-  const onAbort = (): void => {
-    extract.destroy(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error('aborted'));
-  };
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
   let last: string | undefined;
-  try {
-    for await (const entry of extract) {
-      const header = entry.header;
-      last = header.name;
-      const member = await toMember(file, header, entry as unknown as TarEntry, spool, opts);
-      if (member !== undefined) tree.add(header.name, member);
+  const each = async (entries: AsyncIterable<TarEntry>): Promise<void> => {
+    for await (const entry of entries) {
+      opts.signal?.throwIfAborted();
+      last = entry.header.name;
+      const member = await toMember(file, entry, spool, opts);
+      if (member !== undefined) tree.add(entry.header.name, member);
     }
-    await dec.done;
+  };
+  try {
+    if (format === 'tar') {
+      // The content stays in the archive: only headers are read.
+      const handle = await open(file, 'r');
+      try {
+        await each(readTarFile(handle));
+      } finally {
+        await handle.close();
+      }
+      return;
+    }
+    const dec = await openDecompressed(file, format satisfies Compression);
+    const onAbort = (): void => dec.close();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await each(readTar(dec.stream));
+      await dec.done;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      dec.close();
+    }
   } catch (err) {
     opts.signal?.throwIfAborted();
     if (err instanceof HoistError) throw err;
     const where = last === undefined ? 'at its start' : `after member ${JSON.stringify(last)}`;
-    throw new HoistError('ARCHIVE_CORRUPT', `${file}: cannot read the ${format} archive ${where}: ${(err as Error).message}`, {
+    const why = isTarError(err) ? err.message : (err as Error).message;
+    throw new HoistError('ARCHIVE_CORRUPT', `${file}: cannot read the ${format} archive ${where}: ${why}`, {
       hint: 'the archive is truncated or corrupt; check the file (e.g. `tar -tvf`)',
       cause: err,
     });
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-    dec.close();
-    extract.destroy();
   }
 }
 
-type PaxRecords = Record<string, string>;
-
-async function toMember(
-  file: string,
-  header: tar.Header & { byteOffset?: number },
-  body: TarEntry,
-  spool: Spool | undefined,
-  opts: ArchiveEntryOptions,
-): Promise<Member | undefined> {
-  const pax = (header.pax ?? {}) as PaxRecords;
-  if (Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) {
+async function toMember(file: string, entry: TarEntry, spool: Spool | undefined, opts: ArchiveEntryOptions): Promise<Member | undefined> {
+  const { header } = entry;
+  if (Object.keys(header.pax).some((k) => k.startsWith('GNU.sparse.'))) {
     throw unsupported(file, header.name, 'a GNU sparse file');
   }
   const meta: MemberMeta = {
-    mode: (header.mode ?? 0o644) & 0o7777,
-    uid: opts.uid ?? paxInt(pax.uid) ?? header.uid ?? 0,
-    gid: opts.gid ?? paxInt(pax.gid) ?? header.gid ?? 0,
-    mtime: mtimeOf(header, pax, opts.mtimeClamp),
+    mode: header.mode & 0o7777,
+    uid: opts.uid ?? header.uid,
+    gid: opts.gid ?? header.gid,
+    mtime: mtimeOf(header, opts.mtimeClamp),
   };
-  if (header.type !== 'file' && header.type !== 'contiguous-file') await skip(body);
   switch (header.type) {
-    case 'file':
-    case 'contiguous-file': {
-      const size = header.size ?? 0;
-      const content = await storeContent(file, header.byteOffset, size, body, spool);
-      return { type: 'file', ...meta, size, content };
+    case 'file': {
+      const content = await storeContent(file, entry, spool);
+      return { type: 'file', ...meta, size: header.size, content };
     }
-    case 'directory':
+    case 'dir':
       return { type: 'dir', ...meta };
     case 'symlink':
-      return { type: 'symlink', ...meta, linkname: header.linkname ?? '' };
+      return { type: 'symlink', ...meta, linkname: header.linkname };
     case 'link':
-      return { type: 'hardlink', ...meta, linkname: header.linkname ?? '' };
-    case 'character-device':
+      return { type: 'hardlink', ...meta, linkname: header.linkname };
+    case 'char-device':
     case 'block-device':
-      return {
-        type: header.type === 'character-device' ? 'char-device' : 'block-device',
-        ...meta,
-        devmajor: header.devmajor ?? 0,
-        devminor: header.devminor ?? 0,
-      };
+      return { type: header.type, ...meta, devmajor: header.devmajor, devminor: header.devminor };
     case 'fifo':
       return { type: 'fifo', ...meta };
-    default:
+    case 'other':
       throw unsupported(file, header.name, 'an entry type hoist cannot extract (GNU sparse, multi-volume, dump-dir or unknown)');
   }
 }
@@ -321,38 +269,19 @@ function unsupported(file: string, name: string, what: string): HoistError {
   });
 }
 
-function paxInt(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d+$/.test(value)) return undefined;
-  const n = Number(value);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-function mtimeOf(header: tar.Header, pax: PaxRecords, clamp: number | undefined): number {
-  let t: number;
-  const paxTime = pax.mtime === undefined ? NaN : Number(pax.mtime);
-  if (Number.isFinite(paxTime)) t = Math.floor(paxTime);
-  else if (header.mtime instanceof Date) t = Math.floor(header.mtime.getTime() / 1000);
-  else t = 0;
+function mtimeOf(header: TarEntryHeader, clamp: number | undefined): number {
+  let t = Math.floor(header.mtime);
   if (!Number.isFinite(t) || t < 0) t = 0; // BuildKit: times before the epoch become the epoch
   if (clamp !== undefined && t > clamp) t = Math.floor(clamp);
   return t;
 }
 
-async function skip(body: TarEntry): Promise<void> {
-  for await (const _chunk of body) {
-    // content of a member that has none worth keeping
-  }
-}
-
-async function storeContent(file: string, offset: number | undefined, size: number, body: TarEntry, spool: Spool | undefined): Promise<ContentRef> {
-  if (spool === undefined) {
-    if (typeof offset !== 'number') throw new Error('tar-stream did not report where the member content starts');
-    // Plain tar: the bytes are already on disk, in the archive itself.
-    await skip(body);
-    return rangeOf(file, offset, size);
-  }
+async function storeContent(file: string, entry: TarEntry, spool: Spool | undefined): Promise<ContentRef> {
+  const { size } = entry.header;
+  // Plain tar: the bytes are already on disk, in the archive itself.
+  if (spool === undefined) return rangeOf(file, entry.offset, size);
   const start = spool.size;
-  for await (const chunk of body) await spool.write(chunk as Buffer);
+  for await (const chunk of entry.body) await spool.write(chunk);
   if (spool.size - start !== size) {
     throw new HoistError('ARCHIVE_CORRUPT', `${file}: archive member announced ${size} bytes but held ${spool.size - start}`);
   }
