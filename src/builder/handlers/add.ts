@@ -35,12 +35,30 @@ export async function handleAdd(ctx: StepContext, instr: AddInstr): Promise<void
     }
     if (instr.sources.length > 0 && items.length === 0) throw noSourceFiles(fs, instr.sources, instr.kind);
     items.push(...heredocItems(ctx, instr));
-    const planner = new CopyPlanner(layout, items.length);
+    const planner = new CopyPlanner(layout, itemsNeedingDirectory(items));
     for (const item of items) await planner.add(item);
     await ctx.addLayer(planner.entries(), describeCopy(instr));
   } finally {
     for (const cleanup of cleanups) await cleanup();
   }
+}
+
+/**
+ * The item count CopyPlanner checks against a destination without a
+ * trailing slash. BuildKit itself never refuses several sources: its file
+ * op (solver/llbsolver/file/backend.go docopy) handles each wildcard match
+ * on its own, unpacking an archive into the destination (which it creates
+ * as a directory) and copying a directory's contents into it. So when every
+ * item is an extracted archive or a directory, `ADD *.tar /dest` and
+ * `ADD --exclude=... dir* /dest` put them all into /dest. Several plain
+ * files, or files mixed with archives or directories, still need `dest/`:
+ * BuildKit would copy each file onto the same path in turn (the last one
+ * wins) or fail half-way depending on the order, which is not worth
+ * reproducing; Docker's classic builder refused them too.
+ */
+function itemsNeedingDirectory(items: readonly CopyItem[]): number {
+  const intoDirectory = (item: CopyItem): boolean => item.kind === 'tree' || (item.kind === 'match' && item.match.node.kind === 'dir');
+  return items.every(intoDirectory) ? Math.min(items.length, 1) : items.length;
 }
 
 async function maybeExtract(

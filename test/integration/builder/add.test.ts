@@ -43,6 +43,52 @@ describe('ADD', () => {
     await expect(buildImage('FROM scratch\nADD HTTP://127.0.0.1:1/x /x\n', ctx)).rejects.toThrow('Dockerfile:2: ADD: source "HTTP://127.0.0.1:1/x" not found in build context');
   });
 
+  describe('several sources into a destination without a trailing slash (BuildKit)', () => {
+    const multi = makeContext({
+      'one/foo': 'content0',
+      'two/bar': 'content1',
+      'gz/baz': 'content2',
+      'dir1/keep.txt': 'kept 1',
+      'dir1/drop.mp3': 'dropped',
+      'dir2/sub/keep.txt': 'kept 2',
+      'dir2/drop.mp3': 'dropped',
+      'a.txt': 'a',
+      'b.txt': 'b',
+    });
+    beforeAll(() => {
+      execFileSync('tar', ['-cf', path.join(multi, 't.tar'), '-C', path.join(multi, 'one'), 'foo']);
+      execFileSync('tar', ['-cf', path.join(multi, 'b.tar'), '-C', path.join(multi, 'two'), 'bar']);
+      execFileSync('tar', ['-czf', path.join(multi, 'c.tar'), '-C', path.join(multi, 'gz'), 'baz']);
+    });
+
+    it('ADD *.tar /dest extracts every matching archive into /dest (testDockerfileAddArchiveWildcard)', async () => {
+      const { files } = await buildImage('FROM scratch\nADD *.tar /dest\n', multi);
+      expect(files.get('dest')?.type).toBe('directory');
+      expect(files.get('dest/foo')?.content.toString()).toBe('content0');
+      expect(files.get('dest/bar')?.content.toString()).toBe('content1');
+      expect(files.get('dest/baz')?.content.toString()).toBe('content2');
+      expect([...files.keys()].filter((k) => k.startsWith('dest/')).sort()).toEqual(['dest/bar', 'dest/baz', 'dest/foo']);
+    });
+
+    it('ADD --exclude=... dir* /dest copies the contents of every matching directory into /dest', async () => {
+      const { files } = await buildImage('FROM scratch\nADD --exclude=*.mp3 dir* /5\n', multi);
+      expect(files.get('5/keep.txt')?.content.toString()).toBe('kept 1');
+      expect(files.get('5/sub/keep.txt')?.content.toString()).toBe('kept 2');
+      expect([...files.keys()].filter((k) => k.endsWith('.mp3'))).toEqual([]);
+      expect(files.has('5/dir1')).toBe(false);
+    });
+
+    it('still wants dest/ for several plain files, or files mixed with archives', async () => {
+      await expect(buildImage('FROM scratch\nADD a.txt b.txt /dest\n', multi)).rejects.toThrow(
+        /Dockerfile:2: .*more than one source file, the destination must be a directory and end with a \//,
+      );
+      await expect(buildImage('FROM scratch\nADD t.tar a.txt /dest\n', multi)).rejects.toThrow(/must be a directory and end with a \//);
+      const { files } = await buildImage('FROM scratch\nADD t.tar a.txt /dest/\n', multi);
+      expect(files.get('dest/foo')?.content.toString()).toBe('content0');
+      expect(files.get('dest/a.txt')?.content.toString()).toBe('a');
+    });
+  });
+
   describe('from a URL', () => {
     let server: Server;
     let base: string;
