@@ -41,46 +41,52 @@ function isHidden(path: string, hidden: Hidden): boolean {
 
 /** Write the flattened filesystem of `layers` (bottom first, uncompressed tars) to `out`. */
 export async function flattenLayers(layers: readonly OpenLayerTar[], out: Writable): Promise<void> {
+  const reading = { layer: layers.length - 1 };
+  const tar = layerErrors(tarChunks(flattenedMembers(layers, reading)), (err) => {
+    if (err instanceof HoistError) return err;
+    if (isTarError(err) && err.kind === 'field-range') {
+      return new HoistError('BAD_LAYER', `a member of layer ${reading.layer + 1} cannot be exported: ${err.message}`, { cause: err });
+    }
+    // Anything else comes from reading the layer: its tar, its decompression.
+    const why = err instanceof Error ? err.message : String(err);
+    return new HoistError('BAD_LAYER', `layer ${reading.layer + 1} of ${layers.length} is not a readable tar: ${why}`, { cause: err });
+  });
+  await pipeline(Readable.from(tar, { objectMode: false, highWaterMark: 64 * 1024 }), out);
+}
+
+/** `chunks`, with failures passed through `wrap` (once per output chunk, not per input chunk). */
+async function* layerErrors(chunks: AsyncIterable<Buffer>, wrap: (err: unknown) => unknown): AsyncGenerator<Buffer, void, undefined> {
   try {
-    await pipeline(Readable.from(tarChunks(flattenedMembers(layers)), { objectMode: false, highWaterMark: 64 * 1024 }), out);
+    yield* chunks;
   } catch (err) {
-    // What the reader finds is reported per layer below; this is a header the writer cannot re-encode.
-    if (isTarError(err)) throw new HoistError('BAD_LAYER', `a layer member cannot be exported: ${err.message}`, { cause: err });
-    throw err;
+    throw wrap(err);
   }
 }
 
-async function* flattenedMembers(layers: readonly OpenLayerTar[]): AsyncGenerator<TarMemberInput, void, undefined> {
+async function* flattenedMembers(layers: readonly OpenLayerTar[], reading: { layer: number }): AsyncGenerator<TarMemberInput, void, undefined> {
   const written = new Set<string>();
   const hidden: Hidden = { deleted: new Set(), opaque: new Set() };
   const heldLinks: TarHeader[] = [];
   for (let i = layers.length - 1; i >= 0; i--) {
-    const badLayer = (err: unknown): unknown =>
-      err instanceof HoistError
-        ? err
-        : new HoistError('BAD_LAYER', `layer ${i + 1} of ${layers.length} is not a readable tar: ${(err as Error).message}`, { cause: err });
+    reading.layer = i;
     const layerHidden: Hidden = { deleted: new Set(), opaque: new Set() };
     const source = await (layers[i] as OpenLayerTar)();
-    try {
-      for await (const entry of readTar(guarded(source, badLayer))) {
-        const name = clean(entry.header.name);
-        const marker = whiteoutMarker(name);
-        if (marker !== undefined) {
-          (marker.kind === 'opaque' ? layerHidden.opaque : layerHidden.deleted).add(marker.path);
-          continue;
-        }
-        if (name === '' || written.has(name) || isHidden(name, hidden)) continue;
-        written.add(name);
-        const header = outHeader(entry.header, name);
-        if (header.type === 'link' && !written.has(header.linkname ?? '')) {
-          heldLinks.push(header);
-          continue;
-        }
-        const body = entry.body;
-        yield header.size > 0 ? { header, open: () => guarded(body, badLayer) } : { header };
+    for await (const entry of readTar(source)) {
+      const name = clean(entry.header.name);
+      const marker = whiteoutMarker(name);
+      if (marker !== undefined) {
+        (marker.kind === 'opaque' ? layerHidden.opaque : layerHidden.deleted).add(marker.path);
+        continue;
       }
-    } catch (err) {
-      throw badLayer(err);
+      if (name === '' || written.has(name) || isHidden(name, hidden)) continue;
+      written.add(name);
+      const header = outHeader(entry.header, name);
+      if (header.type === 'link' && !written.has(header.linkname ?? '')) {
+        heldLinks.push(header);
+        continue;
+      }
+      const body = entry.body;
+      yield header.size > 0 ? { header, open: () => body } : { header };
     }
     for (const d of layerHidden.deleted) hidden.deleted.add(d);
     for (const o of layerHidden.opaque) hidden.opaque.add(o);
@@ -115,13 +121,4 @@ function outHeader(h: TarEntryHeader, name: string): TarHeader {
   }
   if (h.xattrs !== undefined) header.xattrs = h.xattrs;
   return header;
-}
-
-/** `source`'s items, with its failures passed through `wrap`. */
-async function* guarded<T>(source: AsyncIterable<T>, wrap: (err: unknown) => unknown): AsyncGenerator<T, void, undefined> {
-  try {
-    yield* source;
-  } catch (err) {
-    throw wrap(err);
-  }
 }

@@ -122,9 +122,14 @@ async function* readEntries(src: ByteSource): AsyncGenerator<TarEntry, void, und
       const state = { remaining: header.size, current: true };
       const body = (async function* content(): AsyncGenerator<Buffer, void, undefined> {
         while (state.current && state.remaining > 0) {
-          const piece = await src.readSome(state.remaining).catch((err: unknown) => {
-            throw pastTheEnd(err, header.name, offset);
-          });
+          let piece = src.takeBuffered(state.remaining);
+          if (piece === undefined) {
+            try {
+              piece = await src.readSome(state.remaining);
+            } catch (err) {
+              throw pastTheEnd(err, header.name, offset);
+            }
+          }
           state.remaining -= piece.length;
           yield piece;
         }

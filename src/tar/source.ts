@@ -14,6 +14,8 @@ export interface ByteSource {
   read(n: number): Promise<Buffer | null>;
   /** At most `n` (> 0) bytes, at least one; TarError 'truncated' at the end. */
   readSome(n: number): Promise<Buffer>;
+  /** Like readSome, without waiting: undefined when nothing is buffered (the hot path for content). */
+  takeBuffered(n: number): Buffer | undefined;
   /** Drops `n` bytes; TarError 'truncated' when fewer remain. */
   skip(n: number): Promise<void>;
   /** Consumes whatever is left (a stream is read to its end, so that whoever verifies it sees every byte). */
@@ -30,11 +32,13 @@ function truncated(position: number): TarError {
 
 export class StreamSource implements ByteSource {
   private readonly it: AsyncIterator<Uint8Array | string>;
+  /** The next chunk, asked for as soon as the current one arrives. */
+  private ahead: Promise<IteratorResult<Uint8Array | string>> | undefined;
   private chunk: Buffer = EMPTY;
   private pos = 0;
   private ended = false;
 
-  constructor(source: AsyncIterable<Uint8Array | string>) {
+  constructor(private readonly source: AsyncIterable<Uint8Array | string>) {
     this.it = source[Symbol.asyncIterator]();
   }
 
@@ -46,11 +50,16 @@ export class StreamSource implements ByteSource {
   private async fill(): Promise<boolean> {
     while (this.chunk.length === 0) {
       if (this.ended) return false;
-      const r = await this.it.next();
+      const r = await (this.ahead ?? this.it.next());
+      this.ahead = undefined;
       if (r.done === true) {
         this.ended = true;
         return false;
       }
+      // Read ahead by one chunk, so that a decompressor feeding the source
+      // works on the next chunk while this one is parsed and handed on.
+      this.ahead = this.it.next();
+      this.ahead.catch(() => undefined); // seen when awaited; not unhandled if never awaited
       const v = r.value;
       this.chunk = typeof v === 'string' ? Buffer.from(v) : Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     }
@@ -76,9 +85,13 @@ export class StreamSource implements ByteSource {
     return this.take(Math.min(n, this.chunk.length));
   }
 
+  takeBuffered(n: number): Buffer | undefined {
+    return this.chunk.length === 0 ? undefined : this.take(Math.min(n, this.chunk.length));
+  }
+
   async skip(n: number): Promise<void> {
     let left = n;
-    while (left > 0) left -= (await this.readSome(left)).length;
+    while (left > 0) left -= (this.takeBuffered(left) ?? (await this.readSome(left))).length;
   }
 
   async drain(): Promise<void> {
@@ -86,9 +99,19 @@ export class StreamSource implements ByteSource {
   }
 
   async close(): Promise<void> {
-    if (this.ended) return;
+    if (this.ended && this.ahead === undefined) return;
     this.ended = true;
     this.chunk = EMPTY;
+    const pending = this.ahead;
+    this.ahead = undefined;
+    // A stream is destroyed outright: return() would wait behind the pending read.
+    const destroy = (this.source as { destroy?: () => void }).destroy;
+    if (typeof destroy === 'function') {
+      destroy.call(this.source);
+      return;
+    }
+    // Behind the read-ahead, return() settles once that read has; its result is dropped.
+    pending?.catch(() => undefined);
     await this.it.return?.();
   }
 
@@ -130,6 +153,14 @@ export class FileSource implements ByteSource {
     const out = await this.view(Math.min(n, this.size - this.pos, WINDOW));
     this.pos += out.length;
     return out;
+  }
+
+  takeBuffered(n: number): Buffer | undefined {
+    const rel = this.pos - this.windowStart;
+    const len = Math.min(n, this.window.length - rel);
+    if (rel < 0 || len <= 0) return undefined;
+    this.pos += len;
+    return this.window.subarray(rel, rel + len);
   }
 
   async skip(n: number): Promise<void> {

@@ -31,11 +31,13 @@ export type TarMemberSource = Iterable<TarMemberInput> | AsyncIterable<TarMember
 
 /** Small pieces (headers, small files, padding) are merged up to this size before they are handed on. */
 const CHUNK = 64 * 1024;
+/** A piece this large is handed on as it is: copying it would cost more than the extra chunk downstream. */
+const PASS_THROUGH = 16 * 1024;
 const ZEROS = Buffer.alloc(512);
 
 /** The tar of `members` (then the end-of-archive marker) as an async sequence of buffers. */
 export async function* tarChunks(members: TarMemberSource): AsyncGenerator<Buffer, void, undefined> {
-  const out = new Coalescer(CHUNK);
+  const out = new Coalescer(CHUNK, PASS_THROUGH);
   for await (const member of members) {
     yield* out.add(encodeHeader(member.header));
     if (member.open === undefined || member.header.size === 0) continue;
@@ -80,19 +82,22 @@ function toBuffer(chunk: unknown, name: string): Buffer {
 }
 
 /**
- * Copies small buffers into chunks of up to `limit` bytes; a buffer that is
- * already that large passes through without a copy.
+ * Copies small buffers into chunks of up to `limit` bytes; a buffer of at
+ * least `passThrough` bytes is handed on without a copy.
  */
 class Coalescer {
   private acc: Buffer;
   private used = 0;
 
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly passThrough: number,
+  ) {
     this.acc = Buffer.allocUnsafe(limit);
   }
 
   *add(buf: Buffer): Generator<Buffer, void, undefined> {
-    if (buf.length >= this.limit) {
+    if (buf.length >= this.passThrough) {
       yield* this.flush();
       yield buf;
       return;
@@ -104,10 +109,16 @@ class Coalescer {
 
   *flush(): Generator<Buffer, void, undefined> {
     if (this.used === 0) return;
-    const full = this.acc.subarray(0, this.used);
-    this.acc = Buffer.allocUnsafe(this.limit);
+    let out: Buffer;
+    if (this.used <= this.limit / 4) {
+      // A few headers before a large piece: copy them out and keep the buffer.
+      out = Buffer.from(this.acc.subarray(0, this.used));
+    } else {
+      out = this.acc.subarray(0, this.used);
+      this.acc = Buffer.allocUnsafe(this.limit);
+    }
     this.used = 0;
-    yield full;
+    yield out;
   }
 }
 

@@ -115,6 +115,13 @@ describe('readTar: what src/tar writes comes back', () => {
       break;
     }
     expect(closed).toBe(true);
+
+    const stream = Readable.from(inPieces(Buffer.concat([await tarOf([member({ name: 'x' }, Buffer.from('y'))]), Buffer.alloc(1 << 20)]), 512), { objectMode: false });
+    for await (const entry of readTar(stream)) {
+      expect(entry.header.name).toBe('x');
+      break;
+    }
+    expect(stream.destroyed).toBe(true);
   });
 
   it('reads what tar-stream writes (an independent writer)', async () => {
