@@ -6,6 +6,7 @@ import { PassThrough, Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { flattenLayers } from '../../../snapshot/flatten.js';
+import { readTar as readTarEntries, tarChunks } from '../../../src/tar/index.js';
 import { readTar } from '../../helpers/oci-reader.js';
 
 type Spec = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; content?: string; linkname?: string; mode?: number };
@@ -74,5 +75,36 @@ describe('flattenLayers (hoist export)', () => {
 
   it('reports a broken layer clearly', async () => {
     await expect(flatten([Buffer.from('not a tar at all'.repeat(40))])).rejects.toThrow(/layer 1 of 1 is not a readable tar/);
+    const whole = await tarOf([{ name: 'ok', content: 'fine' }, { name: 'cut', content: 'y'.repeat(5000) }]);
+    await expect(flatten([await tarOf([{ name: 'top', content: 't' }]), whole.subarray(0, 2048)])).rejects.toMatchObject({
+      code: 'BAD_LAYER',
+      message: expect.stringMatching(/layer 2 of 2 is not a readable tar: .*"cut" .*runs past the end/),
+    });
+  });
+
+  it('keeps owner names, large ids, binary xattrs and other PAX records of each member', async () => {
+    const cap = Buffer.from([1, 0, 0, 2, 0xff, 0x0a, 0]);
+    const layer = Buffer.concat(await collect(
+      tarChunks([
+        {
+          header: { name: 'bin/ping', type: 'file', mode: 0o4755, uid: 10_000_000, gid: 7, size: 4, mtime: 1_600_000_000, uname: 'alice', gname: 'staff', xattrs: { 'security.capability': cap }, pax: { comment: 'kept' } },
+          open: () => [Buffer.from('ping')],
+        },
+      ]),
+    ));
+    const out = await flatten([layer]);
+    const dir = mkdtempSync(path.join(tmpdir(), 'hoist-flat-'));
+    writeFileSync(path.join(dir, 'out.tar'), out);
+    expect(execFileSync('tar', ['--full-time', '-tvf', 'out.tar'], { cwd: dir, encoding: 'utf8' })).toMatch(/^-rwsr-xr-x alice\/staff\s+4 2020-09-13 12:26:40 bin\/ping$/m);
+    const [member] = await collect(readTarEntries(Readable.from([out])));
+    expect(member?.header).toMatchObject({ name: 'bin/ping', uid: 10_000_000, gid: 7, uname: 'alice', gname: 'staff' });
+    expect(member?.header.xattrs?.['security.capability']).toEqual(cap);
+    expect(member?.header.pax.comment).toBe('kept');
   });
 });
+
+async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of source) items.push(item);
+  return items;
+}

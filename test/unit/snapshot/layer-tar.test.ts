@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { lstat, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -327,5 +328,34 @@ describe('tar writer: ordered sources', () => {
       ['a', 'file'],
       ['b', 'link'],
     ]);
+  });
+});
+
+describe('tar writer: bytes are forever', () => {
+  it('writes the same bytes as before the codec moved to src/tar (a layer digest never changes)', async () => {
+    // Pinned from snapshot/tar-writer.ts before src/tar existed: every header
+    // path (ustar split, PAX path/ids/linkpath/xattrs, links, devices,
+    // whiteouts, clamp) must keep its exact encoding.
+    const T = 1_700_000_000;
+    const f = (path: string, content: string, extra: Partial<Extract<LayerEntry, { kind: 'file' }>> = {}): LayerEntry =>
+      file(path, content, { mtime: T, ...extra });
+    const entries: LayerEntry[] = [
+      dir('etc', { mtime: T }),
+      f('etc/passwd', 'root:x:0:0::/root:/bin/sh\n'),
+      f(`${'d'.repeat(120)}/${'f'.repeat(90)}`, 'split'),
+      f(`${'p'.repeat(200)}/x`, 'pax path'),
+      f('ünïcode/ß', 'utf8', { uid: 10_000_000, gid: 20_000_000, mode: 0o4755 }),
+      f('bin/a', 'same inode', { linkKey: '1:2' }),
+      f('bin/b', 'same inode', { linkKey: '1:2' }),
+      f('big', 'x'.repeat(70_000), { mtime: T + 1000 }),
+      f('caps', 'c', { xattrs: { 'security.capability': Buffer.from([1, 0, 0, 2, 0xff, 0]), 'user.a': 'b' } }),
+      symlink('lnk', `/${'t'.repeat(150)}`, { mtime: T }),
+      { kind: 'char-device', path: 'dev/null', devmajor: 1, devminor: 3, mode: 0o666, uid: 0, gid: 0, mtime: T },
+      { kind: 'fifo', path: 'run/fifo', mode: 0o600, uid: 0, gid: 0, mtime: T },
+      { kind: 'whiteout', path: 'gone' },
+      { kind: 'opaque', path: 'var' },
+    ];
+    const tar = await tarBytes(entries, { clampMtime: T + 500 });
+    expect(createHash('sha256').update(tar).digest('hex')).toBe('514359ee8df3c7157074c4088b0331cacae639fad149c253f0455e631f78ef70');
   });
 });
