@@ -10,11 +10,11 @@ export {
   END_OF_ARCHIVE,
   encodeHeader,
   encodePaxRecords,
-  isTarHeader,
   paddingFor,
   splitUstarName,
   type TarHeader,
   type TarType,
 } from './header.js';
+export { isTarHeader } from './decode.js';
 export { readTar, readTarFile, type TarEntry, type TarEntryHeader, type TarEntryType } from './reader.js';
 export { tarChunks, TarWriter, type TarContent, type TarMemberInput, type TarMemberSource } from './writer.js';

@@ -16,7 +16,8 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { TarError } from './error.js';
-import { BLOCK, cstring, decodeHeaderBlock, decodePaxRecords, isZeroBlock, paddingFor, type HeaderBlock, type TarType } from './header.js';
+import { cstring, decodeHeaderBlock, decodePaxRecords, isZeroBlock, type HeaderBlock } from './decode.js';
+import { BLOCK, paddingFor, type TarType } from './header.js';
 import { FileSource, StreamSource, type ByteSource } from './source.js';
 
 export type TarEntryType = TarType | 'other';
