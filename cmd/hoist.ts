@@ -4,30 +4,9 @@ import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import type { CliIo } from './io.js';
 import { reportError } from './report-error.js';
+import { addVerbs } from './verbs.js';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
-
-type Register = (program: Command, io: CliIo) => void;
-
-/**
- * Each verb is loaded only when it runs (a push does not load the Dockerfile
- * frontend, a plan does not load undici): start-up is a large part of a
- * short command. Help and unknown verbs load them all.
- */
-const VERBS: Readonly<Record<string, () => Promise<Register>>> = {
-  build: async () => (await import('./build.js')).registerBuild,
-  plan: async () => (await import('./plan.js')).registerPlan,
-  pull: async () => (await import('./pull.js')).registerPull,
-  push: async () => (await import('./push.js')).registerPush,
-  copy: async () => (await import('./copy.js')).registerCopy,
-  digest: async () => (await import('./digest.js')).registerDigest,
-  manifest: async () => (await import('./manifest.js')).registerManifest,
-  config: async () => (await import('./config.js')).registerConfig,
-  ls: async () => (await import('./ls.js')).registerLs,
-  export: async () => (await import('./export.js')).registerExport,
-  login: async () => (await import('./login.js')).registerLogin,
-  logout: async () => (await import('./logout.js')).registerLogout,
-};
 
 async function buildProgram(io: CliIo, argv: readonly string[]): Promise<Command> {
   const program = new Command('hoist')
@@ -35,9 +14,7 @@ async function buildProgram(io: CliIo, argv: readonly string[]): Promise<Command
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  const verb = argv.find((a) => !a.startsWith('-'));
-  const wanted = verb !== undefined && Object.hasOwn(VERBS, verb) ? [verb] : Object.keys(VERBS);
-  for (const name of wanted) (await (VERBS[name] as () => Promise<Register>)())(program, io);
+  await addVerbs(program, io, argv);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
 }

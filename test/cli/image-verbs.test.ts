@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/build.js';
 import { buildCli, hoist } from '../helpers/cli.js';
 import { readDockerArchive, readOciLayout, readTar } from '../helpers/oci-reader.js';
-import { startRegistry, type RunningRegistry } from '../helpers/registry/index.js';
+import { ensureDebianPackages, startRegistry, type RunningRegistry } from '../helpers/registry/index.js';
+
+// skopeo checks what the verbs push.
+beforeAll(() => ensureDebianPackages(['skopeo']), 15 * 60_000);
 
 describe('image verbs', () => {
   let out: string;

@@ -20,9 +20,26 @@ const COMMANDS: Record<string, string> = {
   runc: 'runc',
   attr: 'setfattr',
   'xz-utils': 'xz',
+  bzip2: 'bzip2',
+  zstd: 'zstd',
   gzip: 'gzip',
   tar: 'tar',
 };
+
+/**
+ * Packages a package needs in the tests besides its Depends (installs leave
+ * out Recommends). podman depends on "crun | runc" and apt picks crun, but
+ * podman 4.3 fails with crun here ("cgroups in hybrid mode not supported",
+ * ../shared/TESTBED.md), so the podman tests configure runc.
+ */
+const COMPANIONS: Record<string, string[]> = {
+  podman: ['runc'],
+};
+
+/** `pkgs` and their companions, once each. */
+export function withCompanions(pkgs: readonly string[]): string[] {
+  return [...new Set(pkgs.flatMap((p) => [p, ...(COMPANIONS[p] ?? [])]))];
+}
 
 /** Where a command is found on PATH (plus the sbin/bin directories a minimal PATH may lack), or undefined. */
 export function findCommand(command: string): string | undefined {
@@ -95,11 +112,12 @@ async function aptGet(args: string[]): Promise<void> {
 }
 
 /**
- * Make sure the Debian packages `pkgs` are installed, installing only those
+ * Make sure the Debian packages `wanted` (and their COMPANIONS) are installed, installing only those
  * whose command (or, for packages without a known command, dpkg status) is
  * missing. Throws a clear error where that is impossible (not root, no apt-get).
  */
-export async function ensureDebianPackages(pkgs: string[]): Promise<void> {
+export async function ensureDebianPackages(wanted: string[]): Promise<void> {
+  const pkgs = withCompanions(wanted);
   const missingNow = async (): Promise<string[]> => {
     const present = await Promise.all(pkgs.map((p) => isPresent(p)));
     return pkgs.filter((_, i) => !present[i]);

@@ -8,13 +8,13 @@
  * differences and hoist bugs are listed in testdata/peers/*.json, and the
  * suite checks that those lists still describe what happens.
  */
-import { rm } from 'node:fs/promises';
+import { lstat, readFile, readlink, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { buildWithBuildah, buildWithHoist, type BuildOutcome } from '../helpers/peers/builders.js';
-import { CONFORMANCE_DIR, conformanceDataPresent, loadCases, type Corpus, type PeerCase } from '../helpers/peers/corpus.js';
+import { CONFORMANCE_DIR, conformanceDataPresent, corpusLinks, linksUnder, loadCases, type Corpus, type PeerCase } from '../helpers/peers/corpus.js';
 import {
   expectedFailures,
   explain,
@@ -74,6 +74,28 @@ describe('peer corpus bookkeeping', () => {
     expect(path.resolve(CONFORMANCE_DIR)).toBe(path.resolve(fromHere));
     expect(path.resolve(CONFORMANCE_DIR)).toBe(path.resolve(REPO_ROOT, '..', 'shared', 'conformance'));
     expect(conformanceDataPresent()).toBe(true);
+  });
+
+  it('finds the 11 links of SYMLINKS.tsv in the corpus, kept or lost (a small file holding the target)', async () => {
+    const links = corpusLinks();
+    expect(links).toHaveLength(11);
+    for (const l of links) {
+      const st = await lstat(l.path);
+      if (st.isSymbolicLink()) expect(await readlink(l.path), l.path).toBe(l.target);
+      else expect(await readFile(l.path, 'utf8'), l.path).toBe(l.target);
+    }
+  });
+
+  it('gives a case whose context holds corpus links a context with real links', async () => {
+    for (const id of ['buildah-conformance/160-replace-directory-with-symlink', 'buildah-conformance/45-from-scratch-simple-file']) {
+      const c = CASES.find((x) => x.id === id) as PeerCase;
+      const source = path.join(CONFORMANCE_DIR, 'buildah-conformance/testdata', id.includes('/160-') ? 'replace/symlink-with-directory' : 'dockerignore/populated');
+      const links = linksUnder(source);
+      expect(links.length, id).toBeGreaterThan(0);
+      await withContext(c, async ({ contextDir }) => {
+        for (const l of links) expect(await readlink(path.join(contextDir, l.rel)), `${id}: ${l.rel}`).toBe(l.target);
+      });
+    }
   });
 
   it('has unique case ids and finds the documented offline cases', () => {

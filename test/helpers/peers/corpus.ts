@@ -3,10 +3,11 @@
  * table, buildah's `tests/bud` inputs, Kaniko's integration Dockerfiles) as
  * one list of build cases. Data is referenced in place; a case's context is
  * copied to a temp dir only when files must be added (an inline Dockerfile,
- * an omitted payload file, a context tweak).
+ * an omitted payload file, a context tweak) or when it holds one of the
+ * corpus's symbolic links, which some copies of shared/ lose (SYMLINKS.tsv).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lstat, lutimes, mkdir, mkdtemp, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,10 +79,81 @@ async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(tmpdir(), prefix));
 }
 
-/** `cp -a SRC/. DST/`: modes, times and symlinks kept. */
+export interface CorpusLink {
+  /** Absolute path of the link in the corpus. */
+  path: string;
+  target: string;
+}
+
+/** SYMLINKS.tsv: every symbolic link of the corpus (path relative to the corpus, tab, target). */
+export function corpusLinks(): CorpusLink[] {
+  const text = readFileSync(path.join(CONFORMANCE_DIR, 'SYMLINKS.tsv'), 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [rel, target, ...rest] = line.split('\t');
+      if (rel === undefined || target === undefined || target === '' || rest.length > 0) throw new Error(`SYMLINKS.tsv: bad line ${JSON.stringify(line)}`);
+      return { path: path.join(CONFORMANCE_DIR, rel), target };
+    });
+}
+
+/** The corpus links below `dir`, as paths relative to it. */
+export function linksUnder(dir: string): Array<{ rel: string; target: string }> {
+  const root = path.resolve(dir);
+  return corpusLinks()
+    .filter((l) => l.path.startsWith(root + path.sep))
+    .map((l) => ({ rel: path.relative(root, l.path), target: l.target }));
+}
+
+/**
+ * Make the corpus links of `src` real links in its copy `dst`. A lost link
+ * arrives as a small regular file holding its target; it is replaced, and
+ * the times of the link and of its directory are kept, so the copy looks
+ * like a checkout that kept its links.
+ */
+async function restoreLinks(src: string, dst: string): Promise<void> {
+  for (const { rel, target } of linksUnder(src)) {
+    const abs = path.join(dst, rel);
+    const st = await lstat(abs).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined; // a copy that dropped the link altogether
+      throw e;
+    });
+    if (st?.isSymbolicLink()) {
+      const now = await readlink(abs);
+      if (now !== target) throw new Error(`${abs} links to ${now}, SYMLINKS.tsv says ${target}`);
+      continue;
+    }
+    const parent = path.dirname(abs);
+    const dirSt = await lstat(parent);
+    await chmod(parent, dirSt.mode | 0o200); // the corpus may be read-only, and so its copy
+    await rm(abs, { recursive: true, force: true });
+    await symlink(target, abs);
+    if (st) await lutimes(abs, st.atime, st.mtime);
+    await chmod(parent, dirSt.mode & 0o7777);
+    await utimes(parent, dirSt.atime, dirSt.mtime);
+  }
+}
+
+/** `cp -a SRC/. DST/`: modes, times and symlinks kept; the corpus links SYMLINKS.tsv lists are real links in the copy. */
 async function copyTree(src: string, dst: string): Promise<void> {
   await mkdir(dst, { recursive: true });
   await execOk('cp', ['-a', `${src}/.`, `${dst}/`]);
+  await restoreLinks(src, dst);
+}
+
+/**
+ * A context from the corpus: in place, unless it holds corpus links, which
+ * some copies of shared/ lose; then a copy with the links made real.
+ * `dockerfile` is inside `contextDir` or elsewhere in the corpus.
+ */
+async function corpusContext(contextDir: string, dockerfile: string): Promise<Prepared> {
+  if (linksUnder(contextDir).length === 0) return { contextDir, dockerfile };
+  const temp = await tempDir('peer-ctx-');
+  const copy = path.join(temp, path.basename(contextDir));
+  await copyTree(contextDir, copy);
+  const inside = !path.relative(contextDir, dockerfile).startsWith('..');
+  return { contextDir: copy, dockerfile: inside ? path.join(copy, path.relative(contextDir, dockerfile)) : dockerfile, temp };
 }
 
 const BC_DATA = 'buildah-conformance/testdata';
@@ -109,7 +181,7 @@ function conformanceCase(c: ConformanceCase): PeerCase {
       const inPlace = !inline && omitted.length === 0 && !c.tweakContextDir && c.contextDir !== undefined;
       if (inPlace) {
         const contextDir = path.join(data, c.contextDir as string);
-        return { contextDir, dockerfile: path.join(contextDir, dockerfileRel) };
+        return corpusContext(contextDir, path.join(contextDir, dockerfileRel));
       }
       // As upstream: the context is a copy of testdata/<contextDir> (or just the named
       // Dockerfile, or nothing); the Dockerfile is (re)written 0644 with the test date.
@@ -165,7 +237,7 @@ function budCase(e: IndexEntry): PeerCase {
     untranscribedTweak: false,
     dockerfileText: () => readFileSync(file, 'utf8'),
     async prepare() {
-      if (!tweak) return { contextDir: path.dirname(file), dockerfile: file };
+      if (!tweak) return corpusContext(path.dirname(file), file);
       const since = Date.now() - 1000;
       const temp = await tempDir('peer-ctx-');
       const contextDir = path.join(temp, path.basename(path.dirname(file)));
@@ -198,7 +270,7 @@ function kanikoCase(e: IndexEntry): PeerCase {
     untranscribedTweak: false,
     dockerfileText: () => readFileSync(file, 'utf8'),
     async prepare() {
-      return { contextDir, dockerfile: file };
+      return corpusContext(contextDir, file);
     },
   };
 }

@@ -21,6 +21,30 @@ function slowStream(data: Buffer, chunk = 1000): Readable {
   return Readable.from(gen());
 }
 
+/** A stream that yields the first `at` bytes of `data`, then waits for `release()` before the rest. */
+function gatedStream(data: Buffer, at: number): { stream: Readable; release: () => void } {
+  let release = (): void => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  async function* gen(): AsyncGenerator<Buffer> {
+    yield data.subarray(0, at);
+    await gate;
+    yield data.subarray(at);
+  }
+  return { stream: Readable.from(gen()), release: () => release() };
+}
+
+/** Sizes of the files in the store's sha256 directory; only temp files (writes in progress) with `tempOnly`. */
+async function fileSizes(store: BlobStore, tempOnly: boolean): Promise<number[]> {
+  const dir = join(store.root, 'blobs', 'sha256');
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => !tempOnly || n.startsWith('.tmp-'));
+  return Promise.all(names.map(async (n) => (await stat(join(dir, n))).size));
+}
+
+/** Poll until `cond` holds (the test's own timeout bounds the wait). */
+async function waitFor(cond: () => Promise<boolean>): Promise<void> {
+  while (!(await cond())) await new Promise((r) => setTimeout(r, 5));
+}
+
 function failingStream(after: Buffer): Readable {
   async function* gen(): AsyncGenerator<Buffer> {
     yield after;
@@ -158,24 +182,55 @@ describe('BlobStore', () => {
     expect(sha256(await readFile(store.path(d)))).toBe(d);
   });
 
-  it('concurrent puts of different contents, with readers, never see partial blobs', async () => {
+  it('concurrent puts of the same content, with readers, never see partial blobs', async () => {
     const store = new BlobStore(await tempDir());
-    const blobs = Array.from({ length: 10 }, (_, i) => Buffer.alloc(50_000 + i * 1000, i));
-    const readers: Promise<void>[] = [];
-    const puts = blobs.flatMap((b) => [0, 1].map(() => store.put(slowStream(b, 3000))));
-    for (const b of blobs) {
-      readers.push(
-        (async () => {
-          const d = sha256(b);
-          for (let i = 0; i < 20; i++) {
-            if (await store.has(d)) expect(await collect(await store.open(d))).toEqual(b);
-            await new Promise((r) => setImmediate(r));
-          }
-        })(),
-      );
-    }
-    await Promise.all([...puts, ...readers]);
-    expect((await blobDirEntries(store)).sort()).toEqual(blobs.map((b) => sha256(b).slice(7)).sort());
+    const blob = Buffer.alloc(96 * 1024 + 17, 5);
+    const d = sha256(blob);
+    const half = 48 * 1024;
+    /** What a reader finds at the blob's path: nothing, or the whole blob (compared by hash: toEqual on big Buffers is slow). */
+    const look = async (): Promise<'absent' | 'whole'> => {
+      const raw = await readFile(store.path(d)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return undefined;
+        throw e;
+      });
+      if (raw === undefined) return 'absent';
+      expect(raw.length).toBe(blob.length);
+      expect(sha256(raw)).toBe(d);
+      // Once there, it stays: the store's own verified read agrees.
+      expect(await store.has(d)).toBe(true);
+      expect(sha256(await collect(await store.open(d)))).toBe(d);
+      return 'whole';
+    };
+
+    // Writer A stops halfway, its temp file in the blob directory: readers find no blob.
+    const a = gatedStream(blob, half);
+    const putA = store.put(a.stream, { digest: d });
+    await waitFor(async () => (await fileSizes(store, false)).includes(half));
+    expect(await look()).toBe('absent');
+    expect(await store.has(d)).toBe(false);
+    await expectCode(store.open(d), 'BLOB_NOT_FOUND');
+
+    // Writer B, and several writers with readers, all at once, while A is still halfway.
+    const others = [0, 1, 2, 3].map((i) => store.put(slowStream(blob, 2000 + i * 1000), i % 2 === 0 ? { digest: d } : {}));
+    let writing = true;
+    const sightings: Array<'absent' | 'whole'> = [];
+    const readers = [0, 1].map(async () => {
+      while (writing) {
+        sightings.push(await look());
+        await new Promise((r) => setImmediate(r));
+      }
+    });
+    const [done] = await Promise.all([Promise.all(others).finally(() => (writing = false)), ...readers]);
+    for (const r of done) expect(r).toEqual({ digest: d, size: blob.length });
+    expect(sightings.length).toBeGreaterThan(0);
+
+    // The blob is complete while A is still halfway; A then finishes without disturbing it.
+    expect(await fileSizes(store, true)).toEqual([half]);
+    expect(await look()).toBe('whole');
+    a.release();
+    expect(await putA).toEqual({ digest: d, size: blob.length });
+    expect(await look()).toBe('whole');
+    expect(await blobDirEntries(store)).toEqual([d.slice(7)]);
   });
 
   it('ignores and can clean a truncated temp file left by a dead writer', async () => {

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import type { LayerEntry } from '../../../../snapshot/layer-entry.js';
+import { ensureDebianPackages } from '../../../helpers/packages.js';
 
 export const run = promisify(execFile);
 
@@ -90,6 +91,7 @@ export async function writeArchive(file: string, members: readonly TestMember[],
 
 /** `cmd -c < from > to` for bzip2, xz, zstd, gzip. */
 export async function compressFile(from: string, to: string, packing: Exclude<Packing, 'tar'>): Promise<void> {
+  await ensureDebianPackages([packing === 'xz' ? 'xz-utils' : packing]);
   await run('sh', ['-c', `${packing} -c < "$1" > "$2"`, 'sh', from, to]);
 }
 
