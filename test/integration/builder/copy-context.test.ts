@@ -43,6 +43,13 @@ describe('COPY from the build context', () => {
     expect([...files.keys()].filter((n) => n.startsWith('app/')).sort()).toEqual(['app/src', 'app/src/a', 'app/src/a/b.ts']);
   });
 
+  it('a wildcard matches an excluded directory that holds what a ! exception brings back, as in BuildKit', async () => {
+    const ctx = makeContext({ '.dockerignore': '*\n!src/a.ts\n', 'src/a.ts': 'a', 'src/b.ts': 'b', 'secret/key': 'k' });
+    const { files } = await buildImage('FROM scratch\nCOPY s* /x/\n', ctx);
+    expect([...files.keys()].sort()).toEqual(['x', 'x/a.ts']);
+    await expect(buildImage('FROM scratch\nCOPY secret /x/\n', ctx)).rejects.toMatchObject({ code: 'SOURCE_NOT_FOUND' });
+  });
+
   it('a source through a symlinked directory, and a wildcard below it, are read from the link target', async () => {
     const ctx = makeContext({ 'real/x.txt': 'x', 'real/y.md': 'y', 'other/z.txt': 'z', code: { symlink: 'real' } });
     const { files } = await buildImage('FROM scratch\nCOPY code/*.txt /a/\nCOPY code /b\n', ctx);
