@@ -1,13 +1,14 @@
 /**
- * The build-context walker: tonistiigi/fsutil's Walk with a FilterOpt, which
- * is what BuildKit uses to send the context. Entries come in Go
+ * The one way hoist reads the build context (COPY/ADD through ContextFs, and
+ * whatever hashes the context): tonistiigi/fsutil's Walk with a FilterOpt,
+ * which is what BuildKit uses to send the context. Entries come in Go
  * filepath.WalkDir order (names sorted bytewise, a directory before its
- * contents). Symlinks are reported, never followed, so nothing outside the
- * root is ever read.
+ * contents), each with its lstat metadata. Symlinks are reported, never
+ * followed, so nothing outside the root is ever read.
  *
  * Filtering, as fsutil does it:
  * - an entry is kept when it matches the include patterns (if any) and is
- *   not excluded by the exclude patterns (.dockerignore);
+ *   not excluded by the ignore matcher (.dockerignore);
  * - a directory that is not kept is still walked when something below it
  *   could be kept, and it is then reported just before its first kept entry;
  * - it is pruned outright when no pattern could reach below it (only decided
