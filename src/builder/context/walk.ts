@@ -18,7 +18,7 @@
 import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { NO_PARENT_MATCH_INFO, PatternMatcher, type MatchInfo } from '../../dockerfile/ignore/index.js';
+import { NO_PARENT_MATCH_INFO, PatternMatcher, goFilepathMatch, type MatchInfo } from '../../dockerfile/ignore/index.js';
 import { BuildContextError, isNotExist, isPermissionDenied, unreadableContext } from './errors.js';
 import { dedupePaths, followLinks } from './follow-links.js';
 import { compareGoStrings } from './go-order.js';
@@ -116,6 +116,25 @@ function reachesBelow(m: PatternMatcher, dir: string, exclusion: boolean): boole
   return m.patterns.some((p) => p.exclusion === exclusion && `${patternWithoutTrailingGlob(p.text)}/`.startsWith(dirSlash));
 }
 
+/**
+ * Could an include pattern with wildcards name something below `dir`? Each
+ * of the pattern's leading segments must match the directory's segment at
+ * that depth. Beyond fsutil, which walks every directory once one include
+ * pattern has a wildcard (`COPY package*.json ./` would open all of
+ * node_modules); the entries reported are the same. Patterns with `**`,
+ * classes or escapes are not taken apart.
+ */
+function wildcardReachesBelow(m: PatternMatcher, dir: string): boolean {
+  const dirParts = dir.split('/');
+  return m.patterns.some((p) => {
+    if (p.exclusion) return false;
+    if (/\*\*|[[\\]/.test(p.text)) return true;
+    const parts = p.text.split('/');
+    if (parts.length <= dirParts.length) return false;
+    return dirParts.every((name, i) => goFilepathMatch(parts[i] as string, name) === true);
+  });
+}
+
 function decide(filter: Filter, rel: string, isDir: boolean, parent: VisitedDir | null): Decision {
   let skip = false;
   let includeInfo = NO_PARENT_MATCH_INFO;
@@ -125,7 +144,10 @@ function decide(filter: Filter, rel: string, isDir: boolean, parent: VisitedDir 
     includeInfo = r.info;
     // For the include matcher, "excluded" means "matched": the entry is wanted.
     if (!r.excluded) {
-      if (isDir && filter.onlyPrefixIncludes && !reachesBelow(filter.include, rel, false)) return 'prune';
+      if (isDir) {
+        const below = filter.onlyPrefixIncludes ? reachesBelow(filter.include, rel, false) : wildcardReachesBelow(filter.include, rel);
+        if (!below) return 'prune';
+      }
       skip = true;
     }
   }

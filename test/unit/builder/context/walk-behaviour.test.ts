@@ -107,6 +107,18 @@ describe('walkContext pruning', () => {
     expect(opened(await realpath(root))).toEqual(['.', 'node_modules', 'node_modules/dep', 'other', 'src']);
   });
 
+  test('include patterns with wildcards prune directories their leading segments cannot match', async () => {
+    const root = await tree([...layout, 'ADD package.json file', 'ADD src/b.md file']);
+    expect(paths(await walk(root, { includePatterns: ['*.json'] }))).toEqual(['package.json']);
+    expect(opened(await realpath(root))).toEqual(['.']);
+    readdirLog.length = 0;
+    expect(paths(await walk(root, { includePatterns: ['s?c/*.ts', 'other'] }))).toEqual(['other', 'other/x', 'src', 'src/a.ts']);
+    expect(opened(await realpath(root))).toEqual(['.', 'other', 'src']);
+    readdirLog.length = 0;
+    expect(paths(await walk(root, { includePatterns: ['**/*.md'] }))).toEqual(['node_modules', 'node_modules/keep.md', 'src', 'src/b.md']);
+    expect(opened(await realpath(root))).toEqual(['.', 'node_modules', 'node_modules/dep', 'other', 'src']);
+  });
+
   test('plain include patterns prune directories off their path', async () => {
     const root = await tree(layout);
     expect(paths(await walk(root, { includePatterns: ['src/a.ts'] }))).toEqual(['src', 'src/a.ts']);
