@@ -99,7 +99,8 @@ async function expandWildcards(fs: SourceFs, segments: string[], source: string)
         const matched = goFilepathMatch(segment, name);
         if (matched === 'bad-pattern') throw new SourceError('BAD_SOURCE_PATTERN', `source ${JSON.stringify(source)} is not a valid pattern`);
         if (!matched) continue;
-        next.push(dir === '' ? name : `${dir}/${name}`);
+        const lexical = dir === '' ? name : `${dir}/${name}`;
+        if (!fs.isIgnored(`${resolved.rel === '' ? '' : `${resolved.rel}/`}${name}`)) next.push(lexical);
       }
     }
     partials = next;
