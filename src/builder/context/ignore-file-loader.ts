@@ -10,7 +10,7 @@ import { PatternMatcher, readIgnoreFileLines } from '../../dockerfile/ignore/ind
 import { BuildContextError, errnoCode } from './errors.js';
 
 export interface LoadedIgnorePatterns {
-  /** ignorefile.ReadAll output: ready for walkContext's excludePatterns. */
+  /** ignorefile.ReadAll output: PatternMatcher.compile them for walkContext's `ignore`. */
   patterns: string[];
   /** The file they came from, or null when there is none. */
   file: string | null;

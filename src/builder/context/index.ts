@@ -1,4 +1,12 @@
 /** The build context: which files a build may read, and how to walk them. */
 export { BuildContextError } from './errors.js';
 export { loadIgnorePatterns, type LoadedIgnorePatterns } from './ignore-file-loader.js';
-export { walkContext, type ContextEntry, type WalkOptions } from './walk.js';
+export {
+  resolveContextRoot,
+  statContextPath,
+  walkContext,
+  type ContextEntry,
+  type ContextEntryKind,
+  type ContextStat,
+  type WalkOptions,
+} from './walk.js';

@@ -1,13 +1,14 @@
 /**
- * The build-context walker: tonistiigi/fsutil's Walk with a FilterOpt, which
- * is what BuildKit uses to send the context. Entries come in Go
+ * The one way hoist reads the build context (COPY/ADD through ContextFs, and
+ * whatever hashes the context): tonistiigi/fsutil's Walk with a FilterOpt,
+ * which is what BuildKit uses to send the context. Entries come in Go
  * filepath.WalkDir order (names sorted bytewise, a directory before its
- * contents). Symlinks are reported, never followed, so nothing outside the
- * root is ever read.
+ * contents), each with its lstat metadata. Symlinks are reported, never
+ * followed, so nothing outside the root is ever read.
  *
  * Filtering, as fsutil does it:
  * - an entry is kept when it matches the include patterns (if any) and is
- *   not excluded by the exclude patterns (.dockerignore);
+ *   not excluded by the ignore matcher (.dockerignore);
  * - a directory that is not kept is still walked when something below it
  *   could be kept, and it is then reported just before its first kept entry;
  * - it is pruned outright when no pattern could reach below it (only decided
@@ -15,29 +16,45 @@
  * - an unreadable directory is an error, unless it is filtered out anyway.
  */
 import type { Dirent, Stats } from 'node:fs';
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { NO_PARENT_MATCH_INFO, PatternMatcher, type MatchInfo } from '../../dockerfile/ignore/index.js';
+import { NO_PARENT_MATCH_INFO, PatternMatcher, goFilepathMatch, type MatchInfo } from '../../dockerfile/ignore/index.js';
 import { BuildContextError, isNotExist, isPermissionDenied, unreadableContext } from './errors.js';
 import { dedupePaths, followLinks } from './follow-links.js';
 import { compareGoStrings } from './go-order.js';
 
-export interface ContextEntry {
+export type ContextEntryKind = 'file' | 'dir' | 'symlink' | 'socket' | 'fifo' | 'char-device' | 'block-device';
+
+/** What lstat says of an entry: a symlink is described, not its target. */
+export interface ContextStat {
+  kind: ContextEntryKind;
+  /** Permission bits with setuid, setgid and sticky (st_mode & 0o7777); the type is `kind`. */
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtimeMs: number;
+  dev: number;
+  ino: number;
+  nlink: number;
+  /** The link's target as stored, for symlinks only. */
+  linkTarget?: string;
+}
+
+export interface ContextEntry extends ContextStat {
   /** Relative to the context root, '/'-separated. */
   path: string;
   absPath: string;
-  /** lstat: a symlink is described, not its target. */
-  stats: Stats;
 }
 
 /** fsutil's FilterOpt (without its Map callback). */
 export interface WalkOptions {
   /** Keep only what these match (with `!` exceptions). */
-  includePatterns?: string[];
-  /** Drop what these match: the .dockerignore patterns. */
-  excludePatterns?: string[];
+  includePatterns?: readonly string[];
+  /** Drop what this matches: the .dockerignore patterns. */
+  ignore?: PatternMatcher;
   /** Symlinks whose targets are kept too (added to the include patterns). */
-  followPaths?: string[];
+  followPaths?: readonly string[];
 }
 
 interface Filter {
@@ -82,7 +99,7 @@ async function buildFilter(root: string, opts: WalkOptions): Promise<Filter> {
     if (targets !== null) includes = dedupePaths([...(includes ?? []), ...targets]);
   }
   const include = includes && includes.length > 0 ? PatternMatcher.compile(includes) : null;
-  const exclude = opts.excludePatterns && opts.excludePatterns.length > 0 ? PatternMatcher.compile(opts.excludePatterns) : null;
+  const exclude = opts.ignore && opts.ignore.patterns.length > 0 ? opts.ignore : null;
   const plain = (m: PatternMatcher | null, exclusion: boolean): boolean =>
     !m?.patterns.some((p) => p.exclusion === exclusion && PATTERN_CHARS.test(patternWithoutTrailingGlob(p.text)));
   return {
@@ -99,6 +116,25 @@ function reachesBelow(m: PatternMatcher, dir: string, exclusion: boolean): boole
   return m.patterns.some((p) => p.exclusion === exclusion && `${patternWithoutTrailingGlob(p.text)}/`.startsWith(dirSlash));
 }
 
+/**
+ * Could an include pattern with wildcards name something below `dir`? Each
+ * of the pattern's leading segments must match the directory's segment at
+ * that depth. Beyond fsutil, which walks every directory once one include
+ * pattern has a wildcard (`COPY package*.json ./` would open all of
+ * node_modules); the entries reported are the same. Patterns with `**`,
+ * classes or escapes are not taken apart.
+ */
+function wildcardReachesBelow(m: PatternMatcher, dir: string): boolean {
+  const dirParts = dir.split('/');
+  return m.patterns.some((p) => {
+    if (p.exclusion) return false;
+    if (/\*\*|[[\\]/.test(p.text)) return true;
+    const parts = p.text.split('/');
+    if (parts.length <= dirParts.length) return false;
+    return dirParts.every((name, i) => goFilepathMatch(parts[i] as string, name) === true);
+  });
+}
+
 function decide(filter: Filter, rel: string, isDir: boolean, parent: VisitedDir | null): Decision {
   let skip = false;
   let includeInfo = NO_PARENT_MATCH_INFO;
@@ -108,7 +144,10 @@ function decide(filter: Filter, rel: string, isDir: boolean, parent: VisitedDir 
     includeInfo = r.info;
     // For the include matcher, "excluded" means "matched": the entry is wanted.
     if (!r.excluded) {
-      if (isDir && filter.onlyPrefixIncludes && !reachesBelow(filter.include, rel, false)) return 'prune';
+      if (isDir) {
+        const below = filter.onlyPrefixIncludes ? reachesBelow(filter.include, rel, false) : wildcardReachesBelow(filter.include, rel);
+        if (!below) return 'prune';
+      }
       skip = true;
     }
   }
@@ -125,7 +164,8 @@ function decide(filter: Filter, rel: string, isDir: boolean, parent: VisitedDir 
   return { skip, includeInfo, excludeInfo };
 }
 
-async function resolveRoot(root: string): Promise<string> {
+/** The context directory with symlinks resolved; a missing root or a file is a BuildContextError. */
+export async function resolveContextRoot(root: string): Promise<string> {
   let real: string;
   try {
     real = await realpath(root);
@@ -146,10 +186,26 @@ async function readSorted(dir: string): Promise<Dirent[]> {
   return entries.sort((a, b) => compareGoStrings(a.name, b.name));
 }
 
-/** lstat, or null when the entry vanished during the walk. */
-async function lstatIfExists(p: string): Promise<Stats | null> {
+function kindOf(st: Stats): ContextEntryKind {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isSocket()) return 'socket';
+  if (st.isFIFO()) return 'fifo';
+  return st.isCharacterDevice() ? 'char-device' : 'block-device';
+}
+
+/** lstat (and readlink for a symlink), or null when the entry vanished during the walk. */
+export async function statContextPath(absPath: string): Promise<ContextStat | null> {
   try {
-    return await lstat(p);
+    const st = await lstat(absPath);
+    const kind = kindOf(st);
+    const out: ContextStat = {
+      kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size,
+      mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino, nlink: st.nlink,
+    };
+    if (kind === 'symlink') out.linkTarget = await readlink(absPath);
+    return out;
   } catch (err) {
     if (isNotExist(err)) return null;
     throw unreadableContext(err);
@@ -157,7 +213,7 @@ async function lstatIfExists(p: string): Promise<Stats | null> {
 }
 
 export async function* walkContext(root: string, opts: WalkOptions = {}): AsyncGenerator<ContextEntry, void, undefined> {
-  const realRoot = await resolveRoot(root);
+  const realRoot = await resolveContextRoot(root);
   const filter = await buildFilter(realRoot, opts);
   let rootChildren: Dirent[];
   try {
@@ -180,17 +236,17 @@ export async function* walkContext(root: string, opts: WalkOptions = {}): AsyncG
     if (decision === 'prune') continue;
 
     if (!decision.skip) {
-      const stats = await lstatIfExists(absPath);
+      const stats = await statContextPath(absPath);
       if (stats === null) continue;
       // A kept entry brings along the directories that hold it.
       for (const { dir } of stack) {
         if (dir === null || dir.reported) continue;
-        const dirStats = await lstatIfExists(dir.absPath);
+        const dirStats = await statContextPath(dir.absPath);
         if (dirStats === null) break;
         dir.reported = true;
-        yield { path: dir.path, absPath: dir.absPath, stats: dirStats };
+        yield { ...dirStats, path: dir.path, absPath: dir.absPath };
       }
-      yield { path: rel, absPath, stats };
+      yield { ...stats, path: rel, absPath };
     }
     if (!isDir) continue;
 

@@ -108,23 +108,11 @@ async function expandWildcards(fs: SourceFs, segments: string[], source: string)
   return partials;
 }
 
-/** Whether anything below an ignored directory is re-included by a `!` pattern. */
-async function holdsIncluded(fs: SourceFs, dir: string): Promise<boolean> {
-  for (const name of await fs.readdir(dir)) {
-    const rel = dir === '' ? name : `${dir}/${name}`;
-    if (!fs.isIgnored(rel)) return true;
-    const node = await fs.lstat(rel);
-    if (node?.kind === 'dir' && (await holdsIncluded(fs, rel))) return true;
-  }
-  return false;
-}
-
 /**
  * All matches of one COPY/ADD source. A path that matches nothing is an
  * error; a wildcard that matches nothing gives no matches (Docker fails the
  * instruction only when none of its sources matched: see noSourceFiles).
- * An ignored directory is still a match when `!` exceptions may re-include
- * something below it.
+ * What .dockerignore excludes is not in the context's SourceFs at all.
  */
 export async function resolveSources(fs: SourceFs, source: string, what: string): Promise<SourceMatch[]> {
   const cleaned = cleanSource(fs, source);
@@ -134,8 +122,6 @@ export async function resolveSources(fs: SourceFs, source: string, what: string)
   for (const rel of lexicals) {
     const resolved = await resolveInRoot(fs, rel, true, source);
     if (resolved.node === undefined) continue;
-    const ignored = fs.isIgnored(resolved.rel) || (rel !== resolved.rel && fs.isIgnored(rel));
-    if (ignored && !(resolved.node.kind === 'dir' && fs.mayReinclude && (await holdsIncluded(fs, resolved.rel)))) continue;
     matches.push({ rel, node: resolved.node, realRel: resolved.rel });
   }
   if (matches.length === 0 && !wildcard) {

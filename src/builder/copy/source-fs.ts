@@ -1,11 +1,10 @@
-import { createReadStream, type Stats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FsView, ViewNode } from '../../../snapshot/fs-view.js';
-import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
-import { isNotExist, unreadableContext } from '../context/errors.js';
-import { compareGoStrings } from '../context/go-order.js';
+import { PatternMatcher, goClean } from '../../dockerfile/ignore/index.js';
+import { resolveContextRoot, statContextPath, walkContext, type ContextStat } from '../context/index.js';
+import { unreadableContext } from '../context/errors.js';
 
 /** One file-system object a COPY can read, whatever it comes from. */
 export type SourceNode =
@@ -34,48 +33,106 @@ export interface SourceFs {
   absolutePath?: (rel: string) => string;
 }
 
-function nodeFromStats(abs: string, st: Stats, linkname?: string): SourceNode {
-  const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
-  if (st.isFile()) {
-    return {
-      kind: 'file', ...base, size: st.size,
-      open: () => createReadStream(abs),
-      linkKey: st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined,
-    };
+function nodeFromContext(abs: string, st: ContextStat): SourceNode {
+  const base = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
+  switch (st.kind) {
+    case 'file':
+      return {
+        kind: 'file', ...base, size: st.size,
+        open: () => createReadStream(abs),
+        linkKey: st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined,
+      };
+    // BuildKit's context transfer sends no data for a socket and its receiver creates a regular file.
+    case 'socket':
+      return { kind: 'file', ...base, size: 0, open: () => Readable.from([]) };
+    case 'dir':
+      return { kind: 'dir', ...base };
+    case 'symlink':
+      return { kind: 'symlink', ...base, linkname: st.linkTarget ?? '' };
+    default:
+      return { kind: 'other', ...base };
   }
-  if (st.isDirectory()) return { kind: 'dir', ...base };
-  if (st.isSymbolicLink()) return { kind: 'symlink', ...base, linkname: linkname ?? '' };
-  return { kind: 'other', ...base };
 }
 
-/** The build context on disk. Never follows a symlink by itself. */
+/** What one COPY/ADD sees of the context: one walk, kept as a tree of stats. */
+interface ContextSnapshot {
+  readonly root: { absPath: string; stat: ContextStat };
+  readonly entries: ReadonlyMap<string, { absPath: string; stat: ContextStat }>;
+  /** Each directory's names, in walk (Go byte) order. */
+  readonly children: ReadonlyMap<string, string[]>;
+}
+
+async function snapshotContext(root: string, ignore: PatternMatcher, followPaths: readonly string[] | null): Promise<ContextSnapshot> {
+  const realRoot = await resolveContextRoot(root);
+  const rootStat = await statContextPath(realRoot);
+  if (rootStat === null) throw unreadableContext(new Error(`${root} vanished`));
+  const entries = new Map<string, { absPath: string; stat: ContextStat }>();
+  const children = new Map<string, string[]>();
+  for await (const entry of walkContext(realRoot, { ignore, ...(followPaths ? { followPaths } : {}) })) {
+    entries.set(entry.path, { absPath: entry.absPath, stat: entry });
+    const slash = entry.path.lastIndexOf('/');
+    const parent = slash < 0 ? '' : entry.path.slice(0, slash);
+    const names = children.get(parent);
+    if (names) names.push(entry.path.slice(slash + 1));
+    else children.set(parent, [entry.path.slice(slash + 1)]);
+  }
+  return { root: { absPath: realRoot, stat: rootStat }, entries, children };
+}
+
+/**
+ * BuildKit's FollowPaths for the sources of one COPY/ADD: each cleaned inside
+ * the context; null (the whole context) when one names the root, or cannot
+ * serve as an include pattern (then resolving it reports the problem).
+ */
+export function contextFollowPaths(sources: readonly string[]): string[] | null {
+  const out: string[] = [];
+  for (const source of sources) {
+    const cleaned = goClean(`/${source}`).slice(1);
+    if (cleaned === '' || cleaned.startsWith('!')) return null;
+    try {
+      PatternMatcher.compile([cleaned]);
+    } catch {
+      return null;
+    }
+    out.push(cleaned);
+  }
+  return out;
+}
+
+/**
+ * The build context on disk, as walkContext reads it: what .dockerignore
+ * excludes is absent (an excluded directory is not even opened unless a `!`
+ * exception could reach below it), and with `followPaths` only those paths
+ * (and the targets of symlinks on them) are read. Never follows a symlink
+ * by itself.
+ */
 export class ContextFs implements SourceFs {
   readonly description = 'build context';
   readonly keepsOwners = false;
   readonly mayReinclude: boolean;
+  private snapshot: Promise<ContextSnapshot> | undefined;
 
   constructor(
     private readonly root: string,
     private readonly ignore: PatternMatcher,
+    private readonly followPaths: readonly string[] | null = null,
   ) {
     this.mayReinclude = ignore.hasExclusions;
   }
 
-  // A context file hoist may not read is the user's to fix: a located CONTEXT_UNREADABLE, not an internal fault.
+  private read(): Promise<ContextSnapshot> {
+    this.snapshot ??= snapshotContext(this.root, this.ignore, this.followPaths);
+    return this.snapshot;
+  }
+
   async lstat(rel: string): Promise<SourceNode | undefined> {
-    const abs = this.absolutePath(rel);
-    let st: Stats;
-    try {
-      st = await lstat(abs);
-    } catch (err) {
-      if (isNotExist(err)) return undefined;
-      throw unreadableContext(err);
-    }
-    return nodeFromStats(abs, st, st.isSymbolicLink() ? await readlink(abs).catch((err: unknown) => Promise.reject(unreadableContext(err))) : undefined);
+    const snapshot = await this.read();
+    const entry = rel === '' ? snapshot.root : snapshot.entries.get(rel);
+    return entry && nodeFromContext(entry.absPath, entry.stat);
   }
 
   async readdir(rel: string): Promise<string[]> {
-    return (await readdir(this.absolutePath(rel)).catch((err: unknown) => Promise.reject(unreadableContext(err)))).sort(compareGoStrings);
+    return [...((await this.read()).children.get(rel) ?? [])];
   }
 
   isIgnored(rel: string): boolean {

@@ -5,12 +5,16 @@ import { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import { memoryFile, type CopyItem, type CopyLayout } from '../copy/copy-entries.js';
 import { resolveOwner } from '../copy/owner.js';
 import { cleanSource, noSourceFiles, resolveSources } from '../copy/resolve-sources.js';
-import { ContextFs, ViewFs, type SourceFs } from '../copy/source-fs.js';
+import { ContextFs, ViewFs, contextFollowPaths, type SourceFs } from '../copy/source-fs.js';
+import { isGitSource, isHttpSource } from '../add/source-kind.js';
 import type { StepContext } from '../executor/step-context.js';
 
 /** Where a COPY/ADD reads from: the context, or the stage `--from` names. */
 export async function sourceFsFor(ctx: StepContext, instr: CopyInstr | AddInstr): Promise<SourceFs> {
-  if (instr.from === undefined || instr.from === '') return new ContextFs(ctx.env.contextDir, ctx.env.ignore);
+  if (instr.from === undefined || instr.from === '') {
+    const local = instr.sources.filter((s) => !isHttpSource(s) && !isGitSource(s));
+    return new ContextFs(ctx.env.contextDir, ctx.env.ignore, contextFollowPaths(local));
+  }
   const stageIndex = ctx.planned.fromStage;
   if (stageIndex !== undefined) return new ViewFs(await ctx.env.stageView(stageIndex), `stage ${JSON.stringify(instr.from)}`);
   return new ViewFs(await ctx.env.imageView(instr.from), `image ${JSON.stringify(instr.from)}`);

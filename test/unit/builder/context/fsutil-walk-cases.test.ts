@@ -2,6 +2,7 @@ import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { BuildContextError, type WalkOptions } from '../../../../src/builder/context/index.js';
+import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
 import { loadConformance, type WalkCase } from '../../dockerfile/ignore/conformance.js';
 import { runningAsRoot } from './fs-emulation.js';
 import { describeWalk, makeTree, removeTree } from './tree.js';
@@ -20,7 +21,7 @@ const cases = loadConformance<WalkCase[]>('fsutil-walk-cases.json').map((c, i) =
 function options(filter: WalkCase['filter']): WalkOptions {
   const opts: WalkOptions = {};
   if (filter.IncludePatterns) opts.includePatterns = filter.IncludePatterns;
-  if (filter.ExcludePatterns) opts.excludePatterns = filter.ExcludePatterns;
+  if (filter.ExcludePatterns) opts.ignore = PatternMatcher.compile(filter.ExcludePatterns);
   if (filter.FollowPaths) opts.followPaths = filter.FollowPaths;
   return opts;
 }

@@ -1,5 +1,5 @@
 /** Builds fsutil-style test trees ("ADD <path> <kind> [extra]") in os.tmpdir() and prints walks like fsutil's tests. */
-import { chmod, link, mkdir, mkdtemp, readdir, readlink, rm, symlink, writeFile, lstat } from 'node:fs/promises';
+import { chmod, link, mkdir, mkdtemp, readdir, rm, symlink, writeFile, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { walkContext, type WalkOptions } from '../../../../src/builder/context/index.js';
@@ -45,8 +45,8 @@ export async function describeWalk(root: string, opts: WalkOptions = {}): Promis
   let out = '';
   for await (const e of walkContext(root, opts)) {
     let kind = 'file';
-    if (e.stats.isDirectory()) kind = 'dir';
-    else if (e.stats.isSymbolicLink()) kind = `symlink:${await readlink(e.absPath)}`;
+    if (e.kind === 'dir') kind = 'dir';
+    else if (e.kind === 'symlink') kind = `symlink:${e.linkTarget ?? ''}`;
     out += `${kind} ${e.path}\n`;
   }
   return out;

@@ -2,6 +2,7 @@ import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { walkContext, type ContextEntry, type WalkOptions } from '../../../../src/builder/context/index.js';
+import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
 import { readdirLog } from './fs-emulation.js';
 import { addTree, makeTempDir, makeTree, removeTree } from './tree.js';
 
@@ -53,7 +54,7 @@ describe('walkContext and symlinks', () => {
       expect(e.path.split('/')).not.toContain('..');
     }
     const links = entries.filter((e) => ['app/secret-dir', 'etc', 'loop', 'token', 'up'].includes(e.path));
-    expect(links.every((e) => e.stats.isSymbolicLink())).toBe(true);
+    expect(links.every((e) => e.kind === 'symlink')).toBe(true);
     expect(opened(realRoot)).toEqual(['.', 'app']);
   });
 
@@ -86,14 +87,14 @@ describe('walkContext pruning', () => {
 
   test('an excluded directory is not opened when no exception could reach below it', async () => {
     const root = await tree(layout);
-    const entries = await walk(root, { excludePatterns: ['node_modules', '!src/a.ts'] });
+    const entries = await walk(root, { ignore: PatternMatcher.compile(['node_modules', '!src/a.ts']) });
     expect(paths(entries)).toEqual(['other', 'other/x', 'src', 'src/a.ts']);
     expect(opened(await realpath(root))).toEqual(['.', 'other', 'src']);
   });
 
   test('it is opened for a plain exception below it, and reported as the holder of what comes back', async () => {
     const root = await tree(layout);
-    const entries = await walk(root, { excludePatterns: ['node_modules', 'other', '!node_modules/keep.md'] });
+    const entries = await walk(root, { ignore: PatternMatcher.compile(['node_modules', 'other', '!node_modules/keep.md']) });
     expect(paths(entries)).toEqual(['node_modules', 'node_modules/keep.md', 'src', 'src/a.ts']);
     // node_modules/dep is excluded too, and no exception names anything under it.
     expect(opened(await realpath(root))).toEqual(['.', 'node_modules', 'src']);
@@ -101,8 +102,20 @@ describe('walkContext pruning', () => {
 
   test('a wildcard exception means every excluded directory must be opened', async () => {
     const root = await tree(layout);
-    const entries = await walk(root, { excludePatterns: ['*', '!**/*.md'] });
+    const entries = await walk(root, { ignore: PatternMatcher.compile(['*', '!**/*.md']) });
     expect(paths(entries)).toEqual(['node_modules', 'node_modules/keep.md']);
+    expect(opened(await realpath(root))).toEqual(['.', 'node_modules', 'node_modules/dep', 'other', 'src']);
+  });
+
+  test('include patterns with wildcards prune directories their leading segments cannot match', async () => {
+    const root = await tree([...layout, 'ADD package.json file', 'ADD src/b.md file']);
+    expect(paths(await walk(root, { includePatterns: ['*.json'] }))).toEqual(['package.json']);
+    expect(opened(await realpath(root))).toEqual(['.']);
+    readdirLog.length = 0;
+    expect(paths(await walk(root, { includePatterns: ['s?c/*.ts', 'other'] }))).toEqual(['other', 'other/x', 'src', 'src/a.ts']);
+    expect(opened(await realpath(root))).toEqual(['.', 'other', 'src']);
+    readdirLog.length = 0;
+    expect(paths(await walk(root, { includePatterns: ['**/*.md'] }))).toEqual(['node_modules', 'node_modules/keep.md', 'src', 'src/b.md']);
     expect(opened(await realpath(root))).toEqual(['.', 'node_modules', 'node_modules/dep', 'other', 'src']);
   });
 
@@ -131,6 +144,6 @@ describe('walkContext order and errors', () => {
     const root = await tree([]);
     await mkdir(path.join(root, 'empty'));
     await mkdir(path.join(root, 'gone'));
-    expect(paths(await walk(root, { excludePatterns: ['gone'] }))).toEqual(['empty']);
+    expect(paths(await walk(root, { ignore: PatternMatcher.compile(['gone']) }))).toEqual(['empty']);
   });
 });

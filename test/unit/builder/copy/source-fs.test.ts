@@ -1,29 +1,129 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { ContextFs } from '../../../../src/builder/copy/source-fs.js';
+import { text } from 'node:stream/consumers';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ContextFs, contextFollowPaths } from '../../../../src/builder/copy/source-fs.js';
 import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
 import { HoistError } from '../../../../src/errors.js';
 import { tempDir } from '../../../helpers/build.js';
+import { readdirLog } from '../context/fs-emulation.js';
+
+vi.mock('node:fs/promises', async (importOriginal) =>
+  (await import('../context/fs-emulation.js')).emulateNonRootPermissions(await importOriginal()),
+);
+
+beforeEach(() => {
+  readdirLog.length = 0;
+});
+
+/** The directories read so far, relative to `root`. */
+const opened = (root: string): string[] => readdirLog.map((d) => path.relative(realpathSync(root), d) || '.');
+
+function project(): string {
+  const root = tempDir('hoist-srcfs-');
+  for (const dir of ['node_modules/dep', 'src']) mkdirSync(path.join(root, dir), { recursive: true });
+  writeFileSync(path.join(root, 'node_modules/dep/index.js'), 'dep');
+  writeFileSync(path.join(root, 'src/main.ts'), 'main');
+  writeFileSync(path.join(root, 'package.json'), '{}');
+  return root;
+}
 
 describe('ContextFs', () => {
   const root = tempDir('hoist-srcfs-');
   mkdirSync(path.join(root, 'd'));
   for (const name of ['b', 'a', 'é', 'Z']) writeFileSync(path.join(root, 'd', name), name);
+  symlinkSync('d/a', path.join(root, 'link'));
   const fs = new ContextFs(root, PatternMatcher.compile([]));
 
   it('lists a directory in byte order, and a missing path is undefined', async () => {
     expect(await fs.readdir('d')).toEqual(['Z', 'a', 'b', 'é']);
     expect(await fs.lstat('d/nope')).toBeUndefined();
     expect(await fs.lstat('d/a/below-a-file')).toBeUndefined();
+    expect(await fs.readdir('d/a')).toEqual([]);
   });
 
-  it('a path the system refuses to read is CONTEXT_UNREADABLE (a user error the build can locate), not a raw system error', async () => {
-    const err = await fs.lstat(`d/${'x'.repeat(300)}`).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HoistError);
-    expect((err as HoistError).code).toBe('CONTEXT_UNREADABLE');
-    expect((err as HoistError).message).toContain('ENAMETOOLONG');
-    const listing = await fs.readdir('d/a').catch((e: unknown) => e);
-    expect((listing as HoistError).code).toBe('CONTEXT_UNREADABLE');
+  it('describes the root, files with their contents, and symlinks without following them', async () => {
+    expect(await fs.lstat('')).toMatchObject({ kind: 'dir' });
+    const file = await fs.lstat('d/é');
+    expect(file).toMatchObject({ kind: 'file', size: 2 });
+    expect(file?.kind === 'file' && (await text(file.open()))).toBe('é');
+    expect(await fs.lstat('link')).toMatchObject({ kind: 'symlink', linkname: 'd/a' });
+  });
+
+  it('a directory the system refuses to read is CONTEXT_UNREADABLE (a user error the build can locate), not a raw system error', async () => {
+    const locked = tempDir('hoist-srcfs-');
+    mkdirSync(path.join(locked, 'secret'));
+    writeFileSync(path.join(locked, 'secret/key'), 'k');
+    chmodSync(path.join(locked, 'secret'), 0o000);
+    try {
+      const err = await new ContextFs(locked, PatternMatcher.compile([])).readdir('').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HoistError);
+      expect((err as HoistError).code).toBe('CONTEXT_UNREADABLE');
+      expect((err as HoistError).message).toContain('EACCES');
+      // Excluded, or off the paths a COPY names, it is never opened.
+      expect(await new ContextFs(locked, PatternMatcher.compile(['secret'])).readdir('')).toEqual([]);
+      writeFileSync(path.join(locked, 'f'), '');
+      expect(await new ContextFs(locked, PatternMatcher.compile([]), ['f']).readdir('')).toEqual(['f']);
+    } finally {
+      chmodSync(path.join(locked, 'secret'), 0o755);
+    }
+  });
+});
+
+describe('ContextFs reads the context as BuildKit sends it', () => {
+  it('an excluded directory is not opened when no exception can reach below it', async () => {
+    const root = project();
+    const fs = new ContextFs(root, PatternMatcher.compile(['*', '!src']));
+    expect(await fs.readdir('')).toEqual(['src']);
+    expect(await fs.lstat('node_modules')).toBeUndefined();
+    expect(opened(root)).toEqual(['.', 'src']);
+  });
+
+  it('an excluded directory that an exception reaches is there only as the holder of what comes back', async () => {
+    const root = project();
+    writeFileSync(path.join(root, 'node_modules/keep.md'), 'k');
+    const fs = new ContextFs(root, PatternMatcher.compile(['node_modules', '!node_modules/keep.md']));
+    expect(await fs.readdir('')).toEqual(['node_modules', 'package.json', 'src']);
+    expect(await fs.readdir('node_modules')).toEqual(['keep.md']);
+    expect(fs.isIgnored('node_modules')).toBe(true);
+    expect(fs.mayReinclude).toBe(true);
+  });
+
+  it('with the paths a COPY names, only they (and the targets of links on them) are read', async () => {
+    const root = project();
+    symlinkSync('src', path.join(root, 'code'));
+    const fs = new ContextFs(root, PatternMatcher.compile([]), contextFollowPaths(['/code/', 'package.json']));
+    expect(await fs.readdir('')).toEqual(['code', 'package.json', 'src']);
+    expect(await fs.readdir('src')).toEqual(['main.ts']);
+    expect(opened(root)).toEqual(['.', 'src']);
+  });
+
+  it('follow paths are cleaned inside the context; the root, or a path that is no pattern, means everything', () => {
+    expect(contextFollowPaths(['/a/./b/', '../c', 'd/*.txt'])).toEqual(['a/b', 'c', 'd/*.txt']);
+    expect(contextFollowPaths(['a', '.'])).toBeNull();
+    expect(contextFollowPaths(['a', '[x'])).toBeNull();
+    expect(contextFollowPaths(['!a'])).toBeNull();
+  });
+});
+
+describe('ContextFs and unix sockets', () => {
+  const servers: Server[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  });
+
+  it('a socket reads as an empty regular file with the socket permission bits, as BuildKit copies it', async () => {
+    const root = tempDir('hoist-srcfs-');
+    const socket = path.join(root, 'app.sock');
+    const server = createServer();
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));
+    chmodSync(socket, 0o750);
+    const fs = new ContextFs(root, PatternMatcher.compile([]));
+    expect(await fs.readdir('')).toEqual(['app.sock']);
+    const node = await fs.lstat('app.sock');
+    expect(node).toMatchObject({ kind: 'file', size: 0, mode: 0o750 });
+    expect(node?.kind === 'file' && (await text(node.open()))).toBe('');
   });
 });
