@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import type { Command } from 'commander';
-import { RegistryClient, DEFAULT_CERTS_DIRS } from '../registry/index.js';
+import { RegistryClient, DEFAULT_CERTS_DIRS, scrubError } from '../registry/index.js';
 import { defaultKeychain } from '../registry/keychain/index.js';
 import { BlobStore, resolveStoreRoot } from '../src/oci/index.js';
 import type { ImageAccess } from '../src/images/images.js';
@@ -34,7 +34,11 @@ export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | '
 }
 
 /** Image access for one command; the registry client is made only if a registry is used. */
-function imageAccess(flags: ImageFlags, io: CliIo, opts: { cacheBlobs?: boolean } = {}): { access: ImageAccess; close: () => Promise<void> } {
+function imageAccess(
+  flags: ImageFlags,
+  io: CliIo,
+  opts: { cacheBlobs?: boolean } = {},
+): { access: ImageAccess; close: () => Promise<void>; secrets: () => string[] } {
   let client: RegistryClient | undefined;
   const platform = targetPlatform(flags.platform);
   const access: ImageAccess = {
@@ -43,7 +47,7 @@ function imageAccess(flags: ImageFlags, io: CliIo, opts: { cacheBlobs?: boolean 
     platform,
     cacheBlobs: opts.cacheBlobs ?? true,
   };
-  return { access, close: async () => client?.close() };
+  return { access, close: async () => client?.close(), secrets: () => client?.secrets() ?? [] };
 }
 
 /** Run one command's work with image access; registry connections are released afterwards, whatever happens. */
@@ -53,9 +57,12 @@ export async function withImageAccess<T>(
   opts: { cacheBlobs?: boolean },
   fn: (access: ImageAccess) => Promise<T>,
 ): Promise<T> {
-  const { access, close } = imageAccess(flags, io, opts);
+  const { access, close, secrets } = imageAccess(flags, io, opts);
   try {
     return await fn(access);
+  } catch (err) {
+    // Whatever failed may quote what a registry sent back: mask the credentials used.
+    throw scrubError(err, secrets());
   } finally {
     await close();
   }

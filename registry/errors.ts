@@ -2,10 +2,14 @@
  * Errors from talking to a registry. A RegistryError names what was asked
  * for (a reference, a repository or a registry), the HTTP status and the OCI
  * error codes the registry sent (`MANIFEST_UNKNOWN`, `DENIED`, ...), and
- * carries a hint. Messages never contain credentials: URLs are printed
- * without userinfo and Authorization values are never read back.
+ * carries a hint. Messages never contain credentials: URLs and anything a
+ * registry sends back pass through the one redactor (src/redact.ts), and the
+ * client scrubs the credentials it holds from its errors (scrubError).
  */
 import { HoistError } from '../src/errors.js';
+import { redactText, redactUrl } from '../src/redact.js';
+
+export { redactText, redactUrl };
 
 /** One entry of an OCI error body: `{"errors":[{"code","message","detail"}]}`. */
 export interface OciError {
@@ -71,21 +75,6 @@ export function parseOciErrors(body: string | Buffer): OciError[] {
   return out;
 }
 
-/** A URL as safe to print: no username or password. Unparseable input is returned without anything before an '@'. */
-export function redactUrl(url: string | URL): string {
-  try {
-    const u = new URL(url.toString());
-    if (u.username !== '' || u.password !== '') {
-      u.username = '';
-      u.password = '';
-    }
-    return u.toString();
-  } catch {
-    const s = url.toString();
-    return s.replace(/\/\/[^/@]*@/, '//');
-  }
-}
-
 /** What the user should do, by status. */
 export function hintForStatus(status: number, registry: string): string | undefined {
   if (status === 401) return `run hoist login ${registry} or check credentials`;
@@ -119,9 +108,9 @@ export function statusError(what: string, registry: string, status: number, body
       ? ociErrors.map((e) => (e.message === '' ? e.code : `${e.code}: ${e.message}`)).join('; ')
       : `HTTP ${status}`;
   const suffix = ociErrors.length > 0 ? ` (HTTP ${status})` : '';
-  return new RegistryError(codeForStatus(status), `${what}: ${detail}${suffix}`, {
+  return new RegistryError(codeForStatus(status), `${what}: ${redactText(detail)}${suffix}`, {
     status,
-    ociErrors,
+    ociErrors: ociErrors.map((e) => ({ ...e, message: redactText(e.message) })),
     hint: hintForStatus(status, registry),
   });
 }
@@ -253,7 +242,17 @@ function describeCause(err: unknown): string {
   return parts.join(': ') || 'unknown error';
 }
 
-/** Remove userinfo from any URL inside free text. */
-export function redactText(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1');
+/**
+ * Mask `secrets` (the credentials and tokens a client holds) in an error's
+ * message and hint, and in a RegistryError's OCI error messages, in place:
+ * a registry may echo what it was sent. Returns `err`.
+ */
+export function scrubError<T>(err: T, secrets: readonly string[]): T {
+  if (!(err instanceof Error) || secrets.length === 0) return err;
+  err.message = redactText(err.message, secrets);
+  if (err instanceof HoistError && err.hint !== undefined) Object.assign(err, { hint: redactText(err.hint, secrets) });
+  if (err instanceof RegistryError) {
+    for (const e of err.ociErrors) e.message = redactText(e.message, secrets);
+  }
+  return err;
 }

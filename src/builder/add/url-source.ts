@@ -20,7 +20,9 @@
  *   fails the build.
  * - Credentials in the URL (`https://user:pass@host/...`) are sent as HTTP
  *   basic auth, as Go's client does (fetch refuses such URLs); every
- *   message shows the URL with them replaced by `xxxxx`.
+ *   message shows the URL with them replaced by `xxxxx` (src/redact.ts,
+ *   BuildKit's urlutil.RedactCredentials), and the password is masked in
+ *   any text a library or the server puts into a message.
  * - The response is taken byte for byte: hoist asks for
  *   `Accept-Encoding: identity`, so a server that would gzip a `.tar.gz` on
  *   the wire cannot turn it into a `.tar` (the bytes a checksum was
@@ -36,6 +38,9 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { HoistError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
+import { basicSecrets, redactText, redactUrl } from '../../redact.js';
+
+export { redactUrl };
 
 export interface DownloadOptions {
   /** Directory the temporary file is created in (it must exist). */
@@ -92,24 +97,11 @@ export function urlFileName(url: string): string {
   return base;
 }
 
-/** `url` with any user name and password replaced by `xxxxx`, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username === '' && parsed.password === '') return parsed.href;
-    parsed.username = 'xxxxx';
-    if (parsed.password !== '') parsed.password = 'xxxxx';
-    return parsed.href;
-  } catch {
-    return url.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#]*@/, '$1xxxxx@');
-  }
-}
-
 /** Downloads `url` to a new file in `opts.tmpDir`, verifying `opts.checksum` on the way. */
 export async function downloadUrl(url: string, opts: DownloadOptions): Promise<DownloadResult> {
   const shown = redactUrl(url);
   const expected = opts.checksum === undefined ? undefined : parseChecksum(opts.checksum);
-  const { target, authorization } = requestTarget(url, shown);
+  const { target, authorization, secrets } = requestTarget(url, shown);
 
   const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'hoist', ...opts.headers };
   if (authorization !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
@@ -125,7 +117,7 @@ export async function downloadUrl(url: string, opts: DownloadOptions): Promise<D
     response = await doFetch(target, init);
   } catch (err) {
     opts.signal?.throwIfAborted();
-    throw new HoistError('DOWNLOAD_FAILED', `cannot download ${shown}: ${describeFetchError(err)}`, {
+    throw new HoistError('DOWNLOAD_FAILED', `cannot download ${shown}: ${describeFetchError(err, secrets)}`, {
       hint: 'check the URL, the network, and proxy settings (HTTPS_PROXY, NO_PROXY)',
       cause: err,
     });
@@ -147,7 +139,7 @@ export async function downloadUrl(url: string, opts: DownloadOptions): Promise<D
     await rm(path, { force: true });
     opts.signal?.throwIfAborted();
     if (err instanceof HoistError) throw err;
-    throw new HoistError('DOWNLOAD_FAILED', `downloading ${shown} failed after ${hashing.size} bytes: ${describeFetchError(err)}`, {
+    throw new HoistError('DOWNLOAD_FAILED', `downloading ${shown} failed after ${hashing.size} bytes: ${describeFetchError(err, secrets)}`, {
       hint: 'the connection broke or the file could not be written; retry, and check the space left in the temporary directory',
       cause: err,
     });
@@ -180,7 +172,7 @@ function parseChecksum(value: string): { algorithm: string; hex: string } {
 }
 
 /** The URL fetch gets (no userinfo) and the basic credentials the userinfo carried. */
-function requestTarget(url: string, shown: string): { target: string; authorization?: string } {
+function requestTarget(url: string, shown: string): { target: string; authorization?: string; secrets: string[] } {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -190,12 +182,12 @@ function requestTarget(url: string, shown: string): { target: string; authorizat
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new HoistError('INVALID_URL', `${shown}: only http and https URLs can be downloaded`);
   }
-  if (parsed.username === '' && parsed.password === '') return { target: parsed.href };
+  if (parsed.username === '' && parsed.password === '') return { target: parsed.href, secrets: [] };
   const user = safeDecode(parsed.username);
   const pass = safeDecode(parsed.password);
   parsed.username = '';
   parsed.password = '';
-  return { target: parsed.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
+  return { target: parsed.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`, secrets: basicSecrets(user, pass) };
 }
 
 function safeDecode(s: string): string {
@@ -206,12 +198,12 @@ function safeDecode(s: string): string {
   }
 }
 
-function describeFetchError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
+function describeFetchError(err: unknown, secrets: readonly string[]): string {
+  if (!(err instanceof Error)) return redactText(String(err), secrets);
   const cause = err.cause instanceof Error ? err.cause : undefined;
-  if (cause === undefined) return err.message;
+  if (cause === undefined) return redactText(err.message, secrets);
   const code = (cause as NodeJS.ErrnoException).code;
-  return `${err.message}: ${cause.message}${code !== undefined && !cause.message.includes(code) ? ` (${code})` : ''}`;
+  return redactText(`${err.message}: ${cause.message}${code !== undefined && !cause.message.includes(code) ? ` (${code})` : ''}`, secrets);
 }
 
 function hintForStatus(status: number): string {
