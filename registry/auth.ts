@@ -14,13 +14,12 @@
  * they never reach an error message: `secrets()` lists them for the client
  * to scrub from whatever a registry sends back.
  */
-import { readBounded } from '../src/oci/read-bounded.js';
 import type { Challenge } from './challenge.js';
 import { basicSecrets, redactUrl } from '../src/redact.js';
 import { RegistryError, readErrorBody, statusError } from './errors.js';
 import type { Credential, Keychain } from './keychain/index.js';
 import { TokenCache } from './token-cache.js';
-import { header, type Transport, discardBody } from './transport.js';
+import { header, readDocument, type Transport, discardBody } from './transport.js';
 
 export const CLIENT_ID = 'hoist';
 /** Token responses are small JSON; refuse anything absurd. */
@@ -227,7 +226,7 @@ export class Authenticator {
     if (res.status !== 200) throw statusError(what, registry, res.status, await readErrorBody(res.body));
     const ct = header(res.headers, 'content-type') ?? '';
     const text = (
-      await readBounded(res.body, what, MAX_TOKEN_RESPONSE, () =>
+      await readDocument(res, { what, registry }, MAX_TOKEN_RESPONSE, () =>
         new RegistryError('REGISTRY_PROTOCOL', `${what}: the token answer is larger than ${MAX_TOKEN_RESPONSE} bytes`, {
           hint: "the token service misbehaves; check the registry's auth configuration",
         }),

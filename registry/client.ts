@@ -42,6 +42,12 @@ export interface RegistryClientOptions {
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   userAgent?: string;
+  /**
+   * How long to wait for a connection, for response headers (then one retry) and
+   * through a silence in a body; also the grace of the total deadline of a
+   * response (deadline.ts). Default 30 s. `timeouts` overrides it per phase.
+   */
+  timeoutMs?: number;
   timeouts?: TimeoutOptions;
   /** Blobs up to this many bytes are uploaded with one PUT; larger ones with PATCH + PUT. Default 16 MiB. */
   monolithicUploadLimit?: number;
@@ -73,13 +79,19 @@ export class RegistryClient {
         ...(options.certsDirs ? { certsDirs: options.certsDirs } : {}),
         ...(options.systemCaBundles ? { systemCaBundles: options.systemCaBundles } : {}),
       },
-      options.timeouts,
+      {
+        ...(options.timeoutMs === undefined ? {} : { connectMs: options.timeoutMs, headersMs: options.timeoutMs, bodyMs: options.timeoutMs }),
+        ...options.timeouts,
+      },
     );
     // TLS verification is off only for hosts the user named insecure. Plain http reads no
     // TLS material at all (CAs would only cost start-up time; a client key is not needed).
     const dispatcherFor = (url: URL) =>
       this.agents.get(url.host, url.protocol !== 'https:' ? 'plain' : isInsecureRegistry(url.host, insecure) ? 'insecure' : 'verify');
-    this.transport = new Transport(dispatcherFor, options.retry, options.userAgent ?? 'hoist');
+    this.transport = new Transport(dispatcherFor, options.retry, {
+      userAgent: options.userAgent ?? 'hoist',
+      ...(options.timeoutMs === undefined ? {} : { limits: { timeoutMs: options.timeoutMs } }),
+    });
     this.auth = new Authenticator(options.keychain, this.transport, new TokenCache(options.now));
     this.http = new RegistryHttp(this.transport, this.auth, insecure);
   }

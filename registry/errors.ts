@@ -24,6 +24,7 @@ export type RegistryErrorCode =
   | 'REGISTRY_NOT_FOUND'
   | 'REGISTRY_TLS'
   | 'REGISTRY_UNREACHABLE'
+  | 'REGISTRY_TIMEOUT'
   | 'REGISTRY_PROTOCOL'
   | 'REGISTRY_TOO_MANY_REQUESTS'
   | 'REGISTRY_ERROR'
@@ -201,6 +202,34 @@ const CONNECTION_CODES = new Set([
 /** A dropped or failed connection worth another try. */
 export function isConnectionError(err: unknown): boolean {
   return hasCode(err, (code) => CONNECTION_CODES.has(code));
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ETIMEDOUT']);
+
+/** No connection or no answer in time: worth one more try, not five. */
+export function isTimeoutError(err: unknown): boolean {
+  return hasCode(err, (code) => TIMEOUT_CODES.has(code));
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The error for a registry that let every try time out. */
+export function timeoutFailure(what: string, registry: string, err: unknown, timeoutMs: number, tries: number): RegistryError {
+  const connect = hasCode(err, (code) => code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT');
+  const problem = connect ? `could not connect to ${registry}` : `${registry} accepted the connection but sent no answer`;
+  return new RegistryError('REGISTRY_TIMEOUT', `${what}: ${problem} within ${seconds(timeoutMs)} (${tries} ${tries === 1 ? 'try' : 'tries'})`, {
+    hint: `check that ${registry} is up and healthy (and the proxy settings HTTPS_PROXY, NO_PROXY); for a registry that is just slow, raise --registry-timeout`,
+    cause: err,
+  });
+}
+
+/** The error for a response body that came slower than the minimum rate, or stalled. */
+export function slowTransfer(what: string, registry: string, detail: string): RegistryError {
+  return new RegistryError('REGISTRY_TIMEOUT', `${what}: ${registry} ${detail}`, {
+    hint: `the registry or the network is too slow or stalled; retry, or raise --registry-timeout`,
+  });
 }
 
 /** The error for a request that never got a response. */

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { Agent } from './http-client.js';
 import { RegistryError } from './errors.js';
+import { DEFAULT_TIMEOUT_MS } from './deadline.js';
 
 export const DEFAULT_CERTS_DIRS: readonly string[] = Object.freeze(['/etc/docker/certs.d', '/etc/containers/certs.d']);
 
@@ -39,9 +40,9 @@ export interface TlsOptions {
 export interface TimeoutOptions {
   /** Time to connect (ms). Default 30 s. */
   connectMs?: number;
-  /** Time from request sent to response headers (ms). Default 5 min. */
+  /** Time from request sent to response headers (ms). Default 30 s (then the transport retries once). */
   headersMs?: number;
-  /** Longest silence inside a response body (ms). Default 5 min. */
+  /** Longest silence inside a response body (ms). Default 30 s. */
   bodyMs?: number;
 }
 
@@ -194,9 +195,9 @@ export class AgentPool {
     return new Agent({
       keepAliveTimeout: 30_000,
       connections: 16,
-      headersTimeout: this.timeouts.headersMs ?? 300_000,
-      bodyTimeout: this.timeouts.bodyMs ?? 300_000,
-      connect: { ...tls, timeout: this.timeouts.connectMs ?? 30_000 },
+      headersTimeout: this.timeouts.headersMs ?? DEFAULT_TIMEOUT_MS,
+      bodyTimeout: this.timeouts.bodyMs ?? DEFAULT_TIMEOUT_MS,
+      connect: { ...tls, timeout: this.timeouts.connectMs ?? DEFAULT_TIMEOUT_MS },
     });
   }
 
