@@ -16,7 +16,7 @@
  */
 import type { Challenge } from './challenge.js';
 import { basicSecrets, redactUrl } from '../src/redact.js';
-import { RegistryError, readErrorBody, statusError } from './errors.js';
+import { httpUrlOnly, RegistryError, readErrorBody, statusError } from './errors.js';
 import type { Credential, Keychain } from './keychain/index.js';
 import { TokenCache } from './token-cache.js';
 import { header, readDocument, type Transport, discardBody } from './transport.js';
@@ -154,6 +154,7 @@ export class Authenticator {
     } catch {
       throw new RegistryError('REGISTRY_PROTOCOL', `${registry} named an invalid token realm ${JSON.stringify(redactUrl(realm))}`);
     }
+    httpUrlOnly(realmUrl, `token request for ${registry}`, registry, 'its token realm');
     // Credentials go in headers, never in a URL a library might log.
     realmUrl.username = '';
     realmUrl.password = '';

@@ -76,6 +76,18 @@ export function parseOciErrors(body: string | Buffer): OciError[] {
   return out;
 }
 
+/**
+ * `url` when it is http or https; otherwise the registry sent somewhere hoist
+ * will not go (`file:///etc/passwd` as a redirect or a token realm).
+ * `role` names what the URL was: `a redirect`, `its token realm`.
+ */
+export function httpUrlOnly(url: URL, what: string, registry: string, role: string): URL {
+  if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+  throw new RegistryError('REGISTRY_PROTOCOL', `${what}: ${registry} sent ${role} to a ${url.protocol.replace(/:$/, '')}: URL (${redactUrl(url)}); only http and https are followed`, {
+    hint: `the registry at ${registry} is misconfigured or hostile; check the registry name`,
+  });
+}
+
 /** What the user should do, by status. */
 export function hintForStatus(status: number, registry: string): string | undefined {
   if (status === 401) return `run hoist login ${registry} or check credentials`;
