@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import type { Command } from 'commander';
 import { RegistryClient, DEFAULT_CERTS_DIRS, scrubError } from '../registry/index.js';
+import { proxySettingsFromEnv } from '../registry/proxy.js';
 import { defaultKeychain } from '../registry/keychain/index.js';
 import { BlobStore, resolveStoreRoot } from '../src/oci/index.js';
 import type { ImageAccess } from '../src/images/images.js';
@@ -34,6 +35,7 @@ export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | '
     caFiles: [...flags.registryCa, ...(io.env.NODE_EXTRA_CA_CERTS ? [io.env.NODE_EXTRA_CA_CERTS] : [])],
     certsDirs: DEFAULT_CERTS_DIRS,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    proxy: proxySettingsFromEnv(io.env),
   });
 }
 

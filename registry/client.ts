@@ -25,6 +25,7 @@ import {
 import { RegistryHttp } from './registry-http.js';
 import { listTags } from './tags.js';
 import { AgentPool, type TimeoutOptions } from './tls.js';
+import { ProxyResolver, type ProxySettings } from './proxy.js';
 import { TokenCache } from './token-cache.js';
 import { Transport, type RetryPolicy } from './transport.js';
 
@@ -49,6 +50,8 @@ export interface RegistryClientOptions {
    */
   timeoutMs?: number;
   timeouts?: TimeoutOptions;
+  /** HTTP_PROXY / HTTPS_PROXY / NO_PROXY, as Go reads them (proxy.ts). Default: no proxy. */
+  proxy?: ProxySettings;
   /** Blobs up to this many bytes are uploaded with one PUT; larger ones with PATCH + PUT. Default 16 MiB. */
   monolithicUploadLimit?: number;
   /** Clock for token expiry (tests). */
@@ -83,6 +86,7 @@ export class RegistryClient {
         ...(options.timeoutMs === undefined ? {} : { connectMs: options.timeoutMs, headersMs: options.timeoutMs, bodyMs: options.timeoutMs }),
         ...options.timeouts,
       },
+      new ProxyResolver(options.proxy),
     );
     // TLS verification is off only for hosts the user named insecure. Plain http reads no
     // TLS material at all (CAs would only cost start-up time; a client key is not needed).

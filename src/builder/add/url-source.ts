@@ -37,6 +37,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { HoistError } from '../../errors.js';
+import { DEFAULT_LIMITS, TransferDeadline } from '../../../registry/deadline.js';
 import type { Digest } from '../../oci/digest.js';
 import { basicSecrets, redactText, redactUrl } from '../../redact.js';
 
@@ -51,6 +52,12 @@ export interface DownloadOptions {
   dispatcher?: Dispatcher;
   /** A fetch to use instead of undici's (tests, instrumentation). */
   fetch?: typeof undiciFetch;
+  /**
+   * Grace of the total deadline: the body must arrive within this plus its
+   * size at 16 KiB/s (registry/deadline.ts). Default 30 s. Connect, header and
+   * idle timeouts are the dispatcher's (registry/url-dispatcher.ts).
+   */
+  timeoutMs?: number;
   /** Extra request headers (e.g. Authorization from a secret). */
   headers?: Record<string, string>;
   signal?: AbortSignal;
@@ -131,18 +138,36 @@ export async function downloadUrl(url: string, opts: DownloadOptions): Promise<D
   }
 
   const path = join(opts.tmpDir, `hoist-download-${randomUUID()}`);
-  const hashing = new HashingStream(expected?.algorithm);
+  const body = response.body === null ? Readable.from([]) : Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+  const limits = { ...DEFAULT_LIMITS, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) };
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  const deadline = new TransferDeadline(limits, Number.isSafeInteger(length) ? length : undefined, ({ received, elapsedMs }) => {
+    body.destroy(
+      new HoistError('DOWNLOAD_TIMEOUT', `downloading ${shown}: ${received} bytes in ${(elapsedMs / 1000).toFixed(1)} s, slower than ${Math.round(limits.minBytesPerSecond / 1024)} KiB/s`, {
+        hint: 'the server or the network is too slow or stalled; retry, or raise --registry-timeout',
+      }),
+    );
+  });
+  const hashing = new HashingStream(expected?.algorithm, (n) => deadline.add(n));
+  deadline.start();
   try {
-    const body = response.body === null ? Readable.from([]) : Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
     await pipeline(body, hashing, createWriteStream(path, { flags: 'wx', mode: 0o600 }), opts.signal === undefined ? {} : { signal: opts.signal });
   } catch (err) {
     await rm(path, { force: true });
     opts.signal?.throwIfAborted();
     if (err instanceof HoistError) throw err;
+    if ((err as { code?: unknown }).code === 'UND_ERR_BODY_TIMEOUT') {
+      throw new HoistError('DOWNLOAD_TIMEOUT', `downloading ${shown}: the server stopped sending after ${hashing.size} bytes`, {
+        hint: 'the server or the network stalled; retry, or raise --registry-timeout',
+        cause: err,
+      });
+    }
     throw new HoistError('DOWNLOAD_FAILED', `downloading ${shown} failed after ${hashing.size} bytes: ${describeFetchError(err, secrets)}`, {
       hint: 'the connection broke or the file could not be written; retry, and check the space left in the temporary directory',
       cause: err,
     });
+  } finally {
+    deadline.stop();
   }
 
   const digest = hashing.sha256();
@@ -227,13 +252,17 @@ class HashingStream extends Transform {
   private readonly extra: Hash | undefined;
   private mainHex: string | undefined;
 
-  constructor(private readonly algorithm: string | undefined) {
+  constructor(
+    private readonly algorithm: string | undefined,
+    private readonly onBytes: (n: number) => void = () => undefined,
+  ) {
     super();
     this.extra = algorithm === undefined || algorithm === 'sha256' ? undefined : createHash(algorithm);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.size += chunk.length;
+    this.onBytes(chunk.length);
     this.main.update(chunk);
     this.extra?.update(chunk);
     cb(null, chunk);
