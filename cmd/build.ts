@@ -7,8 +7,10 @@ import { registrySource } from '../src/images/images.js';
 import type { Image, ImageSink, ImageSource, Platform, Reference } from '../src/oci/index.js';
 import { RegistrySink } from '../registry/index.js';
 import { UsageError } from '../src/errors.js';
-import { collect, hostPlatform, parseBuildArgs, printWarnings, targetPlatform } from './common-options.js';
+import { collect, hostPlatform, parseBuildArgs, parseDurationFlag, printWarnings, targetPlatform } from './common-options.js';
 import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
+import { proxySettingsFromEnv } from '../registry/proxy.js';
+import { urlDispatcher } from '../registry/url-dispatcher.js';
 import type { CliIo } from './io.js';
 
 interface BuildFlags extends ImageFlags {
@@ -49,8 +51,12 @@ export function registerBuild(program: Command, io: CliIo): void {
       if (push && tags.length === 0) throw new UsageError('--push needs at least one -t tag to push to');
       const buildArgs = parseBuildArgs(flags.buildArg, io.env);
       const fromStdin = flags.file === '-';
+      const timeoutMs = parseDurationFlag('--registry-timeout', flags.registryTimeout);
+      // ADD <url> honours HTTP(S)_PROXY / NO_PROXY and the timeout, as registries do.
+      const dispatcher = urlDispatcher({ proxy: proxySettingsFromEnv(io.env), ...(timeoutMs === undefined ? {} : { timeoutMs }) });
       await withImageAccess(flags, io, {}, async (access) => {
         const result = await build({
+          downloads: { dispatcher, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
           contextDir: context,
           dockerfile: fromStdin ? undefined : flags.file,
           dockerfileText: fromStdin ? readFileSync(0, 'utf8') : undefined,
@@ -71,7 +77,7 @@ export function registerBuild(program: Command, io: CliIo): void {
         for (const o of outputs) io.stderr(`wrote ${o.type} ${o.dest}`);
         if (push) for (const t of tags) io.stderr(`pushed ${t}`);
         io.stdout(result.digest);
-      });
+      }).finally(() => dispatcher.close());
     });
 }
 

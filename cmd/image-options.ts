@@ -1,16 +1,18 @@
 import { homedir } from 'node:os';
 import type { Command } from 'commander';
-import { RegistryClient, DEFAULT_CERTS_DIRS } from '../registry/index.js';
+import { RegistryClient, DEFAULT_CERTS_DIRS, scrubError } from '../registry/index.js';
+import { proxySettingsFromEnv } from '../registry/proxy.js';
 import { defaultKeychain } from '../registry/keychain/index.js';
 import { BlobStore, resolveStoreRoot } from '../src/oci/index.js';
 import type { ImageAccess } from '../src/images/images.js';
-import { collect, targetPlatform } from './common-options.js';
+import { collect, parseDurationFlag, targetPlatform } from './common-options.js';
 import type { CliIo } from './io.js';
 
 export interface ImageFlags {
   platform?: string;
   insecureRegistry: string[];
   registryCa: string[];
+  registryTimeout?: string;
   cacheDir?: string;
 }
 
@@ -20,30 +22,39 @@ export function addImageOptions(cmd: Command): Command {
     .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform image (default: this machine's)")
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP or unverified TLS for this registry (repeatable)', collect, [])
     .option('--registry-ca <file>', 'trust this PEM CA certificate for registries (repeatable)', collect, [])
+    .option('--registry-timeout <duration>', 'wait this long for a registry (or an ADD URL) to connect, answer or send more, then retry once (default 30s)')
     .option('--cache-dir <dir>', 'blob store directory (default: $HOIST_CACHE_DIR or ~/.cache/hoist)');
 }
 
-export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | 'registryCa'>, io: CliIo): RegistryClient {
+export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | 'registryCa' | 'registryTimeout'>, io: CliIo): RegistryClient {
+  const timeoutMs = parseDurationFlag('--registry-timeout', flags.registryTimeout);
   return new RegistryClient({
     keychain: defaultKeychain({ env: io.env, homedir: homedir() }),
     insecureRegistries: flags.insecureRegistry,
     // An explicit CA list replaces Node's trust store, which then drops NODE_EXTRA_CA_CERTS: pass it on.
     caFiles: [...flags.registryCa, ...(io.env.NODE_EXTRA_CA_CERTS ? [io.env.NODE_EXTRA_CA_CERTS] : [])],
     certsDirs: DEFAULT_CERTS_DIRS,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    proxy: proxySettingsFromEnv(io.env),
   });
 }
 
 /** Image access for one command; the registry client is made only if a registry is used. */
-function imageAccess(flags: ImageFlags, io: CliIo, opts: { cacheBlobs?: boolean } = {}): { access: ImageAccess; close: () => Promise<void> } {
+function imageAccess(
+  flags: ImageFlags,
+  io: CliIo,
+  opts: { cacheBlobs?: boolean } = {},
+): { access: ImageAccess; close: () => Promise<void>; secrets: () => string[] } {
   let client: RegistryClient | undefined;
   const platform = targetPlatform(flags.platform);
+  parseDurationFlag('--registry-timeout', flags.registryTimeout); // a bad value is a usage error before any work
   const access: ImageAccess = {
     store: new BlobStore(resolveStoreRoot({ cacheDir: flags.cacheDir, env: io.env, homedir: homedir() })),
     registry: () => (client ??= registryClientFor(flags, io)),
     platform,
     cacheBlobs: opts.cacheBlobs ?? true,
   };
-  return { access, close: async () => client?.close() };
+  return { access, close: async () => client?.close(), secrets: () => client?.secrets() ?? [] };
 }
 
 /** Run one command's work with image access; registry connections are released afterwards, whatever happens. */
@@ -53,9 +64,12 @@ export async function withImageAccess<T>(
   opts: { cacheBlobs?: boolean },
   fn: (access: ImageAccess) => Promise<T>,
 ): Promise<T> {
-  const { access, close } = imageAccess(flags, io, opts);
+  const { access, close, secrets } = imageAccess(flags, io, opts);
   try {
     return await fn(access);
+  } catch (err) {
+    // Whatever failed may quote what a registry sent back: mask the credentials used.
+    throw scrubError(err, secrets());
   } finally {
     await close();
   }

@@ -1,17 +1,11 @@
 import { CommanderError } from 'commander';
 import { HoistError, UsageError } from '../src/errors.js';
+import { redactText } from '../src/redact.js';
 
 export const EXIT_USER_ERROR = 1;
 export const EXIT_USAGE = 2;
 /** BSD sysexits EX_SOFTWARE: hoist itself is at fault. */
 export const EXIT_INTERNAL = 70;
-
-/** Credentials never reach the terminal, even inside an error from a library. */
-export function redactCredentials(text: string): string {
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+(?::[^/\s@]*)?@/gi, '$1***@')
-    .replace(/(authorization:\s*)(basic|bearer)\s+\S+/gi, '$1$2 ***');
-}
 
 export interface ErrorReport {
   exitCode: number;
@@ -19,8 +13,14 @@ export interface ErrorReport {
   lines: string[];
 }
 
-/** One place maps every failure to what the user sees and the exit code. */
-export function reportError(err: unknown, debug: boolean): ErrorReport {
+/**
+ * One place maps every failure to what the user sees and the exit code.
+ * Credentials never reach the terminal, even inside an error from a
+ * library: every line passes the redactor, with the `secrets` known to be
+ * in use.
+ */
+export function reportError(err: unknown, debug: boolean, secrets: readonly string[] = []): ErrorReport {
+  const redactCredentials = (text: string): string => redactText(text, secrets);
   if (err instanceof CommanderError) {
     const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
     return { exitCode: ok ? 0 : EXIT_USAGE, lines: [] };

@@ -11,14 +11,15 @@
  * - A registry token credential is sent as `Bearer <token>` whatever the challenge.
  *
  * Credentials and tokens live only in this object and in request headers;
- * they never reach an error message.
+ * they never reach an error message: `secrets()` lists them for the client
+ * to scrub from whatever a registry sends back.
  */
-import { readBounded } from '../src/oci/read-bounded.js';
 import type { Challenge } from './challenge.js';
-import { RegistryError, readErrorBody, redactUrl, statusError } from './errors.js';
+import { basicSecrets, redactUrl } from '../src/redact.js';
+import { httpUrlOnly, RegistryError, readErrorBody, statusError } from './errors.js';
 import type { Credential, Keychain } from './keychain/index.js';
 import { TokenCache } from './token-cache.js';
-import { header, type Transport, discardBody } from './transport.js';
+import { header, readDocument, type Transport, discardBody } from './transport.js';
 
 export const CLIENT_ID = 'hoist';
 /** Token responses are small JSON; refuse anything absurd. */
@@ -63,6 +64,8 @@ export class Authenticator {
   private readonly credentials = new Map<string, Promise<Credential | undefined>>();
   /** Token requests in flight, so concurrent requests for one scope share one. */
   private readonly pending = new Map<string, Promise<string>>();
+  /** Every credential string used so far: passwords, tokens, and the forms they are sent in. */
+  private readonly used = new Set<string>();
 
   constructor(
     private readonly keychain: Keychain,
@@ -74,7 +77,10 @@ export class Authenticator {
   credential(registry: string): Promise<Credential | undefined> {
     let c = this.credentials.get(registry);
     if (c === undefined) {
-      c = this.keychain.resolve(registry);
+      c = this.keychain.resolve(registry).then((cred) => {
+        this.noteCredential(cred);
+        return cred;
+      });
       this.credentials.set(registry, c);
       c.catch(() => this.credentials.delete(registry));
     }
@@ -115,6 +121,17 @@ export class Authenticator {
     return `Bearer ${await p}`;
   }
 
+  /** The credentials and tokens this authenticator has used, to be masked wherever text is shown. */
+  secrets(): string[] {
+    return [...this.used];
+  }
+
+  private noteCredential(cred: Credential | undefined): void {
+    if (cred === undefined) return;
+    if (cred.kind === 'basic') for (const s of basicSecrets(cred.username, cred.password)) this.used.add(s);
+    else this.used.add(cred.token);
+  }
+
   /** Forget a bearer token the registry refused. */
   reject(registry: string, authorization: string | undefined): void {
     if (authorization?.startsWith('Bearer ') === true) this.tokens.invalidate(registry, authorization.slice('Bearer '.length));
@@ -137,6 +154,7 @@ export class Authenticator {
     } catch {
       throw new RegistryError('REGISTRY_PROTOCOL', `${registry} named an invalid token realm ${JSON.stringify(redactUrl(realm))}`);
     }
+    httpUrlOnly(realmUrl, `token request for ${registry}`, registry, 'its token realm');
     // Credentials go in headers, never in a URL a library might log.
     realmUrl.username = '';
     realmUrl.password = '';
@@ -144,6 +162,7 @@ export class Authenticator {
     let reply: TokenReply | undefined;
     if (cred?.kind === 'identity-token') reply = await this.oauthToken(registry, realmUrl, service, scopes, cred.token, signal);
     reply ??= await this.getToken(registry, realmUrl, service, scopes, cred?.kind === 'basic' ? cred : undefined, signal);
+    this.used.add(reply.token);
     this.tokens.put(registry, scopes, reply.token, reply);
     return reply.token;
   }
@@ -208,7 +227,7 @@ export class Authenticator {
     if (res.status !== 200) throw statusError(what, registry, res.status, await readErrorBody(res.body));
     const ct = header(res.headers, 'content-type') ?? '';
     const text = (
-      await readBounded(res.body, what, MAX_TOKEN_RESPONSE, () =>
+      await readDocument(res, { what, registry }, MAX_TOKEN_RESPONSE, () =>
         new RegistryError('REGISTRY_PROTOCOL', `${what}: the token answer is larger than ${MAX_TOKEN_RESPONSE} bytes`, {
           hint: "the token service misbehaves; check the registry's auth configuration",
         }),

@@ -13,6 +13,7 @@ import { Authenticator, pullScope } from './auth.js';
 import { downloadBlob } from './blob-download.js';
 import { blobExistsAt, DEFAULT_MONOLITHIC_LIMIT, uploadBlob, type BlobPushResult } from './blob-upload.js';
 import { isInsecureRegistry } from './endpoint.js';
+import { scrubError } from './errors.js';
 import type { Keychain } from './keychain/index.js';
 import {
   DEFAULT_MANIFEST_ACCEPT,
@@ -24,6 +25,7 @@ import {
 import { RegistryHttp } from './registry-http.js';
 import { listTags } from './tags.js';
 import { AgentPool, type TimeoutOptions } from './tls.js';
+import { ProxyResolver, type ProxySettings } from './proxy.js';
 import { TokenCache } from './token-cache.js';
 import { Transport, type RetryPolicy } from './transport.js';
 
@@ -41,7 +43,15 @@ export interface RegistryClientOptions {
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   userAgent?: string;
+  /**
+   * How long to wait for a connection, for response headers (then one retry) and
+   * through a silence in a body; also the grace of the total deadline of a
+   * response (deadline.ts). Default 30 s. `timeouts` overrides it per phase.
+   */
+  timeoutMs?: number;
   timeouts?: TimeoutOptions;
+  /** HTTP_PROXY / HTTPS_PROXY / NO_PROXY, as Go reads them (proxy.ts). Default: no proxy. */
+  proxy?: ProxySettings;
   /** Blobs up to this many bytes are uploaded with one PUT; larger ones with PATCH + PUT. Default 16 MiB. */
   monolithicUploadLimit?: number;
   /** Clock for token expiry (tests). */
@@ -57,6 +67,7 @@ export class RegistryClient {
   private readonly agents: AgentPool;
   private readonly transport: Transport;
   private readonly http: RegistryHttp;
+  private readonly auth: Authenticator;
   private readonly monolithicLimit: number;
   /** registry -> digest -> repositories known to hold it (for cross-repository mounts). */
   private readonly blobHomes = new Map<string, Map<Digest, Set<string>>>();
@@ -71,15 +82,22 @@ export class RegistryClient {
         ...(options.certsDirs ? { certsDirs: options.certsDirs } : {}),
         ...(options.systemCaBundles ? { systemCaBundles: options.systemCaBundles } : {}),
       },
-      options.timeouts,
+      {
+        ...(options.timeoutMs === undefined ? {} : { connectMs: options.timeoutMs, headersMs: options.timeoutMs, bodyMs: options.timeoutMs }),
+        ...options.timeouts,
+      },
+      new ProxyResolver(options.proxy),
     );
     // TLS verification is off only for hosts the user named insecure. Plain http reads no
     // TLS material at all (CAs would only cost start-up time; a client key is not needed).
     const dispatcherFor = (url: URL) =>
       this.agents.get(url.host, url.protocol !== 'https:' ? 'plain' : isInsecureRegistry(url.host, insecure) ? 'insecure' : 'verify');
-    this.transport = new Transport(dispatcherFor, options.retry, options.userAgent ?? 'hoist');
-    const auth = new Authenticator(options.keychain, this.transport, new TokenCache(options.now));
-    this.http = new RegistryHttp(this.transport, auth, insecure);
+    this.transport = new Transport(dispatcherFor, options.retry, {
+      userAgent: options.userAgent ?? 'hoist',
+      ...(options.timeoutMs === undefined ? {} : { limits: { timeoutMs: options.timeoutMs } }),
+    });
+    this.auth = new Authenticator(options.keychain, this.transport, new TokenCache(options.now));
+    this.http = new RegistryHttp(this.transport, this.auth, insecure);
   }
 
   get retryPolicy(): RetryPolicy {
@@ -88,7 +106,7 @@ export class RegistryClient {
 
   /** Fetch a manifest or index: exact bytes, media type, and the digest of the bytes (checked when `ref` pins one). */
   async getManifest(ref: Reference, accept: readonly string[] = DEFAULT_MANIFEST_ACCEPT, options: RequestOptions = {}): Promise<FetchedManifest> {
-    const fetched = await getManifest(this.http, ref, accept, options.signal);
+    const fetched = await this.scrubbed(getManifest(this.http, ref, accept, options.signal));
     this.noteManifestBlobs(ref, fetched.raw);
     return fetched;
   }
@@ -111,16 +129,16 @@ export class RegistryClient {
 
   /** A manifest's descriptor, or undefined when the registry does not have it. */
   headManifest(ref: Reference, accept: readonly string[] = DEFAULT_MANIFEST_ACCEPT, options: RequestOptions = {}): Promise<Descriptor | undefined> {
-    return headManifest(this.http, ref, accept, options.signal);
+    return this.scrubbed(headManifest(this.http, ref, accept, options.signal));
   }
 
   /** Store a manifest under `ref`'s tag, or its digest when it has no tag. Returns the manifest digest. */
   putManifest(ref: Reference, raw: Buffer, mediaType: string, options: RequestOptions = {}): Promise<Digest> {
-    return putManifest(this.http, ref, raw, mediaType, options.signal);
+    return this.scrubbed(putManifest(this.http, ref, raw, mediaType, options.signal));
   }
 
   async blobExists(repo: Reference, digest: Digest, options: RequestOptions = {}): Promise<boolean> {
-    const found = await blobExistsAt(this.http, this.loc(repo), { digest }, [pullScope(repo.path)], options.signal);
+    const found = await this.scrubbed(blobExistsAt(this.http, this.loc(repo), { digest }, [pullScope(repo.path)], options.signal));
     if (found) this.noteBlob(repo, digest);
     return found;
   }
@@ -131,10 +149,12 @@ export class RegistryClient {
    * followed without credentials.
    */
   async fetchBlob(repo: Reference, desc: Descriptor, options: RequestOptions = {}): Promise<Readable> {
-    const stream = await downloadBlob(this.http, this.loc(repo), desc, {
-      policy: this.transport.policy,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const stream = await this.scrubbed(
+      downloadBlob(this.http, this.loc(repo), desc, {
+        policy: this.transport.policy,
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
+    );
     this.noteBlob(repo, desc.digest);
     return stream;
   }
@@ -152,24 +172,43 @@ export class RegistryClient {
    */
   async pushBlob(repo: Reference, desc: Descriptor, open: () => Promise<Readable>, options: RequestOptions = {}): Promise<BlobPushResult> {
     const mountFrom = this.mountSource(repo, desc.digest);
-    const result = await uploadBlob(this.http, this.loc(repo), desc, open, {
-      policy: this.transport.policy,
-      monolithicLimit: this.monolithicLimit,
-      ...(mountFrom === undefined ? {} : { mountFrom }),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const result = await this.scrubbed(
+      uploadBlob(this.http, this.loc(repo), desc, open, {
+        policy: this.transport.policy,
+        monolithicLimit: this.monolithicLimit,
+        ...(mountFrom === undefined ? {} : { mountFrom }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
+    );
     this.noteBlob(repo, desc.digest);
     return result;
   }
 
   /** Every tag of the repository, following pagination. `pageSize` sets `?n=`. */
   listTags(repo: Reference, options: RequestOptions & { pageSize?: number } = {}): Promise<string[]> {
-    return listTags(this.http, repo.domain, repo.path, options);
+    return this.scrubbed(listTags(this.http, repo.domain, repo.path, options));
   }
 
   /** Release connections. The client must not be used afterwards. */
   async close(): Promise<void> {
     await this.agents.close();
+  }
+
+  /**
+   * The credentials this client has used: a caller that prints text a
+   * registry produced (or errors of its own that may quote it) masks these.
+   */
+  secrets(): string[] {
+    return this.auth.secrets();
+  }
+
+  /** A registry may echo the credentials it was sent (in an error body, say): none reach an error. */
+  private async scrubbed<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      throw scrubError(err, this.auth.secrets());
+    }
   }
 
   private loc(repo: Reference): { registry: string; repository: string } {

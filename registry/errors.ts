@@ -2,10 +2,14 @@
  * Errors from talking to a registry. A RegistryError names what was asked
  * for (a reference, a repository or a registry), the HTTP status and the OCI
  * error codes the registry sent (`MANIFEST_UNKNOWN`, `DENIED`, ...), and
- * carries a hint. Messages never contain credentials: URLs are printed
- * without userinfo and Authorization values are never read back.
+ * carries a hint. Messages never contain credentials: URLs and anything a
+ * registry sends back pass through the one redactor (src/redact.ts), and the
+ * client scrubs the credentials it holds from its errors (scrubError).
  */
 import { HoistError } from '../src/errors.js';
+import { redactText, redactUrl } from '../src/redact.js';
+
+export { redactText, redactUrl };
 
 /** One entry of an OCI error body: `{"errors":[{"code","message","detail"}]}`. */
 export interface OciError {
@@ -20,6 +24,7 @@ export type RegistryErrorCode =
   | 'REGISTRY_NOT_FOUND'
   | 'REGISTRY_TLS'
   | 'REGISTRY_UNREACHABLE'
+  | 'REGISTRY_TIMEOUT'
   | 'REGISTRY_PROTOCOL'
   | 'REGISTRY_TOO_MANY_REQUESTS'
   | 'REGISTRY_ERROR'
@@ -71,19 +76,16 @@ export function parseOciErrors(body: string | Buffer): OciError[] {
   return out;
 }
 
-/** A URL as safe to print: no username or password. Unparseable input is returned without anything before an '@'. */
-export function redactUrl(url: string | URL): string {
-  try {
-    const u = new URL(url.toString());
-    if (u.username !== '' || u.password !== '') {
-      u.username = '';
-      u.password = '';
-    }
-    return u.toString();
-  } catch {
-    const s = url.toString();
-    return s.replace(/\/\/[^/@]*@/, '//');
-  }
+/**
+ * `url` when it is http or https; otherwise the registry sent somewhere hoist
+ * will not go (`file:///etc/passwd` as a redirect or a token realm).
+ * `role` names what the URL was: `a redirect`, `its token realm`.
+ */
+export function httpUrlOnly(url: URL, what: string, registry: string, role: string): URL {
+  if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+  throw new RegistryError('REGISTRY_PROTOCOL', `${what}: ${registry} sent ${role} to a ${url.protocol.replace(/:$/, '')}: URL (${redactUrl(url)}); only http and https are followed`, {
+    hint: `the registry at ${registry} is misconfigured or hostile; check the registry name`,
+  });
 }
 
 /** What the user should do, by status. */
@@ -119,9 +121,9 @@ export function statusError(what: string, registry: string, status: number, body
       ? ociErrors.map((e) => (e.message === '' ? e.code : `${e.code}: ${e.message}`)).join('; ')
       : `HTTP ${status}`;
   const suffix = ociErrors.length > 0 ? ` (HTTP ${status})` : '';
-  return new RegistryError(codeForStatus(status), `${what}: ${detail}${suffix}`, {
+  return new RegistryError(codeForStatus(status), `${what}: ${redactText(detail)}${suffix}`, {
     status,
-    ociErrors,
+    ociErrors: ociErrors.map((e) => ({ ...e, message: redactText(e.message) })),
     hint: hintForStatus(status, registry),
   });
 }
@@ -214,6 +216,34 @@ export function isConnectionError(err: unknown): boolean {
   return hasCode(err, (code) => CONNECTION_CODES.has(code));
 }
 
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ETIMEDOUT']);
+
+/** No connection or no answer in time: worth one more try, not five. */
+export function isTimeoutError(err: unknown): boolean {
+  return hasCode(err, (code) => TIMEOUT_CODES.has(code));
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The error for a registry that let every try time out. */
+export function timeoutFailure(what: string, registry: string, err: unknown, timeoutMs: number, tries: number): RegistryError {
+  const connect = hasCode(err, (code) => code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT');
+  const problem = connect ? `could not connect to ${registry}` : `${registry} accepted the connection but sent no answer`;
+  return new RegistryError('REGISTRY_TIMEOUT', `${what}: ${problem} within ${seconds(timeoutMs)} (${tries} ${tries === 1 ? 'try' : 'tries'})`, {
+    hint: `check that ${registry} is up and healthy (and the proxy settings HTTPS_PROXY, NO_PROXY); for a registry that is just slow, raise --registry-timeout`,
+    cause: err,
+  });
+}
+
+/** The error for a response body that came slower than the minimum rate, or stalled. */
+export function slowTransfer(what: string, registry: string, detail: string): RegistryError {
+  return new RegistryError('REGISTRY_TIMEOUT', `${what}: ${registry} ${detail}`, {
+    hint: `the registry or the network is too slow or stalled; retry, or raise --registry-timeout`,
+  });
+}
+
 /** The error for a request that never got a response. */
 export function connectionFailure(what: string, registry: string, err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
@@ -253,7 +283,17 @@ function describeCause(err: unknown): string {
   return parts.join(': ') || 'unknown error';
 }
 
-/** Remove userinfo from any URL inside free text. */
-export function redactText(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1');
+/**
+ * Mask `secrets` (the credentials and tokens a client holds) in an error's
+ * message and hint, and in a RegistryError's OCI error messages, in place:
+ * a registry may echo what it was sent. Returns `err`.
+ */
+export function scrubError<T>(err: T, secrets: readonly string[]): T {
+  if (!(err instanceof Error) || secrets.length === 0) return err;
+  err.message = redactText(err.message, secrets);
+  if (err instanceof HoistError && err.hint !== undefined) Object.assign(err, { hint: redactText(err.hint, secrets) });
+  if (err instanceof RegistryError) {
+    for (const e of err.ociErrors) e.message = redactText(e.message, secrets);
+  }
+  return err;
 }

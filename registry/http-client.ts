@@ -49,3 +49,16 @@ export function request(url: URL, options: RequestOptions): Promise<Dispatcher.R
   const { dispatcher, ...rest } = options;
   return parts.dispatchRequest.call(dispatcher, { ...rest, origin: url.origin, path: `${url.pathname}${url.search}` });
 }
+
+type ProxyAgentClass = typeof import('undici').ProxyAgent;
+type PoolClass = typeof import('undici').Pool;
+
+/**
+ * undici's ProxyAgent and Pool, loaded only when a proxy is configured, and
+ * from the entry point: ProxyAgent opens its tunnels with `Dispatcher#connect`,
+ * which only the entry point installs.
+ */
+export function loadProxyParts(): { ProxyAgent: ProxyAgentClass; Pool: PoolClass } {
+  const undici = createRequire(import.meta.url)('undici') as typeof import('undici');
+  return { ProxyAgent: undici.ProxyAgent, Pool: undici.Pool };
+}

@@ -8,6 +8,7 @@ export {
   parseOciErrors,
   redactUrl,
   redactText,
+  scrubError,
   type OciError,
   type RegistryErrorCode,
 } from './errors.js';

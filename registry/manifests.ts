@@ -15,11 +15,10 @@ import {
   type Digest,
   type Reference,
 } from '../src/oci/index.js';
-import { readBounded } from '../src/oci/read-bounded.js';
 import { pullScope, pushScope } from './auth.js';
 import { readErrorBody, RegistryError, statusError } from './errors.js';
 import type { RegistryHttp } from './registry-http.js';
-import { header, type HttpResponse, discardBody } from './transport.js';
+import { header, readDocument, type HttpResponse, discardBody } from './transport.js';
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
@@ -71,7 +70,7 @@ async function readManifestBody(res: HttpResponse, what: string): Promise<Buffer
     res.body.destroy();
     throw tooLarge(what, length);
   }
-  return readBounded(res.body, what, MAX_MANIFEST_BYTES, () => tooLarge(what, `over ${MAX_MANIFEST_BYTES}`));
+  return readDocument(res, { what, registry: res.url.host }, MAX_MANIFEST_BYTES, () => tooLarge(what, `over ${MAX_MANIFEST_BYTES}`));
 }
 
 /** The media type of manifest bytes: their `mediaType`, else a specific Content-Type, else their shape. */

@@ -10,7 +10,7 @@
 import type { Authenticator } from './auth.js';
 import { parseChallenges, preferredChallenge, type Challenge } from './challenge.js';
 import { endpointCandidates, endpointFor, type Endpoint } from './endpoint.js';
-import { inContext, isConnectionError, isTlsProtocolError, isTlsVerificationError, RegistryError } from './errors.js';
+import { httpUrlOnly, inContext, isConnectionError, isTlsProtocolError, isTlsVerificationError, RegistryError } from './errors.js';
 import { header, type HttpMethod, type HttpResponse, type RequestBody, type Transport, discardBody } from './transport.js';
 
 const MAX_REDIRECTS = 10;
@@ -97,7 +97,8 @@ export class RegistryHttp {
       throw err instanceof RegistryError ? inContext(err, pingWhat(registry), what) : err;
     });
     const origin = new URL(state.endpoint.baseUrl).origin;
-    const url = typeof req.target === 'string' ? new URL(req.target, state.endpoint.baseUrl) : req.target;
+    // An absolute target is a Location the registry sent (an upload session).
+    const url = httpUrlOnly(typeof req.target === 'string' ? new URL(req.target, state.endpoint.baseUrl) : req.target, what, registry, 'a location');
     const ownOrigin = url.origin === origin;
     const signal = req.signal === undefined ? {} : { signal: req.signal };
 
@@ -120,8 +121,14 @@ export class RegistryHttp {
         await discardBody(res);
         throw new RegistryError('REGISTRY_PROTOCOL', `${what}: more than ${MAX_REDIRECTS} redirects`);
       }
-      const next = new URL(location, res.url);
       await discardBody(res);
+      let next: URL;
+      try {
+        next = httpUrlOnly(new URL(location, res.url), what, registry, 'a redirect');
+      } catch (err) {
+        if (err instanceof RegistryError) throw err;
+        throw new RegistryError('REGISTRY_PROTOCOL', `${what}: ${registry} sent a redirect to an invalid URL`);
+      }
       res = await this.send(next, req, next.origin === origin ? authorization : undefined, what, registry);
     }
     return res;

@@ -3,10 +3,10 @@
  * `Link: <...>; rel="next"` until there is none (RFC 8288; the next URL may
  * be relative and carries `last=`).
  */
-import { readBounded } from '../src/oci/read-bounded.js';
 import { pullScope } from './auth.js';
 import { readErrorBody, RegistryError, statusError } from './errors.js';
 import type { RegistryHttp } from './registry-http.js';
+import { readDocument } from './transport.js';
 
 /** Guard against a registry that links to itself forever. */
 const MAX_PAGES = 10_000;
@@ -52,7 +52,7 @@ export async function listTags(
     );
     if (res.status !== 200) throw statusError(what, registry, res.status, await readErrorBody(res.body));
     const text = (
-      await readBounded(res.body, what, MAX_PAGE_BYTES, () => new RegistryError('REGISTRY_PROTOCOL', `${what}: a page is larger than ${MAX_PAGE_BYTES} bytes`))
+      await readDocument(res, { what, registry }, MAX_PAGE_BYTES, () => new RegistryError('REGISTRY_PROTOCOL', `${what}: a page is larger than ${MAX_PAGE_BYTES} bytes`))
     ).toString('utf8');
     let doc: unknown;
     try {

@@ -12,8 +12,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import { Agent } from './http-client.js';
+import type { Dispatcher } from 'undici';
+import { Agent, loadProxyParts } from './http-client.js';
+import { ProxyResolver } from './proxy.js';
 import { RegistryError } from './errors.js';
+import { DEFAULT_TIMEOUT_MS } from './deadline.js';
 
 export const DEFAULT_CERTS_DIRS: readonly string[] = Object.freeze(['/etc/docker/certs.d', '/etc/containers/certs.d']);
 
@@ -39,9 +42,9 @@ export interface TlsOptions {
 export interface TimeoutOptions {
   /** Time to connect (ms). Default 30 s. */
   connectMs?: number;
-  /** Time from request sent to response headers (ms). Default 5 min. */
+  /** Time from request sent to response headers (ms). Default 30 s (then the transport retries once). */
   headersMs?: number;
-  /** Longest silence inside a response body (ms). Default 5 min. */
+  /** Longest silence inside a response body (ms). Default 30 s. */
   bodyMs?: number;
 }
 
@@ -143,7 +146,7 @@ export function connectOptions(tls: ConnectTls): { rejectUnauthorized: boolean; 
 
 /** Agents by host and TLS policy, owned by one client and closed with it. */
 export class AgentPool {
-  private readonly agents = new Map<string, Promise<Agent>>();
+  private readonly agents = new Map<string, Promise<Dispatcher>>();
   private systemBundle: Promise<string | undefined> | undefined;
   /**
    * Connect options by TLS material: most hosts (a registry, its token realm, its
@@ -155,13 +158,14 @@ export class AgentPool {
   constructor(
     private readonly tls: TlsOptions = {},
     private readonly timeouts: TimeoutOptions = {},
+    private readonly proxies: ProxyResolver = new ProxyResolver(),
   ) {}
 
   /**
    * The agent for `hostPort` (host[:port] as in a URL): `plain` for http (no
    * TLS material is read), `verify` or `insecure` for https.
    */
-  get(hostPort: string, mode: ConnectionMode): Promise<Agent> {
+  get(hostPort: string, mode: ConnectionMode): Promise<Dispatcher> {
     if (this.closed) return Promise.reject(new Error('registry client is closed'));
     const key = `${hostPort}|${mode}`;
     let agent = this.agents.get(key);
@@ -173,7 +177,7 @@ export class AgentPool {
     return agent;
   }
 
-  private async create(hostPort: string, mode: ConnectionMode): Promise<Agent> {
+  private async create(hostPort: string, mode: ConnectionMode): Promise<Dispatcher> {
     let tls = {};
     if (mode !== 'plain') {
       const verify = mode === 'verify';
@@ -191,13 +195,16 @@ export class AgentPool {
         });
       }
     }
-    return new Agent({
+    const pool = {
       keepAliveTimeout: 30_000,
       connections: 16,
-      headersTimeout: this.timeouts.headersMs ?? 300_000,
-      bodyTimeout: this.timeouts.bodyMs ?? 300_000,
-      connect: { ...tls, timeout: this.timeouts.connectMs ?? 30_000 },
-    });
+      headersTimeout: this.timeouts.headersMs ?? DEFAULT_TIMEOUT_MS,
+      bodyTimeout: this.timeouts.bodyMs ?? DEFAULT_TIMEOUT_MS,
+    };
+    const connectTimeout = this.timeouts.connectMs ?? DEFAULT_TIMEOUT_MS;
+    const proxy = this.proxies.proxyFor(new URL(`${mode === 'plain' ? 'http' : 'https'}://${hostPort}/`));
+    if (proxy === undefined) return new Agent({ ...pool, connect: { ...tls, timeout: connectTimeout } });
+    return proxyAgent(proxy, mode === 'plain', pool, { ...tls, timeout: connectTimeout });
   }
 
   async close(): Promise<void> {
@@ -206,4 +213,29 @@ export class AgentPool {
     this.agents.clear();
     await Promise.all(agents.map(async (p) => (await p.catch(() => undefined))?.close()));
   }
+}
+
+/**
+ * A dispatcher that reaches its origins through `proxy`: https origins
+ * through a CONNECT tunnel, with the origin's own TLS material (custom CA,
+ * client certificate, or no verification for an insecure registry); plain
+ * http origins by forwarding (`GET http://host/...`), as Go and curl do,
+ * since proxies commonly allow CONNECT only to port 443.
+ */
+export function proxyAgent(
+  proxy: URL,
+  plainHttp: boolean,
+  pool: { keepAliveTimeout: number; connections: number; headersTimeout: number; bodyTimeout: number },
+  requestTls: Record<string, unknown> & { timeout: number },
+): Dispatcher {
+  const { ProxyAgent, Pool } = loadProxyParts();
+  return new ProxyAgent({
+    uri: proxy.href,
+    proxyTunnel: !plainHttp,
+    ...pool,
+    requestTls,
+    proxyTls: { timeout: requestTls.timeout },
+    // The pools ProxyAgent makes (also the one to the proxy when forwarding) keep the same timeouts.
+    factory: (origin: string | URL, options: object) => new Pool(origin, { ...pool, ...options }),
+  } as ConstructorParameters<typeof ProxyAgent>[0]);
 }

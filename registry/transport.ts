@@ -15,8 +15,18 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { request } from './http-client.js';
+import { readBounded } from '../src/oci/read-bounded.js';
 import { HoistError } from '../src/errors.js';
-import { connectionFailure, isConnectionError, isTlsProtocolError, isTlsVerificationError } from './errors.js';
+import { DEFAULT_LIMITS, withDeadline, type TransferLimits } from './deadline.js';
+import {
+  connectionFailure,
+  isConnectionError,
+  isTimeoutError,
+  isTlsProtocolError,
+  isTlsVerificationError,
+  slowTransfer,
+  timeoutFailure,
+} from './errors.js';
 
 export interface RetryPolicy {
   /** Total tries, including the first. Default 5. */
@@ -26,9 +36,17 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** A Retry-After longer than this is not waited for; the response is returned as is. */
   maxRetryAfterMs: number;
+  /** Tries that may time out (no connection or no answer in time) before giving up. Default 2. */
+  maxTimeoutAttempts: number;
 }
 
-export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({ maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 10_000, maxRetryAfterMs: 60_000 });
+export const DEFAULT_RETRY: Readonly<RetryPolicy> = Object.freeze({
+  maxAttempts: 5,
+  baseDelayMs: 250,
+  maxDelayMs: 10_000,
+  maxRetryAfterMs: 60_000,
+  maxTimeoutAttempts: 2,
+});
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -104,31 +122,65 @@ function isProgrammingError(err: unknown): boolean {
 
 export type DispatcherFor = (url: URL) => Promise<Dispatcher>;
 
+/**
+ * A small document's body (manifest, token answer, tag page) read whole, at
+ * most `maxBytes`: a broken, stalled or too slow body is a RegistryError, not
+ * a library's error.
+ */
+export async function readDocument(res: HttpResponse, ctx: RequestContext, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
+  try {
+    return await readBounded(res.body, ctx.what, maxBytes, tooLarge);
+  } catch (err) {
+    if (err instanceof HoistError || isProgrammingError(err)) throw err;
+    if ((err as { code?: unknown }).code === 'UND_ERR_BODY_TIMEOUT') throw slowTransfer(ctx.what, ctx.registry, 'stopped sending the answer');
+    throw connectionFailure(ctx.what, ctx.registry, err);
+  }
+}
+
+export interface TransportOptions {
+  userAgent?: string;
+  /** Timeouts and the minimum transfer rate (deadline.ts); the Agents get the same timeout. */
+  limits?: Partial<TransferLimits>;
+  random?: () => number;
+}
+
 export class Transport {
   readonly policy: RetryPolicy;
+  readonly limits: TransferLimits;
+  private readonly userAgent: string;
+  private readonly random: () => number;
 
   constructor(
     private readonly dispatcherFor: DispatcherFor,
     policy: Partial<RetryPolicy> = {},
-    private readonly userAgent: string = 'hoist',
-    private readonly random: () => number = Math.random,
+    options: TransportOptions = {},
   ) {
     this.policy = { ...DEFAULT_RETRY, ...policy };
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.userAgent = options.userAgent ?? 'hoist';
+    this.random = options.random ?? Math.random;
   }
 
   /** Send `req`; resolves with any HTTP response (the caller judges the status), throws RegistryError when none came. */
   async send(req: HttpRequest, ctx: RequestContext): Promise<HttpResponse> {
     const canRetry = req.retry !== false;
+    let timeouts = 0;
     for (let attempt = 1; ; attempt++) {
       const last = !canRetry || attempt >= this.policy.maxAttempts;
       let res: HttpResponse;
       try {
-        res = await this.once(req);
+        res = await this.once(req, ctx);
       } catch (err) {
         if (req.signal?.aborted === true) throw req.signal.reason ?? err;
         // A failure of the body we were sending (e.g. its digest check) is not the network's,
         // and a bug in hoist is reported as one, not as an unreachable registry.
         if (err instanceof HoistError || isProgrammingError(err)) throw err;
+        if (isTimeoutError(err)) {
+          // A registry that does not answer in time is given one more chance, not five.
+          timeouts++;
+          if (last || timeouts >= this.policy.maxTimeoutAttempts) throw timeoutFailure(ctx.what, ctx.registry, err, this.limits.timeoutMs, attempt);
+          continue;
+        }
         const retryable = isConnectionError(err) && !isTlsVerificationError(err) && !isTlsProtocolError(err);
         if (last || !retryable) throw connectionFailure(ctx.what, ctx.registry, err);
         await pause(backoffDelay(this.policy, attempt, this.random), req.signal);
@@ -146,8 +198,14 @@ export class Transport {
     }
   }
 
-  private async once(req: HttpRequest): Promise<HttpResponse> {
-    const dispatcher = await this.dispatcherFor(req.url);
+  private async once(req: HttpRequest, ctx: RequestContext): Promise<HttpResponse> {
+    const dispatcher = withDeadline(await this.dispatcherFor(req.url), this.limits, ({ elapsedMs, received, length }) =>
+      slowTransfer(
+        ctx.what,
+        ctx.registry,
+        `sent ${received}${length === undefined ? '' : ` of ${length}`} bytes in ${(elapsedMs / 1000).toFixed(1)} s, slower than ${Math.round(this.limits.minBytesPerSecond / 1024)} KiB/s`,
+      ),
+    );
     const body = typeof req.body === 'function' ? await req.body() : req.body;
     try {
       const res = await request(req.url, {

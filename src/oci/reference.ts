@@ -15,6 +15,7 @@
  * ":", or has an uppercase letter; otherwise the name is on Docker Hub.
  */
 import { HoistError } from '../errors.js';
+import { hasUserinfo, maskReferenceUserinfo } from '../redact.js';
 import type { Digest } from './digest.js';
 
 export const DEFAULT_DOMAIN = 'docker.io';
@@ -102,6 +103,12 @@ export class Reference {
   /** Parse and normalise; throws HoistError BAD_REFERENCE. Does not add a default tag. */
   static parseNormalized(input: string): Reference {
     if (input === '') throw invalid(input, 'repository name must have at least one component');
+    if (hasUserinfo(input)) {
+      // Never echo the secret part: the message shows the reference with it masked.
+      throw new HoistError('BAD_REFERENCE', `invalid reference ${JSON.stringify(maskReferenceUserinfo(input))}: a reference cannot hold credentials (user:password@)`, {
+        hint: 'remove the user:password@ part and log in instead: hoist login REGISTRY (or set REGISTRY_AUTH_FILE)',
+      });
+    }
     if (input.length > MAX_INPUT_LENGTH) throw invalid(`${input.slice(0, 40)}...`, 'reference is too long');
     if (IDENTIFIER_RE.test(input)) {
       throw invalid(input, 'cannot specify 64-byte hexadecimal strings as a repository name');

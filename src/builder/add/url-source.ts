@@ -20,7 +20,9 @@
  *   fails the build.
  * - Credentials in the URL (`https://user:pass@host/...`) are sent as HTTP
  *   basic auth, as Go's client does (fetch refuses such URLs); every
- *   message shows the URL with them replaced by `xxxxx`.
+ *   message shows the URL with them replaced by `xxxxx` (src/redact.ts,
+ *   BuildKit's urlutil.RedactCredentials), and the password is masked in
+ *   any text a library or the server puts into a message.
  * - The response is taken byte for byte: hoist asks for
  *   `Accept-Encoding: identity`, so a server that would gzip a `.tar.gz` on
  *   the wire cannot turn it into a `.tar` (the bytes a checksum was
@@ -35,7 +37,11 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { HoistError } from '../../errors.js';
+import { DEFAULT_LIMITS, TransferDeadline } from '../../../registry/deadline.js';
 import type { Digest } from '../../oci/digest.js';
+import { basicSecrets, redactText, redactUrl } from '../../redact.js';
+
+export { redactUrl };
 
 export interface DownloadOptions {
   /** Directory the temporary file is created in (it must exist). */
@@ -46,6 +52,12 @@ export interface DownloadOptions {
   dispatcher?: Dispatcher;
   /** A fetch to use instead of undici's (tests, instrumentation). */
   fetch?: typeof undiciFetch;
+  /**
+   * Grace of the total deadline: the body must arrive within this plus its
+   * size at 16 KiB/s (registry/deadline.ts). Default 30 s. Connect, header and
+   * idle timeouts are the dispatcher's (registry/url-dispatcher.ts).
+   */
+  timeoutMs?: number;
   /** Extra request headers (e.g. Authorization from a secret). */
   headers?: Record<string, string>;
   signal?: AbortSignal;
@@ -92,24 +104,11 @@ export function urlFileName(url: string): string {
   return base;
 }
 
-/** `url` with any user name and password replaced by `xxxxx`, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username === '' && parsed.password === '') return parsed.href;
-    parsed.username = 'xxxxx';
-    if (parsed.password !== '') parsed.password = 'xxxxx';
-    return parsed.href;
-  } catch {
-    return url.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#]*@/, '$1xxxxx@');
-  }
-}
-
 /** Downloads `url` to a new file in `opts.tmpDir`, verifying `opts.checksum` on the way. */
 export async function downloadUrl(url: string, opts: DownloadOptions): Promise<DownloadResult> {
   const shown = redactUrl(url);
   const expected = opts.checksum === undefined ? undefined : parseChecksum(opts.checksum);
-  const { target, authorization } = requestTarget(url, shown);
+  const { target, authorization, secrets } = requestTarget(url, shown);
 
   const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'hoist', ...opts.headers };
   if (authorization !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
@@ -125,7 +124,7 @@ export async function downloadUrl(url: string, opts: DownloadOptions): Promise<D
     response = await doFetch(target, init);
   } catch (err) {
     opts.signal?.throwIfAborted();
-    throw new HoistError('DOWNLOAD_FAILED', `cannot download ${shown}: ${describeFetchError(err)}`, {
+    throw new HoistError('DOWNLOAD_FAILED', `cannot download ${shown}: ${describeFetchError(err, secrets)}`, {
       hint: 'check the URL, the network, and proxy settings (HTTPS_PROXY, NO_PROXY)',
       cause: err,
     });
@@ -139,18 +138,36 @@ export async function downloadUrl(url: string, opts: DownloadOptions): Promise<D
   }
 
   const path = join(opts.tmpDir, `hoist-download-${randomUUID()}`);
-  const hashing = new HashingStream(expected?.algorithm);
+  const body = response.body === null ? Readable.from([]) : Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+  const limits = { ...DEFAULT_LIMITS, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) };
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  const deadline = new TransferDeadline(limits, Number.isSafeInteger(length) ? length : undefined, ({ received, elapsedMs }) => {
+    body.destroy(
+      new HoistError('DOWNLOAD_TIMEOUT', `downloading ${shown}: ${received} bytes in ${(elapsedMs / 1000).toFixed(1)} s, slower than ${Math.round(limits.minBytesPerSecond / 1024)} KiB/s`, {
+        hint: 'the server or the network is too slow or stalled; retry, or raise --registry-timeout',
+      }),
+    );
+  });
+  const hashing = new HashingStream(expected?.algorithm, (n) => deadline.add(n));
+  deadline.start();
   try {
-    const body = response.body === null ? Readable.from([]) : Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
     await pipeline(body, hashing, createWriteStream(path, { flags: 'wx', mode: 0o600 }), opts.signal === undefined ? {} : { signal: opts.signal });
   } catch (err) {
     await rm(path, { force: true });
     opts.signal?.throwIfAborted();
     if (err instanceof HoistError) throw err;
-    throw new HoistError('DOWNLOAD_FAILED', `downloading ${shown} failed after ${hashing.size} bytes: ${describeFetchError(err)}`, {
+    if ((err as { code?: unknown }).code === 'UND_ERR_BODY_TIMEOUT') {
+      throw new HoistError('DOWNLOAD_TIMEOUT', `downloading ${shown}: the server stopped sending after ${hashing.size} bytes`, {
+        hint: 'the server or the network stalled; retry, or raise --registry-timeout',
+        cause: err,
+      });
+    }
+    throw new HoistError('DOWNLOAD_FAILED', `downloading ${shown} failed after ${hashing.size} bytes: ${describeFetchError(err, secrets)}`, {
       hint: 'the connection broke or the file could not be written; retry, and check the space left in the temporary directory',
       cause: err,
     });
+  } finally {
+    deadline.stop();
   }
 
   const digest = hashing.sha256();
@@ -180,7 +197,7 @@ function parseChecksum(value: string): { algorithm: string; hex: string } {
 }
 
 /** The URL fetch gets (no userinfo) and the basic credentials the userinfo carried. */
-function requestTarget(url: string, shown: string): { target: string; authorization?: string } {
+function requestTarget(url: string, shown: string): { target: string; authorization?: string; secrets: string[] } {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -190,12 +207,12 @@ function requestTarget(url: string, shown: string): { target: string; authorizat
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new HoistError('INVALID_URL', `${shown}: only http and https URLs can be downloaded`);
   }
-  if (parsed.username === '' && parsed.password === '') return { target: parsed.href };
+  if (parsed.username === '' && parsed.password === '') return { target: parsed.href, secrets: [] };
   const user = safeDecode(parsed.username);
   const pass = safeDecode(parsed.password);
   parsed.username = '';
   parsed.password = '';
-  return { target: parsed.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` };
+  return { target: parsed.href, authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`, secrets: basicSecrets(user, pass) };
 }
 
 function safeDecode(s: string): string {
@@ -206,12 +223,12 @@ function safeDecode(s: string): string {
   }
 }
 
-function describeFetchError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
+function describeFetchError(err: unknown, secrets: readonly string[]): string {
+  if (!(err instanceof Error)) return redactText(String(err), secrets);
   const cause = err.cause instanceof Error ? err.cause : undefined;
-  if (cause === undefined) return err.message;
+  if (cause === undefined) return redactText(err.message, secrets);
   const code = (cause as NodeJS.ErrnoException).code;
-  return `${err.message}: ${cause.message}${code !== undefined && !cause.message.includes(code) ? ` (${code})` : ''}`;
+  return redactText(`${err.message}: ${cause.message}${code !== undefined && !cause.message.includes(code) ? ` (${code})` : ''}`, secrets);
 }
 
 function hintForStatus(status: number): string {
@@ -235,13 +252,17 @@ class HashingStream extends Transform {
   private readonly extra: Hash | undefined;
   private mainHex: string | undefined;
 
-  constructor(private readonly algorithm: string | undefined) {
+  constructor(
+    private readonly algorithm: string | undefined,
+    private readonly onBytes: (n: number) => void = () => undefined,
+  ) {
     super();
     this.extra = algorithm === undefined || algorithm === 'sha256' ? undefined : createHash(algorithm);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.size += chunk.length;
+    this.onBytes(chunk.length);
     this.main.update(chunk);
     this.extra?.update(chunk);
     cb(null, chunk);

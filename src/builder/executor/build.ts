@@ -25,7 +25,7 @@ import { executeInstruction } from '../handlers/index.js';
 import { baseKey, openBaseImages, type BaseImage } from './base-images.js';
 import { viewFromImageLayers } from './base-view.js';
 import { imageTriggers } from './image-triggers.js';
-import { formatCreated, StepContext, type BuildEnv } from './step-context.js';
+import { formatCreated, StepContext, type BuildEnv, type DownloadSettings } from './step-context.js';
 import { StageState } from './stage-state.js';
 import { writeReports, type BuildReport } from './reports.js';
 
@@ -43,6 +43,8 @@ export interface BuildOptions extends FrontendOptions {
   digestFile?: string | undefined;
   metadataFile?: string | undefined;
   signal?: AbortSignal | undefined;
+  /** How ADD <url> downloads connect: proxy-aware dispatcher and timeout (registry/url-dispatcher.ts). */
+  downloads?: DownloadSettings | undefined;
 }
 
 export interface BuildResult {
@@ -118,6 +120,7 @@ class Builder {
       now,
       tmpDir: this.tmpDir,
       signal: this.opts.signal,
+      downloads: this.opts.downloads,
       stageView: async (index) => {
         const state = this.results.get(index);
         if (!state) throw new Error(`stage ${index} is read before it was built`);

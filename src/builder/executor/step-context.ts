@@ -4,6 +4,9 @@ import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import type { BlobStore } from '../../oci/index.js';
 import type { PlannedInstruction } from '../plan/index.js';
 import { commitLayer } from './layer-commit.js';
+import type { DownloadOptions } from '../add/url-source.js';
+
+export type DownloadSettings = Pick<DownloadOptions, 'dispatcher' | 'timeoutMs'>;
 import type { StageState } from './stage-state.js';
 
 /** What every step of a build shares: where things are and how time is told. */
@@ -21,6 +24,8 @@ export interface BuildEnv {
   /** The files of an image, for COPY --from=image. */
   imageView(ref: string): Promise<FsView>;
   signal?: AbortSignal | undefined;
+  /** ADD <url>: the dispatcher (proxy, timeouts) and the deadline grace. */
+  downloads?: DownloadSettings | undefined;
 }
 
 export function formatCreated(date: Date): string {

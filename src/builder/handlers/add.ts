@@ -97,6 +97,7 @@ async function urlItem(
     tmpDir: ctx.env.tmpDir,
     ...(instr.checksum ? { checksum: instr.checksum } : {}),
     ...(ctx.env.signal ? { signal: ctx.env.signal } : {}),
+    ...ctx.env.downloads,
   });
   cleanups.push(() => rm(downloaded.path, { force: true }));
   const tree = instr.unpack === true ? await extractIfArchive(ctx, downloaded.path, cleanups, owner) : undefined;

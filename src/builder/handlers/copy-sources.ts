@@ -8,6 +8,8 @@ import { cleanSource, noSourceFiles, resolveSources } from '../copy/resolve-sour
 import { ContextFs, ViewFs, contextFollowPaths, type SourceFs } from '../copy/source-fs.js';
 import { isGitSource, isHttpSource } from '../add/source-kind.js';
 import type { StepContext } from '../executor/step-context.js';
+import { isHttpSource } from '../add/source-kind.js';
+import { redactUrl } from '../../redact.js';
 
 /** Where a COPY/ADD reads from: the context, or the stage `--from` names. */
 export async function sourceFsFor(ctx: StepContext, instr: CopyInstr | AddInstr): Promise<SourceFs> {
@@ -74,5 +76,7 @@ export function describeCopy(instr: CopyInstr | AddInstr): string {
     instr.chown !== undefined ? `--chown=${instr.chown}` : '',
     instr.chmod !== undefined ? `--chmod=${instr.chmod}` : '',
   ].filter(Boolean);
-  return [instr.kind, ...flags, ...instr.sources, ...instr.heredocs.map((h) => `<<${h.name}`), instr.dest].join(' ');
+  // History is pushed with the image: URL credentials are masked as BuildKit does.
+  const sources = instr.sources.map((s) => (isHttpSource(s) ? redactUrl(s) : s));
+  return [instr.kind, ...flags, ...sources, ...instr.heredocs.map((h) => `<<${h.name}`), instr.dest].join(' ');
 }

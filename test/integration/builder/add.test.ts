@@ -122,6 +122,24 @@ describe('ADD', () => {
       await expect(buildImage(`FROM scratch\nADD --checksum=${bad} ${base}/files/tool.sh /t\n`, ctx)).rejects.toThrow(/Dockerfile:2: .*checksum/i);
     });
 
+    it('URL credentials are sent as basic auth and never kept in history (BuildKit masks them with xxxxx)', async () => {
+      const url = `${base.replace('http://', 'http://ann:S3cretAddPw@')}/files/tool.sh`;
+      const { image, files } = await buildImage(`FROM scratch\nADD ${url} /t\n`, ctx);
+      expect(files.get('t')?.content.equals(body)).toBe(true);
+      const history = JSON.stringify(image.config.history);
+      expect(history).not.toContain('S3cretAddPw');
+      expect(history).not.toContain('ann');
+      expect(history).toContain(`ADD ${base.replace('http://', 'http://xxxxx:xxxxx@')}/files/tool.sh /t`);
+    });
+
+    it('a failed download with credentials does not echo them', async () => {
+      const url = `${base.replace('http://', 'http://ann:S3cretAddPw@')}/missing`;
+      const err = await buildImage(`FROM scratch\nADD ${url} /m\n`, ctx).catch((e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/Dockerfile:2: .*404/);
+      expect((err as Error).message).not.toContain('S3cretAddPw');
+    });
+
     it('a failed download names the status and the line', async () => {
       await expect(buildImage(`FROM scratch\nADD ${base}/missing /m\n`, ctx)).rejects.toThrow(/Dockerfile:2: .*404/);
     });

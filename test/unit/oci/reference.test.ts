@@ -97,6 +97,22 @@ describe('parseReference: invalid names', () => {
   });
 });
 
+describe('references with credentials', () => {
+  it.each(['user:S3cretPw@host/x:1', 'user:S3cretPw@host:5000/x', 'S3cretPw@host/x'])('refuses %j without echoing the secret', (input) => {
+    let caught: unknown;
+    try {
+      parseReference(input);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(HoistError);
+    expect((caught as HoistError).code).toBe('BAD_REFERENCE');
+    expect((caught as HoistError).message).toContain('cannot hold credentials');
+    expect((caught as HoistError).message).not.toContain('S3cretPw');
+    expect((caught as HoistError).hint).toContain('hoist login');
+  });
+});
+
 describe('normalisation (TestParseRepositoryInfo)', () => {
   const cases: { remote: string; familiar: string; full: string; ambiguous?: string; domain: string }[] = [
     { remote: 'fooo/bar', familiar: 'fooo/bar', full: 'docker.io/fooo/bar', ambiguous: 'index.docker.io/fooo/bar', domain: 'docker.io' },

@@ -5,6 +5,7 @@ import {
   parseOciErrors,
   redactText,
   redactUrl,
+  scrubError,
   RegistryError,
   statusError,
 } from '../../../registry/errors.js';
@@ -48,15 +49,51 @@ describe('OCI error bodies', () => {
 });
 
 describe('credential redaction', () => {
-  test('redactUrl drops userinfo', () => {
-    expect(redactUrl('https://user:pa55@reg.example/v2/?x=1')).toBe('https://reg.example/v2/?x=1');
-    expect(redactUrl(new URL('http://tok@h:5000/a'))).toBe('http://h:5000/a');
+  test('redactUrl masks userinfo (the one redactor, src/redact.ts)', () => {
+    expect(redactUrl('https://user:pa55@reg.example/v2/?x=1')).toBe('https://xxxxx:xxxxx@reg.example/v2/?x=1');
+    expect(redactUrl(new URL('http://tok@h:5000/a'))).toBe('http://xxxxx@h:5000/a');
     expect(redactUrl('https://reg.example/v2/')).toBe('https://reg.example/v2/');
-    expect(redactUrl('not a url //user:pw@host/x')).toBe('not a url //host/x');
   });
 
-  test('redactText drops userinfo from URLs in free text', () => {
-    expect(redactText('connect https://u:p@h/x failed, and http://a@b too')).toBe('connect https://h/x failed, and http://b too');
+  test('redactText masks userinfo from URLs in free text', () => {
+    expect(redactText('connect https://u:p@h/x failed, and http://a@b too')).toBe('connect https://xxxxx:xxxxx@h/x failed, and http://xxxxx@b too');
+  });
+
+  test('an error body that echoes the credential is scrubbed', () => {
+    const basic = Buffer.from('alice:S3cretPass').toString('base64');
+    const body = JSON.stringify({ errors: [{ code: 'DENIED', message: `no access for Authorization: Basic ${basic} (password S3cretPass)` }] });
+    const e = scrubError(statusError('GET manifest h/app:1', 'h', 403, body), ['S3cretPass', basic]);
+    expect(e.message).toContain('DENIED');
+    expect(e.message).not.toContain('S3cretPass');
+    expect(e.message).not.toContain(basic);
+    expect(JSON.stringify(e.ociErrors)).not.toContain('S3cretPass');
+  });
+
+  test('a registry that echoes the Basic credential in its error body gets it scrubbed', async () => {
+    const password = 'Pw-echoed-9f3a';
+    const s = await startServer((req, res) => {
+      if (req.headers.authorization === undefined) {
+        return void res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end();
+      }
+      const sent = req.headers.authorization;
+      const decoded = Buffer.from(sent.slice('Basic '.length), 'base64').toString();
+      const message = `user not allowed: you sent ${JSON.stringify(sent)} raw=${sent.slice('Basic '.length)} decoded=${decoded}`;
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'DENIED', message }] }));
+    });
+    const c = new RegistryClient({ keychain: staticKeychain({ [s.host]: { kind: 'basic', username: 'bob', password } }), retry: { maxAttempts: 1 } });
+    try {
+      const err = (await c.getManifest(parseReference(`${s.host}/app:1`)).catch((e: unknown) => e)) as RegistryError;
+      expect(err).toBeInstanceOf(RegistryError);
+      expect(err.status).toBe(403);
+      expect(err.message).toContain('DENIED: user not allowed');
+      const shown = `${err.message}\n${err.hint ?? ''}\n${JSON.stringify(err.ociErrors)}`;
+      expect(shown).not.toContain(password);
+      expect(shown).not.toContain(Buffer.from(`bob:${password}`).toString('base64'));
+      expect(c.secrets()).toContain(password);
+    } finally {
+      await c.close();
+      await s.close();
+    }
   });
 
   test('connection failures name the registry but no userinfo', () => {

@@ -272,6 +272,7 @@ describe('redactUrl', () => {
     expect(redactUrl('https://u:p@h.example/x?y=1')).toBe('https://xxxxx:xxxxx@h.example/x?y=1');
     expect(redactUrl('https://token@h.example/x')).toBe('https://xxxxx@h.example/x');
     expect(redactUrl('https://h.example/x')).toBe('https://h.example/x');
-    expect(redactUrl('https://u:p@[bad/x')).toBe('https://xxxxx@[bad/x');
+    expect(redactUrl('https://u:p@[bad/x')).toBe('https://xxxxx:xxxxx@[bad/x');
+    expect(redactUrl('https://:p@h.example/x')).toBe('https://:xxxxx@h.example/x');
   });
 });

@@ -1,0 +1,85 @@
+/** What a user sees when a registry hangs, misbehaves, or a reference carries a password (issue 11). */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { buildCli } from '../helpers/cli.js';
+import { listenOnLoopback } from '../helpers/net.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cmd/hoist.js', import.meta.url));
+const cache = mkdtempSync(path.join(tmpdir(), 'hoist-conn-cli-'));
+
+/** The built CLI, run asynchronously (the servers live in this process). */
+function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args, '--cache-dir', cache], { env: { ...process.env, HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr, ms: Date.now() - started }));
+  });
+}
+
+const closers: Array<() => void> = [];
+beforeAll(() => buildCli(), 300_000);
+afterAll(() => {
+  for (const c of closers) c();
+});
+
+describe('registry connections from the command line', () => {
+  test('a registry that accepts and never answers: --registry-timeout, one retry, a clear error, exit 1', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    const host = await listenOnLoopback(silent);
+    closers.push(() => {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    });
+    const r = await run(['digest', `${host}/app:1`, '--insecure-registry', host, '--registry-timeout', '500ms']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/error: .*accepted the connection but sent no answer within 0\.5 s \(2 tries\)/);
+    expect(r.stderr).toContain('--registry-timeout');
+    expect(r.ms).toBeLessThan(30_000);
+  });
+
+  test('a bad --registry-timeout is a usage error', async () => {
+    const r = await run(['digest', '127.0.0.1:1/app:1', '--registry-timeout', 'soon']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--registry-timeout "soon"');
+  });
+
+  test('a redirect to file:// is a user error, not an internal fault', async () => {
+    const server = createHttpServer((req, res) => {
+      if (req.url === '/v2/') return void res.writeHead(200).end('{}');
+      res.writeHead(302, { location: 'file:///etc/passwd' }).end();
+    });
+    const host = await listenOnLoopback(server);
+    closers.push(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const r = await run(['digest', `${host}/app:1`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('only http and https are followed');
+    expect(r.stderr).not.toContain('internal error');
+  });
+
+  test.each([['digest', 'user:S3cretCli@127.0.0.1:1/x:1'], ['digest', 'docker://user:S3cretCli@127.0.0.1:1/x:1']])(
+    'hoist %s %s refuses the reference without echoing the password',
+    async (verb, ref) => {
+      const r = await run([verb, ref]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('cannot hold credentials');
+      expect(r.stderr).not.toContain('S3cretCli');
+    },
+  );
+});
