@@ -5,6 +5,11 @@ import type { SourceFs, SourceNode } from './source-fs.js';
 
 const WILDCARD = /[*?[]/;
 
+/** Whether a source has Go filepath.Match metacharacters. */
+export function hasWildcard(source: string): boolean {
+  return WILDCARD.test(source);
+}
+
 /** One source that a COPY line names, after wildcards and symlinks. */
 export interface SourceMatch {
   /** The lexical path as matched (relative to the source root): its base name names the copy. */
