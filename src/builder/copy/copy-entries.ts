@@ -178,7 +178,8 @@ export class CopyPlanner {
       const target = join(this.destRel, match.rel);
       const node = match.node;
       if (node.kind === 'dir') {
-        this.placeDir(target, node, fs.keepsOwners);
+        // The pivot itself (`COPY --parents ./ /dest/`) is the destination MkdirAll made.
+        if (match.rel !== '') this.placeDir(target, node, fs.keepsOwners);
         await this.copyTree(fs, match.realRel, target, '');
       } else if (node.kind === 'file') {
         this.placeFile(target, node, fs.keepsOwners);
@@ -194,11 +195,7 @@ export class CopyPlanner {
       // BuildKit: prepareTargetDir makes a missing destination with MkdirAll (0755 or the
       // octal --chmod, --chown owner or root) and only then copies the contents into it; the
       // directory takes the source's mtime (copyFileTimestamp), not its mode or owner.
-      if (this.layout.view.lstat(this.destRel) === undefined && !this.out.has(this.destRel) && !this.slashDest && !fs.isIgnored(match.realRel)) {
-        this.ensureDir(this.destRel, { mtime: node.mtime });
-      } else {
-        this.ensureDir(this.destRel);
-      }
+      this.ensureDir(this.destRel, { mtime: this.slashDest || fs.isIgnored(match.realRel) ? undefined : node.mtime });
       await this.copyTree(fs, match.realRel, this.destRel, '');
       return;
     }
