@@ -42,6 +42,7 @@ import type { Readable } from 'node:stream';
 import { HoistError } from '../src/errors.js';
 import type { HardlinkEntry, LayerEntry, Xattrs } from './layer-entry.js';
 import { normalizeLayerPath } from './layer-path.js';
+import { cleanPath, MAX_SYMLINKS, resolveInRoot, type RootWalk } from './root-path.js';
 
 interface NodeBase {
   /** Permission bits including setuid/setgid/sticky; no file-type bits. */
@@ -101,8 +102,7 @@ export interface WalkItem {
   node: ViewNode;
 }
 
-/** Symlinks one resolution may follow (as filepath-securejoin and Linux's 40-ish, but generous). */
-export const MAX_SYMLINKS = 255;
+export { MAX_SYMLINKS };
 /** Largest file `readFile` reads unless told otherwise. */
 export const MAX_READ_FILE = 16 * 1024 * 1024;
 
@@ -115,13 +115,7 @@ const PERM_MASK = 0o7777;
  * as relative to the root. Purely lexical: symlinks are not looked at.
  */
 export function cleanContainerPath(p: string): string {
-  const out: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') out.pop();
-    else out.push(part);
-  }
-  return out.join('/');
+  return cleanPath(p).path;
 }
 
 /** A directory of the tree. Only directories created or copied by the running `withLayer` are ever mutated. */
@@ -167,53 +161,22 @@ interface ResolvedParts {
   node: TreeNode | undefined;
 }
 
-/**
- * The securejoin walk over `root`. Components are consumed from a stack;
- * a followed symlink pushes its target's components in front of the rest.
- */
+function treeWalk(root: DirNode): RootWalk<TreeNode> {
+  return {
+    root,
+    child: (parent, name) => (parent instanceof DirNode ? parent.children.get(name) : undefined),
+    linkname: (node) => {
+      if (node instanceof DirNode || node.kind !== 'symlink') return undefined;
+      checkPath(node.linkname);
+      return node.linkname;
+    },
+  };
+}
+
+/** The securejoin walk over `root` (see root-path.ts). */
 function resolveIn(root: DirNode, path: string, followFinal: boolean): ResolvedParts {
   checkPath(path);
-  const pending = path.split('/').filter((c) => c !== '').reverse();
-  const parts: string[] = [];
-  // nodes[i] is the node at parts[0..i) (nodes[0] the root); undefined once missing.
-  const nodes: (TreeNode | undefined)[] = [root];
-  let links = 0;
-  while (pending.length > 0) {
-    const part = pending.pop() as string;
-    if (part === '.') continue;
-    if (part === '..') {
-      if (parts.length > 0) {
-        parts.pop();
-        nodes.pop();
-      }
-      continue;
-    }
-    const parent = nodes[nodes.length - 1];
-    const child = parent instanceof DirNode ? parent.children.get(part) : undefined;
-    if (child !== undefined && !(child instanceof DirNode) && child.kind === 'symlink' && (pending.length > 0 || followFinal)) {
-      links++;
-      if (links > MAX_SYMLINKS) {
-        throw new HoistError('SYMLINK_LOOP', `too many levels of symbolic links resolving ${JSON.stringify(path)}`, {
-          hint: `more than ${MAX_SYMLINKS} symlinks were followed; look for a symlink cycle in the image`,
-        });
-      }
-      const target = child.linkname;
-      checkPath(target);
-      if (target.startsWith('/')) {
-        parts.length = 0;
-        nodes.length = 1;
-      }
-      const targetParts = target.split('/');
-      for (let i = targetParts.length - 1; i >= 0; i--) {
-        const t = targetParts[i] as string;
-        if (t !== '') pending.push(t);
-      }
-      continue;
-    }
-    parts.push(part);
-    nodes.push(child);
-  }
-  return { parts, node: nodes[nodes.length - 1] };
+  return resolveInRoot(treeWalk(root), path, { followFinal });
 }
 
 /** The path of an entry: a normalised layer path, or `''` for the layer root (`.`, `./`). */

@@ -31,11 +31,11 @@
  * Memory: one small record per member; contents stay wherever the caller
  * keeps them (`ContentRef`).
  */
-import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { HoistError } from '../../errors.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { compareLayerPaths } from '../../../snapshot/layer-path.js';
+import { cleanPath, resolveInRoot, type RootWalk } from '../../../snapshot/root-path.js';
 
 /** Where a file's bytes are: opened only when the layer writer reaches the entry. */
 export interface ContentRef {
@@ -75,8 +75,8 @@ type Node =
   | ({ kind: 'char-device' | 'block-device'; devmajor: number; devminor: number } & MemberMeta)
   | ({ kind: 'fifo' } & MemberMeta);
 
-/** Symlinks followed while resolving one name, as BuildKit allows. */
-const MAX_SYMLINK_HOPS = 255;
+/** The extraction root in a resolution: always a directory, never in `nodes`. */
+const ROOT = Symbol('extraction root');
 
 /**
  * Cleans an archive name the way BuildKit does: leading slashes dropped,
@@ -87,14 +87,11 @@ export function cleanMemberName(name: string, archive: string, role = 'member'):
   if (name.includes('\0')) {
     throw unsafe(`${archive}: archive ${role} ${JSON.stringify(name)} contains a NUL byte`);
   }
-  const stripped = name.replace(/^\/+/, '');
-  if (stripped === '') return '';
-  const clean = posix.normalize(stripped).replace(/\/+$/, '');
-  if (clean === '.' || clean === '') return '';
-  if (clean === '..' || clean.startsWith('../')) {
+  const clean = cleanPath(name.replace(/^\/+/, ''));
+  if (clean.climbed) {
     throw unsafe(`${archive}: archive ${role} ${JSON.stringify(name)} points outside the directory it is extracted to`);
   }
-  return clean;
+  return clean.path;
 }
 
 function unsafe(message: string): HoistError {
@@ -228,40 +225,18 @@ export class ArchiveTree {
    * when `followLeaf`), as a path inside the extraction root.
    */
   private resolve(name: string, followLeaf: boolean, rawName: string): string {
-    let current = name;
-    for (let hop = 0; hop <= MAX_SYMLINK_HOPS; hop++) {
-      const parts = current.split('/');
-      let resolved = '';
-      let followed = false;
-      for (let i = 0; i < parts.length; i++) {
-        const part = parts[i] as string;
-        const candidate = resolved === '' ? part : `${resolved}/${part}`;
-        if (i === parts.length - 1 && !followLeaf) {
-          resolved = candidate;
-          break;
-        }
-        const node = this.nodes.get(candidate);
-        if (node === undefined || node.kind !== 'symlink') {
-          resolved = candidate;
-          continue;
-        }
-        const rest = parts.slice(i + 1).join('/');
-        let base: string;
-        if (node.linkname.startsWith('/')) {
-          base = cleanMemberName(node.linkname, this.archive, `symlink ${JSON.stringify(candidate)}, followed for ${JSON.stringify(rawName)}, with target`);
-        } else {
-          base = joinInRoot(posix.dirname(candidate), node.linkname);
-        }
-        current = base === '' ? rest : rest === '' ? base : `${base}/${rest}`;
-        followed = true;
-        break;
-      }
-      if (!followed) return resolved;
-      if (current === '') return '';
-    }
-    throw new HoistError('ARCHIVE_SYMLINK_LOOP', `${this.archive}: too many symlinks while resolving archive member ${JSON.stringify(rawName)}`, {
-      hint: 'the archive contains a symlink loop on the way to this member; recreate it',
-    });
+    const walk: RootWalk<Node | typeof ROOT> = {
+      root: ROOT,
+      child: (_parent, _name, path) => this.nodes.get(path),
+      linkname: (node) => (node !== ROOT && node.kind === 'symlink' ? node.linkname : undefined),
+    };
+    return resolveInRoot(walk, name, {
+      followFinal: followLeaf,
+      onLoop: () =>
+        new HoistError('ARCHIVE_SYMLINK_LOOP', `${this.archive}: too many symlinks while resolving archive member ${JSON.stringify(rawName)}`, {
+          hint: 'the archive contains a symlink loop on the way to this member; recreate it',
+        }),
+    }).path;
   }
 
   private makeParents(name: string, rawName: string): void {
@@ -295,18 +270,4 @@ export class ArchiveTree {
 
 function meta(m: MemberMeta): MemberMeta {
   return { mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime };
-}
-
-/**
- * `target` (a relative symlink target) taken from directory `dir`, both
- * inside the extraction root: `..` never climbs above the root.
- */
-function joinInRoot(dir: string, target: string): string {
-  const out = dir === '.' || dir === '' ? [] : dir.split('/');
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') out.pop();
-    else out.push(part);
-  }
-  return out.join('/');
 }

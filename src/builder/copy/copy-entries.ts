@@ -7,14 +7,19 @@ import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import { applyChmod } from './chmod.js';
 import type { Owner } from './owner.js';
 import type { SourceFs, SourceNode } from './source-fs.js';
+import type { ParentsMatch } from './parents-sources.js';
 import type { SourceMatch } from './resolve-sources.js';
+import { resolveInRoot, type RootWalk } from '../../../snapshot/root-path.js';
+import type { ViewNode } from '../../../snapshot/fs-view.js';
 
 /** A thing to place at the destination. */
 export type CopyItem =
   /** A matched path from the context or a stage: a directory copies its contents. */
-  | { kind: 'match'; fs: SourceFs; match: SourceMatch; parentsRel?: string | undefined }
+  | { kind: 'match'; fs: SourceFs; match: SourceMatch }
   /** A file that exists only in memory or in a temp file (heredoc, download). */
   | { kind: 'file'; name: string; node: Extract<SourceNode, { kind: 'file' }>; keepOwner: boolean }
+  /** `COPY --parents`: paths below a pivot directory, each kept with its path under the destination. */
+  | { kind: 'parents'; fs: SourceFs; match: ParentsMatch }
   /** Entries already laid out relative to a directory (an extracted archive). */
   | { kind: 'tree'; entries: LayerEntry[] };
 
@@ -32,6 +37,19 @@ export interface CopyLayout {
 
 export class CopyError extends HoistError {}
 
+/** How a directory COPY creates is made, where it differs from the default. */
+interface MadeDir {
+  mode?: number | undefined;
+  owner?: Owner | undefined;
+  mtime?: number | undefined;
+}
+
+const ROOT_OWNER: Owner = Object.freeze({ uid: 0, gid: 0 });
+
+/** What a path of the destination holds while the layer is planned: planned here, or already in the stage. */
+type PlannedNode = LayerEntry | ViewNode | typeof DIR_NODE;
+const DIR_NODE = Object.freeze({ kind: 'dir' as const });
+
 function isDirDest(dest: string): boolean {
   return dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
 }
@@ -42,11 +60,15 @@ function join(dir: string, name: string): string {
 }
 
 /**
- * Lay out a COPY/ADD as layer entries, following Docker: a trailing slash
- * makes the destination a directory, as does an existing directory; a
- * directory source copies its contents; several items need a directory;
- * missing parents are created; an existing directory keeps its own mode and
- * owner; symlinks in the destination path are followed inside the stage.
+ * Lay out a COPY/ADD as layer entries, following BuildKit (fsutil's Copy
+ * and prepareTargetDir): a trailing slash makes the destination a
+ * directory, as does an existing directory; a directory source copies its
+ * contents; several items need a directory; a directory COPY has to create
+ * (the destination, missing parents) is made as MkdirAll makes it: 0755, or
+ * the octal --chmod mode, owned by the --chown owner or root, whatever the
+ * source directory's own metadata; an existing directory keeps its own mode
+ * and owner; symlinks in the destination path, and in the path of each
+ * extracted archive member, are followed inside the stage.
  */
 export class CopyPlanner {
   private readonly out = new Map<string, LayerEntry>();
@@ -72,6 +94,12 @@ export class CopyPlanner {
     }
   }
 
+  /** Mode of a directory COPY creates: BuildKit's MkdirAll takes the octal --chmod (permission bits only), else 0755. */
+  private get createdDirMode(): number {
+    const chmod = this.layout.chmod;
+    return chmod !== undefined && /^[0-7]+$/.test(chmod) ? Number.parseInt(chmod, 8) & 0o777 : 0o755;
+  }
+
   entries(): LayerEntry[] {
     return [...this.out.values()];
   }
@@ -84,35 +112,95 @@ export class CopyPlanner {
         return;
       }
       case 'tree':
-        for (const entry of item.entries) {
-          const path = join(this.destRel, entry.path);
-          this.ensureParents(path);
-          const rerooted = entry.kind === 'hardlink' ? { ...entry, path, target: join(this.destRel, entry.target) } : { ...entry, path };
-          this.out.set(path, rerooted as LayerEntry);
-        }
-        this.ensureDir(this.destRel);
-        return;
+        return this.addTree(item.entries);
+      case 'parents':
+        return this.addParents(item.fs, item.match);
       case 'match':
-        return this.addMatch(item.fs, item.match, item.parentsRel);
+        return this.addMatch(item.fs, item.match);
     }
   }
 
-  private async addMatch(fs: SourceFs, match: SourceMatch, parentsRel: string | undefined): Promise<void> {
+  /**
+   * An extracted archive, as BuildKit's unpack does it: the destination is
+   * made like MkdirAll(dest, 0755, --chown owner); members are written as
+   * if the destination were the root of a chroot, so a symlink already in
+   * the stage on a member's way (var/run -> /run) is followed, and never
+   * out of the destination; parents the archive only implies are 0755
+   * root:root.
+   */
+  private addTree(entries: readonly LayerEntry[]): void {
+    this.ensureDir(this.destRel, { mode: 0o755 });
+    for (const entry of entries) {
+      const path = this.inDestination(entry.path);
+      if (path === undefined) continue;
+      this.ensureParents(path, { mode: 0o755, owner: ROOT_OWNER });
+      if (entry.kind === 'hardlink') {
+        const target = this.inDestination(entry.target);
+        if (target !== undefined) this.out.set(path, { ...entry, path, target });
+      } else {
+        this.out.set(path, { ...entry, path } as LayerEntry);
+      }
+    }
+  }
+
+  /** `rel` below the destination with the symlinks on its way resolved, chroot-like; undefined for the destination itself. */
+  private inDestination(rel: string): string | undefined {
+    const walk: RootWalk<PlannedNode> = {
+      root: DIR_NODE,
+      child: (parent, _name, path) => {
+        if (parent.kind !== 'dir') return undefined;
+        const full = join(this.destRel, path);
+        return this.out.get(full) ?? this.layout.view.lstat(full);
+      },
+      linkname: (node) => (node.kind === 'symlink' ? node.linkname : undefined),
+    };
+    const resolved = resolveInRoot(walk, rel).path;
+    return resolved === '' ? undefined : join(this.destRel, resolved);
+  }
+
+  /**
+   * COPY --parents: BuildKit copies the pivot directory's contents through an
+   * include filter, so the destination is made as MkdirAll makes it, and the
+   * directories between it and each match are copies of the source's.
+   */
+  private async addParents(fs: SourceFs, parents: ParentsMatch): Promise<void> {
+    this.ensureDir(this.destRel);
+    for (const match of parents.matches) {
+      const parts = match.rel.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const rel = parts.slice(0, i).join('/');
+        const target = join(this.destRel, rel);
+        if (this.out.has(target)) continue;
+        const node = await fs.lstat(join(parents.root, rel));
+        if (node?.kind === 'dir') this.placeDir(target, node, fs.keepsOwners);
+        else this.ensureDir(target);
+      }
+      const target = join(this.destRel, match.rel);
+      const node = match.node;
+      if (node.kind === 'dir') {
+        // The pivot itself (`COPY --parents ./ /dest/`) is the destination MkdirAll made.
+        if (match.rel !== '') this.placeDir(target, node, fs.keepsOwners);
+        await this.copyTree(fs, match.realRel, target, '');
+      } else if (node.kind === 'file') {
+        this.placeFile(target, node, fs.keepsOwners);
+      } else if (node.kind === 'symlink') {
+        this.placeSymlink(target, node, fs.keepsOwners);
+      }
+    }
+  }
+
+  private async addMatch(fs: SourceFs, match: SourceMatch): Promise<void> {
     const node = match.node;
     if (node.kind === 'dir') {
-      const target = parentsRel !== undefined ? join(this.destRel, parentsRel) : this.destRel;
-      if ((this.slashDest && parentsRel === undefined) || fs.isIgnored(match.realRel)) {
-        // BuildKit: `COPY dir /dest/` first makes /dest (0755, --chown owner) and copies
-        // only the contents into it; without the slash, /dest is made from `dir` itself.
-        this.ensureDir(target);
-      } else {
-        this.placeDir(target, node, fs.keepsOwners, true);
-      }
-      await this.copyTree(fs, match.realRel, target, '');
+      // BuildKit: prepareTargetDir makes a missing destination with MkdirAll (0755 or the
+      // octal --chmod, --chown owner or root) and only then copies the contents into it; the
+      // directory takes the source's mtime (copyFileTimestamp), not its mode or owner.
+      this.ensureDir(this.destRel, { mtime: this.slashDest || fs.isIgnored(match.realRel) ? undefined : node.mtime });
+      await this.copyTree(fs, match.realRel, this.destRel, '');
       return;
     }
     const name = posix.basename(match.rel) || posix.basename(match.realRel);
-    const target = parentsRel !== undefined ? join(this.destRel, parentsRel) : this.destIsDir ? join(this.destRel, name) : this.destRel;
+    const target = this.destIsDir ? join(this.destRel, name) : this.destRel;
     if (node.kind === 'file') this.placeFile(target, node, fs.keepsOwners);
   }
 
@@ -126,7 +214,7 @@ export class CopyPlanner {
       if (node === undefined || (ignored && !(node.kind === 'dir' && fs.mayReinclude))) continue;
       const target = join(destDir, name);
       if (node.kind === 'dir') {
-        if (!ignored) this.placeDir(target, node, fs.keepsOwners, false);
+        if (!ignored) this.placeDir(target, node, fs.keepsOwners);
         const before = this.out.size;
         await this.copyTree(fs, src, target, rel);
         // An ignored directory appears only as the parent of something `!` re-included,
@@ -135,10 +223,14 @@ export class CopyPlanner {
       } else if (node.kind === 'file') {
         this.placeFile(target, node, fs.keepsOwners);
       } else if (node.kind === 'symlink') {
-        this.ensureParents(target);
-        this.out.set(target, { kind: 'symlink', path: target, linkname: node.linkname, mode: 0o777, ...this.ownerOf(node, fs.keepsOwners), mtime: node.mtime });
+        this.placeSymlink(target, node, fs.keepsOwners);
       }
     }
+  }
+
+  private placeSymlink(target: string, node: Extract<SourceNode, { kind: 'symlink' }>, keepOwner: boolean): void {
+    this.ensureParents(target);
+    this.out.set(target, { kind: 'symlink', path: target, linkname: node.linkname, mode: 0o777, ...this.ownerOf(node, keepOwner), mtime: node.mtime });
   }
 
   private ownerOf(node: { uid: number; gid: number }, keep: boolean): { uid: number; gid: number } {
@@ -166,18 +258,12 @@ export class CopyPlanner {
   }
 
   /**
-   * A directory that a source directory maps onto. Inside a copied tree it
-   * takes the source's metadata, even over an existing directory (as Docker
-   * and BuildKit do); the destination itself keeps an existing directory's.
+   * A directory inside a copied tree: it takes the source's metadata, even
+   * over an existing directory (as Docker and BuildKit do).
    */
-  private placeDir(target: string, node: Extract<SourceNode, { kind: 'dir' }>, keepOwner: boolean, isDestination: boolean): void {
+  private placeDir(target: string, node: Extract<SourceNode, { kind: 'dir' }>, keepOwner: boolean): void {
     if (target === '') return;
     this.ensureParents(target);
-    const existing = this.layout.view.lstat(target);
-    if (existing?.kind === 'dir' && isDestination) {
-      this.keepExisting(target);
-      return;
-    }
     this.out.set(target, { kind: 'dir', path: target, mode: this.modeOf(node.mode, true), ...this.ownerOf(node, keepOwner), mtime: node.mtime });
   }
 
@@ -188,10 +274,14 @@ export class CopyPlanner {
     this.out.set(path, { kind: 'dir', path, mode: existing.mode, uid: existing.uid, gid: existing.gid, mtime: existing.mtime });
   }
 
-  /** A directory COPY needs that no source describes: existing, or created 0755. */
-  private ensureDir(path: string): void {
+  /**
+   * A directory COPY needs that no source describes: an existing one is
+   * kept; a missing one is made as fsutil's MkdirAll makes it (the mode of
+   * the copy, the --chown owner or root, the step's time).
+   */
+  private ensureDir(path: string, made: MadeDir = {}): void {
     if (path === '' || this.out.has(path)) return;
-    this.ensureParents(path);
+    this.ensureParents(path, made);
     const existing = this.layout.view.lstat(path);
     if (existing !== undefined && existing.kind !== 'dir') {
       throw new CopyError('NOT_A_DIRECTORY', `${this.layout.what}: cannot create ${JSON.stringify('/' + path)}: a ${existing.kind} is in the way`);
@@ -200,13 +290,14 @@ export class CopyPlanner {
       this.keepExisting(path);
       return;
     }
-    const owner = this.layout.owner ?? { uid: 0, gid: 0 };
-    this.out.set(path, { kind: 'dir', path, mode: 0o755, ...owner, mtime: this.layout.createdMtime });
+    const owner = made.owner ?? this.layout.owner ?? ROOT_OWNER;
+    this.out.set(path, { kind: 'dir', path, mode: made.mode ?? this.createdDirMode, ...owner, mtime: made.mtime ?? this.layout.createdMtime });
   }
 
-  private ensureParents(path: string): void {
+  private ensureParents(path: string, made: MadeDir = {}): void {
+    const parents = { ...made, mtime: undefined };
     const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) this.ensureDir(parts.slice(0, i).join('/'));
+    for (let i = 1; i < parts.length; i++) this.ensureDir(parts.slice(0, i).join('/'), parents);
   }
 }
 

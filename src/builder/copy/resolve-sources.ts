@@ -1,10 +1,14 @@
-import { posix } from 'node:path';
+import { cleanPath, resolveInRootAsync } from '../../../snapshot/root-path.js';
 import { HoistError } from '../../errors.js';
 import { goFilepathMatch } from '../../dockerfile/ignore/index.js';
 import type { SourceFs, SourceNode } from './source-fs.js';
 
-const MAX_LINKS = 255;
 const WILDCARD = /[*?[]/;
+
+/** Whether a source has Go filepath.Match metacharacters. */
+export function hasWildcard(source: string): boolean {
+  return WILDCARD.test(source);
+}
 
 /** One source that a COPY line names, after wildcards and symlinks. */
 export interface SourceMatch {
@@ -24,64 +28,42 @@ function escapeError(fs: SourceFs, source: string): SourceError {
   });
 }
 
+/** The source root itself: a directory, looked up like any other node only at the end. */
+const ROOT: SourceNode = Object.freeze({ kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0 });
+
 /**
  * Resolve `rel` inside the root, following symlinks in every component (and
  * in the last one if `followFinal`). In the build context a link that leads
  * out is an error; in a stage's filesystem it is clamped at `/` as a
  * container would see it.
  */
-export async function resolveInRoot(
+export async function resolveInSource(
   fs: SourceFs,
   rel: string,
   followFinal: boolean,
   source: string,
 ): Promise<{ rel: string; node: SourceNode | undefined }> {
-  const strict = !fs.keepsOwners;
-  let pending = rel === '' ? [] : rel.split('/');
-  const done: string[] = [];
-  let links = 0;
-  // The node of the last component pushed onto `done`, while it still is the last one.
-  let last: { node: SourceNode | undefined } | undefined;
-  while (pending.length > 0) {
-    const part = pending.shift() as string;
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (done.length === 0) {
-        if (strict) throw escapeError(fs, source);
-        continue;
-      }
-      done.pop();
-      last = undefined;
-      continue;
-    }
-    const candidate = [...done, part].join('/');
-    const node = await fs.lstat(candidate);
-    if (node?.kind === 'symlink' && (pending.length > 0 || followFinal)) {
-      if (++links > MAX_LINKS) throw new SourceError('SYMLINK_LOOP', `too many levels of symbolic links resolving ${JSON.stringify(source)}`);
-      const target = node.linkname.split('/');
-      if (node.linkname.startsWith('/')) {
-        if (strict) throw escapeError(fs, source);
-        done.length = 0;
-      }
-      pending = [...target, ...pending];
-      last = undefined;
-      continue;
-    }
-    done.push(part);
-    last = { node };
-    if (node === undefined && pending.length > 0) {
-      return { rel: [...done, ...pending].filter((p) => p !== '' && p !== '.').join('/'), node: undefined };
-    }
-  }
-  const finalRel = done.join('/');
-  return { rel: finalRel, node: last !== undefined ? last.node : await fs.lstat(finalRel) };
+  const resolved = await resolveInRootAsync<SourceNode>(
+    {
+      root: ROOT,
+      child: (parent, _name, path) => (parent.kind === 'dir' ? fs.lstat(path) : undefined),
+      linkname: (node) => (node.kind === 'symlink' ? node.linkname : undefined),
+    },
+    rel,
+    {
+      followFinal,
+      onLoop: () => new SourceError('SYMLINK_LOOP', `too many levels of symbolic links resolving ${JSON.stringify(source)}`),
+      ...(fs.keepsOwners ? {} : { onEscape: () => escapeError(fs, source) }),
+    },
+  );
+  return { rel: resolved.path, node: resolved.path === '' ? await fs.lstat('') : resolved.node };
 }
 
 /** Clean a source as written; `..` that climbs out of the root is refused. */
 export function cleanSource(fs: SourceFs, source: string): string {
-  const cleaned = posix.normalize(`${source.replace(/^\/+/, '')}`).replace(/\/+$/, '');
-  if (cleaned === '..' || cleaned.startsWith('../')) throw escapeError(fs, source);
-  return cleaned === '.' || cleaned === '' ? '' : cleaned;
+  const cleaned = cleanPath(source.replace(/^\/+/, ''));
+  if (cleaned.climbed) throw escapeError(fs, source);
+  return cleaned.path;
 }
 
 async function expandWildcards(fs: SourceFs, segments: string[], source: string): Promise<string[]> {
@@ -93,7 +75,7 @@ async function expandWildcards(fs: SourceFs, segments: string[], source: string)
         next.push(dir === '' ? segment : `${dir}/${segment}`);
         continue;
       }
-      const resolved = await resolveInRoot(fs, dir, true, source);
+      const resolved = await resolveInSource(fs, dir, true, source);
       if (resolved.node?.kind !== 'dir') continue;
       for (const name of await fs.readdir(resolved.rel)) {
         const matched = goFilepathMatch(segment, name);
@@ -120,7 +102,7 @@ export async function resolveSources(fs: SourceFs, source: string, what: string)
   const lexicals = wildcard ? await expandWildcards(fs, cleaned.split('/'), source) : [cleaned];
   const matches: SourceMatch[] = [];
   for (const rel of lexicals) {
-    const resolved = await resolveInRoot(fs, rel, true, source);
+    const resolved = await resolveInSource(fs, rel, true, source);
     if (resolved.node === undefined) continue;
     matches.push({ rel, node: resolved.node, realRel: resolved.rel });
   }

@@ -4,9 +4,10 @@ import type { AddInstr, CopyInstr } from '../../dockerfile/instructions/types.js
 import { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import { memoryFile, type CopyItem, type CopyLayout } from '../copy/copy-entries.js';
 import { resolveOwner } from '../copy/owner.js';
-import { cleanSource, noSourceFiles, resolveSources } from '../copy/resolve-sources.js';
+import { resolveParentsSource } from '../copy/parents-sources.js';
+import { noSourceFiles, resolveSources } from '../copy/resolve-sources.js';
 import { ContextFs, ViewFs, contextFollowPaths, type SourceFs } from '../copy/source-fs.js';
-import { isGitSource, isHttpSource } from '../add/source-kind.js';
+import { isGitSource } from '../add/source-kind.js';
 import type { StepContext } from '../executor/step-context.js';
 import { isHttpSource } from '../add/source-kind.js';
 import { redactUrl } from '../../redact.js';
@@ -36,29 +37,18 @@ export async function copyLayout(ctx: StepContext, instr: CopyInstr | AddInstr):
   };
 }
 
-/** With --parents, the path kept under the destination: after a `/./` pivot, or all of it. */
-function parentsRelOf(source: string, matchRel: string, fs: SourceFs): string {
-  const pivot = source.indexOf('/./');
-  if (pivot < 0) return matchRel;
-  const prefix = cleanSource(fs, source.slice(0, pivot));
-  return prefix === '' ? matchRel : matchRel.slice(prefix.length + 1);
-}
-
 /** What one source matches in `fs`: nothing, for a wildcard that matches nothing. */
 export async function matchSource(instr: CopyInstr | AddInstr, fs: SourceFs, source: string): Promise<CopyItem[]> {
-  return (await resolveSources(fs, source, instr.kind)).map((match) => ({
-    kind: 'match',
-    fs,
-    match,
-    parentsRel: instr.parents ? parentsRelOf(source, match.rel, fs) : undefined,
-  }));
+  if (instr.parents) return (await resolveParentsSource(fs, source, instr.kind)).map((match) => ({ kind: 'parents', fs, match }));
+  return (await resolveSources(fs, source, instr.kind)).map((match) => ({ kind: 'match', fs, match }));
 }
 
 /** What `sources` match in `fs`; an error when none of them matches anything. */
 export async function matchItems(instr: CopyInstr | AddInstr, fs: SourceFs, sources: readonly string[]): Promise<CopyItem[]> {
   const items: CopyItem[] = [];
   for (const source of sources) items.push(...(await matchSource(instr, fs, source)));
-  if (sources.length > 0 && items.length === 0) throw noSourceFiles(fs, sources, instr.kind);
+  // BuildKit copies --parents sources with AllowEmptyWildcard: a wildcard may match nothing at all.
+  if (sources.length > 0 && items.length === 0 && !instr.parents) throw noSourceFiles(fs, sources, instr.kind);
   return items;
 }
 

@@ -111,8 +111,8 @@ describe('COPY follows Docker', () => {
   });
 
   it('an existing destination directory keeps its own mode and owner (the Kaniko /tmp bug)', async () => {
-    const c = makeContext({ 'tmp': { dir: true, mode: 0o1777 }, 'data/f': 'f' });
-    const { image, files } = await buildImage('FROM scratch\nCOPY tmp /tmp\nCOPY data /tmp/\n', c);
+    const c = makeContext({ 'base/tmp': { dir: true, mode: 0o1777 }, 'data/f': 'f' });
+    const { image, files } = await buildImage('FROM scratch\nCOPY base /\nCOPY data /tmp/\n', c);
     expect(files.get('tmp')?.mode).toBe(0o1777);
     const second = image.layers[1] ?? [];
     expect(second.find((m) => m.name.replace(/\/$/, '') === 'tmp')?.mode).toBe(0o1777);
@@ -189,12 +189,15 @@ describe('the build context is a boundary', () => {
 
 
 describe('COPY regressions found by the buildah differential suite', () => {
-  it('a trailing-slash destination is created 0755 root:root; without the slash it is made from the source directory', async () => {
-    const c = makeContext({ 'private/f': 'f' });
+  it('a directory destination COPY creates is 0755 root:root whatever the source directory (fsutil prepareTargetDir)', async () => {
+    const c = makeContext({ 'private/f': 'f', 'private/inner/g': 'g' });
+    chmodSync(path.join(c, 'private', 'inner'), 0o700);
     chmodSync(path.join(c, 'private'), 0o700);
+    utimesSync(path.join(c, 'private'), T, T);
     const { files } = await buildImage('FROM scratch\nCOPY private/ /slash/\nCOPY private /noslash\n', c);
     expect(files.get('slash')).toMatchObject({ mode: 0o755, uid: 0, gid: 0 });
-    expect(files.get('noslash')?.mode).toBe(0o700);
+    expect(files.get('noslash')).toMatchObject({ mode: 0o755, uid: 0, gid: 0, mtime: T });
+    expect(files.get('noslash/inner')?.mode).toBe(0o700);
   });
 
   it('a directory inside a copied tree takes the source metadata even over an existing one', async () => {

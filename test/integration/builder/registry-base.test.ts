@@ -16,7 +16,7 @@ describe('FROM and COPY --from a registry image; --push', () => {
   const ctx = makeContext({
     'passwd': 'root:x:0:0::/root:/bin/sh\napp:x:1001:1001::/home/app:/bin/sh\n',
     'group': 'root:x:0:\napp:x:1001:\n',
-    'tmp': { dir: true, mode: 0o1777 },
+    'rootfs/tmp': { dir: true, mode: 0o1777 },
     'payload.txt': 'payload',
     'lib/libc.so': 'libc',
   });
@@ -47,7 +47,7 @@ describe('FROM and COPY --from a registry image; --push', () => {
     const base = [
       'FROM scratch',
       'COPY passwd group /etc/',
-      'COPY tmp /tmp',
+      'COPY rootfs /',
       'COPY lib /usr/lib/',
       'ENV APP_HOME=/home/app PATH=/usr/bin:/bin',
       'LABEL base=yes',
