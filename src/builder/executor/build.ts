@@ -20,7 +20,7 @@ import {
 import type { Digest } from '../../oci/digest.js';
 import { loadBuildDefinition, type FrontendOptions } from '../frontend.js';
 import type { OutputSpec } from '../../images/outputs.js';
-import { DEFAULT_PATH, parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
+import { parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
 import { executeInstruction } from '../handlers/index.js';
 import { baseKey, openBaseImages, type BaseImage } from './base-images.js';
 import { viewFromImageLayers } from './base-view.js';
@@ -149,7 +149,7 @@ class Builder {
   async initialState(stage: PlannedStage): Promise<StageState> {
     switch (stage.base.kind) {
       case 'scratch':
-        return new StageState({ config: { Env: [`PATH=${DEFAULT_PATH}`] } });
+        return StageState.scratch();
       case 'stage': {
         const parent = this.results.get(stage.base.index);
         if (!parent) throw new Error(`stage ${stage.base.index} was not built before stage ${stage.index}`);
