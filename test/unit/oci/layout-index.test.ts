@@ -72,6 +72,8 @@ describe('index.json entries', () => {
     expect(() => selectIndexEntry(index, 'bar', 'test')).toThrow(/no image named/);
     expect(() => selectIndexEntry(index, undefined, 'test')).toThrow(/holds 3 images/);
     expect(selectIndexEntry({ schemaVersion: 2, manifests: [B] }, undefined, 'test')).toEqual(B);
+    const twoNames = { schemaVersion: 2 as const, manifests: indexEntries(A, linux, [parseReference('foo:1'), parseReference('foo:2')]) };
+    expect(selectIndexEntry(twoNames, undefined, 'test').digest).toBe(A.digest);
   });
 });
 
