@@ -40,7 +40,7 @@ export {
   type ImageSink,
   type ImageSource,
 } from './image.js';
-export { formatPlatform, parsePlatform, platformMatches, selectPlatformManifest } from './platform.js';
+export { formatPlatform, normalizePlatform, parsePlatform, platformFromNode, platformMatches, selectPlatformManifest } from './platform.js';
 export {
   CONTAINERD_NAME_ANNOTATION,
   REF_NAME_ANNOTATION,

@@ -79,7 +79,7 @@ describe('index.json entries', () => {
 
 describe('platforms', () => {
   it('parses and formats', () => {
-    expect(parsePlatform('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+    expect(parsePlatform('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64' });
     expect(parsePlatform('linux/x86_64')).toEqual({ os: 'linux', architecture: 'amd64' });
     expect(formatPlatform({ os: 'linux', architecture: 'arm', variant: 'v7' })).toBe('linux/arm/v7');
     expect(() => parsePlatform('linux')).toThrow(/invalid platform/);
