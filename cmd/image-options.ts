@@ -4,7 +4,7 @@ import { RegistryClient, DEFAULT_CERTS_DIRS } from '../registry/index.js';
 import { defaultKeychain } from '../registry/keychain/index.js';
 import { BlobStore, resolveStoreRoot } from '../src/oci/index.js';
 import type { ImageAccess } from '../src/images/images.js';
-import { collect, targetPlatform } from './common-options.js';
+import { collect, hostPlatform, platformFlag } from './common-options.js';
 import type { CliIo } from './io.js';
 
 export interface ImageFlags {
@@ -17,7 +17,7 @@ export interface ImageFlags {
 /** The options every verb that reads or writes images shares. */
 export function addImageOptions(cmd: Command): Command {
   return cmd
-    .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform image (default: this machine's)")
+    .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform image (default: this machine's; copy, pull, push, digest and manifest take the whole index)")
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP or unverified TLS for this registry (repeatable)', collect, [])
     .option('--registry-ca <file>', 'trust this PEM CA certificate for registries (repeatable)', collect, [])
     .option('--cache-dir <dir>', 'blob store directory (default: $HOIST_CACHE_DIR or ~/.cache/hoist)');
@@ -36,7 +36,7 @@ export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | '
 /** Image access for one command; the registry client is made only if a registry is used. */
 function imageAccess(flags: ImageFlags, io: CliIo, opts: { cacheBlobs?: boolean } = {}): { access: ImageAccess; close: () => Promise<void> } {
   let client: RegistryClient | undefined;
-  const platform = targetPlatform(flags.platform);
+  const platform = flags.platform === undefined ? hostPlatform() : platformFlag(flags.platform);
   const access: ImageAccess = {
     store: new BlobStore(resolveStoreRoot({ cacheDir: flags.cacheDir, env: io.env, homedir: homedir() })),
     registry: () => (client ??= registryClientFor(flags, io)),

@@ -40,6 +40,17 @@ export {
   type ImageSink,
   type ImageSource,
 } from './image.js';
+export {
+  blobIndex,
+  indexContents,
+  indexDescriptor,
+  isIndexSink,
+  type ImageIndex,
+  type IndexContents,
+  type IndexSink,
+  type StoredImage,
+  type StoredImageSource,
+} from './image-index.js';
 export { formatPlatform, normalizePlatform, parsePlatform, platformFromNode, platformMatches, selectPlatformManifest } from './platform.js';
 export {
   CONTAINERD_NAME_ANNOTATION,
