@@ -61,8 +61,8 @@ export {
   selectIndexEntry,
 } from './layout-index.js';
 export { OciLayout, type OciLayoutOptions } from './oci-layout.js';
-export { OciArchive } from './oci-archive.js';
-export { DockerArchive, type DockerArchiveOptions } from './docker-archive.js';
+export { OciArchive, OciArchiveStream } from './oci-archive.js';
+export { DockerArchive, DockerArchiveStream, type DockerArchiveOptions } from './docker-archive.js';
 export { repoTags, type DockerArchiveManifestEntry } from './docker-archive-write.js';
 export { TarIndex, type TarMember } from './tar-index.js';
 export { memo } from './memo.js';

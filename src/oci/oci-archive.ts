@@ -6,11 +6,13 @@
  * partial archive. Writing replaces the file (one image per archive write).
  */
 import { stat } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { writeTarToStream } from './archive-stream.js';
 import { HoistError } from '../errors.js';
 import { serializeIndex } from './canonical-json.js';
 import type { Digest } from './digest.js';
 import { imagePlatform, manifestDescriptor, verifiedBlob, type Image, type ImageSink, type ImageSource } from './image.js';
-import { indexContents, indexDescriptor, type ImageIndex, type IndexSink, type StoredImage, type StoredImageSource } from './image-index.js';
+import { indexContents, indexDescriptor, type ImageIndex, type IndexContents, type IndexSink, type StoredImage, type StoredImageSource } from './image-index.js';
 import { INDEX_FILE, indexEntries, layoutBlobPath, mergeIndex, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE } from './layout-index.js';
 import { resolveLayoutImage, resolveLayoutStored, type LayoutFiles } from './layout-read.js';
 import type { Reference } from './reference.js';
@@ -63,16 +65,38 @@ export class OciArchive implements ImageSource, ImageSink, StoredImageSource, In
   /** An index, every manifest it lists and their blobs, as one archive (replacing FILE). */
   async writeIndex(idx: ImageIndex, refs: readonly Reference[]): Promise<Digest> {
     const { blobs, manifests } = await indexContents(idx, `OCI archive ${this.file}`);
-    return writeTarAtomic(this.file, async (tar) => {
-      await startLayout(tar);
-      for (const b of blobs) await tar.stream(layoutBlobPath(b.digest), b.size, await idx.blob(b));
-      for (const m of manifests) await tar.file(layoutBlobPath(m.desc.digest), m.raw);
-      const desc = await indexDescriptor(idx);
-      await tar.file(layoutBlobPath(desc.digest), await idx.rawManifest());
-      await tar.file(INDEX_FILE, serializeIndex(mergeIndex(undefined, indexEntries(desc, undefined, refs))));
-      return desc.digest;
-    });
+    return writeTarAtomic(this.file, (tar) => fillIndexLayout(tar, idx, blobs, manifests, refs));
   }
+}
+
+/** An OCI archive written to a stream (standard output), not a file: a sink only. */
+export class OciArchiveStream implements ImageSink, IndexSink {
+  constructor(private readonly out: Writable) {}
+
+  async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
+    return writeTarToStream(this.out, (tar) => fillLayout(tar, img, refs));
+  }
+
+  async writeIndex(idx: ImageIndex, refs: readonly Reference[]): Promise<Digest> {
+    const { blobs, manifests } = await indexContents(idx, 'OCI archive on standard output');
+    return writeTarToStream(this.out, (tar) => fillIndexLayout(tar, idx, blobs, manifests, refs));
+  }
+}
+
+async function fillIndexLayout(
+  tar: TarWriter,
+  idx: ImageIndex,
+  blobs: IndexContents['blobs'],
+  manifests: IndexContents['manifests'],
+  refs: readonly Reference[],
+): Promise<Digest> {
+  await startLayout(tar);
+  for (const b of blobs) await tar.stream(layoutBlobPath(b.digest), b.size, await idx.blob(b));
+  for (const m of manifests) await tar.file(layoutBlobPath(m.desc.digest), m.raw);
+  const desc = await indexDescriptor(idx);
+  await tar.file(layoutBlobPath(desc.digest), await idx.rawManifest());
+  await tar.file(INDEX_FILE, serializeIndex(mergeIndex(undefined, indexEntries(desc, undefined, refs))));
+  return desc.digest;
 }
 
 async function startLayout(tar: TarWriter): Promise<void> {

@@ -5,9 +5,6 @@ import type { FsView } from '../../../snapshot/fs-view.js';
 import { HoistError, type Warning } from '../../errors.js';
 import { DockerfileError } from '../../dockerfile/errors.js';
 import {
-  DockerArchive,
-  OciArchive,
-  OciLayout,
   imageFromParts,
   parseReference,
   type BlobStore,
@@ -19,7 +16,7 @@ import {
 } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 import { loadBuildDefinition, type FrontendOptions } from '../frontend.js';
-import type { OutputSpec } from '../../images/outputs.js';
+import { outputSink, type OutputSpec } from '../../images/outputs.js';
 import { parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
 import { executeInstruction } from '../handlers/index.js';
 import { baseKey, openBaseImages, type BaseImage } from './base-images.js';
@@ -64,17 +61,6 @@ function parseTags(tags: readonly string[]): Reference[] {
       });
     }
   });
-}
-
-function sinkFor(output: OutputSpec): ImageSink {
-  switch (output.type) {
-    case 'oci':
-      return new OciArchive(output.dest);
-    case 'oci-layout':
-      return new OciLayout(output.dest);
-    case 'docker':
-      return new DockerArchive(output.dest);
-  }
 }
 
 /** Errors from deep inside a step are the user's: give them the instruction's location. */
@@ -226,7 +212,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const created = formatCreated(opts.epoch === undefined ? now : new Date(opts.epoch * 1000));
     const image = imageFromParts({ config: imageConfig(final, platform, created), layers: final.layers });
     const digest = await image.digest();
-    for (const output of opts.outputs) await sinkFor(output).write(image, refs);
+    for (const output of opts.outputs) await outputSink(output, tmpDir).write(image, refs);
     if (opts.push) await opts.push.write(image, refs);
     const report = await writeReports(image, refs, { digestFile: opts.digestFile, metadataFile: opts.metadataFile });
     return { image, digest, report, plan, warnings: plan.warnings };
