@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { build } from '../src/builder/executor/build.js';
-import { parseOutputSpec } from '../src/images/outputs.js';
+import { bindStandardOutput, outputDestName, parseOutputSpec } from '../src/images/outputs.js';
 import { parseSourceDateEpoch } from '../src/builder/source-date-epoch.js';
 import { registrySource } from '../src/images/images.js';
 import type { Image, ImageSink, ImageSource, Platform, Reference } from '../src/oci/index.js';
@@ -34,13 +34,14 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('-t, --tag <name>', 'name the image, e.g. app:1.0 (repeatable)', collect, [])
     .option('--build-arg <name[=value]>', 'set a build-time variable (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage instead of the last one')
-    .option('-o, --output <spec>', 'type=oci|oci-layout|docker,dest=PATH (repeatable)', collect, [])
+    .option('-o, --output <spec>', 'type=oci|oci-layout|docker,dest=PATH (repeatable; dest=- writes an archive to standard output)', collect, [])
     .option('--push', 'push the image to every -t tag')
     .option('-d, --destination <ref>', 'tag and push to this reference (Kaniko\'s name for -t + --push; repeatable)', collect, [])
     .option('--digest-file <path>', 'write the image manifest digest to this file')
     .option('--metadata-file <path>', 'write a JSON build report (digest, tags, config, layers) to this file'))
     .action(async (context: string, flags: BuildFlags) => {
-      const outputs = flags.output.map(parseOutputSpec);
+      const outputs = bindStandardOutput(flags.output.map(parseOutputSpec), { stream: process.stdout, isTerminal: process.stdout.isTTY === true });
+      const archiveOnStdout = outputs.some((o) => typeof o.dest !== 'string');
       const tags = [...flags.tag, ...flags.destination];
       const push = Boolean(flags.push) || flags.destination.length > 0;
       if (outputs.length === 0 && !push) {
@@ -74,9 +75,11 @@ export function registerBuild(program: Command, io: CliIo): void {
           metadataFile: flags.metadataFile,
         });
         printWarnings(io, result.warnings);
-        for (const o of outputs) io.stderr(`wrote ${o.type} ${o.dest}`);
+        for (const o of outputs) io.stderr(`wrote ${o.type} ${outputDestName(o)}`);
         if (push) for (const t of tags) io.stderr(`pushed ${t}`);
-        io.stdout(result.digest);
+        // Standard output carries the archive then: the digest must not end up inside it.
+        if (archiveOnStdout) io.stderr(`digest ${result.digest}`);
+        else io.stdout(result.digest);
       }).finally(() => dispatcher.close());
     });
 }

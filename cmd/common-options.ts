@@ -1,6 +1,7 @@
 import { UsageError, formatLocation, type Warning } from '../src/errors.js';
 import type { CliIo } from './io.js';
-import { parsePlatform, platformFromNode, type PlatformSpec } from '../src/builder/plan/platform.js';
+import { parsePlatform, platformFromNode } from '../src/oci/platform.js';
+import type { Platform } from '../src/oci/types.js';
 import { parseGoDuration } from '../src/dockerfile/instructions/duration.js';
 
 /** commander accumulator for repeatable options. */
@@ -28,16 +29,30 @@ export function parseBuildArgs(values: readonly string[], env: NodeJS.ProcessEnv
   return args;
 }
 
-export function hostPlatform(): PlatformSpec {
+export function hostPlatform(): Platform {
   return platformFromNode(process.platform, process.arch);
 }
 
-export function targetPlatform(flag: string | undefined): PlatformSpec {
+/** `--platform` of build and plan: one platform (default: this machine's); a list is refused until multi-platform builds exist. */
+export function targetPlatform(flag: string | undefined): Platform {
   if (flag === undefined) return hostPlatform();
+  if (flag.includes(',')) {
+    throw new UsageError(`--platform ${JSON.stringify(flag)}: multi-platform builds are not supported yet`, {
+      hint: 'build one platform at a time, e.g. --platform linux/arm64',
+    });
+  }
+  return platformFlag(flag);
+}
+
+/** One `--platform` value, parsed as containerd does (`linux/arm64`, `arm64`, `linux/arm/v7`, `armhf`). */
+export function platformFlag(flag: string): Platform {
+  if (flag.includes(',')) {
+    throw new UsageError(`--platform ${JSON.stringify(flag)}: name one platform`, { hint: 'write --platform os/arch[/variant], e.g. linux/arm64' });
+  }
   try {
-    return parsePlatform(flag);
+    return parsePlatform(flag, hostPlatform());
   } catch (err) {
-    throw new UsageError(`--platform ${JSON.stringify(flag)}: ${(err as Error).message}`, { hint: 'write os/arch[/variant], e.g. linux/arm64' });
+    throw new UsageError(`--platform ${JSON.stringify(flag)}: ${(err as Error).message}`, { hint: 'write os/arch[/variant], e.g. linux/amd64 or linux/arm64', cause: err });
   }
 }
 

@@ -12,7 +12,7 @@ export function registerCopy(program: Command, io: CliIo): void {
       .argument('<dst>', 'destination'),
   ).action(async (src: string, dst: string, flags: ImageFlags) => {
     await withImageAccess(flags, io, { cacheBlobs: false }, async (access) => {
-      io.stdout(await copyImage(src, dst, access));
+      io.stdout(await copyImage(src, dst, access, { onePlatform: flags.platform !== undefined }));
     });
   });
 }

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import { parseImageLocation } from '../src/images/image-location.js';
-import { readImage } from '../src/images/images.js';
+import { readManifest } from '../src/images/images.js';
 import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import type { CliIo } from './io.js';
 
 export function registerDigest(program: Command, io: CliIo): void {
-  addImageOptions(program.command('digest').description("print an image's manifest digest").argument('<ref>', 'image')).action(
-    async (ref: string, flags: ImageFlags) => {
-      await withImageAccess(flags, io, {}, async (access) => {
-        io.stdout(await (await readImage(parseImageLocation(ref), access)).digest());
-      });
-    },
-  );
+  addImageOptions(
+    program.command('digest').description("print an image's manifest digest (an index's own digest unless --platform is given)").argument('<ref>', 'image'),
+  ).action(async (ref: string, flags: ImageFlags) => {
+    await withImageAccess(flags, io, {}, async (access) => {
+      io.stdout((await readManifest(parseImageLocation(ref), access, flags.platform !== undefined)).digest);
+    });
+  });
 }

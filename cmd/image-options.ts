@@ -5,7 +5,7 @@ import { proxySettingsFromEnv } from '../registry/proxy.js';
 import { defaultKeychain } from '../registry/keychain/index.js';
 import { BlobStore, resolveStoreRoot } from '../src/oci/index.js';
 import type { ImageAccess } from '../src/images/images.js';
-import { collect, parseDurationFlag, targetPlatform } from './common-options.js';
+import { collect, hostPlatform, parseDurationFlag, platformFlag } from './common-options.js';
 import type { CliIo } from './io.js';
 
 export interface ImageFlags {
@@ -19,7 +19,7 @@ export interface ImageFlags {
 /** The options every verb that reads or writes images shares. */
 export function addImageOptions(cmd: Command): Command {
   return cmd
-    .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform image (default: this machine's)")
+    .option('--platform <os/arch[/variant]>', "platform to pick from a multi-platform image (default: this machine's; copy, pull, push, digest and manifest take the whole index)")
     .option('--insecure-registry <host[:port]>', 'allow plain HTTP or unverified TLS for this registry (repeatable)', collect, [])
     .option('--registry-ca <file>', 'trust this PEM CA certificate for registries (repeatable)', collect, [])
     .option('--registry-timeout <duration>', 'wait this long for a registry (or an ADD URL) to connect, answer or send more, then retry once (default 30s)')
@@ -46,7 +46,7 @@ function imageAccess(
   opts: { cacheBlobs?: boolean } = {},
 ): { access: ImageAccess; close: () => Promise<void>; secrets: () => string[] } {
   let client: RegistryClient | undefined;
-  const platform = targetPlatform(flags.platform);
+  const platform = flags.platform === undefined ? hostPlatform() : platformFlag(flags.platform);
   parseDurationFlag('--registry-timeout', flags.registryTimeout); // a bad value is a usage error before any work
   const access: ImageAccess = {
     store: new BlobStore(resolveStoreRoot({ cacheDir: flags.cacheDir, env: io.env, homedir: homedir() })),

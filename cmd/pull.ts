@@ -16,7 +16,7 @@ export function registerPull(program: Command, io: CliIo): void {
     const src = parseImageLocation(ref);
     if (src.kind !== 'registry') throw new UsageError(`pull reads from a registry, not ${src.kind}:`, { hint: 'use hoist copy for local sources' });
     await withImageAccess(flags, io, { cacheBlobs: false }, async (access) => {
-      io.stdout(await copyImage(src, dest, access));
+      io.stdout(await copyImage(src, dest, access, { onePlatform: flags.platform !== undefined }));
     });
   });
 }

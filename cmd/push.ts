@@ -16,7 +16,7 @@ export function registerPush(program: Command, io: CliIo): void {
     const dst = parseImageLocation(ref);
     if (dst.kind !== 'registry') throw new UsageError(`push writes to a registry, not ${dst.kind}:`, { hint: 'use hoist copy for local destinations' });
     await withImageAccess(flags, io, { cacheBlobs: false }, async (access) => {
-      io.stdout(await copyImage(src, dst, access));
+      io.stdout(await copyImage(src, dst, access, { onePlatform: flags.platform !== undefined }));
     });
   });
 }

@@ -4,15 +4,19 @@
  * client's concurrency, each digest once), then the manifest is PUT once
  * per tag with its media type as Content-Type. Repositories are written one
  * after another so that the second and later ones on the same registry get
- * cross-repository mounts instead of uploads.
+ * cross-repository mounts instead of uploads. An index is written whole:
+ * every blob, then every manifest it lists (by digest), then the index.
  */
 import { Readable } from 'node:stream';
 import {
+  indexContents,
   isDistributable,
   type Descriptor,
   type Digest,
   type Image,
+  type ImageIndex,
   type ImageSink,
+  type IndexSink,
   type Reference,
 } from '../src/oci/index.js';
 import { largestFirst, mapLimit } from '../src/oci/parallel.js';
@@ -28,19 +32,37 @@ interface Blob {
   open: () => Promise<Readable>;
 }
 
-export class RegistrySink implements ImageSink {
+export class RegistrySink implements ImageSink, IndexSink {
   constructor(
     private readonly client: RegistryClient,
     private readonly options: RegistrySinkOptions = {},
   ) {}
 
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
-    if (refs.length === 0) throw new RegistryError('REGISTRY_PROTOCOL', 'push: no reference to write the image to');
     const blobs = await this.blobsOf(img);
-    const raw = await img.rawManifest();
-    const mediaType = await img.mediaType();
-    const signal = this.options.signal ? { signal: this.options.signal } : {};
+    return this.writeTo(refs, { raw: await img.rawManifest(), mediaType: await img.mediaType(), digest: await img.digest() }, blobs, []);
+  }
 
+  async writeIndex(idx: ImageIndex, refs: readonly Reference[]): Promise<Digest> {
+    const where = refs.map((r) => r.string()).join(', ');
+    const { blobs, manifests } = await indexContents(idx, where);
+    return this.writeTo(
+      refs,
+      { raw: await idx.rawManifest(), mediaType: await idx.mediaType(), digest: await idx.digest() },
+      blobs.map((desc) => ({ desc, open: () => idx.blob(desc) })),
+      manifests,
+    );
+  }
+
+  /** Per repository: the blobs, the listed manifests by digest (children first), then `top` under each ref. */
+  private async writeTo(
+    refs: readonly Reference[],
+    top: { raw: Buffer; mediaType: string; digest: Digest },
+    blobs: readonly Blob[],
+    listed: ReadonlyArray<{ desc: Descriptor; raw: Buffer }>,
+  ): Promise<Digest> {
+    if (refs.length === 0) throw new RegistryError('REGISTRY_PROTOCOL', 'push: no reference to write the image to');
+    const signal = this.options.signal ? { signal: this.options.signal } : {};
     const byRepo = new Map<string, Reference[]>();
     for (const ref of refs) {
       const key = ref.repository().string();
@@ -50,13 +72,14 @@ export class RegistrySink implements ImageSink {
     for (const group of byRepo.values()) {
       const repo = (group[0] as Reference).repository();
       await mapLimit(
-        largestFirst(blobs, (b) => b.desc.size),
+        largestFirst([...blobs], (b) => b.desc.size),
         this.client.concurrency,
         (b) => this.client.pushBlob(repo, b.desc, b.open, signal),
       );
+      for (const m of listed) await this.client.putManifest(repo.withDigest(m.desc.digest), m.raw, m.desc.mediaType, signal);
       for (const ref of group) {
-        const target = ref.tag === undefined && ref.digest === undefined ? ref.withDigest(await img.digest()) : ref;
-        digest = await this.client.putManifest(target, raw, mediaType, signal);
+        const target = ref.tag === undefined && ref.digest === undefined ? ref.withDigest(top.digest) : ref;
+        digest = await this.client.putManifest(target, top.raw, top.mediaType, signal);
       }
     }
     return digest as Digest;

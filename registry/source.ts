@@ -1,19 +1,24 @@
 /**
  * RegistrySource: images read from a registry. An index (or Docker manifest
- * list) is resolved to one platform; the Image is lazy: only the manifest
+ * list) is resolved to one platform by `image()`, or kept whole by
+ * `stored()` (for copying it as is); the Image is lazy: only the manifest
  * and the config are fetched by `image()`, layers when they are read (or
  * all at once, with a bound, by `prefetch`).
  */
 import {
+  blobIndex,
   isIndexMediaType,
   parseIndex,
   parseReference,
   selectPlatformManifest,
   type BlobStore,
+  type Descriptor,
   type Image,
   type ImageSource,
   type Platform,
   type Reference,
+  type StoredImage,
+  type StoredImageSource,
 } from '../src/oci/index.js';
 import { largestFirst, mapLimit } from '../src/oci/parallel.js';
 import type { RegistryClient } from './client.js';
@@ -31,7 +36,7 @@ export interface RegistrySourceOptions {
 /** Nested indexes are legal but rare; this bounds the walk. */
 const MAX_INDEX_DEPTH = 4;
 
-export class RegistrySource implements ImageSource {
+export class RegistrySource implements ImageSource, StoredImageSource {
   private readonly origins = new WeakMap<Image, RemoteBlobs>();
 
   constructor(
@@ -40,12 +45,7 @@ export class RegistrySource implements ImageSource {
   ) {}
 
   async image(ref?: Reference | string, platform?: Platform): Promise<Image> {
-    if (ref === undefined) {
-      throw new RegistryError('REGISTRY_PROTOCOL', 'a registry source needs an image reference', {
-        hint: 'name the image, e.g. docker.io/library/busybox:latest',
-      });
-    }
-    const reference = typeof ref === 'string' ? parseReference(ref) : ref;
+    const reference = this.reference(ref);
     const want = platform ?? this.options.defaultPlatform;
     const signal = this.options.signal ? { signal: this.options.signal } : {};
     let current = reference;
@@ -64,6 +64,31 @@ export class RegistrySource implements ImageSource {
     await img.rawConfigFile(); // fetched up front: a bad image fails here, not mid-build
     this.origins.set(img, blobs);
     return img;
+  }
+
+  /** What `ref` names as stored: an index stays an index (its manifests are fetched when walked). */
+  async stored(ref?: Reference | string): Promise<StoredImage> {
+    const reference = this.reference(ref);
+    const signal = this.options.signal ? { signal: this.options.signal } : {};
+    const fetched = await this.client.getManifest(reference, undefined, signal);
+    const blobs = new RemoteBlobs(this.client, reference.repository(), this.options.store, this.options.signal);
+    if (!isIndexMediaType(fetched.mediaType)) {
+      const image = remoteImage(fetched.raw, fetched.mediaType, blobs);
+      this.origins.set(image, blobs);
+      return { kind: 'image', image };
+    }
+    const manifestBytes = async (desc: Descriptor): Promise<Buffer> =>
+      (await this.client.getManifest(reference.repository().withDigest(desc.digest), undefined, signal)).raw;
+    return { kind: 'index', index: blobIndex(fetched.raw, fetched.mediaType, manifestBytes, (desc) => blobs.open(desc)) };
+  }
+
+  private reference(ref: Reference | string | undefined): Reference {
+    if (ref === undefined) {
+      throw new RegistryError('REGISTRY_PROTOCOL', 'a registry source needs an image reference', {
+        hint: 'name the image, e.g. docker.io/library/busybox:latest',
+      });
+    }
+    return typeof ref === 'string' ? parseReference(ref) : ref;
   }
 
   /** Download every layer of an image from this source into the store, `client.concurrency` at a time. */

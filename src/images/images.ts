@@ -5,13 +5,15 @@ import {
   OciLayout,
   parseReference,
   type BlobStore,
+  type Digest,
   type Image,
   type ImageSink,
   type ImageSource,
   type Platform,
   type Reference,
+  type StoredImage,
 } from '../oci/index.js';
-import { RegistrySink, RegistrySource, type RegistryClient } from '../../registry/index.js';
+import { RegistryError, RegistrySink, RegistrySource, type RegistryClient } from '../../registry/index.js';
 import { formatImageLocation, type ImageLocation } from './image-location.js';
 
 /** What reading or writing images needs: a blob store, a registry client, the platform to pick. */
@@ -30,6 +32,8 @@ export interface ImageAccess {
 }
 
 /** Local transports are sources and sinks alike. */
+function localSource(loc: Extract<ImageLocation, { kind: 'oci-layout' | 'oci-archive' }>): OciLayout | OciArchive;
+function localSource(loc: Exclude<ImageLocation, { kind: 'registry' }>): ImageSource & ImageSink;
 function localSource(loc: Exclude<ImageLocation, { kind: 'registry' }>): ImageSource & ImageSink {
   switch (loc.kind) {
     case 'oci-layout':
@@ -49,17 +53,45 @@ export function registrySource(access: ImageAccess): RegistrySource {
   });
 }
 
-/** Open the image at `loc` (lazily: nothing but its manifest is read until asked). */
+/** Open the image at `loc` for `access.platform` (lazily: nothing but its manifest is read until asked). */
 export async function readImage(loc: ImageLocation, access: ImageAccess): Promise<Image> {
   try {
     if (loc.kind === 'registry') return await registrySource(access).image(loc.ref, access.platform);
     return await localSource(loc).image(loc.tag, access.platform);
   } catch (err) {
-    if (err instanceof HoistError && !err.message.includes(formatImageLocation(loc))) {
-      throw new HoistError(err.code, `${formatImageLocation(loc)}: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
-    }
-    throw err;
+    throw located(err, loc);
   }
+}
+
+/** What `loc` holds as stored: an index stays an index (what crane digest/manifest/copy see). */
+export async function readStored(loc: ImageLocation, access: ImageAccess): Promise<StoredImage> {
+  try {
+    if (loc.kind === 'registry') return await registrySource(access).stored(loc.ref);
+    if (loc.kind === 'docker-archive') return { kind: 'image', image: await new DockerArchive(loc.path).image(loc.tag) };
+    return await localSource(loc).stored(loc.tag);
+  } catch (err) {
+    throw located(err, loc);
+  }
+}
+
+/**
+ * Name the location in an error that does not already, keeping what the
+ * error is: a RegistryError keeps its class, HTTP status and OCI error codes.
+ */
+function located(err: unknown, loc: ImageLocation): unknown {
+  const where = formatImageLocation(loc);
+  if (!(err instanceof HoistError) || err.message.includes(where)) return err;
+  const message = `${where}: ${err.message}`;
+  const hint = err.hint ? { hint: err.hint } : {};
+  if (err instanceof RegistryError) {
+    return new RegistryError(err.code as ConstructorParameters<typeof RegistryError>[0], message, {
+      ...hint,
+      ...(err.status !== undefined ? { status: err.status } : {}),
+      ociErrors: err.ociErrors,
+      cause: err,
+    });
+  }
+  return new HoistError(err.code, message, { ...hint, cause: err });
 }
 
 /**
@@ -78,4 +110,19 @@ export function destinationRefs(loc: ImageLocation, source: ImageLocation | unde
 export function imageSink(loc: ImageLocation, access: ImageAccess): ImageSink {
   if (loc.kind === 'registry') return new RegistrySink(access.registry(), access.signal ? { signal: access.signal } : {});
   return localSource(loc);
+}
+
+/**
+ * The manifest bytes at `loc`: as stored (an index stays an index, as crane
+ * digest and crane manifest show it), or with `onePlatform` the manifest of
+ * the image for `access.platform`.
+ */
+export async function readManifest(loc: ImageLocation, access: ImageAccess, onePlatform: boolean): Promise<{ raw: Buffer; digest: Digest }> {
+  if (onePlatform) {
+    const image = await readImage(loc, access);
+    return { raw: await image.rawManifest(), digest: await image.digest() };
+  }
+  const stored = await readStored(loc, access);
+  const it = stored.kind === 'image' ? stored.image : stored.index;
+  return { raw: await it.rawManifest(), digest: await it.digest() };
 }

@@ -4,6 +4,8 @@
  * Writing goes to `FILE.tmp-XXXX`, renamed over FILE only when complete.
  */
 import { dirname } from 'node:path';
+import type { Writable } from 'node:stream';
+import { writeTarToStream } from './archive-stream.js';
 import type { Digest } from './digest.js';
 import { readDockerArchiveImage, type LayerPresentation } from './docker-archive-read.js';
 import { fillDockerArchive } from './docker-archive-write.js';
@@ -37,5 +39,18 @@ export class DockerArchive implements ImageSource, ImageSink {
   /** Returns the image's manifest digest (the archive itself records the config digest, Docker's image ID). */
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
     return writeTarAtomic(this.file, (tar) => fillDockerArchive(tar, img, refs, this.options.spoolDir ?? dirname(this.file)));
+  }
+}
+
+/** A `docker save` tarball written to a stream (standard output), not a file: a sink only. */
+export class DockerArchiveStream implements ImageSink {
+  constructor(
+    private readonly out: Writable,
+    /** Where compressed layers are decompressed while being copied in. */
+    private readonly spoolDir: string,
+  ) {}
+
+  async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
+    return writeTarToStream(this.out, (tar) => fillDockerArchive(tar, img, refs, this.spoolDir));
   }
 }

@@ -40,7 +40,18 @@ export {
   type ImageSink,
   type ImageSource,
 } from './image.js';
-export { formatPlatform, parsePlatform, platformMatches, selectPlatformManifest } from './platform.js';
+export {
+  blobIndex,
+  indexContents,
+  indexDescriptor,
+  isIndexSink,
+  type ImageIndex,
+  type IndexContents,
+  type IndexSink,
+  type StoredImage,
+  type StoredImageSource,
+} from './image-index.js';
+export { formatPlatform, normalizePlatform, parsePlatform, platformFromNode, platformMatches, selectPlatformManifest } from './platform.js';
 export {
   CONTAINERD_NAME_ANNOTATION,
   REF_NAME_ANNOTATION,
@@ -50,8 +61,8 @@ export {
   selectIndexEntry,
 } from './layout-index.js';
 export { OciLayout, type OciLayoutOptions } from './oci-layout.js';
-export { OciArchive } from './oci-archive.js';
-export { DockerArchive, type DockerArchiveOptions } from './docker-archive.js';
+export { OciArchive, OciArchiveStream } from './oci-archive.js';
+export { DockerArchive, DockerArchiveStream, type DockerArchiveOptions } from './docker-archive.js';
 export { repoTags, type DockerArchiveManifestEntry } from './docker-archive-write.js';
 export { TarIndex, type TarMember } from './tar-index.js';
 export { memo } from './memo.js';

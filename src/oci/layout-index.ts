@@ -81,14 +81,15 @@ function matchesReference(d: Descriptor, ref: Reference, byTag: boolean): boolea
  * containerd image name, or a reference whose full or familiar form is one
  * of those. A Reference matches by full name, ref name (full or familiar),
  * digest, and failing those by ref name equal to its tag. Without a selector
- * the index must hold exactly one entry.
+ * the index must hold exactly one image (one digest, under any number of names).
  */
 export function selectIndexEntry(index: Index, selector: Reference | string | undefined, where: string): Descriptor {
   const entries = index.manifests;
   const listing = entries.map(describe).join(', ') || 'nothing';
   if (selector === undefined) {
+    // One image under several names (two tags of one digest) is still one image.
     const [only] = entries;
-    if (only !== undefined && entries.length === 1) return only;
+    if (only !== undefined && entries.every((d) => d.digest === only.digest)) return only;
     throw new HoistError('IMAGE_NOT_FOUND', `${where} holds ${entries.length} images (${listing}); say which one`, {
       hint: 'name the image by its ref name, e.g. oci-layout:DIR:latest',
     });

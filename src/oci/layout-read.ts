@@ -5,6 +5,7 @@
  */
 import { HoistError } from '../errors.js';
 import { blobImage, type BlobFetcher, type Image } from './image.js';
+import { blobIndex, type StoredImage } from './image-index.js';
 import { selectIndexEntry } from './layout-index.js';
 import { isImageManifestMediaType, isIndexMediaType } from './media-types.js';
 import { parseIndex } from './parse.js';
@@ -44,4 +45,16 @@ export async function resolveLayoutImage(
   }
   const raw = await readBounded(await files.fetch(desc), `manifest ${desc.digest}`);
   return blobImage(raw, files.fetch, desc.mediaType);
+}
+
+/** The entry `selector` names as stored: an image, or an index with everything it lists. */
+export async function resolveLayoutStored(files: LayoutFiles, selector: Reference | string | undefined): Promise<StoredImage> {
+  const index = parseIndex(await files.readIndex());
+  const desc = selectIndexEntry(index, selector, files.where);
+  const read = async (d: Descriptor): Promise<Buffer> => readBounded(await files.fetch(d), `manifest ${d.digest} in ${files.where}`);
+  if (isIndexMediaType(desc.mediaType)) return { kind: 'index', index: blobIndex(await read(desc), desc.mediaType, read, files.fetch) };
+  if (!isImageManifestMediaType(desc.mediaType)) {
+    throw new HoistError('UNSUPPORTED_MEDIA_TYPE', `${files.where}: entry ${desc.digest} is ${desc.mediaType}, not an image manifest or index`);
+  }
+  return { kind: 'image', image: blobImage(await read(desc), files.fetch, desc.mediaType) };
 }

@@ -6,12 +6,15 @@
  * partial archive. Writing replaces the file (one image per archive write).
  */
 import { stat } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { writeTarToStream } from './archive-stream.js';
 import { HoistError } from '../errors.js';
 import { serializeIndex } from './canonical-json.js';
 import type { Digest } from './digest.js';
 import { imagePlatform, manifestDescriptor, verifiedBlob, type Image, type ImageSink, type ImageSource } from './image.js';
+import { indexContents, indexDescriptor, type ImageIndex, type IndexContents, type IndexSink, type StoredImage, type StoredImageSource } from './image-index.js';
 import { INDEX_FILE, indexEntries, layoutBlobPath, mergeIndex, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE } from './layout-index.js';
-import { resolveLayoutImage } from './layout-read.js';
+import { resolveLayoutImage, resolveLayoutStored, type LayoutFiles } from './layout-read.js';
 import type { Reference } from './reference.js';
 import { TarWriter } from '../tar/index.js';
 import { writeStreamAtomic } from './atomic-file.js';
@@ -54,10 +57,10 @@ export async function writeTarAtomic<T>(file: string, fill: (tar: TarWriter) => 
   return fillResult.value;
 }
 
-export class OciArchive implements ImageSource, ImageSink {
+export class OciArchive implements ImageSource, ImageSink, StoredImageSource, IndexSink {
   constructor(readonly file: string) {}
 
-  async image(ref?: Reference | string, platform?: Platform): Promise<Image> {
+  private async files(): Promise<LayoutFiles> {
     const where = `OCI archive ${this.file}`;
     const tar = await loadArchive(this.file, 'OCI archive');
     if (tar.get(INDEX_FILE) === undefined) {
@@ -65,29 +68,74 @@ export class OciArchive implements ImageSource, ImageSink {
         hint: 'for a `docker save` tarball use docker-archive:',
       });
     }
-    return resolveLayoutImage(
-      {
-        readIndex: () => tar.readFile(INDEX_FILE),
-        fetch: async (desc) => verifiedBlob(tar.open(layoutBlobPath(desc.digest)), desc, where),
-        where,
-      },
-      ref,
-      platform,
-    );
+    return {
+      readIndex: () => tar.readFile(INDEX_FILE),
+      fetch: async (desc) => verifiedBlob(tar.open(layoutBlobPath(desc.digest)), desc, where),
+      where,
+    };
+  }
+
+  async image(ref?: Reference | string, platform?: Platform): Promise<Image> {
+    return resolveLayoutImage(await this.files(), ref, platform);
+  }
+
+  /** The entry as stored: an index stays an index. */
+  async stored(ref?: Reference | string): Promise<StoredImage> {
+    return resolveLayoutStored(await this.files(), ref);
   }
 
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
     return writeTarAtomic(this.file, (tar) => fillLayout(tar, img, refs));
   }
+
+  /** An index, every manifest it lists and their blobs, as one archive (replacing FILE). */
+  async writeIndex(idx: ImageIndex, refs: readonly Reference[]): Promise<Digest> {
+    const { blobs, manifests } = await indexContents(idx, `OCI archive ${this.file}`);
+    return writeTarAtomic(this.file, (tar) => fillIndexLayout(tar, idx, blobs, manifests, refs));
+  }
+}
+
+/** An OCI archive written to a stream (standard output), not a file: a sink only. */
+export class OciArchiveStream implements ImageSink, IndexSink {
+  constructor(private readonly out: Writable) {}
+
+  async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
+    return writeTarToStream(this.out, (tar) => fillLayout(tar, img, refs));
+  }
+
+  async writeIndex(idx: ImageIndex, refs: readonly Reference[]): Promise<Digest> {
+    const { blobs, manifests } = await indexContents(idx, 'OCI archive on standard output');
+    return writeTarToStream(this.out, (tar) => fillIndexLayout(tar, idx, blobs, manifests, refs));
+  }
+}
+
+async function fillIndexLayout(
+  tar: TarWriter,
+  idx: ImageIndex,
+  blobs: IndexContents['blobs'],
+  manifests: IndexContents['manifests'],
+  refs: readonly Reference[],
+): Promise<Digest> {
+  await startLayout(tar);
+  for (const b of blobs) await tar.stream(layoutBlobPath(b.digest), b.size, await idx.blob(b));
+  for (const m of manifests) await tar.file(layoutBlobPath(m.desc.digest), m.raw);
+  const desc = await indexDescriptor(idx);
+  await tar.file(layoutBlobPath(desc.digest), await idx.rawManifest());
+  await tar.file(INDEX_FILE, serializeIndex(mergeIndex(undefined, indexEntries(desc, undefined, refs))));
+  return desc.digest;
+}
+
+async function startLayout(tar: TarWriter): Promise<void> {
+  await tar.file(OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT);
+  await tar.directory('blobs');
+  await tar.directory('blobs/sha256');
 }
 
 /** Write an OCI layout's members (oci-layout, blobs, index.json) into a tar. */
 async function fillLayout(tar: TarWriter, img: Image, refs: readonly Reference[]): Promise<Digest> {
   const manifest = await img.manifest();
   const desc = await manifestDescriptor(img);
-  await tar.file(OCI_LAYOUT_FILE, OCI_LAYOUT_CONTENT);
-  await tar.directory('blobs');
-  await tar.directory('blobs/sha256');
+  await startLayout(tar);
   const seen = new Set<Digest>();
   for (const layer of await img.layers()) {
     const digest = await layer.digest();

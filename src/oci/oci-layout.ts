@@ -13,12 +13,13 @@ import { BlobStore } from './blob-store.js';
 import { serializeIndex } from './canonical-json.js';
 import type { Digest } from './digest.js';
 import { imagePlatform, manifestDescriptor, type Image, type ImageSink, type ImageSource } from './image.js';
+import { indexContents, indexDescriptor, type ImageIndex, type IndexSink, type StoredImage, type StoredImageSource } from './image-index.js';
 import { INDEX_FILE, indexEntries, mergeIndex, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE } from './layout-index.js';
-import { resolveLayoutImage } from './layout-read.js';
+import { resolveLayoutImage, resolveLayoutStored, type LayoutFiles } from './layout-read.js';
 import { largestFirst, mapLimit } from './parallel.js';
 import { parseIndex } from './parse.js';
 import type { Reference } from './reference.js';
-import type { Index, Platform } from './types.js';
+import type { Descriptor, Index, Platform } from './types.js';
 
 export interface OciLayoutOptions {
   /** Layers copied at once when writing. Default 3. */
@@ -29,7 +30,7 @@ function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
-export class OciLayout implements ImageSource, ImageSink {
+export class OciLayout implements ImageSource, ImageSink, StoredImageSource, IndexSink {
   private readonly store: BlobStore;
   private readonly concurrency: number;
 
@@ -62,21 +63,25 @@ export class OciLayout implements ImageSource, ImageSink {
     }
   }
 
+  private get files(): LayoutFiles {
+    return {
+      readIndex: () => this.readIndexBytes(),
+      fetch: (desc) => this.store.open(desc.digest, desc.size),
+      where: this.where,
+    };
+  }
+
   async image(ref?: Reference | string, platform?: Platform): Promise<Image> {
-    return resolveLayoutImage(
-      {
-        readIndex: () => this.readIndexBytes(),
-        fetch: (desc) => this.store.open(desc.digest, desc.size),
-        where: this.where,
-      },
-      ref,
-      platform,
-    );
+    return resolveLayoutImage(this.files, ref, platform);
+  }
+
+  /** The entry as stored: an index stays an index. */
+  async stored(ref?: Reference | string): Promise<StoredImage> {
+    return resolveLayoutStored(this.files, ref);
   }
 
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
-    await mkdir(this.dir, { recursive: true });
-    await this.ensureLayoutFile();
+    await this.prepare();
     const manifest = await img.manifest();
     const layers = await img.layers();
     const bySize = largestFirst(
@@ -86,20 +91,46 @@ export class OciLayout implements ImageSource, ImageSink {
     await mapLimit(bySize, this.concurrency, async ({ layer }) => {
       const digest = await layer.digest();
       const size = await layer.size();
-      if ((await this.store.has(digest)) && (await this.store.size(digest)) === size) return;
+      if (await this.holds(digest, size)) return;
       await this.store.put(await layer.compressed(), { digest, size });
     });
     await this.store.putBytes(await img.rawConfigFile(), { digest: manifest.config.digest, size: manifest.config.size });
     const desc = await manifestDescriptor(img);
     await this.store.putBytes(await img.rawManifest(), { digest: desc.digest, size: desc.size });
+    await this.addToIndex(indexEntries(desc, await imagePlatform(img), refs));
+    return desc.digest;
+  }
 
+  /** An index, every manifest it lists and their blobs; index.json gets one entry for it per ref. */
+  async writeIndex(idx: ImageIndex, refs: readonly Reference[]): Promise<Digest> {
+    await this.prepare();
+    const { blobs, manifests } = await indexContents(idx, this.where);
+    await mapLimit(largestFirst(blobs, (b) => b.size), this.concurrency, async (b: Descriptor) => {
+      if (await this.holds(b.digest, b.size)) return;
+      await this.store.put(await idx.blob(b), { digest: b.digest, size: b.size });
+    });
+    for (const m of manifests) await this.store.putBytes(m.raw, { digest: m.desc.digest, size: m.desc.size });
+    const desc = await indexDescriptor(idx);
+    await this.store.putBytes(await idx.rawManifest(), { digest: desc.digest, size: desc.size });
+    await this.addToIndex(indexEntries(desc, undefined, refs));
+    return desc.digest;
+  }
+
+  private async prepare(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await this.ensureLayoutFile();
+  }
+
+  private async holds(digest: Digest, size: number): Promise<boolean> {
+    return (await this.store.has(digest)) && (await this.store.size(digest)) === size;
+  }
+
+  private async addToIndex(entries: Descriptor[]): Promise<void> {
     const existing = await this.readIndexBytes().then(parseIndex, (err: unknown) => {
       if (err instanceof HoistError && err.code === 'NOT_A_LAYOUT') return undefined;
       throw err;
     });
-    const merged = mergeIndex(existing, indexEntries(desc, await imagePlatform(img), refs));
-    await writeFileAtomic(join(this.dir, INDEX_FILE), serializeIndex(merged));
-    return desc.digest;
+    await writeFileAtomic(join(this.dir, INDEX_FILE), serializeIndex(mergeIndex(existing, entries)));
   }
 
   private async ensureLayoutFile(): Promise<void> {

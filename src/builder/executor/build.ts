@@ -5,9 +5,6 @@ import type { FsView } from '../../../snapshot/fs-view.js';
 import { HoistError, type Warning } from '../../errors.js';
 import { DockerfileError } from '../../dockerfile/errors.js';
 import {
-  DockerArchive,
-  OciArchive,
-  OciLayout,
   imageFromParts,
   parseReference,
   type BlobStore,
@@ -19,8 +16,8 @@ import {
 } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 import { loadBuildDefinition, type FrontendOptions } from '../frontend.js';
-import type { OutputSpec } from '../../images/outputs.js';
-import { DEFAULT_PATH, parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
+import { outputSink, type OutputSpec } from '../../images/outputs.js';
+import { parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
 import { executeInstruction } from '../handlers/index.js';
 import { baseKey, openBaseImages, type BaseImage } from './base-images.js';
 import { viewFromImageLayers } from './base-view.js';
@@ -66,17 +63,6 @@ function parseTags(tags: readonly string[]): Reference[] {
       });
     }
   });
-}
-
-function sinkFor(output: OutputSpec): ImageSink {
-  switch (output.type) {
-    case 'oci':
-      return new OciArchive(output.dest);
-    case 'oci-layout':
-      return new OciLayout(output.dest);
-    case 'docker':
-      return new DockerArchive(output.dest);
-  }
 }
 
 /** Errors from deep inside a step are the user's: give them the instruction's location. */
@@ -152,7 +138,7 @@ class Builder {
   async initialState(stage: PlannedStage): Promise<StageState> {
     switch (stage.base.kind) {
       case 'scratch':
-        return new StageState({ config: { Env: [`PATH=${DEFAULT_PATH}`] } });
+        return StageState.scratch();
       case 'stage': {
         const parent = this.results.get(stage.base.index);
         if (!parent) throw new Error(`stage ${stage.base.index} was not built before stage ${stage.index}`);
@@ -229,7 +215,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const created = formatCreated(opts.epoch === undefined ? now : new Date(opts.epoch * 1000));
     const image = imageFromParts({ config: imageConfig(final, platform, created), layers: final.layers });
     const digest = await image.digest();
-    for (const output of opts.outputs) await sinkFor(output).write(image, refs);
+    for (const output of opts.outputs) await outputSink(output, tmpDir).write(image, refs);
     if (opts.push) await opts.push.write(image, refs);
     const report = await writeReports(image, refs, { digestFile: opts.digestFile, metadataFile: opts.metadataFile });
     return { image, digest, report, plan, warnings: plan.warnings };

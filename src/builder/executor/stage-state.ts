@@ -1,7 +1,7 @@
 import type { ContainerConfig, History, Layer } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 import { FsView } from '../../../snapshot/fs-view.js';
-import { envFromLines } from '../plan/index.js';
+import { DEFAULT_PATH, envFromLines } from '../plan/index.js';
 
 /**
  * What a stage has built so far: the image config it will have, its layers
@@ -37,6 +37,11 @@ export class StageState {
     this.view = init.view ?? FsView.empty();
     this.viewLoader = init.viewLoader;
     this.author = init.author;
+  }
+
+  /** The state FROM scratch starts with: BuildKit's empty image (PATH, and WorkingDir `/`). */
+  static scratch(): StageState {
+    return new StageState({ config: { Env: [`PATH=${DEFAULT_PATH}`], WorkingDir: '/' } });
   }
 
   /** Make `view` reflect the base image's files (a no-op for scratch and stage bases). */

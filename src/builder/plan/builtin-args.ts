@@ -1,4 +1,5 @@
-import { formatPlatform, type PlatformSpec } from './platform.js';
+import { formatPlatform } from '../../oci/platform.js';
+import type { Platform as PlatformSpec } from '../../oci/types.js';
 
 /**
  * Build args Docker accepts without an ARG line. They reach RUN's environment

@@ -6,7 +6,8 @@ import type { ArgInstr, FromInstr, Instruction } from '../../dockerfile/instruct
 import { ShellLex } from '../../dockerfile/shell/index.js';
 import type { DockerfileStages, Stage } from '../../dockerfile/stages.js';
 import { NON_ENV_ARGS, PROXY_ARGS, automaticArgs, isBuilderArg } from './builtin-args.js';
-import { formatPlatform, parsePlatform, type PlatformSpec } from './platform.js';
+import { formatPlatform, parsePlatform } from '../../oci/platform.js';
+import type { Platform as PlatformSpec } from '../../oci/types.js';
 import { StageCycleError, neededStages, orderStages, resolveTarget } from './stage-graph.js';
 import { copyFromStage, findBaseStage, instructionStageDeps } from './stage-refs.js';
 import { validateExpanded } from './validate.js';
@@ -197,7 +198,7 @@ class Planner {
       });
     }
     try {
-      return formatPlatform(parsePlatform(expanded));
+      return formatPlatform(parsePlatform(expanded, this.opts.buildPlatform));
     } catch (err) {
       throw new DockerfileError('BAD_PLATFORM', `failed to parse platform ${expanded}`, raw.location, { hint: 'write os/arch[/variant], e.g. linux/arm64', cause: err });
     }

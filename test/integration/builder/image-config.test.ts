@@ -76,6 +76,35 @@ describe('image assembly', () => {
     expect(keep.image.config.config.Cmd).toEqual(['own']);
   });
 
+  it('FROM scratch starts from BuildKit\'s empty image: PATH and WorkingDir "/"', async () => {
+    const { image, result } = await buildImage('FROM scratch\nLABEL a=b\n', ctx);
+    expect(image.config.config).toEqual({
+      Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+      WorkingDir: '/',
+      Labels: { a: 'b' },
+    });
+    expect(result.digest).toMatch(/^sha256:/);
+  });
+
+  it('CMD [] and ENTRYPOINT [] clear them (omitted from the config, as BuildKit writes it)', async () => {
+    const { image, result } = await buildImage('FROM scratch AS base\nENTRYPOINT ["/e"]\nCMD ["base"]\nFROM base\nCMD []\n', ctx);
+    expect(image.config.config.Cmd).toBeUndefined();
+    expect(image.config.config.Entrypoint).toEqual(['/e']);
+    expect(image.config.history.at(-1)).toMatchObject({ created_by: 'CMD []', empty_layer: true });
+    const raw = JSON.stringify(image.config);
+    expect(raw).not.toContain('"Cmd"');
+    expect(result.digest).toMatch(/^sha256:/);
+
+    const cleared = await buildImage('FROM scratch AS base\nENTRYPOINT ["/e"]\nCMD ["base"]\nFROM base\nENTRYPOINT []\n', ctx);
+    expect(cleared.image.config.config.Entrypoint).toBeUndefined();
+    // ENTRYPOINT drops the inherited CMD, even when it clears the entrypoint.
+    expect(cleared.image.config.config.Cmd).toBeUndefined();
+
+    const own = await buildImage('FROM scratch\nCMD ["own"]\nENTRYPOINT []\n', ctx);
+    expect(own.image.config.config.Cmd).toEqual(['own']);
+    expect(own.image.config.config.Entrypoint).toBeUndefined();
+  });
+
   it('a stage FROM another inherits its layers, config and history; ONBUILD triggers run and are cleared', async () => {
     const { image, files } = await buildImage('FROM scratch AS base\nENV X=1\nONBUILD COPY app.txt /from-trigger\nFROM base\nCOPY app.txt /own\n', ctx);
     expect(files.has('from-trigger')).toBe(true);

@@ -72,12 +72,14 @@ describe('index.json entries', () => {
     expect(() => selectIndexEntry(index, 'bar', 'test')).toThrow(/no image named/);
     expect(() => selectIndexEntry(index, undefined, 'test')).toThrow(/holds 3 images/);
     expect(selectIndexEntry({ schemaVersion: 2, manifests: [B] }, undefined, 'test')).toEqual(B);
+    const twoNames = { schemaVersion: 2 as const, manifests: indexEntries(A, linux, [parseReference('foo:1'), parseReference('foo:2')]) };
+    expect(selectIndexEntry(twoNames, undefined, 'test').digest).toBe(A.digest);
   });
 });
 
 describe('platforms', () => {
   it('parses and formats', () => {
-    expect(parsePlatform('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+    expect(parsePlatform('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64' });
     expect(parsePlatform('linux/x86_64')).toEqual({ os: 'linux', architecture: 'amd64' });
     expect(formatPlatform({ os: 'linux', architecture: 'arm', variant: 'v7' })).toBe('linux/arm/v7');
     expect(() => parsePlatform('linux')).toThrow(/invalid platform/);

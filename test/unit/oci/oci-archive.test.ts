@@ -74,6 +74,16 @@ describe('OciArchive', () => {
     expect(await (await new OciArchive(file).image(parseReference('foo:1.0'))).digest()).toBe(digest);
   });
 
+  it('an archive holding one image under two tags is read without naming one', async () => {
+    const dir = await tempDir();
+    const { image } = await makeStoreImage(dir);
+    const file = join(dir, 'two-tags.tar');
+    const digest = await new OciArchive(file).write(image, [parseReference('app:1'), parseReference('app:latest')]);
+    const index = JSON.parse((await readTar(file)).get('index.json')!.data.toString()) as Index;
+    expect(index.manifests.map((d) => d.annotations?.[REF_NAME_ANNOTATION])).toEqual(['1', 'latest']);
+    expect(await (await new OciArchive(file).image()).digest()).toBe(digest);
+  });
+
   it('leaves no file, partial or temp, when writing fails', async () => {
     const dir = await tempDir();
     const { image } = await makeStoreImage(join(dir, 'src'));
