@@ -1,9 +1,11 @@
 import { homedir } from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { RegistryClient, DEFAULT_CERTS_DIRS } from '../registry/index.js';
 import { defaultKeychain } from '../registry/keychain/index.js';
 import { BlobStore, resolveStoreRoot } from '../src/oci/index.js';
 import type { ImageAccess } from '../src/images/images.js';
+import { FileSystemError } from '../src/fs-errors.js';
 import { collect, targetPlatform } from './common-options.js';
 import type { CliIo } from './io.js';
 
@@ -56,7 +58,18 @@ export async function withImageAccess<T>(
   const { access, close } = imageAccess(flags, io, opts);
   try {
     return await fn(access);
+  } catch (err) {
+    throw withCacheDirHint(err, access.store.root);
   } finally {
     await close();
   }
+}
+
+/** A cache directory that cannot be used: say how to choose another one. */
+function withCacheDirHint(err: unknown, root: string): unknown {
+  if (!(err instanceof FileSystemError)) return err;
+  const abs = path.resolve(root);
+  if (err.path !== abs && !err.path.startsWith(`${abs}${path.sep}`) && !abs.startsWith(`${err.path}${path.sep}`)) return err;
+  const hint = `${err.hint ? `${err.hint}; or ` : ''}choose another cache directory with --cache-dir DIR or HOIST_CACHE_DIR=DIR`;
+  return new FileSystemError(err.code, err.message, { path: err.path, errno: err.errno, hint, cause: err });
 }
