@@ -98,7 +98,8 @@ async function statOrUndefined(p: string): Promise<import('node:fs').Stats | und
   try {
     return await stat(p);
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return undefined;
+    // ENOTDIR: a file further up is in the way; the caller finds it on its way up.
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return undefined;
     throw err;
   }
 }
