@@ -4,9 +4,10 @@ import { build } from '../src/builder/executor/build.js';
 import { bindStandardOutput, outputDestName, parseOutputSpec } from '../src/images/outputs.js';
 import { parseSourceDateEpoch } from '../src/builder/source-date-epoch.js';
 import { registrySource } from '../src/images/images.js';
-import type { Image, ImageSink, ImageSource, Platform, Reference } from '../src/oci/index.js';
+import { parseReference, type Image, type ImageSink, type ImageSource, type Platform, type Reference } from '../src/oci/index.js';
+import { preflightBuild } from '../src/builder/preflight.js';
 import { RegistrySink } from '../registry/index.js';
-import { UsageError } from '../src/errors.js';
+import { HoistError, UsageError } from '../src/errors.js';
 import { collect, hostPlatform, parseBuildArgs, parseDurationFlag, printWarnings, targetPlatform } from './common-options.js';
 import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import { proxySettingsFromEnv } from '../registry/proxy.js';
@@ -55,7 +56,15 @@ export function registerBuild(program: Command, io: CliIo): void {
       const timeoutMs = parseDurationFlag('--registry-timeout', flags.registryTimeout);
       // ADD <url> honours HTTP(S)_PROXY / NO_PROXY and the timeout, as registries do.
       const dispatcher = urlDispatcher({ proxy: proxySettingsFromEnv(io.env), ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+      const signal = io.interruption?.();
       await withImageAccess(flags, io, {}, async (access) => {
+        // Path mistakes and a registry that refuses the push are found before any work, not after it.
+        await preflightBuild({
+          outputs,
+          digestFile: flags.digestFile,
+          metadataFile: flags.metadataFile,
+          ...(push ? { pushTargets: tags.map(pushTarget), checkPush: (ref) => access.registry().checkPushAccess(ref, signal ? { signal } : {}) } : {}),
+        });
         const result = await build({
           downloads: { dispatcher, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
           contextDir: context,
@@ -73,6 +82,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           epoch: parseSourceDateEpoch(buildArgs.get('SOURCE_DATE_EPOCH') ?? io.env.SOURCE_DATE_EPOCH),
           digestFile: flags.digestFile,
           metadataFile: flags.metadataFile,
+          signal,
         });
         printWarnings(io, result.warnings);
         for (const o of outputs) io.stderr(`wrote ${o.type} ${outputDestName(o)}`);
@@ -82,6 +92,18 @@ export function registerBuild(program: Command, io: CliIo): void {
         else io.stdout(result.digest);
       }).finally(() => dispatcher.close());
     });
+}
+
+/** A -t tag as a registry reference. */
+function pushTarget(tag: string): Reference {
+  try {
+    return parseReference(tag);
+  } catch (err) {
+    throw new HoistError('BAD_TAG', `invalid tag ${JSON.stringify(tag)}: ${(err as Error).message}`, {
+      hint: 'write -t name[:tag], e.g. -t registry.example.com/team/app:latest',
+      cause: err,
+    });
+  }
 }
 
 /** Registry access is set up only if the Dockerfile actually names an image. */

@@ -3,10 +3,17 @@ import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import type { CliIo } from './io.js';
+import { HoistError } from '../src/errors.js';
 import { reportError } from './report-error.js';
 import { addVerbs } from './verbs.js';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+class InterruptedError extends HoistError {
+  constructor(readonly signalName: string) {
+    super('INTERRUPTED', `interrupted by ${signalName}`);
+  }
+}
 
 async function buildProgram(io: CliIo, argv: readonly string[]): Promise<Command> {
   const program = new Command('hoist')
@@ -29,10 +36,12 @@ async function main(): Promise<void> {
     setFlagsFromString('--no-wasm-tier-up');
     setFlagsFromString('--no-wasm-dynamic-tiering');
   }
+  const interrupts = handleInterrupts();
   const io: CliIo = {
     stdout: (line) => process.stdout.write(`${line}\n`),
     stderr: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
+    interruption: interrupts.signal,
   };
   try {
     const args = process.argv.slice(2);
@@ -44,10 +53,54 @@ async function main(): Promise<void> {
     }
     await program.parseAsync(process.argv);
   } catch (err) {
+    if (interrupts.received() !== undefined) return;
     const report = reportError(err, io.env.HOIST_DEBUG === '1');
     for (const line of report.lines) io.stderr(line);
     process.exitCode = report.exitCode;
+  } finally {
+    interrupts.done();
   }
 }
+
+/** 128 + the signal's number, as shells report a process a signal ended. */
+const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+/** How long a verb may take to clean up after a signal before the process ends anyway. */
+const CLEANUP_GRACE_MS = 30_000;
+
+/**
+ * SIGINT/SIGTERM: a verb that asked for an AbortSignal is aborted and given
+ * time to remove its temp files; any other verb ends at once, as without a
+ * handler. A second signal, or a cleanup that outlasts the grace period,
+ * ends the process at once. The exit code is 130 (SIGINT) or 143 (SIGTERM).
+ */
+function handleInterrupts(): { signal: () => AbortSignal; received: () => string | undefined; done: () => void } {
+  const controller = new AbortController();
+  let watched = false;
+  let received: string | undefined;
+  const exitNow = (code: number): never => process.exit(code);
+  const onSignal = (name: NodeJS.Signals): void => {
+    const code = SIGNAL_EXIT[name] ?? 130;
+    if (received !== undefined || !watched) exitNow(code);
+    received = name;
+    process.exitCode = code;
+    process.stderr.write(`interrupted by ${name}: stopping and removing temporary files\n`);
+    controller.abort(new InterruptedError(name));
+    setTimeout(() => exitNow(code), CLEANUP_GRACE_MS).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: () => {
+      watched = true;
+      return controller.signal;
+    },
+    received: () => received,
+    done: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 
 await main();

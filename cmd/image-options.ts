@@ -1,10 +1,12 @@
 import { homedir } from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { RegistryClient, DEFAULT_CERTS_DIRS, scrubError } from '../registry/index.js';
 import { proxySettingsFromEnv } from '../registry/proxy.js';
 import { defaultKeychain } from '../registry/keychain/index.js';
 import { BlobStore, resolveStoreRoot } from '../src/oci/index.js';
 import type { ImageAccess } from '../src/images/images.js';
+import { FileSystemError } from '../src/fs-errors.js';
 import { collect, hostPlatform, parseDurationFlag, platformFlag } from './common-options.js';
 import type { CliIo } from './io.js';
 
@@ -69,8 +71,17 @@ export async function withImageAccess<T>(
     return await fn(access);
   } catch (err) {
     // Whatever failed may quote what a registry sent back: mask the credentials used.
-    throw scrubError(err, secrets());
+    throw scrubError(withCacheDirHint(err, access.store.root), secrets());
   } finally {
     await close();
   }
+}
+
+/** A cache directory that cannot be used: say how to choose another one. */
+function withCacheDirHint(err: unknown, root: string): unknown {
+  if (!(err instanceof FileSystemError)) return err;
+  const abs = path.resolve(root);
+  if (err.path !== abs && !err.path.startsWith(`${abs}${path.sep}`) && !abs.startsWith(`${err.path}${path.sep}`)) return err;
+  const hint = `${err.hint ? `${err.hint}; or ` : ''}choose another cache directory with --cache-dir DIR or HOIST_CACHE_DIR=DIR`;
+  return new FileSystemError(err.code, err.message, { path: err.path, errno: err.errno, hint, cause: err });
 }

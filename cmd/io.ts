@@ -3,4 +3,11 @@ export interface CliIo {
   stdout(line: string): void;
   stderr(line: string): void;
   env: NodeJS.ProcessEnv;
+  /**
+   * A verb that can stop cleanly calls this and passes the signal to the
+   * library: on SIGINT/SIGTERM it aborts, and the process exits once the
+   * verb has returned (its temp files removed). A verb that never calls it
+   * is ended at once by a signal.
+   */
+  interruption?: () => AbortSignal;
 }

@@ -9,6 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import { isDigest, type BlobInfo, type BlobStore, type Descriptor, type Digest, type Reference } from '../src/oci/index.js';
+import { checkLogin, checkPushAccess } from './access-check.js';
 import { Authenticator, pullScope } from './auth.js';
 import { downloadBlob } from './blob-download.js';
 import { blobExistsAt, DEFAULT_MONOLITHIC_LIMIT, uploadBlob, type BlobPushResult } from './blob-upload.js';
@@ -182,6 +183,16 @@ export class RegistryClient {
     );
     this.noteBlob(repo, desc.digest);
     return result;
+  }
+
+  /** Whether the keychain's credential for `registry` is accepted (GET /v2/ through its auth challenge); throws if not. */
+  checkLogin(registry: string, options: RequestOptions = {}): Promise<void> {
+    return checkLogin(this.http, registry, options.signal);
+  }
+
+  /** Whether `repo` accepts a push with the credentials at hand (an upload session, started and cancelled); throws if not. */
+  checkPushAccess(repo: Reference, options: RequestOptions = {}): Promise<void> {
+    return checkPushAccess(this.http, repo.domain, repo.path, options.signal);
   }
 
   /** Every tag of the repository, following pagination. `pageSize` sets `?n=`. */

@@ -42,3 +42,30 @@ export interface Warning {
 export function formatLocation(loc: SourceLocation): string {
   return `${loc.file}:${loc.line}`;
 }
+
+/**
+ * `err` told where it happened: a copy of the same class (so a RegistryError
+ * keeps its status and OCI codes) whose message starts with `file:line: `.
+ * An error that already names a place keeps it. `hint` replaces the hint.
+ */
+export function withLocation<E extends HoistError>(err: E, location: SourceLocation, options: { hint?: string } = {}): E {
+  if (locationOf(err) !== undefined && options.hint === undefined) return err;
+  const located = Object.create(Object.getPrototypeOf(err) as object) as E;
+  for (const key of Reflect.ownKeys(err)) {
+    Object.defineProperty(located, key, Object.getOwnPropertyDescriptor(err, key) as PropertyDescriptor);
+  }
+  const message = locationOf(err) === undefined ? `${formatLocation(location)}: ${err.message}` : err.message;
+  if (options.hint !== undefined) Object.defineProperty(located, 'hint', { value: options.hint, writable: false, configurable: true, enumerable: true });
+  Object.defineProperty(located, 'message', { value: message, writable: true, configurable: true, enumerable: false });
+  if (locationOf(err) === undefined) Object.defineProperty(located, 'location', { value: location, writable: false, configurable: true, enumerable: true });
+  if (err.stack !== undefined) {
+    Object.defineProperty(located, 'stack', { value: err.stack.replace(err.message, message), writable: true, configurable: true, enumerable: false });
+  }
+  return located;
+}
+
+/** The Dockerfile place an error names, if any (a DockerfileError's, or one added by withLocation). */
+export function locationOf(err: HoistError): SourceLocation | undefined {
+  const location = (err as { location?: unknown }).location;
+  return typeof location === 'object' && location !== null ? (location as SourceLocation) : undefined;
+}

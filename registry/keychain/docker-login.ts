@@ -17,9 +17,10 @@
  * shadow the new one nor linger in the file; logout removes all of them, as
  * docker logout tries each.
  */
-import { mkdir, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HoistError } from '../../src/errors.js';
+import { ensureDirectory } from '../../src/fs-errors.js';
 import { writeFileAtomic } from '../../src/oci/atomic-file.js';
 import { authKeysFor, dockerConfigPath, helperFor, readAuthFile, type AuthFile } from './auth-file.js';
 import { helperErase, helperStore, processRunHelper } from './cred-helper.js';
@@ -30,6 +31,12 @@ export interface LoginOptions extends KeychainOptions {
   registry: string;
   username: string;
   password: string;
+  /**
+   * Asks the registry whether it accepts the credential (`registry` is the
+   * canonical host, e.g. docker.io); throws if not. Called before anything
+   * is stored, so a wrong password or an unreachable registry stores nothing.
+   */
+  verify?: (registry: string, credential: { kind: 'basic'; username: string; password: string }) => Promise<void>;
 }
 
 export interface LogoutOptions extends KeychainOptions {
@@ -56,7 +63,7 @@ async function writeTarget(file: string): Promise<string> {
 }
 
 async function saveConfig(path: string, document: Record<string, unknown>): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await ensureDirectory(dirname(path), 'the docker config directory', 0o700);
   // docker indents config.json with tabs.
   await writeFileAtomic(path, Buffer.from(`${JSON.stringify(document, null, '\t')}\n`), 0o600);
 }
@@ -77,6 +84,7 @@ export async function login(opts: LoginOptions): Promise<{ file: string; helper?
     throw badLogin('the username contains ":"', 'docker stores "username:password" in one field, so a username cannot hold ":"');
   }
   if (opts.password === '') throw badLogin('the password is empty', 'give the password or access token');
+  await opts.verify?.(registry, { kind: 'basic', username: opts.username, password: opts.password });
 
   const file = dockerConfigPath(opts.env, opts.homedir);
   const target = await writeTarget(file);

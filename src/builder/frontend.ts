@@ -1,6 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
+import { errnoOf, fsError } from '../fs-errors.js';
+import { suggest } from '../dockerfile/instructions/suggest.js';
 import { PatternMatcher } from '../dockerfile/ignore/index.js';
 import { parseStages, type DockerfileStages } from '../dockerfile/stages.js';
 import { loadIgnorePatterns } from './context/index.js';
@@ -41,13 +43,35 @@ async function locateDockerfile(opts: FrontendOptions): Promise<string> {
   return dockerfile;
 }
 
-async function readDockerfile(file: string): Promise<string> {
+/** Files next to `file` that look like what the user meant: the usual names, then near misses of the name given. */
+async function nearbyDockerfiles(file: string, contextDir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of new Set([path.dirname(file), path.resolve(contextDir)])) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const near = suggest(path.basename(file), names);
+    for (const name of [near, 'Dockerfile', 'Containerfile']) {
+      if (name === undefined || !names.includes(name)) continue;
+      const candidate = path.join(dir, name);
+      if (candidate !== file && !found.includes(candidate) && (await isFile(candidate))) found.push(candidate);
+    }
+  }
+  return found;
+}
+
+async function readDockerfile(file: string, opts: FrontendOptions): Promise<string> {
+  const abs = path.resolve(file);
   try {
-    return await readFile(file, 'utf8');
+    return await readFile(abs, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new HoistError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${JSON.stringify(file)}: ${code ?? (err as Error).message}`, {
-      hint: code === 'ENOENT' ? 'check the path, or name it with -f FILE' : undefined,
+    const code = errnoOf(err);
+    if (code !== 'ENOENT' && code !== 'EISDIR' && code !== 'ENOTDIR') throw fsError(err, abs, 'read the Dockerfile');
+    const context = path.resolve(opts.contextDir);
+    const candidates = await nearbyDockerfiles(abs, context);
+    const problem = code === 'EISDIR' ? 'it is a directory' : 'no such file';
+    const given = opts.dockerfile === undefined ? '' : ` (-f ${opts.dockerfile})`;
+    const tryThis = candidates.length > 0 ? `did you mean ${candidates.map((c) => `-f ${path.relative(process.cwd(), c) || c}`).join(' or ')}? ` : '';
+    throw new HoistError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${abs}${given}: ${problem}`, {
+      hint: `${tryThis}the context is ${context}; without -f hoist reads CONTEXT/Dockerfile (or Containerfile), and -f PATH is relative to the current directory`,
       cause: err,
     });
   }
@@ -61,12 +85,12 @@ async function readDockerfile(file: string): Promise<string> {
 export async function loadBuildDefinition(opts: FrontendOptions): Promise<BuildDefinition> {
   const contextStat = await stat(opts.contextDir).catch(() => undefined);
   if (!contextStat?.isDirectory()) {
-    throw new HoistError('CONTEXT_NOT_FOUND', `build context ${JSON.stringify(opts.contextDir)} is not a directory`, {
+    throw new HoistError('CONTEXT_NOT_FOUND', `build context ${path.resolve(opts.contextDir)} is not a directory`, {
       hint: 'give the directory that holds the files your COPY and ADD lines use',
     });
   }
   const dockerfilePath = opts.dockerfileText === undefined ? await locateDockerfile(opts) : (opts.dockerfile ?? '-');
-  const text = opts.dockerfileText ?? (await readDockerfile(dockerfilePath));
+  const text = opts.dockerfileText ?? (await readDockerfile(dockerfilePath, opts));
   const stages = parseStages(text, dockerfilePath);
   const plan = planBuild(stages, {
     buildArgs: opts.buildArgs,

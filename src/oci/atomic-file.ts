@@ -7,24 +7,34 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fsError } from '../fs-errors.js';
 
 export function tempPathFor(file: string): string {
   return `${file}.tmp-${randomBytes(6).toString('hex')}`;
 }
 
-/** Stream `source` into `file` atomically. */
+/**
+ * Stream `source` into `file` atomically. File system failures of the write
+ * itself (EACCES, ENOSPC, ...) become the user's errors about `file`; errors
+ * of `source` pass through unchanged.
+ */
 export async function writeStreamAtomic(file: string, source: Readable, mode = 0o644): Promise<void> {
   const temp = tempPathFor(file);
+  const action = 'write';
   const handle = await open(temp, 'wx', mode).catch((err: unknown) => {
     // Nobody will read `source`: destroy it, so whoever is producing into it stops.
     source.destroy();
-    throw err;
+    throw fsError(err, file, action);
   });
   try {
-    await pipeline(source, fileHandleSink(handle));
-    await handle.sync();
+    await pipeline(source, fileHandleSink(handle, { file, action }));
+    await handle.sync().catch((err: unknown) => {
+      throw fsError(err, file, action);
+    });
     await handle.close();
-    await rename(temp, file);
+    await rename(temp, file).catch((err: unknown) => {
+      throw fsError(err, file, action);
+    });
   } catch (err) {
     source.destroy();
     await handle.close().catch(() => undefined);
@@ -62,15 +72,24 @@ export class FileHandleSink extends Writable {
   private flushError: Error | undefined;
 
   private readonly backgroundFlush: boolean;
+  private readonly target: FileHandleSinkOptions['describe'];
 
-  /** `backgroundFlush: false` for scratch files that are deleted soon: they may stay in the page cache. */
+  /**
+   * `backgroundFlush: false` for scratch files that are deleted soon: they may stay in the page cache.
+   * `describe` names the file for the user: a failed write (ENOSPC, EIO) becomes their error about it.
+   */
   constructor(
     private readonly handle: FileHandle,
-    options: { backgroundFlush?: boolean } = {},
+    options: FileHandleSinkOptions = {},
   ) {
     // Let writev gather ~1 MiB per write call instead of one syscall per 64 KiB chunk.
     super({ highWaterMark: 1 << 20 });
     this.backgroundFlush = options.backgroundFlush ?? true;
+    this.target = options.describe;
+  }
+
+  private failure(err: unknown): Error {
+    return (this.target === undefined ? err : fsError(err, this.target.file, this.target.action)) as Error;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -90,11 +109,14 @@ export class FileHandleSink extends Writable {
 
   private writeChunks(chunks: Buffer[], cb: (err?: Error | null) => void): void {
     if (this.flushError !== undefined) return cb(this.flushError);
-    writeAll(this.handle, chunks).then((n) => {
-      this.bytesWritten += n;
-      this.startFlush(n);
-      cb();
-    }, cb);
+    writeAll(this.handle, chunks).then(
+      (n) => {
+        this.bytesWritten += n;
+        this.startFlush(n);
+        cb();
+      },
+      (err: unknown) => cb(this.failure(err)),
+    );
   }
 
   private startFlush(n: number): void {
@@ -107,15 +129,21 @@ export class FileHandleSink extends Writable {
         this.flushing = undefined;
       },
       (err: unknown) => {
-        this.flushError ??= err as Error;
+        this.flushError ??= this.failure(err);
         this.flushing = undefined;
       },
     );
   }
 }
 
-export function fileHandleSink(handle: FileHandle, options: { backgroundFlush?: boolean } = {}): FileHandleSink {
-  return new FileHandleSink(handle, options);
+export interface FileHandleSinkOptions {
+  backgroundFlush?: boolean;
+  describe?: { file: string; action: string };
+}
+
+export function fileHandleSink(handle: FileHandle, options: FileHandleSinkOptions & { file?: string; action?: string } = {}): FileHandleSink {
+  const { file, action, ...rest } = options;
+  return new FileHandleSink(handle, file === undefined ? rest : { ...rest, describe: { file, action: action ?? 'write' } });
 }
 
 /** Write all of `chunks` (one writev call unless the kernel takes less); returns the byte count. */

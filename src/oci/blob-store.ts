@@ -8,11 +8,12 @@
  * in several processes. Reads are verified against digest and size.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoistError } from '../errors.js';
+import { ensureDirectory, fsError } from '../fs-errors.js';
 import { fileHandleSink } from './atomic-file.js';
 import { DigestingStream, digestAlgorithm, digestHex, verified, verifiesDigest, verifyingStream, type Digest } from './digest.js';
 
@@ -29,6 +30,28 @@ export interface BlobInfo {
 /** Temp files start with this; anything else in a blob directory is a blob. */
 const TEMP_PREFIX = '.tmp-';
 
+/** A dead writer's temp file younger than this is left alone: its pid may belong to another PID namespace. */
+const DEAD_WRITER_TEMP_MS = 10 * 60_000;
+
+/** A temp file this old is abandoned whoever wrote it: no blob write takes a day. */
+const ABANDONED_TEMP_MS = 24 * 3600_000;
+
+/** The writer's pid in `.tmp-<pid>-<random>`. */
+function writerPid(name: string): number | undefined {
+  const m = /^\.tmp-(\d+)-/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Signal 0 checks that a process exists; EPERM means it exists under another user. */
+function processIsRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
@@ -38,6 +61,16 @@ export class BlobStore {
 
   private dir(algorithm: 'sha256' | 'sha512'): string {
     return join(this.root, 'blobs', algorithm);
+  }
+
+  /**
+   * Make the store ready for writing: create its directory (a path mistake
+   * is the user's error, reported before any work) and remove temp files a
+   * killed writer left behind (see removeStaleTemp).
+   */
+  async prepare(): Promise<void> {
+    await ensureDirectory(this.root, 'the blob cache directory');
+    await this.removeStaleTemp(DEAD_WRITER_TEMP_MS);
   }
 
   path(d: Digest): string {
@@ -95,29 +128,36 @@ export class BlobStore {
    * `expect`, content that does not match is discarded and HoistError
    * DIGEST_MISMATCH is thrown; nothing partial is ever visible at a blob path.
    */
-  async put(src: Readable, expect: PutExpectation = {}): Promise<BlobInfo> {
+  async put(src: Readable, expect: PutExpectation = {}, options: { signal?: AbortSignal | undefined } = {}): Promise<BlobInfo> {
+    options.signal?.throwIfAborted();
     const algorithm = expect.digest === undefined ? 'sha256' : digestAlgorithm(expect.digest);
     const dir = this.dir(algorithm);
-    await mkdir(dir, { recursive: true });
+    await ensureDirectory(dir, 'the blob cache directory');
     const temp = join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
-    const handle = await open(temp, 'wx', 0o644);
+    const handle = await open(temp, 'wx', 0o644).catch((err: unknown) => {
+      throw fsError(err, dir, 'write a blob to the cache directory');
+    });
     let closed = false;
     try {
       // One pass: without an expected digest, hash (DigestingStream also counts); with one,
       // verify while counting, or only count if the source already enforces that digest.
       const info =
         expect.digest === undefined
-          ? await this.writeHashed(src, algorithm, handle)
-          : await this.writeVerified(src, expect.digest, expect.size, handle);
+          ? await this.writeHashed(src, algorithm, handle, options.signal)
+          : await this.writeVerified(src, expect.digest, expect.size, handle, options.signal);
       if (expect.size !== undefined && info.size !== expect.size) {
         throw new HoistError('DIGEST_MISMATCH', `blob ${info.digest} for ${this.root} has ${info.size} bytes, expected ${expect.size}`, {
           hint: 'the content is corrupt or was truncated; fetch or rebuild it again',
         });
       }
-      await handle.sync();
+      await handle.sync().catch((err: unknown) => {
+        throw fsError(err, temp, 'write a blob to the cache');
+      });
       await handle.close();
       closed = true;
-      await this.settle(temp, info);
+      await this.settle(temp, info).catch((err: unknown) => {
+        throw fsError(err, this.path(info.digest), 'store a blob in the cache');
+      });
       return info;
     } catch (err) {
       if (!closed) await handle.close().catch(() => undefined);
@@ -126,18 +166,23 @@ export class BlobStore {
     }
   }
 
-  private async writeHashed(src: Readable, algorithm: 'sha256' | 'sha512', handle: FileHandle): Promise<BlobInfo> {
+  private async writeHashed(src: Readable, algorithm: 'sha256' | 'sha512', handle: FileHandle, signal: AbortSignal | undefined): Promise<BlobInfo> {
     const digester = new DigestingStream(algorithm);
-    await pipeline(src, digester, fileHandleSink(handle));
+    await pipeline(src, digester, this.sink(handle), abortable(signal));
     return { digest: digester.digest(), size: digester.size };
   }
 
-  private async writeVerified(src: Readable, digest: Digest, size: number | undefined, handle: FileHandle): Promise<BlobInfo> {
-    const sink = fileHandleSink(handle);
+  private async writeVerified(src: Readable, digest: Digest, size: number | undefined, handle: FileHandle, signal: AbortSignal | undefined): Promise<BlobInfo> {
+    const sink = this.sink(handle);
     // A source that already enforces this digest (a verified download) is not hashed twice.
-    if (verifiesDigest(src, digest, size)) await pipeline(src, sink);
-    else await pipeline(src, verifyingStream({ digest, size }, `blob ${digest} for ${this.root}`), sink);
+    if (verifiesDigest(src, digest, size)) await pipeline(src, sink, abortable(signal));
+    else await pipeline(src, verifyingStream({ digest, size }, `blob ${digest} for ${this.root}`), sink, abortable(signal));
     return { digest, size: sink.bytesWritten };
+  }
+
+  /** A sink whose write failures (ENOSPC, EIO) are the user's errors about the cache. */
+  private sink(handle: FileHandle): ReturnType<typeof fileHandleSink> {
+    return fileHandleSink(handle, { file: this.root, action: 'write a blob to the cache directory' });
   }
 
   /** Move a complete temp file into place, keeping an existing blob of the right size. */
@@ -177,10 +222,20 @@ export class BlobStore {
   }
 
   /**
-   * Remove temp files left by writers that died, older than `olderThanMs`
-   * (a live writer's temp file is young). Returns how many were removed.
+   * Remove temp files left by writers that died: those of a process that no
+   * longer runs (the name holds the writer's pid) and older than
+   * `olderThanMs`, and any older than `abandonedMs` whoever wrote them. A
+   * live writer's temp file is never removed: its process runs, and it
+   * writes to it (its mtime is young). The age guard also covers writers in
+   * another PID namespace sharing the cache. Returns how many were removed.
    */
-  async removeStaleTemp(olderThanMs: number, now: number = Date.now()): Promise<number> {
+  async removeStaleTemp(
+    olderThanMs: number,
+    now: number = Date.now(),
+    options: { abandonedMs?: number; isRunning?: (pid: number) => boolean } = {},
+  ): Promise<number> {
+    const abandonedMs = options.abandonedMs ?? ABANDONED_TEMP_MS;
+    const isRunning = options.isRunning ?? processIsRunning;
     let removed = 0;
     for (const algorithm of ['sha256', 'sha512'] as const) {
       const dir = this.dir(algorithm);
@@ -191,7 +246,11 @@ export class BlobStore {
       for (const name of names.filter((n) => n.startsWith(TEMP_PREFIX))) {
         const file = join(dir, name);
         const st = await stat(file).catch(() => undefined);
-        if (st !== undefined && now - st.mtimeMs > olderThanMs) {
+        if (st === undefined) continue;
+        const age = now - st.mtimeMs;
+        const pid = writerPid(name);
+        const writerGone = pid === undefined || (pid !== process.pid && !isRunning(pid));
+        if (age > abandonedMs || (writerGone && age > olderThanMs)) {
           await unlink(file).catch(() => undefined);
           removed++;
         }
@@ -203,6 +262,10 @@ export class BlobStore {
   private notFound(d: Digest, cause: unknown): HoistError {
     return new HoistError('BLOB_NOT_FOUND', `blob ${d} is not in ${this.root}`, { cause });
   }
+}
+
+function abortable(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal === undefined ? {} : { signal };
 }
 
 /** Make a rename durable. Some filesystems refuse fsync on directories; that is not fatal. */

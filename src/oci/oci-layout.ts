@@ -5,10 +5,11 @@
  * adds to an existing layout: entries with the same ref name are replaced,
  * others kept (see layout-index.ts for the naming choice).
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HoistError } from '../errors.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { ensureDirectory } from '../fs-errors.js';
 import { BlobStore } from './blob-store.js';
 import { serializeIndex } from './canonical-json.js';
 import type { Digest } from './digest.js';
@@ -117,7 +118,7 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
   }
 
   private async prepare(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await ensureDirectory(this.dir, 'the OCI layout directory');
     await this.ensureLayoutFile();
   }
 

@@ -79,18 +79,6 @@ describe('image verbs', () => {
     const missingFile = run(['digest', `oci-archive:${path.join(out, 'nope.tar')}`]);
     expect(missingFile.status).toBe(1);
   });
-
-  it('login writes config.json like docker login, and logout removes it', () => {
-    const home = tempDir('hoist-home-');
-    const env = { DOCKER_CONFIG: path.join(home, '.docker'), HOME: home };
-    const r = hoist(['login', 'registry.example.com', '-u', 'me', '--password-stdin'], { input: 's3cret\n', env });
-    expect(r.status).toBe(0);
-    expect(r.stderr).not.toContain('s3cret');
-    const config = JSON.parse(readFileSync(path.join(home, '.docker', 'config.json'), 'utf8'));
-    expect(config.auths['registry.example.com'].auth).toBe(Buffer.from('me:s3cret').toString('base64'));
-    expect(hoist(['logout', 'registry.example.com'], { env }).status).toBe(0);
-    expect(JSON.parse(readFileSync(path.join(home, '.docker', 'config.json'), 'utf8')).auths['registry.example.com']).toBeUndefined();
-  });
 });
 
 describe('hoist build --push / --destination', () => {

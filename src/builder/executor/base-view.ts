@@ -29,7 +29,7 @@ export async function viewFromImageLayers(
     let view = FsView.empty();
     for (const layer of layers) {
       const digest = await layer.digest();
-      if (!(await store.has(digest))) await store.put(await layer.compressed(), { digest, size: await layer.size() });
+      if (!(await store.has(digest))) await store.put(await layer.compressed(), { digest, size: await layer.size() }, { signal });
       let extracted;
       try {
         extracted = await archiveEntries(store.path(digest), '', { spoolDir, ...(signal ? { signal } : {}) });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FsView } from '../../../snapshot/fs-view.js';
 import { HoistError, type Warning } from '../../errors.js';
-import { DockerfileError } from '../../dockerfile/errors.js';
+import { fsError, withFsContext } from '../../fs-errors.js';
 import {
   imageFromParts,
   parseReference,
@@ -20,6 +20,7 @@ import { outputSink, type OutputSpec } from '../../images/outputs.js';
 import { parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
 import { executeInstruction } from '../handlers/index.js';
 import { baseKey, openBaseImages, type BaseImage } from './base-images.js';
+import { locate } from './locate.js';
 import { viewFromImageLayers } from './base-view.js';
 import { imageTriggers } from './image-triggers.js';
 import { formatCreated, StepContext, type BuildEnv, type DownloadSettings } from './step-context.js';
@@ -63,12 +64,6 @@ function parseTags(tags: readonly string[]): Reference[] {
       });
     }
   });
-}
-
-/** Errors from deep inside a step are the user's: give them the instruction's location. */
-function locate(err: unknown, location: { file: string; line: number }): unknown {
-  if (err instanceof DockerfileError || !(err instanceof HoistError)) return err;
-  return new DockerfileError(err.code, err.message, location, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
 }
 
 function imageConfig(state: StageState, platform: PlatformSpec, created: string): ConfigFile {
@@ -189,8 +184,10 @@ class Builder {
 
 /** Build the Dockerfile's target stage and write it to every output (and push it, if asked). */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
+  opts.signal?.throwIfAborted();
   const definition = await loadBuildDefinition(opts);
   const refs = parseTags(opts.tags);
+  await opts.store.prepare();
   const bases = await openBaseImages(definition.plan, opts.images, opts.targetPlatform);
   const envOf = new Map([...bases.values()].map((b) => [b.ref, b.config.config?.Env ?? []]));
   const plan =
@@ -204,7 +201,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
           baseImageEnv: (ref) => envOf.get(ref),
         });
   const now = opts.now ?? new Date();
-  const tmpDir = await mkdtemp(path.join(tmpdir(), 'hoist-build-'));
+  const tmpDir = await mkdtemp(path.join(tmpdir(), 'hoist-build-')).catch((err: unknown) => {
+    throw fsError(err, tmpdir(), 'create a scratch directory in');
+  });
   const builder = new Builder(opts, bases, tmpDir);
   try {
     const env = builder.env(now, definition.ignore.matcher);
@@ -215,7 +214,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const created = formatCreated(opts.epoch === undefined ? now : new Date(opts.epoch * 1000));
     const image = imageFromParts({ config: imageConfig(final, platform, created), layers: final.layers });
     const digest = await image.digest();
-    for (const output of opts.outputs) await outputSink(output, tmpDir).write(image, refs);
+    for (const output of opts.outputs) {
+      opts.signal?.throwIfAborted();
+      const write = () => outputSink(output, tmpDir).write(image, refs);
+      await (typeof output.dest === 'string' ? withFsContext(output.dest, `write the ${output.type} output`, write) : write());
+    }
+    opts.signal?.throwIfAborted();
     if (opts.push) await opts.push.write(image, refs);
     const report = await writeReports(image, refs, { digestFile: opts.digestFile, metadataFile: opts.metadataFile });
     return { image, digest, report, plan, warnings: plan.warnings };

@@ -15,9 +15,14 @@ export interface CommittedLayer {
  * pass (tar, diffID, gzip and digest together). The store renames the blob
  * into place only when it is complete.
  */
-export async function commitLayer(store: BlobStore, entries: readonly LayerEntry[], opts: { clampMtime?: number | undefined }): Promise<CommittedLayer> {
+export async function commitLayer(
+  store: BlobStore,
+  entries: readonly LayerEntry[],
+  opts: { clampMtime?: number | undefined; signal?: AbortSignal | undefined },
+): Promise<CommittedLayer> {
   const layer = createLayer(entries, opts.clampMtime === undefined ? {} : { clampMtime: opts.clampMtime });
-  const [stored, result] = await Promise.all([store.put(layer.stream), layer.result]);
+  // An abort stops the store's write (its temp file is removed) and, through the destroyed stream, the layer writer.
+  const [stored, result] = await Promise.all([store.put(layer.stream, {}, { signal: opts.signal }), layer.result]);
   if (stored.digest !== result.digest || stored.size !== result.size) {
     throw new Error(`layer writer and store disagree: ${stored.digest}/${stored.size} vs ${result.digest}/${result.size}`);
   }

@@ -51,7 +51,7 @@ export class StepContext {
 
   /** Write `entries` as a new layer and apply them to the stage's view. */
   async addLayer(entries: LayerEntry[], createdBy: string): Promise<void> {
-    const committed = await commitLayer(this.env.store, entries, { clampMtime: this.env.epoch });
+    const committed = await commitLayer(this.env.store, entries, { clampMtime: this.env.epoch, signal: this.env.signal });
     this.stage.layers.push(committed.layer);
     this.stage.diffIds.push(committed.diffId);
     this.stage.view = this.stage.view.withLayer(entries);

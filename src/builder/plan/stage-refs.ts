@@ -2,6 +2,7 @@ import { DockerfileError } from '../../dockerfile/errors.js';
 import type { Instruction } from '../../dockerfile/instructions/types.js';
 import { parseMountSpec } from '../../dockerfile/instructions/mount.js';
 import type { Stage } from '../../dockerfile/stages.js';
+import { suggest } from '../../dockerfile/instructions/suggest.js';
 
 /** FROM names an earlier stage by its exact (lower-case) name; anything else is an image. */
 export function findBaseStage(stages: readonly Stage[], image: string, before: number): number | undefined {
@@ -37,7 +38,10 @@ export function instructionStageDeps(instr: Instruction, stages: readonly Stage[
       index = Number(ref);
       if (index >= stages.length) fail(`invalid stage index ${ref}`, `stages are numbered from 0 to ${stages.length - 1}`);
     }
-    if (index < 0) return;
+    if (index < 0) {
+      refuseNearMiss(ref, what, stages, current, fail);
+      return;
+    }
     if (index >= current.index) {
       const target = stages[index] as Stage;
       fail(
@@ -62,6 +66,20 @@ export function instructionStageDeps(instr: Instruction, stages: readonly Stage[
     }
   }
   return deps;
+}
+
+/**
+ * A bare name (no registry, path, tag or digest) one typo away from a stage
+ * name is a mistyped stage, not an image on Docker Hub: say so before any
+ * registry is asked. An image with such a name is still reachable with a tag.
+ */
+function refuseNearMiss(ref: string, what: string, stages: readonly Stage[], current: Stage, fail: (message: string, hint?: string) => never): void {
+  if (/[/:@.]/.test(ref)) return;
+  const names = stages.filter((s) => s.index !== current.index && s.name !== undefined).map((s) => s.name as string);
+  const near = suggest(ref, names);
+  if (near === undefined) return;
+  const flag = what === 'from' ? 'from=' : '--from=';
+  fail(`no stage named ${ref} (did you mean ${near}?)`, `write ${flag}${near}; if you meant the image ${ref}, give it a tag: ${flag}${ref}:latest`);
 }
 
 /** The stage a COPY/ADD --from reads (already checked by instructionStageDeps). */

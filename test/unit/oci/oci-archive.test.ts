@@ -95,7 +95,7 @@ describe('OciArchive', () => {
   it('fails cleanly (no hang) when the output cannot be created', async () => {
     const dir = await tempDir();
     const { image } = await makeStoreImage(join(dir, 'src'));
-    await expect(new OciArchive(join(dir, 'missing', 'out.tar')).write(image, [])).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(new OciArchive(join(dir, 'missing', 'out.tar')).write(image, [])).rejects.toMatchObject({ code: 'FS_NOT_FOUND', errno: 'ENOENT', path: join(dir, 'missing', 'out.tar') });
   });
 
   it('replaces an existing archive only once the new one is complete', async () => {
