@@ -45,12 +45,12 @@ export const VERBS: Readonly<Record<string, Verb>> = {
   },
   digest: {
     usage: '[options] <ref>',
-    description: "print an image's manifest digest",
+    description: "print an image's manifest digest (an index's own digest unless --platform is given)",
     load: async () => (await import('./digest.js')).registerDigest,
   },
   manifest: {
     usage: '[options] <ref>',
-    description: "print an image's manifest exactly as stored",
+    description: "print an image's manifest exactly as stored (an index as is unless --platform is given)",
     load: async () => (await import('./manifest.js')).registerManifest,
   },
   config: {
@@ -70,7 +70,7 @@ export const VERBS: Readonly<Record<string, Verb>> = {
   },
   login: {
     usage: '[options] <registry>',
-    description: 'store credentials for a registry, as docker login does',
+    description: 'check credentials with a registry and store them, as docker login does',
     load: async () => (await import('./login.js')).registerLogin,
   },
   logout: {

@@ -131,7 +131,9 @@ afterAll(async () => {
 function expectRepresentativeFiles(files: Map<string, FsEntry>): void {
   expect(files.get('usr/local/bin/tool')).toMatchObject({ type: 'file', mode: 0o4755, uid: 0, gid: 0 });
   expect(files.get('srv/shared')).toMatchObject({ type: 'file', mode: 0o2775 });
-  expect(files.get('srv/sticky')).toMatchObject({ type: 'dir', mode: 0o1777 });
+  // COPY creates a missing destination directory 0755, whatever the source's mode (fsutil's MkdirAll, as BuildKit).
+  expect(files.get('srv/sticky')).toMatchObject({ type: 'dir', mode: 0o755 });
+  expect(files.get('srv/sticky/keep')).toMatchObject({ type: 'file' });
   expect(files.get('app/config.txt')).toMatchObject({ type: 'file', mode: 0o644, uid: 0, gid: 0, sha256: createHash('sha256').update('version 2\n').digest('hex') });
   expect(files.get('app/bin/run')).toMatchObject({ type: 'file', mode: 0o750, uid: 1000, gid: 1000 });
   expect(files.get('app/link-rel')).toMatchObject({ type: 'symlink', linkname: 'config.txt', uid: 1000 });
