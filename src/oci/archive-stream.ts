@@ -24,16 +24,7 @@ export async function writeTarToStream<T>(out: Writable, fill: (tar: TarWriter) 
     };
     src.pipe(out, { end: false });
   });
-  const filled = fill(writer).then(
-    (value) => {
-      writer.finish();
-      return value;
-    },
-    (err: unknown) => {
-      writer.abort(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    },
-  );
+  const filled = fillTar(writer, fill);
   try {
     const [fillResult, output] = await Promise.allSettled([filled, piped]);
     if (output.status === 'rejected') throw output.reason;
@@ -43,4 +34,18 @@ export async function writeTarToStream<T>(out: Writable, fill: (tar: TarWriter) 
   } finally {
     cleanup();
   }
+}
+
+/** Runs `fill` on `writer`, then ends the archive; a failed fill fails the tar output too. */
+export function fillTar<T>(writer: TarWriter, fill: (tar: TarWriter) => Promise<T>): Promise<T> {
+  return fill(writer).then(
+    (value) => {
+      writer.finish();
+      return value;
+    },
+    (err: unknown) => {
+      writer.abort(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    },
+  );
 }

@@ -18,6 +18,7 @@ import { resolveLayoutImage, resolveLayoutStored, type LayoutFiles } from './lay
 import type { Reference } from './reference.js';
 import { TarWriter } from '../tar/index.js';
 import { writeStreamAtomic } from './atomic-file.js';
+import { fillTar } from './archive-stream.js';
 import { TarIndex } from './tar-index.js';
 import type { Platform } from './types.js';
 
@@ -41,16 +42,7 @@ export async function loadArchive(file: string, what: string): Promise<TarIndex>
 export async function writeTarAtomic<T>(file: string, fill: (tar: TarWriter) => Promise<T>): Promise<T> {
   const writer = new TarWriter();
   const written = writeStreamAtomic(file, writer.output);
-  const filled = fill(writer).then(
-    (value) => {
-      writer.finish();
-      return value;
-    },
-    (err: unknown) => {
-      writer.abort(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    },
-  );
+  const filled = fillTar(writer, fill);
   const [fillResult, output] = await Promise.allSettled([filled, written]);
   if (output.status === 'rejected') throw output.reason;
   if (fillResult.status === 'rejected') throw fillResult.reason;
