@@ -8,13 +8,16 @@ import { parseReference, type Image, type ImageSink, type ImageSource, type Plat
 import { preflightBuild } from '../src/builder/preflight.js';
 import { RegistrySink } from '../registry/index.js';
 import { HoistError, UsageError } from '../src/errors.js';
-import { collect, hostPlatform, parseBuildArgs, parseDurationFlag, printWarnings, targetPlatform } from './common-options.js';
+import { eventEmitter } from '../src/builder/events.js';
+import { throttleTransfers } from '../src/oci/progress.js';
+import { collect, hostPlatform, parseBuildArgs, parseDurationFlag, targetPlatform } from './common-options.js';
 import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import { proxySettingsFromEnv } from '../registry/proxy.js';
 import { urlDispatcher } from '../registry/url-dispatcher.js';
 import type { CliIo } from './io.js';
+import { addProgressOption, createRenderer, progressModeOf, type ProgressFlags } from './progress/index.js';
 
-interface BuildFlags extends ImageFlags {
+interface BuildFlags extends ImageFlags, ProgressFlags {
   file?: string;
   tag: string[];
   destination: string[];
@@ -27,7 +30,7 @@ interface BuildFlags extends ImageFlags {
 }
 
 export function registerBuild(program: Command, io: CliIo): void {
-  addImageOptions(program
+  addProgressOption(addImageOptions(program
     .command('build')
     .description('build an image from a Dockerfile and write it to the outputs')
     .argument('[context]', 'build context directory', '.')
@@ -39,7 +42,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--push', 'push the image to every -t tag')
     .option('-d, --destination <ref>', 'tag and push to this reference (Kaniko\'s name for -t + --push; repeatable)', collect, [])
     .option('--digest-file <path>', 'write the image manifest digest to this file')
-    .option('--metadata-file <path>', 'write a JSON build report (digest, tags, config, layers) to this file'))
+    .option('--metadata-file <path>', 'write a JSON build report (digest, tags, config, layers, steps) to this file')))
     .action(async (context: string, flags: BuildFlags) => {
       const outputs = bindStandardOutput(flags.output.map(parseOutputSpec), { stream: process.stdout, isTerminal: process.stdout.isTTY === true });
       const archiveOnStdout = outputs.some((o) => typeof o.dest !== 'string');
@@ -57,7 +60,14 @@ export function registerBuild(program: Command, io: CliIo): void {
       // ADD <url> honours HTTP(S)_PROXY / NO_PROXY and the timeout, as registries do.
       const dispatcher = urlDispatcher({ proxy: proxySettingsFromEnv(io.env), ...(timeoutMs === undefined ? {} : { timeoutMs }) });
       const signal = io.interruption?.();
-      await withImageAccess(flags, io, {}, async (access) => {
+      const mode = progressModeOf(flags, io);
+      const renderer = createRenderer(mode, io);
+      const onEvent = renderer.event.bind(renderer);
+      // Registry transfers are reported by the source and sink; a few updates a second are plenty.
+      const emit = eventEmitter(onEvent);
+      const onProgress = throttleTransfers((p) => emit({ type: 'transfer', ...p }));
+      await withImageAccess(flags, io, {}, async (baseAccess) => {
+        const access = { ...baseAccess, onProgress };
         // Path mistakes and a registry that refuses the push are found before any work, not after it.
         await preflightBuild({
           outputs,
@@ -76,17 +86,19 @@ export function registerBuild(program: Command, io: CliIo): void {
           targetPlatform: targetPlatform(flags.platform),
           store: access.store,
           images: lazySource(() => registrySource(access)),
-          push: push ? lazySink(() => new RegistrySink(access.registry())) : undefined,
+          push: push ? lazySink(() => new RegistrySink(access.registry(), { onProgress })) : undefined,
           outputs,
           tags,
           epoch: parseSourceDateEpoch(buildArgs.get('SOURCE_DATE_EPOCH') ?? io.env.SOURCE_DATE_EPOCH),
           digestFile: flags.digestFile,
           metadataFile: flags.metadataFile,
           signal,
-        });
-        printWarnings(io, result.warnings);
-        for (const o of outputs) io.stderr(`wrote ${o.type} ${outputDestName(o)}`);
-        if (push) for (const t of tags) io.stderr(`pushed ${t}`);
+          onEvent,
+        }).finally(() => renderer.end());
+        if (mode === 'plain' || mode === 'tty') {
+          for (const o of outputs) io.stderr(`wrote ${o.type} ${outputDestName(o)}`);
+          if (push) for (const t of tags) io.stderr(`pushed ${t}`);
+        }
         // Standard output carries the archive then: the digest must not end up inside it.
         if (archiveOnStdout) io.stderr(`digest ${result.digest}`);
         else io.stdout(result.digest);

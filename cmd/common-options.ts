@@ -58,7 +58,11 @@ export function platformFlag(flag: string): Platform {
 
 /** Warnings go to stderr as `warning: PATH:LINE: message`. */
 export function printWarnings(io: CliIo, warnings: readonly Warning[]): void {
-  for (const w of warnings) io.stderr(`warning: ${w.location ? `${formatLocation(w.location)}: ` : ''}${w.message}`);
+  for (const w of warnings) io.stderr(formatWarning(w));
+}
+
+export function formatWarning(w: Warning): string {
+  return `warning: ${w.location ? `${formatLocation(w.location)}: ` : ''}${w.message}`;
 }
 
 /**

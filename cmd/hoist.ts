@@ -42,6 +42,16 @@ async function main(): Promise<void> {
     stderr: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
     interruption: interrupts.signal,
+    stderrScreen: {
+      isTTY: process.stderr.isTTY === true,
+      get columns() {
+        return process.stderr.columns ?? 80;
+      },
+      get rows() {
+        return process.stderr.rows ?? 24;
+      },
+      write: (chunk) => process.stderr.write(chunk),
+    },
   };
   try {
     const args = process.argv.slice(2);

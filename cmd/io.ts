@@ -10,4 +10,13 @@ export interface CliIo {
    * is ended at once by a signal.
    */
   interruption?: () => AbortSignal;
+  /** stderr for live progress: raw writes, whether it is a terminal, and its size. */
+  stderrScreen?: Screen | undefined;
+}
+
+export interface Screen {
+  readonly isTTY: boolean;
+  readonly columns: number;
+  readonly rows: number;
+  write(chunk: string): void;
 }

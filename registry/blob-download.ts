@@ -26,6 +26,8 @@ type Body = HttpResponse['body'];
 export interface DownloadOptions {
   policy: RetryPolicy;
   signal?: AbortSignal;
+  /** Told the bytes received so far after each chunk. */
+  onProgress?: ((received: number) => void) | undefined;
 }
 
 export function blobPath(loc: BlobLocation, desc: Pick<Descriptor, 'digest'>): string {
@@ -95,6 +97,7 @@ export async function downloadBlob(http: RegistryHttp, loc: BlobLocation, desc: 
         if (chunk.length === 0) return;
       }
       received += chunk.length;
+      opts.onProgress?.(received);
       if (!out.write(chunk)) b.pause();
     });
     b.once('end', () => finish());

@@ -17,6 +17,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { HoistError } from '../src/errors.js';
 import { verifiesDigest, type Descriptor } from '../src/oci/index.js';
+import { byteCounter } from '../src/oci/progress.js';
 import { pullScope, pushScope } from './auth.js';
 import { blobPath, type BlobLocation } from './blob-download.js';
 import { isConnectionError, readErrorBody, RegistryError, statusError } from './errors.js';
@@ -35,6 +36,8 @@ export interface UploadOptions {
   /** A repository on the same registry believed to hold the blob. */
   mountFrom?: string;
   signal?: AbortSignal;
+  /** Told the bytes handed to the connection so far; an upload that restarts counts from 0 again. */
+  onProgress?: ((sent: number) => void) | undefined;
 }
 
 /** A failure worth restarting the upload for. */
@@ -109,6 +112,13 @@ export async function uploadBlob(
   // sources verify blobs as they read them (which enforces the size too): a source that
   // does not gets only its length checked, so a short or long blob fails clearly here.
   const verifiedOpen = async (): Promise<Readable> => {
+    const checked = await checkedOpen();
+    if (opts.onProgress === undefined) return checked;
+    const counted = byteCounter(opts.onProgress);
+    pipeline(checked, counted, () => undefined);
+    return counted;
+  };
+  const checkedOpen = async (): Promise<Readable> => {
     const source = await open();
     if (verifiesDigest(source, desc.digest, desc.size)) return source;
     const check = sizeCheckingStream(desc.size, `${describe(loc, desc)} (local content)`);

@@ -63,6 +63,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+export interface BlobTransferOptions extends RequestOptions {
+  /** Told the bytes moved so far, after each chunk. */
+  onProgress?: ((bytes: number) => void) | undefined;
+}
+
 export class RegistryClient {
   readonly concurrency: number;
   private readonly agents: AgentPool;
@@ -149,11 +154,12 @@ export class RegistryClient {
    * connection resumes with a Range request. Redirects to storage are
    * followed without credentials.
    */
-  async fetchBlob(repo: Reference, desc: Descriptor, options: RequestOptions = {}): Promise<Readable> {
+  async fetchBlob(repo: Reference, desc: Descriptor, options: BlobTransferOptions = {}): Promise<Readable> {
     const stream = await this.scrubbed(
       downloadBlob(this.http, this.loc(repo), desc, {
         policy: this.transport.policy,
         ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: options.onProgress,
       }),
     );
     this.noteBlob(repo, desc.digest);
@@ -161,7 +167,7 @@ export class RegistryClient {
   }
 
   /** Download a blob into `store` unless it is there. Nothing is stored if the content does not match. */
-  async pullBlob(repo: Reference, desc: Descriptor, store: BlobStore, options: RequestOptions = {}): Promise<BlobInfo> {
+  async pullBlob(repo: Reference, desc: Descriptor, store: BlobStore, options: BlobTransferOptions = {}): Promise<BlobInfo> {
     if (await store.has(desc.digest)) return { digest: desc.digest, size: desc.size };
     return store.put(await this.fetchBlob(repo, desc, options), { digest: desc.digest, size: desc.size });
   }
@@ -171,7 +177,7 @@ export class RegistryClient {
    * if this client has seen the blob in another repository of the same
    * registry, else an upload of `open()` (called again for each retry).
    */
-  async pushBlob(repo: Reference, desc: Descriptor, open: () => Promise<Readable>, options: RequestOptions = {}): Promise<BlobPushResult> {
+  async pushBlob(repo: Reference, desc: Descriptor, open: () => Promise<Readable>, options: BlobTransferOptions = {}): Promise<BlobPushResult> {
     const mountFrom = this.mountSource(repo, desc.digest);
     const result = await this.scrubbed(
       uploadBlob(this.http, this.loc(repo), desc, open, {
@@ -179,6 +185,7 @@ export class RegistryClient {
         monolithicLimit: this.monolithicLimit,
         ...(mountFrom === undefined ? {} : { mountFrom }),
         ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: options.onProgress,
       }),
     );
     this.noteBlob(repo, desc.digest);

@@ -7,7 +7,8 @@
  */
 import type { Readable } from 'node:stream';
 import { blobImage, type BlobStore, type Descriptor, type Digest, type Image, type Reference } from '../src/oci/index.js';
-import type { RegistryClient } from './client.js';
+import type { TransferReporter } from '../src/oci/progress.js';
+import type { BlobTransferOptions, RegistryClient } from './client.js';
 
 /** Opens blobs of one repository, through a store when there is one. */
 export class RemoteBlobs {
@@ -18,7 +19,18 @@ export class RemoteBlobs {
     readonly repo: Reference,
     readonly store: BlobStore | undefined,
     private readonly signal?: AbortSignal,
+    private readonly onProgress?: TransferReporter,
   ) {}
+
+  private transferOptions(desc: Descriptor): BlobTransferOptions {
+    const report = this.onProgress;
+    return {
+      ...(this.signal ? { signal: this.signal } : {}),
+      ...(report
+        ? { onProgress: (n: number) => report({ action: 'download', id: desc.digest, current: n, total: desc.size, status: n === desc.size ? 'done' : 'running' }) }
+        : {}),
+    };
+  }
 
   /** Make sure the blob is in the store (no-op without a store). */
   async ensure(desc: Descriptor): Promise<void> {
@@ -26,7 +38,7 @@ export class RemoteBlobs {
     if (store === undefined || (await store.has(desc.digest))) return;
     let p = this.inflight.get(desc.digest);
     if (p === undefined) {
-      p = this.client.pullBlob(this.repo, desc, store, this.signal ? { signal: this.signal } : {});
+      p = this.client.pullBlob(this.repo, desc, store, this.transferOptions(desc));
       this.inflight.set(desc.digest, p);
       void p.then(
         () => this.inflight.delete(desc.digest),
@@ -38,7 +50,7 @@ export class RemoteBlobs {
 
   /** A verified stream of the blob. */
   async open(desc: Descriptor): Promise<Readable> {
-    if (this.store === undefined) return this.client.fetchBlob(this.repo, desc, this.signal ? { signal: this.signal } : {});
+    if (this.store === undefined) return this.client.fetchBlob(this.repo, desc, this.transferOptions(desc));
     await this.ensure(desc);
     return this.store.open(desc.digest, desc.size);
   }

@@ -20,11 +20,14 @@ import {
   type Reference,
 } from '../src/oci/index.js';
 import { largestFirst, mapLimit } from '../src/oci/parallel.js';
+import type { TransferReporter } from '../src/oci/progress.js';
 import type { RegistryClient } from './client.js';
 import { RegistryError } from './errors.js';
 
 export interface RegistrySinkOptions {
   signal?: AbortSignal;
+  /** Told how blob uploads progress. */
+  onProgress?: TransferReporter | undefined;
 }
 
 interface Blob {
@@ -74,7 +77,7 @@ export class RegistrySink implements ImageSink, IndexSink {
       await mapLimit(
         largestFirst([...blobs], (b) => b.desc.size),
         this.client.concurrency,
-        (b) => this.client.pushBlob(repo, b.desc, b.open, signal),
+        (b) => this.pushBlob(repo, b, signal),
       );
       for (const m of listed) await this.client.putManifest(repo.withDigest(m.desc.digest), m.raw, m.desc.mediaType, signal);
       for (const ref of group) {
@@ -83,6 +86,18 @@ export class RegistrySink implements ImageSink, IndexSink {
       }
     }
     return digest as Digest;
+  }
+
+  private async pushBlob(repo: Reference, blob: Blob, signal: { signal?: AbortSignal }): Promise<void> {
+    const report = this.options.onProgress;
+    if (report === undefined) {
+      await this.client.pushBlob(repo, blob.desc, blob.open, signal);
+      return;
+    }
+    const { digest: id, size: total } = blob.desc;
+    const onProgress = (current: number): void => report({ action: 'upload', id, current, total, status: 'running' });
+    const result = await this.client.pushBlob(repo, blob.desc, blob.open, { ...signal, onProgress });
+    report({ action: 'upload', id, current: total, total, status: result === 'uploaded' ? 'done' : result });
   }
 
   /** Config and distributable layers, each digest once. */

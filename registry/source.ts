@@ -21,6 +21,7 @@ import {
   type StoredImageSource,
 } from '../src/oci/index.js';
 import { largestFirst, mapLimit } from '../src/oci/parallel.js';
+import type { TransferReporter } from '../src/oci/progress.js';
 import type { RegistryClient } from './client.js';
 import { RegistryError } from './errors.js';
 import { RemoteBlobs, remoteImage } from './remote-image.js';
@@ -31,6 +32,8 @@ export interface RegistrySourceOptions {
   /** The platform chosen from an index when `image()` is given none (the CLI passes linux/amd64 or the host's). */
   defaultPlatform?: Platform;
   signal?: AbortSignal;
+  /** Told how blob downloads progress. */
+  onProgress?: TransferReporter | undefined;
 }
 
 /** Nested indexes are legal but rare; this bounds the walk. */
@@ -59,7 +62,7 @@ export class RegistrySource implements ImageSource, StoredImageSource {
       current = reference.repository().withDigest(chosen.digest);
       fetched = await this.client.getManifest(current, undefined, signal);
     }
-    const blobs = new RemoteBlobs(this.client, reference.repository(), this.options.store, this.options.signal);
+    const blobs = new RemoteBlobs(this.client, reference.repository(), this.options.store, this.options.signal, this.options.onProgress);
     const img = remoteImage(fetched.raw, fetched.mediaType, blobs);
     await img.rawConfigFile(); // fetched up front: a bad image fails here, not mid-build
     this.origins.set(img, blobs);

@@ -14,6 +14,7 @@ import {
   type StoredImage,
 } from '../oci/index.js';
 import { RegistryError, RegistrySink, RegistrySource, type RegistryClient } from '../../registry/index.js';
+import type { TransferReporter } from '../oci/progress.js';
 import { formatImageLocation, type ImageLocation } from './image-location.js';
 
 /** What reading or writing images needs: a blob store, a registry client, the platform to pick. */
@@ -29,6 +30,8 @@ export interface ImageAccess {
    */
   cacheBlobs?: boolean;
   signal?: AbortSignal | undefined;
+  /** Told how registry downloads and uploads progress. */
+  onProgress?: TransferReporter | undefined;
 }
 
 /** Local transports are sources and sinks alike. */
@@ -50,6 +53,7 @@ export function registrySource(access: ImageAccess): RegistrySource {
     ...(access.cacheBlobs === false ? {} : { store: access.store }),
     defaultPlatform: access.platform,
     ...(access.signal ? { signal: access.signal } : {}),
+    onProgress: access.onProgress,
   });
 }
 
@@ -108,7 +112,9 @@ export function destinationRefs(loc: ImageLocation, source: ImageLocation | unde
 }
 
 export function imageSink(loc: ImageLocation, access: ImageAccess): ImageSink {
-  if (loc.kind === 'registry') return new RegistrySink(access.registry(), access.signal ? { signal: access.signal } : {});
+  if (loc.kind === 'registry') {
+    return new RegistrySink(access.registry(), { ...(access.signal ? { signal: access.signal } : {}), onProgress: access.onProgress });
+  }
   return localSource(loc);
 }
 

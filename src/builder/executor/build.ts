@@ -15,8 +15,9 @@ import {
   type Reference,
 } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
+import type { Instruction } from '../../dockerfile/instructions/types.js';
 import { loadBuildDefinition, type FrontendOptions } from '../frontend.js';
-import { outputSink, type OutputSpec } from '../../images/outputs.js';
+import { outputDestName, outputSink, type OutputSpec } from '../../images/outputs.js';
 import { parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
 import { executeInstruction } from '../handlers/index.js';
 import { baseKey, openBaseImages, type BaseImage } from './base-images.js';
@@ -26,6 +27,8 @@ import { imageTriggers } from './image-triggers.js';
 import { formatCreated, StepContext, type BuildEnv, type DownloadSettings } from './step-context.js';
 import { StageState } from './stage-state.js';
 import { writeReports, type BuildReport } from './reports.js';
+import { eventEmitter, type BuildEvent, type EmitEvent } from '../events.js';
+import { StepTracker } from './step-tracker.js';
 
 export interface BuildOptions extends FrontendOptions {
   store: BlobStore;
@@ -43,6 +46,8 @@ export interface BuildOptions extends FrontendOptions {
   signal?: AbortSignal | undefined;
   /** How ADD <url> downloads connect: proxy-aware dispatcher and timeout (registry/url-dispatcher.ts). */
   downloads?: DownloadSettings | undefined;
+  /** Told what the build is doing, as it happens (see events.ts). */
+  onEvent?: ((event: BuildEvent) => void) | undefined;
 }
 
 export interface BuildResult {
@@ -90,6 +95,8 @@ class Builder {
     private readonly opts: BuildOptions,
     private readonly bases: Map<string, BaseImage>,
     private readonly tmpDir: string,
+    private readonly emit: EmitEvent,
+    private readonly steps: StepTracker,
   ) {}
 
   env(now: Date, ignore: BuildEnv['ignore']): BuildEnv {
@@ -108,6 +115,7 @@ class Builder {
         return state.ensureView();
       },
       imageView: (ref) => this.imageView(ref),
+      emit: this.emit,
     };
   }
 
@@ -159,16 +167,27 @@ class Builder {
   }
 
   async runStage(stage: PlannedStage, env: BuildEnv, lex: '\\' | '`'): Promise<void> {
-    const state = await this.initialState(stage);
-    const steps = stage.base.kind === 'image' ? [...imageTriggers(state, stage, lex), ...stage.instructions] : stage.instructions;
-    if (stage.base.kind === 'image') delete state.config.OnBuild;
-    for (const planned of steps) {
+    // An image base's ONBUILD triggers run first: its config is at hand, so the step count is known now.
+    const opened = stage.base.kind === 'image' ? await this.initialState(stage) : undefined;
+    const steps = opened ? [...imageTriggers(opened, stage, lex), ...stage.instructions] : stage.instructions;
+    if (opened) delete opened.config.OnBuild;
+    const label = this.steps.label(stage);
+    const total = steps.length + 1; // BuildKit counts FROM as step 1
+    const at = (index: number, instr: Instruction) => ({ stage: stage.index, label, index, total, instruction: instr.original, location: instr.location });
+    this.steps.stageStart(stage, total);
+    const state = await this.steps.run(at(1, stage.from), async () => opened ?? this.initialState(stage));
+    for (const [i, planned] of steps.entries()) {
       this.opts.signal?.throwIfAborted();
-      try {
-        await executeInstruction(new StepContext(env, state, planned), planned.instr);
-      } catch (err) {
-        throw locate(err, planned.instr.location);
-      }
+      const run = async (step: number): Promise<StepContext> => {
+        const ctx = new StepContext(env, state, planned, step);
+        try {
+          await executeInstruction(ctx, planned.instr);
+        } catch (err) {
+          throw locate(err, planned.instr.location);
+        }
+        return ctx;
+      };
+      await this.steps.run(at(i + 2, planned.instr), run, (ctx) => ctx.addedLayer);
     }
     this.results.set(stage.index, state);
   }
@@ -180,6 +199,21 @@ class Builder {
   async cleanup(): Promise<void> {
     for (const c of this.cleanups.splice(0)) await c();
   }
+}
+
+/** Every place the image goes, in order: the outputs, then the registry push; each with a phrase for progress. */
+function destinations(opts: BuildOptions, image: Image, refs: readonly Reference[], tmpDir: string): Array<{ description: string; write: () => Promise<unknown> }> {
+  const { push } = opts;
+  return [
+    ...opts.outputs.map((output) => ({
+      description: `exporting to ${output.type} ${outputDestName(output)}`,
+      write: () => {
+        const write = () => outputSink(output, tmpDir).write(image, refs);
+        return typeof output.dest === 'string' ? withFsContext(output.dest, `write the ${output.type} output`, write) : write();
+      },
+    })),
+    ...(push ? [{ description: `pushing ${refs.map((r) => r.string()).join(', ')}`, write: () => push.write(image, refs) }] : []),
+  ];
 }
 
 /** Build the Dockerfile's target stage and write it to every output (and push it, if asked). */
@@ -204,7 +238,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const tmpDir = await mkdtemp(path.join(tmpdir(), 'hoist-build-')).catch((err: unknown) => {
     throw fsError(err, tmpdir(), 'create a scratch directory in');
   });
-  const builder = new Builder(opts, bases, tmpDir);
+  const emit = eventEmitter(opts.onEvent);
+  for (const w of plan.warnings) emit({ type: 'warning', ...w });
+  const steps = new StepTracker(emit, Date.now, plan.stages.filter((s) => s.needed).length);
+  const builder = new Builder(opts, bases, tmpDir, emit, steps);
   try {
     const env = builder.env(now, definition.ignore.matcher);
     for (const stage of plan.stages) if (stage.needed) await builder.runStage(stage, env, definition.stages.escapeToken);
@@ -214,14 +251,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const created = formatCreated(opts.epoch === undefined ? now : new Date(opts.epoch * 1000));
     const image = imageFromParts({ config: imageConfig(final, platform, created), layers: final.layers });
     const digest = await image.digest();
-    for (const output of opts.outputs) {
+    const writes = destinations(opts, image, refs, tmpDir);
+    for (const [output, { description, write }] of writes.entries()) {
       opts.signal?.throwIfAborted();
-      const write = () => outputSink(output, tmpDir).write(image, refs);
-      await (typeof output.dest === 'string' ? withFsContext(output.dest, `write the ${output.type} output`, write) : write());
+      const started = Date.now();
+      emit({ type: 'output-start', output: output + 1, description });
+      await write();
+      emit({ type: 'output-done', output: output + 1, durationMs: Date.now() - started });
     }
     opts.signal?.throwIfAborted();
-    if (opts.push) await opts.push.write(image, refs);
-    const report = await writeReports(image, refs, { digestFile: opts.digestFile, metadataFile: opts.metadataFile });
+    const report = await writeReports(image, refs, { digestFile: opts.digestFile, metadataFile: opts.metadataFile }, steps.records);
     return { image, digest, report, plan, warnings: plan.warnings };
   } finally {
     await builder.cleanup();

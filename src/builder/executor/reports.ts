@@ -1,6 +1,7 @@
 import { writeFileAtomic } from '../../oci/atomic-file.js';
 import type { Image, Reference } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
+import type { StepRecord } from './step-tracker.js';
 
 /** What `--metadata-file` holds. */
 export interface BuildReport {
@@ -9,9 +10,11 @@ export interface BuildReport {
   tags: string[];
   config: { digest: Digest; size: number };
   layers: Array<{ digest: Digest; diffId: Digest; size: number; mediaType: string }>;
+  /** Every step that ran, in order, with its time and the layer it added. */
+  steps: StepRecord[];
 }
 
-export async function buildReport(image: Image, refs: readonly Reference[]): Promise<BuildReport> {
+export async function buildReport(image: Image, refs: readonly Reference[], steps: readonly StepRecord[] = []): Promise<BuildReport> {
   const manifest = await image.manifest();
   const layers = await image.layers();
   return {
@@ -22,6 +25,7 @@ export async function buildReport(image: Image, refs: readonly Reference[]): Pro
     layers: await Promise.all(
       layers.map(async (l) => ({ digest: await l.digest(), diffId: await l.diffId(), size: await l.size(), mediaType: l.mediaType() })),
     ),
+    steps: [...steps],
   };
 }
 
@@ -30,8 +34,9 @@ export async function writeReports(
   image: Image,
   refs: readonly Reference[],
   files: { digestFile?: string | undefined; metadataFile?: string | undefined },
+  steps: readonly StepRecord[] = [],
 ): Promise<BuildReport> {
-  const report = await buildReport(image, refs);
+  const report = await buildReport(image, refs, steps);
   if (files.digestFile) await writeFileAtomic(files.digestFile, Buffer.from(report.digest));
   if (files.metadataFile) await writeFileAtomic(files.metadataFile, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
   return report;

@@ -2,6 +2,8 @@ import type { FsView } from '../../../snapshot/fs-view.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import type { BlobStore } from '../../oci/index.js';
+import { throttleTransfers } from '../../oci/progress.js';
+import type { EmitEvent } from '../events.js';
 import type { PlannedInstruction } from '../plan/index.js';
 import { commitLayer } from './layer-commit.js';
 import type { DownloadOptions } from '../add/url-source.js';
@@ -26,6 +28,8 @@ export interface BuildEnv {
   signal?: AbortSignal | undefined;
   /** ADD <url>: the dispatcher (proxy, timeouts) and the deadline grace. */
   downloads?: DownloadSettings | undefined;
+  /** Where progress events go. */
+  emit: EmitEvent;
 }
 
 export function formatCreated(date: Date): string {
@@ -34,10 +38,15 @@ export function formatCreated(date: Date): string {
 
 /** One instruction being executed: its planned form and the stage it changes. */
 export class StepContext {
+  /** The layer this step added, if any. */
+  addedLayer: { digest: string; size: number } | undefined;
+
   constructor(
     readonly env: BuildEnv,
     readonly stage: StageState,
     readonly planned: PlannedInstruction,
+    /** The step's number in the build's events. */
+    readonly step = 0,
   ) {}
 
   created(): string {
@@ -51,7 +60,15 @@ export class StepContext {
 
   /** Write `entries` as a new layer and apply them to the stage's view. */
   async addLayer(entries: LayerEntry[], createdBy: string): Promise<void> {
-    const committed = await commitLayer(this.env.store, entries, { clampMtime: this.env.epoch, signal: this.env.signal });
+    const id = `step-${this.step}`;
+    const report = throttleTransfers((p) => this.env.emit({ type: 'transfer', step: this.step, ...p }));
+    const committed = await commitLayer(this.env.store, entries, {
+      clampMtime: this.env.epoch,
+      signal: this.env.signal,
+      // A layer of directories only has nothing to show.
+      onProgress: (current, total, done) => total > 0 && report({ action: 'compress', id, current, total, status: done ? 'done' : 'running' }),
+    });
+    this.addedLayer = { digest: committed.digest, size: committed.size };
     this.stage.layers.push(committed.layer);
     this.stage.diffIds.push(committed.diffId);
     this.stage.view = this.stage.view.withLayer(entries);

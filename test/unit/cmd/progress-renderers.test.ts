@@ -1,0 +1,258 @@
+import { describe, expect, it } from 'vitest';
+import type { BuildEvent } from '../../../src/builder/events.js';
+import { JsonRenderer } from '../../../cmd/progress/json.js';
+import { PlainRenderer } from '../../../cmd/progress/plain.js';
+import { QuietRenderer } from '../../../cmd/progress/quiet.js';
+import { TtyRenderer } from '../../../cmd/progress/tty.js';
+import { createRenderer, parseProgressMode, resolveProgressMode, wantsColor } from '../../../cmd/progress/index.js';
+import type { CliIo } from '../../../cmd/io.js';
+
+const T0 = 1_700_000_000_000;
+const DIGEST = `sha256:${'ab'.repeat(32)}`;
+const LAYER = `sha256:${'cd'.repeat(32)}`;
+const loc = (line: number) => ({ file: 'Dockerfile', line });
+
+/** A build of three steps on a registry base: a download, a compression, a warning, a push. */
+function script(): BuildEvent[] {
+  return [
+    { type: 'warning', code: 'UNUSED_ARG', message: 'build-arg FOO was not consumed', location: loc(2), time: T0 },
+    { type: 'stage-start', stage: 0, label: undefined, base: 'registry.test/base:1', steps: 3, time: T0 },
+    { type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 3, instruction: 'FROM registry.test/base:1', location: loc(1), time: T0 },
+    { type: 'step-done', step: 1, durationMs: 10, time: T0 + 10 },
+    { type: 'step-start', step: 2, stage: 0, label: undefined, index: 2, total: 3, instruction: 'COPY big /data', location: loc(3), time: T0 + 10 },
+    { type: 'transfer', action: 'download', id: DIGEST, current: 1_000_000, total: 5_000_000, status: 'running', time: T0 + 100 },
+    { type: 'transfer', action: 'download', id: DIGEST, current: 2_000_000, total: 5_000_000, status: 'running', time: T0 + 600 },
+    { type: 'transfer', action: 'download', id: DIGEST, current: 4_000_000, total: 5_000_000, status: 'running', time: T0 + 1200 },
+    { type: 'transfer', action: 'download', id: DIGEST, current: 5_000_000, total: 5_000_000, status: 'done', time: T0 + 1500 },
+    { type: 'transfer', step: 2, action: 'compress', id: 'step-2', current: 3_000_000, total: 8_000_000, status: 'running', time: T0 + 1600 },
+    { type: 'transfer', step: 2, action: 'compress', id: 'step-2', current: 8_000_000, total: 8_000_000, status: 'done', time: T0 + 2900 },
+    { type: 'step-done', step: 2, durationMs: 2900, layer: { digest: LAYER, size: 2_500_000 }, time: T0 + 2910 },
+    { type: 'step-start', step: 3, stage: 0, label: undefined, index: 3, total: 3, instruction: 'CMD ["/app"]', location: loc(4), time: T0 + 2910 },
+    { type: 'step-done', step: 3, durationMs: 1, time: T0 + 2911 },
+    { type: 'output-start', output: 1, description: 'pushing registry.test/app:1', time: T0 + 2920 },
+    { type: 'transfer', action: 'upload', id: DIGEST, current: 5_000_000, total: 5_000_000, status: 'mounted', time: T0 + 2950 },
+    { type: 'transfer', action: 'upload', id: LAYER, current: 1_000_000, total: 2_500_000, status: 'running', time: T0 + 3000 },
+    { type: 'transfer', action: 'upload', id: LAYER, current: 2_500_000, total: 2_500_000, status: 'done', time: T0 + 3400 },
+    { type: 'output-done', output: 1, durationMs: 500, time: T0 + 3420 },
+  ];
+}
+
+function plainLines(events: BuildEvent[]): string[] {
+  const lines: string[] = [];
+  const r = new PlainRenderer((l) => lines.push(l));
+  for (const e of events) r.event(e);
+  r.end();
+  return lines;
+}
+
+describe('plain progress', () => {
+  it('prints buildx-style numbered lines with no control codes', () => {
+    const lines = plainLines(script());
+    const text = lines.join('\n');
+    expect(text).not.toMatch(/\x1b/);
+    expect(text).not.toMatch(/\r/);
+    expect(lines).toEqual([
+      'warning: Dockerfile:2: build-arg FOO was not consumed',
+      '#1 [1/3] FROM registry.test/base:1 (Dockerfile:1)',
+      '#1 DONE 0.0s',
+      '',
+      '#2 [2/3] COPY big /data (Dockerfile:3)',
+      // a running transfer prints once it has taken a second, then at most once a second
+      '#2 download sha256:abababababab 4.00MB / 5.00MB',
+      '#2 download sha256:abababababab 5.00MB / 5.00MB done',
+      '#2 compress layer 8.00MB / 8.00MB done',
+      '#2 layer sha256:cdcdcdcdcdcd 2.50MB',
+      '#2 DONE 2.9s',
+      '',
+      '#3 [3/3] CMD ["/app"] (Dockerfile:4)',
+      '#3 DONE 0.0s',
+      '',
+      '#4 pushing registry.test/app:1',
+      '#4 upload sha256:abababababab mounted',
+      '#4 upload sha256:cdcdcdcdcdcd 2.50MB / 2.50MB done',
+      '#4 DONE 0.5s',
+    ]);
+  });
+
+  it('names the stage, marks a failed step, and hides credentials in its message', () => {
+    const lines = plainLines([
+      { type: 'step-start', step: 7, stage: 1, label: 'builder', index: 2, total: 4, instruction: 'ADD https://u:secret@example.com/x /x', location: loc(9), time: T0 },
+      { type: 'step-error', step: 7, durationMs: 50, message: 'GET https://u:secret@example.com/x: 404\nmore', time: T0 + 50 },
+    ]);
+    expect(lines[0]).toBe('#7 [builder 2/4] ADD https://xxxxx:xxxxx@example.com/x /x (Dockerfile:9)');
+    expect(lines[1]).toBe('#7 ERROR: GET https://xxxxx:xxxxx@example.com/x: 404');
+  });
+});
+
+describe('json progress', () => {
+  it('prints each event as one parseable line, unchanged', () => {
+    const lines: string[] = [];
+    const r = new JsonRenderer((l) => lines.push(l));
+    const events = script();
+    for (const e of events) r.event(e);
+    r.end();
+    expect(lines).toHaveLength(events.length);
+    expect(lines.every((l) => !l.includes('\n'))).toBe(true);
+    expect(lines.map((l) => JSON.parse(l))).toEqual(events);
+  });
+
+  it('hides credentials in instructions and errors', () => {
+    const lines: string[] = [];
+    const r = new JsonRenderer((l) => lines.push(l));
+    r.event({ type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 1, instruction: 'ADD https://u:pw@h.test/x /', location: loc(1), time: T0 });
+    r.event({ type: 'step-error', step: 1, durationMs: 1, message: 'GET https://u:pw@h.test/x: 500', time: T0 });
+    expect(lines.join('\n')).not.toContain('pw');
+    expect(JSON.parse(lines[0] as string).instruction).toBe('ADD https://xxxxx:xxxxx@h.test/x /');
+  });
+});
+
+describe('quiet progress', () => {
+  it('prints nothing, not even warnings', () => {
+    const printed: string[] = [];
+    const io: CliIo = { stdout: (l) => printed.push(l), stderr: (l) => printed.push(l), env: {}, stderrScreen: { isTTY: true, columns: 80, rows: 24, write: (c) => printed.push(c) } };
+    const r = createRenderer('quiet', io);
+    expect(r).toBeInstanceOf(QuietRenderer);
+    for (const e of script()) r.event(e);
+    r.end();
+    expect(printed).toEqual([]);
+  });
+});
+
+/** Feeds events to a tty renderer on a clock that follows the events' times. */
+function ttyRun(events: BuildEvent[], size: { columns: number; rows: number }, color = false): string {
+  let out = '';
+  let clock = T0;
+  const r = new TtyRenderer({ ...size, write: (c) => (out += c) }, { color, now: () => clock, tick: false });
+  for (const e of events) {
+    clock = e.time;
+    r.event(e);
+  }
+  clock += 100;
+  r.end();
+  return out;
+}
+
+/** What a terminal shows after `out`: only the cursor moves the renderer uses (up N, erase below). */
+function screen(out: string): string[] {
+  const lines: string[] = [''];
+  let row = 0;
+  for (let i = 0; i < out.length; ) {
+    const m = /^\x1b\[(\d*)([A-Za-z])/.exec(out.slice(i));
+    if (m) {
+      if (m[2] === 'A') row = Math.max(0, row - Number(m[1] || 1));
+      else if (m[2] === 'J') lines.splice(row + 1), (lines[row] = '');
+      else if (m[2] !== 'm') throw new Error(`unexpected control sequence ${JSON.stringify(m[0])}`);
+      i += m[0].length;
+      continue;
+    }
+    const ch = out[i] as string;
+    if (ch === '\n') {
+      row++;
+      lines[row] ??= '';
+    } else if (ch === '\r') {
+      // column 0: the renderer always rewrites whole lines
+    } else {
+      lines[row] = (lines[row] ?? '') + ch;
+    }
+    i++;
+  }
+  return lines.filter((l, i) => i < lines.length - 1 || l !== '');
+}
+
+describe('tty progress', () => {
+  it('redraws with cursor movement and leaves the final state on screen', () => {
+    const out = ttyRun(script(), { columns: 100, rows: 30 });
+    expect(out).toMatch(/\x1b\[\d+A\x1b\[J/); // moved up over the live area and erased it
+    expect(out).toContain('download sha256:abababababab [========>           ] 2.00MB / 5.00MB'); // a bar while it ran
+    const final = screen(out);
+    expect(final[0]).toBe('warning: Dockerfile:2: build-arg FOO was not consumed');
+    expect(final.slice(1)).toEqual([
+      expect.stringMatching(/^ => \[1\/3\] FROM registry.test\/base:1 +0\.0s$/),
+      expect.stringMatching(/^ => \[2\/3\] COPY big \/data +2\.50MB {2}2\.9s$/),
+      ' => => download sha256:abababababab 5.00MB / 5.00MB done',
+      ' => => compress layer 8.00MB / 8.00MB done',
+      expect.stringMatching(/^ => \[3\/3\] CMD \["\/app"\] +0\.0s$/),
+      expect.stringMatching(/^ => pushing registry.test\/app:1 +0\.5s$/),
+      ' => => upload sha256:abababababab mounted',
+      ' => => upload sha256:cdcdcdcdcdcd 2.50MB / 2.50MB done',
+      '[+] Building 3.5s (3/3) FINISHED',
+    ]);
+    for (const line of final) expect(line.length).toBeLessThan(100);
+  });
+
+  it('never draws more lines than the terminal has, nor wider ones', () => {
+    const events: BuildEvent[] = [
+      { type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 1, instruction: `COPY ${'x'.repeat(200)} /`, location: loc(1), time: T0 },
+      ...Array.from({ length: 20 }, (_, i): BuildEvent => ({
+        type: 'transfer', action: 'download', id: `sha256:${String(i).padStart(64, '0')}`, current: 1, total: 10, status: 'running', time: T0 + 200 * (i + 1),
+      })),
+    ];
+    let out = '';
+    let clock = T0;
+    const r = new TtyRenderer({ columns: 40, rows: 8, write: (c) => (out += c) }, { color: false, now: () => clock, tick: false });
+    let tallest = 0;
+    for (const e of events) {
+      clock = e.time;
+      const before = out.length;
+      r.event(e);
+      const frame = out.slice(before).replace(/^\r\x1b\[\d+A\x1b\[J/, '');
+      tallest = Math.max(tallest, frame.split('\n').length - 1);
+      for (const line of frame.split('\n')) expect(line.length).toBeLessThan(40);
+    }
+    expect(tallest).toBeLessThanOrEqual(7);
+    expect(out).toContain('more');
+  });
+
+  it('prints a warning above the live area, not into it', () => {
+    const events: BuildEvent[] = [
+      { type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 1, instruction: 'COPY a /', location: loc(1), time: T0 },
+      { type: 'transfer', step: 1, action: 'compress', id: 'step-1', current: 1, total: 10, status: 'running', time: T0 + 200 },
+      { type: 'warning', code: 'W', message: 'careful', time: T0 + 250 },
+      { type: 'step-done', step: 1, durationMs: 400, time: T0 + 400 },
+    ];
+    const final = screen(ttyRun(events, { columns: 80, rows: 20 }));
+    expect(final[0]).toBe('warning: careful');
+    expect(final[1]).toMatch(/^ => \[1\/1\] COPY a \/ +0\.4s$/);
+    expect(final.filter((l) => l.includes('careful'))).toHaveLength(1);
+  });
+
+  it('colours only when asked, and shows a failed step in red', () => {
+    const events: BuildEvent[] = [
+      { type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 1, instruction: 'COPY a /', location: loc(1), time: T0 },
+      { type: 'step-error', step: 1, durationMs: 5, message: 'no such file', time: T0 + 5 },
+    ];
+    expect(ttyRun(events, { columns: 80, rows: 20 }, false)).not.toMatch(/\x1b\[\d*m/);
+    const colored = ttyRun(events, { columns: 80, rows: 20 }, true);
+    expect(colored).toMatch(/\x1b\[31m => ERROR \[1\/1\] COPY a \//);
+    expect(screen(colored)).toContain(' => ERROR: no such file');
+    expect(screen(colored).at(-1)).toBe('[+] Building 0.1s (1/1) FAILED');
+  });
+});
+
+describe('choosing a renderer', () => {
+  const io = (isTTY: boolean, env: NodeJS.ProcessEnv = {}): CliIo => ({
+    stdout: () => undefined,
+    stderr: () => undefined,
+    env,
+    stderrScreen: { isTTY, columns: 80, rows: 24, write: () => undefined },
+  });
+
+  it('auto is tty on a terminal and plain otherwise', () => {
+    expect(resolveProgressMode('auto', io(true))).toBe('tty');
+    expect(resolveProgressMode('auto', io(false))).toBe('plain');
+    expect(resolveProgressMode('json', io(true))).toBe('json');
+    expect(createRenderer('tty', io(true))).toBeInstanceOf(TtyRenderer);
+    expect(createRenderer('plain', io(true))).toBeInstanceOf(PlainRenderer);
+  });
+
+  it('refuses an unknown mode with the list of modes', () => {
+    expect(parseProgressMode('plain')).toBe('plain');
+    expect(() => parseProgressMode('fancy')).toThrow(/--progress "fancy": not a progress mode/);
+  });
+
+  it('honours NO_COLOR when it is set to anything', () => {
+    expect(wantsColor({})).toBe(true);
+    expect(wantsColor({ NO_COLOR: '' })).toBe(true);
+    expect(wantsColor({ NO_COLOR: '1' })).toBe(false);
+  });
+});
