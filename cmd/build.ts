@@ -15,7 +15,7 @@ import { addImageOptions, withImageAccess, type ImageFlags } from './image-optio
 import { proxySettingsFromEnv } from '../registry/proxy.js';
 import { urlDispatcher } from '../registry/url-dispatcher.js';
 import type { CliIo } from './io.js';
-import { addProgressOption, createRenderer, progressModeOf, type ProgressFlags } from './progress/index.js';
+import { addProgressOption, createRenderer, progressModeOf, watched, type ProgressFlags } from './progress/index.js';
 
 interface BuildFlags extends ImageFlags, ProgressFlags {
   file?: string;
@@ -61,7 +61,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       const dispatcher = urlDispatcher({ proxy: proxySettingsFromEnv(io.env), ...(timeoutMs === undefined ? {} : { timeoutMs }) });
       const signal = io.interruption?.();
       const mode = progressModeOf(flags, io);
-      const renderer = createRenderer(mode, io);
+      const renderer = createRenderer(mode, io, signal);
       const onEvent = renderer.event.bind(renderer);
       // Registry transfers are reported by the source and sink; a few updates a second are plenty.
       const emit = eventEmitter(onEvent);
@@ -75,7 +75,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           metadataFile: flags.metadataFile,
           ...(push ? { pushTargets: tags.map(pushTarget), checkPush: (ref) => access.registry().checkPushAccess(ref, signal ? { signal } : {}) } : {}),
         });
-        const result = await build({
+        const result = await watched(renderer, () => build({
           downloads: { dispatcher, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
           contextDir: context,
           dockerfile: fromStdin ? undefined : flags.file,
@@ -86,7 +86,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           targetPlatform: targetPlatform(flags.platform),
           store: access.store,
           images: lazySource(() => registrySource(access)),
-          push: push ? lazySink(() => new RegistrySink(access.registry(), { onProgress })) : undefined,
+          push: push ? lazySink(() => new RegistrySink(access.registry(), { onProgress, ...(signal ? { signal } : {}) })) : undefined,
           outputs,
           tags,
           epoch: parseSourceDateEpoch(buildArgs.get('SOURCE_DATE_EPOCH') ?? io.env.SOURCE_DATE_EPOCH),
@@ -94,7 +94,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           metadataFile: flags.metadataFile,
           signal,
           onEvent,
-        }).finally(() => renderer.end());
+        }));
         if (mode === 'plain' || mode === 'tty') {
           for (const o of outputs) io.stderr(`wrote ${o.type} ${outputDestName(o)}`);
           if (push) for (const t of tags) io.stderr(`pushed ${t}`);

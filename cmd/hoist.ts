@@ -93,8 +93,9 @@ function handleInterrupts(): { signal: () => AbortSignal; received: () => string
     if (received !== undefined || !watched) exitNow(code);
     received = name;
     process.exitCode = code;
-    process.stderr.write(`interrupted by ${name}: stopping and removing temporary files\n`);
+    // Abort first: a live progress display steps aside before the notice is printed.
     controller.abort(new InterruptedError(name));
+    process.stderr.write(`interrupted by ${name}: stopping and removing temporary files\n`);
     setTimeout(() => exitNow(code), CLEANUP_GRACE_MS).unref();
   };
   process.on('SIGINT', onSignal);

@@ -1,12 +1,12 @@
 /** Words and numbers every progress renderer writes the same way. */
-import type { BuildEvent, StepStart, Transfer } from '../../src/builder/events.js';
+import type { BuildEvent, OutputStart, StepStart, Transfer } from '../../src/builder/events.js';
 import { redactText } from '../../src/redact.js';
 
 /** Whatever turns build events into output. */
 export interface ProgressRenderer {
   event(event: BuildEvent): void;
-  /** The build is over (done or failed): show the final state and stop any timer. */
-  end(): void;
+  /** The build is over: show the final state (and whether it `failed`) and stop any timer. Once; later calls do nothing. */
+  end(failed?: boolean): void;
 }
 
 /** BuildKit's step name: `[2/5]`, or `[builder 2/5]` in a named stage. */
@@ -23,6 +23,11 @@ export function instructionLine(text: string): string {
 /** `[2/5] COPY . /app`; a URL's credentials (ADD https://user:pass@...) never reach a log. */
 export function stepTitle(e: StepStart): string {
   return `${stepName(e)} ${redactText(instructionLine(e.instruction))}`;
+}
+
+/** What an output does (`pushing registry.example.com/app:1`), with any credential masked. */
+export function outputTitle(e: Pick<OutputStart, 'description'>): string {
+  return redactText(e.description);
 }
 
 /** Decimal units, as docker and buildx print sizes: 512B, 1.05kB, 52.43MB. */
@@ -55,6 +60,17 @@ export function transferName(t: Pick<Transfer, 'action' | 'id'>): string {
 /** `10.49MB / 52.43MB`, or just the bytes when the total is unknown. */
 export function transferAmount(t: Pick<Transfer, 'current' | 'total'>): string {
   return t.total === undefined ? formatBytes(t.current) : `${formatBytes(t.current)} / ${formatBytes(t.total)}`;
+}
+
+/**
+ * A layer's compression that ended within this time is not worth a line
+ * of its own once it is over: the step's line already gives the layer's size.
+ */
+export const BRIEF_TRANSFER_MS = 1000;
+
+/** Whether a finished transfer, first seen at `firstSeen`, keeps its line in the log. */
+export function keepsFinalLine(t: Pick<Transfer, 'action' | 'time'>, firstSeen: number): boolean {
+  return t.action !== 'compress' || t.time - firstSeen >= BRIEF_TRANSFER_MS;
 }
 
 /** How a finished transfer ended, in a word. */

@@ -31,11 +31,18 @@ export function wantsColor(env: NodeJS.ProcessEnv): boolean {
   return (env.NO_COLOR ?? '') === '';
 }
 
-export function createRenderer(mode: Exclude<ProgressMode, 'auto'>, io: CliIo): ProgressRenderer {
+/**
+ * The renderer for `mode`. With `interruption` (the verb's Ctrl-C signal),
+ * a live display steps aside at once when it fires, so that the CLI's
+ * notice is not drawn over.
+ */
+export function createRenderer(mode: Exclude<ProgressMode, 'auto'>, io: CliIo, interruption?: AbortSignal): ProgressRenderer {
   switch (mode) {
     case 'tty': {
       const screen = io.stderrScreen ?? { isTTY: false, columns: 80, rows: 24, write: (chunk: string) => io.stderr(chunk.replace(/\n$/, '')) };
-      return new TtyRenderer(screen, { color: wantsColor(io.env) });
+      const renderer = new TtyRenderer(screen, { color: wantsColor(io.env) });
+      interruption?.addEventListener('abort', () => renderer.interrupt(), { once: true });
+      return renderer;
     }
     case 'plain':
       return new PlainRenderer((line) => io.stderr(line));
@@ -69,14 +76,24 @@ export function progressModeOf(flags: ProgressFlags, io: CliIo): Exclude<Progres
  */
 export async function showTransfers<T>(io: CliIo, flags: ProgressFlags, description: string, fn: (onProgress: TransferReporter) => Promise<T>): Promise<T> {
   const renderer = createRenderer(progressModeOf(flags, io), io);
-  const emit = eventEmitter(renderer.event.bind(renderer));
-  const started = Date.now();
-  emit({ type: 'output-start', output: 1, description });
-  try {
+  return watched(renderer, async () => {
+    const emit = eventEmitter(renderer.event.bind(renderer));
+    const started = Date.now();
+    emit({ type: 'output-start', output: 1, description });
     const result = await fn(throttleTransfers((p) => emit({ type: 'transfer', ...p })));
     emit({ type: 'output-done', output: 1, durationMs: Date.now() - started });
     return result;
-  } finally {
+  });
+}
+
+/** Run `work` and end the display with how it went, before the caller prints anything more. */
+export async function watched<T>(renderer: ProgressRenderer, work: () => Promise<T>): Promise<T> {
+  try {
+    const result = await work();
     renderer.end();
+    return result;
+  } catch (err) {
+    renderer.end(true);
+    throw err;
   }
 }

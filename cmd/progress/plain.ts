@@ -9,7 +9,8 @@
  *   #3 DONE 3.2s
  *
  * A transfer in flight prints once it has taken a second, then at most once
- * a second; a short one prints only its last line.
+ * a second; a short one prints only its last line, and a short compression
+ * none (the step's `layer` line gives the size).
  */
 import type { BuildEvent } from '../../src/builder/events.js';
 import { formatLocation } from '../../src/errors.js';
@@ -18,6 +19,8 @@ import {
   errorText,
   formatBytes,
   formatDuration,
+  keepsFinalLine,
+  outputTitle,
   shortDigest,
   stepTitle,
   transferAmount,
@@ -60,7 +63,7 @@ export class PlainRenderer implements ProgressRenderer {
         this.print(`#${e.step} ERROR: ${errorText(e.message)}`);
         return;
       case 'output-start':
-        this.header(this.lastStep + e.output, e.description);
+        this.header(this.lastStep + e.output, outputTitle(e));
         return;
       case 'output-done':
         this.print(`#${this.lastStep + e.output} DONE ${formatDuration(e.durationMs)}`);
@@ -96,7 +99,9 @@ export class PlainRenderer implements ProgressRenderer {
       this.print(`${prefix}${transferName(e)} ${transferAmount(e)}`);
       return;
     }
+    const first = this.transfers.get(key)?.first ?? e.time;
     this.transfers.delete(key);
+    if (!keepsFinalLine(e, first)) return;
     const amount = e.status === 'done' ? `${transferAmount(e)} ` : '';
     this.print(`${prefix}${transferName(e)} ${amount}${transferOutcome(e)}`);
   }

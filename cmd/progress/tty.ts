@@ -8,10 +8,12 @@
  *   [+] Building 4.9s (2/3)
  *
  * Finished steps are printed once, above the live area, and stay there; the
- * live area (running steps, their transfers, and the status line) is erased
- * and drawn again. It never grows past the terminal's height and no line is
- * wider than the terminal, so cursor movement always lands where it should;
- * a warning is printed above the live area, never into it.
+ * live area (running steps, their transfers, and the status line) is drawn
+ * again over itself. It never grows past the terminal's height and no line
+ * is wider than the terminal, so cursor movement always lands where it
+ * should; a warning is printed above the live area, never into it. A
+ * compression that took less than a second leaves no line once its step is
+ * done.
  */
 import type { BuildEvent, Transfer } from '../../src/builder/events.js';
 import { formatWarning } from '../common-options.js';
@@ -19,6 +21,8 @@ import {
   errorText,
   formatBytes,
   formatDuration,
+  keepsFinalLine,
+  outputTitle,
   stepTitle,
   transferAmount,
   transferName,
@@ -47,7 +51,8 @@ interface Vertex {
   end?: number;
   state: 'running' | 'done' | 'cached' | 'error';
   detail?: string;
-  transfers: Map<string, Transfer>;
+  /** Each transfer's latest report, and when it was first seen. */
+  transfers: Map<string, { latest: Transfer; first: number }>;
 }
 
 const ESC = '\x1b[';
@@ -67,6 +72,8 @@ export class TtyRenderer implements ProgressRenderer {
   private stepsKnown = 0;
   private stepsDone = 0;
   private failed = false;
+  private interrupted = false;
+  private ended = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly intervalMs: number;
@@ -81,22 +88,44 @@ export class TtyRenderer implements ProgressRenderer {
 
   event(e: BuildEvent): void {
     this.started ??= e.time;
-    if (this.timer === undefined && this.options.tick !== false) {
+    if (this.timer === undefined && this.options.tick !== false && !this.interrupted && !this.ended) {
       this.timer = setInterval(() => this.draw(), this.intervalMs);
       this.timer.unref();
     }
     this.apply(e);
     this.dirty = true;
+    if (this.interrupted || this.ended) return; // end() shows the rest
     // Warnings and finished steps show at once; the rest waits for the next frame.
     if (e.type === 'warning' || e.type === 'step-done' || e.type === 'step-error' || this.now() - this.lastDraw >= this.intervalMs) this.draw();
   }
 
-  end(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+  end(failed = false): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopTimer();
+    if (this.started === undefined) return; // nothing was shown: nothing to finish
+    if (failed) this.failed = true;
     for (const v of this.live) if (v.state === 'running') v.end = this.now();
     this.settle(this.live.length);
     this.draw(true);
+  }
+
+  /**
+   * The build is being stopped (Ctrl-C): take the live area off the screen
+   * at once, so that what is printed next lands under the finished steps
+   * and not inside a frame the next redraw would overwrite. `end` draws the
+   * final state.
+   */
+  interrupt(): void {
+    this.stopTimer();
+    this.interrupted = true;
+    if (this.liveLines > 0) this.term.write(`\r${ESC}${this.liveLines}A${ESC}J`);
+    this.liveLines = 0;
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   private apply(e: BuildEvent): void {
@@ -128,7 +157,7 @@ export class TtyRenderer implements ProgressRenderer {
       case 'step-log':
         return; // RUN output gets its own view when RUN lands
       case 'output-start':
-        this.add(this.byOutput, e.output, e.description, e.time);
+        this.add(this.byOutput, e.output, outputTitle(e), e.time);
         return;
       case 'output-done': {
         const v = this.byOutput.get(e.output);
@@ -139,7 +168,9 @@ export class TtyRenderer implements ProgressRenderer {
       }
       case 'transfer': {
         const v = (e.step === undefined ? undefined : this.byStep.get(e.step)) ?? this.running();
-        v?.transfers.set(`${e.action} ${e.id}`, e);
+        if (v === undefined) return;
+        const key = `${e.action} ${e.id}`;
+        v.transfers.set(key, { latest: e, first: v.transfers.get(key)?.first ?? e.time });
         return;
       }
       case 'warning':
@@ -171,11 +202,12 @@ export class TtyRenderer implements ProgressRenderer {
     while (finished < this.live.length && this.live[finished]?.state !== 'running') finished++;
     this.settle(finished);
     const room = Math.max(2, this.term.rows - 1);
-    let out = this.liveLines > 0 ? `\r${ESC}${this.liveLines}A${ESC}J` : '';
-    for (const line of this.settled.splice(0)) out += `${line}\n`;
+    // Overwrite the previous frame line by line (erasing each line's rest) rather than
+    // erasing it first: the terminal never shows an empty frame, so nothing flickers.
+    let out = this.liveLines > 0 ? `\r${ESC}${this.liveLines}A` : '';
     const liveArea = this.liveArea(room, force);
-    for (const line of liveArea) out += `${line}\n`;
-    this.term.write(out);
+    for (const line of [...this.settled.splice(0), ...liveArea]) out += `${line}${ESC}K\n`;
+    this.term.write(`${out}${ESC}J`);
     this.liveLines = force ? 0 : liveArea.length;
     this.lastDraw = this.now();
     this.dirty = false;
@@ -204,8 +236,9 @@ export class TtyRenderer implements ProgressRenderer {
     const head = this.columns(`${prefix}${v.title}`, right);
     const color = v.state === 'error' ? '31' : v.state === 'running' ? '' : '34';
     const lines = [this.paint(color, head)];
-    for (const t of v.transfers.values()) {
+    for (const { latest: t, first } of v.transfers.values()) {
       if (final && t.status === 'running') continue; // interrupted: the step's own line says how it ended
+      if (final && !keepsFinalLine(t, first)) continue;
       lines.push(this.paint(color, this.fit(` => => ${transferName(t)} ${this.transferState(t)}`)));
     }
     if (v.state === 'error' && v.detail !== undefined) lines.push(this.paint('31', this.fit(` => ERROR: ${v.detail}`)));

@@ -91,7 +91,7 @@ describe('build outputs on standard output, and --platform', () => {
     const built = runBinary(['build', context, '-t', 'hello:1', '-t', 'hello:latest', '-o', `type=oci,dest=${archive}`]);
     expect(built.status).toBe(0);
     const digest = built.stdout.toString('utf8').trim();
-    const pushed = hoist(['push', `oci-archive:${archive}`, `${registry.host}/two/tags:1`, '--cache-dir', cache]);
+    const pushed = hoist(['push', `oci-archive:${archive}`, `${registry.host}/two/tags:1`, '--cache-dir', cache, '-q']);
     expect(pushed.stderr).toBe('');
     expect(pushed.stdout.trim()).toBe(digest);
   });

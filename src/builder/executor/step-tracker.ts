@@ -1,4 +1,5 @@
 import type { SourceLocation } from '../../errors.js';
+import { redactText } from '../../redact.js';
 import type { EmitEvent } from '../events.js';
 import type { PlannedStage } from '../plan/index.js';
 
@@ -75,7 +76,8 @@ export class StepTracker {
       step,
       stage: info.stage,
       name,
-      instruction: info.instruction,
+      // The metadata file is output: ADD https://user:pass@... keeps no credential there.
+      instruction: redactText(info.instruction),
       file: info.location.file,
       line: info.location.line,
       durationMs,

@@ -132,15 +132,17 @@ function ttyRun(events: BuildEvent[], size: { columns: number; rows: number }, c
   return out;
 }
 
-/** What a terminal shows after `out`: only the cursor moves the renderer uses (up N, erase below). */
+/** What a terminal shows after `out`: only the moves the renderer uses (up N, erase to line end, erase below). */
 function screen(out: string): string[] {
   const lines: string[] = [''];
   let row = 0;
+  let col = 0;
   for (let i = 0; i < out.length; ) {
     const m = /^\x1b\[(\d*)([A-Za-z])/.exec(out.slice(i));
     if (m) {
       if (m[2] === 'A') row = Math.max(0, row - Number(m[1] || 1));
-      else if (m[2] === 'J') lines.splice(row + 1), (lines[row] = '');
+      else if (m[2] === 'K') lines[row] = (lines[row] ?? '').slice(0, col);
+      else if (m[2] === 'J') lines.splice(row + 1), (lines[row] = (lines[row] ?? '').slice(0, col));
       else if (m[2] !== 'm') throw new Error(`unexpected control sequence ${JSON.stringify(m[0])}`);
       i += m[0].length;
       continue;
@@ -148,11 +150,14 @@ function screen(out: string): string[] {
     const ch = out[i] as string;
     if (ch === '\n') {
       row++;
+      col = 0;
       lines[row] ??= '';
     } else if (ch === '\r') {
-      // column 0: the renderer always rewrites whole lines
+      col = 0;
     } else {
-      lines[row] = (lines[row] ?? '') + ch;
+      const line = (lines[row] ?? '').padEnd(col);
+      lines[row] = line.slice(0, col) + ch + line.slice(col + 1);
+      col++;
     }
     i++;
   }
@@ -162,7 +167,8 @@ function screen(out: string): string[] {
 describe('tty progress', () => {
   it('redraws with cursor movement and leaves the final state on screen', () => {
     const out = ttyRun(script(), { columns: 100, rows: 30 });
-    expect(out).toMatch(/\x1b\[\d+A\x1b\[J/); // moved up over the live area and erased it
+    expect(out).toMatch(/\r\x1b\[\d+A/); // moved up over the live area to draw it again
+    expect(out).not.toMatch(/\x1b\[\d+A\x1b\[J/); // without blanking it first: no empty frame, no flicker
     expect(out).toContain('download sha256:abababababab [========>           ] 2.00MB / 5.00MB'); // a bar while it ran
     const final = screen(out);
     expect(final[0]).toBe('warning: Dockerfile:2: build-arg FOO was not consumed');
@@ -195,7 +201,7 @@ describe('tty progress', () => {
       clock = e.time;
       const before = out.length;
       r.event(e);
-      const frame = out.slice(before).replace(/^\r\x1b\[\d+A\x1b\[J/, '');
+      const frame = out.slice(before).replace(/^\r\x1b\[\d+A/, '').replace(/\x1b\[[KJ]/g, '');
       tallest = Math.max(tallest, frame.split('\n').length - 1);
       for (const line of frame.split('\n')) expect(line.length).toBeLessThan(40);
     }
@@ -226,6 +232,64 @@ describe('tty progress', () => {
     expect(colored).toMatch(/\x1b\[31m => ERROR \[1\/1\] COPY a \//);
     expect(screen(colored)).toContain(' => ERROR: no such file');
     expect(screen(colored).at(-1)).toBe('[+] Building 0.1s (1/1) FAILED');
+  });
+});
+
+describe('the end of a display', () => {
+  const step = (time: number): BuildEvent => ({ type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 2, instruction: 'COPY a /', location: loc(1), time });
+
+  it('a build that fails after its steps (a push refused) ends FAILED, not FINISHED', () => {
+    let out = '';
+    const r = new TtyRenderer({ columns: 80, rows: 20, write: (c) => (out += c) }, { color: false, now: () => T0 + 300, tick: false });
+    r.event(step(T0));
+    r.event({ type: 'step-done', step: 1, durationMs: 100, time: T0 + 100 });
+    r.event({ type: 'output-start', output: 1, description: 'pushing registry.test/app:1', time: T0 + 200 });
+    r.end(true);
+    r.end(); // a second end changes nothing
+    const final = screen(out);
+    expect(final.at(-2)).toMatch(/^ => pushing registry.test\/app:1 +0\.1s$/);
+    expect(final.at(-1)).toBe('[+] Building 0.3s (1/1) FAILED');
+  });
+
+  it('a build that failed before its first step draws nothing (the error says it all)', () => {
+    let out = '';
+    const r = new TtyRenderer({ columns: 80, rows: 20, write: (c) => (out += c) }, { color: false, tick: false });
+    r.end(true);
+    expect(out).toBe('');
+  });
+
+  it('Ctrl-C takes the live area off the screen at once; what is printed next lands under the finished steps', () => {
+    let out = '';
+    let clock = T0;
+    const r = new TtyRenderer({ columns: 80, rows: 20, write: (c) => (out += c) }, { color: false, now: () => clock, tick: false });
+    r.event(step(T0));
+    r.event({ type: 'step-done', step: 1, durationMs: 100, time: (clock = T0 + 100) });
+    r.event({ type: 'step-start', step: 2, stage: 0, label: undefined, index: 2, total: 2, instruction: 'COPY big /', location: loc(2), time: (clock = T0 + 200) });
+    r.event({ type: 'transfer', step: 2, action: 'compress', id: 'step-2', current: 5, total: 10, status: 'running', time: (clock = T0 + 400) });
+    r.interrupt();
+    out += 'interrupted by SIGINT\n'; // what the CLI prints next
+    r.event({ type: 'step-error', step: 2, durationMs: 400, message: 'interrupted by SIGINT', time: (clock = T0 + 600) });
+    r.end(true);
+    const final = screen(out);
+    expect(final[0]).toMatch(/^ => \[1\/2\] COPY a \/ +0\.1s$/);
+    expect(final[1]).toBe('interrupted by SIGINT');
+    expect(final.slice(2)).toEqual([
+      expect.stringMatching(/^ => ERROR \[2\/2\] COPY big \/ +0\.4s$/),
+      ' => ERROR: interrupted by SIGINT',
+      '[+] Building 0.6s (2/2) FAILED',
+    ]);
+  });
+
+  it('a layer compressed in a moment leaves no line of its own, in plain or tty (the step gives its size)', () => {
+    const events: BuildEvent[] = [
+      step(T0),
+      { type: 'transfer', step: 1, action: 'compress', id: 'step-1', current: 2, total: 2, status: 'done', time: T0 + 5 },
+      { type: 'step-done', step: 1, durationMs: 10, layer: { digest: LAYER, size: 149 }, time: T0 + 10 },
+    ];
+    expect(plainLines(events)).toEqual(['#1 [1/2] COPY a / (Dockerfile:1)', '#1 layer sha256:cdcdcdcdcdcd 149B', '#1 DONE 0.0s']);
+    const final = screen(ttyRun(events, { columns: 80, rows: 20 }));
+    expect(final.join('\n')).not.toContain('compress');
+    expect(final[0]).toMatch(/^ => \[1\/2\] COPY a \/ +149B {2}0\.0s$/);
   });
 });
 
