@@ -74,7 +74,7 @@ export class RegistrySource implements ImageSource, StoredImageSource {
     const reference = this.reference(ref);
     const signal = this.options.signal ? { signal: this.options.signal } : {};
     const fetched = await this.client.getManifest(reference, undefined, signal);
-    const blobs = new RemoteBlobs(this.client, reference.repository(), this.options.store, this.options.signal);
+    const blobs = new RemoteBlobs(this.client, reference.repository(), this.options.store, this.options.signal, this.options.onProgress);
     if (!isIndexMediaType(fetched.mediaType)) {
       const image = remoteImage(fetched.raw, fetched.mediaType, blobs);
       this.origins.set(image, blobs);

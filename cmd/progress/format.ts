@@ -1,5 +1,5 @@
 /** Words and numbers every progress renderer writes the same way. */
-import type { BuildEvent, OutputStart, StepStart, Transfer } from '../../src/builder/events.js';
+import type { BaseStart, BuildEvent, OutputStart, StepStart, Transfer } from '../../src/builder/events.js';
 import { redactText } from '../../src/redact.js';
 
 /** Whatever turns build events into output. */
@@ -23,6 +23,11 @@ export function instructionLine(text: string): string {
 /** `[2/5] COPY . /app`; a URL's credentials (ADD https://user:pass@...) never reach a log. */
 export function stepTitle(e: StepStart): string {
   return `${stepName(e)} ${redactText(instructionLine(e.instruction))}`;
+}
+
+/** A base image being opened, as BuildKit says it. */
+export function baseTitle(e: Pick<BaseStart, 'ref'>): string {
+  return `load metadata for ${redactText(e.ref)}`;
 }
 
 /** What an output does (`pushing registry.example.com/app:1`), with any credential masked. */

@@ -21,6 +21,7 @@ export class JsonRenderer implements ProgressRenderer {
 function redacted(e: BuildEvent): BuildEvent {
   if (e.type === 'step-error') return { ...e, message: redactText(e.message) };
   if (e.type === 'step-start') return { ...e, instruction: redactText(e.instruction) };
+  if (e.type === 'base-start') return { ...e, ref: redactText(e.ref) };
   if (e.type === 'output-start') return { ...e, description: redactText(e.description) };
   return e;
 }

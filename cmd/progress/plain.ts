@@ -1,7 +1,8 @@
 /**
  * `--progress plain`: one line per event, no control codes, for CI logs.
- * The shape is buildx's (each step or output is a numbered vertex), with the
- * step's place in the Dockerfile added:
+ * The shape is buildx's (each base image opened, step and output is a
+ * vertex, numbered as it starts), with the step's place in the Dockerfile
+ * added:
  *
  *   #3 [2/4] COPY big /data (Dockerfile:3)
  *   #3 compress layer 52.43MB / 52.43MB done
@@ -16,6 +17,7 @@ import type { BuildEvent } from '../../src/builder/events.js';
 import { formatLocation } from '../../src/errors.js';
 import { formatWarning } from '../common-options.js';
 import {
+  baseTitle,
   errorText,
   formatBytes,
   formatDuration,
@@ -32,10 +34,10 @@ import {
 const TRANSFER_INTERVAL_MS = 1000;
 
 export class PlainRenderer implements ProgressRenderer {
-  /** The vertex a transfer without a step belongs to: the step or output running. */
+  /** The vertex a transfer without a step belongs to: the step, output or base image being worked on. */
   private current: number | undefined;
-  private lastStep = 0;
-  private headers = 0;
+  /** Vertices are numbered as they start: `step 3` -> #4 when one base image was opened first. */
+  private readonly vertices = new Map<string, number>();
   /** When each running transfer was first seen and last printed. */
   private readonly transfers = new Map<string, { first: number; printed?: number }>();
 
@@ -43,30 +45,35 @@ export class PlainRenderer implements ProgressRenderer {
 
   event(e: BuildEvent): void {
     switch (e.type) {
+      case 'base-start':
+        this.header(`base ${e.base}`, baseTitle(e));
+        return;
+      case 'base-done':
+        this.line(`base ${e.base}`, `DONE ${formatDuration(e.durationMs)}`);
+        return;
       case 'stage-start':
         return; // its FROM step follows
       case 'step-log':
-        this.print(`#${e.step} ${e.text}`);
+        this.line(`step ${e.step}`, e.text);
         return;
       case 'step-start':
-        this.lastStep = e.step;
-        this.header(e.step, `${stepTitle(e)} (${formatLocation(e.location)})`);
+        this.header(`step ${e.step}`, `${stepTitle(e)} (${formatLocation(e.location)})`);
         return;
       case 'step-cached':
-        this.print(`#${e.step} CACHED`);
+        this.line(`step ${e.step}`, 'CACHED');
         return;
       case 'step-done':
-        if (e.layer) this.print(`#${e.step} layer ${shortDigest(e.layer.digest)} ${formatBytes(e.layer.size)}`);
-        this.print(`#${e.step} DONE ${formatDuration(e.durationMs)}`);
+        if (e.layer) this.line(`step ${e.step}`, `layer ${shortDigest(e.layer.digest)} ${formatBytes(e.layer.size)}`);
+        this.line(`step ${e.step}`, `DONE ${formatDuration(e.durationMs)}`);
         return;
       case 'step-error':
-        this.print(`#${e.step} ERROR: ${errorText(e.message)}`);
+        this.line(`step ${e.step}`, `ERROR: ${errorText(e.message)}`);
         return;
       case 'output-start':
-        this.header(this.lastStep + e.output, outputTitle(e));
+        this.header(`output ${e.output}`, outputTitle(e));
         return;
       case 'output-done':
-        this.print(`#${this.lastStep + e.output} DONE ${formatDuration(e.durationMs)}`);
+        this.line(`output ${e.output}`, `DONE ${formatDuration(e.durationMs)}`);
         return;
       case 'transfer':
         this.transfer(e);
@@ -79,14 +86,20 @@ export class PlainRenderer implements ProgressRenderer {
 
   end(): void {}
 
-  private header(vertex: number, title: string): void {
-    if (this.headers++ > 0) this.print('');
+  private header(key: string, title: string): void {
+    const vertex = this.vertices.size + 1;
+    if (vertex > 1) this.print('');
+    this.vertices.set(key, vertex);
     this.current = vertex;
     this.print(`#${vertex} ${title}`);
   }
 
+  private line(key: string, text: string): void {
+    this.print(`#${this.vertices.get(key) ?? '?'} ${text}`);
+  }
+
   private transfer(e: Extract<BuildEvent, { type: 'transfer' }>): void {
-    const vertex = e.step ?? this.current;
+    const vertex = e.step === undefined ? this.current : this.vertices.get(`step ${e.step}`);
     if (vertex === undefined) return; // a base image's config, read before the first step: small, and no step to show it under
     const prefix = `#${vertex} `;
     const key = `${e.action} ${e.id}`;

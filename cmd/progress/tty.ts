@@ -18,6 +18,7 @@
 import type { BuildEvent, Transfer } from '../../src/builder/events.js';
 import { formatWarning } from '../common-options.js';
 import {
+  baseTitle,
   errorText,
   formatBytes,
   formatDuration,
@@ -63,6 +64,7 @@ export class TtyRenderer implements ProgressRenderer {
   private readonly live: Vertex[] = [];
   private readonly byStep = new Map<number, Vertex>();
   private readonly byOutput = new Map<number, Vertex>();
+  private readonly byBase = new Map<number, Vertex>();
   /** Lines to print above the live area at the next redraw. */
   private readonly settled: string[] = [];
   private liveLines = 0;
@@ -159,13 +161,15 @@ export class TtyRenderer implements ProgressRenderer {
       case 'output-start':
         this.add(this.byOutput, e.output, outputTitle(e), e.time);
         return;
-      case 'output-done': {
-        const v = this.byOutput.get(e.output);
-        if (v === undefined) return;
-        v.end = e.time;
-        v.state = 'done';
+      case 'output-done':
+        this.finish(this.byOutput.get(e.output), e.time);
         return;
-      }
+      case 'base-start':
+        this.add(this.byBase, e.base, baseTitle(e), e.time);
+        return;
+      case 'base-done':
+        this.finish(this.byBase.get(e.base), e.time);
+        return;
       case 'transfer': {
         const v = (e.step === undefined ? undefined : this.byStep.get(e.step)) ?? this.running();
         if (v === undefined) return;
@@ -177,6 +181,12 @@ export class TtyRenderer implements ProgressRenderer {
         this.settled.push(this.paint('33', formatWarning(e)));
         return;
     }
+  }
+
+  private finish(v: Vertex | undefined, time: number): void {
+    if (v === undefined) return;
+    v.end = time;
+    v.state = 'done';
   }
 
   private add(index: Map<number, Vertex>, id: number, title: string, start: number): void {
@@ -239,31 +249,43 @@ export class TtyRenderer implements ProgressRenderer {
     for (const { latest: t, first } of v.transfers.values()) {
       if (final && t.status === 'running') continue; // interrupted: the step's own line says how it ended
       if (final && !keepsFinalLine(t, first)) continue;
-      lines.push(this.paint(color, this.fit(` => => ${transferName(t)} ${this.transferState(t)}`)));
+      lines.push(this.paint(color, this.transferLine(t)));
     }
     if (v.state === 'error' && v.detail !== undefined) lines.push(this.paint('31', this.fit(` => ERROR: ${v.detail}`)));
     return lines;
   }
 
-  private transferState(t: Transfer): string {
+  /** ` => => download sha256:… [===>   ] 1.05MB / 5.24MB`; on a narrow terminal the bar goes before the numbers do. */
+  private transferLine(t: Transfer): string {
+    const head = ` => => ${transferName(t)} `;
+    const withBar = `${head}${this.transferState(t, true)}`;
+    return withBar.length <= this.width() ? withBar : this.fit(`${head}${this.transferState(t, false)}`);
+  }
+
+  private transferState(t: Transfer, bar: boolean): string {
     if (t.status !== 'running') return t.status === 'done' ? `${transferAmount(t)} ${transferOutcome(t)}` : transferOutcome(t);
-    if (t.total === undefined || t.total === 0) return transferAmount(t);
+    if (!bar || t.total === undefined || t.total === 0) return transferAmount(t);
     const filled = Math.min(BAR_WIDTH, Math.floor((t.current / t.total) * BAR_WIDTH));
-    const bar = filled >= BAR_WIDTH ? '='.repeat(BAR_WIDTH) : `${'='.repeat(filled)}>${' '.repeat(BAR_WIDTH - filled - 1)}`;
-    return `[${bar}] ${transferAmount(t)}`;
+    const drawn = filled >= BAR_WIDTH ? '='.repeat(BAR_WIDTH) : `${'='.repeat(filled)}>${' '.repeat(BAR_WIDTH - filled - 1)}`;
+    return `[${drawn}] ${transferAmount(t)}`;
   }
 
   /** `left` and `right` on one line, `right` flush with the terminal's edge; `left` is cut if need be. */
   private columns(left: string, right: string): string {
-    const width = Math.max(20, this.term.columns - 1);
+    const width = this.width();
     const room = width - right.length - 1;
     const l = left.length > room ? `${left.slice(0, Math.max(0, room - 1))}…` : left;
     return `${l}${' '.repeat(Math.max(1, width - l.length - right.length))}${right}`;
   }
 
+  /** Room on a line: one column short of the terminal's width, so that the cursor never wraps. */
+  private width(): number {
+    return Math.max(20, this.term.columns - 1);
+  }
+
   /** Cut a line to the terminal's width: a wrapped line would throw the cursor arithmetic off. */
   private fit(line: string): string {
-    const width = Math.max(20, this.term.columns - 1);
+    const width = this.width();
     return line.length > width ? `${line.slice(0, width - 1)}…` : line;
   }
 

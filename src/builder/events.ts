@@ -26,6 +26,23 @@ export interface StageStart extends Timed {
   steps: number;
 }
 
+/**
+ * A registry image a stage is built on, being opened (manifest and config)
+ * before any step runs: BuildKit's `load metadata for`. `base` numbers them
+ * from 1 in the order they are opened.
+ */
+export interface BaseStart extends Timed {
+  type: 'base-start';
+  base: number;
+  ref: string;
+}
+
+export interface BaseDone extends Timed {
+  type: 'base-done';
+  base: number;
+  durationMs: number;
+}
+
 export interface StepStart extends Timed {
   type: 'step-start';
   step: number;
@@ -97,7 +114,7 @@ export interface BuildWarning extends Timed {
   location?: SourceLocation | undefined;
 }
 
-export type BuildEvent = StageStart | StepStart | StepCached | StepLog | StepDone | StepError | Transfer | OutputStart | OutputDone | BuildWarning;
+export type BuildEvent = BaseStart | BaseDone | StageStart | StepStart | StepCached | StepLog | StepDone | StepError | Transfer | OutputStart | OutputDone | BuildWarning;
 
 type Untimed<E> = E extends Timed ? Omit<E, 'time'> : never;
 

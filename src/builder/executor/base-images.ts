@@ -3,6 +3,7 @@ import { suggest } from '../../dockerfile/instructions/suggest.js';
 import type { ConfigFile, Image, ImageSource } from '../../oci/index.js';
 import { parsePlatform, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
 import { locate } from './locate.js';
+import type { EmitEvent } from '../events.js';
 
 /** A registry image a stage is built on (or COPY --from reads), opened lazily: manifest and config only. */
 export interface BaseImage {
@@ -17,7 +18,12 @@ export interface BaseImage {
  * A failure names the FROM line, and a stage whose name is close to the
  * image's (`FROM bulder` with a stage `builder`).
  */
-export async function openBaseImages(plan: BuildPlan, source: ImageSource | undefined, target: PlatformSpec): Promise<Map<string, BaseImage>> {
+export async function openBaseImages(
+  plan: BuildPlan,
+  source: ImageSource | undefined,
+  target: PlatformSpec,
+  emit: EmitEvent = () => undefined,
+): Promise<Map<string, BaseImage>> {
   const bases = new Map<string, BaseImage>();
   for (const stage of plan.stages) {
     if (!stage.needed || stage.base.kind !== 'image') continue;
@@ -29,8 +35,12 @@ export async function openBaseImages(plan: BuildPlan, source: ImageSource | unde
         throw new HoistError('NO_IMAGE_SOURCE', `FROM ${ref}: no registry access was configured`, { hint: 'this build API needs an image source for registry bases' });
       }
       const platform = stage.platform ? parsePlatform(stage.platform) : target;
+      const base = bases.size + 1;
+      const started = Date.now();
+      emit({ type: 'base-start', base, ref });
       const image = await source.image(ref, platform);
       bases.set(key, { ref, image, config: await image.configFile() });
+      emit({ type: 'base-done', base, durationMs: Date.now() - started });
     } catch (err) {
       throw fromFailure(err, plan, stage, ref);
     }

@@ -222,7 +222,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const definition = await loadBuildDefinition(opts);
   const refs = parseTags(opts.tags);
   await opts.store.prepare();
-  const bases = await openBaseImages(definition.plan, opts.images, opts.targetPlatform);
+  const emit = eventEmitter(opts.onEvent);
+  const bases = await openBaseImages(definition.plan, opts.images, opts.targetPlatform, emit);
   const envOf = new Map([...bases.values()].map((b) => [b.ref, b.config.config?.Env ?? []]));
   const plan =
     bases.size === 0
@@ -238,7 +239,6 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const tmpDir = await mkdtemp(path.join(tmpdir(), 'hoist-build-')).catch((err: unknown) => {
     throw fsError(err, tmpdir(), 'create a scratch directory in');
   });
-  const emit = eventEmitter(opts.onEvent);
   for (const w of plan.warnings) emit({ type: 'warning', ...w });
   const steps = new StepTracker(emit, Date.now, plan.stages.filter((s) => s.needed).length);
   const builder = new Builder(opts, bases, tmpDir, emit, steps);

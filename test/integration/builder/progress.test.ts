@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../../src/builder/executor/build.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import { BlobStore } from '../../../src/oci/index.js';
+import { copyImage } from '../../../src/images/transfer.js';
 import type { TransferProgress } from '../../../src/oci/progress.js';
 import { RegistryClient, RegistrySink, RegistrySource } from '../../../registry/index.js';
 import { anonymousKeychain } from '../../../registry/keychain/index.js';
@@ -107,6 +108,12 @@ describe('build progress events', () => {
     const pushedBase = app.transfers.filter((t) => t.action === 'upload' && t.id === bigLayer.digest);
     expect(pushedBase).toEqual([{ action: 'upload', id: bigLayer.digest, current: bigLayer.size, total: bigLayer.size, status: 'mounted' }]);
 
+    // The registry base is opened before the first step, and says so (nothing is blank at the start).
+    const opening = app.events.findIndex((e) => e.type === 'base-start');
+    expect(app.events[opening]).toMatchObject({ type: 'base-start', base: 1, ref: `${registry.host}/progress/base:1` });
+    expect(app.events.findIndex((e) => e.type === 'base-done')).toBeGreaterThan(opening);
+    expect(app.events.findIndex((e) => e.type === 'stage-start')).toBeGreaterThan(app.events.findIndex((e) => e.type === 'base-done'));
+
     // The metadata file has every step, its time and its layer.
     const report = JSON.parse(readFileSync(meta, 'utf8')) as { steps: Array<Record<string, unknown>>; layers: Array<{ digest: string; size: number }> };
     expect(report.steps.map((s) => [s.name, s.instruction, s.line])).toEqual([
@@ -116,6 +123,18 @@ describe('build progress events', () => {
     expect(report.steps[1]?.layer).toEqual({ digest: report.layers[2]?.digest, size: report.layers[2]?.size });
     expect(typeof report.steps[1]?.durationMs).toBe('number');
     expect(app.result.report.steps).toEqual(report.steps);
+  });
+
+  it('a pull from the registry (the whole index or image, as stored) reports every blob it downloads', async () => {
+    const pushed = await run('FROM scratch\nCOPY big.bin /data/\n', `${registry.host}/progress/pulled:1`);
+    const transfers: TransferProgress[] = [];
+    const store = new BlobStore(tempDir('hoist-progress-pull-store-'));
+    const dest = path.join(tempDir('hoist-progress-pull-'), 'layout');
+    const access = { store, registry: () => client, platform: AMD64, cacheBlobs: false, onProgress: (p: TransferProgress) => transfers.push(p) };
+    expect(await copyImage(`${registry.host}/progress/pulled:1`, `oci-layout:${dest}:x`, access)).toBe(pushed.result.digest);
+    const finished = transfers.filter((t) => t.action === 'download' && t.status === 'done').map((t) => t.id);
+    const manifest = pushed.image.manifest as { config: { digest: string }; layers: Array<{ digest: string }> };
+    expect(new Set(finished)).toEqual(new Set([manifest.config.digest, ...manifest.layers.map((l) => l.digest)]));
   });
 
   it('names stages when several are built and reports a failing step', async () => {

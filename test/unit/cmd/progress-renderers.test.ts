@@ -79,8 +79,8 @@ describe('plain progress', () => {
       { type: 'step-start', step: 7, stage: 1, label: 'builder', index: 2, total: 4, instruction: 'ADD https://u:secret@example.com/x /x', location: loc(9), time: T0 },
       { type: 'step-error', step: 7, durationMs: 50, message: 'GET https://u:secret@example.com/x: 404\nmore', time: T0 + 50 },
     ]);
-    expect(lines[0]).toBe('#7 [builder 2/4] ADD https://xxxxx:xxxxx@example.com/x /x (Dockerfile:9)');
-    expect(lines[1]).toBe('#7 ERROR: GET https://xxxxx:xxxxx@example.com/x: 404');
+    expect(lines[0]).toBe('#1 [builder 2/4] ADD https://xxxxx:xxxxx@example.com/x /x (Dockerfile:9)');
+    expect(lines[1]).toBe('#1 ERROR: GET https://xxxxx:xxxxx@example.com/x: 404');
   });
 });
 
@@ -209,6 +209,17 @@ describe('tty progress', () => {
     expect(out).toContain('more');
   });
 
+  it('on a narrow terminal drops the bar before the numbers', () => {
+    const events: BuildEvent[] = [
+      { type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 1, instruction: 'COPY a /', location: loc(1), time: T0 },
+      { type: 'transfer', action: 'download', id: DIGEST, current: 1_000_000, total: 5_000_000, status: 'running', time: T0 + 200 },
+    ];
+    const narrow = ttyRun(events, { columns: 60, rows: 20 });
+    expect(narrow).toContain(' => => download sha256:abababababab 1.00MB / 5.00MB');
+    expect(narrow).not.toContain('[====');
+    expect(ttyRun(events, { columns: 100, rows: 20 })).toContain('[====>               ] 1.00MB / 5.00MB');
+  });
+
   it('prints a warning above the live area, not into it', () => {
     const events: BuildEvent[] = [
       { type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 1, instruction: 'COPY a /', location: loc(1), time: T0 },
@@ -290,6 +301,31 @@ describe('the end of a display', () => {
     const final = screen(ttyRun(events, { columns: 80, rows: 20 }));
     expect(final.join('\n')).not.toContain('compress');
     expect(final[0]).toMatch(/^ => \[1\/2\] COPY a \/ +149B {2}0\.0s$/);
+  });
+});
+
+describe('base images', () => {
+  const events: BuildEvent[] = [
+    { type: 'base-start', base: 1, ref: 'registry.test/base:1', time: T0 },
+    { type: 'transfer', action: 'download', id: DIGEST, current: 1500, total: 1500, status: 'done', time: T0 + 300 },
+    { type: 'base-done', base: 1, durationMs: 400, time: T0 + 400 },
+    { type: 'stage-start', stage: 0, label: undefined, base: 'registry.test/base:1', steps: 1, time: T0 + 400 },
+    { type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 1, instruction: 'FROM registry.test/base:1', location: loc(1), time: T0 + 400 },
+    { type: 'step-done', step: 1, durationMs: 0, time: T0 + 400 },
+  ];
+
+  it('show while their manifest and config are read, before the first step (nothing is blank at the start)', () => {
+    expect(plainLines(events)).toEqual([
+      '#1 load metadata for registry.test/base:1',
+      '#1 download sha256:abababababab 1.50kB / 1.50kB done',
+      '#1 DONE 0.4s',
+      '',
+      '#2 [1/1] FROM registry.test/base:1 (Dockerfile:1)',
+      '#2 DONE 0.0s',
+    ]);
+    const final = screen(ttyRun(events, { columns: 80, rows: 20 }));
+    expect(final[0]).toMatch(/^ => load metadata for registry.test\/base:1 +0\.4s$/);
+    expect(final.at(-1)).toBe('[+] Building 0.5s (1/1) FINISHED');
   });
 });
 
