@@ -20,10 +20,10 @@ export function parseProgressMode(value: string): ProgressMode {
   throw new UsageError(`--progress ${JSON.stringify(value)}: not a progress mode`, { hint: `use one of ${PROGRESS_MODES.join(', ')}` });
 }
 
-/** `auto` is `tty` when stderr is a terminal, `plain` otherwise (a pipe, a CI log). */
+/** `auto` is `tty` when stderr is a terminal that can move its cursor, `plain` otherwise (a pipe, a CI log, TERM=dumb). */
 export function resolveProgressMode(mode: ProgressMode, io: CliIo): Exclude<ProgressMode, 'auto'> {
   if (mode !== 'auto') return mode;
-  return io.stderrScreen?.isTTY === true ? 'tty' : 'plain';
+  return io.stderrScreen?.isTTY === true && io.env.TERM !== 'dumb' ? 'tty' : 'plain';
 }
 
 /** NO_COLOR (https://no-color.org): any non-empty value turns colours off. */

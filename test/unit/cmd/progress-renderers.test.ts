@@ -340,6 +340,7 @@ describe('choosing a renderer', () => {
   it('auto is tty on a terminal and plain otherwise', () => {
     expect(resolveProgressMode('auto', io(true))).toBe('tty');
     expect(resolveProgressMode('auto', io(false))).toBe('plain');
+    expect(resolveProgressMode('auto', io(true, { TERM: 'dumb' }))).toBe('plain'); // no cursor movement there
     expect(resolveProgressMode('json', io(true))).toBe('json');
     expect(createRenderer('tty', io(true))).toBeInstanceOf(TtyRenderer);
     expect(createRenderer('plain', io(true))).toBeInstanceOf(PlainRenderer);
