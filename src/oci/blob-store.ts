@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { HoistError } from '../errors.js';
 import { ensureDirectory, fsError } from '../fs-errors.js';
 import { fileHandleSink } from './atomic-file.js';
+import { processIsRunning } from './process-alive.js';
 import { DigestingStream, digestAlgorithm, digestHex, verified, verifiesDigest, verifyingStream, type Digest } from './digest.js';
 
 export interface PutExpectation {
@@ -40,16 +41,6 @@ const ABANDONED_TEMP_MS = 24 * 3600_000;
 function writerPid(name: string): number | undefined {
   const m = /^\.tmp-(\d+)-/.exec(name);
   return m ? Number(m[1]) : undefined;
-}
-
-/** Signal 0 checks that a process exists; EPERM means it exists under another user. */
-function processIsRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function isNotFound(err: unknown): boolean {

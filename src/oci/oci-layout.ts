@@ -11,6 +11,7 @@ import { HoistError } from '../errors.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { ensureDirectory } from '../fs-errors.js';
 import { BlobStore } from './blob-store.js';
+import { withFileLock } from './file-lock.js';
 import { serializeIndex } from './canonical-json.js';
 import type { Digest } from './digest.js';
 import { imagePlatform, manifestDescriptor, type Image, type ImageSink, type ImageSource } from './image.js';
@@ -126,12 +127,16 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
     return (await this.store.has(digest)) && (await this.store.size(digest)) === size;
   }
 
+  /** Read, merge and replace index.json under its lock, so that concurrent writers keep each other's entries. */
   private async addToIndex(entries: Descriptor[]): Promise<void> {
-    const existing = await this.readIndexBytes().then(parseIndex, (err: unknown) => {
-      if (err instanceof HoistError && err.code === 'NOT_A_LAYOUT') return undefined;
-      throw err;
+    const file = join(this.dir, INDEX_FILE);
+    await withFileLock(`${file}.lock`, `the index of ${this.where}`, async () => {
+      const existing = await this.readIndexBytes().then(parseIndex, (err: unknown) => {
+        if (err instanceof HoistError && err.code === 'NOT_A_LAYOUT') return undefined;
+        throw err;
+      });
+      await writeFileAtomic(file, serializeIndex(mergeIndex(existing, entries)));
     });
-    await writeFileAtomic(join(this.dir, INDEX_FILE), serializeIndex(mergeIndex(existing, entries)));
   }
 
   private async ensureLayoutFile(): Promise<void> {
