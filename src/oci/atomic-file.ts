@@ -22,17 +22,19 @@ export function tempPathFor(file: string): string {
  * itself (EACCES, ENOSPC, ...) become the user's errors about `file`; errors
  * of `source` pass through unchanged.
  */
-export async function writeStreamAtomic(file: string, source: Readable, mode = 0o644): Promise<void> {
+export async function writeStreamAtomic(file: string, source: Readable, mode = 0o644, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
   const action = 'write';
   const target = await resolveWriteTarget(file, action).catch((err: unknown) => {
     source.destroy();
     throw err;
   });
-  if (target.kind === 'into') return writeStreamInto(target.path, source);
-  await replaceWithStream(target.path, source, mode);
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
+  if (target.kind === 'into') return writeStreamInto(target.path, source, signal);
+  await replaceWithStream(target.path, source, mode, signal);
 }
 
-async function replaceWithStream(file: string, source: Readable, mode: number): Promise<void> {
+/** With `signal`, an abort stops the copy and removes the temp file before the promise rejects. */
+async function replaceWithStream(file: string, source: Readable, mode: number, signal: { signal?: AbortSignal }): Promise<void> {
   const temp = tempPathFor(file);
   const action = 'write';
   const handle = await open(temp, 'wx', mode).catch((err: unknown) => {
@@ -41,7 +43,7 @@ async function replaceWithStream(file: string, source: Readable, mode: number): 
     throw fsError(err, file, action);
   });
   try {
-    await pipeline(source, fileHandleSink(handle, { file, action }));
+    await pipeline(source, fileHandleSink(handle, { file, action }), signal);
     await handle.sync().catch((err: unknown) => {
       throw fsError(err, file, action);
     });
@@ -58,7 +60,7 @@ async function replaceWithStream(file: string, source: Readable, mode: number): 
 }
 
 /** A device, FIFO or procfs link: written in place; there is nothing to sync or rename. */
-async function writeStreamInto(file: string, source: Readable): Promise<void> {
+async function writeStreamInto(file: string, source: Readable, signal: { signal?: AbortSignal }): Promise<void> {
   const action = 'write';
   // O_TRUNC matters only where the link leads to a regular file (a redirected /proc/self/fd/1).
   const handle = await open(file, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOCTTY).catch((err: unknown) => {
@@ -66,7 +68,7 @@ async function writeStreamInto(file: string, source: Readable): Promise<void> {
     throw fsError(err, file, action);
   });
   try {
-    await pipeline(source, fileHandleSink(handle, { file, action, backgroundFlush: false }));
+    await pipeline(source, fileHandleSink(handle, { file, action, backgroundFlush: false }), signal);
   } finally {
     await handle.close().catch(() => undefined);
   }

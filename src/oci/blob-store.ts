@@ -59,8 +59,8 @@ export class BlobStore {
    * is the user's error, reported before any work) and remove temp files a
    * killed writer left behind (see removeStaleTemp).
    */
-  async prepare(): Promise<void> {
-    await ensureDirectory(this.root, 'the blob cache directory');
+  async prepare(what = 'the blob cache directory'): Promise<void> {
+    await ensureDirectory(this.root, what);
     await this.removeStaleTemp(DEAD_WRITER_TEMP_MS);
   }
 

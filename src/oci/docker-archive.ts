@@ -25,6 +25,8 @@ export interface DockerArchiveOptions {
   layers?: LayerPresentation;
   /** Writing: where compressed layers are decompressed while being copied in. Default: FILE's directory (the temp directory for a device or FIFO). */
   spoolDir?: string;
+  /** Writing: stops the write; its temp file is removed before it rejects. */
+  signal?: AbortSignal | undefined;
 }
 
 export class DockerArchive implements ImageSource, ImageSink {
@@ -41,7 +43,7 @@ export class DockerArchive implements ImageSource, ImageSink {
   /** Returns the image's manifest digest (the archive itself records the config digest, Docker's image ID). */
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
     const spoolDir = this.options.spoolDir ?? (await this.defaultSpoolDir());
-    return writeTarAtomic(this.file, (tar) => fillDockerArchive(tar, img, refs, spoolDir));
+    return writeTarAtomic(this.file, (tar) => fillDockerArchive(tar, img, refs, spoolDir), this.options.signal);
   }
 
   private async defaultSpoolDir(): Promise<string> {

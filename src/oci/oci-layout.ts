@@ -9,7 +9,6 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HoistError } from '../errors.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { ensureDirectory } from '../fs-errors.js';
 import { BlobStore } from './blob-store.js';
 import { withFileLock } from './file-lock.js';
 import { serializeIndex } from './canonical-json.js';
@@ -26,6 +25,8 @@ import type { Descriptor, Index, Platform } from './types.js';
 export interface OciLayoutOptions {
   /** Layers copied at once when writing. Default 3. */
   concurrency?: number;
+  /** Stops a write; its temp blobs are removed before it rejects. */
+  signal?: AbortSignal | undefined;
 }
 
 function isNotFound(err: unknown): boolean {
@@ -35,6 +36,7 @@ function isNotFound(err: unknown): boolean {
 export class OciLayout implements ImageSource, ImageSink, StoredImageSource, IndexSink {
   private readonly store: BlobStore;
   private readonly concurrency: number;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(
     readonly dir: string,
@@ -42,6 +44,7 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
   ) {
     this.store = new BlobStore(dir);
     this.concurrency = options.concurrency ?? 3;
+    this.signal = options.signal;
   }
 
   private get where(): string {
@@ -94,7 +97,7 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
       const digest = await layer.digest();
       const size = await layer.size();
       if (await this.holds(digest, size)) return;
-      await this.store.put(await layer.compressed(), { digest, size });
+      await this.store.put(await layer.compressed(), { digest, size }, { signal: this.signal });
     });
     await this.store.putBytes(await img.rawConfigFile(), { digest: manifest.config.digest, size: manifest.config.size });
     const desc = await manifestDescriptor(img);
@@ -109,7 +112,7 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
     const { blobs, manifests } = await indexContents(idx, this.where);
     await mapLimit(largestFirst(blobs, (b) => b.size), this.concurrency, async (b: Descriptor) => {
       if (await this.holds(b.digest, b.size)) return;
-      await this.store.put(await idx.blob(b), { digest: b.digest, size: b.size });
+      await this.store.put(await idx.blob(b), { digest: b.digest, size: b.size }, { signal: this.signal });
     });
     for (const m of manifests) await this.store.putBytes(m.raw, { digest: m.desc.digest, size: m.desc.size });
     const desc = await indexDescriptor(idx);
@@ -118,8 +121,10 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
     return desc.digest;
   }
 
+  /** Create the directory, remove temp blobs that killed writers left (as the blob cache does), check oci-layout. */
   private async prepare(): Promise<void> {
-    await ensureDirectory(this.dir, 'the OCI layout directory');
+    this.signal?.throwIfAborted();
+    await this.store.prepare('the OCI layout directory');
     await this.ensureLayoutFile();
   }
 
@@ -129,6 +134,7 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
 
   /** Read, merge and replace index.json under its lock, so that concurrent writers keep each other's entries. */
   private async addToIndex(entries: Descriptor[]): Promise<void> {
+    this.signal?.throwIfAborted();
     const file = join(this.dir, INDEX_FILE);
     await withFileLock(`${file}.lock`, `the index of ${this.where}`, async () => {
       const existing = await this.readIndexBytes().then(parseIndex, (err: unknown) => {
