@@ -61,7 +61,10 @@ export class BlobStore {
    */
   async prepare(what = 'the blob cache directory'): Promise<void> {
     await ensureDirectory(this.root, what);
-    await this.removeStaleTemp(DEAD_WRITER_TEMP_MS);
+    await this.removeStaleTemp(DEAD_WRITER_TEMP_MS).catch((err: unknown) => {
+      // e.g. ENOTDIR: blobs/sha256 is a file.
+      throw fsError(err, (err as NodeJS.ErrnoException).path ?? this.root, `use ${what} at`);
+    });
   }
 
   path(d: Digest): string {

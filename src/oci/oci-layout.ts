@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HoistError } from '../errors.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { errnoOf, fsError } from '../fs-errors.js';
 import { BlobStore } from './blob-store.js';
 import { withFileLock } from './file-lock.js';
 import { serializeIndex } from './canonical-json.js';
@@ -57,10 +58,17 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
   }
 
   private async readIndexBytes(): Promise<Buffer> {
+    const file = join(this.dir, INDEX_FILE);
     try {
-      return await readFile(join(this.dir, INDEX_FILE));
+      return await readFile(file);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (errnoOf(err) === 'ENOTDIR') {
+        throw new HoistError('NOT_A_LAYOUT', `${this.dir} is not an OCI image layout (it is not a directory)`, {
+          cause: err,
+          hint: 'an OCI layout directory holds oci-layout, index.json and blobs/; for a tar file use oci-archive:',
+        });
+      }
+      if (!isNotFound(err)) throw fsError(err, file, `read the index of ${this.where}:`);
       throw new HoistError('NOT_A_LAYOUT', `${this.dir} is not an OCI image layout (no ${INDEX_FILE})`, {
         cause: err,
         hint: 'an OCI layout directory holds oci-layout, index.json and blobs/',
