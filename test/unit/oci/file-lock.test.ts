@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../src/errors.js';
@@ -52,7 +52,6 @@ describe('withFileLock', () => {
     writeFileSync(lock, `${2 ** 22 + 1}\n`);
     expect(await withFileLock(lock, 'the index', async () => 'ran', { waitMs: 0 })).toBe('ran');
     writeFileSync(lock, '');
-    const { utimesSync } = await import('node:fs');
     utimesSync(lock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     expect(await withFileLock(lock, 'the index', async () => 'ran', { waitMs: 0 })).toBe('ran');
   });
