@@ -55,6 +55,8 @@ function imageAccess(
     registry: () => (client ??= registryClientFor(flags, io)),
     platform,
     cacheBlobs: opts.cacheBlobs ?? true,
+    // SIGINT/SIGTERM then stop the transfer and remove its temp files before hoist exits.
+    signal: io.interruption?.(),
   };
   return { access, close: async () => client?.close(), secrets: () => client?.secrets() ?? [] };
 }

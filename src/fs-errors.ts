@@ -50,6 +50,7 @@ const MAPPINGS: Readonly<Record<string, Mapping>> = {
   EFBIG: { code: 'FS_FILE_TOO_LARGE', problem: 'the file is too large for this file system', hint: () => 'choose a path on a file system that holds large files' },
   EIO: { code: 'FS_IO_ERROR', problem: 'an input/output error', hint: (p) => `the device that holds ${p} failed; check it` },
   EBUSY: { code: 'FS_BUSY', problem: 'the resource is busy', hint: (p) => `check that nothing else uses ${p}` },
+  ENXIO: { code: 'FS_NO_DEVICE', problem: 'no such device or address', hint: (p) => `${p} is a socket or a device without a driver; give a file, a FIFO or a device` },
   EXDEV: { code: 'FS_CROSS_DEVICE', problem: 'it is on another file system', hint: () => 'keep the files on one file system' },
 };
 

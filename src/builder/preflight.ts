@@ -9,6 +9,7 @@ import path from 'node:path';
 import { checkWritableDirectory, errnoOf, fsError, FileSystemError } from '../fs-errors.js';
 import type { OutputSpec } from '../images/outputs.js';
 import type { Reference } from '../oci/index.js';
+import { resolveWriteTarget } from '../oci/write-target.js';
 
 export interface PreflightOptions {
   outputs: readonly OutputSpec[];
@@ -50,9 +51,15 @@ async function entryAt(p: string, what: string): Promise<Stats | undefined> {
   }
 }
 
-/** A file hoist will replace: not a directory, and its directory exists and takes new files. */
+/**
+ * A file hoist will write: a device or FIFO (written into, nothing to check
+ * without opening it), or a regular file, reached through any symbolic
+ * links, that is not a directory and whose directory takes new files.
+ */
 export async function checkFileDestination(file: string, what: string, example = 'image.tar'): Promise<void> {
-  const abs = path.resolve(file);
+  const target = await resolveWriteTarget(file, `use ${what} at`);
+  if (target.kind === 'into') return;
+  const abs = target.path;
   const existing = await entryAt(abs, what);
   if (existing?.isDirectory()) {
     throw new FileSystemError('FS_IS_A_DIRECTORY', `${what}: ${abs} is a directory, expected a file`, {

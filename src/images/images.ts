@@ -112,10 +112,9 @@ export function destinationRefs(loc: ImageLocation, source: ImageLocation | unde
 }
 
 export function imageSink(loc: ImageLocation, access: ImageAccess): ImageSink {
-  if (loc.kind === 'registry') {
-    return new RegistrySink(access.registry(), { ...(access.signal ? { signal: access.signal } : {}), onProgress: access.onProgress });
-  }
-  return localSource(loc);
+  const signal = access.signal ? { signal: access.signal } : {};
+  if (loc.kind === 'registry') return new RegistrySink(access.registry(), { ...signal, onProgress: access.onProgress });
+  return loc.kind === 'oci-layout' ? new OciLayout(loc.path, signal) : loc.kind === 'oci-archive' ? new OciArchive(loc.path, signal) : new DockerArchive(loc.path, signal);
 }
 
 /**

@@ -2,12 +2,16 @@
  * Files that appear whole or not at all: content goes to `FILE.tmp-XXXX`
  * next to the target (same filesystem), is fsynced, then renamed over the
  * target. On any failure the temp file is removed and the target untouched.
+ * Only a regular file is replaced so: a symbolic link is followed to its
+ * target, and a device or FIFO is written into (see write-target.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fsError } from '../fs-errors.js';
+import { resolveWriteTarget } from './write-target.js';
 
 export function tempPathFor(file: string): string {
   return `${file}.tmp-${randomBytes(6).toString('hex')}`;
@@ -18,7 +22,19 @@ export function tempPathFor(file: string): string {
  * itself (EACCES, ENOSPC, ...) become the user's errors about `file`; errors
  * of `source` pass through unchanged.
  */
-export async function writeStreamAtomic(file: string, source: Readable, mode = 0o644): Promise<void> {
+export async function writeStreamAtomic(file: string, source: Readable, mode = 0o644, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+  const action = 'write';
+  const target = await resolveWriteTarget(file, action).catch((err: unknown) => {
+    source.destroy();
+    throw err;
+  });
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
+  if (target.kind === 'into') return writeStreamInto(target.path, source, signal);
+  await replaceWithStream(target.path, source, mode, signal);
+}
+
+/** With `signal`, an abort stops the copy and removes the temp file before the promise rejects. */
+async function replaceWithStream(file: string, source: Readable, mode: number, signal: { signal?: AbortSignal }): Promise<void> {
   const temp = tempPathFor(file);
   const action = 'write';
   const handle = await open(temp, 'wx', mode).catch((err: unknown) => {
@@ -27,7 +43,7 @@ export async function writeStreamAtomic(file: string, source: Readable, mode = 0
     throw fsError(err, file, action);
   });
   try {
-    await pipeline(source, fileHandleSink(handle, { file, action }));
+    await pipeline(source, fileHandleSink(handle, { file, action }), signal);
     await handle.sync().catch((err: unknown) => {
       throw fsError(err, file, action);
     });
@@ -40,6 +56,21 @@ export async function writeStreamAtomic(file: string, source: Readable, mode = 0
     await handle.close().catch(() => undefined);
     await unlink(temp).catch(() => undefined);
     throw err;
+  }
+}
+
+/** A device, FIFO or procfs link: written in place; there is nothing to sync or rename. */
+async function writeStreamInto(file: string, source: Readable, signal: { signal?: AbortSignal }): Promise<void> {
+  const action = 'write';
+  // O_TRUNC matters only where the link leads to a regular file (a redirected /proc/self/fd/1).
+  const handle = await open(file, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOCTTY).catch((err: unknown) => {
+    source.destroy();
+    throw fsError(err, file, action);
+  });
+  try {
+    await pipeline(source, fileHandleSink(handle, { file, action, backgroundFlush: false }), signal);
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }
 

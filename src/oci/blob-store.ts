@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { HoistError } from '../errors.js';
 import { ensureDirectory, fsError } from '../fs-errors.js';
 import { fileHandleSink } from './atomic-file.js';
+import { processIsRunning } from './process-alive.js';
 import { DigestingStream, digestAlgorithm, digestHex, verified, verifiesDigest, verifyingStream, type Digest } from './digest.js';
 
 export interface PutExpectation {
@@ -42,16 +43,6 @@ function writerPid(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Signal 0 checks that a process exists; EPERM means it exists under another user. */
-function processIsRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
@@ -68,9 +59,12 @@ export class BlobStore {
    * is the user's error, reported before any work) and remove temp files a
    * killed writer left behind (see removeStaleTemp).
    */
-  async prepare(): Promise<void> {
-    await ensureDirectory(this.root, 'the blob cache directory');
-    await this.removeStaleTemp(DEAD_WRITER_TEMP_MS);
+  async prepare(what = 'the blob cache directory'): Promise<void> {
+    await ensureDirectory(this.root, what);
+    await this.removeStaleTemp(DEAD_WRITER_TEMP_MS).catch((err: unknown) => {
+      // e.g. ENOTDIR: blobs/sha256 is a file.
+      throw fsError(err, (err as NodeJS.ErrnoException).path ?? this.root, `use ${what} at`);
+    });
   }
 
   path(d: Digest): string {

@@ -3,6 +3,7 @@
  * for the form written and docker-archive-read.ts for the forms read.
  * Writing goes to `FILE.tmp-XXXX`, renamed over FILE only when complete.
  */
+import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { writeTarToStream } from './archive-stream.js';
@@ -13,6 +14,7 @@ import type { Image, ImageSink, ImageSource } from './image.js';
 import { loadArchive, writeTarAtomic } from './oci-archive.js';
 import type { Reference } from './reference.js';
 import type { Platform } from './types.js';
+import { resolveWriteTarget } from './write-target.js';
 
 export interface DockerArchiveOptions {
   /**
@@ -21,8 +23,10 @@ export interface DockerArchiveOptions {
    * an OCI manifest ('as-is': no compression work, larger pushes).
    */
   layers?: LayerPresentation;
-  /** Writing: where compressed layers are decompressed while being copied in. Default: FILE's directory. */
+  /** Writing: where compressed layers are decompressed while being copied in. Default: FILE's directory (the temp directory for a device or FIFO). */
   spoolDir?: string;
+  /** Writing: stops the write; its temp file is removed before it rejects. */
+  signal?: AbortSignal | undefined;
 }
 
 export class DockerArchive implements ImageSource, ImageSink {
@@ -38,7 +42,13 @@ export class DockerArchive implements ImageSource, ImageSink {
 
   /** Returns the image's manifest digest (the archive itself records the config digest, Docker's image ID). */
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
-    return writeTarAtomic(this.file, (tar) => fillDockerArchive(tar, img, refs, this.options.spoolDir ?? dirname(this.file)));
+    const spoolDir = this.options.spoolDir ?? (await this.defaultSpoolDir());
+    return writeTarAtomic(this.file, (tar) => fillDockerArchive(tar, img, refs, spoolDir), this.options.signal);
+  }
+
+  private async defaultSpoolDir(): Promise<string> {
+    const target = await resolveWriteTarget(this.file);
+    return target.kind === 'replace' ? dirname(target.path) : tmpdir();
   }
 }
 

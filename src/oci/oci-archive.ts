@@ -39,9 +39,10 @@ export async function loadArchive(file: string, what: string): Promise<TarIndex>
  * failure the temp file is gone before the error is reported; the output's
  * error is the root cause (a fill failure is passed on to it).
  */
-export async function writeTarAtomic<T>(file: string, fill: (tar: TarWriter) => Promise<T>): Promise<T> {
+export async function writeTarAtomic<T>(file: string, fill: (tar: TarWriter) => Promise<T>, signal?: AbortSignal): Promise<T> {
   const writer = new TarWriter();
-  const written = writeStreamAtomic(file, writer.output);
+  // An abort fails the output, which fails the fill's next write: both end, the temp file removed.
+  const written = writeStreamAtomic(file, writer.output, undefined, { signal });
   const filled = fillTar(writer, fill);
   const [fillResult, output] = await Promise.allSettled([filled, written]);
   if (output.status === 'rejected') throw output.reason;
@@ -50,7 +51,11 @@ export async function writeTarAtomic<T>(file: string, fill: (tar: TarWriter) => 
 }
 
 export class OciArchive implements ImageSource, ImageSink, StoredImageSource, IndexSink {
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    /** `signal` stops a write; its temp file is removed before it rejects. */
+    private readonly options: { signal?: AbortSignal | undefined } = {},
+  ) {}
 
   private async files(): Promise<LayoutFiles> {
     const where = `OCI archive ${this.file}`;
@@ -77,13 +82,13 @@ export class OciArchive implements ImageSource, ImageSink, StoredImageSource, In
   }
 
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
-    return writeTarAtomic(this.file, (tar) => fillLayout(tar, img, refs));
+    return writeTarAtomic(this.file, (tar) => fillLayout(tar, img, refs), this.options.signal);
   }
 
   /** An index, every manifest it lists and their blobs, as one archive (replacing FILE). */
   async writeIndex(idx: ImageIndex, refs: readonly Reference[]): Promise<Digest> {
     const { blobs, manifests } = await indexContents(idx, `OCI archive ${this.file}`);
-    return writeTarAtomic(this.file, (tar) => fillIndexLayout(tar, idx, blobs, manifests, refs));
+    return writeTarAtomic(this.file, (tar) => fillIndexLayout(tar, idx, blobs, manifests, refs), this.options.signal);
   }
 }
 

@@ -9,8 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HoistError } from '../errors.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { ensureDirectory } from '../fs-errors.js';
+import { errnoOf, fsError } from '../fs-errors.js';
 import { BlobStore } from './blob-store.js';
+import { withFileLock } from './file-lock.js';
 import { serializeIndex } from './canonical-json.js';
 import type { Digest } from './digest.js';
 import { imagePlatform, manifestDescriptor, type Image, type ImageSink, type ImageSource } from './image.js';
@@ -25,6 +26,8 @@ import type { Descriptor, Index, Platform } from './types.js';
 export interface OciLayoutOptions {
   /** Layers copied at once when writing. Default 3. */
   concurrency?: number;
+  /** Stops a write; its temp blobs are removed before it rejects. */
+  signal?: AbortSignal | undefined;
 }
 
 function isNotFound(err: unknown): boolean {
@@ -34,6 +37,7 @@ function isNotFound(err: unknown): boolean {
 export class OciLayout implements ImageSource, ImageSink, StoredImageSource, IndexSink {
   private readonly store: BlobStore;
   private readonly concurrency: number;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(
     readonly dir: string,
@@ -41,6 +45,7 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
   ) {
     this.store = new BlobStore(dir);
     this.concurrency = options.concurrency ?? 3;
+    this.signal = options.signal;
   }
 
   private get where(): string {
@@ -53,10 +58,17 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
   }
 
   private async readIndexBytes(): Promise<Buffer> {
+    const file = join(this.dir, INDEX_FILE);
     try {
-      return await readFile(join(this.dir, INDEX_FILE));
+      return await readFile(file);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (errnoOf(err) === 'ENOTDIR') {
+        throw new HoistError('NOT_A_LAYOUT', `${this.dir} is not an OCI image layout (it is not a directory)`, {
+          cause: err,
+          hint: 'an OCI layout directory holds oci-layout, index.json and blobs/; for a tar file use oci-archive:',
+        });
+      }
+      if (!isNotFound(err)) throw fsError(err, file, `read the index of ${this.where}:`);
       throw new HoistError('NOT_A_LAYOUT', `${this.dir} is not an OCI image layout (no ${INDEX_FILE})`, {
         cause: err,
         hint: 'an OCI layout directory holds oci-layout, index.json and blobs/',
@@ -93,7 +105,7 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
       const digest = await layer.digest();
       const size = await layer.size();
       if (await this.holds(digest, size)) return;
-      await this.store.put(await layer.compressed(), { digest, size });
+      await this.store.put(await layer.compressed(), { digest, size }, { signal: this.signal });
     });
     await this.store.putBytes(await img.rawConfigFile(), { digest: manifest.config.digest, size: manifest.config.size });
     const desc = await manifestDescriptor(img);
@@ -108,7 +120,7 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
     const { blobs, manifests } = await indexContents(idx, this.where);
     await mapLimit(largestFirst(blobs, (b) => b.size), this.concurrency, async (b: Descriptor) => {
       if (await this.holds(b.digest, b.size)) return;
-      await this.store.put(await idx.blob(b), { digest: b.digest, size: b.size });
+      await this.store.put(await idx.blob(b), { digest: b.digest, size: b.size }, { signal: this.signal });
     });
     for (const m of manifests) await this.store.putBytes(m.raw, { digest: m.desc.digest, size: m.desc.size });
     const desc = await indexDescriptor(idx);
@@ -117,8 +129,10 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
     return desc.digest;
   }
 
+  /** Create the directory, remove temp blobs that killed writers left (as the blob cache does), check oci-layout. */
   private async prepare(): Promise<void> {
-    await ensureDirectory(this.dir, 'the OCI layout directory');
+    this.signal?.throwIfAborted();
+    await this.store.prepare('the OCI layout directory');
     await this.ensureLayoutFile();
   }
 
@@ -126,12 +140,17 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
     return (await this.store.has(digest)) && (await this.store.size(digest)) === size;
   }
 
+  /** Read, merge and replace index.json under its lock, so that concurrent writers keep each other's entries. */
   private async addToIndex(entries: Descriptor[]): Promise<void> {
-    const existing = await this.readIndexBytes().then(parseIndex, (err: unknown) => {
-      if (err instanceof HoistError && err.code === 'NOT_A_LAYOUT') return undefined;
-      throw err;
+    this.signal?.throwIfAborted();
+    const file = join(this.dir, INDEX_FILE);
+    await withFileLock(`${file}.lock`, `the index of ${this.where}`, async () => {
+      const existing = await this.readIndexBytes().then(parseIndex, (err: unknown) => {
+        if (err instanceof HoistError && err.code === 'NOT_A_LAYOUT') return undefined;
+        throw err;
+      });
+      await writeFileAtomic(file, serializeIndex(mergeIndex(existing, entries)));
     });
-    await writeFileAtomic(join(this.dir, INDEX_FILE), serializeIndex(mergeIndex(existing, entries)));
   }
 
   private async ensureLayoutFile(): Promise<void> {

@@ -35,7 +35,7 @@ describe('preflightBuild', () => {
     const root = tempDir('hoist-preflight-');
     writeFileSync(path.join(root, 'file'), 'x');
     mkdirSync(path.join(root, 'dir'));
-    symlinkSync(path.join(root, 'gone'), path.join(root, 'dangling'));
+    symlinkSync(path.join(root, 'gone', 'digest'), path.join(root, 'dangling'));
 
     const missing = await problem({ outputs: [{ type: 'oci', dest: path.join(root, 'nodir', 'image.tar') }] });
     expect(missing.code).toBe('FS_NOT_FOUND');
@@ -51,8 +51,10 @@ describe('preflightBuild', () => {
     expect(metadataDir.message).toContain('--metadata-file');
     expect(metadataDir.hint).toContain('metadata.json');
 
+    // A dangling link is written through (its target is created), so the target's directory must exist.
     const dangling = await problem({ outputs: [], digestFile: path.join(root, 'dangling') });
-    expect(dangling.code).toBe('FS_DANGLING_SYMLINK');
+    expect(dangling.code).toBe('FS_NOT_FOUND');
+    expect(dangling.message).toContain(`the directory ${path.join(root, 'gone')} does not exist`);
 
     const proc = await problem({ outputs: [{ type: 'oci-layout', dest: '/proc/hoist-layout' }] });
     expect(proc.code).toBe('FS_CANNOT_CREATE');

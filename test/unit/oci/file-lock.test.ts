@@ -1,0 +1,58 @@
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HoistError } from '../../../src/errors.js';
+import { withFileLock } from '../../../src/oci/file-lock.js';
+import { tempDir } from '../../helpers/build.js';
+
+describe('withFileLock', () => {
+  it('holds the lock file (with its pid) while the work runs and removes it after, also on failure', async () => {
+    const lock = path.join(tempDir('hoist-lock-'), 'index.json.lock');
+    const seen = await withFileLock(lock, 'the index', async () => readFileSync(lock, 'utf8'));
+    expect(seen).toBe(`${process.pid}\n`);
+    expect(existsSync(lock)).toBe(false);
+    await expect(withFileLock(lock, 'the index', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('serializes read-modify-write in one process too', async () => {
+    const dir = tempDir('hoist-lock-');
+    const counter = path.join(dir, 'n');
+    writeFileSync(counter, '0');
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        withFileLock(`${counter}.lock`, 'the counter', async () => {
+          const n = Number(readFileSync(counter, 'utf8'));
+          await new Promise((r) => setTimeout(r, 2));
+          writeFileSync(counter, String(n + 1));
+        }),
+      ),
+    );
+    expect(readFileSync(counter, 'utf8')).toBe('20');
+  });
+
+  it('a live owner past the wait: a clear error naming the lock, its owner and what to do', async () => {
+    const lock = path.join(tempDir('hoist-lock-'), 'index.json.lock');
+    // The parent process (vitest's) is alive and is not this one.
+    writeFileSync(lock, `${process.ppid}\n`);
+    let ran = false;
+    const err = await withFileLock(lock, 'the index of OCI layout x', async () => {
+      ran = true;
+    }, { waitMs: 300 }).catch((e: unknown) => e);
+    expect(ran).toBe(false);
+    expect(err).toBeInstanceOf(HoistError);
+    expect((err as HoistError).code).toBe('LOCKED');
+    expect((err as HoistError).message).toBe(`cannot update the index of OCI layout x: its lock ${lock} is held by process ${process.ppid}`);
+    expect((err as HoistError).hint).toContain(`remove ${lock}`);
+    expect(readFileSync(lock, 'utf8')).toBe(`${process.ppid}\n`);
+  });
+
+  it('a lock of a dead process, or an empty one long abandoned, is taken over', async () => {
+    const lock = path.join(tempDir('hoist-lock-'), 'index.json.lock');
+    writeFileSync(lock, `${2 ** 22 + 1}\n`);
+    expect(await withFileLock(lock, 'the index', async () => 'ran', { waitMs: 0 })).toBe('ran');
+    writeFileSync(lock, '');
+    utimesSync(lock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    expect(await withFileLock(lock, 'the index', async () => 'ran', { waitMs: 0 })).toBe('ran');
+  });
+});
