@@ -90,7 +90,7 @@ function locateExpansion<R>(instr: Instruction, run: () => R): R {
     return run();
   } catch (err) {
     if (err instanceof ShellExpansionError) {
-      throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err });
+      throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err, ...(err.hint === undefined ? {} : { hint: err.hint }) });
     }
     throw err;
   }
