@@ -1,4 +1,5 @@
 import { DockerfileError } from './errors.js';
+import type { ExpansionBudget } from './expansion-budget.js';
 import type { Instruction, KeyValue } from './instructions/types.js';
 import { ShellExpansionError, ShellLex } from './shell/index.js';
 
@@ -17,12 +18,17 @@ export interface Expanded<T> {
  * old a). RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, MAINTAINER and ONBUILD
  * are left to the shell or to a later build; `--from` never takes variables
  * (the planner refuses them); ARG defaults are expanded by the planner.
+ * With a `budget`, every expanded word is charged to it.
  */
-export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex: ShellLex): Expanded<T> {
+export function expandInstruction<T extends Instruction>(instr: T, env: Env, lex: ShellLex, budget?: ExpansionBudget): Expanded<T> {
   const located = <R>(run: () => R): R => locateExpansion(instr, run);
-  const word = (w: string): string => located(() => lex.processWord(w, env));
-  const words = (w: string): string[] => located(() => lex.processWords(w, env));
-  const heredocWord = (w: string): string => located(() => HEREDOC_LEX.processWord(w, env));
+  const charged = (w: string): string => {
+    budget?.charge(w.length, instr);
+    return w;
+  };
+  const word = (w: string): string => charged(located(() => lex.processWord(w, env)));
+  const words = (w: string): string[] => located(() => lex.processWords(w, env)).map(charged);
+  const heredocWord = (w: string): string => charged(located(() => HEREDOC_LEX.processWord(w, env)));
   const opt = (w: string | undefined): string | undefined => (w === undefined ? undefined : word(w));
   const pairs = (kvs: KeyValue[]): KeyValue[] => kvs.map((kv) => ({ key: word(kv.key), value: word(kv.value) }));
 
@@ -90,13 +96,15 @@ function locateExpansion<R>(instr: Instruction, run: () => R): R {
     return run();
   } catch (err) {
     if (err instanceof ShellExpansionError) {
-      throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err });
+      throw new DockerfileError('BAD_EXPANSION', `${instr.kind}: ${err.message}`, instr.location, { cause: err, ...(err.hint === undefined ? {} : { hint: err.hint }) });
     }
     throw err;
   }
 }
 
 /** Expand one word on behalf of `instr` (ARG defaults); errors are located at it. */
-export function expandWord(word: string, env: Env, lex: ShellLex, instr: Instruction): string {
-  return locateExpansion(instr, () => lex.processWord(word, env));
+export function expandWord(word: string, env: Env, lex: ShellLex, instr: Instruction, budget?: ExpansionBudget): string {
+  const expanded = locateExpansion(instr, () => lex.processWord(word, env));
+  budget?.charge(expanded.length, instr);
+  return expanded;
 }

@@ -18,6 +18,9 @@ export class StageState {
   /** Whether this stage set CMD itself (ENTRYPOINT keeps an own CMD, drops an inherited one). */
   cmdSet = false;
 
+  /** Where each name is in config.Env, valid while config.Env is still `lines`. */
+  private envIndex: { lines: string[]; positions: Map<string, number> } | undefined;
+
   /** For a registry base: builds the view from its layers the first time a step needs files. */
   private viewLoader: (() => Promise<FsView>) | undefined;
 
@@ -71,10 +74,25 @@ export class StageState {
     return envFromLines(this.config.Env ?? []);
   }
 
+  /**
+   * Sets one variable, keeping its place if it was set before. The first call
+   * rewrites Env without duplicates, as a map would; later ones update it
+   * through an index, so that n ENV lines cost n, not n².
+   */
   setEnv(key: string, value: string): void {
-    const env = this.envMap();
-    env.set(key, value);
-    this.config.Env = [...env].map(([k, v]) => `${k}=${v}`);
+    if (this.envIndex === undefined || this.envIndex.lines !== this.config.Env) {
+      const lines = [...this.envMap()].map(([k, v]) => `${k}=${v}`);
+      this.config.Env = lines;
+      this.envIndex = { lines, positions: new Map(lines.map((line, i) => [line.slice(0, line.indexOf('=')), i])) };
+    }
+    const { lines, positions } = this.envIndex;
+    const at = positions.get(key);
+    if (at === undefined) {
+      positions.set(key, lines.length);
+      lines.push(`${key}=${value}`);
+    } else {
+      lines[at] = `${key}=${value}`;
+    }
   }
 
   /** The working directory for relative paths: WORKDIR, or `/`. */

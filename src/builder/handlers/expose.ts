@@ -3,9 +3,8 @@ import { parseExposedPorts } from '../plan/index.js';
 import type { StepContext } from '../executor/step-context.js';
 
 export async function handleExpose(ctx: StepContext, instr: ExposeInstr): Promise<void> {
-  const ports = { ...(ctx.stage.config.ExposedPorts ?? {}) };
+  const ports = (ctx.stage.config.ExposedPorts ??= {});
   const added = parseExposedPorts(instr.ports);
   for (const port of added) ports[port] = {};
-  ctx.stage.config.ExposedPorts = ports;
   ctx.addHistory(`EXPOSE ${added.join(' ')}`);
 }

@@ -2,8 +2,7 @@ import type { VolumeInstr } from '../../dockerfile/instructions/types.js';
 import type { StepContext } from '../executor/step-context.js';
 
 export async function handleVolume(ctx: StepContext, instr: VolumeInstr): Promise<void> {
-  const volumes = { ...(ctx.stage.config.Volumes ?? {}) };
+  const volumes = (ctx.stage.config.Volumes ??= {});
   for (const path of instr.paths) volumes[path] = {};
-  ctx.stage.config.Volumes = volumes;
   ctx.addHistory(`VOLUME [${instr.paths.join(' ')}]`);
 }

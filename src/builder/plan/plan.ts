@@ -1,6 +1,7 @@
 import type { Warning } from '../../errors.js';
 import { DockerfileError } from '../../dockerfile/errors.js';
 import { expandInstruction, expandWord, type Env } from '../../dockerfile/expand.js';
+import { ExpansionBudget } from '../../dockerfile/expansion-budget.js';
 import { parseOnbuildTrigger } from '../../dockerfile/instructions/parse-instruction.js';
 import type { ArgInstr, FromInstr, Instruction } from '../../dockerfile/instructions/types.js';
 import { ShellLex } from '../../dockerfile/shell/index.js';
@@ -8,6 +9,7 @@ import type { DockerfileStages, Stage } from '../../dockerfile/stages.js';
 import { NON_ENV_ARGS, PROXY_ARGS, automaticArgs, isBuilderArg } from './builtin-args.js';
 import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import type { Platform as PlatformSpec } from '../../oci/types.js';
+import { EnvHistory } from './env-history.js';
 import { StageCycleError, neededStages, orderStages, resolveTarget } from './stage-graph.js';
 import { copyFromStage, findBaseStage, instructionStageDeps } from './stage-refs.js';
 import { validateExpanded } from './validate.js';
@@ -108,6 +110,9 @@ interface StageShape {
 class Planner {
   private readonly lex: ShellLex;
   private readonly metaArgs: ArgValues = new Map();
+  /** The valued entries of metaArgs, kept alongside so that each global ARG line does not copy them all. */
+  private readonly globalEnv = new Map<string, string>();
+  private readonly budget = new ExpansionBudget();
 
   constructor(
     private readonly df: DockerfileStages,
@@ -121,7 +126,7 @@ class Planner {
     const target = resolveTarget(names, this.opts.target);
     const targetStage = this.opts.target ? this.opts.target.toLowerCase() : (names[target] ?? 'default');
     for (const [k, v] of automaticArgs(this.opts.buildPlatform, this.opts.targetPlatform, targetStage)) {
-      this.metaArgs.set(k, this.opts.buildArgs.get(k) ?? v);
+      this.setGlobal(k, this.opts.buildArgs.get(k) ?? v);
     }
     for (const instr of this.df.globalArgs) this.declareGlobal(instr);
 
@@ -149,21 +154,26 @@ class Planner {
     for (const decl of instr.args) {
       const given = this.opts.buildArgs.get(decl.key);
       if (given !== undefined) {
-        this.metaArgs.set(decl.key, given);
+        this.setGlobal(decl.key, given);
       } else if (decl.value !== undefined) {
-        this.metaArgs.set(decl.key, this.expandWord(instr, decl.value, definedOnly(this.metaArgs)));
+        this.setGlobal(decl.key, this.expandWord(instr, decl.value, this.globalEnv));
       } else if (!this.metaArgs.has(decl.key)) {
         this.metaArgs.set(decl.key, undefined);
       }
     }
   }
 
+  private setGlobal(key: string, value: string): void {
+    this.metaArgs.set(key, value);
+    this.globalEnv.set(key, value);
+  }
+
   private expandWord(instr: Instruction, word: string, env: Env): string {
-    return expandWord(word, env, this.lex, instr);
+    return expandWord(word, env, this.lex, instr, this.budget);
   }
 
   private shape(stage: Stage, earlier: StageShape[]): StageShape {
-    const { instr: from } = expandInstruction(stage.from, definedOnly(this.metaArgs), this.lex);
+    const { instr: from } = expandInstruction(stage.from, this.globalEnv, this.lex, this.budget);
     if (from.image === '') {
       throw new DockerfileError('BAD_INSTRUCTION', `base name (${stage.from.image}) should not be blank`, stage.from.location, {
         hint: 'declare the ARG with a default before the first FROM, or pass --build-arg',
@@ -204,17 +214,17 @@ class Planner {
     }
   }
 
-  private initialEnv(base: BaseRef, planned: PlannedStage[]): { env: Map<string, string>; known: boolean } {
+  private initialEnv(base: BaseRef, planned: PlannedStage[]): { env: EnvHistory; known: boolean } {
     switch (base.kind) {
       case 'scratch':
-        return { env: new Map([['PATH', DEFAULT_PATH]]), known: true };
+        return { env: new EnvHistory([['PATH', DEFAULT_PATH]]), known: true };
       case 'stage': {
         const parent = planned[base.index] as PlannedStage;
-        return { env: new Map(parent.env), known: parent.baseEnvKnown };
+        return { env: new EnvHistory(parent.env), known: parent.baseEnvKnown };
       }
       case 'image': {
         const lines = this.opts.baseImageEnv?.(base.ref);
-        return { env: envFromLines(lines ?? []), known: lines !== undefined };
+        return { env: new EnvHistory(envFromLines(lines ?? [])), known: lines !== undefined };
       }
     }
   }
@@ -223,10 +233,10 @@ class Planner {
     const { env, known } = this.initialEnv(shape.base, planned);
     const instructions: PlannedInstruction[] = [];
     for (const { instr: raw, fromOnbuild } of shape.instructions) {
-      const before = new Map(env);
+      const before = env.snapshot();
       let instr: Instruction;
       try {
-        instr = expandInstruction(raw, before, this.lex).instr;
+        instr = expandInstruction(raw, before, this.lex, this.budget).instr;
         validateExpanded(instr);
       } catch (err) {
         if (known || !(err instanceof DockerfileError)) throw err;
@@ -242,7 +252,7 @@ class Planner {
         }
       }
     }
-    return { ...this.common(shape), needed: true, instructions, env, baseEnvKnown: known };
+    return { ...this.common(shape), needed: true, instructions, env: env.snapshot(), baseEnvKnown: known };
   }
 
   /** BuildKit: a build arg wins; else the expanded default; else the global ARG's value. */

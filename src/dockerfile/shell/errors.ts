@@ -13,11 +13,21 @@ export class ShellExpansionError extends HoistError {
   /** BuildKit's reason, without the `failed to process` prefix. */
   readonly reason: string;
 
-  constructor(word: string, reason: string) {
-    super('SHELL_EXPANSION', `failed to process ${goQuote(word)}: ${reason}`);
+  constructor(word: string, reason: string, hint?: string) {
+    super('SHELL_EXPANSION', `failed to process ${goQuote(shortened(word))}: ${reason}`, hint === undefined ? {} : { hint });
     this.word = word;
     this.reason = reason;
   }
+}
+
+/** A hostile word can be megabytes long; the message quotes its start. */
+const QUOTED_WORD_MAX = 200;
+
+function shortened(word: string): string {
+  if (word.length <= QUOTED_WORD_MAX) return word;
+  // Never cut a surrogate pair in half.
+  const end = /[\uD800-\uDBFF]/.test(word.charAt(QUOTED_WORD_MAX - 1)) ? QUOTED_WORD_MAX - 1 : QUOTED_WORD_MAX;
+  return `${word.slice(0, end)}...`;
 }
 
 /**
@@ -25,8 +35,11 @@ export class ShellExpansionError extends HoistError {
  * public boundary, where the whole word is known.
  */
 export class ExpansionFailure extends Error {
-  constructor(reason: string) {
+  readonly hint: string | undefined;
+
+  constructor(reason: string, hint?: string) {
     super(reason);
     this.name = 'ExpansionFailure';
+    this.hint = hint;
   }
 }

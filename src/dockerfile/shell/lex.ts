@@ -80,7 +80,7 @@ export class ShellLex {
     try {
       return { expander, result: expander.run() };
     } catch (err) {
-      if (err instanceof ExpansionFailure) throw new ShellExpansionError(word, err.message);
+      if (err instanceof ExpansionFailure) throw new ShellExpansionError(word, err.message, err.hint);
       throw err;
     }
   }

@@ -1,5 +1,6 @@
 import { ExpansionFailure } from './errors.js';
 import { compileShellPattern, PatternSyntaxError, reversePattern } from './glob-pattern.js';
+import { checkWordLength } from './limits.js';
 import { expandGoTemplate } from './regexp-template.js';
 
 /**
@@ -70,6 +71,7 @@ export function replaceAll(pattern: string, value: string, replacement: string):
     const end = start + match[0].length;
     out += value.slice(lastMatchEnd, start);
     if (end > lastMatchEnd || start === 0) out += expandGoTemplate(replacement, match[0]);
+    checkWordLength(out);
     lastMatchEnd = end;
     const width = charWidthAt(value, searchPos);
     if (searchPos + width > end) searchPos += width;

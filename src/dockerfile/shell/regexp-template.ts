@@ -1,4 +1,5 @@
 import { isNameChar } from './char-classes.js';
+import { checkWordLength } from './limits.js';
 
 /**
  * Go's `Regexp.Expand` for a pattern with no capture groups, which is what
@@ -26,7 +27,10 @@ export function expandGoTemplate(template: string, match: string): string {
       continue;
     }
     rest = ref.rest;
-    if (ref.name === '0') out += match;
+    if (ref.name === '0') {
+      out += match;
+      checkWordLength(out);
+    }
   }
   return out + rest;
 }

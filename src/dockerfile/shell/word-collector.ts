@@ -15,16 +15,20 @@ export class WordCollector {
 
   /** Unquoted text: whitespace ends the current word and is dropped. */
   addSplittable(text: string): void {
-    for (const ch of text) {
-      const cp = ch.codePointAt(0) ?? 0;
-      if (!isSpace(cp)) {
-        this.addRaw(ch);
-      } else if (this.#inWord && this.#current !== '') {
+    // Runs between spaces are added whole: a value can be a megabyte long.
+    // Every space is in the BMP, so a UTF-16 unit that is one never splits a pair.
+    let start = 0;
+    for (let i = 0; i < text.length; i++) {
+      if (!isSpace(text.charCodeAt(i))) continue;
+      if (i > start) this.addRaw(text.slice(start, i));
+      start = i + 1;
+      if (this.#inWord && this.#current !== '') {
         this.#words.push(this.#current);
         this.#current = '';
         this.#inWord = false;
       }
     }
+    if (start < text.length) this.addRaw(text.slice(start));
   }
 
   /** Quoted or escaped text: kept as is, whitespace included. */

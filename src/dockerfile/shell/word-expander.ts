@@ -1,5 +1,6 @@
 import { ExpansionFailure } from './errors.js';
 import { type BraceContext, expandBraced } from './parameter-expansion.js';
+import { checkWordLength, MAX_NESTING } from './limits.js';
 import { readParameterName } from './parameter-name.js';
 import { EOF, RuneScanner, runeToString } from './rune-scanner.js';
 import { WordCollector } from './word-collector.js';
@@ -30,6 +31,8 @@ export class WordExpander implements BraceContext {
   readonly unmatched = new Set<string>();
   readonly #env: ReadonlyMap<string, string>;
   readonly #settings: ExpanderSettings;
+  /** How many `${` are open around the current position. */
+  #nesting = 0;
 
   constructor(word: string, env: ReadonlyMap<string, string>, settings: ExpanderSettings) {
     this.scanner = new RuneScanner(word);
@@ -72,12 +75,14 @@ export class WordExpander implements BraceContext {
       if (ch === DOLLAR) {
         const value = this.#expandDollar();
         result += value;
+        checkWordLength(result);
         words?.addSplittable(value);
         continue;
       }
       if (!skipProcessQuotes && (ch === SINGLE_QUOTE || ch === DOUBLE_QUOTE)) {
         const quoted = ch === SINGLE_QUOTE ? this.#singleQuoted() : this.#doubleQuoted(rawEscapes);
         result += quoted;
+        checkWordLength(result);
         words?.addRaw(quoted);
         continue;
       }
@@ -136,6 +141,7 @@ export class WordExpander implements BraceContext {
       }
       if (peeked === DOLLAR) {
         result += this.#expandDollar();
+        checkWordLength(result);
         continue;
       }
       let ch = scanner.next();
@@ -155,7 +161,16 @@ export class WordExpander implements BraceContext {
     scanner.next();
     if (scanner.peek() === OPEN_BRACE) {
       scanner.next();
-      return expandBraced(this);
+      // Each level recurses a few frames deep; past the limit the stack would overflow.
+      if (this.#nesting >= MAX_NESTING) {
+        throw new ExpansionFailure(`\${...} nested more than ${MAX_NESTING} levels deep`, 'write the default values without nesting ${...} so deeply');
+      }
+      this.#nesting++;
+      try {
+        return expandBraced(this);
+      } finally {
+        this.#nesting--;
+      }
     }
     const name = readParameterName(scanner);
     if (name === '') return '$';
