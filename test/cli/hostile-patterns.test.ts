@@ -1,6 +1,6 @@
 /**
- * .dockerignore patterns written to make a backtracking matcher take
- * exponential time (issue 11). Go's regexp (RE2) is linear, so Docker
+ * .dockerignore patterns and shell patterns written to make a backtracking
+ * matcher take exponential time (issue 11). Go's regexp (RE2) is linear, so Docker
  * answers these at once; so must hoist. Each case runs the built matcher in
  * a child process with a deadline: matching is synchronous, so in-process a
  * regression would hang the suite instead of failing it. The bound is
@@ -10,7 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { buildCli } from '../helpers/cli.js';
+import { makeContext } from '../helpers/build.js';
+import { buildCli, hoist } from '../helpers/cli.js';
 
 const MATCHER = fileURLToPath(new URL('../../dist/src/dockerfile/ignore/index.js', import.meta.url));
 const DEADLINE_MS = 20_000;
@@ -63,5 +64,19 @@ describe('hostile .dockerignore patterns are matched in bounded time', () => {
       paths,
     );
     expect(results).toHaveLength(paths.length);
+  });
+});
+
+describe('hostile shell patterns in ${VAR#...}, ${VAR%...} and ${VAR/...} are matched in bounded time', () => {
+  beforeAll(buildCli);
+
+  test.each(['#', '##', '%', '%%', '/', '//'])('${V%s<20 stars>}', (op) => {
+    const pattern = `${many('*a', 20)}b${op.startsWith('/') ? '/x' : ''}`;
+    const context = makeContext({ Dockerfile: `FROM scratch\nARG V=${many('a', 200)}\nLABEL x="\${V${op}${pattern}}"\n` });
+    const r = hoist(['plan', context], { timeoutMs: DEADLINE_MS });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // Nothing matches (there is no "b"), so the value is unchanged.
+    expect(r.stdout).toContain(many('a', 200));
   });
 });
