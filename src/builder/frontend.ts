@@ -1,11 +1,11 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 import { errnoOf, fsError } from '../fs-errors.js';
 import { suggest } from '../dockerfile/instructions/suggest.js';
 import { PatternMatcher } from '../dockerfile/ignore/index.js';
 import { parseStages, type DockerfileStages } from '../dockerfile/stages.js';
-import { loadIgnorePatterns } from './context/index.js';
+import { loadIgnorePatterns, pathInContext, readContextFile, resolveContextFile } from './context/index.js';
 import { planBuild, type BuildPlan, type PlatformSpec } from './plan/index.js';
 
 export interface FrontendOptions {
@@ -27,9 +27,11 @@ export interface BuildDefinition {
   ignore: { patterns: string[]; file: string | null; matcher: PatternMatcher };
 }
 
-async function isFile(p: string): Promise<boolean> {
+/** Whether `p` is a regular file, following symlinks inside the context only (see context-file.ts). */
+async function isFile(p: string, contextDir: string): Promise<boolean> {
   try {
-    return (await stat(p)).isFile();
+    const rel = pathInContext(contextDir, p);
+    return (await stat(rel === null ? p : await resolveContextFile(contextDir, rel))).isFile();
   } catch {
     return false;
   }
@@ -39,7 +41,7 @@ async function locateDockerfile(opts: FrontendOptions): Promise<string> {
   if (opts.dockerfile !== undefined) return opts.dockerfile;
   const dockerfile = path.join(opts.contextDir, 'Dockerfile');
   const containerfile = path.join(opts.contextDir, 'Containerfile');
-  if (!(await isFile(dockerfile)) && (await isFile(containerfile))) return containerfile;
+  if (!(await isFile(dockerfile, opts.contextDir)) && (await isFile(containerfile, opts.contextDir))) return containerfile;
   return dockerfile;
 }
 
@@ -52,7 +54,7 @@ async function nearbyDockerfiles(file: string, contextDir: string): Promise<stri
     for (const name of [near, 'Dockerfile', 'Containerfile']) {
       if (name === undefined || !names.includes(name)) continue;
       const candidate = path.join(dir, name);
-      if (candidate !== file && !found.includes(candidate) && (await isFile(candidate))) found.push(candidate);
+      if (candidate !== file && !found.includes(candidate) && (await isFile(candidate, contextDir))) found.push(candidate);
     }
   }
   return found;
@@ -61,13 +63,17 @@ async function nearbyDockerfiles(file: string, contextDir: string): Promise<stri
 async function readDockerfile(file: string, opts: FrontendOptions): Promise<string> {
   const abs = path.resolve(file);
   try {
-    return await readFile(abs, 'utf8');
+    return await readContextFile(opts.contextDir, abs);
   } catch (err) {
+    if (err instanceof HoistError) throw err;
     const code = errnoOf(err);
     if (code !== 'ENOENT' && code !== 'EISDIR' && code !== 'ENOTDIR') throw fsError(err, abs, 'read the Dockerfile');
     const context = path.resolve(opts.contextDir);
     const candidates = await nearbyDockerfiles(abs, context);
-    const problem = code === 'EISDIR' ? 'it is a directory' : 'no such file';
+    const viaLink = pathInContext(context, abs) !== null && (await lstat(abs).catch(() => undefined))?.isSymbolicLink() === true;
+    const problem =
+      (code === 'EISDIR' ? 'it is a directory' : 'no such file') +
+      (viaLink ? ' (it is a symlink, followed inside the context as BuildKit does: an absolute target or ".." cannot leave the context)' : '');
     const given = opts.dockerfile === undefined ? '' : ` (-f ${opts.dockerfile})`;
     const tryThis = candidates.length > 0 ? `did you mean ${candidates.map((c) => `-f ${path.relative(process.cwd(), c) || c}`).join(' or ')}? ` : '';
     throw new HoistError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${abs}${given}: ${problem}`, {

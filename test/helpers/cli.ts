@@ -17,10 +17,12 @@ export interface CliResult {
 }
 
 /** Run the built CLI as a user would, from the repository root. */
-export function hoist(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): CliResult {
+export function hoist(args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: REPO_ROOT,
     input: opts.input,
+    // A run past the deadline is killed and reported with status null, so a hang fails instead of stalling the suite.
+    ...(opts.timeoutMs === undefined ? {} : { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const }),
     encoding: 'utf8',
     env: { ...process.env, ...opts.env },
   });

@@ -3,10 +3,10 @@
  * `<Dockerfile name>.dockerignore` next to the Dockerfile wins over the
  * context's `.dockerignore`; with neither, nothing is ignored.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DockerfileError } from '../../dockerfile/errors.js';
 import { PatternMatcher, readIgnoreFileLines } from '../../dockerfile/ignore/index.js';
+import { readContextFile } from './context-file.js';
 import { BuildContextError, errnoCode } from './errors.js';
 
 export interface LoadedIgnorePatterns {
@@ -17,9 +17,9 @@ export interface LoadedIgnorePatterns {
 }
 
 /** The file's text, or null when there is no such regular file. */
-async function readIfPresent(file: string): Promise<string | null> {
+async function readIfPresent(contextDir: string, file: string): Promise<string | null> {
   try {
-    return await readFile(file, 'utf8');
+    return await readContextFile(contextDir, file);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return null;
@@ -46,7 +46,7 @@ function validate(file: string, lines: ReturnType<typeof readIgnoreFileLines>): 
 export async function loadIgnorePatterns(contextDir: string, dockerfilePath: string): Promise<LoadedIgnorePatterns> {
   const candidates = [`${dockerfilePath}.dockerignore`, path.join(contextDir, '.dockerignore')];
   for (const file of candidates) {
-    const text = await readIfPresent(file);
+    const text = await readIfPresent(contextDir, file);
     if (text === null) continue;
     const lines = readIgnoreFileLines(text);
     validate(file, lines);

@@ -1,13 +1,16 @@
 /**
- * Compiles Go (RE2) regexp text into an equivalent JavaScript RegExp.
+ * Compiles Go (RE2) regexp text into an equivalent linear-time matcher.
  *
  * patternmatcher turns a .dockerignore pattern into Go regexp text and lets
  * Go's regexp package interpret it. Raw `[`, `]`, `^` and `\x` escapes from
  * the pattern reach that text unchanged, so the meaning of POSIX classes
  * (`[[:digit:]]`), Perl escapes (`\d`, `\b`), `\Q...\E`, octal and hex escapes
  * and Go's range-order errors all come from RE2, not from JavaScript. This
- * module parses the RE2 syntax and emits JavaScript `v`-mode syntax with
- * every literal spelled as `\u{...}`, so no JavaScript quirk leaks through.
+ * module parses the RE2 syntax into a tree whose single characters are
+ * JavaScript `v`-mode class text with every literal spelled as `\u{...}`,
+ * so no JavaScript quirk leaks through; regexp-nfa.ts runs the tree without
+ * backtracking, as RE2 does (a JavaScript RegExp made hostile patterns
+ * exponential).
  *
  * patternmatcher escapes `{`, `}`, `|`, `+`, `(`, `)` and `.` from the pattern, so
  * `{n,m}` repetition never reaches this parser; the other RE2 syntax can.
@@ -17,8 +20,9 @@
  */
 
 import { perlClass, posixClassRanges, unicodeClass } from './go-regexp-classes.js';
+import { LinearRegexp, type RegexpNode } from './regexp-nfa.js';
 
-export type GoRegexpResult = { ok: true; regexp: RegExp } | { ok: false; error: string };
+export type GoRegexpResult = { ok: true; regexp: LinearRegexp } | { ok: false; error: string };
 
 class RegexpSyntaxError extends Error {}
 
@@ -27,51 +31,68 @@ const cpOf = (n: number): string => `\\u{${n.toString(16)}}`;
 const isOctal = (ch: string | undefined): boolean => ch !== undefined && ch >= '0' && ch <= '7';
 const unhex = (ch: string | undefined): number => (ch !== undefined && /^[0-9a-fA-F]$/.test(ch) ? parseInt(ch, 16) : -1);
 
+type LastKind = 'marker' | 'atom' | 'assertion' | 'repeat';
+
+/** An open group: the alternatives finished so far and the one being read. */
+interface Group {
+  options: RegexpNode[];
+  current: RegexpNode[];
+}
+
+const seq = (items: RegexpNode[]): RegexpNode => (items.length === 1 ? (items[0] as RegexpNode) : { t: 'cat', items });
+const alternatives = (g: Group): RegexpNode => {
+  const options = [...g.options, seq(g.current)];
+  return options.length === 1 ? (options[0] as RegexpNode) : { t: 'alt', options };
+};
+
 class Translator {
   private readonly cs: string[];
   private i = 0;
-  private out = '';
-  /** What the last emitted token was, for repetition checks. */
-  private last: { kind: 'marker' | 'atom' | 'assertion' | 'repeat'; start: number } = { kind: 'marker', start: 0 };
+  private readonly groups: Group[] = [{ options: [], current: [] }];
+  /** What the last token was, for repetition checks. */
+  private last: LastKind = 'marker';
 
   constructor(src: string) {
     this.cs = Array.from(src);
   }
 
-  translate(): string {
+  translate(): RegexpNode {
     const { cs } = this;
-    let depth = 0;
     while (this.i < cs.length) {
       const ch = cs[this.i] as string;
-      const start = this.out.length;
       switch (ch) {
         case '(':
           if (cs[this.i + 1] === '?') throw new RegexpSyntaxError('unsupported group syntax');
           this.i++;
-          depth++;
-          this.emit('(?:', 'marker', start);
+          this.groups.push({ options: [], current: [] });
+          this.last = 'marker';
           break;
-        case '|':
+        case '|': {
           this.i++;
-          this.emit('|', 'marker', start);
+          const group = this.group();
+          group.options.push(seq(group.current));
+          group.current = [];
+          this.last = 'marker';
           break;
-        case ')':
-          if (depth === 0) throw new RegexpSyntaxError('unexpected )');
+        }
+        case ')': {
+          if (this.groups.length === 1) throw new RegexpSyntaxError('unexpected )');
           this.i++;
-          depth--;
-          this.emit(')', 'atom', start);
+          const closed = this.groups.pop() as Group;
+          this.emit(alternatives(closed), 'atom');
           break;
+        }
         case '^':
         case '$':
           this.i++;
-          this.emit(ch, 'assertion', start);
+          this.emit({ t: 'assert', kind: ch === '^' ? 'begin' : 'end' }, 'assertion');
           break;
         case '.':
           this.i++;
-          this.emit('[^\\u{a}]', 'atom', start);
+          this.emitClass('[^\\u{a}]');
           break;
         case '[':
-          this.emit(this.parseClass(), 'atom', start);
+          this.emitClass(this.parseClass());
           break;
         case '*':
         case '+':
@@ -84,54 +105,56 @@ class Translator {
           break;
         default:
           this.i++;
-          this.emit(cp(ch), 'atom', start);
+          this.emitClass(cp(ch));
       }
     }
-    if (depth !== 0) throw new RegexpSyntaxError('missing closing )');
-    return this.out;
+    if (this.groups.length !== 1) throw new RegexpSyntaxError('missing closing )');
+    return alternatives(this.group());
   }
 
-  private emit(text: string, kind: 'marker' | 'atom' | 'assertion', start: number): void {
-    this.out += text;
-    this.last = { kind, start };
+  private group(): Group {
+    return this.groups[this.groups.length - 1] as Group;
   }
 
-  private repeat(op: string): void {
-    let lazy = '';
-    if (this.cs[this.i] === '?') {
-      lazy = '?';
-      this.i++;
-    }
-    if (this.last.kind === 'repeat') throw new RegexpSyntaxError('invalid nested repetition operator');
-    if (this.last.kind === 'marker') throw new RegexpSyntaxError('missing argument to repetition operator');
-    if (this.last.kind === 'assertion') {
-      // RE2 may repeat an empty-width assertion; JavaScript only a group.
-      this.out = `${this.out.slice(0, this.last.start)}(?:${this.out.slice(this.last.start)})`;
-    }
-    this.out += op + lazy;
-    this.last = { kind: 'repeat', start: this.last.start };
+  private emit(node: RegexpNode, kind: LastKind): void {
+    this.group().current.push(node);
+    this.last = kind;
+  }
+
+  private emitClass(cls: string): void {
+    this.emit({ t: 'char', cls }, 'atom');
+  }
+
+  private repeat(op: '*' | '+' | '?'): void {
+    // A lazy repetition matches the same texts; only which match is found first differs.
+    if (this.cs[this.i] === '?') this.i++;
+    if (this.last === 'repeat') throw new RegexpSyntaxError('invalid nested repetition operator');
+    if (this.last === 'marker') throw new RegexpSyntaxError('missing argument to repetition operator');
+    const { current } = this.group();
+    const node = current.pop() as RegexpNode;
+    current.push({ t: 'repeat', op, node });
+    this.last = 'repeat';
   }
 
   private parseEscapeOutsideClass(): void {
     const { cs } = this;
-    const start = this.out.length;
     const next = cs[this.i + 1];
     switch (next) {
       case 'A':
       case 'z':
         this.i += 2;
-        this.emit(next === 'A' ? '^' : '$', 'assertion', start);
+        this.emit({ t: 'assert', kind: next === 'A' ? 'begin' : 'end' }, 'assertion');
         return;
       case 'b':
       case 'B':
         this.i += 2;
-        this.emit(`\\${next}`, 'assertion', start);
+        this.emit({ t: 'assert', kind: next === 'b' ? 'word' : 'notWord' }, 'assertion');
         return;
       case 'Q': {
         this.i += 2;
         let end = this.i;
         while (end < cs.length && !(cs[end] === '\\' && cs[end + 1] === 'E')) end++;
-        for (const ch of cs.slice(this.i, end)) this.emit(cp(ch), 'atom', this.out.length);
+        for (const ch of cs.slice(this.i, end)) this.emitClass(cp(ch));
         this.i = Math.min(end + 2, cs.length);
         return;
       }
@@ -139,11 +162,7 @@ class Translator {
         break;
     }
     const cls = this.parseClassEscape();
-    if (cls !== null) {
-      this.emit(cls, 'atom', start);
-      return;
-    }
-    this.emit(cpOf(this.parseEscape()), 'atom', start);
+    this.emitClass(cls ?? cpOf(this.parseEscape()));
   }
 
   /** `\d`-style and `\p{...}` escapes, as one JavaScript class item; null if not one. */
@@ -292,7 +311,7 @@ class Translator {
 
 export function compileGoRegexp(src: string): GoRegexpResult {
   try {
-    return { ok: true, regexp: new RegExp(new Translator(src).translate(), 'v') };
+    return { ok: true, regexp: new LinearRegexp(new Translator(src).translate()) };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
   }

@@ -1,4 +1,4 @@
-import type { Heredoc, InstructionNode } from '../parser/index.js';
+import { excerpt, type Heredoc, type InstructionNode } from '../parser/index.js';
 import type { SourceLocation } from '../../errors.js';
 import { DockerfileError } from '../errors.js';
 import { FlagError, parseFlags, type FlagSpec, type ParsedFlags } from './flags.js';
@@ -200,7 +200,7 @@ export function parseInstructionNode(node: InstructionNode, file: string): Instr
     const guess = suggest(name, INSTRUCTION_KINDS);
     throw new DockerfileError(
       'UNKNOWN_INSTRUCTION',
-      `unknown instruction: ${written}` + (guess ? ` (did you mean ${guess}?)` : ''),
+      `unknown instruction: ${excerpt(written)}` + (guess ? ` (did you mean ${guess}?)` : ''),
       location,
       { hint: `valid instructions are ${INSTRUCTION_KINDS.join(', ')}` },
     );

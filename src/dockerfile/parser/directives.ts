@@ -1,4 +1,5 @@
 import { trimLeftGoSpace } from './chars.js';
+import { excerpt } from './excerpt.js';
 import type { Directives } from './types.js';
 
 type DirectiveName = 'syntax' | 'escape' | 'check';
@@ -40,7 +41,7 @@ export class DirectiveScanner {
     const name = key as DirectiveName;
     if (this.values.has(name)) throw new DirectiveError(`only one ${name} parser directive can be used`);
     if (name === 'escape' && value !== '\\' && value !== '`') {
-      throw new DirectiveError(`invalid escape token '${value}' does not match \` or \\`);
+      throw new DirectiveError(`invalid escape token '${excerpt(value)}' does not match \` or \\`);
     }
     this.values.set(name, value);
     return true;

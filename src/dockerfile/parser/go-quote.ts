@@ -19,7 +19,7 @@ function hex(n: number, width: number): string {
   return n.toString(16).padStart(width, '0');
 }
 
-function quoteRune(ch: string): string {
+export function quoteRune(ch: string): string {
   if (ch === '"' || ch === '\\') return `\\${ch}`;
   if (ch === ' ' || PRINTABLE.test(ch)) return ch;
   // A lone surrogate cannot come from UTF-8 input; Go would see U+FFFD.

@@ -1,3 +1,4 @@
+import { excerpt } from './excerpt.js';
 import { HeredocLexError, lexHeredocWords } from './heredoc-lexer.js';
 import { trimNewline, type LineCursor } from './source-lines.js';
 import type { Heredoc } from './types.js';
@@ -34,7 +35,7 @@ export function parseHeredocWord(word: string): HeredocMarker | null {
   const raw = lexHeredocWords(rest, { rawQuotes: true, rawEscapes: false });
   const rawName = raw[0];
   if (raw.length !== 1 || rawName === undefined) {
-    throw new HeredocLexError(`internal lexing of heredoc produced inconsistent results: ${rest}`);
+    throw new HeredocLexError(`internal lexing of heredoc produced inconsistent results: ${excerpt(rest)}`);
   }
   return {
     name,

@@ -4,7 +4,7 @@
  * that is the job of later layers.
  */
 import { ASCII_BLANKS, isGoSpace, trimLeftGoSpace } from './chars.js';
-import { goQuote } from './go-quote.js';
+import { quotedExcerpt } from './excerpt.js';
 
 /** An instruction whose arguments BuildKit's parser rejects. */
 export class ArgumentError extends Error {}
@@ -153,7 +153,7 @@ function parseNameValue(keyword: string): LineParser {
     for (const word of words) {
       const eq = word.indexOf('=');
       if (eq < 0) {
-        throw new ArgumentError(`Syntax error - can't find = in ${goQuote(word)}. Must be of the form: name=value`);
+        throw new ArgumentError(`Syntax error - can't find = in ${quotedExcerpt(word)}. Must be of the form: name=value`);
       }
       args.push(word.slice(0, eq), word.slice(eq + 1), '=');
     }

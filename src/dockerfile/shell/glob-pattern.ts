@@ -7,9 +7,11 @@ import { EOF, RuneScanner, runeToString } from './rune-scanner.js';
  * kept the lexer from ending the `${}` early and is dropped. Everything else,
  * `[` and `]` included, is literal: BuildKit has no bracket expressions.
  *
- * Patterns become regular expressions with the same leftmost-first
- * semantics as Go's RE2 (`.` there never matches a newline, so neither do
- * our wildcards).
+ * They are matched with the results of Go's RE2 on the regexp BuildKit
+ * builds (`.` there never matches a newline, so neither do our wildcards),
+ * but by a scan that keeps every live position of the pattern at once, so
+ * that `*a*a*a*a*a*a*a*a*ab` takes linear time where a backtracking RegExp
+ * took exponential time.
  */
 
 /** A pattern BuildKit refuses; the message is BuildKit's. */
@@ -26,26 +28,85 @@ const QUESTION = 0x3f;
 const CLOSE_BRACE = 0x7d;
 const SLASH = 0x2f;
 
-const ANY_CHAR = '[^\\n]';
-const REGEXP_SYNTAX = new Set(Array.from('^$\\.*+?()[]{}|/', (ch) => ch.codePointAt(0) ?? 0));
+type Token = { kind: 'star' } | { kind: 'any' } | { kind: 'literal'; ch: string };
 
-function literal(ch: number): string {
-  const text = String.fromCodePoint(ch);
-  return REGEXP_SYNTAX.has(ch) ? `\\${text}` : text;
+/** Where a pattern matched: a UTF-16 offset into the value, and the matched text. */
+export interface ShellMatch {
+  index: number;
+  text: string;
+}
+
+export class ShellPattern {
+  readonly #tokens: readonly Token[];
+  readonly #greedy: boolean;
+  readonly #anchored: boolean;
+
+  constructor(tokens: readonly Token[], greedy: boolean, anchored: boolean) {
+    this.#tokens = tokens;
+    this.#greedy = greedy;
+    this.#anchored = anchored;
+  }
+
+  /**
+   * The leftmost match starting at or after the UTF-16 offset `from` (at
+   * `from` exactly when anchored), ending as late as possible when greedy
+   * and as early as possible when not: what RE2 finds for `.*` or `.*?`
+   * between fixed-width pieces.
+   */
+  exec(value: string, from = 0): ShellMatch | null {
+    const tokens = this.#tokens;
+    const done = tokens.length;
+    const chars = Array.from(value.slice(from));
+    // threads[i]: the earliest start (index into chars) of a thread waiting at token i, -1 for none; [done] has matched.
+    const none = (): number[] => new Array<number>(done + 1).fill(-1);
+    const add = (into: number[], token: number, start: number): void => {
+      for (let i = token; i <= done; i++) {
+        const existing = into[i] as number;
+        if (existing !== -1 && existing <= start) return;
+        into[i] = start;
+        if (tokens[i]?.kind !== 'star') return;
+      }
+    };
+    let threads = none();
+    let best: { start: number; end: number } | null = null;
+    for (let at = 0; ; at++) {
+      if (best === null && (!this.#anchored || at === 0)) add(threads, 0, at);
+      const matched = threads[done] as number;
+      if (matched !== -1 && (best === null || matched < best.start || (matched === best.start && this.#greedy))) {
+        best = { start: matched, end: at };
+      }
+      if (at === chars.length) break;
+      const ch = chars[at] as string;
+      const next = none();
+      let alive = false;
+      tokens.forEach((token, i) => {
+        const start = threads[i] as number;
+        // Once a match is known, only a thread that started earlier (or as early, for a longer match) can beat it.
+        if (start === -1 || (best !== null && (start > best.start || (start === best.start && !this.#greedy)))) return;
+        if (token.kind === 'literal' ? ch !== token.ch : ch === '\n') return;
+        add(next, token.kind === 'star' ? i : i + 1, start);
+        alive = true;
+      });
+      threads = next;
+      if (!alive && (best !== null || this.#anchored)) break;
+    }
+    if (best === null) return null;
+    return { index: from + chars.slice(0, best.start).join('').length, text: chars.slice(best.start, best.end).join('') };
+  }
 }
 
 /**
  * Compiles `pattern`. `greedy` makes `*` match the longest run instead of the
  * shortest; `anchored` makes the match start at the beginning of the value.
  */
-export function compileShellPattern(pattern: string, greedy: boolean, anchored: boolean): RegExp {
+export function compileShellPattern(pattern: string, greedy: boolean, anchored: boolean): ShellPattern {
   const scanner = new RuneScanner(pattern);
-  let source = anchored ? '^' : '';
+  const tokens: Token[] = [];
   for (let ch = scanner.next(); ch !== EOF; ch = scanner.next()) {
     if (ch === STAR) {
-      source += greedy ? `${ANY_CHAR}*` : `${ANY_CHAR}*?`;
+      tokens.push({ kind: 'star' });
     } else if (ch === QUESTION) {
-      source += ANY_CHAR;
+      tokens.push({ kind: 'any' });
     } else if (ch === BACKSLASH) {
       const escaped = scanner.peek();
       if (escaped === CLOSE_BRACE || escaped === SLASH) continue;
@@ -53,12 +114,12 @@ export function compileShellPattern(pattern: string, greedy: boolean, anchored: 
       if (escaped !== STAR && escaped !== QUESTION && escaped !== BACKSLASH) {
         throw new PatternSyntaxError(`invalid escape '\\${runeToString(escaped)}'`);
       }
-      source += literal(escaped);
+      tokens.push({ kind: 'literal', ch: String.fromCodePoint(escaped) });
     } else {
-      source += literal(ch);
+      tokens.push({ kind: 'literal', ch: String.fromCodePoint(ch) });
     }
   }
-  return new RegExp(source, 'u');
+  return new ShellPattern(tokens, greedy, anchored);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { ExpansionFailure } from './errors.js';
-import { compileShellPattern, PatternSyntaxError, reversePattern } from './glob-pattern.js';
+import { compileShellPattern, PatternSyntaxError, reversePattern, type ShellPattern } from './glob-pattern.js';
 import { checkWordLength } from './limits.js';
 import { expandGoTemplate } from './regexp-template.js';
 
@@ -8,7 +8,7 @@ import { expandGoTemplate } from './regexp-template.js';
  * `%`/`%%` (remove a suffix) and `/`/`//` (replace), with BuildKit's results.
  */
 
-function compile(pattern: string, greedy: boolean, anchored: boolean): RegExp {
+function compile(pattern: string, greedy: boolean, anchored: boolean): ShellPattern {
   try {
     return compileShellPattern(pattern, greedy, anchored);
   } catch (err) {
@@ -22,7 +22,7 @@ function compile(pattern: string, greedy: boolean, anchored: boolean): RegExp {
 /** `${VAR#pattern}` (shortest) and `${VAR##pattern}` (longest, `greedy`). */
 export function trimPrefix(pattern: string, value: string, greedy: boolean): string {
   const match = compile(pattern, greedy, true).exec(value);
-  return match ? value.slice(match[0].length) : value;
+  return match ? value.slice(match.text.length) : value;
 }
 
 function reverseString(text: string): string {
@@ -48,7 +48,7 @@ function charWidthAt(text: string, pos: number): number {
 export function replaceFirst(pattern: string, value: string, replacement: string): string {
   const match = compile(pattern, true, false).exec(value);
   if (!match) return value;
-  return value.slice(0, match.index) + replacement + value.slice(match.index + match[0].length);
+  return value.slice(0, match.index) + replacement + value.slice(match.index + match.text.length);
 }
 
 /**
@@ -58,19 +58,17 @@ export function replaceFirst(pattern: string, value: string, replacement: string
  * expansion.
  */
 export function replaceAll(pattern: string, value: string, replacement: string): string {
-  const re = compile(pattern, true, false);
-  const search = new RegExp(re.source, 'gu');
+  const search = compile(pattern, true, false);
   let out = '';
   let lastMatchEnd = 0;
   let searchPos = 0;
   while (searchPos <= value.length) {
-    search.lastIndex = searchPos;
-    const match = search.exec(value);
+    const match = search.exec(value, searchPos);
     if (!match) break;
     const start = match.index;
-    const end = start + match[0].length;
+    const end = start + match.text.length;
     out += value.slice(lastMatchEnd, start);
-    if (end > lastMatchEnd || start === 0) out += expandGoTemplate(replacement, match[0]);
+    if (end > lastMatchEnd || start === 0) out += expandGoTemplate(replacement, match.text);
     checkWordLength(out);
     lastMatchEnd = end;
     const width = charWidthAt(value, searchPos);

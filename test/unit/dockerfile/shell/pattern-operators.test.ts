@@ -67,7 +67,7 @@ describe('compileShellPattern', () => {
     ['()[]{\\}^$.\\*\\?|\\\\+/', true, '^()[]{}^$.*?|\\+/', '()[]{}^$.*?|\\+/'],
   ])('%j (greedy %s) on %j matches %j', (pattern, greedy, value, expected) => {
     const re = compileShellPattern(pattern, greedy, true);
-    expect(re.exec(value.slice(1))?.[0]).toBe(expected);
+    expect(re.exec(value.slice(1))?.text).toBe(expected);
   });
 
   test.each(['\\', '\\x', '\\\\\\'])('rejects %j', (pattern) => {
@@ -98,5 +98,39 @@ describe('expandGoTemplate', () => {
     ['$', '$'],
   ])('%j -> %j', (template, expected) => {
     expect(expandGoTemplate(template, 'm')).toBe(expected);
+  });
+});
+
+/** The regexp BuildKit builds for a shell pattern (Go's RE2 finds the same match a RegExp does here). */
+function buildkitRegexp(pattern: string, greedy: boolean, anchored: boolean): RegExp {
+  let source = anchored ? '^' : '';
+  for (const ch of pattern) {
+    if (ch === '*') source += greedy ? '[^\\n]*' : '[^\\n]*?';
+    else if (ch === '?') source += '[^\\n]';
+    else source += ch.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+  }
+  return new RegExp(source, 'u');
+}
+
+describe('compileShellPattern finds what the backtracking regexp finds', () => {
+  const patterns = ['*', 'a*', '*a', 'a*b', '*a*', '*a*b', 'a?*b*', '?*?', '*ab*ba*', 'b*a?a*b', ''];
+  const values: string[] = [''];
+  for (let n = 1; n <= 6; n++) for (let i = 0; i < 3 ** n; i++) values.push(Array.from(i.toString(3).padStart(n, '0'), (d) => 'ab\n'[Number(d)]).join(''));
+  test.each(patterns.flatMap((p) => [true, false].flatMap((greedy) => [true, false].map((anchored) => [p, greedy, anchored] as const))))(
+    '%j greedy=%s anchored=%s',
+    (pattern, greedy, anchored) => {
+      const ours = compileShellPattern(pattern, greedy, anchored);
+      const oracle = buildkitRegexp(pattern, greedy, anchored);
+      const wrong = values.filter((v) => {
+        const want = oracle.exec(v);
+        const got = ours.exec(v);
+        return (want === null) !== (got === null) || (want !== null && (want.index !== got?.index || want[0] !== got.text));
+      });
+      expect(wrong).toEqual([]);
+    },
+  );
+
+  test('searches from an offset, counted in UTF-16 units', () => {
+    expect(compileShellPattern('b*', true, false).exec('👽ab👽b', 2)).toEqual({ index: 3, text: 'b👽b' });
   });
 });
