@@ -52,6 +52,8 @@ interface NodeBase {
   /** Seconds since the epoch. */
   readonly mtime: number;
   readonly xattrs?: Xattrs;
+  /** The `origin` of the entry that made the node, when it had one. */
+  readonly origin?: unknown;
 }
 
 export interface ViewFile extends NodeBase {
@@ -189,14 +191,15 @@ function splitParts(path: string): string[] {
   return path === '' ? [] : path.split('/');
 }
 
-function ownerOf(e: { mode: number; uid: number; gid: number; mtime: number; xattrs?: Xattrs }): NodeBase {
-  const base: { mode: number; uid: number; gid: number; mtime: number; xattrs?: Xattrs } = {
+function ownerOf(e: { mode: number; uid: number; gid: number; mtime: number; xattrs?: Xattrs; origin?: unknown }): NodeBase {
+  const base: { mode: number; uid: number; gid: number; mtime: number; xattrs?: Xattrs; origin?: unknown } = {
     mode: e.mode & PERM_MASK,
     uid: e.uid,
     gid: e.gid,
     mtime: Math.trunc(e.mtime),
   };
   if (e.xattrs !== undefined) base.xattrs = Object.freeze({ ...e.xattrs });
+  if (e.origin !== undefined) base.origin = e.origin;
   return base;
 }
 
@@ -355,7 +358,7 @@ class LayerApply {
     const owner = ownerOf(entry);
     if (t.kind !== 'file') {
       // Rare (a hard link to a symlink, device or fifo): same kind and payload, the link's own metadata.
-      return Object.freeze({ ...t, ...owner, xattrs: owner.xattrs });
+      return Object.freeze({ ...t, ...owner, xattrs: owner.xattrs, origin: owner.origin });
     }
     let key = t.linkKey;
     if (key === undefined) {
