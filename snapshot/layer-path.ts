@@ -11,6 +11,8 @@ import { HoistError } from '../src/errors.js';
  * root itself.
  */
 export function normalizeLayerPath(input: string): string {
+  // Most paths are normal already: checked without splitting them (deep trees have long paths, one per level).
+  if (!NOT_NORMAL.test(input)) return input;
   if (input.includes('\0')) {
     throw new HoistError('UNSAFE_PATH', `layer path contains a NUL byte: ${JSON.stringify(input)}`);
   }
@@ -32,6 +34,9 @@ export function normalizeLayerPath(input: string): string {
   }
   return parts.join('/');
 }
+
+/** Anything that keeps a path from being normal: an empty, `.` or `..` component, a leading or trailing `/`, a NUL. */
+export const NOT_NORMAL = /(?:^|\/)\.{1,2}(?:\/|$)|\/\/|^\/|\/$|\0|^$/;
 
 /** `a/b/c` -> [`a`, `a/b`]. */
 export function ancestorsOf(path: string): string[] {

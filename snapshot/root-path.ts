@@ -24,6 +24,9 @@ export interface CleanPath {
   climbed: boolean;
 }
 
+/** Anything that keeps a path from being clean: an empty, `.` or `..` component, a leading or trailing `/`. */
+const NOT_CLEAN = /(?:^|\/)\.{1,2}(?:\/|$)|\/\/|^\/|\/$|^$/;
+
 /**
  * Go's `path.Clean` of `/` + `p`, without the leading `/`: `a//b/./c/../d/`
  * -> `a/b/d`, `/x` -> `x`, `.` -> `''`. Purely lexical. A `..` that would
@@ -31,6 +34,9 @@ export interface CleanPath {
  * path in a container) or refuse (an archive member, a COPY source).
  */
 export function cleanPath(p: string): CleanPath {
+  // Most names are clean already (a directory's with one trailing `/`): checked without splitting them.
+  const trimmed = p.endsWith('/') ? p.slice(0, -1) : p;
+  if (!NOT_CLEAN.test(trimmed)) return { path: trimmed, climbed: false };
   const out: string[] = [];
   let climbed = false;
   for (const part of p.split('/')) {
