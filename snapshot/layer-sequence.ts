@@ -115,13 +115,15 @@ export class LayerSequencer {
 
   /** Headers for the directories above `name` that are not there yet. */
   private parents(name: string): PlannedEntry[] {
-    // Usually the parent is in the chain already (a sorted layer lists it first): then nothing is missing.
+    // Usually the parent ends the chain, or comes just before a sibling that does (a sorted layer
+    // lists it first): then nothing is missing, and nothing need be split.
     const slash = name.lastIndexOf('/');
-    let count = 0;
-    for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) count++;
-    const known = count === 0 ? undefined : this.chain[count - 1];
-    if (count === 0 || (known !== undefined && known.name === name.slice(0, slash))) {
-      this.chain.length = count;
+    const parent = slash === -1 ? '' : name.slice(0, slash);
+    const top = this.chain.length;
+    const parentDepth = parent === '' ? 0 : this.chain[top - 1]?.name === parent ? top : this.chain[top - 2]?.name === parent ? top - 1 : -1;
+    if (parentDepth !== -1) {
+      this.chain.length = parentDepth;
+      const known = this.chain[parentDepth - 1];
       if (known !== undefined && !known.isDir) throw new HoistError('PARENT_NOT_DIRECTORY', `${name}: parent ${known.name} is not a directory in this layer`);
       return [];
     }

@@ -13,6 +13,7 @@
  * (files on disk).
  */
 import { HoistError } from '../src/errors.js';
+import { isPlainPath } from './layer-path.js';
 
 /** Symlinks one resolution may follow (filepath-securejoin allows 255 too). */
 export const MAX_SYMLINKS = 255;
@@ -24,9 +25,6 @@ export interface CleanPath {
   climbed: boolean;
 }
 
-/** Anything that keeps a path from being clean: an empty, `.` or `..` component, a leading or trailing `/`. */
-const NOT_CLEAN = /(?:^|\/)\.{1,2}(?:\/|$)|\/\/|^\/|\/$|^$/;
-
 /**
  * Go's `path.Clean` of `/` + `p`, without the leading `/`: `a//b/./c/../d/`
  * -> `a/b/d`, `/x` -> `x`, `.` -> `''`. Purely lexical. A `..` that would
@@ -36,7 +34,7 @@ const NOT_CLEAN = /(?:^|\/)\.{1,2}(?:\/|$)|\/\/|^\/|\/$|^$/;
 export function cleanPath(p: string): CleanPath {
   // Most names are clean already (a directory's with one trailing `/`): checked without splitting them.
   const trimmed = p.endsWith('/') ? p.slice(0, -1) : p;
-  if (!NOT_CLEAN.test(trimmed)) return { path: trimmed, climbed: false };
+  if (isPlainPath(trimmed)) return { path: trimmed, climbed: false };
   const out: string[] = [];
   let climbed = false;
   for (const part of p.split('/')) {
