@@ -52,6 +52,8 @@ interface NodeBase {
   /** Seconds since the epoch. */
   readonly mtime: number;
   readonly xattrs?: Xattrs;
+  /** The `origin` of the entry that made the node, when it had one. */
+  readonly origin?: unknown;
 }
 
 export interface ViewFile extends NodeBase {
@@ -157,6 +159,7 @@ function lookupExact(root: DirNode, parts: readonly string[]): TreeNode | undefi
 }
 
 interface ResolvedParts {
+  path: string;
   parts: string[];
   node: TreeNode | undefined;
 }
@@ -181,7 +184,8 @@ function resolveIn(root: DirNode, path: string, followFinal: boolean): ResolvedP
 
 /** The path of an entry: a normalised layer path, or `''` for the layer root (`.`, `./`). */
 function entryPath(raw: string): string {
-  if (raw.split('/').every((c) => c === '' || c === '.') && !raw.startsWith('/')) return '';
+  // Only `.` and `/`, without `..` or a leading `/`: every component is empty or `.`.
+  if (/^[./]*$/.test(raw) && !raw.startsWith('/') && !raw.includes('..')) return '';
   return normalizeLayerPath(raw);
 }
 
@@ -189,14 +193,15 @@ function splitParts(path: string): string[] {
   return path === '' ? [] : path.split('/');
 }
 
-function ownerOf(e: { mode: number; uid: number; gid: number; mtime: number; xattrs?: Xattrs }): NodeBase {
-  const base: { mode: number; uid: number; gid: number; mtime: number; xattrs?: Xattrs } = {
+function ownerOf(e: { mode: number; uid: number; gid: number; mtime: number; xattrs?: Xattrs; origin?: unknown }): NodeBase {
+  const base: { mode: number; uid: number; gid: number; mtime: number; xattrs?: Xattrs; origin?: unknown } = {
     mode: e.mode & PERM_MASK,
     uid: e.uid,
     gid: e.gid,
     mtime: Math.trunc(e.mtime),
   };
   if (e.xattrs !== undefined) base.xattrs = Object.freeze({ ...e.xattrs });
+  if (e.origin !== undefined) base.origin = e.origin;
   return base;
 }
 
@@ -211,6 +216,14 @@ class LayerApply {
   private readonly carriers = new Set<DirNode>();
   /** Entry linkKey -> view linkKey. */
   private readonly keys = new Map<string, string>();
+  /**
+   * Directories this application wrote, by canonical path, so that an entry
+   * whose parent is one of them (the next member of a deep tree) is placed
+   * without resolving its path again: what keeps a layer linear in its
+   * depth. Forgotten whenever something is replaced or removed, as that may
+   * change what a path resolves to.
+   */
+  private readonly dirs = new Map<string, DirNode>();
 
   constructor(
     base: DirNode,
@@ -279,9 +292,11 @@ class LayerApply {
       this.fresh.add(this.root);
       return;
     }
-    const parts = splitParts(path);
-    const name = parts.pop() as string;
-    const parentParts = resolveIn(this.root, parts.join('/'), true).parts;
+    const slash = path.lastIndexOf('/');
+    const name = path.slice(slash + 1);
+    const rawParent = slash === -1 ? '' : path.slice(0, slash);
+    const known = this.dirs.get(rawParent);
+    const resolved = known === undefined ? resolveIn(this.root, rawParent, true) : undefined;
 
     let node: TreeNode;
     switch (entry.kind) {
@@ -314,7 +329,9 @@ class LayerApply {
         break;
     }
 
-    const parent = this.dirAt(parentParts, true, path);
+    const parent = known ?? this.dirAt((resolved as ResolvedParts).parts, true, path);
+    const parentPath = known === undefined ? (resolved as ResolvedParts).path : rawParent;
+    const childPath = parentPath === '' ? name : `${parentPath}/${name}`;
     const existing = parent.children.get(name);
     if (node instanceof DirNode && existing instanceof DirNode) {
       // A directory over a directory keeps its contents.
@@ -323,11 +340,14 @@ class LayerApply {
       parent.children.set(name, dir);
       this.fresh.add(dir);
       this.carriers.add(dir);
+      this.dirs.set(childPath, dir);
       return;
     }
+    if (existing !== undefined) this.dirs.clear();
     if (node instanceof DirNode) {
       this.owned.add(node);
       this.carriers.add(node);
+      this.dirs.set(childPath, node);
     }
     parent.children.set(name, node);
     this.fresh.add(node);
@@ -355,7 +375,7 @@ class LayerApply {
     const owner = ownerOf(entry);
     if (t.kind !== 'file') {
       // Rare (a hard link to a symlink, device or fifo): same kind and payload, the link's own metadata.
-      return Object.freeze({ ...t, ...owner, xattrs: owner.xattrs });
+      return Object.freeze({ ...t, ...owner, xattrs: owner.xattrs, origin: owner.origin });
     }
     let key = t.linkKey;
     if (key === undefined) {
@@ -379,6 +399,7 @@ class LayerApply {
 
   private whiteout(path: string, raw: string): void {
     if (path === '') throw new HoistError('INVALID_PATH', `a whiteout names the layer root (${JSON.stringify(raw)})`);
+    this.dirs.clear();
     const parts = splitParts(path);
     const name = parts.pop() as string;
     const parent = resolveIn(this.root, parts.join('/'), true);
@@ -395,6 +416,7 @@ class LayerApply {
   }
 
   private opaque(path: string): void {
+    this.dirs.clear();
     const target = resolveIn(this.root, path, true);
     if (!(target.node instanceof DirNode)) return;
     this.prune(this.dirAt(target.parts, false, path));
@@ -411,6 +433,20 @@ class LayerApply {
         dir.children.delete(name);
       }
     }
+  }
+}
+
+/**
+ * A position in a view, for walking it one name at a time without looking
+ * every path up from the root (FsView.cursor, FsView.child).
+ */
+export class ViewCursor {
+  /** @internal */
+  constructor(readonly tree: TreeNode) {}
+
+  /** Metadata of the node here. */
+  get node(): ViewNode {
+    return metaOf(this.tree);
   }
 }
 
@@ -449,6 +485,19 @@ export class FsView {
     checkPath(path);
     const node = lookupExact(this.#root, splitParts(cleanContainerPath(path)));
     return node === undefined ? undefined : metaOf(node);
+  }
+
+  /** A cursor at exactly this path (as `lstat`); undefined when nothing is there. */
+  cursor(path: string): ViewCursor | undefined {
+    checkPath(path);
+    const node = lookupExact(this.#root, splitParts(cleanContainerPath(path)));
+    return node === undefined ? undefined : new ViewCursor(node);
+  }
+
+  /** The entry `name` of the directory at `at` (no symlink followed); undefined if absent or `at` is not a directory. */
+  child(at: ViewCursor, name: string): ViewCursor | undefined {
+    const node = at.tree instanceof DirNode ? at.tree.children.get(name) : undefined;
+    return node === undefined ? undefined : new ViewCursor(node);
   }
 
   /**

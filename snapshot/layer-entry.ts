@@ -23,6 +23,12 @@ interface Owned {
   /** Seconds since the epoch; fractions are dropped. */
   mtime: number;
   xattrs?: Xattrs;
+  /**
+   * Opaque to the layer writer and the view; FsView keeps it on the node the
+   * entry makes, so that whoever walks the view can tell which member made
+   * it (hoist export keeps each member's owner names and PAX records so).
+   */
+  origin?: unknown;
 }
 
 export interface FileEntry extends Owned {

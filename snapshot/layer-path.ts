@@ -11,6 +11,8 @@ import { HoistError } from '../src/errors.js';
  * root itself.
  */
 export function normalizeLayerPath(input: string): string {
+  // Most paths are normal already: checked without splitting them (deep trees have long paths, one per level).
+  if (isPlainPath(input)) return input;
   if (input.includes('\0')) {
     throw new HoistError('UNSAFE_PATH', `layer path contains a NUL byte: ${JSON.stringify(input)}`);
   }
@@ -33,6 +35,26 @@ export function normalizeLayerPath(input: string): string {
   return parts.join('/');
 }
 
+const SLASH = 0x2f;
+const DOT = 0x2e;
+
+/**
+ * True when `p` is certainly normal: not empty, no empty, `.` or `..`
+ * component, no leading or trailing `/`, no NUL. One scan, no allocation
+ * (deep trees have long paths, one per level); false may still be normal
+ * (a component starting with a dot), for the caller's slow path to decide.
+ */
+export function isPlainPath(p: string): boolean {
+  if (p === '' || p.charCodeAt(0) === DOT) return false;
+  let prev = SLASH; // as if the path followed a separator: a leading `/` is an empty component
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c === 0 || (prev === SLASH && (c === SLASH || c === DOT))) return false;
+    prev = c;
+  }
+  return prev !== SLASH;
+}
+
 /** `a/b/c` -> [`a`, `a/b`]. */
 export function ancestorsOf(path: string): string[] {
   const out: string[] = [];
@@ -49,7 +71,6 @@ export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-const SLASH = 0x2f;
 
 /**
  * The sort key of a normalised path: its UTF-8 bytes with each `/` replaced

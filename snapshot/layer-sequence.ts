@@ -115,13 +115,28 @@ export class LayerSequencer {
 
   /** Headers for the directories above `name` that are not there yet. */
   private parents(name: string): PlannedEntry[] {
-    const dirs = ancestorsOf(name);
-    let depth = 0;
-    while (depth < this.chain.length && depth < dirs.length && this.chain[depth]?.name === dirs[depth]) depth++;
-    this.chain.length = depth;
-    for (const link of this.chain) {
-      if (!link.isDir) throw new HoistError('PARENT_NOT_DIRECTORY', `${name}: parent ${link.name} is not a directory in this layer`);
+    // Usually the parent ends the chain, or comes just before a sibling that does (a sorted layer
+    // lists it first): then nothing is missing, and nothing need be split.
+    const slash = name.lastIndexOf('/');
+    const parent = slash === -1 ? '' : name.slice(0, slash);
+    const top = this.chain.length;
+    const parentDepth = parent === '' ? 0 : this.chain[top - 1]?.name === parent ? top : this.chain[top - 2]?.name === parent ? top - 1 : -1;
+    if (parentDepth !== -1) {
+      this.chain.length = parentDepth;
+      const known = this.chain[parentDepth - 1];
+      if (known !== undefined && !known.isDir) throw new HoistError('PARENT_NOT_DIRECTORY', `${name}: parent ${known.name} is not a directory in this layer`);
+      return [];
     }
+    const dirs = ancestorsOf(name);
+    // The chain runs from the root down, so when one of its links is an ancestor of `name`, all
+    // above it are too: search from the deepest candidate up. Links are dropped once each, which
+    // keeps a deep tree linear. Only the deepest link can be a non-directory (nothing was
+    // accepted below one), so it alone is checked.
+    let depth = Math.min(this.chain.length, dirs.length);
+    while (depth > 0 && this.chain[depth - 1]?.name !== dirs[depth - 1]) depth--;
+    this.chain.length = depth;
+    const last = this.chain[depth - 1];
+    if (last !== undefined && !last.isDir) throw new HoistError('PARENT_NOT_DIRECTORY', `${name}: parent ${last.name} is not a directory in this layer`);
     const out: PlannedEntry[] = [];
     for (const dir of dirs.slice(depth)) {
       const mtime = this.clamp ?? 0;

@@ -13,6 +13,7 @@
  * (files on disk).
  */
 import { HoistError } from '../src/errors.js';
+import { isPlainPath } from './layer-path.js';
 
 /** Symlinks one resolution may follow (filepath-securejoin allows 255 too). */
 export const MAX_SYMLINKS = 255;
@@ -31,6 +32,9 @@ export interface CleanPath {
  * path in a container) or refuse (an archive member, a COPY source).
  */
 export function cleanPath(p: string): CleanPath {
+  // Most names are clean already (a directory's with one trailing `/`): checked without splitting them.
+  const trimmed = p.endsWith('/') ? p.slice(0, -1) : p;
+  if (isPlainPath(trimmed)) return { path: trimmed, climbed: false };
   const out: string[] = [];
   let climbed = false;
   for (const part of p.split('/')) {
@@ -107,8 +111,10 @@ function* resolveSteps<N>(
 ): Generator<Lookup<N>, RootPath<N>, N | undefined> {
   const pending = path.split('/').filter((c) => c !== '').reverse();
   const parts: string[] = [];
-  // nodes[i] is the node at parts[0..i) (nodes[0] the root); undefined below something missing.
+  // nodes[i] is the node at parts[0..i) (nodes[0] the root), paths[i] its path; undefined below
+  // something missing. Keeping the paths makes each step constant work, not a join of all parts.
   const nodes: (N | undefined)[] = [root];
+  const paths: string[] = [''];
   let links = 0;
   while (pending.length > 0) {
     const part = pending.pop() as string;
@@ -117,13 +123,16 @@ function* resolveSteps<N>(
       if (parts.length > 0) {
         parts.pop();
         nodes.pop();
+        paths.pop();
       } else if (opts.onEscape) {
         throw opts.onEscape('dotdot');
       }
       continue;
     }
     const parent = nodes[nodes.length - 1];
-    const child = parent === undefined ? undefined : yield { parent, name: part, path: parts.length === 0 ? part : `${parts.join('/')}/${part}` };
+    const parentPath = paths[paths.length - 1] as string;
+    const childPath = parentPath === '' ? part : `${parentPath}/${part}`;
+    const child = parent === undefined ? undefined : yield { parent, name: part, path: childPath };
     const target = child === undefined ? undefined : linkname(child);
     if (target !== undefined && (pending.length > 0 || (opts.followFinal ?? false))) {
       if (++links > MAX_SYMLINKS) throw opts.onLoop ? opts.onLoop(path) : loopError(path);
@@ -131,6 +140,7 @@ function* resolveSteps<N>(
         if (opts.onEscape) throw opts.onEscape('absolute-link');
         parts.length = 0;
         nodes.length = 1;
+        paths.length = 1;
       }
       const targetParts = target.split('/');
       for (let i = targetParts.length - 1; i >= 0; i--) {
@@ -141,8 +151,9 @@ function* resolveSteps<N>(
     }
     parts.push(part);
     nodes.push(child);
+    paths.push(childPath);
   }
-  return { path: parts.join('/'), parts, node: nodes[nodes.length - 1] };
+  return { path: paths[paths.length - 1] as string, parts, node: nodes[nodes.length - 1] };
 }
 
 /** Resolve `path` (relative to the root; a leading `/` means the same) inside a synchronous tree. */

@@ -34,7 +34,7 @@
 import { Readable } from 'node:stream';
 import { HoistError } from '../../errors.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
-import { compareLayerPaths } from '../../../snapshot/layer-path.js';
+import { orderKey } from '../../../snapshot/layer-path.js';
 import { cleanPath, resolveInRoot, type RootWalk } from '../../../snapshot/root-path.js';
 
 /** Where a file's bytes are: opened only when the layer writer reaches the entry. */
@@ -103,6 +103,14 @@ function unsafe(message: string): HoistError {
 export class ArchiveTree {
   private readonly nodes = new Map<string, Node>();
   private inodes = 0;
+  /**
+   * Where directory members landed, so that a member whose parent name is
+   * one of them (the next member of a deep tree) is placed without
+   * resolving its path again: every component of such a name is a
+   * directory, so it resolves to itself. Forgotten when anything is
+   * replaced, as that may change what a name resolves to.
+   */
+  private readonly placedDirs = new Set<string>();
 
   /**
    * @param archive names the archive in error messages.
@@ -118,15 +126,25 @@ export class ArchiveTree {
   add(rawName: string, member: Member): void {
     const name = cleanMemberName(rawName, this.archive);
     if (name === '') return; // the extraction root: its metadata is the caller's
-    const target = this.resolve(name, member.type === 'dir', rawName);
+    const target = this.placed(name, member.type === 'dir') ?? this.resolve(name, member.type === 'dir', rawName);
     if (target === '') return;
     this.makeParents(target, rawName);
 
     const existing = this.nodes.get(target);
     if (existing !== undefined && !(member.type === 'dir' && (existing.kind === 'dir' || existing.kind === 'implied'))) {
       this.remove(target, existing);
+      this.placedDirs.clear();
     }
     this.nodes.set(target, this.nodeFor(member, rawName));
+    if (member.type === 'dir') this.placedDirs.add(target);
+  }
+
+  /** `name` itself when its parent is a directory placed since the last replacement (and it is no symlink to follow). */
+  private placed(name: string, followLeaf: boolean): string | undefined {
+    const slash = name.lastIndexOf('/');
+    if (slash === -1 || !this.placedDirs.has(name.slice(0, slash))) return undefined;
+    if (followLeaf && this.nodes.get(name)?.kind === 'symlink') return undefined;
+    return name;
   }
 
   /** The tree as layer entries under `destDir` ('' for the layer root), in layer order. */
@@ -166,7 +184,9 @@ export class ArchiveTree {
         }
       }
     }
-    return out.sort((a, b) => compareLayerPaths(a.path, b.path));
+    // One sort key per entry, not two per comparison: paths may be long (deep trees).
+    const keyed = out.map((entry) => ({ entry, key: orderKey(entry.path) }));
+    return keyed.sort((a, b) => Buffer.compare(a.key, b.key)).map((k) => k.entry);
   }
 
   private nodeFor(member: Member, rawName: string): Node {
@@ -240,6 +260,11 @@ export class ArchiveTree {
   }
 
   private makeParents(name: string, rawName: string): void {
+    // A node's parents were made with it and go only with it: when the parent is there, so is the rest.
+    const slash = name.lastIndexOf('/');
+    if (slash === -1) return;
+    const parent = this.nodes.get(name.slice(0, slash));
+    if (parent?.kind === 'dir' || parent?.kind === 'implied') return;
     for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) {
       const dir = name.slice(0, i);
       const node = this.nodes.get(dir);

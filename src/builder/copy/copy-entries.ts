@@ -10,7 +10,7 @@ import type { SourceFs, SourceNode } from './source-fs.js';
 import type { ParentsMatch } from './parents-sources.js';
 import type { SourceMatch } from './resolve-sources.js';
 import { resolveInRoot, type RootWalk } from '../../../snapshot/root-path.js';
-import type { ViewNode } from '../../../snapshot/fs-view.js';
+import type { ViewCursor, ViewNode } from '../../../snapshot/fs-view.js';
 
 /** A thing to place at the destination. */
 export type CopyItem =
@@ -46,9 +46,19 @@ interface MadeDir {
 
 const ROOT_OWNER: Owner = Object.freeze({ uid: 0, gid: 0 });
 
-/** What a path of the destination holds while the layer is planned: planned here, or already in the stage. */
-type PlannedNode = LayerEntry | ViewNode | typeof DIR_NODE;
-const DIR_NODE = Object.freeze({ kind: 'dir' as const });
+/**
+ * A path of the destination while the layer is planned: what is planned
+ * there, and where the stage's view is at the same path (so that the next
+ * name is one lookup, not a walk from the root).
+ */
+interface PlannedNode {
+  planned: LayerEntry | undefined;
+  cursor: ViewCursor | undefined;
+}
+
+function plannedKind(n: PlannedNode): LayerEntry['kind'] | ViewNode['kind'] | undefined {
+  return n.planned?.kind ?? n.cursor?.node.kind;
+}
 
 function isDirDest(dest: string): boolean {
   return dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
@@ -77,6 +87,8 @@ export class CopyPlanner {
   private readonly destIsDir: boolean;
   /** The destination was written with a trailing slash (or as `.`). */
   private readonly slashDest: boolean;
+  /** The stage's view at the destination, looked up once. */
+  private destCursor: { at: ViewCursor | undefined } | undefined;
 
   constructor(private readonly layout: CopyLayout, itemCount: number) {
     const dest = layout.dest;
@@ -145,14 +157,22 @@ export class CopyPlanner {
 
   /** `rel` below the destination with the symlinks on its way resolved, chroot-like; undefined for the destination itself. */
   private inDestination(rel: string): string | undefined {
-    const walk: RootWalk<PlannedNode> = {
-      root: DIR_NODE,
-      child: (parent, _name, path) => {
-        if (parent.kind !== 'dir') return undefined;
-        const full = join(this.destRel, path);
-        return this.out.get(full) ?? this.layout.view.lstat(full);
+    const view = this.layout.view;
+    const walk: RootWalk<PlannedNode | 'root'> = {
+      root: 'root',
+      child: (parent, name, path) => {
+        const at = parent === 'root' ? { planned: undefined, cursor: (this.destCursor ??= { at: view.cursor(this.destRel) }).at } : parent;
+        if (parent !== 'root' && plannedKind(parent) !== 'dir') return undefined;
+        // Planned paths have planned parents (the destination is): below an unplanned one, nothing is planned.
+        const planned = parent === 'root' || parent.planned !== undefined ? this.out.get(join(this.destRel, path)) : undefined;
+        const cursor = at.cursor === undefined ? undefined : view.child(at.cursor, name);
+        return planned === undefined && cursor === undefined ? undefined : { planned, cursor };
       },
-      linkname: (node) => (node.kind === 'symlink' ? node.linkname : undefined),
+      linkname: (node) => {
+        if (node === 'root') return undefined;
+        const n = node.planned ?? node.cursor?.node;
+        return n?.kind === 'symlink' ? n.linkname : undefined;
+      },
     };
     const resolved = resolveInRoot(walk, rel).path;
     return resolved === '' ? undefined : join(this.destRel, resolved);
@@ -267,10 +287,8 @@ export class CopyPlanner {
     this.out.set(target, { kind: 'dir', path: target, mode: this.modeOf(node.mode, true), ...this.ownerOf(node, keepOwner), mtime: node.mtime });
   }
 
-  private keepExisting(path: string): void {
-    if (this.out.has(path)) return;
-    const existing = this.layout.view.lstat(path);
-    if (existing?.kind !== 'dir') return;
+  private keepExisting(path: string, existing: ViewNode): void {
+    if (this.out.has(path) || existing.kind !== 'dir') return;
     this.out.set(path, { kind: 'dir', path, mode: existing.mode, uid: existing.uid, gid: existing.gid, mtime: existing.mtime });
   }
 
@@ -282,22 +300,43 @@ export class CopyPlanner {
   private ensureDir(path: string, made: MadeDir = {}): void {
     if (path === '' || this.out.has(path)) return;
     this.ensureParents(path, made);
-    const existing = this.layout.view.lstat(path);
+    this.makeDir(path, this.layout.view.lstat(path), made);
+  }
+
+  /** ensureDir of `path`, whose parents are planned, over `existing` (what the stage has there). */
+  private makeDir(path: string, existing: ViewNode | undefined, made: MadeDir): void {
     if (existing !== undefined && existing.kind !== 'dir') {
       throw new CopyError('NOT_A_DIRECTORY', `${this.layout.what}: cannot create ${JSON.stringify('/' + path)}: a ${existing.kind} is in the way`);
     }
     if (existing) {
-      this.keepExisting(path);
+      this.keepExisting(path, existing);
       return;
     }
     const owner = made.owner ?? this.layout.owner ?? ROOT_OWNER;
     this.out.set(path, { kind: 'dir', path, mode: made.mode ?? this.createdDirMode, ...owner, mtime: made.mtime ?? this.layout.createdMtime });
   }
 
+  /**
+   * ensureDir of every ancestor of `path`, top down, in time linear in its
+   * depth (an archive member may be tens of thousands of directories deep).
+   * The ancestors of a planned path are always planned, so the work starts
+   * below the deepest planned one, and the stage's view is walked along.
+   */
   private ensureParents(path: string, made: MadeDir = {}): void {
+    const ends: number[] = [];
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) ends.push(i);
+    if (ends.length === 0 || this.out.has(path.slice(0, ends[ends.length - 1]))) return;
+    let first = 0;
+    while (first < ends.length && this.out.has(path.slice(0, ends[first]))) first++;
     const parents = { ...made, mtime: undefined };
-    const parts = path.split('/');
-    for (let i = 1; i < parts.length; i++) this.ensureDir(parts.slice(0, i).join('/'), parents);
+    const view = this.layout.view;
+    let cursor = first === 0 ? view.cursor('') : view.cursor(path.slice(0, ends[first - 1]));
+    for (let k = first; k < ends.length; k++) {
+      const start = k === 0 ? 0 : (ends[k - 1] as number) + 1;
+      const end = ends[k] as number;
+      cursor = cursor === undefined ? undefined : view.child(cursor, path.slice(start, end));
+      this.makeDir(path.slice(0, end), cursor?.node, parents);
+    }
   }
 }
 
