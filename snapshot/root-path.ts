@@ -109,6 +109,9 @@ function* resolveSteps<N>(
   const parts: string[] = [];
   // nodes[i] is the node at parts[0..i) (nodes[0] the root); undefined below something missing.
   const nodes: (N | undefined)[] = [root];
+  // paths[i] is parts[0..i) joined, built one component at a time so that a
+  // lookup costs O(1), not O(depth): a deep path stays linear.
+  const paths: string[] = [''];
   let links = 0;
   while (pending.length > 0) {
     const part = pending.pop() as string;
@@ -117,13 +120,16 @@ function* resolveSteps<N>(
       if (parts.length > 0) {
         parts.pop();
         nodes.pop();
+        paths.pop();
       } else if (opts.onEscape) {
         throw opts.onEscape('dotdot');
       }
       continue;
     }
     const parent = nodes[nodes.length - 1];
-    const child = parent === undefined ? undefined : yield { parent, name: part, path: parts.length === 0 ? part : `${parts.join('/')}/${part}` };
+    const prefix = paths[paths.length - 1] as string;
+    const childPath = prefix === '' ? part : `${prefix}/${part}`;
+    const child = parent === undefined ? undefined : yield { parent, name: part, path: childPath };
     const target = child === undefined ? undefined : linkname(child);
     if (target !== undefined && (pending.length > 0 || (opts.followFinal ?? false))) {
       if (++links > MAX_SYMLINKS) throw opts.onLoop ? opts.onLoop(path) : loopError(path);
@@ -131,6 +137,7 @@ function* resolveSteps<N>(
         if (opts.onEscape) throw opts.onEscape('absolute-link');
         parts.length = 0;
         nodes.length = 1;
+        paths.length = 1;
       }
       const targetParts = target.split('/');
       for (let i = targetParts.length - 1; i >= 0; i--) {
@@ -141,6 +148,7 @@ function* resolveSteps<N>(
     }
     parts.push(part);
     nodes.push(child);
+    paths.push(childPath);
   }
   return { path: parts.join('/'), parts, node: nodes[nodes.length - 1] };
 }
