@@ -151,7 +151,11 @@ interface DirFixup {
 }
 
 const OWNER_WX = 0o300;
+/** Longer entry names are cut in error messages (a hostile layer may name 40 KB). */
+const MAX_NAME_IN_MESSAGE = 200;
 const PERMS = 0o7777;
+/** Linux's PATH_MAX, the terminating NUL included. */
+const PATH_MAX = 4096;
 
 class RootfsApplier {
   private readonly rootNode: DiskNode;
@@ -224,7 +228,8 @@ class RootfsApplier {
 
   private located(err: unknown): unknown {
     if (this.signal?.aborted === true && err === this.signal.reason) return err;
-    const where = this.entryName === '' ? `layer ${this.layerIndex}` : `layer ${this.layerIndex}, entry ${JSON.stringify(this.entryName)}`;
+    const name = this.entryName.length > MAX_NAME_IN_MESSAGE ? `${this.entryName.slice(0, MAX_NAME_IN_MESSAGE)}...` : this.entryName;
+    const where = name === '' ? `layer ${this.layerIndex}` : `layer ${this.layerIndex}, entry ${JSON.stringify(name)}`;
     if (err instanceof HoistError) {
       return new HoistError(err.code, `${where}: ${err.message}`, { ...(err.hint === undefined ? {} : { hint: err.hint }), cause: err });
     }
@@ -240,6 +245,15 @@ class RootfsApplier {
 
   private abs(path: string): string {
     return path === '' ? this.root : this.root === '/' ? `/${path}` : `${this.root}/${path}`;
+  }
+
+  /** The kernel refuses longer paths (ENAMETOOLONG); say so before making directories that lead nowhere. */
+  private checkLength(path: string): void {
+    const bytes = Buffer.byteLength(this.abs(path));
+    if (bytes < PATH_MAX) return;
+    throw new HoistError('FS_NAME_TOO_LONG', `the path is ${bytes} bytes long inside ${this.root}; Linux allows ${PATH_MAX - 1}`, {
+      hint: 'the layer names a path too deep to unpack; unpack the rootfs closer to / (a shorter --cache-dir) or rebuild the image with shorter paths',
+    });
   }
 
   // --- resolution -------------------------------------------------------
@@ -284,6 +298,7 @@ class RootfsApplier {
       return r.node;
     }
     if (!create) return undefined;
+    this.checkLength(r.path);
     // Some components are missing: walk down the canonical path, creating them.
     let node = this.rootNode;
     let sofar = '';
@@ -345,6 +360,7 @@ class RootfsApplier {
     const parent = (await this.directory(parentPath, true)) as DiskNode;
     const full = parent.path === '' ? base : `${parent.path}/${base}`;
     const abs = this.abs(full);
+    this.checkLength(full);
     await this.writable(parent);
     this.summary.lookups++;
     const existing = await lstatOrUndefined(abs);
@@ -360,7 +376,7 @@ class RootfsApplier {
     const mode = h.mode & PERMS;
     switch (h.type) {
       case 'dir':
-        return this.dir(h, full, parent, existing !== undefined);
+        return this.dir(h, full, parent, existing?.isDirectory() === true);
       case 'file':
         return this.file(entry, full, mode);
       case 'symlink':
