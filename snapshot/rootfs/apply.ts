@@ -150,7 +150,7 @@ interface DirFixup {
   mtime?: number;
 }
 
-const OWNER_WX = 0o300;
+const OWNER_RWX = 0o700;
 /** Longer entry names are cut in error messages (a hostile layer may name 40 KB). */
 const MAX_NAME_IN_MESSAGE = 200;
 const PERMS = 0o7777;
@@ -267,7 +267,15 @@ class RootfsApplier {
 
   private async look(parent: DiskNode, name: string, path: string): Promise<DiskNode | undefined> {
     this.summary.lookups++;
-    const st = await lstatOrUndefined(this.abs(path));
+    let st: Stats | undefined;
+    try {
+      st = await lstatOrUndefined(this.abs(path));
+    } catch (err) {
+      // Unprivileged, a directory without search permission (mode 000) is opened up for this layer.
+      if (this.privileged || errnoOf(err) !== 'EACCES' || (parent.mode & OWNER_RWX) === OWNER_RWX) throw err;
+      await this.writable(parent);
+      st = await lstatOrUndefined(this.abs(path));
+    }
     if (st === undefined) return undefined;
     const base = { name, parent, depth: parent.depth + 1, path, mode: st.mode & PERMS };
     if (st.isDirectory()) return { ...base, kind: 'dir' };
@@ -322,7 +330,7 @@ class RootfsApplier {
 
   /** Unprivileged: make sure entries can be made in `dir`, restoring its mode at the end of the layer. */
   private async writable(dir: DiskNode): Promise<void> {
-    if (this.privileged || (dir.mode & OWNER_WX) === OWNER_WX) return;
+    if (this.privileged || (dir.mode & OWNER_RWX) === OWNER_RWX) return;
     const fix = this.fixups.get(dir.path);
     if (fix === undefined) this.fixups.set(dir.path, { depth: dir.depth, mode: dir.mode });
     else fix.mode ??= dir.mode;
@@ -525,6 +533,7 @@ class RootfsApplier {
     }
     const slash = target.lastIndexOf('/');
     const dir = await this.resolveQuietly(slash === -1 ? '' : target.slice(0, slash));
+    if (dir !== undefined) await this.writable(dir);
     const canonical = dir === undefined ? undefined : dir.path === '' ? target.slice(slash + 1) : `${dir.path}/${target.slice(slash + 1)}`;
     this.summary.lookups++;
     const stat = canonical === undefined ? undefined : await lstatOrUndefined(this.abs(canonical));
@@ -557,10 +566,10 @@ class RootfsApplier {
     if (dir === undefined) return;
     const full = dir.path === '' ? name : `${dir.path}/${name}`;
     if (this.written.has(full)) return;
+    await this.writable(dir);
     this.summary.lookups++;
     const st = await lstatOrUndefined(this.abs(full));
     if (st === undefined) return;
-    await this.writable(dir);
     this.forget(full, dir.depth + 1);
     await removePath(this.abs(full), st);
   }
@@ -572,12 +581,12 @@ class RootfsApplier {
     // Everything below that this layer did not write goes; what it wrote stays, with what it wrote below it.
     const pending: Array<{ path: string; depth: number }> = [{ path: dir.path, depth: dir.depth }];
     for (let d = pending.pop(); d !== undefined; d = pending.pop()) {
+      await this.writableAt(d.path, d.depth);
       const names = await readdir(this.abs(d.path));
       for (const name of names) {
         const full = d.path === '' ? name : `${d.path}/${name}`;
         const st = await lstat(this.abs(full));
         if (!this.written.has(full)) {
-          await this.writableAt(d.path, d.depth);
           await removePath(this.abs(full), st);
         } else if (st.isDirectory()) {
           pending.push({ path: full, depth: d.depth + 1 });
