@@ -51,13 +51,32 @@
  * layer in walk order costs one lstat per new directory.
  */
 import { spawn } from 'node:child_process';
-import { constants, type Stats } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, symlink, unlink } from 'node:fs/promises';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { HoistError } from '../../src/errors.js';
 import { errnoOf, fsError } from '../../src/fs-errors.js';
 import { isTarError, readTar, type TarEntry, type TarEntryHeader } from '../../src/tar/index.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from '../layer-entry.js';
-import { cleanPath, resolveInRootAsync, type AsyncRootWalk } from '../root-path.js';
+import { cleanPath, resolveInRoot, type RootWalk } from '../root-path.js';
 import { openLayerTar, type LayerInput } from './layer-input.js';
 import { removeRootfs } from './remove.js';
 
@@ -161,7 +180,7 @@ class RootfsApplier {
   private readonly rootNode: DiskNode;
   /** The directories of the last resolved path: chain[i] is at depth i, all checked to be real directories. */
   private chain: DiskNode[];
-  private readonly walk: AsyncRootWalk<DiskNode>;
+  private readonly walk: RootWalk<DiskNode>;
   private readonly privileged: boolean;
   private readonly signal: AbortSignal | undefined;
   private layerIndex = 0;
@@ -258,28 +277,28 @@ class RootfsApplier {
 
   // --- resolution -------------------------------------------------------
 
-  private async child(parent: DiskNode, name: string, path: string): Promise<DiskNode | undefined> {
+  private child(parent: DiskNode, name: string, path: string): DiskNode | undefined {
     if (parent.kind !== 'dir') return undefined;
     const cached = this.chain[parent.depth + 1];
     if (cached !== undefined && cached.parent === parent && cached.name === name) return cached;
     return this.look(parent, name, path);
   }
 
-  private async look(parent: DiskNode, name: string, path: string): Promise<DiskNode | undefined> {
+  private look(parent: DiskNode, name: string, path: string): DiskNode | undefined {
     this.summary.lookups++;
     let st: Stats | undefined;
     try {
-      st = await lstatOrUndefined(this.abs(path));
+      st = lstatOrUndefined(this.abs(path));
     } catch (err) {
       // Unprivileged, a directory without search permission (mode 000) is opened up for this layer.
       if (this.privileged || errnoOf(err) !== 'EACCES' || (parent.mode & OWNER_RWX) === OWNER_RWX) throw err;
-      await this.writable(parent);
-      st = await lstatOrUndefined(this.abs(path));
+      this.writable(parent);
+      st = lstatOrUndefined(this.abs(path));
     }
     if (st === undefined) return undefined;
     const base = { name, parent, depth: parent.depth + 1, path, mode: st.mode & PERMS };
     if (st.isDirectory()) return { ...base, kind: 'dir' };
-    if (st.isSymbolicLink()) return { ...base, kind: 'symlink', linkname: await readlink(this.abs(path)) };
+    if (st.isSymbolicLink()) return { ...base, kind: 'symlink', linkname: readlinkSync(this.abs(path)) };
     return { ...base, kind: 'other' };
   }
 
@@ -299,7 +318,7 @@ class RootfsApplier {
    * symlink followed; missing directories are created when `create`.
    */
   private async directory(path: string, create: boolean): Promise<DiskNode | undefined> {
-    const r = await resolveInRootAsync(this.walk, path, { followFinal: true });
+    const r = resolveInRoot(this.walk, path, { followFinal: true });
     if (r.node !== undefined) {
       if (r.node.kind !== 'dir') throw notADirectory(r.path);
       this.setChain(r.node);
@@ -312,11 +331,11 @@ class RootfsApplier {
     let sofar = '';
     for (const part of r.parts) {
       sofar = sofar === '' ? part : `${sofar}/${part}`;
-      let next = await this.child(node, part, sofar);
+      let next = this.child(node, part, sofar);
       if (next === undefined) {
-        await this.writable(node);
-        await mkdir(this.abs(sofar), { mode: 0o755 });
-        await this.own(sofar, { uid: 0, gid: 0 });
+        this.writable(node);
+        mkdirSync(this.abs(sofar), { mode: 0o755 });
+        this.own(sofar, { uid: 0, gid: 0 });
         next = { name: part, parent: node, depth: node.depth + 1, path: sofar, kind: 'dir', mode: 0o755 };
       } else if (next.kind !== 'dir') {
         throw notADirectory(sofar);
@@ -329,12 +348,12 @@ class RootfsApplier {
   }
 
   /** Unprivileged: make sure entries can be made in `dir`, restoring its mode at the end of the layer. */
-  private async writable(dir: DiskNode): Promise<void> {
+  private writable(dir: DiskNode): void {
     if (this.privileged || (dir.mode & OWNER_RWX) === OWNER_RWX) return;
     const fix = this.fixups.get(dir.path);
     if (fix === undefined) this.fixups.set(dir.path, { depth: dir.depth, mode: dir.mode });
     else fix.mode ??= dir.mode;
-    await chmod(this.abs(dir.path), dir.mode | 0o700);
+    chmodSync(this.abs(dir.path), dir.mode | 0o700);
     dir.mode |= 0o700;
   }
 
@@ -369,9 +388,9 @@ class RootfsApplier {
     const full = parent.path === '' ? base : `${parent.path}/${base}`;
     const abs = this.abs(full);
     this.checkLength(full);
-    await this.writable(parent);
+    this.writable(parent);
     this.summary.lookups++;
-    const existing = await lstatOrUndefined(abs);
+    const existing = lstatOrUndefined(abs);
     if (existing !== undefined && !(h.type === 'dir' && existing.isDirectory())) {
       this.forget(full, parent.depth + 1);
       await removePath(abs, existing);
@@ -388,17 +407,17 @@ class RootfsApplier {
       case 'file':
         return this.file(entry, full, mode);
       case 'symlink':
-        await symlink(h.linkname, abs);
-        await this.own(full, h);
-        await lutimes(abs, h.mtime, h.mtime);
+        symlinkSync(h.linkname, abs);
+        this.own(full, h);
+        lutimesSync(abs, h.mtime, h.mtime);
         return;
       case 'link': {
         const t = target as { abs: string; stat: Stats };
-        await link(t.abs, abs);
+        linkSync(t.abs, abs);
         if (t.stat.isSymbolicLink()) return;
-        await this.own(full, h);
-        await chmod(abs, mode);
-        await lutimes(abs, h.mtime, h.mtime);
+        this.own(full, h);
+        chmodSync(abs, mode);
+        lutimesSync(abs, h.mtime, h.mtime);
         return;
       }
       case 'fifo':
@@ -425,29 +444,29 @@ class RootfsApplier {
   }
 
   private async rootMetadata(h: TarEntryHeader): Promise<void> {
-    await this.own('', h);
+    this.own('', h);
     const mode = h.mode & PERMS;
-    await this.setDirFixup(this.rootNode, mode, h.mtime);
+    this.setDirFixup(this.rootNode, mode, h.mtime);
   }
 
   private async dir(h: TarEntryHeader, full: string, parent: DiskNode, merge: boolean): Promise<void> {
     const abs = this.abs(full);
-    if (!merge) await mkdir(abs, { mode: 0o700 });
-    await this.own(full, h);
+    if (!merge) mkdirSync(abs, { mode: 0o700 });
+    this.own(full, h);
     const node: DiskNode =
       this.chain[parent.depth + 1]?.path === full
         ? (this.chain[parent.depth + 1] as DiskNode)
         : { name: full.slice(full.lastIndexOf('/') + 1), parent, depth: parent.depth + 1, path: full, kind: 'dir', mode: 0o700 };
-    await this.setDirFixup(node, h.mode & PERMS, h.mtime);
+    this.setDirFixup(node, h.mode & PERMS, h.mtime);
     // The next entries are likely inside it.
     this.chain.length = parent.depth + 1;
     this.chain.push(node);
   }
 
   /** The directory's mode now (privileged, or opened up for writing) and its final mode and mtime at the end of the layer. */
-  private async setDirFixup(node: DiskNode, mode: number, mtime: number): Promise<void> {
+  private setDirFixup(node: DiskNode, mode: number, mtime: number): void {
     const now = this.privileged ? mode : mode | 0o700;
-    await chmod(this.abs(node.path), now);
+    chmodSync(this.abs(node.path), now);
     node.mode = now;
     this.fixups.delete(node.path);
     this.fixups.set(node.path, { depth: node.depth, mode, mtime });
@@ -455,30 +474,30 @@ class RootfsApplier {
 
   private async file(entry: TarEntry, full: string, mode: number): Promise<void> {
     const h = entry.header;
-    const handle = await open(this.abs(full), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const fd = openSync(this.abs(full), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       for await (const chunk of entry.body) {
         let off = 0;
-        while (off < chunk.length) off += (await handle.write(chunk, off, chunk.length - off)).bytesWritten;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
       }
       if (this.canChown(full, h)) {
         try {
-          await handle.chown(h.uid, h.gid);
+          fchownSync(fd, h.uid, h.gid);
         } catch (err) {
           this.ownerRefused(full, h, err);
         }
       }
-      await handle.chmod(mode);
-      await handle.utimes(h.mtime, h.mtime);
+      fchmodSync(fd, mode);
+      futimesSync(fd, h.mtime, h.mtime);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
 
   private async finishSpecial(full: string, h: TarEntryHeader, mode: number): Promise<void> {
-    await this.own(full, h);
-    await chmod(this.abs(full), mode);
-    await lutimes(this.abs(full), h.mtime, h.mtime);
+    this.own(full, h);
+    chmodSync(this.abs(full), mode);
+    lutimesSync(this.abs(full), h.mtime, h.mtime);
   }
 
   private skipDevice(path: string, detail: string): void {
@@ -513,10 +532,10 @@ class RootfsApplier {
   }
 
   /** lchown (never follows a final symlink). */
-  private async own(full: string, o: Owner): Promise<void> {
+  private own(full: string, o: Owner): void {
     if (!this.canChown(full, o)) return;
     try {
-      await lchown(this.abs(full), o.uid, o.gid);
+      lchownSync(this.abs(full), o.uid, o.gid);
     } catch (err) {
       this.ownerRefused(full, o, err);
     }
@@ -532,11 +551,11 @@ class RootfsApplier {
       });
     }
     const slash = target.lastIndexOf('/');
-    const dir = await this.resolveQuietly(slash === -1 ? '' : target.slice(0, slash));
-    if (dir !== undefined) await this.writable(dir);
+    const dir = this.resolveQuietly(slash === -1 ? '' : target.slice(0, slash));
+    if (dir !== undefined) this.writable(dir);
     const canonical = dir === undefined ? undefined : dir.path === '' ? target.slice(slash + 1) : `${dir.path}/${target.slice(slash + 1)}`;
     this.summary.lookups++;
-    const stat = canonical === undefined ? undefined : await lstatOrUndefined(this.abs(canonical));
+    const stat = canonical === undefined ? undefined : lstatOrUndefined(this.abs(canonical));
     if (canonical === undefined || stat === undefined) {
       throw new HoistError('INVALID_HARDLINK', `hard link target ${JSON.stringify(linkname)} does not exist`, {
         hint: 'the layer is damaged, or its lower layers are missing: a hard link must name a file of this layer or of a layer below',
@@ -548,8 +567,8 @@ class RootfsApplier {
   }
 
   /** A directory resolved inside the root without touching the chain of cached directories; undefined when missing or not a directory. */
-  private async resolveQuietly(path: string): Promise<DiskNode | undefined> {
-    const r = await resolveInRootAsync(this.walk, path, { followFinal: true });
+  private resolveQuietly(path: string): DiskNode | undefined {
+    const r = resolveInRoot(this.walk, path, { followFinal: true });
     return r.node?.kind === 'dir' ? r.node : undefined;
   }
 
@@ -566,9 +585,9 @@ class RootfsApplier {
     if (dir === undefined) return;
     const full = dir.path === '' ? name : `${dir.path}/${name}`;
     if (this.written.has(full)) return;
-    await this.writable(dir);
+    this.writable(dir);
     this.summary.lookups++;
-    const st = await lstatOrUndefined(this.abs(full));
+    const st = lstatOrUndefined(this.abs(full));
     if (st === undefined) return;
     this.forget(full, dir.depth + 1);
     await removePath(this.abs(full), st);
@@ -581,11 +600,11 @@ class RootfsApplier {
     // Everything below that this layer did not write goes; what it wrote stays, with what it wrote below it.
     const pending: Array<{ path: string; depth: number }> = [{ path: dir.path, depth: dir.depth }];
     for (let d = pending.pop(); d !== undefined; d = pending.pop()) {
-      await this.writableAt(d.path, d.depth);
-      const names = await readdir(this.abs(d.path));
+      this.writableAt(d.path, d.depth);
+      const names = readdirSync(this.abs(d.path));
       for (const name of names) {
         const full = d.path === '' ? name : `${d.path}/${name}`;
-        const st = await lstat(this.abs(full));
+        const st = lstatSync(this.abs(full));
         if (!this.written.has(full)) {
           await removePath(this.abs(full), st);
         } else if (st.isDirectory()) {
@@ -595,10 +614,10 @@ class RootfsApplier {
     }
   }
 
-  private async writableAt(path: string, depth: number): Promise<void> {
+  private writableAt(path: string, depth: number): void {
     if (this.privileged) return;
-    const st = await lstat(this.abs(path));
-    await this.writable({ name: '', parent: undefined, depth, path, kind: 'dir', mode: st.mode & PERMS });
+    const st = lstatSync(this.abs(path));
+    this.writable({ name: '', parent: undefined, depth, path, kind: 'dir', mode: st.mode & PERMS });
   }
 
   private async applyFixups(): Promise<void> {
@@ -606,10 +625,10 @@ class RootfsApplier {
     const fixes = [...this.fixups].sort((a, b) => b[1].depth - a[1].depth);
     for (const [path, fix] of fixes) {
       const abs = this.abs(path);
-      const st = await lstatOrUndefined(abs);
+      const st = lstatOrUndefined(abs);
       if (st === undefined || !st.isDirectory()) continue;
-      if (fix.mode !== undefined) await chmod(abs, fix.mode);
-      if (fix.mtime !== undefined) await lutimes(abs, fix.mtime, fix.mtime);
+      if (fix.mode !== undefined) chmodSync(abs, fix.mode);
+      if (fix.mtime !== undefined) lutimesSync(abs, fix.mtime, fix.mtime);
     }
     const top = this.chain;
     for (const node of top) {
@@ -626,9 +645,9 @@ function notADirectory(path: string): HoistError {
   });
 }
 
-async function lstatOrUndefined(abs: string): Promise<Stats | undefined> {
+function lstatOrUndefined(abs: string): Stats | undefined {
   try {
-    return await lstat(abs);
+    return lstatSync(abs);
   } catch (err) {
     const errno = errnoOf(err);
     if (errno === 'ENOENT' || errno === 'ENOTDIR') return undefined;
@@ -638,7 +657,7 @@ async function lstatOrUndefined(abs: string): Promise<Stats | undefined> {
 
 async function removePath(abs: string, st: Stats): Promise<void> {
   if (st.isDirectory()) await removeRootfs(abs);
-  else await unlink(abs);
+  else unlinkSync(abs);
 }
 
 /** Run a small command (mknod, mkfifo); rejects with its stderr when it fails. */

@@ -12,12 +12,15 @@ import { decompressor, sniffCompression } from '../../src/oci/compression.js';
 /** A blob path, a byte stream, or a function that opens one (called once, when the layer's turn comes). */
 export type LayerInput = string | AsyncIterable<Uint8Array> | (() => Promise<AsyncIterable<Uint8Array>>);
 
+/** Reads of a blob file: fewer, larger reads than the 64 KiB default. */
+const READ_CHUNK = 1024 * 1024;
+
 /** Bytes enough to recognise every compression sniffCompression knows. */
 const MAGIC_BYTES = 4;
 
 /** The uncompressed tar of `input`. Breaking off the iteration closes the source. */
 export async function openLayerTar(input: LayerInput): Promise<AsyncIterable<Uint8Array>> {
-  const source = typeof input === 'string' ? createReadStream(input) : typeof input === 'function' ? await input() : input;
+  const source = typeof input === 'string' ? createReadStream(input, { highWaterMark: READ_CHUNK }) : typeof input === 'function' ? await input() : input;
   const it = source[Symbol.asyncIterator]();
   const head: Uint8Array[] = [];
   let headBytes = 0;
