@@ -8,11 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ensureDebianPackages } from '../../helpers/packages.js';
 import { applyLayers, removeRootfs, type ApplySummary, type LayerInput } from '../../../snapshot/rootfs/index.js';
 import { tarChunks, type TarHeader, type TarType } from '../../../src/tar/index.js';
 
 const T0 = 1_700_000_000;
+const execFileAsync = promisify(execFile);
 const asRoot = process.getuid?.() === 0;
 
 type Member = Partial<TarHeader> & { name: string; data?: string | Buffer };
@@ -204,6 +208,20 @@ describe('applyLayers: the changeset rules', () => {
     await applyLayers(root, [join(base, 'l1.tar'), async () => Readable.from([gz])]);
     expect(await readFile(join(root, 'f'), 'utf8')).toBe('plain');
     expect(await readFile(join(root, 'g'), 'utf8')).toBe('zipped');
+  });
+
+  it('reads zstd layers', async () => {
+    await ensureDebianPackages(['zstd']);
+    const tar = join(base, 'z.tar');
+    await writeFile(tar, await layer([{ name: 'z', data: 'zstd' }]));
+    await execFileAsync('zstd', ['-q', tar, '-o', `${tar}.zst`]);
+    outsideBefore = await tree(base, root);
+    await applyLayers(root, [`${tar}.zst`]);
+    expect(await readFile(join(root, 'z'), 'utf8')).toBe('zstd');
+    const corrupt = join(base, 'bad.zst');
+    await writeFile(corrupt, Buffer.concat([(await readFile(`${tar}.zst`)).subarray(0, 20), Buffer.alloc(100, 7)]));
+    outsideBefore = await tree(base, root);
+    expect(await codeOf(applyLayers(root, [corrupt]))).toBe('BAD_LAYER');
   });
 
   it('sets owners when privileged, and records them for the layer writer when not', async () => {
