@@ -339,8 +339,10 @@ class RootfsApplier {
       let next = this.child(node, part, sofar);
       if (next === undefined) {
         this.writable(node);
-        mkdirSync(this.abs(sofar), { mode: 0o755 });
+        mkdirSync(this.abs(sofar), { mode: 0o700 });
         this.own(sofar, { uid: 0, gid: 0 });
+        // Explicitly, whatever the umask.
+        chmodSync(this.abs(sofar), 0o755);
         next = { name: part, parent: node, depth: node.depth + 1, path: sofar, kind: 'dir', mode: 0o755 };
       } else if (next.kind !== 'dir') {
         throw notADirectory(sofar);
