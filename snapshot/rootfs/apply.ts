@@ -234,7 +234,7 @@ class RootfsApplier {
         this.summary.entries++;
       }
       this.entryName = '';
-      await this.applyFixups();
+      this.applyFixups();
     } catch (err) {
       throw this.located(err);
     }
@@ -322,7 +322,7 @@ class RootfsApplier {
    * The directory `path` names, parents resolved inside the root and a final
    * symlink followed; missing directories are created when `create`.
    */
-  private async directory(path: string, create: boolean): Promise<DiskNode | undefined> {
+  private directory(path: string, create: boolean): DiskNode | undefined {
     const r = resolveInRoot(this.walk, path, { followFinal: true });
     if (r.node !== undefined) {
       if (r.node.kind !== 'dir') throw notADirectory(r.path);
@@ -375,7 +375,7 @@ class RootfsApplier {
       });
     }
     if (path === '') {
-      if (h.type === 'dir') await this.rootMetadata(h);
+      if (h.type === 'dir') this.rootMetadata(h);
       return;
     }
     const slash = path.lastIndexOf('/');
@@ -390,8 +390,8 @@ class RootfsApplier {
     }
 
     // A hard link's target is found before anything at the entry's own path is removed.
-    const target = h.type === 'link' ? await this.linkTarget(h.linkname, path) : undefined;
-    const parent = (await this.directory(parentPath, true)) as DiskNode;
+    const target = h.type === 'link' ? this.linkTarget(h.linkname, path) : undefined;
+    const parent = this.directory(parentPath, true) as DiskNode;
     const full = parent.path === '' ? base : `${parent.path}/${base}`;
     const abs = this.abs(full);
     this.checkLength(full);
@@ -450,13 +450,13 @@ class RootfsApplier {
     }
   }
 
-  private async rootMetadata(h: TarEntryHeader): Promise<void> {
+  private rootMetadata(h: TarEntryHeader): void {
     this.own('', h);
     const mode = h.mode & PERMS;
     this.setDirFixup(this.rootNode, mode, h.mtime);
   }
 
-  private async dir(h: TarEntryHeader, full: string, parent: DiskNode, merge: boolean): Promise<void> {
+  private dir(h: TarEntryHeader, full: string, parent: DiskNode, merge: boolean): void {
     const abs = this.abs(full);
     if (!merge) mkdirSync(abs, { mode: 0o700 });
     this.own(full, h);
@@ -502,7 +502,7 @@ class RootfsApplier {
     }
   }
 
-  private async finishSpecial(full: string, h: TarEntryHeader, mode: number): Promise<void> {
+  private finishSpecial(full: string, h: TarEntryHeader, mode: number): void {
     this.own(full, h);
     chmodSync(this.abs(full), mode);
     lutimesSync(this.abs(full), h.mtime, h.mtime);
@@ -551,7 +551,7 @@ class RootfsApplier {
 
   // --- links, whiteouts ---------------------------------------------------
 
-  private async linkTarget(linkname: string, path: string): Promise<{ abs: string; stat: Stats }> {
+  private linkTarget(linkname: string, path: string): { abs: string; stat: Stats } {
     const { path: target, climbed } = cleanPath(linkname);
     if (climbed || target === '') {
       throw new HoistError('UNSAFE_PATH', `hard link target ${JSON.stringify(linkname)} is outside the root filesystem`, {
@@ -586,10 +586,14 @@ class RootfsApplier {
         hint: 'the layer is malformed or hostile; a whiteout must name a file, as .wh.NAME',
       });
     }
-    const dir = await this.directory(parentPath, false).catch((err: unknown) => {
-      if (err instanceof HoistError && err.code === 'PARENT_NOT_DIRECTORY') return undefined;
+    let dir: DiskNode | undefined;
+    try {
+      dir = this.directory(parentPath, false);
+    } catch (err) {
+      // Nothing to delete below a file.
+      if (err instanceof HoistError && err.code === 'PARENT_NOT_DIRECTORY') return;
       throw err;
-    });
+    }
     if (dir === undefined) return;
     const full = dir.path === '' ? name : `${dir.path}/${name}`;
     if (this.written.has(full)) return;
@@ -602,7 +606,7 @@ class RootfsApplier {
   }
 
   private async opaque(dirPath: string): Promise<void> {
-    const dir = await this.directory(dirPath, true);
+    const dir = this.directory(dirPath, true);
     if (dir === undefined) return;
     this.chain.length = dir.depth + 1;
     // Everything below that this layer did not write goes; what it wrote stays, with what it wrote below it.
@@ -628,7 +632,7 @@ class RootfsApplier {
     this.writable({ name: '', parent: undefined, depth, path, kind: 'dir', mode: st.mode & PERMS });
   }
 
-  private async applyFixups(): Promise<void> {
+  private applyFixups(): void {
     // Deepest first: an unprivileged applier must still reach a directory below one it closes.
     const fixes = [...this.fixups].sort((a, b) => b[1].depth - a[1].depth);
     for (const [path, fix] of fixes) {
@@ -638,8 +642,7 @@ class RootfsApplier {
       if (fix.mode !== undefined) chmodSync(abs, fix.mode);
       if (fix.mtime !== undefined) lutimesSync(abs, fix.mtime, fix.mtime);
     }
-    const top = this.chain;
-    for (const node of top) {
+    for (const node of this.chain) {
       const fix = this.fixups.get(node.path);
       if (fix?.mode !== undefined) node.mode = fix.mode;
     }
