@@ -3,7 +3,9 @@
  * util-linux `setpriv`), as in a restricted pod: owners are recorded instead
  * of set, devices are skipped, directories of mode 0555 and 000 from the
  * image are still written into by upper layers and keep their modes, and
- * the result can be removed. The module is bundled with esbuild so that a
+ * the result can be removed. Also as root of a user namespace that maps one
+ * uid (podman, unconfined pods): the kernel refuses other owners and devices.
+ * The module is bundled with esbuild so that a
  * plain `node` run as that user can load it.
  */
 import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -131,6 +133,35 @@ describe.runIf(asRoot)('applyLayers as an ordinary user', () => {
 
     expect(await asNobody('remove', root)).toEqual({});
     await expect(lstat(root)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('as root of a user namespace that maps one uid: owners the kernel refuses are recorded, devices skipped', async () => {
+    const l = join(work, 'userns.tar');
+    await writeLayer(l, [
+      { name: 'etc/', mode: 0o755 },
+      { name: 'etc/shadow', data: 's', mode: 0o640, gid: 42 },
+      { name: 'home/app/', uid: 1000, gid: 1000 },
+      { name: 'bin/su', data: 'su', mode: 0o4755 },
+      { name: 'dev/null', type: 'char-device', mode: 0o666, devmajor: 1, devminor: 3 },
+    ]);
+    const root = join(work, 'userns-root');
+    await mkdir(root);
+    await chown(root, NOBODY, NOBODY);
+    // nobody maps itself to root in a new user namespace: uid 0 there, and no other id exists.
+    const r = await exec(
+      'setpriv',
+      [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'unshare', '--user', '--map-root-user', process.execPath, driver, 'apply', root, l],
+      { cwd: work },
+    );
+    const s = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(s).toMatchObject({
+      ownersApplied: false,
+      skippedDevices: 1,
+      intendedOwners: { 'etc/shadow': { uid: 0, gid: 42 }, 'home/app': { uid: 1000, gid: 1000 } },
+    });
+    const su = await lstat(join(root, 'bin/su'));
+    expect([su.mode & 0o7777, su.uid]).toEqual([0o4755, NOBODY]);
+    expect(await asNobody('remove', root)).toEqual({});
   });
 
   it('removes an overlay work dir left at mode 000', async () => {
