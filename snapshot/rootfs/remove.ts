@@ -1,0 +1,82 @@
+/**
+ * Removing a root filesystem (or an overlay work dir) reliably.
+ *
+ * - `rm -rf --one-file-system` does the work where GNU rm is there: it walks
+ *   with openat (a tree deeper than PATH_MAX goes too, in linear time), and
+ *   it refuses to descend into another file system, so a bind mount a
+ *   runner failed to undo (a cache, the host's /proc) is reported instead
+ *   of emptied. Node's `fs.rm` is the fallback (busybox rm has no
+ *   `--one-file-system`).
+ * - A tree that an image or a RUN step made may hold directories without
+ *   write or search permission (mode 0555 or 000; overlay leaves `W/work`
+ *   at 000 after unmount), which cannot be emptied as an ordinary user. On
+ *   such a failure every directory of the tree is given u+rwx (lstat only:
+ *   symlinks are never followed, so nothing outside the tree is touched),
+ *   and the removal is tried again.
+ */
+import { spawn } from 'node:child_process';
+import { chmod, lstat, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HoistError } from '../../src/errors.js';
+import { errnoOf, fsError } from '../../src/fs-errors.js';
+
+const OWNER_RWX = 0o700;
+
+/** Remove `dir` and everything below it; nothing happens when it does not exist. */
+export async function removeRootfs(dir: string): Promise<void> {
+  const first = await removeTree(dir);
+  if (first === undefined) return;
+  await openUp(dir);
+  const second = await removeTree(dir);
+  if (second !== undefined) throw second;
+}
+
+/** undefined when `dir` is gone, else the error. */
+async function removeTree(dir: string): Promise<unknown> {
+  const gnu = await gnuRm(dir);
+  if (gnu === 'done') return undefined;
+  if (gnu !== 'unavailable') {
+    if ((await lstat(dir).catch(() => undefined)) === undefined) return undefined;
+    return new HoistError('FS_CANNOT_REMOVE', `cannot remove ${dir}: ${gnu}`, {
+      hint: `something below ${dir} is mounted or protected; unmount it (see /proc/self/mountinfo) or remove it by hand`,
+    });
+  }
+  try {
+    await rm(dir, { recursive: true, force: true });
+    return undefined;
+  } catch (err) {
+    return fsError(err, dir, 'remove the root filesystem');
+  }
+}
+
+/** 'done', 'unavailable' (no GNU rm), or rm's complaint. */
+function gnuRm(dir: string): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn('rm', ['-rf', '--one-file-system', '--', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const err: Buffer[] = [];
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', () => resolve('unavailable'));
+    child.on('close', (status) => {
+      const text = Buffer.concat(err).toString('utf8').trim();
+      if (status === 0) resolve('done');
+      else if (/unrecognized option|invalid option|unknown option/i.test(text)) resolve('unavailable');
+      else resolve(text.split('\n').slice(0, 3).join('; ') || `rm exited with ${status}`);
+    });
+  });
+}
+
+/** Give every directory of the tree at `top` owner rwx, top-down, so that it can be read and emptied. */
+async function openUp(top: string): Promise<void> {
+  const pending = [top];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    const st = await lstat(dir).catch(() => undefined);
+    if (st === undefined || !st.isDirectory()) continue;
+    if ((st.mode & OWNER_RWX) !== OWNER_RWX) {
+      await chmod(dir, (st.mode & 0o7777) | OWNER_RWX).catch((err: unknown) => {
+        if (errnoOf(err) !== 'ENOENT') throw fsError(err, dir, 'make removable');
+      });
+    }
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names) pending.push(join(dir, name));
+  }
+}
