@@ -1,0 +1,180 @@
+/**
+ * What a RUN step changed, as layer entries in layer order: the rootfs
+ * walked again and compared, directory by directory, with the WalkState
+ * captured before the step. Feed the result to the layer writer with
+ * `ordered: true`; file content is opened from disk only when the writer
+ * reaches the file.
+ *
+ * A path is in the layer when
+ * - it is new, or its type changed (a directory that became a file, a file
+ *   that became a directory: the applier replaces what is below, so the new
+ *   entry is enough and no whiteout is written for the old one, as Docker
+ *   and containerd do);
+ * - a directory's mode, owner or mtime changed; a directory whose inode
+ *   changed was removed and made again: it gets an opaque marker and all of
+ *   its content, like an overlay upper dir;
+ * - anything else's mode, owner, size, mtime, inode or ctime changed.
+ *   Comparing ctime is what makes content hashing unnecessary: a write that
+ *   keeps size and restores mtime (`touch -r`, `cp -p` onto the same inode)
+ *   still moves ctime, which no system call can set back. It also brings in
+ *   a file whose link count or xattrs changed, with all of its names, so a
+ *   hard-link group is never split between this layer and a lower one.
+ * A path that is gone becomes a whiteout, unless its parent is gone, replaced
+ * or opaque. Every directory above an entry is written with its real
+ * metadata, so applying the layer never resets an unchanged parent.
+ *
+ * Files with several links share a `linkKey`: the first name in layer order
+ * carries the content, the others become hard links to it.
+ */
+import { readlinkSync, type BigIntStats } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import { HoistError } from '../../src/errors.js';
+import { seconds, splitDevice } from '../dir-source.js';
+import { streamFile } from '../file-content.js';
+import { WHITEOUT_PREFIX, type DirEntry, type LayerEntry } from '../layer-entry.js';
+import { childPath, compareNames, listDir, lstatOrGone, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, Slicer, type Owner, type OwnerOverrides } from './scope.js';
+import type { WalkState } from './state.js';
+
+export interface DiffOptions {
+  /** Owners that apply instead of the inode's (the step's runner recorded them); compared and written as given. */
+  owners?: OwnerOverrides;
+}
+
+/** No record before the step: everything below is new. */
+const NONE = -1;
+
+interface Ancestor {
+  entry: DirEntry;
+  written: boolean;
+}
+
+interface Item {
+  /** The name the entry sorts by: the file's own, or `.wh.<name>` for a deletion. */
+  sortName: string;
+  name: string;
+  before: number;
+  gone: boolean;
+}
+
+export async function* diffState(root: string, before: WalkState, opts: DiffOptions = {}): AsyncGenerator<LayerEntry, void, undefined> {
+  const walk = new DiffWalk(await realpath(root), before, opts.owners);
+  yield* walk.dir('', 0);
+}
+
+class DiffWalk {
+  private readonly chain: Ancestor[] = [];
+  private readonly slicer = new Slicer();
+  private readonly owners: OwnerOverrides | undefined;
+
+  constructor(
+    private readonly base: string,
+    private readonly before: WalkState,
+    owners: OwnerOverrides | undefined,
+  ) {
+    this.owners = owners !== undefined && owners.size > 0 ? owners : undefined;
+  }
+
+  /** The changes below directory `rel`, whose record before the step is `was` (NONE: nothing below it survives). */
+  async *dir(rel: string, was: number): AsyncGenerator<LayerEntry, void, undefined> {
+    const abs = rel === '' ? this.base : `${this.base}/${rel}`;
+    for (const item of this.items(abs, rel, was)) {
+      await this.slicer.maybeYield();
+      const path = childPath(rel, item.name);
+      if (item.gone) {
+        yield* this.write({ kind: 'whiteout', path });
+        continue;
+      }
+      const st = lstatOrGone(`${abs}/${item.name}`);
+      if (st === undefined) {
+        throw new HoistError('FILE_CHANGED', `/${path} disappeared while the step's changes were being read`, {
+          hint: 'a process the step started is still changing the rootfs; make the step wait for its background processes',
+        });
+      }
+      const type = Number(st.mode) & S_IFMT;
+      if (type === S_IFSOCK) continue;
+      yield* this.path(path, st, type, item.before);
+    }
+  }
+
+  private async *path(path: string, st: BigIntStats, type: number, b: number): AsyncGenerator<LayerEntry, void, undefined> {
+    const owner = this.ownerOf(path, st);
+    const before = this.before;
+    const sameType = b !== NONE && ((before.modes[b] ?? 0) & S_IFMT) === type;
+    if (type !== S_IFDIR) {
+      if (!sameType || this.changed(b, st, owner) || before.ctimes[b] !== st.ctimeNs) yield* this.write(this.entry(path, st, owner));
+      return;
+    }
+    const entry = this.entry(path, st, owner) as DirEntry;
+    const replaced = sameType && before.inodes[b] !== st.ino;
+    const written = !sameType || replaced || this.changed(b, st, owner);
+    if (written) yield* this.write(entry);
+    if (replaced) yield* this.write({ kind: 'opaque', path });
+    this.chain.push({ entry, written });
+    try {
+      yield* this.dir(path, sameType && !replaced ? b : NONE);
+    } finally {
+      this.chain.pop();
+    }
+  }
+
+  /** Mode (type bits included), owner, size, mtime or inode differ; ctime is the caller's to compare. */
+  private changed(b: number, st: BigIntStats, owner: Owner): boolean {
+    const before = this.before;
+    if (before.modes[b] !== Number(st.mode) || before.uids[b] !== owner.uid || before.gids[b] !== owner.gid) return true;
+    if (before.mtimes[b] !== st.mtimeNs || before.inodes[b] !== st.ino) return true;
+    return (Number(st.mode) & S_IFMT) !== S_IFDIR && before.sizes[b] !== st.size; // a directory's size is the filesystem's business
+  }
+
+  /** `entry`, after the directories above it that are not in the layer yet. */
+  private *write(entry: LayerEntry): Generator<LayerEntry, void, undefined> {
+    for (const link of this.chain) {
+      if (link.written) continue;
+      link.written = true;
+      yield link.entry;
+    }
+    yield entry;
+  }
+
+  /** The directory's children now and before, in layer order; deletions sort as their whiteout names. */
+  private items(abs: string, rel: string, was: number): Item[] {
+    const formerly = new Map<string, number>();
+    if (was !== NONE) {
+      const first = this.before.firstChild[was] ?? 0;
+      const end = first + (this.before.childCount[was] ?? 0);
+      for (let i = first; i < end; i++) formerly.set(this.before.names[i] as string, i);
+    }
+    const items: Item[] = [];
+    for (const dirent of listDir(abs, rel)) {
+      if (dirent.isSocket() || this.before.excluded.has(childPath(rel, dirent.name))) continue;
+      const b = formerly.get(dirent.name);
+      if (b !== undefined) formerly.delete(dirent.name);
+      items.push({ sortName: dirent.name, name: dirent.name, before: b ?? NONE, gone: false });
+    }
+    for (const [name, b] of formerly) items.push({ sortName: `${WHITEOUT_PREFIX}${name}`, name, before: b, gone: true });
+    return items.sort((x, y) => compareNames(x.sortName, y.sortName));
+  }
+
+  private ownerOf(path: string, st: BigIntStats): Owner {
+    return this.owners?.get(path) ?? { uid: Number(st.uid), gid: Number(st.gid) };
+  }
+
+  private entry(path: string, st: BigIntStats, owner: Owner): LayerEntry {
+    const meta = { path, mode: Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs) };
+    const type = Number(st.mode) & S_IFMT;
+    if (type === S_IFREG) {
+      const abs = `${this.base}/${path}`;
+      const size = Number(st.size);
+      const id = { dev: st.dev, ino: st.ino };
+      const file: LayerEntry = { ...meta, kind: 'file', size, open: () => streamFile(abs, path, size, id) };
+      if (st.nlink > 1n) file.linkKey = `${st.dev}:${st.ino}`;
+      return file;
+    }
+    if (type === S_IFDIR) return { ...meta, kind: 'dir' };
+    if (type === S_IFLNK) return { ...meta, kind: 'symlink', linkname: readlinkSync(`${this.base}/${path}`) };
+    if (st.isFIFO()) return { ...meta, kind: 'fifo' };
+    if (st.isCharacterDevice() || st.isBlockDevice()) {
+      return { ...meta, kind: st.isCharacterDevice() ? 'char-device' : 'block-device', ...splitDevice(st.rdev) };
+    }
+    throw new HoistError('INTERNAL', `/${path}: unexpected file type ${type.toString(8)}`);
+  }
+}
