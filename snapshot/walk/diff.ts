@@ -25,6 +25,11 @@
  *
  * Files with several links share a `linkKey`: the first name in layer order
  * carries the content, the others become hard links to it.
+ *
+ * The walk records the state after the step as it goes (`after`), so the
+ * next RUN of the stage needs no capture of its own. A directory whose inode,
+ * mtime and ctime are all unchanged has the same names as before, so it is
+ * not listed again.
  */
 import { readlinkSync, type BigIntStats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
@@ -33,7 +38,7 @@ import { seconds, splitDevice } from '../dir-source.js';
 import { streamFile } from '../file-content.js';
 import { WHITEOUT_PREFIX, type DirEntry, type LayerEntry } from '../layer-entry.js';
 import { childPath, compareNames, listDir, lstatOrGone, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, Slicer, type Owner, type OwnerOverrides } from './scope.js';
-import type { WalkState } from './state.js';
+import { settle, WalkState } from './state.js';
 
 export interface DiffOptions {
   /** Owners that apply instead of the inode's (the step's runner recorded them); compared and written as given. */
@@ -52,16 +57,47 @@ interface Item {
   /** The name the entry sorts by: the file's own, or `.wh.<name>` for a deletion. */
   sortName: string;
   name: string;
+  /** Its record before the step, or NONE. */
   before: number;
   gone: boolean;
 }
 
-export async function* diffState(root: string, before: WalkState, opts: DiffOptions = {}): AsyncGenerator<LayerEntry, void, undefined> {
-  const walk = new DiffWalk(await realpath(root), before, opts.owners);
-  yield* walk.dir('', 0);
+/** Entries in layer order; read them to the end, then `after()` is the state for the next step. */
+export function diffState(root: string, before: WalkState, opts: DiffOptions = {}): WalkDiff {
+  return new WalkDiff(root, before, opts);
+}
+
+export class WalkDiff implements AsyncIterable<LayerEntry> {
+  private state: WalkState | undefined;
+
+  constructor(
+    private readonly root: string,
+    private readonly before: WalkState,
+    private readonly opts: DiffOptions,
+  ) {}
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<LayerEntry, void, undefined> {
+    const base = await realpath(this.root);
+    const rootStat = lstatOrGone(base);
+    if (rootStat === undefined || (Number(rootStat.mode) & S_IFMT) !== S_IFDIR) {
+      throw new HoistError('NOT_A_DIRECTORY', `${this.root} is not a directory`);
+    }
+    const walk = new DiffWalk(base, this.before, this.opts.owners, this.before.count);
+    const rootIndex = walk.after.add('', rootStat, this.opts.owners?.get(''));
+    yield* walk.dir('', rootStat, 0, rootIndex);
+    await settle();
+    this.state = walk.after;
+  }
+
+  /** The rootfs as the diff saw it: the `before` of the next step. Only once the entries were read to the end. */
+  after(): WalkState {
+    if (this.state === undefined) throw new HoistError('INTERNAL', 'the state after a step is known only once its diff has been read to the end');
+    return this.state;
+  }
 }
 
 class DiffWalk {
+  readonly after: WalkState;
   private readonly chain: Ancestor[] = [];
   private readonly slicer = new Slicer();
   private readonly owners: OwnerOverrides | undefined;
@@ -70,33 +106,52 @@ class DiffWalk {
     private readonly base: string,
     private readonly before: WalkState,
     owners: OwnerOverrides | undefined,
+    capacity: number,
   ) {
     this.owners = owners !== undefined && owners.size > 0 ? owners : undefined;
+    this.after = new WalkState(base, before.excluded, Math.max(1024, capacity));
   }
 
-  /** The changes below directory `rel`, whose record before the step is `was` (NONE: nothing below it survives). */
-  async *dir(rel: string, was: number): AsyncGenerator<LayerEntry, void, undefined> {
+  /**
+   * The changes below directory `rel` (stat `st`, record `rec` in `after`),
+   * whose record before the step is `was` (NONE: nothing below it survives).
+   */
+  async *dir(rel: string, st: BigIntStats, was: number, rec: number): AsyncGenerator<LayerEntry, void, undefined> {
     const abs = rel === '' ? this.base : `${this.base}/${rel}`;
-    for (const item of this.items(abs, rel, was)) {
-      await this.slicer.maybeYield();
+    const items = this.items(abs, rel, was, st);
+    // Stat and record all children first: a directory's children are consecutive in the state.
+    const stats: Array<BigIntStats | undefined> = new Array(items.length);
+    const records = new Int32Array(items.length).fill(NONE);
+    const first = this.after.count;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as Item;
+      if (item.gone) continue;
       const path = childPath(rel, item.name);
-      if (item.gone) {
-        yield* this.write({ kind: 'whiteout', path });
-        continue;
-      }
-      const st = lstatOrGone(`${abs}/${item.name}`);
-      if (st === undefined) {
+      const cst = lstatOrGone(`${abs}/${item.name}`);
+      if (cst === undefined) {
         throw new HoistError('FILE_CHANGED', `/${path} disappeared while the step's changes were being read`, {
           hint: 'a process the step started is still changing the rootfs; make the step wait for its background processes',
         });
       }
-      const type = Number(st.mode) & S_IFMT;
-      if (type === S_IFSOCK) continue;
-      yield* this.path(path, st, type, item.before);
+      if ((Number(cst.mode) & S_IFMT) === S_IFSOCK) continue;
+      stats[i] = cst;
+      records[i] = this.after.add(item.name, cst, this.owners?.get(path));
+    }
+    this.after.firstChild[rec] = first;
+    this.after.childCount[rec] = this.after.count - first;
+
+    for (let i = 0; i < items.length; i++) {
+      await this.slicer.maybeYield();
+      const item = items[i] as Item;
+      const path = childPath(rel, item.name);
+      const cst = stats[i];
+      if (item.gone) yield* this.write({ kind: 'whiteout', path });
+      else if (cst !== undefined) yield* this.path(path, cst, item.before, records[i] as number);
     }
   }
 
-  private async *path(path: string, st: BigIntStats, type: number, b: number): AsyncGenerator<LayerEntry, void, undefined> {
+  private async *path(path: string, st: BigIntStats, b: number, rec: number): AsyncGenerator<LayerEntry, void, undefined> {
+    const type = Number(st.mode) & S_IFMT;
     const owner = this.ownerOf(path, st);
     const before = this.before;
     const sameType = b !== NONE && ((before.modes[b] ?? 0) & S_IFMT) === type;
@@ -111,7 +166,7 @@ class DiffWalk {
     if (replaced) yield* this.write({ kind: 'opaque', path });
     this.chain.push({ entry, written });
     try {
-      yield* this.dir(path, sameType && !replaced ? b : NONE);
+      yield* this.dir(path, st, sameType && !replaced ? b : NONE, rec);
     } finally {
       this.chain.pop();
     }
@@ -136,21 +191,28 @@ class DiffWalk {
   }
 
   /** The directory's children now and before, in layer order; deletions sort as their whiteout names. */
-  private items(abs: string, rel: string, was: number): Item[] {
-    const formerly = new Map<string, number>();
-    if (was !== NONE) {
-      const first = this.before.firstChild[was] ?? 0;
-      const end = first + (this.before.childCount[was] ?? 0);
-      for (let i = first; i < end; i++) formerly.set(this.before.names[i] as string, i);
-    }
+  private items(abs: string, rel: string, was: number, st: BigIntStats): Item[] {
+    const before = this.before;
+    const first = was === NONE ? 0 : (before.firstChild[was] ?? 0);
+    const end = was === NONE ? 0 : first + (before.childCount[was] ?? 0);
     const items: Item[] = [];
-    for (const dirent of listDir(abs, rel)) {
-      if (dirent.isSocket() || this.before.excluded.has(childPath(rel, dirent.name))) continue;
-      const b = formerly.get(dirent.name);
-      if (b !== undefined) formerly.delete(dirent.name);
-      items.push({ sortName: dirent.name, name: dirent.name, before: b ?? NONE, gone: false });
+    if (was !== NONE && before.inodes[was] === st.ino && before.mtimes[was] === st.mtimeNs && before.ctimes[was] === st.ctimeNs) {
+      // No entry was added, removed or renamed here: the names are the ones recorded.
+      for (let i = first; i < end; i++) {
+        const name = before.names[i] as string;
+        items.push({ sortName: name, name, before: i, gone: false });
+      }
+    } else {
+      const formerly = new Map<string, number>();
+      for (let i = first; i < end; i++) formerly.set(before.names[i] as string, i);
+      for (const dirent of listDir(abs, rel)) {
+        if (dirent.isSocket() || before.excluded.has(childPath(rel, dirent.name))) continue;
+        const b = formerly.get(dirent.name);
+        if (b !== undefined) formerly.delete(dirent.name);
+        items.push({ sortName: dirent.name, name: dirent.name, before: b ?? NONE, gone: false });
+      }
+      for (const [name, b] of formerly) items.push({ sortName: `${WHITEOUT_PREFIX}${name}`, name, before: b, gone: true });
     }
-    for (const [name, b] of formerly) items.push({ sortName: `${WHITEOUT_PREFIX}${name}`, name, before: b, gone: true });
     return items.sort((x, y) => compareNames(x.sortName, y.sortName));
   }
 

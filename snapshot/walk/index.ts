@@ -4,5 +4,5 @@
  * the size of the rootfs (bench/snapshot).
  */
 export { captureState, WalkState, type CaptureOptions } from './state.js';
-export { diffState, type DiffOptions } from './diff.js';
+export { diffState, WalkDiff, type DiffOptions } from './diff.js';
 export { ALWAYS_EXCLUDED, type Owner, type OwnerOverrides, type WalkScope } from './scope.js';

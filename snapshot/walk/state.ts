@@ -140,6 +140,11 @@ export async function captureState(root: string, opts: CaptureOptions = {}): Pro
     state.childCount[dir.index] = state.count - first;
     await slicer.maybeYield();
   }
-  await sleep(CLOCK_GUARD_MS);
+  await settle();
   return state;
+}
+
+/** Waits out the clock tick in which the state was read (see the top of this file). */
+export async function settle(): Promise<void> {
+  await sleep(CLOCK_GUARD_MS);
 }

@@ -64,6 +64,16 @@ describe('walk snapshotter: what a step changed', () => {
     });
   });
 
+  it('lists a directory again when an entry went away even though its mtime was put back', async () => {
+    await onBase(async (root) => {
+      const layer = await stepLayer(root, async () => {
+        await rm(join(root, 'usr/bin/tool'));
+        await utimes(join(root, 'usr/bin'), T, T);
+      });
+      expect(summary(layer)).toEqual(['usr/ dir 755 0:0', 'usr/bin/ dir 755 0:0', 'usr/bin/.wh.tool file 0 0:0']);
+    });
+  });
+
   it('captures a mode-only change (chmod 4755) and an owner-only change', async () => {
     await onBase(async (root) => {
       const layer = await stepLayer(root, async () => {
@@ -237,21 +247,22 @@ describe('walk snapshotter: what a step changed', () => {
     });
   });
 
-  it('fails with FILE_CHANGED when an entry vanishes while the diff reads it', async () => {
+  it('hands the state after a step to the next step, which then needs no capture of its own', async () => {
     await onBase(async (root) => {
-      const before = await captureState(root);
-      await writeFile(join(root, 'etc/a'), 'a');
-      await writeFile(join(root, 'etc/b'), 'b');
-      const seen: string[] = [];
-      const err = await (async () => {
-        for await (const e of diffState(root, before)) {
-          seen.push(e.path);
-          if (e.path === 'etc/a') await rm(join(root, 'etc/b'));
-        }
-      })().catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(HoistError);
-      expect((err as HoistError).code).toBe('FILE_CHANGED');
-      expect(seen).toEqual(['etc', 'etc/a']);
+      const first = diffState(root, await captureState(root, { exclude: ['etc/hosts'] }));
+      expect(() => first.after()).toThrow(HoistError);
+      await writeFile(join(root, 'etc/new'), 'one\n');
+      const entries: string[] = [];
+      for await (const e of first) entries.push(e.path);
+      expect(entries).toEqual(['etc', 'etc/new']);
+
+      const second = first.after();
+      expect(second.excluded.has('etc/hosts')).toBe(true);
+      await writeFile(join(root, 'etc/new'), 'two\n');
+      await writeFile(join(root, 'etc/hosts'), 'excluded still\n');
+      const layer = await layerOf(root, second);
+      expect(summary(layer)).toEqual(['etc/ dir 755 0:0', 'etc/new file 644 0:0']);
+      expect(layer[1]?.content.toString()).toBe('two\n');
     });
   });
 });
