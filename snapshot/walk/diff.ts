@@ -31,13 +31,13 @@
  * mtime and ctime are all unchanged has the same names as before, so it is
  * not listed again.
  */
-import { readlinkSync, type BigIntStats } from 'node:fs';
+import { readlinkSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { HoistError } from '../../src/errors.js';
 import { seconds, splitDevice } from '../dir-source.js';
 import { streamFile } from '../file-content.js';
-import { WHITEOUT_PREFIX, type DirEntry, type LayerEntry } from '../layer-entry.js';
-import { childPath, compareNames, listDir, lstatOrGone, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, Slicer, type Owner, type OwnerOverrides } from './scope.js';
+import { WHITEOUT_PREFIX, type LayerEntry } from '../layer-entry.js';
+import { childPath, compareNames, listDir, lstatExact, lstatOrGone, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, Slicer, type Owner, type OwnerOverrides } from './scope.js';
 import { settle, WalkState } from './state.js';
 
 export interface DiffOptions {
@@ -49,7 +49,9 @@ export interface DiffOptions {
 const NONE = -1;
 
 interface Ancestor {
-  entry: DirEntry;
+  path: string;
+  /** Its stat is read again, exactly, only if it is written. */
+  owner: Owner;
   written: boolean;
 }
 
@@ -79,7 +81,7 @@ export class WalkDiff implements AsyncIterable<LayerEntry> {
   async *[Symbol.asyncIterator](): AsyncGenerator<LayerEntry, void, undefined> {
     const base = await realpath(this.root);
     const rootStat = lstatOrGone(base);
-    if (rootStat === undefined || (Number(rootStat.mode) & S_IFMT) !== S_IFDIR) {
+    if (rootStat === undefined || (rootStat.mode & S_IFMT) !== S_IFDIR) {
       throw new HoistError('NOT_A_DIRECTORY', `${this.root} is not a directory`);
     }
     const walk = new DiffWalk(base, this.before, this.opts.owners, this.before.count);
@@ -116,11 +118,11 @@ class DiffWalk {
    * The changes below directory `rel` (stat `st`, record `rec` in `after`),
    * whose record before the step is `was` (NONE: nothing below it survives).
    */
-  async *dir(rel: string, st: BigIntStats, was: number, rec: number): AsyncGenerator<LayerEntry, void, undefined> {
+  async *dir(rel: string, st: Stats, was: number, rec: number): AsyncGenerator<LayerEntry, void, undefined> {
     const abs = rel === '' ? this.base : `${this.base}/${rel}`;
     const items = this.items(abs, rel, was, st);
     // Stat and record all children first: a directory's children are consecutive in the state.
-    const stats: Array<BigIntStats | undefined> = new Array(items.length);
+    const stats: Array<Stats | undefined> = new Array(items.length);
     const records = new Int32Array(items.length).fill(NONE);
     const first = this.after.count;
     for (let i = 0; i < items.length; i++) {
@@ -129,11 +131,9 @@ class DiffWalk {
       const path = childPath(rel, item.name);
       const cst = lstatOrGone(`${abs}/${item.name}`);
       if (cst === undefined) {
-        throw new HoistError('FILE_CHANGED', `/${path} disappeared while the step's changes were being read`, {
-          hint: 'a process the step started is still changing the rootfs; make the step wait for its background processes',
-        });
+        throw vanished(path);
       }
-      if ((Number(cst.mode) & S_IFMT) === S_IFSOCK) continue;
+      if ((cst.mode & S_IFMT) === S_IFSOCK) continue;
       stats[i] = cst;
       records[i] = this.after.add(item.name, cst, this.owners?.get(path));
     }
@@ -150,21 +150,20 @@ class DiffWalk {
     }
   }
 
-  private async *path(path: string, st: BigIntStats, b: number, rec: number): AsyncGenerator<LayerEntry, void, undefined> {
-    const type = Number(st.mode) & S_IFMT;
+  private async *path(path: string, st: Stats, b: number, rec: number): AsyncGenerator<LayerEntry, void, undefined> {
+    const type = st.mode & S_IFMT;
     const owner = this.ownerOf(path, st);
     const before = this.before;
     const sameType = b !== NONE && ((before.modes[b] ?? 0) & S_IFMT) === type;
     if (type !== S_IFDIR) {
-      if (!sameType || this.changed(b, st, owner) || before.ctimes[b] !== st.ctimeNs) yield* this.write(this.entry(path, st, owner));
+      if (!sameType || this.changed(b, st, owner) || before.ctimes[b] !== st.ctimeMs) yield* this.write(this.entry(path, owner));
       return;
     }
-    const entry = this.entry(path, st, owner) as DirEntry;
     const replaced = sameType && before.inodes[b] !== st.ino;
     const written = !sameType || replaced || this.changed(b, st, owner);
-    if (written) yield* this.write(entry);
+    if (written) yield* this.write(this.entry(path, owner));
     if (replaced) yield* this.write({ kind: 'opaque', path });
-    this.chain.push({ entry, written });
+    this.chain.push({ path, owner, written });
     try {
       yield* this.dir(path, st, sameType && !replaced ? b : NONE, rec);
     } finally {
@@ -173,11 +172,11 @@ class DiffWalk {
   }
 
   /** Mode (type bits included), owner, size, mtime or inode differ; ctime is the caller's to compare. */
-  private changed(b: number, st: BigIntStats, owner: Owner): boolean {
+  private changed(b: number, st: Stats, owner: Owner): boolean {
     const before = this.before;
-    if (before.modes[b] !== Number(st.mode) || before.uids[b] !== owner.uid || before.gids[b] !== owner.gid) return true;
-    if (before.mtimes[b] !== st.mtimeNs || before.inodes[b] !== st.ino) return true;
-    return (Number(st.mode) & S_IFMT) !== S_IFDIR && before.sizes[b] !== st.size; // a directory's size is the filesystem's business
+    if (before.modes[b] !== st.mode || before.uids[b] !== owner.uid || before.gids[b] !== owner.gid) return true;
+    if (before.mtimes[b] !== st.mtimeMs || before.inodes[b] !== st.ino) return true;
+    return (st.mode & S_IFMT) !== S_IFDIR && before.sizes[b] !== st.size; // a directory's size is the filesystem's business
   }
 
   /** `entry`, after the directories above it that are not in the layer yet. */
@@ -185,18 +184,18 @@ class DiffWalk {
     for (const link of this.chain) {
       if (link.written) continue;
       link.written = true;
-      yield link.entry;
+      yield this.entry(link.path, link.owner);
     }
     yield entry;
   }
 
   /** The directory's children now and before, in layer order; deletions sort as their whiteout names. */
-  private items(abs: string, rel: string, was: number, st: BigIntStats): Item[] {
+  private items(abs: string, rel: string, was: number, st: Stats): Item[] {
     const before = this.before;
     const first = was === NONE ? 0 : (before.firstChild[was] ?? 0);
     const end = was === NONE ? 0 : first + (before.childCount[was] ?? 0);
     const items: Item[] = [];
-    if (was !== NONE && before.inodes[was] === st.ino && before.mtimes[was] === st.mtimeNs && before.ctimes[was] === st.ctimeNs) {
+    if (was !== NONE && before.inodes[was] === st.ino && before.mtimes[was] === st.mtimeMs && before.ctimes[was] === st.ctimeMs) {
       // No entry was added, removed or renamed here: the names are the ones recorded.
       for (let i = first; i < end; i++) {
         const name = before.names[i] as string;
@@ -216,11 +215,16 @@ class DiffWalk {
     return items.sort((x, y) => compareNames(x.sortName, y.sortName));
   }
 
-  private ownerOf(path: string, st: BigIntStats): Owner {
-    return this.owners?.get(path) ?? { uid: Number(st.uid), gid: Number(st.gid) };
+  private ownerOf(path: string, st: Stats): Owner {
+    return this.owners?.get(path) ?? { uid: st.uid, gid: st.gid };
   }
 
-  private entry(path: string, st: BigIntStats, owner: Owner): LayerEntry {
+  /** The layer entry of `path`, from an exact stat (nanoseconds, dev and inode for the content check). */
+  private entry(path: string, owner: Owner): LayerEntry {
+    const st = lstatExact(`${this.base}/${path}`);
+    if (st === undefined) {
+      throw vanished(path);
+    }
     const meta = { path, mode: Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs) };
     const type = Number(st.mode) & S_IFMT;
     if (type === S_IFREG) {
@@ -239,4 +243,10 @@ class DiffWalk {
     }
     throw new HoistError('INTERNAL', `/${path}: unexpected file type ${type.toString(8)}`);
   }
+}
+
+function vanished(path: string): HoistError {
+  return new HoistError('FILE_CHANGED', `/${path} disappeared while the step's changes were being read`, {
+    hint: 'a process the step started is still changing the rootfs; make the step wait for its background processes',
+  });
 }

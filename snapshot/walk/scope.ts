@@ -10,7 +10,7 @@
  * this machine). The walks yield to the event loop every few milliseconds
  * instead, so progress output and other stages keep running.
  */
-import { lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
+import { lstatSync, readdirSync, type BigIntStats, type Dirent, type Stats } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HoistError } from '../../src/errors.js';
 import { normalizeLayerPath } from '../layer-path.js';
@@ -65,7 +65,12 @@ export function childPath(dir: string, name: string): string {
 }
 
 /** lstat, or undefined when the entry went away between the listing and the stat. */
-export function lstatOrGone(abs: string): BigIntStats | undefined {
+export function lstatOrGone(abs: string): Stats | undefined {
+  return lstatSync(abs, { throwIfNoEntry: false });
+}
+
+/** The same with nanosecond times and exact numbers, for what goes into a layer. */
+export function lstatExact(abs: string): BigIntStats | undefined {
   return lstatSync(abs, { bigint: true, throwIfNoEntry: false });
 }
 
