@@ -2,7 +2,9 @@ import { chmod, chown, link, mkdir, rename, rm, symlink, utimes, writeFile } fro
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../../src/errors.js';
-import { captureState, diffState } from '../../../../snapshot/walk/index.js';
+import { createTarStream } from '../../../../snapshot/layer-tar.js';
+import { readTar } from '../../../../src/tar/index.js';
+import { captureState, diffState, WalkSnapshotter } from '../../../../snapshot/walk/index.js';
 import { withTempDir } from '../fixtures.js';
 import { layerOf, sh, stepLayer, summary } from './walk-layer.js';
 
@@ -143,13 +145,13 @@ describe('walk snapshotter: what a step changed', () => {
     });
   });
 
-  it('records new and retargeted symlinks, and a fifo', async () => {
+  it('records new and retargeted symlinks, a fifo and a device node', async () => {
     await onBase(async (root) => {
       const layer = await stepLayer(root, async () => {
         await rm(join(root, 'bin'));
         await symlink('/usr/bin', join(root, 'bin'));
         await symlink('../../etc/passwd', join(root, 'usr/bin/pw'));
-        await sh(root, 'mkfifo var/fifo');
+        await sh(root, 'mkfifo var/fifo && mknod var/null c 1 3');
       });
       expect(summary(layer)).toEqual([
         'bin symlink 777 0:0 -> /usr/bin',
@@ -158,6 +160,7 @@ describe('walk snapshotter: what a step changed', () => {
         'usr/bin/pw symlink 777 0:0 -> ../../etc/passwd',
         'var/ dir 755 0:0',
         'var/fifo fifo 644 0:0',
+        'var/null char-device 644 0:0',
       ]);
     });
   });
@@ -263,6 +266,25 @@ describe('walk snapshotter: what a step changed', () => {
       const layer = await layerOf(root, second);
       expect(summary(layer)).toEqual(['etc/ dir 755 0:0', 'etc/new file 644 0:0']);
       expect(layer[1]?.content.toString()).toBe('two\n');
+    });
+  });
+
+  it('WalkSnapshotter: each snapshot is what changed since the previous one', async () => {
+    await onBase(async (root) => {
+      const snapshotter = await WalkSnapshotter.begin(root, { exclude: ['etc/resolv.conf'] });
+      const names = async (): Promise<string[]> => {
+        const out: string[] = [];
+        for await (const { header } of readTar(createTarStream(snapshotter.snapshot(), { ordered: true }))) out.push(header.name);
+        return out;
+      };
+      await writeFile(join(root, 'etc/one'), '1');
+      expect(await names()).toEqual(['etc/', 'etc/one']);
+      await chmod(join(root, 'etc/one'), 0o600);
+      await writeFile(join(root, 'etc/resolv.conf'), 'nameserver 10.1.1.1\n');
+      expect(await names()).toEqual(['etc/', 'etc/one']);
+      expect(await names()).toEqual([]);
+      await rm(join(root, 'etc/one'));
+      expect(await names()).toEqual(['etc/', 'etc/.wh.one']);
     });
   });
 });
