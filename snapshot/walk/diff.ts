@@ -48,9 +48,9 @@ export interface DiffOptions {
 /** No record before the step: everything below is new. */
 const NONE = -1;
 
+/** A directory above the current one; its stat is read again, exactly, only if it is written. */
 interface Ancestor {
   path: string;
-  /** Its stat is read again, exactly, only if it is written. */
   owner: Owner;
   written: boolean;
 }
@@ -130,9 +130,7 @@ class DiffWalk {
       if (item.gone) continue;
       const path = childPath(rel, item.name);
       const cst = lstatOrGone(`${abs}/${item.name}`);
-      if (cst === undefined) {
-        throw vanished(path);
-      }
+      if (cst === undefined) throw vanished(path);
       if ((cst.mode & S_IFMT) === S_IFSOCK) continue;
       stats[i] = cst;
       records[i] = this.after.add(item.name, cst, this.owners?.get(path));
