@@ -159,13 +159,13 @@ function dirEntry(rel: string, st: BigIntStats): LayerEntry {
 }
 
 /** Floor, also before 1970. */
-function seconds(ns: bigint): number {
+export function seconds(ns: bigint): number {
   const s = ns / 1_000_000_000n;
   return Number(ns < 0n && s * 1_000_000_000n !== ns ? s - 1n : s);
 }
 
 /** Linux's dev_t encoding (glibc gnu_dev_major/gnu_dev_minor). */
-function splitDevice(rdev: bigint): { devmajor: number; devminor: number } {
+export function splitDevice(rdev: bigint): { devmajor: number; devminor: number } {
   const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n);
   const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n);
   return { devmajor: Number(major), devminor: Number(minor) };
