@@ -6,6 +6,7 @@ export interface HostTools {
   sh?: string;
   env?: string;
   unshare?: string;
+  nsenter?: string;
   setpriv?: string;
   mount?: string;
   touch?: string;
@@ -16,7 +17,7 @@ export interface HostTools {
   bwrap?: string;
 }
 
-const NAMES: readonly (keyof HostTools)[] = ['sh', 'env', 'unshare', 'setpriv', 'mount', 'touch', 'mknod', 'newuidmap', 'newgidmap', 'proot', 'bwrap'];
+const NAMES: readonly (keyof HostTools)[] = ['sh', 'env', 'unshare', 'nsenter', 'setpriv', 'mount', 'touch', 'mknod', 'newuidmap', 'newgidmap', 'proot', 'bwrap'];
 
 /** Directories searched after `searchPath`: a minimal PATH often lacks the sbin ones where mount lives. */
 const FALLBACK_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];

@@ -67,9 +67,9 @@ function runProbe(command: string | undefined, args: readonly string[]): Promise
   });
 }
 
-/** The last line a tool printed, as the reason it failed. */
+/** The reason a tool printed for failing: its last unindented line (mount indents its dmesg advice). */
 function why(o: Outcome): string {
-  const lines = o.output.split('\n').filter((l) => l.trim() !== '');
+  const lines = o.output.split('\n').filter((l) => l.trim() !== '' && !/^\s/.test(l));
   return lines[lines.length - 1] ?? `exit code ${o.code}`;
 }
 
@@ -164,7 +164,7 @@ export async function probeHost(input: ProbeInput): Promise<HostProbe> {
     const mns = await runProbe(tools.unshare, ['--mount', '--propagation=private', '--pid', '--fork', '--', tools.sh ?? '/bin/sh', '-c', PROC_SCRIPT, 'probe', tools.mount ?? 'mount', scratch]);
     const mountNamespace = mns.code === 0 ? { ok: true, detail: `unshare --mount --pid works (/proc: ${mns.output.split('\n').pop()})` } : { ok: false, detail: why(mns) };
 
-    const ch = await runProbe(tools.unshare, ['--root=/', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);
+    const ch = await runProbe(tools.nsenter, ['--root=/', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);
     const chroot = ch.code === 0 ? { ok: true, detail: 'chroot works (CAP_SYS_CHROOT)' } : { ok: false, detail: why(ch) };
 
     const ids = await runProbe(tools.setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);

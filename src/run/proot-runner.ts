@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { HoistError } from '../errors.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { DEVICES } from './namespace-setup.js';
@@ -66,10 +67,28 @@ export class ProotRunner implements Runner {
         args.push('-b', `${m.source}:${m.target}`);
       }
       // proot reads PROOT_* variables of its own; the step's environment is passed as it is, so none are set.
-      return await spawnStep({ command: proot, args: [...args, ...spec.argv], env: spec.env, io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      // proot exits 255 when the step dies of a signal, and says which on stderr.
+      let lastSignal: number | undefined;
+      let tail = '';
+      const watched: RunIo = {
+        stdout: (c) => io.stdout(c),
+        stderr: (c) => {
+          tail = (tail + c.toString('latin1')).slice(-512);
+          const all = [...tail.matchAll(/proot info: pid \d+: terminated with signal (\d+)/g)];
+          if (all.length > 0) lastSignal = Number(all[all.length - 1]?.[1]);
+          io.stderr(c);
+        },
+      };
+      const result = await spawnStep({ command: proot, args: [...args, ...spec.argv], env: spec.env, io: watched, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      const name = lastSignal === undefined ? undefined : signalName(lastSignal);
+      return result.exitCode === 255 && result.signal === undefined && name !== undefined ? { exitCode: 128 + (lastSignal as number), signal: name } : result;
     } finally {
       await scaffold.undo();
       await net.remove();
     }
   }
+}
+
+function signalName(n: number): NodeJS.Signals | undefined {
+  return (Object.entries(constants.signals) as [NodeJS.Signals, number][]).find(([, v]) => v === n)?.[0];
 }

@@ -24,7 +24,7 @@ function missing(names: readonly (keyof RunnerOptions['tools'])[], tools: Runner
 
 function assessUserns(probe: HostProbe, needs: RunNeeds, tools: RunnerOptions['tools']): Assessment {
   const no = (why: string): Assessment => ({ kind: 'userns', ok: false, why, notes: [] });
-  const absent = missing(['unshare', 'setpriv', 'mount', 'env', 'touch', 'sh'], tools);
+  const absent = missing(['unshare', 'nsenter', 'setpriv', 'mount', 'env', 'touch', 'sh'], tools);
   if (absent !== undefined) return no(absent);
   const u = probe.userNamespaces;
   if (!u.ok) return no(`user namespaces are blocked (${u.detail}${u.blockers.length > 0 ? `; ${u.blockers.join('; ')}` : ''})`);
@@ -38,7 +38,7 @@ function assessUserns(probe: HostProbe, needs: RunNeeds, tools: RunnerOptions['t
 
 function assessChroot(probe: HostProbe, needs: RunNeeds, tools: RunnerOptions['tools']): Assessment {
   const no = (why: string): Assessment => ({ kind: 'chroot', ok: false, why, notes: [] });
-  const absent = missing(['unshare', 'setpriv', 'env', 'touch', 'sh'], tools);
+  const absent = missing(['nsenter', 'setpriv', 'env', 'touch', 'sh'], tools);
   if (absent !== undefined) return no(absent);
   if (probe.euid !== 0) return no('hoist is not running as root');
   if (!probe.chroot.ok) return no(`chroot is not permitted (${probe.chroot.detail})`);

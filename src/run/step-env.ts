@@ -57,13 +57,14 @@ export function envArgs(env: string, spec: ProcessSpec): string[] {
 
 /**
  * The last hops into the step: set the groups (setpriv, still as root), then
- * chroot, chdir and setuid (unshare --root --wd -S, which needs no namespace
- * flag), then exec argv. Without `setIds` (a user namespace that maps one id)
- * the ids stay 0.
+ * chroot, chdir and setuid (nsenter --root --wdns -S: with no namespace named
+ * it makes no unshare or setns call, which Docker's default seccomp profile
+ * refuses, and it resolves the working directory inside the new root), then
+ * exec argv. Without `setIds` (a user namespace that maps one id) the ids stay 0.
  */
 export function enterRootArgs(tools: HostTools, runner: string, spec: ProcessSpec, setIds: boolean): string[] {
-  const unshare = requireTool(tools, 'unshare', runner);
-  const enter = [unshare, `--root=${spec.rootfs}`, `--wd=${spec.cwd}`];
+  const nsenter = requireTool(tools, 'nsenter', runner);
+  const enter = [nsenter, `--root=${spec.rootfs}`, `--wdns=${spec.cwd}`];
   if (!setIds) return [...envArgs(requireTool(tools, 'env', runner), spec), ...enter, '--', ...spec.argv];
   const setpriv = requireTool(tools, 'setpriv', runner);
   const groups = spec.groups.length > 0 ? `--groups=${spec.groups.join(',')}` : '--clear-groups';
