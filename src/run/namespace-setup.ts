@@ -4,9 +4,13 @@
  * by the host's /bin/sh inside the new mount namespace, so they vanish with
  * it: nothing is mounted in the host's namespace, nothing left behind.
  *
- * The script reads operations from its arguments up to `--`, then execs the
- * rest (the command that chroots and switches ids). It runs with the tools'
- * own PATH and no variable of the step.
+ * The script reads operations from its arguments up to `--`, then runs the
+ * rest (the command that chroots and switches ids) as its child and exits
+ * with its status. It runs with the tools' own PATH and no variable of the
+ * step. It stays as the PID namespace's init rather than exec'ing the step:
+ * util-linux 2.38's unshare exits 1 ("sigprocmask unblock failed") when its
+ * child dies of a signal, where this way a signal comes out as 128 + its
+ * number, the exit code Docker reports for it.
  */
 
 /** One mount operation; paths are absolute host paths (inside the rootfs where they are targets). */
@@ -36,7 +40,8 @@ while [ "$1" != -- ]; do
   esac
 done
 shift
-exec "$@"
+"$@" &
+wait $!
 `;
 
 /** The script's arguments for `ops`, ending with the `--` before the command. */
