@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fsError } from '../fs-errors.js';
 import { TOOL_PATH, type HostTools } from './host-tools.js';
 import type { IdRange } from './userns-runner.js';
 
@@ -112,7 +113,9 @@ const OVERLAY_SCRIPT = `cd "$2" && mkdir l u w m && "$1" -t overlay overlay -o l
 export async function probeHost(input: ProbeInput): Promise<HostProbe> {
   const { tools } = input;
   const proc = input.files?.proc ?? '/proc';
-  const scratch = await mkdtemp(path.join(input.tmpDir, 'hoist-probe-'));
+  const scratch = await mkdtemp(path.join(input.tmpDir, 'hoist-probe-')).catch((err: unknown) => {
+    throw fsError(err, input.tmpDir, 'create a scratch directory in');
+  });
   try {
     const userns = await runProbe(tools.unshare, ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);
     const usernsOk = userns.code === 0;

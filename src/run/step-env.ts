@@ -1,6 +1,7 @@
 import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
+import { fsError } from '../fs-errors.js';
 import type { HostTools } from './host-tools.js';
 import type { ProcessSpec } from './process-spec.js';
 
@@ -35,7 +36,9 @@ export interface NetworkFiles {
 }
 
 export async function copyNetworkFiles(opts: RunnerOptions): Promise<NetworkFiles> {
-  const dir = await mkdtemp(path.join(opts.tmpDir, 'hoist-run-'));
+  const dir = await mkdtemp(path.join(opts.tmpDir, 'hoist-run-')).catch((err: unknown) => {
+    throw fsError(err, opts.tmpDir, 'create a scratch directory in');
+  });
   const sources = opts.hostFiles ?? { resolvConf: '/etc/resolv.conf', hosts: '/etc/hosts' };
   const files: NetworkFiles['files'] = [];
   for (const [target, source] of [

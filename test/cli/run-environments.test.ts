@@ -157,3 +157,74 @@ describe.each(ROWS)('$name', (row) => {
     expect(await listTree(rootfs)).toEqual(before);
   });
 });
+
+/**
+ * "Shell runner or laptop": an ordinary user with a subordinate id range,
+ * made on the host with useradd (which grants 65536 ids from /etc/login.defs).
+ * userns must be picked for every step, and a non-root USER's files must get
+ * the mapped owner.
+ */
+describe('an ordinary user with a subuid range (useradd on the host)', () => {
+  const USER = 'hoist-rootless';
+
+  function ensureUser(): { uid: number; gid: number; subStart: number } {
+    if (spawnSync('id', ['-u', USER]).status !== 0) {
+      if (process.getuid?.() !== 0) throw new Error(`this test needs the user ${USER} (useradd -M ${USER}, as root)`);
+      execFileSync('useradd', ['-M', '-s', '/usr/sbin/nologin', USER]);
+    }
+    const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim());
+    const line = execFileSync('grep', [`^${USER}:`, '/etc/subuid'], { encoding: 'utf8' }).trim().split('\n')[0] as string;
+    return { uid, gid, subStart: Number(line.split(':')[1]) };
+  }
+
+  function asUser(args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync('setpriv', [`--reuid=${USER}`, `--regid=${USER}`, '--init-groups', 'env', '-i', 'PATH=/usr/bin:/bin', `TMPDIR=${path.join(work, 'user-tmp')}`, process.execPath, ...args], {
+      encoding: 'utf8',
+      cwd: '/',
+      timeout: 5 * 60_000,
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it('doctor picks userns for root and non-root steps, and a USER step writes files owned by its mapped id', async () => {
+    const { uid, gid, subStart } = ensureUser();
+    const dir = await mkdtemp(path.join(work, 'laptop-'));
+    // The user must reach its rootfs and scratch directory: let it through the test run's directories.
+    await chmod(dir, 0o755);
+    await chmod(work, 0o755);
+    await chmod(tmpdir(), 0o711);
+    const rootfs = path.join(dir, 'rootfs');
+    await makeBusyboxRootfs(rootfs);
+    await chmod(rootfs, 0o755);
+    execFileSync('chown', ['-R', '-h', `${uid}:${gid}`, rootfs]);
+    await mkdir(path.join(work, 'user-tmp'), { recursive: true });
+    execFileSync('chown', [`${uid}:${gid}`, path.join(work, 'user-tmp')]);
+
+    const doctor = asUser([path.join(REPO_ROOT, 'dist/cmd/hoist.js'), 'doctor', '--format', 'json']);
+    expect(doctor.status, doctor.stderr).toBe(0);
+    const report = JSON.parse(doctor.stdout) as { auto: { root: { kind: string }; nonRootUser: { kind: string } } };
+    expect({ root: report.auto.root.kind, nonRootUser: report.auto.nonRootUser.kind }).toEqual({ root: 'userns', nonRootUser: 'userns' });
+
+    const script = path.join(dir, 'step.mjs');
+    await writeFile(
+      script,
+      `const run = await import(${JSON.stringify(path.join(REPO_ROOT, 'dist/src/run/index.js'))});
+const { tmpdir, userInfo } = await import('node:os');
+const tools = run.findHostTools(process.env.PATH);
+const probe = await run.probeHost({ tools, tmpDir: tmpdir(), euid: process.geteuid(), user: userInfo().username });
+const sel = run.selectRunner(probe, { switchIds: true }, 'auto', { tools, tmpDir: tmpdir() });
+let stdout = '';
+const r = await sel.runner.run({ argv: ['/bin/sh', '-c', 'id -u; id -G; touch /tmp/by-app'], env: { PATH: '/bin' }, cwd: '/tmp', uid: 1234, gid: 2345, groups: [2345, 50], rootfs: ${JSON.stringify(rootfs)}, mounts: [], network: 'default' },
+  { stdout: (c) => (stdout += c), stderr: (c) => process.stderr.write(c) });
+console.log(JSON.stringify({ kind: sel.runner.kind, exitCode: r.exitCode, stdout }));
+`,
+    );
+    const step = asUser([script]);
+    expect(step.status, step.stderr).toBe(0);
+    expect(JSON.parse(step.stdout)).toEqual({ kind: 'userns', exitCode: 0, stdout: '1234\n2345 50\n' });
+    // Id n inside is subStart + n - 1 outside (root is the user itself).
+    const owner = execFileSync('stat', ['-c', '%u:%g', path.join(rootfs, 'tmp/by-app')], { encoding: 'utf8' }).trim();
+    expect(owner).toBe(`${subStart + 1233}:${subStart + 2344}`);
+  });
+});
