@@ -58,6 +58,7 @@ export class ChrootRunner implements Runner {
         }
       }
       const [command, ...args] = enterRootArgs(tools, this.kind, spec, true) as [string, ...string[]];
+      await scaffold.seal();
       return await spawnStep({ command, args, env: {}, io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
     } finally {
       await scaffold.undo();

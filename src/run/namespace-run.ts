@@ -31,6 +31,7 @@ export async function runInNamespace(
     const ops = await namespaceMounts(spec, scaffold, net);
     const flags = [...unshareFlags, '--mount', '--propagation=private', '--pid', '--fork', '--kill-child'];
     if (spec.network === 'none') flags.push('--net');
+    await scaffold.seal();
     return await spawnStep({
       command: unshare,
       args: [...flags, '--', sh, '-c', SETUP_SCRIPT, 'hoist-setup', ...setupArgs(mount, ops), ...enterRootArgs(tools, runner, spec, setIds)],

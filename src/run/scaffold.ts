@@ -35,8 +35,11 @@ function runTool(command: string, args: readonly string[]): Promise<void> {
  */
 export class RootfsScaffold {
   private readonly created: string[] = [];
-  /** Directory -> its mtime before anything was created in it, as `touch -d` takes it. */
-  private readonly parentTimes = new Map<string, string>();
+  /**
+   * Directory -> its mtime before anything was created in it (as `touch -d`
+   * takes it), and as the step found it (set by `seal`).
+   */
+  private readonly parentTimes = new Map<string, { before: string; sealed?: string }>();
 
   constructor(
     private readonly rootfs: string,
@@ -102,17 +105,57 @@ export class RootfsScaffold {
     this.created.push(dest);
   }
 
-  /** Remove what was created, newest first, and give the parent directories their times back. */
+  /**
+   * Remove what was created, newest first, and give the parent directories
+   * their times back where the step left them alone (a directory the step
+   * changed keeps its new time). A path whose parents the step replaced with
+   * a symlink is left alone: removing through it could reach the host.
+   */
   async undo(): Promise<void> {
-    for (const p of this.created.splice(0).reverse()) await rm(p, { recursive: true, force: true });
-    for (const [dir, time] of this.parentTimes) await runTool(this.touch, ['-c', '-m', '-d', time, dir]);
+    const changedByStep = new Set<string>();
+    for (const [dir, t] of this.parentTimes) {
+      if (t.sealed !== undefined && (await this.reachableWithoutLinks(dir)) && (await mtimeOf(dir)) !== t.sealed) changedByStep.add(dir);
+    }
+    for (const p of this.created.splice(0).reverse()) {
+      if (await this.reachableWithoutLinks(path.dirname(p))) await rm(p, { recursive: true, force: true });
+    }
+    for (const [dir, t] of this.parentTimes) {
+      if (changedByStep.has(dir) || !(await this.reachableWithoutLinks(dir))) continue;
+      await runTool(this.touch, ['-c', '-m', '-d', t.before, dir]);
+    }
     this.parentTimes.clear();
+  }
+
+  /**
+   * Note each parent's time as the step finds it, once everything is made:
+   * call right before the step runs. At undo, a parent whose time moved on
+   * since then was changed by the step and keeps its time.
+   */
+  async seal(): Promise<void> {
+    for (const [dir, t] of this.parentTimes) t.sealed = await mtimeOf(dir);
+  }
+
+  /** Whether `dir` (inside the rootfs) is still a real directory reached through no symlink. */
+  private async reachableWithoutLinks(dir: string): Promise<boolean> {
+    const rel = path.relative(this.rootfs, dir);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
+    let current = this.rootfs;
+    for (const name of rel.split(path.sep).filter((n) => n !== '')) {
+      current = path.join(current, name);
+      const st = await lstat(current).catch(() => undefined);
+      if (st === undefined || !st.isDirectory()) return false;
+    }
+    return true;
   }
 
   private async rememberParent(dir: string): Promise<void> {
     if (this.parentTimes.has(dir) || this.created.includes(dir)) return;
-    const st = await lstat(dir, { bigint: true });
-    const ns = st.mtimeNs;
-    this.parentTimes.set(dir, `@${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`);
+    this.parentTimes.set(dir, { before: await mtimeOf(dir) });
   }
+}
+
+/** A directory's mtime to the nanosecond, as `touch -d` takes it. */
+async function mtimeOf(dir: string): Promise<string> {
+  const ns = (await lstat(dir, { bigint: true })).mtimeNs;
+  return `@${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
 }

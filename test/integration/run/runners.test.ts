@@ -258,6 +258,31 @@ describe.each(CASES)('$name runner', (c) => {
     expect(await pidsOf(child)).toEqual([]);
   });
 
+  if (c.name === 'chroot without a mount namespace') {
+    it('never removes through a symlink the step put where its mount points were', async () => {
+      const victim = path.join(work, 'victim');
+      await mkdir(victim, { recursive: true });
+      await writeFile(path.join(victim, 'null'), 'keep me');
+      try {
+        const r = await run(runner(), { argv: ['/bin/sh', '-c', `rm -rf /dev && ln -s ${victim} /dev`] });
+        expect(r.exitCode).toBe(0);
+        expect(await readFile(path.join(victim, 'null'), 'utf8')).toBe('keep me');
+      } finally {
+        await rm(path.join(rootfs, 'dev'), { force: true });
+      }
+    });
+
+    it('gives /etc its time back after adding resolv.conf, unless the step changed /etc itself', async () => {
+      const etcLine = async (): Promise<string | undefined> => (await listTree(rootfs)).find((l) => l.startsWith('/etc '));
+      const before = await etcLine();
+      await run(runner(), { argv: ['/bin/cat', '/etc/resolv.conf'] });
+      expect(await etcLine()).toBe(before);
+      const r = await run(runner(), { argv: ['/bin/sh', '-c', 'sleep 0.1; touch /etc/made-by-step && rm /etc/made-by-step'] });
+      expect(r.exitCode).toBe(0);
+      expect(await etcLine()).not.toBe(before); // the step's own change to /etc is kept for the snapshot
+    });
+  }
+
   it('leaves nothing in the rootfs: no mount points, device nodes or network files, and the same times', async () => {
     const before = await listTree(rootfs);
     expect(before.filter((l) => /^\/(proc|dev|etc\/resolv\.conf|etc\/hosts) /.test(l))).toEqual([]); // the runner must make them
