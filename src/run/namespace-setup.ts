@@ -40,8 +40,9 @@ while [ "$1" != -- ]; do
   esac
 done
 shift
-"$@" &
-wait $!
+set +e
+"$@"
+exit $?
 `;
 
 /** The script's arguments for `ops`, ending with the `--` before the command. */
