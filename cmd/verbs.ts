@@ -73,6 +73,11 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     description: 'check credentials with a registry and store them, as docker login does',
     load: async () => (await import('./login.js')).registerLogin,
   },
+  doctor: {
+    usage: '[options]',
+    description: 'show which RUN isolation works on this machine, and why the rest does not',
+    load: async () => (await import('./doctor.js')).registerDoctor,
+  },
   logout: {
     usage: '<registry>',
     description: 'remove stored credentials for a registry',

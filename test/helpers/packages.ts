@@ -24,6 +24,11 @@ const COMMANDS: Record<string, string> = {
   zstd: 'zstd',
   gzip: 'gzip',
   tar: 'tar',
+  // The RUN runners and their test rootfs.
+  proot: 'proot',
+  bubblewrap: 'bwrap',
+  uidmap: 'newuidmap',
+  'busybox-static': 'busybox',
 };
 
 /**

@@ -1,0 +1,68 @@
+import { HoistError } from '../errors.js';
+import { runInNamespace } from './namespace-run.js';
+import { DEVICES } from './namespace-setup.js';
+import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
+import { RootfsScaffold, UnsafeMountpointError } from './scaffold.js';
+import { spawnStep } from './spawn-step.js';
+import { checkSpec, copyNetworkFiles, enterRootArgs, requireTool, type RunnerOptions } from './step-env.js';
+
+export interface ChrootOptions extends RunnerOptions {
+  /**
+   * Whether `unshare --mount --pid` works (root with CAP_SYS_ADMIN). Without
+   * it the step runs in a plain chroot: no /proc, device nodes made with
+   * mknod (and removed after the step), no bind mounts.
+   */
+  mountNamespace: boolean;
+}
+
+/** Root in a container (the GitLab docker executor, Fargate): chroot, with a mount namespace when one is allowed. */
+export class ChrootRunner implements Runner {
+  readonly kind = 'chroot' as const;
+  constructor(private readonly opts: ChrootOptions) {}
+
+  async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
+    checkSpec(spec);
+    if (this.opts.mountNamespace) return runInNamespace(this.kind, [], true, this.opts, spec, io, signal);
+    if (spec.network === 'none') {
+      throw new HoistError('RUN_NETWORK_UNSUPPORTED', 'RUN --network=none needs a network namespace, and the chroot runner cannot make one here', {
+        hint: 'drop --network=none, or build where user or mount namespaces are allowed (hoist doctor shows what works here)',
+      });
+    }
+    if (spec.mounts.length > 0) {
+      throw new HoistError('RUN_MOUNTS_UNSUPPORTED', 'bind mounts need a mount namespace, and the chroot runner cannot make one here', {
+        hint: 'build where mount or user namespaces are allowed, or use --isolation proot',
+      });
+    }
+    return this.runPlain(spec, io, signal);
+  }
+
+  private async runPlain(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
+    const { tools } = this.opts;
+    const scaffold = new RootfsScaffold(spec.rootfs, requireTool(tools, 'touch', this.kind));
+    const net = await copyNetworkFiles(this.opts);
+    try {
+      await scaffold.ensure('dev', 'dir');
+      const mknod = tools.mknod;
+      for (const d of DEVICES) {
+        // A node the image ships stays as it is; where mknod is not allowed the step goes without.
+        if (mknod === undefined || (await scaffold.exists(`dev/${d.name}`))) continue;
+        await scaffold.mknod(mknod, `dev/${d.name}`, d.major, d.minor).catch(() => undefined);
+      }
+      for (const f of net.files) {
+        if (await scaffold.exists(f.target)) continue; // the image's own stays
+        try {
+          await scaffold.ensure('etc', 'dir');
+          await scaffold.copyIn(f.copy, f.target);
+        } catch (err) {
+          if (!(err instanceof UnsafeMountpointError)) throw err;
+        }
+      }
+      const [command, ...args] = enterRootArgs(tools, this.kind, spec, true) as [string, ...string[]];
+      await scaffold.seal();
+      return await spawnStep({ command, args, env: {}, io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+    } finally {
+      await scaffold.undo();
+      await net.remove();
+    }
+  }
+}

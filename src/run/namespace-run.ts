@@ -1,0 +1,46 @@
+import { namespaceMounts } from './namespace-mounts.js';
+import { SETUP_SCRIPT, setupArgs } from './namespace-setup.js';
+import type { ProcessSpec, RunIo, RunResult } from './process-spec.js';
+import { RootfsScaffold } from './scaffold.js';
+import { spawnStep } from './spawn-step.js';
+import { copyNetworkFiles, enterRootArgs, requireTool, type RunnerOptions } from './step-env.js';
+import { TOOL_PATH } from './host-tools.js';
+
+/**
+ * Run a step under `unshare FLAGS` (a new mount and PID namespace, and a user
+ * namespace for the userns runner): the setup script mounts /dev, /proc and
+ * the rest inside it, then the step enters the rootfs. `--kill-child` ties
+ * the namespace's init to unshare, so killing unshare ends the whole tree.
+ */
+export async function runInNamespace(
+  runner: string,
+  unshareFlags: readonly string[],
+  setIds: boolean,
+  opts: RunnerOptions,
+  spec: ProcessSpec,
+  io: RunIo,
+  signal?: AbortSignal,
+): Promise<RunResult> {
+  const { tools } = opts;
+  const unshare = requireTool(tools, 'unshare', runner);
+  const sh = requireTool(tools, 'sh', runner);
+  const mount = requireTool(tools, 'mount', runner);
+  const scaffold = new RootfsScaffold(spec.rootfs, requireTool(tools, 'touch', runner));
+  const net = await copyNetworkFiles(opts);
+  try {
+    const ops = await namespaceMounts(spec, scaffold, net);
+    const flags = [...unshareFlags, '--mount', '--propagation=private', '--pid', '--fork', '--kill-child'];
+    if (spec.network === 'none') flags.push('--net');
+    await scaffold.seal();
+    return await spawnStep({
+      command: unshare,
+      args: [...flags, '--', sh, '-c', SETUP_SCRIPT, 'hoist-setup', ...setupArgs(mount, ops), ...enterRootArgs(tools, runner, spec, setIds)],
+      env: { PATH: TOOL_PATH },
+      io,
+      ...(signal !== undefined ? { signal } : {}),
+    });
+  } finally {
+    await scaffold.undo();
+    await net.remove();
+  }
+}

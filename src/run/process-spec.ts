@@ -1,0 +1,63 @@
+/**
+ * What a runner executes and what it reports back. A RUN step becomes one
+ * ProcessSpec; the runner decides how to isolate it (see the runners).
+ */
+
+export type RunnerKind = 'userns' | 'chroot' | 'proot';
+export const RUNNER_KINDS: readonly RunnerKind[] = ['userns', 'chroot', 'proot'];
+
+/** `default` and `host` share the host's network (hoist sets up none of its own); `none` gives an empty one. */
+export type NetworkMode = 'default' | 'none' | 'host';
+
+/** A host path bound into the rootfs for the step (RUN --mount=type=bind, caches). */
+export interface BindMount {
+  /** Absolute path on the host. */
+  source: string;
+  /** Absolute path inside the rootfs. */
+  target: string;
+  readonly?: boolean;
+}
+
+export interface ProcessSpec {
+  /** The command as exec'd (shell form has already gone through SHELL). */
+  argv: readonly string[];
+  /** The whole environment the step sees, and nothing else: no variable of hoist's own reaches it. */
+  env: Readonly<Record<string, string>>;
+  /** Working directory inside the rootfs (absolute); it must exist. */
+  cwd: string;
+  uid: number;
+  gid: number;
+  /** Supplementary groups. */
+  groups: readonly number[];
+  /** The root filesystem directory on the host. */
+  rootfs: string;
+  mounts: readonly BindMount[];
+  network: NetworkMode;
+}
+
+/** Where the step's output goes, chunk by chunk as it comes. */
+export interface RunIo {
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
+}
+
+export interface RunResult {
+  /** The exit code; 128 + the signal number when a signal ended the step. */
+  exitCode: number;
+  /** The signal that ended the step, if one did. */
+  signal?: NodeJS.Signals;
+}
+
+/** What a step asks of a runner beyond running as root with the host's network. */
+export interface RunNeeds {
+  /** Some step runs under a non-root USER (or with a non-root group). */
+  switchIds?: boolean;
+  /** Some step asks for RUN --network=none. */
+  networkNone?: boolean;
+}
+
+export interface Runner {
+  readonly kind: RunnerKind;
+  /** Run the step; on `signal` abort, the step's whole process tree is killed and the promise rejects with the abort reason. */
+  run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult>;
+}

@@ -1,0 +1,95 @@
+import { stat } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { HoistError } from '../errors.js';
+import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
+import { DEVICES } from './namespace-setup.js';
+import { RootfsScaffold, UnsafeMountpointError } from './scaffold.js';
+import { spawnStep } from './spawn-step.js';
+import { checkSpec, copyNetworkFiles, requireTool, type RunnerOptions } from './step-env.js';
+
+/**
+ * ptrace instead of namespaces (restricted pods, Fargate): `proot -0` fakes
+ * root, `-i UID:GID` a non-root USER, and binds appear without mount points
+ * in the rootfs. Supplementary groups cannot be faked. proot makes no
+ * network namespace, so --network=none is refused.
+ */
+export interface ProotOptions extends RunnerOptions {
+  /**
+   * Whether this proot has --kill-on-exit (5.2 and later; Debian 12 ships
+   * 5.1). Without it the step's process group is killed when the step ends.
+   */
+  killOnExit: boolean;
+}
+
+export class ProotRunner implements Runner {
+  readonly kind = 'proot' as const;
+  constructor(private readonly opts: ProotOptions) {}
+
+  async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
+    checkSpec(spec);
+    const proot = requireTool(this.opts.tools, 'proot', this.kind);
+    if (spec.network === 'none') {
+      throw new HoistError('RUN_NETWORK_UNSUPPORTED', 'RUN --network=none needs a network namespace, and the proot runner has none', {
+        hint: 'drop --network=none, or build where user namespaces are allowed (hoist doctor shows what works here)',
+      });
+    }
+    // proot binds onto missing paths by creating and deleting them in the rootfs, which changes the
+    // parents' times: the mount points are made here instead, and removed with the times restored.
+    const scaffold = new RootfsScaffold(spec.rootfs, requireTool(this.opts.tools, 'touch', this.kind));
+    const net = await copyNetworkFiles(this.opts);
+    try {
+      const args = [spec.uid === 0 && spec.gid === 0 ? '-0' : `-i`];
+      if (args[0] === '-i') args.push(`${spec.uid}:${spec.gid}`);
+      if (this.opts.killOnExit) args.push('--kill-on-exit');
+      args.push('-r', spec.rootfs, '-w', spec.cwd);
+      for (const d of DEVICES) {
+        await scaffold.ensure(`dev/${d.name}`, 'file');
+        args.push('-b', `/dev/${d.name}`);
+      }
+      await scaffold.ensure('dev/fd', 'dir');
+      await scaffold.ensure('proc', 'dir');
+      args.push('-b', '/proc/self/fd:/dev/fd', '-b', '/proc');
+      for (const f of net.files) {
+        try {
+          await scaffold.ensure(f.target, 'file');
+          args.push('-b', `${f.copy}:/${f.target}`);
+        } catch (err) {
+          if (!(err instanceof UnsafeMountpointError)) throw err;
+        }
+      }
+      for (const m of spec.mounts) {
+        if (m.readonly === true) {
+          throw new HoistError('RUN_MOUNTS_UNSUPPORTED', `the proot runner cannot bind ${m.source} read-only`, {
+            hint: 'use a read-write bind, or build where user or mount namespaces are allowed',
+          });
+        }
+        await scaffold.ensure(m.target, (await stat(m.source)).isDirectory() ? 'dir' : 'file');
+        args.push('-b', `${m.source}:${m.target}`);
+      }
+      // proot reads PROOT_* variables of its own; the step's environment is passed as it is, so none are set.
+      // proot exits 255 when the step dies of a signal, and says which on stderr.
+      let lastSignal: number | undefined;
+      let tail = '';
+      const watched: RunIo = {
+        stdout: (c) => io.stdout(c),
+        stderr: (c) => {
+          tail = (tail + c.toString('latin1')).slice(-512);
+          const all = [...tail.matchAll(/proot info: pid \d+: terminated with signal (\d+)/g)];
+          if (all.length > 0) lastSignal = Number(all[all.length - 1]?.[1]);
+          io.stderr(c);
+        },
+      };
+      await scaffold.seal();
+      const result = await spawnStep({ command: proot, args: [...args, ...spec.argv], env: spec.env, io: watched, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      const name = lastSignal === undefined ? undefined : signalName(lastSignal);
+      return result.exitCode === 255 && result.signal === undefined && name !== undefined ? { exitCode: 128 + (lastSignal as number), signal: name } : result;
+    } finally {
+      await scaffold.undo();
+      await net.remove();
+    }
+  }
+}
+
+function signalName(n: number): NodeJS.Signals | undefined {
+  return (Object.entries(constants.signals) as [NodeJS.Signals, number][]).find(([, v]) => v === n)?.[0];
+}

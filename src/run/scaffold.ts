@@ -1,0 +1,161 @@
+import { spawn } from 'node:child_process';
+import { copyFile, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { HoistError } from '../errors.js';
+
+/** A path inside the rootfs that a runner may not use: a symlink or a non-directory on the way. */
+export class UnsafeMountpointError extends HoistError {
+  constructor(rel: string, why: string) {
+    super('RUN_MOUNTPOINT', `cannot prepare /${rel} in the root filesystem for the step: ${why}`, {
+      hint: 'the image has a symlink or a file where a directory is expected; a runner never follows links out of the rootfs',
+    });
+  }
+}
+
+type Kind = 'dir' | 'file';
+
+function runTool(command: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: {} });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${path.basename(command)} ${args.join(' ')}: ${err.trim() || `exit ${code}`}`)),
+    );
+  });
+}
+
+/**
+ * What a runner adds to a rootfs for one step (mount points, device nodes,
+ * resolv.conf), recorded so that `undo` leaves the rootfs exactly as it was:
+ * what was created is removed, and the directories it was created in get
+ * their modification time back (to the nanosecond, so a stat-walk
+ * snapshot sees no change). Nothing already in the rootfs is ever changed.
+ */
+export class RootfsScaffold {
+  private readonly created: string[] = [];
+  /**
+   * Directory -> its mtime before anything was created in it (as `touch -d`
+   * takes it), and as the step found it (set by `seal`).
+   */
+  private readonly parentTimes = new Map<string, { before: string; sealed?: string }>();
+
+  constructor(
+    private readonly rootfs: string,
+    private readonly touch: string,
+  ) {}
+
+  /**
+   * Make sure `/rel` exists as a `kind`, creating it (and missing parents) if
+   * needed. Returns the absolute host path. Throws UnsafeMountpointError where
+   * a symlink or a wrong type is on the way (a mount there could land outside
+   * the rootfs).
+   */
+  async ensure(rel: string, kind: Kind): Promise<string> {
+    const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..')) throw new UnsafeMountpointError(rel, 'the path has a ".." component');
+    let current = this.rootfs;
+    for (const [i, name] of parts.entries()) {
+      const next = path.join(current, name);
+      const last = i === parts.length - 1;
+      const want: Kind = last ? kind : 'dir';
+      const st = await lstat(next).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return undefined;
+        throw e;
+      });
+      if (st === undefined) {
+        await this.rememberParent(current);
+        if (want === 'dir') await mkdir(next, { mode: 0o755 });
+        else await writeFile(next, '', { mode: 0o644, flag: 'wx' });
+        this.created.push(next);
+        // A new directory's own mtime needs no restoring: it is removed again.
+        this.parentTimes.delete(next);
+      } else if (st.isSymbolicLink()) {
+        throw new UnsafeMountpointError(rel, `/${parts.slice(0, i + 1).join('/')} is a symbolic link`);
+      } else if (want === 'dir' ? !st.isDirectory() : st.isDirectory()) {
+        throw new UnsafeMountpointError(rel, `/${parts.slice(0, i + 1).join('/')} is ${st.isDirectory() ? 'a directory' : 'not a directory'}`);
+      }
+      current = next;
+    }
+    return current;
+  }
+
+  /** Whether `/rel` exists (as anything, symlinks not followed). */
+  async exists(rel: string): Promise<boolean> {
+    return lstat(path.join(this.rootfs, rel)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Create a file `/rel` (its parent must exist) with a copy of the host file `source`. */
+  async copyIn(source: string, rel: string): Promise<void> {
+    const dest = path.join(this.rootfs, rel);
+    await this.rememberParent(path.dirname(dest));
+    await copyFile(source, dest, 0 /* no COPYFILE_EXCL needed: caller checked absence */);
+    this.created.push(dest);
+  }
+
+  /** Make the character device `/rel` (its parent must exist) with `mknod`. */
+  async mknod(mknod: string, rel: string, major: number, minor: number): Promise<void> {
+    const dest = path.join(this.rootfs, rel);
+    await this.rememberParent(path.dirname(dest));
+    await runTool(mknod, ['-m', '666', dest, 'c', String(major), String(minor)]);
+    this.created.push(dest);
+  }
+
+  /**
+   * Remove what was created, newest first, and give the parent directories
+   * their times back where the step left them alone (a directory the step
+   * changed keeps its new time). A path whose parents the step replaced with
+   * a symlink is left alone: removing through it could reach the host.
+   */
+  async undo(): Promise<void> {
+    const changedByStep = new Set<string>();
+    for (const [dir, t] of this.parentTimes) {
+      if (t.sealed !== undefined && (await this.reachableWithoutLinks(dir)) && (await mtimeOf(dir)) !== t.sealed) changedByStep.add(dir);
+    }
+    for (const p of this.created.splice(0).reverse()) {
+      if (await this.reachableWithoutLinks(path.dirname(p))) await rm(p, { recursive: true, force: true });
+    }
+    for (const [dir, t] of this.parentTimes) {
+      if (changedByStep.has(dir) || !(await this.reachableWithoutLinks(dir))) continue;
+      await runTool(this.touch, ['-c', '-m', '-d', t.before, dir]);
+    }
+    this.parentTimes.clear();
+  }
+
+  /**
+   * Note each parent's time as the step finds it, once everything is made:
+   * call right before the step runs. At undo, a parent whose time moved on
+   * since then was changed by the step and keeps its time.
+   */
+  async seal(): Promise<void> {
+    for (const [dir, t] of this.parentTimes) t.sealed = await mtimeOf(dir);
+  }
+
+  /** Whether `dir` (inside the rootfs) is still a real directory reached through no symlink. */
+  private async reachableWithoutLinks(dir: string): Promise<boolean> {
+    const rel = path.relative(this.rootfs, dir);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
+    let current = this.rootfs;
+    for (const name of rel.split(path.sep).filter((n) => n !== '')) {
+      current = path.join(current, name);
+      const st = await lstat(current).catch(() => undefined);
+      if (st === undefined || !st.isDirectory()) return false;
+    }
+    return true;
+  }
+
+  private async rememberParent(dir: string): Promise<void> {
+    if (this.parentTimes.has(dir) || this.created.includes(dir)) return;
+    this.parentTimes.set(dir, { before: await mtimeOf(dir) });
+  }
+}
+
+/** A directory's mtime to the nanosecond, as `touch -d` takes it. */
+async function mtimeOf(dir: string): Promise<string> {
+  const ns = (await lstat(dir, { bigint: true })).mtimeNs;
+  return `@${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
+}

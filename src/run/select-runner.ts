@@ -1,0 +1,108 @@
+import { HoistError } from '../errors.js';
+import { ChrootRunner } from './chroot-runner.js';
+import type { HostProbe } from './probe.js';
+import { RUNNER_KINDS, type RunNeeds, type Runner, type RunnerKind } from './process-spec.js';
+import { ProotRunner } from './proot-runner.js';
+import type { RunnerOptions } from './step-env.js';
+import { UsernsRunner } from './userns-runner.js';
+
+export type Isolation = 'auto' | RunnerKind;
+
+/** Whether one runner can run the steps here, and why (not). */
+export interface Assessment {
+  kind: RunnerKind;
+  ok: boolean;
+  why: string;
+  /** Limits the user should hear about once, such as no /proc. */
+  notes: string[];
+}
+
+function missing(names: readonly (keyof RunnerOptions['tools'])[], tools: RunnerOptions['tools']): string | undefined {
+  const gone = names.filter((n) => tools[n] === undefined);
+  return gone.length > 0 ? `${gone.join(', ')} ${gone.length > 1 ? 'are' : 'is'} not installed` : undefined;
+}
+
+function assessUserns(probe: HostProbe, needs: RunNeeds, tools: RunnerOptions['tools']): Assessment {
+  const no = (why: string): Assessment => ({ kind: 'userns', ok: false, why, notes: [] });
+  const absent = missing(['unshare', 'nsenter', 'setpriv', 'mount', 'env', 'touch', 'sh'], tools);
+  if (absent !== undefined) return no(absent);
+  const u = probe.userNamespaces;
+  if (!u.ok) return no(`user namespaces are blocked (${u.detail}${u.blockers.length > 0 ? `; ${u.blockers.join('; ')}` : ''})`);
+  if (!probe.procInUserns.ok) return no(`/proc can be neither mounted nor bound in a user namespace (${probe.procInUserns.detail})`);
+  if (needs.switchIds && !probe.subids.ok) {
+    return no(`a step runs as a non-root USER, and only root can be mapped: ${probe.subids.detail}`);
+  }
+  const ids = probe.subids.ok ? `root and ${probe.subids.uid?.count ?? 0} subordinate ids mapped` : 'root mapped to the invoking user';
+  return { kind: 'userns', ok: true, why: `user namespaces work (${ids}; /proc ${probe.procInUserns.how === 'mount' ? 'mounted' : 'bound from the host'})`, notes: [] };
+}
+
+function assessChroot(probe: HostProbe, needs: RunNeeds, tools: RunnerOptions['tools']): Assessment {
+  const no = (why: string): Assessment => ({ kind: 'chroot', ok: false, why, notes: [] });
+  const absent = missing(['nsenter', 'setpriv', 'env', 'touch', 'sh'], tools);
+  if (absent !== undefined) return no(absent);
+  if (probe.euid !== 0) return no('hoist is not running as root');
+  if (!probe.chroot.ok) return no(`chroot is not permitted (${probe.chroot.detail})`);
+  if (!probe.setIds.ok) return no(`switching uid and gid is not permitted (${probe.setIds.detail})`);
+  if (probe.mountNamespace.ok && tools.mount !== undefined) return { kind: 'chroot', ok: true, why: 'root, with a mount namespace', notes: [] };
+  if (needs.networkNone) return no('RUN --network=none needs a network namespace, and none can be made here');
+  const notes = ['no mount namespace here: steps run without /proc'];
+  if (!probe.mknod.ok) notes.push('device nodes cannot be made here: steps run without /dev/null');
+  return { kind: 'chroot', ok: true, why: `root without a mount namespace (${probe.mountNamespace.detail}): a plain chroot`, notes };
+}
+
+function assessProot(probe: HostProbe, needs: RunNeeds): Assessment {
+  const no = (why: string): Assessment => ({ kind: 'proot', ok: false, why, notes: [] });
+  if (!probe.proot.ok) return no(`proot does not work here (${probe.proot.detail})`);
+  if (needs.networkNone) return no('RUN --network=none needs a network namespace, and proot makes none');
+  const notes = needs.switchIds ? ['proot fakes a USER\'s uid and gid but not its supplementary groups'] : [];
+  return { kind: 'proot', ok: true, why: `proot ${probe.proot.version ?? ''} works`.replace('  ', ' '), notes };
+}
+
+/** Every runner in `auto`'s order of preference, each with whether it can run steps that need `needs` here. */
+export function assessRunners(probe: HostProbe, needs: RunNeeds, tools: RunnerOptions['tools']): Assessment[] {
+  return RUNNER_KINDS.map((kind) => (kind === 'userns' ? assessUserns(probe, needs, tools) : kind === 'chroot' ? assessChroot(probe, needs, tools) : assessProot(probe, needs)));
+}
+
+export interface Selection {
+  runner: Runner;
+  /** What was picked and why, for the build output: "userns: user namespaces work (...)". */
+  reason: string;
+  notes: string[];
+}
+
+/**
+ * The runner for `isolation`: the named one if it can work here, or for
+ * `auto` the first that can. Throws a HoistError saying why none (or not the
+ * named one) works.
+ */
+export function selectRunner(probe: HostProbe, needs: RunNeeds, isolation: Isolation, opts: RunnerOptions): Selection {
+  const all = assessRunners(probe, needs, opts.tools);
+  const candidates = isolation === 'auto' ? all : all.filter((a) => a.kind === isolation);
+  const chosen = candidates.find((a) => a.ok);
+  if (chosen === undefined) {
+    const reasons = candidates.map((a) => `${a.kind}: ${a.why}`).join('; ');
+    throw new HoistError(
+      'RUN_NO_RUNNER',
+      isolation === 'auto' ? `no runner can run RUN steps here (${reasons})` : `--isolation ${isolation} cannot run RUN steps here (${reasons})`,
+      {
+        hint:
+          isolation === 'userns' && needs.switchIds
+            ? 'grant the user a subordinate id range in /etc/subuid and /etc/subgid and install uidmap, or use --isolation proot (hoist doctor shows what works here)'
+            : 'install proot (it works almost everywhere), or run `hoist doctor` to see what works here and why the rest does not',
+      },
+    );
+  }
+  const skipped = isolation === 'auto' ? all.slice(0, all.indexOf(chosen)).map((a) => ` (not ${a.kind}: ${a.why})`).join('') : '';
+  return { runner: createRunner(chosen.kind, probe, opts), reason: `${chosen.kind}: ${chosen.why}${skipped}`, notes: chosen.notes };
+}
+
+export function createRunner(kind: RunnerKind, probe: HostProbe, opts: RunnerOptions): Runner {
+  switch (kind) {
+    case 'userns':
+      return new UsernsRunner({ ...opts, ...(probe.subids.ok && probe.subids.uid && probe.subids.gid ? { subids: { uid: probe.subids.uid, gid: probe.subids.gid } } : {}) });
+    case 'chroot':
+      return new ChrootRunner({ ...opts, mountNamespace: probe.mountNamespace.ok && opts.tools.mount !== undefined });
+    case 'proot':
+      return new ProotRunner({ ...opts, killOnExit: probe.proot.killOnExit });
+  }
+}

@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import type { RunIo, RunResult } from './process-spec.js';
+
+export interface SpawnStepOptions {
+  command: string;
+  args: readonly string[];
+  env: Readonly<Record<string, string>>;
+  io: RunIo;
+  signal?: AbortSignal;
+  /**
+   * After the main process exits, kill what is left of its process group.
+   * Runners without a PID namespace need it: a daemon the step left behind
+   * would otherwise keep the output pipes open, and run on after the step.
+   */
+  killGroupOnExit?: boolean;
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
+}
+
+/**
+ * Spawn one step's outer process in its own process group, stream its output
+ * to `io` as it comes, and report how it ended. Abort kills the whole group
+ * (the runners put the step's tree under it, or in a PID namespace that dies
+ * with it) and rejects with the abort reason once the processes are gone.
+ */
+export function spawnStep(opts: SpawnStepOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) {
+      reject(opts.signal.reason);
+      return;
+    }
+    const child = spawn(opts.command, opts.args, {
+      env: { ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let aborted = false;
+    const onAbort = (): void => {
+      aborted = true;
+      killGroup(child.pid);
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout.on('data', (c: Buffer) => opts.io.stdout(c));
+    child.stderr.on('data', (c: Buffer) => opts.io.stderr(c));
+    let spawnError: Error | undefined;
+    child.on('error', (err) => {
+      spawnError = err;
+      if (child.pid === undefined) {
+        opts.signal?.removeEventListener('abort', onAbort);
+        reject(err); // it never started, so no 'close' follows
+      }
+    });
+    let ended: { code: number | null; sig: NodeJS.Signals | null } | undefined;
+    child.on('exit', (code, sig) => {
+      ended = { code, sig };
+      if (opts.killGroupOnExit) killGroup(child.pid);
+    });
+    child.on('close', (code, sig) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      const end = ended ?? { code, sig };
+      if (aborted) reject(opts.signal?.reason);
+      else if (spawnError !== undefined) reject(spawnError);
+      else if (end.sig !== null) resolve({ exitCode: 128 + (constants.signals[end.sig] ?? 0), signal: end.sig });
+      else resolve({ exitCode: end.code ?? 255 });
+    });
+  });
+}

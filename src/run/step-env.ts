@@ -1,0 +1,93 @@
+import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { HoistError } from '../errors.js';
+import { fsError } from '../fs-errors.js';
+import type { HostTools } from './host-tools.js';
+import type { ProcessSpec } from './process-spec.js';
+
+/** What every runner is built with. */
+export interface RunnerOptions {
+  tools: HostTools;
+  /** A private directory of hoist's for per-step scratch files (copies of resolv.conf and hosts). Never inside a rootfs. */
+  tmpDir: string;
+  /** The host files a step gets as /etc/resolv.conf and /etc/hosts; default the host's own. */
+  hostFiles?: { resolvConf: string; hosts: string };
+}
+
+export function requireTool<K extends keyof HostTools>(tools: HostTools, name: K, runner: string): string {
+  const found = tools[name];
+  if (found === undefined) {
+    throw new HoistError('RUN_TOOL_MISSING', `the ${runner} runner needs \`${name}\`, and it is not installed here`, {
+      hint: `install it (${name === 'proot' ? 'apt-get install proot' : name === 'newuidmap' || name === 'newgidmap' ? 'apt-get install uidmap' : 'apt-get install util-linux'}), or run \`hoist doctor\` to see which --isolation works here`,
+    });
+  }
+  return found;
+}
+
+/**
+ * Copies of the host's resolv.conf and hosts for one step, in a scratch
+ * directory of their own: a step that writes to its /etc/hosts changes the
+ * copy, never the host's file. `remove` deletes them.
+ */
+export interface NetworkFiles {
+  /** rootfs-relative target -> host copy. */
+  files: { target: string; copy: string }[];
+  remove(): Promise<void>;
+}
+
+export async function copyNetworkFiles(opts: RunnerOptions): Promise<NetworkFiles> {
+  const dir = await mkdtemp(path.join(opts.tmpDir, 'hoist-run-')).catch((err: unknown) => {
+    throw fsError(err, opts.tmpDir, 'create a scratch directory in');
+  });
+  const sources = opts.hostFiles ?? { resolvConf: '/etc/resolv.conf', hosts: '/etc/hosts' };
+  const files: NetworkFiles['files'] = [];
+  for (const [target, source] of [
+    ['etc/resolv.conf', sources.resolvConf],
+    ['etc/hosts', sources.hosts],
+  ] as const) {
+    if (!(await stat(source).then((s) => s.isFile(), () => false))) continue;
+    const copy = path.join(dir, path.basename(target));
+    await copyFile(source, copy);
+    files.push({ target, copy });
+  }
+  return { files, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** `env -i NAME=VALUE...`: the step's environment exactly, set at the last hop before the step. */
+export function envArgs(env: string, spec: ProcessSpec): string[] {
+  return [env, '-i', ...Object.entries(spec.env).filter(([k]) => k !== '' && !k.includes('=')).map(([k, v]) => `${k}=${v}`)];
+}
+
+/**
+ * The last hops into the step: set the groups (setpriv, still as root), then
+ * chroot, chdir and setuid (nsenter --root --wdns -S: with no namespace named
+ * it makes no unshare or setns call, which Docker's default seccomp profile
+ * refuses, and it resolves the working directory inside the new root), then
+ * exec argv. Without `setIds` (a user namespace that maps one id) the ids stay 0.
+ */
+export function enterRootArgs(tools: HostTools, runner: string, spec: ProcessSpec, setIds: boolean): string[] {
+  const nsenter = requireTool(tools, 'nsenter', runner);
+  const enter = [nsenter, `--root=${spec.rootfs}`, `--wdns=${spec.cwd}`];
+  if (!setIds) return [...envArgs(requireTool(tools, 'env', runner), spec), ...enter, '--', ...spec.argv];
+  const setpriv = requireTool(tools, 'setpriv', runner);
+  const groups = spec.groups.length > 0 ? `--groups=${spec.groups.join(',')}` : '--clear-groups';
+  return [
+    ...envArgs(requireTool(tools, 'env', runner), spec),
+    setpriv,
+    `--regid=${spec.gid}`,
+    groups,
+    '--',
+    ...enter,
+    '-S',
+    String(spec.uid),
+    '--',
+    ...spec.argv,
+  ];
+}
+
+export function checkSpec(spec: ProcessSpec): void {
+  if (spec.argv.length === 0) throw new HoistError('RUN_EMPTY', 'the step has no command to run', { hint: 'give RUN a command' });
+  if (!path.isAbsolute(spec.cwd)) {
+    throw new HoistError('RUN_CWD', `the working directory ${JSON.stringify(spec.cwd)} is not absolute`, { hint: 'WORKDIR paths are absolute inside the image' });
+  }
+}

@@ -1,0 +1,48 @@
+import { HoistError } from '../errors.js';
+import { runInNamespace } from './namespace-run.js';
+import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
+import { checkSpec, requireTool, type RunnerOptions } from './step-env.js';
+
+/** A block of subordinate ids granted by /etc/subuid or /etc/subgid. */
+export interface IdRange {
+  start: number;
+  count: number;
+}
+
+export interface UsernsOptions extends RunnerOptions {
+  /** The subuid and subgid ranges to map to ids 1..count (through newuidmap/newgidmap); without them only root exists. */
+  subids?: { uid: IdRange; gid: IdRange };
+}
+
+/**
+ * A user namespace (root mapped to the invoking user, and the subordinate
+ * range to ids 1.. where one is granted), with a mount and PID namespace.
+ * Needs util-linux (unshare, setpriv, mount) and, for a range, uidmap.
+ */
+export class UsernsRunner implements Runner {
+  readonly kind = 'userns' as const;
+  constructor(private readonly opts: UsernsOptions) {}
+
+  async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
+    checkSpec(spec);
+    const range = this.opts.subids;
+    const flags = ['--user', '--map-root-user'];
+    if (range !== undefined) {
+      requireTool(this.opts.tools, 'newuidmap', this.kind);
+      requireTool(this.opts.tools, 'newgidmap', this.kind);
+      flags.push(`--map-users=${range.uid.start},1,${range.uid.count}`, `--map-groups=${range.gid.start},1,${range.gid.count}`);
+      const unmapped = [spec.uid, spec.gid, ...spec.groups].find((id, i) => id > (i === 0 ? range.uid.count : range.gid.count));
+      if (unmapped !== undefined) throw unmappedId(unmapped, `the subordinate range maps ids up to ${Math.min(range.uid.count, range.gid.count)}`);
+    } else if (spec.uid !== 0 || spec.gid !== 0) {
+      throw unmappedId(spec.uid !== 0 ? spec.uid : spec.gid, 'this user namespace maps only root');
+    }
+    // Supplementary groups of root cannot be set where only root is mapped (setgroups is denied there); root needs none.
+    return runInNamespace(this.kind, flags, range !== undefined, this.opts, range !== undefined ? spec : { ...spec, groups: [] }, io, signal);
+  }
+}
+
+function unmappedId(id: number, why: string): HoistError {
+  return new HoistError('RUN_UNMAPPED_ID', `the userns runner cannot run the step as id ${id}: ${why}`, {
+    hint: 'grant the invoking user a subordinate id range in /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER) and install uidmap, or use --isolation proot',
+  });
+}

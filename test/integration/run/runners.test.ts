@@ -1,0 +1,294 @@
+/**
+ * Each runner on a real busybox rootfs: ids, environment, working directory,
+ * exit codes and signals, streaming, /proc and /dev, the network files, and
+ * a rootfs left exactly as it was.
+ */
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HoistError } from '../../../src/errors.js';
+import {
+  ChrootRunner,
+  findHostTools,
+  ProotRunner,
+  UsernsRunner,
+  type ProcessSpec,
+  type RunResult,
+  type Runner,
+} from '../../../src/run/index.js';
+import { APP_GID, APP_UID, makeBusyboxRootfs, STAFF_GID } from '../../helpers/busybox-rootfs.js';
+import { ensureDebianPackages } from '../../helpers/packages.js';
+import { listTree } from '../../helpers/rootfs-listing.js';
+
+let work: string;
+let rootfs: string;
+
+interface Captured extends RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+async function run(runner: Runner, spec: Partial<ProcessSpec>, signal?: AbortSignal): Promise<Captured> {
+  let stdout = '';
+  let stderr = '';
+  const full: ProcessSpec = {
+    argv: ['/bin/true'],
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' },
+    cwd: '/',
+    uid: 0,
+    gid: 0,
+    groups: [],
+    rootfs,
+    mounts: [],
+    network: 'default',
+    ...spec,
+  };
+  const r = await runner.run(full, { stdout: (c) => (stdout += c.toString()), stderr: (c) => (stderr += c.toString()) }, signal);
+  return { ...r, stdout, stderr };
+}
+
+/** Pids of processes whose argv is exactly `argv` (found by scanning /proc: the test kills by id only). */
+async function pidsOf(argv: readonly string[]): Promise<number[]> {
+  const want = argv.join('\0') + '\0';
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'latin1').catch(() => '');
+    if (cmdline === want) pids.push(Number(name));
+  }
+  return pids;
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  await ensureDebianPackages(['proot', 'uidmap', 'busybox-static']);
+  work = await mkdtemp(path.join(tmpdir(), 'hoist-runners-'));
+  rootfs = path.join(work, 'rootfs');
+  await makeBusyboxRootfs(rootfs);
+  await chmod(rootfs, 0o755);
+}, 15 * 60_000);
+
+afterAll(async () => {
+  if (work !== undefined) await rm(work, { recursive: true, force: true });
+});
+
+const tools = findHostTools(process.env.PATH);
+const opts = (): { tools: typeof tools; tmpDir: string } => ({ tools, tmpDir: work });
+
+interface Case {
+  name: string;
+  make: () => Runner;
+  /** Whether /proc is there for the step. */
+  proc: boolean;
+  /** Whether the step may run as a non-root user with supplementary groups. */
+  ids: 'all' | 'no-groups' | 'root-only';
+  /** Whether the runner isolates the network for --network=none. */
+  networkNone: boolean;
+  /** Whether the step's command is the init of its own PID namespace. */
+  pidNamespace: boolean;
+}
+
+const CASES: Case[] = [
+  { name: 'userns (one uid mapped)', make: () => new UsernsRunner(opts()), proc: true, ids: 'root-only', networkNone: true, pidNamespace: true },
+  { name: 'chroot with a mount namespace', make: () => new ChrootRunner({ ...opts(), mountNamespace: true }), proc: true, ids: 'all', networkNone: true, pidNamespace: true },
+  { name: 'chroot without a mount namespace', make: () => new ChrootRunner({ ...opts(), mountNamespace: false }), proc: false, ids: 'all', networkNone: false, pidNamespace: false },
+  { name: 'proot', make: () => new ProotRunner({ ...opts(), killOnExit: false }), proc: true, ids: 'no-groups', networkNone: false, pidNamespace: false },
+];
+
+describe.each(CASES)('$name runner', (c) => {
+  const runner = (): Runner => c.make();
+
+  it('runs as root, in the working directory, with exactly the given environment', async () => {
+    process.env.HOIST_RUNNER_TEST_SECRET = 'must-not-leak';
+    try {
+      const env = { PATH: '/bin:/usr/bin', GREETING: 'hello world', EMPTY: '' };
+      const r = await run(runner(), { argv: ['/usr/bin/env'], env, cwd: '/home/app' });
+      expect(r.exitCode).toBe(0);
+      // proot always adds PWD (the working directory), as a shell would.
+      const extra = c.name === 'proot' ? ['PWD=/home/app'] : [];
+      expect(r.stdout.trim().split('\n').sort()).toEqual(['EMPTY=', 'GREETING=hello world', 'PATH=/bin:/usr/bin', ...extra]);
+      const id = await run(runner(), { argv: ['/bin/sh', '-c', 'id -u; id -g; pwd; echo "$PATH"'], env, cwd: '/home/app' });
+      expect(id.stdout).toBe('0\n0\n/home/app\n/bin:/usr/bin\n');
+    } finally {
+      delete process.env.HOIST_RUNNER_TEST_SECRET;
+    }
+  });
+
+  it('resolves the working directory inside the rootfs, symlinks included', async () => {
+    const link = path.join(rootfs, 'tmp/etc-link');
+    await import('node:fs/promises').then((fs) => fs.symlink('/etc', link));
+    try {
+      const r = await run(runner(), { argv: ['/bin/sh', '-c', 'cat passwd'], cwd: '/tmp/etc-link' });
+      expect(r.stdout).toContain(`app:x:${APP_UID}:${APP_GID}`);
+      expect(r.stdout).not.toContain('daemon:'); // the host's passwd has it
+    } finally {
+      await rm(link);
+    }
+  });
+
+  it('reports the exit code', async () => {
+    const r = await run(runner(), { argv: ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'] });
+    expect(r).toMatchObject({ exitCode: 7, stdout: 'out\n', stderr: 'err\n' });
+    expect(r.signal).toBeUndefined();
+  });
+
+  it(c.pidNamespace ? 'reports a step killed by a signal as 128 + the signal' : 'reports a step killed by a signal as that signal', async () => {
+    const argv = ['/bin/sleep', `${3000 + CASES.indexOf(c)}`];
+    const pending = run(runner(), { argv });
+    // Killed from outside: a PID namespace's init ignores signals from inside, as Docker's RUN does.
+    const [pid] = await waitFor(async () => ((await pidsOf(argv)).length > 0 ? pidsOf(argv) : undefined), 'the step to start');
+    process.kill(pid as number, 'SIGKILL');
+    const r = await pending;
+    // In a PID namespace the signal reaches hoist as the status of the namespace's init (see namespace-setup.ts).
+    expect(r.signal).toBe(c.pidNamespace ? undefined : 'SIGKILL');
+    expect(r.exitCode).toBe(137);
+  });
+
+  it('streams output as it comes', async () => {
+    const go = path.join(rootfs, 'tmp/go');
+    let sawFirstBeforeEnd = false;
+    const done = (async () => {
+      let out = '';
+      const r = await c.make().run(
+        {
+          argv: ['/bin/sh', '-c', 'echo first; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo second'],
+          env: { PATH: '/bin' },
+          cwd: '/',
+          uid: 0,
+          gid: 0,
+          groups: [],
+          rootfs,
+          mounts: [],
+          network: 'default',
+        },
+        {
+          stdout: (chunk) => {
+            out += chunk.toString();
+            if (out.includes('first') && !out.includes('second')) {
+              sawFirstBeforeEnd = true;
+              readFileSync('/dev/null'); // keep the callback synchronous
+              void writeFile(go, '');
+            }
+          },
+          stderr: () => undefined,
+        },
+      );
+      return { r, out };
+    })();
+    const { r, out } = await done;
+    await rm(go, { force: true });
+    expect(sawFirstBeforeEnd).toBe(true);
+    expect(r.exitCode).toBe(0);
+    expect(out).toBe('first\nsecond\n');
+  });
+
+  it('gives the step /dev/null and the other devices, and the host\'s resolv.conf and hosts', async () => {
+    const r = await run(runner(), {
+      argv: ['/bin/sh', '-c', 'echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c && cat /etc/resolv.conf && echo ---- && cat /etc/hosts'],
+    });
+    expect(r.stderr).toBe('');
+    const [counts, hosts] = r.stdout.split('----\n');
+    expect(counts).toBe(`4\n4\n${await readFile('/etc/resolv.conf', 'utf8')}`);
+    expect(hosts).toBe(await readFile('/etc/hosts', 'utf8'));
+  });
+
+  it(c.proc ? 'mounts /proc' : 'runs without /proc', async () => {
+    const r = await run(runner(), { argv: ['/bin/grep', '-E', '^(Name|SigIgn):', '/proc/self/status'] });
+    // No signal is ignored: the step can be interrupted as under Docker. (Not through busybox sh, which ignores SIGQUIT for its children.)
+    if (c.proc) expect(r).toMatchObject({ exitCode: 0, stdout: 'Name:\tgrep\nSigIgn:\t0000000000000000\n' });
+    else expect(r.exitCode).not.toBe(0);
+  });
+
+  if (c.ids === 'root-only') {
+    it('refuses a non-root USER with a hint about subordinate ids', async () => {
+      const err = await run(runner(), { argv: ['/bin/id'], uid: APP_UID, gid: APP_GID }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HoistError);
+      expect((err as HoistError).code).toBe('RUN_UNMAPPED_ID');
+      expect((err as HoistError).hint).toContain('/etc/subuid');
+    });
+  } else {
+    it('runs a step as a non-root USER', async () => {
+      const r = await run(runner(), { argv: ['/bin/sh', '-c', 'id -u; id -g; id -G; touch /tmp/made-by-app; stat -c %u:%g /tmp/made-by-app; rm /tmp/made-by-app'], uid: APP_UID, gid: APP_GID, groups: [APP_GID, STAFF_GID] });
+      const groups = c.ids === 'all' ? `${APP_GID} ${STAFF_GID}` : `${APP_GID}`;
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`${APP_UID}\n${APP_GID}\n${groups}\n${APP_UID}:${APP_GID}\n`);
+    });
+  }
+
+  if (c.networkNone) {
+    it('gives --network=none an empty network namespace', async () => {
+      const r = await run(runner(), { argv: ['/bin/sh', '-c', 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "'], network: 'none' });
+      expect(r).toMatchObject({ exitCode: 0, stdout: 'lo\n' });
+    });
+
+    it('binds a host directory, read-only where asked', async () => {
+      const data = path.join(work, 'bind-src');
+      await mkdir(data, { recursive: true });
+      await writeFile(path.join(data, 'f.txt'), 'from the host\n');
+      const r = await run(runner(), {
+        argv: ['/bin/sh', '-c', 'cat /mnt/data/f.txt; echo x > /mnt/data/g.txt || echo refused'],
+        mounts: [{ source: data, target: '/mnt/data', readonly: true }],
+      });
+      expect(r.stdout).toBe('from the host\nrefused\n');
+    });
+  } else {
+    it('refuses --network=none', async () => {
+      const err = await run(runner(), { network: 'none' }).catch((e: unknown) => e);
+      expect((err as HoistError).code).toBe('RUN_NETWORK_UNSUPPORTED');
+    });
+  }
+
+  it('kills the whole process tree on abort', async () => {
+    const n = 4000 + CASES.indexOf(c);
+    const child = ['sleep', `${n}`];
+    const controller = new AbortController();
+    const pending = run(runner(), { argv: ['/bin/sh', '-c', `sleep ${n} & echo started; wait`] }, controller.signal).catch((e: unknown) => e);
+    await waitFor(async () => ((await pidsOf(child)).length > 0 ? true : undefined), 'the background process');
+    controller.abort(new Error('interrupted'));
+    expect(await pending).toMatchObject({ message: 'interrupted' });
+    expect(await pidsOf(child)).toEqual([]);
+  });
+
+  if (c.name === 'chroot without a mount namespace') {
+    it('never removes through a symlink the step put where its mount points were', async () => {
+      const victim = path.join(work, 'victim');
+      await mkdir(victim, { recursive: true });
+      await writeFile(path.join(victim, 'null'), 'keep me');
+      try {
+        const r = await run(runner(), { argv: ['/bin/sh', '-c', `rm -rf /dev && ln -s ${victim} /dev`] });
+        expect(r.exitCode).toBe(0);
+        expect(await readFile(path.join(victim, 'null'), 'utf8')).toBe('keep me');
+      } finally {
+        await rm(path.join(rootfs, 'dev'), { force: true });
+      }
+    });
+
+    it('gives /etc its time back after adding resolv.conf, unless the step changed /etc itself', async () => {
+      const etcLine = async (): Promise<string | undefined> => (await listTree(rootfs)).find((l) => l.startsWith('/etc '));
+      const before = await etcLine();
+      await run(runner(), { argv: ['/bin/cat', '/etc/resolv.conf'] });
+      expect(await etcLine()).toBe(before);
+      const r = await run(runner(), { argv: ['/bin/sh', '-c', 'sleep 0.1; touch /etc/made-by-step && rm /etc/made-by-step'] });
+      expect(r.exitCode).toBe(0);
+      expect(await etcLine()).not.toBe(before); // the step's own change to /etc is kept for the snapshot
+    });
+  }
+
+  it('leaves nothing in the rootfs: no mount points, device nodes or network files, and the same times', async () => {
+    const before = await listTree(rootfs);
+    expect(before.filter((l) => /^\/(proc|dev|etc\/resolv\.conf|etc\/hosts) /.test(l))).toEqual([]); // the runner must make them
+    const r = await run(runner(), { argv: ['/bin/sh', '-c', 'ls /dev/null /etc/resolv.conf /etc/hosts >/dev/null'] });
+    expect(r.exitCode).toBe(0);
+    expect(await listTree(rootfs)).toEqual(before);
+  });
+});
