@@ -14,7 +14,7 @@ const CLI = fileURLToPath(new URL('../../dist/cmd/hoist.js', import.meta.url));
 
 /** One writer: `hoist copy` into the layout once per tag, one after another; resolves with the failures' stderr. */
 function writer(archive: string, layout: string, cache: string, tags: string[]): Promise<string[]> {
-  const script = tags.map((t) => `"$0" "$1" copy "oci-archive:$2" "oci-layout:$3:${t}" --cache-dir "$4" >/dev/null || echo "copy ${t} failed: $?" >&2`).join('\n');
+  const script = tags.map((t) => `"$0" "$1" copy -q "oci-archive:$2" "oci-layout:$3:${t}" --cache-dir "$4" >/dev/null || echo "copy ${t} failed: $?" >&2`).join('\n');
   const child = spawn('sh', ['-c', script, process.execPath, CLI, archive, layout, cache], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -58,7 +58,7 @@ describe('one OCI layout, many writers', () => {
 
     // pid 2^22+1 is above Linux's pid_max limit: no process has it.
     writeFileSync(lock, `${2 ** 22 + 1}\n`);
-    const stale = hoist(['copy', `oci-archive:${archive}`, `oci-layout:${layout}:second`, '--cache-dir', path.join(out, 'cache')]);
+    const stale = hoist(['copy', '-q', `oci-archive:${archive}`, `oci-layout:${layout}:second`, '--cache-dir', path.join(out, 'cache')]);
     expect(stale.stderr).toBe('');
     expect(stale.status).toBe(0);
     expect(refNames(layout)).toEqual(['first', 'second']);

@@ -56,8 +56,9 @@ export class ShellPattern {
   exec(value: string, from = 0): ShellMatch | null {
     const tokens = this.#tokens;
     const done = tokens.length;
-    const chars = Array.from(value.slice(from));
-    // threads[i]: the earliest start (index into chars) of a thread waiting at token i, -1 for none; [done] has matched.
+    // Positions are UTF-16 offsets into `value`, stepped one code point at a
+    // time; nothing is copied, so a search that stops early costs only what it read.
+    // threads[i]: the earliest start of a thread waiting at token i, -1 for none; [done] has matched.
     const none = (): number[] => new Array<number>(done + 1).fill(-1);
     const add = (into: number[], token: number, start: number): void => {
       for (let i = token; i <= done; i++) {
@@ -69,14 +70,15 @@ export class ShellPattern {
     };
     let threads = none();
     let best: { start: number; end: number } | null = null;
-    for (let at = 0; ; at++) {
-      if (best === null && (!this.#anchored || at === 0)) add(threads, 0, at);
+    for (let at = from; ; ) {
+      if (best === null && (!this.#anchored || at === from)) add(threads, 0, at);
       const matched = threads[done] as number;
       if (matched !== -1 && (best === null || matched < best.start || (matched === best.start && this.#greedy))) {
         best = { start: matched, end: at };
       }
-      if (at === chars.length) break;
-      const ch = chars[at] as string;
+      if (at >= value.length) break;
+      const width = (value.codePointAt(at) ?? 0) > 0xffff ? 2 : 1;
+      const ch = value.slice(at, at + width);
       const next = none();
       let alive = false;
       tokens.forEach((token, i) => {
@@ -88,10 +90,11 @@ export class ShellPattern {
         alive = true;
       });
       threads = next;
+      at += width;
       if (!alive && (best !== null || this.#anchored)) break;
     }
     if (best === null) return null;
-    return { index: from + chars.slice(0, best.start).join('').length, text: chars.slice(best.start, best.end).join('') };
+    return { index: best.start, text: value.slice(best.start, best.end) };
   }
 }
 
