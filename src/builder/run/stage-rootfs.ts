@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayers, removeRootfs, type Owner } from '../../../snapshot/rootfs/index.js';
 import { WalkSnapshotter } from '../../../snapshot/walk/index.js';
@@ -28,6 +28,8 @@ export class StageRootfs {
       throw fsError(err, parentDir, 'create a root filesystem directory in');
     });
     register(() => removeRootfs(dir));
+    // mkdtemp makes it 0700; an image's root is 0755, and a non-root USER must get through it.
+    await chmod(dir, 0o755);
     const summary = await applyLayers(
       dir,
       layers.map((layer) => () => layer.uncompressed()),
