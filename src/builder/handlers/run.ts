@@ -32,6 +32,10 @@ async function ensureWorkdir(rootfs: string, cwd: string, instr: RunInstr): Prom
   }
 }
 
+function hoistIds(): { uid: number; gid: number } {
+  return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+}
+
 /** The command as `docker history` shows it. */
 function describeRun(argv: readonly string[]): string {
   return `RUN ${argv.join(' ')} # buildkit`;
@@ -78,5 +82,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
       hint: 'the output above is what the step printed; fix the command or what it depends on',
     });
   }
-  await ctx.addLayer(await rootfs.changes(), describeRun(argv), { fromRootfs: true });
+  // proot only fakes the step's ids: every file it makes belongs to hoist on disk.
+  const created = runner.kind === 'proot' ? { onDisk: hoistIds(), owner: { uid: user.uid, gid: user.gid } } : undefined;
+  await ctx.addLayer(await rootfs.changes(created), describeRun(argv), { fromRootfs: true });
 }

@@ -17,8 +17,12 @@ export class StageRootfs {
 
   private constructor(
     readonly dir: string,
-    /** Owners the applier could not set on disk (unprivileged): path -> owner in the image. */
-    private readonly owners: Map<string, Owner> | undefined,
+    /**
+     * Owners that are not on disk: what the applier could not set
+     * (unprivileged), and what steps created under a runner that fakes ids.
+     * Path -> owner in the image.
+     */
+    private readonly owners: Map<string, Owner>,
     private readonly signal: AbortSignal | undefined,
   ) {}
 
@@ -35,7 +39,7 @@ export class StageRootfs {
       layers.map((layer) => () => layer.uncompressed()),
       signal ? { signal } : {},
     );
-    return new StageRootfs(dir, summary.ownersApplied ? undefined : summary.intendedOwners, signal);
+    return new StageRootfs(dir, summary.ownersApplied ? new Map() : summary.intendedOwners, signal);
   }
 
   /** A layer the stage added without running anything (COPY, ADD, WORKDIR after a RUN). */
@@ -47,14 +51,28 @@ export class StageRootfs {
 
   /** Record the state before a step. */
   async beforeStep(): Promise<void> {
-    if (this.snapshotter === undefined) this.snapshotter = await WalkSnapshotter.begin(this.dir, this.owners ? { owners: this.owners } : {});
+    if (this.snapshotter === undefined) this.snapshotter = await WalkSnapshotter.begin(this.dir, { owners: this.owners });
   }
 
-  /** What the step changed since `beforeStep`, in layer order (content is read from disk when the layer is written). */
-  async changes(): Promise<LayerEntry[]> {
+  /**
+   * What the step changed since `beforeStep`, in layer order (content is
+   * read from disk when the layer is written). `created`: the runner made
+   * every new file as hoist (`onDisk`), and the step's user (`owner`) is
+   * what the image must say; that owner is remembered for later steps.
+   */
+  async changes(created?: { onDisk: Owner; owner: Owner }): Promise<LayerEntry[]> {
     if (this.snapshotter === undefined) throw new Error('changes() before beforeStep()');
     const entries: LayerEntry[] = [];
-    for await (const entry of this.snapshotter.snapshot(this.owners ? { owners: this.owners } : {})) entries.push(entry);
+    const faked = created !== undefined && (created.onDisk.uid !== created.owner.uid || created.onDisk.gid !== created.owner.gid) ? created : undefined;
+    for await (const entry of this.snapshotter.snapshot({ owners: this.owners, ...(faked ? { created: faked } : {}) })) entries.push(entry);
+    for (const entry of entries) {
+      if (entry.kind === 'whiteout' || entry.kind === 'opaque') {
+        const prefix = `${entry.path}/`;
+        for (const p of [...this.owners.keys()]) if (p.startsWith(prefix) || (entry.kind === 'whiteout' && p === entry.path)) this.owners.delete(p);
+      } else if (faked !== undefined && entry.uid === faked.owner.uid && entry.gid === faked.owner.gid) {
+        this.owners.set(entry.path, faked.owner);
+      }
+    }
     return entries;
   }
 }
