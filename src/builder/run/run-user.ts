@@ -31,7 +31,12 @@ const NUMERIC = /^\d+$/;
  * groups are the groups that list the user, unless a group was named.
  */
 export async function resolveRunUser(spec: string | undefined, rootfs: string): Promise<RunUser> {
-  const value = spec === undefined || spec === '' ? 'root' : spec;
+  if (spec === undefined || spec === '') {
+    // No USER: root, with root's HOME and groups if passwd lists it, and without a passwd file too (FROM scratch).
+    const listed = await resolveRunUser('0', rootfs);
+    return { ...listed, gid: 0 };
+  }
+  const value = spec;
   const colon = value.indexOf(':');
   const user = colon < 0 ? value : value.slice(0, colon);
   const group = colon < 0 ? undefined : value.slice(colon + 1);
@@ -59,5 +64,5 @@ export async function resolveRunUser(spec: string | undefined, rootfs: string): 
     group !== undefined || name === undefined
       ? []
       : groupRows.filter((r) => (r[3] ?? '').split(',').includes(name) && NUMERIC.test(r[2] ?? '')).map((r) => Number(r[2])).filter((g) => g !== gid);
-  return { uid, gid, groups: [...new Set(groups)], home: entry?.[5] || '/' };
+  return { uid, gid, groups: [...new Set(groups)], home: entry?.[5] || (uid === 0 ? '/root' : '/') };
 }

@@ -136,4 +136,31 @@ describe('RUN', () => {
     expect(both?.content.toString()).toMatch(/^one\nroot:x:0:/);
     expect(last.some((m) => m.name === 'copied' || m.name === 'one')).toBe(false);
   }, 300_000);
+
+  it('refuses --security=insecure, and says RUN --mount and heredocs are not supported yet, at the line', async () => {
+    await expect(hoistBuild(['FROM base', 'RUN --security=insecure true'])).rejects.toMatchObject({ code: 'RUN_INSECURE', message: expect.stringContaining('Dockerfile:4:') });
+    await expect(hoistBuild(['FROM base', 'RUN --mount=type=cache,target=/c true'])).rejects.toMatchObject({ code: 'RUN_UNSUPPORTED' });
+    expect(await leftovers()).toEqual([]);
+  }, 300_000);
+
+  it('gives the step the image ENV, ARGs in scope, WORKDIR (made if missing) and exec form as given, and nothing of hoist', async () => {
+    process.env.HOIST_SECRET_FOR_TEST = 'leak';
+    try {
+      const { image } = await hoistBuild(
+        ['FROM base', 'ENV A=1', 'ARG B=2', 'WORKDIR /w', 'RUN ["/bin/sh", "-c", "env | sort > /w/env; pwd > /w/pwd"]'],
+        { buildArgs: new Map([['B', '3']]) },
+      );
+      const last = image.layers.at(-1) as TarMember[];
+      const env = last.find((m) => m.name === 'w/env')?.content.toString() ?? '';
+      expect(env).toMatch(/^A=1$/m);
+      expect(env).toMatch(/^B=3$/m);
+      expect(env).toMatch(/^HOME=\/root$/m);
+      expect(env).not.toContain('HOIST_SECRET_FOR_TEST');
+      expect(env).not.toContain(scratch);
+      expect(last.find((m) => m.name === 'w/pwd')?.content.toString()).toBe('/w\n');
+      expect(image.config.config.Env).not.toContain('B=3');
+    } finally {
+      delete process.env.HOIST_SECRET_FOR_TEST;
+    }
+  }, 300_000);
 });
