@@ -100,6 +100,28 @@ describe('RUN', () => {
     }, 300_000);
   }
 
+  const rootLayers = new Map<RunnerKind, string[]>();
+  for (const kind of RUNNER_KINDS) {
+    it(`runs root steps with --isolation ${kind} where it works for them`, async () => {
+      let built: Awaited<ReturnType<typeof hoistBuild>>;
+      try {
+        built = await hoistBuild(STEPS.slice(0, 2), { isolation: kind });
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('RUN_NO_RUNNER');
+        return;
+      }
+      const layer = built.image.layers.at(-1) as TarMember[];
+      expect(layer.find((m) => m.name === 'bin/.wh.ls')).toBeDefined();
+      rootLayers.set(kind, summary(layer));
+    }, 300_000);
+  }
+
+  it('gives the same root-step layer with every runner that can run it', () => {
+    const all = [...rootLayers.values()];
+    expect(all.length).toBeGreaterThan(0);
+    for (const other of all.slice(1)) expect(other).toEqual(all[0]);
+  });
+
   it('gives the same layers with every runner that works here', () => {
     expect(working.length).toBeGreaterThan(0);
     const [reference, ...others] = working.map((k) => layersBy.get(k));
