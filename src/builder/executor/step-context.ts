@@ -90,7 +90,7 @@ export class StepContext {
       const layers = [...this.stage.layers];
       this.stage.reloadView(() => this.env.layersView(layers));
     } else {
-      this.stage.view = this.stage.view.withLayer(entries);
+      this.stage.view = (await this.stage.ensureView()).withLayer(entries);
       await this.stage.rootfs?.applyLayer(committed.layer);
     }
     this.stage.history.push({ created: this.created(), created_by: createdBy });

@@ -159,6 +159,21 @@ describe('RUN', () => {
     expect(last.some((m) => m.name === 'copied' || m.name === 'one')).toBe(false);
   }, 300_000);
 
+  it('COPY --from a stage that ran steps, and a stage FROM it, see what the steps made', async () => {
+    const { image } = await hoistBuild([
+      'FROM base AS made',
+      'RUN echo made > /made && rm /etc/group',
+      'FROM made AS child',
+      'RUN cat /made > /seen; test ! -e /etc/group && echo gone >> /seen',
+      'FROM scratch',
+      'COPY --from=made /made /copied',
+      'COPY --from=child /seen /seen',
+    ]);
+    const files = new Map(image.layers.flat().map((m) => [m.name, m.content.toString()]));
+    expect(files.get('copied')).toBe('made\n');
+    expect(files.get('seen')).toBe('made\ngone\n');
+  }, 300_000);
+
   it('refuses --security=insecure, and says RUN --mount and heredocs are not supported yet, at the line', async () => {
     await expect(hoistBuild(['FROM base', 'RUN --security=insecure true'])).rejects.toMatchObject({ code: 'RUN_INSECURE', message: expect.stringContaining('Dockerfile:4:') });
     await expect(hoistBuild(['FROM base', 'RUN --mount=type=cache,target=/c true'])).rejects.toMatchObject({ code: 'RUN_UNSUPPORTED' });
