@@ -116,7 +116,7 @@ class Builder {
         toolPath: this.opts.toolPath,
         tmpDir: this.tmpDir,
       });
-      this.emit({ type: 'warning', code: 'RUNNER', message: `RUN steps use the ${choice.reason}` });
+      this.emit({ type: 'warning', code: 'RUNNER', message: `RUN steps use --isolation ${choice.reason}` });
       for (const note of choice.notes) this.emit({ type: 'warning', code: 'RUNNER_NOTE', message: note });
       return choice.runner;
     })();
