@@ -36,6 +36,23 @@ function hoistIds(): { uid: number; gid: number } {
   return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
 }
 
+/**
+ * RUN with heredocs, as BuildKit runs them: a command that is one heredoc
+ * and nothing else runs its body through SHELL; otherwise the command is
+ * put back together with its bodies and the shell reads the heredocs.
+ */
+function heredocArgv(instr: RunInstr, shell: readonly string[] | undefined): string[] | undefined {
+  if (instr.heredocs.length === 0) return undefined;
+  if (instr.command.form !== 'shell') throw notYet(instr, 'RUN in exec form with a heredoc');
+  const first = instr.heredocs[0] as RunInstr['heredocs'][number];
+  if (instr.heredocs.length === 1 && /^<<-?\s*\S+$/.test(instr.command.command.trim())) {
+    if (first.content.startsWith('#!')) throw notYet(instr, 'RUN with a heredoc script that starts with #!');
+    return toArgv({ form: 'shell', command: first.content }, shell);
+  }
+  const full = instr.heredocs.reduce((text, h) => `${text}\n${h.content}${h.name}`, instr.command.command);
+  return toArgv({ form: 'shell', command: full }, shell);
+}
+
 /** The command as `docker history` shows it. */
 function describeRun(argv: readonly string[]): string {
   return `RUN ${argv.join(' ')} # buildkit`;
@@ -53,12 +70,11 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
     });
   }
   if (instr.mounts.length > 0) throw notYet(instr, 'RUN --mount');
-  if (instr.heredocs.length > 0) throw notYet(instr, 'RUN with a heredoc');
   const { env, stage } = ctx;
   const runner = await env.runner();
   if (stage.rootfs === undefined) stage.rootfs = await StageRootfs.create(env.tmpDir, stage.layers, env.signal, env.onCleanup);
   const rootfs = stage.rootfs;
-  const argv = toArgv(instr.command, stage.config.Shell);
+  const argv = heredocArgv(instr, stage.config.Shell) ?? toArgv(instr.command, stage.config.Shell);
   const user = await resolveRunUser(stage.config.User, rootfs.dir).catch((err: unknown) => {
     throw err instanceof HoistError ? new DockerfileError(err.code, err.message, instr.location, err.hint !== undefined ? { hint: err.hint } : {}) : err;
   });

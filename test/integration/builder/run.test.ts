@@ -174,7 +174,14 @@ describe('RUN', () => {
     expect(files.get('seen')).toBe('made\ngone\n');
   }, 300_000);
 
-  it('refuses --security=insecure, and says RUN --mount and heredocs are not supported yet, at the line', async () => {
+  it('runs heredocs: a lone heredoc through SHELL, and a command that reads heredocs', async () => {
+    const { image } = await hoistBuild(['FROM base', 'RUN <<EOF', 'echo one > /one', 'echo two >> /one', 'EOF', 'RUN cat > /two <<A && cat >> /two <<B', 'a', 'A', 'b', 'B']);
+    const files = new Map(image.layers.flat().map((m) => [m.name, m.content.toString()]));
+    expect(files.get('one')).toBe('one\ntwo\n');
+    expect(files.get('two')).toBe('a\nb\n');
+  }, 300_000);
+
+  it('refuses --security=insecure, and says RUN --mount is not supported yet, at the line', async () => {
     await expect(hoistBuild(['FROM base', 'RUN --security=insecure true'])).rejects.toMatchObject({ code: 'RUN_INSECURE', message: expect.stringContaining('Dockerfile:4:') });
     await expect(hoistBuild(['FROM base', 'RUN --mount=type=cache,target=/c true'])).rejects.toMatchObject({ code: 'RUN_UNSUPPORTED' });
     expect(await leftovers()).toEqual([]);
