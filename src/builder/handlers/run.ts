@@ -16,14 +16,15 @@ function notYet(instr: RunInstr, what: string): DockerfileError {
   });
 }
 
-/** Make the working directory if it is missing, refusing to go through a symlink (it could lead out of the rootfs). */
+/** Make the working directory if it is missing, up to the first symlink on the way (which could lead out of the rootfs). */
 async function ensureWorkdir(rootfs: string, cwd: string, instr: RunInstr): Promise<void> {
   let at = rootfs;
   for (const part of cwd.split('/').filter((p) => p !== '')) {
     at = path.join(at, part);
     const st = await lstat(at).catch(() => undefined);
     if (st === undefined) await mkdir(at, { mode: 0o755 });
-    else if (st.isSymbolicLink()) throw notYet(instr, `a WORKDIR (${cwd}) through a symlink that does not exist yet`);
+    // The runner resolves a symlink inside the rootfs (nsenter --wdns after chroot); hoist does not follow it here.
+    else if (st.isSymbolicLink()) return;
     else if (!st.isDirectory()) {
       throw new DockerfileError('RUN_WORKDIR', `the working directory ${cwd} is not a directory in the image`, instr.location, {
         hint: 'set WORKDIR to a directory',

@@ -191,10 +191,10 @@ describe('RUN', () => {
     process.env.HOIST_SECRET_FOR_TEST = 'leak';
     try {
       const { image } = await hoistBuild(
-        ['FROM base', 'ENV A=1', 'ARG B=2', 'WORKDIR /w', 'RUN ["/bin/sh", "-c", "env | sort > /w/env; pwd > /w/pwd"]'],
+        ['FROM base', 'ENV A=1', 'ARG B=2', 'WORKDIR /w', 'RUN ["/bin/sh", "-c", "env | sort > /w/env; pwd > /w/pwd; ln -s /w /link"]', 'WORKDIR /link', 'RUN pwd -P > here'],
         { buildArgs: new Map([['B', '3']]) },
       );
-      const last = image.layers.at(-1) as TarMember[];
+      const last = image.layers.at(-2) as TarMember[];
       const env = last.find((m) => m.name === 'w/env')?.content.toString() ?? '';
       expect(env).toMatch(/^A=1$/m);
       expect(env).toMatch(/^B=3$/m);
@@ -203,6 +203,8 @@ describe('RUN', () => {
       expect(env).not.toContain(scratch);
       expect(last.find((m) => m.name === 'w/pwd')?.content.toString()).toBe('/w\n');
       expect(image.config.config.Env).not.toContain('B=3');
+      expect(last.find((m) => m.name === 'w/pwd')).toBeDefined();
+      expect(image.layers.flat().find((m) => m.name === 'w/here')?.content.toString()).toBe('/w\n');
     } finally {
       delete process.env.HOIST_SECRET_FOR_TEST;
     }
