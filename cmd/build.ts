@@ -15,6 +15,7 @@ import { addImageOptions, withImageAccess, type ImageFlags } from './image-optio
 import { proxySettingsFromEnv } from '../registry/proxy.js';
 import { urlDispatcher } from '../registry/url-dispatcher.js';
 import type { CliIo } from './io.js';
+import { RUNNER_KINDS, type Isolation } from '../src/run/index.js';
 import { addProgressOption, createRenderer, progressModeOf, watched, type ProgressFlags } from './progress/index.js';
 
 interface BuildFlags extends ImageFlags, ProgressFlags {
@@ -27,6 +28,12 @@ interface BuildFlags extends ImageFlags, ProgressFlags {
   output: string[];
   digestFile?: string;
   metadataFile?: string;
+  isolation: string;
+}
+
+function parseIsolation(value: string): Isolation {
+  if (value === 'auto' || (RUNNER_KINDS as readonly string[]).includes(value)) return value as Isolation;
+  throw new UsageError(`--isolation ${JSON.stringify(value)} is not a runner`, { hint: `use auto, ${RUNNER_KINDS.join(', ')} (hoist doctor shows which work here)` });
 }
 
 export function registerBuild(program: Command, io: CliIo): void {
@@ -42,7 +49,8 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--push', 'push the image to every -t tag')
     .option('-d, --destination <ref>', 'tag and push to this reference (Kaniko\'s name for -t + --push; repeatable)', collect, [])
     .option('--digest-file <path>', 'write the image manifest digest to this file')
-    .option('--metadata-file <path>', 'write a JSON build report (digest, tags, config, layers, steps) to this file')))
+    .option('--metadata-file <path>', 'write a JSON build report (digest, tags, config, layers, steps) to this file')
+    .option('--isolation <runner>', 'how RUN steps are isolated: auto, userns, chroot or proot (hoist doctor shows what works here)', 'auto')))
     .action(async (context: string, flags: BuildFlags) => {
       const outputs = bindStandardOutput(flags.output.map(parseOutputSpec), { stream: process.stdout, isTerminal: process.stdout.isTTY === true });
       const archiveOnStdout = outputs.some((o) => typeof o.dest !== 'string');
@@ -55,6 +63,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       }
       if (push && tags.length === 0) throw new UsageError('--push needs at least one -t tag to push to');
       const buildArgs = parseBuildArgs(flags.buildArg, io.env);
+      const isolation = parseIsolation(flags.isolation);
       const fromStdin = flags.file === '-';
       const timeoutMs = parseDurationFlag('--registry-timeout', flags.registryTimeout);
       // ADD <url> honours HTTP(S)_PROXY / NO_PROXY and the timeout, as registries do.
@@ -94,6 +103,8 @@ export function registerBuild(program: Command, io: CliIo): void {
           metadataFile: flags.metadataFile,
           signal,
           onEvent,
+          isolation,
+          toolPath: io.env.PATH,
         }));
         if (mode === 'plain' || mode === 'tty') {
           for (const o of outputs) io.stderr(`wrote ${o.type} ${outputDestName(o)}`);

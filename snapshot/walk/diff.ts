@@ -43,6 +43,13 @@ import { settle, WalkState } from './state.js';
 export interface DiffOptions {
   /** Owners that apply instead of the inode's (the step's runner recorded them); compared and written as given. */
   owners?: OwnerOverrides;
+  /**
+   * For runners that fake the step's ids (proot -i): what the step created
+   * is owned on disk by hoist (`onDisk`), and belongs to the step's user
+   * (`owner`). Applies to paths that are new or changed type in this step,
+   * whose inode is `onDisk`'s, and that have no entry in `owners`.
+   */
+  created?: { onDisk: Owner; owner: Owner };
 }
 
 /** No record before the step: everything below is new. */
@@ -84,7 +91,7 @@ export class WalkDiff implements AsyncIterable<LayerEntry> {
     if (rootStat === undefined || (rootStat.mode & S_IFMT) !== S_IFDIR) {
       throw new HoistError('NOT_A_DIRECTORY', `${this.root} is not a directory`);
     }
-    const walk = new DiffWalk(base, this.before, this.opts.owners, this.before.count);
+    const walk = new DiffWalk(base, this.before, this.opts.owners, this.before.count, this.opts.created);
     const rootIndex = walk.after.add('', rootStat, this.opts.owners?.get(''));
     yield* walk.dir('', rootStat, 0, rootIndex);
     await settle();
@@ -109,6 +116,7 @@ class DiffWalk {
     private readonly before: WalkState,
     owners: OwnerOverrides | undefined,
     capacity: number,
+    private readonly created?: DiffOptions['created'],
   ) {
     this.owners = owners !== undefined && owners.size > 0 ? owners : undefined;
     this.after = new WalkState(base, before.excluded, Math.max(1024, capacity));
@@ -133,7 +141,7 @@ class DiffWalk {
       if (cst === undefined) throw vanished(path);
       if ((cst.mode & S_IFMT) === S_IFSOCK) continue;
       stats[i] = cst;
-      records[i] = this.after.add(item.name, cst, this.owners?.get(path));
+      records[i] = this.after.add(item.name, cst, this.owners?.get(path) ?? this.createdOwner(cst, item.before));
     }
     this.after.firstChild[rec] = first;
     this.after.childCount[rec] = this.after.count - first;
@@ -150,7 +158,7 @@ class DiffWalk {
 
   private async *path(path: string, st: Stats, b: number, rec: number): AsyncGenerator<LayerEntry, void, undefined> {
     const type = st.mode & S_IFMT;
-    const owner = this.ownerOf(path, st);
+    const owner = this.ownerOf(path, st, b);
     const before = this.before;
     const sameType = b !== NONE && ((before.modes[b] ?? 0) & S_IFMT) === type;
     if (type !== S_IFDIR) {
@@ -213,8 +221,16 @@ class DiffWalk {
     return items.sort((x, y) => compareNames(x.sortName, y.sortName));
   }
 
-  private ownerOf(path: string, st: Stats): Owner {
-    return this.owners?.get(path) ?? { uid: st.uid, gid: st.gid };
+  private ownerOf(path: string, st: Stats, b: number): Owner {
+    return this.owners?.get(path) ?? this.createdOwner(st, b) ?? { uid: st.uid, gid: st.gid };
+  }
+
+  /** The step's owner for what it created, where the runner cannot put it on disk (DiffOptions.created). */
+  private createdOwner(st: Stats, b: number): Owner | undefined {
+    const c = this.created;
+    if (c === undefined || st.uid !== c.onDisk.uid || st.gid !== c.onDisk.gid) return undefined;
+    const isNew = b === NONE || ((this.before.modes[b] ?? 0) & S_IFMT) !== (st.mode & S_IFMT);
+    return isNew ? c.owner : undefined;
   }
 
   /** The layer entry of `path`, from an exact stat (nanoseconds, dev and inode for the content check). */

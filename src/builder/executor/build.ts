@@ -29,6 +29,8 @@ import { StageState } from './stage-state.js';
 import { writeReports, type BuildReport } from './reports.js';
 import { eventEmitter, type BuildEvent, type EmitEvent } from '../events.js';
 import { StepTracker } from './step-tracker.js';
+import { pickRunner, runNeeds, type RunnerChoice } from '../run/pick-runner.js';
+import type { Isolation, Runner } from '../../run/index.js';
 
 export interface BuildOptions extends FrontendOptions {
   store: BlobStore;
@@ -48,6 +50,10 @@ export interface BuildOptions extends FrontendOptions {
   downloads?: DownloadSettings | undefined;
   /** Told what the build is doing, as it happens (see events.ts). */
   onEvent?: ((event: BuildEvent) => void) | undefined;
+  /** How RUN steps are isolated (`--isolation`); default `auto`. */
+  isolation?: Isolation | undefined;
+  /** Where the runners' host tools are looked for first (the caller's PATH); the usual system directories after it. */
+  toolPath?: string | undefined;
 }
 
 export interface BuildResult {
@@ -90,6 +96,7 @@ class Builder {
   private readonly results = new Map<number, StageState>();
   private readonly imageViews = new Map<string, Promise<FsView>>();
   private readonly cleanups: Array<() => Promise<void>> = [];
+  private runnerPick: Promise<Runner> | undefined;
 
   constructor(
     private readonly opts: BuildOptions,
@@ -97,7 +104,24 @@ class Builder {
     private readonly tmpDir: string,
     private readonly emit: EmitEvent,
     private readonly steps: StepTracker,
+    private readonly plan: BuildPlan,
   ) {}
+
+  /** The build's runner: probed and picked once, at the first RUN. */
+  private runner(): Promise<Runner> {
+    this.runnerPick ??= (async () => {
+      const choice: RunnerChoice = await pickRunner({
+        isolation: this.opts.isolation ?? 'auto',
+        needs: runNeeds(this.plan, (stage) => (stage.base.kind === 'image' ? this.bases.get(baseKey(stage.base.ref, stage.platform))?.config.config?.User : undefined)),
+        toolPath: this.opts.toolPath,
+        tmpDir: this.tmpDir,
+      });
+      this.emit({ type: 'warning', code: 'RUNNER', message: `RUN steps use --isolation ${choice.reason}` });
+      for (const note of choice.notes) this.emit({ type: 'warning', code: 'RUNNER_NOTE', message: note });
+      return choice.runner;
+    })();
+    return this.runnerPick;
+  }
 
   env(now: Date, ignore: BuildEnv['ignore']): BuildEnv {
     return {
@@ -116,6 +140,14 @@ class Builder {
       },
       imageView: (ref) => this.imageView(ref),
       emit: this.emit,
+      runner: () => this.runner(),
+      proxyEnv: this.plan.proxyEnv,
+      onCleanup: (cleanup) => this.cleanups.push(cleanup),
+      layersView: async (layers) => {
+        const { view, cleanup } = await viewFromImageLayers(layers, this.opts.store, this.tmpDir, this.opts.signal);
+        this.cleanups.push(cleanup);
+        return view;
+      },
     };
   }
 
@@ -197,7 +229,10 @@ class Builder {
   }
 
   async cleanup(): Promise<void> {
-    for (const c of this.cleanups.splice(0)) await c();
+    // Last registered first: a view spooled from a rootfs's layers goes before the rootfs.
+    const errors: unknown[] = [];
+    for (const c of this.cleanups.splice(0).reverse()) await c().catch((err: unknown) => errors.push(err));
+    if (errors.length > 0) throw errors[0];
   }
 }
 
@@ -241,7 +276,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   });
   for (const w of plan.warnings) emit({ type: 'warning', ...w });
   const steps = new StepTracker(emit, Date.now, plan.stages.filter((s) => s.needed).length);
-  const builder = new Builder(opts, bases, tmpDir, emit, steps);
+  const builder = new Builder(opts, bases, tmpDir, emit, steps, plan);
   try {
     const env = builder.env(now, definition.ignore.matcher);
     for (const stage of plan.stages) if (stage.needed) await builder.runStage(stage, env, definition.stages.escapeToken);

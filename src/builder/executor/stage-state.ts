@@ -2,6 +2,7 @@ import type { ContainerConfig, History, Layer } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 import { FsView } from '../../../snapshot/fs-view.js';
 import { DEFAULT_PATH, envFromLines } from '../plan/index.js';
+import type { StageRootfs } from '../run/stage-rootfs.js';
 
 /**
  * What a stage has built so far: the image config it will have, its layers
@@ -15,6 +16,8 @@ export class StageState {
   history: History[];
   view: FsView;
   author: string | undefined;
+  /** The stage's files on disk, once a RUN needed them (never shared with a child stage). */
+  rootfs: StageRootfs | undefined;
   /** Whether this stage set CMD itself (ENTRYPOINT keeps an own CMD, drops an inherited one). */
   cmdSet = false;
 
@@ -55,6 +58,11 @@ export class StageState {
       this.view = await load();
     }
     return this.view;
+  }
+
+  /** The view is stale (a RUN changed the files on disk): `load` makes it again the first time a step needs files. */
+  reloadView(load: () => Promise<FsView>): void {
+    this.viewLoader = load;
   }
 
   clone(): StageState {

@@ -10,6 +10,8 @@ import type { DownloadOptions } from '../add/url-source.js';
 
 export type DownloadSettings = Pick<DownloadOptions, 'dispatcher' | 'timeoutMs'>;
 import type { StageState } from './stage-state.js';
+import type { Layer } from '../../oci/index.js';
+import type { Runner } from '../../run/index.js';
 
 /** What every step of a build shares: where things are and how time is told. */
 export interface BuildEnv {
@@ -30,6 +32,14 @@ export interface BuildEnv {
   downloads?: DownloadSettings | undefined;
   /** Where progress events go. */
   emit: EmitEvent;
+  /** The runner for RUN steps, picked once per build on first use (its pick is reported as a warning event). */
+  runner(): Promise<Runner>;
+  /** Proxy build args: in every RUN's environment, never in the image. */
+  proxyEnv: ReadonlyMap<string, string>;
+  /** Run `cleanup` when the build ends, however it ends. */
+  onCleanup(cleanup: () => Promise<void>): void;
+  /** The files of `layers` as a view (for a stage whose files a RUN changed). */
+  layersView(layers: readonly Layer[]): Promise<FsView>;
 }
 
 export function formatCreated(date: Date): string {
@@ -58,8 +68,13 @@ export class StepContext {
     this.stage.history.push({ created: this.created(), created_by: createdBy, empty_layer: true });
   }
 
-  /** Write `entries` as a new layer and apply them to the stage's view. */
-  async addLayer(entries: LayerEntry[], createdBy: string): Promise<void> {
+  /**
+   * Write `entries` as a new layer and apply them to the stage's files: its
+   * view, and its rootfs if a RUN made one. Entries `fromRootfs` (a RUN's
+   * changes) are already on disk; their content is read from there, so the
+   * view is rebuilt from the layers when next needed.
+   */
+  async addLayer(entries: LayerEntry[], createdBy: string, opts: { fromRootfs?: boolean } = {}): Promise<void> {
     const id = `step-${this.step}`;
     const report = throttleTransfers((p) => this.env.emit({ type: 'transfer', step: this.step, ...p }));
     const committed = await commitLayer(this.env.store, entries, {
@@ -71,7 +86,13 @@ export class StepContext {
     this.addedLayer = { digest: committed.digest, size: committed.size };
     this.stage.layers.push(committed.layer);
     this.stage.diffIds.push(committed.diffId);
-    this.stage.view = this.stage.view.withLayer(entries);
+    if (opts.fromRootfs) {
+      const layers = [...this.stage.layers];
+      this.stage.reloadView(() => this.env.layersView(layers));
+    } else {
+      this.stage.view = (await this.stage.ensureView()).withLayer(entries);
+      await this.stage.rootfs?.applyLayer(committed.layer);
+    }
     this.stage.history.push({ created: this.created(), created_by: createdBy });
   }
 

@@ -1,10 +1,105 @@
+import { lstat, mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { DockerfileError } from '../../dockerfile/errors.js';
 import type { RunInstr } from '../../dockerfile/instructions/types.js';
+import { HoistError } from '../../errors.js';
+import type { NetworkMode } from '../../run/index.js';
 import type { StepContext } from '../executor/step-context.js';
+import { resolveRunUser } from '../run/run-user.js';
+import { StepOutput } from '../run/step-output.js';
+import { StageRootfs } from '../run/stage-rootfs.js';
+import { toArgv } from './command-line.js';
 
-/** RUN needs an isolation runner and a snapshotter, which hoist does not have yet. */
-export async function handleRun(_ctx: StepContext, instr: RunInstr): Promise<void> {
-  throw new DockerfileError('RUN_UNSUPPORTED', 'RUN is not supported by this version of hoist yet', instr.location, {
-    hint: 'hoist can build images whose stages use only FROM, COPY, ADD and metadata instructions; RUN support is coming with the runner',
+function notYet(instr: RunInstr, what: string): DockerfileError {
+  return new DockerfileError('RUN_UNSUPPORTED', `${what} is not supported by this version of hoist yet`, instr.location, {
+    hint: 'write the step without it, or build this Dockerfile with BuildKit for now',
   });
+}
+
+/** Make the working directory if it is missing, up to the first symlink on the way (which could lead out of the rootfs). */
+async function ensureWorkdir(rootfs: string, cwd: string, instr: RunInstr): Promise<void> {
+  let at = rootfs;
+  for (const part of cwd.split('/').filter((p) => p !== '')) {
+    at = path.join(at, part);
+    const st = await lstat(at).catch(() => undefined);
+    if (st === undefined) await mkdir(at, { mode: 0o755 });
+    // The runner resolves a symlink inside the rootfs (nsenter --wdns after chroot); hoist does not follow it here.
+    else if (st.isSymbolicLink()) return;
+    else if (!st.isDirectory()) {
+      throw new DockerfileError('RUN_WORKDIR', `the working directory ${cwd} is not a directory in the image`, instr.location, {
+        hint: 'set WORKDIR to a directory',
+      });
+    }
+  }
+}
+
+function hoistIds(): { uid: number; gid: number } {
+  return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+}
+
+/**
+ * RUN with heredocs, as BuildKit runs them: a command that is one heredoc
+ * and nothing else runs its body through SHELL; otherwise the command is
+ * put back together with its bodies and the shell reads the heredocs.
+ */
+function heredocArgv(instr: RunInstr, shell: readonly string[] | undefined): string[] | undefined {
+  if (instr.heredocs.length === 0) return undefined;
+  if (instr.command.form !== 'shell') throw notYet(instr, 'RUN in exec form with a heredoc');
+  const first = instr.heredocs[0] as RunInstr['heredocs'][number];
+  if (instr.heredocs.length === 1 && /^<<-?\s*\S+$/.test(instr.command.command.trim())) {
+    if (first.content.startsWith('#!')) throw notYet(instr, 'RUN with a heredoc script that starts with #!');
+    return toArgv({ form: 'shell', command: first.content }, shell);
+  }
+  const full = instr.heredocs.reduce((text, h) => `${text}\n${h.content}${h.name}`, instr.command.command);
+  return toArgv({ form: 'shell', command: full }, shell);
+}
+
+/** The command as `docker history` shows it. */
+function describeRun(argv: readonly string[]): string {
+  return `RUN ${argv.join(' ')} # buildkit`;
+}
+
+/**
+ * RUN: the stage's files on disk (unpacked at its first RUN), the command
+ * run there by the build's runner as USER in WORKDIR with the image's
+ * environment and the ARGs in scope, and what it changed as a new layer.
+ */
+export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void> {
+  if (instr.security === 'insecure') {
+    throw new DockerfileError('RUN_INSECURE', 'RUN --security=insecure is not allowed: hoist never runs a step with the host\'s privileges', instr.location, {
+      hint: 'drop --security=insecure; a step that needs devices or mounts of the host cannot be built by hoist',
+    });
+  }
+  if (instr.mounts.length > 0) throw notYet(instr, 'RUN --mount');
+  const { env, stage } = ctx;
+  const runner = await env.runner();
+  if (stage.rootfs === undefined) stage.rootfs = await StageRootfs.create(env.tmpDir, stage.layers, env.signal, env.onCleanup);
+  const rootfs = stage.rootfs;
+  const argv = heredocArgv(instr, stage.config.Shell) ?? toArgv(instr.command, stage.config.Shell);
+  const user = await resolveRunUser(stage.config.User, rootfs.dir).catch((err: unknown) => {
+    throw err instanceof HoistError ? new DockerfileError(err.code, err.message, instr.location, err.hint !== undefined ? { hint: err.hint } : {}) : err;
+  });
+  const cwd = stage.workdir();
+  await ensureWorkdir(rootfs.dir, cwd, instr);
+  const stepEnv: Record<string, string> = Object.fromEntries([...ctx.planned.env, ...env.proxyEnv]);
+  stepEnv.HOME ??= user.home;
+  await rootfs.beforeStep();
+  const output = new StepOutput(ctx.step, env.emit);
+  const result = await runner.run(
+    { argv, env: stepEnv, cwd, uid: user.uid, gid: user.gid, groups: user.groups, rootfs: rootfs.dir, mounts: [], network: (instr.network ?? 'default') as NetworkMode },
+    output.io,
+    env.signal,
+  );
+  output.flush();
+  if (result.exitCode !== 0) {
+    const command = instr.command.form === 'exec' ? JSON.stringify(instr.command.argv) : instr.command.command;
+    const how = result.signal !== undefined ? `was killed by ${result.signal}` : `failed with exit code ${result.exitCode}`;
+    const tail = output.tail();
+    throw new DockerfileError('RUN_FAILED', `RUN ${command} ${how}${tail === '' ? '' : `\n${tail}`}`, instr.location, {
+      hint: 'the output above is what the step printed; fix the command or what it depends on',
+    });
+  }
+  // proot only fakes the step's ids: every file it makes belongs to hoist on disk.
+  const created = runner.kind === 'proot' ? { onDisk: hoistIds(), owner: { uid: user.uid, gid: user.gid } } : undefined;
+  await ctx.addLayer(await rootfs.changes(created), describeRun(argv), { fromRootfs: true });
 }

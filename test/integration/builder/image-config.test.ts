@@ -113,8 +113,8 @@ describe('image assembly', () => {
     expect(image.config.config.Env).toContain('X=1');
   });
 
-  it('RUN is refused with the line and a clear reason until runners exist', async () => {
-    await expect(buildImage('FROM scratch\nRUN true\n', ctx)).rejects.toThrow(/Dockerfile:2: RUN is not supported by this version of hoist yet/);
+  it('RUN in an empty stage fails at its line: there is no shell to run it', async () => {
+    await expect(buildImage('FROM scratch\nRUN true\n', ctx)).rejects.toThrow(/Dockerfile:2: RUN true failed with exit code 12[67]/);
   });
 });
 
