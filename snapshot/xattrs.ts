@@ -13,7 +13,7 @@
  * `security.selinux` (a host label), nor `system.posix_acl_*` (neither
  * Docker, containerd nor containers/storage put ACLs in layers).
  */
-import { getAttribute, listAttributes, setAttributeSync } from '@napi-rs/xattr';
+import { getAttribute, getAttributeSync, listAttributes, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
 
 /** Attribute name to value, as read from disk or from `SCHILY.xattr.*` records. */
 export type XattrValues = Record<string, Buffer>;
@@ -82,8 +82,7 @@ export async function readXattrs(path: string): Promise<XattrValues | undefined>
   try {
     names = await listAttributes(path);
   } catch (err) {
-    if (isUnsupported(errnoOf(err))) return undefined;
-    throw asNodeError(err, 'llistxattr', path);
+    return listFailed(err, path);
   }
   let out: XattrValues | undefined;
   for (const name of names.filter(isCarriedXattr).sort()) {
@@ -91,13 +90,46 @@ export async function readXattrs(path: string): Promise<XattrValues | undefined>
     try {
       value = await getAttribute(path, name);
     } catch (err) {
-      const errno = errnoOf(err);
-      if (isUnsupported(errno) || errno === ENODATA || errno === E2BIG || errno === ERANGE) continue;
-      throw asNodeError(err, 'lgetxattr', path);
+      getFailed(err, path);
+      continue;
     }
     if (value !== null) (out ??= {})[name] = value;
   }
   return out;
+}
+
+/** readXattrs, synchronously: for walks that stat synchronously too (a call takes microseconds). */
+export function readXattrsSync(path: string): XattrValues | undefined {
+  let names: string[];
+  try {
+    names = listAttributesSync(path);
+  } catch (err) {
+    return listFailed(err, path);
+  }
+  let out: XattrValues | undefined;
+  for (const name of names.filter(isCarriedXattr).sort()) {
+    let value: Buffer | null;
+    try {
+      value = getAttributeSync(path, name);
+    } catch (err) {
+      getFailed(err, path);
+      continue;
+    }
+    if (value !== null) (out ??= {})[name] = value;
+  }
+  return out;
+}
+
+function listFailed(err: unknown, path: string): undefined {
+  if (isUnsupported(errnoOf(err))) return undefined;
+  throw asNodeError(err, 'llistxattr', path);
+}
+
+/** Returns when the attribute is simply left out (unreadable here, gone since the list, too large); throws otherwise. */
+function getFailed(err: unknown, path: string): void {
+  const errno = errnoOf(err);
+  if (isUnsupported(errno) || errno === ENODATA || errno === E2BIG || errno === ERANGE) return;
+  throw asNodeError(err, 'lgetxattr', path);
 }
 
 /** An attribute that could not be set, and why (for a note the caller shows). */
