@@ -16,8 +16,10 @@
  *   first), lazily: pass `ordered: true` to the writer and the walk and the
  *   write proceed together, in memory independent of the tree's size.
  *
- * Not read: extended attributes (Node has no xattr API); file names that
- * are not valid UTF-8.
+ * - Extended attributes are read as layers carry them (snapshot/xattrs.ts),
+ *   a symlink's own.
+ *
+ * Not read: file names that are not valid UTF-8.
  */
 import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, readlink, realpath } from 'node:fs/promises';
@@ -25,6 +27,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { HoistError } from '../src/errors.js';
 import { readSmallFile, streamFile } from './file-content.js';
+import { readXattrs } from './xattrs.js';
 import type { LayerEntry } from './layer-entry.js';
 import { ancestorsOf, normalizeLayerPath, orderKey } from './layer-path.js';
 
@@ -58,7 +61,7 @@ export async function* entriesFromDirectory(
       if (!st.isDirectory()) {
         throw new HoistError('UNSAFE_PATH', `${dir} is not a directory under ${root}; refusing to look through it for ${start}`);
       }
-      yield dirEntry(dir, st);
+      yield await dirEntry(base, dir, st);
     }
     shared = new Set(ancestors);
     yield* walk(base, start);
@@ -131,7 +134,9 @@ async function lstatIn(base: string, rel: string): Promise<BigIntStats> {
 }
 
 async function toEntry(base: string, rel: string, st: BigIntStats): Promise<LayerEntry | null> {
-  const meta = { path: rel, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: seconds(st.mtimeNs) };
+  if (st.isSocket()) return null;
+  const xattrs = await readXattrs(join(base, rel));
+  const meta = { path: rel, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
   if (st.isFile()) {
     const abs = join(base, rel);
     const size = Number(st.size);
@@ -145,17 +150,17 @@ async function toEntry(base: string, rel: string, st: BigIntStats): Promise<Laye
     if (st.nlink > 1n) file.linkKey = `${st.dev}:${st.ino}`;
     return file;
   }
-  if (st.isDirectory()) return dirEntry(rel, st);
+  if (st.isDirectory()) return { ...meta, kind: 'dir' };
   if (st.isSymbolicLink()) return { ...meta, kind: 'symlink', linkname: await readlink(join(base, rel)) };
   if (st.isFIFO()) return { ...meta, kind: 'fifo' };
   if (st.isCharacterDevice() || st.isBlockDevice()) {
     return { ...meta, kind: st.isCharacterDevice() ? 'char-device' : 'block-device', ...splitDevice(st.rdev) };
   }
-  return null; // socket
+  return null; // a type lstat has no name for
 }
 
-function dirEntry(rel: string, st: BigIntStats): LayerEntry {
-  return { kind: 'dir', path: rel, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: seconds(st.mtimeNs) };
+async function dirEntry(base: string, rel: string, st: BigIntStats): Promise<LayerEntry> {
+  return (await toEntry(base, rel, st)) as LayerEntry;
 }
 
 /** Floor, also before 1970. */

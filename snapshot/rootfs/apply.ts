@@ -38,8 +38,9 @@
  *   path whose owner in the image is not 0:0, for the layer writer.
  * - Devices are made with the `mknod` command (Node cannot) when privileged,
  *   and skipped with a note otherwise or when the kernel refuses; FIFOs with
- *   `mkfifo`. Extended attributes are skipped with a note (Node has no
- *   xattr API yet).
+ *   `mkfifo`. Extended attributes (snapshot/xattrs.ts) are set after the
+ *   owner, all carried ones when privileged and only `user.*` otherwise;
+ *   what the filesystem refuses is skipped with a note.
  * - Unprivileged, a directory without owner write/search permission is
  *   opened up while the layer writes into it and given its mode back at the
  *   end of the layer.
@@ -84,6 +85,7 @@ import { OPAQUE_MARKER, WHITEOUT_PREFIX } from '../layer-entry.js';
 import { cleanPath, resolveInRoot, type RootWalk } from '../root-path.js';
 import { openLayerTar, type LayerInput } from './layer-input.js';
 import { removeRootfs } from './remove.js';
+import { carriedXattrs, writeXattrsSync } from '../xattrs.js';
 
 export type { LayerInput } from './layer-input.js';
 
@@ -403,14 +405,26 @@ class RootfsApplier {
       await removePath(abs, existing);
     }
     this.written.add(full);
-    if (h.xattrs !== undefined && Object.keys(h.xattrs).length > 0) {
-      this.summary.skippedXattrs++;
-      this.note({ path, reason: 'xattrs', detail: `extended attributes ${Object.keys(h.xattrs).sort().join(', ')} not set (not supported yet)` });
-    }
+    await this.make(entry, path, full, parent, existing?.isDirectory() === true, target);
+    // After the owner: chown clears security.capability.
+    if (h.xattrs !== undefined && Object.keys(h.xattrs).length > 0) this.setXattrs(path, full, h.xattrs);
+  }
+
+  /** Makes the entry at `full` (its parent ready, nothing else in the way) with its owner, mode and mtime. */
+  private async make(
+    entry: TarEntry,
+    path: string,
+    full: string,
+    parent: DiskNode,
+    merge: boolean,
+    target: { abs: string; stat: Stats } | undefined,
+  ): Promise<void> {
+    const h = entry.header;
+    const abs = this.abs(full);
     const mode = h.mode & PERMS;
     switch (h.type) {
       case 'dir':
-        return this.dir(h, full, parent, existing?.isDirectory() === true);
+        return this.dir(h, full, parent, merge);
       case 'file':
         return this.file(entry, full, mode);
       case 'symlink':
@@ -500,6 +514,27 @@ class RootfsApplier {
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * The entry's extended attributes, in the namespaces layers carry. Unprivileged,
+   * only `user.*` (capabilities and `trusted.*` need privileges, and would
+   * mean something else on files hoist could not give their owners); what
+   * the filesystem refuses is skipped with a note, never a failure.
+   */
+  private setXattrs(path: string, full: string, xattrs: Readonly<Record<string, Uint8Array>>): void {
+    const abs = this.abs(full);
+    if (lstatOrUndefined(abs) === undefined) return; // a device that was not made
+    const wanted = carriedXattrs(xattrs) ?? {};
+    const names = Object.keys(wanted);
+    const allowed = this.privileged ? names : names.filter((n) => n.startsWith('user.'));
+    const refused: string[] = names.filter((n) => !allowed.includes(n)).map((n) => `${n} (hoist is not running as root)`);
+    const set: Record<string, Uint8Array> = {};
+    for (const n of allowed) set[n] = wanted[n] as Uint8Array;
+    for (const r of writeXattrsSync(abs, set)) refused.push(`${r.name} (${r.reason})`);
+    if (refused.length === 0) return;
+    this.summary.skippedXattrs++;
+    this.note({ path, reason: 'xattrs', detail: `extended attributes not set: ${refused.join(', ')}` });
   }
 
   private finishSpecial(full: string, h: TarEntryHeader, mode: number): void {

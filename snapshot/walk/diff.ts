@@ -10,7 +10,7 @@
  *   that became a directory: the applier replaces what is below, so the new
  *   entry is enough and no whiteout is written for the old one, as Docker
  *   and containerd do);
- * - a directory's mode, owner or mtime changed; a directory whose inode
+ * - a directory's mode, owner, mtime or ctime changed; a directory whose inode
  *   changed was removed and made again: it gets an opaque marker and all of
  *   its content, like an overlay upper dir;
  * - anything else's mode, owner, size, mtime, inode or ctime changed.
@@ -19,6 +19,9 @@
  *   still moves ctime, which no system call can set back. It also brings in
  *   a file whose link count or xattrs changed, with all of its names, so a
  *   hard-link group is never split between this layer and a lower one.
+ * Each entry carries the extended attributes layers carry (snapshot/xattrs.ts),
+ * read when the entry is written: file capabilities set by `setcap` reach
+ * the layer.
  * A path that is gone becomes a whiteout, unless its parent is gone, replaced
  * or opaque. Every directory above an entry is written with its real
  * metadata, so applying the layer never resets an unchanged parent.
@@ -36,6 +39,7 @@ import { realpath } from 'node:fs/promises';
 import { HoistError } from '../../src/errors.js';
 import { seconds, splitDevice } from '../dir-source.js';
 import { streamFile } from '../file-content.js';
+import { readXattrsSync } from '../xattrs.js';
 import { WHITEOUT_PREFIX, type LayerEntry } from '../layer-entry.js';
 import { childPath, compareNames, listDir, lstatExact, lstatOrGone, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, Slicer, type Owner, type OwnerOverrides } from './scope.js';
 import { settle, WalkState } from './state.js';
@@ -166,7 +170,8 @@ class DiffWalk {
       return;
     }
     const replaced = sameType && before.inodes[b] !== st.ino;
-    const written = !sameType || replaced || this.changed(b, st, owner);
+    // ctime too: setfattr (setcap) on a directory moves nothing else.
+    const written = !sameType || replaced || this.changed(b, st, owner) || before.ctimes[b] !== st.ctimeMs;
     if (written) yield* this.write(this.entry(path, owner));
     if (replaced) yield* this.write({ kind: 'opaque', path });
     this.chain.push({ path, owner, written });
@@ -239,7 +244,8 @@ class DiffWalk {
     if (st === undefined) {
       throw vanished(path);
     }
-    const meta = { path, mode: Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs) };
+    const xattrs = readXattrsSync(`${this.base}/${path}`);
+    const meta = { path, mode: Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
     const type = Number(st.mode) & S_IFMT;
     if (type === S_IFREG) {
       const abs = `${this.base}/${path}`;

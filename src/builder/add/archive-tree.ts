@@ -33,7 +33,7 @@
  */
 import { Readable } from 'node:stream';
 import { HoistError } from '../../errors.js';
-import type { LayerEntry } from '../../../snapshot/layer-entry.js';
+import type { LayerEntry, Xattrs } from '../../../snapshot/layer-entry.js';
 import { orderKey } from '../../../snapshot/layer-path.js';
 import { cleanPath, resolveInRoot, type RootWalk } from '../../../snapshot/root-path.js';
 
@@ -49,6 +49,8 @@ export interface MemberMeta {
   gid: number;
   /** Seconds since the epoch. */
   mtime: number;
+  /** The member's carried `SCHILY.xattr.*` records (snapshot/xattrs.ts). */
+  xattrs?: Xattrs;
 }
 
 /** One archive member, after its header has been decoded. */
@@ -190,7 +192,7 @@ export class ArchiveTree {
   }
 
   private nodeFor(member: Member, rawName: string): Node {
-    const m: MemberMeta = { mode: member.mode, uid: member.uid, gid: member.gid, mtime: member.mtime };
+    const m = meta(member);
     switch (member.type) {
       case 'dir':
         return { kind: 'dir', ...m };
@@ -294,5 +296,7 @@ export class ArchiveTree {
 }
 
 function meta(m: MemberMeta): MemberMeta {
-  return { mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime };
+  const out: MemberMeta = { mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime };
+  if (m.xattrs !== undefined) out.xattrs = m.xattrs;
+  return out;
 }

@@ -51,6 +51,7 @@ import { HoistError } from '../../errors.js';
 import { BLOCK, isTarError, isTarHeader, readTar, readTarFile, type TarEntry, type TarEntryHeader } from '../../tar/index.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { normalizeLayerPath } from '../../../snapshot/layer-path.js';
+import { carriedXattrs } from '../../../snapshot/xattrs.js';
 import { ArchiveTree, type ContentRef, type Member, type MemberMeta } from './archive-tree.js';
 import { openDecompressed, sniffCompression, SNIFF_BYTES, type Compression } from './decompress.js';
 
@@ -242,6 +243,9 @@ async function toMember(file: string, entry: TarEntry, spool: Spool | undefined,
     gid: opts.gid ?? header.gid,
     mtime: mtimeOf(header, opts.mtimeClamp),
   };
+  // Kept as BuildKit's extraction keeps them (best effort, when the layer is applied), in the namespaces layers carry.
+  const xattrs = carriedXattrs(header.xattrs);
+  if (xattrs !== undefined) meta.xattrs = xattrs;
   switch (header.type) {
     case 'file': {
       const content = await storeContent(file, entry, spool);

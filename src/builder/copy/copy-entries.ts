@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import type { FsView } from '../../../snapshot/fs-view.js';
-import type { LayerEntry } from '../../../snapshot/layer-entry.js';
+import type { LayerEntry, Xattrs } from '../../../snapshot/layer-entry.js';
 import { HoistError } from '../../errors.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import { applyChmod } from './chmod.js';
@@ -250,7 +250,7 @@ export class CopyPlanner {
 
   private placeSymlink(target: string, node: Extract<SourceNode, { kind: 'symlink' }>, keepOwner: boolean): void {
     this.ensureParents(target);
-    this.out.set(target, { kind: 'symlink', path: target, linkname: node.linkname, mode: 0o777, ...this.ownerOf(node, keepOwner), mtime: node.mtime });
+    this.out.set(target, { kind: 'symlink', path: target, linkname: node.linkname, mode: 0o777, ...this.ownerOf(node, keepOwner), mtime: node.mtime, ...xattrsOf(node) });
   }
 
   private ownerOf(node: { uid: number; gid: number }, keep: boolean): { uid: number; gid: number } {
@@ -273,7 +273,7 @@ export class CopyPlanner {
     this.ensureParents(target);
     this.out.set(target, {
       kind: 'file', path: target, mode: this.modeOf(node.mode, false), ...this.ownerOf(node, keepOwner),
-      mtime: node.mtime, size: node.size, open: node.open, ...(node.linkKey ? { linkKey: node.linkKey } : {}),
+      mtime: node.mtime, size: node.size, open: node.open, ...(node.linkKey ? { linkKey: node.linkKey } : {}), ...xattrsOf(node),
     });
   }
 
@@ -284,12 +284,12 @@ export class CopyPlanner {
   private placeDir(target: string, node: Extract<SourceNode, { kind: 'dir' }>, keepOwner: boolean): void {
     if (target === '') return;
     this.ensureParents(target);
-    this.out.set(target, { kind: 'dir', path: target, mode: this.modeOf(node.mode, true), ...this.ownerOf(node, keepOwner), mtime: node.mtime });
+    this.out.set(target, { kind: 'dir', path: target, mode: this.modeOf(node.mode, true), ...this.ownerOf(node, keepOwner), mtime: node.mtime, ...xattrsOf(node) });
   }
 
   private keepExisting(path: string, existing: ViewNode): void {
     if (this.out.has(path) || existing.kind !== 'dir') return;
-    this.out.set(path, { kind: 'dir', path, mode: existing.mode, uid: existing.uid, gid: existing.gid, mtime: existing.mtime });
+    this.out.set(path, { kind: 'dir', path, mode: existing.mode, uid: existing.uid, gid: existing.gid, mtime: existing.mtime, ...xattrsOf(existing) });
   }
 
   /**
@@ -341,6 +341,11 @@ export class CopyPlanner {
 }
 
 /** A heredoc or a small in-memory file as a file node. */
+/** The source's extended attributes travel with the copy (fsutil's copier keeps them), owners and modes aside. */
+function xattrsOf(node: { xattrs?: Xattrs | undefined }): { xattrs?: Xattrs } {
+  return node.xattrs !== undefined && Object.keys(node.xattrs).length > 0 ? { xattrs: node.xattrs } : {};
+}
+
 export function memoryFile(content: Buffer, mode: number, mtime: number): Extract<SourceNode, { kind: 'file' }> {
   return { kind: 'file', mode, uid: 0, gid: 0, mtime, size: content.length, open: () => Readable.from([content]) };
 }

@@ -2,16 +2,27 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { FsView, ViewNode } from '../../../snapshot/fs-view.js';
+import type { Xattrs } from '../../../snapshot/layer-entry.js';
+import { readXattrs } from '../../../snapshot/xattrs.js';
 import { PatternMatcher, goClean } from '../../dockerfile/ignore/index.js';
 import { resolveContextRoot, statContextPath, walkContext, type ContextStat } from '../context/index.js';
 import { unreadableContext } from '../context/errors.js';
 
+interface SourceMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  /** The attributes a layer carries (snapshot/xattrs.ts), when there are any. */
+  xattrs?: Xattrs | undefined;
+}
+
 /** One file-system object a COPY can read, whatever it comes from. */
 export type SourceNode =
-  | { kind: 'file'; mode: number; uid: number; gid: number; mtime: number; size: number; open(): Readable; linkKey?: string | undefined }
-  | { kind: 'dir'; mode: number; uid: number; gid: number; mtime: number }
-  | { kind: 'symlink'; mode: number; uid: number; gid: number; mtime: number; linkname: string }
-  | { kind: 'other'; mode: number; uid: number; gid: number; mtime: number };
+  | (SourceMeta & { kind: 'file'; size: number; open(): Readable; linkKey?: string | undefined })
+  | (SourceMeta & { kind: 'dir' })
+  | (SourceMeta & { kind: 'symlink'; linkname: string })
+  | (SourceMeta & { kind: 'other' });
 
 /**
  * Where COPY sources come from: the build context (a directory filtered by
@@ -33,8 +44,10 @@ export interface SourceFs {
   absolutePath?: (rel: string) => string;
 }
 
-function nodeFromContext(abs: string, st: ContextStat): SourceNode {
-  const base = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
+async function nodeFromContext(abs: string, st: ContextStat): Promise<SourceNode> {
+  // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
+  const xattrs = st.kind === 'file' || st.kind === 'dir' || st.kind === 'symlink' ? await readContextXattrs(abs) : undefined;
+  const base: SourceMeta = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), ...(xattrs ? { xattrs } : {}) };
   switch (st.kind) {
     case 'file':
       return {
@@ -51,6 +64,14 @@ function nodeFromContext(abs: string, st: ContextStat): SourceNode {
       return { kind: 'symlink', ...base, linkname: st.linkTarget ?? '' };
     default:
       return { kind: 'other', ...base };
+  }
+}
+
+async function readContextXattrs(abs: string): Promise<Xattrs | undefined> {
+  try {
+    return await readXattrs(abs);
+  } catch (err) {
+    throw unreadableContext(err);
   }
 }
 
@@ -128,7 +149,7 @@ export class ContextFs implements SourceFs {
   async lstat(rel: string): Promise<SourceNode | undefined> {
     const snapshot = await this.read();
     const entry = rel === '' ? snapshot.root : snapshot.entries.get(rel);
-    return entry && nodeFromContext(entry.absPath, entry.stat);
+    return entry && (await nodeFromContext(entry.absPath, entry.stat));
   }
 
   async readdir(rel: string): Promise<string[]> {
@@ -143,7 +164,7 @@ export class ContextFs implements SourceFs {
 }
 
 function nodeFromView(node: ViewNode): SourceNode {
-  const base = { mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime };
+  const base: SourceMeta = { mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, ...(node.xattrs ? { xattrs: node.xattrs } : {}) };
   switch (node.kind) {
     case 'file':
       return { kind: 'file', ...base, size: node.size, open: () => node.open(), linkKey: node.linkKey };

@@ -43,7 +43,7 @@ async function writeArchive(file: string, members: ArchiveMember[]): Promise<voi
   );
 }
 
-/** `setfattr` (Debian package attr): node has no xattr API. */
+/** `setfattr` (Debian package attr): an oracle independent of hoist's own xattr code. */
 function setXattr(file: string, name: string, value: string): void {
   execFileSync('setfattr', ['-n', name, '-v', value, file]);
 }

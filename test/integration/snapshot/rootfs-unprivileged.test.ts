@@ -6,9 +6,9 @@
  * the result can be removed. Also as root of a user namespace that maps one
  * uid (podman, unconfined pods): the kernel refuses other owners and devices.
  * The module is bundled with esbuild so that a
- * plain `node` run as that user can load it.
+ * plain `node` run as that user can load it (all but the xattr addon).
  */
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -52,7 +52,10 @@ beforeAll(async () => {
     format: 'esm',
     outfile: join(work, 'rootfs.mjs'),
     logLevel: 'silent',
+    // A native addon (prebuilt .node binary) is not bundled: the bundle loads it from the project's node_modules.
+    external: ['@napi-rs/xattr'],
   });
+  await symlink(await realpath(join(import.meta.dirname, '../../../node_modules')), join(work, 'node_modules'));
   driver = join(work, 'driver.mjs');
   await writeFile(
     driver,

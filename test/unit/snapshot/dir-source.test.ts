@@ -67,6 +67,19 @@ describe('entriesFromDirectory', () => {
     });
   });
 
+  it('reads the carried xattrs of files, directories and ancestors, not of a symlink\'s target', async () => {
+    await withTempDir(async (root) => {
+      await mkdir(join(root, 'd/sub'), { recursive: true });
+      await writeFile(join(root, 'd/sub/f'), 'x');
+      await symlink('f', join(root, 'd/sub/l'));
+      await run('setfattr', ['-n', 'user.a', '-v', 'test', join(root, 'd/sub/f')]);
+      await run('setfattr', ['-n', 'user.d', '-v', 'dir', join(root, 'd')]);
+      await run('setfattr', ['-n', 'user.overlay.origin', '-v', 'x', join(root, 'd/sub')]);
+      const got = Object.fromEntries((await all(root, ['d/sub'])).map((e) => [e.path, 'xattrs' in e ? e.xattrs : undefined]));
+      expect(got).toEqual({ d: { 'user.d': Buffer.from('dir') }, 'd/sub': undefined, 'd/sub/f': { 'user.a': Buffer.from('test') }, 'd/sub/l': undefined });
+    });
+  });
+
   it('writes a layer whose order matches GNU tar --sort=name and that GNU tar extracts to the same tree', async () => {
     await withTempDir(async (work) => {
       const root = join(work, 'root');

@@ -36,6 +36,17 @@ function header(m: Member): TarHeader {
   };
 }
 
+/** Every attribute of `file` itself, values in hex, as getfattr (package attr) prints them. */
+async function getfattr(file: string): Promise<Record<string, string>> {
+  const { stdout } = await execFileAsync('getfattr', ['-h', '-d', '-e', 'hex', '-m', '-', '--absolute-names', file]);
+  const out: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const m = /^([^#=]+)=(.*)$/.exec(line);
+    if (m) out[m[1] as string] = m[2] as string;
+  }
+  return out;
+}
+
 async function layer(members: Member[]): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const inputs = members.map((m) => {
@@ -254,13 +265,14 @@ describe('applyLayers: the changeset rules', () => {
     }
   });
 
-  it('makes device nodes when privileged and skips them with a note otherwise; skips xattrs with a note', async () => {
+  it('makes device nodes when privileged and skips them with a note otherwise; unprivileged, sets only user.* xattrs', async () => {
+    const cap = Buffer.from('0100000200200000000000000000000000000000', 'hex'); // VFS_CAP v2, effective, cap_net_raw permitted
     const l = await layer([
       { name: 'dev/', mode: 0o755 },
       { name: 'dev/null', type: 'char-device', mode: 0o666, devmajor: 1, devminor: 3 },
-      { name: 'dev/loop9', type: 'block-device', mode: 0o660, gid: 6, devmajor: 7, devminor: 9 },
-      { name: 'bin/', mode: 0o755 },
-      { name: 'bin/ping', data: 'p', mode: 0o755, xattrs: { 'security.capability': Buffer.from('0100000200200000', 'hex') } },
+      { name: 'dev/loop9', type: 'block-device', mode: 0o660, gid: 6, devmajor: 7, devminor: 9, xattrs: { 'user.dev': 'x' } },
+      { name: 'bin/', mode: 0o755, xattrs: { 'user.dir': 'd' } },
+      { name: 'bin/ping', data: 'p', mode: 0o4755, xattrs: { 'security.capability': cap, 'user.a': 'test', 'user.overlay.opaque': 'y' } },
     ]);
     const skipped = await applyLayers(root, streams(l), { privileged: false });
     expect(skipped.skippedDevices).toBe(2);
@@ -269,8 +281,27 @@ describe('applyLayers: the changeset rules', () => {
       ['dev/loop9', 'device'],
       ['bin/ping', 'xattrs'],
     ]);
+    expect(skipped.notes[2]?.detail).toContain('security.capability');
     expect(skipped.skippedXattrs).toBe(1);
     expect(await readdir(join(root, 'dev'))).toEqual([]);
+    expect(await getfattr(join(root, 'bin/ping'))).toEqual({ 'user.a': '0x74657374' });
+    expect(await getfattr(join(root, 'bin'))).toEqual({ 'user.dir': '0x64' });
+
+    if (asRoot) {
+      const root3 = join(base, 'root3');
+      await mkdir(root3);
+      const made = await applyLayers(root3, streams(l), { privileged: true });
+      const ping = join(root3, 'bin/ping');
+      const got = await getfattr(ping);
+      const mode = (await lstat(ping)).mode & 0o7777;
+      await removeRootfs(root3);
+      // Linux keeps user.* off device nodes: refused, so noted, not a failure.
+      const xattrNotes = made.notes.filter((n) => n.reason === 'xattrs').map((n) => n.path);
+      expect(xattrNotes).toEqual(made.skippedDevices === 0 ? ['dev/loop9'] : []);
+      // After the chown, which would have cleared the capability; the mode keeps setuid.
+      expect(got).toEqual({ 'security.capability': `0x${cap.toString('hex')}`, 'user.a': '0x74657374' });
+      expect(mode).toBe(0o4755);
+    }
 
     if (asRoot) {
       const root2 = join(base, 'root2');

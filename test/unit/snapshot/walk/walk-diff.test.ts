@@ -95,6 +95,28 @@ describe('walk snapshotter: what a step changed', () => {
     });
   });
 
+  it('captures xattr-only changes (setfattr, setcap) of files and directories, with the attributes in the layer', async () => {
+    await onBase(async (root) => {
+      const layer = await stepLayer(root, () =>
+        sh(root, 'setfattr -n user.a -v test etc/hosts && setcap cap_net_raw+ep usr/bin/tool && setfattr -n user.d -v dir usr/share/doc'),
+      );
+      expect(summary(layer)).toEqual([
+        'etc/ dir 755 0:0',
+        'etc/hosts file 644 0:0',
+        'usr/ dir 755 0:0',
+        'usr/bin/ dir 755 0:0',
+        'usr/bin/tool file 755 0:0',
+        'usr/share/ dir 750 5:6',
+        'usr/share/doc/ dir 755 0:0',
+      ]);
+      const x = Object.fromEntries(layer.map((m) => [m.name, m.xattrs]));
+      expect(x['etc/hosts']).toEqual({ 'user.a': Buffer.from('test').toString('hex') });
+      expect(Object.keys(x['usr/bin/tool'] ?? {})).toEqual(['security.capability']);
+      expect(x['usr/share/doc/']).toEqual({ 'user.d': Buffer.from('dir').toString('hex') });
+      expect(x['usr/']).toBeUndefined();
+    });
+  });
+
   it('turns a deletion into a whiteout, and a deleted tree into one whiteout at its top', async () => {
     await onBase(async (root) => {
       const layer = await stepLayer(root, async () => {

@@ -25,6 +25,8 @@ export interface Member {
   size: number;
   linkname: string;
   content: Buffer;
+  /** `SCHILY.xattr.*` records, values in hex. */
+  xattrs?: Record<string, string>;
 }
 
 /** The tar the layer writer makes of `diffState(root, before)`, in archive order. */
@@ -34,7 +36,9 @@ export async function layerOf(root: string, before: WalkState, opts: DiffOptions
     const chunks: Buffer[] = [];
     for await (const c of body) chunks.push(c);
     const { name, type, mode, uid, gid, mtime, size, linkname } = header;
-    out.push({ name, type, mode, uid, gid, mtime, size, linkname, content: Buffer.concat(chunks) });
+    const m: Member = { name, type, mode, uid, gid, mtime, size, linkname, content: Buffer.concat(chunks) };
+    if (header.xattrs) m.xattrs = Object.fromEntries(Object.entries(header.xattrs).map(([k, v]) => [k, v.toString('hex')]));
+    out.push(m);
   }
   return out;
 }
