@@ -340,6 +340,7 @@ class RootfsApplier {
       sofar = sofar === '' ? part : `${sofar}/${part}`;
       let next = this.child(node, part, sofar);
       if (next === undefined) {
+        this.keepTime(node);
         this.writable(node);
         mkdirSync(this.abs(sofar), { mode: 0o700 });
         this.own(sofar, { uid: 0, gid: 0 });
@@ -354,6 +355,19 @@ class RootfsApplier {
       node = next;
     }
     return node;
+  }
+
+  /**
+   * A directory the layer changes without naming it keeps its mtime (as
+   * umoci does): creating or removing an entry in it would set it to now,
+   * so the same image would unpack to different trees from run to run.
+   */
+  private keepTime(dir: DiskNode): void {
+    const fix = this.fixups.get(dir.path);
+    if (fix?.mtime !== undefined) return;
+    const mtime = lstatSync(this.abs(dir.path)).mtimeMs / 1000;
+    if (fix === undefined) this.fixups.set(dir.path, { depth: dir.depth, mtime });
+    else fix.mtime = mtime;
   }
 
   /** Unprivileged: make sure entries can be made in `dir`, restoring its mode at the end of the layer. */
@@ -397,6 +411,7 @@ class RootfsApplier {
     const full = parent.path === '' ? base : `${parent.path}/${base}`;
     const abs = this.abs(full);
     this.checkLength(full);
+    this.keepTime(parent);
     this.writable(parent);
     this.summary.lookups++;
     const existing = lstatOrUndefined(abs);
@@ -632,6 +647,7 @@ class RootfsApplier {
     if (dir === undefined) return;
     const full = dir.path === '' ? name : `${dir.path}/${name}`;
     if (this.written.has(full)) return;
+    this.keepTime(dir);
     this.writable(dir);
     this.summary.lookups++;
     const st = lstatOrUndefined(this.abs(full));

@@ -210,6 +210,26 @@ describe('applyLayers: the changeset rules', () => {
     expect(Math.floor(bb.mtimeMs / 1000)).toBe(T0);
   });
 
+  it('keeps the mtime of a directory a layer changes without naming it', async () => {
+    const l1 = await layer([
+      { name: 'bin/', mode: 0o755, mtime: T0 + 7 },
+      { name: 'bin/busybox', data: 'bb' },
+      { name: 'bin/old', data: 'old' },
+      { name: 'etc/', mode: 0o755, mtime: T0 + 9 },
+    ]);
+    // bin/ and etc/ are not in the second layer: a hard link and a whiteout land in bin/, a missing parent in etc/.
+    const l2 = await layer([
+      { name: 'bin/sh.hard', type: 'link', linkname: 'bin/busybox' },
+      { name: 'bin/.wh.old' },
+      { name: 'etc/new/file', data: 'x' },
+    ]);
+    await applyLayers(root, streams(l1, l2));
+    expect((await lstat(join(root, 'bin/sh.hard'))).nlink).toBe(2);
+    await expect(lstat(join(root, 'bin/old'))).rejects.toThrow(/ENOENT/);
+    expect((await lstat(join(root, 'bin'))).mtimeMs).toBe((T0 + 7) * 1000);
+    expect((await lstat(join(root, 'etc'))).mtimeMs).toBe((T0 + 9) * 1000);
+  });
+
   it('reads blob files, gzip-compressed or not', async () => {
     const tar = await layer([{ name: 'f', data: 'plain' }]);
     const gz = gzipSync(await layer([{ name: 'g', data: 'zipped' }]));
