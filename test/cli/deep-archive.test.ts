@@ -48,7 +48,8 @@ describe('ADD of an archive with one file thousands of directories deep', () => 
   // The limits are generous for a noisy 2-core machine and still far below what cubic work needed.
   for (const [depth, limit] of [
     [6_000, 60_000],
-    [20_000, 240_000],
+    // Deeper costs quadratic bytes in any tar (each member names its whole path), not hoist time worth testing.
+    [10_000, 120_000],
   ] as const) {
     it(`${depth} directories deep: build (with a second ADD over the first) and export finish in bounded time`, async () => {
       const dir = path.join(work, String(depth));
