@@ -71,7 +71,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readlinkSync,
   symlinkSync,
   unlinkSync,
   writeSync,
@@ -82,7 +81,8 @@ import { HoistError } from '../../src/errors.js';
 import { errnoOf, fsError } from '../../src/fs-errors.js';
 import { isTarError, readTar, type TarEntry, type TarEntryHeader } from '../../src/tar/index.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from '../layer-entry.js';
-import { cleanPath, resolveInRoot, type RootWalk } from '../root-path.js';
+import { cleanPath } from '../root-path.js';
+import { DiskDirs, lstatOrUndefined, type DiskNode } from './disk-dirs.js';
 import { openLayerTar, type LayerInput } from './layer-input.js';
 import { removeRootfs } from './remove.js';
 import { carriedXattrs, writeXattrsSync } from '../xattrs.js';
@@ -155,19 +155,6 @@ export async function applyLayers(
   return applier.finish(index);
 }
 
-/** A directory, symlink or other node on disk, as the resolver sees it. */
-interface DiskNode {
-  readonly name: string;
-  readonly parent: DiskNode | undefined;
-  readonly depth: number;
-  /** Canonical path inside the root, '' for the root. */
-  readonly path: string;
-  readonly kind: 'dir' | 'symlink' | 'other';
-  readonly linkname?: string;
-  /** Permission bits as last seen or set. */
-  mode: number;
-}
-
 interface DirFixup {
   depth: number;
   /** Final mode; undefined to leave it. */
@@ -184,10 +171,7 @@ const PERMS = 0o7777;
 const PATH_MAX = 4096;
 
 class RootfsApplier {
-  private readonly rootNode: DiskNode;
-  /** The directories of the last resolved path: chain[i] is at depth i, all checked to be real directories. */
-  private chain: DiskNode[];
-  private readonly walk: RootWalk<DiskNode>;
+  private readonly dirs: DiskDirs;
   private readonly privileged: boolean;
   private readonly signal: AbortSignal | undefined;
   private layerIndex = 0;
@@ -212,15 +196,18 @@ class RootfsApplier {
     rootStat: Stats,
     opts: ApplyOptions,
   ) {
-    this.rootNode = { name: '', parent: undefined, depth: 0, path: '', kind: 'dir', mode: rootStat.mode & PERMS };
-    this.chain = [this.rootNode];
     this.privileged = opts.privileged ?? process.getuid?.() === 0;
     this.signal = opts.signal;
-    this.walk = {
-      root: this.rootNode,
-      child: (parent, name, path) => this.child(parent, name, path),
-      linkname: (node) => (node.kind === 'symlink' ? node.linkname : undefined),
-    };
+    this.dirs = new DiskDirs(rootStat.mode, {
+      abs: (path) => this.abs(path),
+      checkLength: (path) => this.checkLength(path),
+      counted: () => this.summary.lookups++,
+      openUp: (dir) => {
+        if (this.privileged || (dir.mode & OWNER_RWX) === OWNER_RWX) return false;
+        this.writable(dir);
+        return true;
+      },
+    });
   }
 
   async applyLayer(input: LayerInput, index: number): Promise<void> {
@@ -282,79 +269,21 @@ class RootfsApplier {
     });
   }
 
-  // --- resolution -------------------------------------------------------
-
-  private child(parent: DiskNode, name: string, path: string): DiskNode | undefined {
-    if (parent.kind !== 'dir') return undefined;
-    const cached = this.chain[parent.depth + 1];
-    if (cached !== undefined && cached.parent === parent && cached.name === name) return cached;
-    return this.look(parent, name, path);
-  }
-
-  private look(parent: DiskNode, name: string, path: string): DiskNode | undefined {
-    this.summary.lookups++;
-    let st: Stats | undefined;
-    try {
-      st = lstatOrUndefined(this.abs(path));
-    } catch (err) {
-      // Unprivileged, a directory without search permission (mode 000) is opened up for this layer.
-      if (this.privileged || errnoOf(err) !== 'EACCES' || (parent.mode & OWNER_RWX) === OWNER_RWX) throw err;
-      this.writable(parent);
-      st = lstatOrUndefined(this.abs(path));
-    }
-    if (st === undefined) return undefined;
-    const base = { name, parent, depth: parent.depth + 1, path, mode: st.mode & PERMS };
-    if (st.isDirectory()) return { ...base, kind: 'dir' };
-    if (st.isSymbolicLink()) return { ...base, kind: 'symlink', linkname: readlinkSync(this.abs(path)) };
-    return { ...base, kind: 'other' };
-  }
-
-  private setChain(node: DiskNode): void {
-    const chain: DiskNode[] = [];
-    for (let n: DiskNode | undefined = node; n !== undefined; n = n.parent) chain.push(n);
-    this.chain = chain.reverse();
-  }
-
-  /** Forget cached directories at `path` and below (it is being removed or replaced). */
-  private forget(path: string, depth: number): void {
-    if (this.chain[depth]?.path === path) this.chain.length = depth;
-  }
-
   /**
    * The directory `path` names, parents resolved inside the root and a final
-   * symlink followed; missing directories are created when `create`.
+   * symlink followed; missing directories are created (0755, root's) when `create`.
    */
   private directory(path: string, create: boolean): DiskNode | undefined {
-    const r = resolveInRoot(this.walk, path, { followFinal: true });
-    if (r.node !== undefined) {
-      if (r.node.kind !== 'dir') throw notADirectory(r.path);
-      this.setChain(r.node);
-      return r.node;
-    }
-    if (!create) return undefined;
-    this.checkLength(r.path);
-    // Some components are missing: walk down the canonical path, creating them.
-    let node = this.rootNode;
-    let sofar = '';
-    for (const part of r.parts) {
-      sofar = sofar === '' ? part : `${sofar}/${part}`;
-      let next = this.child(node, part, sofar);
-      if (next === undefined) {
-        this.keepTime(node);
-        this.writable(node);
-        mkdirSync(this.abs(sofar), { mode: 0o700 });
-        this.own(sofar, { uid: 0, gid: 0 });
-        // Explicitly, whatever the umask.
-        chmodSync(this.abs(sofar), 0o755);
-        next = { name: part, parent: node, depth: node.depth + 1, path: sofar, kind: 'dir', mode: 0o755 };
-      } else if (next.kind !== 'dir') {
-        throw notADirectory(sofar);
-      }
-      this.chain.length = node.depth + 1;
-      this.chain.push(next);
-      node = next;
-    }
-    return node;
+    return this.dirs.directory(path, create ? (parent, made) => this.makeParent(parent, made) : undefined);
+  }
+
+  /** A missing parent directory `path` in `parent`: 0755 whatever the umask, root's. */
+  private makeParent(parent: DiskNode, path: string): void {
+    this.keepTime(parent);
+    this.writable(parent);
+    mkdirSync(this.abs(path), { mode: 0o700 });
+    this.own(path, { uid: 0, gid: 0 });
+    chmodSync(this.abs(path), 0o755);
   }
 
   /**
@@ -416,7 +345,7 @@ class RootfsApplier {
     this.summary.lookups++;
     const existing = lstatOrUndefined(abs);
     if (existing !== undefined && !(h.type === 'dir' && existing.isDirectory())) {
-      this.forget(full, parent.depth + 1);
+      this.dirs.forget(full, parent.depth + 1);
       await removePath(abs, existing);
     }
     this.written.add(full);
@@ -482,21 +411,14 @@ class RootfsApplier {
   private rootMetadata(h: TarEntryHeader): void {
     this.own('', h);
     const mode = h.mode & PERMS;
-    this.setDirFixup(this.rootNode, mode, h.mtime);
+    this.setDirFixup(this.dirs.root, mode, h.mtime);
   }
 
   private dir(h: TarEntryHeader, full: string, parent: DiskNode, merge: boolean): void {
     const abs = this.abs(full);
     if (!merge) mkdirSync(abs, { mode: 0o700 });
     this.own(full, h);
-    const node: DiskNode =
-      this.chain[parent.depth + 1]?.path === full
-        ? (this.chain[parent.depth + 1] as DiskNode)
-        : { name: full.slice(full.lastIndexOf('/') + 1), parent, depth: parent.depth + 1, path: full, kind: 'dir', mode: 0o700 };
-    this.setDirFixup(node, h.mode & PERMS, h.mtime);
-    // The next entries are likely inside it.
-    this.chain.length = parent.depth + 1;
-    this.chain.push(node);
+    this.setDirFixup(this.dirs.entered(parent, full, 0o700), h.mode & PERMS, h.mtime);
   }
 
   /** The directory's mode now (privileged, or opened up for writing) and its final mode and mtime at the end of the layer. */
@@ -609,7 +531,7 @@ class RootfsApplier {
       });
     }
     const slash = target.lastIndexOf('/');
-    const dir = this.resolveQuietly(slash === -1 ? '' : target.slice(0, slash));
+    const dir = this.dirs.resolveQuietly(slash === -1 ? '' : target.slice(0, slash));
     if (dir !== undefined) this.writable(dir);
     const canonical = dir === undefined ? undefined : dir.path === '' ? target.slice(slash + 1) : `${dir.path}/${target.slice(slash + 1)}`;
     this.summary.lookups++;
@@ -622,12 +544,6 @@ class RootfsApplier {
     if (stat.isDirectory()) throw new HoistError('INVALID_HARDLINK', `hard link target ${JSON.stringify(linkname)} is a directory`);
     if (canonical === cleanPath(path).path) throw new HoistError('INVALID_HARDLINK', `${path} is a hard link to itself`);
     return { abs: this.abs(canonical), stat };
-  }
-
-  /** A directory resolved inside the root without touching the chain of cached directories; undefined when missing or not a directory. */
-  private resolveQuietly(path: string): DiskNode | undefined {
-    const r = resolveInRoot(this.walk, path, { followFinal: true });
-    return r.node?.kind === 'dir' ? r.node : undefined;
   }
 
   private async whiteout(parentPath: string, name: string): Promise<void> {
@@ -652,14 +568,14 @@ class RootfsApplier {
     this.summary.lookups++;
     const st = lstatOrUndefined(this.abs(full));
     if (st === undefined) return;
-    this.forget(full, dir.depth + 1);
+    this.dirs.forget(full, dir.depth + 1);
     await removePath(this.abs(full), st);
   }
 
   private async opaque(dirPath: string): Promise<void> {
     const dir = this.directory(dirPath, true);
     if (dir === undefined) return;
-    this.chain.length = dir.depth + 1;
+    this.dirs.keepUpTo(dir);
     // Everything below that this layer did not write goes; what it wrote stays, with what it wrote below it.
     const pending: Array<{ path: string; depth: number }> = [{ path: dir.path, depth: dir.depth }];
     for (let d = pending.pop(); d !== undefined; d = pending.pop()) {
@@ -693,27 +609,11 @@ class RootfsApplier {
       if (fix.mode !== undefined) chmodSync(abs, fix.mode);
       if (fix.mtime !== undefined) lutimesSync(abs, fix.mtime, fix.mtime);
     }
-    for (const node of this.chain) {
+    for (const node of this.dirs.cached()) {
       const fix = this.fixups.get(node.path);
       if (fix?.mode !== undefined) node.mode = fix.mode;
     }
     this.fixups = new Map();
-  }
-}
-
-function notADirectory(path: string): HoistError {
-  return new HoistError('PARENT_NOT_DIRECTORY', `${path} is not a directory in the root filesystem`, {
-    hint: 'a layer writes below a path that a lower layer (or an earlier entry) made a file; the image is damaged',
-  });
-}
-
-function lstatOrUndefined(abs: string): Stats | undefined {
-  try {
-    return lstatSync(abs);
-  } catch (err) {
-    const errno = errnoOf(err);
-    if (errno === 'ENOENT' || errno === 'ENOTDIR') return undefined;
-    throw err;
   }
 }
 
