@@ -5,7 +5,7 @@
  * omitted, no whitespace, no trailing newline. The same value always gives
  * the same bytes, hence the same digest.
  */
-import type { ConfigFile, ContainerConfig, Descriptor, Index, Manifest, Platform } from './types.js';
+import type { ConfigFile, Index, Manifest } from './types.js';
 
 /** How to serialize one object: its keys in order, and how to write each value. */
 type Shape = readonly (readonly [key: string, write?: (v: unknown) => unknown])[];
@@ -23,12 +23,20 @@ function ordered(shape: Shape): (v: unknown) => unknown {
   };
 }
 
-/** Map-typed fields: Go's encoding/json sorts map keys. */
+/**
+ * A map-typed field, its keys sorted as Go's encoding/json sorts them (by
+ * their UTF-8 bytes). It is written by `encode`, not JSON.stringify: a JS
+ * object would put integer-like keys ("10", "9") first whatever their
+ * order, and would drop a `__proto__` key.
+ */
+class GoMap {
+  constructor(readonly entries: ReadonlyArray<readonly [string, unknown]>) {}
+}
+
 function sortedMap(v: unknown): unknown {
-  const src = v as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(src).sort()) out[key] = src[key];
-  return out;
+  const keys = Object.keys(v as object).map((key) => ({ key, utf8: Buffer.from(key, 'utf8') }));
+  keys.sort((a, b) => Buffer.compare(a.utf8, b.utf8));
+  return new GoMap(keys.map(({ key }) => [key, (v as Record<string, unknown>)[key]] as const));
 }
 
 function listOf(write: (v: unknown) => unknown): (v: unknown) => unknown {
@@ -99,8 +107,19 @@ const config = ordered([
   ['history', listOf(history)],
 ]);
 
+/** JSON text of a value made by the shapes above: GoMaps in their own order, everything else as JSON.stringify writes it. */
+function encode(value: unknown): string {
+  if (value instanceof GoMap) return `{${value.entries.map(([k, v]) => `${JSON.stringify(k)}:${encode(v)}`).join(',')}}`;
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : encode(v))).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const fields = Object.entries(value).filter(([, v]) => v !== undefined);
+    return `{${fields.map(([k, v]) => `${JSON.stringify(k)}:${encode(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
 function bytes(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value), 'utf8');
+  return Buffer.from(encode(value), 'utf8');
 }
 
 export function serializeManifest(m: Manifest): Buffer {
@@ -113,17 +132,4 @@ export function serializeIndex(i: Index): Buffer {
 
 export function serializeConfigFile(c: ConfigFile): Buffer {
   return bytes(config(c));
-}
-
-/** A descriptor as a plain object in canonical key order (for embedding in other JSON). */
-export function canonicalDescriptor(d: Descriptor): Descriptor {
-  return descriptor(d) as Descriptor;
-}
-
-export function canonicalPlatform(p: Platform): Platform {
-  return platform(p) as Platform;
-}
-
-export function canonicalContainerConfig(c: ContainerConfig): ContainerConfig {
-  return containerConfig(c) as ContainerConfig;
 }

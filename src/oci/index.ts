@@ -3,9 +3,6 @@ export * from './media-types.js';
 export type * from './types.js';
 export { parseConfigFile, parseIndex, parseManifest, parseManifestDocument } from './parse.js';
 export {
-  canonicalContainerConfig,
-  canonicalDescriptor,
-  canonicalPlatform,
   serializeConfigFile,
   serializeIndex,
   serializeManifest,

@@ -6,6 +6,7 @@
  */
 import { HoistError } from '../errors.js';
 import { isDigest, type Digest } from './digest.js';
+import { setMapEntry } from './map-entry.js';
 import {
   isImageManifestMediaType,
   isIndexMediaType,
@@ -98,7 +99,7 @@ class Checker {
     if (v === undefined || v === null) return undefined;
     const o = this.object(v, path);
     const out: Record<string, string> = {};
-    for (const [k, val] of Object.entries(o)) out[k] = this.string(val, `${path}.${k}`);
+    for (const [k, val] of Object.entries(o)) setMapEntry(out, k, this.string(val, `${path}.${k}`));
     return out;
   }
 
@@ -107,7 +108,7 @@ class Checker {
     if (v === undefined || v === null) return undefined;
     const o = this.object(v, path);
     const out: Record<string, Record<string, never>> = {};
-    for (const k of Object.keys(o)) out[k] = {};
+    for (const k of Object.keys(o)) setMapEntry(out, k, {});
     return out;
   }
 }
