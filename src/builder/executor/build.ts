@@ -15,7 +15,7 @@ import {
   type Reference,
 } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
-import type { Instruction } from '../../dockerfile/instructions/types.js';
+import type { FromInstr, Instruction } from '../../dockerfile/instructions/types.js';
 import { loadBuildDefinition, type FrontendOptions } from '../frontend.js';
 import { outputDestName, outputSink, type OutputSpec } from '../../images/outputs.js';
 import { parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
@@ -205,9 +205,9 @@ class Builder {
     if (opened) delete opened.config.OnBuild;
     const label = this.steps.label(stage);
     const total = steps.length + 1; // BuildKit counts FROM as step 1
-    const at = (index: number, instr: Instruction) => ({ stage: stage.index, label, index, total, instruction: instr.original, location: instr.location });
+    const at = (index: number, instr: Instruction, instruction = instr.original) => ({ stage: stage.index, label, index, total, instruction, location: instr.location });
     this.steps.stageStart(stage, total);
-    const state = await this.steps.run(at(1, stage.from), async () => opened ?? this.initialState(stage));
+    const state = await this.steps.run(at(1, stage.from, fromAsShown(stage.from)), async () => opened ?? this.initialState(stage));
     for (const [i, planned] of steps.entries()) {
       this.opts.signal?.throwIfAborted();
       const run = async (step: number): Promise<StepContext> => {
@@ -234,6 +234,14 @@ class Builder {
     for (const c of this.cleanups.splice(0).reverse()) await c().catch((err: unknown) => errors.push(err));
     if (errors.length > 0) throw errors[0];
   }
+}
+
+/** FROM as progress shows it: with its variables expanded (BuildKit shows the image it resolved), otherwise as written. */
+function fromAsShown(from: FromInstr): string {
+  if (!from.original.includes('$')) return from.original;
+  const platform = from.platform === undefined ? [] : [`--platform=${from.platform}`];
+  const name = from.stageName === undefined ? [] : ['AS', from.stageName];
+  return ['FROM', ...platform, from.image, ...name].join(' ');
 }
 
 /** Every place the image goes, in order: the outputs, then the registry push; each with a phrase for progress. */

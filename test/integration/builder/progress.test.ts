@@ -73,6 +73,10 @@ describe('build progress events', () => {
     expect(base.events[0]).toMatchObject({ type: 'warning', message: expect.stringContaining('UNUSED') });
     const done = ofType(base.events, 'step-done');
     expect(done.map((d) => d.step)).toEqual([1, 2, 3]);
+
+    // A FROM with variables shows the image it names, as BuildKit does.
+    const expanded = await run('ARG BASE=scratch\nFROM ${BASE} AS first\nCOPY passwd /etc/passwd\n', `${registry.host}/progress/expanded:1`);
+    expect(ofType(expanded.events, 'step-start')[0]?.instruction).toBe('FROM scratch AS first');
     expect(done.map((d) => d.layer?.digest)).toEqual([undefined, ...base.image.manifest.layers.map((l: { digest: string }) => l.digest)]);
     expect(done[2]?.layer?.size).toBe(base.image.manifest.layers[1]?.size);
     for (const d of done) expect(d.durationMs).toBeGreaterThanOrEqual(0);
