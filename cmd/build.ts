@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { build } from '../src/builder/executor/build.js';
-import { bindStandardOutput, outputDestName, parseOutputSpec } from '../src/images/outputs.js';
+import { bindStandardOutput, parseOutputSpec } from '../src/images/outputs.js';
 import { parseSourceDateEpoch } from '../src/builder/source-date-epoch.js';
 import { registrySource } from '../src/images/images.js';
 import { parseReference, type Image, type ImageSink, type ImageSource, type Platform, type Reference } from '../src/oci/index.js';
@@ -107,7 +107,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           toolPath: io.env.PATH,
         }));
         if (mode === 'plain' || mode === 'tty') {
-          for (const o of outputs) io.stderr(`wrote ${o.type} ${outputDestName(o)}`);
+          for (const o of outputs) io.stderr(typeof o.dest === 'string' ? `wrote ${o.type} ${o.dest}` : `wrote ${o.type} to standard output`);
           if (push) for (const t of tags) io.stderr(`pushed ${t}`);
         }
         // Standard output carries the archive then: the digest must not end up inside it.

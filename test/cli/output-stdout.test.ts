@@ -41,6 +41,9 @@ describe('build outputs on standard output, and --platform', () => {
     const oci = runBinary(['build', context, '-t', 'hello:1', '-o', 'type=oci,dest=-']);
     expect(oci.stderr).toMatch(/digest sha256:[0-9a-f]{64}/);
     expect(oci.status).toBe(0);
+    // A pipe on stderr too: plain progress, which names where the image went in words.
+    expect(oci.stderr).toContain('wrote oci to standard output');
+    expect(oci.stderr).not.toContain('wrote oci -');
     const digest = /digest (sha256:[0-9a-f]{64})/.exec(oci.stderr)![1];
     const file = path.join(out, 'from-stdout.tar');
     writeFileSync(file, oci.stdout);
