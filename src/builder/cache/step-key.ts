@@ -1,0 +1,111 @@
+/**
+ * Cache keys of build steps: a SHA-256 of the canonical JSON of named
+ * fields. A step's key covers everything that can change its result and
+ * nothing else (the README's "Build cache" section lists the fields):
+ *
+ * - `parent`: the key of the filesystem the step starts from (the last step
+ *   that changed files, or the base: the image's manifest digest, a stage's
+ *   key, or "scratch"). Metadata-only steps (ENV, LABEL, ...) are not part
+ *   of it: they are replayed, and a step they affect has them in its own
+ *   fields (RUN has its environment).
+ * - the instruction's own fields, after expansion.
+ *
+ * `KEY_FORMAT` names the layout of the fields. A later hoist that changes
+ * it changes the name, so old entries are never misread: they simply miss.
+ */
+import { createHash } from 'node:crypto';
+import type { Digest } from '../../oci/digest.js';
+import { canonicalJson, type KeyValue } from './canonical.js';
+
+export const KEY_FORMAT = 'hoist.cache.step/v1';
+
+/** A RUN mount's identity: what is bound, never a secret's content. */
+export interface MountIdentity {
+  type: 'bind' | 'cache' | 'secret' | 'ssh' | 'tmpfs';
+  target: string;
+  /** bind: the source's key (context content digest, stage key or image digest); cache: the id; secret/ssh: the id only. */
+  source?: string;
+  readonly?: boolean;
+}
+
+export interface RunKeyFields {
+  kind: 'RUN';
+  /** The argv that runs (SHELL applied, heredocs included). */
+  argv: readonly string[];
+  /** NAME=value the step sees: the image's Env and the ARGs in scope, minus the proxy ARGs (as BuildKit). Sorted by name. */
+  env: readonly string[];
+  user: string;
+  workdir: string;
+  network: string;
+  security: string;
+  mounts: readonly MountIdentity[];
+}
+
+export interface CopyKeyFields {
+  kind: 'COPY' | 'ADD';
+  /** Digest of the sources' listing: path, type, mode, owner, link target and content digest of each, after .dockerignore and --exclude. */
+  sources: Digest;
+  /** The source stage's key or image digest for --from; undefined for the context. */
+  from?: string;
+  dest: string;
+  /** The working directory a relative destination is resolved against. */
+  workdir: string;
+  chown?: string;
+  chmod?: string;
+  link: boolean;
+  parents: boolean;
+  /** ADD only. */
+  checksum?: string;
+  keepGitDir?: boolean;
+  unpack?: boolean;
+}
+
+/** WORKDIR makes the directory: its result depends on the path and the user that owns it. */
+export interface WorkdirKeyFields {
+  kind: 'WORKDIR';
+  path: string;
+  user: string;
+}
+
+export type StepKeyFields = RunKeyFields | CopyKeyFields | WorkdirKeyFields;
+
+export interface StepKeyInput {
+  /** The key (or base digest) of the filesystem the step starts from. */
+  parent: string;
+  platform: string;
+  step: StepKeyFields;
+}
+
+/** The step's cache key: `sha256:` and the hex digest of the canonical JSON. */
+export function stepKey(input: StepKeyInput): Digest {
+  const text = canonicalJson({ format: KEY_FORMAT, parent: input.parent, platform: input.platform, step: input.step as unknown as KeyValue });
+  return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
+}
+
+/** The environment a RUN key holds: NAME=value, sorted by name, proxy variables left out (they do not change what the step builds). */
+export function runKeyEnv(env: Iterable<readonly [string, string]>, proxyNames: ReadonlySet<string>): string[] {
+  const byName = new Map<string, string>();
+  for (const [name, value] of env) if (!proxyNames.has(name)) byName.set(name, value);
+  return [...byName]
+    .sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    .map(([name, value]) => `${name}=${value}`);
+}
+
+/** One source of a COPY or ADD as its key sees it: no mtimes. */
+export interface ListedSource {
+  /** Path relative to the source root, as the layer will name it. */
+  path: string;
+  kind: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  linkTarget?: string;
+  /** Regular files: the content's digest. */
+  content?: Digest;
+}
+
+/** The digest of a COPY/ADD's sources, in the order the step copies them. */
+export function listingDigest(entries: readonly ListedSource[]): Digest {
+  const text = canonicalJson({ format: 'hoist.cache.sources/v1', entries: entries.map((e) => ({ ...e })) });
+  return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
+}

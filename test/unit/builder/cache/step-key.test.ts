@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../../../src/builder/cache/canonical.js';
+import { listingDigest, runKeyEnv, stepKey, type RunKeyFields, type StepKeyInput } from '../../../../src/builder/cache/step-key.js';
+
+const run: RunKeyFields = {
+  kind: 'RUN',
+  argv: ['/bin/sh', '-c', 'make'],
+  env: ['PATH=/bin', 'V=1'],
+  user: 'root',
+  workdir: '/src',
+  network: 'default',
+  security: 'sandbox',
+  mounts: [],
+};
+const base: StepKeyInput = { parent: 'sha256:' + 'a'.repeat(64), platform: 'linux/amd64', step: run };
+
+describe('canonicalJson', () => {
+  it('sorts keys by UTF-8 bytes at every depth and leaves out undefined fields', () => {
+    expect(canonicalJson({ b: 1, a: { z: null, '10': true, '9': 'x' }, c: undefined })).toBe('{"a":{"10":true,"9":"x","z":null},"b":1}');
+    expect(canonicalJson({ '\u{1F600}': 1, '\uFFFD': 2 })).toBe('{"\uFFFD":2,"\u{1F600}":1}');
+  });
+
+  it('refuses numbers JSON cannot hold', () => {
+    expect(() => canonicalJson({ n: Number.NaN })).toThrow(/NaN/);
+  });
+});
+
+describe('stepKey', () => {
+  it('is a sha256 digest that does not depend on the order fields were written in', () => {
+    const reordered: StepKeyInput = { step: { ...run, mounts: [], argv: [...run.argv] }, platform: base.platform, parent: base.parent };
+    expect(stepKey(base)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(stepKey(reordered)).toBe(stepKey(base));
+  });
+
+  it('changes with every field that can change the result', () => {
+    const variants: StepKeyInput[] = [
+      { ...base, parent: 'sha256:' + 'b'.repeat(64) },
+      { ...base, platform: 'linux/arm64' },
+      { ...base, step: { ...run, argv: ['/bin/sh', '-c', 'make all'] } },
+      { ...base, step: { ...run, env: ['PATH=/bin', 'V=2'] } },
+      { ...base, step: { ...run, user: 'app' } },
+      { ...base, step: { ...run, workdir: '/' } },
+      { ...base, step: { ...run, network: 'none' } },
+      { ...base, step: { ...run, mounts: [{ type: 'cache', target: '/root/.cache', source: 'go' }] } },
+    ];
+    const keys = new Set([stepKey(base), ...variants.map(stepKey)]);
+    expect(keys.size).toBe(variants.length + 1);
+  });
+
+  it('keeps apart inputs that joined strings would confuse', () => {
+    const a = { ...base, step: { ...run, argv: ['a b', 'c'] } };
+    const b = { ...base, step: { ...run, argv: ['a', 'b c'] } };
+    expect(stepKey(a)).not.toBe(stepKey(b));
+    const e1 = { ...base, step: { ...run, env: ['A=1,B=2'] } };
+    const e2 = { ...base, step: { ...run, env: ['A=1', 'B=2'] } };
+    expect(stepKey(e1)).not.toBe(stepKey(e2));
+  });
+});
+
+describe('runKeyEnv', () => {
+  it('sorts by name, keeps the last value of a name, and leaves the proxy variables out', () => {
+    const env = runKeyEnv(
+      [
+        ['PATH', '/bin'],
+        ['http_proxy', 'http://proxy:3128'],
+        ['A', '1'],
+        ['A', '2'],
+      ],
+      new Set(['http_proxy', 'HTTP_PROXY']),
+    );
+    expect(env).toEqual(['A=2', 'PATH=/bin']);
+  });
+});
+
+describe('listingDigest', () => {
+  const file = { path: 'a.txt', kind: 'file', mode: 0o644, uid: 0, gid: 0, content: `sha256:${'1'.repeat(64)}` as const };
+  it('changes with content, mode, owner, link target and names, not with anything else', () => {
+    const d = listingDigest([file]);
+    expect(listingDigest([{ ...file }])).toBe(d);
+    for (const changed of [
+      { ...file, content: `sha256:${'2'.repeat(64)}` as const },
+      { ...file, mode: 0o755 },
+      { ...file, uid: 1000 },
+      { ...file, path: 'b.txt' },
+      { ...file, kind: 'symlink', content: undefined, linkTarget: 'x' },
+    ]) {
+      expect(listingDigest([changed])).not.toBe(d);
+    }
+    expect(listingDigest([file, { ...file, path: 'b.txt' }])).not.toBe(listingDigest([{ ...file, path: 'b.txt' }, file]));
+  });
+});
