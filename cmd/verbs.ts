@@ -78,6 +78,11 @@ export const VERBS: Readonly<Record<string, Verb>> = {
     description: 'show which RUN isolation works on this machine, and why the rest does not',
     load: async () => (await import('./doctor.js')).registerDoctor,
   },
+  cache: {
+    usage: '[options] <du|prune>',
+    description: "show or shrink hoist's cache directory (base images, built layers, step records)",
+    load: async () => (await import('./cache.js')).registerCache,
+  },
   logout: {
     usage: '<registry>',
     description: 'remove stored credentials for a registry',

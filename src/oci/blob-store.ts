@@ -107,6 +107,9 @@ export class BlobStore {
           hint: `delete ${file} and fetch it again`,
         });
       }
+      // Last use, for `hoist cache prune` (mtime: atime is not kept up to date under relatime).
+      const now = new Date();
+      await handle.utimes(now, now).catch(() => undefined);
       // The stream owns the handle from here and closes it at end or on error.
       // 1 MiB reads: with the default 64 KiB, the per-read promise overhead cost ~0.3 CPU-s per 512 MiB pushed.
       const source = handle.createReadStream({ start: 0, highWaterMark: 1 << 20 });

@@ -1,0 +1,81 @@
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cacheItems, pruneCache, pruneSelection, usageOf, type CacheItem } from '../../../../src/builder/cache/disk-usage.js';
+import { BlobStore } from '../../../../src/oci/blob-store.js';
+import { parseByteSize } from '../../../../cmd/cache.js';
+
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'hoist-cache-du-'));
+});
+afterEach(async () => rm(root, { recursive: true, force: true }));
+
+const DAY = 86_400_000;
+
+async function put(rel: string, bytes: number, daysAgo: number): Promise<void> {
+  const file = path.join(root, rel);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, Buffer.alloc(bytes));
+  const t = new Date(Date.now() - daysAgo * DAY);
+  await utimes(file, t, t);
+}
+
+describe('cache disk usage and prune', () => {
+  it('counts blobs, step records and other files, and skips files being written', async () => {
+    await put('blobs/sha256/aa', 100, 1);
+    await put('blobs/sha256/bb', 200, 2);
+    await put('blobs/sha256/.tmp-1-xyz', 999, 0);
+    await put('steps/cc/cc.json', 10, 1);
+    await put('contexts/x.json', 5, 1);
+    const usage = usageOf(await cacheItems(root));
+    expect(usage).toEqual({
+      blobs: { items: 2, bytes: 300 },
+      steps: { items: 1, bytes: 10 },
+      other: { items: 1, bytes: 5 },
+      total: { items: 4, bytes: 315 },
+    });
+  });
+
+  it('removes what was not used within --filter until=, then the least recently used down to --keep-storage', () => {
+    const now = Date.now();
+    const item = (file: string, bytes: number, days: number): CacheItem => ({ part: 'blobs', file, bytes, lastUsedMs: now - days * DAY });
+    const items = [item('new', 100, 0), item('old', 100, 10), item('mid', 100, 3), item('older', 100, 20)];
+    expect(pruneSelection(items, { olderThanMs: 7 * DAY, now }).map((i) => i.file)).toEqual(['older', 'old']);
+    expect(pruneSelection(items, { keepBytes: 150, now }).map((i) => i.file)).toEqual(['older', 'old', 'mid']);
+    expect(pruneSelection(items, { olderThanMs: 7 * DAY, keepBytes: 1000, now }).map((i) => i.file)).toEqual(['older', 'old']);
+    expect(pruneSelection(items, {}).length).toBe(4);
+  });
+
+  it('prunes files on disk and reports what it removed', async () => {
+    await put('blobs/sha256/aa', 100, 10);
+    await put('blobs/sha256/bb', 200, 0);
+    const result = await pruneCache(root, { olderThanMs: DAY });
+    expect(result).toEqual({ removed: { items: 1, bytes: 100 }, kept: { items: 1, bytes: 200 } });
+    expect(await readdir(path.join(root, 'blobs/sha256'))).toEqual(['bb']);
+  });
+
+  it('counts a blob read from the store as used now', async () => {
+    const store = new BlobStore(root);
+    await store.prepare();
+    const { digest } = await store.put(Readable.from([Buffer.from('layer')]));
+    const old = new Date(Date.now() - 30 * DAY);
+    await utimes(store.path(digest), old, old);
+    const stream = await store.open(digest);
+    for await (const _ of stream) void _;
+    const result = await pruneCache(root, { olderThanMs: DAY });
+    expect(result.removed.items).toBe(0);
+  });
+});
+
+describe('parseByteSize', () => {
+  it('reads binary units as buildx does, and refuses what is not a size', () => {
+    expect(parseByteSize('--keep-storage', '10GB')).toBe(10 * 1024 ** 3);
+    expect(parseByteSize('--keep-storage', '512mib')).toBe(512 * 1024 ** 2);
+    expect(parseByteSize('--keep-storage', '1.5g')).toBe(1.5 * 1024 ** 3);
+    expect(parseByteSize('--keep-storage', '4096')).toBe(4096);
+    expect(() => parseByteSize('--keep-storage', '10 parsecs')).toThrow(/is not a size/);
+  });
+});
