@@ -13,6 +13,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '20' },
     runs: { type: 'string', default: '3' },
     isolation: { type: 'string', default: 'auto' },
+    verbose: { type: 'boolean', short: 'v', default: false },
   },
 });
 
@@ -80,6 +81,10 @@ async function once(lines) {
     tags: ['bench:stage-steps'],
     epoch: 0,
     isolation: values.isolation,
+    onEvent: (e) => {
+      if (values.verbose && e.type === 'step-done') console.log(`  ${e.durationMs} ms  step ${e.step}`);
+      if (values.verbose && e.type === 'warning') console.log(`  ${e.message}`);
+    },
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   rmSync(store.root ?? join(work, 'x'), { recursive: true, force: true });
