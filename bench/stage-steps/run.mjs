@@ -69,6 +69,8 @@ async function once(lines) {
   const store = new BlobStore(join(work, `store-${Math.random().toString(36).slice(2)}`));
   const out = join(work, `out-${Math.random().toString(36).slice(2)}`);
   const started = process.hrtime.bigint();
+  const kinds = new Map();
+  const byKind = {};
   await build({
     contextDir: context,
     dockerfileText: lines.join('\n'),
@@ -82,6 +84,8 @@ async function once(lines) {
     epoch: 0,
     isolation: values.isolation,
     onEvent: (e) => {
+      if (e.type === 'step-start') kinds.set(e.step, `${e.instruction.split(' ')[0]}${e.stage === 2 && e.instruction.startsWith('RUN') ? ' (next)' : ''}`);
+      if (e.type === 'step-done') byKind[kinds.get(e.step)] = (byKind[kinds.get(e.step)] ?? 0) + e.durationMs / 1000;
       if (values.verbose && e.type === 'step-done') console.log(`  ${e.durationMs} ms  step ${e.step}`);
       if (values.verbose && e.type === 'warning') console.log(`  ${e.message}`);
     },
@@ -89,15 +93,20 @@ async function once(lines) {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   rmSync(store.root ?? join(work, 'x'), { recursive: true, force: true });
   rmSync(out, { recursive: true, force: true });
-  return seconds;
+  return { seconds, byKind };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 try {
   for (const [name, lines] of Object.entries(dockerfiles)) {
-    const times = [];
-    for (let r = 0; r < Number(values.runs); r++) times.push(await once(lines));
+    const results = [];
+    for (let r = 0; r < Number(values.runs); r++) results.push(await once(lines));
+    const times = results.map((r) => r.seconds);
     console.log(`${name} (${steps} steps): median ${median(times).toFixed(2)} s of ${times.map((t) => t.toFixed(2)).join(', ')}`);
+    for (const kind of Object.keys(results[0].byKind).sort()) {
+      const sums = results.map((r) => r.byKind[kind] ?? 0);
+      console.log(`  ${kind} steps, total per build: median ${median(sums).toFixed(2)} s of ${sums.map((t) => t.toFixed(2)).join(', ')}`);
+    }
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
