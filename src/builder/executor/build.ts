@@ -138,7 +138,7 @@ class Builder {
         toolPath: this.opts.toolPath,
         tmpDir: this.tmpDir,
       });
-      this.emit({ type: 'warning', code: 'RUNNER', message: `RUN steps use --isolation ${choice.reason}` });
+      this.emit({ type: 'note', code: 'RUNNER', message: `RUN steps use --isolation ${choice.reason}` });
       for (const note of choice.notes) this.emit({ type: 'warning', code: 'RUNNER_NOTE', message: note });
       return choice.runner;
     })();

@@ -33,7 +33,7 @@ export interface BuildEnv {
   downloads?: DownloadSettings | undefined;
   /** Where progress events go. */
   emit: EmitEvent;
-  /** The runner for RUN steps, picked once per build on first use (its pick is reported as a warning event). */
+  /** The runner for RUN steps, picked once per build on first use (its pick is reported once, as a note event). */
   runner(): Promise<Runner>;
   /** Proxy build args: in every RUN's environment, never in the image. */
   proxyEnv: ReadonlyMap<string, string>;
