@@ -7,6 +7,7 @@
  */
 import { createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { HoistError } from '../../src/errors.js';
+import { fsError } from '../../src/fs-errors.js';
 import type { Resolved, ResolveOptions, ViewNode } from '../fs-view.js';
 import { MAX_READ_FILE } from '../fs-view.js';
 import { cleanPath, resolveInRoot, type RootWalk } from '../root-path.js';
@@ -49,9 +50,10 @@ export class RootfsFiles implements StageFiles {
     return path === '' ? this.dir : `${this.dir}/${path}`;
   }
 
+  /** The node at `path`, whose parent is known to be a real directory of the root (not a symlink). */
   private at(path: string): DiskCursor | undefined {
     const abs = this.abs(path);
-    const st = lstatSync(abs, { throwIfNoEntry: false });
+    const st = lstatQuiet(abs);
     if (st === undefined) return undefined;
     const xattrs = st.isFile() || st.isDirectory() || st.isSymbolicLink() ? readXattrsSync(abs) : undefined;
     const base = { mode: st.mode & PERMS, ...this.ownerOf(path, st), mtime: Math.floor(st.mtimeMs / 1000), ...(xattrs ? { xattrs } : {}) };
@@ -77,9 +79,15 @@ export class RootfsFiles implements StageFiles {
     return this.cursor(path)?.node;
   }
 
+  /** One name at a time from the root: a symlink on the way is not followed (on disk it could lead out of the root). */
   cursor(path: string): DiskCursor | undefined {
     checkPath(path);
-    return this.at(cleanPath(path).path);
+    let at = this.at('');
+    for (const name of splitPath(cleanPath(path).path)) {
+      if (at === undefined) return undefined;
+      at = this.child(at, name);
+    }
+    return at;
   }
 
   child(at: FilesCursor, name: string): DiskCursor | undefined {
@@ -113,10 +121,32 @@ export class RootfsFiles implements StageFiles {
     const r = this.resolve(path, { followFinal: true });
     if (r.node === undefined) throw new HoistError('NOT_FOUND', `${path} does not exist in the image`);
     if (r.node.kind !== 'dir') throw new HoistError('NOT_A_DIRECTORY', `${path} is a ${r.node.kind}, not a directory`);
-    return readdirSync(this.abs(r.path))
+    const abs = this.abs(r.path);
+    let names: string[];
+    try {
+      names = readdirSync(abs);
+    } catch (err) {
+      throw fsError(err, abs, 'list the root filesystem directory');
+    }
+    return names
       .map((name) => ({ name, key: Buffer.from(name, 'utf8') }))
       .sort((a, b) => Buffer.compare(a.key, b.key))
       .map((e) => e.name);
+  }
+}
+
+function splitPath(path: string): string[] {
+  return path === '' ? [] : path.split('/');
+}
+
+/** lstat, or undefined when nothing is there (ENOENT, or ENOTDIR: a parent is not a directory). */
+function lstatQuiet(abs: string): Stats | undefined {
+  try {
+    return lstatSync(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw fsError(err, abs, 'read the root filesystem at');
   }
 }
 
