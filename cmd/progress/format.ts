@@ -1,5 +1,5 @@
 /** Words and numbers every progress renderer writes the same way. */
-import type { BaseStart, BuildEvent, OutputStart, StepStart, Transfer } from '../../src/builder/events.js';
+import type { BaseStart, BuildEvent, BuildNote, OutputStart, StepStart, Transfer } from '../../src/builder/events.js';
 import { redactText } from '../../src/redact.js';
 
 /** Whatever turns build events into output. */
@@ -10,6 +10,11 @@ export interface ProgressRenderer {
 }
 
 /** BuildKit's step name: `[2/5]`, or `[builder 2/5]` in a named stage. */
+/** `note: RUN steps use --isolation userns: ...`: information, not a warning. */
+export function formatNote(e: Pick<BuildNote, 'message'>): string {
+  return `note: ${e.message}`;
+}
+
 export function stepName(e: Pick<StepStart, 'label' | 'index' | 'total'>): string {
   return `[${e.label === undefined ? '' : `${e.label} `}${e.index}/${e.total}]`;
 }

@@ -21,6 +21,7 @@ import {
   errorText,
   formatBytes,
   formatDuration,
+  formatNote,
   keepsFinalLine,
   outputTitle,
   shortDigest,
@@ -80,6 +81,9 @@ export class PlainRenderer implements ProgressRenderer {
         return;
       case 'warning':
         this.print(formatWarning(e));
+        return;
+      case 'note':
+        this.print(formatNote(e));
         return;
     }
   }

@@ -22,6 +22,7 @@ import {
   errorText,
   formatBytes,
   formatDuration,
+  formatNote,
   keepsFinalLine,
   outputTitle,
   stepTitle,
@@ -98,7 +99,7 @@ export class TtyRenderer implements ProgressRenderer {
     this.dirty = true;
     if (this.interrupted || this.ended) return; // end() shows the rest
     // Warnings and finished steps show at once; the rest waits for the next frame.
-    if (e.type === 'warning' || e.type === 'step-done' || e.type === 'step-error' || this.now() - this.lastDraw >= this.intervalMs) this.draw();
+    if (e.type === 'warning' || e.type === 'note' || e.type === 'step-done' || e.type === 'step-error' || this.now() - this.lastDraw >= this.intervalMs) this.draw();
   }
 
   end(failed = false): void {
@@ -179,6 +180,9 @@ export class TtyRenderer implements ProgressRenderer {
       }
       case 'warning':
         this.settled.push(this.paint('33', formatWarning(e)));
+        return;
+      case 'note':
+        this.settled.push(formatNote(e));
         return;
     }
   }

@@ -10,9 +10,11 @@
  *   that became a directory: the applier replaces what is below, so the new
  *   entry is enough and no whiteout is written for the old one, as Docker
  *   and containerd do);
- * - a directory's mode, owner, mtime or ctime changed; a directory whose inode
- *   changed was removed and made again: it gets an opaque marker and all of
- *   its content, like an overlay upper dir;
+ * - a directory's mode, owner, mtime or extended attributes changed (a
+ *   change of ctime alone is not one: a runner's bind mount over a file in
+ *   the directory moves it); a directory whose inode changed was removed and
+ *   made again: it gets an opaque marker and all of its content, like an
+ *   overlay upper dir;
  * - anything else's mode, owner, size, mtime, inode or ctime changed.
  *   Comparing ctime is what makes content hashing unnecessary: a write that
  *   keeps size and restores mtime (`touch -r`, `cp -p` onto the same inode)
@@ -145,7 +147,9 @@ class DiffWalk {
       if (cst === undefined) throw vanished(path);
       if ((cst.mode & S_IFMT) === S_IFSOCK) continue;
       stats[i] = cst;
-      records[i] = this.after.add(item.name, cst, this.owners?.get(path) ?? this.createdOwner(cst, item.before));
+      const r = this.after.add(item.name, cst, this.owners?.get(path) ?? this.createdOwner(cst, item.before));
+      records[i] = r;
+      if ((cst.mode & S_IFMT) === S_IFDIR) this.recordDirXattrs(r, `${abs}/${item.name}`, cst, item.before);
     }
     this.after.firstChild[rec] = first;
     this.after.childCount[rec] = this.after.count - first;
@@ -170,8 +174,8 @@ class DiffWalk {
       return;
     }
     const replaced = sameType && before.inodes[b] !== st.ino;
-    // ctime too: setfattr (setcap) on a directory moves nothing else.
-    const written = !sameType || replaced || this.changed(b, st, owner) || before.ctimes[b] !== st.ctimeMs;
+    // setfattr on a directory moves nothing but ctime; a runner's bind mount below it moves ctime too, so the attributes decide.
+    const written = !sameType || replaced || this.changed(b, st, owner) || this.after.dirXattrs.get(rec) !== before.dirXattrs.get(b);
     if (written) yield* this.write(this.entry(path, owner));
     if (replaced) yield* this.write({ kind: 'opaque', path });
     this.chain.push({ path, owner, written });
@@ -179,6 +183,21 @@ class DiffWalk {
       yield* this.dir(path, st, sameType && !replaced ? b : NONE, rec);
     } finally {
       this.chain.pop();
+    }
+  }
+
+  /**
+   * The xattrs of the directory at record `rec` of `after`: the ones
+   * recorded before the step when its ctime did not move (setting one
+   * moves it), else read again.
+   */
+  private recordDirXattrs(rec: number, abs: string, st: Stats, b: number): void {
+    const before = this.before;
+    if (b !== NONE && before.isDir(b) && before.inodes[b] === st.ino && before.ctimes[b] === st.ctimeMs) {
+      const kept = before.dirXattrs.get(b);
+      if (kept !== undefined) this.after.dirXattrs.set(rec, kept);
+    } else {
+      this.after.readDirXattrs(rec, abs);
     }
   }
 

@@ -14,11 +14,17 @@
  * and just after the capture could show the same ctime twice. With it, any
  * change the step makes gives the inode a ctime later than the one recorded,
  * and since no system call can set ctime, stat alone decides (diff.ts).
+ *
+ * Directories also keep their extended attributes (as a fingerprint): a
+ * runner's bind mounts over files in etc/ move etc/'s ctime and nothing
+ * else, and only the attributes tell that apart from a `setfattr` on the
+ * directory.
  */
 import type { Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HoistError } from '../../src/errors.js';
+import { readXattrsSync } from '../xattrs.js';
 import {
   childPath,
   excludedSet,
@@ -65,6 +71,8 @@ export class WalkState {
   inodes: Float64Array;
   firstChild: Uint32Array;
   childCount: Uint32Array;
+  /** Record index -> fingerprint of a directory's carried xattrs (xattrFingerprint), for directories that have any. */
+  readonly dirXattrs = new Map<number, string>();
 
   constructor(root: string, excluded: ReadonlySet<string>, capacity = 1024) {
     this.root = root;
@@ -93,6 +101,12 @@ export class WalkState {
     this.ctimes[i] = st.ctimeMs;
     this.inodes[i] = st.ino;
     return i;
+  }
+
+  /** Record the xattrs of the directory at record `i` (on disk at `abs`). */
+  readDirXattrs(i: number, abs: string): void {
+    const fingerprint = xattrFingerprint(abs);
+    if (fingerprint !== undefined) this.dirXattrs.set(i, fingerprint);
   }
 
   isDir(i: number): boolean {
@@ -141,7 +155,10 @@ export async function captureState(root: string, opts: CaptureOptions = {}): Pro
       const st = lstatOrGone(`${abs}/${dirent.name}`);
       if (st === undefined || (st.mode & S_IFMT) === S_IFSOCK) continue;
       const i = state.add(dirent.name, st, owners?.get(rel));
-      if ((st.mode & S_IFMT) === S_IFDIR) pending.push({ index: i, rel });
+      if ((st.mode & S_IFMT) === S_IFDIR) {
+        state.readDirXattrs(i, `${abs}/${dirent.name}`);
+        pending.push({ index: i, rel });
+      }
     }
     state.firstChild[dir.index] = first;
     state.childCount[dir.index] = state.count - first;
@@ -149,6 +166,16 @@ export async function captureState(root: string, opts: CaptureOptions = {}): Pro
   }
   await settle();
   return state;
+}
+
+/** The carried xattrs of `abs` (snapshot/xattrs.ts) as one comparable string; undefined when it has none. */
+export function xattrFingerprint(abs: string): string | undefined {
+  const values = readXattrsSync(abs);
+  if (values === undefined) return undefined;
+  return Object.keys(values)
+    .sort()
+    .map((name) => `${name}=${(values[name] as Buffer).toString('base64')}`)
+    .join('\0');
 }
 
 /** Waits out the clock tick in which the state was read (see the top of this file). */

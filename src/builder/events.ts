@@ -114,7 +114,14 @@ export interface BuildWarning extends Timed {
   location?: SourceLocation | undefined;
 }
 
-export type BuildEvent = BaseStart | BaseDone | StageStart | StepStart | StepCached | StepLog | StepDone | StepError | Transfer | OutputStart | OutputDone | BuildWarning;
+/** Something worth knowing about how the build runs that is not a problem (which runner RUN steps use, and why). */
+export interface BuildNote extends Timed {
+  type: 'note';
+  code: string;
+  message: string;
+}
+
+export type BuildEvent = BaseStart | BaseDone | StageStart | StepStart | StepCached | StepLog | StepDone | StepError | Transfer | OutputStart | OutputDone | BuildWarning | BuildNote;
 
 type Untimed<E> = E extends Timed ? Omit<E, 'time'> : never;
 

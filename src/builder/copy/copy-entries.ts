@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import type { FsView } from '../../../snapshot/fs-view.js';
+import type { FilesCursor, StageFiles } from '../../../snapshot/stage-files.js';
 import type { LayerEntry, Xattrs } from '../../../snapshot/layer-entry.js';
 import { HoistError } from '../../errors.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
@@ -10,7 +10,7 @@ import type { SourceFs, SourceNode } from './source-fs.js';
 import type { ParentsMatch } from './parents-sources.js';
 import type { SourceMatch } from './resolve-sources.js';
 import { resolveInRoot, type RootWalk } from '../../../snapshot/root-path.js';
-import type { ViewCursor, ViewNode } from '../../../snapshot/fs-view.js';
+import type { ViewNode } from '../../../snapshot/fs-view.js';
 
 /** A thing to place at the destination. */
 export type CopyItem =
@@ -28,7 +28,8 @@ export interface CopyLayout {
   /** The destination as written (expanded); a trailing `/` makes it a directory. */
   dest: string;
   workdir: string;
-  view: FsView;
+  /** The stage's files, where the destination is looked up. */
+  view: StageFiles;
   owner: Owner | undefined;
   chmod: string | undefined;
   excludes: PatternMatcher | undefined;
@@ -53,7 +54,7 @@ const ROOT_OWNER: Owner = Object.freeze({ uid: 0, gid: 0 });
  */
 interface PlannedNode {
   planned: LayerEntry | undefined;
-  cursor: ViewCursor | undefined;
+  cursor: FilesCursor | undefined;
 }
 
 function plannedKind(n: PlannedNode): LayerEntry['kind'] | ViewNode['kind'] | undefined {
@@ -88,7 +89,7 @@ export class CopyPlanner {
   /** The destination was written with a trailing slash (or as `.`). */
   private readonly slashDest: boolean;
   /** The stage's view at the destination, looked up once. */
-  private destCursor: { at: ViewCursor | undefined } | undefined;
+  private destCursor: { at: FilesCursor | undefined } | undefined;
 
   constructor(private readonly layout: CopyLayout, itemCount: number) {
     const dest = layout.dest;

@@ -1,5 +1,5 @@
 import { HoistError } from '../../errors.js';
-import type { FsView } from '../../../snapshot/fs-view.js';
+import type { StageFiles } from '../../../snapshot/stage-files.js';
 
 export interface Owner {
   uid: number;
@@ -14,13 +14,13 @@ function parseIdFile(text: string, name: string): number | undefined {
   return undefined;
 }
 
-async function readOptional(view: FsView, file: string): Promise<string | undefined> {
+async function readOptional(view: StageFiles, file: string): Promise<string | undefined> {
   const node = view.stat(file);
   if (node?.kind !== 'file') return undefined;
   return (await view.readFile(file)).toString('utf8');
 }
 
-async function lookup(view: FsView, name: string, file: '/etc/passwd' | '/etc/group'): Promise<number> {
+async function lookup(view: StageFiles, name: string, file: '/etc/passwd' | '/etc/group'): Promise<number> {
   if (/^\d+$/.test(name)) return Number(name);
   const text = await readOptional(view, file);
   const id = text === undefined ? undefined : parseIdFile(text, name);
@@ -38,7 +38,7 @@ async function lookup(view: FsView, name: string, file: '/etc/passwd' | '/etc/gr
  * /etc/group. As Docker documents, a user without a group uses the user's
  * numeric id as the group id.
  */
-export async function resolveOwner(spec: string, view: FsView): Promise<Owner> {
+export async function resolveOwner(spec: string, view: StageFiles): Promise<Owner> {
   const colon = spec.indexOf(':');
   const user = colon < 0 ? spec : spec.slice(0, colon);
   const group = colon < 0 ? undefined : spec.slice(colon + 1);

@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import type { FsView, ViewNode } from '../../../snapshot/fs-view.js';
+import type { ViewNode } from '../../../snapshot/fs-view.js';
+import type { StageFiles } from '../../../snapshot/stage-files.js';
 import type { Xattrs } from '../../../snapshot/layer-entry.js';
 import { readXattrs } from '../../../snapshot/xattrs.js';
 import { PatternMatcher, goClean } from '../../dockerfile/ignore/index.js';
@@ -183,7 +184,7 @@ export class ViewFs implements SourceFs {
   readonly mayReinclude = false;
 
   constructor(
-    private readonly view: FsView,
+    private readonly view: StageFiles,
     readonly description: string,
   ) {}
 

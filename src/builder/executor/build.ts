@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FsView } from '../../../snapshot/fs-view.js';
+import type { StageRootfs } from '../run/stage-rootfs.js';
+import type { Layer } from '../../oci/index.js';
 import { HoistError, type Warning } from '../../errors.js';
 import { fsError, withFsContext } from '../../fs-errors.js';
 import {
@@ -97,6 +99,8 @@ class Builder {
   private readonly imageViews = new Map<string, Promise<FsView>>();
   private readonly cleanups: Array<() => Promise<void>> = [];
   private runnerPick: Promise<Runner> | undefined;
+  /** For each stage, how many FROM and COPY --from of the stages still to build read it. */
+  private readonly readsLeft: Map<number, number>;
 
   constructor(
     private readonly opts: BuildOptions,
@@ -105,7 +109,25 @@ class Builder {
     private readonly emit: EmitEvent,
     private readonly steps: StepTracker,
     private readonly plan: BuildPlan,
-  ) {}
+  ) {
+    this.readsLeft = stageReads(plan);
+  }
+
+  /** One read of stage `index` happened. */
+  private readStage(index: number): void {
+    this.readsLeft.set(index, (this.readsLeft.get(index) ?? 0) - 1);
+  }
+
+  /**
+   * Whether no stage still to be built reads the rootfs: every finished
+   * stage whose files it is (its own, or inherited unchanged) is read no more.
+   */
+  private rootfsFree(rootfs: StageRootfs): boolean {
+    for (const [index, state] of this.results) {
+      if ((state.rootfs === rootfs || state.inherited === rootfs) && (this.readsLeft.get(index) ?? 0) > 0) return false;
+    }
+    return true;
+  }
 
   /** The build's runner: probed and picked once, at the first RUN. */
   private runner(): Promise<Runner> {
@@ -116,7 +138,7 @@ class Builder {
         toolPath: this.opts.toolPath,
         tmpDir: this.tmpDir,
       });
-      this.emit({ type: 'warning', code: 'RUNNER', message: `RUN steps use --isolation ${choice.reason}` });
+      this.emit({ type: 'note', code: 'RUNNER', message: `RUN steps use --isolation ${choice.reason}` });
       for (const note of choice.notes) this.emit({ type: 'warning', code: 'RUNNER_NOTE', message: note });
       return choice.runner;
     })();
@@ -133,22 +155,24 @@ class Builder {
       tmpDir: this.tmpDir,
       signal: this.opts.signal,
       downloads: this.opts.downloads,
-      stageView: async (index) => {
+      stageFiles: async (index) => {
         const state = this.results.get(index);
         if (!state) throw new Error(`stage ${index} is read before it was built`);
-        return state.ensureView();
+        this.readStage(index);
+        return state.files();
       },
       imageView: (ref) => this.imageView(ref),
       emit: this.emit,
       runner: () => this.runner(),
       proxyEnv: this.plan.proxyEnv,
       onCleanup: (cleanup) => this.cleanups.push(cleanup),
-      layersView: async (layers) => {
-        const { view, cleanup } = await viewFromImageLayers(layers, this.opts.store, this.tmpDir, this.opts.signal);
-        this.cleanups.push(cleanup);
-        return view;
-      },
     };
+  }
+
+  private async layersView(layers: readonly Layer[]): Promise<FsView> {
+    const { view, cleanup } = await viewFromImageLayers(layers, this.opts.store, this.tmpDir, this.opts.signal);
+    this.cleanups.push(cleanup);
+    return view;
   }
 
   private imageView(ref: string): Promise<FsView> {
@@ -165,9 +189,7 @@ class Builder {
   }
 
   private async layerView(image: Image): Promise<FsView> {
-    const { view, cleanup } = await viewFromImageLayers(await image.layers(), this.opts.store, this.tmpDir, this.opts.signal);
-    this.cleanups.push(cleanup);
-    return view;
+    return this.layersView(await image.layers());
   }
 
   async initialState(stage: PlannedStage): Promise<StageState> {
@@ -177,8 +199,19 @@ class Builder {
       case 'stage': {
         const parent = this.results.get(stage.base.index);
         if (!parent) throw new Error(`stage ${stage.base.index} was not built before stage ${stage.index}`);
-        await parent.ensureView();
+        this.readStage(stage.base.index);
         const state = parent.clone();
+        // The parent's rootfs goes to this stage when nothing reads it again; else this stage reads it, and copies it when it changes files.
+        const rootfs = state.inherited;
+        if (rootfs !== undefined && this.rootfsFree(rootfs)) {
+          for (const done of this.results.values()) {
+            if (done.rootfs === rootfs || done.inherited === rootfs) {
+              const layers = [...done.layers];
+              done.giveUpRootfs(() => this.layersView(layers));
+            }
+          }
+          state.adoptRootfs(rootfs);
+        }
         // The parent's ONBUILD triggers ran at the start of this stage (the plan put them there).
         delete state.config.OnBuild;
         return state;
@@ -242,6 +275,18 @@ function fromAsShown(from: FromInstr): string {
   const platform = from.platform === undefined ? [] : [`--platform=${from.platform}`];
   const name = from.stageName === undefined ? [] : ['AS', from.stageName];
   return ['FROM', ...platform, from.image, ...name].join(' ');
+}
+
+/** How many times each stage is read by the needed stages: as a FROM base, and by COPY --from. */
+function stageReads(plan: BuildPlan): Map<number, number> {
+  const reads = new Map<number, number>();
+  const count = (index: number) => reads.set(index, (reads.get(index) ?? 0) + 1);
+  for (const stage of plan.stages) {
+    if (!stage.needed) continue;
+    if (stage.base.kind === 'stage') count(stage.base.index);
+    for (const planned of stage.instructions) if (planned.fromStage !== undefined) count(planned.fromStage);
+  }
+  return reads;
 }
 
 /** Every place the image goes, in order: the outputs, then the registry push; each with a phrase for progress. */

@@ -5,6 +5,15 @@ import { MediaType, storeLayer, type BlobStore, type Layer } from '../../oci/ind
 import type { Digest } from '../../oci/digest.js';
 import { byteCounter } from '../../oci/progress.js';
 
+/**
+ * A layer with no entries, byte for byte as BuildKit writes it for a RUN
+ * that changed nothing: Go's gzip (no name, mtime 0) of an empty tar (1024
+ * zero bytes). Registries and caches already hold this blob.
+ */
+const EMPTY_LAYER = Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 255, 98, 24, 5, 163, 96, 20, 140, 88, 0, 8, 0, 0, 255, 255, 46, 175, 181, 239, 0, 4, 0, 0]);
+const EMPTY_LAYER_DIGEST: Digest = 'sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1';
+const EMPTY_LAYER_DIFF_ID: Digest = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
+
 export interface CommittedLayer {
   layer: Layer;
   diffId: Digest;
@@ -29,6 +38,7 @@ export interface CommitOptions {
  * into place only when it is complete.
  */
 export async function commitLayer(store: BlobStore, entries: readonly LayerEntry[], opts: CommitOptions): Promise<CommittedLayer> {
+  if (entries.length === 0) return commitEmptyLayer(store);
   const report = opts.onProgress;
   const counted = report === undefined ? undefined : countContent(entries, report);
   const layer = createLayer(counted?.entries ?? entries, opts.clampMtime === undefined ? {} : { clampMtime: opts.clampMtime });
@@ -40,6 +50,13 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
   if (report !== undefined && counted !== undefined) report(counted.total, counted.total, true);
   const descriptor = { mediaType: MediaType.OciLayerGzip, digest: result.digest, size: result.size };
   return { layer: storeLayer(store, descriptor, result.diffId), diffId: result.diffId, digest: result.digest, size: result.size };
+}
+
+async function commitEmptyLayer(store: BlobStore): Promise<CommittedLayer> {
+  const size = EMPTY_LAYER.length;
+  await store.putBytes(EMPTY_LAYER, { digest: EMPTY_LAYER_DIGEST, size });
+  const descriptor = { mediaType: MediaType.OciLayerGzip, digest: EMPTY_LAYER_DIGEST, size };
+  return { layer: storeLayer(store, descriptor, EMPTY_LAYER_DIFF_ID), diffId: EMPTY_LAYER_DIFF_ID, digest: EMPTY_LAYER_DIGEST, size };
 }
 
 /**

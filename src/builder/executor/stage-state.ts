@@ -1,30 +1,42 @@
 import type { ContainerConfig, History, Layer } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 import { FsView } from '../../../snapshot/fs-view.js';
+import type { StageFiles } from '../../../snapshot/stage-files.js';
 import { DEFAULT_PATH, envFromLines } from '../plan/index.js';
 import type { StageRootfs } from '../run/stage-rootfs.js';
+import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 
 /**
  * What a stage has built so far: the image config it will have, its layers
- * and history, and a metadata view of its filesystem. Handlers change it;
- * a stage built FROM another starts from a copy.
+ * and history, and its files (`files()`). Handlers change it; a stage built
+ * FROM another starts from a copy.
+ *
+ * The files are an in-memory view of the layers until a RUN needs them on
+ * disk; from then on the rootfs is what steps read, and every later layer
+ * is applied to it (the view is dropped). A stage built FROM a stage with a
+ * rootfs either takes that rootfs over (the build executor decides when
+ * nothing reads the earlier stage again) or reads it unchanged (`inherited`)
+ * until it changes its own files, when it gets a copy.
  */
 export class StageState {
   config: ContainerConfig;
   layers: Layer[];
   diffIds: Digest[];
   history: History[];
-  view: FsView;
+  /** The files while there is no rootfs: valid when neither `rootfs` nor `inherited` is set. */
+  private view: FsView;
   author: string | undefined;
-  /** The stage's files on disk, once a RUN needed them (never shared with a child stage). */
+  /** The stage's own files on disk, once a RUN (or a stage FROM it) needed them. */
   rootfs: StageRootfs | undefined;
+  /** The rootfs of the stage this one is built FROM, read as is until this stage changes its files. */
+  inherited: StageRootfs | undefined;
   /** Whether this stage set CMD itself (ENTRYPOINT keeps an own CMD, drops an inherited one). */
   cmdSet = false;
 
   /** Where each name is in config.Env, valid while config.Env is still `lines`. */
   private envIndex: { lines: string[]; positions: Map<string, number> } | undefined;
 
-  /** For a registry base: builds the view from its layers the first time a step needs files. */
+  /** Builds the view from the layers the first time a step needs files (a registry base; a stage whose rootfs was handed on). */
   private viewLoader: (() => Promise<FsView>) | undefined;
 
   constructor(init: {
@@ -50,8 +62,7 @@ export class StageState {
     return new StageState({ config: { Env: [`PATH=${DEFAULT_PATH}`], WorkingDir: '/' } });
   }
 
-  /** Make `view` reflect the base image's files (a no-op for scratch and stage bases). */
-  async ensureView(): Promise<FsView> {
+  private async ensureView(): Promise<FsView> {
     if (this.viewLoader) {
       const load = this.viewLoader;
       this.viewLoader = undefined;
@@ -60,14 +71,44 @@ export class StageState {
     return this.view;
   }
 
-  /** The view is stale (a RUN changed the files on disk): `load` makes it again the first time a step needs files. */
-  reloadView(load: () => Promise<FsView>): void {
+  /** The stage's files as they are now: its rootfs, the rootfs it inherited, or the view. */
+  async files(): Promise<StageFiles> {
+    return this.rootfs?.files ?? this.inherited?.files ?? (await this.ensureView());
+  }
+
+  /** Whether the files are on disk (a new layer must be applied there, not to a view). */
+  get onDisk(): boolean {
+    return this.rootfs !== undefined || this.inherited !== undefined;
+  }
+
+  /** A layer the stage added without running anything: the view takes its entries (a rootfs takes the layer itself, see StepContext). */
+  async addToView(entries: Iterable<LayerEntry>): Promise<void> {
+    this.view = (await this.ensureView()).withLayer(entries);
+  }
+
+  /** The stage's files are on disk from now on: the view is dropped (it would only go stale). */
+  adoptRootfs(rootfs: StageRootfs): void {
+    this.rootfs = rootfs;
+    this.inherited = undefined;
+    this.view = FsView.empty();
+    this.viewLoader = undefined;
+  }
+
+  /**
+   * This stage's rootfs (own or inherited) goes to a later stage that will
+   * change it: from now on its files are a view read from its layers
+   * (nothing is expected to read them; this keeps any reader correct).
+   */
+  giveUpRootfs(load: () => Promise<FsView>): void {
+    this.rootfs = undefined;
+    this.inherited = undefined;
+    this.view = FsView.empty();
     this.viewLoader = load;
   }
 
+  /** The state a stage built FROM this one starts with: the same files, shared as they are. */
   clone(): StageState {
-    if (this.viewLoader) throw new Error('clone() before ensureView()');
-    return new StageState({
+    const child = new StageState({
       config: this.config,
       layers: this.layers,
       diffIds: this.diffIds,
@@ -75,6 +116,16 @@ export class StageState {
       view: this.view,
       ...(this.author !== undefined ? { author: this.author } : {}),
     });
+    child.inherited = this.rootfs ?? this.inherited;
+    if (child.inherited === undefined && this.viewLoader !== undefined) {
+      // Both read the same layers: one load serves both.
+      const load = this.viewLoader;
+      let loaded: Promise<FsView> | undefined;
+      const once = (): Promise<FsView> => (loaded ??= load());
+      this.viewLoader = once;
+      child.viewLoader = once;
+    }
+    return child;
   }
 
   /** The environment as `K=V` lines, in config order. */

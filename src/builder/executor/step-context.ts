@@ -10,7 +10,8 @@ import type { DownloadOptions } from '../add/url-source.js';
 
 export type DownloadSettings = Pick<DownloadOptions, 'dispatcher' | 'timeoutMs'>;
 import type { StageState } from './stage-state.js';
-import type { Layer } from '../../oci/index.js';
+import { StageRootfs } from '../run/stage-rootfs.js';
+import type { StageFiles } from '../../../snapshot/stage-files.js';
 import type { Runner } from '../../run/index.js';
 
 /** What every step of a build shares: where things are and how time is told. */
@@ -24,7 +25,7 @@ export interface BuildEnv {
   /** Scratch space for downloads and archive spools, removed after the build. */
   tmpDir: string;
   /** The files of an earlier stage, for COPY --from=stage. */
-  stageView(index: number): Promise<FsView>;
+  stageFiles(index: number): Promise<StageFiles>;
   /** The files of an image, for COPY --from=image. */
   imageView(ref: string): Promise<FsView>;
   signal?: AbortSignal | undefined;
@@ -32,14 +33,12 @@ export interface BuildEnv {
   downloads?: DownloadSettings | undefined;
   /** Where progress events go. */
   emit: EmitEvent;
-  /** The runner for RUN steps, picked once per build on first use (its pick is reported as a warning event). */
+  /** The runner for RUN steps, picked once per build on first use (its pick is reported once, as a note event). */
   runner(): Promise<Runner>;
   /** Proxy build args: in every RUN's environment, never in the image. */
   proxyEnv: ReadonlyMap<string, string>;
   /** Run `cleanup` when the build ends, however it ends. */
   onCleanup(cleanup: () => Promise<void>): void;
-  /** The files of `layers` as a view (for a stage whose files a RUN changed). */
-  layersView(layers: readonly Layer[]): Promise<FsView>;
 }
 
 export function formatCreated(date: Date): string {
@@ -70,9 +69,8 @@ export class StepContext {
 
   /**
    * Write `entries` as a new layer and apply them to the stage's files: its
-   * view, and its rootfs if a RUN made one. Entries `fromRootfs` (a RUN's
-   * changes) are already on disk; their content is read from there, so the
-   * view is rebuilt from the layers when next needed.
+   * rootfs if it has one (or a copy of the one it inherited), else its
+   * view. Entries `fromRootfs` (a RUN's changes) are on disk already.
    */
   async addLayer(entries: LayerEntry[], createdBy: string, opts: { fromRootfs?: boolean } = {}): Promise<void> {
     const id = `step-${this.step}`;
@@ -84,16 +82,29 @@ export class StepContext {
       onProgress: (current, total, done) => total > 0 && report({ action: 'compress', id, current, total, status: done ? 'done' : 'running' }),
     });
     this.addedLayer = { digest: committed.digest, size: committed.size };
+    if (!opts.fromRootfs) {
+      if (this.stage.onDisk) await (await this.ownRootfs()).applyLayer(committed.layer);
+      else await this.stage.addToView(entries);
+    }
     this.stage.layers.push(committed.layer);
     this.stage.diffIds.push(committed.diffId);
-    if (opts.fromRootfs) {
-      const layers = [...this.stage.layers];
-      this.stage.reloadView(() => this.env.layersView(layers));
-    } else {
-      this.stage.view = (await this.stage.ensureView()).withLayer(entries);
-      await this.stage.rootfs?.applyLayer(committed.layer);
-    }
     this.stage.history.push({ created: this.created(), created_by: createdBy });
+  }
+
+  /**
+   * The stage's own files on disk, made the first time a step needs them:
+   * a copy of the rootfs it inherited from the stage it is built FROM, or
+   * its layers unpacked.
+   */
+  async ownRootfs(): Promise<StageRootfs> {
+    const { stage, env } = this;
+    if (stage.rootfs !== undefined) return stage.rootfs;
+    const rootfs =
+      stage.inherited !== undefined
+        ? await StageRootfs.copyOf(stage.inherited, env.tmpDir, stage.layers, env.signal, env.onCleanup)
+        : await StageRootfs.create(env.tmpDir, stage.layers, env.signal, env.onCleanup);
+    stage.adoptRootfs(rootfs);
+    return rootfs;
   }
 
   /** The mtime for directories and files a step creates itself. */

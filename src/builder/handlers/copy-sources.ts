@@ -19,18 +19,18 @@ export async function sourceFsFor(ctx: StepContext, instr: CopyInstr | AddInstr)
     return new ContextFs(ctx.env.contextDir, ctx.env.ignore, contextFollowPaths(local));
   }
   const stageIndex = ctx.planned.fromStage;
-  if (stageIndex !== undefined) return new ViewFs(await ctx.env.stageView(stageIndex), `stage ${JSON.stringify(instr.from)}`);
+  if (stageIndex !== undefined) return new ViewFs(await ctx.env.stageFiles(stageIndex), `stage ${JSON.stringify(instr.from)}`);
   return new ViewFs(await ctx.env.imageView(instr.from), `image ${JSON.stringify(instr.from)}`);
 }
 
 export async function copyLayout(ctx: StepContext, instr: CopyInstr | AddInstr): Promise<CopyLayout> {
-  await ctx.stage.ensureView();
+  const files = await ctx.stage.files();
   return {
     what: instr.kind,
     dest: instr.dest,
     workdir: ctx.stage.workdir(),
-    view: ctx.stage.view,
-    owner: instr.chown === undefined ? undefined : await resolveOwner(instr.chown, ctx.stage.view),
+    view: files,
+    owner: instr.chown === undefined ? undefined : await resolveOwner(instr.chown, files),
     chmod: instr.chmod,
     excludes: instr.excludes.length ? PatternMatcher.compile(instr.excludes) : undefined,
     createdMtime: ctx.createdMtime(),

@@ -7,7 +7,6 @@ import type { NetworkMode } from '../../run/index.js';
 import type { StepContext } from '../executor/step-context.js';
 import { resolveRunUser } from '../run/run-user.js';
 import { StepOutput } from '../run/step-output.js';
-import { StageRootfs } from '../run/stage-rootfs.js';
 import { toArgv } from './command-line.js';
 
 function notYet(instr: RunInstr, what: string): DockerfileError {
@@ -73,8 +72,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   if (instr.mounts.length > 0) throw notYet(instr, 'RUN --mount');
   const { env, stage } = ctx;
   const runner = await env.runner();
-  if (stage.rootfs === undefined) stage.rootfs = await StageRootfs.create(env.tmpDir, stage.layers, env.signal, env.onCleanup);
-  const rootfs = stage.rootfs;
+  const rootfs = await ctx.ownRootfs();
   const argv = heredocArgv(instr, stage.config.Shell) ?? toArgv(instr.command, stage.config.Shell);
   const user = await resolveRunUser(stage.config.User, rootfs.dir).catch((err: unknown) => {
     throw err instanceof HoistError ? new DockerfileError(err.code, err.message, instr.location, err.hint !== undefined ? { hint: err.hint } : {}) : err;

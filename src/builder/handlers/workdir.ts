@@ -13,18 +13,18 @@ export async function handleWorkdir(ctx: StepContext, instr: WorkdirInstr): Prom
   const path = posix.resolve(ctx.stage.workdir(), instr.path);
   ctx.stage.config.WorkingDir = path;
   const createdBy = `WORKDIR ${path}`;
-  await ctx.stage.ensureView();
-  const resolved = ctx.stage.view.resolve(path, { followFinal: true });
+  const files = await ctx.stage.files();
+  const resolved = files.resolve(path, { followFinal: true });
   if (resolved.node?.kind === 'dir') {
     ctx.addHistory(createdBy);
     return;
   }
-  const owner = ctx.stage.config.User ? await resolveOwner(ctx.stage.config.User, ctx.stage.view) : { uid: 0, gid: 0 };
+  const owner = ctx.stage.config.User ? await resolveOwner(ctx.stage.config.User, files) : { uid: 0, gid: 0 };
   const entries: LayerEntry[] = [];
   const parts = resolved.path.split('/').filter(Boolean);
   for (let i = 1; i <= parts.length; i++) {
     const dir = parts.slice(0, i).join('/');
-    const existing = ctx.stage.view.lstat(dir);
+    const existing = files.lstat(dir);
     if (existing?.kind === 'dir') {
       entries.push({ kind: 'dir', path: dir, mode: existing.mode, uid: existing.uid, gid: existing.gid, mtime: existing.mtime });
     } else {

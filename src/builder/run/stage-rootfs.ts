@@ -1,6 +1,10 @@
+import { spawn } from 'node:child_process';
+import type { Stats } from 'node:fs';
 import { chmod, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
-import { applyLayers, removeRootfs, type Owner } from '../../../snapshot/rootfs/index.js';
+import { applyLayers, removeRootfs, type ApplySummary, type Owner } from '../../../snapshot/rootfs/index.js';
+import { RootfsFiles } from '../../../snapshot/rootfs/rootfs-files.js';
+import type { StageFiles } from '../../../snapshot/stage-files.js';
 import { WalkSnapshotter } from '../../../snapshot/walk/index.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { fsError } from '../../fs-errors.js';
@@ -14,6 +18,8 @@ import type { Layer } from '../../oci/index.js';
  */
 export class StageRootfs {
   private snapshotter: WalkSnapshotter | undefined;
+  /** The files as the build steps read them (COPY destinations, owner lookups, COPY --from). */
+  readonly files: StageFiles;
 
   private constructor(
     readonly dir: string,
@@ -24,16 +30,13 @@ export class StageRootfs {
      */
     private readonly owners: Map<string, Owner>,
     private readonly signal: AbortSignal | undefined,
-  ) {}
+  ) {
+    this.files = new RootfsFiles(dir, (p, st) => this.ownerOf(p, st));
+  }
 
   /** Unpack `layers` (bottom first) into a new directory under `parentDir`. The caller removes it with `remove`. */
   static async create(parentDir: string, layers: readonly Layer[], signal: AbortSignal | undefined, register: (cleanup: () => Promise<void>) => void): Promise<StageRootfs> {
-    const dir = await mkdtemp(path.join(parentDir, 'rootfs-')).catch((err: unknown) => {
-      throw fsError(err, parentDir, 'create a root filesystem directory in');
-    });
-    register(() => removeRootfs(dir));
-    // mkdtemp makes it 0700; an image's root is 0755, and a non-root USER must get through it.
-    await chmod(dir, 0o755);
+    const dir = await newRootfsDir(parentDir, register);
     const summary = await applyLayers(
       dir,
       layers.map((layer) => () => layer.uncompressed()),
@@ -42,11 +45,42 @@ export class StageRootfs {
     return new StageRootfs(dir, summary.ownersApplied ? new Map() : summary.intendedOwners, signal);
   }
 
+  /**
+   * A copy of `source` (an earlier stage's rootfs that is still needed as it
+   * is), for a stage built FROM that stage: `cp -a --reflink=auto`, which
+   * shares the blocks where the filesystem can (btrfs, XFS) and is still a
+   * plain copy without gzip and tar elsewhere. Where cp cannot copy it
+   * (no GNU cp, an unreadable directory), `layers` are unpacked instead.
+   */
+  static async copyOf(
+    source: StageRootfs,
+    parentDir: string,
+    layers: readonly Layer[],
+    signal: AbortSignal | undefined,
+    register: (cleanup: () => Promise<void>) => void,
+  ): Promise<StageRootfs> {
+    const dir = await newRootfsDir(parentDir, register);
+    if (await copyTree(source.dir, dir, signal)) return new StageRootfs(dir, new Map(source.owners), signal);
+    await removeRootfs(dir);
+    return StageRootfs.create(parentDir, layers, signal, register);
+  }
+
+  /** The owner the image gives `p`: recorded where the disk cannot hold it, else the inode's. */
+  private ownerOf(p: string, st: Stats): Owner {
+    return this.owners.get(p) ?? { uid: st.uid, gid: st.gid };
+  }
+
   /** A layer the stage added without running anything (COPY, ADD, WORKDIR after a RUN). */
   async applyLayer(layer: Layer): Promise<void> {
-    await applyLayers(this.dir, [() => layer.uncompressed()], this.signal ? { signal: this.signal } : {});
+    const summary = await applyLayers(this.dir, [() => layer.uncompressed()], this.signal ? { signal: this.signal } : {});
+    this.recordOwners(summary);
     // The applier changed the tree: the next step starts from a fresh capture.
     this.snapshotter = undefined;
+  }
+
+  /** Owners an unprivileged apply could not set: remembered, as for the base layers. */
+  private recordOwners(summary: ApplySummary): void {
+    for (const [p, owner] of summary.intendedOwners) this.owners.set(p, owner);
   }
 
   /** Record the state before a step. */
@@ -75,6 +109,26 @@ export class StageRootfs {
     }
     return entries;
   }
+}
+
+/** A new, empty 0755 directory under `parentDir`, removed when the build ends. */
+async function newRootfsDir(parentDir: string, register: (cleanup: () => Promise<void>) => void): Promise<string> {
+  const dir = await mkdtemp(path.join(parentDir, 'rootfs-')).catch((err: unknown) => {
+    throw fsError(err, parentDir, 'create a root filesystem directory in');
+  });
+  register(() => removeRootfs(dir));
+  // mkdtemp makes it 0700; an image's root is 0755, and a non-root USER must get through it.
+  await chmod(dir, 0o755);
+  return dir;
+}
+
+/** Whether `cp -a` copied everything of `from` into the existing directory `to`. */
+function copyTree(from: string, to: string, signal: AbortSignal | undefined): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('cp', ['-a', '--reflink=auto', '--', `${from}/.`, `${to}/`], { stdio: 'ignore', ...(signal ? { signal } : {}) });
+    child.on('error', () => (signal?.aborted === true ? reject(signal.reason) : resolve(false)));
+    child.on('close', (status) => (signal?.aborted === true ? reject(signal.reason) : resolve(status === 0)));
+  });
 }
 
 export { removeRootfs };

@@ -106,6 +106,17 @@ describe('json progress', () => {
   });
 });
 
+describe('notes', () => {
+  it('plain prints a note as a line of its own, json passes it on as an event', () => {
+    const note: BuildEvent = { type: 'note', code: 'RUNNER', message: 'RUN steps use --isolation chroot: root, with a mount namespace', time: T0 };
+    expect(plainLines([note])).toEqual(['note: RUN steps use --isolation chroot: root, with a mount namespace']);
+    const lines: string[] = [];
+    const r = new JsonRenderer((l) => lines.push(l));
+    r.event(note);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ type: 'note', code: 'RUNNER' });
+  });
+});
+
 describe('quiet progress', () => {
   it('prints nothing, not even warnings', () => {
     const printed: string[] = [];
@@ -231,6 +242,20 @@ describe('tty progress', () => {
     expect(final[0]).toBe('warning: careful');
     expect(final[1]).toMatch(/^ => \[1\/1\] COPY a \/ +0\.4s$/);
     expect(final.filter((l) => l.includes('careful'))).toHaveLength(1);
+  });
+
+  it('prints a note (the runner RUN steps use) above the live area, uncoloured, not as a warning', () => {
+    const events: BuildEvent[] = [
+      { type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 1, instruction: 'RUN true', location: loc(1), time: T0 },
+      { type: 'note', code: 'RUNNER', message: 'RUN steps use --isolation userns: user namespaces work', time: T0 + 50 },
+      { type: 'step-done', step: 1, durationMs: 400, time: T0 + 400 },
+    ];
+    const colored = ttyRun(events, { columns: 100, rows: 20 }, true);
+    expect(colored).toContain('note: RUN steps use --isolation userns: user namespaces work\x1b[K');
+    expect(colored).not.toMatch(/\x1b\[33mnote:/);
+    const final = screen(ttyRun(events, { columns: 100, rows: 20 }));
+    expect(final[0]).toBe('note: RUN steps use --isolation userns: user namespaces work');
+    expect(final.some((l) => l.startsWith('warning:'))).toBe(false);
   });
 
   it('colours only when asked, and shows a failed step in red', () => {

@@ -117,6 +117,47 @@ describe('walk snapshotter: what a step changed', () => {
     });
   });
 
+  it('leaves out a directory whose ctime alone moved (a runner made and removed a mount point in it, and put its mtime back)', async () => {
+    await onBase(async (root) => {
+      const layer = await stepLayer(root, async () => {
+        await writeFile(join(root, 'usr/bin/mountpoint'), '');
+        await rm(join(root, 'usr/bin/mountpoint'));
+        await utimes(join(root, 'usr/bin'), T, T);
+        await chmod(join(root, 'usr/share/doc'), 0o755); // the same mode again: ctime only
+      });
+      expect(summary(layer)).toEqual([]);
+    });
+  });
+
+  it('writes a directory whose xattrs were removed or changed, though only its ctime moved', async () => {
+    await onBase(async (root) => {
+      await sh(root, 'setfattr -n user.d -v one usr/share/doc && setfattr -n user.e -v gone usr/share/doc/pkg');
+      const layer = await stepLayer(root, () => sh(root, 'setfattr -n user.d -v two usr/share/doc && setfattr -x user.e usr/share/doc/pkg'));
+      expect(summary(layer)).toEqual(['usr/ dir 755 0:0', 'usr/share/ dir 750 5:6', 'usr/share/doc/ dir 755 0:0', 'usr/share/doc/pkg/ dir 755 0:0']);
+      const x = Object.fromEntries(layer.map((m) => [m.name, m.xattrs]));
+      expect(x['usr/share/doc/']).toEqual({ 'user.d': Buffer.from('two').toString('hex') });
+      expect(x['usr/share/doc/pkg/']).toBeUndefined();
+    });
+  });
+
+  it('sees a directory xattr change in a later step from the state the previous diff handed on', async () => {
+    await onBase(async (root) => {
+      const snapshotter = await WalkSnapshotter.begin(root);
+      const first: string[] = [];
+      await sh(root, 'setfattr -n user.d -v one usr/share/doc');
+      for await (const e of snapshotter.snapshot()) first.push(e.path);
+      expect(first).toContain('usr/share/doc');
+      await new Promise((r) => setTimeout(r, 30));
+      const second: string[] = [];
+      for await (const e of snapshotter.snapshot()) second.push(e.path);
+      expect(second).toEqual([]);
+      await sh(root, 'setfattr -x user.d usr/share/doc');
+      const third: string[] = [];
+      for await (const e of snapshotter.snapshot()) third.push(e.path);
+      expect(third).toContain('usr/share/doc');
+    });
+  });
+
   it('turns a deletion into a whiteout, and a deleted tree into one whiteout at its top', async () => {
     await onBase(async (root) => {
       const layer = await stepLayer(root, async () => {
