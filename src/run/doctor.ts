@@ -38,6 +38,7 @@ export function doctorReport(probe: HostProbe, tools: HostTools): DoctorReport {
     { name: '/proc in a user namespace', ...probe.procInUserns },
     { name: 'overlay in a user namespace', ...probe.overlayInUserns },
     { name: 'mount namespace as root', ...probe.mountNamespace },
+    ...(probe.overlayAsRoot ? [{ name: 'overlay as root', ...probe.overlayAsRoot }] : []),
     { name: 'chroot', ...probe.chroot },
     { name: 'uid/gid switching', ...probe.setIds },
     { name: 'device nodes (mknod)', ...probe.mknod },

@@ -73,7 +73,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   if (instr.mounts.length > 0) throw notYet(instr, 'RUN --mount');
   const { env, stage } = ctx;
   const runner = await env.runner();
-  if (stage.rootfs === undefined) stage.rootfs = await StageRootfs.create(env.tmpDir, stage.layers, env.signal, env.onCleanup);
+  if (stage.rootfs === undefined) stage.rootfs = await StageRootfs.create(env.tmpDir, stage.layers, env.signal, env.onCleanup, await env.snapshotKind());
   const rootfs = stage.rootfs;
   const argv = heredocArgv(instr, stage.config.Shell) ?? toArgv(instr.command, stage.config.Shell);
   const user = await resolveRunUser(stage.config.User, rootfs.dir).catch((err: unknown) => {
@@ -83,10 +83,10 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   await ensureWorkdir(rootfs.dir, cwd, instr);
   const stepEnv: Record<string, string> = Object.fromEntries([...ctx.planned.env, ...env.proxyEnv]);
   stepEnv.HOME ??= user.home;
-  await rootfs.beforeStep();
+  const overlay = await rootfs.beforeStep();
   const output = new StepOutput(ctx.step, env.emit);
   const result = await runner.run(
-    { argv, env: stepEnv, cwd, uid: user.uid, gid: user.gid, groups: user.groups, rootfs: rootfs.dir, mounts: [], network: (instr.network ?? 'default') as NetworkMode },
+    { argv, env: stepEnv, cwd, uid: user.uid, gid: user.gid, groups: user.groups, rootfs: rootfs.dir, mounts: [], network: (instr.network ?? 'default') as NetworkMode, ...(overlay ? { overlay } : {}) },
     output.io,
     env.signal,
   );

@@ -1,7 +1,9 @@
 import { chmod, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayers, removeRootfs, type Owner } from '../../../snapshot/rootfs/index.js';
-import { WalkSnapshotter } from '../../../snapshot/walk/index.js';
+import { OverlaySnapshotter } from '../../../snapshot/overlay/index.js';
+import type { OverlayDirs, SnapshotKind, StepSnapshotter } from '../../../snapshot/step-snapshotter.js';
+import { WalkStepSnapshotter } from '../../../snapshot/walk/index.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { fsError } from '../../fs-errors.js';
 import type { Layer } from '../../oci/index.js';
@@ -10,13 +12,12 @@ import type { Layer } from '../../oci/index.js';
  * A stage's files on disk, made when the stage reaches its first RUN: its
  * layers so far applied to a directory under the build's scratch space.
  * Later layers of the stage (COPY after RUN) are applied to it too, and the
- * walk snapshotter turns what a step changed into layer entries.
+ * snapshotter (walk or overlay) turns what a step changed into layer entries.
  */
 export class StageRootfs {
-  private snapshotter: WalkSnapshotter | undefined;
-
   private constructor(
     readonly dir: string,
+    private readonly snapshotter: StepSnapshotter,
     /**
      * Owners that are not on disk: what the applier could not set
      * (unprivileged), and what steps created under a runner that fakes ids.
@@ -27,7 +28,13 @@ export class StageRootfs {
   ) {}
 
   /** Unpack `layers` (bottom first) into a new directory under `parentDir`. The caller removes it with `remove`. */
-  static async create(parentDir: string, layers: readonly Layer[], signal: AbortSignal | undefined, register: (cleanup: () => Promise<void>) => void): Promise<StageRootfs> {
+  static async create(
+    parentDir: string,
+    layers: readonly Layer[],
+    signal: AbortSignal | undefined,
+    register: (cleanup: () => Promise<void>) => void,
+    snapshot: SnapshotKind = 'walk',
+  ): Promise<StageRootfs> {
     const dir = await mkdtemp(path.join(parentDir, 'rootfs-')).catch((err: unknown) => {
       throw fsError(err, parentDir, 'create a root filesystem directory in');
     });
@@ -39,19 +46,20 @@ export class StageRootfs {
       layers.map((layer) => () => layer.uncompressed()),
       signal ? { signal } : {},
     );
-    return new StageRootfs(dir, summary.ownersApplied ? new Map() : summary.intendedOwners, signal);
+    // Each step's overlay upper dir sits next to the rootfs: on its filesystem, so the merge renames.
+    const snapshotter = snapshot === 'overlay' ? new OverlaySnapshotter(dir, { scratchDir: parentDir, register }) : new WalkStepSnapshotter(dir);
+    return new StageRootfs(dir, snapshotter, summary.ownersApplied ? new Map() : summary.intendedOwners, signal);
   }
 
   /** A layer the stage added without running anything (COPY, ADD, WORKDIR after a RUN). */
   async applyLayer(layer: Layer): Promise<void> {
     await applyLayers(this.dir, [() => layer.uncompressed()], this.signal ? { signal: this.signal } : {});
-    // The applier changed the tree: the next step starts from a fresh capture.
-    this.snapshotter = undefined;
+    this.snapshotter.rootfsChanged();
   }
 
-  /** Record the state before a step. */
-  async beforeStep(): Promise<void> {
-    if (this.snapshotter === undefined) this.snapshotter = await WalkSnapshotter.begin(this.dir, { owners: this.owners });
+  /** Record the state before a step; returns the overlay the runner must mount for it, if any. */
+  async beforeStep(): Promise<OverlayDirs | undefined> {
+    return this.snapshotter.beforeStep({ owners: this.owners });
   }
 
   /**
@@ -61,10 +69,8 @@ export class StageRootfs {
    * what the image must say; that owner is remembered for later steps.
    */
   async changes(created?: { onDisk: Owner; owner: Owner }): Promise<LayerEntry[]> {
-    if (this.snapshotter === undefined) throw new Error('changes() before beforeStep()');
-    const entries: LayerEntry[] = [];
     const faked = created !== undefined && (created.onDisk.uid !== created.owner.uid || created.onDisk.gid !== created.owner.gid) ? created : undefined;
-    for await (const entry of this.snapshotter.snapshot({ owners: this.owners, ...(faked ? { created: faked } : {}) })) entries.push(entry);
+    const entries = await this.snapshotter.changes({ owners: this.owners, ...(faked ? { created: faked } : {}) });
     for (const entry of entries) {
       if (entry.kind === 'whiteout' || entry.kind === 'opaque') {
         const prefix = `${entry.path}/`;

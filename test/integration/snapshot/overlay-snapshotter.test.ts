@@ -66,7 +66,7 @@ async function members(entries: readonly LayerEntry[]): Promise<Member[]> {
 }
 
 /** What must agree between the two snapshotters: everything but the times of what the step touched (the two runs are apart in time). */
-function comparable(layer: readonly Member[]): Array<Omit<Member, 'mtime'> & { content: string }> {
+function comparable(layer: readonly Member[]): Array<Omit<Member, 'mtime' | 'content'> & { content: string }> {
   return layer.map(({ mtime: _mtime, content, ...rest }) => ({ ...rest, content: content.toString('utf8') }));
 }
 
