@@ -15,8 +15,7 @@ import { addImageOptions, withImageAccess, type ImageFlags } from './image-optio
 import { proxySettingsFromEnv } from '../registry/proxy.js';
 import { urlDispatcher } from '../registry/url-dispatcher.js';
 import type { CliIo } from './io.js';
-import { RUNNER_KINDS, type Isolation } from '../src/run/index.js';
-import { SNAPSHOT_REQUESTS, type SnapshotRequest } from '../src/builder/run/pick-snapshot.js';
+import { RUNNER_KINDS, SNAPSHOT_REQUESTS, type Isolation, type SnapshotRequest } from '../src/run/index.js';
 import { addProgressOption, createRenderer, progressModeOf, watched, type ProgressFlags } from './progress/index.js';
 
 interface BuildFlags extends ImageFlags, ProgressFlags {

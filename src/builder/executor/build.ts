@@ -30,8 +30,7 @@ import { writeReports, type BuildReport } from './reports.js';
 import { eventEmitter, type BuildEvent, type EmitEvent } from '../events.js';
 import { StepTracker } from './step-tracker.js';
 import { pickRunner, runNeeds, type RunnerChoice } from '../run/pick-runner.js';
-import type { SnapshotRequest } from '../run/pick-snapshot.js';
-import type { Isolation, Runner } from '../../run/index.js';
+import type { Isolation, Runner, SnapshotRequest } from '../../run/index.js';
 
 export interface BuildOptions extends FrontendOptions {
   store: BlobStore;

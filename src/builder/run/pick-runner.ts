@@ -1,9 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import { findHostTools, probeHost, selectRunner, type Isolation, type RunNeeds, type Runner } from '../../run/index.js';
+import { findHostTools, probeHost, selectRunner, selectSnapshot, type Isolation, type RunNeeds, type Runner, type SnapshotChoice, type SnapshotRequest } from '../../run/index.js';
 import type { BuildPlan, PlannedStage } from '../plan/index.js';
-import { pickSnapshot, type SnapshotChoice, type SnapshotRequest } from './pick-snapshot.js';
 
 export interface RunnerChoice {
   runner: Runner;
@@ -55,5 +54,5 @@ export async function pickRunner(opts: { isolation: Isolation; snapshot?: Snapsh
   const selection = selectRunner(probe, opts.needs, opts.isolation, { tools, tmpDir: scratch });
   // As createRunner decides it for the chroot runner.
   const mountNamespace = probe.mountNamespace.ok && tools.mount !== undefined;
-  return { ...selection, snapshot: pickSnapshot(opts.snapshot ?? 'auto', selection.runner.kind, probe, mountNamespace, opts.tmpDir) };
+  return { ...selection, snapshot: selectSnapshot(opts.snapshot ?? 'auto', selection.runner.kind, probe, mountNamespace, opts.tmpDir) };
 }

@@ -1,7 +1,9 @@
-import { HoistError } from '../../errors.js';
-import type { HostProbe, RunnerKind } from '../../run/index.js';
-import type { SnapshotKind } from '../../../snapshot/step-snapshotter.js';
+import { HoistError } from '../errors.js';
+import type { HostProbe } from './probe.js';
+import type { RunnerKind } from './process-spec.js';
 
+/** The snapshotters after RUN (snapshot/step-snapshotter.ts); which one can work depends on the runner. */
+export type SnapshotKind = 'walk' | 'overlay';
 export type SnapshotRequest = 'auto' | SnapshotKind;
 export const SNAPSHOT_REQUESTS: readonly SnapshotRequest[] = ['auto', 'walk', 'overlay'];
 
@@ -32,7 +34,7 @@ export function overlayBlocker(runner: RunnerKind, probe: HostProbe, mountNamesp
  * overlay where it mounts and its upper dir can be merged back by hoist,
  * else walk; an explicit `overlay` that cannot mount fails.
  */
-export function pickSnapshot(requested: SnapshotRequest, runner: RunnerKind, probe: HostProbe, mountNamespace: boolean, scratchDir: string): SnapshotChoice {
+export function selectSnapshot(requested: SnapshotRequest, runner: RunnerKind, probe: HostProbe, mountNamespace: boolean, scratchDir: string): SnapshotChoice {
   if (requested === 'walk') return { kind: 'walk', reason: 'walk: as asked (--snapshot walk)' };
   const blocker = overlayBlocker(runner, probe, mountNamespace, scratchDir);
   if (requested === 'overlay') {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../src/errors.js';
-import { pickSnapshot } from '../../../src/builder/run/pick-snapshot.js';
+import { selectSnapshot } from '../../../src/run/select-snapshot.js';
 import type { HostProbe } from '../../../src/run/probe.js';
 
 const yes = { ok: true, detail: 'works' };
@@ -28,34 +28,34 @@ function refusal(fn: () => unknown): HoistError {
   throw new Error('expected a HoistError');
 }
 
-describe('pickSnapshot', () => {
+describe('selectSnapshot', () => {
   it('takes overlay under auto where it mounts with the runner', () => {
-    expect(pickSnapshot('auto', 'userns', probe(), true, '/tmp/b')).toEqual({ kind: 'overlay', reason: 'overlay: overlayfs mounts in a user namespace here' });
-    expect(pickSnapshot('auto', 'chroot', probe(), true, '/tmp/b')).toEqual({ kind: 'overlay', reason: 'overlay: overlayfs mounts as root here' });
+    expect(selectSnapshot('auto', 'userns', probe(), true, '/tmp/b')).toEqual({ kind: 'overlay', reason: 'overlay: overlayfs mounts in a user namespace here' });
+    expect(selectSnapshot('auto', 'chroot', probe(), true, '/tmp/b')).toEqual({ kind: 'overlay', reason: 'overlay: overlayfs mounts as root here' });
   });
 
   it('falls back to walk under auto, saying why', () => {
-    expect(pickSnapshot('auto', 'proot', probe(), true, '/tmp/b')).toEqual({ kind: 'walk', reason: 'walk (not overlay: the proot runner cannot mount an overlay)' });
-    expect(pickSnapshot('auto', 'chroot', probe(), false, '/tmp/b').reason).toBe('walk (not overlay: the chroot runner has no mount namespace here)');
-    expect(pickSnapshot('auto', 'userns', probe({ overlayInUserns: no('mount: wrong fs type') }), true, '/tmp/b').reason).toBe(
+    expect(selectSnapshot('auto', 'proot', probe(), true, '/tmp/b')).toEqual({ kind: 'walk', reason: 'walk (not overlay: the proot runner cannot mount an overlay)' });
+    expect(selectSnapshot('auto', 'chroot', probe(), false, '/tmp/b').reason).toBe('walk (not overlay: the chroot runner has no mount namespace here)');
+    expect(selectSnapshot('auto', 'userns', probe({ overlayInUserns: no('mount: wrong fs type') }), true, '/tmp/b').reason).toBe(
       'walk (not overlay: overlayfs does not mount in a user namespace here (mount: wrong fs type))',
     );
-    expect(pickSnapshot('auto', 'userns', probe(), true, '/tmp/a,b').kind).toBe('walk');
+    expect(selectSnapshot('auto', 'userns', probe(), true, '/tmp/a,b').kind).toBe('walk');
     // Without root, files of subordinate ids in the upper dir could not be merged back.
-    expect(pickSnapshot('auto', 'userns', probe({ euid: 1000 }), true, '/tmp/b').kind).toBe('walk');
-    expect(pickSnapshot('auto', 'userns', probe({ euid: 1000, subids: no('no range') }), true, '/tmp/b').kind).toBe('overlay');
+    expect(selectSnapshot('auto', 'userns', probe({ euid: 1000 }), true, '/tmp/b').kind).toBe('walk');
+    expect(selectSnapshot('auto', 'userns', probe({ euid: 1000, subids: no('no range') }), true, '/tmp/b').kind).toBe('overlay');
   });
 
   it('keeps walk when asked', () => {
-    expect(pickSnapshot('walk', 'userns', probe(), true, '/tmp/b').kind).toBe('walk');
+    expect(selectSnapshot('walk', 'userns', probe(), true, '/tmp/b').kind).toBe('walk');
   });
 
   it('refuses an explicit overlay that cannot mount, naming the runner and the reason', () => {
-    const err = refusal(() => pickSnapshot('overlay', 'proot', probe(), true, '/tmp/b'));
+    const err = refusal(() => selectSnapshot('overlay', 'proot', probe(), true, '/tmp/b'));
     expect(err.code).toBe('SNAPSHOT_OVERLAY_UNAVAILABLE');
     expect(err.message).toBe('--snapshot overlay cannot work with the proot runner here: the proot runner cannot mount an overlay');
     expect(err.hint).toContain('--snapshot walk');
-    expect(refusal(() => pickSnapshot('overlay', 'chroot', probe({ overlayAsRoot: no('mount: permission denied') }), true, '/tmp/b')).message).toContain('mount: permission denied');
-    expect(pickSnapshot('overlay', 'userns', probe({ euid: 1000 }), true, '/tmp/b').kind).toBe('overlay');
+    expect(refusal(() => selectSnapshot('overlay', 'chroot', probe({ overlayAsRoot: no('mount: permission denied') }), true, '/tmp/b')).message).toContain('mount: permission denied');
+    expect(selectSnapshot('overlay', 'userns', probe({ euid: 1000 }), true, '/tmp/b').kind).toBe('overlay');
   });
 });
