@@ -10,7 +10,8 @@
  *   that became a directory: the applier replaces what is below, so the new
  *   entry is enough and no whiteout is written for the old one, as Docker
  *   and containerd do);
- * - a directory's mode, owner, mtime or ctime changed; a directory whose inode
+ * - a directory's mode, owner, mtime or extended attributes changed (the last
+ *   compared only where its ctime moved); a directory whose inode
  *   changed was removed and made again: it gets an opaque marker and all of
  *   its content, like an overlay upper dir;
  * - anything else's mode, owner, size, mtime, inode or ctime changed.
@@ -145,7 +146,9 @@ class DiffWalk {
       if (cst === undefined) throw vanished(path);
       if ((cst.mode & S_IFMT) === S_IFSOCK) continue;
       stats[i] = cst;
-      records[i] = this.after.add(item.name, cst, this.owners?.get(path) ?? this.createdOwner(cst, item.before));
+      const r = this.after.add(item.name, cst, this.owners?.get(path) ?? this.createdOwner(cst, item.before));
+      if ((cst.mode & S_IFMT) === S_IFDIR) this.after.noteDirXattrs(r, `${abs}/${item.name}`);
+      records[i] = r;
     }
     this.after.firstChild[rec] = first;
     this.after.childCount[rec] = this.after.count - first;
@@ -170,8 +173,9 @@ class DiffWalk {
       return;
     }
     const replaced = sameType && before.inodes[b] !== st.ino;
-    // ctime too: setfattr (setcap) on a directory moves nothing else.
-    const written = !sameType || replaced || this.changed(b, st, owner) || before.ctimes[b] !== st.ctimeMs;
+    // setfattr (setcap) on a directory moves nothing but its ctime; a ctime moved by anything else is no change (state.ts dirXattrs).
+    const xattrsChanged = before.ctimes[b] !== st.ctimeMs && before.dirXattrs.get(b) !== this.after.dirXattrs.get(rec);
+    const written = !sameType || replaced || this.changed(b, st, owner) || xattrsChanged;
     if (written) yield* this.write(this.entry(path, owner));
     if (replaced) yield* this.write({ kind: 'opaque', path });
     this.chain.push({ path, owner, written });

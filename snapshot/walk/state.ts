@@ -19,6 +19,7 @@ import type { Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HoistError } from '../../src/errors.js';
+import { readXattrsSync } from '../xattrs.js';
 import {
   childPath,
   excludedSet,
@@ -65,6 +66,14 @@ export class WalkState {
   inodes: Float64Array;
   firstChild: Uint32Array;
   childCount: Uint32Array;
+  /**
+   * A directory's carried extended attributes (xattrs.ts), canonical, by
+   * record; only directories that have some. The diff compares them where a
+   * directory's ctime moved and nothing else did: a runner that makes and
+   * removes a mount point in /etc (resolv.conf), and gives /etc its mtime
+   * back, moves its ctime too, and that is no change to the image.
+   */
+  readonly dirXattrs = new Map<number, string>();
 
   constructor(root: string, excluded: ReadonlySet<string>, capacity = 1024) {
     this.root = root;
@@ -93,6 +102,13 @@ export class WalkState {
     this.ctimes[i] = st.ctimeMs;
     this.inodes[i] = st.ino;
     return i;
+  }
+
+  /** Records the carried attributes of directory `abs`, record `i`. */
+  noteDirXattrs(i: number, abs: string): void {
+    const values = readXattrsSync(abs);
+    if (values === undefined) return;
+    this.dirXattrs.set(i, Object.entries(values).map(([name, v]) => `${name}=${v.toString('hex')}`).join('\n'));
   }
 
   isDir(i: number): boolean {
@@ -141,7 +157,10 @@ export async function captureState(root: string, opts: CaptureOptions = {}): Pro
       const st = lstatOrGone(`${abs}/${dirent.name}`);
       if (st === undefined || (st.mode & S_IFMT) === S_IFSOCK) continue;
       const i = state.add(dirent.name, st, owners?.get(rel));
-      if ((st.mode & S_IFMT) === S_IFDIR) pending.push({ index: i, rel });
+      if ((st.mode & S_IFMT) === S_IFDIR) {
+        state.noteDirXattrs(i, `${abs}/${dirent.name}`);
+        pending.push({ index: i, rel });
+      }
     }
     state.firstChild[dir.index] = first;
     state.childCount[dir.index] = state.count - first;
