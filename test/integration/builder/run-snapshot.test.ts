@@ -27,7 +27,8 @@ const DOCKERFILE = [
   'COPY net/ /etc/',
   'FROM base',
   'RUN echo hi > /hello && mkdir -p /d/e && echo x > /d/e/f && echo k > /d/keep && rm -f /bin/ls /etc/group && rm -rf /usr/sbin',
-  'RUN rm -rf /d && mkdir /d && echo new > /d/n && ln /hello /hello2 && ln -s /hello /hl && chmod 4755 /hello && echo y > /y',
+  // The old /d lives on until the new one exists: the walk tells a replaced directory by a new inode number, which rm -rf then mkdir may reuse.
+  'RUN mv /d /d.old && mkdir /d && rm -rf /d.old && echo new > /d/n && ln /hello /hello2 && ln -s /hello /hl && chmod 4755 /hello && echo y > /y',
   'COPY rootfs/etc/passwd /copied',
   'RUN cat /copied > /seen && rm /y && chmod 700 /d && mkdir /tmp/app && chown 1000:1000 /tmp/app',
   'USER app',
