@@ -14,8 +14,9 @@
  * only descends into what lstat says is a real directory in both: nothing
  * is followed through a symlink.
  */
-import { chmodSync, lchownSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
+import { type BigIntStats, chmodSync, lchownSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
 import { HoistError } from '../../src/errors.js';
+import { removeRootfs } from '../rootfs/remove.js';
 import { lstatExact, S_IFDIR, S_IFMT, Slicer } from '../walk/scope.js';
 import { overlayXattrNamesSync, readXattrsSync, removeXattrSync, writeXattrsSync } from '../xattrs.js';
 import { isOpaque, isWhiteout } from './upper.js';
@@ -23,12 +24,24 @@ import { isOpaque, isWhiteout } from './upper.js';
 /** Moves what `upper` holds into `lower`, leaving `upper` with only whiteouts and emptied directories. */
 export async function mergeUpper(upper: string, lower: string): Promise<void> {
   const slicer = new Slicer();
-  await mergeDir(upper, lower, '', slicer);
+  try {
+    await mergeDir(upper, lower, '', slicer);
+  } catch (err) {
+    if (err instanceof HoistError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new HoistError('SNAPSHOT_MERGE', `cannot apply the step's changes to the rootfs: ${e.code ?? String(err)}${e.path ? ` (${e.path})` : ''}`, {
+      hint: 'a step left something hoist cannot move from outside the namespace (owner or permissions); build with --snapshot walk',
+      cause: err,
+    });
+  }
 }
 
 async function mergeDir(upper: string, lower: string, rel: string, slicer: Slicer): Promise<void> {
   const u = rel === '' ? upper : `${upper}/${rel}`;
   const l = rel === '' ? lower : `${lower}/${rel}`;
+  // Its metadata as the step left it, before it is opened up for the moves out of it.
+  const want = lstatExact(u) ?? missing(u);
+  openForOwner(u);
   openForOwner(l);
   for (const name of readdirSync(u)) {
     await slicer.maybeYield();
@@ -38,7 +51,7 @@ async function mergeDir(upper: string, lower: string, rel: string, slicer: Slice
     const st = lstatExact(from);
     if (st === undefined) continue;
     if (isWhiteout(st)) {
-      rmSync(to, { recursive: true, force: true });
+      await removeTree(to);
       continue;
     }
     const target = lstatExact(to);
@@ -49,12 +62,27 @@ async function mergeDir(upper: string, lower: string, rel: string, slicer: Slice
       continue;
     }
     // rename() replaces a non-directory in one step; a directory, or a file where a directory goes, must go first.
-    if (target !== undefined && (targetIsDir || isDir)) rmSync(to, { recursive: true, force: true });
-    if (isDir) await cleanTree(from, slicer);
-    else stripOverlayXattrs(from);
-    renameSync(from, to);
+    if (target !== undefined && (targetIsDir || isDir)) await removeTree(to);
+    if (isDir) {
+      await cleanTree(from, slicer);
+      moveDir(from, to, st);
+    } else {
+      stripOverlayXattrs(from);
+      renameSync(from, to);
+    }
   }
-  copyDirMetadata(u, l, rel);
+  copyDirMetadata(want, u, l, rel);
+}
+
+/** rm -rf; without root, a tree with 0555 directories of the image needs opening up first (removeRootfs does). */
+async function removeTree(abs: string): Promise<void> {
+  try {
+    rmSync(abs, { recursive: true, force: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    await removeRootfs(abs);
+  }
 }
 
 /** A directory that moves in whole: no overlayfs attribute and no whiteout may come along (below a new or opaque directory they hide nothing). */
@@ -80,13 +108,21 @@ function openForOwner(dir: string): void {
   if ((st.mode & 0o700n) !== 0o700n) chmodSync(dir, Number((st.mode & 0o7777n) | 0o700n));
 }
 
+/** Without root, moving a directory to another parent needs write permission on it (its `..` changes). */
+function moveDir(from: string, to: string, st: BigIntStats): void {
+  const mode = Number(st.mode & 0o7777n);
+  const closed = process.geteuid?.() !== 0 && (mode & 0o200) === 0;
+  if (closed) chmodSync(from, mode | 0o200);
+  renameSync(from, to);
+  if (closed) chmodSync(to, mode);
+}
+
 function stripOverlayXattrs(abs: string): void {
   for (const name of overlayXattrNamesSync(abs)) removeXattrSync(abs, name);
 }
 
 /** Gives rootfs directory `l` the mode, owner, carried attributes and times of upper directory `u`. */
-function copyDirMetadata(u: string, l: string, rel: string): void {
-  const want = lstatExact(u) ?? missing(u);
+function copyDirMetadata(want: BigIntStats, u: string, l: string, rel: string): void {
   const have = lstatExact(l) ?? missing(l);
   try {
     if (have.uid !== want.uid || have.gid !== want.gid) lchownSync(l, Number(want.uid), Number(want.gid));
