@@ -11,7 +11,7 @@
  * when the step changes it (overlayfs without `index`), so its other names
  * keep the old content, as they do under Docker's overlay2.
  */
-import { chmod, lchown, lstat, mkdir, mkdtemp, utimes } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError } from '../../src/fs-errors.js';
 import type { LayerEntry } from '../layer-entry.js';
@@ -74,6 +74,9 @@ export class OverlaySnapshotter implements StepSnapshotter {
     const dir = this.step;
     if (dir === undefined) return;
     this.step = undefined;
-    await removeRootfs(dir); // opens up overlayfs's mode-000 work/work on the way
+    // overlayfs leaves work/work mode 000 after the unmount.
+    await chmod(path.join(dir, 'work/work'), 0o700).catch(() => undefined);
+    // In process: what is left is small (whiteouts, emptied directories); removeRootfs (which spawns rm) where that is refused.
+    await rm(dir, { recursive: true, force: true }).catch(() => removeRootfs(dir));
   }
 }
