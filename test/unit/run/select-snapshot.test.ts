@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../src/errors.js';
 import { selectSnapshot } from '../../../src/run/select-snapshot.js';
+import { ChrootRunner, ProotRunner, type ProcessSpec } from '../../../src/run/index.js';
+import { overlayOp } from '../../../src/run/namespace-setup.js';
 import type { HostProbe } from '../../../src/run/probe.js';
 
 const yes = { ok: true, detail: 'works' };
@@ -57,5 +59,29 @@ describe('selectSnapshot', () => {
     expect(err.hint).toContain('--snapshot walk');
     expect(refusal(() => selectSnapshot('overlay', 'chroot', probe({ overlayAsRoot: no('mount: permission denied') }), true, '/tmp/b')).message).toContain('mount: permission denied');
     expect(selectSnapshot('overlay', 'userns', probe({ euid: 1000 }), true, '/tmp/b').kind).toBe('overlay');
+  });
+});
+
+describe('an overlay in a ProcessSpec', () => {
+  const spec: ProcessSpec = {
+    argv: ['/bin/true'], env: {}, cwd: '/', uid: 0, gid: 0, groups: [], rootfs: '/nonexistent/rootfs', mounts: [], network: 'default',
+    overlay: { upper: '/nonexistent/upper', work: '/nonexistent/work' },
+  };
+  const io = { stdout: () => {}, stderr: () => {} };
+
+  it('is refused by runners that cannot mount, before anything runs', async () => {
+    const tools = { sh: '/bin/sh', touch: '/usr/bin/touch', proot: '/usr/bin/proot' };
+    await expect(new ProotRunner({ tools, tmpDir: '/nonexistent', killOnExit: false }).run(spec, io)).rejects.toMatchObject({ code: 'RUN_OVERLAY_UNSUPPORTED' });
+    await expect(new ChrootRunner({ tools, tmpDir: '/nonexistent', mountNamespace: false }).run(spec, io)).rejects.toMatchObject({ code: 'RUN_OVERLAY_UNSUPPORTED' });
+  });
+
+  it('becomes a mount over the rootfs itself: userxattr in a user namespace, no redirects as root', () => {
+    expect(overlayOp('/r', { upper: '/o/u', work: '/o/w' }, true)).toEqual({
+      op: 'overlay', target: '/r', options: 'lowerdir=/r,upperdir=/o/u,workdir=/o/w,index=off,metacopy=off,userxattr',
+    });
+    expect(overlayOp('/r', { upper: '/o/u', work: '/o/w' }, false).op === 'overlay' && overlayOp('/r', { upper: '/o/u', work: '/o/w' }, false)).toMatchObject({
+      options: 'lowerdir=/r,upperdir=/o/u,workdir=/o/w,index=off,metacopy=off,redirect_dir=off',
+    });
+    expect(() => overlayOp('/a,b', { upper: '/o/u', work: '/o/w' }, true)).toThrow(expect.objectContaining({ code: 'RUN_OVERLAY_PATH' }));
   });
 });
