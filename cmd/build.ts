@@ -15,7 +15,7 @@ import { addImageOptions, withImageAccess, type ImageFlags } from './image-optio
 import { proxySettingsFromEnv } from '../registry/proxy.js';
 import { urlDispatcher } from '../registry/url-dispatcher.js';
 import type { CliIo } from './io.js';
-import { RUNNER_KINDS, type Isolation } from '../src/run/index.js';
+import { RUNNER_KINDS, SNAPSHOT_REQUESTS, type Isolation, type SnapshotRequest } from '../src/run/index.js';
 import { addProgressOption, createRenderer, progressModeOf, watched, type ProgressFlags } from './progress/index.js';
 
 interface BuildFlags extends ImageFlags, ProgressFlags {
@@ -29,11 +29,17 @@ interface BuildFlags extends ImageFlags, ProgressFlags {
   digestFile?: string;
   metadataFile?: string;
   isolation: string;
+  snapshot: string;
 }
 
 function parseIsolation(value: string): Isolation {
   if (value === 'auto' || (RUNNER_KINDS as readonly string[]).includes(value)) return value as Isolation;
   throw new UsageError(`--isolation ${JSON.stringify(value)} is not a runner`, { hint: `use auto, ${RUNNER_KINDS.join(', ')} (hoist doctor shows which work here)` });
+}
+
+function parseSnapshot(value: string): SnapshotRequest {
+  if ((SNAPSHOT_REQUESTS as readonly string[]).includes(value)) return value as SnapshotRequest;
+  throw new UsageError(`--snapshot ${JSON.stringify(value)} is not a snapshotter`, { hint: `use ${SNAPSHOT_REQUESTS.join(', ')} (hoist doctor shows whether overlay works here)` });
 }
 
 export function registerBuild(program: Command, io: CliIo): void {
@@ -50,7 +56,8 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('-d, --destination <ref>', 'tag and push to this reference (Kaniko\'s name for -t + --push; repeatable)', collect, [])
     .option('--digest-file <path>', 'write the image manifest digest to this file')
     .option('--metadata-file <path>', 'write a JSON build report (digest, tags, config, layers, steps) to this file')
-    .option('--isolation <runner>', 'how RUN steps are isolated: auto, userns, chroot or proot (hoist doctor shows what works here)', 'auto')))
+    .option('--isolation <runner>', 'how RUN steps are isolated: auto, userns, chroot or proot (hoist doctor shows what works here)', 'auto')
+    .option('--snapshot <kind>', 'how a RUN step\'s changes are found: auto, walk (a stat walk of the rootfs) or overlay (the step\'s overlayfs upper dir)', 'auto')))
     .action(async (context: string, flags: BuildFlags) => {
       const outputs = bindStandardOutput(flags.output.map(parseOutputSpec), { stream: process.stdout, isTerminal: process.stdout.isTTY === true });
       const archiveOnStdout = outputs.some((o) => typeof o.dest !== 'string');
@@ -64,6 +71,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       if (push && tags.length === 0) throw new UsageError('--push needs at least one -t tag to push to');
       const buildArgs = parseBuildArgs(flags.buildArg, io.env);
       const isolation = parseIsolation(flags.isolation);
+      const snapshot = parseSnapshot(flags.snapshot);
       const fromStdin = flags.file === '-';
       const timeoutMs = parseDurationFlag('--registry-timeout', flags.registryTimeout);
       // ADD <url> honours HTTP(S)_PROXY / NO_PROXY and the timeout, as registries do.
@@ -104,6 +112,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           signal,
           onEvent,
           isolation,
+          snapshot,
           toolPath: io.env.PATH,
         }));
         if (mode === 'plain' || mode === 'tty') {

@@ -28,6 +28,7 @@ function formatText(r: DoctorReport): string[] {
     }
     lines.push(`${label}: ${p.kind} (${p.reason})`);
     for (const n of p.notes) lines.push(`  note: ${n}`);
+    lines.push(`  with --snapshot auto: ${p.snapshot.reason}`);
   };
   describe('--isolation auto picks', r.auto.root);
   if (r.auto.nonRootUser?.kind !== r.auto.root?.kind) describe('  for steps under a non-root USER', r.auto.nonRootUser);

@@ -13,7 +13,7 @@
  * `security.selinux` (a host label), nor `system.posix_acl_*` (neither
  * Docker, containerd nor containers/storage put ACLs in layers).
  */
-import { getAttribute, getAttributeSync, listAttributes, listAttributesSync, setAttributeSync } from '@napi-rs/xattr';
+import { getAttribute, getAttributeSync, listAttributes, listAttributesSync, removeAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 
 /** Attribute name to value, as read from disk or from `SCHILY.xattr.*` records. */
 export type XattrValues = Record<string, Buffer>;
@@ -165,4 +165,39 @@ export function writeXattrsSync(path: string, values: Readonly<Record<string, Ui
     }
   }
   return notSet;
+}
+
+/** Whether `name` is overlayfs bookkeeping (`user.overlay.*`, `trusted.overlay.*`). */
+export function isOverlayXattr(name: string): boolean {
+  return name.startsWith('user.overlay.') || name.startsWith('trusted.overlay.');
+}
+
+/** The overlayfs attributes of `path` itself, names only; [] where there are none or none can be read. */
+export function overlayXattrNamesSync(path: string): string[] {
+  try {
+    return listAttributesSync(path).filter(isOverlayXattr);
+  } catch (err) {
+    return listFailed(err, path) ?? [];
+  }
+}
+
+/** One attribute of `path` itself, whatever its namespace; undefined when it is absent or cannot be read here. */
+export function readOneXattrSync(path: string, name: string): Buffer | undefined {
+  try {
+    return getAttributeSync(path, name) ?? undefined;
+  } catch (err) {
+    getFailed(err, path);
+    return undefined;
+  }
+}
+
+/** Removes attribute `name` from `path` itself; an attribute already gone is no error. */
+export function removeXattrSync(path: string, name: string): void {
+  try {
+    removeAttributeSync(path, name);
+  } catch (err) {
+    const errno = errnoOf(err);
+    if (errno === ENODATA) return;
+    throw asNodeError(err, 'lremovexattr', path);
+  }
 }

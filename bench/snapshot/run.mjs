@@ -1,7 +1,8 @@
-// Walk snapshotter scaling: capture + diff of a rootfs-like tree where a
-// step touched one file, against `find -printf` with the same stat fields,
-// on the same tree in the same run. See README.md.
-import { execFile } from 'node:child_process';
+// Snapshotter scaling: capture + diff of a rootfs-like tree where a step
+// touched one file, against `find -printf` with the same stat fields, on the
+// same tree in the same run; and the overlay snapshotter on the same tree,
+// whose cost should not depend on its size. See README.md.
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
+    overlay: { type: 'boolean', default: true },
   },
 });
 
@@ -25,6 +27,8 @@ if (!existsSync(join(dist, 'walk/index.js'))) {
 }
 const { captureState, diffState } = await import(join(dist, 'walk/index.js'));
 const { createTarStream } = await import(join(dist, 'layer-tar.js'));
+const { OverlaySnapshotter } = await import(join(dist, 'overlay/index.js'));
+const { overlayOp } = await import(fileURLToPath(new URL('../../dist/src/run/namespace-setup.js', import.meta.url)));
 
 const sizes = values.sizes.split(',').map(Number);
 const runs = Number(values.runs);
@@ -102,6 +106,38 @@ async function timeWalk(root, touched) {
   return { capture: t1 - t0, diff: t3 - t2, tar: t4 - t3, cpu: captureCpu + diffCpu, entries: before.count, names, bytes };
 }
 
+/**
+ * One step through the overlay snapshotter: fresh upper dir (beforeStep),
+ * the step itself (unshare + mount the overlay over the tree + rewrite one
+ * file, a process of its own: timed apart), then the upper dir read as
+ * entries and merged back into the tree (changes).
+ */
+async function timeOverlay(root, scratch, touchedRel) {
+  const snapshotter = new OverlaySnapshotter(root, { scratchDir: scratch });
+  const t0 = performance.now();
+  const dirs = await snapshotter.beforeStep();
+  const t1 = performance.now();
+  const op = overlayOp(root, dirs, true);
+  execFileSync('unshare', ['--user', '--map-root-user', '--mount', '--propagation=private', '--', 'sh', '-euc',
+    'mount -t overlay -o "$1" hoist-overlay "$2"; printf changed > "$2/$3"', 'sh', op.options, root, touchedRel]);
+  const t2 = performance.now();
+  const entries = await snapshotter.changes();
+  const t3 = performance.now();
+  return { prepare: t1 - t0, step: t2 - t1, changes: t3 - t2, names: entries.map((e) => e.path) };
+}
+
+function overlayWorks(scratch) {
+  try {
+    const probe = mkdtempSync(join(scratch, 'probe-'));
+    for (const d of ['l', 'u', 'w', 'm']) mkdirSync(join(probe, d));
+    execFileSync('unshare', ['--user', '--map-root-user', '--mount', '--', 'mount', '-t', 'overlay', 'overlay', '-o', `lowerdir=${probe}/l,upperdir=${probe}/u,workdir=${probe}/w,userxattr`, `${probe}/m`], { stdio: 'pipe' });
+    rmSync(probe, { recursive: true, force: true, maxRetries: 1 });
+    return undefined;
+  } catch (err) {
+    return String(err.stderr ?? err.message).trim().split('\n').pop();
+  }
+}
+
 const fmt = (ms) => `${(ms / 1000).toFixed(3)} s`;
 console.log(`bench/snapshot: ${runs} runs per size, medians; tree under ${work}`);
 for (const size of sizes) {
@@ -143,6 +179,32 @@ for (const size of sizes) {
     `${String(size).padStart(7)} files (${last.entries} entries): capture ${fmt(median(samples.capture))}, diff ${fmt(median(samples.diff))},` +
       ` both ${fmt(walk)} (cpu ${fmt(walkCpu)}); diff as a layer tar ${fmt(median(samples.tar))};` +
       ` find -printf ${fmt(find)} (cpu ${fmt(findCpu)}); walk/find ${(walk / find).toFixed(2)} wall, ${(walkCpu / findCpu).toFixed(2)} cpu`,
+  );
+  if (!values.overlay) continue;
+  const scratch = join(work, 'overlay-scratch');
+  mkdirSync(scratch, { recursive: true });
+  const blocked = overlayWorks(scratch);
+  if (blocked !== undefined) {
+    console.log(`${String(size).padStart(7)} files: overlay does not mount in a user namespace here (${blocked})`);
+    continue;
+  }
+  const o = { prepare: [], step: [], changes: [], snap: [] };
+  let lastOverlay;
+  for (let r = 0; r < runs; r++) {
+    lastOverlay = await timeOverlay(root, scratch, 'usr0/lib0/file-0.so');
+    o.prepare.push(lastOverlay.prepare);
+    o.step.push(lastOverlay.step);
+    o.changes.push(lastOverlay.changes);
+    o.snap.push(lastOverlay.prepare + lastOverlay.changes);
+    if (values.verbose) console.log(`  ${size} overlay run ${r + 1}: prepare ${fmt(lastOverlay.prepare)} step ${fmt(lastOverlay.step)} changes ${fmt(lastOverlay.changes)}`);
+  }
+  if (JSON.stringify(lastOverlay.names) !== JSON.stringify(expected)) {
+    console.error(`bench/snapshot: the overlay diff should be ${expected.join(', ')}; got ${lastOverlay.names.join(', ')}`);
+    process.exit(1);
+  }
+  console.log(
+    `${String(size).padStart(7)} files, overlay: prepare ${fmt(median(o.prepare))}, read + merge the upper dir ${fmt(median(o.changes))},` +
+      ` both ${fmt(median(o.snap))}; the step itself (unshare + mount + write) ${fmt(median(o.step))}`,
   );
 }
 if (values.dir === undefined && !values.keep) rmSync(work, { recursive: true, force: true });

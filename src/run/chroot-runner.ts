@@ -4,7 +4,7 @@ import { DEVICES } from './namespace-setup.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { RootfsScaffold, UnsafeMountpointError } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
-import { checkSpec, copyNetworkFiles, enterRootArgs, requireTool, type RunnerOptions } from './step-env.js';
+import { checkSpec, copyNetworkFiles, enterRootArgs, refuseOverlay, requireTool, type RunnerOptions } from './step-env.js';
 
 export interface ChrootOptions extends RunnerOptions {
   /**
@@ -23,6 +23,7 @@ export class ChrootRunner implements Runner {
   async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
     checkSpec(spec);
     if (this.opts.mountNamespace) return runInNamespace(this.kind, [], true, this.opts, spec, io, signal);
+    refuseOverlay(spec, this.kind);
     if (spec.network === 'none') {
       throw new HoistError('RUN_NETWORK_UNSUPPORTED', 'RUN --network=none needs a network namespace, and the chroot runner cannot make one here', {
         hint: 'drop --network=none, or build where user or mount namespaces are allowed (hoist doctor shows what works here)',

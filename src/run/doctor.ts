@@ -2,6 +2,7 @@ import type { HostTools } from './host-tools.js';
 import type { Check, HostProbe } from './probe.js';
 import type { RunnerKind } from './process-spec.js';
 import { assessRunners, type Assessment } from './select-runner.js';
+import { selectSnapshot, type SnapshotChoice } from './select-snapshot.js';
 
 export interface DoctorCheck extends Check {
   name: string;
@@ -11,6 +12,8 @@ export interface AutoPick {
   kind: RunnerKind;
   reason: string;
   notes: string[];
+  /** What `--snapshot auto` takes with this runner. */
+  snapshot: SnapshotChoice;
 }
 
 /** What `hoist doctor` reports: every probe, every runner, and what `--isolation auto` picks. */
@@ -23,11 +26,12 @@ export interface DoctorReport {
   auto: { root: AutoPick | null; nonRootUser: AutoPick | null };
 }
 
-function pick(all: Assessment[]): AutoPick | null {
+function pick(all: Assessment[], probe: HostProbe, tools: HostTools): AutoPick | null {
   const chosen = all.find((a) => a.ok);
   if (chosen === undefined) return null;
   const skipped = all.slice(0, all.indexOf(chosen)).map((a) => ` (not ${a.kind}: ${a.why})`).join('');
-  return { kind: chosen.kind, reason: `${chosen.why}${skipped}`, notes: chosen.notes };
+  const snapshot = selectSnapshot('auto', chosen.kind, probe, probe.mountNamespace.ok && tools.mount !== undefined, '');
+  return { kind: chosen.kind, reason: `${chosen.why}${skipped}`, notes: chosen.notes, snapshot };
 }
 
 export function doctorReport(probe: HostProbe, tools: HostTools): DoctorReport {
@@ -38,6 +42,7 @@ export function doctorReport(probe: HostProbe, tools: HostTools): DoctorReport {
     { name: '/proc in a user namespace', ...probe.procInUserns },
     { name: 'overlay in a user namespace', ...probe.overlayInUserns },
     { name: 'mount namespace as root', ...probe.mountNamespace },
+    ...(probe.overlayAsRoot ? [{ name: 'overlay as root', ...probe.overlayAsRoot }] : []),
     { name: 'chroot', ...probe.chroot },
     { name: 'uid/gid switching', ...probe.setIds },
     { name: 'device nodes (mknod)', ...probe.mknod },
@@ -49,6 +54,6 @@ export function doctorReport(probe: HostProbe, tools: HostTools): DoctorReport {
     euid: probe.euid,
     checks,
     runners: assessRunners(probe, {}, tools),
-    auto: { root: pick(assessRunners(probe, {}, tools)), nonRootUser: pick(assessRunners(probe, { switchIds: true }, tools)) },
+    auto: { root: pick(assessRunners(probe, {}, tools), probe, tools), nonRootUser: pick(assessRunners(probe, { switchIds: true }, tools), probe, tools) },
   };
 }

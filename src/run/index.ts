@@ -1,4 +1,4 @@
-export type { BindMount, NetworkMode, ProcessSpec, RunIo, RunNeeds, RunResult, Runner, RunnerKind } from './process-spec.js';
+export type { BindMount, NetworkMode, OverlaySpec, ProcessSpec, RunIo, RunNeeds, RunResult, Runner, RunnerKind } from './process-spec.js';
 export { RUNNER_KINDS } from './process-spec.js';
 export { findHostTools, type HostTools } from './host-tools.js';
 export type { RunnerOptions } from './step-env.js';
@@ -6,4 +6,5 @@ export { UsernsRunner, type IdRange, type UsernsOptions } from './userns-runner.
 export { ChrootRunner, type ChrootOptions } from './chroot-runner.js';
 export { ProotRunner, type ProotOptions } from './proot-runner.js';
 export { probeHost, type Check, type HostProbe, type ProbeInput } from './probe.js';
+export { overlayBlocker, selectSnapshot, SNAPSHOT_REQUESTS, type SnapshotChoice, type SnapshotKind, type SnapshotRequest } from './select-snapshot.js';
 export { assessRunners, createRunner, selectRunner, type Assessment, type Isolation, type Selection } from './select-runner.js';

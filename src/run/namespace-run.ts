@@ -1,5 +1,5 @@
 import { namespaceMounts } from './namespace-mounts.js';
-import { SETUP_SCRIPT, setupArgs } from './namespace-setup.js';
+import { overlayOp, SETUP_SCRIPT, setupArgs } from './namespace-setup.js';
 import type { ProcessSpec, RunIo, RunResult } from './process-spec.js';
 import { RootfsScaffold } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
@@ -29,6 +29,7 @@ export async function runInNamespace(
   const net = await copyNetworkFiles(opts);
   try {
     const ops = await namespaceMounts(spec, scaffold, net);
+    if (spec.overlay !== undefined) ops.unshift(overlayOp(spec.rootfs, spec.overlay, unshareFlags.includes('--user')));
     const flags = [...unshareFlags, '--mount', '--propagation=private', '--pid', '--fork', '--kill-child'];
     if (spec.network === 'none') flags.push('--net');
     await scaffold.seal();

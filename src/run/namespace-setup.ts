@@ -13,9 +13,13 @@
  * number, the exit code Docker reports for it.
  */
 
+import { HoistError } from '../errors.js';
+
 /** One mount operation; paths are absolute host paths (inside the rootfs where they are targets). */
 export type MountOp =
   | { op: 'tmpfs'; target: string }
+  /** An overlay mounted on `target`; must come before every other op, which then land on it. */
+  | { op: 'overlay'; options: string; target: string }
   /** An empty file in a tmpfs made by an earlier op, with the host's device `source` bound over it. */
   | { op: 'device'; source: string; target: string }
   | { op: 'dir'; target: string }
@@ -29,6 +33,7 @@ m=$1; shift
 fail() { echo "hoist: $*" >&2; exit 125; }
 while [ "$1" != -- ]; do
   case $1 in
+  overlay) "$m" -t overlay -o "$2" hoist-overlay "$3" || fail "cannot mount an overlay on $3"; shift 3 ;;
   tmpfs) "$m" -t tmpfs -o nosuid,mode=755 hoist-dev "$2" || fail "cannot mount a tmpfs on $2"; shift 2 ;;
   device) : > "$3"; "$m" --bind "$2" "$3" || fail "cannot bind $2"; shift 3 ;;
   dir) mkdir -p "$2"; shift 2 ;;
@@ -55,6 +60,9 @@ export function setupArgs(mount: string, ops: readonly MountOp[]): string[] {
       case 'proc':
         args.push(o.op, o.target);
         break;
+      case 'overlay':
+        args.push('overlay', o.options, o.target);
+        break;
       case 'device':
         args.push('device', o.source, o.target);
         break;
@@ -79,3 +87,24 @@ export const DEVICES: readonly { name: string; major: number; minor: number }[] 
   { name: 'urandom', major: 1, minor: 9 },
   { name: 'tty', major: 5, minor: 0 },
 ];
+
+/**
+ * The overlay of `spec.overlay` over the rootfs, mounted on the rootfs itself
+ * so that every other mount point is where it always is. In a user namespace
+ * overlayfs keeps its marks in `user.overlay.*` (userxattr, kernel 5.11+),
+ * as root in `trusted.overlay.*`. No index, metacopy or redirects: the upper
+ * dir must hold whole files and plain whiteouts to be read as a layer.
+ */
+export function overlayOp(rootfs: string, overlay: { upper: string; work: string }, inUserNamespace: boolean): MountOp {
+  for (const p of [rootfs, overlay.upper, overlay.work]) {
+    if (/[,:\\]/.test(p)) {
+      throw new HoistError('RUN_OVERLAY_PATH', `cannot mount an overlay with ${p}: overlayfs options cannot hold a path with ",", ":" or "\\"`, {
+        hint: 'use a scratch directory (--tmp-dir or TMPDIR) whose path has none of them, or --snapshot walk',
+      });
+    }
+  }
+  const options = [`lowerdir=${rootfs}`, `upperdir=${overlay.upper}`, `workdir=${overlay.work}`, 'index=off', 'metacopy=off'];
+  // redirect_dir=off conflicts with userxattr (which already implies no redirects).
+  options.push(inUserNamespace ? 'userxattr' : 'redirect_dir=off');
+  return { op: 'overlay', options: options.join(','), target: rootfs };
+}

@@ -21,6 +21,8 @@ export interface HostProbe {
   /** How /proc gets into a rootfs inside a user namespace. */
   procInUserns: Check & { how?: 'mount' | 'rbind' };
   overlayInUserns: Check;
+  /** overlayfs mounted by root in a mount namespace (trusted.* xattrs), for the chroot runner; absent when not root. */
+  overlayAsRoot?: Check;
   /** A mount and PID namespace without a user namespace (root with CAP_SYS_ADMIN), /proc mounted or bound. */
   mountNamespace: Check;
   /** chroot(2): CAP_SYS_CHROOT. */
@@ -108,6 +110,7 @@ async function userNamespaceBlockers(proc: string): Promise<string[]> {
 
 const PROC_SCRIPT = `"$1" -t proc proc "$2" 2>/dev/null && echo mount && exit 0; "$1" --rbind /proc "$2" && echo rbind`;
 const OVERLAY_SCRIPT = `cd "$2" && mkdir l u w m && "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,userxattr m`;
+const OVERLAY_ROOT_SCRIPT = `cd "$2" && mkdir l u w m && "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,index=off,metacopy=off,redirect_dir=off m`;
 
 /** Probe what the runners can use here. Never throws: what fails is a Check that says why. */
 export async function probeHost(input: ProbeInput): Promise<HostProbe> {
@@ -167,6 +170,14 @@ export async function probeHost(input: ProbeInput): Promise<HostProbe> {
     const mns = await runProbe(tools.unshare, ['--mount', '--propagation=private', '--pid', '--fork', '--', tools.sh ?? '/bin/sh', '-c', PROC_SCRIPT, 'probe', tools.mount ?? 'mount', scratch]);
     const mountNamespace = mns.code === 0 ? { ok: true, detail: `unshare --mount --pid works (/proc: ${mns.output.split('\n').pop()})` } : { ok: false, detail: why(mns) };
 
+    let overlayAsRoot: Check | undefined;
+    if (input.euid === 0 && mountNamespace.ok) {
+      const ovl = await mkdtemp(path.join(scratch, 'overlay-root-'));
+      const o = await runProbe(tools.unshare, ['--mount', '--propagation=private', '--', tools.sh ?? '/bin/sh', '-c', OVERLAY_ROOT_SCRIPT, 'probe', tools.mount ?? 'mount', ovl]);
+      overlayAsRoot = o.code === 0 ? { ok: true, detail: 'overlay mounts in a mount namespace as root' } : { ok: false, detail: why(o) };
+      await chmod(path.join(ovl, 'w/work'), 0o700).catch(() => undefined);
+    }
+
     const ch = await runProbe(tools.nsenter, ['--root=/', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);
     const chroot = ch.code === 0 ? { ok: true, detail: 'chroot works (CAP_SYS_CHROOT)' } : { ok: false, detail: why(ch) };
 
@@ -199,7 +210,7 @@ export async function probeHost(input: ProbeInput): Promise<HostProbe> {
       ...(bwrapVersion !== undefined ? { version: bwrapVersion } : {}),
     };
 
-    return { euid: input.euid, user: input.user, userNamespaces, subids, procInUserns, overlayInUserns, mountNamespace, chroot, setIds, mknod, proot, bwrap };
+    return { euid: input.euid, user: input.user, userNamespaces, subids, procInUserns, overlayInUserns, ...(overlayAsRoot ? { overlayAsRoot } : {}), mountNamespace, chroot, setIds, mknod, proot, bwrap };
   } finally {
     await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
   }

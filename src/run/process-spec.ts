@@ -33,6 +33,18 @@ export interface ProcessSpec {
   rootfs: string;
   mounts: readonly BindMount[];
   network: NetworkMode;
+  /**
+   * Run the step on an overlay mount over `rootfs` (its lower dir) with
+   * this upper and work dir, so the step's changes land in `upper` and the
+   * rootfs stays as it was. Only runners with a mount namespace can.
+   */
+  overlay?: OverlaySpec;
+}
+
+/** An overlay's upper and work dirs: on one filesystem, not overlayfs, and no `,` `:` or `\\` in their paths or the rootfs's. */
+export interface OverlaySpec {
+  upper: string;
+  work: string;
 }
 
 /** Where the step's output goes, chunk by chunk as it comes. */

@@ -5,7 +5,7 @@ import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { DEVICES } from './namespace-setup.js';
 import { RootfsScaffold, UnsafeMountpointError } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
-import { checkSpec, copyNetworkFiles, requireTool, type RunnerOptions } from './step-env.js';
+import { checkSpec, copyNetworkFiles, refuseOverlay, requireTool, type RunnerOptions } from './step-env.js';
 
 /**
  * ptrace instead of namespaces (restricted pods, Fargate): `proot -0` fakes
@@ -27,6 +27,7 @@ export class ProotRunner implements Runner {
 
   async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
     checkSpec(spec);
+    refuseOverlay(spec, this.kind);
     const proot = requireTool(this.opts.tools, 'proot', this.kind);
     if (spec.network === 'none') {
       throw new HoistError('RUN_NETWORK_UNSUPPORTED', 'RUN --network=none needs a network namespace, and the proot runner has none', {

@@ -91,3 +91,11 @@ export function checkSpec(spec: ProcessSpec): void {
     throw new HoistError('RUN_CWD', `the working directory ${JSON.stringify(spec.cwd)} is not absolute`, { hint: 'WORKDIR paths are absolute inside the image' });
   }
 }
+
+/** For runners (or modes) that make no mount namespace: an overlay for the step cannot be mounted. */
+export function refuseOverlay(spec: ProcessSpec, runner: string): void {
+  if (spec.overlay === undefined) return;
+  throw new HoistError('RUN_OVERLAY_UNSUPPORTED', `the overlay snapshotter needs a mount namespace, and the ${runner} runner has none here`, {
+    hint: 'use --snapshot walk (or auto), or a runner that mounts: --isolation userns, or chroot as root where mount namespaces are allowed',
+  });
+}

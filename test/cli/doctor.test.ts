@@ -17,12 +17,15 @@ describe('hoist doctor', () => {
     }
     const json = hoist(['doctor', '--format', 'json']);
     expect(json.status).toBe(0);
-    const report = JSON.parse(json.stdout) as { auto: { root: { kind: string; reason: string } | null }; runners: { kind: string; ok: boolean }[] };
+    const report = JSON.parse(json.stdout) as { auto: { root: { kind: string; reason: string; snapshot: { kind: string; reason: string } } | null }; runners: { kind: string; ok: boolean }[] };
     expect(report.runners.map((r) => r.kind)).toEqual(['userns', 'chroot', 'proot']);
     // proot is installed and works here, so something is always picked, and the text names the same runner.
     expect(report.auto.root).not.toBeNull();
     expect(report.auto.root?.kind).toBe(report.runners.find((r) => r.ok)?.kind);
     expect(text.stdout).toContain(`--isolation auto picks: ${report.auto.root?.kind} (`);
+    // And the snapshotter auto takes with that runner, the same in both.
+    expect(['walk', 'overlay']).toContain(report.auto.root?.snapshot.kind);
+    expect(text.stdout).toContain(`  with --snapshot auto: ${report.auto.root?.snapshot.reason}`);
   });
 
   it('refuses an unknown --format as a usage error', () => {

@@ -32,7 +32,7 @@ import { writeReports, type BuildReport } from './reports.js';
 import { eventEmitter, type BuildEvent, type EmitEvent } from '../events.js';
 import { StepTracker } from './step-tracker.js';
 import { pickRunner, runNeeds, type RunnerChoice } from '../run/pick-runner.js';
-import type { Isolation, Runner } from '../../run/index.js';
+import type { Isolation, Runner, SnapshotRequest } from '../../run/index.js';
 
 export interface BuildOptions extends FrontendOptions {
   store: BlobStore;
@@ -54,6 +54,8 @@ export interface BuildOptions extends FrontendOptions {
   onEvent?: ((event: BuildEvent) => void) | undefined;
   /** How RUN steps are isolated (`--isolation`); default `auto`. */
   isolation?: Isolation | undefined;
+  /** How a RUN step's changes are found (`--snapshot`); default `auto`. */
+  snapshot?: SnapshotRequest | undefined;
   /** Where the runners' host tools are looked for first (the caller's PATH); the usual system directories after it. */
   toolPath?: string | undefined;
 }
@@ -98,7 +100,7 @@ class Builder {
   private readonly results = new Map<number, StageState>();
   private readonly imageViews = new Map<string, Promise<FsView>>();
   private readonly cleanups: Array<() => Promise<void>> = [];
-  private runnerPick: Promise<Runner> | undefined;
+  private runnerPick: Promise<RunnerChoice> | undefined;
   /** For each stage, how many FROM and COPY --from of the stages still to build read it. */
   private readonly readsLeft: Map<number, number>;
 
@@ -129,20 +131,26 @@ class Builder {
     return true;
   }
 
-  /** The build's runner: probed and picked once, at the first RUN. */
-  private runner(): Promise<Runner> {
+  /** The build's runner and snapshotter: probed and picked once, at the first RUN. */
+  private runnerChoice(): Promise<RunnerChoice> {
     this.runnerPick ??= (async () => {
       const choice: RunnerChoice = await pickRunner({
         isolation: this.opts.isolation ?? 'auto',
+        snapshot: this.opts.snapshot ?? 'auto',
         needs: runNeeds(this.plan, (stage) => (stage.base.kind === 'image' ? this.bases.get(baseKey(stage.base.ref, stage.platform))?.config.config?.User : undefined)),
         toolPath: this.opts.toolPath,
         tmpDir: this.tmpDir,
       });
       this.emit({ type: 'note', code: 'RUNNER', message: `RUN steps use --isolation ${choice.reason}` });
       for (const note of choice.notes) this.emit({ type: 'warning', code: 'RUNNER_NOTE', message: note });
-      return choice.runner;
+      this.emit({ type: 'note', code: 'SNAPSHOT', message: `RUN steps use --snapshot ${choice.snapshot.reason}` });
+      return choice;
     })();
     return this.runnerPick;
+  }
+
+  private async runner(): Promise<Runner> {
+    return (await this.runnerChoice()).runner;
   }
 
   env(now: Date, ignore: BuildEnv['ignore']): BuildEnv {
@@ -164,6 +172,7 @@ class Builder {
       imageView: (ref) => this.imageView(ref),
       emit: this.emit,
       runner: () => this.runner(),
+      snapshotKind: async () => (await this.runnerChoice()).snapshot.kind,
       proxyEnv: this.plan.proxyEnv,
       onCleanup: (cleanup) => this.cleanups.push(cleanup),
     };

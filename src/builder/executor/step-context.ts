@@ -1,4 +1,5 @@
 import type { FsView } from '../../../snapshot/fs-view.js';
+import type { SnapshotKind } from '../../../snapshot/step-snapshotter.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import type { BlobStore } from '../../oci/index.js';
@@ -35,6 +36,8 @@ export interface BuildEnv {
   emit: EmitEvent;
   /** The runner for RUN steps, picked once per build on first use (its pick is reported once, as a note event). */
   runner(): Promise<Runner>;
+  /** The snapshotter RUN steps use with that runner (`--snapshot`), picked with it. */
+  snapshotKind(): Promise<SnapshotKind>;
   /** Proxy build args: in every RUN's environment, never in the image. */
   proxyEnv: ReadonlyMap<string, string>;
   /** Run `cleanup` when the build ends, however it ends. */
@@ -99,10 +102,11 @@ export class StepContext {
   async ownRootfs(): Promise<StageRootfs> {
     const { stage, env } = this;
     if (stage.rootfs !== undefined) return stage.rootfs;
+    const snapshot = await env.snapshotKind();
     const rootfs =
       stage.inherited !== undefined
-        ? await StageRootfs.copyOf(stage.inherited, env.tmpDir, stage.layers, env.signal, env.onCleanup)
-        : await StageRootfs.create(env.tmpDir, stage.layers, env.signal, env.onCleanup);
+        ? await StageRootfs.copyOf(stage.inherited, env.tmpDir, stage.layers, env.signal, env.onCleanup, snapshot)
+        : await StageRootfs.create(env.tmpDir, stage.layers, env.signal, env.onCleanup, snapshot);
     stage.adoptRootfs(rootfs);
     return rootfs;
   }

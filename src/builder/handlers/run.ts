@@ -81,10 +81,10 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   await ensureWorkdir(rootfs.dir, cwd, instr);
   const stepEnv: Record<string, string> = Object.fromEntries([...ctx.planned.env, ...env.proxyEnv]);
   stepEnv.HOME ??= user.home;
-  await rootfs.beforeStep();
+  const overlay = await rootfs.beforeStep();
   const output = new StepOutput(ctx.step, env.emit);
   const result = await runner.run(
-    { argv, env: stepEnv, cwd, uid: user.uid, gid: user.gid, groups: user.groups, rootfs: rootfs.dir, mounts: [], network: (instr.network ?? 'default') as NetworkMode },
+    { argv, env: stepEnv, cwd, uid: user.uid, gid: user.gid, groups: user.groups, rootfs: rootfs.dir, mounts: [], network: (instr.network ?? 'default') as NetworkMode, ...(overlay ? { overlay } : {}) },
     output.io,
     env.signal,
   );

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import { findHostTools, probeHost, selectRunner, type Isolation, type RunNeeds, type Runner } from '../../run/index.js';
+import { findHostTools, probeHost, selectRunner, selectSnapshot, type Isolation, type RunNeeds, type Runner, type SnapshotChoice, type SnapshotRequest } from '../../run/index.js';
 import type { BuildPlan, PlannedStage } from '../plan/index.js';
 
 export interface RunnerChoice {
@@ -9,6 +9,8 @@ export interface RunnerChoice {
   /** `userns: user namespaces work (...)`, for the build output. */
   reason: string;
   notes: string[];
+  /** The snapshotter RUN steps use with this runner (`--snapshot`). */
+  snapshot: SnapshotChoice;
 }
 
 function isRoot(user: string | undefined): boolean {
@@ -43,11 +45,14 @@ function invokingUser(euid: number): string {
 }
 
 /** Probe this machine once and pick the runner `isolation` asks for (throws a HoistError saying why none works). */
-export async function pickRunner(opts: { isolation: Isolation; needs: RunNeeds; toolPath: string | undefined; tmpDir: string }): Promise<RunnerChoice> {
+export async function pickRunner(opts: { isolation: Isolation; snapshot?: SnapshotRequest; needs: RunNeeds; toolPath: string | undefined; tmpDir: string }): Promise<RunnerChoice> {
   const tools = findHostTools(opts.toolPath);
   const scratch = path.join(opts.tmpDir, 'runner');
   await mkdir(scratch, { recursive: true });
   const euid = process.geteuid?.() ?? 0;
   const probe = await probeHost({ tools, tmpDir: scratch, euid, user: invokingUser(euid) });
-  return selectRunner(probe, opts.needs, opts.isolation, { tools, tmpDir: scratch });
+  const selection = selectRunner(probe, opts.needs, opts.isolation, { tools, tmpDir: scratch });
+  // As createRunner decides it for the chroot runner.
+  const mountNamespace = probe.mountNamespace.ok && tools.mount !== undefined;
+  return { ...selection, snapshot: selectSnapshot(opts.snapshot ?? 'auto', selection.runner.kind, probe, mountNamespace, opts.tmpDir) };
 }

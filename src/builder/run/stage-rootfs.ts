@@ -5,24 +5,28 @@ import path from 'node:path';
 import { applyLayers, removeRootfs, type ApplySummary, type Owner } from '../../../snapshot/rootfs/index.js';
 import { RootfsFiles } from '../../../snapshot/rootfs/rootfs-files.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
-import { WalkSnapshotter } from '../../../snapshot/walk/index.js';
+import { OverlaySnapshotter } from '../../../snapshot/overlay/index.js';
+import type { OverlayDirs, SnapshotKind, StepSnapshotter } from '../../../snapshot/step-snapshotter.js';
+import { WalkStepSnapshotter } from '../../../snapshot/walk/index.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { fsError } from '../../fs-errors.js';
 import type { Layer } from '../../oci/index.js';
+
+type Register = (cleanup: () => Promise<void>) => void;
 
 /**
  * A stage's files on disk, made when the stage reaches its first RUN: its
  * layers so far applied to a directory under the build's scratch space.
  * Later layers of the stage (COPY after RUN) are applied to it too, and the
- * walk snapshotter turns what a step changed into layer entries.
+ * snapshotter (walk or overlay) turns what a step changed into layer entries.
  */
 export class StageRootfs {
-  private snapshotter: WalkSnapshotter | undefined;
   /** The files as the build steps read them (COPY destinations, owner lookups, COPY --from). */
   readonly files: StageFiles;
 
   private constructor(
     readonly dir: string,
+    private readonly snapshotter: StepSnapshotter,
     /**
      * Owners that are not on disk: what the applier could not set
      * (unprivileged), and what steps created under a runner that fakes ids.
@@ -35,14 +39,14 @@ export class StageRootfs {
   }
 
   /** Unpack `layers` (bottom first) into a new directory under `parentDir`. The caller removes it with `remove`. */
-  static async create(parentDir: string, layers: readonly Layer[], signal: AbortSignal | undefined, register: (cleanup: () => Promise<void>) => void): Promise<StageRootfs> {
+  static async create(parentDir: string, layers: readonly Layer[], signal: AbortSignal | undefined, register: Register, snapshot: SnapshotKind = 'walk'): Promise<StageRootfs> {
     const dir = await newRootfsDir(parentDir, register);
     const summary = await applyLayers(
       dir,
       layers.map((layer) => () => layer.uncompressed()),
       signal ? { signal } : {},
     );
-    return new StageRootfs(dir, summary.ownersApplied ? new Map() : summary.intendedOwners, signal);
+    return new StageRootfs(dir, stepSnapshotter(snapshot, dir, parentDir, register), summary.ownersApplied ? new Map() : summary.intendedOwners, signal);
   }
 
   /**
@@ -57,12 +61,13 @@ export class StageRootfs {
     parentDir: string,
     layers: readonly Layer[],
     signal: AbortSignal | undefined,
-    register: (cleanup: () => Promise<void>) => void,
+    register: Register,
+    snapshot: SnapshotKind = 'walk',
   ): Promise<StageRootfs> {
     const dir = await newRootfsDir(parentDir, register);
-    if (await copyTree(source.dir, dir, signal)) return new StageRootfs(dir, new Map(source.owners), signal);
+    if (await copyTree(source.dir, dir, signal)) return new StageRootfs(dir, stepSnapshotter(snapshot, dir, parentDir, register), new Map(source.owners), signal);
     await removeRootfs(dir);
-    return StageRootfs.create(parentDir, layers, signal, register);
+    return StageRootfs.create(parentDir, layers, signal, register, snapshot);
   }
 
   /** The owner the image gives `p`: recorded where the disk cannot hold it, else the inode's. */
@@ -74,8 +79,7 @@ export class StageRootfs {
   async applyLayer(layer: Layer): Promise<void> {
     const summary = await applyLayers(this.dir, [() => layer.uncompressed()], this.signal ? { signal: this.signal } : {});
     this.recordOwners(summary);
-    // The applier changed the tree: the next step starts from a fresh capture.
-    this.snapshotter = undefined;
+    this.snapshotter.rootfsChanged();
   }
 
   /** Owners an unprivileged apply could not set: remembered, as for the base layers. */
@@ -83,9 +87,9 @@ export class StageRootfs {
     for (const [p, owner] of summary.intendedOwners) this.owners.set(p, owner);
   }
 
-  /** Record the state before a step. */
-  async beforeStep(): Promise<void> {
-    if (this.snapshotter === undefined) this.snapshotter = await WalkSnapshotter.begin(this.dir, { owners: this.owners });
+  /** Record the state before a step; returns the overlay the runner must mount for it, if any. */
+  async beforeStep(): Promise<OverlayDirs | undefined> {
+    return this.snapshotter.beforeStep({ owners: this.owners });
   }
 
   /**
@@ -95,10 +99,8 @@ export class StageRootfs {
    * what the image must say; that owner is remembered for later steps.
    */
   async changes(created?: { onDisk: Owner; owner: Owner }): Promise<LayerEntry[]> {
-    if (this.snapshotter === undefined) throw new Error('changes() before beforeStep()');
-    const entries: LayerEntry[] = [];
     const faked = created !== undefined && (created.onDisk.uid !== created.owner.uid || created.onDisk.gid !== created.owner.gid) ? created : undefined;
-    for await (const entry of this.snapshotter.snapshot({ owners: this.owners, ...(faked ? { created: faked } : {}) })) entries.push(entry);
+    const entries = await this.snapshotter.changes({ owners: this.owners, ...(faked ? { created: faked } : {}) });
     for (const entry of entries) {
       if (entry.kind === 'whiteout' || entry.kind === 'opaque') {
         const prefix = `${entry.path}/`;
@@ -111,8 +113,13 @@ export class StageRootfs {
   }
 }
 
+/** Each step's overlay upper dir sits next to the rootfs: on its filesystem, so the merge renames. */
+function stepSnapshotter(kind: SnapshotKind, dir: string, parentDir: string, register: Register): StepSnapshotter {
+  return kind === 'overlay' ? new OverlaySnapshotter(dir, { scratchDir: parentDir, register }) : new WalkStepSnapshotter(dir);
+}
+
 /** A new, empty 0755 directory under `parentDir`, removed when the build ends. */
-async function newRootfsDir(parentDir: string, register: (cleanup: () => Promise<void>) => void): Promise<string> {
+async function newRootfsDir(parentDir: string, register: Register): Promise<string> {
   const dir = await mkdtemp(path.join(parentDir, 'rootfs-')).catch((err: unknown) => {
     throw fsError(err, parentDir, 'create a root filesystem directory in');
   });

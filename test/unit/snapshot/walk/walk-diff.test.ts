@@ -158,6 +158,18 @@ describe('walk snapshotter: what a step changed', () => {
     });
   });
 
+  it('ignores a directory whose ctime alone moved (a runner made and removed a mount point in it), and sees a removed attribute', async () => {
+    await onBase(async (root) => {
+      await sh(root, 'setfattr -n user.d -v dir usr/share/doc');
+      const layer = await stepLayer(root, () =>
+        // What a runner's scaffold does: create, remove, and put the mtime back (touch -r keeps the old time).
+        sh(root, 'touch -r usr/bin /tmp/hoist-walk-ref.$$ && touch usr/bin/mountpoint && rm usr/bin/mountpoint && touch -r /tmp/hoist-walk-ref.$$ usr/bin && rm /tmp/hoist-walk-ref.$$ && setfattr -x user.d usr/share/doc'),
+      );
+      expect(summary(layer)).toEqual(['usr/ dir 755 0:0', 'usr/share/ dir 750 5:6', 'usr/share/doc/ dir 755 0:0']);
+      expect(layer.find((m) => m.name === 'usr/share/doc/')?.xattrs).toBeUndefined();
+    });
+  });
+
   it('turns a deletion into a whiteout, and a deleted tree into one whiteout at its top', async () => {
     await onBase(async (root) => {
       const layer = await stepLayer(root, async () => {

@@ -1,0 +1,39 @@
+/**
+ * What the stage's rootfs asks of a snapshotter around each RUN step, so
+ * that it can hold either kind without knowing which: `walk` (a stat walk
+ * before and after, snapshot/walk) or `overlay` (the step runs on an overlay
+ * mount and its upper dir is the diff, snapshot/overlay).
+ */
+import type { LayerEntry } from './layer-entry.js';
+import type { Owner, OwnerOverrides } from './walk/scope.js';
+
+export type SnapshotKind = 'walk' | 'overlay';
+
+/** Directories the runner mounts as an overlay over the rootfs for one step: the rootfs is the lower dir. */
+export interface OverlayDirs {
+  /** Empty before the step; what the step changed afterwards. */
+  upper: string;
+  /** overlayfs's work dir, on the same filesystem as `upper`. */
+  work: string;
+}
+
+export interface StepChangeOptions {
+  /** Owners that apply instead of the inode's (walk/scope.ts). */
+  owners?: OwnerOverrides;
+  /** What the step created is owned by hoist on disk and belongs to `owner` (runners that fake ids: walk/diff.ts). */
+  created?: { onDisk: Owner; owner: Owner };
+}
+
+export interface StepSnapshotter {
+  readonly kind: SnapshotKind;
+  /** Before a step runs; returns the overlay the runner must mount over the rootfs for it, if any. */
+  beforeStep(opts: { owners?: OwnerOverrides }): Promise<OverlayDirs | undefined>;
+  /**
+   * After the step succeeded: what it changed, in layer order. When this
+   * resolves the rootfs holds the step's result, and each file entry reads
+   * its content from the rootfs.
+   */
+  changes(opts: StepChangeOptions): Promise<LayerEntry[]>;
+  /** The rootfs was changed outside a step (a COPY layer applied to it): forget what was known about it. */
+  rootfsChanged(): void;
+}
