@@ -7,3 +7,5 @@ export { ChrootRunner, type ChrootOptions } from './chroot-runner.js';
 export { ProotRunner, type ProotOptions } from './proot-runner.js';
 export { probeHost, type Check, type HostProbe, type ProbeInput } from './probe.js';
 export { assessRunners, createRunner, selectRunner, type Assessment, type Isolation, type Selection } from './select-runner.js';
+export { imageId, isIdentity, mapsRootOnly, rootOnly, type IdExtent, type IdMap } from './id-map.js';
+export { FakerootRecorder, whyNotLoadable, parseSaved, type RecordedOwner, type RecorderOptions, type RecorderStart } from './fakeroot-recorder.js';

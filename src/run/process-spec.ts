@@ -2,6 +2,7 @@
  * What a runner executes and what it reports back. A RUN step becomes one
  * ProcessSpec; the runner decides how to isolate it (see the runners).
  */
+import type { IdMap } from './id-map.js';
 
 export type RunnerKind = 'userns' | 'chroot' | 'proot';
 export const RUNNER_KINDS: readonly RunnerKind[] = ['userns', 'chroot', 'proot'];
@@ -58,6 +59,8 @@ export interface RunNeeds {
 
 export interface Runner {
   readonly kind: RunnerKind;
+  /** How the step's ids land on disk where they are not the same (hoist unprivileged); undefined: the same. */
+  readonly idMap?: IdMap;
   /** Run the step; on `signal` abort, the step's whole process tree is killed and the promise rejects with the abort reason. */
   run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult>;
 }

@@ -1,4 +1,5 @@
 import { HoistError } from '../errors.js';
+import { isIdentity, rootOnly, type IdMap } from './id-map.js';
 import { runInNamespace } from './namespace-run.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { checkSpec, requireTool, type RunnerOptions } from './step-env.js';
@@ -21,7 +22,17 @@ export interface UsernsOptions extends RunnerOptions {
  */
 export class UsernsRunner implements Runner {
   readonly kind = 'userns' as const;
-  constructor(private readonly opts: UsernsOptions) {}
+  /** Root is hoist's own ids on disk, ids 1.. the subordinate range. */
+  readonly idMap: IdMap | undefined;
+  constructor(private readonly opts: UsernsOptions) {
+    const root = rootOnly({ uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 });
+    const range = opts.subids;
+    const map: IdMap =
+      range === undefined
+        ? root
+        : { uid: [...root.uid, { inside: 1, outside: range.uid.start, count: range.uid.count }], gid: [...root.gid, { inside: 1, outside: range.gid.start, count: range.gid.count }] };
+    this.idMap = isIdentity(map) ? undefined : map;
+  }
 
   async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
     checkSpec(spec);

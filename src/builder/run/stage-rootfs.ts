@@ -1,10 +1,20 @@
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayers, removeRootfs, type Owner } from '../../../snapshot/rootfs/index.js';
-import { WalkSnapshotter } from '../../../snapshot/walk/index.js';
+import { WalkSnapshotter, type ImageOwner, type InodeOwners } from '../../../snapshot/walk/index.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { fsError } from '../../fs-errors.js';
 import type { Layer } from '../../oci/index.js';
+
+/** How the owners of what a step changed are found, where the runner cannot put them on disk (see DiffOptions). */
+export interface StepOwners {
+  /** The runner made every new file as hoist (`onDisk`); the step's user (`owner`) is what the image must say. */
+  created?: { onDisk: Owner; owner: Owner };
+  /** What a recorder saw the step set, by inode. */
+  inodeOwners?: InodeOwners;
+  /** What an owner on disk is in the image (the runner's id map). */
+  imageOwner?: ImageOwner;
+}
 
 /**
  * A stage's files on disk, made when the stage reaches its first RUN: its
@@ -49,31 +59,52 @@ export class StageRootfs {
     this.snapshotter = undefined;
   }
 
-  /** Record the state before a step. */
-  async beforeStep(): Promise<void> {
-    if (this.snapshotter === undefined) this.snapshotter = await WalkSnapshotter.begin(this.dir, { owners: this.owners });
+  /**
+   * Record the state before a step. `imageOwner`: what an owner on disk is
+   * in the image (the runner's id map); the same for every step of a build.
+   */
+  async beforeStep(imageOwner?: ImageOwner): Promise<void> {
+    if (this.snapshotter === undefined) this.snapshotter = await WalkSnapshotter.begin(this.dir, { owners: this.owners, ...(imageOwner ? { imageOwner } : {}) });
+  }
+
+  /** Owners (and modes) the image has that the files on disk do not carry, by path: what a recorder must show the next step. */
+  recordedOwners(): Iterable<[string, Owner]> {
+    return this.owners.entries();
   }
 
   /**
    * What the step changed since `beforeStep`, in layer order (content is
-   * read from disk when the layer is written). `created`: the runner made
-   * every new file as hoist (`onDisk`), and the step's user (`owner`) is
-   * what the image must say; that owner is remembered for later steps.
+   * read from disk when the layer is written), with owners found as `opts`
+   * says; owners and modes the files on disk do not carry are remembered
+   * for later steps.
    */
-  async changes(created?: { onDisk: Owner; owner: Owner }): Promise<LayerEntry[]> {
+  async changes(opts: StepOwners = {}): Promise<LayerEntry[]> {
     if (this.snapshotter === undefined) throw new Error('changes() before beforeStep()');
     const entries: LayerEntry[] = [];
+    const { created, inodeOwners, imageOwner } = opts;
     const faked = created !== undefined && (created.onDisk.uid !== created.owner.uid || created.onDisk.gid !== created.owner.gid) ? created : undefined;
-    for await (const entry of this.snapshotter.snapshot({ owners: this.owners, ...(faked ? { created: faked } : {}) })) entries.push(entry);
+    const diff = { owners: this.owners, ...(faked ? { created: faked } : {}), ...(inodeOwners ? { inodeOwners } : {}), ...(imageOwner ? { imageOwner } : {}) };
+    for await (const entry of this.snapshotter.snapshot(diff)) entries.push(entry);
+    const recorded = faked !== undefined || imageOwner !== undefined || (inodeOwners?.size ?? 0) > 0;
     for (const entry of entries) {
       if (entry.kind === 'whiteout' || entry.kind === 'opaque') {
         const prefix = `${entry.path}/`;
         for (const p of [...this.owners.keys()]) if (p.startsWith(prefix) || (entry.kind === 'whiteout' && p === entry.path)) this.owners.delete(p);
-      } else if (faked !== undefined && entry.uid === faked.owner.uid && entry.gid === faked.owner.gid) {
-        this.owners.set(entry.path, faked.owner);
+      } else if (recorded) {
+        await this.remember(entry, imageOwner);
       }
     }
     return entries;
+  }
+
+  /** Keep the owner and mode `entry` has in the image where the file on disk says otherwise, for later steps. */
+  private async remember(entry: Exclude<LayerEntry, { kind: 'whiteout' | 'opaque' }>, imageOwner: ImageOwner | undefined): Promise<void> {
+    const st = await lstat(path.join(this.dir, entry.path)).catch(() => undefined);
+    if (st === undefined) return;
+    const disk = imageOwner?.(st.uid, st.gid) ?? { uid: st.uid, gid: st.gid };
+    const modeDiffers = entry.mode !== (st.mode & 0o7777);
+    if (disk.uid === entry.uid && disk.gid === entry.gid && !modeDiffers) this.owners.delete(entry.path);
+    else this.owners.set(entry.path, { uid: entry.uid, gid: entry.gid, ...(modeDiffers ? { mode: entry.mode } : {}) });
   }
 }
 
