@@ -9,12 +9,13 @@
  * plain `node` run as those users can load it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, realpath, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeRootfs } from '../../../snapshot/rootfs/index.js';
+import { whyNotLoadable } from '../../../src/run/index.js';
 import { APP_GID, APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
 import { ensureDebianPackages } from '../../helpers/packages.js';
@@ -147,6 +148,27 @@ const BASE_AND_USER_STEPS = [
   'USER app',
   'RUN touch /tmp/by-app',
 ];
+
+describe.runIf(asRoot)('whether the host\'s libfakeroot loads in an image', () => {
+  it('needs a glibc for the same machine with every symbol version the library asks for, found through symlinks inside the rootfs', async () => {
+    const library = execFileSync('sh', ['-c', 'ls /usr/lib/*/libfakeroot/libfakeroot-sysv.so | head -1'], { encoding: 'utf8' }).trim();
+    const head = (await readFile(library)).subarray(0, 64);
+    const root = await mkdtemp(path.join(work, 'libc-'));
+    expect(await whyNotLoadable(library, root)).toMatch(/no glibc for this machine/);
+
+    // An old glibc: the right machine, but only GLIBC_2.2.5.
+    await mkdir(path.join(root, 'lib/x86_64-linux-gnu'), { recursive: true });
+    await writeFile(path.join(root, 'lib/x86_64-linux-gnu/libc-2.28.so'), Buffer.concat([head, Buffer.from('GLIBC_2.2.5\0')]));
+    await symlink('libc-2.28.so', path.join(root, 'lib/x86_64-linux-gnu/libc.so.6'));
+    expect(await whyNotLoadable(library, root)).toMatch(/older than the one fakeroot was built for \(it lacks GLIBC_2\.\d+\)/);
+
+    // The image's libc through an absolute symlink that would leave the rootfs if followed on the host.
+    await writeFile(path.join(root, 'lib/x86_64-linux-gnu/libc-new.so'), Buffer.concat([head, await readFile(await realpath('/lib/x86_64-linux-gnu/libc.so.6'))]));
+    await rm(path.join(root, 'lib/x86_64-linux-gnu/libc.so.6'));
+    await symlink('/lib/x86_64-linux-gnu/../x86_64-linux-gnu/libc-new.so', path.join(root, 'lib/x86_64-linux-gnu/libc.so.6'));
+    expect(await whyNotLoadable(library, root)).toBeUndefined();
+  });
+});
 
 describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
   it('proot as nobody: base files keep their owners, new files are root\'s, a USER\'s files are its own', async () => {
