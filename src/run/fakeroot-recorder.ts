@@ -190,7 +190,14 @@ export class FakerootRecorder {
         lines.push(line);
       }
       const child = spawn(faked, ['--foreground', '--save-file', path.join(dir, 'saved'), '--load'], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: TOOL_PATH } });
-      const key = await readKey(child, lines.join('\n') + (lines.length > 0 ? '\n' : ''));
+      let key: string;
+      try {
+        key = await readKey(child, lines.join('\n') + (lines.length > 0 ? '\n' : ''));
+      } catch (err) {
+        // Where faked cannot run (no SysV message queues), nothing can be recorded: the caller decides what that means.
+        await rm(dir, { recursive: true, force: true });
+        return { ok: false, why: err instanceof Error ? err.message : String(err) };
+      }
       const env = { FAKEROOTKEY: key, FAKED_MODE: 'unknown-is-root', FAKEROOTDONTTRYCHOWN: '1' };
       const mounts: BindMount[] = [
         { source: library, target: LIBRARY_TARGET },
@@ -250,7 +257,7 @@ function readKey(child: ChildProcessByStdio<Writable, Readable, Readable>, table
     const fail = (why: string): void => {
       lines.close();
       child.kill('SIGTERM');
-      reject(new HoistError('RUN_OWNER_RECORDER', `cannot start fakeroot's faked to record owners: ${why}`, { hint: 'check that SysV message queues are allowed here (ipcmk -Q), or build as root' }));
+      reject(new Error(`fakeroot's faked cannot run here (${why})`));
     };
     child.once('error', (e) => fail(e.message));
     child.once('close', (code) => fail(`it exited with ${code ?? 'a signal'}${err.trim() === '' ? '' : `: ${err.trim()}`}`));
