@@ -61,6 +61,13 @@ export interface Runner {
   readonly kind: RunnerKind;
   /** How the step's ids land on disk where they are not the same (hoist unprivileged); undefined: the same. */
   readonly idMap?: IdMap;
+  /**
+   * Put on disk owners hoist could not set as itself, where this runner's ids
+   * can (a user namespace with a subordinate range); returns the paths stored.
+   */
+  storeOwners?(rootfs: string, owners: readonly { path: string; uid: number; gid: number }[]): Promise<string[]>;
+  /** Give every file under `rootfs` back to hoist before it is removed (files the runner's ids own may be beyond hoist's reach). */
+  releaseOwners?(rootfs: string): Promise<void>;
   /** Run the step; on `signal` abort, the step's whole process tree is killed and the promise rejects with the abort reason. */
   run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult>;
 }

@@ -85,6 +85,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   const stepEnv: Record<string, string> = Object.fromEntries([...ctx.planned.env, ...env.proxyEnv]);
   stepEnv.HOME ??= user.home;
   const imageOwner = imageOwnerOf(runner.idMap);
+  await rootfs.storeOwners(runner);
   await rootfs.beforeStep(imageOwner);
   const recording = await startOwnerRecording({ runner, uid: user.uid, gid: user.gid, rootfs, tmpDir: env.tmpDir, argv, location: instr.location });
   const output = new StepOutput(ctx.step, env.emit);

@@ -1,10 +1,16 @@
 import { chmod, lstat, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
-import { applyLayers, removeRootfs, type Owner } from '../../../snapshot/rootfs/index.js';
-import { WalkSnapshotter, type ImageOwner, type InodeOwners } from '../../../snapshot/walk/index.js';
+import { applyLayers, removeRootfs } from '../../../snapshot/rootfs/index.js';
+import { WalkSnapshotter, type ImageOwner, type InodeOwners, type Owner } from '../../../snapshot/walk/index.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { fsError } from '../../fs-errors.js';
 import type { Layer } from '../../oci/index.js';
+import type { Runner } from '../../run/index.js';
+
+/** The runner whose ids may own files of the rootfs, known once a step runs. */
+interface Releaser {
+  runner?: Runner;
+}
 
 /** How the owners of what a step changed are found, where the runner cannot put them on disk (see DiffOptions). */
 export interface StepOwners {
@@ -34,6 +40,7 @@ export class StageRootfs {
      */
     private readonly owners: Map<string, Owner>,
     private readonly signal: AbortSignal | undefined,
+    private readonly release: Releaser,
   ) {}
 
   /** Unpack `layers` (bottom first) into a new directory under `parentDir`. The caller removes it with `remove`. */
@@ -41,7 +48,12 @@ export class StageRootfs {
     const dir = await mkdtemp(path.join(parentDir, 'rootfs-')).catch((err: unknown) => {
       throw fsError(err, parentDir, 'create a root filesystem directory in');
     });
-    register(() => removeRootfs(dir));
+    const release: Releaser = {};
+    register(async () => {
+      // Files a user namespace's subordinate ids own are beyond hoist's reach until given back.
+      await release.runner?.releaseOwners?.(dir).catch(() => undefined);
+      await removeRootfs(dir);
+    });
     // mkdtemp makes it 0700; an image's root is 0755, and a non-root USER must get through it.
     await chmod(dir, 0o755);
     const summary = await applyLayers(
@@ -49,7 +61,7 @@ export class StageRootfs {
       layers.map((layer) => () => layer.uncompressed()),
       signal ? { signal } : {},
     );
-    return new StageRootfs(dir, summary.ownersApplied ? new Map() : summary.intendedOwners, signal);
+    return new StageRootfs(dir, summary.ownersApplied ? new Map() : summary.intendedOwners, signal, release);
   }
 
   /** A layer the stage added without running anything (COPY, ADD, WORKDIR after a RUN). */
@@ -65,6 +77,19 @@ export class StageRootfs {
    */
   async beforeStep(imageOwner?: ImageOwner): Promise<void> {
     if (this.snapshotter === undefined) this.snapshotter = await WalkSnapshotter.begin(this.dir, { owners: this.owners, ...(imageOwner ? { imageOwner } : {}) });
+  }
+
+  /**
+   * Let `runner` put the recorded owners on disk where it can (a user
+   * namespace with a subordinate range), so that a step sees its files with
+   * their owners; what it stored is no longer recorded here. Before
+   * `beforeStep`, with the same runner for every step.
+   */
+  async storeOwners(runner: Runner): Promise<void> {
+    if (runner.releaseOwners !== undefined) this.release.runner = runner;
+    if (runner.storeOwners === undefined || this.owners.size === 0) return;
+    const wanted = [...this.owners].filter(([, o]) => o.mode === undefined).map(([p, o]) => ({ path: p, uid: o.uid, gid: o.gid }));
+    for (const p of await runner.storeOwners(this.dir, wanted)) this.owners.delete(p);
   }
 
   /** Owners (and modes) the image has that the files on disk do not carry, by path: what a recorder must show the next step. */

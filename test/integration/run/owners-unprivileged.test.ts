@@ -207,6 +207,18 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     expect(layers[2]).toEqual(['directory made/ 755 0:0', `file made/by-root 644 ${APP_UID}:${APP_GID}`]);
   });
 
+  it('a user namespace with a subuid range: a USER writes into its own directory of the base image', async () => {
+    // COPY --chown made /home/app for the glibc base, owned by app; hoist unpacked it as hoist-rootless.
+    const r = await buildAs(RANGED, glibcCtx, ['USER app', 'RUN touch /home/app/mine && id -u > /home/app/id'], 'userns');
+    expect(r.ok, `${r.message}\n${r.hint}`).toBe(true);
+    expect(runLayers(r.image as ReadImage)[0]).toEqual([
+      `directory home/ 755 ${APP_UID}:${APP_GID}`,
+      `directory home/app/ 755 ${APP_UID}:${APP_GID}`,
+      `file home/app/id 644 ${APP_UID}:${APP_GID}`,
+      `file home/app/mine 644 ${APP_UID}:${APP_GID}`,
+    ]);
+  });
+
   it('chown in a glibc image under proot is recorded through fakeroot, and later steps keep what it recorded', async () => {
     const r = await buildAs(NOBODY, glibcCtx, [
       `RUN mkdir -p /srv/data /locked && touch /srv/data/f && chown -R ${APP_UID}:${APP_GID} /srv && chown 7:8 /etc/passwd && chmod 0 /locked && chown 0:${APP_GID} /home/app/owned`,
