@@ -66,7 +66,9 @@ export class StageRootfs {
 
   /** A layer the stage added without running anything (COPY, ADD, WORKDIR after a RUN). */
   async applyLayer(layer: Layer): Promise<void> {
-    await applyLayers(this.dir, [() => layer.uncompressed()], this.signal ? { signal: this.signal } : {});
+    const summary = await applyLayers(this.dir, [() => layer.uncompressed()], this.signal ? { signal: this.signal } : {});
+    // Owners it could not set (COPY --chown, hoist unprivileged) are recorded like the base image's.
+    for (const [p, owner] of summary.intendedOwners) this.owners.set(p, owner);
     // The applier changed the tree: the next step starts from a fresh capture.
     this.snapshotter = undefined;
   }

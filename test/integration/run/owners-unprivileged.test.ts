@@ -181,6 +181,12 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     ]);
   });
 
+  it('proot as nobody: a file COPY --chown gave to app after a step keeps app as its owner when a later step changes it', async () => {
+    const r = await buildAs(NOBODY, busyboxCtx, ['RUN touch /first', `COPY --chown=${APP_UID}:${APP_GID} owned /srv/owned`, 'RUN echo more >> /srv/owned'], 'proot');
+    expect(r.ok, `${r.message}\n${r.hint}`).toBe(true);
+    expect(runLayers(r.image as ReadImage)[2]).toEqual([`directory srv/ 755 ${APP_UID}:${APP_GID}`, `file srv/owned 644 ${APP_UID}:${APP_GID}`]);
+  });
+
   it('a user namespace that maps one uid: root steps get root\'s owners; USER app makes auto pick proot and an explicit userns fail', async () => {
     const root = await buildAs(NOBODY, busyboxCtx, BASE_AND_USER_STEPS.slice(0, 1), 'userns');
     expect(root.ok, `${root.message}\n${root.hint}`).toBe(true);
