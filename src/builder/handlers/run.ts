@@ -8,7 +8,7 @@ import type { StepContext } from '../executor/step-context.js';
 import { resolveRunUser } from '../run/run-user.js';
 import { StepOutput } from '../run/step-output.js';
 import { StageRootfs } from '../run/stage-rootfs.js';
-import { imageOwnerOf, startOwnerRecording, type OwnerRecording } from '../run/step-owners.js';
+import { explainUnreadable, imageOwnerOf, startOwnerRecording, type OwnerRecording } from '../run/step-owners.js';
 import { toArgv } from './command-line.js';
 
 function notYet(instr: RunInstr, what: string): DockerfileError {
@@ -105,7 +105,10 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   }
   // proot only fakes the step's ids: every file it makes belongs to hoist on disk.
   const created = runner.kind === 'proot' ? { onDisk: hoistIds(), owner: { uid: user.uid, gid: user.gid } } : undefined;
-  await ctx.addLayer(await rootfs.changes({ ...(created ? { created } : {}), ...(inodeOwners ? { inodeOwners } : {}), ...(imageOwner ? { imageOwner } : {}) }), describeRun(argv), { fromRootfs: true });
+  const changes = await rootfs.changes({ ...(created ? { created } : {}), ...(inodeOwners ? { inodeOwners } : {}), ...(imageOwner ? { imageOwner } : {}) }).catch((err: unknown) => {
+    throw explainUnreadable(err, runner, instr.location);
+  });
+  await ctx.addLayer(changes, describeRun(argv), { fromRootfs: true });
 }
 
 function runFailed(instr: RunInstr, result: RunResult, output: StepOutput): DockerfileError {

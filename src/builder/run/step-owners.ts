@@ -1,5 +1,6 @@
 import type { SourceLocation } from '../../errors.js';
 import { DockerfileError } from '../../dockerfile/errors.js';
+import { HoistError } from '../../errors.js';
 import { FakerootRecorder, imageId, mapsRootOnly, type BindMount, type IdMap, type Runner } from '../../run/index.js';
 import type { ImageOwner, InodeOwners } from '../../../snapshot/walk/index.js';
 import type { StageRootfs } from './stage-rootfs.js';
@@ -72,4 +73,19 @@ export async function startOwnerRecording(input: RecordingInput): Promise<OwnerR
     finish: () => recorder.stop(),
     discard: () => recorder.discard(),
   };
+}
+
+/**
+ * A directory or file the snapshot cannot read, under a runner whose
+ * subordinate ids own files (a user namespace with a range): hoist reads
+ * the rootfs from outside the namespace, as an ordinary user, so a mode
+ * 0700 directory of another id (apt's partial/, a user's ~/.ssh) is closed
+ * to it. Says so, with what works today; other errors pass through.
+ */
+export function explainUnreadable(err: unknown, runner: Runner, location: SourceLocation): unknown {
+  if (!(err instanceof HoistError) || err.code !== 'SNAPSHOT_UNREADABLE' || runner.storeOwners === undefined) return err;
+  return new DockerfileError(err.code, `${err.message}: a subordinate id of the user namespace owns it, and hoist reads the step's changes from outside the namespace`, location, {
+    hint: 'build with --isolation proot (or as root); reading the changes from inside the namespace is not done yet',
+    cause: err,
+  });
 }

@@ -225,6 +225,13 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     ]);
   });
 
+  it('a user namespace with a subuid range: a directory only another id can read fails the step with what to do (hoist reads from outside the namespace)', async () => {
+    const r = await buildAs(RANGED, busyboxCtx, [`RUN mkdir -m 700 /priv && chown ${APP_UID}:${APP_GID} /priv`], 'userns');
+    expect(r).toMatchObject({ ok: false, code: 'SNAPSHOT_UNREADABLE' });
+    expect(r.message).toMatch(/Dockerfile:5: cannot list \/priv in the rootfs.*a subordinate id of the user namespace owns it/s);
+    expect(r.hint).toMatch(/--isolation proot/);
+  });
+
   it('chown in a glibc image under proot is recorded through fakeroot, and later steps keep what it recorded', async () => {
     const r = await buildAs(NOBODY, glibcCtx, [
       `RUN mkdir -p /srv/data /locked && touch /srv/data/f && chown -R ${APP_UID}:${APP_GID} /srv && chown 7:8 /etc/passwd && chmod 0 /locked && chown 0:${APP_GID} /home/app/owned`,
