@@ -5,7 +5,7 @@
  * mount and its upper dir is the diff, snapshot/overlay).
  */
 import type { LayerEntry } from './layer-entry.js';
-import type { Owner, OwnerOverrides } from './walk/scope.js';
+import type { ImageOwner, InodeOwners, Owner, OwnerOverrides } from './walk/scope.js';
 
 export type SnapshotKind = 'walk' | 'overlay';
 
@@ -22,12 +22,22 @@ export interface StepChangeOptions {
   owners?: OwnerOverrides;
   /** What the step created is owned by hoist on disk and belongs to `owner` (runners that fake ids: walk/diff.ts). */
   created?: { onDisk: Owner; owner: Owner };
+  /** What a recorder (fakeroot) saw the step set, by inode: walk only. */
+  inodeOwners?: InodeOwners;
+  /** What an owner on disk is in the image (the runner's id map): walk only. */
+  imageOwner?: ImageOwner;
+}
+
+export interface StepBeginOptions {
+  owners?: OwnerOverrides;
+  /** What an owner on disk is in the image (the runner's id map): walk only. */
+  imageOwner?: ImageOwner;
 }
 
 export interface StepSnapshotter {
   readonly kind: SnapshotKind;
   /** Before a step runs; returns the overlay the runner must mount over the rootfs for it, if any. */
-  beforeStep(opts: { owners?: OwnerOverrides }): Promise<OverlayDirs | undefined>;
+  beforeStep(opts: StepBeginOptions): Promise<OverlayDirs | undefined>;
   /**
    * After the step succeeded: what it changed, in layer order. When this
    * resolves the rootfs holds the step's result, and each file entry reads

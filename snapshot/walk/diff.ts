@@ -43,7 +43,24 @@ import { seconds, splitDevice } from '../dir-source.js';
 import { streamFile } from '../file-content.js';
 import { readXattrsSync } from '../xattrs.js';
 import { WHITEOUT_PREFIX, type LayerEntry } from '../layer-entry.js';
-import { childPath, compareNames, listDir, lstatExact, lstatOrGone, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, Slicer, type Owner, type OwnerOverrides } from './scope.js';
+import {
+  childPath,
+  compareNames,
+  effectiveMode,
+  listDir,
+  lstatExact,
+  lstatOrGone,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+  Slicer,
+  type ImageOwner,
+  type InodeOwners,
+  type Owner,
+  type OwnerOverrides,
+} from './scope.js';
 import { settle, WalkState } from './state.js';
 
 export interface DiffOptions {
@@ -56,6 +73,14 @@ export interface DiffOptions {
    * whose inode is `onDisk`'s, and that have no entry in `owners`.
    */
   created?: { onDisk: Owner; owner: Owner };
+  /**
+   * Owners (and modes) a recorder saw the step set, by inode: they beat
+   * every other rule. The recorder reports only what the step changed, so
+   * a stale record cannot reach a new file that reuses a freed inode.
+   */
+  inodeOwners?: InodeOwners;
+  /** The image's owner of what no other rule names; default the owner on disk. */
+  imageOwner?: ImageOwner;
 }
 
 /** No record before the step: everything below is new. */
@@ -97,8 +122,8 @@ export class WalkDiff implements AsyncIterable<LayerEntry> {
     if (rootStat === undefined || (rootStat.mode & S_IFMT) !== S_IFDIR) {
       throw new HoistError('NOT_A_DIRECTORY', `${this.root} is not a directory`);
     }
-    const walk = new DiffWalk(base, this.before, this.opts.owners, this.before.count, this.opts.created);
-    const rootIndex = walk.after.add('', rootStat, this.opts.owners?.get(''));
+    const walk = new DiffWalk(base, this.before, this.opts, this.before.count);
+    const rootIndex = walk.after.add('', rootStat, walk.ownerOf('', rootStat, 0));
     yield* walk.dir('', rootStat, 0, rootIndex);
     await settle();
     this.state = walk.after;
@@ -116,15 +141,20 @@ class DiffWalk {
   private readonly chain: Ancestor[] = [];
   private readonly slicer = new Slicer();
   private readonly owners: OwnerOverrides | undefined;
+  private readonly inodeOwners: InodeOwners | undefined;
+  private readonly created: DiffOptions['created'];
+  private readonly imageOwner: ImageOwner | undefined;
 
   constructor(
     private readonly base: string,
     private readonly before: WalkState,
-    owners: OwnerOverrides | undefined,
+    opts: DiffOptions,
     capacity: number,
-    private readonly created?: DiffOptions['created'],
   ) {
-    this.owners = owners !== undefined && owners.size > 0 ? owners : undefined;
+    this.owners = opts.owners !== undefined && opts.owners.size > 0 ? opts.owners : undefined;
+    this.inodeOwners = opts.inodeOwners !== undefined && opts.inodeOwners.size > 0 ? opts.inodeOwners : undefined;
+    this.created = opts.created;
+    this.imageOwner = opts.imageOwner;
     this.after = new WalkState(base, before.excluded, Math.max(1024, capacity));
   }
 
@@ -147,7 +177,7 @@ class DiffWalk {
       if (cst === undefined) throw vanished(path);
       if ((cst.mode & S_IFMT) === S_IFSOCK) continue;
       stats[i] = cst;
-      const r = this.after.add(item.name, cst, this.owners?.get(path) ?? this.createdOwner(cst, item.before));
+      const r = this.after.add(item.name, cst, this.ownerOf(path, cst, item.before));
       records[i] = r;
       if ((cst.mode & S_IFMT) === S_IFDIR) this.recordDirXattrs(r, `${abs}/${item.name}`, cst, item.before);
     }
@@ -204,7 +234,7 @@ class DiffWalk {
   /** Mode (type bits included), owner, size, mtime or inode differ; ctime is the caller's to compare. */
   private changed(b: number, st: Stats, owner: Owner): boolean {
     const before = this.before;
-    if (before.modes[b] !== st.mode || before.uids[b] !== owner.uid || before.gids[b] !== owner.gid) return true;
+    if (before.modes[b] !== effectiveMode(st.mode, owner) || before.uids[b] !== owner.uid || before.gids[b] !== owner.gid) return true;
     if (before.mtimes[b] !== st.mtimeMs || before.inodes[b] !== st.ino) return true;
     return (st.mode & S_IFMT) !== S_IFDIR && before.sizes[b] !== st.size; // a directory's size is the filesystem's business
   }
@@ -245,8 +275,14 @@ class DiffWalk {
     return items.sort((x, y) => compareNames(x.sortName, y.sortName));
   }
 
-  private ownerOf(path: string, st: Stats, b: number): Owner {
-    return this.owners?.get(path) ?? this.createdOwner(st, b) ?? { uid: st.uid, gid: st.gid };
+  /** The owner in the image: recorded by inode, by path, made by the step under a faked id, or as on disk (translated). */
+  ownerOf(path: string, st: Stats, b: number): Owner {
+    return (
+      this.inodeOwners?.get(`${st.dev}:${st.ino}`) ??
+      this.owners?.get(path) ??
+      this.createdOwner(st, b) ??
+      this.imageOwner?.(st.uid, st.gid) ?? { uid: st.uid, gid: st.gid }
+    );
   }
 
   /** The step's owner for what it created, where the runner cannot put it on disk (DiffOptions.created). */
@@ -264,7 +300,7 @@ class DiffWalk {
       throw vanished(path);
     }
     const xattrs = readXattrsSync(`${this.base}/${path}`);
-    const meta = { path, mode: Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
+    const meta = { path, mode: owner.mode ?? Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
     const type = Number(st.mode) & S_IFMT;
     if (type === S_IFREG) {
       const abs = `${this.base}/${path}`;

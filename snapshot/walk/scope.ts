@@ -18,10 +18,27 @@ import { normalizeLayerPath } from '../layer-path.js';
 export interface Owner {
   uid: number;
   gid: number;
+  /**
+   * Permission bits (07777) that apply instead of the inode's: a recorder
+   * such as fakeroot keeps the mode a step asked for (chmod 000 on a
+   * directory) and leaves one on disk that hoist can still read.
+   */
+  mode?: number;
 }
 
 /** Owners by layer path (`etc/shadow`), for runners whose files cannot carry them on disk. */
 export type OwnerOverrides = ReadonlyMap<string, Owner>;
+
+/** Owners by inode (`${dev}:${ino}`, decimal), as a recorder that sees inodes rather than paths reports them. */
+export type InodeOwners = ReadonlyMap<string, Owner>;
+
+/** The owner in the image of an inode owned by `uid`:`gid` on disk that no override names (hoist unprivileged: its own ids are root's). */
+export type ImageOwner = (uid: number, gid: number) => Owner;
+
+/** st_mode with the permission bits an override names, type bits kept. */
+export function effectiveMode(mode: number, owner: Owner | undefined): number {
+  return owner?.mode === undefined ? mode : (mode & S_IFMT) | (owner.mode & 0o7777);
+}
 
 export interface WalkScope {
   /**

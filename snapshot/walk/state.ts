@@ -34,6 +34,9 @@ import {
   S_IFMT,
   S_IFSOCK,
   Slicer,
+  effectiveMode,
+  type ImageOwner,
+  type Owner,
   type OwnerOverrides,
   type WalkScope,
 } from './scope.js';
@@ -44,6 +47,8 @@ const CLOCK_GUARD_MS = 20;
 export interface CaptureOptions extends WalkScope {
   /** Owners that apply instead of the inode's, as the step's runner will report them afterwards. */
   owners?: OwnerOverrides;
+  /** The image's owner of what no override names; default the owner on disk. */
+  imageOwner?: ImageOwner;
 }
 
 export class WalkState {
@@ -89,11 +94,11 @@ export class WalkState {
   }
 
   /** Appends a record and returns its index. */
-  add(name: string, st: Stats, owner: { uid: number; gid: number } | undefined): number {
+  add(name: string, st: Stats, owner: Owner | undefined): number {
     if (this.count === this.modes.length) this.grow();
     const i = this.count++;
     this.names.push(name);
-    this.modes[i] = st.mode;
+    this.modes[i] = effectiveMode(st.mode, owner);
     this.uids[i] = owner === undefined ? st.uid : owner.uid;
     this.gids[i] = owner === undefined ? st.gid : owner.gid;
     this.sizes[i] = st.size;
@@ -141,7 +146,9 @@ export async function captureState(root: string, opts: CaptureOptions = {}): Pro
   }
   const state = new WalkState(base, excludedSet(opts.exclude), 4096);
   const owners = opts.owners !== undefined && opts.owners.size > 0 ? opts.owners : undefined;
-  state.add('', rootStat, owners?.get(''));
+  const fallback = opts.imageOwner;
+  const ownerOf = (rel: string, st: Stats): Owner | undefined => owners?.get(rel) ?? fallback?.(st.uid, st.gid);
+  state.add('', rootStat, ownerOf('', rootStat));
   const slicer = new Slicer();
   // Directories still to read: record index and relative path.
   const pending: Array<{ index: number; rel: string }> = [{ index: 0, rel: '' }];
@@ -154,7 +161,7 @@ export async function captureState(root: string, opts: CaptureOptions = {}): Pro
       if (state.excluded.has(rel)) continue;
       const st = lstatOrGone(`${abs}/${dirent.name}`);
       if (st === undefined || (st.mode & S_IFMT) === S_IFSOCK) continue;
-      const i = state.add(dirent.name, st, owners?.get(rel));
+      const i = state.add(dirent.name, st, ownerOf(rel, st));
       if ((st.mode & S_IFMT) === S_IFDIR) {
         state.readDirXattrs(i, `${abs}/${dirent.name}`);
         pending.push({ index: i, rel });

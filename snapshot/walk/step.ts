@@ -1,7 +1,6 @@
 /** The walk snapshotter behind the StepSnapshotter interface: capture before the first step, diff after each. */
 import type { LayerEntry } from '../layer-entry.js';
-import type { OverlayDirs, StepChangeOptions, StepSnapshotter } from '../step-snapshotter.js';
-import type { OwnerOverrides } from './scope.js';
+import type { OverlayDirs, StepBeginOptions, StepChangeOptions, StepSnapshotter } from '../step-snapshotter.js';
 import { WalkSnapshotter } from './snapshotter.js';
 
 export class WalkStepSnapshotter implements StepSnapshotter {
@@ -10,8 +9,8 @@ export class WalkStepSnapshotter implements StepSnapshotter {
 
   constructor(private readonly root: string) {}
 
-  async beforeStep(opts: { owners?: OwnerOverrides }): Promise<OverlayDirs | undefined> {
-    this.walk ??= await WalkSnapshotter.begin(this.root, opts.owners ? { owners: opts.owners } : {});
+  async beforeStep(opts: StepBeginOptions): Promise<OverlayDirs | undefined> {
+    this.walk ??= await WalkSnapshotter.begin(this.root, { ...(opts.owners ? { owners: opts.owners } : {}), ...(opts.imageOwner ? { imageOwner: opts.imageOwner } : {}) });
     return undefined;
   }
 

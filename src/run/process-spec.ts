@@ -2,6 +2,7 @@
  * What a runner executes and what it reports back. A RUN step becomes one
  * ProcessSpec; the runner decides how to isolate it (see the runners).
  */
+import type { IdMap } from './id-map.js';
 
 export type RunnerKind = 'userns' | 'chroot' | 'proot';
 export const RUNNER_KINDS: readonly RunnerKind[] = ['userns', 'chroot', 'proot'];
@@ -70,6 +71,15 @@ export interface RunNeeds {
 
 export interface Runner {
   readonly kind: RunnerKind;
+  /** How the step's ids land on disk where they are not the same (hoist unprivileged); undefined: the same. */
+  readonly idMap?: IdMap;
+  /**
+   * Put on disk owners hoist could not set as itself, where this runner's ids
+   * can (a user namespace with a subordinate range); returns the paths stored.
+   */
+  storeOwners?(rootfs: string, owners: readonly { path: string; uid: number; gid: number }[]): Promise<string[]>;
+  /** Give every file under `rootfs` back to hoist before it is removed (files the runner's ids own may be beyond hoist's reach). */
+  releaseOwners?(rootfs: string): Promise<void>;
   /** Run the step; on `signal` abort, the step's whole process tree is killed and the promise rejects with the abort reason. */
   run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult>;
 }

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { HoistError } from '../errors.js';
+import { rootOnly, type IdMap } from './id-map.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { DEVICES } from './namespace-setup.js';
 import { RootfsScaffold, UnsafeMountpointError } from './scaffold.js';
@@ -23,7 +24,12 @@ export interface ProotOptions extends RunnerOptions {
 
 export class ProotRunner implements Runner {
   readonly kind = 'proot' as const;
-  constructor(private readonly opts: ProotOptions) {}
+  /** proot fakes root over hoist's own ids: whatever the step makes as root belongs to hoist on disk. */
+  readonly idMap: IdMap | undefined;
+  constructor(private readonly opts: ProotOptions) {
+    const hoist = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+    this.idMap = hoist.uid === 0 && hoist.gid === 0 ? undefined : rootOnly(hoist);
+  }
 
   async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
     checkSpec(spec);

@@ -25,6 +25,8 @@ export function overlayBlocker(runner: RunnerKind, probe: HostProbe, mountNamesp
       return undefined;
     case 'userns':
       if (!probe.overlayInUserns.ok) return `overlayfs does not mount in a user namespace here (${probe.overlayInUserns.detail})`;
+      // Without root, owners on disk go through the runner's id map and fakeroot's records, which only the walk reads.
+      if (probe.euid !== 0) return 'without root, owners are translated and recorded in ways only the walk snapshotter reads';
       return undefined;
   }
 }
@@ -46,10 +48,5 @@ export function selectSnapshot(requested: SnapshotRequest, runner: RunnerKind, p
     return { kind: 'overlay', reason: 'overlay: as asked (--snapshot overlay)' };
   }
   if (blocker !== undefined) return { kind: 'walk', reason: `walk (not overlay: ${blocker})` };
-  // Files a non-root step user makes are owned by subordinate ids that hoist,
-  // outside the namespace and without root, may not move or chown when it merges the upper dir.
-  if (runner === 'userns' && probe.euid !== 0 && probe.subids.ok) {
-    return { kind: 'walk', reason: 'walk (not overlay: without root, hoist cannot merge an upper dir that holds files of subordinate ids; --snapshot overlay tries anyway)' };
-  }
   return { kind: 'overlay', reason: `overlay: overlayfs mounts ${runner === 'userns' ? 'in a user namespace' : 'as root'} here` };
 }

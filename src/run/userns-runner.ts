@@ -1,7 +1,9 @@
 import { HoistError } from '../errors.js';
+import { isIdentity, rootOnly, type IdMap } from './id-map.js';
 import { runInNamespace } from './namespace-run.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { checkSpec, requireTool, type RunnerOptions } from './step-env.js';
+import { releaseOwnersInNamespace, storeOwnersInNamespace, type OwnerToStore } from './store-owners.js';
 
 /** A block of subordinate ids granted by /etc/subuid or /etc/subgid. */
 export interface IdRange {
@@ -21,7 +23,46 @@ export interface UsernsOptions extends RunnerOptions {
  */
 export class UsernsRunner implements Runner {
   readonly kind = 'userns' as const;
-  constructor(private readonly opts: UsernsOptions) {}
+  /** Root is hoist's own ids on disk, ids 1.. the subordinate range. */
+  readonly idMap: IdMap | undefined;
+  constructor(private readonly opts: UsernsOptions) {
+    const root = rootOnly({ uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 });
+    const range = opts.subids;
+    const map: IdMap =
+      range === undefined
+        ? root
+        : { uid: [...root.uid, { inside: 1, outside: range.uid.start, count: range.uid.count }], gid: [...root.gid, { inside: 1, outside: range.gid.start, count: range.gid.count }] };
+    this.idMap = isIdentity(map) ? undefined : map;
+  }
+
+  /**
+   * Put on disk the owners hoist could not set as itself (`owners`: as the
+   * image has them), where the subordinate range maps them; returns the paths
+   * stored. Without a range only root exists, and nothing can be stored.
+   */
+  async storeOwners(rootfs: string, owners: readonly OwnerToStore[]): Promise<string[]> {
+    const range = this.opts.subids;
+    if (range === undefined || owners.length === 0) return [];
+    const unshare = requireTool(this.opts.tools, 'unshare', this.kind);
+    requireTool(this.opts.tools, 'newuidmap', this.kind);
+    requireTool(this.opts.tools, 'newgidmap', this.kind);
+    return storeOwnersInNamespace(unshare, this.rangeFlags(range), rootfs, owners, { uid: range.uid.count, gid: range.gid.count });
+  }
+
+  /**
+   * Give every file under `rootfs` back to hoist (root of the namespace), so
+   * that hoist can remove a tree where files belong to subordinate ids.
+   */
+  async releaseOwners(rootfs: string): Promise<void> {
+    const range = this.opts.subids;
+    if (range === undefined) return;
+    const unshare = requireTool(this.opts.tools, 'unshare', this.kind);
+    await releaseOwnersInNamespace(unshare, this.rangeFlags(range), rootfs);
+  }
+
+  private rangeFlags(range: { uid: IdRange; gid: IdRange }): string[] {
+    return ['--user', '--map-root-user', `--map-users=${range.uid.start},1,${range.uid.count}`, `--map-groups=${range.gid.start},1,${range.gid.count}`];
+  }
 
   async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
     checkSpec(spec);

@@ -3,10 +3,11 @@ import path from 'node:path';
 import { DockerfileError } from '../../dockerfile/errors.js';
 import type { RunInstr } from '../../dockerfile/instructions/types.js';
 import { HoistError } from '../../errors.js';
-import type { NetworkMode } from '../../run/index.js';
+import type { NetworkMode, RunResult } from '../../run/index.js';
 import type { StepContext } from '../executor/step-context.js';
 import { resolveRunUser } from '../run/run-user.js';
 import { StepOutput } from '../run/step-output.js';
+import { explainUnreadable, imageOwnerOf, startOwnerRecording, type OwnerRecording } from '../run/step-owners.js';
 import { toArgv } from './command-line.js';
 
 function notYet(instr: RunInstr, what: string): DockerfileError {
@@ -81,23 +82,49 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   await ensureWorkdir(rootfs.dir, cwd, instr);
   const stepEnv: Record<string, string> = Object.fromEntries([...ctx.planned.env, ...env.proxyEnv]);
   stepEnv.HOME ??= user.home;
-  const overlay = await rootfs.beforeStep();
+  const imageOwner = imageOwnerOf(runner.idMap);
+  await rootfs.storeOwners(runner);
+  const overlay = await rootfs.beforeStep(imageOwner);
+  const recording = await startOwnerRecording({ runner, uid: user.uid, gid: user.gid, rootfs, tmpDir: env.tmpDir, argv, location: instr.location });
   const output = new StepOutput(ctx.step, env.emit);
-  const result = await runner.run(
-    { argv, env: stepEnv, cwd, uid: user.uid, gid: user.gid, groups: user.groups, rootfs: rootfs.dir, mounts: [], network: (instr.network ?? 'default') as NetworkMode, ...(overlay ? { overlay } : {}) },
-    output.io,
-    env.signal,
-  );
-  output.flush();
-  if (result.exitCode !== 0) {
-    const command = instr.command.form === 'exec' ? JSON.stringify(instr.command.argv) : instr.command.command;
-    const how = result.signal !== undefined ? `was killed by ${result.signal}` : `failed with exit code ${result.exitCode}`;
-    const tail = output.tail();
-    throw new DockerfileError('RUN_FAILED', `RUN ${command} ${how}${tail === '' ? '' : `\n${tail}`}`, instr.location, {
-      hint: 'the output above is what the step printed; fix the command or what it depends on',
-    });
+  let inodeOwners: Awaited<ReturnType<OwnerRecording['finish']>>;
+  try {
+    const result = await runner.run(
+      {
+        argv,
+        env: { ...stepEnv, ...recording.env },
+        cwd,
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.groups,
+        rootfs: rootfs.dir,
+        mounts: recording.mounts,
+        network: (instr.network ?? 'default') as NetworkMode,
+        ...(overlay ? { overlay } : {}),
+      },
+      output.io,
+      env.signal,
+    );
+    output.flush();
+    if (result.exitCode !== 0) throw runFailed(instr, result, output);
+    inodeOwners = await recording.finish();
+  } catch (err) {
+    await recording.discard();
+    throw err;
   }
   // proot only fakes the step's ids: every file it makes belongs to hoist on disk.
   const created = runner.kind === 'proot' ? { onDisk: hoistIds(), owner: { uid: user.uid, gid: user.gid } } : undefined;
-  await ctx.addLayer(await rootfs.changes(created), describeRun(argv), { fromRootfs: true });
+  const changes = await rootfs.changes({ ...(created ? { created } : {}), ...(inodeOwners ? { inodeOwners } : {}), ...(imageOwner ? { imageOwner } : {}) }).catch((err: unknown) => {
+    throw explainUnreadable(err, runner, instr.location);
+  });
+  await ctx.addLayer(changes, describeRun(argv), { fromRootfs: true });
+}
+
+function runFailed(instr: RunInstr, result: RunResult, output: StepOutput): DockerfileError {
+  const command = instr.command.form === 'exec' ? JSON.stringify(instr.command.argv) : instr.command.command;
+  const how = result.signal !== undefined ? `was killed by ${result.signal}` : `failed with exit code ${result.exitCode}`;
+  const tail = output.tail();
+  return new DockerfileError('RUN_FAILED', `RUN ${command} ${how}${tail === '' ? '' : `\n${tail}`}`, instr.location, {
+    hint: 'the output above is what the step printed; fix the command or what it depends on',
+  });
 }

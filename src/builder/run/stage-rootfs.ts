@@ -1,18 +1,34 @@
 import { spawn } from 'node:child_process';
 import type { Stats } from 'node:fs';
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
-import { applyLayers, removeRootfs, type ApplySummary, type Owner } from '../../../snapshot/rootfs/index.js';
+import { applyLayers, removeRootfs, type ApplySummary } from '../../../snapshot/rootfs/index.js';
 import { RootfsFiles } from '../../../snapshot/rootfs/rootfs-files.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
 import { OverlaySnapshotter } from '../../../snapshot/overlay/index.js';
 import type { OverlayDirs, SnapshotKind, StepSnapshotter } from '../../../snapshot/step-snapshotter.js';
-import { WalkStepSnapshotter } from '../../../snapshot/walk/index.js';
+import { WalkStepSnapshotter, type ImageOwner, type InodeOwners, type Owner } from '../../../snapshot/walk/index.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { fsError } from '../../fs-errors.js';
 import type { Layer } from '../../oci/index.js';
+import type { Runner } from '../../run/index.js';
 
 type Register = (cleanup: () => Promise<void>) => void;
+
+/** The runner whose ids may own files of the rootfs, known once a step runs. */
+interface Releaser {
+  runner?: Runner;
+}
+
+/** How the owners of what a step changed are found, where the runner cannot put them on disk (see DiffOptions). */
+export interface StepOwners {
+  /** The runner made every new file as hoist (`onDisk`); the step's user (`owner`) is what the image must say. */
+  created?: { onDisk: Owner; owner: Owner };
+  /** What a recorder saw the step set, by inode. */
+  inodeOwners?: InodeOwners;
+  /** What an owner on disk is in the image (the runner's id map). */
+  imageOwner?: ImageOwner;
+}
 
 /**
  * A stage's files on disk, made when the stage reaches its first RUN: its
@@ -23,6 +39,8 @@ type Register = (cleanup: () => Promise<void>) => void;
 export class StageRootfs {
   /** The files as the build steps read them (COPY destinations, owner lookups, COPY --from). */
   readonly files: StageFiles;
+  /** What an owner on disk is in the image, once a runner that maps ids has run a step here. */
+  private imageOwner: ImageOwner | undefined;
 
   private constructor(
     readonly dir: string,
@@ -34,19 +52,21 @@ export class StageRootfs {
      */
     private readonly owners: Map<string, Owner>,
     private readonly signal: AbortSignal | undefined,
+    private readonly release: Releaser,
   ) {
     this.files = new RootfsFiles(dir, (p, st) => this.ownerOf(p, st));
   }
 
   /** Unpack `layers` (bottom first) into a new directory under `parentDir`. The caller removes it with `remove`. */
   static async create(parentDir: string, layers: readonly Layer[], signal: AbortSignal | undefined, register: Register, snapshot: SnapshotKind = 'walk'): Promise<StageRootfs> {
-    const dir = await newRootfsDir(parentDir, register);
+    const { dir, release } = await newRootfsDir(parentDir, register);
     const summary = await applyLayers(
       dir,
       layers.map((layer) => () => layer.uncompressed()),
       signal ? { signal } : {},
     );
-    return new StageRootfs(dir, stepSnapshotter(snapshot, dir, parentDir, register), summary.ownersApplied ? new Map() : summary.intendedOwners, signal);
+    const owners = summary.ownersApplied ? new Map<string, Owner>() : summary.intendedOwners;
+    return new StageRootfs(dir, stepSnapshotter(snapshot, dir, parentDir, register), owners, signal, release);
   }
 
   /**
@@ -64,15 +84,20 @@ export class StageRootfs {
     register: Register,
     snapshot: SnapshotKind = 'walk',
   ): Promise<StageRootfs> {
-    const dir = await newRootfsDir(parentDir, register);
-    if (await copyTree(source.dir, dir, signal)) return new StageRootfs(dir, stepSnapshotter(snapshot, dir, parentDir, register), new Map(source.owners), signal);
+    const { dir, release } = await newRootfsDir(parentDir, register);
+    if (await copyTree(source.dir, dir, signal)) {
+      const copy = new StageRootfs(dir, stepSnapshotter(snapshot, dir, parentDir, register), new Map(source.owners), signal, release);
+      copy.imageOwner = source.imageOwner;
+      if (source.release.runner !== undefined) release.runner = source.release.runner;
+      return copy;
+    }
     await removeRootfs(dir);
     return StageRootfs.create(parentDir, layers, signal, register, snapshot);
   }
 
-  /** The owner the image gives `p`: recorded where the disk cannot hold it, else the inode's. */
+  /** The owner the image gives `p`: recorded where the disk cannot hold it, else the inode's (through the runner's id map). */
   private ownerOf(p: string, st: Stats): Owner {
-    return this.owners.get(p) ?? { uid: st.uid, gid: st.gid };
+    return this.owners.get(p) ?? this.imageOwner?.(st.uid, st.gid) ?? { uid: st.uid, gid: st.gid };
   }
 
   /** A layer the stage added without running anything (COPY, ADD, WORKDIR after a RUN). */
@@ -82,34 +107,74 @@ export class StageRootfs {
     this.snapshotter.rootfsChanged();
   }
 
-  /** Owners an unprivileged apply could not set: remembered, as for the base layers. */
+  /** Owners an unprivileged apply could not set (COPY --chown, hoist unprivileged): remembered, as for the base layers. */
   private recordOwners(summary: ApplySummary): void {
     for (const [p, owner] of summary.intendedOwners) this.owners.set(p, owner);
   }
 
-  /** Record the state before a step; returns the overlay the runner must mount for it, if any. */
-  async beforeStep(): Promise<OverlayDirs | undefined> {
-    return this.snapshotter.beforeStep({ owners: this.owners });
+  /**
+   * Record the state before a step; returns the overlay the runner must
+   * mount for it, if any. `imageOwner`: what an owner on disk is in the
+   * image (the runner's id map); the same for every step of a build.
+   */
+  async beforeStep(imageOwner?: ImageOwner): Promise<OverlayDirs | undefined> {
+    if (imageOwner !== undefined) this.imageOwner = imageOwner;
+    return this.snapshotter.beforeStep({ owners: this.owners, ...(imageOwner ? { imageOwner } : {}) });
+  }
+
+  /**
+   * Let `runner` put the recorded owners on disk where it can (a user
+   * namespace with a subordinate range), so that a step sees its files with
+   * their owners; what it stored is no longer recorded here. Before
+   * `beforeStep`, with the same runner for every step.
+   */
+  async storeOwners(runner: Runner): Promise<void> {
+    if (runner.releaseOwners !== undefined) this.release.runner = runner;
+    if (runner.storeOwners === undefined || this.owners.size === 0) return;
+    const wanted = [...this.owners].filter(([, o]) => o.mode === undefined).map(([p, o]) => ({ path: p, uid: o.uid, gid: o.gid }));
+    for (const p of await runner.storeOwners(this.dir, wanted)) this.owners.delete(p);
+  }
+
+  /** Owners (and modes) the image has that the files on disk do not carry, by path: what a recorder must show the next step. */
+  recordedOwners(): Iterable<[string, Owner]> {
+    return this.owners.entries();
   }
 
   /**
    * What the step changed since `beforeStep`, in layer order (content is
-   * read from disk when the layer is written). `created`: the runner made
-   * every new file as hoist (`onDisk`), and the step's user (`owner`) is
-   * what the image must say; that owner is remembered for later steps.
+   * read from disk when the layer is written), with owners found as `opts`
+   * says; owners and modes the files on disk do not carry are remembered
+   * for later steps.
    */
-  async changes(created?: { onDisk: Owner; owner: Owner }): Promise<LayerEntry[]> {
+  async changes(opts: StepOwners = {}): Promise<LayerEntry[]> {
+    const { created, inodeOwners, imageOwner } = opts;
     const faked = created !== undefined && (created.onDisk.uid !== created.owner.uid || created.onDisk.gid !== created.owner.gid) ? created : undefined;
-    const entries = await this.snapshotter.changes({ owners: this.owners, ...(faked ? { created: faked } : {}) });
+    const entries = await this.snapshotter.changes({
+      owners: this.owners,
+      ...(faked ? { created: faked } : {}),
+      ...(inodeOwners ? { inodeOwners } : {}),
+      ...(imageOwner ? { imageOwner } : {}),
+    });
+    const recorded = faked !== undefined || imageOwner !== undefined || (inodeOwners?.size ?? 0) > 0;
     for (const entry of entries) {
       if (entry.kind === 'whiteout' || entry.kind === 'opaque') {
         const prefix = `${entry.path}/`;
         for (const p of [...this.owners.keys()]) if (p.startsWith(prefix) || (entry.kind === 'whiteout' && p === entry.path)) this.owners.delete(p);
-      } else if (faked !== undefined && entry.uid === faked.owner.uid && entry.gid === faked.owner.gid) {
-        this.owners.set(entry.path, faked.owner);
+      } else if (recorded) {
+        await this.remember(entry, imageOwner);
       }
     }
     return entries;
+  }
+
+  /** Keep the owner and mode `entry` has in the image where the file on disk says otherwise, for later steps. */
+  private async remember(entry: Exclude<LayerEntry, { kind: 'whiteout' | 'opaque' }>, imageOwner: ImageOwner | undefined): Promise<void> {
+    const st = await lstat(path.join(this.dir, entry.path)).catch(() => undefined);
+    if (st === undefined) return;
+    const disk = imageOwner?.(st.uid, st.gid) ?? { uid: st.uid, gid: st.gid };
+    const modeDiffers = entry.mode !== (st.mode & 0o7777);
+    if (disk.uid === entry.uid && disk.gid === entry.gid && !modeDiffers) this.owners.delete(entry.path);
+    else this.owners.set(entry.path, { uid: entry.uid, gid: entry.gid, ...(modeDiffers ? { mode: entry.mode } : {}) });
   }
 }
 
@@ -118,15 +183,20 @@ function stepSnapshotter(kind: SnapshotKind, dir: string, parentDir: string, reg
   return kind === 'overlay' ? new OverlaySnapshotter(dir, { scratchDir: parentDir, register }) : new WalkStepSnapshotter(dir);
 }
 
-/** A new, empty 0755 directory under `parentDir`, removed when the build ends. */
-async function newRootfsDir(parentDir: string, register: Register): Promise<string> {
+/** A new, empty 0755 directory under `parentDir`, removed when the build ends (given back first by a runner whose ids own files in it). */
+async function newRootfsDir(parentDir: string, register: Register): Promise<{ dir: string; release: Releaser }> {
   const dir = await mkdtemp(path.join(parentDir, 'rootfs-')).catch((err: unknown) => {
     throw fsError(err, parentDir, 'create a root filesystem directory in');
   });
-  register(() => removeRootfs(dir));
+  const release: Releaser = {};
+  register(async () => {
+    // Files a user namespace's subordinate ids own are beyond hoist's reach until given back.
+    await release.runner?.releaseOwners?.(dir).catch(() => undefined);
+    await removeRootfs(dir);
+  });
   // mkdtemp makes it 0700; an image's root is 0755, and a non-root USER must get through it.
   await chmod(dir, 0o755);
-  return dir;
+  return { dir, release };
 }
 
 /** Whether `cp -a` copied everything of `from` into the existing directory `to`. */
