@@ -56,7 +56,7 @@ async function hoistBuild(extra: Partial<BuildOptions>): Promise<{ image: ReadIm
 }
 
 function snapshotMessage(events: readonly BuildEvent[]): string | undefined {
-  for (const e of events) if (e.type === 'warning' && e.code === 'SNAPSHOT') return e.message;
+  for (const e of events) if (e.type === 'note' && e.code === 'SNAPSHOT') return e.message;
   return undefined;
 }
 
