@@ -1,7 +1,7 @@
 import type { HostTools } from './host-tools.js';
 import type { Check, HostProbe } from './probe.js';
 import type { RunnerKind } from './process-spec.js';
-import { assessRunners, type Assessment } from './select-runner.js';
+import { assessRunners, autoOrder, type Assessment } from './select-runner.js';
 
 export interface DoctorCheck extends Check {
   name: string;
@@ -49,6 +49,6 @@ export function doctorReport(probe: HostProbe, tools: HostTools): DoctorReport {
     euid: probe.euid,
     checks,
     runners: assessRunners(probe, {}, tools),
-    auto: { root: pick(assessRunners(probe, {}, tools)), nonRootUser: pick(assessRunners(probe, { switchIds: true }, tools)) },
+    auto: { root: pick(autoOrder(assessRunners(probe, {}, tools), probe)), nonRootUser: pick(autoOrder(assessRunners(probe, { switchIds: true }, tools), probe)) },
   };
 }
