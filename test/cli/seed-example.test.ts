@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/build.js';
-import { buildCli, REPO_ROOT } from '../helpers/cli.js';
+import { buildCliAsync, REPO_ROOT } from '../helpers/cli.js';
 import { debianMinbaseImage, pushDebianImage, type DebianImage } from '../helpers/debian-image.js';
 import { ensureDebianPackages } from '../helpers/packages.js';
 import { exec, execOk, type ExecResult } from '../helpers/peers/exec.js';
@@ -58,7 +58,7 @@ async function autoPick(): Promise<string> {
 
 beforeAll(async () => {
   await ensureDebianPackages(['podman', 'proot', 'skopeo', 'umoci', 'debootstrap', 'docker-registry']);
-  buildCli();
+  await buildCliAsync();
   debian = await debianMinbaseImage();
   registry = await startRegistry();
   base = await pushDebianImage(debian, registry.host);
