@@ -76,7 +76,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 console.log(
   `machine: ${availableParallelism()} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ` +
-    `node ${process.version}; ${execFileSync('proot', ['--version'], { encoding: 'utf8' }).match(/v?\d+\.\d+\.\d+/)?.[0] ?? 'proot ?'}`,
+    `node ${process.version}; proot ${execFileSync('proot', ['--version'], { encoding: 'utf8' }).match(/\d+\.\d+\.\d+/)?.[0] ?? '?'}`,
 );
 const work = mkdtempSync(join(tmpdir(), 'hoist-bench-run-apt-'));
 let registry;
