@@ -1,7 +1,7 @@
 import type { HostTools } from './host-tools.js';
 import type { Check, HostProbe } from './probe.js';
 import type { RunnerKind } from './process-spec.js';
-import { assessRunners, type Assessment } from './select-runner.js';
+import { assessRunners, autoOrder, type Assessment } from './select-runner.js';
 import { selectSnapshot, type SnapshotChoice } from './select-snapshot.js';
 
 export interface DoctorCheck extends Check {
@@ -54,6 +54,9 @@ export function doctorReport(probe: HostProbe, tools: HostTools): DoctorReport {
     euid: probe.euid,
     checks,
     runners: assessRunners(probe, {}, tools),
-    auto: { root: pick(assessRunners(probe, {}, tools), probe, tools), nonRootUser: pick(assessRunners(probe, { switchIds: true }, tools), probe, tools) },
+    auto: {
+      root: pick(autoOrder(assessRunners(probe, {}, tools), probe), probe, tools),
+      nonRootUser: pick(autoOrder(assessRunners(probe, { switchIds: true }, tools), probe), probe, tools),
+    },
   };
 }

@@ -53,9 +53,15 @@ export class ProotRunner implements Runner {
         await scaffold.ensure(`dev/${d.name}`, 'file');
         args.push('-b', `/dev/${d.name}`);
       }
-      await scaffold.ensure('dev/fd', 'dir');
+      try {
+        await scaffold.ensure('dev/fd', 'dir');
+        args.push('-b', '/proc/self/fd:/dev/fd');
+      } catch (err) {
+        // An image that ships /dev/fd as a link (to /proc/self/fd, as debootstrap makes it) keeps its own.
+        if (!(err instanceof UnsafeMountpointError)) throw err;
+      }
       await scaffold.ensure('proc', 'dir');
-      args.push('-b', '/proc/self/fd:/dev/fd', '-b', '/proc');
+      args.push('-b', '/proc');
       for (const f of net.files) {
         try {
           await scaffold.ensure(f.target, 'file');

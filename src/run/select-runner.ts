@@ -63,6 +63,22 @@ export function assessRunners(probe: HostProbe, needs: RunNeeds, tools: RunnerOp
   return RUNNER_KINDS.map((kind) => (kind === 'userns' ? assessUserns(probe, needs, tools) : kind === 'chroot' ? assessChroot(probe, needs, tools) : assessProot(probe, needs)));
 }
 
+/**
+ * `all` (as assessRunners gives them) in the order `auto` tries them. Where
+ * hoist is root, has no subordinate range and can make a mount namespace,
+ * chroot goes before userns: a user namespace that maps only root fails
+ * every step that switches ids itself (apt drops to its _apt user to
+ * download, "setgroups 0 failed - setgroups (1: Operation not permitted)";
+ * `chown` to another uid), while root in a mount namespace has every id.
+ */
+export function autoOrder(all: readonly Assessment[], probe: HostProbe): Assessment[] {
+  const chroot = all.find((a) => a.kind === 'chroot');
+  const userns = all.find((a) => a.kind === 'userns');
+  if (probe.euid !== 0 || probe.subids.ok || !probe.mountNamespace.ok || chroot?.ok !== true || userns?.ok !== true) return [...all];
+  const preferred = { ...chroot, why: `${chroot.why} (not userns: it would map only root here, and steps that switch ids, as apt does, fail there)` };
+  return [preferred, ...all.filter((a) => a !== chroot)];
+}
+
 export interface Selection {
   runner: Runner;
   /** What was picked and why, for the build output: "userns: user namespaces work (...)". */
@@ -77,7 +93,7 @@ export interface Selection {
  */
 export function selectRunner(probe: HostProbe, needs: RunNeeds, isolation: Isolation, opts: RunnerOptions): Selection {
   const all = assessRunners(probe, needs, opts.tools);
-  const candidates = isolation === 'auto' ? all : all.filter((a) => a.kind === isolation);
+  const candidates = isolation === 'auto' ? autoOrder(all, probe) : all.filter((a) => a.kind === isolation);
   const chosen = candidates.find((a) => a.ok);
   if (chosen === undefined) {
     const reasons = candidates.map((a) => `${a.kind}: ${a.why}`).join('; ');
@@ -92,7 +108,7 @@ export function selectRunner(probe: HostProbe, needs: RunNeeds, isolation: Isola
       },
     );
   }
-  const skipped = isolation === 'auto' ? all.slice(0, all.indexOf(chosen)).map((a) => ` (not ${a.kind}: ${a.why})`).join('') : '';
+  const skipped = isolation === 'auto' ? candidates.slice(0, candidates.indexOf(chosen)).map((a) => ` (not ${a.kind}: ${a.why})`).join('') : '';
   return { runner: createRunner(chosen.kind, probe, opts), reason: `${chosen.kind}: ${chosen.why}${skipped}`, notes: chosen.notes };
 }
 

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -8,6 +8,20 @@ const TSC = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', impor
 /** CLI tests run the compiled CLI exactly as users do; call this in beforeAll. */
 export function buildCli(): void {
   execFileSync(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
+}
+
+/**
+ * buildCli without blocking the test worker: under load tsc can take more
+ * than a minute, and a worker blocked that long fails the run with vitest's
+ * "Timeout calling onTaskUpdate".
+ */
+export function buildCliAsync(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`tsc -p tsconfig.json failed: ${err.message}\n${stdout}${stderr}`));
+      else resolve();
+    });
+  });
 }
 
 export interface CliResult {

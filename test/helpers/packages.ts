@@ -29,6 +29,8 @@ const COMMANDS: Record<string, string> = {
   bubblewrap: 'bwrap',
   uidmap: 'newuidmap',
   'busybox-static': 'busybox',
+  // The Debian base image (test/helpers/debian-image.ts).
+  debootstrap: 'debootstrap',
 };
 
 /**

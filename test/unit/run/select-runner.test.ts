@@ -46,9 +46,22 @@ describe('selectRunner (auto)', () => {
 
   it('leaves userns for a non-root USER when only root can be mapped', () => {
     const p = probe({ subids: no('/etc/subuid and /etc/subgid grant root no range') });
-    expect(selectRunner(p, {}, 'auto', opts).runner.kind).toBe('userns');
     expect(selectRunner(p, { switchIds: true }, 'auto', opts).runner.kind).toBe('chroot');
     expect(selectRunner({ ...p, euid: 1000 }, { switchIds: true }, 'auto', opts).runner.kind).toBe('proot');
+    expect(selectRunner({ ...p, euid: 1000 }, {}, 'auto', opts).runner.kind).toBe('userns');
+  });
+
+  it('prefers chroot with a mount namespace to a userns that maps only root, as root (apt switches to _apt)', () => {
+    const p = probe({ subids: no('/etc/subuid and /etc/subgid grant root no range') });
+    const sel = selectRunner(p, {}, 'auto', opts);
+    expect(sel.runner.kind).toBe('chroot');
+    expect(sel.reason).toContain('not userns: it would map only root here');
+    // Without a mount namespace chroot has no /proc: userns stays first.
+    expect(selectRunner({ ...p, mountNamespace: no('EPERM') }, {}, 'auto', opts).runner.kind).toBe('userns');
+    // With a subordinate range userns has every id.
+    expect(selectRunner(probe(), {}, 'auto', opts).runner.kind).toBe('userns');
+    // Asked for by name, userns still runs root steps.
+    expect(selectRunner(p, {}, 'userns', opts).runner.kind).toBe('userns');
   });
 
   it('does not pick a runner without a network namespace for --network=none', () => {
@@ -99,8 +112,9 @@ describe('doctorReport', () => {
       'user namespaces', 'subordinate ids (newuidmap)', '/proc in a user namespace', 'overlay in a user namespace', 'mount namespace as root',
       'chroot', 'uid/gid switching', 'device nodes (mknod)', 'proot', 'bubblewrap',
     ]);
-    expect(r.auto.root?.kind).toBe('userns');
+    expect(r.auto.root?.kind).toBe('chroot');
     expect(r.auto.nonRootUser?.kind).toBe('chroot');
+    expect(doctorReport(probe(), TOOLS).auto.root?.kind).toBe('userns');
     expect(r.runners.map((a) => [a.kind, a.ok])).toEqual([['userns', true], ['chroot', true], ['proot', true]]);
   });
 });
