@@ -129,7 +129,11 @@ export async function openContext(spec: ContextSpec, opts: OpenContextOptions): 
     if (input === undefined) throw new HoistError('BAD_CONTEXT', 'the context is standard input, but none was given');
     await applyLayers(root, [input], { privileged: false, ...(opts.signal ? { signal: opts.signal } : {}) }).catch((err: unknown) => {
       const where = spec.kind === 'stdin' ? 'standard input' : spec.path;
-      if (err instanceof HoistError) throw new HoistError(err.code, `context archive ${where}: ${err.message}`, { hint: err.hint ?? 'give a tar or tar.gz archive', cause: err });
+      if (err instanceof HoistError) {
+        // The applier speaks of image layers; here the "layer" is the user's context archive.
+        const hint = err.code === 'BAD_LAYER' || err.hint === undefined ? 'give a tar archive of the build context (plain, gzip or zstd)' : err.hint;
+        throw new HoistError(err.code, `context archive ${where}: ${err.message.replace(/^layer \d+: /, '')}`, { hint, cause: err });
+      }
       throw fsError(err, spec.kind === 'tar' ? spec.path : root, 'unpack the context archive');
     });
     return { dir: await insideRoot(root, opts.subPath), cleanup };
