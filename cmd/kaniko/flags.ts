@@ -127,6 +127,8 @@ export function addKanikoOptions(cmd: Command): Command {
     valueOption('--cache-ttl <duration>', 'accepted; no effect yet'),
     boolOption('--cache-copy-layers', 'accepted; no effect yet'),
     boolOption('--cache-run-layers', 'accepted; no effect yet'),
+    // Declared so that commander leaves pushCache unset unless --no-push-cache is given (a lone --no-x defaults x to true).
+    new Option('--push-cache').hideHelp(),
     boolOption('--no-push-cache', 'accepted; no effect yet'),
     boolOption('--compressed-caching', 'accepted; no effect'),
     boolOption('--single-snapshot', 'accepted; no effect'),
