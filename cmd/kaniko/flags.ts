@@ -11,6 +11,7 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../src/errors.js';
 import { parseReference } from '../../src/oci/index.js';
+import { parseImageContext } from '../../src/images/image-aliases.js';
 import { collect } from '../common-options.js';
 
 const GROUP = 'Kaniko executor flags (a Kaniko job runs with its command line unchanged):';
@@ -110,7 +111,7 @@ export function addKanikoOptions(cmd: Command): Command {
     valueOption('--iidfile <file>', 'write the image ID (its config digest, as docker and buildx do) to this file'),
     valueOption('--image-name-with-digest-file <file>', 'write NAME@DIGEST for each destination'),
     valueOption('--image-name-tag-with-digest-file <file>', 'write NAME:TAG@DIGEST for each destination'),
-    valueOption('--build-context <name=dir|docker-image://ref>', 'a named context (not supported yet)', true),
+    valueOption('--build-context <name=docker-image://ref>', 'read this image wherever the Dockerfile names NAME (FROM, COPY --from; repeatable)', true),
     boolOption('--reproducible', 'strip timestamps (created and file times 0, unless SOURCE_DATE_EPOCH is set)'),
     boolOption('--insecure', 'allow plain HTTP (or unverified TLS) to the destination registries'),
     boolOption('--skip-tls-verify', 'do not verify TLS of the destination registries'),
@@ -217,6 +218,8 @@ export interface KanikoTranslation<F extends HoistBuildFlags> {
   registryMaps: string[];
   registryMirrors: string[];
   skipDefaultRegistryFallback: boolean;
+  /** `--build-context NAME=docker-image://REF`: [NAME, REF]. */
+  imageContexts: Array<[string, string]>;
   /** Pull from any registry with TLS unverified or over HTTP (`--insecure-pull`, `--skip-tls-verify-pull`). */
   insecurePull: boolean;
   /** `--reproducible` without SOURCE_DATE_EPOCH: timestamps become the epoch. */
@@ -276,11 +279,6 @@ export function translateKanikoFlags<F extends HoistBuildFlags & KanikoFlags>(po
     notes.push(`note: ${flag} is accepted for Kaniko compatibility and changes nothing: ${why}`);
   }
   if (all.compression !== undefined && all.compression !== 'gzip') notes.push(`note: --compression ${all.compression} is accepted for Kaniko compatibility; hoist writes gzip layers`);
-  if (all.buildContext.length > 0) {
-    throw new UsageError(`--build-context ${JSON.stringify(all.buildContext[0])}: named build contexts are not supported yet`, {
-      hint: 'copy the files into the build context, or build the image first and name it in FROM / COPY --from',
-    });
-  }
   if (all.registryClientCert.length > 0) {
     throw new UsageError('--registry-client-cert: mutual TLS from a flag is not supported', {
       hint: 'put the certificate and key in /etc/docker/certs.d/HOST[:PORT]/client.cert and client.key; hoist presents them to that registry',
@@ -354,6 +352,7 @@ export function translateKanikoFlags<F extends HoistBuildFlags & KanikoFlags>(po
     registryMaps: [...all.registryMap, ...(env.KANIKO_REGISTRY_MAP ? [env.KANIKO_REGISTRY_MAP] : [])],
     registryMirrors: [...all.registryMirror, ...(env.KANIKO_REGISTRY_MIRROR ? [env.KANIKO_REGISTRY_MIRROR] : [])],
     skipDefaultRegistryFallback: all.skipDefaultRegistryFallback === true,
+    imageContexts: all.buildContext.map(parseImageContext),
     insecurePull: all.insecurePull === true || all.skipTlsVerifyPull === true,
     sourceDateEpoch: all.reproducible === true ? '0' : undefined,
     destinations: [...destinations],

@@ -12,6 +12,7 @@ import { checkFileDestination } from '../../src/builder/preflight.js';
 import { UsageError } from '../../src/errors.js';
 import { registrySource, type ImageAccess } from '../../src/images/images.js';
 import { canonicalRegistry, mirroredSource, parseRegistryMap } from '../../src/images/registry-map.js';
+import { aliasedSource } from '../../src/images/image-aliases.js';
 import { writeFileAtomic } from '../../src/oci/atomic-file.js';
 import { DEFAULT_DOMAIN, parseReference, type Image, type ImageSource, type Reference } from '../../src/oci/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -62,11 +63,14 @@ export function withKanikoFlags<F extends HoistBuildFlags & KanikoFlags & ImageF
     });
     try {
       const file = t.dockerfile === undefined || t.dockerfile === '-' ? t.dockerfile : await locateDockerfile(t.dockerfile, opened.dir);
-      const digestFiles = [t.flags.digestFile, t.files.iidfile, t.files.imageNameWithDigest, t.files.imageNameTagWithDigest];
-      // Kaniko creates the directories of its digest files.
-      for (const f of digestFiles) if (f !== undefined) await mkdir(path.dirname(path.resolve(f)), { recursive: true, mode: 0o700 });
-      for (const f of digestFiles.slice(1)) if (f !== undefined) await checkFileDestination(f, 'the digest file', 'digest');
-      const pullSource = (access: ImageAccess): ImageSource => {
+      // Kaniko creates the directories of its image-name files. (--digest-file keeps hoist's rule: a missing directory is
+      // a mistake found before the build.)
+      for (const f of [t.files.imageNameWithDigest, t.files.imageNameTagWithDigest]) if (f !== undefined) await mkdir(path.dirname(path.resolve(f)), { recursive: true, mode: 0o700 });
+      for (const [f, what] of [[t.files.iidfile, '--iidfile'], [t.files.imageNameWithDigest, '--image-name-with-digest-file'], [t.files.imageNameTagWithDigest, '--image-name-tag-with-digest-file']] as const) {
+        if (f !== undefined) await checkFileDestination(f, what, 'digest');
+      }
+      const pullSource = (access: ImageAccess): ImageSource => aliasedSource(registryPull(access), t.imageContexts);
+      const registryPull = (access: ImageAccess): ImageSource => {
         const main = registrySource(access);
         const map = parseRegistryMap(t.registryMaps, t.registryMirrors);
         if (map.size === 0 && !t.insecurePull) return main;

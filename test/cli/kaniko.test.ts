@@ -150,4 +150,14 @@ describe('hoist build with a Kaniko command line', () => {
     expect(r.status).toBe(0);
     expect(readFileSync(path.join(out, 'digest'), 'utf8')).toBe(r.stdout.trim());
   }, 120_000);
+
+  it("--build-context NAME=docker-image://REF replaces the image NAME (buildx's flag)", async () => {
+    const project = makeContext({ Dockerfile: 'FROM app-base\nLABEL built=yes\n' });
+    const out = tempDir('hoist-kaniko-named-');
+    const r = hoist(['build', project, '--build-context', `app-base=docker-image://${reg.host}/library/base:1`, '--output', `type=oci-layout,dest=${out}/layout`, '--cache-dir', cache]);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    const image = await readOciLayout(path.join(out, 'layout'));
+    expect(image.config.config.Labels).toEqual({ 'org.hoist.test': 'library/base:1', built: 'yes' });
+  }, 120_000);
 });

@@ -146,13 +146,18 @@ describe('Kaniko flags: translation into hoist build', () => {
       throw new Error(`accepted: ${args.join(' ')}`);
     };
     expect(refused(['--annotation', 'index:a=b', '-d', 'a/b'])).toMatch(/index annotations do not apply/);
-    expect(refused(['--build-context', 'lib=../lib', '-d', 'a/b'])).toMatch(/named build contexts/);
     expect(refused(['--registry-client-cert', 'r=/c,/k', '-d', 'a/b'])).toMatch(/mutual TLS/);
     expect(refused(['--image-name-with-digest-file', '/n'])).toMatch(/need --destination/);
     expect(refused(['ctx', '--context', 'other'])).toMatch(/two build contexts/);
     expect(refused(['-f', 'A', '--dockerfile', 'B'])).toMatch(/two Dockerfiles/);
     expect(refused(['--platform', 'linux/amd64', '--custom-platform', 'linux/arm64'])).toMatch(/two platforms/);
     expect(refused(['--git', 'depth=1', '-d', 'a/b'])).toMatch(/unknown option "depth"/);
+  });
+
+  it('--build-context NAME=docker-image://REF; a directory context is refused with a hint', () => {
+    expect(translate(['-d', 'a/b', '--build-context', 'base=docker-image://registry.example.com/base:2']).imageContexts).toEqual([['base', 'registry.example.com/base:2']]);
+    expect(() => translate(['-d', 'a/b', '--build-context', 'lib=../lib'])).toThrow(/only images \(docker-image:\/\/REF\)/);
+    expect(() => translate(['-d', 'a/b', '--build-context', 'lib'])).toThrow(/expected NAME=docker-image:\/\/REF/);
   });
 
   it('--git branch=NAME and recurse-submodules', () => {
