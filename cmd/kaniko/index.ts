@@ -11,14 +11,14 @@ import { openContext, parseContextSpec, type ContextSpec } from '../../src/build
 import { checkFileDestination } from '../../src/builder/preflight.js';
 import { UsageError } from '../../src/errors.js';
 import { registrySource, type ImageAccess } from '../../src/images/images.js';
-import { canonicalRegistry, mirroredSource, parseRegistryMap } from '../../src/images/registry-map.js';
+import { canonicalRegistry, mirroredSource, parseRegistryMap, type RegistryMap } from '../../src/images/registry-map.js';
 import { aliasedSource } from '../../src/images/image-aliases.js';
 import { writeFileAtomic } from '../../src/oci/atomic-file.js';
 import { DEFAULT_DOMAIN, parseReference, type Image, type ImageSource, type Reference } from '../../src/oci/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { registryClientFor, type ImageFlags } from '../image-options.js';
 import type { CliIo } from '../io.js';
-import { translateKanikoFlags, type HoistBuildFlags, type KanikoFlags } from './flags.js';
+import { translateKanikoFlags, type HoistBuildFlags, type KanikoFlags, type KanikoTranslation } from './flags.js';
 
 export { addKanikoOptions } from './flags.js';
 
@@ -52,6 +52,7 @@ export function withKanikoFlags<F extends HoistBuildFlags & KanikoFlags & ImageF
     if (spec.kind === 'stdin' && t.flags.file === '-') {
       throw new UsageError('the context and the Dockerfile cannot both come from standard input', { hint: 'put the Dockerfile in the context archive, or pass a directory context' });
     }
+    const registryMap = parseRegistryMap(t.registryMaps, t.registryMirrors);
     const clients: RegistryClient[] = [];
     const opened = await openContext(spec, {
       tmpDir: tmpdir(),
@@ -69,26 +70,7 @@ export function withKanikoFlags<F extends HoistBuildFlags & KanikoFlags & ImageF
       for (const [f, what] of [[t.files.iidfile, '--iidfile'], [t.files.imageNameWithDigest, '--image-name-with-digest-file'], [t.files.imageNameTagWithDigest, '--image-name-tag-with-digest-file']] as const) {
         if (f !== undefined) await checkFileDestination(f, what, 'digest');
       }
-      const pullSource = (access: ImageAccess): ImageSource => aliasedSource(registryPull(access), t.imageContexts);
-      const registryPull = (access: ImageAccess): ImageSource => {
-        const main = registrySource(access);
-        const map = parseRegistryMap(t.registryMaps, t.registryMirrors);
-        if (map.size === 0 && !t.insecurePull) return main;
-        const perHost = new Map<string, ImageSource>();
-        const sourceFor = (host: string): ImageSource => {
-          if (!t.insecurePull || host === '') return main;
-          let source = perHost.get(host);
-          if (source === undefined) {
-            const client = registryClientFor({ ...t.flags, insecureRegistry: [...t.flags.insecureRegistry, host] }, io);
-            clients.push(client);
-            source = registrySource({ ...access, registry: () => client });
-            perHost.set(host, source);
-          }
-          return source;
-        };
-        if (map.size === 0) return { image: (ref, platform) => sourceFor(hostOf(ref)).image(ref, platform) };
-        return mirroredSource({ map, skipFallback: t.skipDefaultRegistryFallback, sourceFor, onWarning: (m) => io.stderr(`warning: ${m}`) });
-      };
+      const pullSource = (access: ImageAccess): ImageSource => aliasedSource(registryPull(access, t, registryMap, io, clients), t.imageContexts);
       const flags = {
         ...t.flags,
         file,
@@ -105,6 +87,30 @@ export function withKanikoFlags<F extends HoistBuildFlags & KanikoFlags & ImageF
       await opened.cleanup();
     }
   };
+}
+
+/**
+ * FROM images from registries: through the mirrors first, and with
+ * `--insecure-pull` over a client per registry that trusts that registry
+ * without verification (pushes keep the main client's TLS policy).
+ */
+function registryPull(access: ImageAccess, t: KanikoTranslation<HoistBuildFlags & ImageFlags>, map: RegistryMap, io: CliIo, clients: RegistryClient[]): ImageSource {
+  const main = registrySource(access);
+  if (map.size === 0 && !t.insecurePull) return main;
+  const perHost = new Map<string, ImageSource>();
+  const sourceFor = (host: string): ImageSource => {
+    if (!t.insecurePull || host === '') return main;
+    let source = perHost.get(host);
+    if (source === undefined) {
+      const client = registryClientFor({ ...t.flags, hostCaFiles: t.hostCaFiles, insecureRegistry: [...t.flags.insecureRegistry, host] }, io);
+      clients.push(client);
+      source = registrySource({ ...access, registry: () => client });
+      perHost.set(host, source);
+    }
+    return source;
+  };
+  if (map.size === 0) return { image: (ref, platform) => sourceFor(hostOf(ref)).image(ref, platform) };
+  return mirroredSource({ map, skipFallback: t.skipDefaultRegistryFallback, sourceFor, onWarning: (m) => io.stderr(`warning: ${m}`) });
 }
 
 function withGitBranch(spec: ContextSpec, branch: string | undefined): ContextSpec {

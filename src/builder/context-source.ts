@@ -168,8 +168,11 @@ async function insideRoot(root: string, sub: string | undefined): Promise<string
 const FULL_SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/i;
 
 /**
- * Clone with the git program: a shallow fetch of the ref (or the default
- * branch), then the commit Kaniko's third `#` part names, if any.
+ * Clone with the git program: a shallow fetch of the ref (the remote's HEAD
+ * when none is named) and a detached checkout of it. A commit (a full hash
+ * as the ref, or Kaniko's third `#` part) is fetched shallow where the
+ * server allows it, else with its history. `.git` is removed: it is not
+ * part of the context.
  */
 async function cloneGit(spec: Extract<ContextSpec, { kind: 'git' }>, dir: string, opts: OpenContextOptions): Promise<void> {
   const git = (args: string[], cwd?: string) => runGit(opts.gitProgram ?? 'git', args, { cwd, env: opts.env, signal: opts.signal, url: spec.url });
