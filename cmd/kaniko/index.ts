@@ -18,6 +18,7 @@ import { DEFAULT_DOMAIN, parseReference, type Image, type ImageSource, type Refe
 import type { RegistryClient } from '../../registry/index.js';
 import { registryClientFor, type ImageFlags } from '../image-options.js';
 import type { CliIo } from '../io.js';
+import { progressModeOf, type ProgressFlags } from '../progress/index.js';
 import { translateKanikoFlags, type HoistBuildFlags, type KanikoFlags, type KanikoTranslation } from './flags.js';
 
 export { addKanikoOptions } from './flags.js';
@@ -41,13 +42,16 @@ type BuildResultLike = { image: Image } | undefined | void;
  * flags with the Kaniko flags applied; whatever was unpacked or cloned is
  * removed afterwards.
  */
-export function withKanikoFlags<F extends HoistBuildFlags & KanikoFlags & ImageFlags>(
+export function withKanikoFlags<F extends HoistBuildFlags & KanikoFlags & ImageFlags & ProgressFlags>(
   io: CliIo,
   run: (context: string, flags: F & KanikoBuildExtras) => Promise<BuildResultLike>,
 ): (context: string, flags: F) => Promise<void> {
   return async (positional, all) => {
     const t = translateKanikoFlags(positional, all, io.env);
-    for (const note of t.notes) io.stderr(note);
+    // Text lines only where progress is text: a JSON stream or --quiet stays as it is.
+    const mode = progressModeOf(all, io);
+    const say = mode === 'plain' || mode === 'tty' ? (line: string) => io.stderr(line) : () => {};
+    for (const note of t.notes) say(note);
     const spec = withGitBranch(parseContextSpec(t.context, t.gitPullMethod), t.git.branch);
     if (spec.kind === 'stdin' && t.flags.file === '-') {
       throw new UsageError('the context and the Dockerfile cannot both come from standard input', { hint: 'put the Dockerfile in the context archive, or pass a directory context' });
@@ -70,7 +74,7 @@ export function withKanikoFlags<F extends HoistBuildFlags & KanikoFlags & ImageF
       for (const [f, what] of [[t.files.iidfile, '--iidfile'], [t.files.imageNameWithDigest, '--image-name-with-digest-file'], [t.files.imageNameTagWithDigest, '--image-name-tag-with-digest-file']] as const) {
         if (f !== undefined) await checkFileDestination(f, what, 'digest');
       }
-      const pullSource = (access: ImageAccess): ImageSource => aliasedSource(registryPull(access, t, registryMap, io, clients), t.imageContexts);
+      const pullSource = (access: ImageAccess): ImageSource => aliasedSource(registryPull(access, t, registryMap, io, clients, say), t.imageContexts);
       const flags = {
         ...t.flags,
         file,
@@ -94,7 +98,14 @@ export function withKanikoFlags<F extends HoistBuildFlags & KanikoFlags & ImageF
  * `--insecure-pull` over a client per registry that trusts that registry
  * without verification (pushes keep the main client's TLS policy).
  */
-function registryPull(access: ImageAccess, t: KanikoTranslation<HoistBuildFlags & ImageFlags>, map: RegistryMap, io: CliIo, clients: RegistryClient[]): ImageSource {
+function registryPull(
+  access: ImageAccess,
+  t: KanikoTranslation<HoistBuildFlags & ImageFlags>,
+  map: RegistryMap,
+  io: CliIo,
+  clients: RegistryClient[],
+  say: (line: string) => void,
+): ImageSource {
   const main = registrySource(access);
   if (map.size === 0 && !t.insecurePull) return main;
   const perHost = new Map<string, ImageSource>();
@@ -110,7 +121,7 @@ function registryPull(access: ImageAccess, t: KanikoTranslation<HoistBuildFlags 
     return source;
   };
   if (map.size === 0) return { image: (ref, platform) => sourceFor(hostOf(ref)).image(ref, platform) };
-  return mirroredSource({ map, skipFallback: t.skipDefaultRegistryFallback, sourceFor, onWarning: (m) => io.stderr(`warning: ${m}`) });
+  return mirroredSource({ map, skipFallback: t.skipDefaultRegistryFallback, sourceFor, onWarning: (m) => say(`warning: ${m}`) });
 }
 
 function withGitBranch(spec: ContextSpec, branch: string | undefined): ContextSpec {
