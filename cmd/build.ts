@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { build } from '../src/builder/executor/build.js';
 import { bindStandardOutput, parseOutputSpec } from '../src/images/outputs.js';
 import { parseSourceDateEpoch } from '../src/builder/source-date-epoch.js';
-import { registrySource } from '../src/images/images.js';
 import { parseReference, type Image, type ImageSink, type ImageSource, type Platform, type Reference } from '../src/oci/index.js';
 import { preflightBuild } from '../src/builder/preflight.js';
 import { RegistrySink } from '../registry/index.js';
@@ -17,8 +16,10 @@ import { urlDispatcher } from '../registry/url-dispatcher.js';
 import type { CliIo } from './io.js';
 import { RUNNER_KINDS, SNAPSHOT_REQUESTS, type Isolation, type SnapshotRequest } from '../src/run/index.js';
 import { addProgressOption, createRenderer, progressModeOf, watched, type ProgressFlags } from './progress/index.js';
+import { addKanikoOptions, withKanikoFlags, type KanikoBuildExtras } from './kaniko/index.js';
+import type { KanikoFlags } from './kaniko/flags.js';
 
-interface BuildFlags extends ImageFlags, ProgressFlags {
+interface BuildFlags extends ImageFlags, ProgressFlags, KanikoFlags {
   file?: string;
   tag: string[];
   destination: string[];
@@ -43,7 +44,7 @@ function parseSnapshot(value: string): SnapshotRequest {
 }
 
 export function registerBuild(program: Command, io: CliIo): void {
-  addProgressOption(addImageOptions(program
+  addKanikoOptions(addProgressOption(addImageOptions(program
     .command('build')
     .description('build an image from a Dockerfile and write it to the outputs')
     .argument('[context]', 'build context directory', '.')
@@ -57,13 +58,13 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--digest-file <path>', 'write the image manifest digest to this file')
     .option('--metadata-file <path>', 'write a JSON build report (digest, tags, config, layers, steps) to this file')
     .option('--isolation <runner>', 'how RUN steps are isolated: auto, userns, chroot or proot (hoist doctor shows what works here)', 'auto')
-    .option('--snapshot <kind>', 'how a RUN step\'s changes are found: auto, walk (a stat walk of the rootfs) or overlay (the step\'s overlayfs upper dir)', 'auto')))
-    .action(async (context: string, flags: BuildFlags) => {
+    .option('--snapshot <kind>', 'how a RUN step\'s changes are found: auto, walk (a stat walk of the rootfs) or overlay (the step\'s overlayfs upper dir)', 'auto'))))
+    .action(withKanikoFlags(io, async (context: string, flags: BuildFlags & KanikoBuildExtras) => {
       const outputs = bindStandardOutput(flags.output.map(parseOutputSpec), { stream: process.stdout, isTerminal: process.stdout.isTTY === true });
       const archiveOnStdout = outputs.some((o) => typeof o.dest !== 'string');
       const tags = [...flags.tag, ...flags.destination];
       const push = Boolean(flags.push) || flags.destination.length > 0;
-      if (outputs.length === 0 && !push) {
+      if (outputs.length === 0 && !push && flags.push !== false) {
         throw new UsageError('hoist build needs somewhere to put the image', {
           hint: 'add --output type=oci,dest=image.tar (or type=oci-layout / type=docker), or --push with -t REGISTRY/NAME:TAG',
         });
@@ -83,7 +84,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       // Registry transfers are reported by the source and sink; a few updates a second are plenty.
       const emit = eventEmitter(onEvent);
       const onProgress = throttleTransfers((p) => emit({ type: 'transfer', ...p }));
-      await withImageAccess(flags, io, {}, async (baseAccess) => {
+      return await withImageAccess(flags, io, {}, async (baseAccess) => {
         const access = { ...baseAccess, onProgress };
         // Path mistakes and a registry that refuses the push are found before any work, not after it.
         await preflightBuild({
@@ -102,11 +103,11 @@ export function registerBuild(program: Command, io: CliIo): void {
           buildPlatform: hostPlatform(),
           targetPlatform: targetPlatform(flags.platform),
           store: access.store,
-          images: lazySource(() => registrySource(access)),
+          images: lazySource(() => flags.pullSource(access)),
           push: push ? lazySink(() => new RegistrySink(access.registry(), { onProgress, ...(signal ? { signal } : {}) })) : undefined,
           outputs,
           tags,
-          epoch: parseSourceDateEpoch(buildArgs.get('SOURCE_DATE_EPOCH') ?? io.env.SOURCE_DATE_EPOCH),
+          epoch: parseSourceDateEpoch(buildArgs.get('SOURCE_DATE_EPOCH') ?? io.env.SOURCE_DATE_EPOCH ?? flags.sourceDateEpoch),
           digestFile: flags.digestFile,
           metadataFile: flags.metadataFile,
           signal,
@@ -114,6 +115,8 @@ export function registerBuild(program: Command, io: CliIo): void {
           isolation,
           snapshot,
           toolPath: io.env.PATH,
+          labels: flags.labels,
+          annotations: flags.annotations,
         }));
         if (mode === 'plain' || mode === 'tty') {
           for (const o of outputs) io.stderr(typeof o.dest === 'string' ? `wrote ${o.type} ${o.dest}` : `wrote ${o.type} to standard output`);
@@ -122,8 +125,9 @@ export function registerBuild(program: Command, io: CliIo): void {
         // Standard output carries the archive then: the digest must not end up inside it.
         if (archiveOnStdout) io.stderr(`digest ${result.digest}`);
         else io.stdout(result.digest);
+        return result;
       }).finally(() => dispatcher.close());
-    });
+    }));
 }
 
 /** A -t tag as a registry reference. */

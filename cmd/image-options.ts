@@ -16,6 +16,8 @@ export interface ImageFlags {
   registryCa: string[];
   registryTimeout?: string;
   cacheDir?: string;
+  /** CA files trusted for one registry each, by host[:port] (Kaniko's --registry-certificate). */
+  hostCaFiles?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The options every verb that reads or writes images shares. */
@@ -28,13 +30,14 @@ export function addImageOptions(cmd: Command): Command {
     .option('--cache-dir <dir>', 'blob store directory (default: $HOIST_CACHE_DIR or ~/.cache/hoist)');
 }
 
-export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | 'registryCa' | 'registryTimeout'>, io: CliIo): RegistryClient {
+export function registryClientFor(flags: Pick<ImageFlags, 'insecureRegistry' | 'registryCa' | 'registryTimeout' | 'hostCaFiles'>, io: CliIo): RegistryClient {
   const timeoutMs = parseDurationFlag('--registry-timeout', flags.registryTimeout);
   return new RegistryClient({
     keychain: defaultKeychain({ env: io.env, homedir: homedir() }),
     insecureRegistries: flags.insecureRegistry,
     // An explicit CA list replaces Node's trust store, which then drops NODE_EXTRA_CA_CERTS: pass it on.
     caFiles: [...flags.registryCa, ...(io.env.NODE_EXTRA_CA_CERTS ? [io.env.NODE_EXTRA_CA_CERTS] : [])],
+    ...(flags.hostCaFiles ? { hostCaFiles: flags.hostCaFiles } : {}),
     certsDirs: DEFAULT_CERTS_DIRS,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     proxy: proxySettingsFromEnv(io.env),

@@ -36,6 +36,8 @@ export interface RegistryClientOptions {
   insecureRegistries?: readonly string[];
   /** Extra CA certificates (PEM files) trusted for every registry. */
   caFiles?: readonly string[];
+  /** Extra CA certificates (PEM files) trusted for one registry only, by `host[:port]`. */
+  hostCaFiles?: Readonly<Record<string, readonly string[]>>;
   /** certs.d roots (`<dir>/<host[:port]>/*.crt`); default /etc/docker/certs.d and /etc/containers/certs.d. */
   certsDirs?: readonly string[];
   /** System CA bundle candidates (first existing is trusted); default the usual Linux paths, [] for none. */
@@ -85,6 +87,7 @@ export class RegistryClient {
     this.agents = new AgentPool(
       {
         ...(options.caFiles ? { caFiles: options.caFiles } : {}),
+        ...(options.hostCaFiles ? { hostCaFiles: options.hostCaFiles } : {}),
         ...(options.certsDirs ? { certsDirs: options.certsDirs } : {}),
         ...(options.systemCaBundles ? { systemCaBundles: options.systemCaBundles } : {}),
       },

@@ -33,6 +33,8 @@ export const DEFAULT_SYSTEM_CA_BUNDLES: readonly string[] = Object.freeze([
 export interface TlsOptions {
   /** PEM files with extra CA certificates trusted for every registry. */
   caFiles?: readonly string[];
+  /** PEM files with CA certificates trusted for one registry only, by `host[:port]` (Kaniko's `--registry-certificate`). */
+  hostCaFiles?: Readonly<Record<string, readonly string[]>>;
   /** certs.d roots; each may hold `<host[:port]>/ca.crt`. Default {@link DEFAULT_CERTS_DIRS}. */
   certsDirs?: readonly string[];
   /** Candidate system CA bundles; the first that exists is trusted. Default {@link DEFAULT_SYSTEM_CA_BUNDLES}. */
@@ -94,12 +96,13 @@ export async function loadConnectTls(
   systemBundle?: string,
 ): Promise<ConnectTls> {
   const extra: string[] = systemBundle === undefined ? [] : [systemBundle];
-  for (const file of options.caFiles ?? []) {
+  const forHost = options.hostCaFiles?.[hostPort.toLowerCase()] ?? options.hostCaFiles?.[hostPort.replace(/:443$/, '').toLowerCase()] ?? [];
+  for (const file of [...(options.caFiles ?? []), ...forHost]) {
     try {
       extra.push(await readFile(file, 'utf8'));
     } catch (err) {
       throw new RegistryError('REGISTRY_TLS', `cannot read the CA file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
-        hint: 'check the path given with --registry-ca',
+        hint: 'check the path given with --registry-ca (or --registry-certificate)',
         cause: err,
       });
     }

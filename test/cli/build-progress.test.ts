@@ -24,7 +24,7 @@ describe('hoist build --progress', () => {
     const headers = r.stderr.split('\n').filter((l) => /^#\d+ \[/.test(l));
     // the hello example builds stages `assets` (4 steps) and the final one (10); `docs` is not needed
     expect(headers).toHaveLength(14);
-    expect(headers[0]).toBe(`#1 [assets 1/4] FROM \${BASE} AS assets (${DOCKERFILE}:6)`);
+    expect(headers[0]).toBe(`#1 [assets 1/4] FROM scratch AS assets (${DOCKERFILE}:6)`);
     expect(headers[3]).toBe(`#4 [assets 4/4] COPY greeting.txt /srv/ (${DOCKERFILE}:9)`);
     expect(headers[13]).toBe(`#14 [stage-2 10/10] CMD ["cat", "/srv/app/greeting.txt"] (${DOCKERFILE}:26)`);
     for (let n = 1; n <= 14; n++) expect(r.stderr).toMatch(new RegExp(`^#${n} DONE \\d+\\.\\ds$`, 'm'));

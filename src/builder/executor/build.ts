@@ -17,6 +17,7 @@ import {
   type Reference,
 } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
+import { setMapEntry } from '../../oci/map-entry.js';
 import type { FromInstr, Instruction } from '../../dockerfile/instructions/types.js';
 import { loadBuildDefinition, type FrontendOptions } from '../frontend.js';
 import { outputDestName, outputSink, type OutputSpec } from '../../images/outputs.js';
@@ -58,6 +59,10 @@ export interface BuildOptions extends FrontendOptions {
   snapshot?: SnapshotRequest | undefined;
   /** Where the runners' host tools are looked for first (the caller's PATH); the usual system directories after it. */
   toolPath?: string | undefined;
+  /** `--label`: added to the final image's labels, over what the Dockerfile set (as BuildKit does). */
+  labels?: ReadonlyArray<readonly [string, string]> | undefined;
+  /** `--annotation`: added to the final image's manifest. */
+  annotations?: ReadonlyArray<readonly [string, string]> | undefined;
 }
 
 export interface BuildResult {
@@ -81,13 +86,18 @@ function parseTags(tags: readonly string[]): Reference[] {
   });
 }
 
-function imageConfig(state: StageState, platform: PlatformSpec, created: string): ConfigFile {
+function imageConfig(state: StageState, platform: PlatformSpec, created: string, labels: BuildOptions['labels'] = []): ConfigFile {
+  const containerConfig = { ...state.config };
+  if (labels.length > 0) {
+    containerConfig.Labels = { ...(state.config.Labels ?? {}) };
+    for (const [key, value] of labels) setMapEntry(containerConfig.Labels, key, value);
+  }
   const config: ConfigFile = {
     created,
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant ? { variant: platform.variant } : {}),
-    config: state.config,
+    config: containerConfig,
     rootfs: { type: 'layers', diff_ids: state.diffIds },
     history: state.history,
   };
@@ -346,7 +356,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const final = builder.result(target.index);
     const platform = target.platform ? parsePlatform(target.platform) : opts.targetPlatform;
     const created = formatCreated(opts.epoch === undefined ? now : new Date(opts.epoch * 1000));
-    const image = imageFromParts({ config: imageConfig(final, platform, created), layers: final.layers });
+    const annotations = Object.fromEntries(opts.annotations ?? []);
+    const image = imageFromParts({ config: imageConfig(final, platform, created, opts.labels), layers: final.layers, annotations });
     const digest = await image.digest();
     const writes = destinations(opts, image, refs, tmpDir);
     for (const [output, { description, write }] of writes.entries()) {

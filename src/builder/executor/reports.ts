@@ -12,6 +12,10 @@ export interface BuildReport {
   layers: Array<{ digest: Digest; diffId: Digest; size: number; mediaType: string }>;
   /** Every step that ran, in order, with its time and the layer it added. */
   steps: StepRecord[];
+  /** buildx's key for the manifest digest (the same as `digest`), for scripts written against `docker buildx build --metadata-file`. */
+  'containerimage.digest': Digest;
+  /** buildx's key: the image's names, comma-separated (absent without a name). */
+  'image.name'?: string;
 }
 
 export async function buildReport(image: Image, refs: readonly Reference[], steps: readonly StepRecord[] = []): Promise<BuildReport> {
@@ -26,6 +30,8 @@ export async function buildReport(image: Image, refs: readonly Reference[], step
       layers.map(async (l) => ({ digest: await l.digest(), diffId: await l.diffId(), size: await l.size(), mediaType: l.mediaType() })),
     ),
     steps: [...steps],
+    'containerimage.digest': await image.digest(),
+    ...(refs.length > 0 ? { 'image.name': refs.map((r) => r.string()).join(',') } : {}),
   };
 }
 
