@@ -6,18 +6,25 @@
  * the issue names, and that runner must run a step on a busybox rootfs and
  * leave it unchanged.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeBusyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { buildCli, REPO_ROOT } from '../helpers/cli.js';
 import { ensureDebianPackages } from '../helpers/packages.js';
+import {
+  ensureRootlessUser,
+  GITLAB_ROW,
+  PODMAN_ROOT_ROW,
+  PodmanSandbox,
+  RESTRICTED_ROW,
+  runAsRootlessUser,
+  type Bind,
+  type PodmanRow,
+} from '../helpers/podman-rows.js';
 import { listTree } from '../helpers/rootfs-listing.js';
-
-const SHARED = path.resolve(REPO_ROOT, '../shared');
-const SECCOMP = path.join(SHARED, 'testbed/seccomp-docker-default.json');
 
 /** Run inside the container: probe, pick for `needs`, run one step, print the outcome as JSON. */
 const STEP_SCRIPT = `
@@ -37,100 +44,49 @@ const r = await sel.runner.run(
 console.log(JSON.stringify({ kind: sel.runner.kind, reason: sel.reason, notes: sel.notes, exitCode: r.exitCode, stdout }));
 `;
 
+let sandbox: PodmanSandbox;
 let work: string;
-/** podman refuses a runroot longer than 50 characters, which the test run's TMPDIR can make. */
-let runroot: string;
 
-function podmanArgs(): string[] {
-  return ['--root', path.join(work, 'storage'), '--runroot', runroot];
-}
-
-interface Row {
-  name: string;
-  options: string[];
-  /** The owner the rootfs has, as hoist running as that user would have unpacked it. */
-  owner: number;
+interface Row extends PodmanRow {
   pick: { root: string; nonRootUser: string };
 }
 
 const ROWS: Row[] = [
-  {
-    name: 'GitLab docker executor: root, Docker default capabilities and seccomp',
-    options: ['--security-opt', `seccomp=${SECCOMP}`],
-    owner: 0,
-    pick: { root: 'chroot', nonRootUser: 'chroot' },
-  },
-  {
-    name: 'restricted pod: non-root, all capabilities dropped, default seccomp',
-    options: ['--security-opt', `seccomp=${SECCOMP}`, '--user', '1000:1000', '--cap-drop', 'all'],
-    owner: 1000,
-    pick: { root: 'proot', nonRootUser: 'proot' },
-  },
-  {
-    name: "podman's default seccomp, root",
-    options: [],
-    owner: 0,
-    pick: { root: 'userns', nonRootUser: 'chroot' },
-  },
+  { ...GITLAB_ROW, pick: { root: 'chroot', nonRootUser: 'chroot' } },
+  { ...RESTRICTED_ROW, pick: { root: 'proot', nonRootUser: 'proot' } },
+  { ...PODMAN_ROOT_ROW, pick: { root: 'userns', nonRootUser: 'chroot' } },
 ];
 
-/** A container root with nothing of its own but /etc: /usr (and so /bin, /lib) is the host's, read-only. */
-async function makeContainerRoot(dir: string): Promise<void> {
-  for (const d of ['usr', 'etc', 'tmp', 'proc', 'dev', 'sys', 'hoist', 'rootfs', 'work']) await mkdir(path.join(dir, d), { recursive: true });
-  for (const l of ['bin', 'lib', 'lib64', 'sbin']) await symlink(`usr/${l}`, path.join(dir, l));
-  await writeFile(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  await writeFile(path.join(dir, 'etc/group'), 'root:x:0:\n');
-  await chmod(path.join(dir, 'tmp'), 0o1777);
-}
-
 function podmanRun(row: Row, rootfs: string, croot: string, command: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(
-    'podman',
-    [
-      ...podmanArgs(),
-      'run', '--rm', ...row.options,
-      '-v', '/usr:/usr:ro',
-      '-v', `${path.join(REPO_ROOT, 'dist')}:/hoist/dist:ro`,
-      '-v', `${path.join(REPO_ROOT, 'node_modules')}:/hoist/node_modules:ro`,
-      '-v', `${path.join(REPO_ROOT, 'package.json')}:/hoist/package.json:ro`,
-      '-v', `${path.join(work, 'step.mjs')}:/work/step.mjs:ro`,
-      '-v', `${rootfs}:/rootfs`,
-      '--tmpfs', '/tmp:mode=1777',
-      '--rootfs', croot,
-      ...command,
-    ],
-    { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: path.join(SHARED, 'testbed/containers.conf') }, timeout: 5 * 60_000 },
-  );
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  const binds: Bind[] = [
+    [path.join(work, 'step.mjs'), '/work/step.mjs', 'ro'],
+    [rootfs, '/rootfs', 'rw'],
+  ];
+  return sandbox.run(row, croot, binds, command);
 }
 
 beforeAll(async () => {
   await ensureDebianPackages(['podman', 'proot', 'uidmap', 'busybox-static']);
   buildCli();
-  work = await mkdtemp(path.join(tmpdir(), 'hoist-run-envs-'));
-  runroot = await mkdtemp(path.join(tmpdir().length < 30 ? tmpdir() : '/tmp', 'hoist-rr-'));
+  sandbox = await PodmanSandbox.create('hoist-run-envs-');
+  work = sandbox.work;
   await writeFile(path.join(work, 'step.mjs'), STEP_SCRIPT);
 }, 15 * 60_000);
 
 afterAll(async () => {
-  if (work === undefined) return;
-  spawnSync('podman', [...podmanArgs(), 'system', 'reset', '-f'], { env: { ...process.env, CONTAINERS_CONF: path.join(SHARED, 'testbed/containers.conf') } });
-  await rm(work, { recursive: true, force: true });
-  await rm(runroot, { recursive: true, force: true });
+  await sandbox?.dispose();
 });
 
 describe.each(ROWS)('$name', (row) => {
   it(`doctor picks ${row.pick.root} (${row.pick.nonRootUser} under a non-root USER), and the runner runs a step`, async () => {
     const dir = await mkdtemp(path.join(work, 'row-'));
-    const croot = path.join(dir, 'container');
+    const croot = await sandbox.makeContainerRoot(['rootfs', 'work']);
     const rootfs = path.join(dir, 'rootfs');
-    await makeContainerRoot(croot);
     await makeBusyboxRootfs(rootfs);
     await chmod(rootfs, 0o755);
-    if (row.owner !== 0) execFileSync('chown', ['-R', '-h', `${row.owner}:${row.owner}`, rootfs]);
+    if (row.uid !== 0) execFileSync('chown', ['-R', '-h', `${row.uid}:${row.uid}`, rootfs]);
     // The container's user must reach the bound paths.
     await chmod(dir, 0o755);
-    await chmod(work, 0o755);
     const before = await listTree(rootfs);
 
     const doctor = podmanRun(row, rootfs, croot, ['node', '/hoist/dist/cmd/hoist.js', 'doctor', '--format', 'json']);
@@ -165,30 +121,12 @@ describe.each(ROWS)('$name', (row) => {
  * the mapped owner.
  */
 describe('an ordinary user with a subuid range (useradd on the host)', () => {
-  const USER = 'hoist-rootless';
-
-  function ensureUser(): { uid: number; gid: number; subStart: number } {
-    if (spawnSync('id', ['-u', USER]).status !== 0) {
-      if (process.getuid?.() !== 0) throw new Error(`this test needs the user ${USER} (useradd -M ${USER}, as root)`);
-      execFileSync('useradd', ['-M', '-s', '/usr/sbin/nologin', USER]);
-    }
-    const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }).trim());
-    const line = execFileSync('grep', [`^${USER}:`, '/etc/subuid'], { encoding: 'utf8' }).trim().split('\n')[0] as string;
-    return { uid, gid, subStart: Number(line.split(':')[1]) };
-  }
-
   function asUser(args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync('setpriv', [`--reuid=${USER}`, `--regid=${USER}`, '--init-groups', 'env', '-i', 'PATH=/usr/bin:/bin', `TMPDIR=${path.join(work, 'user-tmp')}`, process.execPath, ...args], {
-      encoding: 'utf8',
-      cwd: '/',
-      timeout: 5 * 60_000,
-    });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    return runAsRootlessUser(args, { TMPDIR: path.join(work, 'user-tmp') });
   }
 
   it('doctor picks userns for root and non-root steps, and a USER step writes files owned by its mapped id', async () => {
-    const { uid, gid, subStart } = ensureUser();
+    const { uid, gid, subStart } = ensureRootlessUser();
     const dir = await mkdtemp(path.join(work, 'laptop-'));
     // The user must reach its rootfs and scratch directory: let it through the test run's directories.
     await chmod(dir, 0o755);
