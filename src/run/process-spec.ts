@@ -80,6 +80,12 @@ export interface Runner {
   storeOwners?(rootfs: string, owners: readonly { path: string; uid: number; gid: number }[]): Promise<string[]>;
   /** Give every file under `rootfs` back to hoist before it is removed (files the runner's ids own may be beyond hoist's reach). */
   releaseOwners?(rootfs: string): Promise<void>;
+  /**
+   * Give every file under `rootfs` back to hoist, saying who owned each path
+   * (as the image has it), so hoist can apply a layer over them; storeOwners
+   * puts them back before the next step.
+   */
+  reclaimOwners?(rootfs: string): Promise<Map<string, { uid: number; gid: number }>>;
   /** Run the step; on `signal` abort, the step's whole process tree is killed and the promise rejects with the abort reason. */
   run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult>;
 }

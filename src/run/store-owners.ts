@@ -95,3 +95,61 @@ export function releaseOwnersInNamespace(unshare: string, unshareFlags: readonly
     );
   });
 }
+
+/**
+ * Run inside the user namespace: every path of the rootfs (never following
+ * a symlink, staying on its file system) that is not root's is given to
+ * root, and its owner printed (for each name of a hard link); setuid and
+ * setgid bits, which chown clears, are put back.
+ */
+const RECLAIM_SCRIPT = `
+const fs = require('node:fs');
+const root = fs.realpathSync(process.argv[1]);
+const rootDev = fs.lstatSync(root).dev;
+const owners = [];
+const taken = new Map();
+const pending = [''];
+while (pending.length > 0) {
+  const rel = pending.pop();
+  const abs = rel === '' ? root : root + '/' + rel;
+  const st = fs.lstatSync(abs);
+  // Another name of an inode taken back already: root's now, but it had the owner seen first.
+  const linked = st.nlink > 1 && !st.isDirectory() ? taken.get(st.ino) : undefined;
+  if (linked !== undefined) owners.push([rel, linked[0], linked[1]]);
+  else if (rel !== '' && (st.uid !== 0 || st.gid !== 0)) {
+    owners.push([rel, st.uid, st.gid]);
+    if (st.nlink > 1 && !st.isDirectory()) taken.set(st.ino, [st.uid, st.gid]);
+    fs.lchownSync(abs, 0, 0);
+    if (!st.isSymbolicLink() && (st.mode & 0o6000) !== 0) fs.chmodSync(abs, st.mode & 0o7777);
+  }
+  if (st.isDirectory() && st.dev === rootDev) for (const name of fs.readdirSync(abs)) pending.push(rel === '' ? name : rel + '/' + name);
+}
+process.stdout.write(JSON.stringify(owners));
+`;
+
+/** Give every file under `rootfs` back to hoist (the namespace's root), returning who owned each path. */
+export function reclaimOwnersInNamespace(unshare: string, unshareFlags: readonly string[], rootfs: string): Promise<Map<string, { uid: number; gid: number }>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(unshare, [...unshareFlags, '--', process.execPath, '-e', RECLAIM_SCRIPT, rootfs], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: TOOL_PATH } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) {
+        reject(
+          new HoistError('RUN_OWNERS', `cannot take the files of ${rootfs} back from the user namespace: ${err.trim() || `exit ${code ?? 'by a signal'}`}`, {
+            hint: 'check the subordinate id ranges in /etc/subuid and /etc/subgid (hoist doctor), or use --isolation proot',
+          }),
+        );
+        return;
+      }
+      try {
+        resolve(new Map((JSON.parse(out) as [string, number, number][]).map(([p, uid, gid]) => [p, { uid, gid }])));
+      } catch {
+        reject(new HoistError('INTERNAL', `the owner helper printed ${JSON.stringify(out.slice(0, 200))}`));
+      }
+    });
+  });
+}

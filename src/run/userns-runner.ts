@@ -3,7 +3,7 @@ import { isIdentity, rootOnly, type IdMap } from './id-map.js';
 import { runInNamespace } from './namespace-run.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { checkSpec, requireTool, type RunnerOptions } from './step-env.js';
-import { releaseOwnersInNamespace, storeOwnersInNamespace, type OwnerToStore } from './store-owners.js';
+import { reclaimOwnersInNamespace, releaseOwnersInNamespace, storeOwnersInNamespace, type OwnerToStore } from './store-owners.js';
 
 /** A block of subordinate ids granted by /etc/subuid or /etc/subgid. */
 export interface IdRange {
@@ -58,6 +58,13 @@ export class UsernsRunner implements Runner {
     if (range === undefined) return;
     const unshare = requireTool(this.opts.tools, 'unshare', this.kind);
     await releaseOwnersInNamespace(unshare, this.rangeFlags(range), rootfs);
+  }
+
+  async reclaimOwners(rootfs: string): Promise<Map<string, { uid: number; gid: number }>> {
+    const range = this.opts.subids;
+    if (range === undefined) return new Map();
+    const unshare = requireTool(this.opts.tools, 'unshare', this.kind);
+    return reclaimOwnersInNamespace(unshare, this.rangeFlags(range), rootfs);
   }
 
   private rangeFlags(range: { uid: IdRange; gid: IdRange }): string[] {

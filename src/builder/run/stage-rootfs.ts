@@ -102,6 +102,9 @@ export class StageRootfs {
 
   /** A layer the stage added without running anything (COPY, ADD, WORKDIR after a RUN). */
   async applyLayer(layer: Layer): Promise<void> {
+    // Files a user namespace's subordinate ids own are beyond hoist's reach: taken back (and their owners recorded) first.
+    const reclaimed = await this.release.runner?.reclaimOwners?.(this.dir);
+    for (const [p, owner] of reclaimed ?? []) this.owners.set(p, owner);
     const summary = await applyLayers(this.dir, [() => layer.uncompressed()], this.signal ? { signal: this.signal } : {});
     this.recordOwners(summary);
     this.snapshotter.rootfsChanged();

@@ -79,7 +79,7 @@ try {
     buildPlatform: { os: 'linux', architecture: 'amd64' }, targetPlatform: { os: 'linux', architecture: 'amd64' },
     store: new BlobStore(store), outputs: [{ type: 'oci-layout', dest: out }], tags: ['owners:test'], epoch: 0,
     isolation, toolPath: process.env.PATH,
-    onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
+    onEvent: (e) => { if (e.type === 'warning' || e.type === 'note') warnings.push(e.message); },
   });
   console.log(JSON.stringify({ ok: true, warnings }));
 } catch (err) {
