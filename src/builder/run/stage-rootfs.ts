@@ -151,7 +151,9 @@ export class StageRootfs {
    */
   async changes(opts: StepOwners = {}): Promise<LayerEntry[]> {
     const { created, inodeOwners, imageOwner } = opts;
-    const faked = created !== undefined && (created.onDisk.uid !== created.owner.uid || created.onDisk.gid !== created.owner.gid) ? created : undefined;
+    // Where on-disk owners are translated (imageOwner), hoist's own ids stand for root: a USER whose ids are hoist's still needs `created`.
+    const faked =
+      created !== undefined && (imageOwner !== undefined || created.onDisk.uid !== created.owner.uid || created.onDisk.gid !== created.owner.gid) ? created : undefined;
     const entries = await this.snapshotter.changes({
       owners: this.owners,
       ...(faked ? { created: faked } : {}),
