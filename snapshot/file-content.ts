@@ -72,9 +72,22 @@ export function readSmallFileSync(abs: string, rel: string, size: number, id: Fi
   }
 }
 
-/** The content of a file as a stream, read in 256 KiB chunks as the consumer pulls. */
+/** Up to this size a file is read in one go, synchronously, when its content is first pulled. */
+const SMALL_FILE = 64 * 1024;
+
+/**
+ * The content of a file as a stream, read in 256 KiB chunks as the consumer
+ * pulls; a small file in one synchronous read (readSmallFileSync says why).
+ */
 export function streamFile(abs: string, rel: string, size: number, id: FileIdentity): Readable {
+  if (size <= SMALL_FILE) return Readable.from(small(abs, rel, size, id), { highWaterMark: 2 });
   return Readable.from(chunks(abs, rel, size, id), { highWaterMark: 2 });
+}
+
+/** A generator, so that the file is opened when the content is first pulled, not when the stream is made. */
+function* small(abs: string, rel: string, size: number, id: FileIdentity): Generator<Buffer, void, undefined> {
+  const content = readSmallFileSync(abs, rel, size, id);
+  if (content.length > 0) yield content;
 }
 
 async function* chunks(abs: string, rel: string, size: number, id: FileIdentity): AsyncGenerator<Buffer, void, undefined> {
