@@ -10,8 +10,11 @@
  *   its mode bits (setuid/setgid/sticky too), numeric owner and mtime.
  * - File content is opened with O_NOFOLLOW and must still be the inode the
  *   walk saw (FILE_CHANGED otherwise; file-content.ts). Small files are read
- *   during the walk, a batch of siblings at once; large ones stream when
- *   the writer reaches them.
+ *   during the walk; large ones stream when the writer reaches them.
+ * - The walk's system calls are synchronous, as in snapshot/walk (scope.ts
+ *   says why), handing the event loop a turn every few milliseconds: through
+ *   the thread pool each small file took six round trips, queued behind the
+ *   gzip blocks that share the pool (bench/layer).
  * - Entries come in layer order (each directory read in byte order, depth
  *   first), lazily: pass `ordered: true` to the writer and the walk and the
  *   write proceed together, in memory independent of the tree's size.
