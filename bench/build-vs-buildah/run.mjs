@@ -160,5 +160,6 @@ try {
 }
 const h = samples.hoist.length ? median(samples.hoist.map((m) => m.wall)) : NaN;
 const b = samples.buildah.length ? median(samples.buildah.map((m) => m.wall)) : NaN;
-console.log(`\nmedian: hoist ${h.toFixed(2)} s, buildah ${b.toFixed(2)} s; hoist/buildah ${(h / b).toFixed(2)} (target <= ${values.target}): ${h / b <= Number(values.target) ? 'ok' : 'MISSED'}`);
+if (Number.isNaN(h) || Number.isNaN(b)) console.log(`\nmedian: ${Number.isNaN(h) ? `buildah ${b.toFixed(2)}` : `hoist ${h.toFixed(2)}`} s (one tool only: no ratio)`);
+else console.log(`\nmedian: hoist ${h.toFixed(2)} s, buildah ${b.toFixed(2)} s; hoist/buildah ${(h / b).toFixed(2)} (target <= ${values.target}): ${h / b <= Number(values.target) ? 'ok' : 'MISSED'}`);
 console.log(`load average (1 min) during the runs: ${Math.min(...loads).toFixed(2)} .. ${Math.max(...loads).toFixed(2)} on ${availableParallelism()} CPUs${Math.max(...loads) > 1 ? ': noisy, re-measure on a quiet machine' : ''}`);
