@@ -10,8 +10,11 @@
  *   its mode bits (setuid/setgid/sticky too), numeric owner and mtime.
  * - File content is opened with O_NOFOLLOW and must still be the inode the
  *   walk saw (FILE_CHANGED otherwise; file-content.ts). Small files are read
- *   during the walk, a batch of siblings at once; large ones stream when
- *   the writer reaches them.
+ *   during the walk; large ones stream when the writer reaches them.
+ * - The walk's system calls are synchronous, as in snapshot/walk (scope.ts
+ *   says why), handing the event loop a turn every few milliseconds: through
+ *   the thread pool each small file took six round trips, queued behind the
+ *   gzip blocks that share the pool (bench/layer).
  * - Entries come in layer order (each directory read in byte order, depth
  *   first), lazily: pass `ordered: true` to the writer and the walk and the
  *   write proceed together, in memory independent of the tree's size.
@@ -21,13 +24,14 @@
  *
  * Not read: file names that are not valid UTF-8.
  */
-import type { BigIntStats } from 'node:fs';
-import { lstat, readdir, readlink, realpath } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { HoistError } from '../src/errors.js';
-import { readSmallFile, streamFile } from './file-content.js';
-import { readXattrs } from './xattrs.js';
+import { readSmallFileSync, streamFile } from './file-content.js';
+import { readXattrsSync } from './xattrs.js';
+import { Slicer } from './walk/scope.js';
 import type { LayerEntry } from './layer-entry.js';
 import { ancestorsOf, normalizeLayerPath, orderKey } from './layer-path.js';
 
@@ -46,25 +50,26 @@ export async function* entriesFromDirectory(
   opts: DirectorySourceOptions = {},
 ): AsyncGenerator<LayerEntry, void, undefined> {
   const base = await realpath(root);
-  const rootStat = await lstat(base);
+  const rootStat = lstatSync(base);
   if (!rootStat.isDirectory()) throw new HoistError('NOT_A_DIRECTORY', `${root} is not a directory`);
 
   const starts = opts.paths === undefined ? [''] : startPaths(opts.paths);
   // Starts are sorted and none is below another, so only ancestors can be
   // shared, and only with the start just before.
   let shared = new Set<string>();
+  const slicer = new Slicer();
   for (const start of starts) {
     const ancestors = start === '' ? [] : ancestorsOf(start);
     for (const dir of ancestors) {
       if (shared.has(dir)) continue;
-      const st = await lstatIn(base, dir);
+      const st = lstatIn(base, dir);
       if (!st.isDirectory()) {
         throw new HoistError('UNSAFE_PATH', `${dir} is not a directory under ${root}; refusing to look through it for ${start}`);
       }
-      yield await dirEntry(base, dir, st);
+      yield dirEntry(base, dir, st);
     }
     shared = new Set(ancestors);
-    yield* walk(base, start);
+    yield* walk(base, start, slicer);
   }
 }
 
@@ -82,49 +87,36 @@ function startPaths(paths: readonly string[]): string[] {
   return out;
 }
 
-/** Files up to this size are read while their directory is listed, several at once; larger ones stream when written. */
+/** Files up to this size are read during the walk; larger ones stream when written. */
 const PREFETCH_MAX = 64 * 1024;
-/** Siblings stat'ed (and small files read) at once: hides I/O latency, bounds memory to BATCH * PREFETCH_MAX. */
-const BATCH = 32;
 
 /** `start` (unless it is the root) and everything below it, depth first. */
-async function* walk(base: string, start: string): AsyncGenerator<LayerEntry, void, undefined> {
+async function* walk(base: string, start: string, slicer: Slicer): AsyncGenerator<LayerEntry, void, undefined> {
   if (start !== '') {
-    const st = await lstatIn(base, start);
-    const entry = await toEntry(base, start, st);
+    const st = lstatIn(base, start);
+    const entry = toEntry(base, start, st);
     if (entry !== null) yield entry;
     if (!st.isDirectory()) return;
   }
-  yield* walkDir(base, start);
+  yield* walkDir(base, start, slicer);
 }
 
-async function* walkDir(base: string, dir: string): AsyncGenerator<LayerEntry, void, undefined> {
-  const names = (await readdir(join(base, dir), { withFileTypes: true }))
-    .map((d) => ({ rel: dir === '' ? d.name : `${dir}/${d.name}`, key: Buffer.from(d.name), isDir: d.isDirectory() }))
+async function* walkDir(base: string, dir: string, slicer: Slicer): AsyncGenerator<LayerEntry, void, undefined> {
+  const names = readdirSync(join(base, dir), { withFileTypes: true })
+    .map((d) => ({ rel: dir === '' ? d.name : `${dir}/${d.name}`, key: Buffer.from(d.name) }))
     .sort((a, b) => Buffer.compare(a.key, b.key));
-  for (let i = 0; i < names.length; ) {
-    // A run of non-directories is handled concurrently; a directory alone, so
-    // that prefetched content never waits while a subtree is walked.
-    let end = i;
-    while (end < names.length && end - i < BATCH && names[end]?.isDir === false) end++;
-    if (end === i) end = i + 1;
-    const batch = await Promise.all(
-      names.slice(i, end).map(async ({ rel }) => {
-        const st = await lstatIn(base, rel);
-        return { rel, st, entry: await toEntry(base, rel, st) };
-      }),
-    );
-    for (const { rel, st, entry } of batch) {
-      if (entry !== null) yield entry;
-      if (st.isDirectory()) yield* walkDir(base, rel);
-    }
-    i = end;
+  for (const { rel } of names) {
+    await slicer.maybeYield();
+    const st = lstatIn(base, rel);
+    const entry = toEntry(base, rel, st);
+    if (entry !== null) yield entry;
+    if (st.isDirectory()) yield* walkDir(base, rel, slicer);
   }
 }
 
-async function lstatIn(base: string, rel: string): Promise<BigIntStats> {
+function lstatIn(base: string, rel: string): BigIntStats {
   try {
-    return await lstat(join(base, rel), { bigint: true });
+    return lstatSync(join(base, rel), { bigint: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new HoistError('NOT_FOUND', `${rel} does not exist under ${base}`, { cause: err });
@@ -133,9 +125,9 @@ async function lstatIn(base: string, rel: string): Promise<BigIntStats> {
   }
 }
 
-async function toEntry(base: string, rel: string, st: BigIntStats): Promise<LayerEntry | null> {
+function toEntry(base: string, rel: string, st: BigIntStats): LayerEntry | null {
   if (st.isSocket()) return null;
-  const xattrs = await readXattrs(join(base, rel));
+  const xattrs = readXattrsSync(join(base, rel));
   const meta = { path: rel, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
   if (st.isFile()) {
     const abs = join(base, rel);
@@ -143,7 +135,7 @@ async function toEntry(base: string, rel: string, st: BigIntStats): Promise<Laye
     const id = { dev: st.dev, ino: st.ino };
     let open = (): Readable => streamFile(abs, rel, size, id);
     if (size > 0 && size <= PREFETCH_MAX) {
-      const content = await readSmallFile(abs, rel, size, id);
+      const content = readSmallFileSync(abs, rel, size, id);
       open = () => Readable.from([content]);
     }
     const file: LayerEntry = { ...meta, kind: 'file', size, open };
@@ -151,7 +143,7 @@ async function toEntry(base: string, rel: string, st: BigIntStats): Promise<Laye
     return file;
   }
   if (st.isDirectory()) return { ...meta, kind: 'dir' };
-  if (st.isSymbolicLink()) return { ...meta, kind: 'symlink', linkname: await readlink(join(base, rel)) };
+  if (st.isSymbolicLink()) return { ...meta, kind: 'symlink', linkname: readlinkSync(join(base, rel)) };
   if (st.isFIFO()) return { ...meta, kind: 'fifo' };
   if (st.isCharacterDevice() || st.isBlockDevice()) {
     return { ...meta, kind: st.isCharacterDevice() ? 'char-device' : 'block-device', ...splitDevice(st.rdev) };
@@ -159,8 +151,8 @@ async function toEntry(base: string, rel: string, st: BigIntStats): Promise<Laye
   return null; // a type lstat has no name for
 }
 
-async function dirEntry(base: string, rel: string, st: BigIntStats): Promise<LayerEntry> {
-  return (await toEntry(base, rel, st)) as LayerEntry;
+function dirEntry(base: string, rel: string, st: BigIntStats): LayerEntry {
+  return toEntry(base, rel, st) as LayerEntry;
 }
 
 /** Floor, also before 1970. */

@@ -8,7 +8,7 @@
  * Uses the callback fs API: for the many small files of a rootfs its
  * per-call cost is well below fs/promises' FileHandle.
  */
-import { close, constants, fstat, open, read } from 'node:fs';
+import { close, closeSync, constants, fstat, fstatSync, open, openSync, read, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { HoistError } from '../src/errors.js';
@@ -28,10 +28,12 @@ const readAsync = (fd: number, buffer: Buffer, offset: number, length: number): 
 const fstatBig = (fd: number): Promise<FileIdentity> =>
   new Promise((resolve, reject) => fstat(fd, { bigint: true }, (err, st) => (err ? reject(err) : resolve(st))));
 
+// O_NONBLOCK: should a FIFO have been swapped in, open returns at once
+// (and the identity check fails) instead of waiting for a writer forever.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
 async function openChecked(abs: string, rel: string, id: FileIdentity): Promise<number> {
-  // O_NONBLOCK: should a FIFO have been swapped in, open returns at once
-  // (and the identity check fails) instead of waiting for a writer forever.
-  const fd = await openAsync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  const fd = await openAsync(abs, OPEN_FLAGS);
   try {
     const st = await fstatBig(fd);
     if (st.dev !== id.dev || st.ino !== id.ino) {
@@ -44,27 +46,48 @@ async function openChecked(abs: string, rel: string, id: FileIdentity): Promise<
   }
 }
 
-/** The whole content of a small file, now: `size` bytes, or more if it grew. */
-export async function readSmallFile(abs: string, rel: string, size: number, id: FileIdentity): Promise<Buffer> {
-  const fd = await openChecked(abs, rel, id);
+/**
+ * The whole content of a small file, now: `size` bytes, or more if it grew.
+ * Synchronous: for a file of a few KiB from the page cache, four round
+ * trips through libuv's thread pool cost far more than the system calls.
+ */
+export function readSmallFileSync(abs: string, rel: string, size: number, id: FileIdentity): Buffer {
+  const fd = openSync(abs, OPEN_FLAGS);
   try {
+    const st = fstatSync(fd, { bigint: true });
+    if (st.dev !== id.dev || st.ino !== id.ino) {
+      throw new HoistError('FILE_CHANGED', `${rel} was replaced while the layer was being written`);
+    }
     const buf = Buffer.allocUnsafe(size + 1);
     let got = 0;
     for (;;) {
-      const n = await readAsync(fd, buf, got, buf.length - got);
+      const n = readSync(fd, buf, got, buf.length - got, null);
       if (n === 0) break;
       got += n;
       if (got === buf.length) break; // grew: one extra byte is enough to tell
     }
     return buf.subarray(0, got);
   } finally {
-    await closeAsync(fd);
+    closeSync(fd);
   }
 }
 
-/** The content of a file as a stream, read in 256 KiB chunks as the consumer pulls. */
+/** Up to this size a file is read in one go, synchronously, when its content is first pulled. */
+const SMALL_FILE = 64 * 1024;
+
+/**
+ * The content of a file as a stream, read in 256 KiB chunks as the consumer
+ * pulls; a small file in one synchronous read (readSmallFileSync says why).
+ */
 export function streamFile(abs: string, rel: string, size: number, id: FileIdentity): Readable {
+  if (size <= SMALL_FILE) return Readable.from(small(abs, rel, size, id), { highWaterMark: 2 });
   return Readable.from(chunks(abs, rel, size, id), { highWaterMark: 2 });
+}
+
+/** A generator, so that the file is opened when the content is first pulled, not when the stream is made. */
+function* small(abs: string, rel: string, size: number, id: FileIdentity): Generator<Buffer, void, undefined> {
+  const content = readSmallFileSync(abs, rel, size, id);
+  if (content.length > 0) yield content;
 }
 
 async function* chunks(abs: string, rel: string, size: number, id: FileIdentity): AsyncGenerator<Buffer, void, undefined> {

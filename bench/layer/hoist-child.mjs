@@ -20,4 +20,5 @@ const opts = { gzipLevel: Number(level ?? 6), ordered: true };
 if (concurrency) opts.gzipConcurrency = Number(concurrency);
 const result = await writeLayer(entriesFromDirectory(dir), opts, devNull);
 const ms = Number(process.hrtime.bigint() - start) / 1e6;
-console.log(JSON.stringify({ ...result, ms, maxRssKiB: process.resourceUsage().maxRSS }));
+const usage = process.resourceUsage();
+console.log(JSON.stringify({ ...result, ms, maxRssKiB: usage.maxRSS, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6 }));

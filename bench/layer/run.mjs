@@ -2,7 +2,7 @@
 // on the same generated tree, in the same run. See README.md.
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -110,10 +110,17 @@ const runHoist = wall(
 const runTarGzip = wall(
   (dir) =>
     new Promise((resolve, reject) => {
-      const sh = spawn('sh', ['-c', `tar -c -C '${dir}' . | gzip -${level} | sha256sum`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      // /usr/bin/time counts the pipeline's processes too (sh waits for them).
+      const sh = spawn('/usr/bin/time', ['-f', '%U %S', 'sh', '-c', `tar -c -C '${dir}' . | gzip -${level} | sha256sum`], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
+      let err = '';
       sh.stdout.on('data', (d) => (out += d));
-      sh.on('close', (code) => (code === 0 ? resolve(out.trim().split(' ')[0]) : reject(new Error(`tar pipeline exited ${code}`))));
+      sh.stderr.on('data', (d) => (err += d));
+      sh.on('close', (code) => {
+        if (code !== 0) return reject(new Error(`tar pipeline exited ${code}: ${err}`));
+        const [user, sys] = err.trim().split('\n').pop().split(' ').map(Number);
+        resolve({ digest: out.trim().split(' ')[0], cpuSeconds: user + sys });
+      });
     }),
 );
 
@@ -137,7 +144,8 @@ try {
     console.log(
       `run ${r}: hoist ${mbps(tree.bytes, h.seconds).toFixed(1)} MB/s (${h.seconds.toFixed(2)} s, peak RSS ${(h.out.maxRssKiB / 1024).toFixed(0)} MB)` +
         ` | tar|gzip|sha256sum ${mbps(tree.bytes, t.seconds).toFixed(1)} MB/s (${t.seconds.toFixed(2)} s)` +
-        ` | ratio hoist/tar ${(t.seconds / h.seconds).toFixed(2)}`,
+        ` | ratio hoist/tar ${(t.seconds / h.seconds).toFixed(2)}` +
+        ` | cpu s hoist ${h.out.cpuSeconds.toFixed(1)}, tar|gzip ${t.out.cpuSeconds.toFixed(1)}; load ${loadavg()[0].toFixed(2)}`,
     );
   }
   const bestH = Math.min(...rows.map((x) => x.h.seconds));
@@ -148,7 +156,19 @@ try {
   console.log(`             digest ${last.digest}`);
   console.log(`             ${(last.uncompressedSize / MiB).toFixed(1)} MiB tar -> ${(last.size / MiB).toFixed(1)} MiB gzip`);
   console.log(`best: hoist ${mbps(tree.bytes, bestH).toFixed(1)} MB/s, tar|gzip ${mbps(tree.bytes, bestT).toFixed(1)} MB/s, ratio ${(bestT / bestH).toFixed(2)}`);
-  console.log(`hoist peak RSS ${peak.toFixed(0)} MB (target < 200 MB): ${peak < 200 ? 'ok' : 'OVER'}`);
+  const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const medRatio = median(rows.map((x) => x.t.seconds / x.h.seconds));
+const cpuH = median(rows.map((x) => x.h.out.cpuSeconds));
+const cpuT = median(rows.map((x) => x.t.out.cpuSeconds));
+console.log(`median ratio ${medRatio.toFixed(2)}; median CPU seconds hoist ${cpuH.toFixed(1)}, tar|gzip|sha256sum ${cpuT.toFixed(1)} (hoist/tar ${(cpuH / cpuT).toFixed(2)})`);
+console.log(
+  `on ${availableParallelism()} idle cores hoist can at best be tar|gzip CPU / (hoist CPU / cores) = ${(cpuT / (cpuH / availableParallelism())).toFixed(2)}x as fast; load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+);
+console.log(`hoist peak RSS ${peak.toFixed(0)} MB (target < 200 MB): ${peak < 200 ? 'ok' : 'OVER'}`);
 } finally {
   if (!values.keep && values.dir === undefined) rmSync(root, { recursive: true, force: true });
 }

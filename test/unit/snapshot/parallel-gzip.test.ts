@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { GZIP_BLOCK_SIZE, createParallelGzip } from '../../../snapshot/parallel-gzip.js';
 import { collect, withTempDir } from './fixtures.js';
@@ -26,6 +26,68 @@ function mixed(size: number, seed = 7): Buffer {
     }
   }
   return buf;
+}
+
+/** Seeded bytes that deflate cannot shrink. */
+function noise(size: number, seed: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    buf[i] = x >>> 24;
+  }
+  return buf;
+}
+
+/**
+ * The stream as the writer made it before it took one output buffer per
+ * block, written out one block at a time with zlib's sync API and Node's
+ * default 16 KiB output buffers: an independent statement of the format
+ * whose bytes every layer digest so far depends on.
+ */
+function reference(data: Buffer, level: number): Buffer {
+  const parts = [Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level === 9 ? 2 : level === 1 ? 4 : 0, 0xff])];
+  for (let off = 0; ; off += GZIP_BLOCK_SIZE) {
+    const last = off + GZIP_BLOCK_SIZE >= data.length;
+    const options = { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
+    const dictionary = off > 0 ? data.subarray(off - 32 * 1024, off) : undefined;
+    parts.push(deflateRawSync(data.subarray(off, off + GZIP_BLOCK_SIZE), dictionary ? { ...options, dictionary } : options));
+    if (last) break;
+  }
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc32(data) >>> 0, 0);
+  trailer.writeUInt32LE(data.length % 2 ** 32, 4);
+  parts.push(trailer);
+  return Buffer.concat(parts);
+}
+
+/**
+ * A full block whose deflated size (one big output buffer) ends just past a
+ * multiple of 16 KiB, where 16 KiB buffers make zlib add a second empty
+ * stored block: noise after a run of zeros, the run's length searched for.
+ */
+function blockAtBufferEdge(): Buffer {
+  const make = (zeros: number): Buffer => {
+    const b = noise(GZIP_BLOCK_SIZE, 11);
+    b.fill(0, 0, zeros);
+    return b;
+  };
+  const sizeOf = (b: Buffer): number => deflateRawSync(b, { level: 6, finishFlush: constants.Z_SYNC_FLUSH, chunkSize: 2 * GZIP_BLOCK_SIZE }).length;
+  const target = 14 * 16 * 1024 + 2;
+  // The size falls (about a byte per zero) as the run grows: bisect, then look around.
+  let lo = 0;
+  let hi = GZIP_BLOCK_SIZE / 2;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (sizeOf(make(mid)) > target) lo = mid;
+    else hi = mid;
+  }
+  for (let zeros = Math.max(0, lo - 64); zeros < lo + 64; zeros++) {
+    const b = make(zeros);
+    const n = sizeOf(b);
+    if (n % (16 * 1024) <= 5) return b;
+  }
+  throw new Error('no block found at a 16 KiB edge');
 }
 
 async function gz(data: Buffer, level = 6, concurrency?: number, chunk = data.length || 1): Promise<Buffer> {
@@ -79,5 +141,23 @@ describe('parallel gzip', () => {
   it('writes a header that names no OS and no time', async () => {
     const out = await gz(Buffer.from('x'));
     expect([...out.subarray(0, 10)]).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+  });
+
+  it('writes the same bytes as block-by-block zlib with 16 KiB output buffers, at every level', async () => {
+    const data = Buffer.concat([mixed(3 * GZIP_BLOCK_SIZE), noise(GZIP_BLOCK_SIZE + 999, 3)]);
+    for (const level of [0, 1, 6, 9]) {
+      expect((await gz(data, level, undefined, 65_536)).equals(reference(data, level)), `level ${level}`).toBe(true);
+    }
+  });
+
+  it('keeps those bytes for a block whose output ends at a 16 KiB buffer edge', async () => {
+    const edge = blockAtBufferEdge();
+    const options = { level: 6, finishFlush: constants.Z_SYNC_FLUSH };
+    // The case exists: with 16 KiB buffers this block's output is 5 bytes longer.
+    expect(deflateRawSync(edge, options).length - deflateRawSync(edge, { ...options, chunkSize: 2 * GZIP_BLOCK_SIZE }).length).toBe(5);
+    const data = Buffer.concat([mixed(GZIP_BLOCK_SIZE), edge, mixed(GZIP_BLOCK_SIZE / 2, 9)]);
+    const out = await gz(data, 6, 2, 100_000);
+    expect(out.equals(reference(data, 6))).toBe(true);
+    expect(gunzipSync(out).equals(data)).toBe(true);
   });
 });
