@@ -3,7 +3,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -11,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { constants as zc, createGzip } from 'node:zlib';
+import { REGISTRY_BIN, startRegistry } from '../lib/registry.mjs';
 import { makePools, parseSize, rng } from '../lib/seeded-data.mjs';
 
 const { values } = parseArgs({
@@ -35,7 +35,6 @@ const { values } = parseArgs({
 const MiB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOIST = join(ROOT, 'dist/cmd/hoist.js');
-const REGISTRY_BIN = '/usr/bin/docker-registry';
 const TIME_BIN = '/usr/bin/time';
 const TAG = 'bench';
 const runs = Number(values.runs);
@@ -213,77 +212,6 @@ async function generateLayout(dir, totalSize, layers) {
   writeFileSync(stamp, want);
   log(`generated ${dir}: ${layers} layers, ${(info.bytes / MiB).toFixed(1)} MiB compressed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return info;
-}
-
-// ---- registry -----------------------------------------------------------
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** A fresh docker-registry (2.8, filesystem driver, plain HTTP) on a free loopback port. */
-async function startRegistry(work) {
-  const dir = mkdtempSync(join(work, 'registry-'));
-  const port = await freePort();
-  const configFile = join(dir, 'config.yml');
-  writeFileSync(
-    configFile,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${join(dir, 'storage')}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '',
-    ].join('\n'),
-  );
-  const logFd = createWriteStream(join(dir, 'registry.log'));
-  const child = spawn(REGISTRY_BIN, ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(logFd);
-  child.stderr.pipe(logFd);
-  let exited = null;
-  child.on('exit', (code) => (exited = code ?? -1));
-  const host = `127.0.0.1:${port}`;
-  const deadline = Date.now() + 15000;
-  for (;;) {
-    if (exited !== null) throw new Error(`docker-registry exited (${exited}); see ${dir}/registry.log`);
-    try {
-      const res = await fetch(`http://${host}/v2/`);
-      if (res.status === 200) break;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`docker-registry not ready on ${host}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    host,
-    dir,
-    pid: child.pid,
-    async stop() {
-      if (exited === null) {
-        const done = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await done;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 // ---- measuring ------------------------------------------------------------
