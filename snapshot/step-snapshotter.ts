@@ -44,6 +44,12 @@ export interface StepSnapshotter {
    * its content from the rootfs.
    */
   changes(opts: StepChangeOptions): Promise<LayerEntry[]>;
+  /**
+   * Between beforeStep and the step: these paths' ctimes moved (ms), and
+   * nothing else of them changed in the image (their owners were put on
+   * disk). Not a change of the step.
+   */
+  ctimesMoved(moved: ReadonlyMap<string, number>): Promise<void>;
   /** The rootfs was changed outside a step (a COPY layer applied to it): forget what was known about it. */
   rootfsChanged(): void;
 }

@@ -68,6 +68,9 @@ export class OverlaySnapshotter implements StepSnapshotter {
     return entries;
   }
 
+  /** Nothing to record: the next step's upper dir holds only what that step changes. */
+  async ctimesMoved(): Promise<void> {}
+
   rootfsChanged(): void {}
 
   private async discard(): Promise<void> {

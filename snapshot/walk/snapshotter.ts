@@ -5,7 +5,7 @@
  */
 import type { LayerEntry } from '../layer-entry.js';
 import { diffState, type DiffOptions } from './diff.js';
-import { captureState, type CaptureOptions, type WalkState } from './state.js';
+import { captureState, settle, type CaptureOptions, type WalkState } from './state.js';
 
 export class WalkSnapshotter {
   private constructor(
@@ -24,6 +24,31 @@ export class WalkSnapshotter {
    * snapshot start from here (a snapshot abandoned halfway leaves the
    * starting point where it was).
    */
+  /**
+   * Paths whose ctime moved between steps and nothing else of them (a chown
+   * that kept their owner in the image): the new ctimes are recorded, so the
+   * next snapshot does not take them for changes (nor the other names of
+   * a file with several links). Then waits out the clock tick, as a capture
+   * does.
+   */
+  async ctimesMoved(moved: ReadonlyMap<string, number>): Promise<void> {
+    const state = this.state;
+    const linked = new Map<number, number>();
+    for (const [rel, ctimeMs] of moved) {
+      const i = state.indexOf(rel);
+      if (i === undefined) continue;
+      state.ctimes[i] = ctimeMs;
+      if (!state.isDir(i)) linked.set(state.inodes[i] ?? 0, ctimeMs);
+    }
+    if (linked.size > 0) {
+      for (let i = 0; i < state.count; i++) {
+        const ctimeMs = state.isDir(i) ? undefined : linked.get(state.inodes[i] ?? 0);
+        if (ctimeMs !== undefined) state.ctimes[i] = ctimeMs;
+      }
+    }
+    await settle();
+  }
+
   async *snapshot(opts: DiffOptions = {}): AsyncGenerator<LayerEntry, void, undefined> {
     const diff = diffState(this.root, this.state, opts);
     yield* diff;

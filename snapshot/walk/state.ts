@@ -114,6 +114,27 @@ export class WalkState {
     if (fingerprint !== undefined) this.dirXattrs.set(i, fingerprint);
   }
 
+  /** The record of `rel` (a path relative to the root, '' for the root), if it was captured. */
+  indexOf(rel: string): number | undefined {
+    let at = 0;
+    for (const name of rel.split('/')) {
+      if (name === '') continue;
+      if (!this.isDir(at)) return undefined;
+      const first = this.firstChild[at] ?? 0;
+      const end = first + (this.childCount[at] ?? 0);
+      let found: number | undefined;
+      for (let j = first; j < end; j++) {
+        if (this.names[j] === name) {
+          found = j;
+          break;
+        }
+      }
+      if (found === undefined) return undefined;
+      at = found;
+    }
+    return at;
+  }
+
   isDir(i: number): boolean {
     return ((this.modes[i] ?? 0) & S_IFMT) === S_IFDIR;
   }

@@ -21,6 +21,10 @@ export class WalkStepSnapshotter implements StepSnapshotter {
     return entries;
   }
 
+  async ctimesMoved(moved: ReadonlyMap<string, number>): Promise<void> {
+    await this.walk?.ctimesMoved(moved);
+  }
+
   rootfsChanged(): void {
     this.walk = undefined;
   }

@@ -75,17 +75,20 @@ export interface Runner {
   readonly idMap?: IdMap;
   /**
    * Put on disk owners hoist could not set as itself, where this runner's ids
-   * can (a user namespace with a subordinate range); returns the paths stored.
+   * can (a user namespace with a subordinate range); returns the paths stored,
+   * with the ctime (ms) chown gave each.
    */
-  storeOwners?(rootfs: string, owners: readonly { path: string; uid: number; gid: number }[]): Promise<string[]>;
+  storeOwners?(rootfs: string, owners: readonly { path: string; uid: number; gid: number }[]): Promise<{ path: string; ctimeMs: number }[]>;
   /** Give every file under `rootfs` back to hoist before it is removed (files the runner's ids own may be beyond hoist's reach). */
   releaseOwners?(rootfs: string): Promise<void>;
   /**
-   * Give every file under `rootfs` back to hoist, saying who owned each path
-   * (as the image has it), so hoist can apply a layer over them; storeOwners
-   * puts them back before the next step.
+   * Give files under `rootfs` back to hoist, saying who owned each path
+   * taken (as the image has it); storeOwners puts them back before the next
+   * step. All of them, so hoist can apply a layer over them; with
+   * `changedSince` (ms since the epoch, taken before a step ran), only what
+   * hoist could not read of the step's changes, so it can snapshot them.
    */
-  reclaimOwners?(rootfs: string): Promise<Map<string, { uid: number; gid: number }>>;
+  reclaimOwners?(rootfs: string, changedSince?: number): Promise<Map<string, { uid: number; gid: number }>>;
   /** Run the step; on `signal` abort, the step's whole process tree is killed and the promise rejects with the abort reason. */
   run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult>;
 }

@@ -20,6 +20,12 @@ export interface OwnerToStore {
   gid: number;
 }
 
+/** A path whose owner storeOwnersInNamespace put on disk, and the ctime that gave it (ms, as Node's Stats has it). */
+export interface StoredOwner {
+  path: string;
+  ctimeMs: number;
+}
+
 const SCRIPT = `
 const fs = require('node:fs');
 const path = require('node:path');
@@ -40,60 +46,66 @@ process.stdin.on('end', () => {
       if (st === undefined || !st.isDirectory()) continue next;
     }
     try {
-      fs.lchownSync(path.join(root, ...parts), uid, gid);
-      stored.push(rel);
+      const abs = path.join(root, ...parts);
+      const mode = fs.lstatSync(abs).mode;
+      fs.lchownSync(abs, uid, gid);
+      // chown clears setuid and setgid: put them back.
+      if ((mode & 0o170000) !== 0o120000 && (mode & 0o6000) !== 0) fs.chmodSync(abs, mode & 0o7777);
+      stored.push([rel, fs.lstatSync(abs).ctimeMs]);
     } catch {}
   }
   process.stdout.write(JSON.stringify(stored));
 });
 `;
 
-/**
- * chown `owners` (ids as the image has them) inside a user namespace made
- * with `unshareFlags`; owners with an id above `maxId` are left out.
- * Returns the paths whose owner is now on disk.
- */
-export function storeOwnersInNamespace(unshare: string, unshareFlags: readonly string[], rootfs: string, owners: readonly OwnerToStore[], maxId: { uid: number; gid: number }): Promise<string[]> {
-  const storable = owners.filter((o) => o.uid <= maxId.uid && o.gid <= maxId.gid);
-  if (storable.length === 0) return Promise.resolve([]);
+/** What a helper run inside the user namespace printed on stdout, or RUN_OWNERS with `failure` and its stderr. */
+function inNamespace(unshare: string, unshareFlags: readonly string[], command: readonly string[], input: string | undefined, failure: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(unshare, [...unshareFlags, '--', process.execPath, '-e', SCRIPT, rootfs], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: TOOL_PATH } });
+    const child = spawn(unshare, [...unshareFlags, '--', ...command], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { PATH: TOOL_PATH } });
     let out = '';
     let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) {
-        reject(
-          new HoistError('RUN_OWNERS', `cannot give the files of the image their owners inside a user namespace: ${err.trim() || `exit ${code ?? 'by a signal'}`}`, {
-            hint: 'check the subordinate id ranges in /etc/subuid and /etc/subgid (hoist doctor), or use --isolation proot',
-          }),
-        );
-        return;
-      }
-      try {
-        resolve(JSON.parse(out) as string[]);
-      } catch {
-        reject(new HoistError('INTERNAL', `the owner helper printed ${JSON.stringify(out.slice(0, 200))}`));
-      }
+      if (code === 0) return resolve(out);
+      reject(
+        new HoistError('RUN_OWNERS', `${failure}: ${err.trim() || `exit ${code ?? 'by a signal'}`}`, {
+          hint: 'check the subordinate id ranges in /etc/subuid and /etc/subgid (hoist doctor), or use --isolation proot',
+        }),
+      );
     });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(storable.map((o) => JSON.stringify([o.path, o.uid, o.gid])).join('\n'));
+    if (input !== undefined) {
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(input);
+    }
   });
 }
 
+function parseHelperOutput<T>(out: string): T {
+  try {
+    return JSON.parse(out) as T;
+  } catch {
+    throw new HoistError('INTERNAL', `the owner helper printed ${JSON.stringify(out.slice(0, 200))}`);
+  }
+}
+
+/**
+ * chown `owners` (ids as the image has them) inside a user namespace made
+ * with `unshareFlags`; owners with an id above `maxId` are left out.
+ * Returns the paths whose owner is now on disk, with the ctime chown gave them.
+ */
+export async function storeOwnersInNamespace(unshare: string, unshareFlags: readonly string[], rootfs: string, owners: readonly OwnerToStore[], maxId: { uid: number; gid: number }): Promise<StoredOwner[]> {
+  const storable = owners.filter((o) => o.uid <= maxId.uid && o.gid <= maxId.gid);
+  if (storable.length === 0) return [];
+  const input = storable.map((o) => JSON.stringify([o.path, o.uid, o.gid])).join('\n');
+  const out = await inNamespace(unshare, unshareFlags, [process.execPath, '-e', SCRIPT, rootfs], input, 'cannot give the files of the image their owners inside a user namespace');
+  return parseHelperOutput<[string, number][]>(out).map(([p, ctimeMs]) => ({ path: p, ctimeMs }));
+}
+
 /** `chown -R -h 0:0 rootfs` as root of a user namespace made with `unshareFlags`: every file back to hoist. */
-export function releaseOwnersInNamespace(unshare: string, unshareFlags: readonly string[], rootfs: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(unshare, [...unshareFlags, '--', 'chown', '-R', '-h', '0:0', rootfs], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: TOOL_PATH } });
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new HoistError('RUN_OWNERS', `cannot give ${rootfs} back to hoist before removing it: ${err.trim() || `exit ${code ?? 'by a signal'}`}`)),
-    );
-  });
+export async function releaseOwnersInNamespace(unshare: string, unshareFlags: readonly string[], rootfs: string): Promise<void> {
+  await inNamespace(unshare, unshareFlags, ['chown', '-R', '-h', '0:0', rootfs], undefined, `cannot give ${rootfs} back to hoist before removing it`);
 }
 
 /**
@@ -101,14 +113,22 @@ export function releaseOwnersInNamespace(unshare: string, unshareFlags: readonly
  * a symlink, staying on its file system) that is not root's is given to
  * root, and its owner printed (for each name of a hard link); setuid and
  * setgid bits, which chown clears, are put back.
+ *
+ * With a time (argv[2], ms), only what hoist, outside the namespace, could
+ * not read of a step's changes is taken: a directory others may not list
+ * and search, and a file others may not read whose ctime is that late (one
+ * the step changed; taking back an unchanged file would move its ctime and
+ * put it in the layer).
  */
 const RECLAIM_SCRIPT = `
 const fs = require('node:fs');
 const root = fs.realpathSync(process.argv[1]);
+const since = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
 const rootDev = fs.lstatSync(root).dev;
 const owners = [];
 const taken = new Map();
 const pending = [''];
+const closed = (st) => st.isDirectory() ? (st.mode & 0o005) !== 0o005 : !st.isSymbolicLink() && (st.mode & 0o004) === 0 && st.ctimeMs >= since;
 while (pending.length > 0) {
   const rel = pending.pop();
   const abs = rel === '' ? root : root + '/' + rel;
@@ -116,7 +136,7 @@ while (pending.length > 0) {
   // Another name of an inode taken back already: root's now, but it had the owner seen first.
   const linked = st.nlink > 1 && !st.isDirectory() ? taken.get(st.ino) : undefined;
   if (linked !== undefined) owners.push([rel, linked[0], linked[1]]);
-  else if (rel !== '' && (st.uid !== 0 || st.gid !== 0)) {
+  else if (rel !== '' && (st.uid !== 0 || st.gid !== 0) && (since === undefined || closed(st))) {
     owners.push([rel, st.uid, st.gid]);
     if (st.nlink > 1 && !st.isDirectory()) taken.set(st.ino, [st.uid, st.gid]);
     fs.lchownSync(abs, 0, 0);
@@ -127,29 +147,13 @@ while (pending.length > 0) {
 process.stdout.write(JSON.stringify(owners));
 `;
 
-/** Give every file under `rootfs` back to hoist (the namespace's root), returning who owned each path. */
-export function reclaimOwnersInNamespace(unshare: string, unshareFlags: readonly string[], rootfs: string): Promise<Map<string, { uid: number; gid: number }>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(unshare, [...unshareFlags, '--', process.execPath, '-e', RECLAIM_SCRIPT, rootfs], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: TOOL_PATH } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) {
-        reject(
-          new HoistError('RUN_OWNERS', `cannot take the files of ${rootfs} back from the user namespace: ${err.trim() || `exit ${code ?? 'by a signal'}`}`, {
-            hint: 'check the subordinate id ranges in /etc/subuid and /etc/subgid (hoist doctor), or use --isolation proot',
-          }),
-        );
-        return;
-      }
-      try {
-        resolve(new Map((JSON.parse(out) as [string, number, number][]).map(([p, uid, gid]) => [p, { uid, gid }])));
-      } catch {
-        reject(new HoistError('INTERNAL', `the owner helper printed ${JSON.stringify(out.slice(0, 200))}`));
-      }
-    });
-  });
+/**
+ * Give files under `rootfs` back to hoist (the namespace's root), returning
+ * who owned each path taken: all of them, or with `changedSince` (ms since
+ * the epoch) only what hoist could not read of what changed since then.
+ */
+export async function reclaimOwnersInNamespace(unshare: string, unshareFlags: readonly string[], rootfs: string, changedSince?: number): Promise<Map<string, { uid: number; gid: number }>> {
+  const args = [process.execPath, '-e', RECLAIM_SCRIPT, rootfs, ...(changedSince === undefined ? [] : [String(changedSince)])];
+  const out = await inNamespace(unshare, unshareFlags, args, undefined, `cannot take the files of ${rootfs} back from the user namespace`);
+  return new Map(parseHelperOutput<[string, number, number][]>(out).map(([p, uid, gid]) => [p, { uid, gid }]));
 }

@@ -3,7 +3,7 @@ import { isIdentity, rootOnly, type IdMap } from './id-map.js';
 import { runInNamespace } from './namespace-run.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { checkSpec, requireTool, type RunnerOptions } from './step-env.js';
-import { reclaimOwnersInNamespace, releaseOwnersInNamespace, storeOwnersInNamespace, type OwnerToStore } from './store-owners.js';
+import { reclaimOwnersInNamespace, releaseOwnersInNamespace, storeOwnersInNamespace, type OwnerToStore, type StoredOwner } from './store-owners.js';
 
 /** A block of subordinate ids granted by /etc/subuid or /etc/subgid. */
 export interface IdRange {
@@ -38,9 +38,9 @@ export class UsernsRunner implements Runner {
   /**
    * Put on disk the owners hoist could not set as itself (`owners`: as the
    * image has them), where the subordinate range maps them; returns the paths
-   * stored. Without a range only root exists, and nothing can be stored.
+   * stored, with their new ctimes. Without a range only root exists, and nothing can be stored.
    */
-  async storeOwners(rootfs: string, owners: readonly OwnerToStore[]): Promise<string[]> {
+  async storeOwners(rootfs: string, owners: readonly OwnerToStore[]): Promise<StoredOwner[]> {
     const range = this.opts.subids;
     if (range === undefined || owners.length === 0) return [];
     const unshare = requireTool(this.opts.tools, 'unshare', this.kind);
@@ -60,11 +60,12 @@ export class UsernsRunner implements Runner {
     await releaseOwnersInNamespace(unshare, this.rangeFlags(range), rootfs);
   }
 
-  async reclaimOwners(rootfs: string): Promise<Map<string, { uid: number; gid: number }>> {
+  /** Take files back from the subordinate ids (see Runner.reclaimOwners). */
+  async reclaimOwners(rootfs: string, changedSince?: number): Promise<Map<string, { uid: number; gid: number }>> {
     const range = this.opts.subids;
     if (range === undefined) return new Map();
     const unshare = requireTool(this.opts.tools, 'unshare', this.kind);
-    return reclaimOwnersInNamespace(unshare, this.rangeFlags(range), rootfs);
+    return reclaimOwnersInNamespace(unshare, this.rangeFlags(range), rootfs, changedSince);
   }
 
   private rangeFlags(range: { uid: IdRange; gid: IdRange }): string[] {

@@ -83,11 +83,12 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   const stepEnv: Record<string, string> = Object.fromEntries([...ctx.planned.env, ...env.proxyEnv]);
   stepEnv.HOME ??= user.home;
   const imageOwner = imageOwnerOf(runner.idMap);
-  await rootfs.storeOwners(runner);
   const overlay = await rootfs.beforeStep(imageOwner);
+  await rootfs.storeOwners(runner);
   const recording = await startOwnerRecording({ runner, uid: user.uid, gid: user.gid, rootfs, tmpDir: env.tmpDir, argv, location: instr.location });
   const output = new StepOutput(ctx.step, env.emit);
   let inodeOwners: Awaited<ReturnType<OwnerRecording['finish']>>;
+  const startedAt = Date.now();
   try {
     const result = await runner.run(
       {
@@ -112,12 +113,15 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
     await recording.discard();
     throw err;
   }
+  await rootfs.afterStep(runner, startedAt);
   // proot only fakes the step's ids: every file it makes belongs to hoist on disk.
   const created = runner.kind === 'proot' ? { onDisk: hoistIds(), owner: { uid: user.uid, gid: user.gid } } : undefined;
   const changes = await rootfs.changes({ ...(created ? { created } : {}), ...(inodeOwners ? { inodeOwners } : {}), ...(imageOwner ? { imageOwner } : {}) }).catch((err: unknown) => {
-    throw explainUnreadable(err, runner, instr.location);
+    throw explainUnreadable(err, runner, rootfs.dir, instr.location);
   });
-  await ctx.addLayer(changes, describeRun(argv), { fromRootfs: true });
+  await ctx.addLayer(changes, describeRun(argv), { fromRootfs: true }).catch((err: unknown) => {
+    throw explainUnreadable(err, runner, rootfs.dir, instr.location);
+  });
 }
 
 function runFailed(instr: RunInstr, result: RunResult, output: StepOutput): DockerfileError {

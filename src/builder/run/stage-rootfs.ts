@@ -128,14 +128,29 @@ export class StageRootfs {
   /**
    * Let `runner` put the recorded owners on disk where it can (a user
    * namespace with a subordinate range), so that a step sees its files with
-   * their owners; what it stored is no longer recorded here. Before
-   * `beforeStep`, with the same runner for every step.
+   * their owners; what it stored is no longer recorded here. After
+   * `beforeStep` (which reads the rootfs while hoist still owns all of it),
+   * with the same runner for every step.
    */
   async storeOwners(runner: Runner): Promise<void> {
     if (runner.releaseOwners !== undefined) this.release.runner = runner;
     if (runner.storeOwners === undefined || this.owners.size === 0) return;
     const wanted = [...this.owners].filter(([, o]) => o.mode === undefined).map(([p, o]) => ({ path: p, uid: o.uid, gid: o.gid }));
-    for (const p of await runner.storeOwners(this.dir, wanted)) this.owners.delete(p);
+    const stored = await runner.storeOwners(this.dir, wanted);
+    for (const s of stored) this.owners.delete(s.path);
+    // The image's owners are unchanged; only the ctimes chown moved must not look like the step's doing.
+    if (stored.length > 0) await this.snapshotter.ctimesMoved(new Map(stored.map((s) => [s.path, s.ctimeMs])));
+  }
+
+  /**
+   * After a step that began at `startedAt` (ms): what hoist cannot read of
+   * its changes (a directory or file a subordinate id made private) is taken
+   * back from `runner`'s namespace, its owner recorded, so the snapshot can
+   * read it; storeOwners puts it back before the next step.
+   */
+  async afterStep(runner: Runner, startedAt: number): Promise<void> {
+    const reclaimed = await runner.reclaimOwners?.(this.dir, startedAt);
+    for (const [p, owner] of reclaimed ?? []) this.owners.set(p, owner);
   }
 
   /** Owners (and modes) the image has that the files on disk do not carry, by path: what a recorder must show the next step. */

@@ -1,6 +1,7 @@
 import type { SourceLocation } from '../../errors.js';
 import { DockerfileError } from '../../dockerfile/errors.js';
 import { HoistError } from '../../errors.js';
+import { errnoOf } from '../../fs-errors.js';
 import { FakerootRecorder, imageId, mapsRootOnly, type BindMount, type IdMap, type Runner } from '../../run/index.js';
 import type { ImageOwner, InodeOwners } from '../../../snapshot/walk/index.js';
 import type { StageRootfs } from './stage-rootfs.js';
@@ -77,15 +78,23 @@ export async function startOwnerRecording(input: RecordingInput): Promise<OwnerR
 
 /**
  * A directory or file the snapshot cannot read, under a runner whose
- * subordinate ids own files (a user namespace with a range): hoist reads
- * the rootfs from outside the namespace, as an ordinary user, so a mode
- * 0700 directory of another id (apt's partial/, a user's ~/.ssh) is closed
- * to it. Says so, with what works today; other errors pass through.
+ * subordinate ids own files (a user namespace with a range). hoist reads
+ * the rootfs from outside the namespace; what a step made private to one
+ * of its ids is taken back first (StageRootfs.afterStep), so what is left
+ * is closed to its owner too (mode 0). Says so; other errors pass through.
  */
-export function explainUnreadable(err: unknown, runner: Runner, location: SourceLocation): unknown {
-  if (!(err instanceof HoistError) || err.code !== 'SNAPSHOT_UNREADABLE' || runner.storeOwners === undefined) return err;
-  return new DockerfileError(err.code, `${err.message}: a subordinate id of the user namespace owns it, and hoist reads the step's changes from outside the namespace`, location, {
-    hint: 'build with --isolation proot (or as root); reading the changes from inside the namespace is not done yet',
+export function explainUnreadable(err: unknown, runner: Runner, rootfsDir: string, location: SourceLocation): unknown {
+  if (runner.storeOwners === undefined) return err;
+  let what: string;
+  if (err instanceof HoistError && err.code === 'SNAPSHOT_UNREADABLE') what = err.message;
+  else {
+    // Content is read as the layer is written: a denied read of a file in the rootfs is the same case.
+    const file = errnoOf(err) === 'EACCES' ? (err as NodeJS.ErrnoException).path : undefined;
+    if (file === undefined || !file.startsWith(`${rootfsDir}/`)) return err;
+    what = `cannot read /${file.slice(rootfsDir.length + 1)} in the rootfs`;
+  }
+  return new DockerfileError('SNAPSHOT_UNREADABLE', `${what}: hoist reads the step's changes from outside its user namespace, and not even the file's owner may read it there`, location, {
+    hint: 'give it a mode its owner can read (chmod u+r) in the step, or build with --isolation proot (or as root)',
     cause: err,
   });
 }

@@ -225,11 +225,24 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     ]);
   });
 
-  it('a user namespace with a subuid range: a directory only another id can read fails the step with what to do (hoist reads from outside the namespace)', async () => {
-    const r = await buildAs(RANGED, busyboxCtx, [`RUN mkdir -m 700 /priv && chown ${APP_UID}:${APP_GID} /priv`], 'userns');
+  it('a user namespace with a subuid range: what a step makes private to another id is read (taken back from the namespace), and the next step as that id still owns it', async () => {
+    const r = await buildAs(RANGED, busyboxCtx, [
+      `RUN mkdir -m 700 /priv && echo secret > /priv/f && chmod 600 /priv/f && ln /priv/f /priv/f-too && chown -R ${APP_UID}:${APP_GID} /priv`,
+      'USER app',
+      'RUN echo more >> /priv/f && touch /priv/g && id -u > /priv/id',
+    ], 'userns');
+    expect(r.ok, `${r.message}\n${r.hint}`).toBe(true);
+    const layers = runLayers(r.image as ReadImage);
+    const app = `${APP_UID}:${APP_GID}`;
+    expect(layers[0]).toEqual([`directory priv/ 700 ${app}`, `file priv/f 600 ${app}`, `link priv/f-too 600 ${app}`]);
+    expect(layers[1]).toEqual([`directory priv/ 700 ${app}`, `file priv/f 600 ${app}`, `link priv/f-too 600 ${app}`, `file priv/g 644 ${app}`, `file priv/id 644 ${app}`]);
+  });
+
+  it('a user namespace with a subuid range: a file not even its owner may read fails the step with what to do', async () => {
+    const r = await buildAs(RANGED, busyboxCtx, [`RUN mkdir /priv && echo x > /priv/f && chmod 0 /priv/f && chown -R ${APP_UID}:${APP_GID} /priv`], 'userns');
     expect(r).toMatchObject({ ok: false, code: 'SNAPSHOT_UNREADABLE' });
-    expect(r.message).toMatch(/Dockerfile:5: cannot list \/priv in the rootfs.*a subordinate id of the user namespace owns it/s);
-    expect(r.hint).toMatch(/--isolation proot/);
+    expect(r.message).toMatch(/Dockerfile:5: .*\/priv\/f.*not even the file's owner may read it/s);
+    expect(r.hint).toMatch(/chmod u\+r|--isolation proot/);
   });
 
   it('chown in a glibc image under proot is recorded through fakeroot, and later steps keep what it recorded', async () => {
