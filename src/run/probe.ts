@@ -120,98 +120,128 @@ export async function probeHost(input: ProbeInput): Promise<HostProbe> {
     throw fsError(err, input.tmpDir, 'create a scratch directory in');
   });
   try {
-    const userns = await runProbe(tools.unshare, ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);
-    const usernsOk = userns.code === 0;
-    const blockers = usernsOk ? [] : await userNamespaceBlockers(proc);
-    const userNamespaces = {
-      ok: usernsOk,
-      detail: usernsOk ? 'unshare --user --mount --pid works' : why(userns),
-      blockers,
-    };
-
-    const nsSh = ['--user', '--map-root-user', '--mount', '--propagation=private', '--pid', '--fork', '--', tools.sh ?? '/bin/sh', '-c'];
-    let procInUserns: HostProbe['procInUserns'] = { ok: false, detail: 'no user namespace' };
-    let overlayInUserns: Check = { ok: false, detail: 'no user namespace' };
-    if (usernsOk) {
-      const p = await runProbe(tools.unshare, [...nsSh, PROC_SCRIPT, 'probe', tools.mount ?? 'mount', scratch]);
-      const how = p.output.split('\n').pop();
-      procInUserns =
-        p.code === 0 && (how === 'mount' || how === 'rbind')
-          ? { ok: true, how, detail: how === 'mount' ? 'a fresh proc mount works' : 'a fresh proc mount is refused; the host\'s /proc is bound (mount --rbind)' }
-          : { ok: false, detail: why(p) };
-      const ovl = await mkdtemp(path.join(scratch, 'overlay-'));
-      const o = await runProbe(tools.unshare, [...nsSh, OVERLAY_SCRIPT, 'probe', tools.mount ?? 'mount', ovl]);
-      overlayInUserns = o.code === 0 ? { ok: true, detail: 'overlay with userxattr mounts in a user namespace' } : { ok: false, detail: why(o) };
-      await chmod(path.join(ovl, 'w/work'), 0o700).catch(() => undefined);
-    }
-
-    const subidText = await readText(input.files?.subuid ?? '/etc/subuid');
-    const subgidText = await readText(input.files?.subgid ?? '/etc/subgid');
-    const uidRange = parseSubidRange(subidText, input.user, input.euid);
-    const gidRange = parseSubidRange(subgidText, input.user, input.euid);
-    let subids: HostProbe['subids'];
-    if (uidRange === undefined || gidRange === undefined) {
-      subids = { ok: false, detail: `/etc/subuid and /etc/subgid grant ${input.user} no range` };
-    } else if (tools.newuidmap === undefined || tools.newgidmap === undefined) {
-      subids = { ok: false, uid: uidRange, gid: gidRange, detail: 'newuidmap/newgidmap are not installed (package uidmap)' };
-    } else if (!usernsOk) {
-      subids = { ok: false, uid: uidRange, gid: gidRange, detail: 'no user namespace to map them into' };
-    } else {
-      const m = await runProbe(tools.unshare, [
-        '--user', '--map-root-user',
-        `--map-users=${uidRange.start},1,${uidRange.count}`, `--map-groups=${gidRange.start},1,${gidRange.count}`,
-        '--', tools.sh ?? '/bin/sh', '-c', 'exit 0',
-      ]);
-      subids = m.code === 0
-        ? { ok: true, uid: uidRange, gid: gidRange, detail: `${uidRange.count} uids from ${uidRange.start} and ${gidRange.count} gids from ${gidRange.start}, mapped by newuidmap` }
-        : { ok: false, uid: uidRange, gid: gidRange, detail: why(m) };
-    }
-
-    const mns = await runProbe(tools.unshare, ['--mount', '--propagation=private', '--pid', '--fork', '--', tools.sh ?? '/bin/sh', '-c', PROC_SCRIPT, 'probe', tools.mount ?? 'mount', scratch]);
-    const mountNamespace = mns.code === 0 ? { ok: true, detail: `unshare --mount --pid works (/proc: ${mns.output.split('\n').pop()})` } : { ok: false, detail: why(mns) };
-
-    let overlayAsRoot: Check | undefined;
-    if (input.euid === 0 && mountNamespace.ok) {
-      const ovl = await mkdtemp(path.join(scratch, 'overlay-root-'));
-      const o = await runProbe(tools.unshare, ['--mount', '--propagation=private', '--', tools.sh ?? '/bin/sh', '-c', OVERLAY_ROOT_SCRIPT, 'probe', tools.mount ?? 'mount', ovl]);
-      overlayAsRoot = o.code === 0 ? { ok: true, detail: 'overlay mounts in a mount namespace as root' } : { ok: false, detail: why(o) };
-      await chmod(path.join(ovl, 'w/work'), 0o700).catch(() => undefined);
-    }
-
-    const ch = await runProbe(tools.nsenter, ['--root=/', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);
-    const chroot = ch.code === 0 ? { ok: true, detail: 'chroot works (CAP_SYS_CHROOT)' } : { ok: false, detail: why(ch) };
-
-    const ids = await runProbe(tools.setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);
-    const setIds = ids.code === 0 ? { ok: true, detail: 'switching uid and gid works (CAP_SETUID, CAP_SETGID)' } : { ok: false, detail: why(ids) };
-
-    const node = path.join(scratch, 'null');
-    const mk = await runProbe(tools.mknod, ['-m', '666', node, 'c', '1', '3']);
-    const mknod = mk.code === 0 ? { ok: true, detail: 'device nodes can be made (CAP_MKNOD)' } : { ok: false, detail: why(mk) };
-
-    const pv = await runProbe(tools.proot, ['--version']);
-    const version = /\b(\d+\.\d+(?:\.\d+)?)\b/.exec(pv.output)?.[1];
-    let proot: HostProbe['proot'] = { ok: false, detail: tools.proot === undefined ? 'not installed (package proot)' : why(pv), killOnExit: false };
-    if (tools.proot !== undefined && pv.code === 0) {
-      const help = await runProbe(tools.proot, ['--help']);
-      const run = await runProbe(tools.proot, ['-0', tools.sh ?? '/bin/sh', '-c', 'test "$(id -u)" = 0']);
-      proot = {
-        ok: run.code === 0,
-        detail: run.code === 0 ? `proot ${version ?? '(unknown version)'} runs processes under ptrace` : why(run),
-        killOnExit: help.output.includes('--kill-on-exit'),
-        ...(version !== undefined ? { version } : {}),
-      };
-    }
-
-    const bv = await runProbe(tools.bwrap, ['--version']);
-    const bwrapVersion = /\b(\d+\.\d+(?:\.\d+)?)\b/.exec(bv.output)?.[1];
-    const bwrap = {
-      ok: bv.code === 0,
-      detail: bv.code === 0 ? `bubblewrap ${bwrapVersion ?? ''} is installed (not needed: the runners use unshare)`.replace('  ', ' ') : 'not installed (not needed)',
-      ...(bwrapVersion !== undefined ? { version: bwrapVersion } : {}),
-    };
-
+    // Independent probes run at once: each is a process or two, and a build waits for all of them.
+    const [userSide, mountSide, chroot, setIds, mknod, proot, bwrap] = await Promise.all([
+      probeUserNamespaces(input, proc, scratch),
+      probeMountNamespace(input, scratch),
+      probeChroot(tools),
+      probeSetIds(tools),
+      probeMknod(tools, scratch),
+      probeProot(tools),
+      probeBwrap(tools),
+    ]);
+    const { userNamespaces, subids, procInUserns, overlayInUserns } = userSide;
+    const { mountNamespace, overlayAsRoot } = mountSide;
     return { euid: input.euid, user: input.user, userNamespaces, subids, procInUserns, overlayInUserns, ...(overlayAsRoot ? { overlayAsRoot } : {}), mountNamespace, chroot, setIds, mknod, proot, bwrap };
   } finally {
     await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+type UserSide = Pick<HostProbe, 'userNamespaces' | 'subids' | 'procInUserns' | 'overlayInUserns'>;
+
+/** User namespaces, and what works in one: /proc, overlay, the subordinate ranges. */
+async function probeUserNamespaces(input: ProbeInput, proc: string, scratch: string): Promise<UserSide> {
+  const { tools } = input;
+  const userns = await runProbe(tools.unshare, ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);
+  const usernsOk = userns.code === 0;
+  const blockers = usernsOk ? [] : await userNamespaceBlockers(proc);
+  const userNamespaces = {
+    ok: usernsOk,
+    detail: usernsOk ? 'unshare --user --mount --pid works' : why(userns),
+    blockers,
+  };
+  const [inside, subids] = await Promise.all([usernsOk ? probeInsideUserns(tools, scratch) : undefined, probeSubids(input, usernsOk)]);
+  return {
+    userNamespaces,
+    subids,
+    procInUserns: inside?.procInUserns ?? { ok: false, detail: 'no user namespace' },
+    overlayInUserns: inside?.overlayInUserns ?? { ok: false, detail: 'no user namespace' },
+  };
+}
+
+async function probeInsideUserns(tools: ProbeInput['tools'], scratch: string): Promise<Pick<HostProbe, 'procInUserns' | 'overlayInUserns'>> {
+  const nsSh = ['--user', '--map-root-user', '--mount', '--propagation=private', '--pid', '--fork', '--', tools.sh ?? '/bin/sh', '-c'];
+  const ovl = await mkdtemp(path.join(scratch, 'overlay-'));
+  const [p, o] = await Promise.all([
+    runProbe(tools.unshare, [...nsSh, PROC_SCRIPT, 'probe', tools.mount ?? 'mount', scratch]),
+    runProbe(tools.unshare, [...nsSh, OVERLAY_SCRIPT, 'probe', tools.mount ?? 'mount', ovl]),
+  ]);
+  await chmod(path.join(ovl, 'w/work'), 0o700).catch(() => undefined);
+  const how = p.output.split('\n').pop();
+  const procInUserns: HostProbe['procInUserns'] =
+    p.code === 0 && (how === 'mount' || how === 'rbind')
+      ? { ok: true, how, detail: how === 'mount' ? 'a fresh proc mount works' : 'a fresh proc mount is refused; the host\'s /proc is bound (mount --rbind)' }
+      : { ok: false, detail: why(p) };
+  const overlayInUserns: Check = o.code === 0 ? { ok: true, detail: 'overlay with userxattr mounts in a user namespace' } : { ok: false, detail: why(o) };
+  return { procInUserns, overlayInUserns };
+}
+
+async function probeSubids(input: ProbeInput, usernsOk: boolean): Promise<HostProbe['subids']> {
+  const { tools } = input;
+  const subidText = await readText(input.files?.subuid ?? '/etc/subuid');
+  const subgidText = await readText(input.files?.subgid ?? '/etc/subgid');
+  const uidRange = parseSubidRange(subidText, input.user, input.euid);
+  const gidRange = parseSubidRange(subgidText, input.user, input.euid);
+  if (uidRange === undefined || gidRange === undefined) return { ok: false, detail: `/etc/subuid and /etc/subgid grant ${input.user} no range` };
+  if (tools.newuidmap === undefined || tools.newgidmap === undefined) return { ok: false, uid: uidRange, gid: gidRange, detail: 'newuidmap/newgidmap are not installed (package uidmap)' };
+  if (!usernsOk) return { ok: false, uid: uidRange, gid: gidRange, detail: 'no user namespace to map them into' };
+  const m = await runProbe(tools.unshare, [
+    '--user', '--map-root-user',
+    `--map-users=${uidRange.start},1,${uidRange.count}`, `--map-groups=${gidRange.start},1,${gidRange.count}`,
+    '--', tools.sh ?? '/bin/sh', '-c', 'exit 0',
+  ]);
+  return m.code === 0
+    ? { ok: true, uid: uidRange, gid: gidRange, detail: `${uidRange.count} uids from ${uidRange.start} and ${gidRange.count} gids from ${gidRange.start}, mapped by newuidmap` }
+    : { ok: false, uid: uidRange, gid: gidRange, detail: why(m) };
+}
+
+/** A mount namespace without a user namespace (root), and overlay in it. */
+async function probeMountNamespace(input: ProbeInput, scratch: string): Promise<Pick<HostProbe, 'mountNamespace' | 'overlayAsRoot'>> {
+  const { tools } = input;
+  const mns = await runProbe(tools.unshare, ['--mount', '--propagation=private', '--pid', '--fork', '--', tools.sh ?? '/bin/sh', '-c', PROC_SCRIPT, 'probe', tools.mount ?? 'mount', scratch]);
+  const mountNamespace = mns.code === 0 ? { ok: true, detail: `unshare --mount --pid works (/proc: ${mns.output.split('\n').pop()})` } : { ok: false, detail: why(mns) };
+  if (input.euid !== 0 || !mountNamespace.ok) return { mountNamespace };
+  const ovl = await mkdtemp(path.join(scratch, 'overlay-root-'));
+  const o = await runProbe(tools.unshare, ['--mount', '--propagation=private', '--', tools.sh ?? '/bin/sh', '-c', OVERLAY_ROOT_SCRIPT, 'probe', tools.mount ?? 'mount', ovl]);
+  await chmod(path.join(ovl, 'w/work'), 0o700).catch(() => undefined);
+  return { mountNamespace, overlayAsRoot: o.code === 0 ? { ok: true, detail: 'overlay mounts in a mount namespace as root' } : { ok: false, detail: why(o) } };
+}
+
+async function probeChroot(tools: ProbeInput['tools']): Promise<Check> {
+  const ch = await runProbe(tools.nsenter, ['--root=/', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);
+  return ch.code === 0 ? { ok: true, detail: 'chroot works (CAP_SYS_CHROOT)' } : { ok: false, detail: why(ch) };
+}
+
+async function probeSetIds(tools: ProbeInput['tools']): Promise<Check> {
+  const ids = await runProbe(tools.setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', '--', tools.sh ?? '/bin/sh', '-c', 'exit 0']);
+  return ids.code === 0 ? { ok: true, detail: 'switching uid and gid works (CAP_SETUID, CAP_SETGID)' } : { ok: false, detail: why(ids) };
+}
+
+async function probeMknod(tools: ProbeInput['tools'], scratch: string): Promise<Check> {
+  const mk = await runProbe(tools.mknod, ['-m', '666', path.join(scratch, 'null'), 'c', '1', '3']);
+  return mk.code === 0 ? { ok: true, detail: 'device nodes can be made (CAP_MKNOD)' } : { ok: false, detail: why(mk) };
+}
+
+async function probeProot(tools: ProbeInput['tools']): Promise<HostProbe['proot']> {
+  const pv = await runProbe(tools.proot, ['--version']);
+  const version = /\b(\d+\.\d+(?:\.\d+)?)\b/.exec(pv.output)?.[1];
+  if (tools.proot === undefined || pv.code !== 0) return { ok: false, detail: tools.proot === undefined ? 'not installed (package proot)' : why(pv), killOnExit: false };
+  const [help, run] = await Promise.all([runProbe(tools.proot, ['--help']), runProbe(tools.proot, ['-0', tools.sh ?? '/bin/sh', '-c', 'test "$(id -u)" = 0'])]);
+  return {
+    ok: run.code === 0,
+    detail: run.code === 0 ? `proot ${version ?? '(unknown version)'} runs processes under ptrace` : why(run),
+    killOnExit: help.output.includes('--kill-on-exit'),
+    ...(version !== undefined ? { version } : {}),
+  };
+}
+
+async function probeBwrap(tools: ProbeInput['tools']): Promise<HostProbe['bwrap']> {
+  const bv = await runProbe(tools.bwrap, ['--version']);
+  const bwrapVersion = /\b(\d+\.\d+(?:\.\d+)?)\b/.exec(bv.output)?.[1];
+  return {
+    ok: bv.code === 0,
+    detail: bv.code === 0 ? `bubblewrap ${bwrapVersion ?? ''} is installed (not needed: the runners use unshare)`.replace('  ', ' ') : 'not installed (not needed)',
+    ...(bwrapVersion !== undefined ? { version: bwrapVersion } : {}),
+  };
 }
