@@ -102,7 +102,8 @@ export class StepContext {
   async ownRootfs(): Promise<StageRootfs> {
     const { stage, env } = this;
     if (stage.rootfs !== undefined) return stage.rootfs;
-    const snapshot = await env.snapshotKind();
+    // The runner probe (which picks the snapshotter) runs while the layers unpack.
+    const snapshot = env.snapshotKind();
     const rootfs =
       stage.inherited !== undefined
         ? await StageRootfs.copyOf(stage.inherited, env.tmpDir, stage.layers, env.signal, env.onCleanup, snapshot)

@@ -72,8 +72,8 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   }
   if (instr.mounts.length > 0) throw notYet(instr, 'RUN --mount');
   const { env, stage } = ctx;
-  const runner = await env.runner();
-  const rootfs = await ctx.ownRootfs();
+  // Both at once: the runner probe and the unpack of the stage's layers.
+  const [runner, rootfs] = await Promise.all([env.runner(), ctx.ownRootfs()]);
   const argv = heredocArgv(instr, stage.config.Shell) ?? toArgv(instr.command, stage.config.Shell);
   const user = await resolveRunUser(stage.config.User, rootfs.dir).catch((err: unknown) => {
     throw err instanceof HoistError ? new DockerfileError(err.code, err.message, instr.location, err.hint !== undefined ? { hint: err.hint } : {}) : err;

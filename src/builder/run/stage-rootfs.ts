@@ -57,8 +57,15 @@ export class StageRootfs {
     this.files = new RootfsFiles(dir, (p, st) => this.ownerOf(p, st));
   }
 
-  /** Unpack `layers` (bottom first) into a new directory under `parentDir`. The caller removes it with `remove`. */
-  static async create(parentDir: string, layers: readonly Layer[], signal: AbortSignal | undefined, register: Register, snapshot: SnapshotKind = 'walk'): Promise<StageRootfs> {
+  /**
+   * Unpack `layers` (bottom first) into a new directory under `parentDir`.
+   * The caller removes it with `remove`. `snapshot` may still be settling
+   * (the runner probe): the unpack does not wait for it.
+   */
+  static async create(parentDir: string, layers: readonly Layer[], signal: AbortSignal | undefined, register: Register, snapshot: SnapshotKind | Promise<SnapshotKind> = 'walk'): Promise<StageRootfs> {
+    // Observed at once, so that a failed probe is not an unhandled rejection while the unpack runs.
+    const kind = Promise.resolve(snapshot);
+    kind.catch(() => undefined);
     const { dir, release } = await newRootfsDir(parentDir, register);
     const summary = await applyLayers(
       dir,
@@ -66,7 +73,7 @@ export class StageRootfs {
       signal ? { signal } : {},
     );
     const owners = summary.ownersApplied ? new Map<string, Owner>() : summary.intendedOwners;
-    return new StageRootfs(dir, stepSnapshotter(snapshot, dir, parentDir, register), owners, signal, release);
+    return new StageRootfs(dir, stepSnapshotter(await kind, dir, parentDir, register), owners, signal, release);
   }
 
   /**
@@ -82,17 +89,19 @@ export class StageRootfs {
     layers: readonly Layer[],
     signal: AbortSignal | undefined,
     register: Register,
-    snapshot: SnapshotKind = 'walk',
+    snapshot: SnapshotKind | Promise<SnapshotKind> = 'walk',
   ): Promise<StageRootfs> {
+    const kind = Promise.resolve(snapshot);
+    kind.catch(() => undefined);
     const { dir, release } = await newRootfsDir(parentDir, register);
     if (await copyTree(source.dir, dir, signal)) {
-      const copy = new StageRootfs(dir, stepSnapshotter(snapshot, dir, parentDir, register), new Map(source.owners), signal, release);
+      const copy = new StageRootfs(dir, stepSnapshotter(await kind, dir, parentDir, register), new Map(source.owners), signal, release);
       copy.imageOwner = source.imageOwner;
       if (source.release.runner !== undefined) release.runner = source.release.runner;
       return copy;
     }
     await removeRootfs(dir);
-    return StageRootfs.create(parentDir, layers, signal, register, snapshot);
+    return StageRootfs.create(parentDir, layers, signal, register, kind);
   }
 
   /** The owner the image gives `p`: recorded where the disk cannot hold it, else the inode's (through the runner's id map). */
