@@ -28,14 +28,20 @@ async function changedPaths(snapshotter: WalkStepSnapshotter): Promise<string[]>
   return (await snapshotter.changes({})).map((e) => e.path);
 }
 
+/** A captured tree whose .profile then had its ctime moved; the walk told so when `tell`. */
+async function afterMove(root: string, tell: boolean): Promise<WalkStepSnapshotter> {
+  await tree(root);
+  const snapshotter = new WalkStepSnapshotter(root);
+  await snapshotter.beforeStep({});
+  const ctimeMs = await touchCtime(join(root, 'home/app/.profile'));
+  if (tell) await snapshotter.ctimesMoved(new Map([['home/app/.profile', ctimeMs]]));
+  return snapshotter;
+}
+
 describe('walk snapshotter: ctimes moved outside a step', () => {
   it('are not changes of the next step, for every name of a hard link, while a real change still is', async () => {
     await withTempDir(async (root) => {
-      await tree(root);
-      const snapshotter = new WalkStepSnapshotter(root);
-      await snapshotter.beforeStep({});
-      const ctimeMs = await touchCtime(join(root, 'home/app/.profile'));
-      await snapshotter.ctimesMoved(new Map([['home/app/.profile', ctimeMs]]));
+      const snapshotter = await afterMove(root, true);
       await writeFile(join(root, 'home/app/other'), 'changed\n');
       const paths = await changedPaths(snapshotter);
       expect(paths.filter((p) => p.includes('.profile'))).toEqual([]);
@@ -45,10 +51,7 @@ describe('walk snapshotter: ctimes moved outside a step', () => {
 
   it('are changes when the walk is not told (what the test above guards against)', async () => {
     await withTempDir(async (root) => {
-      await tree(root);
-      const snapshotter = new WalkStepSnapshotter(root);
-      await snapshotter.beforeStep({});
-      await touchCtime(join(root, 'home/app/.profile'));
+      const snapshotter = await afterMove(root, false);
       const paths = await changedPaths(snapshotter);
       expect(paths.filter((p) => p.includes('.profile')).sort()).toEqual(['home/app/.profile', 'home/app/.profile-link']);
     });
@@ -56,11 +59,7 @@ describe('walk snapshotter: ctimes moved outside a step', () => {
 
   it('a change in the same step after the move is still seen', async () => {
     await withTempDir(async (root) => {
-      await tree(root);
-      const snapshotter = new WalkStepSnapshotter(root);
-      await snapshotter.beforeStep({});
-      const ctimeMs = await touchCtime(join(root, 'home/app/.profile'));
-      await snapshotter.ctimesMoved(new Map([['home/app/.profile', ctimeMs]]));
+      const snapshotter = await afterMove(root, true);
       await writeFile(join(root, 'home/app/.profile'), 'PROFILE\n');
       expect(await changedPaths(snapshotter)).toContain('home/app/.profile');
     });
