@@ -250,6 +250,12 @@ export class CopyPlanner {
   }
 
   private placeSymlink(target: string, node: Extract<SourceNode, { kind: 'symlink' }>, keepOwner: boolean): void {
+    if (this.planned(target)?.kind === 'dir') {
+      // fsutil's copier: ensureEmptyFileTarget refuses every non-directory source over a directory.
+      throw new CopyError('DEST_IS_DIR', `${this.layout.what}: cannot replace the directory ${JSON.stringify('/' + target)} with a symbolic link`, {
+        hint: 'BuildKit refuses this too: remove the directory in an earlier step (RUN rm -r), or copy the link elsewhere',
+      });
+    }
     this.ensureParents(target);
     this.out.set(target, { kind: 'symlink', path: target, linkname: node.linkname, mode: 0o777, ...this.ownerOf(node, keepOwner), mtime: node.mtime, ...xattrsOf(node) });
   }
@@ -284,8 +290,20 @@ export class CopyPlanner {
    */
   private placeDir(target: string, node: Extract<SourceNode, { kind: 'dir' }>, keepOwner: boolean): void {
     if (target === '') return;
+    const existing = this.planned(target);
+    if (existing !== undefined && existing.kind !== 'dir') {
+      // fsutil's copyDirectoryOnly: "cannot copy to non-directory" (it lstats: a symlink is not followed).
+      throw new CopyError('NOT_A_DIRECTORY', `${this.layout.what}: cannot copy a directory to ${JSON.stringify('/' + target)}: a ${existing.kind} is in the way`, {
+        hint: 'BuildKit refuses this too: remove it in an earlier step (RUN rm), or copy the directory elsewhere',
+      });
+    }
     this.ensureParents(target);
     this.out.set(target, { kind: 'dir', path: target, mode: this.modeOf(node.mode, true), ...this.ownerOf(node, keepOwner), mtime: node.mtime, ...xattrsOf(node) });
+  }
+
+  /** What `path` is when this copy reaches it: planned by an earlier source of this COPY, else the stage's. */
+  private planned(path: string): { kind: string } | undefined {
+    return this.out.get(path) ?? this.layout.view.lstat(path);
   }
 
   private keepExisting(path: string, existing: ViewNode): void {
