@@ -6,7 +6,7 @@ import { HoistError } from '../../errors.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import { applyChmod } from './chmod.js';
 import type { Owner } from './owner.js';
-import type { SourceFs, SourceNode } from './source-fs.js';
+import type { SourceFs, SourceNode, SpecialSourceNode } from './source-fs.js';
 import type { ParentsMatch } from './parents-sources.js';
 import type { SourceMatch } from './resolve-sources.js';
 import { resolveInRoot, type RootWalk } from '../../../snapshot/root-path.js';
@@ -206,6 +206,8 @@ export class CopyPlanner {
         this.placeFile(target, node, fs.keepsOwners);
       } else if (node.kind === 'symlink') {
         this.placeSymlink(target, node, fs.keepsOwners);
+      } else {
+        this.placeSpecial(target, node, fs.keepsOwners);
       }
     }
   }
@@ -223,6 +225,7 @@ export class CopyPlanner {
     const name = posix.basename(match.rel) || posix.basename(match.realRel);
     const target = this.destIsDir ? join(this.destRel, name) : this.destRel;
     if (node.kind === 'file') this.placeFile(target, node, fs.keepsOwners);
+    else if (node.kind !== 'symlink') this.placeSpecial(target, node, fs.keepsOwners);
   }
 
   private async copyTree(fs: SourceFs, srcDir: string, destDir: string, relInSource: string): Promise<void> {
@@ -245,8 +248,23 @@ export class CopyPlanner {
         this.placeFile(target, node, fs.keepsOwners);
       } else if (node.kind === 'symlink') {
         this.placeSymlink(target, node, fs.keepsOwners);
+      } else {
+        this.placeSpecial(target, node, fs.keepsOwners);
       }
     }
+  }
+
+  /** A FIFO or device node: copied as it is (fsutil's copier and receiver make it with mknod). */
+  private placeSpecial(target: string, node: SpecialSourceNode, keepOwner: boolean): void {
+    if (target === '') throw new CopyError('DEST_IS_ROOT', `${this.layout.what}: cannot copy a ${node.kind} over the root directory`);
+    if (this.planned(target)?.kind === 'dir') {
+      throw new CopyError('DEST_IS_DIR', `${this.layout.what}: cannot copy to ${JSON.stringify('/' + target)}: it is an existing directory`, {
+        hint: 'end the destination with / to copy into the directory',
+      });
+    }
+    this.ensureParents(target);
+    const meta = { path: target, mode: this.modeOf(node.mode, false), ...this.ownerOf(node, keepOwner), mtime: node.mtime, ...xattrsOf(node) };
+    this.out.set(target, node.kind === 'fifo' ? { kind: 'fifo', ...meta } : { kind: node.kind, ...meta, devmajor: node.devmajor, devminor: node.devminor });
   }
 
   private placeSymlink(target: string, node: Extract<SourceNode, { kind: 'symlink' }>, keepOwner: boolean): void {
