@@ -68,7 +68,7 @@ describe('an interrupted write into an OCI layout', () => {
       expect(r.code).toBe(exit);
       expect(tempFiles(blobs)).toEqual([]);
 
-      const again = hoist(['pull', ref, `oci-layout:${layout}:x`, '--cache-dir', cache]);
+      const again = hoist(['pull', ref, `oci-layout:${layout}:x`, '--cache-dir', cache], { timeoutMs: 120_000 });
       expect(again.status).toBe(0);
       expect(tempFiles(blobs)).toEqual([]);
     }, 240_000);
@@ -78,7 +78,7 @@ describe('an interrupted write into an OCI layout', () => {
     const out = tempDir('hoist-copy-int-');
     const layout = path.join(out, 'layout');
     const cache = path.join(out, 'cache');
-    expect(hoist(['pull', ref, `oci-layout:${layout}:x`, '--cache-dir', cache]).status).toBe(0);
+    expect(hoist(['pull', ref, `oci-layout:${layout}:x`, '--cache-dir', cache], { timeoutMs: 120_000 }).status).toBe(0);
     const archive = path.join(out, 'image.tar');
     const r = await interrupted(['copy', `oci-layout:${layout}:x`, `oci-archive:${archive}`, '--cache-dir', cache], () => archiveTempFiles(archive), 'SIGINT');
     expect(r.sawTemp).toBe(true);
@@ -102,7 +102,7 @@ describe('an interrupted write into an OCI layout', () => {
     }
     const archive = path.join(out, 'hello.tar');
     expect(hoist(['build', 'testdata/examples/hello', '--output', `type=oci,dest=${archive}`, '--cache-dir', path.join(out, 'cache')]).status).toBe(0);
-    const r = hoist(['copy', `oci-archive:${archive}`, `oci-layout:${layout}:hello`, '--cache-dir', path.join(out, 'cache')]);
+    const r = hoist(['copy', `oci-archive:${archive}`, `oci-layout:${layout}:hello`, '--cache-dir', path.join(out, 'cache')], { timeoutMs: 120_000 });
     expect(r.status).toBe(0);
     expect(tempFiles(blobs)).toEqual([path.basename(live)]);
   }, 120_000);

@@ -53,12 +53,12 @@ describe('one OCI layout, many writers', () => {
 
   it('a lock left by a dead process is taken over; one held by a live process makes the writer wait', async () => {
     const layout = path.join(out, 'locked');
-    expect(hoist(['copy', `oci-archive:${archive}`, `oci-layout:${layout}:first`, '--cache-dir', path.join(out, 'cache')]).status).toBe(0);
+    expect(hoist(['copy', `oci-archive:${archive}`, `oci-layout:${layout}:first`, '--cache-dir', path.join(out, 'cache')], { timeoutMs: 120_000 }).status).toBe(0);
     const lock = path.join(layout, 'index.json.lock');
 
     // pid 2^22+1 is above Linux's pid_max limit: no process has it.
     writeFileSync(lock, `${2 ** 22 + 1}\n`);
-    const stale = hoist(['copy', '-q', `oci-archive:${archive}`, `oci-layout:${layout}:second`, '--cache-dir', path.join(out, 'cache')]);
+    const stale = hoist(['copy', '-q', `oci-archive:${archive}`, `oci-layout:${layout}:second`, '--cache-dir', path.join(out, 'cache')], { timeoutMs: 120_000 });
     expect(stale.stderr).toBe('');
     expect(stale.status).toBe(0);
     expect(refNames(layout)).toEqual(['first', 'second']);

@@ -1,6 +1,6 @@
 /** What a user sees when a registry hangs, misbehaves, or a reference carries a password (issue 11). */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { listenOnLoopback } from '../helpers/net.js';
 const CLI = fileURLToPath(new URL('../../dist/cmd/hoist.js', import.meta.url));
 const cache = mkdtempSync(path.join(tmpdir(), 'hoist-conn-cli-'));
 
-/** The built CLI, run asynchronously (the servers live in this process). */
+/** The built CLI, run asynchronously (the servers live in this process), killed after two minutes so that a hang fails the test. */
 function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
@@ -22,7 +22,11 @@ function run(args: string[]): Promise<{ status: number | null; stdout: string; s
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (status) => resolve({ status, stdout, stderr, ms: Date.now() - started }));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, ms: Date.now() - started });
+    });
   });
 }
 
@@ -82,4 +86,19 @@ describe('registry connections from the command line', () => {
       expect(r.stderr).not.toContain('S3cretCli');
     },
   );
+
+  test.each([
+    ['FROM', 'FROM user:S3cretCli@127.0.0.1:1/x:1\n', []],
+    ['COPY --from', 'FROM scratch\nCOPY --from=user:S3cretCli@127.0.0.1:1/x:1 /a /a\n', []],
+    ['-t', 'FROM scratch\nCOPY Dockerfile /\n', ['-t', 'user:S3cretCli@127.0.0.1:1/x:1']],
+    ['-t with --push', 'FROM scratch\nCOPY Dockerfile /\n', ['-t', 'user:S3cretCli@127.0.0.1:1/x:1', '--push']],
+  ])('hoist build refuses a reference with a password in %s without echoing it', async (_where, dockerfile, flags) => {
+    const ctx = mkdtempSync(path.join(tmpdir(), 'hoist-conn-ctx-'));
+    writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile);
+    const output = flags.includes('--push') ? [] : ['--output', `type=oci,dest=${path.join(ctx, 'i.tar')}`];
+    const r = await run(['build', ctx, ...output, ...flags]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('cannot hold credentials');
+    expect(`${r.stdout}${r.stderr}`).not.toContain('S3cretCli');
+  });
 });

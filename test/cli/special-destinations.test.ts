@@ -15,6 +15,8 @@ import { readTar } from '../helpers/oci-reader.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cmd/hoist.js', import.meta.url));
 const HELLO = 'testdata/examples/hello';
+/** Every run of the CLI is killed after two minutes: a write that blocks on a special file fails the test instead of hanging the suite. */
+const KILL_AFTER = { timeoutMs: 120_000 };
 
 /** Run the CLI without blocking the test's event loop (it must read a FIFO meanwhile). */
 function hoistAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -23,7 +25,13 @@ function hoistAsync(args: string[]): Promise<{ status: number | null; stdout: st
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+  const timer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER.timeoutMs);
+  return new Promise((resolve) =>
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    }),
+  );
 }
 
 /** Read a FIFO in another process (`cat`), so that a FIFO nobody ever opens for writing cannot hang this one. */
@@ -41,7 +49,7 @@ describe('outputs into special files', () => {
     buildCli();
     cache = path.join(tempDir('hoist-special-cache-'), 'cache');
   });
-  const build = (...extra: string[]) => hoist(['build', HELLO, '-q', '--cache-dir', cache, ...extra]);
+  const build = (...extra: string[]) => hoist(['build', HELLO, '-q', '--cache-dir', cache, ...extra], KILL_AFTER);
 
   it('a FIFO receives the archive and stays a FIFO', async () => {
     const fifo = path.join(tempDir('hoist-fifo-'), 'image.fifo');
@@ -106,6 +114,8 @@ describe('outputs into special files', () => {
     const r = spawnSync('sh', ['-c', '"$@" | cat', 'sh', process.execPath, CLI, 'build', HELLO, '-q', '--cache-dir', cache, '--output', `type=oci,dest=${out}`, '--digest-file', '/proc/self/fd/1'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
+      timeout: KILL_AFTER.timeoutMs,
+      killSignal: 'SIGKILL',
     });
     expect(r.stderr).not.toContain('internal error');
     expect(r.stderr).toBe('');
@@ -138,7 +148,7 @@ describe('outputs into special files', () => {
     execFileSync('mknod', [dev, 'c', '1', '3']);
     const link = path.join(dir, 'out.tar');
     symlinkSync(dev, link);
-    const r = hoist(['copy', '-q', `oci-archive:${archive}`, `docker-archive:${link}:a:1`, '--cache-dir', cache]);
+    const r = hoist(['copy', '-q', `oci-archive:${archive}`, `docker-archive:${link}:a:1`, '--cache-dir', cache], KILL_AFTER);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);

@@ -23,6 +23,9 @@ export interface TarMember {
   size: number;
   content: Buffer;
   pax: Record<string, string>;
+  /** Device numbers of a character or block device (0 for other types). */
+  devmajor: number;
+  devminor: number;
 }
 
 export async function readTar(data: Buffer | Readable): Promise<TarMember[]> {
@@ -44,6 +47,8 @@ export async function readTar(data: Buffer | Readable): Promise<TarMember[]> {
           size: header.size ?? 0,
           content: Buffer.concat(chunks),
           pax: (header.pax ?? {}) as Record<string, string>,
+          devmajor: header.devmajor ?? 0,
+          devminor: header.devminor ?? 0,
         });
         next();
       });

@@ -124,6 +124,12 @@ export async function downloadUrl(url: string, opts: DownloadOptions): Promise<D
     response = await doFetch(target, init);
   } catch (err) {
     opts.signal?.throwIfAborted();
+    if (hasUndiciCode(err, 'UND_ERR_HEADERS_TIMEOUT') || hasUndiciCode(err, 'UND_ERR_CONNECT_TIMEOUT')) {
+      throw new HoistError('DOWNLOAD_TIMEOUT', `cannot download ${shown}: the server sent no answer in time (${describeFetchError(err, secrets)})`, {
+        hint: 'the server or the network is stalled; retry, or raise --registry-timeout',
+        cause: err,
+      });
+    }
     throw new HoistError('DOWNLOAD_FAILED', `cannot download ${shown}: ${describeFetchError(err, secrets)}`, {
       hint: 'check the URL, the network, and proxy settings (HTTPS_PROXY, NO_PROXY)',
       cause: err,
@@ -156,7 +162,7 @@ export async function downloadUrl(url: string, opts: DownloadOptions): Promise<D
     await rm(path, { force: true });
     opts.signal?.throwIfAborted();
     if (err instanceof HoistError) throw err;
-    if ((err as { code?: unknown }).code === 'UND_ERR_BODY_TIMEOUT') {
+    if (hasUndiciCode(err, 'UND_ERR_BODY_TIMEOUT')) {
       throw new HoistError('DOWNLOAD_TIMEOUT', `downloading ${shown}: the server stopped sending after ${hashing.size} bytes`, {
         hint: 'the server or the network stalled; retry, or raise --registry-timeout',
         cause: err,
@@ -221,6 +227,14 @@ function safeDecode(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** Whether `err` or one of its causes carries undici's error `code` (fetch wraps them in a TypeError "terminated"). */
+function hasUndiciCode(err: unknown, code: string): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
 }
 
 function describeFetchError(err: unknown, secrets: readonly string[]): string {

@@ -37,6 +37,8 @@ export interface ContextStat {
   dev: number;
   ino: number;
   nlink: number;
+  /** The device number a device node stands for (st_rdev); 0 for other kinds. */
+  rdev: number;
   /** The link's target as stored, for symlinks only. */
   linkTarget?: string;
 }
@@ -202,7 +204,7 @@ export async function statContextPath(absPath: string): Promise<ContextStat | nu
     const kind = kindOf(st);
     const out: ContextStat = {
       kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size,
-      mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino, nlink: st.nlink,
+      mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino, nlink: st.nlink, rdev: st.rdev,
     };
     if (kind === 'symlink') out.linkTarget = await readlink(absPath);
     return out;

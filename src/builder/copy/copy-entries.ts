@@ -6,7 +6,7 @@ import { HoistError } from '../../errors.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import { applyChmod } from './chmod.js';
 import type { Owner } from './owner.js';
-import type { SourceFs, SourceNode } from './source-fs.js';
+import type { SourceFs, SourceNode, SpecialSourceNode } from './source-fs.js';
 import type { ParentsMatch } from './parents-sources.js';
 import type { SourceMatch } from './resolve-sources.js';
 import { resolveInRoot, type RootWalk } from '../../../snapshot/root-path.js';
@@ -206,6 +206,8 @@ export class CopyPlanner {
         this.placeFile(target, node, fs.keepsOwners);
       } else if (node.kind === 'symlink') {
         this.placeSymlink(target, node, fs.keepsOwners);
+      } else {
+        this.placeSpecial(target, node, fs.keepsOwners);
       }
     }
   }
@@ -223,6 +225,7 @@ export class CopyPlanner {
     const name = posix.basename(match.rel) || posix.basename(match.realRel);
     const target = this.destIsDir ? join(this.destRel, name) : this.destRel;
     if (node.kind === 'file') this.placeFile(target, node, fs.keepsOwners);
+    else if (node.kind !== 'symlink') this.placeSpecial(target, node, fs.keepsOwners);
   }
 
   private async copyTree(fs: SourceFs, srcDir: string, destDir: string, relInSource: string): Promise<void> {
@@ -245,11 +248,32 @@ export class CopyPlanner {
         this.placeFile(target, node, fs.keepsOwners);
       } else if (node.kind === 'symlink') {
         this.placeSymlink(target, node, fs.keepsOwners);
+      } else {
+        this.placeSpecial(target, node, fs.keepsOwners);
       }
     }
   }
 
+  /** A FIFO or device node: copied as it is (fsutil's copier and receiver make it with mknod). */
+  private placeSpecial(target: string, node: SpecialSourceNode, keepOwner: boolean): void {
+    if (target === '') throw new CopyError('DEST_IS_ROOT', `${this.layout.what}: cannot copy a ${node.kind} over the root directory`);
+    if (this.planned(target)?.kind === 'dir') {
+      throw new CopyError('DEST_IS_DIR', `${this.layout.what}: cannot copy to ${JSON.stringify('/' + target)}: it is an existing directory`, {
+        hint: 'end the destination with / to copy into the directory',
+      });
+    }
+    this.ensureParents(target);
+    const meta = { path: target, mode: this.modeOf(node.mode, false), ...this.ownerOf(node, keepOwner), mtime: node.mtime, ...xattrsOf(node) };
+    this.out.set(target, node.kind === 'fifo' ? { kind: 'fifo', ...meta } : { kind: node.kind, ...meta, devmajor: node.devmajor, devminor: node.devminor });
+  }
+
   private placeSymlink(target: string, node: Extract<SourceNode, { kind: 'symlink' }>, keepOwner: boolean): void {
+    if (this.planned(target)?.kind === 'dir') {
+      // fsutil's copier: ensureEmptyFileTarget refuses every non-directory source over a directory.
+      throw new CopyError('DEST_IS_DIR', `${this.layout.what}: cannot replace the directory ${JSON.stringify('/' + target)} with a symbolic link`, {
+        hint: 'BuildKit refuses this too: remove the directory in an earlier step (RUN rm -r), or copy the link elsewhere',
+      });
+    }
     this.ensureParents(target);
     this.out.set(target, { kind: 'symlink', path: target, linkname: node.linkname, mode: 0o777, ...this.ownerOf(node, keepOwner), mtime: node.mtime, ...xattrsOf(node) });
   }
@@ -284,8 +308,20 @@ export class CopyPlanner {
    */
   private placeDir(target: string, node: Extract<SourceNode, { kind: 'dir' }>, keepOwner: boolean): void {
     if (target === '') return;
+    const existing = this.planned(target);
+    if (existing !== undefined && existing.kind !== 'dir') {
+      // fsutil's copyDirectoryOnly: "cannot copy to non-directory" (it lstats: a symlink is not followed).
+      throw new CopyError('NOT_A_DIRECTORY', `${this.layout.what}: cannot copy a directory to ${JSON.stringify('/' + target)}: a ${existing.kind} is in the way`, {
+        hint: 'BuildKit refuses this too: remove it in an earlier step (RUN rm), or copy the directory elsewhere',
+      });
+    }
     this.ensureParents(target);
     this.out.set(target, { kind: 'dir', path: target, mode: this.modeOf(node.mode, true), ...this.ownerOf(node, keepOwner), mtime: node.mtime, ...xattrsOf(node) });
+  }
+
+  /** What `path` is when this copy reaches it: planned by an earlier source of this COPY, else the stage's. */
+  private planned(path: string): { kind: string } | undefined {
+    return this.out.get(path) ?? this.layout.view.lstat(path);
   }
 
   private keepExisting(path: string, existing: ViewNode): void {

@@ -5,6 +5,7 @@ import type { ViewNode } from '../../../snapshot/fs-view.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
 import type { Xattrs } from '../../../snapshot/layer-entry.js';
 import { readXattrs } from '../../../snapshot/xattrs.js';
+import { splitDevice } from '../../../snapshot/dir-source.js';
 import { PatternMatcher, goClean } from '../../dockerfile/ignore/index.js';
 import { resolveContextRoot, statContextPath, walkContext, type ContextStat } from '../context/index.js';
 import { unreadableContext } from '../context/errors.js';
@@ -23,7 +24,11 @@ export type SourceNode =
   | (SourceMeta & { kind: 'file'; size: number; open(): Readable; linkKey?: string | undefined })
   | (SourceMeta & { kind: 'dir' })
   | (SourceMeta & { kind: 'symlink'; linkname: string })
-  | (SourceMeta & { kind: 'other' });
+  | (SourceMeta & { kind: 'fifo' })
+  | (SourceMeta & { kind: 'char-device' | 'block-device'; devmajor: number; devminor: number });
+
+/** A node COPY writes as it is, with no content: a FIFO or a device node. */
+export type SpecialSourceNode = Extract<SourceNode, { kind: 'fifo' | 'char-device' | 'block-device' }>;
 
 /**
  * Where COPY sources come from: the build context (a directory filtered by
@@ -63,8 +68,11 @@ async function nodeFromContext(abs: string, st: ContextStat): Promise<SourceNode
       return { kind: 'dir', ...base };
     case 'symlink':
       return { kind: 'symlink', ...base, linkname: st.linkTarget ?? '' };
+    // fsutil sends FIFOs and device nodes with their stat and no data, and its receiver makes them with mknod.
+    case 'fifo':
+      return { kind: 'fifo', ...base };
     default:
-      return { kind: 'other', ...base };
+      return { kind: st.kind, ...base, ...splitDevice(BigInt(st.rdev)) };
   }
 }
 
@@ -185,8 +193,10 @@ function nodeFromView(node: ViewNode): SourceNode {
       return { kind: 'dir', ...base };
     case 'symlink':
       return { kind: 'symlink', ...base, linkname: node.linkname };
+    case 'fifo':
+      return { kind: 'fifo', ...base };
     default:
-      return { kind: 'other', ...base };
+      return { kind: node.kind, ...base, devmajor: node.devmajor, devminor: node.devminor };
   }
 }
 

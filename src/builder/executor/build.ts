@@ -1,11 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { FsView } from '../../../snapshot/fs-view.js';
 import type { StageRootfs } from '../run/stage-rootfs.js';
 import type { Layer } from '../../oci/index.js';
 import { HoistError, type Warning } from '../../errors.js';
-import { fsError, withFsContext } from '../../fs-errors.js';
+import { withFsContext } from '../../fs-errors.js';
 import {
   imageFromParts,
   parseReference,
@@ -34,6 +33,7 @@ import { eventEmitter, type BuildEvent, type EmitEvent } from '../events.js';
 import { StepTracker } from './step-tracker.js';
 import { pickRunner, runNeeds, type RunnerChoice } from '../run/pick-runner.js';
 import type { Isolation, Runner, SnapshotRequest } from '../../run/index.js';
+import { createScratchDir, removeDeadScratchDirs } from '../scratch-dir.js';
 
 export interface BuildOptions extends FrontendOptions {
   store: BlobStore;
@@ -343,9 +343,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
           baseImageEnv: (ref) => envOf.get(ref),
         });
   const now = opts.now ?? new Date();
-  const tmpDir = await mkdtemp(path.join(tmpdir(), 'hoist-build-')).catch((err: unknown) => {
-    throw fsError(err, tmpdir(), 'create a scratch directory in');
-  });
+  await removeDeadScratchDirs(tmpdir());
+  const tmpDir = await createScratchDir(tmpdir());
   for (const w of plan.warnings) emit({ type: 'warning', ...w });
   const steps = new StepTracker(emit, Date.now, plan.stages.filter((s) => s.needed).length);
   const builder = new Builder(opts, bases, tmpDir, emit, steps, plan);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
@@ -20,6 +21,25 @@ describe('COPY from the build context', () => {
     const sock = files.get('app/app.sock');
     expect(sock).toMatchObject({ type: 'file', size: 0, mode: 0o751, uid: 0, gid: 0 });
     expect(files.get('app/a.txt')?.content.toString()).toBe('A');
+  });
+
+  it('copies a FIFO as a FIFO, never opening it, as BuildKit does (fsutil mknod)', async () => {
+    const ctx = makeContext({ 'a.txt': 'A' });
+    execFileSync('mkfifo', ['-m', '0640', path.join(ctx, 'pipe')]);
+    const { files } = await buildImage('FROM scratch\nCOPY . /app/\nCOPY pipe /single\nCOPY --chmod=600 p* /glob/\n', ctx);
+    expect(files.get('app/pipe')).toMatchObject({ type: 'fifo', size: 0, mode: 0o640, uid: 0, gid: 0 });
+    expect(files.get('single')).toMatchObject({ type: 'fifo', mode: 0o640 });
+    expect(files.get('glob/pipe')).toMatchObject({ type: 'fifo', mode: 0o600 });
+    expect(files.get('app/a.txt')?.content.toString()).toBe('A');
+  });
+
+  it.runIf(process.getuid?.() === 0)('copies character and block devices with their numbers (as root, where mknod works)', async () => {
+    const ctx = makeContext({ 'a.txt': 'A' });
+    execFileSync('mknod', ['-m', '0620', path.join(ctx, 'tty9'), 'c', '4', '9']);
+    execFileSync('mknod', ['-m', '0660', path.join(ctx, 'big'), 'b', '259', '300000']);
+    const { files } = await buildImage('FROM scratch\nCOPY . /dev/\nFROM scratch\nCOPY --from=0 /dev/ /again/\n', ctx);
+    expect(files.get('again/tty9')).toMatchObject({ type: 'character-device', mode: 0o620, devmajor: 4, devminor: 9 });
+    expect(files.get('again/big')).toMatchObject({ type: 'block-device', mode: 0o660, devmajor: 259, devminor: 300000 });
   });
 
   it('leaves out what .dockerignore excludes, and keeps what a ! exception brings back under a plain directory', async () => {

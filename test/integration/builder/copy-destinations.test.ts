@@ -69,6 +69,35 @@ describe('ADD extracts through symlinks already in the image', () => {
   });
 });
 
+describe('a copied tree over what the image has at its paths (fsutil copy: lstat, no replacement)', () => {
+  // buildah-conformance 159-162 (testdata/replace/symlink-with-directory): tree1/maybe-directory -> directory, tree2/maybe-directory/.
+  const ctx = makeContext({
+    'tree1/directory/file-in-directory': '',
+    'tree1/maybe-directory': { symlink: 'directory' },
+    'tree2/maybe-directory/file-in-maybe-directory': '',
+    'tree3/maybe-directory': 'a file',
+  });
+
+  it.each([
+    ['a directory over a symbolic link (159)', 'COPY tree1/ /\nCOPY tree2/ /\n', 'NOT_A_DIRECTORY', /Dockerfile:3: .*cannot copy a directory to "\/maybe-directory": a symlink is in the way/],
+    ['a directory over a symbolic link below the destination (162)', 'COPY tree1/ /tree/\nCOPY tree2/ /tree/\n', 'NOT_A_DIRECTORY', /Dockerfile:3: .*"\/tree\/maybe-directory": a symlink is in the way/],
+    ['a directory over a file', 'COPY tree3/ /\nCOPY tree2/ /\n', 'NOT_A_DIRECTORY', /"\/maybe-directory": a file is in the way/],
+    ['a symbolic link over a directory (160)', 'COPY tree2/ /\nCOPY tree1/ /\n', 'DEST_IS_DIR', /Dockerfile:3: .*cannot replace the directory "\/maybe-directory" with a symbolic link/],
+    ['a symbolic link over a directory below the destination (161)', 'COPY tree2/ /tree/\nCOPY tree1/ /tree/\n', 'DEST_IS_DIR', /"\/tree\/maybe-directory" with a symbolic link/],
+  ])('%s is refused, as BuildKit refuses it', async (_name, steps, code, message) => {
+    const err = (await buildImage(`FROM scratch\n${steps}`, ctx).catch((e: unknown) => e)) as Error & { code?: string };
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toBe(code);
+    expect(err.message).toMatch(message);
+  });
+
+  it('a directory over a directory merges, and a file or link over a file replaces it', async () => {
+    const { files } = await buildImage('FROM scratch\nCOPY tree2/ /\nCOPY tree2/ /\nCOPY tree3/ /x/\nCOPY tree1/ /x/\n', ctx);
+    expect(files.get('maybe-directory/file-in-maybe-directory')).toMatchObject({ type: 'file' });
+    expect(files.get('x/maybe-directory')).toMatchObject({ type: 'symlink', linkname: 'directory' });
+  });
+});
+
 describe('directories COPY creates (fsutil Copy, prepareTargetDir, MkdirAll)', () => {
   const ctx = makeContext({ 'tree/sub/f': 'f', 'file': 'x' });
   beforeAll(() => {

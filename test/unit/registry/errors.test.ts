@@ -96,6 +96,39 @@ describe('credential redaction', () => {
     }
   });
 
+  test('a registry that echoes the identity token and the bearer token it was sent gets both scrubbed', async () => {
+    const identity = 'IdentityTok-7c1e-refresh';
+    const bearer = 'BearerTok-55aa-access';
+    const s = await startServer((req, res, body) => {
+      if (req.url?.startsWith('/token')) {
+        // The OAuth2 refresh-token grant hoist uses for an identity token.
+        const form = new URLSearchParams(body.toString());
+        if (form.get('refresh_token') !== identity) return void res.writeHead(401).end();
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: bearer }));
+      }
+      if (req.headers.authorization === undefined) {
+        return void res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="svc"` }).end();
+      }
+      const message = `denied: you sent ${JSON.stringify(req.headers.authorization)}, token ${bearer}, refresh token ${identity}`;
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'DENIED', message }] }));
+    });
+    const c = new RegistryClient({ keychain: staticKeychain({ [s.host]: { kind: 'identity-token', token: identity } }), retry: { maxAttempts: 1 } });
+    try {
+      const err = (await c.getManifest(parseReference(`${s.host}/app:1`)).catch((e: unknown) => e)) as RegistryError;
+      expect(err).toBeInstanceOf(RegistryError);
+      expect(err.status).toBe(403);
+      expect(err.message).toContain('DENIED: denied: you sent');
+      // The server did see both: the grant carried the identity token, the manifest request the bearer.
+      expect(s.requests.some((r) => r.headers.authorization === `Bearer ${bearer}`)).toBe(true);
+      const shown = `${err.message}\n${err.hint ?? ''}\n${JSON.stringify(err.ociErrors)}`;
+      expect(shown).not.toContain(identity);
+      expect(shown).not.toContain(bearer);
+    } finally {
+      await c.close();
+      await s.close();
+    }
+  });
+
   test('connection failures name the registry but no userinfo', () => {
     const cause = Object.assign(new Error('connect ECONNREFUSED for https://me:secret@h/v2/'), { code: 'ECONNREFUSED' });
     const e = connectionFailure('ping h', 'h', cause);
