@@ -1,27 +1,32 @@
 // What receiving a pull's blobs costs in Node.js itself, without hoist: the
 // layers of an image fetched from a local registry, 3 at a time (hoist's
-// layout concurrency), once through undici (hoist's HTTP client) and once
-// through node:http, each in its own process. `discard` only receives;
-// `hashwrite` also hashes every byte, writes it to a file and fsyncs it, as
-// a pull must. The CPU columns count the transfer only (after the manifest).
+// layout concurrency), through undici (hoist's HTTP client), through
+// node:http, and through node:http in 3 worker threads (each downloads whole
+// blobs), each in its own process; and `skopeo copy` of the same image.
+// `discard` only receives; `hashwrite` also hashes every byte, writes it to
+// a file and fsyncs it, as a pull must. `wall s` and `cpu s` are the whole
+// process (start-up included); `xfer s` is the transfer after the manifest.
 // See README.md (issue 12).
 //
 //   node bench/push-pull/run.mjs --dir /tmp/pp --keep --runs 1 --ops pull   # makes /tmp/pp/layout-512M
 //   node bench/push-pull/receive.mjs --layout /tmp/pp/layout-512M --runs 3
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isMainThread, Worker, workerData } from 'node:worker_threads';
 import { startRegistry } from '../lib/registry.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 
-if (process.argv[2] === 'child') {
+if (!isMainThread) {
+  await downloader(workerData);
+} else if (process.argv[2] === 'child') {
   await child(process.argv[3], process.argv[4], process.argv[5], process.argv[6]);
 } else {
   await controller();
@@ -35,24 +40,33 @@ async function controller() {
   try {
     execFileSync('/usr/bin/skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${values.layout}:bench`, `docker://${reg.host}/bench/src:1`]);
     const rows = new Map();
+    const clients = ['undici', 'node:http', 'workers'];
     for (let i = 0; i < Number(values.runs); i++) {
-      for (const mode of ['discard', 'hashwrite']) {
-        for (const client of i % 2 === 0 ? ['undici', 'node:http'] : ['node:http', 'undici']) {
+      for (const mode of ['discard', 'hashwrite', 'skopeo']) {
+        for (const client of mode === 'skopeo' ? ['skopeo'] : i % 2 === 0 ? clients : [...clients].reverse()) {
           const out = join(work, 'out');
           rmSync(out, { recursive: true, force: true });
-          const r = spawnSync(process.execPath, [SELF, 'child', client, mode, reg.host, out], { encoding: 'utf8' });
+          const cmd = client === 'skopeo'
+            ? ['/usr/bin/skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${reg.host}/bench/src:1`, `oci:${out}:bench`]
+            : [process.execPath, SELF, 'child', client, mode, reg.host, out];
+          const timeFile = join(work, 'time');
+          const t0 = performance.now();
+          const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, ...cmd], { encoding: 'utf8' });
+          const wall = (performance.now() - t0) / 1000;
           if (r.status !== 0) throw new Error(`${client} ${mode}: ${r.stderr}`);
+          const [user, sys] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
           const key = `${client} ${mode}`;
-          rows.set(key, [...(rows.get(key) ?? []), JSON.parse(r.stdout)]);
+          rows.set(key, [...(rows.get(key) ?? []), { wall, cpu: user + sys, xfer: client === 'skopeo' ? NaN : JSON.parse(r.stdout).wall }]);
         }
       }
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    console.log(`load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    console.log('client     mode        wall s   user s   sys s   (medians of the transfer part)');
+    console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log('client     mode        wall s   cpu s  xfer s   (medians)');
     for (const [key, rs] of rows) {
       const [client, mode] = key.split(' ');
-      console.log(`${client.padEnd(10)} ${mode.padEnd(10)} ${median(rs.map((r) => r.wall)).toFixed(2).padStart(7)} ${median(rs.map((r) => r.user)).toFixed(2).padStart(8)} ${median(rs.map((r) => r.sys)).toFixed(2).padStart(7)}`);
+      const col = (f) => (Number.isNaN(median(rs.map(f))) ? '-' : median(rs.map(f)).toFixed(2)).padStart(7);
+      console.log(`${client.padEnd(10)} ${mode.padEnd(10)} ${col((r) => r.wall)} ${col((r) => r.cpu)} ${col((r) => r.xfer)}`);
     }
   } finally {
     await reg.stop();
@@ -66,18 +80,37 @@ async function child(client, mode, host, out) {
   const manifest = JSON.parse((await collect(await get(`http://${host}/v2/bench/src/manifests/1`, { accept: 'application/vnd.oci.image.manifest.v1+json' }))).toString());
   const layers = [...manifest.layers].sort((a, b) => b.size - a.size);
   const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  let next = 0;
-  await Promise.all(
-    [0, 1, 2].map(async () => {
-      while (next < layers.length) {
-        const layer = layers[next++];
-        await receive(await get(`http://${host}/v2/bench/src/blobs/${layer.digest}`, {}), layer, mode, out);
-      }
-    }),
-  );
-  const c = process.cpuUsage(c0);
-  process.stdout.write(JSON.stringify({ wall: (performance.now() - t0) / 1000, user: c.user / 1e6, sys: c.system / 1e6 }));
+  if (client === 'workers') {
+    // Whole blobs per thread; the next index is shared, so the largest go first.
+    const next = new Int32Array(new SharedArrayBuffer(4));
+    await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise((resolve, reject) => {
+            new Worker(SELF, { workerData: { host, mode, out, layers, next } }).once('exit', resolve).once('error', reject);
+          }),
+      ),
+    );
+  } else {
+    let next = 0;
+    await Promise.all(
+      [0, 1, 2].map(async () => {
+        while (next < layers.length) {
+          const layer = layers[next++];
+          await receive(await get(`http://${host}/v2/bench/src/blobs/${layer.digest}`, {}), layer, mode, out);
+        }
+      }),
+    );
+  }
+  process.stdout.write(JSON.stringify({ wall: (performance.now() - t0) / 1000 }));
+  process.exit(0);
+}
+
+async function downloader({ host, mode, out, layers, next }) {
+  const get = nodeGet();
+  for (let i = Atomics.add(next, 0, 1); i < layers.length; i = Atomics.add(next, 0, 1)) {
+    await receive(await get(`http://${host}/v2/bench/src/blobs/${layers[i].digest}`, {}), layers[i], mode, out);
+  }
   process.exit(0);
 }
 
