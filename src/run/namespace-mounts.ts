@@ -14,7 +14,7 @@ import type { NetworkFiles } from './step-env.js';
 export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffold, net: NetworkFiles): Promise<MountOp[]> {
   const ops: MountOp[] = [];
   const dev = await scaffold.ensure('dev', 'dir');
-  ops.push({ op: 'tmpfs', target: dev });
+  ops.push({ op: 'tmpfs', target: dev, options: 'nosuid,mode=755' });
   for (const d of DEVICES) ops.push({ op: 'device', source: `/dev/${d.name}`, target: path.join(dev, d.name) });
   ops.push({ op: 'link', value: '/proc/self/fd', target: path.join(dev, 'fd') });
   for (const [i, name] of ['stdin', 'stdout', 'stderr'].entries()) ops.push({ op: 'link', value: `/proc/self/fd/${i}`, target: path.join(dev, name) });
@@ -28,9 +28,20 @@ export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffol
       if (!(err instanceof UnsafeMountpointError)) throw err;
     }
   }
+  const mounted: string[] = [];
   for (const m of spec.mounts) {
-    const kind = (await stat(m.source)).isDirectory() ? 'dir' : 'file';
-    ops.push({ op: 'bind', source: m.source, target: await scaffold.ensure(m.target, kind), readonly: m.readonly === true });
+    const kind = m.kind === 'tmpfs' || (await stat(m.source)).isDirectory() ? 'dir' : 'file';
+    const target = await scaffold.ensure(m.target, kind);
+    // Inside an earlier mount the mount point is made there, once that one is mounted (BuildKit makes it in the source too).
+    if (mounted.some((t) => target.startsWith(`${t}/`))) ops.push({ op: kind, target });
+    mounted.push(target);
+    if (m.kind === 'tmpfs') {
+      // As BuildKit mounts a tmpfs: anyone may write, nothing runs setuid from it.
+      const size = m.sizeBytes !== undefined ? `,size=${m.sizeBytes}` : '';
+      ops.push({ op: 'tmpfs', target, options: `nosuid,nodev,mode=1777${size}` });
+    } else {
+      ops.push({ op: 'bind', source: m.source, target, readonly: m.readonly === true });
+    }
   }
   return ops;
 }

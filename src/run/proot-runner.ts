@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { constants } from 'node:os';
 import { HoistError } from '../errors.js';
 import { rootOnly, type IdMap } from './id-map.js';
@@ -44,6 +45,7 @@ export class ProotRunner implements Runner {
     // parents' times: the mount points are made here instead, and removed with the times restored.
     const scaffold = new RootfsScaffold(spec.rootfs, requireTool(this.opts.tools, 'touch', this.kind));
     const net = await copyNetworkFiles(this.opts);
+    const cleanups: string[] = [];
     try {
       const args = [spec.uid === 0 && spec.gid === 0 ? '-0' : `-i`];
       if (args[0] === '-i') args.push(`${spec.uid}:${spec.gid}`);
@@ -71,13 +73,11 @@ export class ProotRunner implements Runner {
         }
       }
       for (const m of spec.mounts) {
-        if (m.readonly === true) {
-          throw new HoistError('RUN_MOUNTS_UNSUPPORTED', `the proot runner cannot bind ${m.source} read-only`, {
-            hint: 'use a read-write bind, or build where user or mount namespaces are allowed',
-          });
-        }
-        await scaffold.ensure(m.target, (await stat(m.source)).isDirectory() ? 'dir' : 'file');
-        args.push('-b', `${m.source}:${m.target}`);
+        // proot has no tmpfs: an empty directory of hoist's stands in, removed after the step.
+        const source = m.kind === 'tmpfs' ? await emptyDir(this.opts.tmpDir, cleanups) : m.source;
+        await scaffold.ensure(m.target, m.kind === 'tmpfs' || (await stat(source)).isDirectory() ? 'dir' : 'file');
+        // proot cannot make a bind read-only; every read-only source hoist gives a step is a copy of its own, discarded after it.
+        args.push('-b', `${source}:${m.target}`);
       }
       // proot reads PROOT_* variables of its own; the step's environment is passed as it is, so none are set.
       // proot exits 255 when the step dies of a signal, and says which on stderr.
@@ -99,8 +99,17 @@ export class ProotRunner implements Runner {
     } finally {
       await scaffold.undo();
       await net.remove();
+      for (const dir of cleanups) await rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+/** A new empty 1777 directory under `parent` (a tmpfs's stand-in), noted in `cleanups`. */
+async function emptyDir(parent: string, cleanups: string[]): Promise<string> {
+  const dir = await mkdtemp(path.join(parent, 'tmpfs-'));
+  cleanups.push(dir);
+  await chmod(dir, 0o1777);
+  return dir;
 }
 
 function signalName(n: number): NodeJS.Signals | undefined {
