@@ -34,6 +34,7 @@ import { eventEmitter, type BuildEvent, type EmitEvent } from '../events.js';
 import { StepTracker } from './step-tracker.js';
 import { pickRunner, runNeeds, type RunnerChoice } from '../run/pick-runner.js';
 import type { Isolation, Runner, SnapshotRequest } from '../../run/index.js';
+import type { SecretSource } from '../run/mounts/build-secrets.js';
 
 export interface BuildOptions extends FrontendOptions {
   store: BlobStore;
@@ -63,6 +64,12 @@ export interface BuildOptions extends FrontendOptions {
   labels?: ReadonlyArray<readonly [string, string]> | undefined;
   /** `--annotation`: added to the final image's manifest. */
   annotations?: ReadonlyArray<readonly [string, string]> | undefined;
+  /** `--secret`: RUN --mount=type=secret's contents by id. */
+  secrets?: ReadonlyMap<string, SecretSource> | undefined;
+  /** `--ssh`: agent sockets by id, for RUN --mount=type=ssh. */
+  sshAgents?: ReadonlyMap<string, string> | undefined;
+  /** Where RUN --mount=type=cache directories are kept; default `mounts` in the store's directory (the cache dir). */
+  cacheMountsDir?: string | undefined;
 }
 
 export interface BuildResult {
@@ -185,6 +192,9 @@ class Builder {
       snapshotKind: async () => (await this.runnerChoice()).snapshot.kind,
       proxyEnv: this.plan.proxyEnv,
       onCleanup: (cleanup) => this.cleanups.push(cleanup),
+      secrets: this.opts.secrets ?? new Map(),
+      sshAgents: this.opts.sshAgents ?? new Map(),
+      cacheMountsDir: this.opts.cacheMountsDir ?? path.join(this.opts.store.root, 'mounts'),
     };
   }
 
@@ -303,7 +313,10 @@ function stageReads(plan: BuildPlan): Map<number, number> {
   for (const stage of plan.stages) {
     if (!stage.needed) continue;
     if (stage.base.kind === 'stage') count(stage.base.index);
-    for (const planned of stage.instructions) if (planned.fromStage !== undefined) count(planned.fromStage);
+    for (const planned of stage.instructions) {
+      if (planned.fromStage !== undefined) count(planned.fromStage);
+      for (const index of planned.mountStages?.values() ?? []) count(index);
+    }
   }
   return reads;
 }
