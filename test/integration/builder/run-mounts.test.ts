@@ -8,7 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,19 @@ afterAll(() => {
   if (savedTmp === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = savedTmp;
 });
+
+/** The host's ssh-add, its libraries and its loader (as `ld.so`) in `dir`. */
+async function hostSshAdd(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const sshAdd = execFileSync('sh', ['-c', 'command -v ssh-add'], { encoding: 'utf8' }).trim();
+  await copyFile(sshAdd, path.join(dir, 'ssh-add'));
+  for (const line of execFileSync('ldd', [sshAdd], { encoding: 'utf8' }).split('\n')) {
+    const lib = /(\/\S+) \(0x/.exec(line)?.[1];
+    if (lib === undefined) continue;
+    await copyFile(lib, path.join(dir, /ld-linux/.test(lib) ? 'ld.so' : path.basename(lib)));
+  }
+  await chmod(path.join(dir, 'ld.so'), 0o755);
+}
 
 /** A runner kind that cannot work on this machine is skipped by what it says (RUN_NO_RUNNER), as in run.test.ts. */
 async function orNoRunner<T>(work: () => Promise<T>): Promise<T | undefined> {
@@ -199,7 +212,7 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
     });
   }, 300_000);
 
-  it('forwards an SSH agent: a socket at the default target, SSH_AUTH_SOCK set, no trace of /run/buildkit after', async () => {
+  it('forwards an SSH agent: ssh-add -l in the step lists its key, SSH_AUTH_SOCK is the default target, no trace of /run/buildkit after', async () => {
     const dir = tempDir('hoist-mounts-agent-');
     const sock = path.join(dir, 'agent.sock');
     const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
@@ -209,13 +222,23 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
       const key = path.join(dir, 'id_ed25519');
       execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'hoist-test-key', '-f', key]);
       execFileSync('ssh-add', [key], { env: { SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      // busybox has no ssh-add: the host's, with its libraries, is bound in and run through its loader.
+      await hostSshAdd(path.join(context, 'ssh-tools'));
       const built = await orNoRunner(() =>
-        hoistBuild(['FROM base', 'RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /sock', 'RUN test -e /run/buildkit && echo LEFT > /left || echo clean > /left'], { isolation: kind, sshAgents: new Map([['default', sock]]) }),
+        hoistBuild(
+          [
+            'FROM base',
+            'RUN --mount=type=ssh --mount=type=bind,source=ssh-tools,target=/t test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /sock && /t/ld.so --library-path /t /t/ssh-add -l > /keys',
+            'RUN test -e /run/buildkit && echo LEFT > /left || echo clean > /left',
+          ],
+          { isolation: kind, sshAgents: new Map([['default', sock]]) },
+        ),
       );
       if (built === undefined) return;
       const step = built.image.layers.at(-2) as TarMember[];
       expect(step.find((m) => m.name === 'sock')?.content.toString()).toBe('/run/buildkit/ssh_agent.0\n');
-      expect(names(step)).toEqual(['sock']);
+      expect(step.find((m) => m.name === 'keys')?.content.toString()).toContain('hoist-test-key (ED25519)');
+      expect(names(step).sort()).toEqual(['keys', 'sock']);
       expect((built.image.layers.at(-1) as TarMember[]).find((m) => m.name === 'left')?.content.toString()).toBe('clean\n');
     } finally {
       if (agent.pid !== undefined) process.kill(agent.pid);
