@@ -21,6 +21,9 @@ import { tempDir } from '../../helpers/build.js';
 import { readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
 import { ensureDebianPackages } from '../../helpers/packages.js';
 import { AMD64 } from '../../helpers/plan.js';
+import { RegistryClient, RegistrySink, RegistrySource } from '../../../registry/index.js';
+import { anonymousKeychain } from '../../../registry/keychain/index.js';
+import { startRegistry, type RunningRegistry } from '../../helpers/registry/index.js';
 
 let context: string;
 let scratch: string;
@@ -244,5 +247,39 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
       if (agent.pid !== undefined) process.kill(agent.pid);
       await rm(dir, { recursive: true, force: true });
     }
+  }, 300_000);
+});
+
+describe('RUN --mount from an image', () => {
+  let registry: RunningRegistry;
+  let client: RegistryClient;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    client = new RegistryClient({ keychain: anonymousKeychain() });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await registry?.stop();
+  });
+
+  it('binds a path of a registry image, and caches can be seeded from one', async () => {
+    const store = new BlobStore(tempDir('hoist-mounts-img-store-'));
+    const images = new RegistrySource(client, { store, defaultPlatform: AMD64 });
+    const ref = `${registry.host}/mounts-src:1`;
+    await hoistBuild(['FROM base', 'RUN mkdir -p /opt/data && echo in-the-image > /opt/data/file'], { store, images, push: new RegistrySink(client), tags: [ref] });
+    const built = await orNoRunner(() =>
+      hoistBuild(
+        [
+          'FROM base',
+          `RUN --mount=type=bind,from=${ref},source=/opt/data,target=/img --mount=type=cache,id=seeded,from=${ref},source=/opt/data,target=/c cat /img/file /c/file > /seen`,
+        ],
+        { store, images },
+      ),
+    );
+    if (built === undefined) return;
+    const last = built.image.layers.at(-1) as TarMember[];
+    expect(last.find((m) => m.name === 'seen')?.content.toString()).toBe('in-the-image\nin-the-image\n');
+    expect(names(last)).toEqual(['seen']);
   }, 300_000);
 });
