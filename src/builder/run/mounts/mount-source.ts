@@ -47,7 +47,7 @@ export function cleanMountSource(source: string, from: string | undefined): stri
       hint: 'a mount reads only inside its source: give a path inside the build context (or the stage or image from= names), or choose a wider context directory',
     });
   }
-  return posix.normalize(`/${normal}`).slice(1) || '.';
+  return posix.normalize(`/${normal}`).slice(1).replace(/\/+$/, '') || '.';
 }
 
 /**
