@@ -250,6 +250,28 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
   }, 300_000);
 });
 
+describe('RUN --mount with --snapshot overlay', () => {
+  it('mounts over the overlay, and the upper dir holds nothing of the mounts', async () => {
+    const built = await orNoRunner(() =>
+      hoistBuild(
+        [
+          'FROM base',
+          'RUN --mount=target=/mnt/ctx,source=src --mount=type=cache,target=/var/cache/o --mount=type=tmpfs,target=/tmp/t --mount=type=secret,id=s \\',
+          '  cat /mnt/ctx/sub/data.txt /run/secrets/s > /dev/null && echo c >> /var/cache/o/f && echo t > /tmp/t/f && echo ok > /ok',
+        ],
+        { snapshot: 'overlay', secrets: new Map([['s', { value: Buffer.from(SECRET) }]]) },
+      ).catch((err: unknown) => {
+        // Where overlay cannot be mounted here, the build says so before running anything.
+        if ((err as { code?: string }).code === 'SNAPSHOT_OVERLAY_UNAVAILABLE') return undefined;
+        throw err;
+      }),
+    );
+    if (built === undefined) return;
+    expect(built.events.some((e) => e.type === 'note' && e.code === 'SNAPSHOT' && e.message.includes('overlay'))).toBe(true);
+    expect(names(built.image.layers.at(-1))).toEqual(['ok']);
+  }, 300_000);
+});
+
 describe('RUN --mount from an image', () => {
   let registry: RunningRegistry;
   let client: RegistryClient;
