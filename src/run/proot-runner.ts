@@ -5,7 +5,7 @@ import { HoistError } from '../errors.js';
 import { rootOnly, type IdMap } from './id-map.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { DEVICES } from './namespace-setup.js';
-import { RootfsScaffold, UnsafeMountpointError } from './scaffold.js';
+import { RootfsScaffold, SourceScaffolds, UnsafeMountpointError } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
 import { checkSpec, copyNetworkFiles, refuseOverlay, requireTool, type RunnerOptions } from './step-env.js';
 
@@ -45,6 +45,7 @@ export class ProotRunner implements Runner {
     // parents' times: the mount points are made here instead, and removed with the times restored.
     const scaffold = new RootfsScaffold(spec.rootfs, requireTool(this.opts.tools, 'touch', this.kind));
     const net = await copyNetworkFiles(this.opts);
+    const sources = new SourceScaffolds(requireTool(this.opts.tools, 'touch', this.kind));
     const cleanups: string[] = [];
     try {
       const args = [spec.uid === 0 && spec.gid === 0 ? '-0' : `-i`];
@@ -72,10 +73,16 @@ export class ProotRunner implements Runner {
           if (!(err instanceof UnsafeMountpointError)) throw err;
         }
       }
+      const bound: { target: string; source: string }[] = [];
       for (const m of spec.mounts) {
         // proot has no tmpfs: an empty directory of hoist's stands in, removed after the step.
         const source = m.kind === 'tmpfs' ? await emptyDir(this.opts.tmpDir, cleanups) : m.source;
-        await scaffold.ensure(m.target, m.kind === 'tmpfs' || (await stat(source)).isDirectory() ? 'dir' : 'file');
+        const kind = m.kind === 'tmpfs' || (await stat(source)).isDirectory() ? 'dir' : 'file';
+        await scaffold.ensure(m.target, kind);
+        // Inside an earlier bind, proot would make (and remove) the mount point in its source: made here, times kept.
+        const outer = bound.filter((o) => m.target.startsWith(`${o.target}/`)).at(-1);
+        if (outer !== undefined) await sources.of(outer.source).ensure(path.posix.relative(outer.target, m.target), kind);
+        bound.push({ target: m.target, source });
         // proot cannot make a bind read-only; every read-only source hoist gives a step is a copy of its own, discarded after it.
         args.push('-b', `${source}:${m.target}`);
       }
@@ -98,6 +105,7 @@ export class ProotRunner implements Runner {
       return result.exitCode === 255 && result.signal === undefined && name !== undefined ? { exitCode: 128 + (lastSignal as number), signal: name } : result;
     } finally {
       await scaffold.undo();
+      await sources.undo();
       await net.remove();
       for (const dir of cleanups) await rm(dir, { recursive: true, force: true });
     }

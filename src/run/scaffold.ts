@@ -189,6 +189,25 @@ export class RootfsScaffold {
   }
 }
 
+/** Scaffolds over bind sources (mount points of nested mounts are made there), undone with the rootfs's. */
+export class SourceScaffolds {
+  private readonly byRoot = new Map<string, RootfsScaffold>();
+  constructor(private readonly touch: string) {}
+
+  of(root: string): RootfsScaffold {
+    let s = this.byRoot.get(root);
+    if (s === undefined) {
+      s = new RootfsScaffold(root, this.touch);
+      this.byRoot.set(root, s);
+    }
+    return s;
+  }
+
+  async undo(): Promise<void> {
+    for (const s of [...this.byRoot.values()].reverse()) await s.undo();
+  }
+}
+
 /** A directory's mtime to the nanosecond, as `touch -d` takes it. */
 async function mtimeOf(dir: string): Promise<string> {
   const ns = (await lstat(dir, { bigint: true })).mtimeNs;

@@ -116,6 +116,23 @@ describe.each(CASES)('$name runner', (c) => {
     expect(await listTree(rootfs)).toEqual(before);
   }, 120_000);
 
+  it('mounts inside a read-only bind (a cache under a source tree), leaving the bind source and the rootfs as they were', async () => {
+    const cache = path.join(work, `nested-cache-${c.name.replace(/\W+/g, '-')}`);
+    await mkdir(cache);
+    const before = await listTree(rootfs);
+    const sourceBefore = await listTree(path.join(sources, 'tree'));
+    const r = await run(c.make(), 'cat /srv/data/sub/file && echo kept > /srv/data/node_modules/state && ls /srv/data/tmp | wc -l', [
+      { source: path.join(sources, 'tree'), target: '/srv/data', readonly: true },
+      { source: cache, target: '/srv/data/node_modules', writeBack: true },
+      { kind: 'tmpfs', target: '/srv/data/sub/tmp' },
+    ]);
+    expect(r.out).toContain('bound content\n');
+    expect(r.exitCode).toBe(0);
+    expect(await readFile(path.join(cache, 'state'), 'utf8')).toBe('kept\n');
+    expect(await listTree(rootfs)).toEqual(before);
+    expect(await listTree(path.join(sources, 'tree'))).toEqual(sourceBefore);
+  }, 120_000);
+
   it('gives an empty tmpfs (or its stand-in) that is gone afterwards', async () => {
     const before = await listTree(rootfs);
     const r = await run(c.make(), 'ls -A /scratch | wc -l; echo x > /scratch/f && cat /scratch/f; ls -A /srv/data', [{ kind: 'tmpfs', target: '/scratch' }, { kind: 'tmpfs', target: '/srv/data' }]);
