@@ -74,7 +74,7 @@ export class EmulatedMounts {
     for (const m of spec.mounts) {
       const rel = m.target.replace(/^\/+/, '');
       await scaffold.hide(rel, asideDir);
-      if (m.kind === 'tmpfs') await chmod(await scaffold.ensure(rel, 'dir'), 0o1777);
+      if (m.kind === 'tmpfs') await chmod(await scaffold.ensure(rel, 'dir', { keepUsed: 'parents' }), 0o1777);
       else await this.copyIn(m, rel, scaffold);
     }
   }
@@ -92,7 +92,7 @@ export class EmulatedMounts {
       });
     }
     if (st.isDirectory()) {
-      const target = await scaffold.ensure(rel, 'dir');
+      const target = await scaffold.ensure(rel, 'dir', { keepUsed: 'parents' });
       await copyTree(cp, [`${m.source}/.`, `${target}/`]);
       if (m.writeBack === true) this.writeBacks.push({ target, source: m.source });
     } else {

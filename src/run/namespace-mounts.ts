@@ -32,7 +32,7 @@ export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffol
   const mounted: { target: string; source?: string }[] = [];
   for (const m of spec.mounts) {
     const kind = m.kind === 'tmpfs' || (await stat(m.source)).isDirectory() ? 'dir' : 'file';
-    const target = await scaffold.ensure(m.target, kind);
+    const target = await scaffold.ensure(m.target, kind, { keepUsed: 'parents' });
     const outer = mounted.filter((o) => target.startsWith(`${o.target}/`)).at(-1);
     if (outer?.source !== undefined) {
       // Inside a bind the mount point is made in its source (which may be read-only for the step), never through a link there.

@@ -78,7 +78,7 @@ export class ProotRunner implements Runner {
         // proot has no tmpfs: an empty directory of hoist's stands in, removed after the step.
         const source = m.kind === 'tmpfs' ? await emptyDir(this.opts.tmpDir, cleanups) : m.source;
         const kind = m.kind === 'tmpfs' || (await stat(source)).isDirectory() ? 'dir' : 'file';
-        await scaffold.ensure(m.target, kind);
+        await scaffold.ensure(m.target, kind, { keepUsed: 'parents' });
         // Inside an earlier bind, proot would make (and remove) the mount point in its source: made here, times kept.
         const outer = bound.filter((o) => m.target.startsWith(`${o.target}/`)).at(-1);
         if (outer !== undefined) await sources.of(outer.source).ensure(path.posix.relative(outer.target, m.target), kind);

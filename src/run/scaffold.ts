@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFile, lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 
@@ -35,7 +35,7 @@ function runTool(command: string, args: readonly string[]): Promise<void> {
  */
 export class RootfsScaffold {
   /** What was made (removed at undo) and what was moved aside (put back), in order. */
-  private readonly journal: ({ made: string } | { hidden: string; aside: string })[] = [];
+  private readonly journal: ({ made: string; keepIfUsed?: boolean } | { hidden: string; aside: string })[] = [];
   /**
    * Directory -> its mtime before anything was created in it (as `touch -d`
    * takes it), and as the step found it (set by `seal`).
@@ -49,11 +49,13 @@ export class RootfsScaffold {
 
   /**
    * Make sure `/rel` exists as a `kind`, creating it (and missing parents) if
-   * needed. Returns the absolute host path. Throws UnsafeMountpointError where
+   * needed. Returns the absolute host path. `keepUsed`: directories made on
+   * the way (`parents`; `all`: `/rel` too) are left at undo where the step
+   * put something in them, as the step's own. Throws UnsafeMountpointError where
    * a symlink or a wrong type is on the way (a mount there could land outside
    * the rootfs).
    */
-  async ensure(rel: string, kind: Kind): Promise<string> {
+  async ensure(rel: string, kind: Kind, opts: { keepUsed?: 'parents' | 'all' } = {}): Promise<string> {
     const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
     if (parts.includes('..')) throw new UnsafeMountpointError(rel, 'the path has a ".." component');
     let current = this.rootfs;
@@ -69,7 +71,9 @@ export class RootfsScaffold {
         await this.rememberParent(current);
         if (want === 'dir') await mkdir(next, { mode: 0o755 });
         else await writeFile(next, '', { mode: 0o644, flag: 'wx' });
-        this.journal.push({ made: next });
+        // A parent made for a mount point is the step's too: what it writes there stays, and so does the parent.
+        const keep = opts.keepUsed === 'all' || (opts.keepUsed === 'parents' && !last);
+        this.journal.push(keep && want === 'dir' ? { made: next, keepIfUsed: true } : { made: next });
         // A new directory's own mtime needs no restoring: it is removed again.
         this.parentTimes.delete(next);
       } else if (st.isSymbolicLink()) {
@@ -112,7 +116,7 @@ export class RootfsScaffold {
    * stand-in can take its place; its parents must be directories.
    */
   async hide(rel: string, asideDir: string): Promise<void> {
-    const parent = await this.ensure(path.dirname(`/${rel}`), 'dir');
+    const parent = await this.ensure(path.dirname(`/${rel}`), 'dir', { keepUsed: 'all' });
     const abs = path.join(parent, path.basename(`/${rel}`));
     if (!(await lstat(abs).then(() => true, () => false))) return;
     const aside = path.join(asideDir, String(this.journal.length));
@@ -127,7 +131,7 @@ export class RootfsScaffold {
    * something is there already.
    */
   async claim(rel: string): Promise<string> {
-    const parent = await this.ensure(path.dirname(`/${rel}`), 'dir');
+    const parent = await this.ensure(path.dirname(`/${rel}`), 'dir', { keepUsed: 'all' });
     const abs = path.join(parent, path.basename(`/${rel}`));
     if (await lstat(abs).then(() => true, () => false)) throw new UnsafeMountpointError(rel, 'something is there already');
     await this.rememberParent(parent);
@@ -148,7 +152,12 @@ export class RootfsScaffold {
     }
     for (const entry of this.journal.splice(0).reverse()) {
       if ('made' in entry) {
-        if (await this.reachableWithoutLinks(path.dirname(entry.made))) await rm(entry.made, { recursive: true, force: true });
+        if (!(await this.reachableWithoutLinks(path.dirname(entry.made)))) continue;
+        if (entry.keepIfUsed === true && (await readdir(entry.made).catch(() => [])).length > 0) {
+          changedByStep.add(path.dirname(entry.made));
+          continue;
+        }
+        await rm(entry.made, { recursive: true, force: true });
       } else if (await this.reachableWithoutLinks(path.dirname(entry.hidden))) {
         await rm(entry.hidden, { recursive: true, force: true });
         await rename(entry.aside, entry.hidden);

@@ -4,6 +4,7 @@
  * source, a tmpfs, a unix socket; the rootfs is left exactly as it was,
  * with no trace of a mount point the runner made or of what it hid.
  */
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -131,6 +132,20 @@ describe.each(CASES)('$name runner', (c) => {
     expect(await readFile(path.join(cache, 'state'), 'utf8')).toBe('kept\n');
     expect(await listTree(rootfs)).toEqual(before);
     expect(await listTree(path.join(sources, 'tree'))).toEqual(sourceBefore);
+  }, 120_000);
+
+  it('keeps what the step writes beside a mount, in a parent made for the mount point, and only that', async () => {
+    const cache = path.join(work, `beside-cache-${c.name.replace(/\W+/g, '-')}`);
+    await mkdir(cache);
+    const r = await run(c.make(), 'echo beside > /opt/made/for/other && echo inside > /opt/made/for/mount/f', [{ source: cache, target: '/opt/made/for/mount', writeBack: true }]);
+    expect(r.exitCode).toBe(0);
+    try {
+      expect(await readFile(path.join(rootfs, 'opt/made/for/other'), 'utf8')).toBe('beside\n');
+      expect(existsSync(path.join(rootfs, 'opt/made/for/mount'))).toBe(false);
+      expect(await readFile(path.join(cache, 'f'), 'utf8')).toBe('inside\n');
+    } finally {
+      await rm(path.join(rootfs, 'opt'), { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('gives an empty tmpfs (or its stand-in) that is gone afterwards', async () => {
