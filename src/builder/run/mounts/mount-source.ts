@@ -8,8 +8,7 @@
  * then unpacked with the layer applier.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, mkdir, readdir, readlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import path from 'node:path';
 import { FsView } from '../../../../snapshot/fs-view.js';
@@ -22,13 +21,8 @@ import { CopyPlanner } from '../../copy/copy-entries.js';
 import { resolveSources } from '../../copy/resolve-sources.js';
 import { ContextFs, ViewFs, type SourceFs } from '../../copy/source-fs.js';
 import type { StepContext } from '../../executor/step-context.js';
-
-export interface MountSource {
-  /** The host path to bind: a directory, or a file for a file source. */
-  path: string;
-  /** The source's files as a cache key sees them (no mtimes). */
-  identity: Digest;
-}
+import type { LayerEntry } from '../../../../snapshot/layer-entry.js';
+import type { Readable } from 'node:stream';
 
 /** Where `from` is read: the context, a stage of this build, or an image. */
 async function sourceFs(ctx: StepContext, from: string | undefined): Promise<SourceFs> {
@@ -50,11 +44,8 @@ export function cleanMountSource(source: string, from: string | undefined): stri
   return posix.normalize(`/${normal}`).slice(1).replace(/\/+$/, '') || '.';
 }
 
-/**
- * A copy of `source` of `from` in the new directory `dir` (which must not
- * exist). A file source is copied to `dir/<name>`, which is returned.
- */
-export async function copyMountSource(ctx: StepContext, from: string | undefined, source: string, dir: string): Promise<MountSource> {
+/** What COPY would lay out for `source` of `from` at `/`: the entries, and where a file source lands. */
+async function planMountSource(ctx: StepContext, from: string | undefined, source: string): Promise<{ entries: LayerEntry[]; fileName: string | undefined }> {
   const rel = cleanMountSource(source, from);
   const fs = await sourceFs(ctx, from);
   const matches = await resolveSources(fs, rel, 'RUN --mount');
@@ -69,40 +60,44 @@ export async function copyMountSource(ctx: StepContext, from: string | undefined
     1,
   );
   await planner.add({ kind: 'match', fs, match });
-  await mkdir(dir, { mode: 0o755 });
-  await applyLayers(dir, [createTarStream(planner.entries())], ctx.env.signal ? { signal: ctx.env.signal } : {});
-  const isDir = match.node.kind === 'dir';
-  const at = isDir ? dir : path.join(dir, posix.basename(match.realRel));
-  return { path: at, identity: await treeIdentity(at) };
+  return { entries: planner.entries(), fileName: match.node.kind === 'dir' ? undefined : posix.basename(match.realRel) };
 }
 
-/** The listing digest of the tree at `root` (a directory or one file): path, kind, mode, owner, link target and content of each entry. */
-export async function treeIdentity(root: string): Promise<Digest> {
+/**
+ * A copy of `source` of `from` in the new directory `dir` (which must not
+ * exist); returns the path to bind: `dir`, or `dir/<name>` for a file source.
+ */
+export async function copyMountSource(ctx: StepContext, from: string | undefined, source: string, dir: string): Promise<string> {
+  const { entries, fileName } = await planMountSource(ctx, from, source);
+  await mkdir(dir, { mode: 0o755 });
+  await applyLayers(dir, [createTarStream(entries)], ctx.env.signal ? { signal: ctx.env.signal } : {});
+  return fileName === undefined ? dir : path.join(dir, fileName);
+}
+
+/**
+ * The identity of `source` of `from` for a cache key: every entry as the
+ * copy would have it (path, kind, mode, owner, link target, content
+ * digest), no times. Reads the source; writes nothing.
+ */
+export async function mountSourceIdentity(ctx: StepContext, from: string | undefined, source: string): Promise<Digest> {
+  const { entries } = await planMountSource(ctx, from, source);
   const listed: ListedSource[] = [];
-  async function visit(abs: string, rel: string): Promise<void> {
-    const st = await lstat(abs);
-    const base = { path: rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-    if (st.isDirectory()) {
-      listed.push({ ...base, kind: 'dir' });
-      const names = (await readdir(abs)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-      for (const name of names) await visit(path.join(abs, name), rel === '' ? name : `${rel}/${name}`);
-    } else if (st.isSymbolicLink()) {
-      listed.push({ ...base, kind: 'symlink', linkTarget: await readlink(abs) });
-    } else if (st.isFile()) {
-      listed.push({ ...base, kind: 'file', content: await fileDigest(abs) });
-    } else {
-      listed.push({ ...base, kind: 'other' });
-    }
+  for (const e of entries) {
+    if (e.kind === 'whiteout' || e.kind === 'opaque') continue;
+    const base = { path: e.path, kind: e.kind, mode: e.mode, uid: e.uid, gid: e.gid };
+    if (e.kind === 'file') listed.push({ ...base, content: await streamDigest(e.open()) });
+    else if (e.kind === 'symlink') listed.push({ ...base, linkTarget: e.linkname });
+    else if (e.kind === 'hardlink') listed.push({ ...base, linkTarget: e.target });
+    else listed.push(base);
   }
-  await visit(root, '');
   return listingDigest(listed);
 }
 
-function fileDigest(file: string): Promise<Digest> {
+function streamDigest(stream: Readable): Promise<Digest> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
-    createReadStream(file)
-      .on('data', (c) => hash.update(c))
+    stream
+      .on('data', (c: Buffer) => hash.update(c))
       .on('error', reject)
       .on('end', () => resolve(`sha256:${hash.digest('hex')}`));
   });

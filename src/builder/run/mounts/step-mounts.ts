@@ -2,8 +2,9 @@
  * Everything one RUN's `--mount`s need, made ready for the runner: the host
  * paths to bind (copies of bind sources, cache directories, secret files,
  * agent sockets) and tmpfs mounts, the variables they add to the step
- * (`env=` secrets, SSH_AUTH_SOCK), and their identity for the step's cache
- * key. `release` undoes it all after the step, however it ended.
+ * (`env=` secrets, SSH_AUTH_SOCK). `release` undoes it all after the step,
+ * however it ended. `runMountIdentities` says what they bind, for the
+ * step's cache key, without preparing anything.
  */
 import { chmod, chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,15 +16,13 @@ import type { MountIdentity } from '../../cache/step-key.js';
 import type { StepContext } from '../../executor/step-context.js';
 import type { StageFiles } from '../../../../snapshot/stage-files.js';
 import { openCacheDir } from './cache-mount.js';
-import { copyMountSource } from './mount-source.js';
+import { copyMountSource, mountSourceIdentity } from './mount-source.js';
 import { parseRunMounts, type RunMount } from './run-mounts.js';
 
 export interface StepMounts {
   mounts: StepMount[];
   /** Variables the mounts add to the step's environment. */
   env: Record<string, string>;
-  /** What each mount binds, for the step's cache key: never a secret's content. */
-  identity: MountIdentity[];
   release(): Promise<void>;
 }
 
@@ -41,7 +40,7 @@ function inRootfs(files: StageFiles, target: string): string {
  * or agent, a source outside the context).
  */
 export async function prepareStepMounts(ctx: StepContext, instr: RunInstr, workdir: string, files: StageFiles): Promise<StepMounts> {
-  if (instr.mounts.length === 0) return { mounts: NONE, env: {}, identity: [], release: () => Promise.resolve() };
+  if (instr.mounts.length === 0) return { mounts: NONE, env: {}, release: () => Promise.resolve() };
   const parsed = parseRunMounts(instr.mounts, workdir, instr.location);
   const releases: (() => Promise<void>)[] = [];
   const release = async (): Promise<void> => {
@@ -49,7 +48,7 @@ export async function prepareStepMounts(ctx: StepContext, instr: RunInstr, workd
   };
   const scratch = await mkdtemp(path.join(ctx.env.tmpDir, 'mounts-'));
   releases.push(() => rm(scratch, { recursive: true, force: true }));
-  const out: StepMounts = { mounts: [], env: {}, identity: [], release };
+  const out: StepMounts = { mounts: [], env: {}, release };
   try {
     for (const [i, m] of parsed.entries()) await prepareOne(ctx, instr, m, { root: scratch, own: path.join(scratch, String(i)) }, files, out, releases);
   } catch (err) {
@@ -72,8 +71,7 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
   switch (m.type) {
     case 'bind': {
       const source = await copyMountSource(ctx, m.from, m.source, scratch.own);
-      out.mounts.push({ source: source.path, target: target as string, readonly: m.readonly });
-      out.identity.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${source.identity}`, readonly: m.readonly });
+      out.mounts.push({ source, target: target as string, readonly: m.readonly });
       return;
     }
     case 'cache': {
@@ -82,16 +80,13 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
       const cache = await openCacheDir({ root: cacheRoot, id: m.id, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, seed, tmpDir: scratch.root, signal: ctx.env.signal });
       releases.push(() => cache.release());
       out.mounts.push({ source: cache.path, target: target as string, readonly: m.readonly, writeBack: !m.readonly });
-      out.identity.push({ type: 'cache', target: m.target, source: m.id, readonly: m.readonly });
       return;
     }
     case 'tmpfs':
       out.mounts.push({ kind: 'tmpfs', target: target as string, ...(m.sizeBytes !== undefined ? { sizeBytes: m.sizeBytes } : {}) });
-      out.identity.push({ type: 'tmpfs', target: m.target });
       return;
     case 'secret': {
       const content = await secretContent(ctx, m.id);
-      out.identity.push({ type: 'secret', target: m.target ?? `env:${m.env ?? ''}`, source: m.id });
       if (content === undefined) {
         if (m.required) throw missingSecret(instr, m.id);
         return; // BuildKit leaves the target absent
@@ -109,7 +104,6 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
     }
     case 'ssh': {
       const socket = ctx.env.sshAgents.get(m.id);
-      out.identity.push({ type: 'ssh', target: m.target, source: m.id });
       if (socket === undefined) {
         if (m.required) throw missingAgent(instr, m.id);
         return;
@@ -126,6 +120,44 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
       return;
     }
   }
+}
+
+/**
+ * What `instr`'s mounts bind, for the step's cache key (BuildKit's rule):
+ * a bind's source by content (from= as written, and every entry's path,
+ * kind, mode, owner, link target and content digest, no times), a cache by
+ * its id (never its content), a secret or an agent by its id alone (never
+ * a secret's content, nor whether it was given), a tmpfs by its target.
+ * Reads bind sources; prepares, locks and writes nothing. In the order the
+ * mounts are mounted.
+ */
+export async function runMountIdentities(ctx: StepContext, instr: RunInstr, workdir: string): Promise<MountIdentity[]> {
+  const out: MountIdentity[] = [];
+  try {
+    for (const m of parseRunMounts(instr.mounts, workdir, instr.location)) {
+      switch (m.type) {
+        case 'bind':
+          out.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source)}`, readonly: m.readonly });
+          break;
+        case 'cache':
+          // from=/source= only seed a new cache: its content never was a key input.
+          out.push({ type: 'cache', target: m.target, source: m.id, readonly: m.readonly });
+          break;
+        case 'tmpfs':
+          out.push({ type: 'tmpfs', target: m.target });
+          break;
+        case 'secret':
+          out.push({ type: 'secret', target: m.target ?? `env:${m.env ?? ''}`, source: m.id });
+          break;
+        case 'ssh':
+          out.push({ type: 'ssh', target: m.target, source: m.id });
+          break;
+      }
+    }
+  } catch (err) {
+    throw located(err, instr);
+  }
+  return out;
 }
 
 async function secretContent(ctx: StepContext, id: string): Promise<Buffer | undefined> {

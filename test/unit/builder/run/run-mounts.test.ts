@@ -1,14 +1,18 @@
 /**
  * RUN --mount options with BuildKit's defaults, the --secret and --ssh
- * flags, a bind source's identity, and cache mount sharing, on real
+ * flags, mount identities for the cache key, and cache mount sharing, on real
  * directories.
  */
-import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSecretFlag, parseSshFlag } from '../../../../src/builder/run/mounts/build-secrets.js';
 import { cacheDirName, openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
-import { cleanMountSource, treeIdentity } from '../../../../src/builder/run/mounts/mount-source.js';
+import { cleanMountSource } from '../../../../src/builder/run/mounts/mount-source.js';
+import { runMountIdentities } from '../../../../src/builder/run/mounts/step-mounts.js';
+import type { StepContext } from '../../../../src/builder/executor/step-context.js';
+import type { RunInstr } from '../../../../src/dockerfile/instructions/types.js';
+import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
 import { parseRunMount, parseRunMounts, parseSize } from '../../../../src/builder/run/mounts/run-mounts.js';
 import { tempDir } from '../../../helpers/build.js';
 
@@ -67,19 +71,38 @@ describe('--secret and --ssh', () => {
   });
 });
 
-describe('a bind source\'s identity', () => {
-  it('follows content, mode and names, not times', async () => {
+describe('mount identities for the cache key', () => {
+  /** A step context over a real context directory: only what mount sources read. */
+  function stepOver(contextDir: string, ignore: string[] = []): StepContext {
+    return { env: { contextDir, ignore: PatternMatcher.compile(ignore), signal: undefined }, planned: {}, createdMtime: () => 0 } as unknown as StepContext;
+  }
+  const run = (mounts: string[]): RunInstr => ({ kind: 'RUN', mounts, location: at }) as unknown as RunInstr;
+
+  it('follow a bind source\'s content, mode and names, not its times, and never a secret\'s content', async () => {
     const dir = tempDir('hoist-identity-');
-    await mkdir(path.join(dir, 'sub'));
-    await writeFile(path.join(dir, 'sub/a'), 'one');
-    const first = await treeIdentity(dir);
-    await utimes(path.join(dir, 'sub/a'), 1000, 1000);
-    expect(await treeIdentity(dir)).toBe(first);
-    await writeFile(path.join(dir, 'sub/a'), 'two');
-    const second = await treeIdentity(dir);
-    expect(second).not.toBe(first);
-    await writeFile(path.join(dir, 'sub/b'), '');
-    expect(await treeIdentity(dir)).not.toBe(second);
+    await mkdir(path.join(dir, 'src/sub'), { recursive: true });
+    await writeFile(path.join(dir, 'src/sub/a'), 'one');
+    const instr = run(['target=/s,source=src', 'type=cache,target=/c', 'type=secret,id=tok', 'type=tmpfs,target=/t']);
+    const first = await runMountIdentities(stepOver(dir), instr, '/');
+    // In mount order (by target).
+    expect(first.map((m) => m.type)).toEqual(['cache', 'secret', 'bind', 'tmpfs']);
+    expect(first[0]).toEqual({ type: 'cache', target: '/c', source: '/c', readonly: false });
+    expect(first[1]).toEqual({ type: 'secret', target: '/run/secrets/tok', source: 'tok' });
+    expect(first[3]).toEqual({ type: 'tmpfs', target: '/t' });
+    expect(first[2]).toMatchObject({ type: 'bind', target: '/s', readonly: true, source: expect.stringMatching(/^context:src:sha256:[0-9a-f]{64}$/) });
+    await utimes(path.join(dir, 'src/sub/a'), 1000, 1000);
+    expect(await runMountIdentities(stepOver(dir), instr, '/')).toEqual(first);
+    await writeFile(path.join(dir, 'src/sub/a'), 'two');
+    const second = await runMountIdentities(stepOver(dir), instr, '/');
+    expect(second[2]?.source).not.toBe(first[2]?.source);
+    await chmod(path.join(dir, 'src/sub/a'), 0o600);
+    const third = await runMountIdentities(stepOver(dir), instr, '/');
+    expect(third[2]?.source).not.toBe(second[2]?.source);
+    // What .dockerignore leaves out is not part of it.
+    await writeFile(path.join(dir, 'src/ignored'), 'x');
+    expect((await runMountIdentities(stepOver(dir, ['src/ignored']), instr, '/'))[2]).toEqual(third[2]);
+    expect((await runMountIdentities(stepOver(dir), instr, '/'))[2]).not.toEqual(third[2]);
+    await expect(runMountIdentities(stepOver(dir), run(['target=/x,source=../etc']), '/')).rejects.toMatchObject({ code: 'RUN_MOUNT_SOURCE_OUTSIDE', message: expect.stringContaining('Dockerfile:7:') });
   });
 });
 
