@@ -225,6 +225,14 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     ]);
   });
 
+  it('a user namespace with a subuid range: a USER writes into a cache mount given to it (uid=, gid=)', async () => {
+    const r = await buildAs(RANGED, busyboxCtx, ['USER app', `RUN --mount=type=cache,target=/home/app/.cache,uid=${APP_UID},gid=${APP_GID} touch /home/app/.cache/x && ls -ln /home/app/.cache > /tmp/cache-listing`], 'userns');
+    expect(r.ok, `${r.message}\n${r.hint}`).toBe(true);
+    const layer = (r.image as ReadImage).layers.at(-1) as TarMember[];
+    expect(layer.find((m) => m.name === 'tmp/cache-listing')?.content.toString()).toMatch(new RegExp(`${APP_UID} +${APP_GID} .* x\n`));
+    expect(layer.some((m) => m.name.startsWith('home/app/.cache'))).toBe(false);
+  });
+
   it('a user namespace with a subuid range: a directory only another id can read fails the step with what to do (hoist reads from outside the namespace)', async () => {
     const r = await buildAs(RANGED, busyboxCtx, [`RUN mkdir -m 700 /priv && chown ${APP_UID}:${APP_GID} /priv`], 'userns');
     expect(r).toMatchObject({ ok: false, code: 'SNAPSHOT_UNREADABLE' });

@@ -24,6 +24,8 @@ export interface CacheDirRequest {
   mode: number;
   /** Fills a new cache directory (from= / source=), before it is first used. */
   seed?: ((dir: string) => Promise<void>) | undefined;
+  /** Gives a new cache directory its owner where hoist cannot (unprivileged); default: chown where allowed, else left as hoist's. */
+  setOwner?: ((dir: string, uid: number, gid: number) => Promise<void>) | undefined;
   /** Scratch space for a private copy. */
   tmpDir: string;
   signal?: AbortSignal | undefined;
@@ -102,8 +104,8 @@ async function createOnce(dir: string, req: CacheDirRequest): Promise<void> {
       await req.seed(fresh);
     }
     await chmod(fresh, req.mode);
-    // Only root can give it away; unprivileged, it stays hoist's (root in the step's user namespace).
-    await chown(fresh, req.uid, req.gid).catch(() => undefined);
+    // Only root can give it away; unprivileged, it stays hoist's (root in the step's user namespace) unless setOwner can.
+    await (req.setOwner ?? chownIfAllowed)(fresh, req.uid, req.gid);
     await rename(fresh, dir).catch((err: NodeJS.ErrnoException) => {
       // Another build made it first: its directory is the cache.
       if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
@@ -111,6 +113,10 @@ async function createOnce(dir: string, req: CacheDirRequest): Promise<void> {
   } finally {
     await rm(fresh, { recursive: true, force: true });
   }
+}
+
+async function chownIfAllowed(p: string, uid: number, gid: number): Promise<void> {
+  await chown(p, uid, gid).catch(() => undefined);
 }
 
 async function isDir(p: string): Promise<boolean> {

@@ -77,7 +77,10 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
     case 'cache': {
       const cacheRoot = ctx.env.cacheMountsDir;
       const seed = m.from !== undefined || m.source !== '' ? async (dir: string) => void (await copyMountSource(ctx, m.from, m.source, dir)) : undefined;
-      const cache = await openCacheDir({ root: cacheRoot, id: m.id, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, seed, tmpDir: scratch.root, signal: ctx.env.signal });
+      const cache = await openCacheDir({
+        root: cacheRoot, id: m.id, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, seed, tmpDir: scratch.root, signal: ctx.env.signal,
+        setOwner: (dir, uid, gid) => giveTo(ctx, dir, uid, gid),
+      });
       releases.push(() => cache.release());
       out.mounts.push({ source: cache.path, target: target as string, readonly: m.readonly, writeBack: !m.readonly });
       return;
@@ -95,8 +98,9 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
       if (m.target !== undefined) {
         const file = scratch.own;
         await writeFile(file, content, { mode: 0o600, flag: 'wx' });
-        await chown(file, m.uid, m.gid).catch(() => undefined); // only root can give it away
+        // Mode first: once given to a subordinate id, the file is no longer hoist's to chmod.
         await chmod(file, m.mode);
+        await giveTo(ctx, file, m.uid, m.gid);
         releases.push(() => rm(file, { force: true }));
         out.mounts.push({ source: file, target: inRootfs(files, m.target), readonly: true });
       }
@@ -158,6 +162,19 @@ export async function runMountIdentities(ctx: StepContext, instr: RunInstr, work
     throw located(err, instr);
   }
   return out;
+}
+
+/**
+ * Give `p` the owner `uid:gid` as the step sees ids: chown where hoist may
+ * (root), else through the runner's subordinate id range (a user namespace
+ * with one); where neither can, it stays hoist's, which is root in the
+ * step's user namespace, and a non-root step may be unable to use it.
+ */
+async function giveTo(ctx: StepContext, p: string, uid: number, gid: number): Promise<void> {
+  const given = await chown(p, uid, gid).then(() => true, () => false);
+  if (given || (uid === 0 && gid === 0)) return;
+  const runner = await ctx.env.runner();
+  await runner.storeOwners?.(path.dirname(p), [{ path: path.basename(p), uid, gid }]);
 }
 
 async function secretContent(ctx: StepContext, id: string): Promise<Buffer | undefined> {
