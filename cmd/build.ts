@@ -7,6 +7,7 @@ import { parseReference, type Image, type ImageSink, type ImageSource, type Plat
 import { preflightBuild } from '../src/builder/preflight.js';
 import { RegistrySink } from '../registry/index.js';
 import { HoistError, UsageError } from '../src/errors.js';
+import { parseSecretFlag, parseSshFlag, type SecretSource } from '../src/builder/run/mounts/build-secrets.js';
 import { eventEmitter } from '../src/builder/events.js';
 import { throttleTransfers } from '../src/oci/progress.js';
 import { collect, hostPlatform, parseBuildArgs, parseDurationFlag, targetPlatform } from './common-options.js';
@@ -31,6 +32,8 @@ interface BuildFlags extends ImageFlags, ProgressFlags, KanikoFlags {
   metadataFile?: string;
   isolation: string;
   snapshot: string;
+  secret: string[];
+  ssh: string[];
 }
 
 function parseIsolation(value: string): Isolation {
@@ -58,7 +61,9 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--digest-file <path>', 'write the image manifest digest to this file')
     .option('--metadata-file <path>', 'write a JSON build report (digest, tags, config, layers, steps) to this file')
     .option('--isolation <runner>', 'how RUN steps are isolated: auto, userns, chroot or proot (hoist doctor shows what works here)', 'auto')
-    .option('--snapshot <kind>', 'how a RUN step\'s changes are found: auto, walk (a stat walk of the rootfs) or overlay (the step\'s overlayfs upper dir)', 'auto'))))
+    .option('--snapshot <kind>', 'how a RUN step\'s changes are found: auto, walk (a stat walk of the rootfs) or overlay (the step\'s overlayfs upper dir)', 'auto')
+    .option('--secret <spec>', 'a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VARIABLE (repeatable)', collect, [])
+    .option('--ssh <spec>', 'an SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK\'s) or ID=/path/to/agent.sock (repeatable)', collect, []))))
     .action(withKanikoFlags(io, async (context: string, flags: BuildFlags & KanikoBuildExtras) => {
       const outputs = bindStandardOutput(flags.output.map(parseOutputSpec), { stream: process.stdout, isTerminal: process.stdout.isTTY === true });
       const archiveOnStdout = outputs.some((o) => typeof o.dest !== 'string');
@@ -117,6 +122,8 @@ export function registerBuild(program: Command, io: CliIo): void {
           toolPath: io.env.PATH,
           labels: flags.labels,
           annotations: flags.annotations,
+          secrets: secretSources(flags.secret, io.env),
+          sshAgents: sshSockets(flags.ssh, io.env),
         }));
         if (mode === 'plain' || mode === 'tty') {
           for (const o of outputs) io.stderr(typeof o.dest === 'string' ? `wrote ${o.type} ${o.dest}` : `wrote ${o.type} to standard output`);
@@ -128,6 +135,32 @@ export function registerBuild(program: Command, io: CliIo): void {
         return result;
       }).finally(() => dispatcher.close());
     }));
+}
+
+/** `--secret` flags: files by path, `env=` ones read from the environment now (an unset variable gives no secret). */
+function secretSources(specs: readonly string[], env: Readonly<Record<string, string | undefined>>): Map<string, SecretSource> {
+  const out = new Map<string, SecretSource>();
+  for (const spec of specs) {
+    const flag = parseSecretFlag(spec);
+    if (flag.file !== undefined) out.set(flag.id, { file: flag.file });
+    else if (flag.env !== undefined && env[flag.env] !== undefined) out.set(flag.id, { value: Buffer.from(env[flag.env] as string) });
+  }
+  return out;
+}
+
+/** `--ssh` flags: the agent socket of each id (SSH_AUTH_SOCK's where none is given). */
+function sshSockets(specs: readonly string[], env: Readonly<Record<string, string | undefined>>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const spec of specs) {
+    const flag = parseSshFlag(spec);
+    if (flag.paths.length > 1) throw new UsageError(`--ssh ${spec}: hoist forwards one agent socket per id`, { hint: `write --ssh ${flag.id}=/path/to/agent.sock` });
+    const socket = flag.paths[0] ?? env.SSH_AUTH_SOCK;
+    if (socket === undefined || socket === '') {
+      throw new UsageError(`--ssh ${spec}: no agent socket given and SSH_AUTH_SOCK is not set`, { hint: 'start one (eval "$(ssh-agent)"; ssh-add), or write --ssh default=/path/to/agent.sock' });
+    }
+    out.set(flag.id, socket);
+  }
+  return out;
 }
 
 /** A -t tag as a registry reference. */

@@ -1,5 +1,6 @@
 import { HoistError } from '../errors.js';
 import { runInNamespace } from './namespace-run.js';
+import { EmulatedMounts } from './mount-emulation.js';
 import { DEVICES } from './namespace-setup.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { RootfsScaffold, UnsafeMountpointError } from './scaffold.js';
@@ -10,7 +11,7 @@ export interface ChrootOptions extends RunnerOptions {
   /**
    * Whether `unshare --mount --pid` works (root with CAP_SYS_ADMIN). Without
    * it the step runs in a plain chroot: no /proc, device nodes made with
-   * mknod (and removed after the step), no bind mounts.
+   * mknod (and removed after the step), RUN mounts copied in and out.
    */
   mountNamespace: boolean;
 }
@@ -29,11 +30,6 @@ export class ChrootRunner implements Runner {
         hint: 'drop --network=none, or build where user or mount namespaces are allowed (hoist doctor shows what works here)',
       });
     }
-    if (spec.mounts.length > 0) {
-      throw new HoistError('RUN_MOUNTS_UNSUPPORTED', 'bind mounts need a mount namespace, and the chroot runner cannot make one here', {
-        hint: 'build where mount or user namespaces are allowed, or use --isolation proot',
-      });
-    }
     return this.runPlain(spec, io, signal);
   }
 
@@ -41,7 +37,11 @@ export class ChrootRunner implements Runner {
     const { tools } = this.opts;
     const scaffold = new RootfsScaffold(spec.rootfs, requireTool(tools, 'touch', this.kind));
     const net = await copyNetworkFiles(this.opts);
+    // No mount can be made here: the step's mounts are copied in, and taken out again after it.
+    const mounts = new EmulatedMounts(tools.cp);
+    let ran = false;
     try {
+      await mounts.apply(spec, scaffold);
       await scaffold.ensure('dev', 'dir');
       const mknod = tools.mknod;
       for (const d of DEVICES) {
@@ -60,10 +60,16 @@ export class ChrootRunner implements Runner {
       }
       const [command, ...args] = enterRootArgs(tools, this.kind, spec, true) as [string, ...string[]];
       await scaffold.seal();
+      ran = true;
       return await spawnStep({ command, args, env: {}, io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
     } finally {
-      await scaffold.undo();
-      await net.remove();
+      try {
+        if (ran) await mounts.finish();
+      } finally {
+        await scaffold.undo();
+        await mounts.close();
+        await net.remove();
+      }
     }
   }
 }

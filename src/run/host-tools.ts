@@ -15,9 +15,11 @@ export interface HostTools {
   newgidmap?: string;
   proot?: string;
   bwrap?: string;
+  /** GNU cp: RUN mounts copied in and out where no mount can be made. */
+  cp?: string;
 }
 
-const NAMES: readonly (keyof HostTools)[] = ['sh', 'env', 'unshare', 'nsenter', 'setpriv', 'mount', 'touch', 'mknod', 'newuidmap', 'newgidmap', 'proot', 'bwrap'];
+const NAMES: readonly (keyof HostTools)[] = ['sh', 'env', 'unshare', 'nsenter', 'setpriv', 'mount', 'touch', 'mknod', 'newuidmap', 'newgidmap', 'proot', 'bwrap', 'cp'];
 
 /** Directories searched after `searchPath`: a minimal PATH often lacks the sbin ones where mount lives. */
 const FALLBACK_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];

@@ -1,4 +1,4 @@
-export type { BindMount, NetworkMode, OverlaySpec, ProcessSpec, RunIo, RunNeeds, RunResult, Runner, RunnerKind } from './process-spec.js';
+export type { BindMount, NetworkMode, StepMount, TmpfsMount, OverlaySpec, ProcessSpec, RunIo, RunNeeds, RunResult, Runner, RunnerKind } from './process-spec.js';
 export { RUNNER_KINDS } from './process-spec.js';
 export { findHostTools, type HostTools } from './host-tools.js';
 export type { RunnerOptions } from './step-env.js';

@@ -1,7 +1,7 @@
 import { namespaceMounts } from './namespace-mounts.js';
 import { overlayOp, SETUP_SCRIPT, setupArgs } from './namespace-setup.js';
 import type { ProcessSpec, RunIo, RunResult } from './process-spec.js';
-import { RootfsScaffold } from './scaffold.js';
+import { RootfsScaffold, SourceScaffolds } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
 import { copyNetworkFiles, enterRootArgs, requireTool, type RunnerOptions } from './step-env.js';
 import { TOOL_PATH } from './host-tools.js';
@@ -25,10 +25,12 @@ export async function runInNamespace(
   const unshare = requireTool(tools, 'unshare', runner);
   const sh = requireTool(tools, 'sh', runner);
   const mount = requireTool(tools, 'mount', runner);
-  const scaffold = new RootfsScaffold(spec.rootfs, requireTool(tools, 'touch', runner));
+  const touch = requireTool(tools, 'touch', runner);
+  const scaffold = new RootfsScaffold(spec.rootfs, touch);
+  const sources = new SourceScaffolds(touch);
   const net = await copyNetworkFiles(opts);
   try {
-    const ops = await namespaceMounts(spec, scaffold, net);
+    const ops = await namespaceMounts(spec, scaffold, net, sources);
     if (spec.overlay !== undefined) ops.unshift(overlayOp(spec.rootfs, spec.overlay, unshareFlags.includes('--user')));
     const flags = [...unshareFlags, '--mount', '--propagation=private', '--pid', '--fork', '--kill-child'];
     if (spec.network === 'none') flags.push('--net');
@@ -42,6 +44,7 @@ export async function runInNamespace(
     });
   } finally {
     await scaffold.undo();
+    await sources.undo();
     await net.remove();
   }
 }

@@ -17,12 +17,15 @@ import { HoistError } from '../errors.js';
 
 /** One mount operation; paths are absolute host paths (inside the rootfs where they are targets). */
 export type MountOp =
-  | { op: 'tmpfs'; target: string }
+  /** A tmpfs with these mount options (/dev's: nosuid,mode=755). */
+  | { op: 'tmpfs'; target: string; options: string }
   /** An overlay mounted on `target`; must come before every other op, which then land on it. */
   | { op: 'overlay'; options: string; target: string }
   /** An empty file in a tmpfs made by an earlier op, with the host's device `source` bound over it. */
   | { op: 'device'; source: string; target: string }
   | { op: 'dir'; target: string }
+  /** An empty file, unless something is there already. */
+  | { op: 'file'; target: string }
   | { op: 'link'; value: string; target: string }
   /** A fresh proc mount, or the host's /proc bound recursively where a fresh one is refused. */
   | { op: 'proc'; target: string }
@@ -34,9 +37,10 @@ fail() { echo "hoist: $*" >&2; exit 125; }
 while [ "$1" != -- ]; do
   case $1 in
   overlay) "$m" -t overlay -o "$2" hoist-overlay "$3" || fail "cannot mount an overlay on $3"; shift 3 ;;
-  tmpfs) "$m" -t tmpfs -o nosuid,mode=755 hoist-dev "$2" || fail "cannot mount a tmpfs on $2"; shift 2 ;;
+  tmpfs) "$m" -t tmpfs -o "$2" hoist-tmpfs "$3" || fail "cannot mount a tmpfs on $3"; shift 3 ;;
   device) : > "$3"; "$m" --bind "$2" "$3" || fail "cannot bind $2"; shift 3 ;;
   dir) mkdir -p "$2"; shift 2 ;;
+  file) [ -e "$2" ] || : > "$2"; shift 2 ;;
   link) ln -s "$2" "$3"; shift 3 ;;
   proc) "$m" -t proc -o nosuid,nodev,noexec proc "$2" 2>/dev/null || "$m" --rbind /proc "$2" || fail "cannot mount or bind /proc on $2"; shift 2 ;;
   bind) "$m" --bind "$2" "$3" || fail "cannot bind $2 to $3"; shift 3 ;;
@@ -56,7 +60,10 @@ export function setupArgs(mount: string, ops: readonly MountOp[]): string[] {
   for (const o of ops) {
     switch (o.op) {
       case 'tmpfs':
+        args.push('tmpfs', o.options, o.target);
+        break;
       case 'dir':
+      case 'file':
       case 'proc':
         args.push(o.op, o.target);
         break;

@@ -10,14 +10,32 @@ export const RUNNER_KINDS: readonly RunnerKind[] = ['userns', 'chroot', 'proot']
 /** `default` and `host` share the host's network (hoist sets up none of its own); `none` gives an empty one. */
 export type NetworkMode = 'default' | 'none' | 'host';
 
-/** A host path bound into the rootfs for the step (RUN --mount=type=bind, caches). */
+/** A host path bound into the rootfs for the step (RUN --mount=type=bind, caches, secrets, an SSH agent's socket). */
 export interface BindMount {
-  /** Absolute path on the host. */
+  kind?: 'bind';
+  /** Absolute path on the host: a directory, a file or a socket. */
   source: string;
   /** Absolute path inside the rootfs. */
   target: string;
   readonly?: boolean;
+  /**
+   * The step's writes must reach `source` (a cache mount). A runner that
+   * cannot mount copies the source in and, for these, copies it back after
+   * the step; other sources it copies in are discarded.
+   */
+  writeBack?: boolean;
 }
+
+/** An empty tmpfs for the step (RUN --mount=type=tmpfs), gone when it ends. */
+export interface TmpfsMount {
+  kind: 'tmpfs';
+  /** Absolute path inside the rootfs. */
+  target: string;
+  /** Its size limit in bytes, where the runner can set one. */
+  sizeBytes?: number;
+}
+
+export type StepMount = BindMount | TmpfsMount;
 
 export interface ProcessSpec {
   /** The command as exec'd (shell form has already gone through SHELL). */
@@ -32,7 +50,12 @@ export interface ProcessSpec {
   groups: readonly number[];
   /** The root filesystem directory on the host. */
   rootfs: string;
-  mounts: readonly BindMount[];
+  /**
+   * Mounted in this order (a parent before what is mounted inside it); no
+   * content of theirs, and no mount point a runner had to make, reaches the
+   * rootfs once the step is done.
+   */
+  mounts: readonly StepMount[];
   network: NetworkMode;
   /**
    * Run the step on an overlay mount over `rootfs` (its lower dir) with

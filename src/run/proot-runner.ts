@@ -1,10 +1,11 @@
-import { stat } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { constants } from 'node:os';
 import { HoistError } from '../errors.js';
 import { rootOnly, type IdMap } from './id-map.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { DEVICES } from './namespace-setup.js';
-import { RootfsScaffold, UnsafeMountpointError } from './scaffold.js';
+import { RootfsScaffold, SourceScaffolds, UnsafeMountpointError } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
 import { checkSpec, copyNetworkFiles, refuseOverlay, requireTool, type RunnerOptions } from './step-env.js';
 
@@ -44,6 +45,8 @@ export class ProotRunner implements Runner {
     // parents' times: the mount points are made here instead, and removed with the times restored.
     const scaffold = new RootfsScaffold(spec.rootfs, requireTool(this.opts.tools, 'touch', this.kind));
     const net = await copyNetworkFiles(this.opts);
+    const sources = new SourceScaffolds(requireTool(this.opts.tools, 'touch', this.kind));
+    const cleanups: string[] = [];
     try {
       const args = [spec.uid === 0 && spec.gid === 0 ? '-0' : `-i`];
       if (args[0] === '-i') args.push(`${spec.uid}:${spec.gid}`);
@@ -70,14 +73,18 @@ export class ProotRunner implements Runner {
           if (!(err instanceof UnsafeMountpointError)) throw err;
         }
       }
+      const bound: { target: string; source: string }[] = [];
       for (const m of spec.mounts) {
-        if (m.readonly === true) {
-          throw new HoistError('RUN_MOUNTS_UNSUPPORTED', `the proot runner cannot bind ${m.source} read-only`, {
-            hint: 'use a read-write bind, or build where user or mount namespaces are allowed',
-          });
-        }
-        await scaffold.ensure(m.target, (await stat(m.source)).isDirectory() ? 'dir' : 'file');
-        args.push('-b', `${m.source}:${m.target}`);
+        // proot has no tmpfs: an empty directory of hoist's stands in, removed after the step.
+        const source = m.kind === 'tmpfs' ? await emptyDir(this.opts.tmpDir, cleanups) : m.source;
+        const kind = m.kind === 'tmpfs' || (await stat(source)).isDirectory() ? 'dir' : 'file';
+        await scaffold.ensure(m.target, kind, { keepUsed: 'parents' });
+        // Inside an earlier bind, proot would make (and remove) the mount point in its source: made here, times kept.
+        const outer = bound.filter((o) => m.target.startsWith(`${o.target}/`)).at(-1);
+        if (outer !== undefined) await sources.of(outer.source).ensure(path.posix.relative(outer.target, m.target), kind);
+        bound.push({ target: m.target, source });
+        // proot cannot make a bind read-only; every read-only source hoist gives a step is a copy of its own, discarded after it.
+        args.push('-b', `${source}:${m.target}`);
       }
       // proot reads PROOT_* variables of its own; the step's environment is passed as it is, so none are set.
       // proot exits 255 when the step dies of a signal, and says which on stderr.
@@ -98,9 +105,19 @@ export class ProotRunner implements Runner {
       return result.exitCode === 255 && result.signal === undefined && name !== undefined ? { exitCode: 128 + (lastSignal as number), signal: name } : result;
     } finally {
       await scaffold.undo();
+      await sources.undo();
       await net.remove();
+      for (const dir of cleanups) await rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+/** A new empty 1777 directory under `parent` (a tmpfs's stand-in), noted in `cleanups`. */
+async function emptyDir(parent: string, cleanups: string[]): Promise<string> {
+  const dir = await mkdtemp(path.join(parent, 'tmpfs-'));
+  cleanups.push(dir);
+  await chmod(dir, 0o1777);
+  return dir;
 }
 
 function signalName(n: number): NodeJS.Signals | undefined {

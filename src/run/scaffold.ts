@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFile, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 
@@ -34,7 +34,8 @@ function runTool(command: string, args: readonly string[]): Promise<void> {
  * snapshot sees no change). Nothing already in the rootfs is ever changed.
  */
 export class RootfsScaffold {
-  private readonly created: string[] = [];
+  /** What was made (removed at undo) and what was moved aside (put back), in order. */
+  private readonly journal: ({ made: string; keepIfUsed?: boolean } | { hidden: string; aside: string })[] = [];
   /**
    * Directory -> its mtime before anything was created in it (as `touch -d`
    * takes it), and as the step found it (set by `seal`).
@@ -48,11 +49,13 @@ export class RootfsScaffold {
 
   /**
    * Make sure `/rel` exists as a `kind`, creating it (and missing parents) if
-   * needed. Returns the absolute host path. Throws UnsafeMountpointError where
+   * needed. Returns the absolute host path. `keepUsed`: directories made on
+   * the way (`parents`; `all`: `/rel` too) are left at undo where the step
+   * put something in them, as the step's own. Throws UnsafeMountpointError where
    * a symlink or a wrong type is on the way (a mount there could land outside
    * the rootfs).
    */
-  async ensure(rel: string, kind: Kind): Promise<string> {
+  async ensure(rel: string, kind: Kind, opts: { keepUsed?: 'parents' | 'all' } = {}): Promise<string> {
     const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
     if (parts.includes('..')) throw new UnsafeMountpointError(rel, 'the path has a ".." component');
     let current = this.rootfs;
@@ -68,7 +71,9 @@ export class RootfsScaffold {
         await this.rememberParent(current);
         if (want === 'dir') await mkdir(next, { mode: 0o755 });
         else await writeFile(next, '', { mode: 0o644, flag: 'wx' });
-        this.created.push(next);
+        // A parent made for a mount point is the step's too: what it writes there stays, and so does the parent.
+        const keep = opts.keepUsed === 'all' || (opts.keepUsed === 'parents' && !last);
+        this.journal.push(keep && want === 'dir' ? { made: next, keepIfUsed: true } : { made: next });
         // A new directory's own mtime needs no restoring: it is removed again.
         this.parentTimes.delete(next);
       } else if (st.isSymbolicLink()) {
@@ -94,7 +99,7 @@ export class RootfsScaffold {
     const dest = path.join(this.rootfs, rel);
     await this.rememberParent(path.dirname(dest));
     await copyFile(source, dest, 0 /* no COPYFILE_EXCL needed: caller checked absence */);
-    this.created.push(dest);
+    this.journal.push({ made: dest });
   }
 
   /** Make the character device `/rel` (its parent must exist) with `mknod`. */
@@ -102,7 +107,36 @@ export class RootfsScaffold {
     const dest = path.join(this.rootfs, rel);
     await this.rememberParent(path.dirname(dest));
     await runTool(mknod, ['-m', '666', dest, 'c', String(major), String(minor)]);
-    this.created.push(dest);
+    this.journal.push({ made: dest });
+  }
+
+  /**
+   * Move what is at `/rel` (if anything) into the directory `asideDir` (on
+   * the rootfs's filesystem) until undo puts it back, so that a mount's
+   * stand-in can take its place; its parents must be directories.
+   */
+  async hide(rel: string, asideDir: string): Promise<void> {
+    const parent = await this.ensure(path.dirname(`/${rel}`), 'dir', { keepUsed: 'all' });
+    const abs = path.join(parent, path.basename(`/${rel}`));
+    if (!(await lstat(abs).then(() => true, () => false))) return;
+    const aside = path.join(asideDir, String(this.journal.length));
+    await this.rememberParent(parent);
+    await rename(abs, aside);
+    this.journal.push({ hidden: abs, aside });
+  }
+
+  /**
+   * A path `/rel` for the caller to create (its parents are made if
+   * missing): removed at undo like everything made here. Throws if
+   * something is there already.
+   */
+  async claim(rel: string): Promise<string> {
+    const parent = await this.ensure(path.dirname(`/${rel}`), 'dir', { keepUsed: 'all' });
+    const abs = path.join(parent, path.basename(`/${rel}`));
+    if (await lstat(abs).then(() => true, () => false)) throw new UnsafeMountpointError(rel, 'something is there already');
+    await this.rememberParent(parent);
+    this.journal.push({ made: abs });
+    return abs;
   }
 
   /**
@@ -116,8 +150,18 @@ export class RootfsScaffold {
     for (const [dir, t] of this.parentTimes) {
       if (t.sealed !== undefined && (await this.reachableWithoutLinks(dir)) && (await mtimeOf(dir)) !== t.sealed) changedByStep.add(dir);
     }
-    for (const p of this.created.splice(0).reverse()) {
-      if (await this.reachableWithoutLinks(path.dirname(p))) await rm(p, { recursive: true, force: true });
+    for (const entry of this.journal.splice(0).reverse()) {
+      if ('made' in entry) {
+        if (!(await this.reachableWithoutLinks(path.dirname(entry.made)))) continue;
+        if (entry.keepIfUsed === true && (await readdir(entry.made).catch(() => [])).length > 0) {
+          changedByStep.add(path.dirname(entry.made));
+          continue;
+        }
+        await rm(entry.made, { recursive: true, force: true });
+      } else if (await this.reachableWithoutLinks(path.dirname(entry.hidden))) {
+        await rm(entry.hidden, { recursive: true, force: true });
+        await rename(entry.aside, entry.hidden);
+      }
     }
     for (const [dir, t] of this.parentTimes) {
       if (changedByStep.has(dir) || !(await this.reachableWithoutLinks(dir))) continue;
@@ -149,8 +193,27 @@ export class RootfsScaffold {
   }
 
   private async rememberParent(dir: string): Promise<void> {
-    if (this.parentTimes.has(dir) || this.created.includes(dir)) return;
+    if (this.parentTimes.has(dir) || this.journal.some((e) => 'made' in e && e.made === dir)) return;
     this.parentTimes.set(dir, { before: await mtimeOf(dir) });
+  }
+}
+
+/** Scaffolds over bind sources (mount points of nested mounts are made there), undone with the rootfs's. */
+export class SourceScaffolds {
+  private readonly byRoot = new Map<string, RootfsScaffold>();
+  constructor(private readonly touch: string) {}
+
+  of(root: string): RootfsScaffold {
+    let s = this.byRoot.get(root);
+    if (s === undefined) {
+      s = new RootfsScaffold(root, this.touch);
+      this.byRoot.set(root, s);
+    }
+    return s;
+  }
+
+  async undo(): Promise<void> {
+    for (const s of [...this.byRoot.values()].reverse()) await s.undo();
   }
 }
 

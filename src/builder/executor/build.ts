@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { FsView } from '../../../snapshot/fs-view.js';
 import type { StageRootfs } from '../run/stage-rootfs.js';
 import type { Layer } from '../../oci/index.js';
@@ -34,6 +35,7 @@ import { StepTracker } from './step-tracker.js';
 import { pickRunner, runNeeds, type RunnerChoice } from '../run/pick-runner.js';
 import type { Isolation, Runner, SnapshotRequest } from '../../run/index.js';
 import { createScratchDir, removeDeadScratchDirs } from '../scratch-dir.js';
+import type { SecretSource } from '../run/mounts/build-secrets.js';
 
 export interface BuildOptions extends FrontendOptions {
   store: BlobStore;
@@ -63,6 +65,12 @@ export interface BuildOptions extends FrontendOptions {
   labels?: ReadonlyArray<readonly [string, string]> | undefined;
   /** `--annotation`: added to the final image's manifest. */
   annotations?: ReadonlyArray<readonly [string, string]> | undefined;
+  /** `--secret`: RUN --mount=type=secret's contents by id. */
+  secrets?: ReadonlyMap<string, SecretSource> | undefined;
+  /** `--ssh`: agent sockets by id, for RUN --mount=type=ssh. */
+  sshAgents?: ReadonlyMap<string, string> | undefined;
+  /** Where RUN --mount=type=cache directories are kept; default `mounts` in the store's directory (the cache dir). */
+  cacheMountsDir?: string | undefined;
 }
 
 export interface BuildResult {
@@ -185,6 +193,9 @@ class Builder {
       snapshotKind: async () => (await this.runnerChoice()).snapshot.kind,
       proxyEnv: this.plan.proxyEnv,
       onCleanup: (cleanup) => this.cleanups.push(cleanup),
+      secrets: this.opts.secrets ?? new Map(),
+      sshAgents: this.opts.sshAgents ?? new Map(),
+      cacheMountsDir: this.opts.cacheMountsDir ?? path.join(this.opts.store.root, 'mounts'),
     };
   }
 
@@ -303,7 +314,10 @@ function stageReads(plan: BuildPlan): Map<number, number> {
   for (const stage of plan.stages) {
     if (!stage.needed) continue;
     if (stage.base.kind === 'stage') count(stage.base.index);
-    for (const planned of stage.instructions) if (planned.fromStage !== undefined) count(planned.fromStage);
+    for (const planned of stage.instructions) {
+      if (planned.fromStage !== undefined) count(planned.fromStage);
+      for (const index of planned.mountStages?.values() ?? []) count(index);
+    }
   }
   return reads;
 }

@@ -14,6 +14,7 @@ import type { StageState } from './stage-state.js';
 import { StageRootfs } from '../run/stage-rootfs.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
 import type { Runner } from '../../run/index.js';
+import type { SecretSource } from '../run/mounts/build-secrets.js';
 
 /** What every step of a build shares: where things are and how time is told. */
 export interface BuildEnv {
@@ -42,6 +43,12 @@ export interface BuildEnv {
   proxyEnv: ReadonlyMap<string, string>;
   /** Run `cleanup` when the build ends, however it ends. */
   onCleanup(cleanup: () => Promise<void>): void;
+  /** RUN --mount=type=secret: `--secret` by id. */
+  secrets: ReadonlyMap<string, SecretSource>;
+  /** RUN --mount=type=ssh: `--ssh` agent sockets by id. */
+  sshAgents: ReadonlyMap<string, string>;
+  /** RUN --mount=type=cache: where cache mounts are kept between builds (`<cache-dir>/mounts`). */
+  cacheMountsDir: string;
 }
 
 export function formatCreated(date: Date): string {

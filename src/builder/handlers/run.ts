@@ -9,6 +9,7 @@ import { resolveRunUser } from '../run/run-user.js';
 import { StepOutput } from '../run/step-output.js';
 import { explainUnreadable, imageOwnerOf, startOwnerRecording, type OwnerRecording } from '../run/step-owners.js';
 import { toArgv } from './command-line.js';
+import { prepareStepMounts } from '../run/mounts/step-mounts.js';
 
 function notYet(instr: RunInstr, what: string): DockerfileError {
   return new DockerfileError('RUN_UNSUPPORTED', `${what} is not supported by this version of hoist yet`, instr.location, {
@@ -70,7 +71,6 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
       hint: 'drop --security=insecure; a step that needs devices or mounts of the host cannot be built by hoist',
     });
   }
-  if (instr.mounts.length > 0) throw notYet(instr, 'RUN --mount');
   const { env, stage } = ctx;
   // Both at once: the runner probe and the unpack of the stage's layers.
   const [runner, rootfs] = await Promise.all([env.runner(), ctx.ownRootfs()]);
@@ -83,9 +83,18 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   const stepEnv: Record<string, string> = Object.fromEntries([...ctx.planned.env, ...env.proxyEnv]);
   stepEnv.HOME ??= user.home;
   const imageOwner = imageOwnerOf(runner.idMap);
-  const overlay = await rootfs.beforeStep(imageOwner);
-  await rootfs.storeOwners(runner);
-  const recording = await startOwnerRecording({ runner, uid: user.uid, gid: user.gid, rootfs, tmpDir: env.tmpDir, argv, location: instr.location });
+  // Mounts are ready before the snapshot's "before" (nothing of them is in the rootfs), and undone after the step.
+  const mounts = await prepareStepMounts(ctx, instr, cwd, rootfs.files);
+  let recording: OwnerRecording;
+  let overlay: Awaited<ReturnType<typeof rootfs.beforeStep>>;
+  try {
+    overlay = await rootfs.beforeStep(imageOwner);
+    await rootfs.storeOwners(runner);
+    recording = await startOwnerRecording({ runner, uid: user.uid, gid: user.gid, rootfs, tmpDir: env.tmpDir, argv, location: instr.location });
+  } catch (err) {
+    await mounts.release();
+    throw err;
+  }
   const output = new StepOutput(ctx.step, env.emit);
   let inodeOwners: Awaited<ReturnType<OwnerRecording['finish']>>;
   const startedAt = Date.now();
@@ -93,13 +102,13 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
     const result = await runner.run(
       {
         argv,
-        env: { ...stepEnv, ...recording.env },
+        env: { ...stepEnv, ...mounts.env, ...recording.env },
         cwd,
         uid: user.uid,
         gid: user.gid,
         groups: user.groups,
         rootfs: rootfs.dir,
-        mounts: recording.mounts,
+        mounts: [...recording.mounts, ...mounts.mounts],
         network: (instr.network ?? 'default') as NetworkMode,
         ...(overlay ? { overlay } : {}),
       },
@@ -112,6 +121,8 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   } catch (err) {
     await recording.discard();
     throw err;
+  } finally {
+    await mounts.release();
   }
   await rootfs.afterStep(runner, startedAt);
   // proot only fakes the step's ids: every file it makes belongs to hoist on disk.

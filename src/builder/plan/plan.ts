@@ -11,7 +11,7 @@ import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import type { Platform as PlatformSpec } from '../../oci/types.js';
 import { EnvHistory } from './env-history.js';
 import { StageCycleError, neededStages, orderStages, resolveTarget } from './stage-graph.js';
-import { copyFromStage, findBaseStage, instructionStageDeps } from './stage-refs.js';
+import { copyFromStage, findBaseStage, instructionStageDeps, runMountStages } from './stage-refs.js';
 import { validateExpanded } from './validate.js';
 
 /** BuildKit's PATH for images that have none (FROM scratch). */
@@ -32,6 +32,8 @@ export interface PlannedInstruction {
   fromOnbuild: boolean;
   /** COPY/ADD --from naming a stage: its index (an image reference leaves this undefined). */
   fromStage?: number | undefined;
+  /** RUN --mount from= naming a stage: the stage's index by the name as written (an image reference is not in it). */
+  mountStages?: ReadonlyMap<string, number> | undefined;
   /**
    * Set when the stage's base ENV is unknown (a registry image whose config
    * was not fetched) and expanding or checking this instruction failed: the
@@ -240,10 +242,10 @@ class Planner {
         validateExpanded(instr);
       } catch (err) {
         if (known || !(err instanceof DockerfileError)) throw err;
-        instructions.push({ instr: raw, env: before, fromOnbuild, fromStage: copyFromStage(raw, this.df.stages), deferred: err.message });
+        instructions.push({ instr: raw, env: before, fromOnbuild, fromStage: copyFromStage(raw, this.df.stages), mountStages: runMountStages(raw, this.df.stages), deferred: err.message });
         continue;
       }
-      instructions.push({ instr, env: before, fromOnbuild, fromStage: copyFromStage(instr, this.df.stages) });
+      instructions.push({ instr, env: before, fromOnbuild, fromStage: copyFromStage(instr, this.df.stages), mountStages: runMountStages(instr, this.df.stages) });
       if (instr.kind === 'ENV') for (const kv of instr.pairs) env.set(kv.key, kv.value);
       if (instr.kind === 'ARG') {
         for (const decl of instr.args) {

@@ -60,7 +60,7 @@ export function instructionStageDeps(instr: Instruction, stages: readonly Stage[
       try {
         from = parseMountSpec(m).from;
       } catch (err) {
-        fail(`RUN --mount: ${(err as Error).message}`);
+        fail(`RUN --mount: ${(err as Error).message}`, 'write --mount=type=bind|cache|tmpfs|secret|ssh,target=PATH[,option=value...] (BuildKit\'s options)');
       }
       if (from !== undefined) resolve(from, 'from', false);
     }
@@ -88,4 +88,22 @@ export function copyFromStage(instr: Instruction, stages: readonly Stage[]): num
   const byName = stages.findIndex((s) => s.name === (instr.from as string).toLowerCase());
   if (byName >= 0) return byName;
   return /^\d+$/.test(instr.from) ? Number(instr.from) : undefined;
+}
+
+/** The stages a RUN's mounts read (`from=` a stage name, already checked by instructionStageDeps), by that name; undefined when none. */
+export function runMountStages(instr: Instruction, stages: readonly Stage[]): ReadonlyMap<string, number> | undefined {
+  if (instr.kind !== 'RUN') return undefined;
+  const found = new Map<string, number>();
+  for (const m of instr.mounts) {
+    let from: string | undefined;
+    try {
+      from = parseMountSpec(m).from;
+    } catch {
+      continue;
+    }
+    if (from === undefined) continue;
+    const index = stages.findIndex((s) => s.name === from.toLowerCase());
+    if (index >= 0) found.set(from, index);
+  }
+  return found.size > 0 ? found : undefined;
 }

@@ -102,7 +102,7 @@ export function validateExpanded(instr: Instruction): void {
         try {
           checkMount(parseMountSpec(m));
         } catch (err) {
-          fail(`RUN --mount: ${(err as Error).message}`);
+          fail(`RUN --mount: ${(err as Error).message}`, 'write --mount=type=bind|cache|tmpfs|secret|ssh,target=PATH[,option=value...] (BuildKit\'s options)');
         }
       }
       break;

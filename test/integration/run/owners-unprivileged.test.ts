@@ -225,6 +225,14 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     ]);
   });
 
+  it('a user namespace with a subuid range: a USER writes into a cache mount given to it (uid=, gid=)', async () => {
+    const r = await buildAs(RANGED, busyboxCtx, ['USER app', `RUN --mount=type=cache,target=/home/app/.cache,uid=${APP_UID},gid=${APP_GID} touch /home/app/.cache/x && ls -ln /home/app/.cache > /tmp/cache-listing`], 'userns');
+    expect(r.ok, `${r.message}\n${r.hint}`).toBe(true);
+    const layer = (r.image as ReadImage).layers.at(-1) as TarMember[];
+    expect(layer.find((m) => m.name === 'tmp/cache-listing')?.content.toString()).toMatch(new RegExp(`${APP_UID} +${APP_GID} .* x\n`));
+    expect(layer.some((m) => m.name.startsWith('home/app/.cache'))).toBe(false);
+  });
+
   it('a user namespace with a subuid range: what a step makes private to another id is read (taken back from the namespace), and the next step as that id still owns it', async () => {
     const r = await buildAs(RANGED, busyboxCtx, [
       `RUN mkdir -m 700 /priv && echo secret > /priv/f && chmod 600 /priv/f && ln /priv/f /priv/f-too && chown -R ${APP_UID}:${APP_GID} /priv`,

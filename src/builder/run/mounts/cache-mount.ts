@@ -1,0 +1,136 @@
+/**
+ * RUN --mount=type=cache: a directory under `<cache-dir>/mounts/` per id,
+ * kept between builds and never part of a layer. `sharing` as BuildKit:
+ * `shared` lets every step use it at once; `locked` makes a step wait for
+ * the one using it (a lock file beside it, held by a process id); `private`
+ * takes it if no one holds it and otherwise works on a fresh copy of it,
+ * discarded after the step.
+ */
+import { spawn } from 'node:child_process';
+import { chmod, chown, lstat, mkdir, mkdtemp, open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HoistError } from '../../../errors.js';
+import { fsError } from '../../../fs-errors.js';
+import type { CacheSharing } from './run-mounts.js';
+
+export interface CacheDirRequest {
+  /** `<cache-dir>/mounts`. */
+  root: string;
+  id: string;
+  sharing: CacheSharing;
+  uid: number;
+  gid: number;
+  mode: number;
+  /** Fills a new cache directory (from= / source=), before it is first used. */
+  seed?: ((dir: string) => Promise<void>) | undefined;
+  /** Gives a new cache directory its owner where hoist cannot (unprivileged); default: chown where allowed, else left as hoist's. */
+  setOwner?: ((dir: string, uid: number, gid: number) => Promise<void>) | undefined;
+  /** Scratch space for a private copy. */
+  tmpDir: string;
+  signal?: AbortSignal | undefined;
+}
+
+export interface CacheDir {
+  /** The directory to bind. */
+  path: string;
+  /** After the step: the lock given back, a private copy removed. */
+  release(): Promise<void>;
+}
+
+/** The directory name of an id: readable, and never a path of its own (`/root/.cache` has slashes). */
+export function cacheDirName(id: string): string {
+  return encodeURIComponent(id).replace(/^\./, '%2E');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Take the lock file `file`: true when taken, false when a live process holds it. A lock whose process is gone is taken over. */
+async function tryLock(file: string): Promise<boolean> {
+  for (;;) {
+    try {
+      const handle = await open(file, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, file, 'create the cache mount lock');
+    }
+    const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    // A lock just created may not have its pid written yet: it counts as held.
+    if (!Number.isInteger(holder) || holder <= 0 || isAlive(holder)) return false;
+    await rm(file, { force: true });
+  }
+}
+
+/** The cache directory for `req.id`, created (and seeded) on first use; for `locked` and `private`, the lock taken. */
+export async function openCacheDir(req: CacheDirRequest): Promise<CacheDir> {
+  const name = cacheDirName(req.id);
+  const dir = path.join(req.root, name);
+  await mkdir(req.root, { recursive: true }).catch((err: unknown) => {
+    throw fsError(err, req.root, 'create the cache mounts directory');
+  });
+  await createOnce(dir, req);
+  const unlocked: CacheDir = { path: dir, release: () => Promise.resolve() };
+  if (req.sharing === 'shared') return unlocked;
+  const lock = path.join(req.root, `${name}.lock`);
+  const held: CacheDir = { path: dir, release: () => rm(lock, { force: true }) };
+  if (await tryLock(lock)) return held;
+  if (req.sharing === 'private') {
+    const copy = await mkdtemp(path.join(req.tmpDir, 'cache-private-'));
+    await copyTree(dir, copy);
+    return { path: copy, release: () => rm(copy, { recursive: true, force: true }) };
+  }
+  for (;;) {
+    await sleep(100, undefined, req.signal ? { signal: req.signal } : {});
+    if (await tryLock(lock)) return held;
+  }
+}
+
+/** Make `dir` with its owner and mode, seeded, in one rename: a concurrent build sees it whole or not at all. */
+async function createOnce(dir: string, req: CacheDirRequest): Promise<void> {
+  if (await isDir(dir)) return;
+  const fresh = await mkdtemp(path.join(req.root, '.new-'));
+  try {
+    if (req.seed !== undefined) {
+      await rm(fresh, { recursive: true });
+      await req.seed(fresh);
+    }
+    await chmod(fresh, req.mode);
+    // Only root can give it away; unprivileged, it stays hoist's (root in the step's user namespace) unless setOwner can.
+    await (req.setOwner ?? chownIfAllowed)(fresh, req.uid, req.gid);
+    await rename(fresh, dir).catch((err: NodeJS.ErrnoException) => {
+      // Another build made it first: its directory is the cache.
+      if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+    });
+  } finally {
+    await rm(fresh, { recursive: true, force: true });
+  }
+}
+
+async function chownIfAllowed(p: string, uid: number, gid: number): Promise<void> {
+  await chown(p, uid, gid).catch(() => undefined);
+}
+
+async function isDir(p: string): Promise<boolean> {
+  const st = await lstat(p).catch(() => undefined);
+  if (st !== undefined && !st.isDirectory()) {
+    throw new HoistError('RUN_CACHE_MOUNT', `the cache mount directory ${p} is not a directory`, { hint: 'remove it (hoist cache prune) and build again' });
+  }
+  return st !== undefined;
+}
+
+function copyTree(from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('cp', ['-a', '--', `${from}/.`, `${to}/`], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new HoistError('RUN_CACHE_MOUNT', `cannot copy the cache mount ${from} for a private use`, { hint: 'check the free space of the scratch directory' }))));
+  });
+}

@@ -1,0 +1,201 @@
+/**
+ * Everything one RUN's `--mount`s need, made ready for the runner: the host
+ * paths to bind (copies of bind sources, cache directories, secret files,
+ * agent sockets) and tmpfs mounts, the variables they add to the step
+ * (`env=` secrets, SSH_AUTH_SOCK). `release` undoes it all after the step,
+ * however it ended. `runMountIdentities` says what they bind, for the
+ * step's cache key, without preparing anything.
+ */
+import { chmod, chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DockerfileError } from '../../../dockerfile/errors.js';
+import type { RunInstr } from '../../../dockerfile/instructions/types.js';
+import { HoistError } from '../../../errors.js';
+import type { StepMount } from '../../../run/index.js';
+import type { MountIdentity } from '../../cache/step-key.js';
+import type { StepContext } from '../../executor/step-context.js';
+import type { StageFiles } from '../../../../snapshot/stage-files.js';
+import { openCacheDir } from './cache-mount.js';
+import { copyMountSource, mountSourceIdentity } from './mount-source.js';
+import { parseRunMounts, type RunMount } from './run-mounts.js';
+
+export interface StepMounts {
+  mounts: StepMount[];
+  /** Variables the mounts add to the step's environment. */
+  env: Record<string, string>;
+  release(): Promise<void>;
+}
+
+const NONE: StepMount[] = [];
+
+/** A mount target inside the rootfs, with the symlinks on its way resolved there (never out of it), as BuildKit mounts through them. */
+function inRootfs(files: StageFiles, target: string): string {
+  return `/${files.resolve(target, { followFinal: true }).path}`;
+}
+
+/**
+ * Prepare `instr`'s mounts for a step whose working directory is
+ * `workdir`, in a stage whose files are `files`. Throws a DockerfileError
+ * at the RUN's line for what the user must fix (a missing required secret
+ * or agent, a source outside the context).
+ */
+export async function prepareStepMounts(ctx: StepContext, instr: RunInstr, workdir: string, files: StageFiles): Promise<StepMounts> {
+  if (instr.mounts.length === 0) return { mounts: NONE, env: {}, release: () => Promise.resolve() };
+  const parsed = parseRunMounts(instr.mounts, workdir, instr.location);
+  const releases: (() => Promise<void>)[] = [];
+  const release = async (): Promise<void> => {
+    for (const r of releases.splice(0).reverse()) await r().catch(() => undefined);
+  };
+  const scratch = await mkdtemp(path.join(ctx.env.tmpDir, 'mounts-'));
+  releases.push(() => rm(scratch, { recursive: true, force: true }));
+  const out: StepMounts = { mounts: [], env: {}, release };
+  try {
+    for (const [i, m] of parsed.entries()) await prepareOne(ctx, instr, m, { root: scratch, own: path.join(scratch, String(i)) }, files, out, releases);
+  } catch (err) {
+    await release();
+    throw located(err, instr);
+  }
+  return out;
+}
+
+function located(err: unknown, instr: RunInstr): unknown {
+  if (err instanceof HoistError && !(err instanceof DockerfileError)) {
+    return new DockerfileError(err.code, err.message, instr.location, { ...(err.hint !== undefined ? { hint: err.hint } : {}), cause: err });
+  }
+  return err;
+}
+
+/** `scratch.own`: a path of this mount's own (not made yet) in the step's scratch directory `scratch.root`. */
+async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratch: { root: string; own: string }, files: StageFiles, out: StepMounts, releases: (() => Promise<void>)[]): Promise<void> {
+  const target = m.target === undefined ? undefined : inRootfs(files, m.target);
+  switch (m.type) {
+    case 'bind': {
+      const source = await copyMountSource(ctx, m.from, m.source, scratch.own);
+      out.mounts.push({ source, target: target as string, readonly: m.readonly });
+      return;
+    }
+    case 'cache': {
+      const cacheRoot = ctx.env.cacheMountsDir;
+      const seed = m.from !== undefined || m.source !== '' ? async (dir: string) => void (await copyMountSource(ctx, m.from, m.source, dir)) : undefined;
+      const cache = await openCacheDir({
+        root: cacheRoot, id: m.id, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, seed, tmpDir: scratch.root, signal: ctx.env.signal,
+        setOwner: (dir, uid, gid) => giveTo(ctx, dir, uid, gid),
+      });
+      releases.push(() => cache.release());
+      out.mounts.push({ source: cache.path, target: target as string, readonly: m.readonly, writeBack: !m.readonly });
+      return;
+    }
+    case 'tmpfs':
+      out.mounts.push({ kind: 'tmpfs', target: target as string, ...(m.sizeBytes !== undefined ? { sizeBytes: m.sizeBytes } : {}) });
+      return;
+    case 'secret': {
+      const content = await secretContent(ctx, m.id);
+      if (content === undefined) {
+        if (m.required) throw missingSecret(instr, m.id);
+        return; // BuildKit leaves the target absent
+      }
+      if (m.env !== undefined) out.env[m.env] = content.toString('utf8');
+      if (m.target !== undefined) {
+        const file = scratch.own;
+        await writeFile(file, content, { mode: 0o600, flag: 'wx' });
+        // Mode first: once given to a subordinate id, the file is no longer hoist's to chmod.
+        await chmod(file, m.mode);
+        await giveTo(ctx, file, m.uid, m.gid);
+        releases.push(() => rm(file, { force: true }));
+        out.mounts.push({ source: file, target: inRootfs(files, m.target), readonly: true });
+      }
+      return;
+    }
+    case 'ssh': {
+      const socket = ctx.env.sshAgents.get(m.id);
+      if (socket === undefined) {
+        if (m.required) throw missingAgent(instr, m.id);
+        return;
+      }
+      const st = await stat(socket).catch(() => undefined);
+      if (st === undefined || !st.isSocket()) {
+        throw new DockerfileError('RUN_SSH_AGENT', `RUN --mount=type=ssh: ${socket} (--ssh ${m.id}) is not an agent's socket`, instr.location, {
+          hint: 'start ssh-agent and pass its socket: eval "$(ssh-agent)"; ssh-add; hoist build --ssh default ...',
+        });
+      }
+      out.mounts.push({ source: socket, target: target as string });
+      // As BuildKit: the step's SSH_AUTH_SOCK is its first agent mount.
+      out.env.SSH_AUTH_SOCK ??= m.target;
+      return;
+    }
+  }
+}
+
+/**
+ * What `instr`'s mounts bind, for the step's cache key (BuildKit's rule):
+ * a bind's source by content (from= as written, and every entry's path,
+ * kind, mode, owner, link target and content digest, no times), a cache by
+ * its id (never its content), a secret or an agent by its id alone (never
+ * a secret's content, nor whether it was given), a tmpfs by its target.
+ * Reads bind sources; prepares, locks and writes nothing. In the order the
+ * mounts are mounted.
+ */
+export async function runMountIdentities(ctx: StepContext, instr: RunInstr, workdir: string): Promise<MountIdentity[]> {
+  const out: MountIdentity[] = [];
+  try {
+    for (const m of parseRunMounts(instr.mounts, workdir, instr.location)) {
+      switch (m.type) {
+        case 'bind':
+          out.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source)}`, readonly: m.readonly });
+          break;
+        case 'cache':
+          // from=/source= only seed a new cache: its content never was a key input.
+          out.push({ type: 'cache', target: m.target, source: m.id, readonly: m.readonly });
+          break;
+        case 'tmpfs':
+          out.push({ type: 'tmpfs', target: m.target });
+          break;
+        case 'secret':
+          out.push({ type: 'secret', target: m.target ?? `env:${m.env ?? ''}`, source: m.id });
+          break;
+        case 'ssh':
+          out.push({ type: 'ssh', target: m.target, source: m.id });
+          break;
+      }
+    }
+  } catch (err) {
+    throw located(err, instr);
+  }
+  return out;
+}
+
+/**
+ * Give `p` the owner `uid:gid` as the step sees ids: chown where hoist may
+ * (root), else through the runner's subordinate id range (a user namespace
+ * with one); where neither can, it stays hoist's, which is root in the
+ * step's user namespace, and a non-root step may be unable to use it.
+ */
+async function giveTo(ctx: StepContext, p: string, uid: number, gid: number): Promise<void> {
+  const given = await chown(p, uid, gid).then(() => true, () => false);
+  if (given || (uid === 0 && gid === 0)) return;
+  const runner = await ctx.env.runner();
+  await runner.storeOwners?.(path.dirname(p), [{ path: path.basename(p), uid, gid }]);
+}
+
+async function secretContent(ctx: StepContext, id: string): Promise<Buffer | undefined> {
+  const source = ctx.env.secrets.get(id);
+  if (source === undefined) return undefined;
+  if ('value' in source) return source.value;
+  return readFile(source.file).catch((err: NodeJS.ErrnoException) => {
+    throw new HoistError('RUN_SECRET_UNREADABLE', `cannot read the secret ${JSON.stringify(id)} from ${source.file}: ${err.code ?? err.message}`, {
+      hint: 'check the path given to --secret id=...,src=FILE',
+    });
+  });
+}
+
+function missingSecret(instr: RunInstr, id: string): DockerfileError {
+  return new DockerfileError('RUN_SECRET_MISSING', `RUN --mount=type=secret: the secret ${JSON.stringify(id)} is required and was not given`, instr.location, {
+    hint: `pass it with hoist build --secret id=${id},src=FILE (or id=${id},env=VARIABLE), or drop required from the mount`,
+  });
+}
+
+function missingAgent(instr: RunInstr, id: string): DockerfileError {
+  return new DockerfileError('RUN_SSH_MISSING', `RUN --mount=type=ssh: the SSH agent ${JSON.stringify(id)} is required and was not given`, instr.location, {
+    hint: id === 'default' ? 'run ssh-agent, add your key (ssh-add) and pass --ssh default' : `pass --ssh ${id}=/path/to/agent.sock`,
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * RUN mounts where no mount can be made (the chroot runner without a mount
+ * namespace): each source is copied to its target in the rootfs before the
+ * step, what was at the target is moved aside, and after the step a cache
+ * mount's content is copied back to its source, the copies are removed and
+ * what was moved aside is put back (RootfsScaffold's undo), so that the
+ * snapshot sees nothing of them. An SSH agent's socket cannot be copied:
+ * a socket in the rootfs relays each connection to it.
+ */
+import { spawn } from 'node:child_process';
+import { chmod, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { HoistError } from '../errors.js';
+import type { BindMount, ProcessSpec } from './process-spec.js';
+import type { RootfsScaffold } from './scaffold.js';
+
+function copyTree(cp: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cp, ['-a', '--', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: {} });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new HoistError('RUN_MOUNT_COPY', `cannot copy a RUN mount's files (${args.join(' ')}): ${err.trim() || `cp exited ${code}`}`, {
+            hint: 'the chroot runner copies mounts in and out where it cannot mount them; check the free space of the scratch directory, or build where mount namespaces are allowed',
+          })),
+    );
+  });
+}
+
+/** A unix socket at `at` whose every connection is piped to the socket `to`. */
+async function relaySocket(at: string, to: string): Promise<net.Server> {
+  const server = net.createServer((client) => {
+    const upstream = net.connect(to);
+    client.pipe(upstream).pipe(client);
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end);
+    upstream.on('error', end);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at, () => resolve());
+  });
+  // As BuildKit's ssh mount: for root alone.
+  await chmod(at, 0o600);
+  return server;
+}
+
+/**
+ * The mounts of one step as copies in the rootfs. Order: `apply` before the
+ * step, `finish` after it (copies caches back), then the scaffold's undo
+ * (removes the copies, puts back what was moved aside), then `close`, also
+ * when `apply` failed half way.
+ */
+export class EmulatedMounts {
+  private readonly writeBacks: { target: string; source: string }[] = [];
+  private readonly relays: net.Server[] = [];
+  private asideDir: string | undefined;
+
+  /** `cp` is GNU cp (needed for anything but a socket or a tmpfs). */
+  constructor(private readonly cp: string | undefined) {}
+
+  /** Put `spec.mounts` in place through `scaffold`. */
+  async apply(spec: ProcessSpec, scaffold: RootfsScaffold): Promise<void> {
+    // Beside the rootfs, so that what is moved aside is renamed, not copied.
+    const asideDir = await mkdtemp(path.join(path.dirname(spec.rootfs), 'mounts-aside-'));
+    this.asideDir = asideDir;
+    for (const m of spec.mounts) {
+      const rel = m.target.replace(/^\/+/, '');
+      await scaffold.hide(rel, asideDir);
+      if (m.kind === 'tmpfs') await chmod(await scaffold.ensure(rel, 'dir', { keepUsed: 'parents' }), 0o1777);
+      else await this.copyIn(m, rel, scaffold);
+    }
+  }
+
+  private async copyIn(m: BindMount, rel: string, scaffold: RootfsScaffold): Promise<void> {
+    const st = await lstat(m.source);
+    if (st.isSocket()) {
+      this.relays.push(await relaySocket(await scaffold.claim(rel), m.source));
+      return;
+    }
+    const cp = this.cp;
+    if (cp === undefined) {
+      throw new HoistError('RUN_MOUNTS_UNSUPPORTED', `RUN --mount needs cp to copy ${m.target} into the root filesystem here: the chroot runner cannot mount without a mount namespace`, {
+        hint: 'install GNU coreutils on the build host, or build where mount or user namespaces are allowed, or use --isolation proot',
+      });
+    }
+    if (st.isDirectory()) {
+      const target = await scaffold.ensure(rel, 'dir', { keepUsed: 'parents' });
+      await copyTree(cp, [`${m.source}/.`, `${target}/`]);
+      if (m.writeBack === true) this.writeBacks.push({ target, source: m.source });
+    } else {
+      const target = await scaffold.claim(rel);
+      await copyTree(cp, [m.source, target]);
+      if (m.writeBack === true) this.writeBacks.push({ target, source: m.source });
+    }
+  }
+
+  /** After the step: what it left in a cache mount becomes the cache's content (a target it replaced with a link or removed leaves the cache as it was). */
+  async finish(): Promise<void> {
+    const cp = this.cp as string;
+    for (const { target, source } of this.writeBacks) {
+      const st = await lstat(target).catch(() => undefined);
+      const was = await lstat(source);
+      if (st === undefined || st.isSymbolicLink() || st.isDirectory() !== was.isDirectory()) continue;
+      if (was.isDirectory()) {
+        await rm(source, { recursive: true, force: true });
+        await mkdir(source);
+        await copyTree(cp, [`${target}/.`, `${source}/`]);
+      } else {
+        await copyTree(cp, [target, source]);
+      }
+    }
+  }
+
+  /** Stop the relays and remove the aside directory: only after the scaffold's undo has put everything back. */
+  async close(): Promise<void> {
+    for (const server of this.relays.splice(0)) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (this.asideDir !== undefined) await rm(this.asideDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * RUN mounts in each runner on a real busybox rootfs: binds (read-only and
+ * read-write, directories and files), a cache whose writes reach its
+ * source, a tmpfs, a unix socket; the rootfs is left exactly as it was,
+ * with no trace of a mount point the runner made or of what it hid.
+ */
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChrootRunner, findHostTools, ProotRunner, UsernsRunner, type ProcessSpec, type Runner, type StepMount } from '../../../src/run/index.js';
+import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
+import { ensureDebianPackages } from '../../helpers/packages.js';
+import { listTree } from '../../helpers/rootfs-listing.js';
+
+let work: string;
+let rootfs: string;
+let sources: string;
+let socketServer: Server;
+
+const tools = findHostTools(process.env.PATH);
+const opts = (): { tools: typeof tools; tmpDir: string } => ({ tools, tmpDir: work });
+
+async function run(runner: Runner, script: string, mounts: StepMount[]): Promise<{ exitCode: number; out: string }> {
+  let out = '';
+  const spec: ProcessSpec = {
+    argv: ['/bin/sh', '-c', script],
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    cwd: '/',
+    uid: 0,
+    gid: 0,
+    groups: [],
+    rootfs,
+    mounts,
+    network: 'default',
+  };
+  const r = await runner.run(spec, { stdout: (c) => (out += c.toString()), stderr: (c) => (out += c.toString()) });
+  return { exitCode: r.exitCode, out };
+}
+
+beforeAll(async () => {
+  await ensureDebianPackages(['proot', 'uidmap', 'busybox-static']);
+  work = await mkdtemp(path.join(tmpdir(), 'hoist-runner-mounts-'));
+  rootfs = path.join(work, 'rootfs');
+  await makeBusyboxRootfs(rootfs);
+  await chmod(rootfs, 0o755);
+  // Something already at a target: a mount hides it for the step, and it is there again afterwards.
+  await mkdir(path.join(rootfs, 'srv/data'), { recursive: true });
+  await writeFile(path.join(rootfs, 'srv/data/original'), 'from the image\n');
+  sources = path.join(work, 'sources');
+  await mkdir(path.join(sources, 'tree/sub'), { recursive: true });
+  await writeFile(path.join(sources, 'tree/sub/file'), 'bound content\n');
+  await writeFile(path.join(sources, 'secret'), 'hush\n', { mode: 0o400 });
+  socketServer = createServer((c) => c.end('pong from the agent\n'));
+  await new Promise<void>((resolve) => socketServer.listen(path.join(work, 'agent.sock'), resolve));
+}, 15 * 60_000);
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => socketServer?.close(() => resolve()));
+  if (work !== undefined) await rm(work, { recursive: true, force: true });
+});
+
+const CASES: { name: string; make: () => Runner; readonlyEnforced: boolean }[] = [
+  { name: 'userns (one uid mapped)', make: () => new UsernsRunner(opts()), readonlyEnforced: true },
+  { name: 'chroot with a mount namespace', make: () => new ChrootRunner({ ...opts(), mountNamespace: true }), readonlyEnforced: true },
+  { name: 'chroot without a mount namespace (copies)', make: () => new ChrootRunner({ ...opts(), mountNamespace: false }), readonlyEnforced: false },
+  { name: 'proot', make: () => new ProotRunner({ ...opts(), killOnExit: false }), readonlyEnforced: false },
+];
+
+describe.each(CASES)('$name runner', (c) => {
+  it('binds directories and files, hides what was at the target, and leaves the rootfs as it was', async () => {
+    const before = await listTree(rootfs);
+    const r = await run(
+      c.make(),
+      [
+        'cat /srv/data/sub/file',
+        'test -e /srv/data/original && echo HIDDEN-VISIBLE',
+        'cat /run/secrets/token',
+        'cat /deep/new/dir/sub/file',
+        'echo scribble > /deep/new/dir/scribble 2>/dev/null; echo written $?',
+        'ls /deep/new/dir',
+      ].join('; '),
+      [
+        { source: path.join(sources, 'tree'), target: '/srv/data', readonly: true },
+        { source: path.join(sources, 'secret'), target: '/run/secrets/token', readonly: true },
+        { source: path.join(sources, 'tree'), target: '/deep/new/dir' },
+      ],
+    );
+    expect(r.out).toContain('bound content\n');
+    expect(r.out).not.toContain('HIDDEN-VISIBLE');
+    expect(r.out).toContain('hush\n');
+    expect(r.out).toContain('written 0');
+    expect(await listTree(rootfs)).toEqual(before);
+    expect(await readFile(path.join(rootfs, 'srv/data/original'), 'utf8')).toBe('from the image\n');
+    // A read-write bind that is not a cache: the copies are hoist's own, the runners that bind for real write to the source.
+    await rm(path.join(sources, 'tree/scribble'), { force: true });
+  }, 120_000);
+
+  it('refuses writes to a read-only bind where the runner can mount', async () => {
+    const r = await run(c.make(), 'echo x > /srv/data/new 2>/dev/null && echo WROTE || echo REFUSED', [{ source: path.join(sources, 'tree'), target: '/srv/data', readonly: true }]);
+    expect(r.out).toContain(c.readonlyEnforced ? 'REFUSED' : 'WROTE');
+    await rm(path.join(sources, 'tree/new'), { force: true });
+  }, 120_000);
+
+  it('keeps what a step writes to a cache mount in its source, and nothing of it in the rootfs', async () => {
+    const cache = path.join(work, `cache-${c.name.replace(/\W+/g, '-')}`);
+    await mkdir(cache);
+    const before = await listTree(rootfs);
+    const mount: StepMount = { source: cache, target: '/root/.cache/tool', writeBack: true };
+    expect((await run(c.make(), 'echo first > /root/.cache/tool/state', [mount])).exitCode).toBe(0);
+    expect(await readFile(path.join(cache, 'state'), 'utf8')).toBe('first\n');
+    const second = await run(c.make(), 'cat /root/.cache/tool/state; echo second >> /root/.cache/tool/state', [mount]);
+    expect(second.out).toBe('first\n');
+    expect(await readFile(path.join(cache, 'state'), 'utf8')).toBe('first\nsecond\n');
+    expect(await listTree(rootfs)).toEqual(before);
+  }, 120_000);
+
+  it('mounts inside a read-only bind (a cache under a source tree), leaving the bind source and the rootfs as they were', async () => {
+    const cache = path.join(work, `nested-cache-${c.name.replace(/\W+/g, '-')}`);
+    await mkdir(cache);
+    const before = await listTree(rootfs);
+    const sourceBefore = await listTree(path.join(sources, 'tree'));
+    const r = await run(c.make(), 'cat /srv/data/sub/file && echo kept > /srv/data/node_modules/state && ls /srv/data/tmp | wc -l', [
+      { source: path.join(sources, 'tree'), target: '/srv/data', readonly: true },
+      { source: cache, target: '/srv/data/node_modules', writeBack: true },
+      { kind: 'tmpfs', target: '/srv/data/sub/tmp' },
+    ]);
+    expect(r.out).toContain('bound content\n');
+    expect(r.exitCode).toBe(0);
+    expect(await readFile(path.join(cache, 'state'), 'utf8')).toBe('kept\n');
+    expect(await listTree(rootfs)).toEqual(before);
+    expect(await listTree(path.join(sources, 'tree'))).toEqual(sourceBefore);
+  }, 120_000);
+
+  it('keeps what the step writes beside a mount, in a parent made for the mount point, and only that', async () => {
+    const cache = path.join(work, `beside-cache-${c.name.replace(/\W+/g, '-')}`);
+    await mkdir(cache);
+    const r = await run(c.make(), 'echo beside > /opt/made/for/other && echo inside > /opt/made/for/mount/f', [{ source: cache, target: '/opt/made/for/mount', writeBack: true }]);
+    expect(r.exitCode).toBe(0);
+    try {
+      expect(await readFile(path.join(rootfs, 'opt/made/for/other'), 'utf8')).toBe('beside\n');
+      expect(existsSync(path.join(rootfs, 'opt/made/for/mount'))).toBe(false);
+      expect(await readFile(path.join(cache, 'f'), 'utf8')).toBe('inside\n');
+    } finally {
+      await rm(path.join(rootfs, 'opt'), { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('gives an empty tmpfs (or its stand-in) that is gone afterwards', async () => {
+    const before = await listTree(rootfs);
+    const r = await run(c.make(), 'ls -A /scratch | wc -l; echo x > /scratch/f && cat /scratch/f; ls -A /srv/data', [{ kind: 'tmpfs', target: '/scratch' }, { kind: 'tmpfs', target: '/srv/data' }]);
+    expect(r.exitCode).toBe(0);
+    expect(r.out.trim().split('\n')).toEqual(['0', 'x']);
+    expect(await listTree(rootfs)).toEqual(before);
+  }, 120_000);
+
+  it('forwards a unix socket', async () => {
+    const before = await listTree(rootfs);
+    const r = await run(c.make(), 'test -S /run/agent.sock && echo IS-SOCKET; nc local:/run/agent.sock </dev/null 2>&1 || echo no-nc', [{ source: path.join(work, 'agent.sock'), target: '/run/agent.sock' }]);
+    expect(r.out).toContain('IS-SOCKET');
+    if (!r.out.includes('no-nc')) expect(r.out).toContain('pong from the agent');
+    expect(await listTree(rootfs)).toEqual(before);
+  }, 120_000);
+});

@@ -1,0 +1,163 @@
+/**
+ * RUN --mount options with BuildKit's defaults, the --secret and --ssh
+ * flags, mount identities for the cache key, and cache mount sharing, on real
+ * directories.
+ */
+import { chmod, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSecretFlag, parseSshFlag } from '../../../../src/builder/run/mounts/build-secrets.js';
+import { cacheDirName, openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
+import { cleanMountSource } from '../../../../src/builder/run/mounts/mount-source.js';
+import { runMountIdentities } from '../../../../src/builder/run/mounts/step-mounts.js';
+import type { StepContext } from '../../../../src/builder/executor/step-context.js';
+import type { RunInstr } from '../../../../src/dockerfile/instructions/types.js';
+import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
+import { parseRunMount, parseRunMounts, parseSize } from '../../../../src/builder/run/mounts/run-mounts.js';
+import { tempDir } from '../../../helpers/build.js';
+
+const at = { file: 'Dockerfile', line: 7 };
+
+describe('RUN --mount options', () => {
+  it('fills in BuildKit\'s defaults per type', () => {
+    expect(parseRunMount('target=/src', '/', at)).toEqual({ type: 'bind', target: '/src', from: undefined, source: '', readonly: true });
+    expect(parseRunMount('type=bind,target=src,rw', '/work', at)).toMatchObject({ target: '/work/src', readonly: false });
+    expect(parseRunMount('type=bind,target=/s,readonly=false', '/', at)).toMatchObject({ readonly: false });
+    expect(parseRunMount('type=cache,target=/root/.cache', '/', at)).toEqual({
+      type: 'cache', target: '/root/.cache', id: '/root/.cache', sharing: 'shared', from: undefined, source: '', readonly: false, uid: 0, gid: 0, mode: 0o755,
+    });
+    expect(parseRunMount('type=cache,id=go,target=/go,sharing=LOCKED,uid=1000,gid=100,mode=0700', '/', at)).toMatchObject({ id: 'go', sharing: 'locked', uid: 1000, gid: 100, mode: 0o700 });
+    expect(parseRunMount('type=tmpfs,target=/t,size=64m', '/', at)).toEqual({ type: 'tmpfs', target: '/t', sizeBytes: 64 * 1024 * 1024 });
+    expect(parseRunMount('type=secret,id=npmrc', '/', at)).toMatchObject({ id: 'npmrc', target: '/run/secrets/npmrc', env: undefined, required: false, mode: 0o400, uid: 0 });
+    expect(parseRunMount('type=secret,target=/root/.npmrc', '/', at)).toMatchObject({ id: '.npmrc', target: '/root/.npmrc' });
+    // BuildKit 0.13: env= without a target is a variable only.
+    expect(parseRunMount('type=secret,id=tok,env=TOKEN', '/', at)).toMatchObject({ target: undefined, env: 'TOKEN' });
+    expect(parseRunMount('type=secret,id=tok,env=TOKEN,target=/t', '/', at)).toMatchObject({ target: '/t', env: 'TOKEN' });
+    expect(parseRunMount('type=ssh,required', '/', at, 1)).toMatchObject({ id: 'default', target: '/run/buildkit/ssh_agent.1', required: true, mode: 0o600 });
+  });
+
+  it('mounts a parent before what is mounted inside it, and counts ssh targets in the order written', () => {
+    const mounts = parseRunMounts(['type=cache,target=/src/node_modules', 'type=ssh', 'target=/src', 'type=ssh,id=other'], '/', at);
+    expect(mounts.map((m) => m.target)).toEqual(['/run/buildkit/ssh_agent.0', '/run/buildkit/ssh_agent.1', '/src', '/src/node_modules']);
+  });
+
+  it('refuses a mount without a target, a bad size and a bad flag, at the line, with a hint', () => {
+    expect(() => parseRunMount('type=cache', '/', at)).toThrow(expect.objectContaining({ code: 'RUN_MOUNT_INVALID', message: expect.stringContaining('Dockerfile:7:'), hint: expect.stringContaining('target=') }));
+    expect(() => parseRunMount('type=tmpfs,target=/t,size=lots', '/', at)).toThrow(expect.objectContaining({ hint: expect.stringContaining('size=64m') }));
+    expect(() => parseRunMount('target=/t,rw=maybe', '/', at)).toThrow(/invalid value for rw/);
+    expect(() => parseRunMount('type=volume,target=/t', '/', at)).toThrow(/unsupported mount type "volume"/);
+    expect(parseSize('1g')).toBe(1024 ** 3);
+    expect(parseSize('512')).toBe(512);
+  });
+
+  it('keeps a source inside its root', () => {
+    expect(cleanMountSource('', undefined)).toBe('.');
+    expect(cleanMountSource('/a/../b/', undefined)).toBe('b');
+    expect(() => cleanMountSource('../x', undefined)).toThrow(expect.objectContaining({ code: 'RUN_MOUNT_SOURCE_OUTSIDE' }));
+    expect(() => cleanMountSource('a/../../x', 'tools')).toThrow(/outside "tools"/);
+  });
+});
+
+describe('--secret and --ssh', () => {
+  it('reads buildx\'s forms', () => {
+    expect(parseSecretFlag('id=npm,src=/home/u/.npmrc')).toEqual({ id: 'npm', file: '/home/u/.npmrc' });
+    expect(parseSecretFlag('id=tok,env=GITHUB_TOKEN')).toEqual({ id: 'tok', env: 'GITHUB_TOKEN' });
+    expect(parseSecretFlag('id=GITHUB_TOKEN')).toEqual({ id: 'GITHUB_TOKEN', env: 'GITHUB_TOKEN' });
+    expect(parseSecretFlag('type=file,id=a,source=f')).toEqual({ id: 'a', file: 'f' });
+    expect(() => parseSecretFlag('src=f')).toThrow(expect.objectContaining({ hint: expect.stringContaining('id=NAME') }));
+    expect(() => parseSecretFlag('id=a,path=f')).toThrow(/unknown key "path"/);
+    expect(parseSshFlag('default')).toEqual({ id: 'default', paths: [] });
+    expect(parseSshFlag('default=/tmp/agent.sock')).toEqual({ id: 'default', paths: ['/tmp/agent.sock'] });
+  });
+});
+
+describe('mount identities for the cache key', () => {
+  /** A step context over a real context directory: only what mount sources read. */
+  function stepOver(contextDir: string, ignore: string[] = []): StepContext {
+    return { env: { contextDir, ignore: PatternMatcher.compile(ignore), signal: undefined }, planned: {}, createdMtime: () => 0 } as unknown as StepContext;
+  }
+  const run = (mounts: string[]): RunInstr => ({ kind: 'RUN', mounts, location: at }) as unknown as RunInstr;
+
+  it('follow a bind source\'s content, mode and names, not its times, and never a secret\'s content', async () => {
+    const dir = tempDir('hoist-identity-');
+    await mkdir(path.join(dir, 'src/sub'), { recursive: true });
+    await writeFile(path.join(dir, 'src/sub/a'), 'one');
+    const instr = run(['target=/s,source=src', 'type=cache,target=/c', 'type=secret,id=tok', 'type=tmpfs,target=/t']);
+    const first = await runMountIdentities(stepOver(dir), instr, '/');
+    // In mount order (by target).
+    expect(first.map((m) => m.type)).toEqual(['cache', 'secret', 'bind', 'tmpfs']);
+    expect(first[0]).toEqual({ type: 'cache', target: '/c', source: '/c', readonly: false });
+    expect(first[1]).toEqual({ type: 'secret', target: '/run/secrets/tok', source: 'tok' });
+    expect(first[3]).toEqual({ type: 'tmpfs', target: '/t' });
+    expect(first[2]).toMatchObject({ type: 'bind', target: '/s', readonly: true, source: expect.stringMatching(/^context:src:sha256:[0-9a-f]{64}$/) });
+    await utimes(path.join(dir, 'src/sub/a'), 1000, 1000);
+    expect(await runMountIdentities(stepOver(dir), instr, '/')).toEqual(first);
+    await writeFile(path.join(dir, 'src/sub/a'), 'two');
+    const second = await runMountIdentities(stepOver(dir), instr, '/');
+    expect(second[2]?.source).not.toBe(first[2]?.source);
+    await chmod(path.join(dir, 'src/sub/a'), 0o600);
+    const third = await runMountIdentities(stepOver(dir), instr, '/');
+    expect(third[2]?.source).not.toBe(second[2]?.source);
+    // What .dockerignore leaves out is not part of it.
+    await writeFile(path.join(dir, 'src/ignored'), 'x');
+    expect((await runMountIdentities(stepOver(dir, ['src/ignored']), instr, '/'))[2]).toEqual(third[2]);
+    expect((await runMountIdentities(stepOver(dir), instr, '/'))[2]).not.toEqual(third[2]);
+    await expect(runMountIdentities(stepOver(dir), run(['target=/x,source=../etc']), '/')).rejects.toMatchObject({ code: 'RUN_MOUNT_SOURCE_OUTSIDE', message: expect.stringContaining('Dockerfile:7:') });
+  });
+});
+
+describe('cache mount directories', () => {
+  it('are made once per id, with their mode, and seeded', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    const tmpDir = tempDir('hoist-cachemounts-tmp-');
+    const seed = async (dir: string): Promise<void> => {
+      await mkdir(dir);
+      await writeFile(path.join(dir, 'seeded'), 'yes');
+    };
+    const a = await openCacheDir({ root, id: '/root/.cache', sharing: 'shared', uid: 0, gid: 0, mode: 0o700, seed, tmpDir });
+    expect(a.path).toBe(path.join(root, cacheDirName('/root/.cache')));
+    expect(await readFile(path.join(a.path, 'seeded'), 'utf8')).toBe('yes');
+    await writeFile(path.join(a.path, 'later'), 'kept');
+    const again = await openCacheDir({ root, id: '/root/.cache', sharing: 'shared', uid: 0, gid: 0, mode: 0o755, seed, tmpDir });
+    expect((await readdir(again.path)).sort()).toEqual(['later', 'seeded']);
+    expect(cacheDirName('..')).not.toBe('..');
+  });
+
+  it('locked: a second user waits for the first; private: a second user works on a copy', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    const tmpDir = tempDir('hoist-cachemounts-tmp-');
+    const req = { root, id: 'x', uid: 0, gid: 0, mode: 0o755, tmpDir } as const;
+    const first = await openCacheDir({ ...req, sharing: 'locked' });
+    let secondGot = false;
+    const second = openCacheDir({ ...req, sharing: 'locked' }).then((c) => {
+      secondGot = true;
+      return c;
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(secondGot).toBe(false);
+    // Meanwhile a private user gets a copy of its own.
+    await writeFile(path.join(first.path, 'f'), 'shared content');
+    const priv = await openCacheDir({ ...req, sharing: 'private' });
+    expect(priv.path).not.toBe(first.path);
+    expect(await readFile(path.join(priv.path, 'f'), 'utf8')).toBe('shared content');
+    await priv.release();
+    await first.release();
+    const got = await second;
+    expect(got.path).toBe(first.path);
+    await got.release();
+    // Free again: private takes the cache itself.
+    const alone = await openCacheDir({ ...req, sharing: 'private' });
+    expect(alone.path).toBe(first.path);
+    await alone.release();
+  });
+
+  it('takes over a lock whose process is gone', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    await mkdir(root, { recursive: true });
+    await mkdir(path.join(root, 'y'));
+    await writeFile(path.join(root, 'y.lock'), '999999999');
+    const c = await openCacheDir({ root, id: 'y', sharing: 'locked', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() });
+    expect(await readFile(path.join(root, 'y.lock'), 'utf8')).toBe(String(process.pid));
+    await c.release();
+  });
+});
