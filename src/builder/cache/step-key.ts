@@ -43,6 +43,8 @@ export interface RunKeyFields {
 
 export interface CopyKeyFields {
   kind: 'COPY' | 'ADD';
+  /** The instruction as the image's history shows it (sources as written, flags, destination), after expansion. */
+  instruction: string;
   /** Digest of the sources' listing: path, type, mode, owner, link target and content digest of each, after .dockerignore and --exclude. */
   sources: Digest;
   /** The source stage's key or image digest for --from; undefined for the context. */
@@ -52,6 +54,8 @@ export interface CopyKeyFields {
   workdir: string;
   chown?: string;
   chmod?: string;
+  /** --exclude patterns (the listing of context sources already leaves them out; --from sources are not listed). */
+  excludes: readonly string[];
   link: boolean;
   parents: boolean;
   /** ADD only. */
@@ -73,12 +77,14 @@ export interface StepKeyInput {
   /** The key (or base digest) of the filesystem the step starts from. */
   parent: string;
   platform: string;
+  /** SOURCE_DATE_EPOCH: it clamps the mtimes in the layer; null without it. */
+  epoch: number | null;
   step: StepKeyFields;
 }
 
 /** The step's cache key: `sha256:` and the hex digest of the canonical JSON. */
 export function stepKey(input: StepKeyInput): Digest {
-  const text = canonicalJson({ format: KEY_FORMAT, parent: input.parent, platform: input.platform, step: input.step as unknown as KeyValue });
+  const text = canonicalJson({ format: KEY_FORMAT, parent: input.parent, platform: input.platform, epoch: input.epoch, step: input.step as unknown as KeyValue });
   return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
 }
 
