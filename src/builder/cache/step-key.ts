@@ -3,11 +3,15 @@
  * fields. A step's key covers everything that can change its result and
  * nothing else (the README's "Build cache" section lists the fields):
  *
- * - `parent`: the key of the filesystem the step starts from (the last step
- *   that changed files, or the base: the image's manifest digest, a stage's
- *   key, or "scratch"). Metadata-only steps (ENV, LABEL, ...) are not part
- *   of it: they are replayed, and a step they affect has them in its own
- *   fields (RUN has its environment).
+ * - `parent`: the key of the filesystem the step starts from: the base
+ *   (`scratch`, `image:<manifest digest>`, or the final key of the stage it
+ *   is built FROM), then after each layer `sha256(canonical JSON of
+ *   {format: "hoist.cache.after-layer/v1", parent, diffId})`. So the chain
+ *   follows what the steps made, by content: a step that ran again and
+ *   made something else leads later steps to other keys. Metadata-only
+ *   steps (ENV, LABEL, ...) are not part of it: they are replayed, and a
+ *   step they affect has them in its own fields (RUN has its environment).
+ * - `platform` and `epoch` (SOURCE_DATE_EPOCH, which clamps layer mtimes).
  * - the instruction's own fields, after expansion.
  *
  * `KEY_FORMAT` names the layout of the fields. A later hoist that changes

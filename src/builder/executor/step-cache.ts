@@ -35,7 +35,7 @@ export interface StepCacheOptions {
   noLookupStages?: ReadonlySet<string> | undefined;
 }
 
-/** Where a stage's files stand: the key of their state, advanced by each step. */
+/** Where a stage's files stand: the key of their state (base, then each layer by its diffID). */
 export interface StageChain {
   key: string;
   lookups: boolean;
@@ -105,7 +105,7 @@ export class StepCacheSession {
     if (fields === undefined) {
       await execute();
       this.ran = true;
-      chain.key = await afterLayer(chain.key, ctx);
+      chain.key = afterStep(chain.key, ctx);
       return false;
     }
     const key = stepKey({ parent: chain.key, platform, epoch: this.epoch ?? null, step: fields });
@@ -128,7 +128,7 @@ export class StepCacheSession {
       };
       cached = chain.lookups ? await store.exclusive(key, build, ctx.env.signal) : await build();
     }
-    chain.key = key;
+    chain.key = afterStep(chain.key, ctx);
     return cached;
   }
 
@@ -158,8 +158,13 @@ export class StepCacheSession {
   }
 }
 
-/** The chain after a step without a key: the files are known by the layer it made. */
-async function afterLayer(parent: string, ctx: StepContext): Promise<string> {
+/**
+ * The chain after a step: the files it started from plus the layer it
+ * made, by content. A step that ran again (no record, --no-cache, a step
+ * without a key) and made something else leads later steps to other keys,
+ * so nothing recorded on top of its earlier result is used on the new one.
+ */
+function afterStep(parent: string, ctx: StepContext): string {
   if (ctx.addedLayer === undefined) return parent;
   const diffId = ctx.stage.diffIds.at(-1) as Digest;
   return `sha256:${createHash('sha256').update(canonicalJson({ format: 'hoist.cache.after-layer/v1', parent, diffId }), 'utf8').digest('hex')}`;

@@ -3,6 +3,7 @@
  * step's result misses, everything else hits, and a rebuild that changed
  * nothing gives the same image (with SOURCE_DATE_EPOCH and without it).
  */
+import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -180,6 +181,21 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     expect(filtered.image.config.rootfs.diff_ids).toEqual(first.image.config.rootfs.diff_ids);
   });
 
+  it('ADD of a local archive is keyed by its content', async () => {
+    const ctx = makeContext({ 'pkg/x.txt': 'x1' });
+    const tarball = () => execFileSync('tar', ['-cf', path.join(ctx, 'pkg.tar'), '-C', path.join(ctx, 'pkg'), 'x.txt']);
+    tarball();
+    const cache = tempDir('hoist-cache-');
+    const df = ['FROM scratch', 'ADD pkg.tar /opt/'].join('\n');
+    await cachedBuild(df, ctx, cache);
+    expect(cachedOf(await cachedBuild(df, ctx, cache), 'ADD pkg.tar /opt/')).toBe(true);
+    writeFileSync(path.join(ctx, 'pkg/x.txt'), 'x2');
+    tarball();
+    const b = await cachedBuild(df, ctx, cache);
+    expect(cachedOf(b, 'ADD pkg.tar /opt/')).toBe(false);
+    expect(content(b, 'opt/x.txt')).toBe('x2');
+  });
+
   it('ignores records of another format and damaged ones: they miss, the build still works', async () => {
     const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
     const cache = tempDir('hoist-cache-');
@@ -241,6 +257,18 @@ describe('build cache: RUN', () => {
     expect(cachedOf(b, 'RUN echo one > /one')).toBe(true);
     expect(cachedOf(b, 'RUN cat /one > /three')).toBe(false);
     expect(content(b, 'three')).toBe('one\n');
+  }, 300_000);
+
+  it('a step that ran again and made something else leads the steps on it to miss (the chain follows content)', async () => {
+    const cache = tempDir('hoist-cache-');
+    const df = [...base, 'RUN date +%s%N > /stamp', 'FROM scratch', 'COPY --from=1 /stamp /stamp'].join('\n');
+    const first = await cachedBuild(df, ctx, cache);
+    const again = await cachedBuild(df, ctx, cache);
+    expect(again.steps.every(([, c]) => c)).toBe(true);
+    const rerun = await cachedBuild(df, ctx, cache, { noLookupStages: ['1'] });
+    expect(cachedOf(rerun, 'RUN date +%s%N > /stamp')).toBe(false);
+    expect(cachedOf(rerun, 'COPY --from=1 /stamp /stamp')).toBe(false);
+    expect(content(rerun, 'stamp')).not.toBe(content(first, 'stamp'));
   }, 300_000);
 
   it('two builds at once on one cache dir build each step once and agree', async () => {
