@@ -272,12 +272,13 @@ function registryHost(ref: string): string | undefined {
  */
 export function translateKanikoFlags<F extends HoistBuildFlags & KanikoFlags>(positional: string, all: F, env: NodeJS.ProcessEnv): KanikoTranslation<F> {
   const notes: string[] = [];
+  // --cache=false is hoist's --no-cache; --cache asks for what hoist does anyway.
+  if (all.cache === true) notes.push('note: --cache is accepted for Kaniko compatibility and changes nothing: hoist caches steps under --cache-dir by default');
   for (const [key, flag, why] of NO_EFFECT) {
     const v = all[key];
     if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
     notes.push(`note: ${flag} is accepted for Kaniko compatibility and changes nothing: ${why}`);
   }
-  if (all.cache === true) notes.push('note: --cache is accepted for Kaniko compatibility and changes nothing: hoist caches steps under --cache-dir by default');
   if (all.compression !== undefined && all.compression !== 'gzip') notes.push(`note: --compression ${all.compression} is accepted for Kaniko compatibility; hoist writes gzip layers`);
   if (all.registryClientCert.length > 0) {
     throw new UsageError('--registry-client-cert: mutual TLS from a flag is not supported', {
