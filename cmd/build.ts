@@ -39,7 +39,8 @@ interface BuildFlags extends ImageFlags, ProgressFlags, KanikoFlags {
   snapshot: string;
   /** false with --no-cache (or Kaniko's --cache=false). */
   cache?: boolean;
-  noCacheFilter: string[];
+  /** `--no-cache-filter`: commander names a `--no-x` option `x`, whatever value it takes. */
+  cacheFilter: string[];
 }
 
 function parseIsolation(value: string): Isolation {
@@ -105,7 +106,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           metadataFile: flags.metadataFile,
           ...(push ? { pushTargets: tags.map(pushTarget), checkPush: (ref) => access.registry().checkPushAccess(ref, signal ? { signal } : {}) } : {}),
         });
-        const cache = await localStepCache(access.store, { noLookups: flags.cache === false, noLookupStages: flags.noCacheFilter });
+        const cache = await localStepCache(access.store, { noLookups: flags.cache === false, noLookupStages: flags.cacheFilter });
         const result = await watched(renderer, () => build({
           downloads: { dispatcher, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
           contextDir: context,
