@@ -17,6 +17,7 @@ import type { AddInstr, CopyInstr, Instruction } from '../../dockerfile/instruct
 import { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import { HoistError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
+import { mapLimit } from '../../oci/parallel.js';
 import { isGitSource, isHttpSource } from '../add/source-kind.js';
 import type { FileDigests } from '../cache/file-digests.js';
 import { listingDigest, runKeyEnv, type CopyKeyFields, type ListedSource, type StepKeyFields } from '../cache/step-key.js';
@@ -126,8 +127,8 @@ async function listing(items: readonly CopyItem[], instr: CopyInstr | AddInstr, 
     1,
   );
   for (const item of items) await planner.add(item);
-  const listed: ListedSource[] = [];
-  for (const entry of planner.entries()) listed.push(await listedEntry(entry, fs, digests));
+  // Stats (and the few hashes) overlap: one at a time, each waits a thread-pool round trip.
+  const listed: ListedSource[] = await mapLimit(planner.entries(), 32, (entry) => listedEntry(entry, fs, digests));
   return listingDigest(listed);
 }
 
