@@ -112,6 +112,8 @@ export interface ListedSource {
   linkTarget?: string;
   /** Regular files: the content's digest. */
   content?: Digest;
+  /** Extended attributes the copy keeps: name -> base64 of the value. */
+  xattrs?: Record<string, string>;
 }
 
 /** The digest of a COPY/ADD's sources, in the order the step copies them. */

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FsView } from '../../../snapshot/fs-view.js';
-import type { LayerEntry } from '../../../snapshot/layer-entry.js';
+import type { LayerEntry, Xattrs } from '../../../snapshot/layer-entry.js';
 import type { AddInstr, CopyInstr, Instruction } from '../../dockerfile/instructions/types.js';
 import { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import { HoistError } from '../../errors.js';
@@ -134,7 +134,7 @@ async function listing(items: readonly CopyItem[], instr: CopyInstr | AddInstr, 
 
 async function listedEntry(entry: LayerEntry, fs: ListingFs | undefined, digests: FileDigests): Promise<ListedSource> {
   if (entry.kind === 'whiteout' || entry.kind === 'opaque') return { path: entry.path, kind: entry.kind, mode: 0, uid: 0, gid: 0 };
-  const base = { path: entry.path, kind: entry.kind, mode: entry.mode, uid: entry.uid, gid: entry.gid };
+  const base = { path: entry.path, kind: entry.kind, mode: entry.mode, uid: entry.uid, gid: entry.gid, ...xattrsOf(entry.xattrs) };
   switch (entry.kind) {
     case 'symlink':
       return { ...base, linkTarget: entry.linkname };
@@ -147,6 +147,11 @@ async function listedEntry(entry: LayerEntry, fs: ListingFs | undefined, digests
     default:
       return base;
   }
+}
+
+function xattrsOf(xattrs: Xattrs | undefined): { xattrs?: Record<string, string> } {
+  if (xattrs === undefined || Object.keys(xattrs).length === 0) return {};
+  return { xattrs: Object.fromEntries(Object.entries(xattrs).map(([name, value]) => [name, Buffer.from(value).toString('base64')])) };
 }
 
 async function streamDigest(stream: Readable): Promise<Digest> {

@@ -139,6 +139,19 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     expect(d.digest).toBe(first.digest);
   });
 
+  it('misses when only an extended attribute of a source changed (the copy keeps it)', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
+    const cache = tempDir('hoist-cache-');
+    const setfattr = (value: string) => execFileSync('setfattr', ['-h', '-n', 'user.note', '-v', value, path.join(ctx, 'app/one')]);
+    setfattr('first');
+    await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(await cachedBuild(dockerfile, ctx, cache), 'COPY app /app')).toBe(true);
+    setfattr('second');
+    const b = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(b, 'COPY app /app')).toBe(false);
+    expect(b.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'second' });
+  });
+
   it('owners of context files do not reach the layer (a hit); a changed --chown misses', async () => {
     const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
     const cache = tempDir('hoist-cache-');
