@@ -128,7 +128,16 @@ async function listing(items: readonly CopyItem[], instr: CopyInstr | AddInstr, 
   );
   for (const item of items) await planner.add(item);
   // Stats (and the few hashes) overlap: one at a time, each waits a thread-pool round trip.
-  const listed: ListedSource[] = await mapLimit(planner.entries(), 32, (entry) => listedEntry(entry, fs, digests));
+  const entries = planner.entries();
+  const listed: ListedSource[] = await mapLimit(entries, 32, (entry) => listedEntry(entry, fs, digests));
+  // Files that are hard links of one another become links in the layer: the first one's path says which.
+  const firstOfLink = new Map<string, string>();
+  for (const [i, entry] of entries.entries()) {
+    if (entry.kind !== 'file' || entry.linkKey === undefined) continue;
+    const first = firstOfLink.get(entry.linkKey);
+    if (first === undefined) firstOfLink.set(entry.linkKey, entry.path);
+    else listed[i] = { ...(listed[i] as ListedSource), linkTarget: first };
+  }
   return listingDigest(listed);
 }
 

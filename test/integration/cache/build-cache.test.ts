@@ -4,7 +4,7 @@
  * nothing gives the same image (with SOURCE_DATE_EPOCH and without it).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
@@ -150,6 +150,17 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     const b = await cachedBuild(dockerfile, ctx, cache);
     expect(cachedOf(b, 'COPY app /app')).toBe(false);
     expect(b.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'second' });
+  });
+
+  it('misses when two equal files become hard links of one another', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': 'same', 'app/two': 'same' });
+    const cache = tempDir('hoist-cache-');
+    await cachedBuild(dockerfile, ctx, cache);
+    rmSync(path.join(ctx, 'app/two'));
+    linkSync(path.join(ctx, 'app/one'), path.join(ctx, 'app/two'));
+    const b = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(b, 'COPY app /app')).toBe(false);
+    expect(b.files.get('app/two')).toMatchObject({ type: 'link', linkname: 'app/one' });
   });
 
   it('owners of context files do not reach the layer (a hit); a changed --chown misses', async () => {
