@@ -283,6 +283,20 @@ describe('build cache: RUN', () => {
     expect(content(b, 'three')).toBe('one\n');
   }, 300_000);
 
+  it('a hit after a step that ran is applied to the stage\'s rootfs, and a RUN after it sees its files', async () => {
+    const cache = tempDir('hoist-cache-');
+    const df = (last: string) => [...base, 'RUN echo one > /one', 'RUN cat /one > /two', 'RUN cat /two > /three', `RUN cat /three > /${last}`].join('\n');
+    await cachedBuild(df('four'), ctx, cache, { epoch: 0 });
+    // The record of the second RUN goes: it runs again, makes the same layer (SOURCE_DATE_EPOCH), and the third RUN hits on a rootfs.
+    for (const f of records(cache)) {
+      const file = path.join(cache, 'steps', f);
+      if ((JSON.parse(readFileSync(file, 'utf8')) as { createdBy: string }).createdBy.includes('cat /one > /two')) rmSync(file);
+    }
+    const b = await cachedBuild(df('five'), ctx, cache, { epoch: 0 });
+    expect(b.steps.filter(([i]) => i.startsWith('RUN')).map(([, c]) => c)).toEqual([true, false, true, false]);
+    expect(content(b, 'five')).toBe('one\n');
+  }, 300_000);
+
   it('a step that ran again and made something else leads the steps on it to miss (the chain follows content)', async () => {
     const cache = tempDir('hoist-cache-');
     const df = [...base, 'RUN date +%s%N > /stamp', 'FROM scratch', 'COPY --from=1 /stamp /stamp'].join('\n');
