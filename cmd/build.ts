@@ -19,6 +19,12 @@ import { RUNNER_KINDS, SNAPSHOT_REQUESTS, type Isolation, type SnapshotRequest }
 import { addProgressOption, createRenderer, progressModeOf, watched, type ProgressFlags } from './progress/index.js';
 import { addKanikoOptions, withKanikoFlags, type KanikoBuildExtras } from './kaniko/index.js';
 import type { KanikoFlags } from './kaniko/flags.js';
+import { localStepCache } from '../src/builder/executor/local-cache.js';
+
+/** A repeatable flag that also takes a comma-separated list. */
+function collectList(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
+}
 
 interface BuildFlags extends ImageFlags, ProgressFlags, KanikoFlags {
   file?: string;
@@ -34,6 +40,10 @@ interface BuildFlags extends ImageFlags, ProgressFlags, KanikoFlags {
   snapshot: string;
   secret: string[];
   ssh: string[];
+  /** false with --no-cache (or Kaniko's --cache=false). */
+  cache?: boolean;
+  /** `--no-cache-filter`: commander names a `--no-x` option `x`, whatever value it takes. */
+  cacheFilter: string[];
 }
 
 function parseIsolation(value: string): Isolation {
@@ -63,7 +73,10 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--isolation <runner>', 'how RUN steps are isolated: auto, userns, chroot or proot (hoist doctor shows what works here)', 'auto')
     .option('--snapshot <kind>', 'how a RUN step\'s changes are found: auto, walk (a stat walk of the rootfs) or overlay (the step\'s overlayfs upper dir)', 'auto')
     .option('--secret <spec>', 'a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VARIABLE (repeatable)', collect, [])
-    .option('--ssh <spec>', 'an SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK\'s) or ID=/path/to/agent.sock (repeatable)', collect, []))))
+    .option('--ssh <spec>', 'an SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK\'s) or ID=/path/to/agent.sock (repeatable)', collect, [])
+    .option('--no-cache-filter <stage>', 'run the steps of this stage (name or index) without the build cache (repeatable, or a comma list)', collectList, []))))
+    // After Kaniko's --cache: with both defined, cache stays unset unless one is given.
+    .option('--no-cache', 'look nothing up in the build cache: every step runs (results are still recorded)')
     .action(withKanikoFlags(io, async (context: string, flags: BuildFlags & KanikoBuildExtras) => {
       const outputs = bindStandardOutput(flags.output.map(parseOutputSpec), { stream: process.stdout, isTerminal: process.stdout.isTTY === true });
       const archiveOnStdout = outputs.some((o) => typeof o.dest !== 'string');
@@ -98,6 +111,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           metadataFile: flags.metadataFile,
           ...(push ? { pushTargets: tags.map(pushTarget), checkPush: (ref) => access.registry().checkPushAccess(ref, signal ? { signal } : {}) } : {}),
         });
+        const cache = await localStepCache(access.store, { noLookups: flags.cache === false, noLookupStages: flags.cacheFilter });
         const result = await watched(renderer, () => build({
           downloads: { dispatcher, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
           contextDir: context,
@@ -124,6 +138,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           annotations: flags.annotations,
           secrets: secretSources(flags.secret, io.env),
           sshAgents: sshSockets(flags.ssh, io.env),
+          cache,
         }));
         if (mode === 'plain' || mode === 'tty') {
           for (const o of outputs) io.stderr(typeof o.dest === 'string' ? `wrote ${o.type} ${o.dest}` : `wrote ${o.type} to standard output`);

@@ -123,11 +123,11 @@ export function addKanikoOptions(cmd: Command): Command {
     valueOption('--registry-mirror <host[/prefix]>', 'pull Docker Hub images through this mirror first (repeatable; also $KANIKO_REGISTRY_MIRROR)', true),
     valueOption('--registry-map <orig=mirror[;...]>', 'pull images of registry orig through mirror first (repeatable; also $KANIKO_REGISTRY_MAP)', true),
     boolOption('--skip-default-registry-fallback', 'with mirrors: never pull from the original registry'),
-    boolOption('--cache', 'accepted; no effect yet'),
-    valueOption('--cache-repo <ref>', 'accepted; no effect yet'),
+    boolOption('--cache', 'use the build cache under --cache-dir (on by default; --cache=false is --no-cache)'),
+    valueOption('--cache-repo <ref>', 'accepted; no effect yet (the registry cache is not in hoist yet)'),
     valueOption('--cache-ttl <duration>', 'accepted; no effect yet'),
-    boolOption('--cache-copy-layers', 'accepted; no effect yet'),
-    boolOption('--cache-run-layers', 'accepted; no effect yet'),
+    boolOption('--cache-copy-layers', 'accepted; no effect (hoist caches COPY steps anyway)'),
+    boolOption('--cache-run-layers', 'accepted; no effect (hoist caches RUN steps anyway)'),
     // Declared so that commander leaves pushCache unset unless --no-push-cache is given (a lone --no-x defaults x to true).
     new Option('--push-cache').hideHelp(),
     boolOption('--no-push-cache', 'accepted; no effect yet'),
@@ -159,12 +159,11 @@ export function addKanikoOptions(cmd: Command): Command {
 
 /** The flags Kaniko jobs pass that hoist takes without acting on them, with why. */
 const NO_EFFECT: ReadonlyArray<readonly [keyof KanikoFlags, string, string]> = [
-  ['cache', '--cache', 'the layer cache is not in hoist yet; every step runs'],
-  ['cacheRepo', '--cache-repo', 'the registry cache is not in hoist yet'],
-  ['cacheTtl', '--cache-ttl', 'the layer cache is not in hoist yet'],
-  ['cacheCopyLayers', '--cache-copy-layers', 'the layer cache is not in hoist yet'],
-  ['cacheRunLayers', '--cache-run-layers', 'the layer cache is not in hoist yet'],
-  ['pushCache', '--no-push-cache', 'the layer cache is not in hoist yet'],
+  ['cacheRepo', '--cache-repo', 'the registry cache is not in hoist yet; steps are cached under --cache-dir'],
+  ['cacheTtl', '--cache-ttl', 'it bounds the registry cache, which is not in hoist yet (hoist cache prune --filter until=DURATION ages the local one)'],
+  ['cacheCopyLayers', '--cache-copy-layers', 'hoist caches COPY and ADD steps anyway'],
+  ['cacheRunLayers', '--cache-run-layers', 'hoist caches RUN steps anyway'],
+  ['pushCache', '--no-push-cache', 'the registry cache is not in hoist yet'],
   ['compressedCaching', '--compressed-caching', 'hoist keeps layers compressed in its store anyway'],
   ['singleSnapshot', '--single-snapshot', 'hoist makes one layer per step that changes files'],
   ['snapshotMode', '--snapshot-mode', 'hoist compares content where size, mtime, mode or owner changed'],
@@ -273,6 +272,8 @@ function registryHost(ref: string): string | undefined {
  */
 export function translateKanikoFlags<F extends HoistBuildFlags & KanikoFlags>(positional: string, all: F, env: NodeJS.ProcessEnv): KanikoTranslation<F> {
   const notes: string[] = [];
+  // --cache=false is hoist's --no-cache; --cache asks for what hoist does anyway.
+  if (all.cache === true) notes.push('note: --cache is accepted for Kaniko compatibility and changes nothing: hoist caches steps under --cache-dir by default');
   for (const [key, flag, why] of NO_EFFECT) {
     const v = all[key];
     if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;

@@ -13,6 +13,7 @@ import { UsageError } from '../../src/errors.js';
 import { registrySource, type ImageAccess } from '../../src/images/images.js';
 import { canonicalRegistry, mirroredSource, parseRegistryMap, type RegistryMap } from '../../src/images/registry-map.js';
 import { aliasedSource } from '../../src/images/image-aliases.js';
+import { storedBasesSource } from '../../src/images/stored-bases.js';
 import { writeFileAtomic } from '../../src/oci/atomic-file.js';
 import { DEFAULT_DOMAIN, parseReference, type Image, type ImageSource, type Reference } from '../../src/oci/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -74,7 +75,10 @@ export function withKanikoFlags<F extends HoistBuildFlags & KanikoFlags & ImageF
       for (const [f, what] of [[t.files.iidfile, '--iidfile'], [t.files.imageNameWithDigest, '--image-name-with-digest-file'], [t.files.imageNameTagWithDigest, '--image-name-tag-with-digest-file']] as const) {
         if (f !== undefined) await checkFileDestination(f, what, 'digest');
       }
-      const pullSource = (access: ImageAccess): ImageSource => aliasedSource(registryPull(access, t, registryMap, io, clients, say), t.imageContexts);
+      // An image the store holds is opened there: by digest without the registry, a tag after one HEAD (not through mirrors: the HEAD would go around them).
+      const headDigest = registryMap.size === 0 ? (access: ImageAccess) => async (ref: Reference) => (await access.registry().headManifest(ref))?.digest : undefined;
+      const pullSource = (access: ImageAccess): ImageSource =>
+        aliasedSource(storedBasesSource(registryPull(access, t, registryMap, io, clients, say), { store: access.store, headDigest: headDigest?.(access) }), t.imageContexts);
       const flags = {
         ...t.flags,
         file,

@@ -57,7 +57,7 @@ export interface StepStart extends Timed {
   location: SourceLocation;
 }
 
-/** The step's result came from the build cache: nothing ran. (Emitted once the build cache exists.) */
+/** The step's result came from the build cache: nothing ran. Emitted instead of StepDone. */
 export interface StepCached extends Timed {
   type: 'step-cached';
   step: number;

@@ -7,7 +7,8 @@
  * "Last used" is the file's mtime: the blob store and the step cache touch
  * what they read. Pruning removes the least recently used items first; a
  * step record whose blob is gone is a miss, never an error, so records and
- * blobs can go independently. Files being written (`.tmp-*`) are left alone.
+ * blobs can go independently. Files being written (`.tmp-*`) and step locks
+ * (`*.lock`) are left alone.
  */
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -52,7 +53,8 @@ async function listFiles(dir: string): Promise<string[]> {
   }
   const files: string[] = [];
   for (const e of entries) {
-    if (e.name.startsWith('.tmp-')) continue;
+    // Files being written, and the locks of steps being built, belong to a build that runs now.
+    if (e.name.startsWith('.tmp-') || e.name.endsWith('.lock')) continue;
     const full = path.join(dir, e.name);
     if (e.isDirectory()) files.push(...(await listFiles(full)));
     else if (e.isFile()) files.push(full);

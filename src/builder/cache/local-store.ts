@@ -13,6 +13,7 @@ import { mkdir, readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../oci/atomic-file.js';
 import { digestHex, isDigest, type Digest } from '../../oci/digest.js';
+import { withFileLock } from '../../oci/file-lock.js';
 
 const FORMAT = 'hoist.cache.step-record/v1';
 
@@ -24,17 +25,37 @@ export interface CachedLayer {
 }
 
 export interface StepRecord {
-  /** The layer the step made; undefined when it changed no file. */
+  /** The layer the step made; undefined when it changed no file (a history entry with empty_layer). */
   layer?: CachedLayer;
   /** RFC 3339 time the step ran (the image's history keeps it, as BuildKit's cache does). */
   created: string;
+  /** The history's created_by: every input of it is part of the key. */
+  createdBy: string;
 }
 
 export interface BlobPresence {
   has(d: Digest): Promise<boolean>;
 }
 
-export class LocalStepCache {
+/**
+ * Where step results are looked up and recorded. The local cache is one; a
+ * registry-backed one (`--cache-repo`) can stand beside it behind the same
+ * two calls.
+ */
+export interface StepCacheStore {
+  get(key: Digest): Promise<StepRecord | undefined>;
+  put(key: Digest, record: StepRecord): Promise<void>;
+  /**
+   * Run `fn` as the only builder working on `key` (several builds on one
+   * cache dir): a second builder waits, then finds the first one's record.
+   */
+  exclusive<T>(key: Digest, fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+}
+
+/** A builder may hold a key for as long as its step runs: a RUN can take long. */
+const KEY_LOCK_WAIT_MS = 6 * 60 * 60 * 1000;
+
+export class LocalStepCache implements StepCacheStore {
   readonly dir: string;
 
   constructor(
@@ -67,6 +88,12 @@ export class LocalStepCache {
     await mkdir(path.dirname(file), { recursive: true });
     await writeFileAtomic(file, Buffer.from(JSON.stringify({ format: FORMAT, ...record })));
   }
+
+  async exclusive<T>(key: Digest, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const file = this.file(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    return withFileLock(`${file}.lock`, `the build cache entry ${key}`, fn, { waitMs: KEY_LOCK_WAIT_MS, signal });
+  }
 }
 
 function parseRecord(text: string): StepRecord | undefined {
@@ -78,11 +105,15 @@ function parseRecord(text: string): StepRecord | undefined {
   }
   if (typeof v !== 'object' || v === null) return undefined;
   const o = v as Record<string, unknown>;
-  if (o.format !== FORMAT || typeof o.created !== 'string') return undefined;
-  if (o.layer === undefined) return { created: o.created };
+  if (o.format !== FORMAT || typeof o.created !== 'string' || typeof o.createdBy !== 'string') return undefined;
+  const base = { created: o.created, createdBy: o.createdBy };
+  if (o.layer === undefined) return base;
   const l = o.layer as Record<string, unknown> | null;
   if (typeof l !== 'object' || l === null) return undefined;
   if (typeof l.digest !== 'string' || !isDigest(l.digest) || typeof l.diffId !== 'string' || !isDigest(l.diffId)) return undefined;
   if (typeof l.size !== 'number' || !Number.isSafeInteger(l.size) || l.size < 0 || typeof l.mediaType !== 'string') return undefined;
-  return { created: o.created, layer: { digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType } };
+  return { ...base, layer: { digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType } };
 }
+
+/** The file under the cache dir where context file digests are kept between builds. */
+export const FILE_DIGESTS_FILE = 'context-digests.json';

@@ -3,11 +3,15 @@
  * fields. A step's key covers everything that can change its result and
  * nothing else (the README's "Build cache" section lists the fields):
  *
- * - `parent`: the key of the filesystem the step starts from (the last step
- *   that changed files, or the base: the image's manifest digest, a stage's
- *   key, or "scratch"). Metadata-only steps (ENV, LABEL, ...) are not part
- *   of it: they are replayed, and a step they affect has them in its own
- *   fields (RUN has its environment).
+ * - `parent`: the key of the filesystem the step starts from: the base
+ *   (`scratch`, `image:<manifest digest>`, or the final key of the stage it
+ *   is built FROM), then after each layer `sha256(canonical JSON of
+ *   {format: "hoist.cache.after-layer/v1", parent, diffId})`. So the chain
+ *   follows what the steps made, by content: a step that ran again and
+ *   made something else leads later steps to other keys. Metadata-only
+ *   steps (ENV, LABEL, ...) are not part of it: they are replayed, and a
+ *   step they affect has them in its own fields (RUN has its environment).
+ * - `platform` and `epoch` (SOURCE_DATE_EPOCH, which clamps layer mtimes).
  * - the instruction's own fields, after expansion.
  *
  * `KEY_FORMAT` names the layout of the fields. A later hoist that changes
@@ -43,6 +47,8 @@ export interface RunKeyFields {
 
 export interface CopyKeyFields {
   kind: 'COPY' | 'ADD';
+  /** The instruction as the image's history shows it (sources as written, flags, destination), after expansion. */
+  instruction: string;
   /** Digest of the sources' listing: path, type, mode, owner, link target and content digest of each, after .dockerignore and --exclude. */
   sources: Digest;
   /** The source stage's key or image digest for --from; undefined for the context. */
@@ -52,6 +58,8 @@ export interface CopyKeyFields {
   workdir: string;
   chown?: string;
   chmod?: string;
+  /** --exclude patterns (the listing of context sources already leaves them out; --from sources are not listed). */
+  excludes: readonly string[];
   link: boolean;
   parents: boolean;
   /** ADD only. */
@@ -73,12 +81,14 @@ export interface StepKeyInput {
   /** The key (or base digest) of the filesystem the step starts from. */
   parent: string;
   platform: string;
+  /** SOURCE_DATE_EPOCH: it clamps the mtimes in the layer; null without it. */
+  epoch: number | null;
   step: StepKeyFields;
 }
 
 /** The step's cache key: `sha256:` and the hex digest of the canonical JSON. */
 export function stepKey(input: StepKeyInput): Digest {
-  const text = canonicalJson({ format: KEY_FORMAT, parent: input.parent, platform: input.platform, step: input.step as unknown as KeyValue });
+  const text = canonicalJson({ format: KEY_FORMAT, parent: input.parent, platform: input.platform, epoch: input.epoch, step: input.step as unknown as KeyValue });
   return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
 }
 
@@ -102,6 +112,8 @@ export interface ListedSource {
   linkTarget?: string;
   /** Regular files: the content's digest. */
   content?: Digest;
+  /** Extended attributes the copy keeps: name -> base64 of the value. */
+  xattrs?: Record<string, string>;
 }
 
 /** The digest of a COPY/ADD's sources, in the order the step copies them. */

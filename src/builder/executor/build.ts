@@ -36,6 +36,7 @@ import { pickRunner, runNeeds, type RunnerChoice } from '../run/pick-runner.js';
 import type { Isolation, Runner, SnapshotRequest } from '../../run/index.js';
 import { createScratchDir, removeDeadScratchDirs } from '../scratch-dir.js';
 import type { SecretSource } from '../run/mounts/build-secrets.js';
+import { StepCacheSession, type StepCacheOptions } from './step-cache.js';
 
 export interface BuildOptions extends FrontendOptions {
   store: BlobStore;
@@ -71,6 +72,8 @@ export interface BuildOptions extends FrontendOptions {
   sshAgents?: ReadonlyMap<string, string> | undefined;
   /** Where RUN --mount=type=cache directories are kept; default `mounts` in the store's directory (the cache dir). */
   cacheMountsDir?: string | undefined;
+  /** The build cache (steps looked up and recorded); none: every step runs and nothing is recorded. */
+  cache?: StepCacheOptions | undefined;
 }
 
 export interface BuildResult {
@@ -117,6 +120,9 @@ function imageConfig(state: StageState, platform: PlatformSpec, created: string,
 class Builder {
   private readonly results = new Map<number, StageState>();
   private readonly imageViews = new Map<string, Promise<FsView>>();
+  private readonly images = new Map<string, Promise<Image>>();
+  /** The build cache, when the build has one. */
+  readonly cache: StepCacheSession | undefined;
   private readonly cleanups: Array<() => Promise<void>> = [];
   private runnerPick: Promise<RunnerChoice> | undefined;
   /** For each stage, how many FROM and COPY --from of the stages still to build read it. */
@@ -131,6 +137,10 @@ class Builder {
     private readonly plan: BuildPlan,
   ) {
     this.readsLeft = stageReads(plan);
+    this.cache =
+      opts.cache === undefined
+        ? undefined
+        : new StepCacheSession(opts.cache, { layersView: (layers) => this.layersView(layers), imageDigest: async (ref) => (await this.image(ref)).digest() }, opts.epoch);
   }
 
   /** One read of stage `index` happened. */
@@ -205,14 +215,21 @@ class Builder {
     return view;
   }
 
+  /** An image COPY --from names, opened once per build. */
+  private image(ref: string): Promise<Image> {
+    let image = this.images.get(ref);
+    if (!image) {
+      const images = this.opts.images;
+      image = images ? images.image(ref) : Promise.reject(new HoistError('NO_IMAGE_SOURCE', `--from=${ref}: no registry access was configured`));
+      this.images.set(ref, image);
+    }
+    return image;
+  }
+
   private imageView(ref: string): Promise<FsView> {
     let view = this.imageViews.get(ref);
     if (!view) {
-      view = (async () => {
-        if (!this.opts.images) throw new HoistError('NO_IMAGE_SOURCE', `--from=${ref}: no registry access was configured`);
-        const image = await this.opts.images.image(ref);
-        return this.layerView(image);
-      })();
+      view = (async () => this.layerView(await this.image(ref)))();
       this.imageViews.set(ref, view);
     }
     return view;
@@ -247,7 +264,7 @@ class Builder {
         return state;
       }
       case 'image': {
-        const base = this.bases.get(baseKey(stage.base.ref, stage.platform)) as BaseImage;
+        const base = this.baseOf(stage);
         const config = base.config;
         return new StageState({
           config: { ...(config.config ?? {}) },
@@ -271,20 +288,29 @@ class Builder {
     const at = (index: number, instr: Instruction, instruction = instr.original) => ({ stage: stage.index, label, index, total, instruction, location: instr.location });
     this.steps.stageStart(stage, total);
     const state = await this.steps.run(at(1, stage.from, fromAsShown(stage.from)), async () => opened ?? this.initialState(stage));
+    const chain = this.cache?.startStage(stage, stage.base.kind === 'image' ? await this.baseOf(stage).image.digest() : undefined);
+    const platform = stage.platform ?? platformString(this.opts.targetPlatform);
     for (const [i, planned] of steps.entries()) {
       this.opts.signal?.throwIfAborted();
-      const run = async (step: number): Promise<StepContext> => {
+      const run = async (step: number): Promise<{ ctx: StepContext; cached: boolean }> => {
         const ctx = new StepContext(env, state, planned, step);
+        const execute = () => executeInstruction(ctx, planned.instr);
         try {
-          await executeInstruction(ctx, planned.instr);
+          const cached = this.cache !== undefined && chain !== undefined ? await this.cache.step(ctx, chain, platform, execute) : (await execute(), false);
+          return { ctx, cached };
         } catch (err) {
           throw locate(err, planned.instr.location);
         }
-        return ctx;
       };
-      await this.steps.run(at(i + 2, planned.instr), run, (ctx) => ctx.addedLayer);
+      await this.steps.run(at(i + 2, planned.instr), run, (r) => r.ctx.addedLayer, (r) => r.cached);
     }
+    if (chain !== undefined) this.cache?.finishStage(stage.index, chain);
     this.results.set(stage.index, state);
+  }
+
+  private baseOf(stage: PlannedStage): BaseImage {
+    if (stage.base.kind !== 'image') throw new Error(`stage ${stage.index} is not built on an image`);
+    return this.bases.get(baseKey(stage.base.ref, stage.platform)) as BaseImage;
   }
 
   result(index: number): StageState {
@@ -297,6 +323,16 @@ class Builder {
     for (const c of this.cleanups.splice(0).reverse()) await c().catch((err: unknown) => errors.push(err));
     if (errors.length > 0) throw errors[0];
   }
+}
+
+/** History entries made at `from` (this build's time) are dated `to`. */
+function retime(state: StageState, from: string, to: string): void {
+  state.history = state.history.map((h) => (h.created === from ? { ...h, created: to } : h));
+}
+
+/** `os/arch[/variant]`. */
+function platformString(p: PlatformSpec): string {
+  return [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/');
 }
 
 /** FROM as progress shows it: with its variables expanded (BuildKit shows the image it resolved), otherwise as written. */
@@ -368,7 +404,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const target = plan.stages[plan.target] as PlannedStage;
     const final = builder.result(target.index);
     const platform = target.platform ? parsePlatform(target.platform) : opts.targetPlatform;
-    const created = formatCreated(opts.epoch === undefined ? now : new Date(opts.epoch * 1000));
+    const replayed = opts.epoch === undefined ? builder.cache?.replayedTime() : undefined;
+    const created = replayed ?? formatCreated(opts.epoch === undefined ? now : new Date(opts.epoch * 1000));
+    // Every step came from the cache: what was replayed (ENV, LABEL, ...) takes the cached steps' time, not now.
+    if (replayed !== undefined) retime(final, formatCreated(now), replayed);
     const annotations = Object.fromEntries(opts.annotations ?? []);
     const image = imageFromParts({ config: imageConfig(final, platform, created, opts.labels), layers: final.layers, annotations });
     const digest = await image.digest();
@@ -382,6 +421,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     opts.signal?.throwIfAborted();
     const report = await writeReports(image, refs, { digestFile: opts.digestFile, metadataFile: opts.metadataFile }, steps.records);
+    await opts.cache?.digests.save();
     return { image, digest, report, plan, warnings: plan.warnings };
   } finally {
     await builder.cleanup();

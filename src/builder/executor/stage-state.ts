@@ -86,6 +86,24 @@ export class StageState {
     this.view = (await this.ensureView()).withLayer(entries);
   }
 
+  /**
+   * A layer restored from the build cache: applied to the stage's own
+   * rootfs if it has one; otherwise the files are read from the layers
+   * again (by `load`) only when a later step needs them.
+   */
+  async addCachedLayer(layer: Layer, diffId: Digest, load: (layers: readonly Layer[]) => Promise<FsView>): Promise<void> {
+    this.layers.push(layer);
+    this.diffIds.push(diffId);
+    if (this.rootfs !== undefined) {
+      await this.rootfs.applyLayer(layer);
+      return;
+    }
+    const layers = [...this.layers];
+    this.inherited = undefined;
+    this.view = FsView.empty();
+    this.viewLoader = () => load(layers);
+  }
+
   /** The stage's files are on disk from now on: the view is dropped (it would only go stale). */
   adoptRootfs(rootfs: StageRootfs): void {
     this.rootfs = rootfs;

@@ -20,6 +20,8 @@ export interface StepRecord {
   durationMs: number;
   /** The layer the step added. */
   layer?: AddedLayer | undefined;
+  /** The step's result came from the build cache. */
+  cached?: true;
 }
 
 export interface StepInfo {
@@ -56,8 +58,13 @@ export class StepTracker {
     this.emit({ type: 'stage-start', stage: stage.index, label: this.label(stage), base, steps });
   }
 
-  /** Run one step: `fn` gets the step's number; `layerOf` tells from its result which layer it added. */
-  async run<T>(info: StepInfo, fn: (step: number) => Promise<T>, layerOf: (result: T) => AddedLayer | undefined = () => undefined): Promise<T> {
+  /** Run one step: `fn` gets the step's number; `layerOf` tells from its result which layer it added, `cachedOf` whether it came from the cache. */
+  async run<T>(
+    info: StepInfo,
+    fn: (step: number) => Promise<T>,
+    layerOf: (result: T) => AddedLayer | undefined = () => undefined,
+    cachedOf: (result: T) => boolean = () => false,
+  ): Promise<T> {
     const step = this.nextStep++;
     const started = this.now();
     this.emit({ type: 'step-start', step, ...info });
@@ -70,7 +77,10 @@ export class StepTracker {
     }
     const durationMs = this.now() - started;
     const layer = layerOf(result);
-    this.emit({ type: 'step-done', step, durationMs, ...(layer ? { layer } : {}) });
+    const cached = cachedOf(result);
+    // As BuildKit shows it: a cached step is CACHED, not done.
+    if (cached) this.emit({ type: 'step-cached', step });
+    else this.emit({ type: 'step-done', step, durationMs, ...(layer ? { layer } : {}) });
     const name = `[${info.label === undefined ? '' : `${info.label} `}${info.index}/${info.total}]`;
     this.records.push({
       step,
@@ -82,6 +92,7 @@ export class StepTracker {
       line: info.location.line,
       durationMs,
       ...(layer ? { layer } : {}),
+      ...(cached ? { cached: true as const } : {}),
     });
     return result;
   }

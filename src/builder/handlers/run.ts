@@ -55,6 +55,11 @@ function heredocArgv(instr: RunInstr, shell: readonly string[] | undefined): str
   return toArgv({ form: 'shell', command: full }, shell);
 }
 
+/** The argv a RUN runs: SHELL applied, heredocs included (the build cache keys the step by it). */
+export function runArgv(instr: RunInstr, shell: readonly string[] | undefined): string[] {
+  return heredocArgv(instr, shell) ?? toArgv(instr.command, shell);
+}
+
 /** The command as `docker history` shows it. */
 function describeRun(argv: readonly string[]): string {
   return `RUN ${argv.join(' ')} # buildkit`;
@@ -74,7 +79,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   const { env, stage } = ctx;
   // Both at once: the runner probe and the unpack of the stage's layers.
   const [runner, rootfs] = await Promise.all([env.runner(), ctx.ownRootfs()]);
-  const argv = heredocArgv(instr, stage.config.Shell) ?? toArgv(instr.command, stage.config.Shell);
+  const argv = runArgv(instr, stage.config.Shell);
   const user = await resolveRunUser(stage.config.User, rootfs.dir).catch((err: unknown) => {
     throw err instanceof HoistError ? new DockerfileError(err.code, err.message, instr.location, err.hint !== undefined ? { hint: err.hint } : {}) : err;
   });

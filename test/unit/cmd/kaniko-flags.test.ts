@@ -92,7 +92,7 @@ describe('Kaniko flags: translation into hoist build', () => {
     const noted = t.notes.map((n) => /^note: (--[\w-]+)/.exec(n)?.[1]);
     expect(noted).toEqual(['--cache', '--cache-ttl', '--compressed-caching', '--single-snapshot', '--snapshot-mode', '--use-new-run', '--cleanup', '--ignore-path', '--skip-unused-stages', '--log-format', '--log-timestamp', '--push-retry', '--image-fs-extract-retry']);
     expect(translate(['-d', 'r/app:1']).notes).toEqual([]);
-    expect(translate(['-d', 'r/app:1', '--no-push-cache']).notes).toEqual(['note: --no-push-cache is accepted for Kaniko compatibility and changes nothing: the layer cache is not in hoist yet']);
+    expect(translate(['-d', 'r/app:1', '--no-push-cache']).notes).toEqual(['note: --no-push-cache is accepted for Kaniko compatibility and changes nothing: the registry cache is not in hoist yet']);
   });
 
   it('--no-push keeps the destinations as names only; --tar-path and --oci-layout-path become outputs', () => {

@@ -21,29 +21,29 @@ function blobs(present: Digest[]) {
 describe('LocalStepCache', () => {
   it('gives back what was put, under the key, and misses other keys', async () => {
     const cache = new LocalStepCache(root, blobs([layer.digest]));
-    const record: StepRecord = { layer, created: '2026-12-03T00:00:00Z' };
+    const record: StepRecord = { layer, created: '2026-12-03T00:00:00Z', createdBy: 'RUN x' };
     await cache.put(key('a'), record);
     expect(await cache.get(key('a'))).toEqual(record);
     expect(await cache.get(key('b'))).toBeUndefined();
-    await cache.put(key('c'), { created: '2026-12-03T00:00:00Z' });
-    expect(await cache.get(key('c'))).toEqual({ created: '2026-12-03T00:00:00Z' });
+    await cache.put(key('c'), { created: '2026-12-03T00:00:00Z', createdBy: 'RUN x' });
+    expect(await cache.get(key('c'))).toEqual({ created: '2026-12-03T00:00:00Z', createdBy: 'RUN x' });
   });
 
   it('misses when the layer blob is no longer in the store', async () => {
     const cache = new LocalStepCache(root, blobs([]));
-    await cache.put(key('a'), { layer, created: 'x' });
+    await cache.put(key('a'), { layer, created: 'x', createdBy: 'RUN x' });
     expect(await cache.get(key('a'))).toBeUndefined();
   });
 
   it('misses on a record of another format or a damaged one, and leaves no temp file behind', async () => {
     const cache = new LocalStepCache(root, blobs([layer.digest]));
-    await cache.put(key('a'), { layer, created: 'x' });
+    await cache.put(key('a'), { layer, created: 'x', createdBy: 'RUN x' });
     const dir = path.join(cache.dir, 'aa');
     expect(await readdir(dir)).toEqual([`${'a'.repeat(64)}.json`]);
     const file = path.join(dir, `${'a'.repeat(64)}.json`);
-    await writeFile(file, JSON.stringify({ format: 'hoist.cache.step-record/v99', created: 'x' }));
+    await writeFile(file, JSON.stringify({ format: 'hoist.cache.step-record/v99', created: 'x', createdBy: 'RUN x' }));
     expect(await cache.get(key('a'))).toBeUndefined();
-    await writeFile(file, '{"format":"hoist.cache.step-record/v1","created":"x","layer":{"digest":"nope"}}');
+    await writeFile(file, '{"format":"hoist.cache.step-record/v1","created":"x","createdBy":"RUN x","layer":{"digest":"nope"}}');
     expect(await cache.get(key('a'))).toBeUndefined();
     await writeFile(file, '{trunc');
     expect(await cache.get(key('a'))).toBeUndefined();
@@ -51,7 +51,7 @@ describe('LocalStepCache', () => {
 
   it('marks a record used when it hits', async () => {
     const cache = new LocalStepCache(root, blobs([layer.digest]));
-    await cache.put(key('a'), { layer, created: 'x' });
+    await cache.put(key('a'), { layer, created: 'x', createdBy: 'RUN x' });
     const file = path.join(cache.dir, 'aa', `${'a'.repeat(64)}.json`);
     const old = new Date(Date.now() - 86_400_000);
     await utimes(file, old, old);

@@ -12,7 +12,7 @@ const run: RunKeyFields = {
   security: 'sandbox',
   mounts: [],
 };
-const base: StepKeyInput = { parent: 'sha256:' + 'a'.repeat(64), platform: 'linux/amd64', step: run };
+const base: StepKeyInput = { parent: 'sha256:' + 'a'.repeat(64), platform: 'linux/amd64', epoch: null, step: run };
 
 describe('canonicalJson', () => {
   it('sorts keys by UTF-8 bytes at every depth and leaves out undefined fields', () => {
@@ -27,7 +27,7 @@ describe('canonicalJson', () => {
 
 describe('stepKey', () => {
   it('is a sha256 digest that does not depend on the order fields were written in', () => {
-    const reordered: StepKeyInput = { step: { ...run, mounts: [], argv: [...run.argv] }, platform: base.platform, parent: base.parent };
+    const reordered: StepKeyInput = { step: { ...run, mounts: [], argv: [...run.argv] }, epoch: null, platform: base.platform, parent: base.parent };
     expect(stepKey(base)).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(stepKey(reordered)).toBe(stepKey(base));
   });
@@ -36,6 +36,7 @@ describe('stepKey', () => {
     const variants: StepKeyInput[] = [
       { ...base, parent: 'sha256:' + 'b'.repeat(64) },
       { ...base, platform: 'linux/arm64' },
+      { ...base, epoch: 0 },
       { ...base, step: { ...run, argv: ['/bin/sh', '-c', 'make all'] } },
       { ...base, step: { ...run, env: ['PATH=/bin', 'V=2'] } },
       { ...base, step: { ...run, user: 'app' } },

@@ -1,0 +1,350 @@
+/**
+ * The local build cache, through real builds: every change that can alter a
+ * step's result misses, everything else hits, and a rebuild that changed
+ * nothing gives the same image (with SOURCE_DATE_EPOCH and without it).
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, linkSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
+import { localStepCache } from '../../../src/builder/executor/local-cache.js';
+import type { BuildEvent } from '../../../src/builder/events.js';
+import { BlobStore } from '../../../src/oci/index.js';
+import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
+import { makeContext, tempDir } from '../../helpers/build.js';
+import { flatten, readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
+import { AMD64 } from '../../helpers/plan.js';
+
+interface CachedBuild {
+  digest: string;
+  image: ReadImage;
+  files: Map<string, TarMember>;
+  /** Each step after its stage's FROM, as [instruction, cached]. */
+  steps: Array<[string, boolean]>;
+  events: BuildEvent[];
+}
+
+async function cachedBuild(
+  dockerfile: string,
+  context: string,
+  cacheDir: string,
+  opts: Partial<Pick<BuildOptions, 'epoch' | 'now' | 'images' | 'secrets'>> & { buildArgs?: Record<string, string>; noLookups?: boolean; noLookupStages?: string[] } = {},
+): Promise<CachedBuild> {
+  const store = new BlobStore(cacheDir);
+  const out = path.join(tempDir('hoist-cache-out-'), 'layout');
+  const events: BuildEvent[] = [];
+  const result = await build({
+    contextDir: context,
+    dockerfileText: dockerfile,
+    dockerfile: path.join(context, 'Dockerfile'),
+    buildArgs: new Map(Object.entries(opts.buildArgs ?? {})),
+    buildPlatform: AMD64,
+    targetPlatform: AMD64,
+    store,
+    outputs: [{ type: 'oci-layout', dest: out }],
+    tags: ['cache:test'],
+    epoch: opts.epoch,
+    now: opts.now,
+    images: opts.images,
+    secrets: opts.secrets,
+    onEvent: (e) => events.push(e),
+    cache: await localStepCache(store, { noLookups: opts.noLookups, noLookupStages: opts.noLookupStages }),
+  });
+  const image = await readOciLayout(out);
+  const steps = result.report.steps.filter((s) => !s.instruction.startsWith('FROM')).map((s): [string, boolean] => [s.instruction, s.cached === true]);
+  return { digest: result.digest, image, files: flatten(image.layers), steps, events };
+}
+
+const cachedOf = (b: CachedBuild, instruction: string): boolean => {
+  const step = b.steps.find(([i]) => i === instruction);
+  if (step === undefined) throw new Error(`no step ${instruction} in ${JSON.stringify(b.steps)}`);
+  return step[1];
+};
+const content = (b: CachedBuild, p: string): string | undefined => b.files.get(p)?.content?.toString();
+const records = (cacheDir: string): string[] => readdirSync(path.join(cacheDir, 'steps'), { recursive: true }).map(String).filter((f) => f.endsWith('.json'));
+
+describe('build cache: COPY, ADD and WORKDIR', () => {
+  const dockerfile = ['FROM scratch', 'ENV A=1', 'COPY a.txt /a.txt', 'WORKDIR /w', 'COPY app /app', 'LABEL x=y'].join('\n');
+
+  it('a rebuild that changed nothing comes from the cache and gives the same image, without SOURCE_DATE_EPOCH too', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1', 'app/sub/two': '2' });
+    const cache = tempDir('hoist-cache-');
+    const first = await cachedBuild(dockerfile, ctx, cache, { now: new Date('2026-01-01T00:00:00Z') });
+    expect(first.steps.every(([, c]) => !c)).toBe(true);
+    // Only steps that change files are recorded: ENV and LABEL are replayed.
+    expect(records(cache)).toHaveLength(3);
+    const second = await cachedBuild(dockerfile, ctx, cache, { now: new Date('2026-06-01T00:00:00Z') });
+    expect(second.steps).toEqual([['ENV A=1', false], ['COPY a.txt /a.txt', true], ['WORKDIR /w', true], ['COPY app /app', true], ['LABEL x=y', false]]);
+    expect(second.digest).toBe(first.digest);
+    expect(second.image.config.created).toBe('2026-01-01T00:00:00Z');
+    expect(second.events.filter((e) => e.type === 'step-cached')).toHaveLength(3);
+    const e1 = await cachedBuild(dockerfile, ctx, cache, { epoch: 1000, now: new Date('2026-02-01T00:00:00Z') });
+    const e2 = await cachedBuild(dockerfile, ctx, cache, { epoch: 1000, now: new Date('2026-03-01T00:00:00Z') });
+    // SOURCE_DATE_EPOCH clamps layer times: it is part of the key, and the second epoch build hits.
+    expect(e1.steps.some(([, c]) => c)).toBe(false);
+    expect(e2.steps.filter(([, c]) => c)).toHaveLength(3);
+    expect(e2.digest).toBe(e1.digest);
+    expect(e2.image.config.created).toBe('1970-01-01T00:16:40Z');
+  });
+
+  it('misses on a content change, and every step after it that reads the files misses too', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
+    const cache = tempDir('hoist-cache-');
+    await cachedBuild(dockerfile, ctx, cache);
+    writeFileSync(path.join(ctx, 'app/one'), 'changed');
+    const b = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(b, 'COPY a.txt /a.txt')).toBe(true);
+    expect(cachedOf(b, 'COPY app /app')).toBe(false);
+    expect(content(b, 'app/one')).toBe('changed');
+    writeFileSync(path.join(ctx, 'a.txt'), 'b');
+    const c = await cachedBuild(dockerfile, ctx, cache);
+    expect(c.steps.filter(([, cached]) => cached)).toEqual([]);
+    expect(content(c, 'a.txt')).toBe('b');
+  });
+
+  it('misses on a mode-only change, and a renamed file with equal content', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
+    const cache = tempDir('hoist-cache-');
+    await cachedBuild(dockerfile, ctx, cache);
+    chmodSync(path.join(ctx, 'app/one'), 0o755);
+    const b = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(b, 'COPY app /app')).toBe(false);
+    expect((b.files.get('app/one')?.mode ?? 0) & 0o777).toBe(0o755);
+    renameSync(path.join(ctx, 'app/one'), path.join(ctx, 'app/uno'));
+    const c = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(c, 'COPY app /app')).toBe(false);
+    expect(content(c, 'app/uno')).toBe('1');
+    expect(c.files.has('app/one')).toBe(false);
+  });
+
+  it('a deleted file does not come back (kaniko#704), and a changed .dockerignore misses', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1', 'app/two': '2' });
+    const cache = tempDir('hoist-cache-');
+    const first = await cachedBuild(dockerfile, ctx, cache);
+    expect(content(first, 'app/two')).toBe('2');
+    rmSync(path.join(ctx, 'app/two'));
+    const b = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(b, 'COPY app /app')).toBe(false);
+    expect(b.files.has('app/two')).toBe(false);
+    writeFileSync(path.join(ctx, '.dockerignore'), 'app/one\n');
+    const c = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(c, 'COPY a.txt /a.txt')).toBe(true);
+    expect(cachedOf(c, 'COPY app /app')).toBe(false);
+    expect(c.files.has('app/one')).toBe(false);
+    // Back to what the first build saw: its entry serves again.
+    rmSync(path.join(ctx, '.dockerignore'));
+    writeFileSync(path.join(ctx, 'app/two'), '2');
+    const d = await cachedBuild(dockerfile, ctx, cache);
+    expect(d.steps.filter(([, cached]) => cached)).toHaveLength(3);
+    expect(d.digest).toBe(first.digest);
+  });
+
+  it('misses when only an extended attribute of a source changed (the copy keeps it)', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
+    const cache = tempDir('hoist-cache-');
+    const setfattr = (value: string) => execFileSync('setfattr', ['-h', '-n', 'user.note', '-v', value, path.join(ctx, 'app/one')]);
+    setfattr('first');
+    await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(await cachedBuild(dockerfile, ctx, cache), 'COPY app /app')).toBe(true);
+    setfattr('second');
+    const b = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(b, 'COPY app /app')).toBe(false);
+    expect(b.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'second' });
+  });
+
+  it('misses when two equal files become hard links of one another', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': 'same', 'app/two': 'same' });
+    const cache = tempDir('hoist-cache-');
+    await cachedBuild(dockerfile, ctx, cache);
+    rmSync(path.join(ctx, 'app/two'));
+    linkSync(path.join(ctx, 'app/one'), path.join(ctx, 'app/two'));
+    const b = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(b, 'COPY app /app')).toBe(false);
+    expect(b.files.get('app/two')).toMatchObject({ type: 'link', linkname: 'app/one' });
+  });
+
+  it('owners of context files do not reach the layer (a hit); a changed --chown misses', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
+    const cache = tempDir('hoist-cache-');
+    const df = ['FROM scratch', 'ARG OWNER=0:0', 'COPY --chown=$OWNER app /app'].join('\n');
+    const first = await cachedBuild(df, ctx, cache);
+    if (process.getuid?.() === 0) {
+      chownSync(path.join(ctx, 'app/one'), 1234, 1234);
+      const b = await cachedBuild(df, ctx, cache);
+      expect(cachedOf(b, 'COPY --chown=$OWNER app /app')).toBe(true);
+      expect(b.digest).toBe(first.digest);
+    }
+    const c = await cachedBuild(df, ctx, cache, { buildArgs: { OWNER: '7:8' } });
+    expect(cachedOf(c, 'COPY --chown=$OWNER app /app')).toBe(false);
+    expect(c.files.get('app/one')).toMatchObject({ uid: 7, gid: 8 });
+  });
+
+  it('misses when the COPY --from stage changed (kaniko#589, #1244), with the final stage unchanged', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'gen.txt': 'v1' });
+    const cache = tempDir('hoist-cache-');
+    const df = ['FROM scratch AS gen', 'COPY gen.txt /out/gen.txt', 'FROM scratch', 'COPY a.txt /a.txt', 'COPY --from=gen /out /out'].join('\n');
+    await cachedBuild(df, ctx, cache);
+    const same = await cachedBuild(df, ctx, cache);
+    expect(same.steps.every(([, c]) => c)).toBe(true);
+    writeFileSync(path.join(ctx, 'gen.txt'), 'v2');
+    const b = await cachedBuild(df, ctx, cache);
+    expect(cachedOf(b, 'COPY a.txt /a.txt')).toBe(true);
+    expect(cachedOf(b, 'COPY --from=gen /out /out')).toBe(false);
+    expect(content(b, 'out/gen.txt')).toBe('v2');
+  });
+
+  it('--no-cache looks nothing up but still records; --no-cache-filter skips lookups for one stage', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'gen.txt': 'g' });
+    const cache = tempDir('hoist-cache-');
+    const df = ['FROM scratch AS gen', 'COPY gen.txt /gen.txt', 'FROM scratch', 'COPY a.txt /a.txt', 'COPY --from=gen /gen.txt /gen.txt'].join('\n');
+    const first = await cachedBuild(df, ctx, cache, { noLookups: true });
+    expect(first.steps.some(([, c]) => c)).toBe(false);
+    const filtered = await cachedBuild(df, ctx, cache, { noLookupStages: ['gen'] });
+    expect(filtered.steps).toEqual([['COPY gen.txt /gen.txt', false], ['COPY a.txt /a.txt', true], ['COPY --from=gen /gen.txt /gen.txt', true]]);
+    // The same layers; the image's time is this build's, as a step ran.
+    expect(filtered.image.config.rootfs.diff_ids).toEqual(first.image.config.rootfs.diff_ids);
+  });
+
+  it('ADD of a local archive is keyed by its content', async () => {
+    const ctx = makeContext({ 'pkg/x.txt': 'x1' });
+    const tarball = () => execFileSync('tar', ['-cf', path.join(ctx, 'pkg.tar'), '-C', path.join(ctx, 'pkg'), 'x.txt']);
+    tarball();
+    const cache = tempDir('hoist-cache-');
+    const df = ['FROM scratch', 'ADD pkg.tar /opt/'].join('\n');
+    await cachedBuild(df, ctx, cache);
+    expect(cachedOf(await cachedBuild(df, ctx, cache), 'ADD pkg.tar /opt/')).toBe(true);
+    writeFileSync(path.join(ctx, 'pkg/x.txt'), 'x2');
+    tarball();
+    const b = await cachedBuild(df, ctx, cache);
+    expect(cachedOf(b, 'ADD pkg.tar /opt/')).toBe(false);
+    expect(content(b, 'opt/x.txt')).toBe('x2');
+  });
+
+  it('ignores records of another format and damaged ones: they miss, the build still works', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
+    const cache = tempDir('hoist-cache-');
+    const first = await cachedBuild(dockerfile, ctx, cache);
+    const files = records(cache);
+    writeFileSync(path.join(cache, 'steps', files[0] as string), '{"format":"hoist.cache.step-record/v0"}');
+    writeFileSync(path.join(cache, 'steps', files[1] as string), '{trunc');
+    const b = await cachedBuild(dockerfile, ctx, cache);
+    expect(b.steps.filter(([, c]) => c).length).toBeLessThan(3);
+    expect(content(b, 'app/one')).toBe('1');
+    expect(b.image.config.rootfs.diff_ids).toEqual(first.image.config.rootfs.diff_ids);
+  });
+});
+
+describe('build cache: RUN', () => {
+  let ctx: string;
+  beforeAll(async () => {
+    ctx = makeContext({ 'note.txt': 'n' });
+    await makeBusyboxRootfs(path.join(ctx, 'rootfs'));
+  }, 300_000);
+
+  const base = ['FROM scratch AS base', 'COPY rootfs /', 'FROM base'];
+
+  it('hits without running anything or unpacking a rootfs; misses when the environment, an ARG it sees, or a file before it changed', async () => {
+    const cache = tempDir('hoist-cache-');
+    const df = (env: string) => [...base, 'ARG SEEN=1', `ENV E=${env}`, 'RUN echo "$E $SEEN" > /e.txt', 'RUN rm /bin/vi', 'COPY note.txt /note.txt', 'RUN cat /note.txt > /copy.txt', 'ARG UNSEEN'].join('\n');
+    const first = await cachedBuild(df('1'), ctx, cache);
+    expect(content(first, 'e.txt')).toBe('1 1\n');
+    const again = await cachedBuild(df('1'), ctx, cache, { buildArgs: { UNSEEN: 'x' } });
+    // An ARG declared after the step is not in its environment: still a hit.
+    expect(again.steps.filter(([i]) => i.startsWith('RUN') || i.startsWith('COPY')).every(([, c]) => c)).toBe(true);
+    expect(again.digest).toBe(first.digest);
+    // No runner was picked: nothing ran, and no rootfs was unpacked for one.
+    expect(again.events.some((e) => e.type === 'note' && e.code === 'RUNNER')).toBe(false);
+    // A deletion restored from the cache stays deleted (its whiteout is in the cached layer).
+    expect(again.files.has('bin/vi')).toBe(false);
+    const seen = await cachedBuild(df('1'), ctx, cache, { buildArgs: { SEEN: '2' } });
+    expect(cachedOf(seen, 'RUN echo "$E $SEEN" > /e.txt')).toBe(false);
+    expect(content(seen, 'e.txt')).toBe('1 2\n');
+    const env = await cachedBuild(df('2'), ctx, cache);
+    expect(cachedOf(env, 'COPY rootfs /')).toBe(true);
+    expect(cachedOf(env, 'RUN echo "$E $SEEN" > /e.txt')).toBe(false);
+    expect(content(env, 'e.txt')).toBe('2 1\n');
+    writeFileSync(path.join(ctx, 'note.txt'), 'm');
+    try {
+      const note = await cachedBuild(df('1'), ctx, cache);
+      expect(cachedOf(note, 'RUN rm /bin/vi')).toBe(true);
+      expect(cachedOf(note, 'RUN cat /note.txt > /copy.txt')).toBe(false);
+      expect(content(note, 'copy.txt')).toBe('m');
+    } finally {
+      writeFileSync(path.join(ctx, 'note.txt'), 'n');
+    }
+  }, 300_000);
+
+  it('RUN --mount: a bound file\'s content is in the key; a secret\'s content and a cache\'s content are not', async () => {
+    const cache = tempDir('hoist-cache-');
+    writeFileSync(path.join(ctx, 'bound.txt'), 'b1');
+    const df = [
+      ...base,
+      'RUN --mount=type=bind,source=bound.txt,target=/mnt/bound.txt cat /mnt/bound.txt > /from-bind',
+      'RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /secret-size',
+      'RUN --mount=type=cache,target=/var/cache/x sh -c "date +%N >> /var/cache/x/log; echo done > /cache-used"',
+    ].join('\n');
+    const secret = (v: string) => new Map([['tok', { value: Buffer.from(v) }]]);
+    try {
+      const first = await cachedBuild(df, ctx, cache, { secrets: secret('abc') });
+      expect(content(first, 'from-bind')).toBe('b1');
+      const again = await cachedBuild(df, ctx, cache, { secrets: secret('another-secret') });
+      expect(again.steps.filter(([i]) => i.startsWith('RUN')).map(([, c]) => c)).toEqual([true, true, true]);
+      expect(again.digest).toBe(first.digest);
+      writeFileSync(path.join(ctx, 'bound.txt'), 'b2');
+      const changed = await cachedBuild(df, ctx, cache, { secrets: secret('abc') });
+      expect(cachedOf(changed, 'RUN --mount=type=bind,source=bound.txt,target=/mnt/bound.txt cat /mnt/bound.txt > /from-bind')).toBe(false);
+      expect(content(changed, 'from-bind')).toBe('b2');
+    } finally {
+      rmSync(path.join(ctx, 'bound.txt'), { force: true });
+    }
+  }, 300_000);
+
+  it('a RUN after a hit runs on the restored files', async () => {
+    const cache = tempDir('hoist-cache-');
+    await cachedBuild([...base, 'RUN echo one > /one', 'RUN echo two > /two'].join('\n'), ctx, cache);
+    const b = await cachedBuild([...base, 'RUN echo one > /one', 'RUN cat /one > /three'].join('\n'), ctx, cache);
+    expect(cachedOf(b, 'RUN echo one > /one')).toBe(true);
+    expect(cachedOf(b, 'RUN cat /one > /three')).toBe(false);
+    expect(content(b, 'three')).toBe('one\n');
+  }, 300_000);
+
+  it('a hit after a step that ran is applied to the stage\'s rootfs, and a RUN after it sees its files', async () => {
+    const cache = tempDir('hoist-cache-');
+    const df = (last: string) => [...base, 'RUN echo one > /one', 'RUN cat /one > /two', 'RUN cat /two > /three', `RUN cat /three > /${last}`].join('\n');
+    await cachedBuild(df('four'), ctx, cache, { epoch: 0 });
+    // The record of the second RUN goes: it runs again, makes the same layer (SOURCE_DATE_EPOCH), and the third RUN hits on a rootfs.
+    for (const f of records(cache)) {
+      const file = path.join(cache, 'steps', f);
+      if ((JSON.parse(readFileSync(file, 'utf8')) as { createdBy: string }).createdBy.includes('cat /one > /two')) rmSync(file);
+    }
+    const b = await cachedBuild(df('five'), ctx, cache, { epoch: 0 });
+    expect(b.steps.filter(([i]) => i.startsWith('RUN')).map(([, c]) => c)).toEqual([true, false, true, false]);
+    expect(content(b, 'five')).toBe('one\n');
+  }, 300_000);
+
+  it('a step that ran again and made something else leads the steps on it to miss (the chain follows content)', async () => {
+    const cache = tempDir('hoist-cache-');
+    const df = [...base, 'RUN date +%s%N > /stamp', 'FROM scratch', 'COPY --from=1 /stamp /stamp'].join('\n');
+    const first = await cachedBuild(df, ctx, cache);
+    const again = await cachedBuild(df, ctx, cache);
+    expect(again.steps.every(([, c]) => c)).toBe(true);
+    const rerun = await cachedBuild(df, ctx, cache, { noLookupStages: ['1'] });
+    expect(cachedOf(rerun, 'RUN date +%s%N > /stamp')).toBe(false);
+    expect(cachedOf(rerun, 'COPY --from=1 /stamp /stamp')).toBe(false);
+    expect(content(rerun, 'stamp')).not.toBe(content(first, 'stamp'));
+  }, 300_000);
+
+  it('two builds at once on one cache dir build each step once and agree', async () => {
+    const cache = tempDir('hoist-cache-');
+    const df = [...base, 'RUN sleep 1; date +%s%N > /stamp', 'RUN cat /stamp > /stamp2'].join('\n');
+    const [a, b] = await Promise.all([cachedBuild(df, ctx, cache), cachedBuild(df, ctx, cache)]);
+    const ran = (x: CachedBuild) => x.steps.filter(([i, c]) => i.startsWith('RUN') && !c).length;
+    // One of them built the RUN steps; the other waited for each key and took its record.
+    expect(ran(a) + ran(b)).toBe(2);
+    expect(a.digest).toBe(b.digest);
+    expect(content(a, 'stamp')).toBe(content(b, 'stamp'));
+    for (const f of records(cache)) expect(JSON.parse(readFileSync(path.join(cache, 'steps', f), 'utf8')).format).toBe('hoist.cache.step-record/v1');
+    expect(readdirSync(path.join(cache, 'steps'), { recursive: true }).map(String).filter((f) => /\.lock$|\.tmp-/.test(f))).toEqual([]);
+  }, 300_000);
+});
