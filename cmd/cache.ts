@@ -62,7 +62,7 @@ export function registerCache(program: Command, io: CliIo): void {
         const usage = usageOf(await cacheItems(root));
         io.stdout(`cache directory ${root}`);
         io.stdout(`${'part'.padEnd(8)} ${'items'.padStart(8)} ${'size'.padStart(11)}`);
-        for (const part of ['blobs', 'steps', 'other', 'total'] as const) io.stdout(row(part, usage[part]));
+        for (const part of ['blobs', 'steps', 'mounts', 'other', 'total'] as const) io.stdout(row(part, usage[part]));
         return;
       }
       if (action !== 'prune') throw new UsageError(`unknown cache action ${JSON.stringify(action)}`, { hint: 'use hoist cache du or hoist cache prune' });

@@ -9,12 +9,19 @@
  * step record whose blob is gone is a miss, never an error, so records and
  * blobs can go independently. Files being written (`.tmp-*`) and step locks
  * (`*.lock`) are left alone.
+ *
+ * A `RUN --mount=type=cache` directory (`mounts/<id>`) is one item: removed
+ * whole or kept whole, never while a live build holds its lock, and never
+ * one being created (`mounts/.new-*`). Its last use is the newest mtime in it.
  */
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../../fs-errors.js';
+import { processIsRunning } from '../../oci/process-alive.js';
 
-export type CachePart = 'blobs' | 'steps' | 'other';
+export type CachePart = 'blobs' | 'steps' | 'mounts' | 'other';
+
+const MOUNTS_DIR = 'mounts';
 
 export interface CacheItem {
   part: CachePart;
@@ -43,7 +50,7 @@ export interface PruneResult {
   kept: PartUsage;
 }
 
-async function listFiles(dir: string): Promise<string[]> {
+async function listFiles(dir: string, skip?: string): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -56,6 +63,7 @@ async function listFiles(dir: string): Promise<string[]> {
     // Files being written, and the locks of steps being built, belong to a build that runs now.
     if (e.name.startsWith('.tmp-') || e.name.endsWith('.lock')) continue;
     const full = path.join(dir, e.name);
+    if (full === skip) continue;
     if (e.isDirectory()) files.push(...(await listFiles(full)));
     else if (e.isFile()) files.push(full);
   }
@@ -67,19 +75,60 @@ function partOf(root: string, file: string): CachePart {
   return top === 'blobs' ? 'blobs' : top === 'steps' ? 'steps' : 'other';
 }
 
-/** Every file of the cache under `root` with its size and last use. */
-export async function cacheItems(root: string): Promise<CacheItem[]> {
+/** Bytes and newest mtime of the tree at `dir` (never following a symlink). */
+async function treeUsage(dir: string): Promise<{ bytes: number; lastUsedMs: number }> {
+  const st = await lstat(dir);
+  let bytes = 0;
+  let lastUsedMs = st.mtimeMs;
+  const pending = [dir];
+  for (let d = pending.pop(); d !== undefined; d = pending.pop()) {
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const full = path.join(d, e.name);
+      const est = await lstat(full).catch(() => undefined);
+      if (est === undefined) continue;
+      lastUsedMs = Math.max(lastUsedMs, est.mtimeMs);
+      if (est.isDirectory()) pending.push(full);
+      else bytes += est.size;
+    }
+  }
+  return { bytes, lastUsedMs };
+}
+
+/** Each cache mount directory under `mounts/`, as one item. */
+async function mountItems(mountsDir: string): Promise<CacheItem[]> {
+  let entries;
+  try {
+    entries = await readdir(mountsDir, { withFileTypes: true });
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return [];
+    throw err;
+  }
   const items: CacheItem[] = [];
-  for (const file of await listFiles(root)) {
-    const st = await lstat(file).catch(() => undefined);
-    if (st === undefined || !st.isFile()) continue;
-    items.push({ part: partOf(root, file), file, bytes: st.size, lastUsedMs: st.mtimeMs });
+  for (const e of entries) {
+    if (!e.isDirectory() || e.name.startsWith('.')) continue;
+    const file = path.join(mountsDir, e.name);
+    const usage = await treeUsage(file).catch(() => undefined);
+    if (usage !== undefined) items.push({ part: 'mounts', file, ...usage });
   }
   return items;
 }
 
+/** Every file of the cache under `root` with its size and last use; each cache mount directory as one item. */
+export async function cacheItems(root: string): Promise<CacheItem[]> {
+  const mountsDir = path.join(root, MOUNTS_DIR);
+  const items: CacheItem[] = [];
+  for (const file of await listFiles(root, mountsDir)) {
+    const st = await lstat(file).catch(() => undefined);
+    if (st === undefined || !st.isFile()) continue;
+    items.push({ part: partOf(root, file), file, bytes: st.size, lastUsedMs: st.mtimeMs });
+  }
+  items.push(...(await mountItems(mountsDir)));
+  return items;
+}
+
 export function usageOf(items: readonly CacheItem[]): CacheUsage {
-  const usage: CacheUsage = { blobs: { items: 0, bytes: 0 }, steps: { items: 0, bytes: 0 }, other: { items: 0, bytes: 0 }, total: { items: 0, bytes: 0 } };
+  const usage: CacheUsage = { blobs: { items: 0, bytes: 0 }, steps: { items: 0, bytes: 0 }, mounts: { items: 0, bytes: 0 }, other: { items: 0, bytes: 0 }, total: { items: 0, bytes: 0 } };
   for (const i of items) {
     usage[i.part].items++;
     usage[i.part].bytes += i.bytes;
@@ -110,19 +159,33 @@ export function pruneSelection(items: readonly CacheItem[], options: PruneOption
   return byAge.filter((i) => chosen.has(i));
 }
 
+/** Whether a live build holds the lock of the cache mount directory `dir` (`<dir>.lock` with its pid). */
+async function mountInUse(dir: string): Promise<boolean> {
+  const holder = Number((await readFile(`${dir}.lock`, 'utf8').catch(() => '')).trim());
+  return Number.isInteger(holder) && holder > 0 && processIsRunning(holder);
+}
+
+async function removeItem(item: CacheItem): Promise<boolean> {
+  if (item.part === 'mounts') {
+    if (await mountInUse(item.file)) return false;
+    await rm(item.file, { recursive: true, force: true });
+    return true;
+  }
+  try {
+    await unlink(item.file);
+    return true;
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw err;
+    return false;
+  }
+}
+
 /** Remove what `options` selects from the cache under `root`. */
 export async function pruneCache(root: string, options: PruneOptions): Promise<PruneResult> {
   const items = await cacheItems(root);
   const selected = pruneSelection(items, options);
   const removed: CacheItem[] = [];
-  for (const i of selected) {
-    try {
-      await unlink(i.file);
-      removed.push(i);
-    } catch (err) {
-      if (errnoOf(err) !== 'ENOENT') throw err;
-    }
-  }
+  for (const i of selected) if (await removeItem(i)) removed.push(i);
   const gone = new Set(removed);
   return { removed: usageOf(removed).total, kept: usageOf(items.filter((i) => !gone.has(i))).total };
 }

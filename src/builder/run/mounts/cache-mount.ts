@@ -7,8 +7,9 @@
  * discarded after the step.
  */
 import { spawn } from 'node:child_process';
-import { chmod, chown, lstat, mkdir, mkdtemp, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, open, readFile, rename, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { processIsRunning } from '../../../oci/process-alive.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HoistError } from '../../../errors.js';
 import { fsError } from '../../../fs-errors.js';
@@ -43,15 +44,6 @@ export function cacheDirName(id: string): string {
   return encodeURIComponent(id).replace(/^\./, '%2E');
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Take the lock file `file`: true when taken, false when a live process holds it. A lock whose process is gone is taken over. */
 async function tryLock(file: string): Promise<boolean> {
   for (;;) {
@@ -65,7 +57,7 @@ async function tryLock(file: string): Promise<boolean> {
     }
     const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
     // A lock just created may not have its pid written yet: it counts as held.
-    if (!Number.isInteger(holder) || holder <= 0 || isAlive(holder)) return false;
+    if (!Number.isInteger(holder) || holder <= 0 || processIsRunning(holder)) return false;
     await rm(file, { force: true });
   }
 }
@@ -78,6 +70,9 @@ export async function openCacheDir(req: CacheDirRequest): Promise<CacheDir> {
     throw fsError(err, req.root, 'create the cache mounts directory');
   });
   await createOnce(dir, req);
+  // Its last use, for hoist cache prune: a step that only reads the cache changes no mtime in it.
+  const now = new Date();
+  await utimes(dir, now, now).catch(() => undefined);
   const unlocked: CacheDir = { path: dir, release: () => Promise.resolve() };
   if (req.sharing === 'shared') return unlocked;
   const lock = path.join(req.root, `${name}.lock`);

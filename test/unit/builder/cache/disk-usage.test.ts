@@ -34,6 +34,7 @@ describe('cache disk usage and prune', () => {
     expect(usage).toEqual({
       blobs: { items: 2, bytes: 300 },
       steps: { items: 1, bytes: 10 },
+      mounts: { items: 0, bytes: 0 },
       other: { items: 1, bytes: 5 },
       total: { items: 4, bytes: 315 },
     });
@@ -55,6 +56,32 @@ describe('cache disk usage and prune', () => {
     const result = await pruneCache(root, { olderThanMs: DAY });
     expect(result).toEqual({ removed: { items: 1, bytes: 100 }, kept: { items: 1, bytes: 200 } });
     expect(await readdir(path.join(root, 'blobs/sha256'))).toEqual(['bb']);
+  });
+
+  it('counts each cache mount directory as one item, last used at its newest mtime, and prunes it whole unless a live build holds its lock', async () => {
+    await put('mounts/apt/archives/a.deb', 300, 9);
+    await put('mounts/apt/lists/l', 20, 1);
+    await put('mounts/go/pkg/x', 50, 9);
+    await put('mounts/held/f', 7, 9);
+    await writeFile(path.join(root, 'mounts/held.lock'), String(process.pid));
+    await put('mounts/dead/f', 8, 9);
+    // A pid that cannot be running: the lock is stale.
+    await writeFile(path.join(root, 'mounts/dead.lock'), '2147483646');
+    await put('mounts/.new-abc/partial', 9, 0);
+    for (const dir of ['apt', 'apt/archives', 'apt/lists', 'go', 'go/pkg', 'held', 'dead']) {
+      const t = new Date(Date.now() - 9 * DAY);
+      await utimes(path.join(root, 'mounts', dir), t, t);
+    }
+    const items = await cacheItems(root);
+    const mounts = items.filter((i) => i.part === 'mounts').map((i) => [path.basename(i.file), i.bytes]);
+    expect(mounts.sort()).toEqual([['apt', 320], ['dead', 8], ['go', 50], ['held', 7]]);
+    const apt = items.find((i) => i.file.endsWith('/apt'));
+    expect(Date.now() - (apt?.lastUsedMs ?? 0)).toBeLessThan(2 * DAY);
+    // Older than 5 days: go, held and dead; held stays while its build runs.
+    const result = await pruneCache(root, { olderThanMs: 5 * DAY });
+    expect(result.removed).toEqual({ items: 2, bytes: 58 });
+    expect((await readdir(path.join(root, 'mounts'))).sort()).toEqual(['.new-abc', 'apt', 'dead.lock', 'held', 'held.lock']);
+    expect(await readdir(path.join(root, 'mounts/apt/archives'))).toEqual(['a.deb']);
   });
 
   it('counts a blob read from the store as used now', async () => {
