@@ -1,7 +1,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { build, type BuildResult } from '../../src/builder/executor/build.js';
+import { build, type BuildOptions, type BuildResult } from '../../src/builder/executor/build.js';
+import type { BuildEvent } from '../../src/builder/events.js';
 import type { OutputSpec } from '../../src/images/outputs.js';
 import { BlobStore } from '../../src/oci/index.js';
 import { flatten, readOciLayout, type ReadImage, type TarMember } from './oci-reader.js';
@@ -76,4 +77,45 @@ export function fileWriter(root: string, mtime: number): (rel: string, content: 
     utimesSync(abs, mtime, mtime);
     return abs;
   };
+}
+
+/** The busybox base most RUN tests start from: a stage of the rootfs under `rootfs/` in the context. */
+export const BUSYBOX_BASE = ['FROM scratch AS base', 'COPY rootfs /'];
+
+export interface ContextBuild {
+  result: BuildResult;
+  image: ReadImage;
+  /** Every event of the build, in order. */
+  events: BuildEvent[];
+  /** The OCI layout written (tag `test:latest` unless `extra.tags`). */
+  layout: string;
+}
+
+/**
+ * Build the Dockerfile `lines` in `context` with a fresh store into a fresh
+ * OCI layout, SOURCE_DATE_EPOCH 0, collecting the events (`onEvent` in
+ * `extra` is told each one too); `extra` overrides any other option.
+ */
+export async function buildLines(context: string, lines: readonly string[], extra: Partial<BuildOptions> = {}): Promise<ContextBuild> {
+  const layout = path.join(tempDir('hoist-out-'), 'layout');
+  const events: BuildEvent[] = [];
+  const { onEvent, ...rest } = extra;
+  const result = await build({
+    contextDir: context,
+    dockerfileText: lines.join('\n'),
+    dockerfile: path.join(context, 'Dockerfile'),
+    buildArgs: new Map(),
+    buildPlatform: AMD64,
+    targetPlatform: AMD64,
+    store: new BlobStore(tempDir('hoist-store-')),
+    outputs: [{ type: 'oci-layout', dest: layout }],
+    tags: ['test:latest'],
+    epoch: 0,
+    onEvent: (e) => {
+      events.push(e);
+      onEvent?.(e);
+    },
+    ...rest,
+  });
+  return { result, image: await readOciLayout(layout), events, layout };
 }

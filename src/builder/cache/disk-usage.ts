@@ -14,6 +14,7 @@
  * whole or kept whole, never while a live build holds its lock, and never
  * one being created (`mounts/.new-*`). Its last use is the newest mtime in it.
  */
+import type { Dirent } from 'node:fs';
 import { lstat, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../../fs-errors.js';
@@ -50,14 +51,18 @@ export interface PruneResult {
   kept: PartUsage;
 }
 
-async function listFiles(dir: string, skip?: string): Promise<string[]> {
-  let entries;
+/** The entries of `dir`; none when it does not exist (a cache part not made yet). */
+async function entriesOf(dir: string): Promise<Dirent[]> {
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    return await readdir(dir, { withFileTypes: true });
   } catch (err) {
     if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return [];
     throw err;
   }
+}
+
+async function listFiles(dir: string, skip?: string): Promise<string[]> {
+  const entries = await entriesOf(dir);
   const files: string[] = [];
   for (const e of entries) {
     // Files being written, and the locks of steps being built, belong to a build that runs now.
@@ -97,13 +102,7 @@ async function treeUsage(dir: string): Promise<{ bytes: number; lastUsedMs: numb
 
 /** Each cache mount directory under `mounts/`, as one item. */
 async function mountItems(mountsDir: string): Promise<CacheItem[]> {
-  let entries;
-  try {
-    entries = await readdir(mountsDir, { withFileTypes: true });
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return [];
-    throw err;
-  }
+  const entries = await entriesOf(mountsDir);
   const items: CacheItem[] = [];
   for (const e of entries) {
     if (!e.isDirectory() || e.name.startsWith('.')) continue;

@@ -12,15 +12,15 @@ import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:f
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
+import type { BuildOptions } from '../../../src/builder/executor/build.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
-import { BlobStore } from '../../../src/oci/index.js';
 import { RUNNER_KINDS, type RunnerKind } from '../../../src/run/index.js';
+import { BlobStore } from '../../../src/oci/index.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
-import { tempDir } from '../../helpers/build.js';
-import { readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
-import { ensureDebianPackages } from '../../helpers/packages.js';
 import { AMD64 } from '../../helpers/plan.js';
+import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
+import { type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
+import { ensureDebianPackages } from '../../helpers/packages.js';
 import { RegistryClient, RegistrySink, RegistrySource } from '../../../registry/index.js';
 import { anonymousKeychain } from '../../../registry/keychain/index.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry/index.js';
@@ -28,7 +28,6 @@ import { startRegistry, type RunningRegistry } from '../../helpers/registry/inde
 let context: string;
 let scratch: string;
 let savedTmp: string | undefined;
-const BASE = ['FROM scratch AS base', 'COPY rootfs /'];
 const SECRET = 'correct-horse-battery-staple-0d1f';
 
 interface Built {
@@ -39,26 +38,9 @@ interface Built {
 }
 
 async function hoistBuild(lines: string[], extra: Partial<BuildOptions> = {}): Promise<Built> {
-  const outDir = tempDir('hoist-mounts-out-');
-  const layout = path.join(outDir, 'layout');
-  const metadata = path.join(outDir, 'metadata.json');
-  const events: BuildEvent[] = [];
-  await build({
-    contextDir: context,
-    dockerfileText: [...BASE, ...lines].join('\n'),
-    dockerfile: path.join(context, 'Dockerfile'),
-    buildArgs: new Map(),
-    buildPlatform: AMD64,
-    targetPlatform: AMD64,
-    store: new BlobStore(tempDir('hoist-mounts-store-')),
-    outputs: [{ type: 'oci-layout', dest: layout }],
-    tags: ['mounts:test'],
-    epoch: 0,
-    metadataFile: metadata,
-    onEvent: (e) => events.push(e),
-    ...extra,
-  });
-  return { image: await readOciLayout(layout), events, layout, metadata };
+  const metadata = path.join(tempDir('hoist-mounts-meta-'), 'metadata.json');
+  const { image, events, layout } = await buildLines(context, [...BUSYBOX_BASE, ...lines], { metadataFile: metadata, ...extra });
+  return { image, events, layout, metadata };
 }
 
 /** The names a layer holds, without the trailing slash of directories. */

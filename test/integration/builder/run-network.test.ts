@@ -6,13 +6,10 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from '../../../src/builder/executor/build.js';
-import { BlobStore } from '../../../src/oci/index.js';
 import { RUNNER_KINDS, type Isolation } from '../../../src/run/index.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
-import { tempDir } from '../../helpers/build.js';
-import { readOciLayout, type ReadImage } from '../../helpers/oci-reader.js';
-import { AMD64 } from '../../helpers/plan.js';
+import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
+import { type ReadImage } from '../../helpers/oci-reader.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry/index.js';
 
 let context: string;
@@ -20,21 +17,7 @@ let registry: RunningRegistry;
 let savedTmp: string | undefined;
 
 async function hoistBuild(lines: string[], isolation: Isolation): Promise<ReadImage> {
-  const out = path.join(tempDir('hoist-net-out-'), 'layout');
-  await build({
-    contextDir: context,
-    dockerfileText: ['FROM scratch AS base', 'COPY rootfs /', ...lines].join('\n'),
-    dockerfile: path.join(context, 'Dockerfile'),
-    buildArgs: new Map(),
-    buildPlatform: AMD64,
-    targetPlatform: AMD64,
-    store: new BlobStore(tempDir('hoist-net-store-')),
-    outputs: [{ type: 'oci-layout', dest: out }],
-    tags: ['net:test'],
-    epoch: 0,
-    isolation,
-  });
-  return readOciLayout(out);
+  return (await buildLines(context, [...BUSYBOX_BASE, ...lines], { isolation })).image;
 }
 
 /**

@@ -5,13 +5,10 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from '../../../src/builder/executor/build.js';
-import { BlobStore } from '../../../src/oci/index.js';
 import { RUNNER_KINDS } from '../../../src/run/index.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
-import { tempDir } from '../../helpers/build.js';
-import { readOciLayout, type ReadImage } from '../../helpers/oci-reader.js';
-import { AMD64 } from '../../helpers/plan.js';
+import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
+import { type ReadImage } from '../../helpers/oci-reader.js';
 
 /** BuildKit's layer for a step that changed nothing (moby/buildkit exptypes.EmptyGZLayer), and its diffID. */
 const EMPTY_GZ_LAYER = 'sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d75e68dc38e8acc1';
@@ -21,21 +18,7 @@ let context: string;
 let savedTmp: string | undefined;
 
 async function hoistBuild(lines: string[], isolation: (typeof RUNNER_KINDS)[number]): Promise<ReadImage> {
-  const out = path.join(tempDir('hoist-noop-out-'), 'layout');
-  await build({
-    contextDir: context,
-    dockerfileText: ['FROM scratch AS base', 'COPY rootfs /', ...lines].join('\n'),
-    dockerfile: path.join(context, 'Dockerfile'),
-    buildArgs: new Map(),
-    buildPlatform: AMD64,
-    targetPlatform: AMD64,
-    store: new BlobStore(tempDir('hoist-noop-store-')),
-    outputs: [{ type: 'oci-layout', dest: out }],
-    tags: ['noop:test'],
-    epoch: 0,
-    isolation,
-  });
-  return readOciLayout(out);
+  return (await buildLines(context, [...BUSYBOX_BASE, ...lines], { isolation })).image;
 }
 
 beforeAll(async () => {

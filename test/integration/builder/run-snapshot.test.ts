@@ -7,14 +7,12 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
+import type { BuildOptions } from '../../../src/builder/executor/build.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
-import { BlobStore } from '../../../src/oci/index.js';
 import type { RunnerKind } from '../../../src/run/index.js';
 import { APP_GID, APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
-import { tempDir } from '../../helpers/build.js';
-import { readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
-import { AMD64 } from '../../helpers/plan.js';
+import { buildLines, tempDir } from '../../helpers/build.js';
+import { type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
 
 let context: string;
 let scratch: string;
@@ -36,23 +34,7 @@ const DOCKERFILE = [
 ];
 
 async function hoistBuild(extra: Partial<BuildOptions>): Promise<{ image: ReadImage; events: BuildEvent[] }> {
-  const out = path.join(tempDir('hoist-snap-out-'), 'layout');
-  const events: BuildEvent[] = [];
-  await build({
-    contextDir: context,
-    dockerfileText: DOCKERFILE.join('\n'),
-    dockerfile: path.join(context, 'Dockerfile'),
-    buildArgs: new Map(),
-    buildPlatform: AMD64,
-    targetPlatform: AMD64,
-    store: new BlobStore(tempDir('hoist-snap-store-')),
-    outputs: [{ type: 'oci-layout', dest: out }],
-    tags: ['snap:test'],
-    epoch: 0,
-    onEvent: (e) => events.push(e),
-    ...extra,
-  });
-  return { image: await readOciLayout(out), events };
+  return buildLines(context, DOCKERFILE, extra);
 }
 
 function snapshotMessage(events: readonly BuildEvent[]): string | undefined {

@@ -5,38 +5,19 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
+import type { BuildOptions } from '../../../src/builder/executor/build.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
-import { BlobStore } from '../../../src/oci/index.js';
 import { RUNNER_KINDS, type RunnerKind } from '../../../src/run/index.js';
 import { APP_GID, APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
-import { tempDir } from '../../helpers/build.js';
-import { readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
-import { AMD64 } from '../../helpers/plan.js';
+import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
+import { type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
 
 let context: string;
 let scratch: string;
 let savedTmp: string | undefined;
-const BASE = ['FROM scratch AS base', 'COPY rootfs /'];
 
 async function hoistBuild(lines: string[], extra: Partial<BuildOptions> = {}): Promise<{ image: ReadImage; events: BuildEvent[] }> {
-  const out = path.join(tempDir('hoist-run-out-'), 'layout');
-  const events: BuildEvent[] = [];
-  await build({
-    contextDir: context,
-    dockerfileText: [...BASE, ...lines].join('\n'),
-    dockerfile: path.join(context, 'Dockerfile'),
-    buildArgs: new Map(),
-    buildPlatform: AMD64,
-    targetPlatform: AMD64,
-    store: new BlobStore(tempDir('hoist-run-store-')),
-    outputs: [{ type: 'oci-layout', dest: out }],
-    tags: ['run:test'],
-    epoch: 0,
-    onEvent: (e) => events.push(e),
-    ...extra,
-  });
-  return { image: await readOciLayout(out), events };
+  return buildLines(context, [...BUSYBOX_BASE, ...lines], extra);
 }
 
 /** What a layer says, without the times (each build has its own). */

@@ -9,18 +9,15 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
+import type { BuildOptions } from '../../../src/builder/executor/build.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
-import { BlobStore } from '../../../src/oci/index.js';
 import { APP_GID, APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
-import { tempDir } from '../../helpers/build.js';
-import { readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
-import { AMD64 } from '../../helpers/plan.js';
+import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
+import { type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
 
 let context: string;
 let scratch: string;
 let savedTmp: string | undefined;
-const BASE = ['FROM scratch AS base', 'COPY rootfs /'];
 
 /** The rootfs directories of the running build, when the last step starts. */
 interface Built {
@@ -38,28 +35,15 @@ function rootfsDirs(): number {
 }
 
 async function hoistBuild(lines: string[], extra: Partial<BuildOptions> = {}): Promise<Built> {
-  const out = path.join(tempDir('hoist-stagefiles-out-'), 'layout');
-  const events: BuildEvent[] = [];
-  const dockerfile = [...BASE, ...lines];
+  const dockerfile = [...BUSYBOX_BASE, ...lines];
   let rootfsDirsAtLastStep = -1;
-  await build({
-    contextDir: context,
-    dockerfileText: dockerfile.join('\n'),
-    dockerfile: path.join(context, 'Dockerfile'),
-    buildArgs: new Map(),
-    buildPlatform: AMD64,
-    targetPlatform: AMD64,
-    store: new BlobStore(tempDir('hoist-stagefiles-store-')),
-    outputs: [{ type: 'oci-layout', dest: out }],
-    tags: ['stagefiles:test'],
-    epoch: 0,
+  const { image, events } = await buildLines(context, dockerfile, {
     onEvent: (e) => {
-      events.push(e);
       if (e.type === 'step-start' && e.location.line === dockerfile.length) rootfsDirsAtLastStep = rootfsDirs();
     },
     ...extra,
   });
-  return { image: await readOciLayout(out), events, rootfsDirsAtLastStep };
+  return { image, events, rootfsDirsAtLastStep };
 }
 
 function contents(image: ReadImage): Map<string, string> {
