@@ -268,6 +268,8 @@ class Builder {
         if (!parent) throw new Error(`stage ${stage.base.index} was not built before stage ${stage.index}`);
         this.readStage(stage.base.index);
         const state = parent.clone();
+        // Known as being built at once, with no await between: a stage FROM the same parent starting meanwhile must see this one read the rootfs.
+        this.building.set(stage.index, state);
         // The parent's rootfs goes to this stage when nothing reads it again; else this stage reads it, and copies it when it changes files.
         const rootfs = state.inherited;
         if (rootfs !== undefined && this.rootfsFree(rootfs)) {
