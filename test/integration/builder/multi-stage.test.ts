@@ -142,10 +142,14 @@ describe('concurrent stages', () => {
       'FROM base AS d',
       'COPY --from=a /a /d-a',
       'RUN cat /d-a > /d',
+      // The same step as a's: built at once, the two meet on one cache key (one builds it, the other restores it).
+      'FROM base AS e',
+      'RUN echo a > /a && chmod 4755 /a',
       'FROM scratch',
       'COPY --from=a /a /a',
       'COPY --from=c /c /c',
       'COPY --from=d /d /d',
+      'COPY --from=e /a /e',
     ];
     const built = [];
     for (const jobs of [1, 4]) {
