@@ -162,14 +162,14 @@ class Builder {
   /**
    * Whether nothing reads the rootfs any more: every finished stage whose
    * files it is (its own, or inherited unchanged) is read no more, and no
-   * stage being built (at the same time, with --jobs) reads it as the
-   * files it inherited.
+   * stage being built (at the same time, with --jobs) but `taker` reads it
+   * as the files it inherited.
    */
-  private rootfsFree(rootfs: StageRootfs): boolean {
+  private rootfsFree(rootfs: StageRootfs, taker: number): boolean {
     for (const [index, state] of this.results) {
       if ((state.rootfs === rootfs || state.inherited === rootfs) && (this.readsLeft.get(index) ?? 0) > 0) return false;
     }
-    for (const state of this.building.values()) if (state.rootfs === rootfs || state.inherited === rootfs) return false;
+    for (const [index, state] of this.building) if (index !== taker && (state.rootfs === rootfs || state.inherited === rootfs)) return false;
     return true;
   }
 
@@ -272,7 +272,7 @@ class Builder {
         this.building.set(stage.index, state);
         // The parent's rootfs goes to this stage when nothing reads it again; else this stage reads it, and copies it when it changes files.
         const rootfs = state.inherited;
-        if (rootfs !== undefined && this.rootfsFree(rootfs)) {
+        if (rootfs !== undefined && this.rootfsFree(rootfs, stage.index)) {
           for (const done of this.results.values()) {
             if (done.rootfs === rootfs || done.inherited === rootfs) {
               const layers = [...done.layers];
