@@ -84,6 +84,8 @@ export interface StepError extends Timed {
   step: number;
   durationMs: number;
   message: string;
+  /** The step did not fail: it was stopped because a step of another stage built at the same time failed (BuildKit's CANCELED). */
+  canceled?: true | undefined;
 }
 
 /** Bytes moving: a base layer downloaded, a new layer compressed, a blob pushed. */

@@ -76,6 +76,9 @@ describe('hoist build --jobs', () => {
     );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/Failing\.Dockerfile:6: RUN .* failed with exit code 4/);
+    // The slow stage's step shows as canceled, not as a second failure.
+    expect(r.stderr).toMatch(/^#\d+ CANCELED$/m);
+    expect(r.stderr.match(/^#\d+ ERROR/gm)).toHaveLength(1);
     expect(Date.now() - started).toBeLessThan(280_000);
     expect(processesRunning(['sleep', '311'])).toBe(0);
     expect(readdirSync(scratch)).toEqual([]);

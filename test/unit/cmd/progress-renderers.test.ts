@@ -324,6 +324,20 @@ describe('stages built at once (--jobs)', () => {
     expect(final.at(-1)).toBe('[+] Building 3.1s (4/4) FINISHED');
   });
 
+  it('a step stopped because another stage failed is CANCELED, not a second error', () => {
+    const failed: BuildEvent[] = [
+      ...events,
+      { type: 'step-error', step: 4, durationMs: 2000, message: 'Dockerfile:4: RUN make b failed with exit code 2', time: T0 + 2020 },
+      { type: 'step-error', step: 3, durationMs: 2010, message: 'Dockerfile:3: canceled: another stage of the build failed', canceled: true, time: T0 + 2030 },
+    ];
+    const lines = plainLines(failed);
+    expect(lines.filter((l) => /ERROR|CANCELED/.test(l))).toEqual(['#4 ERROR: Dockerfile:4: RUN make b failed with exit code 2', '#3 CANCELED']);
+    const final = screen(ttyRun(failed, { columns: 100, rows: 30 }));
+    expect(final).toContainEqual(expect.stringMatching(/^ => CANCELED \[a 2\/2\] RUN make a +2\.0s$/));
+    expect(final).toContainEqual(expect.stringMatching(/^ => ERROR \[b 2\/2\] RUN make b +2\.0s$/));
+    expect(final.at(-1)).toMatch(/FAILED$/);
+  });
+
   it('plain puts each line under the number of its own step', () => {
     const lines = plainLines([...events, ...finish]);
     expect(lines).toContain('#4 from b');
