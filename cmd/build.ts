@@ -44,6 +44,14 @@ interface BuildFlags extends ImageFlags, ProgressFlags, KanikoFlags {
   cache?: boolean;
   /** `--no-cache-filter`: commander names a `--no-x` option `x`, whatever value it takes. */
   cacheFilter: string[];
+  jobs?: number;
+}
+
+/** `--jobs N`: a whole number from 1. */
+function parseJobs(value: string): number {
+  const jobs = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (Number.isSafeInteger(jobs) && jobs >= 1) return jobs;
+  throw new UsageError(`--jobs ${JSON.stringify(value)} is not a number of stages`, { hint: 'give a whole number from 1 (1 builds one stage after another); the default is the number of CPUs' });
 }
 
 function parseIsolation(value: string): Isolation {
@@ -73,6 +81,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--isolation <runner>', 'how RUN steps are isolated: auto, userns, chroot or proot (hoist doctor shows what works here)', 'auto')
     .option('--snapshot <kind>', 'how a RUN step\'s changes are found: auto, walk (a stat walk of the rootfs) or overlay (the step\'s overlayfs upper dir)', 'auto')
     .option('--secret <spec>', 'a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VARIABLE (repeatable)', collect, [])
+    .option('--jobs <n>', 'build at most N stages that do not depend on each other at once (default: the number of CPUs; 1: one after another)', parseJobs)
     .option('--ssh <spec>', 'an SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK\'s) or ID=/path/to/agent.sock (repeatable)', collect, [])
     .option('--no-cache-filter <stage>', 'run the steps of this stage (name or index) without the build cache (repeatable, or a comma list)', collectList, []))))
     // After Kaniko's --cache: with both defined, cache stays unset unless one is given.
@@ -138,6 +147,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           annotations: flags.annotations,
           secrets: secretSources(flags.secret, io.env),
           sshAgents: sshSockets(flags.ssh, io.env),
+          jobs: flags.jobs,
           cache,
         }));
         if (mode === 'plain' || mode === 'tty') {

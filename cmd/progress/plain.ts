@@ -68,7 +68,7 @@ export class PlainRenderer implements ProgressRenderer {
         this.line(`step ${e.step}`, `DONE ${formatDuration(e.durationMs)}`);
         return;
       case 'step-error':
-        this.line(`step ${e.step}`, `ERROR: ${errorText(e.message)}`);
+        this.line(`step ${e.step}`, e.canceled ? 'CANCELED' : `ERROR: ${errorText(e.message)}`);
         return;
       case 'output-start':
         this.header(`output ${e.output}`, outputTitle(e));

@@ -51,7 +51,7 @@ interface Vertex {
   title: string;
   start: number;
   end?: number;
-  state: 'running' | 'done' | 'cached' | 'error';
+  state: 'running' | 'done' | 'cached' | 'error' | 'canceled';
   detail?: string;
   /** Each transfer's latest report, and when it was first seen. */
   transfers: Map<string, { latest: Transfer; first: number }>;
@@ -147,6 +147,7 @@ export class TtyRenderer implements ProgressRenderer {
         v.end = e.time;
         this.stepsDone++;
         if (e.type === 'step-cached') v.state = 'cached';
+        else if (e.type === 'step-error' && e.canceled) v.state = 'canceled';
         else if (e.type === 'step-done') {
           v.state = 'done';
           if (e.layer) v.detail = formatBytes(e.layer.size);
@@ -245,7 +246,7 @@ export class TtyRenderer implements ProgressRenderer {
 
   private vertexLines(v: Vertex, final: boolean): string[] {
     const elapsed = formatDuration((v.end ?? this.now()) - v.start);
-    const prefix = v.state === 'error' ? ' => ERROR ' : v.state === 'cached' ? ' => CACHED ' : ' => ';
+    const prefix = v.state === 'error' ? ' => ERROR ' : v.state === 'cached' ? ' => CACHED ' : v.state === 'canceled' ? ' => CANCELED ' : ' => ';
     const right = v.state === 'error' || v.detail === undefined ? elapsed : `${v.detail}  ${elapsed}`;
     const head = this.columns(`${prefix}${v.title}`, right);
     const color = v.state === 'error' ? '31' : v.state === 'running' ? '' : '34';

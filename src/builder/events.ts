@@ -84,6 +84,8 @@ export interface StepError extends Timed {
   step: number;
   durationMs: number;
   message: string;
+  /** The step did not fail: it was stopped because a step of another stage built at the same time failed (BuildKit's CANCELED). */
+  canceled?: true | undefined;
 }
 
 /** Bytes moving: a base layer downloaded, a new layer compressed, a blob pushed. */
@@ -121,7 +123,24 @@ export interface BuildNote extends Timed {
   message: string;
 }
 
-export type BuildEvent = BaseStart | BaseDone | StageStart | StepStart | StepCached | StepLog | StepDone | StepError | Transfer | OutputStart | OutputDone | BuildWarning | BuildNote;
+/**
+ * A stage's files were put on disk (for a RUN, or a change to files the
+ * stage shares with the stage it is built FROM): `unpack` (its layers were
+ * extracted), `copy` (the rootfs of the stage it is built FROM, still read
+ * by another, was copied) or `inherit` (that rootfs was taken over as it
+ * is: nothing was unpacked or copied). Progress renderers other than json
+ * do not show it.
+ */
+export interface RootfsReady extends Timed {
+  type: 'rootfs';
+  /** The step that needed the files (`unpack`, `copy`). */
+  step?: number | undefined;
+  /** The stage that took them over (`inherit`, which happens at the stage's FROM). */
+  stage?: number | undefined;
+  how: 'unpack' | 'copy' | 'inherit';
+}
+
+export type BuildEvent = RootfsReady | BaseStart | BaseDone | StageStart | StepStart | StepCached | StepLog | StepDone | StepError | Transfer | OutputStart | OutputDone | BuildWarning | BuildNote;
 
 type Untimed<E> = E extends Timed ? Omit<E, 'time'> : never;
 

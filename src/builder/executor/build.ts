@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FsView } from '../../../snapshot/fs-view.js';
 import type { StageRootfs } from '../run/stage-rootfs.js';
@@ -21,7 +21,7 @@ import { setMapEntry } from '../../oci/map-entry.js';
 import type { FromInstr, Instruction } from '../../dockerfile/instructions/types.js';
 import { loadBuildDefinition, type FrontendOptions } from '../frontend.js';
 import { outputDestName, outputSink, type OutputSpec } from '../../images/outputs.js';
-import { parsePlatform, planBuild, type BuildPlan, type PlannedStage, type PlatformSpec } from '../plan/index.js';
+import { parsePlatform, planBuild, type BuildPlan, type PlannedInstruction, type PlannedStage, type PlatformSpec } from '../plan/index.js';
 import { executeInstruction } from '../handlers/index.js';
 import { baseKey, openBaseImages, type BaseImage } from './base-images.js';
 import { locate } from './locate.js';
@@ -37,6 +37,7 @@ import type { Isolation, Runner, SnapshotRequest } from '../../run/index.js';
 import { createScratchDir, removeDeadScratchDirs } from '../scratch-dir.js';
 import type { SecretSource } from '../run/mounts/build-secrets.js';
 import { StepCacheSession, type StepCacheOptions } from './step-cache.js';
+import { runStages } from './stage-scheduler.js';
 
 export interface BuildOptions extends FrontendOptions {
   store: BlobStore;
@@ -74,6 +75,8 @@ export interface BuildOptions extends FrontendOptions {
   cacheMountsDir?: string | undefined;
   /** The build cache (steps looked up and recorded); none: every step runs and nothing is recorded. */
   cache?: StepCacheOptions | undefined;
+  /** `--jobs`: how many stages that do not depend on each other are built at once; default the number of CPUs (1: one stage after another). */
+  jobs?: number | undefined;
 }
 
 export interface BuildResult {
@@ -119,6 +122,8 @@ function imageConfig(state: StageState, platform: PlatformSpec, created: string,
 /** One build: the states of finished stages and the views of images read. */
 class Builder {
   private readonly results = new Map<number, StageState>();
+  /** The states of the stages being built. */
+  private readonly building = new Map<number, StageState>();
   private readonly imageViews = new Map<string, Promise<FsView>>();
   private readonly images = new Map<string, Promise<Image>>();
   /** The build cache, when the build has one. */
@@ -143,19 +148,28 @@ class Builder {
         : new StepCacheSession(opts.cache, { layersView: (layers) => this.layersView(layers), imageDigest: async (ref) => (await this.image(ref)).digest() }, opts.epoch);
   }
 
-  /** One read of stage `index` happened. */
+  /** One read of stage `index` is over. */
   private readStage(index: number): void {
     this.readsLeft.set(index, (this.readsLeft.get(index) ?? 0) - 1);
   }
 
+  /** A step's reads of other stages (COPY --from, RUN --mount from=) are over once the step is: a bind mount is read while the RUN runs. */
+  private stepReadsDone(planned: PlannedInstruction): void {
+    if (planned.fromStage !== undefined) this.readStage(planned.fromStage);
+    for (const index of planned.mountStages?.values() ?? []) this.readStage(index);
+  }
+
   /**
-   * Whether no stage still to be built reads the rootfs: every finished
-   * stage whose files it is (its own, or inherited unchanged) is read no more.
+   * Whether nothing reads the rootfs any more: every finished stage whose
+   * files it is (its own, or inherited unchanged) is read no more, and no
+   * stage being built (at the same time, with --jobs) but `taker` reads it
+   * as the files it inherited.
    */
-  private rootfsFree(rootfs: StageRootfs): boolean {
+  private rootfsFree(rootfs: StageRootfs, taker: number): boolean {
     for (const [index, state] of this.results) {
       if ((state.rootfs === rootfs || state.inherited === rootfs) && (this.readsLeft.get(index) ?? 0) > 0) return false;
     }
+    for (const [index, state] of this.building) if (index !== taker && (state.rootfs === rootfs || state.inherited === rootfs)) return false;
     return true;
   }
 
@@ -194,7 +208,6 @@ class Builder {
       stageFiles: async (index) => {
         const state = this.results.get(index);
         if (!state) throw new Error(`stage ${index} is read before it was built`);
-        this.readStage(index);
         return state.files();
       },
       imageView: (ref) => this.imageView(ref),
@@ -239,7 +252,14 @@ class Builder {
     return this.layersView(await image.layers());
   }
 
+  /** The state stage `stage` starts with, from then on known as being built (see rootfsFree). */
   async initialState(stage: PlannedStage): Promise<StageState> {
+    const state = await this.startState(stage);
+    this.building.set(stage.index, state);
+    return state;
+  }
+
+  private async startState(stage: PlannedStage): Promise<StageState> {
     switch (stage.base.kind) {
       case 'scratch':
         return StageState.scratch();
@@ -248,9 +268,11 @@ class Builder {
         if (!parent) throw new Error(`stage ${stage.base.index} was not built before stage ${stage.index}`);
         this.readStage(stage.base.index);
         const state = parent.clone();
+        // Known as being built at once, with no await between: a stage FROM the same parent starting meanwhile must see this one read the rootfs.
+        this.building.set(stage.index, state);
         // The parent's rootfs goes to this stage when nothing reads it again; else this stage reads it, and copies it when it changes files.
         const rootfs = state.inherited;
-        if (rootfs !== undefined && this.rootfsFree(rootfs)) {
+        if (rootfs !== undefined && this.rootfsFree(rootfs, stage.index)) {
           for (const done of this.results.values()) {
             if (done.rootfs === rootfs || done.inherited === rootfs) {
               const layers = [...done.layers];
@@ -258,6 +280,7 @@ class Builder {
             }
           }
           state.adoptRootfs(rootfs);
+          this.emit({ type: 'rootfs', stage: stage.index, how: 'inherit' });
         }
         // The parent's ONBUILD triggers ran at the start of this stage (the plan put them there).
         delete state.config.OnBuild;
@@ -303,9 +326,11 @@ class Builder {
         }
       };
       await this.steps.run(at(i + 2, planned.instr), run, (r) => r.ctx.addedLayer, (r) => r.cached);
+      this.stepReadsDone(planned);
     }
     if (chain !== undefined) this.cache?.finishStage(stage.index, chain);
     this.results.set(stage.index, state);
+    this.building.delete(stage.index);
   }
 
   private baseOf(stage: PlannedStage): BaseImage {
@@ -397,10 +422,19 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const tmpDir = await createScratchDir(tmpdir());
   for (const w of plan.warnings) emit({ type: 'warning', ...w });
   const steps = new StepTracker(emit, Date.now, plan.stages.filter((s) => s.needed).length);
-  const builder = new Builder(opts, bases, tmpDir, emit, steps, plan);
+  // One stage failing stops the others (their RUN processes are killed) before the build ends.
+  const stop = new AbortController();
+  const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal]);
+  const builder = new Builder({ ...opts, signal }, bases, tmpDir, emit, steps, plan);
   try {
     const env = builder.env(now, definition.ignore.matcher);
-    for (const stage of plan.stages) if (stage.needed) await builder.runStage(stage, env, definition.stages.escapeToken);
+    const needed = plan.stages.filter((stage) => stage.needed);
+    await runStages(
+      needed.map((stage) => ({ index: stage.index, dependsOn: stage.dependsOn })),
+      opts.jobs ?? Math.max(1, availableParallelism()),
+      (index) => builder.runStage(plan.stages[index] as PlannedStage, env, definition.stages.escapeToken),
+      () => stop.abort(new HoistError('STAGE_CANCELED', 'canceled: another stage of the build failed', { hint: 'see the error of the stage that failed' })),
+    );
     const target = plan.stages[plan.target] as PlannedStage;
     const final = builder.result(target.index);
     const platform = target.platform ? parsePlatform(target.platform) : opts.targetPlatform;
@@ -420,7 +454,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       emit({ type: 'output-done', output: output + 1, durationMs: Date.now() - started });
     }
     opts.signal?.throwIfAborted();
-    const report = await writeReports(image, refs, { digestFile: opts.digestFile, metadataFile: opts.metadataFile }, steps.records);
+    const report = await writeReports(image, refs, { digestFile: opts.digestFile, metadataFile: opts.metadataFile }, [...steps.records].sort((a, b) => a.step - b.step));
     await opts.cache?.digests.save();
     return { image, digest, report, plan, warnings: plan.warnings };
   } finally {

@@ -116,6 +116,7 @@ export class StepContext {
         ? await StageRootfs.copyOf(stage.inherited, env.tmpDir, stage.layers, env.signal, env.onCleanup, snapshot)
         : await StageRootfs.create(env.tmpDir, stage.layers, env.signal, env.onCleanup, snapshot);
     stage.adoptRootfs(rootfs);
+    env.emit({ type: 'rootfs', step: this.step, how: rootfs.madeBy });
     return rootfs;
   }
 

@@ -72,7 +72,8 @@ export class StepTracker {
     try {
       result = await fn(step);
     } catch (err) {
-      this.emit({ type: 'step-error', step, durationMs: this.now() - started, message: err instanceof Error ? err.message : String(err) });
+      const canceled = (err as { code?: unknown } | undefined)?.code === 'STAGE_CANCELED';
+      this.emit({ type: 'step-error', step, durationMs: this.now() - started, message: err instanceof Error ? err.message : String(err), ...(canceled ? { canceled } : {}) });
       throw err;
     }
     const durationMs = this.now() - started;

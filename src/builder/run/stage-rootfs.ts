@@ -41,6 +41,8 @@ export class StageRootfs {
   readonly files: StageFiles;
   /** What an owner on disk is in the image, once a runner that maps ids has run a step here. */
   private imageOwner: ImageOwner | undefined;
+  /** How the files got here: the layers unpacked, or an earlier stage's rootfs copied (`copyOf`). */
+  madeBy: 'unpack' | 'copy' = 'unpack';
 
   private constructor(
     readonly dir: string,
@@ -97,6 +99,7 @@ export class StageRootfs {
     if (await copyTree(source.dir, dir, signal)) {
       const copy = new StageRootfs(dir, stepSnapshotter(await kind, dir, parentDir, register), new Map(source.owners), signal, release);
       copy.imageOwner = source.imageOwner;
+      copy.madeBy = 'copy';
       if (source.release.runner !== undefined) release.runner = source.release.runner;
       return copy;
     }

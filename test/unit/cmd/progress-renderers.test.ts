@@ -271,6 +271,82 @@ describe('tty progress', () => {
   });
 });
 
+describe('stages built at once (--jobs)', () => {
+  const step = (n: number, label: string, index: number, instruction: string, time: number): BuildEvent => ({
+    type: 'step-start',
+    step: n,
+    stage: label === 'a' ? 1 : 2,
+    label,
+    index,
+    total: 2,
+    instruction,
+    location: loc(n),
+    time,
+  });
+  const events: BuildEvent[] = [
+    step(1, 'a', 1, 'FROM base AS a', T0),
+    step(2, 'b', 1, 'FROM base AS b', T0 + 1),
+    { type: 'step-done', step: 1, durationMs: 1, time: T0 + 2 },
+    { type: 'step-done', step: 2, durationMs: 1, time: T0 + 3 },
+    step(3, 'a', 2, 'RUN make a', T0 + 10),
+    step(4, 'b', 2, 'RUN make b', T0 + 20),
+    { type: 'step-log', step: 4, stream: 'stdout', text: 'from b', time: T0 + 30 },
+    { type: 'step-log', step: 3, stream: 'stdout', text: 'from a', time: T0 + 40 },
+    { type: 'transfer', step: 4, action: 'compress', id: 'step-4', current: 1_000_000, total: 2_000_000, status: 'running', time: T0 + 1500 },
+    { type: 'transfer', step: 3, action: 'compress', id: 'step-3', current: 3_000_000, total: 4_000_000, status: 'running', time: T0 + 1600 },
+  ];
+  const finish: BuildEvent[] = [
+    { type: 'step-done', step: 4, durationMs: 2000, time: T0 + 2020 },
+    { type: 'step-done', step: 3, durationMs: 3000, time: T0 + 3010 },
+  ];
+
+  it('tty shows every running step, each with its own transfer, and keeps them in the order they started', () => {
+    let out = '';
+    let clock = T0;
+    const r = new TtyRenderer({ columns: 100, rows: 30, write: (c) => (out += c) }, { color: false, now: () => clock, tick: false, intervalMs: 0 });
+    for (const e of events) {
+      clock = e.time;
+      r.event(e);
+    }
+    const running = screen(out);
+    expect(running.filter((l) => l.includes('RUN make'))).toEqual([expect.stringMatching(/^ => \[a 2\/2\] RUN make a +1\.6s$/), expect.stringMatching(/^ => \[b 2\/2\] RUN make b +1\.6s$/)]);
+    expect(running).toContain(' => => compress layer [===============>    ] 3.00MB / 4.00MB');
+    expect(running).toContain(' => => compress layer [==========>         ] 1.00MB / 2.00MB');
+    // b finished first: it waits under a, which still runs, and nothing is printed twice.
+    for (const e of finish) {
+      clock = e.time;
+      r.event(e);
+    }
+    clock += 100;
+    r.end();
+    const final = screen(out);
+    expect(final.filter((l) => l.includes('RUN make'))).toEqual([expect.stringMatching(/^ => \[a 2\/2\] RUN make a +3\.0s$/), expect.stringMatching(/^ => \[b 2\/2\] RUN make b +2\.0s$/)]);
+    expect(final.at(-1)).toBe('[+] Building 3.1s (4/4) FINISHED');
+  });
+
+  it('a step stopped because another stage failed is CANCELED, not a second error', () => {
+    const failed: BuildEvent[] = [
+      ...events,
+      { type: 'step-error', step: 4, durationMs: 2000, message: 'Dockerfile:4: RUN make b failed with exit code 2', time: T0 + 2020 },
+      { type: 'step-error', step: 3, durationMs: 2010, message: 'Dockerfile:3: canceled: another stage of the build failed', canceled: true, time: T0 + 2030 },
+    ];
+    const lines = plainLines(failed);
+    expect(lines.filter((l) => /ERROR|CANCELED/.test(l))).toEqual(['#4 ERROR: Dockerfile:4: RUN make b failed with exit code 2', '#3 CANCELED']);
+    const final = screen(ttyRun(failed, { columns: 100, rows: 30 }));
+    expect(final).toContainEqual(expect.stringMatching(/^ => CANCELED \[a 2\/2\] RUN make a +2\.0s$/));
+    expect(final).toContainEqual(expect.stringMatching(/^ => ERROR \[b 2\/2\] RUN make b +2\.0s$/));
+    expect(final.at(-1)).toMatch(/FAILED$/);
+  });
+
+  it('plain puts each line under the number of its own step', () => {
+    const lines = plainLines([...events, ...finish]);
+    expect(lines).toContain('#4 from b');
+    expect(lines).toContain('#3 from a');
+    expect(lines.indexOf('#4 from b')).toBeLessThan(lines.indexOf('#3 from a'));
+    expect(lines.filter((l) => l.endsWith('DONE 2.0s') || l.endsWith('DONE 3.0s'))).toEqual(['#4 DONE 2.0s', '#3 DONE 3.0s']);
+  });
+});
+
 describe('the end of a display', () => {
   const step = (time: number): BuildEvent => ({ type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 2, instruction: 'COPY a /', location: loc(1), time });
 
