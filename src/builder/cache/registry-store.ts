@@ -1,0 +1,114 @@
+/**
+ * The registry cache (`--cache-repo`): one step result per tag of one
+ * repository, as a small OCI artifact that builders on other machines find
+ * by the step's key:
+ *
+ *   tag       hoist-<hex of the step key>          (70 chars of [a-f0-9-])
+ *   manifest  application/vnd.oci.image.manifest.v1+json
+ *             artifactType  application/vnd.hoist.cache.step.v1+json
+ *             config        the step record (JSON, the same record the local
+ *                           cache keeps), media type = the artifactType
+ *             layers        [the step's layer, as it is in the image] or []
+ *             annotations   org.opencontainers.image.created = when stored
+ *
+ * The layer blob is the very blob of the image, so a push of the image to
+ * the same registry mounts it from here (the client remembers which
+ * repository holds it) instead of uploading it again. A record holds no
+ * credential: only what the image's history shows, digests and times.
+ */
+import { Readable } from 'node:stream';
+import { readBounded } from '../../oci/read-bounded.js';
+import { digestHex, sha256Digest, type Digest } from '../../oci/digest.js';
+import type { BlobStore, Descriptor, Reference } from '../../oci/index.js';
+import type { RegistryClient } from '../../../registry/client.js';
+import { RegistryError } from '../../../registry/errors.js';
+import { parseRecord, STEP_RECORD_FORMAT, type StepRecord } from './local-store.js';
+
+export const STEP_ARTIFACT_TYPE = 'application/vnd.hoist.cache.step.v1+json';
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+/** A record is a few hundred bytes; anything much larger is not one. */
+const MAX_RECORD_BYTES = 64 * 1024;
+
+/** The tag a step's entry is stored under. */
+export function cacheTag(key: Digest): string {
+  return `hoist-${digestHex(key)}`;
+}
+
+/** An entry found in the cache repository: its record, and the layer's descriptor as the manifest lists it. */
+export interface RegistryEntry {
+  record: StepRecord;
+  layer?: Descriptor;
+}
+
+export class RegistryStepStore {
+  constructor(
+    private readonly client: RegistryClient,
+    /** The cache repository (a tag or digest on it is ignored). */
+    readonly repo: Reference,
+  ) {}
+
+  /** The entry under `key`'s tag; undefined when there is none or it is not one of ours. Throws when the registry fails. */
+  async get(key: Digest, signal?: AbortSignal): Promise<RegistryEntry | undefined> {
+    const ref = this.repo.repository().withTag(cacheTag(key));
+    let raw: Buffer;
+    try {
+      raw = (await this.client.getManifest(ref, [OCI_MANIFEST], signal ? { signal } : {})).raw;
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'REGISTRY_NOT_FOUND') return undefined;
+      throw err;
+    }
+    const manifest = parseManifest(raw);
+    if (manifest === undefined) return undefined;
+    const config = await this.client.fetchBlob(this.repo, manifest.config, signal ? { signal } : {});
+    const record = parseRecord((await readAll(config)).toString('utf8'));
+    if (record === undefined) return undefined;
+    const layer = manifest.layers[0];
+    if (record.layer === undefined) return manifest.layers.length === 0 ? { record } : undefined;
+    if (layer === undefined || layer.digest !== record.layer.digest || layer.size !== record.layer.size) return undefined;
+    return { record, layer };
+  }
+
+  /** Fetch a layer an entry names into `store` (verified). */
+  async pullBlob(desc: Descriptor, store: BlobStore, signal?: AbortSignal): Promise<void> {
+    await this.client.pullBlob(this.repo, desc, store, signal ? { signal } : {});
+  }
+
+  /** Store `record` under `key`'s tag; the layer blob is read with `openLayer` only if the repository lacks it. */
+  async put(key: Digest, record: StepRecord, openLayer: () => Promise<Readable>, signal?: AbortSignal): Promise<void> {
+    const opts = signal ? { signal } : {};
+    const configRaw = Buffer.from(JSON.stringify({ format: STEP_RECORD_FORMAT, ...record }));
+    const config: Descriptor = { mediaType: STEP_ARTIFACT_TYPE, digest: sha256Digest(configRaw), size: configRaw.length };
+    const layers: Descriptor[] = record.layer === undefined ? [] : [{ mediaType: record.layer.mediaType, digest: record.layer.digest, size: record.layer.size }];
+    await Promise.all([
+      this.client.pushBlob(this.repo, config, async () => Readable.from([configRaw]), opts),
+      ...layers.map((layer) => this.client.pushBlob(this.repo, layer, openLayer, opts)),
+    ]);
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: STEP_ARTIFACT_TYPE,
+      config,
+      layers,
+      annotations: { 'org.opencontainers.image.created': record.stored ?? record.created },
+    };
+    await this.client.putManifest(this.repo.repository().withTag(cacheTag(key)), Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST, opts);
+  }
+}
+
+function parseManifest(raw: Buffer): { config: Descriptor; layers: Descriptor[] } | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const m = doc as { artifactType?: unknown; config?: Partial<Descriptor>; layers?: unknown };
+  if (m.artifactType !== STEP_ARTIFACT_TYPE || m.config?.mediaType !== STEP_ARTIFACT_TYPE || !Array.isArray(m.layers)) return undefined;
+  const config = m.config as Descriptor;
+  if (typeof config.digest !== 'string' || typeof config.size !== 'number' || config.size > MAX_RECORD_BYTES) return undefined;
+  return { config, layers: m.layers as Descriptor[] };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  return readBounded(stream, 'a cache record', MAX_RECORD_BYTES);
+}
