@@ -29,17 +29,17 @@ const ACCEPTED_KEYS = new Set(['mode', 'image-manifest', 'oci-mediatypes', 'comp
 export function parseCacheSpec(flag: string, spec: string): string {
   const hint = `write ${flag} type=registry,ref=REGISTRY/REPO (hoist shares its cache through a registry repository)`;
   if (!spec.includes('=')) return checkedRef(flag, spec, hint);
-  let type: string | undefined;
-  let ref: string | undefined;
+  const options = new Map<string, string>();
   for (const part of spec.split(',')) {
     const eq = part.indexOf('=');
-    const key = eq < 0 ? part : part.slice(0, eq);
-    const value = eq < 0 ? '' : part.slice(eq + 1);
-    if (key === 'type') type = value;
-    else if (key === 'ref') ref = value;
-    else if (!ACCEPTED_KEYS.has(key)) throw new UsageError(`${flag} ${JSON.stringify(spec)}: unknown option ${JSON.stringify(key)}`, { hint });
+    options.set(eq < 0 ? part : part.slice(0, eq), eq < 0 ? '' : part.slice(eq + 1));
   }
+  const type = options.get('type');
   if (type !== undefined && type !== 'registry') throw new UsageError(`${flag} ${JSON.stringify(spec)}: hoist has no ${type} cache`, { hint });
+  for (const key of options.keys()) {
+    if (key !== 'type' && key !== 'ref' && !ACCEPTED_KEYS.has(key)) throw new UsageError(`${flag} ${JSON.stringify(spec)}: unknown option ${JSON.stringify(key)}`, { hint });
+  }
+  const ref = options.get('ref');
   if (ref === undefined || ref === '') throw new UsageError(`${flag} ${JSON.stringify(spec)}: ref= is missing`, { hint });
   return checkedRef(flag, ref, hint);
 }
