@@ -68,6 +68,11 @@ export class RegistryStepStore {
     return { record, layer };
   }
 
+  /** Whether the repository has an entry under `key`'s tag (a HEAD). */
+  async has(key: Digest, signal?: AbortSignal): Promise<boolean> {
+    return (await this.client.headManifest(this.repo.repository().withTag(cacheTag(key)), [OCI_MANIFEST], signal ? { signal } : {})) !== undefined;
+  }
+
   /** Fetch a layer an entry names into `store` (verified). */
   async pullBlob(desc: Descriptor, store: BlobStore, signal?: AbortSignal): Promise<void> {
     await this.client.pullBlob(this.repo, desc, store, signal ? { signal } : {});

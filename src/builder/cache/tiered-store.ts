@@ -59,7 +59,10 @@ export class TieredStepCache implements StepCacheStore {
 
   async get(key: Digest): Promise<StepRecord | undefined> {
     const local = await this.local.get(key);
-    if (local !== undefined && this.fresh(local)) return local;
+    if (local !== undefined && this.fresh(local)) {
+      this.share(key, local);
+      return local;
+    }
     const { from } = this.opts;
     if (from === undefined || this.down || this.missed.has(key)) return undefined;
     let entry;
@@ -81,11 +84,24 @@ export class TieredStepCache implements StepCacheStore {
   async put(key: Digest, record: StepRecord): Promise<void> {
     const stamped: StepRecord = { ...record, stored: record.stored ?? new Date(this.now()).toISOString() };
     await this.local.put(key, stamped);
+    this.upload(key, stamped, false);
+  }
+
+  /** A local hit is recorded in the cache repository too when it lacks it (a cache dir that was filled before --cache-to was given). */
+  private share(key: Digest, record: StepRecord): void {
+    this.upload(key, record, true);
+  }
+
+  private upload(key: Digest, record: StepRecord, unlessThere: boolean): void {
     const { to } = this.opts;
     if (to === undefined || this.down) return;
-    const layer = stamped.layer;
+    const layer = record.layer;
     const open = (): Promise<Readable> => (layer === undefined ? Promise.reject(new Error('no layer')) : this.blobs.open(layer.digest, layer.size));
-    this.uploads.push(to.put(key, stamped, open, this.opts.signal).catch((err: unknown) => this.fail(to, 'record steps in', err)));
+    const work = async (): Promise<void> => {
+      if (this.down || (unlessThere && (await to.has(key, this.opts.signal)))) return;
+      await to.put(key, record, open, this.opts.signal);
+    };
+    this.uploads.push(work().catch((err: unknown) => this.fail(to, 'record steps in', err)));
   }
 
   exclusive<T>(key: Digest, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {

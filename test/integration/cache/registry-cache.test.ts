@@ -238,6 +238,30 @@ describe('registry cache: many builders, one cache', () => {
     }
   }, 300_000);
 
+  it('a cache dir filled before --cache-repo was given shares its hits: the repository gets the entries it lacks', async () => {
+    const df = ['FROM scratch', 'COPY note.txt /note.txt', 'WORKDIR /shared-later'].join('\n');
+    const a = machine();
+    const store = new BlobStore(a.cacheDir);
+    await build({
+      contextDir: ctx,
+      dockerfileText: df,
+      dockerfile: path.join(ctx, 'Dockerfile'),
+      buildArgs: new Map(),
+      buildPlatform: AMD64,
+      targetPlatform: AMD64,
+      store,
+      outputs: [],
+      tags: ['local:only'],
+      cache: await localStepCache(store),
+    });
+    const warm = await machineBuild(a, df, ctx, { cacheRepo: `${host}/later/cache`, output: false });
+    expect(warm.steps.map(([, c]) => c)).toEqual([true, true]);
+    expect(await a.client.listTags(parseReference(`${host}/later/cache`))).toHaveLength(2);
+    const b = await machineBuild(machine(), df, ctx, { cacheRepo: `${host}/later/cache` });
+    expect(b.steps.map(([, c]) => c)).toEqual([true, true]);
+    expect(b.digest).toBe(warm.digest);
+  }, 300_000);
+
   it('the tag of a key', () => {
     const key = `sha256:${'ab'.repeat(32)}` as Digest;
     expect(cacheTag(key)).toBe(`hoist-${'ab'.repeat(32)}`);
