@@ -10,6 +10,8 @@
  *                           cache keeps), media type = the artifactType
  *             layers        [the step's layer, as it is in the image] or []
  *             annotations   org.opencontainers.image.created = when stored
+ *                           dev.hoist.cache.record = the record again, so
+ *                           that a lookup is one request
  *
  * The layer blob is the very blob of the image, so a push of the image to
  * the same registry mounts it from here (the client remembers which
@@ -25,6 +27,8 @@ import { RegistryError } from '../../../registry/errors.js';
 import { parseRecord, STEP_RECORD_FORMAT, type StepRecord } from './local-store.js';
 
 export const STEP_ARTIFACT_TYPE = 'application/vnd.hoist.cache.step.v1+json';
+/** The manifest annotation that repeats the record (the config blob's bytes). */
+export const RECORD_ANNOTATION = 'dev.hoist.cache.record';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 /** A record is a few hundred bytes; anything much larger is not one. */
 const MAX_RECORD_BYTES = 64 * 1024;
@@ -59,8 +63,9 @@ export class RegistryStepStore {
     }
     const manifest = parseManifest(raw);
     if (manifest === undefined) return undefined;
-    const config = await this.client.fetchBlob(this.repo, manifest.config, signal ? { signal } : {});
-    const record = parseRecord((await readAll(config)).toString('utf8'));
+    // The record rides in an annotation too: a hit costs one request. The config blob is the same record, for readers without it.
+    const inline = manifest.recordText === undefined ? undefined : parseRecord(manifest.recordText);
+    const record = inline ?? parseRecord((await readAll(await this.client.fetchBlob(this.repo, manifest.config, signal ? { signal } : {}))).toString('utf8'));
     if (record === undefined) return undefined;
     const layer = manifest.layers[0];
     if (record.layer === undefined) return manifest.layers.length === 0 ? { record } : undefined;
@@ -94,24 +99,25 @@ export class RegistryStepStore {
       artifactType: STEP_ARTIFACT_TYPE,
       config,
       layers,
-      annotations: { 'org.opencontainers.image.created': record.stored ?? record.created },
+      annotations: { 'org.opencontainers.image.created': record.stored ?? record.created, [RECORD_ANNOTATION]: configRaw.toString('utf8') },
     };
     await this.client.putManifest(this.repo.repository().withTag(cacheTag(key)), Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST, opts);
   }
 }
 
-function parseManifest(raw: Buffer): { config: Descriptor; layers: Descriptor[] } | undefined {
+function parseManifest(raw: Buffer): { config: Descriptor; layers: Descriptor[]; recordText?: string } | undefined {
   let doc: unknown;
   try {
     doc = JSON.parse(raw.toString('utf8'));
   } catch {
     return undefined;
   }
-  const m = doc as { artifactType?: unknown; config?: Partial<Descriptor>; layers?: unknown };
+  const m = doc as { artifactType?: unknown; config?: Partial<Descriptor>; layers?: unknown; annotations?: Record<string, unknown> };
   if (m.artifactType !== STEP_ARTIFACT_TYPE || m.config?.mediaType !== STEP_ARTIFACT_TYPE || !Array.isArray(m.layers)) return undefined;
   const config = m.config as Descriptor;
   if (typeof config.digest !== 'string' || typeof config.size !== 'number' || config.size > MAX_RECORD_BYTES) return undefined;
-  return { config, layers: m.layers as Descriptor[] };
+  const recordText = m.annotations?.[RECORD_ANNOTATION];
+  return { config, layers: m.layers as Descriptor[], ...(typeof recordText === 'string' ? { recordText } : {}) };
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {

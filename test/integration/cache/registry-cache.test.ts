@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../../src/builder/executor/build.js';
 import { localStepCache } from '../../../src/builder/executor/local-cache.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
-import { cacheTag, RegistryStepStore, STEP_ARTIFACT_TYPE } from '../../../src/builder/cache/registry-store.js';
+import { cacheTag, RECORD_ANNOTATION, RegistryStepStore, STEP_ARTIFACT_TYPE } from '../../../src/builder/cache/registry-store.js';
 import { BlobStore, parseReference, sha256Digest, type Digest } from '../../../src/oci/index.js';
 import { RegistryClient, RegistrySink } from '../../../registry/index.js';
 import { anonymousKeychain, staticKeychain } from '../../../registry/keychain/index.js';
@@ -158,9 +158,10 @@ describe('registry cache: many builders, one cache', () => {
     const b = await machineBuild(machine(), df, ctx, { cacheRepo: `${host}/once/cache`, push: `${host}/once/app2:1`, output: false });
     expect(b.steps.every(([, c]) => c)).toBe(true);
     expect(b.digest).toBe(a.digest);
-    const layerGets = proxy.requests().filter((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url));
-    // Only the two small records were read: no layer was downloaded...
-    expect(layerGets.length).toBe(2);
+    const blobGets = proxy.requests().filter((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url));
+    // A hit is one manifest GET (the record rides in it): no blob at all was downloaded...
+    expect(blobGets.length).toBe(0);
+    expect(proxy.requests().filter((r) => r.method === 'GET' && r.url.startsWith('/v2/once/cache/manifests/hoist-')).length).toBe(2);
     // ...and none uploaded: both were mounted, only the config was sent.
     expect(mounts('once/app2').length).toBe(2);
     expect(layerUploads().filter((r) => r.url.startsWith('/v2/once/app2/')).length).toBe(1);
@@ -261,6 +262,24 @@ describe('registry cache: many builders, one cache', () => {
     expect(b.steps.map(([, c]) => c)).toEqual([true, true]);
     expect(b.digest).toBe(warm.digest);
   }, 300_000);
+
+  it('an entry without the inline record is read from its config blob; a foreign artifact under a key is a miss', async () => {
+    const m = machine();
+    const repoRef = parseReference(`${host}/plain/cache`);
+    const repo = new RegistryStepStore(m.client, repoRef);
+    const key = `sha256:${'cd'.repeat(32)}` as Digest;
+    const record = { created: '2026-01-01T00:00:00Z', createdBy: 'WORKDIR /x', stored: '2026-01-02T00:00:00Z' };
+    await repo.put(key, record, () => Promise.reject(new Error('no layer')));
+    const tagged = repoRef.withTag(cacheTag(key));
+    const manifest = JSON.parse((await m.client.getManifest(tagged)).raw.toString()) as { annotations: Record<string, string> };
+    expect(manifest.annotations).toEqual({ 'org.opencontainers.image.created': record.stored, [RECORD_ANNOTATION]: JSON.stringify({ format: 'hoist.cache.step-record/v1', ...record }) });
+    delete manifest.annotations[RECORD_ANNOTATION];
+    await m.client.putManifest(tagged, Buffer.from(JSON.stringify(manifest)), 'application/vnd.oci.image.manifest.v1+json');
+    proxy.resetHits();
+    expect(await repo.get(key)).toEqual({ record });
+    expect(proxy.requests().some((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url))).toBe(true);
+    expect(await repo.get(`sha256:${'ef'.repeat(32)}` as Digest)).toBeUndefined();
+  });
 
   it('the tag of a key', () => {
     const key = `sha256:${'ab'.repeat(32)}` as Digest;
