@@ -20,6 +20,8 @@ import { addProgressOption, createRenderer, progressModeOf, watched, type Progre
 import { addKanikoOptions, withKanikoFlags, type KanikoBuildExtras } from './kaniko/index.js';
 import type { KanikoFlags } from './kaniko/flags.js';
 import { localStepCache } from '../src/builder/executor/local-cache.js';
+import { RegistryStepStore } from '../src/builder/cache/registry-store.js';
+import { registryCacheTargets } from './cache-flags.js';
 
 /** A repeatable flag that also takes a comma-separated list. */
 function collectList(value: string, previous: string[]): string[] {
@@ -44,6 +46,8 @@ interface BuildFlags extends ImageFlags, ProgressFlags, KanikoFlags {
   cache?: boolean;
   /** `--no-cache-filter`: commander names a `--no-x` option `x`, whatever value it takes. */
   cacheFilter: string[];
+  cacheTo: string[];
+  cacheFrom: string[];
   jobs?: number;
 }
 
@@ -83,7 +87,9 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--secret <spec>', 'a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VARIABLE (repeatable)', collect, [])
     .option('--jobs <n>', 'build at most N stages that do not depend on each other at once (default: the number of CPUs; 1: one after another)', parseJobs)
     .option('--ssh <spec>', 'an SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK\'s) or ID=/path/to/agent.sock (repeatable)', collect, [])
-    .option('--no-cache-filter <stage>', 'run the steps of this stage (name or index) without the build cache (repeatable, or a comma list)', collectList, []))))
+    .option('--no-cache-filter <stage>', 'run the steps of this stage (name or index) without the build cache (repeatable, or a comma list)', collectList, [])
+    .option('--cache-to <spec>', 'also record step results in a registry: type=registry,ref=REGISTRY/REPO (buildx\'s form of --cache-repo)', collect, [])
+    .option('--cache-from <spec>', 'also look steps up in a registry: type=registry,ref=REGISTRY/REPO', collect, []))))
     // After Kaniko's --cache: with both defined, cache stays unset unless one is given.
     .option('--no-cache', 'look nothing up in the build cache: every step runs (results are still recorded)')
     .action(withKanikoFlags(io, async (context: string, flags: BuildFlags & KanikoBuildExtras) => {
@@ -120,7 +126,17 @@ export function registerBuild(program: Command, io: CliIo): void {
           metadataFile: flags.metadataFile,
           ...(push ? { pushTargets: tags.map(pushTarget), checkPush: (ref) => access.registry().checkPushAccess(ref, signal ? { signal } : {}) } : {}),
         });
-        const cache = await localStepCache(access.store, { noLookups: flags.cache === false, noLookupStages: flags.cacheFilter });
+        const targets = registryCacheTargets(flags);
+        const ttlMs = parseDurationFlag('--cache-ttl', flags.cacheTtl);
+        const cacheStore = (repo: string | undefined) => (repo === undefined ? undefined : new RegistryStepStore(access.registry(), parseReference(repo)));
+        const from = cacheStore(targets.from);
+        const to = targets.to === targets.from ? from : cacheStore(targets.to);
+        const cache = await localStepCache(access.store, {
+          noLookups: flags.cache === false,
+          noLookupStages: flags.cacheFilter,
+          ttlMs,
+          registry: { from, to, warn: (message) => emit({ type: 'warning', code: 'CACHE_REGISTRY', message }), ...(signal ? { signal } : {}) },
+        });
         const result = await watched(renderer, () => build({
           downloads: { dispatcher, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
           contextDir: context,

@@ -65,13 +65,15 @@ export interface KanikoFlags {
   registryMirror: string[];
   registryMap: string[];
   skipDefaultRegistryFallback?: boolean;
-  // Accepted, with a note: they change nothing in hoist (yet).
+  /** `--cache`: with a destination and no --cache-repo, the registry cache is DESTINATION-REPO/cache (Kaniko's default). */
   cache?: boolean;
-  cacheRepo?: string;
+  cacheRepo?: string | undefined;
   cacheTtl?: string;
+  /** `--no-push-cache` (false): look up in the cache repository, record nothing there. */
+  pushCache?: boolean;
+  // Accepted, with a note: they change nothing in hoist.
   cacheCopyLayers?: boolean;
   cacheRunLayers?: boolean;
-  pushCache?: boolean;
   compressedCaching?: boolean;
   singleSnapshot?: boolean;
   snapshotMode?: string;
@@ -124,13 +126,13 @@ export function addKanikoOptions(cmd: Command): Command {
     valueOption('--registry-map <orig=mirror[;...]>', 'pull images of registry orig through mirror first (repeatable; also $KANIKO_REGISTRY_MAP)', true),
     boolOption('--skip-default-registry-fallback', 'with mirrors: never pull from the original registry'),
     boolOption('--cache', 'use the build cache under --cache-dir (on by default; --cache=false is --no-cache)'),
-    valueOption('--cache-repo <ref>', 'accepted; no effect yet (the registry cache is not in hoist yet)'),
-    valueOption('--cache-ttl <duration>', 'accepted; no effect yet'),
+    valueOption('--cache-repo <ref>', 'share step results through this registry repository (with --cache: default DESTINATION-REPO/cache)'),
+    valueOption('--cache-ttl <duration>', 'use no cache entry recorded longer ago than this, e.g. 24h (default 336h, two weeks)'),
     boolOption('--cache-copy-layers', 'accepted; no effect (hoist caches COPY steps anyway)'),
     boolOption('--cache-run-layers', 'accepted; no effect (hoist caches RUN steps anyway)'),
     // Declared so that commander leaves pushCache unset unless --no-push-cache is given (a lone --no-x defaults x to true).
     new Option('--push-cache').hideHelp(),
-    boolOption('--no-push-cache', 'accepted; no effect yet'),
+    boolOption('--no-push-cache', 'look steps up in --cache-repo but record nothing there'),
     boolOption('--compressed-caching', 'accepted; no effect'),
     boolOption('--single-snapshot', 'accepted; no effect'),
     valueOption('--snapshot-mode <mode>', 'accepted; no effect (hoist compares content where stat changed)'),
@@ -159,11 +161,8 @@ export function addKanikoOptions(cmd: Command): Command {
 
 /** The flags Kaniko jobs pass that hoist takes without acting on them, with why. */
 const NO_EFFECT: ReadonlyArray<readonly [keyof KanikoFlags, string, string]> = [
-  ['cacheRepo', '--cache-repo', 'the registry cache is not in hoist yet; steps are cached under --cache-dir'],
-  ['cacheTtl', '--cache-ttl', 'it bounds the registry cache, which is not in hoist yet (hoist cache prune --filter until=DURATION ages the local one)'],
   ['cacheCopyLayers', '--cache-copy-layers', 'hoist caches COPY and ADD steps anyway'],
   ['cacheRunLayers', '--cache-run-layers', 'hoist caches RUN steps anyway'],
-  ['pushCache', '--no-push-cache', 'the registry cache is not in hoist yet'],
   ['compressedCaching', '--compressed-caching', 'hoist keeps layers compressed in its store anyway'],
   ['singleSnapshot', '--single-snapshot', 'hoist makes one layer per step that changes files'],
   ['snapshotMode', '--snapshot-mode', 'hoist compares content where size, mtime, mode or owner changed'],
@@ -257,6 +256,17 @@ function parseAnnotation(value: string): [string, string] {
   return keyValue('--annotation', value, false);
 }
 
+/** Kaniko's cache repository when --cache is on and none is named: the first destination's repository + `/cache`. */
+function defaultCacheRepo(destinations: readonly string[]): string | undefined {
+  const first = destinations[0];
+  if (first === undefined) return undefined;
+  try {
+    return `${parseReference(first).repository().string()}/cache`;
+  } catch {
+    return undefined; // named in the error the push reports
+  }
+}
+
 /** The registry host of a destination, for --insecure and --skip-tls-verify. */
 function registryHost(ref: string): string | undefined {
   try {
@@ -272,8 +282,9 @@ function registryHost(ref: string): string | undefined {
  */
 export function translateKanikoFlags<F extends HoistBuildFlags & KanikoFlags>(positional: string, all: F, env: NodeJS.ProcessEnv): KanikoTranslation<F> {
   const notes: string[] = [];
-  // --cache=false is hoist's --no-cache; --cache asks for what hoist does anyway.
-  if (all.cache === true) notes.push('note: --cache is accepted for Kaniko compatibility and changes nothing: hoist caches steps under --cache-dir by default');
+  // --cache=false is hoist's --no-cache; --cache adds Kaniko's default cache repository, DESTINATION-REPO/cache.
+  const cacheRepo = all.cacheRepo ?? (all.cache === true ? defaultCacheRepo(all.destination) : undefined);
+  if (all.cache === true && cacheRepo === undefined) notes.push('note: --cache without --cache-repo or --destination changes nothing: hoist caches steps under --cache-dir by default');
   for (const [key, flag, why] of NO_EFFECT) {
     const v = all[key];
     if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
@@ -331,6 +342,7 @@ export function translateKanikoFlags<F extends HoistBuildFlags & KanikoFlags>(po
     output,
     platform: all.customPlatform ?? all.platform,
     insecureRegistry: insecure,
+    cacheRepo,
   };
   const git: KanikoTranslation<F>['git'] = { recurseSubmodules: false };
   for (const part of (all.git ?? '').split(',').filter((p) => p !== '')) {

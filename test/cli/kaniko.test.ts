@@ -77,7 +77,8 @@ describe('hoist build with a Kaniko command line', () => {
     ]);
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.status).toBe(0);
-    expect(r.stderr).toContain('note: --cache is accepted for Kaniko compatibility');
+    expect(r.stderr).not.toContain('note: --cache');
+    expect(r.stderr).not.toContain('note: --cache-ttl');
     expect(r.stderr).toContain('note: --snapshot-mode');
 
     const digest = readFileSync(path.join(out, 'digest'), 'utf8');
@@ -103,6 +104,13 @@ describe('hoist build with a Kaniko command line', () => {
     const copied = archive.layers[1]?.find((m) => m.name === 'hello.txt');
     expect(copied?.content.toString()).toBe('hello from the project\n');
     expect(copied?.mtime).toBe(0);
+
+    // --cache=true without --cache-repo: the steps are recorded in Kaniko's default, DESTINATION-REPO/cache.
+    const tags = await request(`${reg.url}/v2/group/app/cache/tags/list`);
+    expect(tags.statusCode).toBe(200);
+    const listed = (JSON.parse(Buffer.from(await tags.body.arrayBuffer()).toString('utf8')) as { tags: string[] }).tags;
+    expect(listed).toHaveLength(1); // the COPY (LABEL is replayed, not stored)
+    expect(listed[0]).toMatch(/^hoist-[0-9a-f]{64}$/);
   }, 120_000);
 
   it('builds a tar.gz context with --no-push into an OCI layout, with the Dockerfile named inside the context', async () => {

@@ -14,8 +14,11 @@ import path from 'node:path';
 import { writeFileAtomic } from '../../oci/atomic-file.js';
 import { digestHex, isDigest, type Digest } from '../../oci/digest.js';
 import { withFileLock } from '../../oci/file-lock.js';
+import type { Layer } from '../../oci/index.js';
 
-const FORMAT = 'hoist.cache.step-record/v1';
+/** The format of a step record, on disk and in a registry cache artifact. */
+export const STEP_RECORD_FORMAT = 'hoist.cache.step-record/v1';
+const FORMAT = STEP_RECORD_FORMAT;
 
 export interface CachedLayer {
   digest: Digest;
@@ -31,6 +34,8 @@ export interface StepRecord {
   created: string;
   /** The history's created_by: every input of it is part of the key. */
   createdBy: string;
+  /** RFC 3339 time the entry was recorded (what --cache-ttl ages); `created` where absent (SOURCE_DATE_EPOCH sets `created` to then). */
+  stored?: string;
 }
 
 export interface BlobPresence {
@@ -45,6 +50,10 @@ export interface BlobPresence {
 export interface StepCacheStore {
   get(key: Digest): Promise<StepRecord | undefined>;
   put(key: Digest, record: StepRecord): Promise<void>;
+  /** The layer a record names; a store whose records may name blobs not yet local fetches them when read. Default: from the blob store. */
+  layerOf?(layer: CachedLayer): Layer | undefined;
+  /** Wait for what `put` left running (a registry upload); before the image is written, so its push can mount what the cache holds. */
+  flush?(): Promise<void>;
   /**
    * Run `fn` as the only builder working on `key` (several builds on one
    * cache dir): a second builder waits, then finds the first one's record.
@@ -96,7 +105,8 @@ export class LocalStepCache implements StepCacheStore {
   }
 }
 
-function parseRecord(text: string): StepRecord | undefined {
+/** A record of this format, or undefined (another format, or not one at all). */
+export function parseRecord(text: string): StepRecord | undefined {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -106,7 +116,7 @@ function parseRecord(text: string): StepRecord | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const o = v as Record<string, unknown>;
   if (o.format !== FORMAT || typeof o.created !== 'string' || typeof o.createdBy !== 'string') return undefined;
-  const base = { created: o.created, createdBy: o.createdBy };
+  const base: StepRecord = { created: o.created, createdBy: o.createdBy, ...(typeof o.stored === 'string' ? { stored: o.stored } : {}) };
   if (o.layer === undefined) return base;
   const l = o.layer as Record<string, unknown> | null;
   if (typeof l !== 'object' || l === null) return undefined;

@@ -445,6 +445,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const annotations = Object.fromEntries(opts.annotations ?? []);
     const image = imageFromParts({ config: imageConfig(final, platform, created, opts.labels), layers: final.layers, annotations });
     const digest = await image.digest();
+    // The cache entries are in the cache repository before the push: the pushed layers mount from there.
+    await opts.cache?.store.flush?.();
     const writes = destinations(opts, image, refs, tmpDir);
     for (const [output, { description, write }] of writes.entries()) {
       opts.signal?.throwIfAborted();

@@ -142,7 +142,8 @@ export class StepCacheSession {
       return;
     }
     const { digest, diffId, size, mediaType } = record.layer;
-    await stage.addCachedLayer(storeLayer(ctx.env.store, { mediaType, digest, size }, diffId), diffId, (layers) => this.hooks.layersView(layers));
+    const layer = this.opts.store.layerOf?.(record.layer) ?? storeLayer(ctx.env.store, { mediaType, digest, size }, diffId);
+    await stage.addCachedLayer(layer, diffId, (layers) => this.hooks.layersView(layers));
     stage.history.push({ created: record.created, created_by: record.createdBy });
     ctx.addedLayer = { digest, size };
   }

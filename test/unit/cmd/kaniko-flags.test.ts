@@ -90,9 +90,23 @@ describe('Kaniko flags: translation into hoist build', () => {
     expect(t.flags).toMatchObject({ destination: ['registry.gitlab.com/g/app:1.0'], tag: [], output: [] });
     expect(t.flags.push).toBeUndefined();
     const noted = t.notes.map((n) => /^note: (--[\w-]+)/.exec(n)?.[1]);
-    expect(noted).toEqual(['--cache', '--cache-ttl', '--compressed-caching', '--single-snapshot', '--snapshot-mode', '--use-new-run', '--cleanup', '--ignore-path', '--skip-unused-stages', '--log-format', '--log-timestamp', '--push-retry', '--image-fs-extract-retry']);
+    expect(noted).toEqual(['--compressed-caching', '--single-snapshot', '--snapshot-mode', '--use-new-run', '--cleanup', '--ignore-path', '--skip-unused-stages', '--log-format', '--log-timestamp', '--push-retry', '--image-fs-extract-retry']);
     expect(translate(['-d', 'r/app:1']).notes).toEqual([]);
-    expect(translate(['-d', 'r/app:1', '--no-push-cache']).notes).toEqual(['note: --no-push-cache is accepted for Kaniko compatibility and changes nothing: the registry cache is not in hoist yet']);
+    // --cache=true with a destination: Kaniko's default cache repository.
+    expect(t.flags.cacheRepo).toBe('registry.gitlab.com/g/app/cache');
+    expect(translate(['-d', 'r/app:1', '--no-push-cache']).notes).toEqual([]);
+    expect(translate(['-d', 'r/app:1', '--no-push-cache']).flags.pushCache).toBe(false);
+  });
+
+  it('--cache-repo and --cache-ttl are hoist\'s own; --cache names DESTINATION-REPO/cache only when no repository is given', () => {
+    expect(translate(['-d', 'r.example.com/team/app:1', '--cache=true', '--cache-repo', 'c.example.com/shared']).flags.cacheRepo).toBe('c.example.com/shared');
+    expect(translate(['-d', 'r.example.com:5000/team/app@sha256:' + 'a'.repeat(64), '--cache']).flags.cacheRepo).toBe('r.example.com:5000/team/app/cache');
+    expect(translate(['-d', 'r.example.com/team/app:1']).flags.cacheRepo).toBeUndefined();
+    expect(translate(['-d', 'r.example.com/team/app:1', '--cache=false']).flags.cacheRepo).toBeUndefined();
+    expect(translate(['--cache', '--no-push']).notes).toEqual(['note: --cache without --cache-repo or --destination changes nothing: hoist caches steps under --cache-dir by default']);
+    const t = translate(['-d', 'r/app:1', '--cache-ttl=24h', '--cache-repo=r/cache']);
+    expect(t.notes).toEqual([]);
+    expect(t.flags.cacheTtl).toBe('24h');
   });
 
   it('--no-push keeps the destinations as names only; --tar-path and --oci-layout-path become outputs', () => {

@@ -1,0 +1,289 @@
+/**
+ * The registry cache (--cache-repo): builders with separate cache dirs
+ * (machines) share step results through one repository of a real registry;
+ * a pushed image's layers are mounted from it, not uploaded again; a cache
+ * registry that is down or fails costs a warning, never the build.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from '../../../src/builder/executor/build.js';
+import { localStepCache } from '../../../src/builder/executor/local-cache.js';
+import type { BuildEvent } from '../../../src/builder/events.js';
+import { cacheTag, RECORD_ANNOTATION, RegistryStepStore, STEP_ARTIFACT_TYPE } from '../../../src/builder/cache/registry-store.js';
+import { BlobStore, parseReference, sha256Digest, type Digest } from '../../../src/oci/index.js';
+import { RegistryClient, RegistrySink } from '../../../registry/index.js';
+import { anonymousKeychain, staticKeychain } from '../../../registry/keychain/index.js';
+import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
+import { makeContext, tempDir } from '../../helpers/build.js';
+import { flatten, readOciLayout } from '../../helpers/oci-reader.js';
+import { AMD64 } from '../../helpers/plan.js';
+import { freePort, startFaultProxy, startRegistry, type FaultProxy, type RunningRegistry } from '../../helpers/registry/index.js';
+
+interface Machine {
+  client: RegistryClient;
+  cacheDir: string;
+}
+
+interface RegistryCacheBuild {
+  digest: string;
+  steps: Array<[string, boolean]>;
+  events: BuildEvent[];
+  warnings: string[];
+  out: string | undefined;
+}
+
+async function machineBuild(
+  m: Machine,
+  dockerfile: string,
+  context: string,
+  opts: { cacheRepo: string; push?: string; output?: boolean; epoch?: number; ttlMs?: number; write?: boolean },
+): Promise<RegistryCacheBuild> {
+  const store = new BlobStore(m.cacheDir);
+  const out = opts.output === false ? undefined : path.join(tempDir('hoist-regcache-out-'), 'layout');
+  const events: BuildEvent[] = [];
+  const warnings: string[] = [];
+  const repo = new RegistryStepStore(m.client, parseReference(opts.cacheRepo));
+  const result = await build({
+    contextDir: context,
+    dockerfileText: dockerfile,
+    dockerfile: path.join(context, 'Dockerfile'),
+    buildArgs: new Map(),
+    buildPlatform: AMD64,
+    targetPlatform: AMD64,
+    store,
+    outputs: out === undefined ? [] : [{ type: 'oci-layout', dest: out }],
+    push: opts.push === undefined ? undefined : new RegistrySink(m.client),
+    tags: [opts.push ?? 'regcache:test'],
+    epoch: opts.epoch,
+    onEvent: (e) => events.push(e),
+    cache: await localStepCache(store, {
+      ttlMs: opts.ttlMs,
+      registry: { from: repo, to: opts.write === false ? undefined : repo, warn: (message) => warnings.push(message) },
+    }),
+  });
+  const steps = result.report.steps.filter((s) => !s.instruction.startsWith('FROM')).map((s): [string, boolean] => [s.instruction, s.cached === true]);
+  return { digest: result.digest, steps, events, warnings, out };
+}
+
+const ranRun = (b: RegistryCacheBuild): boolean => b.events.some((e) => e.type === 'note' && e.code === 'RUNNER');
+
+describe('registry cache: many builders, one cache', () => {
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  let host: string;
+  let ctx: string;
+  const clients: RegistryClient[] = [];
+  const machine = (): Machine => {
+    const client = new RegistryClient({ keychain: anonymousKeychain() });
+    clients.push(client);
+    return { client, cacheDir: tempDir('hoist-regcache-') };
+  };
+  const dockerfile = ['FROM scratch AS base', 'COPY rootfs /', 'FROM base', 'RUN echo one > /one.txt', 'COPY note.txt /note.txt', 'RUN cat /note.txt /one.txt > /both.txt', 'WORKDIR /w'].join('\n');
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.url);
+    host = proxy.host;
+    ctx = makeContext({ 'note.txt': 'n' });
+    await makeBusyboxRootfs(path.join(ctx, 'rootfs'));
+  }, 300_000);
+  afterAll(async () => {
+    for (const c of clients) await c.close();
+    await proxy?.stop();
+    await registry?.stop();
+  });
+
+  it('a second machine with a fresh cache dir hits every step, runs nothing, and gives the same image', async () => {
+    const a = machine();
+    const first = await machineBuild(a, dockerfile, ctx, { cacheRepo: `${host}/shared/cache` });
+    expect(first.steps.every(([, c]) => !c)).toBe(true);
+    expect(first.warnings).toEqual([]);
+
+    const b = machine();
+    const second = await machineBuild(b, dockerfile, ctx, { cacheRepo: `${host}/shared/cache` });
+    expect(second.steps).toEqual(first.steps.map(([i]) => [i, true]));
+    expect(ranRun(second)).toBe(false);
+    expect(second.digest).toBe(first.digest);
+    // The output needed the blobs: they came from the cache repository, verified, and the files are the first machine's.
+    const files = flatten((await readOciLayout(second.out as string)).layers);
+    expect(files.get('both.txt')?.content?.toString()).toBe('none\n');
+    // What the registry holds under a key is our artifact.
+    const tags = await a.client.listTags(parseReference(`${host}/shared/cache`));
+    expect(tags.length).toBe(5); // the steps that change files: COPY, RUN, COPY, RUN, WORKDIR
+    expect(tags.every((t) => /^hoist-[0-9a-f]{64}$/.test(t))).toBe(true);
+    const manifest = JSON.parse((await a.client.getManifest(parseReference(`${host}/shared/cache:${tags[0]}`))).raw.toString()) as { artifactType: string; config: { mediaType: string } };
+    expect(manifest.artifactType).toBe(STEP_ARTIFACT_TYPE);
+    expect(manifest.config.mediaType).toBe(STEP_ARTIFACT_TYPE);
+  }, 300_000);
+
+  it('keeps looking after a miss: the step after one the cache lacks still hits when the files are the same again', async () => {
+    const steps = ['FROM scratch', 'COPY note.txt /note.txt', 'WORKDIR /w', 'COPY rootfs/bin/busybox /bb'];
+    const repo = parseReference(`${host}/keep/cache`);
+    const opts = { cacheRepo: repo.string(), epoch: 1_700_000_000 };
+    const a = machine();
+    const tagsAfter = async (n: number) => {
+      await machineBuild(a, steps.slice(0, n).join('\n'), ctx, opts);
+      return new Set(await a.client.listTags(repo));
+    };
+    const one = await tagsAfter(2);
+    const workdirTag = [...(await tagsAfter(3))].find((t) => !one.has(t)) as string;
+    await machineBuild(a, steps.join('\n'), ctx, opts);
+    // The WORKDIR entry is replaced by something that is not a hoist cache entry: the cache lacks that step now.
+    const empty = Buffer.from('{}');
+    const config = { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Digest(empty), size: empty.length };
+    await a.client.pushBlob(repo, config, async () => Readable.from([empty]));
+    const foreign = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/example', config, layers: [] };
+    await a.client.putManifest(repo.withTag(workdirTag), Buffer.from(JSON.stringify(foreign)), 'application/vnd.oci.image.manifest.v1+json');
+
+    const b = await machineBuild(machine(), steps.join('\n'), ctx, opts);
+    // Kaniko would stop at the miss; the WORKDIR runs again, makes the same layer, and the COPY after it hits.
+    expect(b.steps.map(([, c]) => c)).toEqual([true, false, true]);
+  }, 300_000);
+
+  it('a layer is uploaded once: the push mounts it from the cache repository, and a cached build that pushes moves no layer bytes', async () => {
+    const df = ['FROM scratch', 'COPY rootfs/bin/busybox /bin/busybox', 'COPY note.txt /note.txt'].join('\n');
+    const layerUploads = () => proxy.requests().filter((r) => (r.method === 'PUT' || r.method === 'PATCH') && /\/blobs\/uploads\//.test(r.url));
+    const mounts = (repo: string) => proxy.requests().filter((r) => r.method === 'POST' && r.url.startsWith(`/v2/${repo}/blobs/uploads/`) && r.url.includes('mount=') && r.status === 201);
+
+    proxy.resetHits();
+    const a = await machineBuild(machine(), df, ctx, { cacheRepo: `${host}/once/cache`, push: `${host}/once/app:1`, output: false });
+    // Two layers and two records into the cache, the image's config into the app: nothing else was uploaded.
+    expect(layerUploads().filter((r) => r.url.startsWith('/v2/once/cache/')).length).toBe(4);
+    expect(layerUploads().filter((r) => r.url.startsWith('/v2/once/app/')).length).toBe(1);
+    expect(mounts('once/app').length).toBe(2);
+
+    proxy.resetHits();
+    const b = await machineBuild(machine(), df, ctx, { cacheRepo: `${host}/once/cache`, push: `${host}/once/app2:1`, output: false });
+    expect(b.steps.every(([, c]) => c)).toBe(true);
+    expect(b.digest).toBe(a.digest);
+    const blobGets = proxy.requests().filter((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url));
+    // A hit is one manifest GET (the record rides in it): no blob at all was downloaded...
+    expect(blobGets.length).toBe(0);
+    expect(proxy.requests().filter((r) => r.method === 'GET' && r.url.startsWith('/v2/once/cache/manifests/hoist-')).length).toBe(2);
+    // ...and none uploaded: both were mounted, only the config was sent.
+    expect(mounts('once/app2').length).toBe(2);
+    expect(layerUploads().filter((r) => r.url.startsWith('/v2/once/app2/')).length).toBe(1);
+    expect(layerUploads().filter((r) => r.url.startsWith('/v2/once/cache/')).length).toBe(0);
+  }, 300_000);
+
+  it('two builders writing the same keys at once both succeed, and a third finds whole entries', async () => {
+    const df = ['FROM scratch', 'COPY note.txt /note.txt', 'WORKDIR /app', 'COPY rootfs/bin /bin'].join('\n');
+    const opts = { cacheRepo: `${host}/race/cache`, epoch: 1_700_000_000 };
+    const [x, y] = await Promise.all([machineBuild(machine(), df, ctx, opts), machineBuild(machine(), df, ctx, opts)]);
+    expect(x.warnings).toEqual([]);
+    expect(y.warnings).toEqual([]);
+    expect(x.digest).toBe(y.digest);
+    const third = await machineBuild(machine(), df, ctx, opts);
+    expect(third.steps.map(([, c]) => c)).toEqual([true, true, true]);
+    expect(third.digest).toBe(x.digest);
+  }, 300_000);
+
+  it('a cache registry that is down, or answers 500, costs one warning and never the build', async () => {
+    const df = ['FROM scratch', 'COPY note.txt /note.txt', 'WORKDIR /a', 'WORKDIR /b'].join('\n');
+    const port = await freePort();
+    const down = await machineBuild(machine(), df, ctx, { cacheRepo: `127.0.0.1:${port}/down/cache` });
+    expect(down.steps.every(([, c]) => !c)).toBe(true);
+    expect(down.warnings).toHaveLength(1);
+    expect(down.warnings[0]).toContain(`127.0.0.1:${port}/down/cache`);
+
+    proxy.setFaults([{ kind: 'status', status: 500, times: 1_000_000, match: /^\/v2\/broken\// }]);
+    try {
+      const broken = await machineBuild(machine(), df, ctx, { cacheRepo: `${host}/broken/cache` });
+      expect(broken.warnings).toHaveLength(1);
+      expect(broken.digest).toMatch(/^sha256:/);
+    } finally {
+      proxy.setFaults([]);
+    }
+  }, 300_000);
+
+  it('--cache-ttl: entries older than the bound are not used, in the registry and in the local cache', async () => {
+    const df = ['FROM scratch', 'COPY note.txt /note.txt', 'WORKDIR /ttl'].join('\n');
+    const a = machine();
+    await machineBuild(a, df, ctx, { cacheRepo: `${host}/ttl/cache` });
+    await new Promise((r) => setTimeout(r, 50));
+    const expiredRemote = await machineBuild(machine(), df, ctx, { cacheRepo: `${host}/ttl/cache`, ttlMs: 10, write: false });
+    expect(expiredRemote.steps.map(([, c]) => c)).toEqual([false, false]);
+    const expiredLocal = await machineBuild(a, df, ctx, { cacheRepo: `${host}/ttl/cache`, ttlMs: 10, write: false });
+    expect(expiredLocal.steps.map(([, c]) => c)).toEqual([false, false]);
+    const fresh = await machineBuild(machine(), df, ctx, { cacheRepo: `${host}/ttl/cache`, ttlMs: 60 * 60 * 1000 });
+    expect(fresh.steps.map(([, c]) => c)).toEqual([true, true]);
+  }, 300_000);
+
+  it('a record names the key it was stored under and holds no credential', async () => {
+    const secure = await startRegistry({ auth: 'htpasswd' });
+    const client = new RegistryClient({
+      keychain: staticKeychain({ [secure.host]: { kind: 'basic', username: secure.username as string, password: secure.password as string } }),
+      caFiles: [secure.caCertFile as string],
+    });
+    clients.push(client);
+    try {
+      const df = ['FROM scratch', 'COPY note.txt /note.txt', 'WORKDIR /secure'].join('\n');
+      const built = await machineBuild({ client, cacheDir: tempDir('hoist-regcache-') }, df, ctx, { cacheRepo: `${secure.host}/sec/cache` });
+      expect(built.warnings).toEqual([]);
+      const again = await machineBuild({ client, cacheDir: tempDir('hoist-regcache-') }, df, ctx, { cacheRepo: `${secure.host}/sec/cache` });
+      expect(again.steps.map(([, c]) => c)).toEqual([true, true]);
+      // Every file the registry stored (blobs, manifests, tags): none holds the password or the user name.
+      const stored = readdirSync(secure.storageDir, { recursive: true })
+        .map((f) => path.join(secure.storageDir, String(f)))
+        .filter((f) => statSync(f).isFile());
+      expect(stored.length).toBeGreaterThan(4);
+      for (const f of stored) {
+        const bytes = readFileSync(f);
+        expect(bytes.includes(Buffer.from(secure.password as string))).toBe(false);
+        expect(bytes.includes(Buffer.from(secure.username as string))).toBe(false);
+      }
+    } finally {
+      await secure.stop();
+    }
+  }, 300_000);
+
+  it('a cache dir filled before --cache-repo was given shares its hits: the repository gets the entries it lacks', async () => {
+    const df = ['FROM scratch', 'COPY note.txt /note.txt', 'WORKDIR /shared-later'].join('\n');
+    const a = machine();
+    const store = new BlobStore(a.cacheDir);
+    await build({
+      contextDir: ctx,
+      dockerfileText: df,
+      dockerfile: path.join(ctx, 'Dockerfile'),
+      buildArgs: new Map(),
+      buildPlatform: AMD64,
+      targetPlatform: AMD64,
+      store,
+      outputs: [],
+      tags: ['local:only'],
+      cache: await localStepCache(store),
+    });
+    const warm = await machineBuild(a, df, ctx, { cacheRepo: `${host}/later/cache`, output: false });
+    expect(warm.steps.map(([, c]) => c)).toEqual([true, true]);
+    expect(await a.client.listTags(parseReference(`${host}/later/cache`))).toHaveLength(2);
+    const b = await machineBuild(machine(), df, ctx, { cacheRepo: `${host}/later/cache` });
+    expect(b.steps.map(([, c]) => c)).toEqual([true, true]);
+    expect(b.digest).toBe(warm.digest);
+  }, 300_000);
+
+  it('an entry without the inline record is read from its config blob; a foreign artifact under a key is a miss', async () => {
+    const m = machine();
+    const repoRef = parseReference(`${host}/plain/cache`);
+    const repo = new RegistryStepStore(m.client, repoRef);
+    const key = `sha256:${'cd'.repeat(32)}` as Digest;
+    const record = { created: '2026-01-01T00:00:00Z', createdBy: 'WORKDIR /x', stored: '2026-01-02T00:00:00Z' };
+    await repo.put(key, record, () => Promise.reject(new Error('no layer')));
+    const tagged = repoRef.withTag(cacheTag(key));
+    const manifest = JSON.parse((await m.client.getManifest(tagged)).raw.toString()) as { annotations: Record<string, string> };
+    expect(manifest.annotations).toEqual({ 'org.opencontainers.image.created': record.stored, [RECORD_ANNOTATION]: JSON.stringify({ format: 'hoist.cache.step-record/v1', ...record }) });
+    delete manifest.annotations[RECORD_ANNOTATION];
+    await m.client.putManifest(tagged, Buffer.from(JSON.stringify(manifest)), 'application/vnd.oci.image.manifest.v1+json');
+    proxy.resetHits();
+    expect(await repo.get(key)).toEqual({ record });
+    expect(proxy.requests().some((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url))).toBe(true);
+    expect(await repo.get(`sha256:${'ef'.repeat(32)}` as Digest)).toBeUndefined();
+  });
+
+  it('the tag of a key', () => {
+    const key = `sha256:${'ab'.repeat(32)}` as Digest;
+    expect(cacheTag(key)).toBe(`hoist-${'ab'.repeat(32)}`);
+    expect(cacheTag(key).length).toBeLessThanOrEqual(128);
+  });
+});
