@@ -5,7 +5,6 @@ import { bindStandardOutput, parseOutputSpec } from '../src/images/outputs.js';
 import { parseSourceDateEpoch } from '../src/builder/source-date-epoch.js';
 import { parseReference, type Image, type ImageSink, type ImageSource, type Platform, type Reference } from '../src/oci/index.js';
 import { preflightBuild } from '../src/builder/preflight.js';
-import { RegistrySink } from '../registry/index.js';
 import { HoistError, UsageError } from '../src/errors.js';
 import { parseSecretFlag, parseSshFlag, type SecretSource } from '../src/builder/run/mounts/build-secrets.js';
 import { eventEmitter } from '../src/builder/events.js';
@@ -13,9 +12,12 @@ import { throttleTransfers } from '../src/oci/progress.js';
 import { collect, hostPlatform, parseBuildArgs, parseDurationFlag, targetPlatform } from './common-options.js';
 import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import { proxySettingsFromEnv } from '../registry/proxy.js';
-import { urlDispatcher } from '../registry/url-dispatcher.js';
+import type { Dispatcher } from 'undici';
 import type { CliIo } from './io.js';
-import { RUNNER_KINDS, SNAPSHOT_REQUESTS, type Isolation, type SnapshotRequest } from '../src/run/index.js';
+// The flags' values only: the runners themselves are loaded by the first RUN that runs.
+import { RUNNER_KINDS } from '../src/run/process-spec.js';
+import { SNAPSHOT_REQUESTS, type SnapshotRequest } from '../src/run/select-snapshot.js';
+import type { Isolation } from '../src/run/index.js';
 import { addProgressOption, createRenderer, progressModeOf, watched, type ProgressFlags } from './progress/index.js';
 import { addKanikoOptions, withKanikoFlags, type KanikoBuildExtras } from './kaniko/index.js';
 import type { KanikoFlags } from './kaniko/flags.js';
@@ -109,7 +111,11 @@ export function registerBuild(program: Command, io: CliIo): void {
       const fromStdin = flags.file === '-';
       const timeoutMs = parseDurationFlag('--registry-timeout', flags.registryTimeout);
       // ADD <url> honours HTTP(S)_PROXY / NO_PROXY and the timeout, as registries do.
-      const dispatcher = urlDispatcher({ proxy: proxySettingsFromEnv(io.env), ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+      // The dispatcher (and undici) is made by the first download: most builds have none.
+      let dispatcher: Promise<Dispatcher> | undefined;
+      const proxy = proxySettingsFromEnv(io.env);
+      const urlDispatcher = () =>
+        (dispatcher ??= import('../registry/url-dispatcher.js').then((m) => m.urlDispatcher({ proxy, ...(timeoutMs === undefined ? {} : { timeoutMs }) })));
       const signal = io.interruption?.();
       const mode = progressModeOf(flags, io);
       const renderer = createRenderer(mode, io, signal);
@@ -138,7 +144,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           registry: { from, to, warn: (message) => emit({ type: 'warning', code: 'CACHE_REGISTRY', message }), ...(signal ? { signal } : {}) },
         });
         const result = await watched(renderer, () => build({
-          downloads: { dispatcher, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+          downloads: { dispatcher: urlDispatcher, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
           contextDir: context,
           dockerfile: fromStdin ? undefined : flags.file,
           dockerfileText: fromStdin ? readFileSync(0, 'utf8') : undefined,
@@ -148,7 +154,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           targetPlatform: targetPlatform(flags.platform),
           store: access.store,
           images: lazySource(() => flags.pullSource(access)),
-          push: push ? lazySink(() => new RegistrySink(access.registry(), { onProgress, ...(signal ? { signal } : {}) })) : undefined,
+          push: push ? lazySink(async () => new (await import('../registry/sink.js')).RegistrySink(access.registry(), { onProgress, ...(signal ? { signal } : {}) })) : undefined,
           outputs,
           tags,
           epoch: parseSourceDateEpoch(buildArgs.get('SOURCE_DATE_EPOCH') ?? io.env.SOURCE_DATE_EPOCH ?? flags.sourceDateEpoch),
@@ -174,7 +180,7 @@ export function registerBuild(program: Command, io: CliIo): void {
         if (archiveOnStdout) io.stderr(`digest ${result.digest}`);
         else io.stdout(result.digest);
         return result;
-      }).finally(() => dispatcher.close());
+      }).finally(async () => (await dispatcher)?.close());
     }));
 }
 
@@ -222,7 +228,8 @@ function lazySource(make: () => ImageSource): ImageSource {
   return { image: (ref?: Reference | string, platform?: Platform): Promise<Image> => (source ??= make()).image(ref, platform) };
 }
 
-function lazySink(make: () => ImageSink): ImageSink {
-  let sink: ImageSink | undefined;
-  return { write: (img, refs) => (sink ??= make()).write(img, refs) };
+/** The registry client's sink is loaded only when the build pushes. */
+function lazySink(make: () => Promise<ImageSink>): ImageSink {
+  let sink: Promise<ImageSink> | undefined;
+  return { write: async (img, refs) => (await (sink ??= make())).write(img, refs) };
 }

@@ -36,18 +36,23 @@ export function loadUndiciParts(internals = { agent: 'undici/lib/dispatcher/agen
   return { Agent: undici.Agent, dispatchRequest: undici.Dispatcher.prototype.request as RequestApi, loadedFrom: 'entry-point' };
 }
 
-const parts = loadUndiciParts();
+/** Loaded once per process, as the module cache keeps a module. */
+let loaded: UndiciParts | undefined;
 
-export const Agent = parts.Agent;
+/** The parts, loaded by the first connection made, not by every command that could make one (a build FROM scratch makes none). */
+export function undiciParts(): UndiciParts {
+  loaded ??= loadUndiciParts();
+  return loaded;
+}
+
 export type Agent = UndiciAgent;
-export const undiciLoadedFrom = parts.loadedFrom;
 
 export type RequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher: Dispatcher };
 
 /** undici's `request(url, { dispatcher, ... })`, for an absolute URL. */
 export function request(url: URL, options: RequestOptions): Promise<Dispatcher.ResponseData> {
   const { dispatcher, ...rest } = options;
-  return parts.dispatchRequest.call(dispatcher, { ...rest, origin: url.origin, path: `${url.pathname}${url.search}` });
+  return undiciParts().dispatchRequest.call(dispatcher, { ...rest, origin: url.origin, path: `${url.pathname}${url.search}` });
 }
 
 type ProxyAgentClass = typeof import('undici').ProxyAgent;

@@ -13,7 +13,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
-import { Agent, loadProxyParts } from './http-client.js';
+import { loadProxyParts, undiciParts } from './http-client.js';
 import { ProxyResolver } from './proxy.js';
 import { RegistryError } from './errors.js';
 import { DEFAULT_TIMEOUT_MS } from './deadline.js';
@@ -206,7 +206,7 @@ export class AgentPool {
     };
     const connectTimeout = this.timeouts.connectMs ?? DEFAULT_TIMEOUT_MS;
     const proxy = this.proxies.proxyFor(new URL(`${mode === 'plain' ? 'http' : 'https'}://${hostPort}/`));
-    if (proxy === undefined) return new Agent({ ...pool, connect: { ...tls, timeout: connectTimeout } });
+    if (proxy === undefined) return new (undiciParts().Agent)({ ...pool, connect: { ...tls, timeout: connectTimeout } });
     return proxyAgent(proxy, mode === 'plain', pool, { ...tls, timeout: connectTimeout });
   }
 

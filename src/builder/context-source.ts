@@ -14,7 +14,6 @@
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { applyLayers } from '../../snapshot/rootfs/index.js';
 import { HoistError } from '../errors.js';
 import { fsError } from '../fs-errors.js';
 import { redactUrl } from '../redact.js';
@@ -127,6 +126,8 @@ export async function openContext(spec: ContextSpec, opts: OpenContextOptions): 
     await mkdir(root, { mode: 0o755 });
     const input = spec.kind === 'stdin' ? opts.stdin : spec.path;
     if (input === undefined) throw new HoistError('BAD_CONTEXT', 'the context is standard input, but none was given');
+    // The layer applier (tar readers, whiteouts) is loaded only for an archive context.
+    const { applyLayers } = await import('../../snapshot/rootfs/index.js');
     await applyLayers(root, [input], { privileged: false, ...(opts.signal ? { signal: opts.signal } : {}) }).catch((err: unknown) => {
       const where = spec.kind === 'stdin' ? 'standard input' : spec.path;
       if (err instanceof HoistError) {

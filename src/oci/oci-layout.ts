@@ -107,11 +107,17 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
       if (await this.holds(digest, size)) return;
       await this.store.put(await layer.compressed(), { digest, size }, { signal: this.signal });
     });
-    await this.store.putBytes(await img.rawConfigFile(), { digest: manifest.config.digest, size: manifest.config.size });
+    await this.putSmall(await img.rawConfigFile(), manifest.config.digest, manifest.config.size);
     const desc = await manifestDescriptor(img);
-    await this.store.putBytes(await img.rawManifest(), { digest: desc.digest, size: desc.size });
+    await this.putSmall(await img.rawManifest(), desc.digest, desc.size);
     await this.addToIndex(indexEntries(desc, await imagePlatform(img), refs));
     return desc.digest;
+  }
+
+  /** A config or manifest, unless the layout holds it already (a rebuild that changed nothing writes and syncs no blob). */
+  private async putSmall(data: Buffer, digest: Digest, size: number): Promise<void> {
+    if (await this.holds(digest, size)) return;
+    await this.store.putBytes(data, { digest, size });
   }
 
   /** An index, every manifest it lists and their blobs; index.json gets one entry for it per ref. */
@@ -122,9 +128,9 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
       if (await this.holds(b.digest, b.size)) return;
       await this.store.put(await idx.blob(b), { digest: b.digest, size: b.size }, { signal: this.signal });
     });
-    for (const m of manifests) await this.store.putBytes(m.raw, { digest: m.desc.digest, size: m.desc.size });
+    for (const m of manifests) await this.putSmall(m.raw, m.desc.digest, m.desc.size);
     const desc = await indexDescriptor(idx);
-    await this.store.putBytes(await idx.rawManifest(), { digest: desc.digest, size: desc.size });
+    await this.putSmall(await idx.rawManifest(), desc.digest, desc.size);
     await this.addToIndex(indexEntries(desc, undefined, refs));
     return desc.digest;
   }
@@ -145,11 +151,13 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
     this.signal?.throwIfAborted();
     const file = join(this.dir, INDEX_FILE);
     await withFileLock(`${file}.lock`, `the index of ${this.where}`, async () => {
-      const existing = await this.readIndexBytes().then(parseIndex, (err: unknown) => {
+      const bytes = await this.readIndexBytes().catch((err: unknown) => {
         if (err instanceof HoistError && err.code === 'NOT_A_LAYOUT') return undefined;
         throw err;
       });
-      await writeFileAtomic(file, serializeIndex(mergeIndex(existing, entries)));
+      const merged = serializeIndex(mergeIndex(bytes === undefined ? undefined : parseIndex(bytes), entries));
+      // The same entries again (a rebuild that changed nothing): the file stays as it is.
+      if (bytes === undefined || !merged.equals(bytes)) await writeFileAtomic(file, merged);
     });
   }
 

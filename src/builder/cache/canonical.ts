@@ -13,9 +13,14 @@ export function canonicalJson(value: KeyValue): string {
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${(value as readonly KeyValue[]).map(canonicalJson).join(',')}]`;
-  const fields = Object.keys(value)
-    .filter((k) => (value as Record<string, KeyValue | undefined>)[k] !== undefined)
-    .map((k) => ({ k, utf8: Buffer.from(k, 'utf8') }))
-    .sort((a, b) => Buffer.compare(a.utf8, b.utf8));
-  return `{${fields.map(({ k }) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, KeyValue>)[k] as KeyValue)}`).join(',')}}`;
+  const keys = Object.keys(value).filter((k) => (value as Record<string, KeyValue | undefined>)[k] !== undefined);
+  // UTF-16 order is UTF-8 byte order unless a key holds a surrogate or a character above them: compare bytes only then.
+  keys.sort(keys.some((k) => ABOVE_SURROGATES.test(k)) ? byUtf8 : undefined);
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, KeyValue>)[k] as KeyValue)}`).join(',')}}`;
+}
+
+const ABOVE_SURROGATES = /[\uD800-\uFFFF]/;
+
+function byUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }

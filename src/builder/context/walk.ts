@@ -14,14 +14,21 @@
  * - it is pruned outright when no pattern could reach below it (only decided
  *   when the relevant patterns are plain paths, as fsutil does);
  * - an unreadable directory is an error, unless it is filtered out anyway.
+ *
+ * The lstat of each entry is synchronous, as in the rootfs walks
+ * (snapshot/walk/scope.ts): a thread-pool round trip per lstat costs
+ * several times the syscall, and the walk hands the event loop a turn every
+ * few milliseconds instead. A directory is read with one round trip.
  */
 import type { Dirent, Stats } from 'node:fs';
-import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import { lstatSync, readlinkSync } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { NO_PARENT_MATCH_INFO, PatternMatcher, goFilepathMatch, type MatchInfo } from '../../dockerfile/ignore/index.js';
 import { BuildContextError, isNotExist, isPermissionDenied, unreadableContext } from './errors.js';
 import { dedupePaths, followLinks } from './follow-links.js';
 import { compareGoStrings } from './go-order.js';
+import { Slicer } from '../../../snapshot/walk/scope.js';
 
 export type ContextEntryKind = 'file' | 'dir' | 'symlink' | 'socket' | 'fifo' | 'char-device' | 'block-device';
 
@@ -199,14 +206,18 @@ function kindOf(st: Stats): ContextEntryKind {
 
 /** lstat (and readlink for a symlink), or null when the entry vanished during the walk. */
 export async function statContextPath(absPath: string): Promise<ContextStat | null> {
+  return statContextPathSync(absPath);
+}
+
+function statContextPathSync(absPath: string): ContextStat | null {
   try {
-    const st = await lstat(absPath);
+    const st = lstatSync(absPath);
     const kind = kindOf(st);
     const out: ContextStat = {
       kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size,
       mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino, nlink: st.nlink, rdev: st.rdev,
     };
-    if (kind === 'symlink') out.linkTarget = await readlink(absPath);
+    if (kind === 'symlink') out.linkTarget = readlinkSync(absPath);
     return out;
   } catch (err) {
     if (isNotExist(err)) return null;
@@ -224,7 +235,9 @@ export async function* walkContext(root: string, opts: WalkOptions = {}): AsyncG
     throw unreadableContext(err);
   }
   const stack: Frame[] = [{ dir: null, children: rootChildren, next: 0 }];
+  const slicer = new Slicer();
   while (stack.length > 0) {
+    await slicer.maybeYield();
     const frame = stack[stack.length - 1] as Frame;
     const dirent = frame.children[frame.next++];
     if (dirent === undefined) {
@@ -238,12 +251,12 @@ export async function* walkContext(root: string, opts: WalkOptions = {}): AsyncG
     if (decision === 'prune') continue;
 
     if (!decision.skip) {
-      const stats = await statContextPath(absPath);
+      const stats = statContextPathSync(absPath);
       if (stats === null) continue;
       // A kept entry brings along the directories that hold it.
       for (const { dir } of stack) {
         if (dir === null || dir.reported) continue;
-        const dirStats = await statContextPath(dir.absPath);
+        const dirStats = statContextPathSync(dir.absPath);
         if (dirStats === null) break;
         dir.reported = true;
         yield { ...dirStats, path: dir.path, absPath: dir.absPath };

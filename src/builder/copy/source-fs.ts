@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import type { ViewNode } from '../../../snapshot/fs-view.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
 import type { Xattrs } from '../../../snapshot/layer-entry.js';
-import { readXattrs } from '../../../snapshot/xattrs.js';
+import { readXattrsSync } from '../../../snapshot/xattrs.js';
 import { splitDevice } from '../../../snapshot/dir-source.js';
 import { PatternMatcher, goClean } from '../../dockerfile/ignore/index.js';
 import { resolveContextRoot, statContextPath, walkContext, type ContextStat } from '../context/index.js';
@@ -52,7 +52,7 @@ export interface SourceFs {
 
 async function nodeFromContext(abs: string, st: ContextStat): Promise<SourceNode> {
   // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
-  const xattrs = st.kind === 'file' || st.kind === 'dir' || st.kind === 'symlink' ? await readContextXattrs(abs) : undefined;
+  const xattrs = st.kind === 'file' || st.kind === 'dir' || st.kind === 'symlink' ? readContextXattrs(abs) : undefined;
   const base: SourceMeta = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), ...(xattrs ? { xattrs } : {}) };
   switch (st.kind) {
     case 'file':
@@ -88,9 +88,10 @@ function* readWhenPulled(abs: string): Generator<Buffer, void, undefined> {
   yield readFileSync(abs);
 }
 
-async function readContextXattrs(abs: string): Promise<Xattrs | undefined> {
+/** Synchronously, as the context walk stats (walk.ts): a call takes microseconds, a thread-pool round trip several times that. */
+function readContextXattrs(abs: string): Xattrs | undefined {
   try {
-    return await readXattrs(abs);
+    return readXattrsSync(abs);
   } catch (err) {
     throw unreadableContext(err);
   }

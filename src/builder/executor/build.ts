@@ -25,14 +25,13 @@ import { parsePlatform, planBuild, type BuildPlan, type PlannedInstruction, type
 import { executeInstruction } from '../handlers/index.js';
 import { baseKey, openBaseImages, type BaseImage } from './base-images.js';
 import { locate } from './locate.js';
-import { viewFromImageLayers } from './base-view.js';
 import { imageTriggers } from './image-triggers.js';
 import { formatCreated, StepContext, type BuildEnv, type DownloadSettings } from './step-context.js';
 import { StageState } from './stage-state.js';
 import { writeReports, type BuildReport } from './reports.js';
 import { eventEmitter, type BuildEvent, type EmitEvent } from '../events.js';
 import { StepTracker } from './step-tracker.js';
-import { pickRunner, runNeeds, type RunnerChoice } from '../run/pick-runner.js';
+import type { RunnerChoice } from '../run/pick-runner.js';
 import type { Isolation, Runner, SnapshotRequest } from '../../run/index.js';
 import { createScratchDir, removeDeadScratchDirs } from '../scratch-dir.js';
 import type { SecretSource } from '../run/mounts/build-secrets.js';
@@ -176,6 +175,8 @@ class Builder {
   /** The build's runner and snapshotter: probed and picked once, at the first RUN. */
   private runnerChoice(): Promise<RunnerChoice> {
     this.runnerPick ??= (async () => {
+      // The runners are loaded by the first RUN that runs: a build whose RUN steps all come from the cache never needs them.
+      const { pickRunner, runNeeds } = await import('../run/pick-runner.js');
       const choice: RunnerChoice = await pickRunner({
         isolation: this.opts.isolation ?? 'auto',
         snapshot: this.opts.snapshot ?? 'auto',
@@ -223,6 +224,8 @@ class Builder {
   }
 
   private async layersView(layers: readonly Layer[]): Promise<FsView> {
+    // The layer readers are loaded by the first step that reads a stage's or an image's files.
+    const { viewFromImageLayers } = await import('./base-view.js');
     const { view, cleanup } = await viewFromImageLayers(layers, this.opts.store, this.tmpDir, this.opts.signal);
     this.cleanups.push(cleanup);
     return view;

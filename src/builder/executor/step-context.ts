@@ -6,12 +6,14 @@ import type { BlobStore } from '../../oci/index.js';
 import { throttleTransfers } from '../../oci/progress.js';
 import type { EmitEvent } from '../events.js';
 import type { PlannedInstruction } from '../plan/index.js';
-import { commitLayer } from './layer-commit.js';
 import type { DownloadOptions } from '../add/url-source.js';
 
-export type DownloadSettings = Pick<DownloadOptions, 'dispatcher' | 'timeoutMs'>;
+/** How ADD <url> connects: the dispatcher is made (and undici loaded) by the first download, not by every build. */
+export interface DownloadSettings extends Pick<DownloadOptions, 'timeoutMs'> {
+  dispatcher?: (() => Promise<NonNullable<DownloadOptions['dispatcher']>>) | undefined;
+}
 import type { StageState } from './stage-state.js';
-import { StageRootfs } from '../run/stage-rootfs.js';
+import type { StageRootfs } from '../run/stage-rootfs.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
 import type { Runner } from '../../run/index.js';
 import type { SecretSource } from '../run/mounts/build-secrets.js';
@@ -85,6 +87,8 @@ export class StepContext {
   async addLayer(entries: LayerEntry[], createdBy: string, opts: { fromRootfs?: boolean } = {}): Promise<void> {
     const id = `step-${this.step}`;
     const report = throttleTransfers((p) => this.env.emit({ type: 'transfer', step: this.step, ...p }));
+    // The layer writer (tar, gzip) is loaded by the first step that makes a layer: a build whose steps all come from the cache never needs it.
+    const { commitLayer } = await import('./layer-commit.js');
     const committed = await commitLayer(this.env.store, entries, {
       clampMtime: this.env.epoch,
       signal: this.env.signal,
@@ -111,6 +115,8 @@ export class StepContext {
     if (stage.rootfs !== undefined) return stage.rootfs;
     // The runner probe (which picks the snapshotter) runs while the layers unpack.
     const snapshot = env.snapshotKind();
+    // Loaded by the first step that needs files on disk (the rootfs, the snapshotters).
+    const { StageRootfs } = await import('../run/stage-rootfs.js');
     const rootfs =
       stage.inherited !== undefined
         ? await StageRootfs.copyOf(stage.inherited, env.tmpDir, stage.layers, env.signal, env.onCleanup, snapshot)

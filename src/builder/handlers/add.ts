@@ -97,7 +97,8 @@ async function urlItem(
     tmpDir: ctx.env.tmpDir,
     ...(instr.checksum ? { checksum: instr.checksum } : {}),
     ...(ctx.env.signal ? { signal: ctx.env.signal } : {}),
-    ...ctx.env.downloads,
+    ...(ctx.env.downloads?.timeoutMs !== undefined ? { timeoutMs: ctx.env.downloads.timeoutMs } : {}),
+    ...(ctx.env.downloads?.dispatcher !== undefined ? { dispatcher: await ctx.env.downloads.dispatcher() } : {}),
   });
   cleanups.push(() => rm(downloaded.path, { force: true }));
   const tree = instr.unpack === true ? await extractIfArchive(ctx, downloaded.path, cleanups, owner) : undefined;

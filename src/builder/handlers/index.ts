@@ -1,6 +1,5 @@
 import type { Instruction, InstructionKind } from '../../dockerfile/instructions/types.js';
 import type { StepContext } from '../executor/step-context.js';
-import { handleAdd } from './add.js';
 import { handleArg } from './arg.js';
 import { handleCmd } from './cmd.js';
 import { handleCopy } from './copy.js';
@@ -11,7 +10,6 @@ import { handleHealthcheck } from './healthcheck.js';
 import { handleLabel } from './label.js';
 import { handleMaintainer } from './maintainer.js';
 import { handleOnbuild } from './onbuild.js';
-import { handleRun } from './run.js';
 import { handleShell } from './shell.js';
 import { handleStopsignal } from './stopsignal.js';
 import { handleUser } from './user.js';
@@ -22,11 +20,13 @@ type Handlers = { [K in Exclude<InstructionKind, 'FROM'>]: (ctx: StepContext, in
 
 /** One handler per instruction; FROM is where a stage starts, not a step. */
 const HANDLERS: Readonly<Handlers> = {
-  RUN: handleRun,
+  // RUN brings the runners, mounts and snapshotters: loaded by the first RUN that runs.
+  RUN: async (ctx, instr) => (await import('./run.js')).handleRun(ctx, instr),
   CMD: handleCmd,
   ENTRYPOINT: handleEntrypoint,
   COPY: handleCopy,
-  ADD: handleAdd,
+  // ADD brings the archive readers and the URL download (undici): loaded by the first ADD that runs.
+  ADD: async (ctx, instr) => (await import('./add.js')).handleAdd(ctx, instr),
   ENV: handleEnv,
   LABEL: handleLabel,
   MAINTAINER: handleMaintainer,

@@ -8,14 +8,8 @@ import type { StepContext } from '../executor/step-context.js';
 import { resolveRunUser } from '../run/run-user.js';
 import { StepOutput } from '../run/step-output.js';
 import { explainUnreadable, imageOwnerOf, startOwnerRecording, type OwnerRecording } from '../run/step-owners.js';
-import { toArgv } from './command-line.js';
+import { runArgv } from './run-argv.js';
 import { prepareStepMounts } from '../run/mounts/step-mounts.js';
-
-function notYet(instr: RunInstr, what: string): DockerfileError {
-  return new DockerfileError('RUN_UNSUPPORTED', `${what} is not supported by this version of hoist yet`, instr.location, {
-    hint: 'write the step without it, or build this Dockerfile with BuildKit for now',
-  });
-}
 
 /** Make the working directory if it is missing, up to the first symlink on the way (which could lead out of the rootfs). */
 async function ensureWorkdir(rootfs: string, cwd: string, instr: RunInstr): Promise<void> {
@@ -36,28 +30,6 @@ async function ensureWorkdir(rootfs: string, cwd: string, instr: RunInstr): Prom
 
 function hoistIds(): { uid: number; gid: number } {
   return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
-}
-
-/**
- * RUN with heredocs, as BuildKit runs them: a command that is one heredoc
- * and nothing else runs its body through SHELL; otherwise the command is
- * put back together with its bodies and the shell reads the heredocs.
- */
-function heredocArgv(instr: RunInstr, shell: readonly string[] | undefined): string[] | undefined {
-  if (instr.heredocs.length === 0) return undefined;
-  if (instr.command.form !== 'shell') throw notYet(instr, 'RUN in exec form with a heredoc');
-  const first = instr.heredocs[0] as RunInstr['heredocs'][number];
-  if (instr.heredocs.length === 1 && /^<<-?\s*\S+$/.test(instr.command.command.trim())) {
-    if (first.content.startsWith('#!')) throw notYet(instr, 'RUN with a heredoc script that starts with #!');
-    return toArgv({ form: 'shell', command: first.content }, shell);
-  }
-  const full = instr.heredocs.reduce((text, h) => `${text}\n${h.content}${h.name}`, instr.command.command);
-  return toArgv({ form: 'shell', command: full }, shell);
-}
-
-/** The argv a RUN runs: SHELL applied, heredocs included (the build cache keys the step by it). */
-export function runArgv(instr: RunInstr, shell: readonly string[] | undefined): string[] {
-  return heredocArgv(instr, shell) ?? toArgv(instr.command, shell);
 }
 
 /** The command as `docker history` shows it. */

@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +98,27 @@ describe('OciLayout', () => {
     await layout.write(two.image, []);
     await layout.write(two.image, []);
     expect((await layout.index()).manifests).toHaveLength(3);
+  });
+
+  it('writing an image it already holds under the same names changes no file (a no-op rebuild)', async () => {
+    const dir = await tempDir();
+    const { image } = await makeStoreImage(join(dir, 'a'));
+    const out = join(dir, 'layout');
+    const layout = new OciLayout(out);
+    const refs = [parseReference('foo:latest')];
+    await layout.write(image, refs);
+    const files = async () => {
+      const names = ['index.json', ...(await readdir(join(out, 'blobs', 'sha256'))).map((n) => join('blobs', 'sha256', n))];
+      return Object.fromEntries(await Promise.all(names.map(async (n) => [n, (await stat(join(out, n))).ino] as const)));
+    };
+    const before = await files();
+    await layout.write(image, refs);
+    // The same inodes: nothing was written through a temp file and renamed over it.
+    expect(await files()).toEqual(before);
+    // A new name still changes index.json.
+    await layout.write(image, [parseReference('foo:v2')]);
+    expect((await files())['index.json']).not.toBe(before['index.json']);
+    expect((await layout.index()).manifests).toHaveLength(2);
   });
 
   it('copies layout to layout with identical digests (source and sink are symmetric)', async () => {
