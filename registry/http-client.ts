@@ -36,13 +36,13 @@ export function loadUndiciParts(internals = { agent: 'undici/lib/dispatcher/agen
   return { Agent: undici.Agent, dispatchRequest: undici.Dispatcher.prototype.request as RequestApi, loadedFrom: 'entry-point' };
 }
 
-/** Loaded once per process, as the module cache keeps a module. */
-let loaded: UndiciParts | undefined;
-
-/** The parts, loaded by the first connection made, not by every command that could make one (a build FROM scratch makes none). */
+/**
+ * The parts, loaded by the first connection made, not by every command that
+ * could make one (a build FROM scratch makes none). Node's module cache keeps
+ * them: a later call only looks them up there.
+ */
 export function undiciParts(): UndiciParts {
-  loaded ??= loadUndiciParts();
-  return loaded;
+  return loadUndiciParts();
 }
 
 export type Agent = UndiciAgent;
