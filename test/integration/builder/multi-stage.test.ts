@@ -67,7 +67,10 @@ async function stepRecords(root: string): Promise<Map<string, string>> {
   const dir = path.join(root, 'steps');
   for (const sub of await readdir(dir)) {
     for (const name of await readdir(path.join(dir, sub))) {
-      if (name.endsWith('.json')) records.set(`${sub}/${name}`, await readFile(path.join(dir, sub, name), 'utf8'));
+      if (!name.endsWith('.json')) continue;
+      // `stored` is when the record was written (for --cache-ttl): each build's own time, not part of what it records.
+      const { stored: _stored, ...record } = JSON.parse(await readFile(path.join(dir, sub, name), 'utf8')) as Record<string, unknown>;
+      records.set(`${sub}/${name}`, JSON.stringify(record));
     }
   }
   return records;
