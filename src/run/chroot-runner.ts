@@ -5,7 +5,7 @@ import { DEVICES } from './namespace-setup.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { RootfsScaffold, UnsafeMountpointError } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
-import { checkSpec, copyNetworkFiles, enterRootArgs, refuseOverlay, requireTool, type RunnerOptions } from './step-env.js';
+import { checkSpec, copyNetworkFiles, enterRootArgs, refuseOverlay, requireTool, spawnEnv, type RunnerOptions } from './step-env.js';
 
 export interface ChrootOptions extends RunnerOptions {
   /**
@@ -61,7 +61,7 @@ export class ChrootRunner implements Runner {
       const [command, ...args] = enterRootArgs(tools, this.kind, spec, true) as [string, ...string[]];
       await scaffold.seal();
       ran = true;
-      return await spawnStep({ command, args, env: {}, io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      return await spawnStep({ command, args, env: spawnEnv(spec), io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
     } finally {
       try {
         if (ran) await mounts.finish();

@@ -3,7 +3,7 @@ import { overlayOp, SETUP_SCRIPT, setupArgs } from './namespace-setup.js';
 import type { ProcessSpec, RunIo, RunResult } from './process-spec.js';
 import { RootfsScaffold, SourceScaffolds } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
-import { copyNetworkFiles, enterRootArgs, requireTool, type RunnerOptions } from './step-env.js';
+import { copyNetworkFiles, enterRootArgs, requireTool, spawnEnv, type RunnerOptions } from './step-env.js';
 import { TOOL_PATH } from './host-tools.js';
 
 /**
@@ -38,7 +38,7 @@ export async function runInNamespace(
     return await spawnStep({
       command: unshare,
       args: [...flags, '--', sh, '-c', SETUP_SCRIPT, 'hoist-setup', ...setupArgs(mount, ops), ...enterRootArgs(tools, runner, spec, setIds)],
-      env: { PATH: TOOL_PATH },
+      env: spawnEnv(spec, TOOL_PATH),
       io,
       ...(signal !== undefined ? { signal } : {}),
     });

@@ -40,8 +40,15 @@ export type StepMount = BindMount | TmpfsMount;
 export interface ProcessSpec {
   /** The command as exec'd (shell form has already gone through SHELL). */
   argv: readonly string[];
-  /** The whole environment the step sees, and nothing else: no variable of hoist's own reaches it. */
+  /** The whole environment the step sees (with `privateEnv`), and nothing else: no variable of hoist's own reaches it. */
   env: Readonly<Record<string, string>>;
+  /**
+   * Variables the step also sees whose values must never be on a command
+   * line, where any local user reads them (/proc/PID/cmdline): secrets
+   * (RUN --mount=type=secret,env=). Runners pass them through the
+   * environment of the processes they spawn, which only hoist's user reads.
+   */
+  privateEnv?: Readonly<Record<string, string>>;
   /** Working directory inside the rootfs (absolute); it must exist. */
   cwd: string;
   uid: number;

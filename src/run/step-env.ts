@@ -53,9 +53,31 @@ export async function copyNetworkFiles(opts: RunnerOptions): Promise<NetworkFile
   return { files, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** `env -i NAME=VALUE...`: the step's environment exactly, set at the last hop before the step. */
+/** What a shell between the runner and the step may have added to the environment it passes on. */
+const SHELL_ADDED = ['PWD', 'OLDPWD', 'SHLVL', '_'];
+
+/**
+ * `env -i NAME=VALUE...`: the step's environment exactly, set at the last
+ * hop before the step. With private variables (`spawnEnv` put them in the
+ * environment the runner spawned with), `env` keeps them from there and
+ * removes the rest of it instead: their values are on no command line.
+ */
 export function envArgs(env: string, spec: ProcessSpec): string[] {
-  return [env, '-i', ...Object.entries(spec.env).filter(([k]) => k !== '' && !k.includes('=')).map(([k, v]) => `${k}=${v}`)];
+  const hidden = spec.privateEnv ?? {};
+  const shown = Object.entries(spec.env)
+    .filter(([k]) => k !== '' && !k.includes('=') && (!Object.hasOwn(hidden, k) || k === 'PATH'))
+    .map(([k, v]) => `${k}=${v}`);
+  if (Object.keys(hidden).length === 0) return [env, '-i', ...shown];
+  const unset = ['PATH', ...SHELL_ADDED].filter((k) => !Object.hasOwn(hidden, k) || k === 'PATH').flatMap((k) => ['-u', k]);
+  // PATH is the runner's own on the way: a private PATH is set here, like any other.
+  const path = hidden.PATH !== undefined ? [`PATH=${hidden.PATH}`] : [];
+  return [env, ...unset, ...shown, ...path];
+}
+
+/** The environment a runner spawns its first process with: the tools' PATH (where it needs one) and the step's private variables. */
+export function spawnEnv(spec: ProcessSpec, toolPath?: string): Record<string, string> {
+  const hidden = Object.fromEntries(Object.entries(spec.privateEnv ?? {}).filter(([k]) => k !== '' && !k.includes('=') && k !== 'PATH'));
+  return { ...hidden, ...(toolPath !== undefined ? { PATH: toolPath } : {}) };
 }
 
 /**

@@ -79,7 +79,8 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
     const result = await runner.run(
       {
         argv,
-        env: { ...stepEnv, ...mounts.env, ...recording.env },
+        env: { ...stepEnv, ...recording.env },
+        privateEnv: mounts.env,
         cwd,
         uid: user.uid,
         gid: user.gid,

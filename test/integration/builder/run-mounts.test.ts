@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -179,6 +179,49 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
     expect(JSON.stringify(built.image.config)).not.toContain(SECRET);
     expect(JSON.stringify(built.events)).not.toContain(SECRET);
     expect(await readFile(built.metadata, 'utf8')).not.toContain(SECRET);
+  }, 300_000);
+
+  it('a secret given as an environment variable is on no command line while the step runs (any local user reads /proc/PID/cmdline)', async () => {
+    const secret = `cmdline-secret-${process.pid}-${kind}`;
+    const cacheMountsDir = tempDir('hoist-mounts-sync-');
+    let seen: { processes: number; leaks: string[] } | undefined;
+    // The step waits (in a cache mount, which is the host's directory) for a file the test makes once it has read every process's command line.
+    const watch = (async () => {
+      for (let i = 0; i < 1200 && seen === undefined; i++) {
+        const lines = readdirSync('/proc')
+          .filter((n) => /^[0-9]+$/.test(n))
+          .map((pid) => {
+            try {
+              return readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+            } catch {
+              return '';
+            }
+          });
+        if (lines.some((cmd) => cmd.includes('hoist-cmdline-probe')) && existsSync(path.join(cacheMountsDir, 'sync'))) {
+          seen = { processes: lines.length, leaks: lines.filter((cmd) => cmd.includes(secret)).map((cmd) => cmd.replaceAll('\0', ' ')) };
+          writeFileSync(path.join(cacheMountsDir, 'sync', 'go'), '');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const built = await orNoRunner(() =>
+      hoistBuild(
+        [
+          'FROM base',
+          `RUN --mount=type=secret,id=tok,env=TOKEN --mount=type=cache,id=sync,target=/sync sh -c 'i=0; while [ ! -e /sync/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; printf %s "$TOKEN" | wc -c > /len' hoist-cmdline-probe`,
+        ],
+        { isolation: kind, cacheMountsDir, secrets: new Map([['tok', { value: Buffer.from(secret) }]]) },
+      ),
+    ).finally(() => {
+      seen ??= { processes: 0, leaks: [] };
+    });
+    await watch;
+    if (built === undefined) return;
+    expect(seen?.processes).toBeGreaterThan(0);
+    expect(seen?.leaks).toEqual([]);
+    const last = built.image.layers.at(-1) as TarMember[];
+    expect(last.find((m) => m.name === 'len')?.content.toString().trim()).toBe(String(secret.length));
   }, 300_000);
 
   it('refuses a missing required secret, a missing required agent and a source outside the context, at the line', async () => {
