@@ -15,7 +15,8 @@ import { HoistError } from '../errors.js';
 import type { BindMount, ProcessSpec } from './process-spec.js';
 import type { RootfsScaffold } from './scaffold.js';
 
-function copyTree(cp: string, args: readonly string[]): Promise<void> {
+/** `cp -a -- ARGS`: a RUN mount's files copied where no mount can be made. */
+export function copyTree(cp: string, args: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cp, ['-a', '--', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: {} });
     let err = '';

@@ -19,6 +19,12 @@ export interface BindMount {
   target: string;
   readonly?: boolean;
   /**
+   * `source` is not a copy made for this step (a cache mount's directory,
+   * which later builds use): a runner that cannot make a bind read-only
+   * must not bind it as it is when `readonly` is set.
+   */
+  shared?: boolean;
+  /**
    * The step's writes must reach `source` (a cache mount). A runner that
    * cannot mount copies the source in and, for these, copies it back after
    * the step; other sources it copies in are discarded.

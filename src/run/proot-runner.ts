@@ -7,6 +7,7 @@ import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { DEVICES } from './namespace-setup.js';
 import { RootfsScaffold, SourceScaffolds, UnsafeMountpointError } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
+import { copyTree } from './mount-emulation.js';
 import { checkSpec, copyNetworkFiles, refuseOverlay, requireTool, type RunnerOptions } from './step-env.js';
 
 /**
@@ -76,14 +77,14 @@ export class ProotRunner implements Runner {
       const bound: { target: string; source: string }[] = [];
       for (const m of spec.mounts) {
         // proot has no tmpfs: an empty directory of hoist's stands in, removed after the step.
-        const source = m.kind === 'tmpfs' ? await emptyDir(this.opts.tmpDir, cleanups) : m.source;
+        const source = m.kind === 'tmpfs' ? await emptyDir(this.opts.tmpDir, cleanups) : m.readonly === true && m.shared === true ? await copyOfShared(requireTool(this.opts.tools, 'cp', this.kind), m.source, this.opts.tmpDir, cleanups) : m.source;
         const kind = m.kind === 'tmpfs' || (await stat(source)).isDirectory() ? 'dir' : 'file';
         await scaffold.ensure(m.target, kind, { keepUsed: 'parents' });
         // Inside an earlier bind, proot would make (and remove) the mount point in its source: made here, times kept.
         const outer = bound.filter((o) => m.target.startsWith(`${o.target}/`)).at(-1);
         if (outer !== undefined) await sources.of(outer.source).ensure(path.posix.relative(outer.target, m.target), kind);
         bound.push({ target: m.target, source });
-        // proot cannot make a bind read-only; every read-only source hoist gives a step is a copy of its own, discarded after it.
+        // proot cannot make a bind read-only: every read-only source it binds is a copy of its own (a shared one, a cache, copied just above), discarded after the step.
         args.push('-b', `${source}:${m.target}`);
       }
       // proot reads PROOT_* variables of its own; the step's environment is passed as it is, so none are set.
@@ -113,6 +114,14 @@ export class ProotRunner implements Runner {
 }
 
 /** A new empty 1777 directory under `parent` (a tmpfs's stand-in), noted in `cleanups`. */
+/** A copy of a shared source (a cache) for a read-only bind, which proot cannot make: the step's writes land in the copy, removed after it. */
+async function copyOfShared(cp: string, source: string, parent: string, cleanups: string[]): Promise<string> {
+  const dir = await mkdtemp(path.join(parent, 'ro-'));
+  cleanups.push(dir);
+  await copyTree(cp, [`${source}/.`, `${dir}/`]);
+  return dir;
+}
+
 async function emptyDir(parent: string, cleanups: string[]): Promise<string> {
   const dir = await mkdtemp(path.join(parent, 'tmpfs-'));
   cleanups.push(dir);

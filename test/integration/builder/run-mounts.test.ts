@@ -224,6 +224,20 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
     expect(last.find((m) => m.name === 'len')?.content.toString().trim()).toBe(String(secret.length));
   }, 300_000);
 
+  it('a read-only cache mount keeps what the step tries to write out of the cache (proot cannot make a bind read-only: it gets a copy)', async () => {
+    const built = await orNoRunner(() =>
+      hoistBuild([
+        'FROM base',
+        'RUN --mount=type=cache,id=ro-test,target=/c echo kept > /c/kept',
+        'RUN --mount=type=cache,id=ro-test,target=/c,ro sh -c "echo lost > /c/lost 2>/dev/null; true"',
+        'RUN --mount=type=cache,id=ro-test,target=/c ls /c > /listing',
+      ], { isolation: kind }),
+    );
+    if (built === undefined) return;
+    const last = built.image.layers.at(-1) as TarMember[];
+    expect(last.find((m) => m.name === 'listing')?.content.toString()).toBe('kept\n');
+  }, 300_000);
+
   it('refuses a missing required secret, a missing required agent and a source outside the context, at the line', async () => {
     const missing = await orNoRunner(() => hoistBuild(['FROM base', 'RUN --mount=type=secret,id=npmrc,required true'], { isolation: kind }).then(() => 'built', (e: unknown) => e));
     if (missing === undefined) return;

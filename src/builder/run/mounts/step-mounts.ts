@@ -82,7 +82,7 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
         setOwner: (dir, uid, gid) => giveTo(ctx, dir, uid, gid),
       });
       releases.push(() => cache.release());
-      out.mounts.push({ source: cache.path, target: target as string, readonly: m.readonly, writeBack: !m.readonly });
+      out.mounts.push({ source: cache.path, target: target as string, readonly: m.readonly, shared: true, writeBack: !m.readonly });
       return;
     }
     case 'tmpfs':
