@@ -117,7 +117,9 @@ function parseManifest(raw: Buffer): { config: Descriptor; layers: Descriptor[];
   const config = m.config as Descriptor;
   if (typeof config.digest !== 'string' || typeof config.size !== 'number' || config.size > MAX_RECORD_BYTES) return undefined;
   const recordText = m.annotations?.[RECORD_ANNOTATION];
-  return { config, layers: m.layers as Descriptor[], ...(typeof recordText === 'string' ? { recordText } : {}) };
+  // The inline copy counts only if it is the config blob, byte for byte (its digest): else the blob is read.
+  const inline = typeof recordText === 'string' && sha256Digest(Buffer.from(recordText, 'utf8')) === config.digest;
+  return { config, layers: m.layers as Descriptor[], ...(inline ? { recordText } : {}) };
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {

@@ -279,6 +279,12 @@ describe('registry cache: many builders, one cache', () => {
     expect(await repo.get(key)).toEqual({ record });
     expect(proxy.requests().some((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url))).toBe(true);
     expect(await repo.get(`sha256:${'ef'.repeat(32)}` as Digest)).toBeUndefined();
+    // An inline record that is not the config blob (its digest differs) is not believed: the blob is read.
+    manifest.annotations[RECORD_ANNOTATION] = JSON.stringify({ format: 'hoist.cache.step-record/v1', ...record, createdBy: 'RUN tampered' });
+    await m.client.putManifest(tagged, Buffer.from(JSON.stringify(manifest)), 'application/vnd.oci.image.manifest.v1+json');
+    proxy.resetHits();
+    expect(await repo.get(key)).toEqual({ record });
+    expect(proxy.requests().some((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url))).toBe(true);
   });
 
   it('the tag of a key', () => {
