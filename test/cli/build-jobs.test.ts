@@ -4,27 +4,15 @@
  * line, the other stage's process killed and no scratch directory left;
  * a --jobs that is not a number is a usage error.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeBusyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { tempDir } from '../helpers/build.js';
 import { buildCliAsync, hoist } from '../helpers/cli.js';
+import { processesRunning } from '../helpers/processes.js';
 
-/** Processes whose command line is exactly `argv`. */
-function processesRunning(argv: string[]): number {
-  const wanted = `${argv.join('\0')}\0`;
-  let n = 0;
-  for (const pid of readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1') === wanted) n++;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return n;
-}
 
 describe('hoist build --jobs', () => {
   let context: string;

@@ -4,10 +4,10 @@
  * the others; an unneeded stage is not built; COPY --from keeps modes and
  * owners; a stage FROM another goes on from its rootfs without unpacking.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import { localStepCache } from '../../../src/builder/executor/local-cache.js';
@@ -15,12 +15,13 @@ import type { BuildReport } from '../../../src/builder/executor/reports.js';
 import { BlobStore } from '../../../src/oci/index.js';
 import { APP_GID, APP_UID, STAFF_GID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { tempDir } from '../../helpers/build.js';
+import { processesRunning } from '../../helpers/processes.js';
+import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
 import { readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
 import { AMD64 } from '../../helpers/plan.js';
 
 let context: string;
-let scratch: string;
-let savedTmp: string | undefined;
+const scratch = scratchTmpdir('hoist-multistage-tmp-');
 const BASE = ['FROM scratch AS base', 'COPY rootfs /'];
 
 interface Built {
@@ -76,37 +77,15 @@ async function stepRecords(root: string): Promise<Map<string, string>> {
   return records;
 }
 
-/** Processes whose command line is exactly `argv`. */
-function processesRunning(argv: string[]): number {
-  const wanted = `${argv.join('\0')}\0`;
-  let n = 0;
-  for (const pid of readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1') === wanted) n++;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return n;
-}
 
 function leftovers(): string[] {
-  return readdirSync(scratch).filter((name) => name.startsWith('hoist-build-'));
+  return readdirSync(scratch.dir).filter((name) => name.startsWith('hoist-build-'));
 }
 
 beforeAll(async () => {
   context = tempDir('hoist-multistage-ctx-');
   await makeBusyboxRootfs(path.join(context, 'rootfs'));
-  scratch = tempDir('hoist-multistage-tmp-');
-  await mkdir(scratch, { recursive: true });
-  savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = scratch;
 }, 300_000);
-
-afterAll(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-});
 
 describe('concurrent stages', () => {
   // Two stages that meet: each RUN makes its file in a shared cache mount and waits for the other's. Sequentially, the first would wait in vain.

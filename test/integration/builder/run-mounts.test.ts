@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -16,6 +16,8 @@ import type { BuildOptions } from '../../../src/builder/executor/build.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import { RUNNER_KINDS, type RunnerKind } from '../../../src/run/index.js';
 import { BlobStore } from '../../../src/oci/index.js';
+import { commandLines } from '../../helpers/processes.js';
+import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { AMD64 } from '../../helpers/plan.js';
 import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
@@ -26,8 +28,7 @@ import { anonymousKeychain } from '../../../registry/keychain/index.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry/index.js';
 
 let context: string;
-let scratch: string;
-let savedTmp: string | undefined;
+scratchTmpdir('hoist-mounts-tmp-');
 const SECRET = 'correct-horse-battery-staple-0d1f';
 
 interface Built {
@@ -68,15 +69,7 @@ beforeAll(async () => {
   await writeFile(path.join(context, 'src/ignored.txt'), 'ignored by .dockerignore\n');
   await writeFile(path.join(context, '.dockerignore'), 'src/ignored.txt\n');
   await writeFile(path.join(context, 'secret.txt'), SECRET);
-  scratch = tempDir('hoist-mounts-tmp-');
-  savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = scratch;
 }, 15 * 60_000);
-
-afterAll(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-});
 
 /** The host's ssh-add, its libraries and its loader (as `ld.so`) in `dir`. */
 async function hostSshAdd(dir: string): Promise<void> {
@@ -188,15 +181,7 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
     // The step waits (in a cache mount, which is the host's directory) for a file the test makes once it has read every process's command line.
     const watch = (async () => {
       for (let i = 0; i < 1200 && seen === undefined; i++) {
-        const lines = readdirSync('/proc')
-          .filter((n) => /^[0-9]+$/.test(n))
-          .map((pid) => {
-            try {
-              return readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-            } catch {
-              return '';
-            }
-          });
+        const lines = commandLines();
         if (lines.some((cmd) => cmd.includes('hoist-cmdline-probe')) && existsSync(path.join(cacheMountsDir, 'sync'))) {
           seen = { processes: lines.length, leaks: lines.filter((cmd) => cmd.includes(secret)).map((cmd) => cmd.replaceAll('\0', ' ')) };
           writeFileSync(path.join(cacheMountsDir, 'sync', 'go'), '');

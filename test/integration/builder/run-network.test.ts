@@ -3,10 +3,10 @@
  * own (the test registry listening on the host's 127.0.0.1 is out of reach),
  * `default` and `host` share the host's network (it is reachable).
  */
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNNER_KINDS, type Isolation } from '../../../src/run/index.js';
+import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
 import { type ReadImage } from '../../helpers/oci-reader.js';
@@ -14,7 +14,6 @@ import { startRegistry, type RunningRegistry } from '../../helpers/registry/inde
 
 let context: string;
 let registry: RunningRegistry;
-let savedTmp: string | undefined;
 
 async function hoistBuild(lines: string[], isolation: Isolation): Promise<ReadImage> {
   return (await buildLines(context, [...BUSYBOX_BASE, ...lines], { isolation })).image;
@@ -31,19 +30,15 @@ function probe(flag: string, name: string): string {
   return `RUN ${flag} sed -n '3,$p' /proc/net/dev | cut -d: -f1 | tr -d ' ' > /${name}-ifaces; if wget -O /${name}-body ${url} 2>/dev/null; then echo reached > /${name}; else echo unreachable > /${name}; fi`;
 }
 
+scratchTmpdir('hoist-net-tmp-');
+
 beforeAll(async () => {
   registry = await startRegistry();
   context = tempDir('hoist-net-ctx-');
   await makeBusyboxRootfs(path.join(context, 'rootfs'));
-  const scratch = tempDir('hoist-net-tmp-');
-  await mkdir(scratch, { recursive: true });
-  savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = scratch;
 }, 300_000);
 
 afterAll(async () => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
   await registry?.stop();
 });
 

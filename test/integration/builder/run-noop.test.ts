@@ -2,10 +2,10 @@
  * A RUN that changes nothing gives an empty layer, whatever the runner
  * bound in for the step (resolv.conf, hosts) and however it did that.
  */
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RUNNER_KINDS } from '../../../src/run/index.js';
+import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
 import { type ReadImage } from '../../helpers/oci-reader.js';
@@ -15,25 +15,17 @@ const EMPTY_GZ_LAYER = 'sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0cdb5577484a6d
 const EMPTY_TAR = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
 
 let context: string;
-let savedTmp: string | undefined;
 
 async function hoistBuild(lines: string[], isolation: (typeof RUNNER_KINDS)[number]): Promise<ReadImage> {
   return (await buildLines(context, [...BUSYBOX_BASE, ...lines], { isolation })).image;
 }
 
+scratchTmpdir('hoist-noop-tmp-');
+
 beforeAll(async () => {
   context = tempDir('hoist-noop-ctx-');
   await makeBusyboxRootfs(path.join(context, 'rootfs'));
-  const scratch = tempDir('hoist-noop-tmp-');
-  await mkdir(scratch, { recursive: true });
-  savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = scratch;
 }, 300_000);
-
-afterAll(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-});
 
 describe('a RUN that changes nothing', () => {
   for (const kind of RUNNER_KINDS) {

@@ -6,17 +6,17 @@
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BuildOptions } from '../../../src/builder/executor/build.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import type { RunnerKind } from '../../../src/run/index.js';
+import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
 import { APP_GID, APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { buildLines, tempDir } from '../../helpers/build.js';
 import { type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
 
 let context: string;
-let scratch: string;
-let savedTmp: string | undefined;
+const scratch = scratchTmpdir('hoist-snap-tmp-');
 
 const DOCKERFILE = [
   'FROM scratch AS base',
@@ -43,7 +43,7 @@ function snapshotMessage(events: readonly BuildEvent[]): string | undefined {
 }
 
 async function leftovers(): Promise<string[]> {
-  return (await readdir(scratch)).filter((name) => name.startsWith('hoist-build-'));
+  return (await readdir(scratch.dir)).filter((name) => name.startsWith('hoist-build-'));
 }
 
 function names(layer: TarMember[] | undefined): string[] {
@@ -56,16 +56,7 @@ beforeAll(async () => {
   await mkdir(path.join(context, 'net'));
   await writeFile(path.join(context, 'net/hosts'), '127.0.0.1 localhost\n');
   await writeFile(path.join(context, 'net/resolv.conf'), 'nameserver 127.0.0.1\n');
-  scratch = tempDir('hoist-snap-tmp-');
-  await mkdir(scratch, { recursive: true });
-  savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = scratch;
 }, 300_000);
-
-afterAll(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-});
 
 describe('--snapshot overlay against --snapshot walk', () => {
   const mounted: RunnerKind[] = [];

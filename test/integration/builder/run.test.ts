@@ -2,19 +2,19 @@
  * RUN end to end: a busybox base made in a first stage, steps run by each
  * runner that works on this machine, and the layers read back independently.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BuildOptions } from '../../../src/builder/executor/build.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import { RUNNER_KINDS, type RunnerKind } from '../../../src/run/index.js';
+import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
 import { APP_GID, APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
 import { type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
 
 let context: string;
-let scratch: string;
-let savedTmp: string | undefined;
+const scratch = scratchTmpdir('hoist-run-tmp-');
 
 async function hoistBuild(lines: string[], extra: Partial<BuildOptions> = {}): Promise<{ image: ReadImage; events: BuildEvent[] }> {
   return buildLines(context, [...BUSYBOX_BASE, ...lines], extra);
@@ -27,22 +27,13 @@ function summary(layer: TarMember[]): string[] {
 
 /** Every build's scratch space is under `scratch` (TMPDIR): empty means every rootfs was removed. */
 async function leftovers(): Promise<string[]> {
-  return (await readdir(scratch)).filter((name) => name.startsWith('hoist-build-'));
+  return (await readdir(scratch.dir)).filter((name) => name.startsWith('hoist-build-'));
 }
 
 beforeAll(async () => {
   context = tempDir('hoist-run-ctx-');
   await makeBusyboxRootfs(path.join(context, 'rootfs'));
-  scratch = tempDir('hoist-run-tmp-');
-  await mkdir(scratch, { recursive: true });
-  savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = scratch;
 }, 300_000);
-
-afterAll(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-});
 
 const STEPS = ['FROM base', 'RUN echo hi > /hello && mkdir /d && rm -f /bin/ls', 'USER app', 'RUN touch /tmp/x && id -u > /tmp/id'];
 
@@ -186,7 +177,7 @@ describe('RUN', () => {
       expect(env).toMatch(/^B=3$/m);
       expect(env).toMatch(/^HOME=\/root$/m);
       expect(env).not.toContain('HOIST_SECRET_FOR_TEST');
-      expect(env).not.toContain(scratch);
+      expect(env).not.toContain(scratch.dir);
       expect(last.find((m) => m.name === 'w/pwd')?.content.toString()).toBe('/w\n');
       expect(image.config.config.Env).not.toContain('B=3');
       expect(last.find((m) => m.name === 'w/pwd')).toBeDefined();

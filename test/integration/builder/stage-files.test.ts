@@ -5,19 +5,19 @@
  * does), never unpacking the layers again, and never changing what the
  * earlier stage's readers see.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BuildOptions } from '../../../src/builder/executor/build.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
+import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
 import { APP_GID, APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
 import { type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
 
 let context: string;
-let scratch: string;
-let savedTmp: string | undefined;
+const scratch = scratchTmpdir('hoist-stagefiles-tmp-');
 
 /** The rootfs directories of the running build, when the last step starts. */
 interface Built {
@@ -28,8 +28,8 @@ interface Built {
 
 function rootfsDirs(): number {
   let n = 0;
-  for (const build of readdirSync(scratch).filter((name) => name.startsWith('hoist-build-'))) {
-    n += readdirSync(path.join(scratch, build)).filter((name) => name.startsWith('rootfs-')).length;
+  for (const build of readdirSync(scratch.dir).filter((name) => name.startsWith('hoist-build-'))) {
+    n += readdirSync(path.join(scratch.dir, build)).filter((name) => name.startsWith('rootfs-')).length;
   }
   return n;
 }
@@ -53,16 +53,7 @@ function contents(image: ReadImage): Map<string, string> {
 beforeAll(async () => {
   context = tempDir('hoist-stagefiles-ctx-');
   await makeBusyboxRootfs(path.join(context, 'rootfs'));
-  scratch = tempDir('hoist-stagefiles-tmp-');
-  await mkdir(scratch, { recursive: true });
-  savedTmp = process.env.TMPDIR;
-  process.env.TMPDIR = scratch;
 }, 300_000);
-
-afterAll(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-});
 
 describe('the files of a stage after RUN', () => {
   it('COPY --chown, COPY through a symlink and WORKDIR read what the steps made', async () => {
@@ -153,6 +144,6 @@ describe('the files of a stage after RUN', () => {
   }, 300_000);
 
   it('leaves no rootfs behind', async () => {
-    expect((await readdir(scratch)).filter((name) => name.startsWith('hoist-build-'))).toEqual([]);
+    expect((await readdir(scratch.dir)).filter((name) => name.startsWith('hoist-build-'))).toEqual([]);
   });
 });
