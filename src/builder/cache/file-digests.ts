@@ -9,7 +9,7 @@
  * "racily clean" rule): a file written in the same instant as it was hashed
  * could change again without its stat changing.
  */
-import { createReadStream, lstatSync, type BigIntStats } from 'node:fs';
+import { createReadStream, lstatSync, readFileSync, type BigIntStats } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -20,6 +20,8 @@ import { writeFileAtomic } from '../../oci/atomic-file.js';
 const FORMAT = 'hoist.cache.file-digests/v1';
 /** Nanoseconds within which a change may not show in mtime (coarse filesystems tick in jiffies or seconds). */
 const RACY_NS = 2_000_000_000n;
+/** Read in one synchronous call (page-cache speed) rather than streamed. */
+const SMALL_FILE = 256n * 1024n;
 
 interface StatRecord {
   dev: string;
@@ -76,7 +78,9 @@ export class FileDigests {
     }
     const takenNs = this.now();
     const hash = createHash('sha256');
-    await pipeline(createReadStream(absPath), hash);
+    // A stream per small file costs more than the read: thousands of small context files are the common case.
+    if (before.size <= SMALL_FILE) hash.update(readFileSync(absPath));
+    else await pipeline(createReadStream(absPath, { highWaterMark: 1 << 20 }), hash);
     const digest: Digest = `sha256:${hash.digest('hex')}`;
     this.counts.hashed++;
     const after = lstatSync(absPath, { bigint: true });

@@ -316,8 +316,10 @@ class Builder {
     const state = await this.steps.run(at(1, stage.from, fromAsShown(stage.from)), async () => opened ?? this.initialState(stage));
     const chain = this.cache?.startStage(stage, stage.base.kind === 'image' ? await this.baseOf(stage).image.digest() : undefined);
     const platform = stage.platform ?? platformString(this.opts.targetPlatform);
+    const lastRun = steps.findLastIndex((s) => s.instr.kind === 'RUN');
     for (const [i, planned] of steps.entries()) {
       this.opts.signal?.throwIfAborted();
+      state.rootfsAhead = i < lastRun;
       const run = async (step: number): Promise<{ ctx: StepContext; cached: boolean }> => {
         const ctx = new StepContext(env, state, planned, step);
         const execute = () => executeInstruction(ctx, planned.instr);
@@ -348,6 +350,8 @@ class Builder {
   async cleanup(): Promise<void> {
     // Last registered first: a view spooled from a rootfs's layers goes before the rootfs.
     const errors: unknown[] = [];
+    // A rootfs still unpacking ahead (its RUN came from the cache, or the build failed) is removed once it stops.
+    for (const state of [...this.results.values(), ...this.building.values()]) await state.settleAhead();
     for (const c of this.cleanups.splice(0).reverse()) await c().catch((err: unknown) => errors.push(err));
     if (errors.length > 0) throw errors[0];
   }

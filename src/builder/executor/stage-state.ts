@@ -32,6 +32,14 @@ export class StageState {
   inherited: StageRootfs | undefined;
   /** Whether this stage set CMD itself (ENTRYPOINT keeps an own CMD, drops an inherited one). */
   cmdSet = false;
+  /** A later step of the stage runs a RUN: its rootfs will be needed (set by the executor before each step). */
+  rootfsAhead = false;
+  /**
+   * The rootfs being unpacked in the background for that RUN, while the
+   * view still serves the steps before it; every layer added meanwhile is
+   * applied to it in order.
+   */
+  private pendingRootfs: Promise<StageRootfs> | undefined;
 
   /** Where each name is in config.Env, valid while config.Env is still `lines`. */
   private envIndex: { lines: string[]; positions: Map<string, number> } | undefined;
@@ -98,10 +106,50 @@ export class StageState {
       await this.rootfs.applyLayer(layer);
       return;
     }
+    this.applyAhead(layer);
     const layers = [...this.layers];
     this.inherited = undefined;
     this.view = FsView.empty();
     this.viewLoader = () => load(layers);
+  }
+
+  /** Whether a rootfs is being unpacked ahead of the RUN that needs it. */
+  get unpacking(): boolean {
+    return this.pendingRootfs !== undefined;
+  }
+
+  /**
+   * Start unpacking the stage's rootfs in the background, from the layers
+   * so far. A failure surfaces in `takePendingRootfs`; if nothing takes it
+   * (the RUN came from the cache), the build's cleanup removes it.
+   */
+  unpackAhead(start: (layers: readonly Layer[]) => Promise<StageRootfs>): void {
+    if (this.pendingRootfs !== undefined) return;
+    this.pendingRootfs = start([...this.layers]);
+    this.pendingRootfs.catch(() => undefined);
+  }
+
+  /** A new layer goes to the rootfs being unpacked ahead too, after what it has; false when there is none. */
+  applyAhead(layer: Layer): boolean {
+    if (this.pendingRootfs === undefined) return false;
+    this.pendingRootfs = this.pendingRootfs.then(async (rootfs) => {
+      await rootfs.applyLayer(layer);
+      return rootfs;
+    });
+    this.pendingRootfs.catch(() => undefined);
+    return true;
+  }
+
+  /** Once the unpack ahead (if any) has finished or failed. */
+  async settleAhead(): Promise<void> {
+    await this.pendingRootfs?.catch(() => undefined);
+  }
+
+  /** The rootfs unpacked ahead, once ready (undefined when none was started); the caller adopts it. */
+  takePendingRootfs(): Promise<StageRootfs> | undefined {
+    const pending = this.pendingRootfs;
+    this.pendingRootfs = undefined;
+    return pending;
   }
 
   /** The stage's files are on disk from now on: the view is dropped (it would only go stale). */

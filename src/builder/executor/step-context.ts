@@ -2,7 +2,7 @@ import type { FsView } from '../../../snapshot/fs-view.js';
 import type { SnapshotKind } from '../../../snapshot/step-snapshotter.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
-import type { BlobStore } from '../../oci/index.js';
+import type { BlobStore, Layer } from '../../oci/index.js';
 import { throttleTransfers } from '../../oci/progress.js';
 import type { EmitEvent } from '../events.js';
 import type { PlannedInstruction } from '../plan/index.js';
@@ -103,6 +103,10 @@ export class StepContext {
     this.stage.layers.push(committed.layer);
     this.stage.diffIds.push(committed.diffId);
     this.stage.history.push({ created: this.created(), created_by: createdBy });
+    // A RUN later in the stage needs the files on disk: they unpack while the steps before it go on with the view.
+    if (!opts.fromRootfs && !this.stage.onDisk && !this.stage.applyAhead(committed.layer) && this.stage.rootfsAhead) {
+      this.stage.unpackAhead((layers) => this.unpack(layers));
+    }
   }
 
   /**
@@ -113,17 +117,30 @@ export class StepContext {
   async ownRootfs(): Promise<StageRootfs> {
     const { stage, env } = this;
     if (stage.rootfs !== undefined) return stage.rootfs;
-    // The runner probe (which picks the snapshotter) runs while the layers unpack.
-    const snapshot = env.snapshotKind();
-    // Loaded by the first step that needs files on disk (the rootfs, the snapshotters).
-    const { StageRootfs } = await import('../run/stage-rootfs.js');
-    const rootfs =
-      stage.inherited !== undefined
-        ? await StageRootfs.copyOf(stage.inherited, env.tmpDir, stage.layers, env.signal, env.onCleanup, snapshot)
-        : await StageRootfs.create(env.tmpDir, stage.layers, env.signal, env.onCleanup, snapshot);
+    const ahead = stage.takePendingRootfs();
+    let rootfs: StageRootfs;
+    if (ahead !== undefined) rootfs = await ahead;
+    else if (stage.inherited !== undefined) {
+      // Loaded by the first step that needs files on disk (the rootfs, the snapshotters).
+      const { StageRootfs } = await import('../run/stage-rootfs.js');
+      rootfs = await StageRootfs.copyOf(stage.inherited, env.tmpDir, stage.layers, env.signal, env.onCleanup, env.snapshotKind());
+    } else rootfs = await this.unpack(stage.layers);
     stage.adoptRootfs(rootfs);
     env.emit({ type: 'rootfs', step: this.step, how: rootfs.madeBy });
     return rootfs;
+  }
+
+  /**
+   * `layers` unpacked into a new rootfs under the build's scratch space. Its
+   * removal at the end of the build waits for the unpack (and the layers
+   * applied after it) to settle: an unpack ahead may still be running.
+   */
+  private async unpack(layers: readonly Layer[]): Promise<StageRootfs> {
+    const { env } = this;
+    // The runner probe (which picks the snapshotter) runs while the layers unpack.
+    const snapshot = env.snapshotKind();
+    const { StageRootfs } = await import('../run/stage-rootfs.js');
+    return StageRootfs.create(env.tmpDir, layers, env.signal, env.onCleanup, snapshot);
   }
 
   /** The mtime for directories and files a step creates itself. */

@@ -15,6 +15,9 @@ import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { makeContext, tempDir } from '../../helpers/build.js';
 import { flatten, readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
 import { AMD64 } from '../../helpers/plan.js';
+import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
+
+const scratch = scratchTmpdir('hoist-cache-tmp-');
 
 interface CachedBuild {
   digest: string;
@@ -322,6 +325,23 @@ describe('build cache: RUN', () => {
     const b = await cachedBuild(df('five'), ctx, cache, { epoch: 0 });
     expect(b.steps.filter(([i]) => i.startsWith('RUN')).map(([, c]) => c)).toEqual([true, false, true, false]);
     expect(content(b, 'five')).toBe('one\n');
+  }, 300_000);
+
+  it('a COPY that ran before a RUN that hits: the rootfs unpacked ahead for the RUN is not used, and nothing of it is left', async () => {
+    const cache = tempDir('hoist-cache-');
+    const df = ['FROM scratch', 'COPY rootfs /', 'COPY note.txt /note.txt', 'RUN cat /note.txt > /copy.txt'].join('\n');
+    const first = await cachedBuild(df, ctx, cache, { epoch: 0 });
+    // The COPY's record goes: it runs again and makes the same layer, the RUN after it hits.
+    for (const f of records(cache)) {
+      const file = path.join(cache, 'steps', f);
+      if ((JSON.parse(readFileSync(file, 'utf8')) as { createdBy: string }).createdBy.includes('note.txt /note.txt')) rmSync(file);
+    }
+    const b = await cachedBuild(df, ctx, cache, { epoch: 0 });
+    expect(b.steps.map(([, c]) => c)).toEqual([true, false, true]);
+    expect(b.digest).toBe(first.digest);
+    // The unpack that started after the COPY finished, and went with the build's scratch space.
+    expect(b.events.some((e) => e.type === 'rootfs')).toBe(false);
+    expect(readdirSync(scratch.dir).filter((n) => n.startsWith('hoist-build-'))).toEqual([]);
   }, 300_000);
 
   it('a step that ran again and made something else leads the steps on it to miss (the chain follows content)', async () => {
