@@ -121,6 +121,19 @@ export class BlobStore {
   }
 
   /**
+   * The blob's content, not hashed again: only for a blob this process put
+   * into the store (and hashed as it went in) during the same build, where
+   * a second hash would only repeat the first.
+   */
+  async openWritten(d: Digest): Promise<Readable> {
+    const file = this.path(d);
+    const handle = await open(file, 'r').catch((err: unknown) => {
+      throw isNotFound(err) ? this.notFound(d, err) : err;
+    });
+    return handle.createReadStream({ start: 0, highWaterMark: 1 << 20 });
+  }
+
+  /**
    * Stream `src` into the store and return its digest and size. With
    * `expect`, content that does not match is discarded and HoistError
    * DIGEST_MISMATCH is thrown; nothing partial is ever visible at a blob path.

@@ -24,7 +24,7 @@ export {
 export { DEFAULT_DOMAIN, DEFAULT_TAG, isValidTag, parseReference, Reference } from './reference.js';
 export { BlobStore, resolveStoreRoot, type BlobInfo, type PutExpectation } from './blob-store.js';
 export { decompressor, gzipCompressor, sniffCompression } from './compression.js';
-export { blobLayer, gzipLayer, storeLayer, uncompressLayerStream, withMediaType, type Layer } from './layer.js';
+export { blobLayer, gzipLayer, storeLayer, uncompressLayerStream, withMediaType, writtenLayer, type Layer } from './layer.js';
 export {
   blobImage,
   imageFromParts,

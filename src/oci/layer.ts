@@ -62,6 +62,20 @@ export function storeLayer(store: BlobStore, descriptor: Descriptor, diffId: Dig
   return blobLayer(descriptor, diffId, () => store.open(descriptor.digest, descriptor.size));
 }
 
+/**
+ * A gzip layer this build has just written into the store (its digest and
+ * diffID computed as it was written): read back without hashing it again,
+ * to unpack it or push it (the registry checks the digest of what it gets).
+ */
+export function writtenLayer(store: BlobStore, descriptor: Descriptor, diffId: Digest): Layer {
+  const open = () => store.openWritten(descriptor.digest);
+  return {
+    ...storeLayer(store, descriptor, diffId),
+    compressed: open,
+    uncompressed: async () => chain(await open(), decompressor('gzip') as NodeJS.ReadWriteStream),
+  };
+}
+
 /** Peek at the first bytes of a stream without consuming them. */
 async function sniff(stream: Readable): Promise<Compression> {
   const head = await new Promise<Buffer>((resolve, reject) => {

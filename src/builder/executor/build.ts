@@ -433,6 +433,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const stop = new AbortController();
   const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal]);
   const builder = new Builder({ ...opts, signal }, bases, tmpDir, emit, steps, plan);
+  let cleaning: Promise<void> | undefined;
   try {
     const env = builder.env(now, definition.ignore.matcher);
     const needed = plan.stages.filter((stage) => stage.needed);
@@ -452,6 +453,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const annotations = Object.fromEntries(opts.annotations ?? []);
     const image = imageFromParts({ config: imageConfig(final, platform, created, opts.labels), layers: final.layers, annotations });
     const digest = await image.digest();
+    // The outputs read blobs only: the stages' root filesystems and spools go while the image is written.
+    cleaning = builder.cleanup();
+    cleaning.catch(() => undefined);
     // The cache entries are in the cache repository before the push: the pushed layers mount from there.
     await opts.cache?.store.flush?.();
     const writes = destinations(opts, image, refs, tmpDir);
@@ -467,7 +471,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     await opts.cache?.digests.save();
     return { image, digest, report, plan, warnings: plan.warnings };
   } finally {
-    await builder.cleanup();
+    await (cleaning ?? builder.cleanup());
     await rm(tmpDir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { createLayer } from '../../../snapshot/layer-stream.js';
-import { MediaType, storeLayer, type BlobStore, type Layer } from '../../oci/index.js';
+import { MediaType, storeLayer, writtenLayer, type BlobStore, type Layer } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 import { byteCounter } from '../../oci/progress.js';
 
@@ -49,7 +49,7 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
   }
   if (report !== undefined && counted !== undefined) report(counted.total, counted.total, true);
   const descriptor = { mediaType: MediaType.OciLayerGzip, digest: result.digest, size: result.size };
-  return { layer: storeLayer(store, descriptor, result.diffId), diffId: result.diffId, digest: result.digest, size: result.size };
+  return { layer: writtenLayer(store, descriptor, result.diffId), diffId: result.diffId, digest: result.digest, size: result.size };
 }
 
 async function commitEmptyLayer(store: BlobStore): Promise<CommittedLayer> {

@@ -5,7 +5,7 @@ import { HoistError } from '../../../src/errors.js';
 import { serializeConfigFile } from '../../../src/oci/canonical-json.js';
 import type { Digest } from '../../../src/oci/digest.js';
 import { blobImage, imageFromParts, verifiedBlob } from '../../../src/oci/image.js';
-import { blobLayer, gzipLayer, storeLayer, type Layer } from '../../../src/oci/layer.js';
+import { blobLayer, gzipLayer, storeLayer, writtenLayer, type Layer } from '../../../src/oci/layer.js';
 import { MediaType } from '../../../src/oci/media-types.js';
 import type { Descriptor } from '../../../src/oci/types.js';
 import { collect, makeLayer, makeStoreImage, sha256, tarContents, testConfig, useTempDirs } from './fixtures.js';
@@ -106,6 +106,19 @@ describe('layers', () => {
     const l = layers[0]!;
     const wrong = storeLayer(store, { mediaType: MediaType.OciLayerGzip, digest: l.digest, size: l.gz.length }, sha256('other'));
     await expect(collect(await wrong.uncompressed())).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+  });
+
+  it('writtenLayer (a blob this build put in the store) reads it back unhashed: the same bytes and tar, no second verification', async () => {
+    const dir = await tempDir();
+    const { store, layers } = await makeStoreImage(dir);
+    const l = layers[0]!;
+    const layer = writtenLayer(store, { mediaType: MediaType.OciLayerGzip, digest: l.digest, size: l.gz.length }, l.diffId);
+    expect(await collect(await layer.compressed())).toEqual(l.gz);
+    expect(await collect(await layer.uncompressed())).toEqual(l.tar);
+    expect([await layer.digest(), await layer.diffId(), await layer.size()]).toEqual([l.digest, l.diffId, l.gz.length]);
+    // What storeLayer would refuse (a diffID the tar does not have) is not checked again here.
+    const claimed = writtenLayer(store, { mediaType: MediaType.OciLayerGzip, digest: l.digest, size: l.gz.length }, sha256('other'));
+    expect(await collect(await claimed.uncompressed())).toEqual(l.tar);
   });
 
   it('blobLayer sniffs compression when the media type does not say', async () => {
