@@ -103,11 +103,11 @@ export async function startOwnerRecording(input: RecordingInput): Promise<OwnerR
   };
 }
 
-/** `chown (found in PATH at /usr/local/bin/chown, a link to /bin/busybox)`, `/bin/busybox`. */
+/** `chown (found in PATH at /usr/local/bin/chown, which is /usr/bin/busybox in the image)`, `/bin/busybox`. */
 function describeProgram(p: UnrecordableProgram): string {
-  const link = p.file === p.at ? '' : `a link to ${p.file}`;
-  if (p.named.includes('/')) return link === '' ? p.named : `${p.named} (${link})`;
-  return `${p.named} (found in PATH at ${p.at}${link === '' ? '' : `, ${link}`})`;
+  const is = p.file === p.at ? '' : `which is ${p.file} in the image`;
+  if (p.named.includes('/')) return is === '' ? p.named : `${p.named} (${is})`;
+  return `${p.named} (found in PATH at ${p.at}${is === '' ? '' : `, ${is}`})`;
 }
 
 function whatItIs(p: UnrecordableProgram): string {
@@ -123,7 +123,7 @@ function unrecordable(programs: readonly UnrecordableProgram[], location: Source
     `the owners this step sets cannot be kept: ${programs.map(whatItIs).join('; ')}. The proot runner fakes root over hoist's own uid, so the kernel stores no other owner and proot reports success without one; hoist records owners through fakeroot, which sees only programs that set them through the image's glibc`,
     location,
     {
-      hint: `use the image's dynamically linked chown (coreutils' /bin/chown in Debian and Ubuntu) instead of ${first.file}; or ${OTHER_WAYS}`,
+      hint: `use the image's dynamically linked chown (coreutils' /bin/chown in Debian and Ubuntu) instead of ${first.at}; or ${OTHER_WAYS}`,
     },
   );
 }
