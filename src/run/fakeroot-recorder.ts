@@ -74,7 +74,7 @@ function findFaked(): string | undefined {
  * `rel` inside `root` with symlinks resolved inside it (an absolute target
  * starts at `root`, `..` stops at it), or undefined if it does not exist.
  */
-async function resolveInside(root: string, rel: string): Promise<string | undefined> {
+export async function resolveInside(root: string, rel: string): Promise<string | undefined> {
   const todo = rel.split('/').filter((p) => p !== '' && p !== '.');
   const done: string[] = [];
   for (let hops = 0; todo.length > 0; ) {

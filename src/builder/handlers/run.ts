@@ -67,7 +67,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   try {
     overlay = await rootfs.beforeStep(imageOwner);
     await rootfs.storeOwners(runner);
-    recording = await startOwnerRecording({ runner, uid: user.uid, gid: user.gid, rootfs, tmpDir: env.tmpDir, argv, location: instr.location });
+    recording = await startOwnerRecording({ runner, uid: user.uid, gid: user.gid, rootfs, tmpDir: env.tmpDir, argv, path: stepEnv.PATH, cwd, location: instr.location });
   } catch (err) {
     await mounts.release();
     throw err;

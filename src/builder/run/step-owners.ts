@@ -5,6 +5,7 @@ import { errnoOf } from '../../fs-errors.js';
 import { FakerootRecorder, imageId, mapsRootOnly, type BindMount, type IdMap, type Runner } from '../../run/index.js';
 import type { ImageOwner, InodeOwners } from '../../../snapshot/walk/index.js';
 import type { StageRootfs } from './stage-rootfs.js';
+import { unrecordablePrograms, type UnrecordableProgram } from './owner-programs.js';
 
 /** What an owner on disk is in the image, under a runner whose ids are not those on disk; undefined where they are. */
 export function imageOwnerOf(map: IdMap | undefined): ImageOwner | undefined {
@@ -22,6 +23,8 @@ export interface OwnerRecording {
   discard(): Promise<void>;
 }
 
+const OTHER_WAYS = 'build as root (--isolation chroot), or as a user with a subordinate id range (--isolation userns), or set the owners with COPY --chown';
+
 const NOTHING: OwnerRecording = { mounts: [], env: {}, finish: () => Promise.resolve(undefined), discard: () => Promise.resolve() };
 
 /** Commands that set owners other than the caller's, as a step's text names them. */
@@ -36,6 +39,9 @@ export interface RecordingInput {
   tmpDir: string;
   /** The command as run, and where the step is, for the error. */
   argv: readonly string[];
+  /** The step's PATH and working directory, to find the programs it runs in the image. */
+  path?: string | undefined;
+  cwd?: string | undefined;
   location: SourceLocation;
 }
 
@@ -48,6 +54,17 @@ export interface RecordingInput {
  * refuses such a chown itself (EINVAL), and the step fails on its own.
  * A step under a non-root USER needs nothing: there chown fails, as in
  * Docker.
+ *
+ * fakeroot sees only what goes through the image's glibc. Under proot, a
+ * step that names such a command is refused too when the program it would
+ * run is one fakeroot cannot see (owner-programs.ts): a static busybox
+ * chown would otherwise succeed, faked by proot, and leave hoist's own ids
+ * in the layer. proot itself cannot tell: its fake_id0 extension turns the
+ * EPERM of chown into success without a word at any verbosity (proot 5.1
+ * to 5.4), and `-v 4` traces every system call with raw pointers instead of
+ * paths, on the step's own stderr, which is no safeguard. In a user
+ * namespace that maps one uid the kernel refuses such a chown (EINVAL),
+ * so the step fails on its own there.
  */
 export async function startOwnerRecording(input: RecordingInput): Promise<OwnerRecording> {
   if (!mapsRootOnly(input.runner.idMap) || input.uid !== 0 || input.gid !== 0) return NOTHING;
@@ -61,19 +78,54 @@ export async function startOwnerRecording(input: RecordingInput): Promise<OwnerR
         `the step runs ${command}, and the owners it sets cannot be kept here: the proot runner fakes root over hoist's own uid, so the kernel stores no other owner, and proot reports success without one; hoist records owners through fakeroot, but ${started.why}`,
         input.location,
         {
-          hint: 'build as root (--isolation chroot), or as a user with a subordinate id range (--isolation userns), or set the owners with COPY --chown; for a glibc image, install fakeroot on the build host',
+          hint: `${OTHER_WAYS}; for a glibc image, install fakeroot on the build host`,
         },
       );
     }
     return NOTHING;
   }
   const recorder = started.recorder;
+  if (input.runner.kind === 'proot' && SETS_OWNERS.test(input.argv.join(' '))) {
+    const unseen = await unrecordablePrograms({ rootfs: input.rootfs.dir, argv: input.argv, path: input.path, cwd: input.cwd }).catch(async (err: unknown) => {
+      await recorder.discard();
+      throw err;
+    });
+    if (unseen.length > 0) {
+      await recorder.discard();
+      throw unrecordable(unseen, input.location);
+    }
+  }
   return {
     mounts: recorder.mounts,
     env: recorder.env,
     finish: () => recorder.stop(),
     discard: () => recorder.discard(),
   };
+}
+
+/** `chown (found in PATH at /usr/local/bin/chown, which is /usr/bin/busybox in the image)`, `/bin/busybox`. */
+function describeProgram(p: UnrecordableProgram): string {
+  const is = p.file === p.at ? '' : `which is ${p.file} in the image`;
+  if (p.named.includes('/')) return is === '' ? p.named : `${p.named} (${is})`;
+  return `${p.named} (found in PATH at ${p.at}${is === '' ? '' : `, ${is}`})`;
+}
+
+function whatItIs(p: UnrecordableProgram): string {
+  if (p.why === 'shell') return `its shell ${describeProgram(p)} is a statically linked busybox, which runs its own chown`;
+  if (p.why === 'other-libc') return `it runs ${describeProgram(p)}, which is linked against another libc than glibc (its loader is ${p.interpreter ?? 'unknown'})`;
+  return `it runs ${describeProgram(p)}, which is statically linked`;
+}
+
+function unrecordable(programs: readonly UnrecordableProgram[], location: SourceLocation): DockerfileError {
+  const first = programs[0] as UnrecordableProgram;
+  return new DockerfileError(
+    'RUN_OWNERS_UNRECORDABLE',
+    `the owners this step sets cannot be kept: ${programs.map(whatItIs).join('; ')}. The proot runner fakes root over hoist's own uid, so the kernel stores no other owner and proot reports success without one; hoist records owners through fakeroot, which sees only programs that set them through the image's glibc`,
+    location,
+    {
+      hint: `use the image's dynamically linked chown (coreutils' /bin/chown in Debian and Ubuntu) instead of ${first.at}; or ${OTHER_WAYS}`,
+    },
+  );
 }
 
 /**
