@@ -25,7 +25,7 @@ const { values } = parseArgs({
 
 const MiB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/cmd/hoist.js');
+const HOIST = join(ROOT, 'dist/bin/hoist.js');
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 for (const [what, ok] of [
   [`${HOIST} (npx tsc -p tsconfig.json)`, existsSync(HOIST)],

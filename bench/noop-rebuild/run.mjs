@@ -22,7 +22,7 @@ const { values } = parseArgs({
 });
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/cmd/hoist.js');
+const HOIST = join(ROOT, 'dist/bin/hoist.js');
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const tools = values.only.split(',');
 for (const [what, ok] of [

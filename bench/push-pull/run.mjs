@@ -34,7 +34,7 @@ const { values } = parseArgs({
 
 const MiB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/cmd/hoist.js');
+const HOIST = join(ROOT, 'dist/bin/hoist.js');
 const TIME_BIN = '/usr/bin/time';
 const TAG = 'bench';
 const runs = Number(values.runs);

@@ -25,7 +25,7 @@ const { values } = parseArgs({
 const MiB = 1024 * 1024;
 const PART = 64 * MiB;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/cmd/hoist.js');
+const HOIST = join(ROOT, 'dist/bin/hoist.js');
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 if (!existsSync(HOIST)) throw new Error(`${HOIST} is missing: run npx tsc -p tsconfig.json first`);
 if (BUSYBOX === undefined) throw new Error('bench/rss needs a static busybox (apt-get install busybox-static)');

@@ -12,6 +12,7 @@ import { makeBusyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { makeContext, tempDir } from '../helpers/build.js';
 import { buildCliAsync } from '../helpers/cli.js';
 
+// The unbundled CLI (tsc's output), whose modules have names to check; the bundle keeps the same lazy imports as split chunks.
 const CLI = fileURLToPath(new URL('../../dist/cmd/hoist.js', import.meta.url));
 
 /** Preloaded into the CLI: prints every module it loads (ESM through a resolve hook, CommonJS from require's cache at exit). */
