@@ -2,15 +2,14 @@
  * RUN --mount=type=cache: a directory under `<cache-dir>/mounts/` per id,
  * kept between builds and never part of a layer. `sharing` as BuildKit:
  * `shared` lets every step use it at once; `locked` makes a step wait for
- * the one using it (a lock file beside it, held by a process id); `private`
+ * the one using it (a lock file beside it, src/oci/file-lock.ts); `private`
  * takes it if no one holds it and otherwise works on a fresh copy of it,
  * discarded after the step.
  */
 import { spawn } from 'node:child_process';
-import { chmod, chown, lstat, mkdir, mkdtemp, open, readFile, rename, rm, utimes } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, rename, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { processIsRunning } from '../../../oci/process-alive.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { acquireFileLock, tryFileLock, type HeldFileLock } from '../../../oci/file-lock.js';
 import { HoistError } from '../../../errors.js';
 import { fsError } from '../../../fs-errors.js';
 import type { CacheSharing } from './run-mounts.js';
@@ -44,24 +43,6 @@ export function cacheDirName(id: string): string {
   return encodeURIComponent(id).replace(/^\./, '%2E');
 }
 
-/** Take the lock file `file`: true when taken, false when a live process holds it. A lock whose process is gone is taken over. */
-async function tryLock(file: string): Promise<boolean> {
-  for (;;) {
-    try {
-      const handle = await open(file, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, file, 'create the cache mount lock');
-    }
-    const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    // A lock just created may not have its pid written yet: it counts as held.
-    if (!Number.isInteger(holder) || holder <= 0 || processIsRunning(holder)) return false;
-    await rm(file, { force: true });
-  }
-}
-
 /** The cache directory for `req.id`, created (and seeded) on first use; for `locked` and `private`, the lock taken. */
 export async function openCacheDir(req: CacheDirRequest): Promise<CacheDir> {
   const name = cacheDirName(req.id);
@@ -75,18 +56,18 @@ export async function openCacheDir(req: CacheDirRequest): Promise<CacheDir> {
   await utimes(dir, now, now).catch(() => undefined);
   const unlocked: CacheDir = { path: dir, release: () => Promise.resolve() };
   if (req.sharing === 'shared') return unlocked;
-  const lock = path.join(req.root, `${name}.lock`);
-  const held: CacheDir = { path: dir, release: () => rm(lock, { force: true }) };
-  if (await tryLock(lock)) return held;
+  const lockFile = path.join(req.root, `${name}.lock`);
+  const what = `the cache mount ${JSON.stringify(req.id)}`;
+  const held = (lock: HeldFileLock): CacheDir => ({ path: dir, release: () => lock.release() });
+  const free = await tryFileLock(lockFile, what);
+  if (free !== undefined) return held(free);
   if (req.sharing === 'private') {
     const copy = await mkdtemp(path.join(req.tmpDir, 'cache-private-'));
     await copyTree(dir, copy);
     return { path: copy, release: () => rm(copy, { recursive: true, force: true }) };
   }
-  for (;;) {
-    await sleep(100, undefined, req.signal ? { signal: req.signal } : {});
-    if (await tryLock(lock)) return held;
-  }
+  // As BuildKit: a locked cache waits for the step using it, however long that step runs.
+  return held(await acquireFileLock(lockFile, what, { waitMs: Infinity, signal: req.signal }));
 }
 
 /** Make `dir` with its owner and mode, seeded, in one rename: a concurrent build sees it whole or not at all. */

@@ -157,7 +157,42 @@ describe('cache mount directories', () => {
     await mkdir(path.join(root, 'y'));
     await writeFile(path.join(root, 'y.lock'), '999999999');
     const c = await openCacheDir({ root, id: 'y', sharing: 'locked', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() });
-    expect(await readFile(path.join(root, 'y.lock'), 'utf8')).toBe(String(process.pid));
+    expect((await readFile(path.join(root, 'y.lock'), 'utf8')).trim()).toBe(String(process.pid));
     await c.release();
+  });
+
+  it('takes over a lock left without a pid by a crash, once it is old (not one still being written)', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    await mkdir(path.join(root, 'z'), { recursive: true });
+    const lock = path.join(root, 'z.lock');
+    await writeFile(lock, '');
+    await utimes(lock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const req = { root, id: 'z', sharing: 'locked', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() } as const;
+    const c = await Promise.race([openCacheDir(req), new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+    expect(c?.path).toBe(path.join(root, 'z'));
+    await c?.release();
+  });
+
+  it('many builds finding one stale lock at once: one holds it at a time, each gets it in turn', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    await mkdir(path.join(root, 'w'), { recursive: true });
+    const req = { root, id: 'w', sharing: 'locked', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() } as const;
+    let holders = 0;
+    let most = 0;
+    // Rounds of takers starting a little apart, so that one reads the stale pid while another is replacing the lock.
+    for (let round = 0; round < 8; round++) {
+      await writeFile(path.join(root, 'w.lock'), '999999999');
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          for (let n = 0; n < i; n++) await new Promise((r) => setImmediate(r));
+          const c = await openCacheDir(req);
+          most = Math.max(most, ++holders);
+          await new Promise((r) => setTimeout(r, 2));
+          holders--;
+          await c.release();
+        }),
+      );
+    }
+    expect(most).toBe(1);
   });
 });
