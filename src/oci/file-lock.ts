@@ -12,7 +12,7 @@
  * without a pid after UNWRITTEN_STALE_MS is stale.
  *
  * Taking over a stale lock is serialized by a second lock beside it
- * (`<lock>.takeover.lock`, held for microseconds): its holder checks again that
+ * (`<lock>.takeover`, held for microseconds): its holder checks again that
  * the lock is the stale one and removes it. Without that, two processes that
  * both found the same stale lock could each remove it, the second one
  * removing the lock the first had just created, and both would hold it.
@@ -149,7 +149,7 @@ async function lockOwner(lockFile: string): Promise<Owner> {
  * at the lock again.
  */
 async function takeOver(lockFile: string, ino: number, what: string): Promise<void> {
-  const guard = `${lockFile}.takeover.lock`;
+  const guard = `${lockFile}.takeover`;
   const guardIno = await tryCreate(guard, what);
   if (guardIno === undefined) {
     const owner = await lockOwner(guard);

@@ -8,17 +8,18 @@
  * what they read. Pruning removes the least recently used items first; a
  * step record whose blob is gone is a miss, never an error, so records and
  * blobs can go independently. Files being written (`.tmp-*`) and step locks
- * (`*.lock`) are left alone.
+ * (`*.lock`, `*.lock.takeover`: src/oci/file-lock.ts) are left alone.
  *
  * A `RUN --mount=type=cache` directory (`mounts/<id>`) is one item: removed
  * whole or kept whole, never while a live build holds its lock, and never
  * one being created (`mounts/.new-*`). Its last use is the newest mtime in it.
  */
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, readFile, rm, unlink } from 'node:fs/promises';
+import { lstat, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../../fs-errors.js';
-import { processIsRunning } from '../../oci/process-alive.js';
+import { fileLockHeld } from '../../oci/file-lock.js';
+import { cacheLockFileOf } from '../run/mounts/cache-mount.js';
 
 export type CachePart = 'blobs' | 'steps' | 'mounts' | 'other';
 
@@ -66,7 +67,7 @@ async function listFiles(dir: string, skip?: string): Promise<string[]> {
   const files: string[] = [];
   for (const e of entries) {
     // Files being written, and the locks of steps being built, belong to a build that runs now.
-    if (e.name.startsWith('.tmp-') || e.name.endsWith('.lock')) continue;
+    if (e.name.startsWith('.tmp-') || e.name.endsWith('.lock') || e.name.endsWith('.lock.takeover')) continue;
     const full = path.join(dir, e.name);
     if (full === skip) continue;
     if (e.isDirectory()) files.push(...(await listFiles(full)));
@@ -158,10 +159,9 @@ export function pruneSelection(items: readonly CacheItem[], options: PruneOption
   return byAge.filter((i) => chosen.has(i));
 }
 
-/** Whether a live build holds the lock of the cache mount directory `dir` (`<dir>.lock` with its pid). */
-async function mountInUse(dir: string): Promise<boolean> {
-  const holder = Number((await readFile(`${dir}.lock`, 'utf8').catch(() => '')).trim());
-  return Number.isInteger(holder) && holder > 0 && processIsRunning(holder);
+/** Whether a live build holds the lock of the cache mount directory `dir`. */
+function mountInUse(dir: string): Promise<boolean> {
+  return fileLockHeld(cacheLockFileOf(dir));
 }
 
 async function removeItem(item: CacheItem): Promise<boolean> {

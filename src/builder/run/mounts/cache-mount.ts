@@ -2,9 +2,9 @@
  * RUN --mount=type=cache: a directory under `<cache-dir>/mounts/` per id,
  * kept between builds and never part of a layer. `sharing` as BuildKit:
  * `shared` lets every step use it at once; `locked` makes a step wait for
- * the one using it (a lock file beside it, src/oci/file-lock.ts); `private`
- * takes it if no one holds it and otherwise works on a fresh copy of it,
- * discarded after the step.
+ * the one using it (a lock file in `mounts/.locks/`, src/oci/file-lock.ts);
+ * `private` takes it if no one holds it and otherwise works on a fresh copy
+ * of it, discarded after the step.
  */
 import { spawn } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, mkdtemp, rename, rm, utimes } from 'node:fs/promises';
@@ -43,6 +43,24 @@ export function cacheDirName(id: string): string {
   return encodeURIComponent(id).replace(/^\./, '%2E');
 }
 
+/** Where cache mount locks live under `root`: apart from the directories, so that no id's directory is another id's lock. */
+export const CACHE_LOCKS_DIR = '.locks';
+
+/**
+ * The lock file of the cache `id` under `root`: `.locks/<directory name>.lock`.
+ * Directory names never start with a dot nor contain a slash, so no id's
+ * lock is another id's lock or directory, nor file-lock's `.tmp-*` and
+ * `*.lock.takeover` beside it.
+ */
+export function cacheLockFile(root: string, id: string): string {
+  return cacheLockFileOf(path.join(root, cacheDirName(id)));
+}
+
+/** The lock file of the cache directory `dir`. */
+export function cacheLockFileOf(dir: string): string {
+  return path.join(path.dirname(dir), CACHE_LOCKS_DIR, `${path.basename(dir)}.lock`);
+}
+
 /** The cache directory for `req.id`, created (and seeded) on first use; for `locked` and `private`, the lock taken. */
 export async function openCacheDir(req: CacheDirRequest): Promise<CacheDir> {
   const name = cacheDirName(req.id);
@@ -56,7 +74,10 @@ export async function openCacheDir(req: CacheDirRequest): Promise<CacheDir> {
   await utimes(dir, now, now).catch(() => undefined);
   const unlocked: CacheDir = { path: dir, release: () => Promise.resolve() };
   if (req.sharing === 'shared') return unlocked;
-  const lockFile = path.join(req.root, `${name}.lock`);
+  const lockFile = cacheLockFile(req.root, req.id);
+  await mkdir(path.dirname(lockFile), { recursive: true }).catch((err: unknown) => {
+    throw fsError(err, path.dirname(lockFile), 'create the cache mount locks directory');
+  });
   const what = `the cache mount ${JSON.stringify(req.id)}`;
   const held = (lock: HeldFileLock): CacheDir => ({ path: dir, release: () => lock.release() });
   const free = await tryFileLock(lockFile, what);

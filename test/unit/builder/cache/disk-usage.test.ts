@@ -63,10 +63,11 @@ describe('cache disk usage and prune', () => {
     await put('mounts/apt/lists/l', 20, 1);
     await put('mounts/go/pkg/x', 50, 9);
     await put('mounts/held/f', 7, 9);
-    await writeFile(path.join(root, 'mounts/held.lock'), String(process.pid));
+    await mkdir(path.join(root, 'mounts/.locks'));
+    await writeFile(path.join(root, 'mounts/.locks/held.lock'), String(process.pid));
     await put('mounts/dead/f', 8, 9);
     // A pid that cannot be running: the lock is stale.
-    await writeFile(path.join(root, 'mounts/dead.lock'), '2147483646');
+    await writeFile(path.join(root, 'mounts/.locks/dead.lock'), '2147483646');
     await put('mounts/.new-abc/partial', 9, 0);
     for (const dir of ['apt', 'apt/archives', 'apt/lists', 'go', 'go/pkg', 'held', 'dead']) {
       const t = new Date(Date.now() - 9 * DAY);
@@ -80,7 +81,7 @@ describe('cache disk usage and prune', () => {
     // Older than 5 days: go, held and dead; held stays while its build runs.
     const result = await pruneCache(root, { olderThanMs: 5 * DAY });
     expect(result.removed).toEqual({ items: 2, bytes: 58 });
-    expect((await readdir(path.join(root, 'mounts'))).sort()).toEqual(['.new-abc', 'apt', 'dead.lock', 'held', 'held.lock']);
+    expect((await readdir(path.join(root, 'mounts'))).sort()).toEqual(['.locks', '.new-abc', 'apt', 'held']);
     expect(await readdir(path.join(root, 'mounts/apt/archives'))).toEqual(['a.deb']);
   });
 

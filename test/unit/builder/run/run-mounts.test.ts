@@ -7,7 +7,7 @@ import { chmod, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSecretFlag, parseSshFlag } from '../../../../src/builder/run/mounts/build-secrets.js';
-import { cacheDirName, openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
+import { cacheDirName, cacheLockFile, openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
 import { cleanMountSource } from '../../../../src/builder/run/mounts/mount-source.js';
 import { runMountIdentities } from '../../../../src/builder/run/mounts/step-mounts.js';
 import type { StepContext } from '../../../../src/builder/executor/step-context.js';
@@ -155,16 +155,18 @@ describe('cache mount directories', () => {
     const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
     await mkdir(root, { recursive: true });
     await mkdir(path.join(root, 'y'));
-    await writeFile(path.join(root, 'y.lock'), '999999999');
+    await mkdir(path.dirname(cacheLockFile(root, 'y')));
+    await writeFile(cacheLockFile(root, 'y'), '999999999');
     const c = await openCacheDir({ root, id: 'y', sharing: 'locked', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() });
-    expect((await readFile(path.join(root, 'y.lock'), 'utf8')).trim()).toBe(String(process.pid));
+    expect((await readFile(cacheLockFile(root, 'y'), 'utf8')).trim()).toBe(String(process.pid));
     await c.release();
   });
 
   it('takes over a lock left without a pid by a crash, once it is old (not one still being written)', async () => {
     const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
     await mkdir(path.join(root, 'z'), { recursive: true });
-    const lock = path.join(root, 'z.lock');
+    const lock = cacheLockFile(root, 'z');
+    await mkdir(path.dirname(lock));
     await writeFile(lock, '');
     await utimes(lock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     const req = { root, id: 'z', sharing: 'locked', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() } as const;
@@ -181,7 +183,8 @@ describe('cache mount directories', () => {
     let most = 0;
     // Rounds of takers starting a little apart, so that one reads the stale pid while another is replacing the lock.
     for (let round = 0; round < 8; round++) {
-      await writeFile(path.join(root, 'w.lock'), '999999999');
+      await mkdir(path.dirname(cacheLockFile(root, 'w')), { recursive: true });
+      await writeFile(cacheLockFile(root, 'w'), '999999999');
       await Promise.all(
         Array.from({ length: 10 }, async (_, i) => {
           for (let n = 0; n < i; n++) await new Promise((r) => setImmediate(r));
@@ -194,5 +197,27 @@ describe('cache mount directories', () => {
       );
     }
     expect(most).toBe(1);
+  });
+
+  it('an id ending in .lock is a cache like any other: neither it nor the id without the suffix takes the other for its lock', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    const req = { uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() } as const;
+    const within = <T>(p: Promise<T>): Promise<T | 'timeout'> => Promise.race([p, new Promise<'timeout'>((r) => setTimeout(r, 10_000, 'timeout'))]);
+    const plain = await openCacheDir({ ...req, root, id: 'x', sharing: 'locked' });
+    const suffixed = await within(openCacheDir({ ...req, root, id: 'x.lock', sharing: 'locked' }));
+    expect(suffixed).not.toBe('timeout');
+    if (suffixed === 'timeout') return;
+    expect(suffixed.path).toBe(path.join(root, 'x.lock'));
+    await writeFile(path.join(suffixed.path, 'f'), 'in the cache x.lock');
+    await plain.release();
+    await suffixed.release();
+    // Made the other way round, the suffixed id's directory is no lock of x's either.
+    const root2 = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    const first = await openCacheDir({ ...req, root: root2, id: 'y.lock', sharing: 'shared' });
+    const second = await within(openCacheDir({ ...req, root: root2, id: 'y', sharing: 'locked' }));
+    expect(second).not.toBe('timeout');
+    if (second !== 'timeout') await second.release();
+    await first.release();
+    expect((await readdir(root2)).sort()).toEqual(['.locks', 'y', 'y.lock']);
   });
 });
