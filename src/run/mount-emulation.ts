@@ -6,9 +6,14 @@
  * what was moved aside is put back (RootfsScaffold's undo), so that the
  * snapshot sees nothing of them. An SSH agent's socket cannot be copied:
  * a socket in the rootfs relays each connection to it.
+ *
+ * A copied cache is not shared between steps: the builder locks it for the
+ * step (`sharing=shared` is `locked` here, see cache-mount.ts), so no other
+ * step reads it while this one copies back, and no step's writes are undone
+ * by another's copy.
  */
 import { spawn } from 'node:child_process';
-import { chmod, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
@@ -111,8 +116,8 @@ export class EmulatedMounts {
       const was = await lstat(source);
       if (st === undefined || st.isSymbolicLink() || st.isDirectory() !== was.isDirectory()) continue;
       if (was.isDirectory()) {
-        await rm(source, { recursive: true, force: true });
-        await mkdir(source);
+        // Emptied, not replaced: the cache directory keeps its inode, owner and mode, and a step of another build that mounts it still sees it.
+        for (const name of await readdir(source)) await rm(path.join(source, name), { recursive: true, force: true });
         await copyTree(cp, [`${target}/.`, `${source}/`]);
       } else {
         await copyTree(cp, [target, source]);

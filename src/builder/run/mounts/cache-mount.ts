@@ -4,7 +4,8 @@
  * `shared` lets every step use it at once; `locked` makes a step wait for
  * the one using it (a lock file in `mounts/.locks/`, src/oci/file-lock.ts);
  * `private` takes it if no one holds it and otherwise works on a fresh copy
- * of it, discarded after the step.
+ * of it, discarded after the step. Where the runner copies mounts in and out
+ * instead of mounting them, `shared` is `locked`.
  */
 import { spawn } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, mkdtemp, rename, rm, utimes } from 'node:fs/promises';
@@ -19,6 +20,8 @@ export interface CacheDirRequest {
   root: string;
   id: string;
   sharing: CacheSharing;
+  /** The runner copies the cache into the rootfs and back (src/run/mount-emulation.ts): `shared` is then `locked`. */
+  copied?: boolean | undefined;
   uid: number;
   gid: number;
   mode: number;
@@ -73,7 +76,11 @@ export async function openCacheDir(req: CacheDirRequest): Promise<CacheDir> {
   const now = new Date();
   await utimes(dir, now, now).catch(() => undefined);
   const unlocked: CacheDir = { path: dir, release: () => Promise.resolve() };
-  if (req.sharing === 'shared') return unlocked;
+  // Copies cannot be shared: two steps each working on a copy of one cache
+  // would each copy theirs back, the last one undoing the other's writes, and
+  // one could copy in while another copies back. Taking turns keeps every
+  // step's writes, as a shared mount would.
+  if (req.sharing === 'shared' && req.copied !== true) return unlocked;
   const lockFile = cacheLockFile(req.root, req.id);
   await mkdir(path.dirname(lockFile), { recursive: true }).catch((err: unknown) => {
     throw fsError(err, path.dirname(lockFile), 'create the cache mount locks directory');

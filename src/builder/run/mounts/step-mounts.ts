@@ -77,8 +77,9 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
     case 'cache': {
       const cacheRoot = ctx.env.cacheMountsDir;
       const seed = m.from !== undefined || m.source !== '' ? async (dir: string) => void (await copyMountSource(ctx, m.from, m.source, dir)) : undefined;
+      const copied = (await ctx.env.runner()).copiesMounts === true;
       const cache = await openCacheDir({
-        root: cacheRoot, id: m.id, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, seed, tmpDir: scratch.root, signal: ctx.env.signal,
+        root: cacheRoot, id: m.id, sharing: m.sharing, copied, uid: m.uid, gid: m.gid, mode: m.mode, seed, tmpDir: scratch.root, signal: ctx.env.signal,
         setOwner: (dir, uid, gid) => giveTo(ctx, dir, uid, gid),
       });
       releases.push(() => cache.release());

@@ -151,6 +151,25 @@ describe('cache mount directories', () => {
     await alone.release();
   });
 
+  it('shared, where the runner copies mounts in and out: steps take turns, so no copy-back undoes another step\'s writes', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    const req = { root, id: 'apt', sharing: 'shared', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() } as const;
+    const first = await openCacheDir({ ...req, copied: true });
+    let secondGot = false;
+    const second = openCacheDir({ ...req, copied: true }).then((c) => {
+      secondGot = true;
+      return c;
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(secondGot).toBe(false);
+    // A runner that mounts shares it at once.
+    const mounted = await openCacheDir(req);
+    expect(mounted.path).toBe(first.path);
+    await mounted.release();
+    await first.release();
+    await (await second).release();
+  });
+
   it('takes over a lock whose process is gone', async () => {
     const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
     await mkdir(root, { recursive: true });
