@@ -2,7 +2,7 @@
  * RUN --mount=type=cache: a directory under `<cache-dir>/mounts/` per id,
  * kept between builds and never part of a layer. `sharing` as BuildKit:
  * `shared` lets every step use it at once; `locked` makes a step wait for
- * the one using it (a lock file in `mounts/.locks/`, src/oci/file-lock.ts);
+ * the one using it (a lock file, see cache-mount-uses.ts for the layout);
  * `private` takes it if no one holds it and otherwise works on a fresh copy
  * of it, discarded after the step. Where the runner copies mounts in and out
  * instead of mounting them, `shared` is `locked`.
@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, mkdtemp, rename, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { acquireFileLock, tryFileLock, type HeldFileLock } from '../../../oci/file-lock.js';
+import { cacheDirName, cacheLockFile, cacheTempName, useCacheDir } from './cache-mount-uses.js';
 import { HoistError } from '../../../errors.js';
 import { fsError } from '../../../fs-errors.js';
 import type { CacheSharing } from './run-mounts.js';
@@ -41,50 +42,34 @@ export interface CacheDir {
   release(): Promise<void>;
 }
 
-/** The directory name of an id: readable, and never a path of its own (`/root/.cache` has slashes). */
-export function cacheDirName(id: string): string {
-  return encodeURIComponent(id).replace(/^\./, '%2E');
-}
-
-/** Where cache mount locks live under `root`: apart from the directories, so that no id's directory is another id's lock. */
-export const CACHE_LOCKS_DIR = '.locks';
-
-/**
- * The lock file of the cache `id` under `root`: `.locks/<directory name>.lock`.
- * Directory names never start with a dot nor contain a slash, so no id's
- * lock is another id's lock or directory, nor file-lock's `.tmp-*` and
- * `*.lock.takeover` beside it.
- */
-export function cacheLockFile(root: string, id: string): string {
-  return cacheLockFileOf(path.join(root, cacheDirName(id)));
-}
-
-/** The lock file of the cache directory `dir`. */
-export function cacheLockFileOf(dir: string): string {
-  return path.join(path.dirname(dir), CACHE_LOCKS_DIR, `${path.basename(dir)}.lock`);
-}
-
 /** The cache directory for `req.id`, created (and seeded) on first use; for `locked` and `private`, the lock taken. */
 export async function openCacheDir(req: CacheDirRequest): Promise<CacheDir> {
-  const name = cacheDirName(req.id);
-  const dir = path.join(req.root, name);
+  const dir = path.join(req.root, cacheDirName(req.id));
   await mkdir(req.root, { recursive: true }).catch((err: unknown) => {
     throw fsError(err, req.root, 'create the cache mounts directory');
   });
-  await createOnce(dir, req);
-  // Its last use, for hoist cache prune: a step that only reads the cache changes no mtime in it.
-  const now = new Date();
-  await utimes(dir, now, now).catch(() => undefined);
-  const unlocked: CacheDir = { path: dir, release: () => Promise.resolve() };
+  // Recorded as used before anything else, so that hoist cache prune leaves it alone (cache-mount-uses.ts).
+  const endUse = await useCacheDir(dir, () => createOnce(dir, req), req.signal);
+  try {
+    // Its last use, for hoist cache prune: a step that only reads the cache changes no mtime in it.
+    const now = new Date();
+    await utimes(dir, now, now).catch(() => undefined);
+    const cache = await take(dir, req);
+    return { path: cache.path, release: () => cache.release().finally(endUse) };
+  } catch (err) {
+    await endUse();
+    throw err;
+  }
+}
+
+/** The cache directory `dir` as `req.sharing` lets the step have it. */
+async function take(dir: string, req: CacheDirRequest): Promise<CacheDir> {
   // Copies cannot be shared: two steps each working on a copy of one cache
   // would each copy theirs back, the last one undoing the other's writes, and
   // one could copy in while another copies back. Taking turns keeps every
   // step's writes, as a shared mount would.
-  if (req.sharing === 'shared' && req.copied !== true) return unlocked;
+  if (req.sharing === 'shared' && req.copied !== true) return { path: dir, release: () => Promise.resolve() };
   const lockFile = cacheLockFile(req.root, req.id);
-  await mkdir(path.dirname(lockFile), { recursive: true }).catch((err: unknown) => {
-    throw fsError(err, path.dirname(lockFile), 'create the cache mount locks directory');
-  });
   const what = `the cache mount ${JSON.stringify(req.id)}`;
   const held = (lock: HeldFileLock): CacheDir => ({ path: dir, release: () => lock.release() });
   const free = await tryFileLock(lockFile, what);
@@ -101,7 +86,8 @@ export async function openCacheDir(req: CacheDirRequest): Promise<CacheDir> {
 /** Make `dir` with its owner and mode, seeded, in one rename: a concurrent build sees it whole or not at all. */
 async function createOnce(dir: string, req: CacheDirRequest): Promise<void> {
   if (await isDir(dir)) return;
-  const fresh = await mkdtemp(path.join(req.root, '.new-'));
+  const fresh = path.join(req.root, cacheTempName('new'));
+  await mkdir(fresh);
   try {
     if (req.seed !== undefined) {
       await rm(fresh, { recursive: true });

@@ -7,7 +7,8 @@ import { chmod, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSecretFlag, parseSshFlag } from '../../../../src/builder/run/mounts/build-secrets.js';
-import { cacheDirName, cacheLockFile, openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
+import { openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
+import { cacheDirName, cacheLockFile } from '../../../../src/builder/run/mounts/cache-mount-uses.js';
 import { cleanMountSource } from '../../../../src/builder/run/mounts/mount-source.js';
 import { runMountIdentities } from '../../../../src/builder/run/mounts/step-mounts.js';
 import type { StepContext } from '../../../../src/builder/executor/step-context.js';
