@@ -20,8 +20,15 @@ import { HoistError } from '../errors.js';
 import type { BindMount, ProcessSpec } from './process-spec.js';
 import type { RootfsScaffold } from './scaffold.js';
 
-/** `cp -a -- ARGS`: a RUN mount's files copied where no mount can be made. */
-export function copyTree(cp: string, args: readonly string[]): Promise<void> {
+const EMULATION_HINT = 'the chroot runner copies mounts in and out where it cannot mount them; check the free space of the scratch directory, or build where mount namespaces are allowed';
+
+/**
+ * `cp -a -- ARGS`: a RUN mount's files copied where no mount can be made, or
+ * a cache for a private use. `cp` is a path, or a name looked up in
+ * /usr/bin:/bin (spawned without the caller's environment). `hint`: what to
+ * do when it fails.
+ */
+export function copyTree(cp: string, args: readonly string[], hint = EMULATION_HINT): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cp, ['-a', '--', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: {} });
     let err = '';
@@ -30,9 +37,7 @@ export function copyTree(cp: string, args: readonly string[]): Promise<void> {
     child.on('close', (code) =>
       code === 0
         ? resolve()
-        : reject(new HoistError('RUN_MOUNT_COPY', `cannot copy a RUN mount's files (${args.join(' ')}): ${err.trim() || `cp exited ${code}`}`, {
-            hint: 'the chroot runner copies mounts in and out where it cannot mount them; check the free space of the scratch directory, or build where mount namespaces are allowed',
-          })),
+        : reject(new HoistError('RUN_MOUNT_COPY', `cannot copy a RUN mount's files (${args.join(' ')}): ${err.trim() || `cp exited ${code}`}`, { hint })),
     );
   });
 }

@@ -7,13 +7,13 @@
  * of it, discarded after the step. Where the runner copies mounts in and out
  * instead of mounting them, `shared` is `locked`.
  */
-import { spawn } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, mkdtemp, rename, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { acquireFileLock, tryFileLock, type HeldFileLock } from '../../../oci/file-lock.js';
 import { cacheDirName, cacheLockFile, cacheTempName, useCacheDir } from './cache-mount-uses.js';
 import { HoistError } from '../../../errors.js';
 import { fsError } from '../../../fs-errors.js';
+import { copyTree } from '../../../run/index.js';
 import type { CacheSharing } from './run-mounts.js';
 
 export interface CacheDirRequest {
@@ -76,7 +76,7 @@ async function take(dir: string, req: CacheDirRequest): Promise<CacheDir> {
   if (free !== undefined) return held(free);
   if (req.sharing === 'private') {
     const copy = await mkdtemp(path.join(req.tmpDir, 'cache-private-'));
-    await copyTree(dir, copy);
+    await copyTree('cp', [`${dir}/.`, `${copy}/`], 'a private cache mount is a copy of the cache while another step holds it: check the free space of the scratch directory');
     return { path: copy, release: () => rm(copy, { recursive: true, force: true }) };
   }
   // As BuildKit: a locked cache waits for the step using it, however long that step runs.
@@ -115,12 +115,4 @@ async function isDir(p: string): Promise<boolean> {
     throw new HoistError('RUN_CACHE_MOUNT', `the cache mount directory ${p} is not a directory`, { hint: 'remove it (hoist cache prune) and build again' });
   }
   return st !== undefined;
-}
-
-function copyTree(from: string, to: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('cp', ['-a', '--', `${from}/.`, `${to}/`], { stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new HoistError('RUN_CACHE_MOUNT', `cannot copy the cache mount ${from} for a private use`, { hint: 'check the free space of the scratch directory' }))));
-  });
 }
