@@ -66,7 +66,10 @@ export async function acquireFileLock(lockFile: string, what: string, options: F
     }
     // 5 ms, doubling up to 200 ms, jittered so that waiting writers do not retry in step.
     const delay = Math.min(200, 5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random());
-    await sleep(delay, undefined, options.signal ? { signal: options.signal } : {});
+    // Aborted: the abort's reason (a stage canceled because another failed), not Node's AbortError.
+    await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch((err: unknown) => {
+      throw options.signal?.aborted === true ? options.signal.reason : err;
+    });
   }
 }
 

@@ -78,4 +78,15 @@ describe('withFileLock', () => {
     await (await second).release();
     expect(readdirSync(dir)).toEqual([]);
   });
+
+  it('a wait that is aborted ends with the abort\'s reason', async () => {
+    const lock = path.join(tempDir('hoist-lock-'), 'cache.lock');
+    writeFileSync(lock, `${process.ppid}\n`);
+    const stop = new AbortController();
+    const waiting = acquireFileLock(lock, 'the cache', { waitMs: Infinity, signal: stop.signal }).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 100));
+    const reason = new HoistError('STAGE_CANCELED', 'canceled');
+    stop.abort(reason);
+    expect(await waiting).toBe(reason);
+  });
 });

@@ -53,6 +53,8 @@ export async function prepareStepMounts(ctx: StepContext, instr: RunInstr, workd
     for (const [i, m] of parsed.entries()) await prepareOne(ctx, instr, m, { root: scratch, own: path.join(scratch, String(i)) }, files, out, releases);
   } catch (err) {
     await release();
+    // Aborted while waiting for a cache lock or copying a source: the reason (STAGE_CANCELED when another stage failed) is what ended the step.
+    if (ctx.env.signal?.aborted === true) throw ctx.env.signal.reason;
     throw located(err, instr);
   }
   return out;

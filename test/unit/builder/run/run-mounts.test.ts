@@ -10,7 +10,9 @@ import { parseSecretFlag, parseSshFlag } from '../../../../src/builder/run/mount
 import { openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
 import { cacheDirName, cacheLockFile } from '../../../../src/builder/run/mounts/cache-mount-uses.js';
 import { cleanMountSource } from '../../../../src/builder/run/mounts/mount-source.js';
-import { runMountIdentities } from '../../../../src/builder/run/mounts/step-mounts.js';
+import { prepareStepMounts, runMountIdentities } from '../../../../src/builder/run/mounts/step-mounts.js';
+import { HoistError } from '../../../../src/errors.js';
+import type { StageFiles } from '../../../../snapshot/stage-files.js';
 import type { StepContext } from '../../../../src/builder/executor/step-context.js';
 import type { RunInstr } from '../../../../src/dockerfile/instructions/types.js';
 import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
@@ -241,3 +243,28 @@ describe('cache mount directories', () => {
     expect((await readdir(root2)).sort()).toEqual(['.locks', 'y', 'y.lock']);
   });
 });
+
+describe('a step waiting for a cache lock', () => {
+  it('ends with the cancel reason (STAGE_CANCELED) when its stage is canceled, not with an abort error', async () => {
+    const cacheMountsDir = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    await mkdir(path.dirname(cacheLockFile(cacheMountsDir, 'apt')), { recursive: true });
+    // Held by a live process that is not this one (vitest's parent).
+    await writeFile(cacheLockFile(cacheMountsDir, 'apt'), `${process.ppid}\n`);
+    const stop = new AbortController();
+    const ctx = {
+      env: { tmpDir: tempDir('hoist-cachemounts-tmp-'), cacheMountsDir, signal: stop.signal, runner: async () => ({ kind: 'userns' }) },
+      planned: {},
+      createdMtime: () => 0,
+    } as unknown as StepContext;
+    const files = { resolve: (p: string) => ({ path: p.replace(/^\/+/, '') }) } as unknown as StageFiles;
+    const instr = { kind: 'RUN', mounts: ['type=cache,id=apt,target=/var/cache/apt,sharing=locked'], location: at } as unknown as RunInstr;
+    const waiting = prepareStepMounts(ctx, instr, '/', files).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 300));
+    const reason = new HoistError('STAGE_CANCELED', 'canceled: another stage of the build failed');
+    stop.abort(reason);
+    const err = await Promise.race([waiting, new Promise((r) => setTimeout(r, 10_000, 'still waiting'))]);
+    expect(err).toBe(reason);
+    expect((err as HoistError).code).toBe('STAGE_CANCELED');
+  });
+});
+
