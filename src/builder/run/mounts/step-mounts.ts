@@ -12,6 +12,7 @@ import { DockerfileError } from '../../../dockerfile/errors.js';
 import type { RunInstr } from '../../../dockerfile/instructions/types.js';
 import { HoistError } from '../../../errors.js';
 import type { StepMount } from '../../../run/index.js';
+import type { FileDigests } from '../../cache/file-digests.js';
 import type { MountIdentity } from '../../cache/step-key.js';
 import type { StepContext } from '../../executor/step-context.js';
 import type { StageFiles } from '../../../../snapshot/stage-files.js';
@@ -135,16 +136,17 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
  * kind, mode, owner, link target and content digest, no times), a cache by
  * its id (never its content), a secret or an agent by its id alone (never
  * a secret's content, nor whether it was given), a tmpfs by its target.
+ * Context files' digests come from `digests` (hashed when their stat changed).
  * Reads bind sources; prepares, locks and writes nothing. In the order the
  * mounts are mounted.
  */
-export async function runMountIdentities(ctx: StepContext, instr: RunInstr, workdir: string): Promise<MountIdentity[]> {
+export async function runMountIdentities(ctx: StepContext, instr: RunInstr, workdir: string, digests: FileDigests): Promise<MountIdentity[]> {
   const out: MountIdentity[] = [];
   try {
     for (const m of parseRunMounts(instr.mounts, workdir, instr.location)) {
       switch (m.type) {
         case 'bind':
-          out.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source)}`, readonly: m.readonly });
+          out.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source, digests)}`, readonly: m.readonly });
           break;
         case 'cache':
           // from=/source= only seed a new cache: its content never was a key input.

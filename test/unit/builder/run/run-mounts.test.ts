@@ -16,6 +16,7 @@ import type { StageFiles } from '../../../../snapshot/stage-files.js';
 import type { StepContext } from '../../../../src/builder/executor/step-context.js';
 import type { RunInstr } from '../../../../src/dockerfile/instructions/types.js';
 import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
+import { FileDigests } from '../../../../src/builder/cache/file-digests.js';
 import { parseRunMount, parseRunMounts, parseSize } from '../../../../src/builder/run/mounts/run-mounts.js';
 import { tempDir } from '../../../helpers/build.js';
 
@@ -82,11 +83,12 @@ describe('mount identities for the cache key', () => {
   const run = (mounts: string[]): RunInstr => ({ kind: 'RUN', mounts, location: at }) as unknown as RunInstr;
 
   it('follow a bind source\'s content, mode and names, not its times, and never a secret\'s content', async () => {
+    const digests = await FileDigests.load(undefined);
     const dir = tempDir('hoist-identity-');
     await mkdir(path.join(dir, 'src/sub'), { recursive: true });
     await writeFile(path.join(dir, 'src/sub/a'), 'one');
     const instr = run(['target=/s,source=src', 'type=cache,target=/c', 'type=secret,id=tok', 'type=tmpfs,target=/t']);
-    const first = await runMountIdentities(stepOver(dir), instr, '/');
+    const first = await runMountIdentities(stepOver(dir), instr, '/', digests);
     // In mount order (by target).
     expect(first.map((m) => m.type)).toEqual(['cache', 'secret', 'bind', 'tmpfs']);
     expect(first[0]).toEqual({ type: 'cache', target: '/c', source: '/c', readonly: false });
@@ -94,18 +96,37 @@ describe('mount identities for the cache key', () => {
     expect(first[3]).toEqual({ type: 'tmpfs', target: '/t' });
     expect(first[2]).toMatchObject({ type: 'bind', target: '/s', readonly: true, source: expect.stringMatching(/^context:src:sha256:[0-9a-f]{64}$/) });
     await utimes(path.join(dir, 'src/sub/a'), 1000, 1000);
-    expect(await runMountIdentities(stepOver(dir), instr, '/')).toEqual(first);
+    expect(await runMountIdentities(stepOver(dir), instr, '/', digests)).toEqual(first);
     await writeFile(path.join(dir, 'src/sub/a'), 'two');
-    const second = await runMountIdentities(stepOver(dir), instr, '/');
+    const second = await runMountIdentities(stepOver(dir), instr, '/', digests);
     expect(second[2]?.source).not.toBe(first[2]?.source);
     await chmod(path.join(dir, 'src/sub/a'), 0o600);
-    const third = await runMountIdentities(stepOver(dir), instr, '/');
+    const third = await runMountIdentities(stepOver(dir), instr, '/', digests);
     expect(third[2]?.source).not.toBe(second[2]?.source);
     // What .dockerignore leaves out is not part of it.
     await writeFile(path.join(dir, 'src/ignored'), 'x');
-    expect((await runMountIdentities(stepOver(dir, ['src/ignored']), instr, '/'))[2]).toEqual(third[2]);
-    expect((await runMountIdentities(stepOver(dir), instr, '/'))[2]).not.toEqual(third[2]);
-    await expect(runMountIdentities(stepOver(dir), run(['target=/x,source=../etc']), '/')).rejects.toMatchObject({ code: 'RUN_MOUNT_SOURCE_OUTSIDE', message: expect.stringContaining('Dockerfile:7:') });
+    expect((await runMountIdentities(stepOver(dir, ['src/ignored']), instr, '/', digests))[2]).toEqual(third[2]);
+    expect((await runMountIdentities(stepOver(dir), instr, '/', digests))[2]).not.toEqual(third[2]);
+    await expect(runMountIdentities(stepOver(dir), run(['target=/x,source=../etc']), '/', digests)).rejects.toMatchObject({ code: 'RUN_MOUNT_SOURCE_OUTSIDE', message: expect.stringContaining('Dockerfile:7:') });
+  });
+  it('hash a context file again only when its stat changed (the FileDigests records COPY keys use)', async () => {
+    const dir = tempDir('hoist-identity-');
+    await mkdir(path.join(dir, 'src'), { recursive: true });
+    for (const name of ['a', 'b', 'c']) {
+      await writeFile(path.join(dir, 'src', name), name);
+      await utimes(path.join(dir, 'src', name), 1000, 1000);
+    }
+    // Hashed as if a minute from now: the files' ctimes (just set) are then past the racy window.
+    const digests = await FileDigests.load(undefined, () => BigInt(Date.now() + 60_000) * 1_000_000n);
+    const instr = run(['target=/s,source=src']);
+    const first = await runMountIdentities(stepOver(dir), instr, '/', digests);
+    expect(digests.counts).toEqual({ hashed: 3, reused: 0 });
+    expect(await runMountIdentities(stepOver(dir), instr, '/', digests)).toEqual(first);
+    expect(digests.counts).toEqual({ hashed: 3, reused: 3 });
+    await writeFile(path.join(dir, 'src', 'b'), 'B');
+    await utimes(path.join(dir, 'src', 'b'), 2000, 2000);
+    expect(await runMountIdentities(stepOver(dir), instr, '/', digests)).not.toEqual(first);
+    expect(digests.counts).toEqual({ hashed: 4, reused: 5 });
   });
 });
 
