@@ -1,19 +1,40 @@
 /**
- * A lock file beside a file that several processes update by
- * read-modify-write (an OCI layout's index.json): created with O_EXCL and
- * holding the owner's pid. A lock whose owner no longer runs is taken over;
- * one held by a live process is waited for, up to a bound, then reported.
+ * A lock file held by a process id: beside a file that several processes
+ * update by read-modify-write (an OCI layout's index.json), or guarding a
+ * directory used by one build at a time (a locked cache mount). A lock whose
+ * owner no longer runs is taken over; one held by a live process is waited
+ * for, up to a bound (none for `waitMs: Infinity`), then reported.
+ *
+ * The lock appears with its pid already in it (written to a file of its own,
+ * then hard-linked into place, which fails when a lock exists), so a crash
+ * never leaves a lock that names no owner. Where the file system has no hard
+ * links, it is created with O_EXCL and then written; such a lock still
+ * without a pid after UNWRITTEN_STALE_MS is stale.
+ *
+ * Taking over a stale lock is serialized by a second lock beside it
+ * (`<lock>.takeover`, held for microseconds): its holder checks again that
+ * the lock is the stale one and removes it. Without that, two processes that
+ * both found the same stale lock could each remove it, the second one
+ * removing the lock the first had just created, and both would hold it.
  */
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HoistError } from '../errors.js';
 import { errnoOf, fsError } from '../fs-errors.js';
 import { processIsRunning } from './process-alive.js';
 
 export interface FileLockOptions {
-  /** How long to wait for a live owner. Default 60 s: an index update takes milliseconds. */
+  /** How long to wait for a live owner. Default 60 s: an index update takes milliseconds. `Infinity`: as long as it takes. */
   waitMs?: number;
   signal?: AbortSignal | undefined;
+}
+
+/** A lock this process holds. */
+export interface HeldFileLock {
+  /** Remove the lock (only if it is still this one). */
+  release(): Promise<void>;
 }
 
 const DEFAULT_WAIT_MS = 60_000;
@@ -22,51 +43,95 @@ const UNWRITTEN_STALE_MS = 10_000;
 
 /** Run `fn` holding `lockFile`; the lock is removed afterwards, whatever happens. */
 export async function withFileLock<T>(lockFile: string, what: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
-  await acquire(lockFile, what, options);
+  const lock = await acquireFileLock(lockFile, what, options);
   try {
     return await fn();
   } finally {
-    await unlink(lockFile).catch(() => undefined);
+    await lock.release();
   }
 }
 
-async function acquire(lockFile: string, what: string, options: FileLockOptions): Promise<void> {
+/** Take `lockFile`, waiting for a live owner as `options` allow. */
+export async function acquireFileLock(lockFile: string, what: string, options: FileLockOptions = {}): Promise<HeldFileLock> {
   const deadline = Date.now() + (options.waitMs ?? DEFAULT_WAIT_MS);
   for (let attempt = 0; ; attempt++) {
     options.signal?.throwIfAborted();
-    if (await tryCreate(lockFile, what)) return;
-    const owner = await lockOwner(lockFile);
-    if (owner === 'gone') continue;
-    if (owner.stale) {
-      await removeIfUnchanged(lockFile, owner.ino);
-      continue;
-    }
+    const taken = await attemptLock(lockFile, what);
+    if (taken.held !== undefined) return taken.held;
     if (Date.now() >= deadline) {
-      const held = owner.pid === undefined ? '' : ` by process ${owner.pid}`;
+      const held = taken.pid === undefined ? '' : ` by process ${taken.pid}`;
       throw new HoistError('LOCKED', `cannot update ${what}: its lock ${lockFile} is held${held}`, {
         hint: `wait for the other hoist process to finish; if none is running, remove ${lockFile}`,
       });
     }
     // 5 ms, doubling up to 200 ms, jittered so that waiting writers do not retry in step.
     const delay = Math.min(200, 5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random());
-    await sleep(delay, undefined, options.signal ? { signal: options.signal } : {});
+    // Aborted: the abort's reason (a stage canceled because another failed), not Node's AbortError.
+    await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch((err: unknown) => {
+      throw options.signal?.aborted === true ? options.signal.reason : err;
+    });
   }
 }
 
-async function tryCreate(lockFile: string, what: string): Promise<boolean> {
+/** Take `lockFile` if no live process holds it (a stale lock is taken over); undefined when one does. */
+export async function tryFileLock(lockFile: string, what: string): Promise<HeldFileLock | undefined> {
+  return (await attemptLock(lockFile, what)).held;
+}
+
+/** Whether a live process holds `lockFile` (a stale lock counts as free). */
+export async function fileLockHeld(lockFile: string): Promise<boolean> {
+  const owner = await lockOwner(lockFile);
+  return owner !== 'gone' && !owner.stale;
+}
+
+/** One try: the lock, or the pid of the live process that holds it. Stale locks are taken over on the way. */
+async function attemptLock(lockFile: string, what: string): Promise<{ held?: HeldFileLock; pid?: number | undefined }> {
+  for (;;) {
+    const ino = await tryCreate(lockFile, what);
+    if (ino !== undefined) return { held: { release: () => removeIfUnchanged(lockFile, ino) } };
+    const owner = await lockOwner(lockFile);
+    if (owner === 'gone') continue;
+    if (!owner.stale) return { pid: owner.pid };
+    await takeOver(lockFile, owner.ino, what);
+  }
+}
+
+/** Create `lockFile` holding this process's pid; its inode, or undefined when it exists. */
+async function tryCreate(lockFile: string, what: string): Promise<number | undefined> {
+  // `.tmp-` and `.lock`: names hoist cache prune leaves alone.
+  const own = path.join(path.dirname(lockFile), `.tmp-${path.basename(lockFile)}.${process.pid}-${randomBytes(6).toString('hex')}`);
+  try {
+    await writeFile(own, `${process.pid}\n`, { mode: 0o644, flag: 'wx' });
+  } catch (err) {
+    throw fsError(err, own, `lock ${what} with`);
+  }
+  try {
+    await link(own, lockFile);
+    return (await stat(own)).ino;
+  } catch (err) {
+    if (errnoOf(err) === 'EEXIST') return undefined;
+    if (errnoOf(err) !== 'EPERM' && errnoOf(err) !== 'ENOTSUP' && errnoOf(err) !== 'EOPNOTSUPP') throw fsError(err, lockFile, `lock ${what} with`);
+    return createExclusive(lockFile, what);
+  } finally {
+    await unlink(own).catch(() => undefined);
+  }
+}
+
+/** Where there are no hard links: O_EXCL, then the pid (briefly a lock without one). */
+async function createExclusive(lockFile: string, what: string): Promise<number | undefined> {
   let handle;
   try {
     handle = await open(lockFile, 'wx', 0o644);
   } catch (err) {
-    if (errnoOf(err) === 'EEXIST') return false;
+    if (errnoOf(err) === 'EEXIST') return undefined;
     throw fsError(err, lockFile, `lock ${what} with`);
   }
   try {
     await handle.writeFile(`${process.pid}\n`);
+    return (await handle.stat()).ino;
   } finally {
     await handle.close();
   }
-  return true;
 }
 
 type Owner = 'gone' | { pid: number | undefined; stale: boolean; ino: number };
@@ -80,11 +145,32 @@ async function lockOwner(lockFile: string): Promise<Owner> {
 }
 
 /**
- * Remove a stale lock unless another process has replaced it meanwhile (a
- * new inode). The check and the unlink are not one atomic step, but the
- * window is microseconds and needs two writers finding the same stale lock.
+ * Remove the stale lock `lockFile` (inode `ino`) holding its takeover lock,
+ * so that no other process removes a lock in the meantime: if it is still
+ * that inode, and still stale, no one can have replaced it. When another
+ * process holds the takeover lock, returns without waiting: the caller looks
+ * at the lock again.
  */
-async function removeIfUnchanged(lockFile: string, ino: number): Promise<void> {
-  const now = await stat(lockFile).catch(() => undefined);
-  if (now?.ino === ino) await unlink(lockFile).catch(() => undefined);
+async function takeOver(lockFile: string, ino: number, what: string): Promise<void> {
+  const guard = `${lockFile}.takeover`;
+  const guardIno = await tryCreate(guard, what);
+  if (guardIno === undefined) {
+    const owner = await lockOwner(guard);
+    // Its holder died within its few microseconds: the guard alone is removed, checked by inode.
+    if (owner !== 'gone' && owner.stale) await removeIfUnchanged(guard, owner.ino);
+    else await sleep(1);
+    return;
+  }
+  try {
+    const now = await lockOwner(lockFile);
+    if (now !== 'gone' && now.stale && now.ino === ino) await unlink(lockFile).catch(() => undefined);
+  } finally {
+    await removeIfUnchanged(guard, guardIno);
+  }
+}
+
+/** Remove `file` unless it is no longer the inode `ino` (another process's lock now). */
+async function removeIfUnchanged(file: string, ino: number): Promise<void> {
+  const now = await stat(file).catch(() => undefined);
+  if (now?.ino === ino) await unlink(file).catch(() => undefined);
 }

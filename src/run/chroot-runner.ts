@@ -21,6 +21,10 @@ export class ChrootRunner implements Runner {
   readonly kind = 'chroot' as const;
   constructor(private readonly opts: ChrootOptions) {}
 
+  get copiesMounts(): boolean {
+    return !this.opts.mountNamespace;
+  }
+
   async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
     checkSpec(spec);
     if (this.opts.mountNamespace) return runInNamespace(this.kind, [], true, this.opts, spec, io, signal);

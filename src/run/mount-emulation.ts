@@ -6,17 +6,29 @@
  * what was moved aside is put back (RootfsScaffold's undo), so that the
  * snapshot sees nothing of them. An SSH agent's socket cannot be copied:
  * a socket in the rootfs relays each connection to it.
+ *
+ * A copied cache is not shared between steps: the builder locks it for the
+ * step (`sharing=shared` is `locked` here, see cache-mount.ts), so no other
+ * step reads it while this one copies back, and no step's writes are undone
+ * by another's copy.
  */
 import { spawn } from 'node:child_process';
-import { chmod, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 import type { BindMount, ProcessSpec } from './process-spec.js';
 import type { RootfsScaffold } from './scaffold.js';
 
-/** `cp -a -- ARGS`: a RUN mount's files copied where no mount can be made. */
-export function copyTree(cp: string, args: readonly string[]): Promise<void> {
+const EMULATION_HINT = 'the chroot runner copies mounts in and out where it cannot mount them; check the free space of the scratch directory, or build where mount namespaces are allowed';
+
+/**
+ * `cp -a -- ARGS`: a RUN mount's files copied where no mount can be made, or
+ * a cache for a private use. `cp` is a path, or a name looked up in
+ * /usr/bin:/bin (spawned without the caller's environment). `hint`: what to
+ * do when it fails.
+ */
+export function copyTree(cp: string, args: readonly string[], hint = EMULATION_HINT): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cp, ['-a', '--', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: {} });
     let err = '';
@@ -25,9 +37,7 @@ export function copyTree(cp: string, args: readonly string[]): Promise<void> {
     child.on('close', (code) =>
       code === 0
         ? resolve()
-        : reject(new HoistError('RUN_MOUNT_COPY', `cannot copy a RUN mount's files (${args.join(' ')}): ${err.trim() || `cp exited ${code}`}`, {
-            hint: 'the chroot runner copies mounts in and out where it cannot mount them; check the free space of the scratch directory, or build where mount namespaces are allowed',
-          })),
+        : reject(new HoistError('RUN_MOUNT_COPY', `cannot copy a RUN mount's files (${args.join(' ')}): ${err.trim() || `cp exited ${code}`}`, { hint })),
     );
   });
 }
@@ -111,8 +121,8 @@ export class EmulatedMounts {
       const was = await lstat(source);
       if (st === undefined || st.isSymbolicLink() || st.isDirectory() !== was.isDirectory()) continue;
       if (was.isDirectory()) {
-        await rm(source, { recursive: true, force: true });
-        await mkdir(source);
+        // Emptied, not replaced: the cache directory keeps its inode, owner and mode, and a step of another build that mounts it still sees it.
+        for (const name of await readdir(source)) await rm(path.join(source, name), { recursive: true, force: true });
         await copyTree(cp, [`${target}/.`, `${source}/`]);
       } else {
         await copyTree(cp, [target, source]);

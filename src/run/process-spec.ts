@@ -107,6 +107,8 @@ export interface RunNeeds {
 
 export interface Runner {
   readonly kind: RunnerKind;
+  /** RUN mounts are copies in the rootfs, copied back after the step (no mount can be made): two steps never see one cache directory at once. */
+  readonly copiesMounts?: boolean;
   /** How the step's ids land on disk where they are not the same (hoist unprivileged); undefined: the same. */
   readonly idMap?: IdMap;
   /**

@@ -8,17 +8,19 @@
  * what they read. Pruning removes the least recently used items first; a
  * step record whose blob is gone is a miss, never an error, so records and
  * blobs can go independently. Files being written (`.tmp-*`) and step locks
- * (`*.lock`) are left alone.
+ * (`*.lock`, `*.lock.takeover`: src/oci/file-lock.ts) are left alone.
  *
  * A `RUN --mount=type=cache` directory (`mounts/<id>`) is one item: removed
- * whole or kept whole, never while a live build holds its lock, and never
- * one being created (`mounts/.new-*`). Its last use is the newest mtime in it.
+ * whole or kept whole, never while a build uses it (cache-mount-uses.ts).
+ * Its last use is the newest mtime in it. What a killed build left there
+ * (`mounts/.new-*`, `.prune-*`) is removed by every prune once its owner is
+ * gone or it is a day old; one being made by a live build is left alone.
  */
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, readFile, rm, unlink } from 'node:fs/promises';
+import { lstat, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../../fs-errors.js';
-import { processIsRunning } from '../../oci/process-alive.js';
+import { removeCacheDir, staleCacheTemps } from '../run/mounts/cache-mount-uses.js';
 
 export type CachePart = 'blobs' | 'steps' | 'mounts' | 'other';
 
@@ -66,7 +68,7 @@ async function listFiles(dir: string, skip?: string): Promise<string[]> {
   const files: string[] = [];
   for (const e of entries) {
     // Files being written, and the locks of steps being built, belong to a build that runs now.
-    if (e.name.startsWith('.tmp-') || e.name.endsWith('.lock')) continue;
+    if (e.name.startsWith('.tmp-') || e.name.endsWith('.lock') || e.name.endsWith('.lock.takeover')) continue;
     const full = path.join(dir, e.name);
     if (full === skip) continue;
     if (e.isDirectory()) files.push(...(await listFiles(full)));
@@ -158,17 +160,9 @@ export function pruneSelection(items: readonly CacheItem[], options: PruneOption
   return byAge.filter((i) => chosen.has(i));
 }
 
-/** Whether a live build holds the lock of the cache mount directory `dir` (`<dir>.lock` with its pid). */
-async function mountInUse(dir: string): Promise<boolean> {
-  const holder = Number((await readFile(`${dir}.lock`, 'utf8').catch(() => '')).trim());
-  return Number.isInteger(holder) && holder > 0 && processIsRunning(holder);
-}
-
 async function removeItem(item: CacheItem): Promise<boolean> {
   if (item.part === 'mounts') {
-    if (await mountInUse(item.file)) return false;
-    await rm(item.file, { recursive: true, force: true });
-    return true;
+    return removeCacheDir(item.file);
   }
   try {
     await unlink(item.file);
@@ -185,6 +179,12 @@ export async function pruneCache(root: string, options: PruneOptions): Promise<P
   const selected = pruneSelection(items, options);
   const removed: CacheItem[] = [];
   for (const i of selected) if (await removeItem(i)) removed.push(i);
+  // Left by a killed build: garbage whatever the limits.
+  for (const dir of await staleCacheTemps(path.join(root, MOUNTS_DIR), options.now ?? Date.now())) {
+    const usage = await treeUsage(dir).catch(() => ({ bytes: 0, lastUsedMs: 0 }));
+    await rm(dir, { recursive: true, force: true });
+    removed.push({ part: 'mounts', file: dir, ...usage });
+  }
   const gone = new Set(removed);
   return { removed: usageOf(removed).total, kept: usageOf(items.filter((i) => !gone.has(i))).total };
 }

@@ -49,7 +49,7 @@ export async function stepKeyFields(ctx: StepContext, instr: Instruction, source
         network: instr.network ?? 'default',
         security: instr.security ?? 'sandbox',
         // What a bind mount shows (by content), a cache's id, a secret's id (never its content); the mount code loads only for a RUN with mounts.
-        mounts: instr.mounts.length > 0 ? await (await import('../run/mounts/step-mounts.js')).runMountIdentities(ctx, instr, stage.workdir()) : [],
+        mounts: instr.mounts.length > 0 ? await (await import('../run/mounts/step-mounts.js')).runMountIdentities(ctx, instr, stage.workdir(), sources.digests) : [],
       };
     case 'WORKDIR':
       return { kind: 'WORKDIR', path: posix.resolve(stage.workdir(), instr.path), user: stage.config.User ?? '' };
@@ -126,8 +126,17 @@ async function listing(items: readonly CopyItem[], instr: CopyInstr | AddInstr, 
     1,
   );
   for (const item of items) await planner.add(item);
+  return entriesDigest(planner.entries(), fs, digests);
+}
+
+/**
+ * The digest of entries laid out by a CopyPlanner (a COPY's sources, a RUN
+ * mount's source): path, type, mode, owner, link target, xattrs and content
+ * digest of each, never mtimes. The content of a file `fs` read from the
+ * context comes from `digests` (hashed again only when its stat changed).
+ */
+export async function entriesDigest(entries: readonly LayerEntry[], fs: ListingFs | undefined, digests: FileDigests): Promise<Digest> {
   // Stats (and the few hashes) overlap: one at a time, each waits a thread-pool round trip.
-  const entries = planner.entries();
   const listed: ListedSource[] = await mapLimit(entries, 32, (entry) => listedEntry(entry, fs, digests));
   // Files that are hard links of one another become links in the layer: the first one's path says which.
   const firstOfLink = new Map<string, string>();
@@ -162,14 +171,15 @@ function xattrsOf(xattrs: Xattrs | undefined): { xattrs?: Record<string, string>
   return { xattrs: Object.fromEntries(Object.entries(xattrs).map(([name, value]) => [name, Buffer.from(value).toString('base64')])) };
 }
 
-async function streamDigest(stream: Readable): Promise<Digest> {
+/** The SHA-256 of what `stream` gives. */
+export async function streamDigest(stream: Readable): Promise<Digest> {
   const hash = createHash('sha256');
   for await (const chunk of stream) hash.update(chunk as Buffer);
   return `sha256:${hash.digest('hex')}`;
 }
 
 /** The context, remembering where each regular file it hands out is on disk (the copy keeps the node's `open`). */
-class ListingFs implements SourceFs {
+export class ListingFs implements SourceFs {
   readonly description: string;
   readonly keepsOwners: boolean;
   readonly mayReinclude: boolean;

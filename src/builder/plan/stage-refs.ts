@@ -33,7 +33,7 @@ export function instructionStageDeps(instr: Instruction, stages: readonly Stage[
           : 'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround',
       );
     }
-    let index = stages.findIndex((s) => s.name === ref.toLowerCase());
+    let index = stageNamed(stages, ref);
     if (index < 0 && allowIndex && /^\d+$/.test(ref)) {
       index = Number(ref);
       if (index >= stages.length) fail(`invalid stage index ${ref}`, `stages are numbered from 0 to ${stages.length - 1}`);
@@ -54,18 +54,29 @@ export function instructionStageDeps(instr: Instruction, stages: readonly Stage[
   if ((instr.kind === 'COPY' || instr.kind === 'ADD') && instr.from !== undefined && instr.from !== '') {
     resolve(instr.from, '--from', true);
   }
-  if (instr.kind === 'RUN') {
-    for (const m of instr.mounts) {
-      let from: string | undefined;
-      try {
-        from = parseMountSpec(m).from;
-      } catch (err) {
-        fail(`RUN --mount: ${(err as Error).message}`, 'write --mount=type=bind|cache|tmpfs|secret|ssh,target=PATH[,option=value...] (BuildKit\'s options)');
-      }
-      if (from !== undefined) resolve(from, 'from', false);
+  const badMount = (err: Error): never => fail(`RUN --mount: ${err.message}`, 'write --mount=type=bind|cache|tmpfs|secret|ssh,target=PATH[,option=value...] (BuildKit\'s options)');
+  for (const from of runMountFroms(instr, badMount)) resolve(from, 'from', false);
+  return deps;
+}
+
+/** The index of the stage named `ref` (names are lower case), or -1. */
+function stageNamed(stages: readonly Stage[], ref: string): number {
+  return stages.findIndex((s) => s.name === ref.toLowerCase());
+}
+
+/** The `from=` of each mount of a RUN that has one; a mount that does not parse goes to `bad` (and is skipped if `bad` returns). */
+function runMountFroms(instr: Instruction, bad: (err: Error) => void): string[] {
+  if (instr.kind !== 'RUN') return [];
+  const froms: string[] = [];
+  for (const m of instr.mounts) {
+    try {
+      const { from } = parseMountSpec(m);
+      if (from !== undefined) froms.push(from);
+    } catch (err) {
+      bad(err as Error);
     }
   }
-  return deps;
+  return froms;
 }
 
 /**
@@ -85,24 +96,16 @@ function refuseNearMiss(ref: string, what: string, stages: readonly Stage[], cur
 /** The stage a COPY/ADD --from reads (already checked by instructionStageDeps). */
 export function copyFromStage(instr: Instruction, stages: readonly Stage[]): number | undefined {
   if ((instr.kind !== 'COPY' && instr.kind !== 'ADD') || instr.from === undefined || instr.from === '') return undefined;
-  const byName = stages.findIndex((s) => s.name === (instr.from as string).toLowerCase());
+  const byName = stageNamed(stages, instr.from);
   if (byName >= 0) return byName;
   return /^\d+$/.test(instr.from) ? Number(instr.from) : undefined;
 }
 
 /** The stages a RUN's mounts read (`from=` a stage name, already checked by instructionStageDeps), by that name; undefined when none. */
 export function runMountStages(instr: Instruction, stages: readonly Stage[]): ReadonlyMap<string, number> | undefined {
-  if (instr.kind !== 'RUN') return undefined;
   const found = new Map<string, number>();
-  for (const m of instr.mounts) {
-    let from: string | undefined;
-    try {
-      from = parseMountSpec(m).from;
-    } catch {
-      continue;
-    }
-    if (from === undefined) continue;
-    const index = stages.findIndex((s) => s.name === from.toLowerCase());
+  for (const from of runMountFroms(instr, () => undefined)) {
+    const index = stageNamed(stages, from);
     if (index >= 0) found.set(from, index);
   }
   return found.size > 0 ? found : undefined;

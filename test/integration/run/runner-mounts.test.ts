@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,21 @@ describe.each(CASES)('$name runner', (c) => {
     expect(second.out).toBe('first\n');
     expect(await readFile(path.join(cache, 'state'), 'utf8')).toBe('first\nsecond\n');
     expect(await listTree(rootfs)).toEqual(before);
+  }, 120_000);
+
+  it('leaves the cache directory itself in place, with its mode, when the step has written to it (another build may be using it)', async () => {
+    // The builder locks a shared cache for a runner that copies it (cache-mount.ts): this one says whether it does.
+    expect(c.make().copiesMounts ?? false).toBe(c.name.includes('copies'));
+    const cache = path.join(work, `kept-cache-${c.name.replace(/\W+/g, '-')}`);
+    await mkdir(cache);
+    await writeFile(path.join(cache, 'old'), 'old\n');
+    await chmod(cache, 0o750);
+    const before = await stat(cache);
+    const mount: StepMount = { source: cache, target: '/root/.cache/kept', writeBack: true };
+    expect((await run(c.make(), 'rm /root/.cache/kept/old; echo new > /root/.cache/kept/new', [mount])).exitCode).toBe(0);
+    const after = await stat(cache);
+    expect({ ino: after.ino, mode: after.mode & 0o7777 }).toEqual({ ino: before.ino, mode: 0o750 });
+    expect(await readdir(cache)).toEqual(['new']);
   }, 120_000);
 
   it('mounts inside a read-only bind (a cache under a source tree), leaving the bind source and the rootfs as they were', async () => {

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../src/errors.js';
-import { withFileLock } from '../../../src/oci/file-lock.js';
+import { acquireFileLock, fileLockHeld, tryFileLock, withFileLock } from '../../../src/oci/file-lock.js';
 import { tempDir } from '../../helpers/build.js';
 
 describe('withFileLock', () => {
@@ -54,5 +54,39 @@ describe('withFileLock', () => {
     writeFileSync(lock, '');
     utimesSync(lock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     expect(await withFileLock(lock, 'the index', async () => 'ran', { waitMs: 0 })).toBe('ran');
+  });
+
+  it('tryFileLock: undefined while a live process holds the lock, the lock once it is free; a waiter without bound gets it on release; nothing else is left beside it', async () => {
+    const dir = tempDir('hoist-lock-');
+    const lock = path.join(dir, 'cache.lock');
+    writeFileSync(lock, `${process.ppid}\n`);
+    expect(await fileLockHeld(lock)).toBe(true);
+    expect(await tryFileLock(lock, 'the cache')).toBeUndefined();
+    writeFileSync(lock, `${2 ** 22 + 1}\n`);
+    expect(await fileLockHeld(lock)).toBe(false);
+    const first = await tryFileLock(lock, 'the cache');
+    expect(first).toBeDefined();
+    expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
+    let waited = false;
+    const second = acquireFileLock(lock, 'the cache', { waitMs: Infinity }).then((held) => {
+      waited = true;
+      return held;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(waited).toBe(false);
+    await first?.release();
+    await (await second).release();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a wait that is aborted ends with the abort\'s reason', async () => {
+    const lock = path.join(tempDir('hoist-lock-'), 'cache.lock');
+    writeFileSync(lock, `${process.ppid}\n`);
+    const stop = new AbortController();
+    const waiting = acquireFileLock(lock, 'the cache', { waitMs: Infinity, signal: stop.signal }).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 100));
+    const reason = new HoistError('STAGE_CANCELED', 'canceled');
+    stop.abort(reason);
+    expect(await waiting).toBe(reason);
   });
 });

@@ -2,17 +2,18 @@
  * RUN --mount=type=cache: a directory under `<cache-dir>/mounts/` per id,
  * kept between builds and never part of a layer. `sharing` as BuildKit:
  * `shared` lets every step use it at once; `locked` makes a step wait for
- * the one using it (a lock file beside it, held by a process id); `private`
- * takes it if no one holds it and otherwise works on a fresh copy of it,
- * discarded after the step.
+ * the one using it (a lock file, see cache-mount-uses.ts for the layout);
+ * `private` takes it if no one holds it and otherwise works on a fresh copy
+ * of it, discarded after the step. Where the runner copies mounts in and out
+ * instead of mounting them, `shared` is `locked`.
  */
-import { spawn } from 'node:child_process';
-import { chmod, chown, lstat, mkdir, mkdtemp, open, readFile, rename, rm, utimes } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, rename, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { processIsRunning } from '../../../oci/process-alive.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { acquireFileLock, tryFileLock, type HeldFileLock } from '../../../oci/file-lock.js';
+import { cacheDirName, cacheLockFile, cacheTempName, useCacheDir } from './cache-mount-uses.js';
 import { HoistError } from '../../../errors.js';
 import { fsError } from '../../../fs-errors.js';
+import { copyTree } from '../../../run/index.js';
 import type { CacheSharing } from './run-mounts.js';
 
 export interface CacheDirRequest {
@@ -20,6 +21,8 @@ export interface CacheDirRequest {
   root: string;
   id: string;
   sharing: CacheSharing;
+  /** The runner copies the cache into the rootfs and back (src/run/mount-emulation.ts): `shared` is then `locked`. */
+  copied?: boolean | undefined;
   uid: number;
   gid: number;
   mode: number;
@@ -39,60 +42,52 @@ export interface CacheDir {
   release(): Promise<void>;
 }
 
-/** The directory name of an id: readable, and never a path of its own (`/root/.cache` has slashes). */
-export function cacheDirName(id: string): string {
-  return encodeURIComponent(id).replace(/^\./, '%2E');
-}
-
-/** Take the lock file `file`: true when taken, false when a live process holds it. A lock whose process is gone is taken over. */
-async function tryLock(file: string): Promise<boolean> {
-  for (;;) {
-    try {
-      const handle = await open(file, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(err, file, 'create the cache mount lock');
-    }
-    const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-    // A lock just created may not have its pid written yet: it counts as held.
-    if (!Number.isInteger(holder) || holder <= 0 || processIsRunning(holder)) return false;
-    await rm(file, { force: true });
-  }
-}
-
 /** The cache directory for `req.id`, created (and seeded) on first use; for `locked` and `private`, the lock taken. */
 export async function openCacheDir(req: CacheDirRequest): Promise<CacheDir> {
-  const name = cacheDirName(req.id);
-  const dir = path.join(req.root, name);
+  const dir = path.join(req.root, cacheDirName(req.id));
   await mkdir(req.root, { recursive: true }).catch((err: unknown) => {
     throw fsError(err, req.root, 'create the cache mounts directory');
   });
-  await createOnce(dir, req);
-  // Its last use, for hoist cache prune: a step that only reads the cache changes no mtime in it.
-  const now = new Date();
-  await utimes(dir, now, now).catch(() => undefined);
-  const unlocked: CacheDir = { path: dir, release: () => Promise.resolve() };
-  if (req.sharing === 'shared') return unlocked;
-  const lock = path.join(req.root, `${name}.lock`);
-  const held: CacheDir = { path: dir, release: () => rm(lock, { force: true }) };
-  if (await tryLock(lock)) return held;
+  // Recorded as used before anything else, so that hoist cache prune leaves it alone (cache-mount-uses.ts).
+  const endUse = await useCacheDir(dir, () => createOnce(dir, req), req.signal);
+  try {
+    // Its last use, for hoist cache prune: a step that only reads the cache changes no mtime in it.
+    const now = new Date();
+    await utimes(dir, now, now).catch(() => undefined);
+    const cache = await take(dir, req);
+    return { path: cache.path, release: () => cache.release().finally(endUse) };
+  } catch (err) {
+    await endUse();
+    throw err;
+  }
+}
+
+/** The cache directory `dir` as `req.sharing` lets the step have it. */
+async function take(dir: string, req: CacheDirRequest): Promise<CacheDir> {
+  // Copies cannot be shared: two steps each working on a copy of one cache
+  // would each copy theirs back, the last one undoing the other's writes, and
+  // one could copy in while another copies back. Taking turns keeps every
+  // step's writes, as a shared mount would.
+  if (req.sharing === 'shared' && req.copied !== true) return { path: dir, release: () => Promise.resolve() };
+  const lockFile = cacheLockFile(req.root, req.id);
+  const what = `the cache mount ${JSON.stringify(req.id)}`;
+  const held = (lock: HeldFileLock): CacheDir => ({ path: dir, release: () => lock.release() });
+  const free = await tryFileLock(lockFile, what);
+  if (free !== undefined) return held(free);
   if (req.sharing === 'private') {
     const copy = await mkdtemp(path.join(req.tmpDir, 'cache-private-'));
-    await copyTree(dir, copy);
+    await copyTree('cp', [`${dir}/.`, `${copy}/`], 'a private cache mount is a copy of the cache while another step holds it: check the free space of the scratch directory');
     return { path: copy, release: () => rm(copy, { recursive: true, force: true }) };
   }
-  for (;;) {
-    await sleep(100, undefined, req.signal ? { signal: req.signal } : {});
-    if (await tryLock(lock)) return held;
-  }
+  // As BuildKit: a locked cache waits for the step using it, however long that step runs.
+  return held(await acquireFileLock(lockFile, what, { waitMs: Infinity, signal: req.signal }));
 }
 
 /** Make `dir` with its owner and mode, seeded, in one rename: a concurrent build sees it whole or not at all. */
 async function createOnce(dir: string, req: CacheDirRequest): Promise<void> {
   if (await isDir(dir)) return;
-  const fresh = await mkdtemp(path.join(req.root, '.new-'));
+  const fresh = path.join(req.root, cacheTempName('new'));
+  await mkdir(fresh);
   try {
     if (req.seed !== undefined) {
       await rm(fresh, { recursive: true });
@@ -120,12 +115,4 @@ async function isDir(p: string): Promise<boolean> {
     throw new HoistError('RUN_CACHE_MOUNT', `the cache mount directory ${p} is not a directory`, { hint: 'remove it (hoist cache prune) and build again' });
   }
   return st !== undefined;
-}
-
-function copyTree(from: string, to: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('cp', ['-a', '--', `${from}/.`, `${to}/`], { stdio: 'ignore' });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new HoistError('RUN_CACHE_MOUNT', `cannot copy the cache mount ${from} for a private use`, { hint: 'check the free space of the scratch directory' }))));
-  });
 }

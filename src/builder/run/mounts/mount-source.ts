@@ -7,7 +7,6 @@
  * copy is made as COPY makes a layer (same source readers, same rules),
  * then unpacked with the layer applier.
  */
-import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import path from 'node:path';
@@ -16,17 +15,17 @@ import { createTarStream } from '../../../../snapshot/layer-tar.js';
 import { applyLayers } from '../../../../snapshot/rootfs/index.js';
 import { HoistError } from '../../../errors.js';
 import type { Digest } from '../../../oci/digest.js';
-import { listingDigest, type ListedSource } from '../../cache/step-key.js';
+import type { FileDigests } from '../../cache/file-digests.js';
+import { entriesDigest, ListingFs } from '../../executor/step-keys.js';
 import { CopyPlanner } from '../../copy/copy-entries.js';
 import { resolveSources } from '../../copy/resolve-sources.js';
 import { ContextFs, ViewFs, type SourceFs } from '../../copy/source-fs.js';
 import type { StepContext } from '../../executor/step-context.js';
 import type { LayerEntry } from '../../../../snapshot/layer-entry.js';
-import type { Readable } from 'node:stream';
 
-/** Where `from` is read: the context, a stage of this build, or an image. */
+/** Where `from` is read: the context (remembering each file's path on disk, for FileDigests), a stage of this build, or an image. */
 async function sourceFs(ctx: StepContext, from: string | undefined): Promise<SourceFs> {
-  if (from === undefined) return new ContextFs(ctx.env.contextDir, ctx.env.ignore, null);
+  if (from === undefined) return new ListingFs(new ContextFs(ctx.env.contextDir, ctx.env.ignore, null));
   const stage = ctx.planned.mountStages?.get(from);
   if (stage !== undefined) return new ViewFs(await ctx.env.stageFiles(stage), `stage ${JSON.stringify(from)}`);
   return new ViewFs(await ctx.env.imageView(from), `image ${JSON.stringify(from)}`);
@@ -44,8 +43,8 @@ export function cleanMountSource(source: string, from: string | undefined): stri
   return posix.normalize(`/${normal}`).slice(1).replace(/\/+$/, '') || '.';
 }
 
-/** What COPY would lay out for `source` of `from` at `/`: the entries, and where a file source lands. */
-async function planMountSource(ctx: StepContext, from: string | undefined, source: string): Promise<{ entries: LayerEntry[]; fileName: string | undefined }> {
+/** What COPY would lay out for `source` of `from` at `/`: the entries, where a file source lands, and what read them. */
+async function planMountSource(ctx: StepContext, from: string | undefined, source: string): Promise<{ entries: LayerEntry[]; fileName: string | undefined; fs: SourceFs }> {
   const rel = cleanMountSource(source, from);
   const fs = await sourceFs(ctx, from);
   const matches = await resolveSources(fs, rel, 'RUN --mount');
@@ -60,7 +59,7 @@ async function planMountSource(ctx: StepContext, from: string | undefined, sourc
     1,
   );
   await planner.add({ kind: 'match', fs, match });
-  return { entries: planner.entries(), fileName: match.node.kind === 'dir' ? undefined : posix.basename(match.realRel) };
+  return { entries: planner.entries(), fileName: match.node.kind === 'dir' ? undefined : posix.basename(match.realRel), fs };
 }
 
 /**
@@ -76,29 +75,11 @@ export async function copyMountSource(ctx: StepContext, from: string | undefined
 
 /**
  * The identity of `source` of `from` for a cache key: every entry as the
- * copy would have it (path, kind, mode, owner, link target, content
- * digest), no times. Reads the source; writes nothing.
+ * copy would have it, listed as a COPY key lists its sources (step-keys.ts),
+ * no times; a context file is hashed again only when its stat changed
+ * (`digests`). Reads the source; writes nothing.
  */
-export async function mountSourceIdentity(ctx: StepContext, from: string | undefined, source: string): Promise<Digest> {
-  const { entries } = await planMountSource(ctx, from, source);
-  const listed: ListedSource[] = [];
-  for (const e of entries) {
-    if (e.kind === 'whiteout' || e.kind === 'opaque') continue;
-    const base = { path: e.path, kind: e.kind, mode: e.mode, uid: e.uid, gid: e.gid };
-    if (e.kind === 'file') listed.push({ ...base, content: await streamDigest(e.open()) });
-    else if (e.kind === 'symlink') listed.push({ ...base, linkTarget: e.linkname });
-    else if (e.kind === 'hardlink') listed.push({ ...base, linkTarget: e.target });
-    else listed.push(base);
-  }
-  return listingDigest(listed);
-}
-
-function streamDigest(stream: Readable): Promise<Digest> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    stream
-      .on('data', (c: Buffer) => hash.update(c))
-      .on('error', reject)
-      .on('end', () => resolve(`sha256:${hash.digest('hex')}`));
-  });
+export async function mountSourceIdentity(ctx: StepContext, from: string | undefined, source: string, digests: FileDigests): Promise<Digest> {
+  const { entries, fs } = await planMountSource(ctx, from, source);
+  return entriesDigest(entries, fs instanceof ListingFs ? fs : undefined, digests);
 }

@@ -12,6 +12,7 @@ import { DockerfileError } from '../../../dockerfile/errors.js';
 import type { RunInstr } from '../../../dockerfile/instructions/types.js';
 import { HoistError } from '../../../errors.js';
 import type { StepMount } from '../../../run/index.js';
+import type { FileDigests } from '../../cache/file-digests.js';
 import type { MountIdentity } from '../../cache/step-key.js';
 import type { StepContext } from '../../executor/step-context.js';
 import type { StageFiles } from '../../../../snapshot/stage-files.js';
@@ -53,6 +54,8 @@ export async function prepareStepMounts(ctx: StepContext, instr: RunInstr, workd
     for (const [i, m] of parsed.entries()) await prepareOne(ctx, instr, m, { root: scratch, own: path.join(scratch, String(i)) }, files, out, releases);
   } catch (err) {
     await release();
+    // Aborted while waiting for a cache lock or copying a source: the reason (STAGE_CANCELED when another stage failed) is what ended the step.
+    if (ctx.env.signal?.aborted === true) throw ctx.env.signal.reason;
     throw located(err, instr);
   }
   return out;
@@ -77,8 +80,9 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
     case 'cache': {
       const cacheRoot = ctx.env.cacheMountsDir;
       const seed = m.from !== undefined || m.source !== '' ? async (dir: string) => void (await copyMountSource(ctx, m.from, m.source, dir)) : undefined;
+      const copied = (await ctx.env.runner()).copiesMounts === true;
       const cache = await openCacheDir({
-        root: cacheRoot, id: m.id, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, seed, tmpDir: scratch.root, signal: ctx.env.signal,
+        root: cacheRoot, id: m.id, sharing: m.sharing, copied, uid: m.uid, gid: m.gid, mode: m.mode, seed, tmpDir: scratch.root, signal: ctx.env.signal,
         setOwner: (dir, uid, gid) => giveTo(ctx, dir, uid, gid),
       });
       releases.push(() => cache.release());
@@ -132,16 +136,17 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
  * kind, mode, owner, link target and content digest, no times), a cache by
  * its id (never its content), a secret or an agent by its id alone (never
  * a secret's content, nor whether it was given), a tmpfs by its target.
+ * Context files' digests come from `digests` (hashed when their stat changed).
  * Reads bind sources; prepares, locks and writes nothing. In the order the
  * mounts are mounted.
  */
-export async function runMountIdentities(ctx: StepContext, instr: RunInstr, workdir: string): Promise<MountIdentity[]> {
+export async function runMountIdentities(ctx: StepContext, instr: RunInstr, workdir: string, digests: FileDigests): Promise<MountIdentity[]> {
   const out: MountIdentity[] = [];
   try {
     for (const m of parseRunMounts(instr.mounts, workdir, instr.location)) {
       switch (m.type) {
         case 'bind':
-          out.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source)}`, readonly: m.readonly });
+          out.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source, digests)}`, readonly: m.readonly });
           break;
         case 'cache':
           // from=/source= only seed a new cache: its content never was a key input.

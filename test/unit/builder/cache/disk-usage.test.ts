@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheItems, pruneCache, pruneSelection, usageOf, type CacheItem } from '../../../../src/builder/cache/disk-usage.js';
 import { BlobStore } from '../../../../src/oci/blob-store.js';
+import { openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
 import { parseByteSize } from '../../../../cmd/cache.js';
 
 let root: string;
@@ -63,10 +64,11 @@ describe('cache disk usage and prune', () => {
     await put('mounts/apt/lists/l', 20, 1);
     await put('mounts/go/pkg/x', 50, 9);
     await put('mounts/held/f', 7, 9);
-    await writeFile(path.join(root, 'mounts/held.lock'), String(process.pid));
+    await mkdir(path.join(root, 'mounts/.locks'));
+    await writeFile(path.join(root, 'mounts/.locks/held.lock'), String(process.pid));
     await put('mounts/dead/f', 8, 9);
     // A pid that cannot be running: the lock is stale.
-    await writeFile(path.join(root, 'mounts/dead.lock'), '2147483646');
+    await writeFile(path.join(root, 'mounts/.locks/dead.lock'), '2147483646');
     await put('mounts/.new-abc/partial', 9, 0);
     for (const dir of ['apt', 'apt/archives', 'apt/lists', 'go', 'go/pkg', 'held', 'dead']) {
       const t = new Date(Date.now() - 9 * DAY);
@@ -80,8 +82,43 @@ describe('cache disk usage and prune', () => {
     // Older than 5 days: go, held and dead; held stays while its build runs.
     const result = await pruneCache(root, { olderThanMs: 5 * DAY });
     expect(result.removed).toEqual({ items: 2, bytes: 58 });
-    expect((await readdir(path.join(root, 'mounts'))).sort()).toEqual(['.new-abc', 'apt', 'dead.lock', 'held', 'held.lock']);
+    expect((await readdir(path.join(root, 'mounts'))).sort()).toEqual(['.locks', '.new-abc', 'apt', 'held']);
     expect(await readdir(path.join(root, 'mounts/apt/archives'))).toEqual(['a.deb']);
+  });
+
+  it('keeps a cache mount a build is using, whatever its sharing (shared takes no lock), and removes it once the build is done', async () => {
+    const mounts = path.join(root, 'mounts');
+    const req = { root: mounts, uid: 0, gid: 0, mode: 0o755, tmpDir: root } as const;
+    const shared = await openCacheDir({ ...req, id: 'npm', sharing: 'shared' });
+    const locked = await openCacheDir({ ...req, id: 'apt', sharing: 'locked' });
+    await writeFile(path.join(shared.path, 'pkg'), 'x');
+    const during = await pruneCache(root, {});
+    expect(during.removed.items).toBe(0);
+    expect((await readdir(mounts)).sort()).toEqual(['.locks', 'apt', 'npm']);
+    expect(await readdir(shared.path)).toEqual(['pkg']);
+    await shared.release();
+    await locked.release();
+    const after = await pruneCache(root, {});
+    expect(after.removed).toEqual({ items: 2, bytes: 1 });
+    expect(await readdir(mounts)).toEqual(['.locks']);
+    // A new build makes it again, empty.
+    const again = await openCacheDir({ ...req, id: 'npm', sharing: 'shared' });
+    expect(await readdir(again.path)).toEqual([]);
+    await again.release();
+  });
+
+  it('removes what a killed build left being made or removed under mounts/ (its process is gone, or it is a day old), and not what a live build is making', async () => {
+    await put('mounts/.new-2147483646-aaaa/partial', 10, 0);
+    await put('mounts/.prune-2147483646-bbbb/partial', 20, 0);
+    await put(`mounts/.new-${process.pid}-cccc/partial`, 30, 0);
+    await put('mounts/.new-Xy12Zq/partial', 40, 0);
+    await put('mounts/.new-Ab34Cd/partial', 50, 0);
+    const old = new Date(Date.now() - 2 * DAY);
+    await utimes(path.join(root, 'mounts/.new-Ab34Cd'), old, old);
+    // No limit that would select anything: these go anyway.
+    const result = await pruneCache(root, { olderThanMs: 30 * DAY });
+    expect(result.removed).toEqual({ items: 3, bytes: 80 });
+    expect((await readdir(path.join(root, 'mounts'))).sort()).toEqual([`.new-${process.pid}-cccc`, '.new-Xy12Zq']);
   });
 
   it('counts a blob read from the store as used now', async () => {

@@ -7,12 +7,16 @@ import { chmod, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSecretFlag, parseSshFlag } from '../../../../src/builder/run/mounts/build-secrets.js';
-import { cacheDirName, openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
+import { openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
+import { cacheDirName, cacheLockFile } from '../../../../src/builder/run/mounts/cache-mount-uses.js';
 import { cleanMountSource } from '../../../../src/builder/run/mounts/mount-source.js';
-import { runMountIdentities } from '../../../../src/builder/run/mounts/step-mounts.js';
+import { prepareStepMounts, runMountIdentities } from '../../../../src/builder/run/mounts/step-mounts.js';
+import { HoistError } from '../../../../src/errors.js';
+import type { StageFiles } from '../../../../snapshot/stage-files.js';
 import type { StepContext } from '../../../../src/builder/executor/step-context.js';
 import type { RunInstr } from '../../../../src/dockerfile/instructions/types.js';
 import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
+import { FileDigests } from '../../../../src/builder/cache/file-digests.js';
 import { parseRunMount, parseRunMounts, parseSize } from '../../../../src/builder/run/mounts/run-mounts.js';
 import { tempDir } from '../../../helpers/build.js';
 
@@ -79,11 +83,12 @@ describe('mount identities for the cache key', () => {
   const run = (mounts: string[]): RunInstr => ({ kind: 'RUN', mounts, location: at }) as unknown as RunInstr;
 
   it('follow a bind source\'s content, mode and names, not its times, and never a secret\'s content', async () => {
+    const digests = await FileDigests.load(undefined);
     const dir = tempDir('hoist-identity-');
     await mkdir(path.join(dir, 'src/sub'), { recursive: true });
     await writeFile(path.join(dir, 'src/sub/a'), 'one');
     const instr = run(['target=/s,source=src', 'type=cache,target=/c', 'type=secret,id=tok', 'type=tmpfs,target=/t']);
-    const first = await runMountIdentities(stepOver(dir), instr, '/');
+    const first = await runMountIdentities(stepOver(dir), instr, '/', digests);
     // In mount order (by target).
     expect(first.map((m) => m.type)).toEqual(['cache', 'secret', 'bind', 'tmpfs']);
     expect(first[0]).toEqual({ type: 'cache', target: '/c', source: '/c', readonly: false });
@@ -91,18 +96,37 @@ describe('mount identities for the cache key', () => {
     expect(first[3]).toEqual({ type: 'tmpfs', target: '/t' });
     expect(first[2]).toMatchObject({ type: 'bind', target: '/s', readonly: true, source: expect.stringMatching(/^context:src:sha256:[0-9a-f]{64}$/) });
     await utimes(path.join(dir, 'src/sub/a'), 1000, 1000);
-    expect(await runMountIdentities(stepOver(dir), instr, '/')).toEqual(first);
+    expect(await runMountIdentities(stepOver(dir), instr, '/', digests)).toEqual(first);
     await writeFile(path.join(dir, 'src/sub/a'), 'two');
-    const second = await runMountIdentities(stepOver(dir), instr, '/');
+    const second = await runMountIdentities(stepOver(dir), instr, '/', digests);
     expect(second[2]?.source).not.toBe(first[2]?.source);
     await chmod(path.join(dir, 'src/sub/a'), 0o600);
-    const third = await runMountIdentities(stepOver(dir), instr, '/');
+    const third = await runMountIdentities(stepOver(dir), instr, '/', digests);
     expect(third[2]?.source).not.toBe(second[2]?.source);
     // What .dockerignore leaves out is not part of it.
     await writeFile(path.join(dir, 'src/ignored'), 'x');
-    expect((await runMountIdentities(stepOver(dir, ['src/ignored']), instr, '/'))[2]).toEqual(third[2]);
-    expect((await runMountIdentities(stepOver(dir), instr, '/'))[2]).not.toEqual(third[2]);
-    await expect(runMountIdentities(stepOver(dir), run(['target=/x,source=../etc']), '/')).rejects.toMatchObject({ code: 'RUN_MOUNT_SOURCE_OUTSIDE', message: expect.stringContaining('Dockerfile:7:') });
+    expect((await runMountIdentities(stepOver(dir, ['src/ignored']), instr, '/', digests))[2]).toEqual(third[2]);
+    expect((await runMountIdentities(stepOver(dir), instr, '/', digests))[2]).not.toEqual(third[2]);
+    await expect(runMountIdentities(stepOver(dir), run(['target=/x,source=../etc']), '/', digests)).rejects.toMatchObject({ code: 'RUN_MOUNT_SOURCE_OUTSIDE', message: expect.stringContaining('Dockerfile:7:') });
+  });
+  it('hash a context file again only when its stat changed (the FileDigests records COPY keys use)', async () => {
+    const dir = tempDir('hoist-identity-');
+    await mkdir(path.join(dir, 'src'), { recursive: true });
+    for (const name of ['a', 'b', 'c']) {
+      await writeFile(path.join(dir, 'src', name), name);
+      await utimes(path.join(dir, 'src', name), 1000, 1000);
+    }
+    // Hashed as if a minute from now: the files' ctimes (just set) are then past the racy window.
+    const digests = await FileDigests.load(undefined, () => BigInt(Date.now() + 60_000) * 1_000_000n);
+    const instr = run(['target=/s,source=src']);
+    const first = await runMountIdentities(stepOver(dir), instr, '/', digests);
+    expect(digests.counts).toEqual({ hashed: 3, reused: 0 });
+    expect(await runMountIdentities(stepOver(dir), instr, '/', digests)).toEqual(first);
+    expect(digests.counts).toEqual({ hashed: 3, reused: 3 });
+    await writeFile(path.join(dir, 'src', 'b'), 'B');
+    await utimes(path.join(dir, 'src', 'b'), 2000, 2000);
+    expect(await runMountIdentities(stepOver(dir), instr, '/', digests)).not.toEqual(first);
+    expect(digests.counts).toEqual({ hashed: 4, reused: 5 });
   });
 });
 
@@ -151,13 +175,117 @@ describe('cache mount directories', () => {
     await alone.release();
   });
 
+  it('shared, where the runner copies mounts in and out: steps take turns, so no copy-back undoes another step\'s writes', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    const req = { root, id: 'apt', sharing: 'shared', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() } as const;
+    const first = await openCacheDir({ ...req, copied: true });
+    let secondGot = false;
+    const second = openCacheDir({ ...req, copied: true }).then((c) => {
+      secondGot = true;
+      return c;
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(secondGot).toBe(false);
+    // A runner that mounts shares it at once.
+    const mounted = await openCacheDir(req);
+    expect(mounted.path).toBe(first.path);
+    await mounted.release();
+    await first.release();
+    await (await second).release();
+  });
+
   it('takes over a lock whose process is gone', async () => {
     const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
     await mkdir(root, { recursive: true });
     await mkdir(path.join(root, 'y'));
-    await writeFile(path.join(root, 'y.lock'), '999999999');
+    await mkdir(path.dirname(cacheLockFile(root, 'y')));
+    await writeFile(cacheLockFile(root, 'y'), '999999999');
     const c = await openCacheDir({ root, id: 'y', sharing: 'locked', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() });
-    expect(await readFile(path.join(root, 'y.lock'), 'utf8')).toBe(String(process.pid));
+    expect((await readFile(cacheLockFile(root, 'y'), 'utf8')).trim()).toBe(String(process.pid));
     await c.release();
   });
+
+  it('takes over a lock left without a pid by a crash, once it is old (not one still being written)', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    await mkdir(path.join(root, 'z'), { recursive: true });
+    const lock = cacheLockFile(root, 'z');
+    await mkdir(path.dirname(lock));
+    await writeFile(lock, '');
+    await utimes(lock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const req = { root, id: 'z', sharing: 'locked', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() } as const;
+    const c = await Promise.race([openCacheDir(req), new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+    expect(c?.path).toBe(path.join(root, 'z'));
+    await c?.release();
+  });
+
+  it('many builds finding one stale lock at once: one holds it at a time, each gets it in turn', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    await mkdir(path.join(root, 'w'), { recursive: true });
+    const req = { root, id: 'w', sharing: 'locked', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() } as const;
+    let holders = 0;
+    let most = 0;
+    // Rounds of takers starting a little apart, so that one reads the stale pid while another is replacing the lock.
+    for (let round = 0; round < 8; round++) {
+      await mkdir(path.dirname(cacheLockFile(root, 'w')), { recursive: true });
+      await writeFile(cacheLockFile(root, 'w'), '999999999');
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          for (let n = 0; n < i; n++) await new Promise((r) => setImmediate(r));
+          const c = await openCacheDir(req);
+          most = Math.max(most, ++holders);
+          await new Promise((r) => setTimeout(r, 2));
+          holders--;
+          await c.release();
+        }),
+      );
+    }
+    expect(most).toBe(1);
+  });
+
+  it('an id ending in .lock is a cache like any other: neither it nor the id without the suffix takes the other for its lock', async () => {
+    const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    const req = { uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() } as const;
+    const within = <T>(p: Promise<T>): Promise<T | 'timeout'> => Promise.race([p, new Promise<'timeout'>((r) => setTimeout(r, 10_000, 'timeout'))]);
+    const plain = await openCacheDir({ ...req, root, id: 'x', sharing: 'locked' });
+    const suffixed = await within(openCacheDir({ ...req, root, id: 'x.lock', sharing: 'locked' }));
+    expect(suffixed).not.toBe('timeout');
+    if (suffixed === 'timeout') return;
+    expect(suffixed.path).toBe(path.join(root, 'x.lock'));
+    await writeFile(path.join(suffixed.path, 'f'), 'in the cache x.lock');
+    await plain.release();
+    await suffixed.release();
+    // Made the other way round, the suffixed id's directory is no lock of x's either.
+    const root2 = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    const first = await openCacheDir({ ...req, root: root2, id: 'y.lock', sharing: 'shared' });
+    const second = await within(openCacheDir({ ...req, root: root2, id: 'y', sharing: 'locked' }));
+    expect(second).not.toBe('timeout');
+    if (second !== 'timeout') await second.release();
+    await first.release();
+    expect((await readdir(root2)).sort()).toEqual(['.locks', 'y', 'y.lock']);
+  });
 });
+
+describe('a step waiting for a cache lock', () => {
+  it('ends with the cancel reason (STAGE_CANCELED) when its stage is canceled, not with an abort error', async () => {
+    const cacheMountsDir = path.join(tempDir('hoist-cachemounts-'), 'mounts');
+    await mkdir(path.dirname(cacheLockFile(cacheMountsDir, 'apt')), { recursive: true });
+    // Held by a live process that is not this one (vitest's parent).
+    await writeFile(cacheLockFile(cacheMountsDir, 'apt'), `${process.ppid}\n`);
+    const stop = new AbortController();
+    const ctx = {
+      env: { tmpDir: tempDir('hoist-cachemounts-tmp-'), cacheMountsDir, signal: stop.signal, runner: async () => ({ kind: 'userns' }) },
+      planned: {},
+      createdMtime: () => 0,
+    } as unknown as StepContext;
+    const files = { resolve: (p: string) => ({ path: p.replace(/^\/+/, '') }) } as unknown as StageFiles;
+    const instr = { kind: 'RUN', mounts: ['type=cache,id=apt,target=/var/cache/apt,sharing=locked'], location: at } as unknown as RunInstr;
+    const waiting = prepareStepMounts(ctx, instr, '/', files).catch((err: unknown) => err);
+    await new Promise((r) => setTimeout(r, 300));
+    const reason = new HoistError('STAGE_CANCELED', 'canceled: another stage of the build failed');
+    stop.abort(reason);
+    const err = await Promise.race([waiting, new Promise((r) => setTimeout(r, 10_000, 'still waiting'))]);
+    expect(err).toBe(reason);
+    expect((err as HoistError).code).toBe('STAGE_CANCELED');
+  });
+});
+
