@@ -363,6 +363,23 @@ describe('registry cache: many builders, one cache', () => {
     expect(c.digest).toBe(first.digest);
   }, 300_000);
 
+  it('a cache registry that fails while a hit\'s layer is read: one warning, and the build goes on without it', async () => {
+    const abCtx = makeContext({ 'a.txt': 'a flaky', 'b.txt': 'b flaky' });
+    const repo = `${host}/flaky/cache`;
+    const first = await machineBuild(machine(), twoCopies, abCtx, { cacheRepo: repo, output: false, epoch: 1_700_000_000 });
+    proxy.setFaults([{ kind: 'status', status: 500, times: 1_000_000, method: 'GET', match: /^\/v2\/flaky\/cache\/blobs\// }]);
+    try {
+      const b = await machineBuild(machine(), twoCopies, abCtx, { cacheRepo: repo, epoch: 1_700_000_000 });
+      expect(b.warnings).toHaveLength(1);
+      expect(b.warnings[0]).toContain(`could not read a cached layer from the cache repository ${repo}`);
+      // The try after it asks the cache registry nothing: both steps ran, and made the first machine's image.
+      expect(b.steps.map(([, c]) => c)).toEqual([false, false]);
+      expect(b.digest).toBe(first.digest);
+    } finally {
+      proxy.setFaults([]);
+    }
+  }, 300_000);
+
   it('the tag of a key', () => {
     const key = `sha256:${'ab'.repeat(32)}` as Digest;
     expect(cacheTag(key)).toBe(`hoist-${'ab'.repeat(32)}`);
