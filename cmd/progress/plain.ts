@@ -39,6 +39,8 @@ export class PlainRenderer implements ProgressRenderer {
   private current: number | undefined;
   /** Vertices are numbered as they start: `step 3` -> #4 when one base image was opened first. */
   private readonly vertices = new Map<string, number>();
+  /** Vertices numbered so far: a step started again (a build tried again after a lost cache layer) gets a new number. */
+  private numbered = 0;
   /** When each running transfer was first seen and last printed. */
   private readonly transfers = new Map<string, { first: number; printed?: number }>();
 
@@ -91,7 +93,7 @@ export class PlainRenderer implements ProgressRenderer {
   end(): void {}
 
   private header(key: string, title: string): void {
-    const vertex = this.vertices.size + 1;
+    const vertex = ++this.numbered;
     if (vertex > 1) this.print('');
     this.vertices.set(key, vertex);
     this.current = vertex;

@@ -55,6 +55,13 @@ export interface StepCacheStore {
   /** Wait for what `put` left running (a registry upload); before the image is written, so its push can mount what the cache holds. */
   flush?(): Promise<void>;
   /**
+   * After a try of the build failed: whether a hit restored in it proved
+   * unusable when its layer was read (the registry lost the blob, or it is
+   * not what the record says). That entry is a miss from now on, so the
+   * build is tried again instead of failing.
+   */
+  retry?(): boolean;
+  /**
    * Run `fn` as the only builder working on `key` (several builds on one
    * cache dir): a second builder waits, then finds the first one's record.
    */

@@ -21,7 +21,7 @@
 import { Readable } from 'node:stream';
 import { readBounded } from '../../oci/read-bounded.js';
 import { digestHex, sha256Digest, type Digest } from '../../oci/digest.js';
-import type { BlobStore, Descriptor, Reference } from '../../oci/index.js';
+import type { Descriptor, Reference } from '../../oci/index.js';
 import type { RegistryClient } from '../../../registry/client.js';
 import { RegistryError } from '../../../registry/errors.js';
 import { parseRecord, STEP_RECORD_FORMAT, type StepRecord } from './local-store.js';
@@ -78,9 +78,9 @@ export class RegistryStepStore {
     return (await this.client.headManifest(this.repo.repository().withTag(cacheTag(key)), [OCI_MANIFEST], signal ? { signal } : {})) !== undefined;
   }
 
-  /** Fetch a layer an entry names into `store` (verified). */
-  async pullBlob(desc: Descriptor, store: BlobStore, signal?: AbortSignal): Promise<void> {
-    await this.client.pullBlob(this.repo, desc, store, signal ? { signal } : {});
+  /** A layer an entry names, as it downloads (verified against `desc`: digest and size). */
+  openBlob(desc: Descriptor, signal?: AbortSignal): Promise<Readable> {
+    return this.client.fetchBlob(this.repo, desc, signal ? { signal } : {});
   }
 
   /** Store `record` under `key`'s tag; the layer blob is read with `openLayer` only if the repository lacks it. */

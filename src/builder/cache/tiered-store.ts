@@ -4,15 +4,26 @@
  * (`--cache-to`). A registry hit costs a manifest and a record; its layer
  * is fetched into the blob store only when something reads it (a later
  * step needs the files, an output needs the blob). A push to the same
- * registry mounts it instead. Then the record is kept locally too.
+ * registry mounts it instead. The layer is checked as it downloads, its
+ * blob digest and the diffID its record claims, and only then is the
+ * record kept locally too.
  *
  * A cache registry that is slow or fails makes lookups miss and uploads
- * stop, with one warning; it never fails the build. Entries older than the
- * TTL (`--cache-ttl`) are not used, wherever they are.
+ * stop, with one warning; it never fails the build. A hit whose layer turns
+ * out lost (the registry deleted it after the lookup) or not what its record
+ * says, when it is read, fails that try of the build: the entry is a miss
+ * from then on, `retry()` says so, and the build starts again, finding the
+ * steps it finished in the local cache (build.ts). This is why no lookup
+ * HEADs the layer: a HEAD would still leave the blob free to go before it
+ * is read, cannot see wrong content, and costs every hit a request.
+ * Entries older than the TTL (`--cache-ttl`) are not used, wherever they are.
  */
 import type { Readable } from 'node:stream';
 import { blobLayer, type BlobStore, type Descriptor, type Layer } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
+import { RegistryError } from '../../../registry/errors.js';
+import { HoistError } from '../../errors.js';
+import { checkDiffId, diffIdChecked } from './diff-id-check.js';
 import type { CachedLayer, LocalStepCache, StepCacheStore, StepRecord } from './local-store.js';
 import type { RegistryStepStore } from './registry-store.js';
 
@@ -33,9 +44,10 @@ export interface TieredCacheOptions {
 }
 
 interface RemoteLayer {
-  key: Digest;
-  record: StepRecord;
+  /** The entries that name this layer (with this diffID), by key. */
+  records: Map<Digest, StepRecord>;
   desc: Descriptor;
+  diffId: Digest;
   fetched?: Promise<void>;
 }
 
@@ -43,8 +55,10 @@ export class TieredStepCache implements StepCacheStore {
   /** Set when the cache registry failed: it is not asked again in this build. */
   private down = false;
   private readonly uploads: Array<Promise<void>> = [];
-  /** Layers of registry hits, by digest: fetched from the cache repository when first read. */
-  private readonly remote = new Map<Digest, RemoteLayer>();
+  /** Layers of registry hits, by blob digest and diffID: fetched from the cache repository when first read. */
+  private readonly remote = new Map<string, RemoteLayer>();
+  /** Entries found unusable when their layer was read, since retry() was last asked. */
+  private lateMisses = 0;
   /** Keys the registry did not have in this build (a step looked up twice asks once). */
   private readonly missed = new Set<Digest>();
   private readonly now: () => number;
@@ -76,8 +90,14 @@ export class TieredStepCache implements StepCacheStore {
       this.missed.add(key);
       return undefined;
     }
-    if (entry.layer === undefined || entry.record.layer === undefined) await this.local.put(key, entry.record);
-    else if (!this.remote.has(entry.layer.digest)) this.remote.set(entry.layer.digest, { key, record: entry.record, desc: entry.layer });
+    if (entry.layer === undefined || entry.record.layer === undefined) {
+      await this.local.put(key, entry.record);
+      return entry.record;
+    }
+    const id = remoteId(entry.layer.digest, entry.record.layer.diffId);
+    let remote = this.remote.get(id);
+    if (remote === undefined) this.remote.set(id, (remote = { records: new Map(), desc: entry.layer, diffId: entry.record.layer.diffId }));
+    remote.records.set(key, entry.record);
     return entry.record;
   }
 
@@ -108,25 +128,62 @@ export class TieredStepCache implements StepCacheStore {
     return this.local.exclusive(key, fn, signal);
   }
 
-  /** A registry hit's layer reads the blob from the cache repository into the store the first time it is opened. */
+  /**
+   * A registry hit's layer reads the blob from the cache repository into the
+   * store the first time it is opened, checked against the record's diffID
+   * as it streams; then its records are kept locally.
+   */
   layerOf(cached: CachedLayer): Layer | undefined {
-    const remote = this.remote.get(cached.digest);
+    const remote = this.remote.get(remoteId(cached.digest, cached.diffId));
     const from = this.opts.from;
     if (remote === undefined || from === undefined) return undefined;
     const { digest, size } = remote.desc;
     return blobLayer({ ...remote.desc, mediaType: cached.mediaType }, cached.diffId, async () => {
-      remote.fetched ??= (async () => {
-        if (!(await this.blobs.has(digest))) await from.pullBlob(remote.desc, this.blobs, this.opts.signal);
-        await this.local.put(remote.key, remote.record);
-      })();
-      try {
-        await remote.fetched;
-      } catch (err) {
-        remote.fetched = undefined;
-        throw err;
-      }
+      remote.fetched ??= this.fetch(from, remote, cached.mediaType);
+      await remote.fetched;
       return this.blobs.open(digest, size);
     });
+  }
+
+  private async fetch(from: RegistryStepStore, remote: RemoteLayer, mediaType: string): Promise<void> {
+    const { digest, size } = remote.desc;
+    const describe = `the layer ${digest} of a cached step`;
+    try {
+      if (await this.blobs.has(digest)) await checkDiffId(await this.blobs.open(digest, size), mediaType, remote.diffId, describe);
+      else await this.blobs.put(diffIdChecked(await from.openBlob(remote.desc, this.opts.signal), mediaType, remote.diffId, describe), { digest, size });
+    } catch (err) {
+      if (this.opts.signal?.aborted === true) throw err;
+      throw this.lateMiss(from, remote, err);
+    }
+    for (const [key, record] of remote.records) await this.local.put(key, record);
+  }
+
+  /** A hit whose layer could not be read as its record says: a miss from now on, and the build is tried again. */
+  private lateMiss(from: RegistryStepStore, remote: RemoteLayer, err: unknown): HoistError {
+    for (const key of remote.records.keys()) this.missed.add(key);
+    this.remote.delete(remoteId(remote.desc.digest, remote.diffId));
+    this.lateMisses++;
+    const repo = from.repo.repository().string();
+    const lost = err instanceof RegistryError && err.code === 'REGISTRY_NOT_FOUND';
+    const wrong = err instanceof HoistError && err.code === 'DIGEST_MISMATCH';
+    const reason = err instanceof Error ? err.message : String(err);
+    if (!lost && !wrong) this.fail(from, 'read a cached layer from', err);
+    else this.opts.warn(`the cache repository ${repo} ${lost ? 'no longer has' : 'has a wrong'} layer ${remote.desc.digest} for a cached step, so the step is built again: ${reason}`);
+    return new HoistError('CACHE_LAYER_UNUSABLE', `the layer ${remote.desc.digest} of a cached step could not be read from ${repo}: ${reason}`, {
+      hint: `hoist builds the step again by itself; if this stays, delete the step's hoist-* tag from ${repo} or build without the registry cache`,
+      cause: err,
+    });
+  }
+
+  /**
+   * After a try of the build failed: whether an entry was found unusable in
+   * it when its layer was read. That entry is a miss now, so building again
+   * can succeed where this try could not.
+   */
+  retry(): boolean {
+    const had = this.lateMisses > 0;
+    this.lateMisses = 0;
+    return had;
   }
 
   async flush(): Promise<void> {
@@ -145,4 +202,8 @@ export class TieredStepCache implements StepCacheStore {
     const reason = err instanceof Error ? err.message : String(err);
     this.opts.warn(`could not ${what} the cache repository ${registry.repo.repository().string()}, so the build goes on without it: ${reason}`);
   }
+}
+
+function remoteId(digest: Digest, diffId: Digest): string {
+  return `${digest} ${diffId}`;
 }

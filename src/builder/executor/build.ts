@@ -405,8 +405,26 @@ function destinations(opts: BuildOptions, image: Image, refs: readonly Reference
   ];
 }
 
-/** Build the Dockerfile's target stage and write it to every output (and push it, if asked). */
+/** Tries of one build that a cache hit proving unusable late may cost (each makes at least one entry a miss). */
+const MAX_CACHE_TRIES = 4;
+
+/**
+ * Build the Dockerfile's target stage and write it to every output (and
+ * push it, if asked). A registry cache hit whose layer proves lost or wrong
+ * when read fails that try; the build starts again without the entry (what
+ * it finished is in the local cache by then).
+ */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await buildOnce(opts);
+    } catch (err) {
+      if (tries >= MAX_CACHE_TRIES || opts.signal?.aborted === true || opts.cache?.store.retry?.() !== true) throw err;
+    }
+  }
+}
+
+async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
   opts.signal?.throwIfAborted();
   const definition = await loadBuildDefinition(opts);
   const refs = parseTags(opts.tags);

@@ -4,7 +4,7 @@
  * a pushed image's layers are mounted from it, not uploaded again; a cache
  * registry that is down or fails costs a warning, never the build.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ import { build } from '../../../src/builder/executor/build.js';
 import { localStepCache } from '../../../src/builder/executor/local-cache.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import { cacheTag, RECORD_ANNOTATION, RegistryStepStore, STEP_ARTIFACT_TYPE } from '../../../src/builder/cache/registry-store.js';
-import { BlobStore, parseReference, sha256Digest, type Digest } from '../../../src/oci/index.js';
+import { BlobStore, digestHex, parseReference, sha256Digest, type Descriptor, type Digest } from '../../../src/oci/index.js';
+import type { StepRecord } from '../../../src/builder/cache/local-store.js';
 import { RegistryClient, RegistrySink } from '../../../registry/index.js';
 import { anonymousKeychain, staticKeychain } from '../../../registry/keychain/index.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
@@ -286,6 +287,98 @@ describe('registry cache: many builders, one cache', () => {
     expect(await repo.get(key)).toEqual({ record });
     expect(proxy.requests().some((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url))).toBe(true);
   });
+
+  // Two small COPY steps; the entries of repository `repo`, by the file the step copied.
+  const twoCopies = ['FROM scratch', 'COPY a.txt /a.txt', 'COPY b.txt /b.txt'].join('\n');
+  const entriesOf = async (m: Machine, repo: string): Promise<Map<string, { key: Digest; record: StepRecord; layer: Descriptor }>> => {
+    const store = new RegistryStepStore(m.client, parseReference(repo));
+    const entries = new Map<string, { key: Digest; record: StepRecord; layer: Descriptor }>();
+    for (const tag of await m.client.listTags(parseReference(repo))) {
+      const key = `sha256:${tag.slice('hoist-'.length)}` as Digest;
+      const entry = await store.get(key);
+      if (entry?.layer !== undefined) entries.set(entry.record.createdBy.includes('a.txt') ? 'a' : 'b', { key, record: entry.record, layer: entry.layer });
+    }
+    return entries;
+  };
+
+  it('a cached layer that is not what its record says is a miss with a warning: the step is built again and the image is right', async () => {
+    const abCtx = makeContext({ 'a.txt': 'a wrong', 'b.txt': 'b wrong' }); // blobs of their own: the registry stores each blob once, for every repository
+    const repo = `${host}/wrong/cache`;
+    const a = machine();
+    const first = await machineBuild(a, twoCopies, abCtx, { cacheRepo: repo, output: false, epoch: 1_700_000_000 });
+    const entries = await entriesOf(a, repo);
+    const stepA = entries.get('a');
+    const stepB = entries.get('b');
+    if (stepA === undefined || stepB === undefined) throw new Error(`cache entries missing: ${[...entries.keys()].join(', ')}`);
+    // The entry of COPY a.txt now claims b.txt's diffID for a.txt's layer (what a careless or hostile writer could store).
+    const lying = { ...stepA.record, layer: { ...(stepA.record.layer as NonNullable<StepRecord['layer']>), diffId: (stepB.record.layer as NonNullable<StepRecord['layer']>).diffId } };
+    await new RegistryStepStore(a.client, parseReference(repo)).put(stepA.key, lying, () => Promise.reject(new Error('the layer is there')));
+
+    const b = await machineBuild(machine(), twoCopies, abCtx, { cacheRepo: repo, epoch: 1_700_000_000 });
+    expect(b.warnings).toHaveLength(1);
+    expect(b.warnings[0]).toContain(`wrong layer ${stepA.layer.digest}`);
+    // COPY a.txt ran again; COPY b.txt, on the true diffID, hit; the image is the first machine's.
+    expect(b.steps.map(([, c]) => c)).toEqual([false, true]);
+    expect(b.digest).toBe(first.digest);
+    const files = flatten((await readOciLayout(b.out as string)).layers);
+    expect(files.get('a.txt')?.content?.toString()).toBe('a wrong');
+  }, 300_000);
+
+  it('a cached layer whose blob is corrupt in the registry is a miss with a warning, never a failed build', async () => {
+    const abCtx = makeContext({ 'a.txt': 'a corrupt', 'b.txt': 'b corrupt' }); // blobs of their own: the registry stores each blob once, for every repository
+    const repo = `${host}/corrupt/cache`;
+    const a = machine();
+    const first = await machineBuild(a, twoCopies, abCtx, { cacheRepo: repo, output: false, epoch: 1_700_000_000 });
+    const layer = (await entriesOf(a, repo)).get('a')?.layer as Descriptor;
+    const data = path.join(registry.storageDir, 'docker/registry/v2/blobs/sha256', digestHex(layer.digest).slice(0, 2), digestHex(layer.digest), 'data');
+    const bytes = readFileSync(data);
+    bytes.writeUInt8((bytes.readUInt8(bytes.length - 1) ^ 0xff), bytes.length - 1);
+    writeFileSync(data, bytes);
+
+    const b = await machineBuild(machine(), twoCopies, abCtx, { cacheRepo: repo, epoch: 1_700_000_000 });
+    expect(b.warnings).toHaveLength(1);
+    expect(b.warnings[0]).toContain(`wrong layer ${layer.digest}`);
+    expect(b.steps.map(([, c]) => c)).toEqual([false, true]);
+    expect(b.digest).toBe(first.digest);
+  }, 300_000);
+
+  it('a cached layer the registry lost after the lookup: the step is built again (and stored again), not a failed build', async () => {
+    const abCtx = makeContext({ 'a.txt': 'a lost', 'b.txt': 'b lost' }); // blobs of their own: the registry stores each blob once, for every repository
+    const repo = `${host}/lost/cache`;
+    const a = machine();
+    const first = await machineBuild(a, twoCopies, abCtx, { cacheRepo: repo, output: false, epoch: 1_700_000_000 });
+    const layer = (await entriesOf(a, repo)).get('a')?.layer as Descriptor;
+    const deleted = await fetch(`${registry.url}/v2/lost/cache/blobs/${layer.digest}`, { method: 'DELETE' });
+    expect(deleted.status).toBe(202);
+
+    const b = await machineBuild(machine(), twoCopies, abCtx, { cacheRepo: repo, epoch: 1_700_000_000 });
+    expect(b.warnings).toHaveLength(1);
+    expect(b.warnings[0]).toContain(`no longer has layer ${layer.digest}`);
+    expect(b.steps.map(([, c]) => c)).toEqual([false, true]);
+    expect(b.digest).toBe(first.digest);
+    // The step that ran again put its layer back: a third machine hits both steps, quietly.
+    const c = await machineBuild(machine(), twoCopies, abCtx, { cacheRepo: repo, epoch: 1_700_000_000 });
+    expect(c.warnings).toEqual([]);
+    expect(c.steps.map(([, hit]) => hit)).toEqual([true, true]);
+    expect(c.digest).toBe(first.digest);
+  }, 300_000);
+
+  it('a cache registry that fails while a hit\'s layer is read: one warning, and the build goes on without it', async () => {
+    const abCtx = makeContext({ 'a.txt': 'a flaky', 'b.txt': 'b flaky' });
+    const repo = `${host}/flaky/cache`;
+    const first = await machineBuild(machine(), twoCopies, abCtx, { cacheRepo: repo, output: false, epoch: 1_700_000_000 });
+    proxy.setFaults([{ kind: 'status', status: 500, times: 1_000_000, method: 'GET', match: /^\/v2\/flaky\/cache\/blobs\// }]);
+    try {
+      const b = await machineBuild(machine(), twoCopies, abCtx, { cacheRepo: repo, epoch: 1_700_000_000 });
+      expect(b.warnings).toHaveLength(1);
+      expect(b.warnings[0]).toContain(`could not read a cached layer from the cache repository ${repo}`);
+      // The try after it asks the cache registry nothing: both steps ran, and made the first machine's image.
+      expect(b.steps.map(([, c]) => c)).toEqual([false, false]);
+      expect(b.digest).toBe(first.digest);
+    } finally {
+      proxy.setFaults([]);
+    }
+  }, 300_000);
 
   it('the tag of a key', () => {
     const key = `sha256:${'ab'.repeat(32)}` as Digest;

@@ -82,6 +82,27 @@ describe('plain progress', () => {
     expect(lines[0]).toBe('#1 [builder 2/4] ADD https://xxxxx:xxxxx@example.com/x /x (Dockerfile:9)');
     expect(lines[1]).toBe('#1 ERROR: GET https://xxxxx:xxxxx@example.com/x: 404');
   });
+  it('a step started again (the build tried again after a cache layer proved lost) gets a number of its own', () => {
+    const start = (time: number): BuildEvent => ({ type: 'step-start', step: 2, stage: 0, label: undefined, index: 2, total: 2, instruction: 'COPY a /a', location: loc(2), time });
+    const lines = plainLines([
+      start(T0),
+      { type: 'step-cached', step: 2, time: T0 },
+      { type: 'output-start', output: 1, description: 'exporting to oci-layout out', time: T0 + 1 },
+      start(T0 + 2),
+      { type: 'step-done', step: 2, durationMs: 100, time: T0 + 102 },
+      { type: 'output-start', output: 1, description: 'exporting to oci-layout out', time: T0 + 103 },
+      { type: 'output-done', output: 1, durationMs: 5, time: T0 + 108 },
+    ]);
+    expect(lines.filter((l) => l.startsWith('#'))).toEqual([
+      '#1 [2/2] COPY a /a (Dockerfile:2)',
+      '#1 CACHED',
+      '#2 exporting to oci-layout out',
+      '#3 [2/2] COPY a /a (Dockerfile:2)',
+      '#3 DONE 0.1s',
+      '#4 exporting to oci-layout out',
+      '#4 DONE 0.0s',
+    ]);
+  });
 });
 
 describe('json progress', () => {
