@@ -66,6 +66,7 @@ export type Category =
   | 'peer-divergence'
   | 'peer-unsupported'
   | 'not-buildable'
+  | 'needs-real-base'
   | 'context-tweak';
 
 export interface ExpectedFailure {
