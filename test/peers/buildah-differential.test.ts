@@ -26,7 +26,7 @@ import {
   type ExpectedFailure,
 } from '../helpers/peers/expectations.js';
 import { diffImages, formatDifference, type ImageView } from '../helpers/peers/image-model.js';
-import { baseKindOf, buildableOnTestBases, testBaseKinds } from '../helpers/peers/base-images.js';
+import { baseKindOf, buildableOnTestBases, rewriteBases, testBaseKinds } from '../helpers/peers/base-images.js';
 import { rewriteForTestBases, startPeerBases, type PeerBases } from '../helpers/peers/test-bases.js';
 import { ensureDebianPackages } from '../helpers/packages.js';
 
@@ -184,6 +184,31 @@ describe('peer corpus bookkeeping', () => {
     expect(count('kaniko-integration')).toBe(41);
     expect(count('buildah-bud')).toBe(0);
     expect([...DEBIAN_SAMPLE].filter((id) => !ON_TEST_BASES.has(id))).toEqual([]);
+  });
+
+  it('rewrites FROM, COPY --from, RUN --mount from= and an ARG naming a base, and keeps stage names', () => {
+    const bases = { busybox: 'R/busybox:latest', debian: 'R/debian:bookworm' };
+    const text = [
+      'ARG BASE=ubuntu:22.04',
+      'FROM --platform=$BUILDPLATFORM alpine:3.20 AS build',
+      'COPY --from=busybox:1.36 /bin/busybox /x',
+      'FROM $BASE',
+      'COPY --from=build /a /a',
+      'RUN --mount=type=bind,from=docker.io/library/busybox,target=/b true',
+    ].join('\n');
+    const r = rewriteBases(text, {}, bases);
+    expect(r.text.split('\n')).toEqual([
+      'ARG BASE=R/debian:bookworm',
+      'FROM --platform=$BUILDPLATFORM R/busybox:latest AS build',
+      'COPY --from=R/busybox:latest /bin/busybox /x',
+      'FROM $BASE',
+      'COPY --from=build /a /a',
+      'RUN --mount=type=bind,from=R/busybox:latest,target=/b true',
+    ]);
+    expect(r.unmapped).toEqual([]);
+    expect(rewriteBases('FROM $B\n', { B: 'debian:12' }, bases).buildArgs).toEqual({ B: 'R/debian:bookworm' });
+    expect(rewriteBases('FROM quay.io/libpod/centos:7\nCOPY --from=fedora / /\n', {}, bases).unmapped).toEqual(['quay.io/libpod/centos:7', 'fedora']);
+    expect(buildableOnTestBases('FROM busybox\nADD https://example.com/x /x\n', {})).toBe(false);
   });
 
   it('maps every spelling of busybox, alpine, debian and ubuntu, and nothing else', () => {
