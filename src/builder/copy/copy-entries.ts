@@ -93,7 +93,9 @@ export class CopyPlanner {
 
   constructor(private readonly layout: CopyLayout, itemCount: number) {
     const dest = layout.dest;
-    this.destAbs = dest.startsWith('/') ? dest : posix.join(layout.workdir, dest);
+    // BuildKit cleans the destination lexically (file backend cleanPath: filepath.Join("/", dest)) before
+    // following symlinks in it: `/link/..` is `/`, not the parent of the link's target.
+    this.destAbs = posix.normalize(dest.startsWith('/') ? dest : posix.join(layout.workdir, dest));
     const resolved = layout.view.resolve(this.destAbs, { followFinal: true });
     this.destRel = resolved.path;
     this.slashDest = isDirDest(dest);

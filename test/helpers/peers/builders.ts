@@ -10,6 +10,8 @@ import { build } from '../../../src/builder/executor/build.js';
 import { DockerfileError } from '../../../src/dockerfile/errors.js';
 import { HoistError } from '../../../src/errors.js';
 import { BlobStore } from '../../../src/oci/index.js';
+import { RegistryClient, RegistrySource } from '../../../registry/index.js';
+import { anonymousKeychain } from '../../../registry/keychain/index.js';
 import { readDockerArchive, readOciLayout } from '../oci-reader.js';
 import { AMD64 } from '../plan.js';
 import { exec, Limiter } from './exec.js';
@@ -19,6 +21,8 @@ export interface BuildInput {
   contextDir: string;
   dockerfile: string;
   buildArgs: Record<string, string>;
+  /** The Dockerfile names images in the loopback test registry (plain HTTP): hoist gets a registry source, buildah --tls-verify=false. */
+  pullsFromTestRegistry?: boolean;
 }
 
 export type BuildOutcome =
@@ -28,7 +32,9 @@ export type BuildOutcome =
 /** hoist's build() into an OCI layout, read back with the independent reader. */
 export async function buildWithHoist(input: BuildInput, opts: { timeoutMs?: number } = {}): Promise<BuildOutcome> {
   const work = await mkdtemp(path.join(tmpdir(), 'peer-hoist-'));
+  const client = input.pullsFromTestRegistry ? new RegistryClient({ keychain: anonymousKeychain() }) : undefined;
   try {
+    const store = new BlobStore(path.join(work, 'store'));
     const layout = path.join(work, 'layout');
     try {
       await build({
@@ -37,7 +43,8 @@ export async function buildWithHoist(input: BuildInput, opts: { timeoutMs?: numb
         buildArgs: new Map(Object.entries(input.buildArgs)),
         buildPlatform: AMD64,
         targetPlatform: AMD64,
-        store: new BlobStore(path.join(work, 'store')),
+        store,
+        ...(client ? { images: new RegistrySource(client, { store, defaultPlatform: AMD64 }) } : {}),
         outputs: [{ type: 'oci-layout', dest: layout }],
         tags: ['localhost/peer:hoist'],
         signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
@@ -50,6 +57,7 @@ export async function buildWithHoist(input: BuildInput, opts: { timeoutMs?: numb
     const image = await readOciLayout(layout);
     return { ok: true, view: imageView(image.layers, image.config), raw: { config: image.config, layerCount: image.layers.length } };
   } finally {
+    await client?.close();
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -62,19 +70,20 @@ export const buildahLimiter = new Limiter(3);
  * a docker-archive. Docker format keeps Healthcheck, OnBuild and Shell,
  * which buildah drops from OCI-format images.
  */
-export async function buildWithBuildah(input: BuildInput): Promise<BuildOutcome> {
+export async function buildWithBuildah(input: BuildInput, opts: { timeoutMs?: number } = {}): Promise<BuildOutcome> {
   return buildahLimiter.run(async () => {
     const work = await mkdtemp(path.join(tmpdir(), 'peer-buildah-'));
     try {
       const storage = ['--root', path.join(work, 'root'), '--runroot', path.join(work, 'runroot'), '--storage-driver', 'vfs'];
       const env = { TMPDIR: work, BUILDAH_ISOLATION: 'chroot', STORAGE_DRIVER: 'vfs' };
       const args = [...storage, 'bud', '--format', 'docker', '--isolation', 'chroot', '--layers', '-f', input.dockerfile];
+      if (input.pullsFromTestRegistry) args.push('--tls-verify=false');
       // BuildKit reads <Dockerfile>.dockerignore before .dockerignore; buildah 1.28 needs to be told.
       const own = `${input.dockerfile}.dockerignore`;
       if (existsSync(own)) args.push('--ignorefile', own);
       for (const [k, v] of Object.entries(input.buildArgs)) args.push('--build-arg', `${k}=${v}`);
       args.push('-t', 'localhost/peer:buildah', input.contextDir);
-      const bud = await exec('buildah', args, { env, timeoutMs: 120_000 });
+      const bud = await exec('buildah', args, { env, timeoutMs: opts.timeoutMs ?? 120_000 });
       if (bud.status !== 0) return { ok: false, code: `exit ${bud.status ?? bud.signal}`, message: `${bud.stderr}\n${bud.stdout}`.trim() };
       const archive = path.join(work, 'image.tar');
       const push = await exec('buildah', [...storage, 'push', 'localhost/peer:buildah', `docker-archive:${archive}:localhost/peer:buildah`], { env });

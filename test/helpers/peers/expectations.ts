@@ -26,7 +26,7 @@ export interface DiffMatch {
   hoist?: unknown;
   peer?: unknown;
   /** A named rule that needs code (see `ruleHolds`). */
-  rule?: 'peer-rounds-mtime' | 'peer-dir-build-time' | 'peer-drops-setid';
+  rule?: 'peer-rounds-mtime' | 'peer-dir-build-time' | 'peer-drops-setid' | 'both-build-time';
 }
 
 export interface KnownDifference {
@@ -66,6 +66,7 @@ export type Category =
   | 'peer-divergence'
   | 'peer-unsupported'
   | 'not-buildable'
+  | 'needs-real-base'
   | 'context-tweak';
 
 export interface ExpectedFailure {
@@ -109,6 +110,9 @@ function ruleHolds(rule: NonNullable<DiffMatch['rule']>, d: Difference, ctx: Rul
     case 'peer-dir-build-time':
       // buildah stamps every directory a step creates or writes into with the time of its build.
       return d.what === 'mtime' && d.type === 'dir' && typeof d.peer === 'number' && d.peer >= ctx.buildStart;
+    case 'both-build-time':
+      // Written during the build by both (a RUN step's files): each builder's own clock, so never equal.
+      return d.what === 'mtime' && typeof d.hoist === 'number' && typeof d.peer === 'number' && d.hoist >= ctx.buildStart && d.peer >= ctx.buildStart;
     case 'peer-drops-setid':
       return d.what === 'mode' && typeof d.hoist === 'number' && (d.hoist & 0o6000) !== 0 && d.peer === (d.hoist & ~0o6000);
   }

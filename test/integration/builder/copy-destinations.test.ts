@@ -181,3 +181,16 @@ describe('COPY --parents (BuildKit testCopyRelativeParents, testCopyParentsMissi
     await expect(buildImage('FROM scratch\nCOPY --parents /test/nonexistent-file /out/\n', ctx)).rejects.toThrow(/Dockerfile:2: COPY: source "\/test\/nonexistent-file" not found/);
   });
 });
+
+describe('a destination is cleaned before its symlinks are followed', () => {
+  const ctx = makeContext({ 'f.txt': 'f', 'tree/symlink': { symlink: '/symlink-target/subdirectory' }, 'tree/symlink-target/subdirectory/.keep': '' });
+
+  // buildah's conformance case add-parent-clean: ADD . /symlink/.. lands in /, as Docker (BuildKit's file backend cleanPath).
+  it('/link/.. is /, not the parent of the link target', async () => {
+    const { files } = await buildImage('FROM scratch\nCOPY tree /\nCOPY f.txt /symlink/..\nADD f.txt /symlink/../added\n', ctx);
+    expect(files.get('f.txt')?.content.toString()).toBe('f');
+    expect(files.get('added')?.content.toString()).toBe('f');
+    expect(files.has('symlink-target/f.txt')).toBe(false);
+    expect(files.has('symlink-target/added')).toBe(false);
+  });
+});
