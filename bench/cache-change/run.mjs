@@ -21,7 +21,7 @@ const { values } = parseArgs({
 });
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/cmd/hoist.js');
+const HOIST = join(ROOT, 'dist/bin/hoist.js');
 const tools = values.only.split(',');
 for (const [what, ok] of [
   [`${HOIST} (npx tsc -p tsconfig.json)`, existsSync(HOIST)],

@@ -25,7 +25,7 @@ const { values } = parseArgs({
 });
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/cmd/hoist.js');
+const HOIST = join(ROOT, 'dist/bin/hoist.js');
 for (const [what, ok] of [
   [`${HOIST} (npx tsc -p tsconfig.json)`, existsSync(HOIST)],
   ['a static busybox (apt-get install busybox-static)', BUSYBOX !== undefined],
