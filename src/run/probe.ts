@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fsError } from '../fs-errors.js';
 import { TOOL_PATH, type HostTools } from './host-tools.js';
 import type { IdRange } from './userns-runner.js';
+import type { RunnerKind } from './process-spec.js';
 
 /** One thing that works here or does not, and why. */
 export interface Check {
@@ -44,6 +45,8 @@ export interface ProbeInput {
   user: string;
   /** Where the kernel settings and subordinate id files are read; the host's by default. */
   files?: { subuid?: string; subgid?: string; proc?: string };
+  /** Probe only what this runner needs (an explicit --isolation); the rest reads "not probed". Everything when unset. */
+  only?: RunnerKind;
 }
 
 interface Outcome {
@@ -121,14 +124,19 @@ export async function probeHost(input: ProbeInput): Promise<HostProbe> {
   });
   try {
     // Independent probes run at once: each is a process or two, and a build waits for all of them.
+    // Each spawn costs the build's main thread a fork: an explicit --isolation probes its runner's needs only.
+    const wanted = (kind: RunnerKind): boolean => input.only === undefined || input.only === kind;
+    const skipped = { ok: false, detail: `not probed (--isolation ${input.only ?? ''})` };
     const [userSide, mountSide, chroot, setIds, mknod, proot, bwrap] = await Promise.all([
-      probeUserNamespaces(input, proc, scratch),
-      probeMountNamespace(input, scratch),
-      probeChroot(tools),
-      probeSetIds(tools),
-      probeMknod(tools, scratch),
-      probeProot(tools),
-      probeBwrap(tools),
+      wanted('userns')
+        ? probeUserNamespaces(input, proc, scratch)
+        : Promise.resolve({ userNamespaces: { ...skipped, blockers: [] }, subids: skipped, procInUserns: skipped, overlayInUserns: skipped }),
+      wanted('chroot') ? probeMountNamespace(input, scratch) : Promise.resolve<Pick<HostProbe, 'mountNamespace' | 'overlayAsRoot'>>({ mountNamespace: skipped }),
+      wanted('chroot') ? probeChroot(tools) : Promise.resolve(skipped),
+      wanted('chroot') ? probeSetIds(tools) : Promise.resolve(skipped),
+      wanted('chroot') ? probeMknod(tools, scratch) : Promise.resolve(skipped),
+      wanted('proot') ? probeProot(tools) : Promise.resolve({ ...skipped, killOnExit: false }),
+      input.only === undefined ? probeBwrap(tools) : Promise.resolve(skipped),
     ]);
     const { userNamespaces, subids, procInUserns, overlayInUserns } = userSide;
     const { mountNamespace, overlayAsRoot } = mountSide;

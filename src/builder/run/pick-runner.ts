@@ -50,7 +50,7 @@ export async function pickRunner(opts: { isolation: Isolation; snapshot?: Snapsh
   const scratch = path.join(opts.tmpDir, 'runner');
   await mkdir(scratch, { recursive: true });
   const euid = process.geteuid?.() ?? 0;
-  const probe = await probeHost({ tools, tmpDir: scratch, euid, user: invokingUser(euid) });
+  const probe = await probeHost({ tools, tmpDir: scratch, euid, user: invokingUser(euid), ...(opts.isolation !== 'auto' ? { only: opts.isolation } : {}) });
   const selection = selectRunner(probe, opts.needs, opts.isolation, { tools, tmpDir: scratch });
   // As createRunner decides it for the chroot runner.
   const mountNamespace = probe.mountNamespace.ok && tools.mount !== undefined;
