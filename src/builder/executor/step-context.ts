@@ -139,6 +139,8 @@ export class StepContext {
     const { env } = this;
     // The runner probe (which picks the snapshotter) runs while the layers unpack.
     const snapshot = env.snapshotKind();
+    // A failed probe surfaces through create; observed now, so that it is not unhandled while the module loads.
+    snapshot.catch(() => undefined);
     const { StageRootfs } = await import('../run/stage-rootfs.js');
     return StageRootfs.create(env.tmpDir, layers, env.signal, env.onCleanup, snapshot);
   }
