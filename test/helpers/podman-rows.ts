@@ -6,6 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './cli.js';
@@ -124,9 +125,28 @@ export class PodmanSandbox {
 
   async dispose(): Promise<void> {
     spawnSync('podman', [...this.storageArgs(), 'system', 'reset', '-f'], { env: { ...process.env, CONTAINERS_CONF } });
+    // podman's overlay driver bind-mounts storage/overlay onto itself, and a reset does not always undo it: rm would leave the tree behind.
+    for (const mountPoint of mountsUnder(this.work)) spawnSync('umount', ['-l', mountPoint]);
     await rm(this.work, { recursive: true, force: true });
     await rm(this.runroot, { recursive: true, force: true });
   }
+}
+
+/** Mount points at or below `dir` (this process's view), deepest first. */
+function mountsUnder(dir: string): string[] {
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  // Field 5 is the mount point, with space, tab, newline and backslash written as octal escapes.
+  const points = text
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
+    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  return points.filter((p) => p === dir || p.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
 }
 
 /**
