@@ -1,7 +1,7 @@
 // The 20-step Dockerfile of bench/noop-rebuild (after FROM scratch: 7 COPY,
 // 7 RUN, WORKDIR, ENV, ARG, LABEL, USER, CMD) over a small seeded context: a
-// static busybox and five directories of 200 small files. The same bytes as
-// bench/noop-rebuild's (that bench keeps its own copy: it is the lead's).
+// static busybox and five directories of 200 small files. Used by
+// bench/noop-rebuild and bench/cache-change.
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rng } from './seeded-data.mjs';

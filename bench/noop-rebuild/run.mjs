@@ -1,11 +1,11 @@
 // No-op rebuild of a 20-step Dockerfile (RUN and COPY steps): hoist's build
 // cache against `buildah bud --layers`, same context, alternating. See README.md.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { rng } from '../lib/seeded-data.mjs';
+import { BUSYBOX, makeTwentyStepContext as makeContext } from '../lib/twenty-steps.mjs';
 import { timed } from '../lib/registry.mjs';
 
 const { values } = parseArgs({
@@ -23,10 +23,9 @@ const { values } = parseArgs({
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOIST = join(ROOT, 'dist/bin/hoist.js');
-const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const tools = values.only.split(',');
 for (const [what, ok] of [
-  [`${HOIST} (npx tsc -p tsconfig.json)`, existsSync(HOIST)],
+  [`${HOIST} (npm run build)`, existsSync(HOIST)],
   ['/usr/bin/buildah', !tools.includes('buildah') || existsSync('/usr/bin/buildah')],
   ['a static busybox (apt-get install busybox-static)', BUSYBOX !== undefined],
   ['/usr/bin/time', existsSync('/usr/bin/time')],
@@ -36,52 +35,6 @@ for (const [what, ok] of [
 const runs = Number(values.runs);
 const work = values.dir ?? mkdtempSync(join(tmpdir(), 'hoist-bench-noop-'));
 mkdirSync(work, { recursive: true });
-
-/** busybox as /bin/sh, five directories of 200 small files each; seeded. 20 steps after FROM. */
-function makeContext(ctx) {
-  if (existsSync(join(ctx, '.complete'))) return;
-  rmSync(ctx, { recursive: true, force: true });
-  const next = rng(0x0905);
-  mkdirSync(join(ctx, 'bin'), { recursive: true });
-  copyFileSync(BUSYBOX, join(ctx, 'bin/busybox'));
-  symlinkSync('busybox', join(ctx, 'bin/sh'));
-  mkdirSync(join(ctx, 'etc'), { recursive: true });
-  writeFileSync(join(ctx, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  writeFileSync(join(ctx, 'etc/group'), 'root:x:0:\n');
-  for (const d of ['a', 'b', 'c', 'd', 'e']) {
-    mkdirSync(join(ctx, 'src', d), { recursive: true });
-    for (let f = 0; f < 200; f++) writeFileSync(join(ctx, 'src', d, `f${f}.txt`), `${d}${f} `.repeat(1 + (next() % 200)));
-  }
-  writeFileSync(
-    join(ctx, 'Dockerfile'),
-    [
-      'FROM scratch',
-      'COPY bin/ /bin/',
-      'COPY etc/ /etc/',
-      'ENV APP=/app',
-      'WORKDIR /app',
-      'COPY src/a/ /app/a/',
-      'RUN /bin/busybox mkdir -p /out && /bin/busybox echo a > /out/a',
-      'COPY src/b/ /app/b/',
-      'RUN /bin/busybox cat /app/b/* > /out/b',
-      'ARG V=1',
-      'RUN /bin/busybox echo $V > /out/v',
-      'COPY src/c/ /app/c/',
-      'RUN /bin/busybox ls -R /app > /out/ls',
-      'LABEL bench=noop-rebuild',
-      'COPY src/d/ /app/d/',
-      'RUN /bin/busybox wc -c /app/d/f1.txt > /out/d',
-      'USER 0',
-      'RUN /bin/busybox echo done > /out/done',
-      'COPY src/e/ /app/e/',
-      'RUN /bin/busybox find /app -type f | /bin/busybox wc -l > /out/count',
-      'CMD ["/bin/sh"]',
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(join(ctx, '.dockerignore'), '.complete\n');
-  writeFileSync(join(ctx, '.complete'), '');
-}
 
 const ctx = join(work, 'context');
 const hoistCache = join(work, 'hoist-cache');
