@@ -97,9 +97,7 @@ export class BlobStore {
    */
   async open(d: Digest, expectedSize?: number): Promise<Readable> {
     const file = this.path(d);
-    const handle = await open(file, 'r').catch((err: unknown) => {
-      throw isNotFound(err) ? this.notFound(d, err) : err;
-    });
+    const handle = await this.openHandle(d);
     try {
       const { size } = await handle.stat();
       if (expectedSize !== undefined && size !== expectedSize) {
@@ -126,11 +124,13 @@ export class BlobStore {
    * a second hash would only repeat the first.
    */
   async openWritten(d: Digest): Promise<Readable> {
-    const file = this.path(d);
-    const handle = await open(file, 'r').catch((err: unknown) => {
+    return (await this.openHandle(d)).createReadStream({ start: 0, highWaterMark: 1 << 20 });
+  }
+
+  private async openHandle(d: Digest): Promise<FileHandle> {
+    return open(this.path(d), 'r').catch((err: unknown) => {
       throw isNotFound(err) ? this.notFound(d, err) : err;
     });
-    return handle.createReadStream({ start: 0, highWaterMark: 1 << 20 });
   }
 
   /**

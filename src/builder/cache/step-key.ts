@@ -17,8 +17,7 @@
  * `KEY_FORMAT` names the layout of the fields. A later hoist that changes
  * it changes the name, so old entries are never misread: they simply miss.
  */
-import { createHash } from 'node:crypto';
-import type { Digest } from '../../oci/digest.js';
+import { sha256Digest, type Digest } from '../../oci/digest.js';
 import { canonicalJson, type KeyValue } from './canonical.js';
 
 export const KEY_FORMAT = 'hoist.cache.step/v1';
@@ -89,7 +88,7 @@ export interface StepKeyInput {
 /** The step's cache key: `sha256:` and the hex digest of the canonical JSON. */
 export function stepKey(input: StepKeyInput): Digest {
   const text = canonicalJson({ format: KEY_FORMAT, parent: input.parent, platform: input.platform, epoch: input.epoch, step: input.step as unknown as KeyValue });
-  return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
+  return sha256Digest(text);
 }
 
 /** The environment a RUN key holds: NAME=value, sorted by name, proxy variables left out (they do not change what the step builds). */
@@ -119,5 +118,5 @@ export interface ListedSource {
 /** The digest of a COPY/ADD's sources, in the order the step copies them. */
 export function listingDigest(entries: readonly ListedSource[]): Digest {
   const text = canonicalJson({ format: 'hoist.cache.sources/v1', entries: entries.map((e) => ({ ...e })) });
-  return `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
+  return sha256Digest(text);
 }

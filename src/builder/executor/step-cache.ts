@@ -11,7 +11,6 @@
  * Several builds on one cache dir: a missing step is built under a per-key
  * lock; whoever waited on it finds the record and restores it.
  */
-import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { FsView } from '../../../snapshot/fs-view.js';
 import { canonicalJson } from '../cache/canonical.js';
@@ -20,7 +19,7 @@ import type { StepCacheStore, StepRecord } from '../cache/local-store.js';
 import { stepKey } from '../cache/step-key.js';
 import type { Instruction } from '../../dockerfile/instructions/types.js';
 import { storeLayer, type Layer } from '../../oci/index.js';
-import type { Digest } from '../../oci/digest.js';
+import { sha256Digest, type Digest } from '../../oci/digest.js';
 import type { PlannedStage } from '../plan/index.js';
 import { stepKeyFields } from './step-keys.js';
 import type { StepContext } from './step-context.js';
@@ -168,7 +167,7 @@ export class StepCacheSession {
 function afterStep(parent: string, ctx: StepContext): string {
   if (ctx.addedLayer === undefined) return parent;
   const diffId = ctx.stage.diffIds.at(-1) as Digest;
-  return `sha256:${createHash('sha256').update(canonicalJson({ format: 'hoist.cache.after-layer/v1', parent, diffId }), 'utf8').digest('hex')}`;
+  return sha256Digest(canonicalJson({ format: 'hoist.cache.after-layer/v1', parent, diffId }));
 }
 
 async function recordOf(ctx: StepContext): Promise<StepRecord> {
