@@ -3,10 +3,10 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePools, rng } from '../lib/seeded-data.mjs';
 import { startRegistry, timed } from '../lib/registry.mjs';
+import { HOIST, requirePrerequisites } from '../lib/prerequisites.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -24,17 +24,12 @@ const { values } = parseArgs({
 });
 
 const MiB = 1024 * 1024;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/bin/hoist.js');
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-for (const [what, ok] of [
-  [`${HOIST} (npx tsc -p tsconfig.json)`, existsSync(HOIST)],
+requirePrerequisites('build-vs-buildah', [
   ['/usr/bin/buildah', existsSync('/usr/bin/buildah')],
   ['a static busybox (apt-get install busybox-static)', BUSYBOX !== undefined],
   ['/usr/bin/time', existsSync('/usr/bin/time')],
-]) {
-  if (!ok) throw new Error(`bench/build-vs-buildah needs ${what}`);
-}
+]);
 const runs = Number(values.runs);
 const tools = values.only.split(',');
 const work = values.dir ?? mkdtempSync(join(tmpdir(), 'hoist-bench-build-'));

@@ -4,10 +4,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { timed } from '../lib/registry.mjs';
 import { BUSYBOX, KEYED_STEPS, makeTwentyStepContext } from '../lib/twenty-steps.mjs';
+import { HOIST, requirePrerequisites } from '../lib/prerequisites.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -20,17 +20,12 @@ const { values } = parseArgs({
   },
 });
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/bin/hoist.js');
 const tools = values.only.split(',');
-for (const [what, ok] of [
-  [`${HOIST} (npx tsc -p tsconfig.json)`, existsSync(HOIST)],
+requirePrerequisites('cache-change', [
   ['/usr/bin/buildah', !tools.includes('buildah') || existsSync('/usr/bin/buildah')],
   ['a static busybox (apt-get install busybox-static)', BUSYBOX !== undefined],
   ['/usr/bin/time', existsSync('/usr/bin/time')],
-]) {
-  if (!ok) throw new Error(`bench/cache-change needs ${what}`);
-}
+]);
 const runs = Number(values.runs);
 const work = values.dir ?? mkdtempSync(join(tmpdir(), 'hoist-bench-change-'));
 mkdirSync(work, { recursive: true });

@@ -8,11 +8,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startCountingProxy, traffic } from '../lib/counting-proxy.mjs';
 import { startRegistry, timed } from '../lib/registry.mjs';
 import { BUSYBOX, KEYED_STEPS, makeTwentyStepContext } from '../lib/twenty-steps.mjs';
+import { HOIST, requirePrerequisites } from '../lib/prerequisites.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -24,15 +24,10 @@ const { values } = parseArgs({
   },
 });
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/bin/hoist.js');
-for (const [what, ok] of [
-  [`${HOIST} (npx tsc -p tsconfig.json)`, existsSync(HOIST)],
+requirePrerequisites('cache-registry', [
   ['a static busybox (apt-get install busybox-static)', BUSYBOX !== undefined],
   ['/usr/bin/time', existsSync('/usr/bin/time')],
-]) {
-  if (!ok) throw new Error(`bench/cache-registry needs ${what}`);
-}
+]);
 const runs = Number(values.runs);
 const work = values.dir ?? mkdtempSync(join(tmpdir(), 'hoist-bench-regcache-'));
 mkdirSync(work, { recursive: true });

@@ -3,10 +3,10 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BUSYBOX, makeTwentyStepContext as makeContext } from '../lib/twenty-steps.mjs';
 import { timed } from '../lib/registry.mjs';
+import { HOIST, requirePrerequisites } from '../lib/prerequisites.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -21,17 +21,12 @@ const { values } = parseArgs({
   },
 });
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/bin/hoist.js');
 const tools = values.only.split(',');
-for (const [what, ok] of [
-  [`${HOIST} (npm run build)`, existsSync(HOIST)],
+requirePrerequisites('noop-rebuild', [
   ['/usr/bin/buildah', !tools.includes('buildah') || existsSync('/usr/bin/buildah')],
   ['a static busybox (apt-get install busybox-static)', BUSYBOX !== undefined],
   ['/usr/bin/time', existsSync('/usr/bin/time')],
-]) {
-  if (!ok) throw new Error(`bench/noop-rebuild needs ${what}`);
-}
+]);
 const runs = Number(values.runs);
 const work = values.dir ?? mkdtempSync(join(tmpdir(), 'hoist-bench-noop-'));
 mkdirSync(work, { recursive: true });

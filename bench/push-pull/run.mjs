@@ -7,11 +7,11 @@ import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { constants as zc, createGzip } from 'node:zlib';
 import { REGISTRY_BIN, startRegistry } from '../lib/registry.mjs';
 import { makePools, parseSize, rng } from '../lib/seeded-data.mjs';
+import { HOIST, requirePrerequisites } from '../lib/prerequisites.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +33,6 @@ const { values } = parseArgs({
 });
 
 const MiB = 1024 * 1024;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/bin/hoist.js');
 const TIME_BIN = '/usr/bin/time';
 const TAG = 'bench';
 const runs = Number(values.runs);
@@ -49,7 +47,7 @@ function log(...args) {
 for (const bin of [REGISTRY_BIN, TIME_BIN, '/usr/bin/skopeo']) {
   if (!existsSync(bin)) throw new Error(`${bin} is missing (apt-get install docker-registry skopeo time)`);
 }
-if (!existsSync(HOIST)) throw new Error(`${HOIST} is missing: run npx tsc -p tsconfig.json first`);
+requirePrerequisites('push-pull');
 
 // ---- deterministic image ------------------------------------------------
 

@@ -5,10 +5,10 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePools, parseSize, rng } from '../lib/seeded-data.mjs';
 import { startRegistry, timed } from '../lib/registry.mjs';
+import { HOIST, requirePrerequisites } from '../lib/prerequisites.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -24,10 +24,8 @@ const { values } = parseArgs({
 
 const MiB = 1024 * 1024;
 const PART = 64 * MiB;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HOIST = join(ROOT, 'dist/bin/hoist.js');
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
-if (!existsSync(HOIST)) throw new Error(`${HOIST} is missing: run npx tsc -p tsconfig.json first`);
+requirePrerequisites('rss');
 if (BUSYBOX === undefined) throw new Error('bench/rss needs a static busybox (apt-get install busybox-static)');
 const size = parseSize(values.size, '512M, 1G, 2G');
 const runParts = Math.max(1, Math.round(parseSize(values['run-size'], '320M') / PART));
