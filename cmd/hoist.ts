@@ -114,4 +114,10 @@ function handleInterrupts(): { signal: () => AbortSignal; received: () => string
 }
 
 
-await main();
+// Not a top-level await: the bundle users run is CommonJS (package.json's `bundle`), which Node
+// starts with less work than a graph of ES modules. main() reports its own errors; this catches
+// only a fault in that reporting.
+main().catch((err: unknown) => {
+  process.stderr.write(`hoist: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 70;
+});

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The bundle `npm run build` makes (package.json's bin); HOIST_BENCH_CLI points a bench at another build, to compare two commits. */
-export const HOIST = process.env.HOIST_BENCH_CLI || fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+export const HOIST = process.env.HOIST_BENCH_CLI || fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 
 /** Throws `bench/NAME needs WHAT` for the first failing check ([what, ok]); hoist's CLI is checked first. */
 export function requirePrerequisites(name, checks = []) {

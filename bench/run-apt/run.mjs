@@ -17,7 +17,7 @@ const { values } = parseArgs({
 });
 const runs = Number(values.runs);
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(REPO, 'dist/bin/hoist.js');
+const CLI = join(REPO, 'dist/bin/hoist.cjs');
 const EXAMPLE = join(REPO, 'testdata/examples/git');
 const KINDS = ['chroot', 'proot'];
 

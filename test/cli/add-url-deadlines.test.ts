@@ -16,7 +16,7 @@ import { tempDir } from '../helpers/build.js';
 import { buildCli, REPO_ROOT, type CliResult } from '../helpers/cli.js';
 import { listenOnLoopback } from '../helpers/net.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 const KILL_AFTER_MS = 120_000;
 
 function build(url: string): Promise<CliResult & { ms: number }> {

@@ -8,7 +8,7 @@ import { makeBusyboxRootfs } from '../helpers/busybox-rootfs.js';
 import { makeContext, tempDir } from '../helpers/build.js';
 import { buildCliAsync, hoist, REPO_ROOT } from '../helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 
 let ctx: string;
 beforeAll(async () => {

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tarChunks } from '../../src/tar/index.js';
 import { buildCli, REPO_ROOT } from '../helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 
 /** One member, `d/d/.../d/file` `depth` directories deep, no directory member: every parent is implied. */
 async function deepTar(depth: number): Promise<Buffer> {

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/build.js';
 import { buildCli, REPO_ROOT, type CliResult } from '../helpers/cli.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry/index.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 
 /** The built CLI without blocking this process; killed after two minutes so that a hang fails the test. */
 function hoist(args: string[], opts: { env?: Record<string, string>; uid?: number; cwd?: string } = {}): Promise<CliResult & { ms: number }> {

@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/build.js';
 import { buildCli, hoist, REPO_ROOT } from '../helpers/cli.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../helpers/registry/index.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 
 function tempFiles(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('.tmp-')) : [];

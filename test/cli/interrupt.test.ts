@@ -10,7 +10,7 @@ import { tempDir } from '../helpers/build.js';
 import { buildCli, REPO_ROOT } from '../helpers/cli.js';
 
 const randomBytesAsync = promisify(randomBytes);
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 
 /**
  * A context whose one COPY takes seconds to compress: 160 MiB that gzip

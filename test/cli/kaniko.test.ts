@@ -15,7 +15,7 @@ import { buildCli, hoist, REPO_ROOT } from '../helpers/cli.js';
 import { readDockerArchive, readOciLayout, sha256 } from '../helpers/oci-reader.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../helpers/registry/index.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 const MANIFEST_TYPES = 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
 
 async function getManifest(reg: RunningRegistry, repo: string, ref: string): Promise<{ raw: Buffer; json: any }> {

@@ -14,7 +14,7 @@ import { tempDir } from '../helpers/build.js';
 import { buildCli, REPO_ROOT } from '../helpers/cli.js';
 import { readOciLayout } from '../helpers/oci-reader.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 /** Linear work finishes in seconds; this only catches hangs on a slow, shared machine. */
 const DEADLINE_MS = 150_000;
 

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/build.js';
 import { buildCli, hoist, REPO_ROOT } from '../helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 
 /** One writer: `hoist copy` into the layout once per tag, one after another; resolves with the failures' stderr. */
 function writer(archive: string, layout: string, cache: string, tags: string[]): Promise<string[]> {

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/build.js';
 import { buildCli, REPO_ROOT, type CliResult } from '../helpers/cli.js';
 import { freePort, startRegistry, type RunningRegistry } from '../helpers/registry/index.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 
 /**
  * The built CLI, run without blocking this process: the token server answers

@@ -14,7 +14,7 @@ import { buildCli, hoist, REPO_ROOT } from '../helpers/cli.js';
 import { readDockerArchive, readOciArchive } from '../helpers/oci-reader.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry/index.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 
 describe('build outputs on standard output, and --platform', () => {
   let out: string;

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/build.js';
 import { buildCli, hoist as hoistSync, REPO_ROOT, type CliResult } from '../helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 
 /** The CLI, killed after two minutes so that a hang (a spinning mkdir) fails the test. */
 function hoist(args: string[], env: Record<string, string> = {}): Promise<CliResult> {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildCli } from '../helpers/cli.js';
 import { listenOnLoopback } from '../helpers/net.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 const cache = mkdtempSync(path.join(tmpdir(), 'hoist-conn-cli-'));
 
 /** The built CLI, run asynchronously (the servers live in this process), killed after two minutes so that a hang fails the test. */

@@ -89,13 +89,13 @@ describe.each(ROWS)('$name', (row) => {
     await chmod(dir, 0o755);
     const before = await listTree(rootfs);
 
-    const doctor = podmanRun(row, rootfs, croot, ['node', '/hoist/dist/bin/hoist.js', 'doctor', '--format', 'json']);
+    const doctor = podmanRun(row, rootfs, croot, ['node', '/hoist/dist/bin/hoist.cjs', 'doctor', '--format', 'json']);
     expect(doctor.stderr).toBe('');
     expect(doctor.status).toBe(0);
     const report = JSON.parse(doctor.stdout) as { auto: { root: { kind: string }; nonRootUser: { kind: string } }; checks: { name: string; ok: boolean }[] };
     expect({ root: report.auto.root.kind, nonRootUser: report.auto.nonRootUser.kind }).toEqual(row.pick);
 
-    const text = podmanRun(row, rootfs, croot, ['node', '/hoist/dist/bin/hoist.js', 'doctor']);
+    const text = podmanRun(row, rootfs, croot, ['node', '/hoist/dist/bin/hoist.cjs', 'doctor']);
     expect(text.stdout).toContain(`--isolation auto picks: ${row.pick.root} (`);
 
     for (const [uid, want] of [
@@ -139,7 +139,7 @@ describe('an ordinary user with a subuid range (useradd on the host)', () => {
     await mkdir(path.join(work, 'user-tmp'), { recursive: true });
     execFileSync('chown', [`${uid}:${gid}`, path.join(work, 'user-tmp')]);
 
-    const doctor = asUser([path.join(REPO_ROOT, 'dist/bin/hoist.js'), 'doctor', '--format', 'json']);
+    const doctor = asUser([path.join(REPO_ROOT, 'dist/bin/hoist.cjs'), 'doctor', '--format', 'json']);
     expect(doctor.status, doctor.stderr).toBe(0);
     const report = JSON.parse(doctor.stdout) as { auto: { root: { kind: string }; nonRootUser: { kind: string } } };
     expect({ root: report.auto.root.kind, nonRootUser: report.auto.nonRootUser.kind }).toEqual({ root: 'userns', nonRootUser: 'userns' });

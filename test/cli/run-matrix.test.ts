@@ -142,7 +142,7 @@ async function runInRow(row: PodmanRow, variant: Variant): Promise<{ r: PodmanRe
       [ctx, '/ctx', 'ro'],
       [out, '/out', 'rw'],
     ],
-    ['node', '/hoist/dist/bin/hoist.js', ...buildArgs('/ctx', '/out', variant)],
+    ['node', '/hoist/dist/bin/hoist.cjs', ...buildArgs('/ctx', '/out', variant)],
     { env: { HOME: '/tmp', HOIST_CACHE_DIR: '/tmp/hoist-cache', TMPDIR: '/tmp', SOURCE_DATE_EPOCH: String(EPOCH), ...HOIST_SECRETS } },
   );
   return { r, out };
@@ -172,7 +172,7 @@ async function buildAsRootlessUser(): Promise<Built> {
   const scratch = path.join(out, '..', 'scratch');
   await mkdir(scratch);
   await chown(scratch, uid, gid);
-  const r = runAsRootlessUser([path.join(REPO_ROOT, 'dist/bin/hoist.js'), ...buildArgs(ctx, out)], {
+  const r = runAsRootlessUser([path.join(REPO_ROOT, 'dist/bin/hoist.cjs'), ...buildArgs(ctx, out)], {
     HOME: scratch,
     TMPDIR: scratch,
     HOIST_CACHE_DIR: path.join(scratch, 'cache'),

@@ -28,7 +28,7 @@ let work: string;
 /** podman refuses a runroot longer than 50 characters, which the test run's TMPDIR can make. */
 let runroot: string;
 
-const CLI = path.join(REPO_ROOT, 'dist/bin/hoist.js');
+const CLI = path.join(REPO_ROOT, 'dist/bin/hoist.cjs');
 
 // Builds take minutes: the CLI and podman run asynchronously, so that the test worker stays responsive to vitest meanwhile.
 function hoist(args: string[], timeoutMs: number): Promise<ExecResult> {

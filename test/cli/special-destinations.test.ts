@@ -13,7 +13,7 @@ import { tempDir } from '../helpers/build.js';
 import { buildCli, hoist, REPO_ROOT } from '../helpers/cli.js';
 import { readTar } from '../helpers/oci-reader.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 const HELLO = 'testdata/examples/hello';
 /** Every run of the CLI is killed after two minutes: a write that blocks on a special file fails the test instead of hanging the suite. */
 const KILL_AFTER = { timeoutMs: 120_000 };

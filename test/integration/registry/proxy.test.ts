@@ -22,7 +22,7 @@ import { PROXY_ONLY_DOMAIN, startHttpProxy, type TestHttpProxy } from '../../hel
 import { listenOnLoopback } from '../../helpers/net.js';
 import { makeTestCa, pushTestImage, startRegistry, type PushedTestImage, type RunningRegistry } from '../../helpers/registry/index.js';
 
-const CLI = fileURLToPath(new URL('../../../dist/bin/hoist.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../dist/bin/hoist.cjs', import.meta.url));
 
 let registry: RunningRegistry;
 let proxy: TestHttpProxy;
