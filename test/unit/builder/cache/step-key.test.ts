@@ -20,6 +20,20 @@ describe('canonicalJson', () => {
     expect(canonicalJson({ '\u{1F600}': 1, '\uFFFD': 2 })).toBe('{"\uFFFD":2,"\u{1F600}":1}');
   });
 
+  it('gives the text JSON.stringify gives for the same value with its keys sorted (ASCII keys)', () => {
+    const sortedDeep = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(sortedDeep) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortedDeep((v as Record<string, unknown>)[k])])) : v;
+    const value = {
+      format: 'hoist.cache.sources/v1',
+      entries: [
+        { path: 'a "quoted"\\path\n', kind: 'file', mode: 0o4755, uid: 1000, gid: 0, content: 'sha256:00', xattrs: { 'user.z': 'eA==', 'security.capability': 'AQ==' } },
+        { path: 'dir', kind: 'dir', mode: 0o755, uid: 0, gid: 0, nested: [[], {}, [1.5, -0, null, true, 'x']] },
+      ],
+      empty: [],
+    };
+    expect(canonicalJson(value)).toBe(JSON.stringify(sortedDeep(value)));
+  });
+
   it('refuses numbers JSON cannot hold', () => {
     expect(() => canonicalJson({ n: Number.NaN })).toThrow(/NaN/);
   });
