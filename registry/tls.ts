@@ -11,12 +11,19 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import { createRequire } from 'node:module';
+import type * as Tls from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { loadProxyParts, undiciParts } from './http-client.js';
 import { ProxyResolver } from './proxy.js';
 import { RegistryError } from './errors.js';
 import { DEFAULT_TIMEOUT_MS } from './deadline.js';
+
+/** node:tls on first use: most commands talk to no registry, or to one over plain HTTP, and loading it costs each a few ms. */
+function tlsModule(): typeof Tls {
+  return createRequire(import.meta.url)('node:tls') as typeof Tls;
+}
 
 export const DEFAULT_CERTS_DIRS: readonly string[] = Object.freeze(['/etc/docker/certs.d', '/etc/containers/certs.d']);
 
@@ -125,7 +132,7 @@ export async function loadConnectTls(
   const tls: ConnectTls = { rejectUnauthorized: verify };
   // Node replaces its default roots when `ca` is given, so keep them explicitly.
   // Without verification no CA is consulted, and parsing ~300 of them costs ~150 ms.
-  if (verify && extra.length > 0) tls.ca = [...rootCertificates, ...extra];
+  if (verify && extra.length > 0) tls.ca = [...tlsModule().rootCertificates, ...extra];
   if (cert !== undefined && key !== undefined) [tls.cert, tls.key] = [cert, key];
   return tls;
 }
@@ -140,7 +147,7 @@ export type ConnectionMode = 'plain' | 'verify' | 'insecure';
  */
 export function connectOptions(tls: ConnectTls): { rejectUnauthorized: boolean; secureContext?: SecureContext } {
   if (tls.ca === undefined && tls.cert === undefined) return { rejectUnauthorized: tls.rejectUnauthorized };
-  const secureContext = createSecureContext({
+  const secureContext = tlsModule().createSecureContext({
     ...(tls.ca === undefined ? {} : { ca: tls.ca }),
     ...(tls.cert === undefined ? {} : { cert: tls.cert, key: tls.key }),
   });

@@ -4,9 +4,15 @@
  * HoistError rather than a crash.
  */
 import type { Transform } from 'node:stream';
-import * as zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import type * as Zlib from 'node:zlib';
 import { HoistError } from '../errors.js';
 import type { Compression } from './media-types.js';
+
+/** node:zlib on first use: a build whose steps are all cached never compresses, and loading zlib costs every command a few ms. */
+function zlibModule(): typeof Zlib {
+  return createRequire(import.meta.url)('node:zlib') as typeof Zlib;
+}
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
@@ -30,9 +36,9 @@ export function decompressor(compression: Compression): Transform | undefined {
     case 'none':
       return undefined;
     case 'gzip':
-      return zlib.createGunzip();
+      return zlibModule().createGunzip();
     case 'zstd': {
-      const create = (zlib as unknown as ZstdZlib).createZstdDecompress;
+      const create = (zlibModule() as unknown as ZstdZlib).createZstdDecompress;
       if (create === undefined) {
         throw new HoistError('UNSUPPORTED_COMPRESSION', `zstd layers need Node.js 22.15 or newer (this is ${process.version})`, {
           hint: 'run hoist on a newer Node.js, or use an image with gzip layers',
@@ -45,5 +51,6 @@ export function decompressor(compression: Compression): Transform | undefined {
 
 /** gzip at a fixed level, so the same input always gives the same bytes on one Node version. */
 export function gzipCompressor(): Transform {
+  const zlib = zlibModule();
   return zlib.createGzip({ level: zlib.constants.Z_DEFAULT_COMPRESSION });
 }
