@@ -29,7 +29,8 @@ export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffol
       if (!(err instanceof UnsafeMountpointError)) throw err;
     }
   }
-  const mounted: { target: string; source?: string }[] = [];
+  // /dev is this tmpfs: a mount below it (a heredoc script at /dev/pipes) gets its mount point there.
+  const mounted: { target: string; source?: string }[] = [{ target: dev }];
   for (const m of spec.mounts) {
     const kind = m.kind === 'tmpfs' || (await stat(m.source)).isDirectory() ? 'dir' : 'file';
     const target = await scaffold.ensure(m.target, kind, { keepUsed: 'parents' });

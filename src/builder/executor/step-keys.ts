@@ -22,7 +22,7 @@ import type { FileDigests } from '../cache/file-digests.js';
 import { listingDigest, runKeyEnv, type CopyKeyFields, type ListedSource, type StepKeyFields } from '../cache/step-key.js';
 import { CopyPlanner, type CopyItem } from '../copy/copy-entries.js';
 import { ContextFs, contextFollowPaths, type SourceFs, type SourceNode } from '../copy/source-fs.js';
-import { runArgv } from '../handlers/run-argv.js';
+import { heredocScriptIdentity, runArgv } from '../handlers/run-argv.js';
 import { describeCopy, heredocItems, matchSource } from '../handlers/copy-sources.js';
 import type { StepContext } from './step-context.js';
 
@@ -49,7 +49,10 @@ export async function stepKeyFields(ctx: StepContext, instr: Instruction, source
         network: instr.network ?? 'default',
         security: instr.security ?? 'sandbox',
         // What a bind mount shows (by content), a cache's id, a secret's id (never its content); the mount code loads only for a RUN with mounts.
-        mounts: instr.mounts.length > 0 ? await (await import('../run/mounts/step-mounts.js')).runMountIdentities(ctx, instr, stage.workdir(), sources.digests) : [],
+        mounts: [
+          ...heredocScriptIdentity(instr),
+          ...(instr.mounts.length > 0 ? await (await import('../run/mounts/step-mounts.js')).runMountIdentities(ctx, instr, stage.workdir(), sources.digests) : []),
+        ],
       };
     case 'WORKDIR':
       return { kind: 'WORKDIR', path: posix.resolve(stage.workdir(), instr.path), user: stage.config.User ?? '' };

@@ -155,6 +155,25 @@ describe('RUN', () => {
     expect(files.get('two')).toBe('a\nb\n');
   }, 300_000);
 
+  for (const kind of RUNNER_KINDS) {
+    it(`runs a heredoc that starts with #! as a file at /dev/pipes with --isolation ${kind}, and nothing of /dev/pipes reaches the layer`, async () => {
+      let built: Awaited<ReturnType<typeof hoistBuild>>;
+      try {
+        built = await hoistBuild(['FROM base', 'RUN <<EOF', '#!/bin/sh', 'echo "$0" > /script-name', 'cat "$0" > /script-copy', 'ls -l "$0" | cut -c1-10 > /script-mode', 'EOF'], { isolation: kind });
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('RUN_NO_RUNNER');
+        return;
+      }
+      const layer = built.image.layers.at(-1) as TarMember[];
+      expect(layer.map((m) => m.name).sort()).toEqual(['script-copy', 'script-mode', 'script-name']);
+      const files = new Map(layer.map((m) => [m.name, m.content.toString()]));
+      expect(files.get('script-name')).toBe('/dev/pipes/EOF\n');
+      expect(files.get('script-copy')).toBe('#!/bin/sh\necho "$0" > /script-name\ncat "$0" > /script-copy\nls -l "$0" | cut -c1-10 > /script-mode\n');
+      expect(files.get('script-mode')).toBe('-rwxr-xr-x\n');
+      expect(await leftovers()).toEqual([]);
+    }, 300_000);
+  }
+
   it('refuses --security=insecure, and a mount of an unknown type, at the line', async () => {
     await expect(hoistBuild(['FROM base', 'RUN --security=insecure true'])).rejects.toMatchObject({ code: 'RUN_INSECURE', message: expect.stringContaining('Dockerfile:4:') });
     await expect(hoistBuild(['FROM base', 'RUN --mount=type=volume,target=/c true'])).rejects.toMatchObject({
