@@ -50,9 +50,9 @@ export interface SourceFs {
   absolutePath?: (rel: string) => string;
 }
 
-async function nodeFromContext(abs: string, st: ContextStat): Promise<SourceNode> {
+async function nodeFromContext(abs: string, st: ContextStat, xattrsOf: (abs: string) => Xattrs | undefined): Promise<SourceNode> {
   // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
-  const xattrs = st.kind === 'file' || st.kind === 'dir' || st.kind === 'symlink' ? readContextXattrs(abs) : undefined;
+  const xattrs = st.kind === 'file' || st.kind === 'dir' || st.kind === 'symlink' ? xattrsOf(abs) : undefined;
   const base: SourceMeta = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), ...(xattrs ? { xattrs } : {}) };
   switch (st.kind) {
     case 'file':
@@ -157,6 +157,8 @@ export class ContextFs implements SourceFs {
   readonly keepsOwners = false;
   readonly mayReinclude: boolean;
   private snapshot: Promise<ContextSnapshot> | undefined;
+  /** Each entry's xattrs, read once however often it is looked up (a step's cache key and its layer both do). */
+  private readonly xattrs = new Map<string, Xattrs | undefined>();
 
   constructor(
     private readonly root: string,
@@ -174,7 +176,7 @@ export class ContextFs implements SourceFs {
   async lstat(rel: string): Promise<SourceNode | undefined> {
     const snapshot = await this.read();
     const entry = rel === '' ? snapshot.root : snapshot.entries.get(rel);
-    return entry && (await nodeFromContext(entry.absPath, entry.stat));
+    return entry && (await nodeFromContext(entry.absPath, entry.stat, this.xattrsOf));
   }
 
   async readdir(rel: string): Promise<string[]> {
@@ -184,6 +186,13 @@ export class ContextFs implements SourceFs {
   isIgnored(rel: string): boolean {
     return rel !== '' && this.ignore.matchesOrParentMatches(rel);
   }
+
+  private readonly xattrsOf = (abs: string): Xattrs | undefined => {
+    if (this.xattrs.has(abs)) return this.xattrs.get(abs);
+    const read = readContextXattrs(abs);
+    this.xattrs.set(abs, read);
+    return read;
+  };
 
   absolutePath = (rel: string): string => (rel === '' ? this.root : path.join(this.root, ...rel.split('/')));
 }
