@@ -13,14 +13,29 @@
  *   such a failure every directory of the tree is given u+rwx (lstat only:
  *   symlinks are never followed, so nothing outside the tree is touched),
  *   and the removal is tried again.
+ * - A big tree goes faster with several `rm` at once, each on some of the
+ *   subtrees two levels down (never one on another device: a mount point
+ *   is left to the final `rm`, which refuses it as before). Removal waits on
+ *   the disk more than on a CPU: on ext4 with online discard (the CI
+ *   machine) an unlink of a file with data takes about a millisecond, and
+ *   bench/build-vs-buildah's 5,000-file rootfs took 3-6 s with one `rm`
+ *   against 1-1.5 s with eight. What they leave (a failure, the emptied
+ *   directories) the final `rm -rf` of the whole tree removes or reports.
  */
 import { spawn } from 'node:child_process';
+import type { Dirent } from 'node:fs';
 import { chmod, lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HoistError } from '../../src/errors.js';
 import { errnoOf, fsError } from '../../src/fs-errors.js';
 
 const OWNER_RWX = 0o700;
+/** `rm` processes at once (see above: the disk, not the cores, is what they wait for). */
+const PARALLEL_RM = 8;
+/** Below this many subtrees one `rm` is as fast. */
+const PARALLEL_FROM = 64;
+/** Paths on one `rm` command line, well below any ARG_MAX. */
+const PATHS_PER_RM = 512;
 
 /** Remove `dir` and everything below it; nothing happens when it does not exist. */
 export async function removeRootfs(dir: string): Promise<void> {
@@ -33,6 +48,7 @@ export async function removeRootfs(dir: string): Promise<void> {
 
 /** undefined when `dir` is gone, else the error. */
 async function removeTree(dir: string): Promise<unknown> {
+  await removeSubtreesInParallel(dir);
   const gnu = await gnuRm(dir);
   if (gnu === 'done') return undefined;
   if (gnu !== 'unavailable') {
@@ -49,10 +65,46 @@ async function removeTree(dir: string): Promise<unknown> {
   }
 }
 
+/**
+ * Best effort, before the `rm` of the whole tree: the entries two levels
+ * below `dir` (one level for what is not a directory), in batches removed by
+ * up to PARALLEL_RM `rm` at once. A directory on another device than `dir`
+ * (a mount point) is not among them.
+ */
+async function removeSubtreesInParallel(dir: string): Promise<void> {
+  const top = await lstat(dir).catch(() => undefined);
+  if (top === undefined || !top.isDirectory()) return;
+  const onDevice = async (p: string): Promise<boolean> => (await lstat(p).catch(() => undefined))?.dev === top.dev;
+  const subtrees: string[] = [];
+  for (const first of await entriesOf(dir)) {
+    const p = join(dir, first.name);
+    if (!first.isDirectory()) subtrees.push(p);
+    else if (await onDevice(p)) {
+      for (const second of await entriesOf(p)) {
+        const q = join(p, second.name);
+        if (!second.isDirectory() || (await onDevice(q))) subtrees.push(q);
+      }
+    }
+  }
+  if (subtrees.length < PARALLEL_FROM) return;
+  const batches: string[][] = [];
+  const per = Math.min(PATHS_PER_RM, Math.ceil(subtrees.length / PARALLEL_RM));
+  for (let i = 0; i < subtrees.length; i += per) batches.push(subtrees.slice(i, i + per));
+  const next = (): Promise<void> => {
+    const batch = batches.shift();
+    return batch === undefined ? Promise.resolve() : gnuRm(...batch).then(next);
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_RM, batches.length) }, next));
+}
+
+async function entriesOf(dir: string): Promise<Dirent[]> {
+  return readdir(dir, { withFileTypes: true }).catch(() => []);
+}
+
 /** 'done', 'unavailable' (no GNU rm), or rm's complaint. */
-function gnuRm(dir: string): Promise<string> {
+function gnuRm(...paths: string[]): Promise<string> {
   return new Promise((resolve) => {
-    const child = spawn('rm', ['-rf', '--one-file-system', '--', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('rm', ['-rf', '--one-file-system', '--', ...paths], { stdio: ['ignore', 'ignore', 'pipe'] });
     const err: Buffer[] = [];
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', () => resolve('unavailable'));

@@ -50,15 +50,15 @@ export interface SourceFs {
   absolutePath?: (rel: string) => string;
 }
 
-async function nodeFromContext(abs: string, st: ContextStat): Promise<SourceNode> {
+async function nodeFromContext(abs: string, st: ContextStat, xattrsOf: (abs: string) => Xattrs | undefined): Promise<SourceNode> {
   // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
-  const xattrs = st.kind === 'file' || st.kind === 'dir' || st.kind === 'symlink' ? readContextXattrs(abs) : undefined;
+  const xattrs = st.kind === 'file' || st.kind === 'dir' || st.kind === 'symlink' ? xattrsOf(abs) : undefined;
   const base: SourceMeta = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), ...(xattrs ? { xattrs } : {}) };
   switch (st.kind) {
     case 'file':
       return {
         kind: 'file', ...base, size: st.size,
-        open: () => (st.size <= SMALL_FILE ? Readable.from(readWhenPulled(abs)) : createReadStream(abs)),
+        open: () => (st.size <= SMALL_FILE ? Readable.from(readWhenPulled(abs)) : createReadStream(abs, { highWaterMark: LARGE_FILE_READ })),
         linkKey: st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined,
       };
     // BuildKit's context transfer sends no data for a socket and its receiver creates a regular file.
@@ -83,6 +83,9 @@ async function nodeFromContext(abs: string, st: ContextStat): Promise<SourceNode
  * 64 KiB buffer per read (bench/build-vs-buildah: COPY of 3,000 files).
  */
 const SMALL_FILE = 64 * 1024;
+
+/** Reads of a larger file: fs.ReadStream's 64 KiB default made a 64 MiB file 1,000 thread-pool round trips. */
+const LARGE_FILE_READ = 1024 * 1024;
 
 function* readWhenPulled(abs: string): Generator<Buffer, void, undefined> {
   yield readFileSync(abs);
@@ -154,6 +157,8 @@ export class ContextFs implements SourceFs {
   readonly keepsOwners = false;
   readonly mayReinclude: boolean;
   private snapshot: Promise<ContextSnapshot> | undefined;
+  /** Each entry's xattrs, read once however often it is looked up (a step's cache key and its layer both do). */
+  private readonly xattrs = new Map<string, Xattrs | undefined>();
 
   constructor(
     private readonly root: string,
@@ -171,7 +176,7 @@ export class ContextFs implements SourceFs {
   async lstat(rel: string): Promise<SourceNode | undefined> {
     const snapshot = await this.read();
     const entry = rel === '' ? snapshot.root : snapshot.entries.get(rel);
-    return entry && (await nodeFromContext(entry.absPath, entry.stat));
+    return entry && (await nodeFromContext(entry.absPath, entry.stat, this.xattrsOf));
   }
 
   async readdir(rel: string): Promise<string[]> {
@@ -181,6 +186,13 @@ export class ContextFs implements SourceFs {
   isIgnored(rel: string): boolean {
     return rel !== '' && this.ignore.matchesOrParentMatches(rel);
   }
+
+  private readonly xattrsOf = (abs: string): Xattrs | undefined => {
+    if (this.xattrs.has(abs)) return this.xattrs.get(abs);
+    const read = readContextXattrs(abs);
+    this.xattrs.set(abs, read);
+    return read;
+  };
 
   absolutePath = (rel: string): string => (rel === '' ? this.root : path.join(this.root, ...rel.split('/')));
 }

@@ -1,9 +1,7 @@
-import { pipeline } from 'node:stream';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { createLayer } from '../../../snapshot/layer-stream.js';
 import { MediaType, storeLayer, writtenLayer, type BlobStore, type Layer } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
-import { byteCounter } from '../../oci/progress.js';
 
 /**
  * A layer with no entries, byte for byte as BuildKit writes it for a RUN
@@ -40,8 +38,11 @@ export interface CommitOptions {
 export async function commitLayer(store: BlobStore, entries: readonly LayerEntry[], opts: CommitOptions): Promise<CommittedLayer> {
   if (entries.length === 0) return commitEmptyLayer(store);
   const report = opts.onProgress;
-  const counted = report === undefined ? undefined : countContent(entries, report);
-  const layer = createLayer(counted?.entries ?? entries, opts.clampMtime === undefined ? {} : { clampMtime: opts.clampMtime });
+  const counted = report === undefined ? undefined : contentCounter(entries, report);
+  const layer = createLayer(entries, {
+    ...(opts.clampMtime === undefined ? {} : { clampMtime: opts.clampMtime }),
+    ...(counted === undefined ? {} : { onContent: counted.onContent }),
+  });
   // An abort stops the store's write (its temp file is removed) and, through the destroyed stream, the layer writer.
   const [stored, result] = await Promise.all([store.put(layer.stream, {}, { signal: opts.signal }), layer.result]);
   if (stored.digest !== result.digest || stored.size !== result.size) {
@@ -60,33 +61,29 @@ async function commitEmptyLayer(store: BlobStore): Promise<CommittedLayer> {
 }
 
 /**
- * The entries with every file's content counted as the tar writer reads it.
- * Hard links that share a `linkKey` carry their content once, so their size counts once.
+ * A counter of file content as the tar writer takes it (one callback per
+ * piece, not a counting stream per file: a layer of thousands of small
+ * files paid for a pipeline and its AbortController each). Hard links that
+ * share a `linkKey` carry their content once, so their size counts once.
  */
-function countContent(
+function contentCounter(
   entries: readonly LayerEntry[],
   report: (current: number, total: number, done: boolean) => void,
-): { entries: LayerEntry[]; total: number } {
+): { onContent: (bytes: number) => void; total: number } {
   const seen = new Set<string>();
   let total = 0;
-  let current = 0;
-  const out = entries.map((entry): LayerEntry => {
-    if (entry.kind !== 'file' || entry.size === 0) return entry;
+  for (const entry of entries) {
+    if (entry.kind !== 'file' || entry.size === 0) continue;
     // Only one of the files sharing a linkKey is opened (the first in tar order).
     if (entry.linkKey === undefined || !seen.has(entry.linkKey)) total += entry.size;
     if (entry.linkKey !== undefined) seen.add(entry.linkKey);
-    return {
-      ...entry,
-      open: () => {
-        let before = 0;
-        const counter = byteCounter((n) => {
-          current += n - before;
-          before = n;
-          report(current, total, false);
-        });
-        return pipeline(entry.open(), counter, () => undefined);
-      },
-    };
-  });
-  return { entries: out, total };
+  }
+  let current = 0;
+  return {
+    total,
+    onContent: (bytes) => {
+      current += bytes;
+      report(current, total, false);
+    },
+  };
 }

@@ -17,6 +17,7 @@ import type { StageRootfs } from '../run/stage-rootfs.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
 import type { Runner } from '../../run/index.js';
 import type { SecretSource } from '../run/mounts/build-secrets.js';
+import type { ContextFs } from '../copy/source-fs.js';
 
 /** What every step of a build shares: where things are and how time is told. */
 export interface BuildEnv {
@@ -61,6 +62,11 @@ export function formatCreated(date: Date): string {
 export class StepContext {
   /** The layer this step added, if any. */
   addedLayer: { digest: string; size: number } | undefined;
+  /**
+   * The context as this step's COPY/ADD sees it, by follow paths: one walk
+   * (and one read of each file's xattrs) for its cache key and its layer.
+   */
+  readonly contextViews = new Map<string, ContextFs>();
 
   constructor(
     readonly env: BuildEnv,

@@ -23,7 +23,7 @@ import { listingDigest, runKeyEnv, type CopyKeyFields, type ListedSource, type S
 import { CopyPlanner, type CopyItem } from '../copy/copy-entries.js';
 import { ContextFs, contextFollowPaths, type SourceFs, type SourceNode } from '../copy/source-fs.js';
 import { heredocScriptIdentity, runArgv } from '../handlers/run-argv.js';
-import { describeCopy, heredocItems, matchSource } from '../handlers/copy-sources.js';
+import { describeCopy, heredocItems, matchSource, stepContextFs } from '../handlers/copy-sources.js';
 import type { StepContext } from './step-context.js';
 
 /** What a key needs beyond the step: content digests, and the keys of what COPY --from reads. */
@@ -78,7 +78,7 @@ async function copyKeyFields(ctx: StepContext, instr: CopyInstr | AddInstr, sour
     from = index !== undefined ? `stage:${sources.stageKey(index)}` : `image:${await sources.imageDigest(instr.from)}`;
   } else {
     const local = instr.sources.filter((s) => !isHttpSource(s));
-    fs = new ListingFs(new ContextFs(ctx.env.contextDir, ctx.env.ignore, contextFollowPaths(local)));
+    fs = new ListingFs(stepContextFs(ctx, contextFollowPaths(local)));
     try {
       const matched: CopyItem[] = [];
       for (const source of local) matched.push(...(await matchSource(instr, fs, source)));

@@ -16,11 +16,22 @@ import { redactUrl } from '../../redact.js';
 export async function sourceFsFor(ctx: StepContext, instr: CopyInstr | AddInstr): Promise<SourceFs> {
   if (instr.from === undefined || instr.from === '') {
     const local = instr.sources.filter((s) => !isHttpSource(s) && !isGitSource(s));
-    return new ContextFs(ctx.env.contextDir, ctx.env.ignore, contextFollowPaths(local));
+    return stepContextFs(ctx, contextFollowPaths(local));
   }
   const stageIndex = ctx.planned.fromStage;
   if (stageIndex !== undefined) return new ViewFs(await ctx.env.stageFiles(stageIndex), `stage ${JSON.stringify(instr.from)}`);
   return new ViewFs(await ctx.env.imageView(instr.from), `image ${JSON.stringify(instr.from)}`);
+}
+
+/** The context with `followPaths` as this step sees it: walked once, whether for its cache key or its layer. */
+export function stepContextFs(ctx: StepContext, followPaths: string[] | null): ContextFs {
+  const key = JSON.stringify(followPaths);
+  let fs = ctx.contextViews.get(key);
+  if (fs === undefined) {
+    fs = new ContextFs(ctx.env.contextDir, ctx.env.ignore, followPaths);
+    ctx.contextViews.set(key, fs);
+  }
+  return fs;
 }
 
 export async function copyLayout(ctx: StepContext, instr: CopyInstr | AddInstr): Promise<CopyLayout> {
