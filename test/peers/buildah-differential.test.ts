@@ -19,6 +19,7 @@ import { REPO_ROOT } from '../helpers/cli.js';
 import { buildWithBuildah, buildWithHoist, type BuildInput, type BuildOutcome } from '../helpers/peers/builders.js';
 import { CONFORMANCE_DIR, conformanceDataPresent, corpusLinks, linksUnder, loadCases, type Corpus, type PeerCase } from '../helpers/peers/corpus.js';
 import {
+  budSelection,
   expectedFailures,
   explain,
   hoistBugs,
@@ -34,6 +35,7 @@ const CASES = loadCases();
 const EXPECTED = expectedFailures();
 const KNOWN = knownDifferences();
 const BUGS = hoistBugs();
+const BUD = budSelection();
 /** Directory mtimes at or after this are "the time of the build". */
 const BUILD_START = Math.floor(Date.now() / 1000) - 2;
 const CASE_TIMEOUT = 360_000;
@@ -63,9 +65,12 @@ const BUILD_TIMEOUT = 180_000;
  *   Dockerfile_test_expose (EXPOSE $port/$protocol after EXPOSE $port/udp:
  *   buildah loses 83/tcp) and Dockerfile_test_cmd (a # comment after the
  *   JSON form: buildah drops it, Docker's parser makes it the shell form).
- * - buildah-bud: none. Its Dockerfiles are inputs to Bats tests that pass
- *   options the index does not record (build args, targets, secrets,
- *   volumes, layer checks); its vetted offline cases are compared above.
+ * - buildah-bud: the busybox cases of testdata/peers/bud-selection.json.
+ *   Its Dockerfiles are inputs to Bats tests that may pass options the
+ *   index does not record (build args, secrets, platforms, files the test
+ *   makes), so the list is chosen case by case from the Dockerfile and its
+ *   context, and every case left out is listed there with its reason.
+ *   `mustFail` names the selected inputs both builders must refuse.
  * The rest stay needs-network: hoist alone must still refuse them.
  */
 const DEBIAN_SAMPLE = new Set(
@@ -74,17 +79,23 @@ const DEBIAN_SAMPLE = new Set(
 const ON_TEST_BASES = new Set(CASES.filter(comparedOnTestBases).map((c) => c.id));
 
 function comparedOnTestBases(c: PeerCase): boolean {
-  if (!c.needsNetwork || c.corpus === 'buildah-bud' || c.id === 'kaniko-integration/dockerfiles/Dockerfile_test_copy_same_file_many_times') return false;
+  if (c.corpus === 'buildah-bud') return BUD.compared.includes(c.id);
+  if (!c.needsNetwork || c.id === 'kaniko-integration/dockerfiles/Dockerfile_test_copy_same_file_many_times') return false;
   const text = c.dockerfileText();
   if (!buildableOnTestBases(text, c.buildArgs)) return false;
   return !testBaseKinds(text, c.buildArgs).has('debian') || DEBIAN_SAMPLE.has(c.id);
 }
 let peerBases: PeerBases | undefined;
 
+/** Both builders must refuse it: a deliberately bad input of the corpus, or a selected buildah-bud input that fails by design. */
+function mustFail(c: PeerCase): boolean {
+  return c.shouldFail || BUD.mustFail[c.id] !== undefined;
+}
+
 /** Entry ids that explained at least one difference, and how many comparisons ran. */
 const used = new Set<string>();
 let compared = 0;
-const toCompare = CASES.filter((c) => (!c.needsNetwork || ON_TEST_BASES.has(c.id)) && !c.shouldFail && EXPECTED.cases[c.id] === undefined).length;
+const toCompare = CASES.filter((c) => (!c.needsNetwork || ON_TEST_BASES.has(c.id)) && !mustFail(c) && EXPECTED.cases[c.id] === undefined).length;
 
 beforeAll(async () => {
   await ensureDebianPackages(['buildah', 'attr', 'xz-utils', 'gzip']);
@@ -188,8 +199,24 @@ describe('peer corpus bookkeeping', () => {
     const count = (corpus: Corpus): number => CASES.filter((c) => c.corpus === corpus && ON_TEST_BASES.has(c.id)).length;
     expect(count('buildah-conformance')).toBe(73);
     expect(count('kaniko-integration')).toBe(38);
-    expect(count('buildah-bud')).toBe(0);
+    expect(count('buildah-bud')).toBe(116);
     expect([...DEBIAN_SAMPLE].filter((id) => !ON_TEST_BASES.has(id))).toEqual([]);
+  });
+
+  it('chooses every buildah-bud case the test bases could build: compared, or left out with a reason', () => {
+    const candidates = CASES.filter((c) => c.corpus === 'buildah-bud' && c.needsNetwork && buildableOnTestBases(c.dockerfileText(), c.buildArgs)).map((c) => c.id);
+    const leftOut = BUD.leftOut.flatMap((g) => g.cases);
+    const listed = [...BUD.compared, ...leftOut];
+    expect(new Set(listed).size, 'a case listed twice in bud-selection.json').toBe(listed.length);
+    expect([...listed].sort()).toEqual([...candidates].sort());
+    for (const g of BUD.leftOut) expect(g.reason.length, g.cases.join(', ')).toBeGreaterThan(20);
+    for (const [id, why] of Object.entries(BUD.mustFail)) {
+      expect(BUD.compared, `mustFail names ${id}, which is not compared`).toContain(id);
+      expect(why.length, id).toBeGreaterThan(10);
+    }
+    // Compared on the busybox stand-in only (a Debian case costs ten busybox ones).
+    const onDebian = CASES.filter((c) => BUD.compared.includes(c.id) && testBaseKinds(c.dockerfileText(), c.buildArgs).has('debian')).map((c) => c.id);
+    expect(onDebian).toEqual([]);
   });
 
   it('rewrites FROM, COPY --from, RUN --mount from= and an ARG naming a base, and keeps stage names', () => {
@@ -287,7 +314,7 @@ async function differential(c: PeerCase, expect: typeof import('vitest').expect)
     if (e.buildah !== undefined) expect(b.ok ? 'ok' : 'fails', `buildah: ${describeOutcome(b)}`).toBe(e.buildah);
     return;
   }
-  if (c.shouldFail) {
+  if (mustFail(c)) {
     expect(h.ok, `hoist must refuse ${c.id}`).toBe(false);
     expect(b.ok, `buildah must refuse ${c.id}`).toBe(false);
     if (!h.ok && c.failAtLine !== undefined) expect(h.line, `hoist failed at the wrong line: ${h.message}`).toBe(c.failAtLine);
@@ -311,7 +338,7 @@ for (const corpus of ['buildah-conformance', 'buildah-bud', 'kaniko-integration'
     for (const c of CASES.filter((x) => x.corpus === corpus && (!x.needsNetwork || ON_TEST_BASES.has(x.id)))) {
       const e = EXPECTED.cases[c.id];
       const name = ON_TEST_BASES.has(c.id) ? `${c.id} (on the test bases)` : c.id;
-      const label = e ? `${name} [expected: ${e.category}: ${e.reason}]` : c.shouldFail ? `${name} [both must fail]` : name;
+      const label = e ? `${name} [expected: ${e.category}: ${e.reason}]` : mustFail(c) ? `${name} [both must fail]` : name;
       const test = e?.category === 'context-tweak' ? it.skip : it;
       test(label, async ({ expect }) => differential(c, expect), CASE_TIMEOUT);
     }

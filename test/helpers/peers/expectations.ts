@@ -88,6 +88,19 @@ export interface ExpectedFailures {
   cases: Record<string, ExpectedFailure>;
 }
 
+/**
+ * The buildah-bud cases compared on the test bases (testdata/peers/bud-selection.json),
+ * chosen case by case; every other buildah-bud case the stand-ins could build is left
+ * out with a reason.
+ */
+export interface BudSelection {
+  compared: string[];
+  /** Compared cases both builders must refuse, with why. */
+  mustFail: Record<string, string>;
+  leftOut: Array<{ reason: string; cases: string[] }>;
+}
+
+export const budSelection = (): BudSelection => load<BudSelection>('bud-selection.json');
 export const expectedFailures = (): ExpectedFailures => load<ExpectedFailures>('expected-failures.json');
 export const knownDifferences = (): KnownDifference[] => load<{ differences: KnownDifference[] }>('known-differences.json').differences;
 export const hoistBugs = (): HoistBug[] => load<{ bugs: HoistBug[] }>('hoist-bugs.json').bugs;
