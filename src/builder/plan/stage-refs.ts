@@ -54,7 +54,12 @@ export function instructionStageDeps(instr: Instruction, stages: readonly Stage[
   if ((instr.kind === 'COPY' || instr.kind === 'ADD') && instr.from !== undefined && instr.from !== '') {
     resolve(instr.from, '--from', true);
   }
-  const badMount = (err: Error): never => fail(`RUN --mount: ${err.message}`, 'write --mount=type=bind|cache|tmpfs|secret|ssh,target=PATH[,option=value...] (BuildKit\'s options)');
+  // A malformed --mount is the mount's fault, reported with the code the RUN step itself uses for it.
+  const badMount = (err: Error): never => {
+    throw new DockerfileError('RUN_MOUNT_INVALID', `RUN --mount: ${err.message}`, instr.location, {
+      hint: 'write --mount=type=bind|cache|tmpfs|secret|ssh,target=PATH[,option=value...] (BuildKit\'s options)',
+    });
+  };
   for (const from of runMountFroms(instr, badMount)) resolve(from, 'from', false);
   return deps;
 }

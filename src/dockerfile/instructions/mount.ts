@@ -54,8 +54,9 @@ export function parseMountSpec(text: string): MountSpec {
     const eq = trimmed.indexOf('=');
     const key = (eq < 0 ? trimmed : trimmed.slice(0, eq)).toLowerCase();
     const value = eq < 0 ? '' : trimmed.slice(eq + 1);
-    if (!KNOWN_KEYS.has(key)) throw new Error(`unexpected key '${key}' in '${trimmed}'`);
+    // BuildKit's parseMount judges a field without `=` before it looks the key up.
     if (eq < 0 && !BARE_KEYS.has(key)) throw new Error(`invalid field '${trimmed}' must be a key=value pair`);
+    if (!KNOWN_KEYS.has(key)) throw new Error(`unexpected key '${key}' in '${trimmed}'`);
     options.set(key, key === 'type' ? value.toLowerCase() : value);
   }
   const type = options.get('type') ?? 'bind';

@@ -68,6 +68,14 @@ describe('stage graph', () => {
     );
   });
 
+  it('reports a malformed RUN --mount as the mount\'s error, not a stage reference\'s', () => {
+    const err = errorOf(() => planText('FROM scratch AS src\nFROM scratch\nRUN --mount=type=bind,from=src,target=/s,z true\n')) as HoistError;
+    expect(err.code).toBe('RUN_MOUNT_INVALID');
+    expect(err.message).toBe("Dockerfile:3: RUN --mount: invalid field 'z' must be a key=value pair");
+    expect(err.hint).toContain('type=bind|cache|tmpfs|secret|ssh');
+    expect((errorOf(() => planText('FROM scratch AS one\nFROM scratch\nARG SRC=one\nCOPY --from=$SRC /a /a\n')) as HoistError).code).toBe('BAD_STAGE_REFERENCE');
+  });
+
   it('an unknown --target is an error naming the known stages', () => {
     const err = errorOf(() => planText(MULTI, { target: 'nope' }));
     expect(err).toBeInstanceOf(HoistError);
