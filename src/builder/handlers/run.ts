@@ -10,7 +10,6 @@ import { StepOutput } from '../run/step-output.js';
 import { explainUnreadable, imageOwnerOf, startOwnerRecording, type OwnerRecording } from '../run/step-owners.js';
 import { runArgv } from './run-argv.js';
 import { prepareStepMounts } from '../run/mounts/step-mounts.js';
-import { prepareHeredocScript } from '../run/heredoc-script.js';
 
 /** Make the working directory if it is missing, up to the first symlink on the way (which could lead out of the rootfs). */
 async function ensureWorkdir(rootfs: string, cwd: string, instr: RunInstr): Promise<void> {
@@ -62,19 +61,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   stepEnv.HOME ??= user.home;
   const imageOwner = imageOwnerOf(runner.idMap);
   // Mounts are ready before the snapshot's "before" (nothing of them is in the rootfs), and undone after the step.
-  const script = await prepareHeredocScript(instr, env.tmpDir);
-  const stepMounts = await prepareStepMounts(ctx, instr, cwd, rootfs.files).catch(async (err: unknown) => {
-    await script.release();
-    throw err;
-  });
-  const mounts = {
-    env: stepMounts.env,
-    mounts: [...script.mounts, ...stepMounts.mounts],
-    release: async (): Promise<void> => {
-      await stepMounts.release();
-      await script.release();
-    },
-  };
+  const mounts = await prepareStepMounts(ctx, instr, cwd, rootfs.files);
   let recording: OwnerRecording;
   let overlay: Awaited<ReturnType<typeof rootfs.beforeStep>>;
   try {

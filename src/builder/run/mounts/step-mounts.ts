@@ -19,6 +19,8 @@ import type { StageFiles } from '../../../../snapshot/stage-files.js';
 import { openCacheDir } from './cache-mount.js';
 import { copyMountSource, mountSourceIdentity } from './mount-source.js';
 import { parseRunMounts, type RunMount } from './run-mounts.js';
+import { heredocScriptMount } from '../heredoc-script.js';
+import { heredocScript } from '../../handlers/run-argv.js';
 
 export interface StepMounts {
   mounts: StepMount[];
@@ -41,7 +43,8 @@ function inRootfs(files: StageFiles, target: string): string {
  * or agent, a source outside the context).
  */
 export async function prepareStepMounts(ctx: StepContext, instr: RunInstr, workdir: string, files: StageFiles): Promise<StepMounts> {
-  if (instr.mounts.length === 0) return { mounts: NONE, env: {}, release: () => Promise.resolve() };
+  const script = heredocScript(instr);
+  if (instr.mounts.length === 0 && script === undefined) return { mounts: NONE, env: {}, release: () => Promise.resolve() };
   const parsed = parseRunMounts(instr.mounts, workdir, instr.location);
   const releases: (() => Promise<void>)[] = [];
   const release = async (): Promise<void> => {
@@ -51,6 +54,8 @@ export async function prepareStepMounts(ctx: StepContext, instr: RunInstr, workd
   releases.push(() => rm(scratch, { recursive: true, force: true }));
   const out: StepMounts = { mounts: [], env: {}, release };
   try {
+    const scriptMount = await heredocScriptMount(instr, path.join(scratch, 'heredoc'));
+    if (scriptMount !== undefined) out.mounts.push(scriptMount);
     for (const [i, m] of parsed.entries()) await prepareOne(ctx, instr, m, { root: scratch, own: path.join(scratch, String(i)) }, files, out, releases);
   } catch (err) {
     await release();

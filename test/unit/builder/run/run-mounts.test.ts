@@ -80,7 +80,7 @@ describe('mount identities for the cache key', () => {
   function stepOver(contextDir: string, ignore: string[] = []): StepContext {
     return { env: { contextDir, ignore: PatternMatcher.compile(ignore), signal: undefined }, planned: {}, createdMtime: () => 0 } as unknown as StepContext;
   }
-  const run = (mounts: string[]): RunInstr => ({ kind: 'RUN', mounts, location: at }) as unknown as RunInstr;
+  const run = (mounts: string[]): RunInstr => ({ kind: 'RUN', mounts, heredocs: [], location: at }) as unknown as RunInstr;
 
   it('follow a bind source\'s content, mode and names, not its times, and never a secret\'s content', async () => {
     const digests = await FileDigests.load(undefined);
@@ -278,7 +278,7 @@ describe('a step waiting for a cache lock', () => {
       createdMtime: () => 0,
     } as unknown as StepContext;
     const files = { resolve: (p: string) => ({ path: p.replace(/^\/+/, '') }) } as unknown as StageFiles;
-    const instr = { kind: 'RUN', mounts: ['type=cache,id=apt,target=/var/cache/apt,sharing=locked'], location: at } as unknown as RunInstr;
+    const instr = { kind: 'RUN', mounts: ['type=cache,id=apt,target=/var/cache/apt,sharing=locked'], heredocs: [], location: at } as unknown as RunInstr;
     const waiting = prepareStepMounts(ctx, instr, '/', files).catch((err: unknown) => err);
     await new Promise((r) => setTimeout(r, 300));
     const reason = new HoistError('STAGE_CANCELED', 'canceled: another stage of the build failed');
