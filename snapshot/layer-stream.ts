@@ -58,10 +58,7 @@ export interface LayerStream {
 
 /** Touches nothing (no entry is opened) until `stream` is first read. */
 export function createLayer(entries: EntrySource, opts: LayerOptions = {}): LayerStream {
-  const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new HoistError('INVALID_OPTION', `gzip level must be an integer from 0 to 9, got ${level}`);
-  }
+  const level = checkedLevel(opts.gzipLevel);
   // Pipes pull as soon as they are connected; the gate keeps the first
   // entry from being touched until someone reads the layer.
   let open!: () => void;
@@ -90,6 +87,43 @@ export function createLayer(entries: EntrySource, opts: LayerOptions = {}): Laye
   result.catch(() => undefined);
   const stream = pipeline(tar, tarTap, gzip, gzipTap, (err) => settle(err));
   return { stream, result };
+}
+
+export interface TarResult {
+  /** sha256 of the tar: the layer's diffID. */
+  diffId: Digest;
+  /** Bytes of tar. */
+  size: number;
+}
+
+/**
+ * The layer's tar alone, piped into `sink` (a spool file), with its diffID:
+ * the part of a layer a build waits for. `gzipTar` compresses it later.
+ */
+export async function writeLayerTar(entries: EntrySource, opts: TarOptions, sink: Writable, signal?: AbortSignal): Promise<TarResult> {
+  const tarTap = new DigestTap();
+  const tar = Readable.from(layerTarChunks(entries, opts), { objectMode: false, highWaterMark: CHUNK });
+  await pipelineAsync(tar, tarTap, sink, signal === undefined ? {} : { signal });
+  return { diffId: tarTap.digest(), size: tarTap.bytes };
+}
+
+/**
+ * A layer tar (written by `writeLayerTar`) compressed as createLayer
+ * compresses it: the same bytes, so the same digest, as the one pass.
+ * Errors of `tar` reach whoever reads the result.
+ */
+export function gzipTar(tar: Readable, opts: Pick<LayerOptions, 'gzipLevel' | 'gzipConcurrency'> = {}): Readable {
+  const level = checkedLevel(opts.gzipLevel);
+  const gzip = createParallelGzip(opts.gzipConcurrency === undefined ? { level } : { level, concurrency: opts.gzipConcurrency });
+  return pipeline(tar, gzip, () => undefined);
+}
+
+function checkedLevel(gzipLevel: number | undefined): number {
+  const level = gzipLevel ?? DEFAULT_GZIP_LEVEL;
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new HoistError('INVALID_OPTION', `gzip level must be an integer from 0 to 9, got ${level}`);
+  }
+  return level;
 }
 
 /** createLayer piped into `sink`; resolves when the sink has finished. */

@@ -128,6 +128,8 @@ class Builder {
   /** The build cache, when the build has one. */
   readonly cache: StepCacheSession | undefined;
   private readonly cleanups: Array<() => Promise<void>> = [];
+  /** Steps whose layers are still being compressed (StepTracker.start): the cleanup waits for them. */
+  private readonly inflight: Array<Promise<void>> = [];
   private runnerPick: Promise<RunnerChoice> | undefined;
   /** For each stage, how many FROM and COPY --from of the stages still to build read it. */
   private readonly readsLeft: Map<number, number>;
@@ -317,22 +319,33 @@ class Builder {
     const chain = this.cache?.startStage(stage, stage.base.kind === 'image' ? await this.baseOf(stage).image.digest() : undefined);
     const platform = stage.platform ?? platformString(this.opts.targetPlatform);
     const lastRun = steps.findLastIndex((s) => s.instr.kind === 'RUN');
+    const finishing: Array<Promise<void>> = [];
     for (const [i, planned] of steps.entries()) {
       this.opts.signal?.throwIfAborted();
       state.rootfsAhead = i < lastRun;
-      const run = async (step: number): Promise<{ ctx: StepContext; cached: boolean }> => {
+      const located = <T>(p: Promise<T> | undefined): Promise<T> | undefined =>
+        p?.catch((err: unknown) => {
+          // Compression stopped because the build is stopping (another step failed, an interrupt): that is the step's end, not an error of its own.
+          const signal = this.opts.signal;
+          throw signal?.aborted === true ? signal.reason : locate(err, planned.instr.location);
+        });
+      const run = async (step: number): Promise<{ ctx: StepContext; cached: boolean; recorded?: Promise<void> }> => {
         const ctx = new StepContext(env, state, planned, step);
         const execute = () => executeInstruction(ctx, planned.instr);
         try {
-          const cached = this.cache !== undefined && chain !== undefined ? await this.cache.step(ctx, chain, platform, execute) : (await execute(), false);
-          return { ctx, cached };
+          if (this.cache === undefined || chain === undefined) return (await execute(), { ctx, cached: false });
+          return { ctx, ...(await this.cache.step(ctx, chain, platform, execute)) };
         } catch (err) {
           throw locate(err, planned.instr.location);
         }
       };
-      await this.steps.run(at(i + 2, planned.instr), run, (r) => r.ctx.addedLayer, (r) => r.cached);
+      // The next step starts once this one's files are in place; its layer is compressed (and recorded in the cache) meanwhile.
+      const { finished } = await this.steps.start(at(i + 2, planned.instr), run, (r) => ({ cached: r.cached, layer: located(r.ctx.addedLayer), settled: located(r.recorded) }));
+      finishing.push(finished);
+      this.inflight.push(finished);
       this.stepReadsDone(planned);
     }
+    await Promise.all(finishing);
     if (chain !== undefined) this.cache?.finishStage(stage.index, chain);
     this.results.set(stage.index, state);
     this.building.delete(stage.index);
@@ -350,6 +363,8 @@ class Builder {
   async cleanup(): Promise<void> {
     // Last registered first: a view spooled from a rootfs's layers goes before the rootfs.
     const errors: unknown[] = [];
+    // Layers still being compressed (a later step failed) stop reading their spools first.
+    await Promise.allSettled(this.inflight.splice(0));
     // A rootfs still unpacking ahead (its RUN came from the cache, or the build failed) is removed once it stops.
     for (const state of [...this.results.values(), ...this.building.values()]) await state.settleAhead();
     for (const c of this.cleanups.splice(0).reverse()) await c().catch((err: unknown) => errors.push(err));

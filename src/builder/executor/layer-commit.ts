@@ -1,6 +1,12 @@
+import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
-import { createLayer } from '../../../snapshot/layer-stream.js';
+import { gzipTar, writeLayerTar } from '../../../snapshot/layer-stream.js';
+import { fsError } from '../../fs-errors.js';
+import { fileHandleSink } from '../../oci/atomic-file.js';
 import { MediaType, storeLayer, writtenLayer, type BlobStore, type Layer } from '../../oci/index.js';
+import { LayerSpool } from './layer-spool.js';
 import type { Digest } from '../../oci/digest.js';
 
 /**
@@ -13,51 +19,95 @@ const EMPTY_LAYER_DIGEST: Digest = 'sha256:4f4fb700ef54461cfa02571ae0db9a0dc1e0c
 const EMPTY_LAYER_DIFF_ID: Digest = 'sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef';
 
 export interface CommittedLayer {
+  /** The layer: readable at once (from its spool); its digest, size and blob once `stored` settles. */
   layer: Layer;
   diffId: Digest;
-  digest: Digest;
-  size: number;
+  /** The gzip blob in the store: its digest and size. Rejects when compressing or storing it failed. */
+  stored: Promise<{ digest: Digest; size: number }>;
 }
 
 export interface CommitOptions {
+  /** Where the layer's tar is spooled while it is compressed (the build's scratch space). */
+  spoolDir: string;
   clampMtime?: number | undefined;
   signal?: AbortSignal | undefined;
   /**
-   * Told how much file content has gone into the layer (tar, gzip) so far,
-   * out of the total of the entries' file sizes; called once more with
-   * `done` when the blob is in the store.
+   * Told how much file content has gone into the layer's tar so far, out of
+   * the total of the entries' file sizes; called once more with `done` when
+   * the blob is in the store.
    */
   onProgress?: ((current: number, total: number, done: boolean) => void) | undefined;
 }
 
 /**
- * Writes entries as one gzip layer into the store, in a single streaming
- * pass (tar, diffID, gzip and digest together). The store renames the blob
- * into place only when it is complete.
+ * Writes entries as one gzip layer into the store in two parts. The tar is
+ * written to a spool with its diffID, and that is all a build waits for:
+ * the stage's files are unpacked from the spool, and the next step starts,
+ * while the tar is gzipped into the store in the background (`stored`), on
+ * the core a RUN leaves idle. The store renames the blob into place only
+ * when it is complete; the spool goes once the blob is in the store and
+ * nothing reads it.
  */
 export async function commitLayer(store: BlobStore, entries: readonly LayerEntry[], opts: CommitOptions): Promise<CommittedLayer> {
   if (entries.length === 0) return commitEmptyLayer(store);
   const report = opts.onProgress;
   const counted = report === undefined ? undefined : contentCounter(entries, report);
-  const layer = createLayer(entries, {
-    ...(opts.clampMtime === undefined ? {} : { clampMtime: opts.clampMtime }),
-    ...(counted === undefined ? {} : { onContent: counted.onContent }),
+  const spool = new LayerSpool(path.join(opts.spoolDir, `layer-${randomBytes(8).toString('hex')}.tar`));
+  const handle = await open(spool.path, 'wx', 0o600).catch((err: unknown) => {
+    throw fsError(err, opts.spoolDir, 'spool a layer in');
   });
-  // An abort stops the store's write (its temp file is removed) and, through the destroyed stream, the layer writer.
-  const [stored, result] = await Promise.all([store.put(layer.stream, {}, { signal: opts.signal }), layer.result]);
-  if (stored.digest !== result.digest || stored.size !== result.size) {
-    throw new Error(`layer writer and store disagree: ${stored.digest}/${stored.size} vs ${result.digest}/${result.size}`);
+  let tar: { diffId: Digest };
+  try {
+    const sink = fileHandleSink(handle, { file: spool.path, action: 'spool a layer in' });
+    tar = await writeLayerTar(
+      entries,
+      { ...(opts.clampMtime === undefined ? {} : { clampMtime: opts.clampMtime }), ...(counted === undefined ? {} : { onContent: counted.onContent }) },
+      sink,
+      opts.signal,
+    );
+  } catch (err) {
+    spool.release();
+    throw err;
+  } finally {
+    await handle.close().catch(() => undefined);
   }
-  if (report !== undefined && counted !== undefined) report(counted.total, counted.total, true);
-  const descriptor = { mediaType: MediaType.OciLayerGzip, digest: result.digest, size: result.size };
-  return { layer: writtenLayer(store, descriptor, result.diffId), diffId: result.diffId, digest: result.digest, size: result.size };
+  const { diffId } = tar;
+  const stored = gzipIntoStore(store, spool, opts.signal).finally(() => spool.release());
+  stored.catch(() => undefined);
+  if (report !== undefined && counted !== undefined) void stored.then(() => report(counted.total, counted.total, true), () => undefined);
+  const blob = stored.then(({ digest, size }) => writtenLayer(store, { mediaType: MediaType.OciLayerGzip, digest, size }, diffId));
+  blob.catch(() => undefined);
+  const layer: Layer = {
+    digest: async () => (await stored).digest,
+    diffId: async () => diffId,
+    size: async () => (await stored).size,
+    mediaType: () => MediaType.OciLayerGzip,
+    compressed: async () => (await blob).compressed(),
+    uncompressed: async () => (await spool.open()) ?? (await blob).uncompressed(),
+  };
+  return { layer, diffId, stored };
+}
+
+async function gzipIntoStore(store: BlobStore, spool: LayerSpool, signal: AbortSignal | undefined): Promise<{ digest: Digest; size: number }> {
+  const tar = await spool.open();
+  if (tar === undefined) throw new Error(`layer spool ${spool.path} released before it was compressed`);
+  const gzip = gzipTar(tar);
+  try {
+    const { digest, size } = await store.put(gzip, {}, { signal });
+    return { digest, size };
+  } catch (err) {
+    // The store may fail before it reads anything (an abort): the spool's reader must close all the same.
+    gzip.destroy();
+    tar.destroy();
+    throw err;
+  }
 }
 
 async function commitEmptyLayer(store: BlobStore): Promise<CommittedLayer> {
   const size = EMPTY_LAYER.length;
   await store.putBytes(EMPTY_LAYER, { digest: EMPTY_LAYER_DIGEST, size });
   const descriptor = { mediaType: MediaType.OciLayerGzip, digest: EMPTY_LAYER_DIGEST, size };
-  return { layer: storeLayer(store, descriptor, EMPTY_LAYER_DIFF_ID), diffId: EMPTY_LAYER_DIFF_ID, digest: EMPTY_LAYER_DIGEST, size };
+  return { layer: storeLayer(store, descriptor, EMPTY_LAYER_DIFF_ID), diffId: EMPTY_LAYER_DIFF_ID, stored: Promise.resolve({ digest: EMPTY_LAYER_DIGEST, size }) };
 }
 
 /**

@@ -88,13 +88,17 @@ export class StepCacheSession {
 
   /**
    * Run one step through the cache: `execute` runs it (a miss, or a step
-   * without a key). Returns whether the step was restored from the cache.
+   * without a key). Resolves once the step's files are in place, with
+   * whether it was restored from the cache; `recorded` settles once a step
+   * that ran is in the cache, which waits for its layer's blob (the build
+   * goes on meanwhile; the key stays locked until then).
    */
-  async step(ctx: StepContext, chain: StageChain, platform: string, execute: () => Promise<void>): Promise<boolean> {
+  async step(ctx: StepContext, chain: StageChain, platform: string, execute: () => Promise<void>): Promise<{ cached: boolean; recorded: Promise<void> }> {
     const instr = ctx.planned.instr;
+    const done = Promise.resolve();
     if (!FILE_STEPS.has(instr.kind)) {
       await execute();
-      return false;
+      return { cached: false, recorded: done };
     }
     const fields = await stepKeyFields(ctx, instr, {
       digests: this.opts.digests,
@@ -105,7 +109,7 @@ export class StepCacheSession {
       await execute();
       this.ran = true;
       chain.key = afterStep(chain.key, ctx);
-      return false;
+      return { cached: false, recorded: done };
     }
     const key = stepKey({ parent: chain.key, platform, epoch: this.epoch ?? null, step: fields });
     const { store } = this.opts;
@@ -115,20 +119,27 @@ export class StepCacheSession {
       await this.restore(ctx, instr, record);
       return true;
     };
+    let recorded = done;
     let cached = await hit();
     if (!cached) {
-      const build = async (): Promise<boolean> => {
+      let ran!: (cached: boolean) => void;
+      const executed = new Promise<boolean>((resolve) => (ran = resolve));
+      const build = async (): Promise<void> => {
         // Another build may have made it while this one waited for the key.
-        if (await hit()) return true;
+        if (await hit()) return ran(true);
         await execute();
         this.ran = true;
-        await store.put(key, await recordOf(ctx));
-        return false;
+        const record = recordOf(ctx);
+        ran(false);
+        await store.put(key, await record);
       };
-      cached = chain.lookups ? await store.exclusive(key, build, ctx.env.signal) : await build();
+      recorded = chain.lookups ? store.exclusive(key, build, ctx.env.signal) : build();
+      recorded.catch(() => undefined);
+      // A failure before the step ran (the lock, execute itself) rejects `recorded` and never resolves `executed`.
+      cached = await Promise.race([executed, recorded.then(() => executed)]);
     }
     chain.key = afterStep(chain.key, ctx);
-    return cached;
+    return { cached, recorded };
   }
 
   /** The step's layer and history entry, as the record says, without running it. */
@@ -144,7 +155,7 @@ export class StepCacheSession {
     const layer = this.opts.store.layerOf?.(record.layer) ?? storeLayer(ctx.env.store, { mediaType, digest, size }, diffId);
     await stage.addCachedLayer(layer, diffId, (layers) => this.hooks.layersView(layers));
     stage.history.push({ created: record.created, created_by: record.createdBy });
-    ctx.addedLayer = { digest, size };
+    ctx.addedLayer = Promise.resolve({ digest, size });
   }
 
   /**
@@ -170,11 +181,13 @@ function afterStep(parent: string, ctx: StepContext): string {
   return sha256Digest(canonicalJson({ format: 'hoist.cache.after-layer/v1', parent, diffId }));
 }
 
-async function recordOf(ctx: StepContext): Promise<StepRecord> {
+/** The step's record: what it added is taken now, right after it ran; the layer's digest and size when its blob is stored. */
+function recordOf(ctx: StepContext): Promise<StepRecord> {
   const { stage } = ctx;
   const history = stage.history.at(-1);
   const base = { created: history?.created ?? '', createdBy: history?.created_by ?? '' };
-  if (ctx.addedLayer === undefined) return base;
+  if (ctx.addedLayer === undefined) return Promise.resolve(base);
   const layer = stage.layers.at(-1) as Layer;
-  return { ...base, layer: { digest: await layer.digest(), diffId: stage.diffIds.at(-1) as Digest, size: await layer.size(), mediaType: layer.mediaType() } };
+  const diffId = stage.diffIds.at(-1) as Digest;
+  return ctx.addedLayer.then(({ digest, size }) => ({ ...base, layer: { digest, diffId, size, mediaType: layer.mediaType() } }));
 }

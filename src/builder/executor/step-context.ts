@@ -3,6 +3,7 @@ import type { SnapshotKind } from '../../../snapshot/step-snapshotter.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import type { BlobStore, Layer } from '../../oci/index.js';
+import type { Digest } from '../../oci/digest.js';
 import { throttleTransfers } from '../../oci/progress.js';
 import type { EmitEvent } from '../events.js';
 import type { PlannedInstruction } from '../plan/index.js';
@@ -60,8 +61,8 @@ export function formatCreated(date: Date): string {
 
 /** One instruction being executed: its planned form and the stage it changes. */
 export class StepContext {
-  /** The layer this step added, if any. */
-  addedLayer: { digest: string; size: number } | undefined;
+  /** The layer this step added, if any: its digest and size, once its blob is in the store (see commitLayer). */
+  addedLayer: Promise<{ digest: Digest; size: number }> | undefined;
   /**
    * The context as this step's COPY/ADD sees it, by follow paths: one walk
    * (and one read of each file's xattrs) for its cache key and its layer.
@@ -96,12 +97,13 @@ export class StepContext {
     // The layer writer (tar, gzip) is loaded by the first step that makes a layer: a build whose steps all come from the cache never needs it.
     const { commitLayer } = await import('./layer-commit.js');
     const committed = await commitLayer(this.env.store, entries, {
+      spoolDir: this.env.tmpDir,
       clampMtime: this.env.epoch,
       signal: this.env.signal,
       // A layer of directories only has nothing to show.
       onProgress: (current, total, done) => total > 0 && report({ action: 'compress', id, current, total, status: done ? 'done' : 'running' }),
     });
-    this.addedLayer = { digest: committed.digest, size: committed.size };
+    this.addedLayer = committed.stored;
     if (!opts.fromRootfs) {
       if (this.stage.onDisk) await (await this.ownRootfs()).applyLayer(committed.layer);
       else await this.stage.addToView(entries);

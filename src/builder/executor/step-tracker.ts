@@ -8,6 +8,13 @@ export interface AddedLayer {
   size: number;
 }
 
+/** How a step ends (StepTracker.start). */
+export interface StepEnd {
+  cached: boolean;
+  layer?: Promise<AddedLayer> | undefined;
+  settled?: Promise<void> | undefined;
+}
+
 /** One step as the metadata file reports it. */
 export interface StepRecord {
   step: number;
@@ -58,27 +65,44 @@ export class StepTracker {
     this.emit({ type: 'stage-start', stage: stage.index, label: this.label(stage), base, steps });
   }
 
-  /** Run one step: `fn` gets the step's number; `layerOf` tells from its result which layer it added, `cachedOf` whether it came from the cache. */
-  async run<T>(
-    info: StepInfo,
-    fn: (step: number) => Promise<T>,
-    layerOf: (result: T) => AddedLayer | undefined = () => undefined,
-    cachedOf: (result: T) => boolean = () => false,
-  ): Promise<T> {
+  /** Run one step that adds no layer: `fn` gets the step's number. */
+  async run<T>(info: StepInfo, fn: (step: number) => Promise<T>): Promise<T> {
+    const { result, finished } = await this.start(info, fn, () => ({ cached: false }));
+    await finished;
+    return result;
+  }
+
+  /**
+   * Run one step whose work may end after `fn` resolves: `endOf` tells from
+   * fn's result whether it came from the cache, the layer it added (its
+   * digest once the blob is stored) and what else must settle (`settled`)
+   * before the step is done. Resolves with fn's result as soon as fn does;
+   * `finished` settles when the step is done (or rejects with its error,
+   * once reported).
+   */
+  async start<T>(info: StepInfo, fn: (step: number) => Promise<T>, endOf: (result: T) => StepEnd): Promise<{ result: T; finished: Promise<void> }> {
     const step = this.nextStep++;
     const started = this.now();
     this.emit({ type: 'step-start', step, ...info });
+    const failed = (err: unknown): never => {
+      const canceled = (err as { code?: unknown } | undefined)?.code === 'STAGE_CANCELED';
+      this.emit({ type: 'step-error', step, durationMs: this.now() - started, message: err instanceof Error ? err.message : String(err), ...(canceled ? { canceled } : {}) });
+      throw err;
+    };
     let result: T;
     try {
       result = await fn(step);
     } catch (err) {
-      const canceled = (err as { code?: unknown } | undefined)?.code === 'STAGE_CANCELED';
-      this.emit({ type: 'step-error', step, durationMs: this.now() - started, message: err instanceof Error ? err.message : String(err), ...(canceled ? { canceled } : {}) });
-      throw err;
+      return failed(err);
     }
+    const end = endOf(result);
+    const finished = Promise.all([end.layer, end.settled]).then(([layer]) => this.done(step, info, started, layer, end.cached), failed);
+    finished.catch(() => undefined);
+    return { result, finished };
+  }
+
+  private done(step: number, info: StepInfo, started: number, layer: AddedLayer | undefined, cached: boolean): void {
     const durationMs = this.now() - started;
-    const layer = layerOf(result);
-    const cached = cachedOf(result);
     // As BuildKit shows it: a cached step is CACHED, not done.
     if (cached) this.emit({ type: 'step-cached', step });
     else this.emit({ type: 'step-done', step, durationMs, ...(layer ? { layer } : {}) });
@@ -95,6 +119,5 @@ export class StepTracker {
       ...(layer ? { layer } : {}),
       ...(cached ? { cached: true as const } : {}),
     });
-    return result;
   }
 }

@@ -1,0 +1,95 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { commitLayer } from '../../../src/builder/executor/layer-commit.js';
+import { BlobStore } from '../../../src/oci/index.js';
+import { sha256Digest } from '../../../src/oci/digest.js';
+import type { LayerEntry } from '../../../snapshot/layer-entry.js';
+import { collect, dir, file, layerBytes } from '../snapshot/fixtures.js';
+
+function entries(): LayerEntry[] {
+  const big = Buffer.alloc(3 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
+  return [dir('app'), file('app/a.txt', 'alpha\n'), file('app/big.bin', big), file('app/b.txt', 'beta\n', { mode: 0o4755 })];
+}
+
+/** The spool files left, once the removals in flight (after a stream's close) have had time to land. */
+async function spoolsLeft(dir: string): Promise<string[]> {
+  for (let i = 0; i < 100; i++) {
+    const names = await readdir(dir);
+    if (names.length === 0) return names;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return readdir(dir);
+}
+
+describe('commitLayer', () => {
+  let work: string;
+  let spoolDir: string;
+  let store: BlobStore;
+  beforeEach(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'hoist-commit-'));
+    spoolDir = path.join(work, 'spool');
+    await import('node:fs/promises').then((fs) => fs.mkdir(spoolDir));
+    store = new BlobStore(path.join(work, 'store'));
+    await store.prepare();
+  });
+  afterEach(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('stores the same blob as the one-pass layer writer, and serves the tar before and after', async () => {
+    const expected = await layerBytes(entries());
+    const committed = await commitLayer(store, entries(), { spoolDir });
+    expect(committed.diffId).toBe(expected.result.diffId);
+    // Readable at once, from the spool, whether or not the gzip has finished.
+    const early = await collect(await committed.layer.uncompressed());
+    expect(sha256Digest(early)).toBe(expected.result.diffId);
+    const stored = await committed.stored;
+    expect(stored).toEqual({ digest: expected.result.digest, size: expected.result.size });
+    expect(await committed.layer.digest()).toBe(expected.result.digest);
+    expect((await collect(await store.open(stored.digest, stored.size))).equals(expected.gz)).toBe(true);
+    // Once stored, the tar comes from the blob, and the spool is gone.
+    const late = await collect(await committed.layer.uncompressed());
+    expect(late.equals(early)).toBe(true);
+    expect(await spoolsLeft(spoolDir)).toEqual([]);
+  });
+
+  it('keeps the spool for a reader that opened it before the blob was stored', async () => {
+    const committed = await commitLayer(store, entries(), { spoolDir });
+    const reader = await committed.layer.uncompressed();
+    await committed.stored;
+    // Read after the store has the blob: the reader's file is still whole.
+    expect(sha256Digest(await collect(reader))).toBe(committed.diffId);
+    expect(await spoolsLeft(spoolDir)).toEqual([]);
+  });
+
+  it('reports the content as it is tarred and once more when the blob is stored', async () => {
+    const seen: Array<[number, number, boolean]> = [];
+    const committed = await commitLayer(store, entries(), { spoolDir, onProgress: (c, t, d) => seen.push([c, t, d]) });
+    await committed.stored;
+    await new Promise((resolve) => setImmediate(resolve));
+    const total = (3 << 20) + 6 + 5;
+    expect(seen.at(-1)).toEqual([total, total, true]);
+    expect(seen.filter(([, , done]) => done)).toHaveLength(1);
+  });
+
+  it('fails the tar part, and leaves no spool, when an entry cannot be read', async () => {
+    const failing = file('x', 'xyz', { open: () => Readable.from((async function* () { yield Buffer.from('x'); throw new Error('disk gone'); })()) });
+    await expect(commitLayer(store, [failing], { spoolDir })).rejects.toThrow(/disk gone/);
+    expect(await spoolsLeft(spoolDir)).toEqual([]);
+  });
+
+  it('stops compressing when the build is aborted: the stored promise rejects and nothing is left', async () => {
+    const abort = new AbortController();
+    const committed = await commitLayer(store, entries(), { spoolDir, signal: abort.signal });
+    abort.abort(new Error('interrupted'));
+    await expect(committed.stored).rejects.toThrow();
+    await expect(committed.layer.digest()).rejects.toThrow();
+    expect(await spoolsLeft(spoolDir)).toEqual([]);
+    const blobs = await readdir(path.join(work, 'store', 'blobs', 'sha256')).catch(() => []);
+    expect(blobs).toEqual([]);
+  });
+});
