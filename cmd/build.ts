@@ -231,5 +231,10 @@ function lazySource(make: () => ImageSource): ImageSource {
 /** The registry client's sink is loaded only when the build pushes. */
 function lazySink(make: () => Promise<ImageSink>): ImageSink {
   let sink: Promise<ImageSink> | undefined;
-  return { write: async (img, refs) => (await (sink ??= make())).write(img, refs) };
+  return {
+    write: async (img, refs) => (await (sink ??= make())).write(img, refs),
+    sendAhead: (refs, desc, open, signal) => {
+      (sink ??= make()).then((s) => s.sendAhead?.(refs, desc, open, signal)).catch(() => undefined);
+    },
+  };
 }

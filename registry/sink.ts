@@ -21,6 +21,7 @@ import {
 } from '../src/oci/index.js';
 import { largestFirst, mapLimit } from '../src/oci/parallel.js';
 import type { TransferReporter } from '../src/oci/progress.js';
+import type { BlobPushResult } from './blob-upload.js';
 import type { RegistryClient } from './client.js';
 import { RegistryError } from './errors.js';
 
@@ -36,10 +37,31 @@ interface Blob {
 }
 
 export class RegistrySink implements ImageSink, IndexSink {
+  /** Blobs sent ahead of `write` (`sendAhead`), by repository and digest: how each went, or undefined if it failed. */
+  private readonly early = new Map<string, Promise<BlobPushResult | undefined>>();
+
   constructor(
     private readonly client: RegistryClient,
     private readonly options: RegistrySinkOptions = {},
   ) {}
+
+  /**
+   * Start uploading a layer of the image to the first repository of `refs`
+   * while the build goes on; `write` waits for it instead of sending it
+   * again, and sends it itself if this failed.
+   */
+  sendAhead(refs: readonly Reference[], desc: Descriptor, open: () => Promise<Readable>, signal?: AbortSignal): void {
+    const repo = refs[0]?.repository();
+    if (repo === undefined || !isDistributable(desc.mediaType)) return;
+    const key = `${repo.string()} ${desc.digest}`;
+    if (this.early.has(key)) return;
+    const signals = [this.options.signal, signal].filter((s): s is AbortSignal => s !== undefined);
+    const options = signals.length === 0 ? {} : { signal: signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals) };
+    this.early.set(
+      key,
+      this.client.pushBlob(repo, desc, open, options).catch(() => undefined),
+    );
+  }
 
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {
     const blobs = await this.blobsOf(img);
@@ -90,6 +112,11 @@ export class RegistrySink implements ImageSink, IndexSink {
 
   private async pushBlob(repo: Reference, blob: Blob, signal: { signal?: AbortSignal }): Promise<void> {
     const report = this.options.onProgress;
+    const sent = await this.early.get(`${repo.string()} ${blob.desc.digest}`);
+    if (sent !== undefined) {
+      report?.({ action: 'upload', id: blob.desc.digest, current: blob.desc.size, total: blob.desc.size, status: sent === 'uploaded' ? 'done' : sent });
+      return;
+    }
     if (report === undefined) {
       await this.client.pushBlob(repo, blob.desc, blob.open, signal);
       return;

@@ -47,6 +47,12 @@ export interface ImageSource {
 /** Anything an image can be written to. Returns the manifest digest written. */
 export interface ImageSink {
   write(img: Image, refs: readonly Reference[]): Promise<Digest>;
+  /**
+   * A blob the image written to `refs` will have, known before the image
+   * is: the sink may start sending it now (a registry upload while the
+   * build goes on). Never fails: `write` sends whatever this did not.
+   */
+  sendAhead?(refs: readonly Reference[], desc: Descriptor, open: () => Promise<Readable>, signal?: AbortSignal): void;
 }
 
 /**

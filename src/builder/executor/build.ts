@@ -340,15 +340,32 @@ class Builder {
         }
       };
       // The next step starts once this one's files are in place; its layer is compressed (and recorded in the cache) meanwhile.
-      const { finished } = await this.steps.start(at(i + 2, planned.instr), run, (r) => ({ cached: r.cached, layer: located(r.ctx.addedLayer), settled: located(r.recorded) }));
+      const { result, finished } = await this.steps.start(at(i + 2, planned.instr), run, (r) => ({ cached: r.cached, layer: located(r.ctx.addedLayer), settled: located(r.recorded) }));
       finishing.push(finished);
       this.inflight.push(finished);
+      if (stage.index === this.plan.target && result.ctx.addedLayer !== undefined) this.uploadAhead(state.layers.at(-1) as Layer);
       this.stepReadsDone(planned);
     }
     await Promise.all(finishing);
     if (chain !== undefined) this.cache?.finishStage(stage.index, chain);
     this.results.set(stage.index, state);
     this.building.delete(stage.index);
+  }
+
+  /**
+   * A layer of the image being built, sent to the push destination as soon
+   * as its blob is stored, while later steps run (registries take blobs
+   * before the manifest); the push then only waits for what is still on
+   * its way. Not with a registry cache: there the pushed layers are mounted
+   * from the cache repository, which already receives them.
+   */
+  private uploadAhead(layer: Layer): void {
+    const { push, cache, tags, signal } = this.opts;
+    if (push?.sendAhead === undefined || cache?.store.flush !== undefined || tags.length === 0) return;
+    const refs = parseTags(tags);
+    void Promise.all([layer.digest(), layer.size()])
+      .then(([digest, size]) => push.sendAhead?.(refs, { mediaType: layer.mediaType(), digest, size }, () => layer.compressed(), signal))
+      .catch(() => undefined);
   }
 
   private baseOf(stage: PlannedStage): BaseImage {

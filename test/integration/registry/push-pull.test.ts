@@ -86,6 +86,45 @@ describe('push then pull', () => {
   });
 });
 
+describe('layers sent ahead of the push (sendAhead)', () => {
+  test('are uploaded once: write waits for them instead of sending them again, and the image is whole', async () => {
+    const { img, layers } = await makeImage('ahead', 300_000);
+    const proxy = await startFaultProxy(reg.url);
+    try {
+      const ref = parseReference(`${proxy.host}/hoist/ahead:1`);
+      const sink = new RegistrySink(client());
+      let opened = 0;
+      const first = layers[0]!;
+      const desc = { mediaType: first.layer.mediaType(), digest: await first.layer.digest(), size: await first.layer.size() };
+      sink.sendAhead([ref], desc, async () => (opened++, first.layer.compressed()));
+      // Sent again while on its way: still one upload.
+      sink.sendAhead([ref], desc, async () => (opened++, first.layer.compressed()));
+      expect(await sink.write(img, [ref])).toBe(await img.digest());
+      expect(opened).toBe(1);
+      // One upload session per blob (the config and two layers), none for a layer sent twice.
+      expect(proxy.requests().filter((r) => r.method === 'POST' && r.url.includes('/blobs/uploads/'))).toHaveLength(1 + layers.length);
+      const pulled = await new RegistrySource(client(), { store: new BlobStore(join(dir, 'store-ahead')) }).image(ref);
+      for (const [i, l] of (await pulled.layers()).entries()) expect((await readAll(await l.compressed())).equals(layers[i]!.gz)).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('one that failed is sent by write', async () => {
+    const { img, layers } = await makeImage('ahead-failed', 20_000);
+    const ref = parseReference(`${reg.host}/hoist/ahead-failed:1`);
+    const sink = new RegistrySink(client());
+    const first = layers[0]!;
+    const desc = { mediaType: first.layer.mediaType(), digest: await first.layer.digest(), size: await first.layer.size() };
+    sink.sendAhead([ref], desc, async () => {
+      throw new Error('spool gone');
+    });
+    expect(await sink.write(img, [ref])).toBe(await img.digest());
+    const pulled = await new RegistrySource(client(), { store: new BlobStore(join(dir, 'store-ahead-failed')) }).image(ref);
+    expect((await readAll(await (await pulled.layers())[0]!.compressed())).equals(first.gz)).toBe(true);
+  });
+});
+
 describe('pulling what an independent pusher wrote', () => {
   test('a single OCI image: lazy, then prefetch fills the store', async () => {
     const pushed = await pushTestImage(reg, 'indep/single', 'v1', { layers: 3, layerSize: 50_000 });
