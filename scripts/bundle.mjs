@@ -87,8 +87,9 @@ async function bundleLauncher() {
  * no cache, the first run of the installed command makes one.
  */
 function makeCodeCache() {
-  const work = mkdtempSync(path.join(tmpdir(), 'hoist-code-cache-'));
+  let work;
   try {
+    work = mkdtempSync(path.join(tmpdir(), 'hoist-code-cache-'));
     const ctx = path.join(work, 'context');
     mkdirSync(ctx);
     writeFileSync(path.join(ctx, 'a.txt'), 'a\n');
@@ -105,7 +106,7 @@ function makeCodeCache() {
     removeCodeCaches();
     console.warn(`scripts/bundle.mjs: no code cache made (the first run of hoist makes one): ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
   }
 }
 
