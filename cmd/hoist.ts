@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
 import type { CliIo } from './io.js';
 import { HoistError } from '../src/errors.js';
 import { reportError } from './report-error.js';
 import { addVerbs } from './verbs.js';
+import { setShortCommandV8Flags } from './v8-flags.js';
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
@@ -27,20 +27,7 @@ async function buildProgram(io: CliIo, argv: readonly string[]): Promise<Command
 }
 
 async function main(): Promise<void> {
-  // undici's HTTP parser is WebAssembly. V8 re-compiles it with its optimizing tier in the
-  // background, and the process cannot exit until that job ends: ~100 ms added to every
-  // registry command, for a parser that only ever sees headers (bodies pass through).
-  // Only on the Node line this was measured on: a V8 without these flags would print
-  // an error for each.
-  if (process.versions.node.startsWith('20.')) {
-    setFlagsFromString('--no-wasm-tier-up');
-    setFlagsFromString('--no-wasm-dynamic-tiering');
-    // TurboFan compiles a function after its bytecode budget runs out a few times. Most hoist
-    // commands end within half a second, before that work pays off: it cost a no-op rebuild
-    // ~50 ms of CPU. A budget four times V8's default (67584) spares them and delays the hot
-    // loops of a long build (tar, hashing, layer entries) by a few milliseconds.
-    setFlagsFromString(`--interrupt-budget=${4 * 67584}`);
-  }
+  setShortCommandV8Flags();
   const interrupts = handleInterrupts();
   const io: CliIo = {
     stdout: (line) => process.stdout.write(`${line}\n`),

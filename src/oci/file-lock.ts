@@ -18,7 +18,8 @@
  * removing the lock the first had just created, and both would hold it.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { linkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HoistError } from '../errors.js';
@@ -100,20 +101,26 @@ async function attemptLock(lockFile: string, what: string): Promise<{ held?: Hel
 async function tryCreate(lockFile: string, what: string): Promise<number | undefined> {
   // `.tmp-` and `.lock`: names hoist cache prune leaves alone.
   const own = path.join(path.dirname(lockFile), `.tmp-${path.basename(lockFile)}.${process.pid}-${randomBytes(6).toString('hex')}`);
+  // Synchronous (each call takes microseconds): through the thread pool, taking and releasing a
+  // lock was eight round trips, one after another, at the end of every build that writes a layout.
   try {
-    await writeFile(own, `${process.pid}\n`, { mode: 0o644, flag: 'wx' });
+    writeFileSync(own, `${process.pid}\n`, { mode: 0o644, flag: 'wx' });
   } catch (err) {
     throw fsError(err, own, `lock ${what} with`);
   }
   try {
-    await link(own, lockFile);
-    return (await stat(own)).ino;
+    linkSync(own, lockFile);
+    return statSync(own).ino;
   } catch (err) {
     if (errnoOf(err) === 'EEXIST') return undefined;
     if (errnoOf(err) !== 'EPERM' && errnoOf(err) !== 'ENOTSUP' && errnoOf(err) !== 'EOPNOTSUPP') throw fsError(err, lockFile, `lock ${what} with`);
-    return createExclusive(lockFile, what);
+    return await createExclusive(lockFile, what);
   } finally {
-    await unlink(own).catch(() => undefined);
+    try {
+      unlinkSync(own);
+    } catch {
+      // Gone already.
+    }
   }
 }
 
@@ -171,6 +178,9 @@ async function takeOver(lockFile: string, ino: number, what: string): Promise<vo
 
 /** Remove `file` unless it is no longer the inode `ino` (another process's lock now). */
 async function removeIfUnchanged(file: string, ino: number): Promise<void> {
-  const now = await stat(file).catch(() => undefined);
-  if (now?.ino === ino) await unlink(file).catch(() => undefined);
+  try {
+    if (statSync(file).ino === ino) unlinkSync(file);
+  } catch {
+    // Gone already.
+  }
 }

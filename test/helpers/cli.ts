@@ -1,26 +1,16 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The bundle `npm run build` makes, which package.json's `bin` names: what users run. */
 const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 const TSC = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
-const ESBUILD = fileURLToPath(new URL('../../node_modules/esbuild/bin/esbuild', import.meta.url));
-
-/** package.json's `bundle` script, without the command name: one definition of the bundle. */
-function bundleArgs(): string[] {
-  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { bundle: string } };
-  const [command, ...args] = pkg.scripts.bundle.split(/\s+/);
-  if (command !== 'esbuild') throw new Error(`package.json's bundle script does not run esbuild: ${pkg.scripts.bundle}`);
-  return args;
-}
+const BUNDLE = fileURLToPath(new URL('../../scripts/bundle.mjs', import.meta.url));
 
 /** CLI tests run the compiled and bundled CLI exactly as users do; call this in beforeAll. */
 export function buildCli(): void {
   execFileSync(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  execFileSync(ESBUILD, bundleArgs(), { cwd: REPO_ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, [BUNDLE, '--no-code-cache'], { cwd: REPO_ROOT, stdio: 'inherit' });
 }
 
 /**
@@ -32,8 +22,8 @@ export function buildCliAsync(): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`tsc -p tsconfig.json failed: ${err.message}\n${stdout}${stderr}`));
-      execFile(ESBUILD, bundleArgs(), { cwd: REPO_ROOT }, (bErr, bOut, bErrText) => {
-        if (bErr) reject(new Error(`esbuild failed: ${bErr.message}\n${bOut}${bErrText}`));
+      execFile(process.execPath, [BUNDLE, '--no-code-cache'], { cwd: REPO_ROOT }, (bErr, bOut, bErrText) => {
+        if (bErr) reject(new Error(`scripts/bundle.mjs failed: ${bErr.message}\n${bOut}${bErrText}`));
         else resolve();
       });
     });

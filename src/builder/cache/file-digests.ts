@@ -10,7 +10,7 @@
  * could change again without its stat changing.
  */
 import { createReadStream, lstatSync, readFileSync, type BigIntStats } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -60,7 +60,13 @@ export class FileDigests {
   static async load(file: string | undefined, now: () => bigint = () => BigInt(Date.now()) * 1_000_000n): Promise<FileDigests> {
     const records = new Map<string, StatRecord>();
     if (file !== undefined) {
-      const text = await readFile(file, 'utf8').catch(() => undefined);
+      // Synchronous: the promise API reads it in several thread-pool round trips with nothing else to do meanwhile.
+      let text: string | undefined;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        text = undefined;
+      }
       const stored = text === undefined ? undefined : parseStored(text);
       if (stored !== undefined) for (const [p, r] of Object.entries(stored.records)) records.set(p, r);
     }

@@ -9,7 +9,8 @@
  * A record of another format, or one that does not parse, is a miss: a
  * later hoist never misreads an older cache and never fails on it.
  */
-import { mkdir, readFile, utimes } from 'node:fs/promises';
+import { readFileSync, utimesSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../oci/atomic-file.js';
 import { digestHex, isDigest, type Digest } from '../../oci/digest.js';
@@ -68,6 +69,14 @@ export interface StepCacheStore {
   exclusive<T>(key: Digest, fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
 }
 
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** A builder may hold a key for as long as its step runs: a RUN can take long. */
 const KEY_LOCK_WAIT_MS = 6 * 60 * 60 * 1000;
 
@@ -89,13 +98,19 @@ export class LocalStepCache implements StepCacheStore {
   /** The record for `key`, if there is a usable one. A hit marks the record used now (prune keeps what is used). */
   async get(key: Digest): Promise<StepRecord | undefined> {
     const file = this.file(key);
-    const text = await readFile(file, 'utf8').catch(() => undefined);
+    // Synchronous, as the context's stats are: a record is a few hundred bytes, and the promise API's
+    // readFile is four thread-pool round trips (open, fstat, read, close), one step after another.
+    const text = readOrUndefined(file);
     if (text === undefined) return undefined;
     const record = parseRecord(text);
     if (record === undefined) return undefined;
     if (record.layer !== undefined && !(await this.blobs.has(record.layer.digest))) return undefined;
     const now = new Date();
-    await utimes(file, now, now).catch(() => undefined);
+    try {
+      utimesSync(file, now, now);
+    } catch {
+      // Only prune's order depends on it.
+    }
     return record;
   }
 

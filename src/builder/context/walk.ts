@@ -23,7 +23,6 @@
 import type { Dirent, Stats } from 'node:fs';
 import { lstatSync, readlinkSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { NO_PARENT_MATCH_INFO, PatternMatcher, goFilepathMatch, type MatchInfo } from '../../dockerfile/ignore/index.js';
 import { BuildContextError, isNotExist, isPermissionDenied, unreadableContext } from './errors.js';
 import { dedupePaths, followLinks } from './follow-links.js';
@@ -117,6 +116,15 @@ async function buildFilter(root: string, opts: WalkOptions): Promise<Filter> {
     onlyPrefixIncludes: plain(include, false),
     onlyPrefixExcludeExceptions: plain(exclude, true),
   };
+}
+
+/**
+ * path.join(dir, name) for a clean absolute `dir` (the real root and what is
+ * joined to it) and a directory entry's name (never '.', '..' or with a
+ * '/'), without path.join's normalizing pass: one per context entry.
+ */
+function childPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
 
 /** Could a pattern of this kind name something below `dir`? */
@@ -245,7 +253,7 @@ export async function* walkContext(root: string, opts: WalkOptions = {}): AsyncG
       continue;
     }
     const rel = frame.dir ? `${frame.dir.path}/${dirent.name}` : dirent.name;
-    const absPath = path.join(frame.dir?.absPath ?? realRoot, dirent.name);
+    const absPath = childPath(frame.dir?.absPath ?? realRoot, dirent.name);
     const isDir = dirent.isDirectory();
     const decision = decide(filter, rel, isDir, frame.dir);
     if (decision === 'prune') continue;

@@ -160,12 +160,17 @@ export class ContextFs implements SourceFs {
   /** Each entry's xattrs, read once however often it is looked up (a step's cache key and its layer both do). */
   private readonly xattrs = new Map<string, Xattrs | undefined>();
 
+  /** The root as path.join starts a path below it, ending in '/'; undefined for a relative root (path.join would drop a leading './'). */
+  private readonly rootPrefix: string | undefined;
+
   constructor(
     private readonly root: string,
     private readonly ignore: PatternMatcher,
     private readonly followPaths: readonly string[] | null = null,
   ) {
     this.mayReinclude = ignore.hasExclusions;
+    const normalized = path.normalize(root);
+    this.rootPrefix = path.isAbsolute(root) ? (normalized.endsWith('/') ? normalized : `${normalized}/`) : undefined;
   }
 
   private read(): Promise<ContextSnapshot> {
@@ -194,7 +199,17 @@ export class ContextFs implements SourceFs {
     return read;
   };
 
-  absolutePath = (rel: string): string => (rel === '' ? this.root : path.join(this.root, ...rel.split('/')));
+  absolutePath = (rel: string): string => {
+    if (rel === '') return this.root;
+    // What path.join gives, without its normalizing pass (one per context file a step key lists): rel is clean when the walk made it.
+    if (this.rootPrefix !== undefined && isCleanRel(rel)) return this.rootPrefix + rel;
+    return path.join(this.root, ...rel.split('/'));
+  };
+}
+
+/** A '/'-separated relative path path.join would leave as it is: no empty, '.' or '..' segment. */
+function isCleanRel(rel: string): boolean {
+  return !rel.startsWith('/') && !rel.endsWith('/') && !rel.includes('//') && !/(^|\/)\.\.?(\/|$)/.test(rel);
 }
 
 function nodeFromView(node: ViewNode): SourceNode {
