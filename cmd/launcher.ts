@@ -64,7 +64,7 @@ function launch(): void {
   const cached = readCache(cacheFile, digest);
   // A cache is accepted only under the flags it was made with: set the CLI's before compiling.
   setShortCommandV8Flags();
-  // The bundle is ASCII (scripts/bundle.mjs checks), so latin1 decodes it exactly, without
+  // The bundle is ASCII (cmd/bundle.mjs checks), so latin1 decodes it exactly, without
   // UTF-8 decoding; its #! line becomes a comment of the same length.
   const source = bytes.toString('latin1').replace(/^#!/, '//');
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {

@@ -5,7 +5,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The bundle `npm run build` makes, which package.json's `bin` names: what users run. */
 const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 const TSC = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
-const BUNDLE = fileURLToPath(new URL('../../scripts/bundle.mjs', import.meta.url));
+const BUNDLE = fileURLToPath(new URL('../../cmd/bundle.mjs', import.meta.url));
 
 /** CLI tests run the compiled and bundled CLI exactly as users do; call this in beforeAll. */
 export function buildCli(): void {
@@ -23,7 +23,7 @@ export function buildCliAsync(): Promise<void> {
     execFile(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`tsc -p tsconfig.json failed: ${err.message}\n${stdout}${stderr}`));
       execFile(process.execPath, [BUNDLE, '--no-code-cache'], { cwd: REPO_ROOT }, (bErr, bOut, bErrText) => {
-        if (bErr) reject(new Error(`scripts/bundle.mjs failed: ${bErr.message}\n${bOut}${bErrText}`));
+        if (bErr) reject(new Error(`cmd/bundle.mjs failed: ${bErr.message}\n${bOut}${bErrText}`));
         else resolve();
       });
     });

@@ -61,11 +61,11 @@ async function bundleCli() {
   let text = result.outputFiles[0].text;
   // After the "use strict" directive, which must stay the first statement.
   const strict = '"use strict";\n';
-  if (!text.includes(strict)) throw new Error('scripts/bundle.mjs: no "use strict" in the bundle');
+  if (!text.includes(strict)) throw new Error('cmd/bundle.mjs: no "use strict" in the bundle');
   text = text.replace(strict, `${strict}${LAZY_REQUIRE}\n`);
   for (const id of LAZY_BUILTINS) {
     const plain = `require(${JSON.stringify(id)})`;
-    if (!text.includes(plain)) throw new Error(`scripts/bundle.mjs: the bundle no longer requires ${id}; update LAZY_BUILTINS`);
+    if (!text.includes(plain)) throw new Error(`cmd/bundle.mjs: the bundle no longer requires ${id}; update LAZY_BUILTINS`);
     text = text.replaceAll(plain, `__lazyBuiltin(${JSON.stringify(id)})`);
   }
   // esbuild escapes strings but leaves comments and regular expression literals as written: the
@@ -104,7 +104,7 @@ function makeCodeCache() {
     }
   } catch (err) {
     removeCodeCaches();
-    console.warn(`scripts/bundle.mjs: no code cache made (the first run of hoist makes one): ${err instanceof Error ? err.message : String(err)}`);
+    console.warn(`cmd/bundle.mjs: no code cache made (the first run of hoist makes one): ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   }
