@@ -57,10 +57,10 @@ export class RegistrySink implements ImageSink, IndexSink {
     if (this.early.has(key)) return;
     const signals = [this.options.signal, signal].filter((s): s is AbortSignal => s !== undefined);
     const options = signals.length === 0 ? {} : { signal: signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals) };
-    this.early.set(
-      key,
-      this.client.pushBlob(repo, desc, open, options).catch(() => undefined),
-    );
+    const report = this.options.onProgress;
+    // Bytes on the way are shown as they go; how it ended is reported by `write`, in the push.
+    const onProgress = report === undefined ? undefined : (current: number): void => report({ action: 'upload', id: desc.digest, current, total: desc.size, status: 'running' });
+    this.early.set(key, this.client.pushBlob(repo, desc, open, { ...options, onProgress }).catch(() => undefined));
   }
 
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {

@@ -141,6 +141,8 @@ class Builder {
     private readonly emit: EmitEvent,
     private readonly steps: StepTracker,
     private readonly plan: BuildPlan,
+    /** The user's stop (an interrupt) alone, without a failed stage's: see BuildEnv.interruption. */
+    private readonly interruption?: AbortSignal,
   ) {
     this.readsLeft = stageReads(plan);
     this.cache =
@@ -207,6 +209,7 @@ class Builder {
       now,
       tmpDir: this.tmpDir,
       signal: this.opts.signal,
+      interruption: this.interruption,
       downloads: this.opts.downloads,
       stageFiles: async (index) => {
         const state = this.results.get(index);
@@ -482,7 +485,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
   // One stage failing stops the others (their RUN processes are killed) before the build ends.
   const stop = new AbortController();
   const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal]);
-  const builder = new Builder({ ...opts, signal }, bases, tmpDir, emit, steps, plan);
+  const builder = new Builder({ ...opts, signal }, bases, tmpDir, emit, steps, plan, opts.signal);
   let cleaning: Promise<void> | undefined;
   try {
     const env = builder.env(now, definition.ignore.matcher);

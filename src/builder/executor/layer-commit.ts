@@ -30,7 +30,10 @@ export interface CommitOptions {
   /** Where the layer's tar is spooled while it is compressed (the build's scratch space). */
   spoolDir: string;
   clampMtime?: number | undefined;
+  /** Stops writing the tar. */
   signal?: AbortSignal | undefined;
+  /** Stops the compression in the background (the tar is written by then). */
+  compressSignal?: AbortSignal | undefined;
   /**
    * Told how much file content has gone into the layer's tar so far, out of
    * the total of the entries' file sizes; called once more with `done` when
@@ -72,7 +75,7 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
     await handle.close().catch(() => undefined);
   }
   const { diffId } = tar;
-  const stored = gzipIntoStore(store, spool, opts.signal).finally(() => spool.release());
+  const stored = gzipIntoStore(store, spool, opts.compressSignal).finally(() => spool.release());
   stored.catch(() => undefined);
   if (report !== undefined && counted !== undefined) void stored.then(() => report(counted.total, counted.total, true), () => undefined);
   const blob = stored.then(({ digest, size }) => writtenLayer(store, { mediaType: MediaType.OciLayerGzip, digest, size }, diffId));

@@ -35,6 +35,13 @@ export interface BuildEnv {
   /** The files of an image, for COPY --from=image. */
   imageView(ref: string): Promise<FsView>;
   signal?: AbortSignal | undefined;
+  /**
+   * The user's stop (an interrupt) alone. A step that finished still
+   * compresses its layer and records it in the cache after the next step
+   * fails: only this stops that, so a failed build keeps the steps before
+   * the failure cached, as BuildKit does.
+   */
+  interruption?: AbortSignal | undefined;
   /** ADD <url>: the dispatcher (proxy, timeouts) and the deadline grace. */
   downloads?: DownloadSettings | undefined;
   /** Where progress events go. */
@@ -100,6 +107,7 @@ export class StepContext {
       spoolDir: this.env.tmpDir,
       clampMtime: this.env.epoch,
       signal: this.env.signal,
+      compressSignal: this.env.interruption,
       // A layer of directories only has nothing to show.
       onProgress: (current, total, done) => total > 0 && report({ action: 'compress', id, current, total, status: done ? 'done' : 'running' }),
     });

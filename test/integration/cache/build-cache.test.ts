@@ -106,6 +106,41 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     expect(content(c, 'a.txt')).toBe('b');
   });
 
+  it('a build that fails keeps the steps before the failure: their layers, still compressing when it failed, are recorded', async () => {
+    // 24 MiB that gzip cannot shrink: its compression is still running when the next step fails at once.
+    const big = Buffer.alloc(24 << 20);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ (i >>> 7)) >>> 0, i);
+    const ctx = makeContext({ 'a.txt': 'a' });
+    writeFileSync(path.join(ctx, 'big.bin'), big);
+    const cache = tempDir('hoist-cache-');
+    const events: BuildEvent[] = [];
+    const store = new BlobStore(cache);
+    await expect(
+      build({
+        contextDir: ctx,
+        dockerfileText: 'FROM scratch\nCOPY big.bin /big.bin\nCOPY missing.txt /\n',
+        dockerfile: path.join(ctx, 'Dockerfile'),
+        buildArgs: new Map(),
+        buildPlatform: AMD64,
+        targetPlatform: AMD64,
+        store,
+        outputs: [],
+        tags: [],
+        onEvent: (e) => events.push(e),
+        cache: await localStepCache(store),
+      }),
+    ).rejects.toThrow(/missing\.txt/);
+    // The COPY finished before the failure: it is done (not canceled), and recorded.
+    expect(events.filter((e) => e.type === 'step-done').map((e) => e.step)).toContain(2);
+    expect(records(cache)).toHaveLength(1);
+    const fixed = await cachedBuild('FROM scratch\nCOPY big.bin /big.bin\nCOPY a.txt /\n', ctx, cache);
+    expect(fixed.steps).toEqual([
+      ['COPY big.bin /big.bin', true],
+      ['COPY a.txt /', false],
+    ]);
+    expect(fixed.files.get('big.bin')?.content?.equals(big)).toBe(true);
+  });
+
   it('misses on a mode-only change, and a renamed file with equal content', async () => {
     const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
     const cache = tempDir('hoist-cache-');

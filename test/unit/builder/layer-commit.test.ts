@@ -84,7 +84,7 @@ describe('commitLayer', () => {
 
   it('stops compressing when the build is aborted: the stored promise rejects and nothing is left', async () => {
     const abort = new AbortController();
-    const committed = await commitLayer(store, entries(), { spoolDir, signal: abort.signal });
+    const committed = await commitLayer(store, entries(), { spoolDir, compressSignal: abort.signal });
     abort.abort(new Error('interrupted'));
     await expect(committed.stored).rejects.toThrow();
     await expect(committed.layer.digest()).rejects.toThrow();
