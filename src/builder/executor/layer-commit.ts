@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline, Transform } from 'node:stream';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { gzipTar, writeLayerTar } from '../../../snapshot/layer-stream.js';
 import { fsError } from '../../fs-errors.js';
@@ -35,9 +36,9 @@ export interface CommitOptions {
   /** Stops the compression in the background (the tar is written by then). */
   compressSignal?: AbortSignal | undefined;
   /**
-   * Told how much file content has gone into the layer's tar so far, out of
-   * the total of the entries' file sizes; called once more with `done` when
-   * the blob is in the store.
+   * Told how far the compression is, as file content bytes out of the total
+   * of the entries' file sizes (the share of the tar gzipped so far); called
+   * once more with `done` when the blob is in the store.
    */
   onProgress?: ((current: number, total: number, done: boolean) => void) | undefined;
 }
@@ -54,17 +55,17 @@ export interface CommitOptions {
 export async function commitLayer(store: BlobStore, entries: readonly LayerEntry[], opts: CommitOptions): Promise<CommittedLayer> {
   if (entries.length === 0) return commitEmptyLayer(store);
   const report = opts.onProgress;
-  const counted = report === undefined ? undefined : contentCounter(entries, report);
+  const total = report === undefined ? 0 : contentTotal(entries);
   const spool = new LayerSpool(path.join(opts.spoolDir, `layer-${randomBytes(8).toString('hex')}.tar`));
   const handle = await open(spool.path, 'wx', 0o600).catch((err: unknown) => {
     throw fsError(err, opts.spoolDir, 'spool a layer in');
   });
-  let tar: { diffId: Digest };
+  let tar: { diffId: Digest; size: number };
   try {
     const sink = fileHandleSink(handle, { file: spool.path, action: 'spool a layer in' });
     tar = await writeLayerTar(
       entries,
-      { ...(opts.clampMtime === undefined ? {} : { clampMtime: opts.clampMtime }), ...(counted === undefined ? {} : { onContent: counted.onContent }) },
+      opts.clampMtime === undefined ? {} : { clampMtime: opts.clampMtime },
       sink,
       opts.signal,
     );
@@ -75,9 +76,11 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
     await handle.close().catch(() => undefined);
   }
   const { diffId } = tar;
-  const stored = gzipIntoStore(store, spool, opts.compressSignal).finally(() => spool.release());
+  // What is shown is the compression: the share of the tar gzipped so far, in file content bytes.
+  const compressed = report === undefined || tar.size === 0 ? undefined : (read: number) => report(Math.floor((total * read) / tar.size), total, false);
+  const stored = gzipIntoStore(store, spool, opts.compressSignal, compressed).finally(() => spool.release());
   stored.catch(() => undefined);
-  if (report !== undefined && counted !== undefined) void stored.then(() => report(counted.total, counted.total, true), () => undefined);
+  if (report !== undefined) void stored.then(() => report(total, total, true), () => undefined);
   const blob = stored.then(({ digest, size }) => writtenLayer(store, { mediaType: MediaType.OciLayerGzip, digest, size }, diffId));
   blob.catch(() => undefined);
   const layer: Layer = {
@@ -91,16 +94,36 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
   return { layer, diffId, stored };
 }
 
-async function gzipIntoStore(store: BlobStore, spool: LayerSpool, signal: AbortSignal | undefined): Promise<{ digest: Digest; size: number }> {
+async function gzipIntoStore(
+  store: BlobStore,
+  spool: LayerSpool,
+  signal: AbortSignal | undefined,
+  onRead: ((bytes: number) => void) | undefined,
+): Promise<{ digest: Digest; size: number }> {
   const tar = await spool.open();
   if (tar === undefined) throw new Error(`layer spool ${spool.path} released before it was compressed`);
-  const gzip = gzipTar(tar);
+  let read = 0;
+  const counted =
+    onRead === undefined
+      ? tar
+      : pipeline(
+          tar,
+          new Transform({
+            transform(chunk: Buffer, _encoding, callback) {
+              onRead((read += chunk.length));
+              callback(null, chunk);
+            },
+          }),
+          () => undefined,
+        );
+  const gzip = gzipTar(counted);
   try {
     const { digest, size } = await store.put(gzip, {}, { signal });
     return { digest, size };
   } catch (err) {
     // The store may fail before it reads anything (an abort): the spool's reader must close all the same.
     gzip.destroy();
+    counted.destroy();
     tar.destroy();
     throw err;
   }
@@ -114,15 +137,10 @@ async function commitEmptyLayer(store: BlobStore): Promise<CommittedLayer> {
 }
 
 /**
- * A counter of file content as the tar writer takes it (one callback per
- * piece, not a counting stream per file: a layer of thousands of small
- * files paid for a pipeline and its AbortController each). Hard links that
- * share a `linkKey` carry their content once, so their size counts once.
+ * The file content a layer carries: what its progress counts. Hard links
+ * that share a `linkKey` carry their content once, so their size counts once.
  */
-function contentCounter(
-  entries: readonly LayerEntry[],
-  report: (current: number, total: number, done: boolean) => void,
-): { onContent: (bytes: number) => void; total: number } {
+function contentTotal(entries: readonly LayerEntry[]): number {
   const seen = new Set<string>();
   let total = 0;
   for (const entry of entries) {
@@ -131,12 +149,5 @@ function contentCounter(
     if (entry.linkKey === undefined || !seen.has(entry.linkKey)) total += entry.size;
     if (entry.linkKey !== undefined) seen.add(entry.linkKey);
   }
-  let current = 0;
-  return {
-    total,
-    onContent: (bytes) => {
-      current += bytes;
-      report(current, total, false);
-    },
-  };
+  return total;
 }
