@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 export class LayerSpool {
   private readers = 0;
   private released = false;
-  private removed: Promise<void> | undefined;
+  private removed = false;
 
   constructor(readonly path: string) {}
 
@@ -38,17 +38,14 @@ export class LayerSpool {
     if (this.readers === 0) this.remove();
   }
 
-  /** Settles when the file is gone (or was never going to be removed yet). */
-  async settled(): Promise<void> {
-    await this.removed;
-  }
-
   private readerDone(): void {
     this.readers--;
     if (this.released && this.readers === 0) this.remove();
   }
 
   private remove(): void {
-    this.removed ??= unlink(this.path).catch(() => undefined);
+    if (this.removed) return;
+    this.removed = true;
+    void unlink(this.path).catch(() => undefined);
   }
 }
