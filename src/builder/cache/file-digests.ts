@@ -1,13 +1,17 @@
 /**
  * Content digests of context files, hashed again only when a file's stat
  * changed: a record per absolute path of (dev, ino, size, mtime, ctime in
- * nanoseconds) and the digest, kept in one JSON file under the cache dir
- * between builds.
+ * nanoseconds), the digest and the file's carried xattrs, kept in one JSON
+ * file under the cache dir between builds. The context walk takes a file's
+ * xattrs from its record too (no llistxattr): setting or removing one moves
+ * the file's ctime, so the record no longer matches.
  *
  * A record is trusted only when the file's mtime and ctime are older than
  * the moment it was made by more than the clock's granularity (git's
  * "racily clean" rule): a file written in the same instant as it was hashed
- * could change again without its stat changing.
+ * could change again without its stat changing. That moment is taken no
+ * later than the first read of what the record holds: before the walk's
+ * lstat when the walk gives its stat and xattrs.
  */
 import { createReadStream, lstatSync, readFileSync, type BigIntStats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -16,8 +20,11 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../../oci/digest.js';
 import { writeFileAtomic } from '../../oci/atomic-file.js';
+import type { Xattrs } from '../../../snapshot/layer-entry.js';
 
-const FORMAT = 'hoist.cache.file-digests/v1';
+const FORMAT = 'hoist.cache.file-digests/v2';
+/** The format before xattrs were kept: its records are read as v2 records whose xattrs are unknown. */
+const FORMAT_V1 = 'hoist.cache.file-digests/v1';
 /** Nanoseconds within which a change may not show in mtime (coarse filesystems tick in jiffies or seconds). */
 const RACY_NS = 2_000_000_000n;
 /** Read in one synchronous call (page-cache speed) rather than streamed. */
@@ -32,11 +39,30 @@ interface StatRecord {
   /** When the digest was taken, in ns since the epoch. */
   takenNs: string;
   digest: Digest;
+  /** The carried xattrs (snapshot/xattrs.ts), values in base64, {} for none; absent when not known. */
+  xattrs?: Record<string, string>;
 }
 
 interface StoredFile {
   format: string;
+  /** Who read the xattrs (see xattrReader): the records' xattrs serve only the same reader. */
+  xattrReader?: string;
   records: Record<string, StatRecord>;
+}
+
+/** What the context walk saw of a regular file: FileDigests takes its stat and records its xattrs. */
+export interface WalkedFile {
+  /** The file's lstat when the walk reached it. */
+  stat: BigIntStats;
+  /** A moment (ns since the epoch) no later than that lstat. */
+  sinceNs: bigint;
+  /** The carried xattrs the walk gave the file (read after `stat`, or from its record); undefined when none. */
+  xattrs: Xattrs | undefined;
+}
+
+/** A file's xattrs as its record knows them. */
+export interface KnownXattrs {
+  xattrs: Xattrs | undefined;
 }
 
 export interface FileDigestCounts {
@@ -54,10 +80,16 @@ export class FileDigests {
     private readonly file: string | undefined,
     private readonly records: Map<string, StatRecord>,
     private readonly now: () => bigint,
+    private readonly reader: string,
   ) {}
 
-  /** Records from `file` (none when it is missing, unreadable or of another format); `undefined` keeps them in memory only. */
-  static async load(file: string | undefined, now: () => bigint = () => BigInt(Date.now()) * 1_000_000n): Promise<FileDigests> {
+  /**
+   * Records from `file` (none when it is missing, unreadable or of another
+   * format); `undefined` keeps them in memory only. Xattrs recorded by
+   * another reader (`xattrReader`) are forgotten: what it could list may
+   * not be what this process can.
+   */
+  static async load(file: string | undefined, now: () => bigint = () => BigInt(Date.now()) * 1_000_000n, reader: string = xattrReader()): Promise<FileDigests> {
     const records = new Map<string, StatRecord>();
     if (file !== undefined) {
       // Synchronous: the promise API reads it in several thread-pool round trips with nothing else to do meanwhile.
@@ -68,21 +100,50 @@ export class FileDigests {
         text = undefined;
       }
       const stored = text === undefined ? undefined : parseStored(text);
-      if (stored !== undefined) for (const [p, r] of Object.entries(stored.records)) records.set(p, r);
+      if (stored !== undefined) {
+        const keepXattrs = stored.format === FORMAT && stored.xattrReader === reader;
+        for (const [p, r] of Object.entries(stored.records)) {
+          if (!isRecord(r)) continue;
+          if (!keepXattrs || (r.xattrs !== undefined && !isEncodedXattrs(r.xattrs))) delete r.xattrs;
+          records.set(p, r);
+        }
+      }
     }
-    return new FileDigests(file, records, now);
+    return new FileDigests(file, records, now, reader);
   }
 
-  /** The SHA-256 of the regular file at `absPath`. */
-  async digest(absPath: string): Promise<Digest> {
+  /**
+   * The xattrs recorded with the digest of `absPath`, when its record holds
+   * for `stat` (the same dev, ino, size, mtime and ctime, not racy);
+   * undefined when they are not known.
+   */
+  recordedXattrs(absPath: string, stat: BigIntStats): KnownXattrs | undefined {
+    const known = this.records.get(absPath);
+    if (known?.xattrs === undefined || !sameStat(known, stat) || racy(known, stat)) return undefined;
+    return { xattrs: decodeXattrs(known.xattrs) };
+  }
+
+  /**
+   * The SHA-256 of the regular file at `absPath`. With `walked` (what the
+   * context walk saw of it), its stat is the one compared with the record,
+   * and its xattrs are recorded with the digest.
+   */
+  async digest(absPath: string, walked?: WalkedFile): Promise<Digest> {
     // Synchronous: most calls end here, and a stat takes microseconds where a thread-pool round trip takes several times that.
-    const before = lstatSync(absPath, { bigint: true });
+    const before = walked?.stat ?? lstatSync(absPath, { bigint: true });
     const known = this.records.get(absPath);
     if (known !== undefined && sameStat(known, before) && !racy(known, before)) {
       this.counts.reused++;
+      // A record from before xattrs were kept: the walk read them after this stat, which the record still holds for.
+      if (known.xattrs === undefined && walked !== undefined) {
+        known.xattrs = encodeXattrs(walked.xattrs);
+        this.dirty = true;
+      }
       return known.digest;
     }
-    const takenNs = this.now();
+    const now = this.now();
+    // Dated no later than the walk's lstat: its xattrs were read after it, and before this moment.
+    const takenNs = walked !== undefined && walked.sinceNs < now ? walked.sinceNs : now;
     const hash = createHash('sha256');
     // A stream per small file costs more than the read: thousands of small context files are the common case.
     if (before.size <= SMALL_FILE) hash.update(readFileSync(absPath));
@@ -94,7 +155,7 @@ export class FileDigests {
     if (!sameStat(statRecord(before, takenNs, digest), after)) {
       this.records.delete(absPath);
     } else {
-      this.records.set(absPath, statRecord(after, takenNs, digest));
+      this.records.set(absPath, statRecord(after, takenNs, digest, walked !== undefined ? encodeXattrs(walked.xattrs) : undefined));
     }
     this.dirty = true;
     return digest;
@@ -106,14 +167,14 @@ export class FileDigests {
     const records: Record<string, StatRecord> = {};
     for (const [p, r] of this.records) records[p] = r;
     await mkdir(path.dirname(this.file), { recursive: true });
-    await writeFileAtomic(this.file, Buffer.from(JSON.stringify({ format: FORMAT, records } satisfies StoredFile)));
+    await writeFileAtomic(this.file, Buffer.from(JSON.stringify({ format: FORMAT, xattrReader: this.reader, records } satisfies StoredFile)));
     this.dirty = false;
   }
 }
 
 type BigStats = BigIntStats;
 
-function statRecord(st: BigStats, takenNs: bigint, digest: Digest): StatRecord {
+function statRecord(st: BigStats, takenNs: bigint, digest: Digest, xattrs?: Record<string, string>): StatRecord {
   return {
     dev: String(st.dev),
     ino: String(st.ino),
@@ -122,7 +183,50 @@ function statRecord(st: BigStats, takenNs: bigint, digest: Digest): StatRecord {
     ctimeNs: String(st.ctimeNs),
     takenNs: String(takenNs),
     digest,
+    ...(xattrs !== undefined ? { xattrs } : {}),
   };
+}
+
+function encodeXattrs(xattrs: Xattrs | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(xattrs ?? {})) out[name] = Buffer.from(value).toString('base64');
+  return out;
+}
+
+/** As the walk reads them (snapshot/xattrs.ts): undefined for none, Buffers in name order. */
+function decodeXattrs(encoded: Record<string, string>): Xattrs | undefined {
+  let out: Record<string, Buffer> | undefined;
+  for (const name of Object.keys(encoded).sort()) (out ??= {})[name] = Buffer.from(encoded[name] as string, 'base64');
+  return out;
+}
+
+function isEncodedXattrs(v: unknown): v is Record<string, string> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+}
+
+/** A record racy() can read (the rest is compared as strings: a damaged field only fails to match). */
+function isRecord(r: unknown): r is StatRecord {
+  if (typeof r !== 'object' || r === null) return false;
+  const { takenNs, digest } = r as Record<string, unknown>;
+  return typeof takenNs === 'string' && /^\d+$/.test(takenNs) && typeof digest === 'string';
+}
+
+/**
+ * Who lists the xattrs, as far as it decides what llistxattr shows:
+ * `trusted.*` only to a process with CAP_SYS_ADMIN in the host's user
+ * namespace. The effective capabilities and the user namespace's uid map
+ * (Linux; '' where /proc has neither).
+ */
+export function xattrReader(): string {
+  const read = (file: string): string => {
+    try {
+      return readFileSync(file, 'latin1');
+    } catch {
+      return '';
+    }
+  };
+  const capEff = /^CapEff:\s*(\S+)/m.exec(read('/proc/self/status'))?.[1] ?? '';
+  return `${capEff} ${read('/proc/self/uid_map').trim().replace(/\s+/g, ' ')}`;
 }
 
 function sameStat(r: StatRecord, st: BigStats): boolean {
@@ -137,7 +241,7 @@ function racy(r: StatRecord, st: BigStats): boolean {
 function parseStored(text: string): StoredFile | undefined {
   try {
     const v = JSON.parse(text) as Partial<StoredFile>;
-    if (v.format !== FORMAT || typeof v.records !== 'object' || v.records === null) return undefined;
+    if ((v.format !== FORMAT && v.format !== FORMAT_V1) || typeof v.records !== 'object' || v.records === null) return undefined;
     return v as StoredFile;
   } catch {
     return undefined;

@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ViewNode } from '../../../snapshot/fs-view.js';
@@ -9,6 +9,7 @@ import { splitDevice } from '../../../snapshot/dir-source.js';
 import { PatternMatcher, goClean } from '../../dockerfile/ignore/index.js';
 import { resolveContextRoot, statContextPath, walkContext, type ContextStat } from '../context/index.js';
 import { unreadableContext } from '../context/errors.js';
+import type { KnownXattrs, WalkedFile } from '../cache/file-digests.js';
 
 interface SourceMeta {
   mode: number;
@@ -50,9 +51,13 @@ export interface SourceFs {
   absolutePath?: (rel: string) => string;
 }
 
-async function nodeFromContext(abs: string, st: ContextStat, xattrsOf: (abs: string) => Xattrs | undefined): Promise<SourceNode> {
-  // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
-  const xattrs = st.kind === 'file' || st.kind === 'dir' || st.kind === 'symlink' ? xattrsOf(abs) : undefined;
+/** Xattrs a build already knows, recorded with context files' digests (FileDigests): the walk need not read them again. */
+export interface XattrRecords {
+  /** The xattrs recorded for the file at `absPath` with this lstat; undefined when none are known. */
+  recordedXattrs(absPath: string, stat: BigIntStats): KnownXattrs | undefined;
+}
+
+function nodeFromContext(abs: string, st: ContextStat, xattrs: Xattrs | undefined): SourceNode {
   const base: SourceMeta = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), ...(xattrs ? { xattrs } : {}) };
   switch (st.kind) {
     case 'file':
@@ -102,6 +107,8 @@ function readContextXattrs(abs: string): Xattrs | undefined {
 
 /** What one COPY/ADD sees of the context: one walk, kept as a tree of stats. */
 interface ContextSnapshot {
+  /** A moment (ns since the epoch) before the walk's first lstat. */
+  readonly sinceNs: bigint;
   readonly root: { absPath: string; stat: ContextStat };
   readonly entries: ReadonlyMap<string, { absPath: string; stat: ContextStat }>;
   /** Each directory's names, in walk (Go byte) order. */
@@ -109,6 +116,7 @@ interface ContextSnapshot {
 }
 
 async function snapshotContext(root: string, ignore: PatternMatcher, followPaths: readonly string[] | null): Promise<ContextSnapshot> {
+  const sinceNs = BigInt(Date.now()) * 1_000_000n;
   const realRoot = await resolveContextRoot(root);
   const rootStat = await statContextPath(realRoot);
   if (rootStat === null) throw unreadableContext(new Error(`${root} vanished`));
@@ -122,7 +130,7 @@ async function snapshotContext(root: string, ignore: PatternMatcher, followPaths
     if (names) names.push(entry.path.slice(slash + 1));
     else children.set(parent, [entry.path.slice(slash + 1)]);
   }
-  return { root: { absPath: realRoot, stat: rootStat }, entries, children };
+  return { sinceNs, root: { absPath: realRoot, stat: rootStat }, entries, children };
 }
 
 /**
@@ -179,9 +187,32 @@ export class ContextFs implements SourceFs {
   }
 
   async lstat(rel: string): Promise<SourceNode | undefined> {
+    return (await this.lstatWalked(rel))?.node;
+  }
+
+  /**
+   * lstat, and for a regular file what FileDigests takes from the walk:
+   * where the file is (`absolutePath`), its lstat and its xattrs. A file's
+   * xattrs come from `records` when they hold for its lstat, else from disk.
+   */
+  async lstatWalked(rel: string, records?: XattrRecords): Promise<{ node: SourceNode; file?: { absPath: string; walked: WalkedFile } } | undefined> {
     const snapshot = await this.read();
     const entry = rel === '' ? snapshot.root : snapshot.entries.get(rel);
-    return entry && (await nodeFromContext(entry.absPath, entry.stat, this.xattrsOf));
+    if (entry === undefined) return undefined;
+    const st = entry.stat;
+    if (st.kind !== 'file') {
+      // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
+      return { node: nodeFromContext(entry.absPath, st, st.kind === 'dir' || st.kind === 'symlink' ? this.xattrsOf(entry.absPath) : undefined) };
+    }
+    const absPath = this.absolutePath(rel);
+    let xattrs: Xattrs | undefined;
+    if (this.xattrs.has(entry.absPath)) xattrs = this.xattrs.get(entry.absPath);
+    else {
+      const known = records?.recordedXattrs(absPath, st.lstat);
+      xattrs = known !== undefined ? known.xattrs : readContextXattrs(entry.absPath);
+      this.xattrs.set(entry.absPath, xattrs);
+    }
+    return { node: nodeFromContext(entry.absPath, st, xattrs), file: { absPath, walked: { stat: st.lstat, sinceNs: snapshot.sinceNs, xattrs } } };
   }
 
   async readdir(rel: string): Promise<string[]> {
