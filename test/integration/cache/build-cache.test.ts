@@ -9,6 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
 import { localStepCache } from '../../../src/builder/executor/local-cache.js';
+import { FILE_DIGESTS_FILE } from '../../../src/builder/cache/local-store.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import { BlobStore } from '../../../src/oci/index.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
@@ -154,6 +155,55 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     const b = await cachedBuild(dockerfile, ctx, cache);
     expect(cachedOf(b, 'COPY app /app')).toBe(false);
     expect(b.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'second' });
+  });
+
+  it('a record older than the racy window answers a file\'s xattrs: a rebuild hits with them in the key (same image); an xattr changed after misses', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1', 'app/two': '2' });
+    const cache = tempDir('hoist-cache-');
+    const one = path.join(ctx, 'app/one');
+    const setfattr = (value: string) => execFileSync('setfattr', ['-h', '-n', 'user.note', '-v', value, one]);
+    setfattr('first');
+    // Past FileDigests' racy window (2 s) since the files last changed: the first build's records are trusted, and no rebuild reads the xattrs again.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const first = await cachedBuild(dockerfile, ctx, cache);
+    const recorded = () =>
+      (JSON.parse(readFileSync(path.join(cache, FILE_DIGESTS_FILE), 'utf8')) as { records: Record<string, { xattrs?: Record<string, string> }> }).records;
+    expect(recorded()[one]?.xattrs).toEqual({ 'user.note': Buffer.from('first').toString('base64') });
+    expect(recorded()[path.join(ctx, 'app/two')]?.xattrs).toEqual({});
+
+    const second = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(second, 'COPY app /app')).toBe(true);
+    expect(second.digest).toBe(first.digest);
+    expect(second.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'first' });
+
+    setfattr('second');
+    const third = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(third, 'COPY a.txt /a.txt')).toBe(true);
+    expect(cachedOf(third, 'COPY app /app')).toBe(false);
+    expect(third.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'second' });
+    expect(recorded()[one]?.xattrs).toEqual({ 'user.note': Buffer.from('second').toString('base64') });
+
+    execFileSync('setfattr', ['-h', '-x', 'user.note', one]);
+    const fourth = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(fourth, 'COPY app /app')).toBe(false);
+    expect(fourth.files.get('app/one')?.pax ?? {}).toEqual({});
+  });
+
+  it('a rebuild takes a context file\'s xattrs from its trusted record, not from the disk (no llistxattr per file)', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
+    const cache = tempDir('hoist-cache-');
+    await cachedBuild(dockerfile, ctx, cache);
+    // The record says what the disk does not, and is dated a minute on so that it is trusted at once.
+    const file = path.join(cache, FILE_DIGESTS_FILE);
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { records: Record<string, { takenNs: string; xattrs?: Record<string, string> }> };
+    const record = stored.records[path.join(ctx, 'app/one')];
+    if (record === undefined) throw new Error(`no record of app/one in ${file}`);
+    record.takenNs = String(BigInt(Date.now() + 60_000) * 1_000_000n);
+    record.xattrs = { 'user.note': Buffer.from('from the record').toString('base64') };
+    writeFileSync(file, JSON.stringify(stored));
+    const b = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(b, 'COPY app /app')).toBe(false);
+    expect(b.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'from the record' });
   });
 
   it('misses when two equal files become hard links of one another', async () => {

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { lstatSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileDigests } from '../../../../src/builder/cache/file-digests.js';
+import { FileDigests, type WalkedFile } from '../../../../src/builder/cache/file-digests.js';
+import { writeXattrsSync } from '../../../../snapshot/xattrs.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -70,5 +72,121 @@ describe('FileDigests', () => {
     expect(await digests.digest(f)).toBe(sha('x'));
     await writeFile(store, '{not json');
     expect(await (await FileDigests.load(store, later)).digest(f)).toBe(sha('x'));
+  });
+});
+
+describe('FileDigests: the xattrs the context walk gave a file', () => {
+  /** What the walk hands over: the file's lstat now, dated by `sinceNs`. */
+  const walked = (file: string, xattrs: WalkedFile['xattrs'], sinceNs = later()): WalkedFile => ({ stat: lstatSync(file, { bigint: true }), sinceNs, xattrs });
+  const note = (v: string) => ({ 'user.note': Buffer.from(v) });
+
+  it('keeps them with the digest, across a save and a load, and answers them while the stat holds', async () => {
+    const f = path.join(dir, 'a');
+    await writeFile(f, 'hello');
+    await aged(f);
+    const store = path.join(dir, 'cache', 'digests.json');
+    const first = await FileDigests.load(store, later, 'reader');
+    expect(first.recordedXattrs(f, lstatSync(f, { bigint: true }))).toBeUndefined();
+    expect(await first.digest(f, walked(f, note('one')))).toBe(sha('hello'));
+    await first.save();
+    const none = path.join(dir, 'none');
+    await writeFile(none, 'x');
+    await aged(none);
+
+    const second = await FileDigests.load(store, later, 'reader');
+    expect(second.recordedXattrs(f, lstatSync(f, { bigint: true }))).toEqual({ xattrs: note('one') });
+    await second.digest(none, walked(none, undefined));
+    // Known to have none: not the same as not known.
+    expect(second.recordedXattrs(none, lstatSync(none, { bigint: true }))).toEqual({ xattrs: undefined });
+    expect(await second.digest(f, walked(f, note('one')))).toBe(sha('hello'));
+    expect(second.counts).toEqual({ reused: 1, hashed: 1 });
+  });
+
+  it('answers nothing once an xattr changed: the ctime moved, even with mtime and size as they were', async () => {
+    const f = path.join(dir, 'a');
+    await writeFile(f, 'hello');
+    await aged(f);
+    const digests = await FileDigests.load(undefined, later, 'reader');
+    await digests.digest(f, walked(f, note('one')));
+    const before = lstatSync(f, { bigint: true });
+    expect(digests.recordedXattrs(f, before)).toEqual({ xattrs: note('one') });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(writeXattrsSync(f, note('two'))).toEqual([]);
+    const after = lstatSync(f, { bigint: true });
+    expect(after.mtimeNs).toBe(before.mtimeNs);
+    expect(digests.recordedXattrs(f, after)).toBeUndefined();
+  });
+
+  it('dates a record no later than the walk: a file changed within the racy window before the walk is not answered for', async () => {
+    const f = path.join(dir, 'a');
+    await writeFile(f, 'hello'); // ctime is now
+    const digests = await FileDigests.load(undefined, later, 'reader');
+    // The walk started now, though the digests' clock says a minute later.
+    await digests.digest(f, walked(f, note('one'), BigInt(Date.now()) * 1_000_000n));
+    expect(digests.recordedXattrs(f, lstatSync(f, { bigint: true }))).toBeUndefined();
+    await digests.digest(f, walked(f, note('one')));
+    expect(digests.counts).toEqual({ reused: 0, hashed: 2 });
+  });
+
+  it('records nothing when the file changed between the walk\'s lstat and the hash', async () => {
+    const f = path.join(dir, 'a');
+    await writeFile(f, 'hello');
+    await aged(f);
+    const seen = walked(f, undefined);
+    await writeFile(f, 'world');
+    await aged(f);
+    const digests = await FileDigests.load(undefined, later, 'reader');
+    expect(await digests.digest(f, seen)).toBe(sha('world'));
+    expect(digests.recordedXattrs(f, lstatSync(f, { bigint: true }))).toBeUndefined();
+    expect(await digests.digest(f, walked(f, undefined))).toBe(sha('world'));
+    expect(digests.counts.hashed).toBe(2);
+  });
+
+  it('reads a v1 file (no xattrs) cleanly: its digests serve, and the xattrs the walk read join them', async () => {
+    const f = path.join(dir, 'a');
+    await writeFile(f, 'hello');
+    await aged(f);
+    const store = path.join(dir, 'digests.json');
+    const v2 = await FileDigests.load(store, later, 'reader');
+    await v2.digest(f);
+    await v2.save();
+    const { records } = JSON.parse(readFileSync(store, 'utf8')) as { records: Record<string, { xattrs?: unknown }> };
+    expect(records[f]?.xattrs).toBeUndefined(); // digest() without the walk knows no xattrs
+    await writeFile(store, JSON.stringify({ format: 'hoist.cache.file-digests/v1', records }));
+
+    const v1 = await FileDigests.load(store, later, 'reader');
+    expect(v1.recordedXattrs(f, lstatSync(f, { bigint: true }))).toBeUndefined();
+    expect(await v1.digest(f, walked(f, note('one')))).toBe(sha('hello'));
+    expect(v1.counts).toEqual({ reused: 1, hashed: 0 });
+    await v1.save();
+    const again = await FileDigests.load(store, later, 'reader');
+    expect(again.recordedXattrs(f, lstatSync(f, { bigint: true }))).toEqual({ xattrs: note('one') });
+    expect(JSON.parse(readFileSync(store, 'utf8'))).toMatchObject({ format: 'hoist.cache.file-digests/v2' });
+  });
+
+  it('forgets xattrs another reader recorded (what it could list may differ), and damaged ones; the digests still serve', async () => {
+    const f = path.join(dir, 'a');
+    await writeFile(f, 'hello');
+    await aged(f);
+    const store = path.join(dir, 'digests.json');
+    const first = await FileDigests.load(store, later, 'root with CAP_SYS_ADMIN');
+    await first.digest(f, walked(f, { 'trusted.x': Buffer.from('1') }));
+    await first.save();
+    const other = await FileDigests.load(store, later, 'an unprivileged user');
+    expect(other.recordedXattrs(f, lstatSync(f, { bigint: true }))).toBeUndefined();
+    expect(await other.digest(f)).toBe(sha('hello'));
+    expect(other.counts).toEqual({ reused: 1, hashed: 0 });
+
+    const stored = JSON.parse(readFileSync(store, 'utf8')) as { records: Record<string, { xattrs?: unknown; takenNs?: unknown }> };
+    (stored.records[f] as { xattrs?: unknown }).xattrs = ['not', 'a', 'map'];
+    await writeFile(store, JSON.stringify(stored));
+    const damaged = await FileDigests.load(store, later, 'root with CAP_SYS_ADMIN');
+    expect(damaged.recordedXattrs(f, lstatSync(f, { bigint: true }))).toBeUndefined();
+    expect(await damaged.digest(f)).toBe(sha('hello'));
+    (stored.records[f] as { takenNs?: unknown }).takenNs = 'soon';
+    await writeFile(store, JSON.stringify(stored));
+    const badTime = await FileDigests.load(store, later, 'root with CAP_SYS_ADMIN');
+    expect(await badTime.digest(f)).toBe(sha('hello'));
+    expect(badTime.counts).toEqual({ reused: 0, hashed: 1 });
   });
 });
