@@ -4,7 +4,8 @@
  * nanoseconds), the digest and the file's carried xattrs, kept in one JSON
  * file under the cache dir between builds. The context walk takes a file's
  * xattrs from its record too (no llistxattr): setting or removing one moves
- * the file's ctime, so the record no longer matches.
+ * the file's ctime, so the record no longer matches. Directories and
+ * symlinks have records of their xattrs alone.
  *
  * A record is trusted only when the file's mtime and ctime are older than
  * the moment it was made by more than the clock's granularity (git's
@@ -38,7 +39,8 @@ interface StatRecord {
   ctimeNs: string;
   /** When the digest was taken, in ns since the epoch. */
   takenNs: string;
-  digest: Digest;
+  /** Absent for a directory or a symlink: only its xattrs are kept. */
+  digest?: Digest;
   /** The carried xattrs (snapshot/xattrs.ts), values in base64, {} for none; absent when not known. */
   xattrs?: Record<string, string>;
 }
@@ -50,7 +52,7 @@ interface StoredFile {
   records: Record<string, StatRecord>;
 }
 
-/** What the context walk saw of a regular file: FileDigests takes its stat and records its xattrs. */
+/** What the context walk saw of an entry (a regular file, a directory, a symlink): FileDigests takes its stat and records its xattrs. */
 export interface WalkedFile {
   /** The file's lstat when the walk reached it. */
   stat: BigIntStats;
@@ -105,7 +107,7 @@ export class FileDigests {
         for (const [p, r] of Object.entries(stored.records)) {
           if (!isRecord(r)) continue;
           if (!keepXattrs || (r.xattrs !== undefined && !isEncodedXattrs(r.xattrs))) delete r.xattrs;
-          records.set(p, r);
+          if (r.digest !== undefined || r.xattrs !== undefined) records.set(p, r);
         }
       }
     }
@@ -113,7 +115,7 @@ export class FileDigests {
   }
 
   /**
-   * The xattrs recorded with the digest of `absPath`, when its record holds
+   * The xattrs recorded for `absPath` (with its digest, for a file), when its record holds
    * for `stat` (the same dev, ino, size, mtime and ctime, not racy);
    * undefined when they are not known.
    */
@@ -121,6 +123,19 @@ export class FileDigests {
     const known = this.records.get(absPath);
     if (known?.xattrs === undefined || !sameStat(known, stat) || racy(known, stat)) return undefined;
     return { xattrs: decodeXattrs(known.xattrs) };
+  }
+
+  /**
+   * Records the xattrs the walk read of the directory or symlink at
+   * `absPath` (a regular file's are recorded with its digest). Their
+   * record is dated no later than the walk's lstat, which came before the
+   * read: if it changed between the two, its ctime moved and the record
+   * never matches.
+   */
+  recordXattrs(absPath: string, walked: WalkedFile): void {
+    const now = this.now();
+    this.records.set(absPath, statRecord(walked.stat, walked.sinceNs < now ? walked.sinceNs : now, undefined, encodeXattrs(walked.xattrs)));
+    this.dirty = true;
   }
 
   /**
@@ -132,7 +147,7 @@ export class FileDigests {
     // Synchronous: most calls end here, and a stat takes microseconds where a thread-pool round trip takes several times that.
     const before = walked?.stat ?? lstatSync(absPath, { bigint: true });
     const known = this.records.get(absPath);
-    if (known !== undefined && sameStat(known, before) && !racy(known, before)) {
+    if (known?.digest !== undefined && sameStat(known, before) && !racy(known, before)) {
       this.counts.reused++;
       // A record from before xattrs were kept: the walk read them after this stat, which the record still holds for.
       if (known.xattrs === undefined && walked !== undefined) {
@@ -174,7 +189,7 @@ export class FileDigests {
 
 type BigStats = BigIntStats;
 
-function statRecord(st: BigStats, takenNs: bigint, digest: Digest, xattrs?: Record<string, string>): StatRecord {
+function statRecord(st: BigStats, takenNs: bigint, digest: Digest | undefined, xattrs?: Record<string, string>): StatRecord {
   return {
     dev: String(st.dev),
     ino: String(st.ino),
@@ -182,7 +197,7 @@ function statRecord(st: BigStats, takenNs: bigint, digest: Digest, xattrs?: Reco
     mtimeNs: String(st.mtimeNs),
     ctimeNs: String(st.ctimeNs),
     takenNs: String(takenNs),
-    digest,
+    ...(digest !== undefined ? { digest } : {}),
     ...(xattrs !== undefined ? { xattrs } : {}),
   };
 }
@@ -208,7 +223,7 @@ function isEncodedXattrs(v: unknown): v is Record<string, string> {
 function isRecord(r: unknown): r is StatRecord {
   if (typeof r !== 'object' || r === null) return false;
   const { takenNs, digest } = r as Record<string, unknown>;
-  return typeof takenNs === 'string' && /^\d+$/.test(takenNs) && typeof digest === 'string';
+  return typeof takenNs === 'string' && /^\d+$/.test(takenNs) && (digest === undefined || typeof digest === 'string');
 }
 
 /**

@@ -53,8 +53,10 @@ export interface SourceFs {
 
 /** Xattrs a build already knows, recorded with context files' digests (FileDigests): the walk need not read them again. */
 export interface XattrRecords {
-  /** The xattrs recorded for the file at `absPath` with this lstat; undefined when none are known. */
+  /** The xattrs recorded for the entry at `absPath` with this lstat; undefined when none are known. */
   recordedXattrs(absPath: string, stat: BigIntStats): KnownXattrs | undefined;
+  /** Records what the walk read of a directory or symlink (a file's xattrs are recorded with its digest). */
+  recordXattrs(absPath: string, walked: WalkedFile): void;
 }
 
 function nodeFromContext(abs: string, st: ContextStat, xattrs: Xattrs | undefined): SourceNode {
@@ -165,7 +167,7 @@ export class ContextFs implements SourceFs {
   readonly keepsOwners = false;
   readonly mayReinclude: boolean;
   private snapshot: Promise<ContextSnapshot> | undefined;
-  /** Each entry's xattrs, read once however often it is looked up (a step's cache key and its layer both do). */
+  /** Each entry's xattrs, read (or taken from the records) once however often it is looked up (a step's cache key and its layer both do). */
   private readonly xattrs = new Map<string, Xattrs | undefined>();
 
   /** The root as path.join starts a path below it, ending in '/'; undefined for a relative root (path.join would drop a leading './'). */
@@ -192,27 +194,33 @@ export class ContextFs implements SourceFs {
 
   /**
    * lstat, and for a regular file what FileDigests takes from the walk:
-   * where the file is (`absolutePath`), its lstat and its xattrs. A file's
-   * xattrs come from `records` when they hold for its lstat, else from disk.
+   * where the file is (`absolutePath`), its lstat and its xattrs. The
+   * xattrs of a file, directory or symlink come from `records` when they
+   * hold for its lstat, else from disk (and a directory's or symlink's are
+   * recorded then).
    */
   async lstatWalked(rel: string, records?: XattrRecords): Promise<{ node: SourceNode; file?: { absPath: string; walked: WalkedFile } } | undefined> {
     const snapshot = await this.read();
     const entry = rel === '' ? snapshot.root : snapshot.entries.get(rel);
     if (entry === undefined) return undefined;
     const st = entry.stat;
-    if (st.kind !== 'file') {
-      // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
-      return { node: nodeFromContext(entry.absPath, st, st.kind === 'dir' || st.kind === 'symlink' ? this.xattrsOf(entry.absPath) : undefined) };
-    }
-    const absPath = this.absolutePath(rel);
+    // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
+    if (st.kind !== 'file' && st.kind !== 'dir' && st.kind !== 'symlink') return { node: nodeFromContext(entry.absPath, st, undefined) };
+    // The root's path as given may be relative: its record is kept under its real path.
+    const absPath = rel === '' ? entry.absPath : this.absolutePath(rel);
     let xattrs: Xattrs | undefined;
     if (this.xattrs.has(entry.absPath)) xattrs = this.xattrs.get(entry.absPath);
     else {
       const known = records?.recordedXattrs(absPath, st.lstat);
-      xattrs = known !== undefined ? known.xattrs : readContextXattrs(entry.absPath);
+      if (known !== undefined) xattrs = known.xattrs;
+      else {
+        xattrs = readContextXattrs(entry.absPath);
+        if (st.kind !== 'file') records?.recordXattrs(absPath, { stat: st.lstat, sinceNs: snapshot.sinceNs, xattrs });
+      }
       this.xattrs.set(entry.absPath, xattrs);
     }
-    return { node: nodeFromContext(entry.absPath, st, xattrs), file: { absPath, walked: { stat: st.lstat, sinceNs: snapshot.sinceNs, xattrs } } };
+    const node = nodeFromContext(entry.absPath, st, xattrs);
+    return st.kind === 'file' ? { node, file: { absPath, walked: { stat: st.lstat, sinceNs: snapshot.sinceNs, xattrs } } } : { node };
   }
 
   async readdir(rel: string): Promise<string[]> {
@@ -222,13 +230,6 @@ export class ContextFs implements SourceFs {
   isIgnored(rel: string): boolean {
     return rel !== '' && this.ignore.matchesOrParentMatches(rel);
   }
-
-  private readonly xattrsOf = (abs: string): Xattrs | undefined => {
-    if (this.xattrs.has(abs)) return this.xattrs.get(abs);
-    const read = readContextXattrs(abs);
-    this.xattrs.set(abs, read);
-    return read;
-  };
 
   absolutePath = (rel: string): string => {
     if (rel === '') return this.root;

@@ -157,12 +157,14 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     expect(b.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'second' });
   });
 
-  it('a record older than the racy window answers a file\'s xattrs: a rebuild hits with them in the key (same image); an xattr changed after misses', async () => {
-    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1', 'app/two': '2' });
+  it('a record older than the racy window answers a file\'s or directory\'s xattrs: a rebuild hits with them in the key (same image); an xattr changed after misses', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1', 'app/two': '2', 'app/sub/three': '3' });
     const cache = tempDir('hoist-cache-');
     const one = path.join(ctx, 'app/one');
-    const setfattr = (value: string) => execFileSync('setfattr', ['-h', '-n', 'user.note', '-v', value, one]);
+    const sub = path.join(ctx, 'app/sub');
+    const setfattr = (value: string, file = one) => execFileSync('setfattr', ['-h', '-n', 'user.note', '-v', value, file]);
     setfattr('first');
+    setfattr('dir', sub);
     // Past FileDigests' racy window (2 s) since the files last changed: the first build's records are trusted, and no rebuild reads the xattrs again.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     const first = await cachedBuild(dockerfile, ctx, cache);
@@ -170,11 +172,13 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
       (JSON.parse(readFileSync(path.join(cache, FILE_DIGESTS_FILE), 'utf8')) as { records: Record<string, { xattrs?: Record<string, string> }> }).records;
     expect(recorded()[one]?.xattrs).toEqual({ 'user.note': Buffer.from('first').toString('base64') });
     expect(recorded()[path.join(ctx, 'app/two')]?.xattrs).toEqual({});
+    expect(recorded()[sub]?.xattrs).toEqual({ 'user.note': Buffer.from('dir').toString('base64') });
 
     const second = await cachedBuild(dockerfile, ctx, cache);
     expect(cachedOf(second, 'COPY app /app')).toBe(true);
     expect(second.digest).toBe(first.digest);
     expect(second.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'first' });
+    expect(second.files.get('app/sub')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'dir' });
 
     setfattr('second');
     const third = await cachedBuild(dockerfile, ctx, cache);
@@ -187,6 +191,11 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     const fourth = await cachedBuild(dockerfile, ctx, cache);
     expect(cachedOf(fourth, 'COPY app /app')).toBe(false);
     expect(fourth.files.get('app/one')?.pax ?? {}).toEqual({});
+
+    setfattr('dir changed', sub);
+    const fifth = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(fifth, 'COPY app /app')).toBe(false);
+    expect(fifth.files.get('app/sub')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'dir changed' });
   });
 
   it('a rebuild takes a context file\'s xattrs from its trusted record, not from the disk (no llistxattr per file)', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -188,5 +188,21 @@ describe('FileDigests: the xattrs the context walk gave a file', () => {
     const badTime = await FileDigests.load(store, later, 'root with CAP_SYS_ADMIN');
     expect(await badTime.digest(f)).toBe(sha('hello'));
     expect(badTime.counts).toEqual({ reused: 0, hashed: 1 });
+  });
+
+  it('keeps a directory\'s xattrs alone (no digest), and a file later at its path is hashed', async () => {
+    const d = path.join(dir, 'd');
+    await mkdir(d);
+    await aged(d);
+    const store = path.join(dir, 'digests.json');
+    const first = await FileDigests.load(store, later, 'reader');
+    first.recordXattrs(d, walked(d, note('dir')));
+    await first.save();
+    const second = await FileDigests.load(store, later, 'reader');
+    expect(second.recordedXattrs(d, lstatSync(d, { bigint: true }))).toEqual({ xattrs: note('dir') });
+    await rm(d, { recursive: true });
+    await writeFile(d, 'now a file');
+    expect(await second.digest(d)).toBe(sha('now a file'));
+    expect(second.counts).toEqual({ reused: 0, hashed: 1 });
   });
 });

@@ -130,11 +130,16 @@ describe('ContextFs and unix sockets', () => {
 });
 
 describe('ContextFs and recorded xattrs', () => {
-  /** Records that answer `xattrs` for one path at one stat, and note every question. */
-  function records(absPath: string, stat: BigIntStats, xattrs: Record<string, Buffer> | undefined): XattrRecords & { asked: string[] } {
+  /** Records that answer `xattrs` for one path at one stat, and note every question and what they are told. */
+  function records(absPath: string, stat: BigIntStats, xattrs: Record<string, Buffer> | undefined): XattrRecords & { asked: string[]; told: Map<string, unknown> } {
     const asked: string[] = [];
+    const told = new Map<string, unknown>();
     return {
       asked,
+      told,
+      recordXattrs(p, walked) {
+        told.set(p, walked.xattrs);
+      },
       recordedXattrs(p, st) {
         asked.push(p);
         const same = p === absPath && st.ino === stat.ino && st.ctimeNs === stat.ctimeNs && st.mtimeNs === stat.mtimeNs && st.size === stat.size && st.dev === stat.dev;
@@ -166,9 +171,31 @@ describe('ContextFs and recorded xattrs', () => {
     const b = await fs.lstatWalked('d/b', known);
     expect(b?.node).toMatchObject({ kind: 'file', xattrs: { 'user.note': Buffer.from('on disk') } });
     expect(b?.file?.walked.xattrs).toEqual({ 'user.note': Buffer.from('on disk') });
-    // Only files have records: a directory's xattrs are always read.
-    expect((await fs.lstatWalked('d', known))?.file).toBeUndefined();
+    // A file's xattrs are recorded with its digest, not by the walk.
+    expect(known.told.size).toBe(0);
     expect(known.asked).toEqual([a, path.join(root, 'd/b')]);
+  });
+
+  it('a directory\'s or symlink\'s xattrs come from the records too; read from the disk, they are recorded', async () => {
+    const root = tempDir('hoist-srcfs-');
+    mkdirSync(path.join(root, 'd'));
+    mkdirSync(path.join(root, 'e'));
+    symlinkSync('d', path.join(root, 'l'));
+    expect(writeXattrsSync(path.join(root, 'e'), { 'user.note': 'on disk' })).toEqual([]);
+    const d = path.join(root, 'd');
+    const known = records(d, lstatSync(d, { bigint: true }), { 'user.note': Buffer.from('recorded') });
+    const fs = new ContextFs(root, PatternMatcher.compile([]));
+    const dir = await fs.lstatWalked('d', known);
+    expect(dir).toEqual({ node: expect.objectContaining({ kind: 'dir', xattrs: { 'user.note': Buffer.from('recorded') } }) });
+    expect(await fs.lstat('e')).toMatchObject({ kind: 'dir', xattrs: { 'user.note': Buffer.from('on disk') } });
+    expect(await fs.lstatWalked('e', known)).toMatchObject({ node: { xattrs: { 'user.note': Buffer.from('on disk') } } });
+    expect(await fs.lstatWalked('l', known)).toMatchObject({ node: { kind: 'symlink' } });
+    expect(await fs.lstatWalked('', known)).toMatchObject({ node: { kind: 'dir' } });
+    // 'e' was read by the plain lstat first: read once, so never recorded by this walk.
+    expect([...known.told]).toEqual([
+      [path.join(root, 'l'), undefined],
+      [realpathSync(root), undefined],
+    ]);
   });
 
   it('the walk is dated before its first lstat, and its lstat is the file\'s, in nanoseconds', async () => {
