@@ -13,6 +13,12 @@
  * could change again without its stat changing. That moment is taken no
  * later than the first read of what the record holds: before the walk's
  * lstat when the walk gives its stat and xattrs.
+ *
+ * The file (v2) is text: the format, `xattr-reader<TAB>` and who read the
+ * xattrs, then a line per record, its path as a JSON string and its fields
+ * separated by tabs (see formatLine). A line is parsed only when its path
+ * is looked up: JSON.parse of the whole file and its thousand objects was
+ * a fair part of a no-op rebuild. The v1 file (JSON, no xattrs) is read.
  */
 import { createReadStream, lstatSync, readFileSync, type BigIntStats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -45,12 +51,13 @@ interface StatRecord {
   xattrs?: Record<string, string>;
 }
 
+/** The v1 file. */
 interface StoredFile {
   format: string;
-  /** Who read the xattrs (see xattrReader): the records' xattrs serve only the same reader. */
-  xattrReader?: string;
   records: Record<string, StatRecord>;
 }
+
+const READER_PREFIX = 'xattr-reader\t';
 
 /** What the context walk saw of an entry (a regular file, a directory, a symlink): FileDigests takes its stat and records its xattrs. */
 export interface WalkedFile {
@@ -80,7 +87,8 @@ export class FileDigests {
 
   private constructor(
     private readonly file: string | undefined,
-    private readonly records: Map<string, StatRecord>,
+    /** A record, or its line as stored, parsed on first use. */
+    private readonly records: Map<string, StatRecord | string>,
     private readonly now: () => bigint,
     private readonly reader: string,
   ) {}
@@ -92,7 +100,7 @@ export class FileDigests {
    * not be what this process can.
    */
   static async load(file: string | undefined, now: () => bigint = () => BigInt(Date.now()) * 1_000_000n, reader: string = xattrReader()): Promise<FileDigests> {
-    const records = new Map<string, StatRecord>();
+    const records = new Map<string, StatRecord | string>();
     if (file !== undefined) {
       // Synchronous: the promise API reads it in several thread-pool round trips with nothing else to do meanwhile.
       let text: string | undefined;
@@ -101,17 +109,41 @@ export class FileDigests {
       } catch {
         text = undefined;
       }
-      const stored = text === undefined ? undefined : parseStored(text);
-      if (stored !== undefined) {
-        const keepXattrs = stored.format === FORMAT && stored.xattrReader === reader;
-        for (const [p, r] of Object.entries(stored.records)) {
-          if (!isRecord(r)) continue;
-          if (!keepXattrs || (r.xattrs !== undefined && !isEncodedXattrs(r.xattrs))) delete r.xattrs;
-          if (r.digest !== undefined || r.xattrs !== undefined) records.set(p, r);
+      if (text?.startsWith('{')) {
+        for (const [p, r] of Object.entries(parseV1(text)?.records ?? {})) {
+          if (!isRecord(r) || r.digest === undefined) continue;
+          delete r.xattrs;
+          records.set(p, r);
+        }
+      } else if (text?.startsWith(`${FORMAT}\n${READER_PREFIX}`)) {
+        const lines = text.split('\n');
+        const sameReader = lines[1] === READER_PREFIX + reader;
+        for (let i = 2; i < lines.length; i++) {
+          const line = lines[i] as string;
+          const p = pathOfLine(line);
+          if (p === undefined) continue;
+          if (sameReader) {
+            records.set(p, line);
+            continue;
+          }
+          // Another reader's xattrs are dropped now: a line kept as it is would be saved under this reader.
+          const r = parseLine(line);
+          if (r?.digest === undefined) continue;
+          delete r.xattrs;
+          records.set(p, r);
         }
       }
     }
     return new FileDigests(file, records, now, reader);
+  }
+
+  private record(absPath: string): StatRecord | undefined {
+    const r = this.records.get(absPath);
+    if (typeof r !== 'string') return r;
+    const parsed = parseLine(r);
+    if (parsed === undefined) this.records.delete(absPath);
+    else this.records.set(absPath, parsed);
+    return parsed;
   }
 
   /**
@@ -120,7 +152,7 @@ export class FileDigests {
    * undefined when they are not known.
    */
   recordedXattrs(absPath: string, stat: BigIntStats): KnownXattrs | undefined {
-    const known = this.records.get(absPath);
+    const known = this.record(absPath);
     if (known?.xattrs === undefined || !sameStat(known, stat) || racy(known, stat)) return undefined;
     return { xattrs: decodeXattrs(known.xattrs) };
   }
@@ -146,7 +178,7 @@ export class FileDigests {
   async digest(absPath: string, walked?: WalkedFile): Promise<Digest> {
     // Synchronous: most calls end here, and a stat takes microseconds where a thread-pool round trip takes several times that.
     const before = walked?.stat ?? lstatSync(absPath, { bigint: true });
-    const known = this.records.get(absPath);
+    const known = this.record(absPath);
     if (known?.digest !== undefined && sameStat(known, before) && !racy(known, before)) {
       this.counts.reused++;
       // A record from before xattrs were kept: the walk read them after this stat, which the record still holds for.
@@ -179,10 +211,10 @@ export class FileDigests {
   /** Write the records back (through a temp file and a rename), keeping only paths that still exist. */
   async save(): Promise<void> {
     if (this.file === undefined || !this.dirty) return;
-    const records: Record<string, StatRecord> = {};
-    for (const [p, r] of this.records) records[p] = r;
+    const lines = [FORMAT, READER_PREFIX + this.reader];
+    for (const [p, r] of this.records) lines.push(typeof r === 'string' ? r : formatLine(p, r));
     await mkdir(path.dirname(this.file), { recursive: true });
-    await writeFileAtomic(this.file, Buffer.from(JSON.stringify({ format: FORMAT, xattrReader: this.reader, records } satisfies StoredFile)));
+    await writeFileAtomic(this.file, Buffer.from(`${lines.join('\n')}\n`));
     this.dirty = false;
   }
 }
@@ -223,7 +255,7 @@ function isEncodedXattrs(v: unknown): v is Record<string, string> {
 function isRecord(r: unknown): r is StatRecord {
   if (typeof r !== 'object' || r === null) return false;
   const { takenNs, digest } = r as Record<string, unknown>;
-  return typeof takenNs === 'string' && /^\d+$/.test(takenNs) && (digest === undefined || typeof digest === 'string');
+  return typeof takenNs === 'string' && /^\d+$/.test(takenNs) && (digest === undefined || (typeof digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(digest)));
 }
 
 /**
@@ -253,12 +285,55 @@ function racy(r: StatRecord, st: BigStats): boolean {
   return st.mtimeNs + RACY_NS >= taken || st.ctimeNs + RACY_NS >= taken;
 }
 
-function parseStored(text: string): StoredFile | undefined {
+function parseV1(text: string): StoredFile | undefined {
   try {
     const v = JSON.parse(text) as Partial<StoredFile>;
-    if ((v.format !== FORMAT && v.format !== FORMAT_V1) || typeof v.records !== 'object' || v.records === null) return undefined;
+    if (v.format !== FORMAT_V1 || typeof v.records !== 'object' || v.records === null) return undefined;
     return v as StoredFile;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A v2 record line: the path as a JSON string (which holds no tab or
+ * newline), then dev, ino, size, mtimeNs, ctimeNs, takenNs, the digest
+ * ('-' for none) and the xattrs as JSON ('-' when not known), tab-separated.
+ */
+function formatLine(p: string, r: StatRecord): string {
+  return [JSON.stringify(p), r.dev, r.ino, r.size, r.mtimeNs, r.ctimeNs, r.takenNs, r.digest ?? '-', r.xattrs !== undefined ? JSON.stringify(r.xattrs) : '-'].join('\t');
+}
+
+/** The path a record line is for; undefined for a damaged line. */
+function pathOfLine(line: string): string | undefined {
+  const tab = line.indexOf('\t');
+  if (tab < 2 || line.charCodeAt(0) !== 0x22 || line.charCodeAt(tab - 1) !== 0x22) return undefined;
+  const literal = line.slice(0, tab);
+  // Without escapes, the string is what the quotes hold.
+  if (!literal.includes('\\')) return literal.slice(1, -1);
+  try {
+    const p: unknown = JSON.parse(literal);
+    return typeof p === 'string' ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A record line's fields; undefined for a damaged line (it then serves nothing). */
+function parseLine(line: string): StatRecord | undefined {
+  const f = line.split('\t');
+  if (f.length !== 9) return undefined;
+  const [, dev, ino, size, mtimeNs, ctimeNs, takenNs, digest, xattrsText] = f as [string, string, string, string, string, string, string, string, string];
+  let xattrs: Record<string, string> | undefined;
+  if (xattrsText === '{}') xattrs = {};
+  else if (xattrsText !== '-') {
+    try {
+      const v: unknown = JSON.parse(xattrsText);
+      if (isEncodedXattrs(v)) xattrs = v;
+    } catch {
+      xattrs = undefined;
+    }
+  }
+  const r: StatRecord = { dev, ino, size, mtimeNs, ctimeNs, takenNs, ...(digest !== '-' ? { digest: digest as Digest } : {}), ...(xattrs !== undefined ? { xattrs } : {}) };
+  return isRecord(r) && (r.digest !== undefined || r.xattrs !== undefined) ? r : undefined;
 }

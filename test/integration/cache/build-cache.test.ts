@@ -66,6 +66,17 @@ const cachedOf = (b: CachedBuild, instruction: string): boolean => {
   return step[1];
 };
 const content = (b: CachedBuild, p: string): string | undefined => b.files.get(p)?.content?.toString();
+/** The xattrs of each record of the context file digests (src/builder/cache/file-digests.ts: a line per path, tab-separated, xattrs last). */
+function digestRecords(cacheDir: string): Record<string, { xattrs?: Record<string, string> }> {
+  const out: Record<string, { xattrs?: Record<string, string> }> = {};
+  for (const line of readFileSync(path.join(cacheDir, FILE_DIGESTS_FILE), 'utf8').split('\n').slice(2)) {
+    if (line === '') continue;
+    const fields = line.split('\t');
+    const xattrs = fields[8] as string;
+    out[JSON.parse(fields[0] as string) as string] = xattrs === '-' ? {} : { xattrs: JSON.parse(xattrs) as Record<string, string> };
+  }
+  return out;
+}
 const records = (cacheDir: string): string[] => readdirSync(path.join(cacheDir, 'steps'), { recursive: true }).map(String).filter((f) => f.endsWith('.json'));
 
 describe('build cache: COPY, ADD and WORKDIR', () => {
@@ -168,8 +179,7 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     // Past FileDigests' racy window (2 s) since the files last changed: the first build's records are trusted, and no rebuild reads the xattrs again.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     const first = await cachedBuild(dockerfile, ctx, cache);
-    const recorded = () =>
-      (JSON.parse(readFileSync(path.join(cache, FILE_DIGESTS_FILE), 'utf8')) as { records: Record<string, { xattrs?: Record<string, string> }> }).records;
+    const recorded = () => digestRecords(cache);
     expect(recorded()[one]?.xattrs).toEqual({ 'user.note': Buffer.from('first').toString('base64') });
     expect(recorded()[path.join(ctx, 'app/two')]?.xattrs).toEqual({});
     expect(recorded()[sub]?.xattrs).toEqual({ 'user.note': Buffer.from('dir').toString('base64') });
@@ -204,12 +214,14 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     await cachedBuild(dockerfile, ctx, cache);
     // The record says what the disk does not, and is dated a minute on so that it is trusted at once.
     const file = path.join(cache, FILE_DIGESTS_FILE);
-    const stored = JSON.parse(readFileSync(file, 'utf8')) as { records: Record<string, { takenNs: string; xattrs?: Record<string, string> }> };
-    const record = stored.records[path.join(ctx, 'app/one')];
-    if (record === undefined) throw new Error(`no record of app/one in ${file}`);
-    record.takenNs = String(BigInt(Date.now() + 60_000) * 1_000_000n);
-    record.xattrs = { 'user.note': Buffer.from('from the record').toString('base64') };
-    writeFileSync(file, JSON.stringify(stored));
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith(`${JSON.stringify(path.join(ctx, 'app/one'))}\t`));
+    if (i < 0) throw new Error(`no record of app/one in ${file}`);
+    const fields = (lines[i] as string).split('\t');
+    fields[6] = String(BigInt(Date.now() + 60_000) * 1_000_000n);
+    fields[8] = JSON.stringify({ 'user.note': Buffer.from('from the record').toString('base64') });
+    lines[i] = fields.join('\t');
+    writeFileSync(file, lines.join('\n'));
     const b = await cachedBuild(dockerfile, ctx, cache);
     expect(cachedOf(b, 'COPY app /app')).toBe(false);
     expect(b.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'from the record' });

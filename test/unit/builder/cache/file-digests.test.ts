@@ -75,6 +75,17 @@ describe('FileDigests', () => {
   });
 });
 
+/** Changes the fields (tab-separated, the path first) of the record line of `p` in the stored file. */
+async function editLine(store: string, p: string, edit: (fields: string[]) => void): Promise<void> {
+  const lines = readFileSync(store, 'utf8').split('\n');
+  const i = lines.findIndex((l) => l.startsWith(`${JSON.stringify(p)}\t`));
+  if (i < 0) throw new Error(`no record of ${p} in ${store}`);
+  const fields = (lines[i] as string).split('\t');
+  edit(fields);
+  lines[i] = fields.join('\t');
+  await writeFile(store, lines.join('\n'));
+}
+
 describe('FileDigests: the xattrs the context walk gave a file', () => {
   /** What the walk hands over: the file's lstat now, dated by `sinceNs`. */
   const walked = (file: string, xattrs: WalkedFile['xattrs'], sinceNs = later()): WalkedFile => ({ stat: lstatSync(file, { bigint: true }), sinceNs, xattrs });
@@ -147,12 +158,9 @@ describe('FileDigests: the xattrs the context walk gave a file', () => {
     await writeFile(f, 'hello');
     await aged(f);
     const store = path.join(dir, 'digests.json');
-    const v2 = await FileDigests.load(store, later, 'reader');
-    await v2.digest(f);
-    await v2.save();
-    const { records } = JSON.parse(readFileSync(store, 'utf8')) as { records: Record<string, { xattrs?: unknown }> };
-    expect(records[f]?.xattrs).toBeUndefined(); // digest() without the walk knows no xattrs
-    await writeFile(store, JSON.stringify({ format: 'hoist.cache.file-digests/v1', records }));
+    const st = lstatSync(f, { bigint: true });
+    const v1Record = { dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), takenNs: String(later()), digest: sha('hello') };
+    await writeFile(store, JSON.stringify({ format: 'hoist.cache.file-digests/v1', records: { [f]: v1Record } }));
 
     const v1 = await FileDigests.load(store, later, 'reader');
     expect(v1.recordedXattrs(f, lstatSync(f, { bigint: true }))).toBeUndefined();
@@ -161,7 +169,7 @@ describe('FileDigests: the xattrs the context walk gave a file', () => {
     await v1.save();
     const again = await FileDigests.load(store, later, 'reader');
     expect(again.recordedXattrs(f, lstatSync(f, { bigint: true }))).toEqual({ xattrs: note('one') });
-    expect(JSON.parse(readFileSync(store, 'utf8'))).toMatchObject({ format: 'hoist.cache.file-digests/v2' });
+    expect(readFileSync(store, 'utf8').split('\n')[0]).toBe('hoist.cache.file-digests/v2');
   });
 
   it('forgets xattrs another reader recorded (what it could list may differ), and damaged ones; the digests still serve', async () => {
@@ -177,17 +185,28 @@ describe('FileDigests: the xattrs the context walk gave a file', () => {
     expect(await other.digest(f)).toBe(sha('hello'));
     expect(other.counts).toEqual({ reused: 1, hashed: 0 });
 
-    const stored = JSON.parse(readFileSync(store, 'utf8')) as { records: Record<string, { xattrs?: unknown; takenNs?: unknown }> };
-    (stored.records[f] as { xattrs?: unknown }).xattrs = ['not', 'a', 'map'];
-    await writeFile(store, JSON.stringify(stored));
+    await editLine(store, f, (fields) => (fields[8] = JSON.stringify(['not', 'a', 'map'])));
     const damaged = await FileDigests.load(store, later, 'root with CAP_SYS_ADMIN');
     expect(damaged.recordedXattrs(f, lstatSync(f, { bigint: true }))).toBeUndefined();
     expect(await damaged.digest(f)).toBe(sha('hello'));
-    (stored.records[f] as { takenNs?: unknown }).takenNs = 'soon';
-    await writeFile(store, JSON.stringify(stored));
+    await editLine(store, f, (fields) => (fields[6] = 'soon'));
     const badTime = await FileDigests.load(store, later, 'root with CAP_SYS_ADMIN');
     expect(await badTime.digest(f)).toBe(sha('hello'));
     expect(badTime.counts).toEqual({ reused: 0, hashed: 1 });
+  });
+
+  it('a path with a tab, a newline, a quote or a backslash in it is stored and found again', async () => {
+    const f = path.join(dir, 'a\tb\nc"d\\e');
+    await writeFile(f, 'odd');
+    await aged(f);
+    const store = path.join(dir, 'digests.json');
+    const first = await FileDigests.load(store, later, 'reader');
+    await first.digest(f, walked(f, note('odd')));
+    await first.save();
+    const second = await FileDigests.load(store, later, 'reader');
+    expect(second.recordedXattrs(f, lstatSync(f, { bigint: true }))).toEqual({ xattrs: note('odd') });
+    expect(await second.digest(f)).toBe(sha('odd'));
+    expect(second.counts).toEqual({ reused: 1, hashed: 0 });
   });
 
   it('keeps a directory\'s xattrs alone (no digest), and a file later at its path is hashed', async () => {
