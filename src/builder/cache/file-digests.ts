@@ -63,7 +63,7 @@ const READER_PREFIX = 'xattr-reader\t';
 export interface WalkedFile {
   /** The file's lstat when the walk reached it. */
   stat: BigIntStats;
-  /** A moment (ns since the epoch) no later than that lstat. */
+  /** A moment no later than that lstat, in ns since the epoch on the system clock (Date.now). */
   sinceNs: bigint;
   /** The carried xattrs the walk gave the file (read after `stat`, or from its record); undefined when none. */
   xattrs: Xattrs | undefined;
@@ -158,6 +158,18 @@ export class FileDigests {
   }
 
   /**
+   * When a record is made, on this clock: now without `walked`, else when
+   * the walk started (`sinceNs` is on the system clock: the walk is as long
+   * before now() as it is before the system clock's now).
+   */
+  private takenAt(walked: WalkedFile | undefined): bigint {
+    const now = this.now();
+    if (walked === undefined) return now;
+    const age = BigInt(Date.now()) * 1_000_000n - walked.sinceNs;
+    return age > 0n ? now - age : now;
+  }
+
+  /**
    * Records the xattrs the walk read of the directory or symlink at
    * `absPath` (a regular file's are recorded with its digest). Their
    * record is dated no later than the walk's lstat, which came before the
@@ -165,8 +177,7 @@ export class FileDigests {
    * never matches.
    */
   recordXattrs(absPath: string, walked: WalkedFile): void {
-    const now = this.now();
-    this.records.set(absPath, statRecord(walked.stat, walked.sinceNs < now ? walked.sinceNs : now, undefined, encodeXattrs(walked.xattrs)));
+    this.records.set(absPath, statRecord(walked.stat, this.takenAt(walked), undefined, encodeXattrs(walked.xattrs)));
     this.dirty = true;
   }
 
@@ -188,9 +199,8 @@ export class FileDigests {
       }
       return known.digest;
     }
-    const now = this.now();
     // Dated no later than the walk's lstat: its xattrs were read after it, and before this moment.
-    const takenNs = walked !== undefined && walked.sinceNs < now ? walked.sinceNs : now;
+    const takenNs = this.takenAt(walked);
     const hash = createHash('sha256');
     // A stream per small file costs more than the read: thousands of small context files are the common case.
     if (before.size <= SMALL_FILE) hash.update(readFileSync(absPath));

@@ -87,8 +87,8 @@ async function editLine(store: string, p: string, edit: (fields: string[]) => vo
 }
 
 describe('FileDigests: the xattrs the context walk gave a file', () => {
-  /** What the walk hands over: the file's lstat now, dated by `sinceNs`. */
-  const walked = (file: string, xattrs: WalkedFile['xattrs'], sinceNs = later()): WalkedFile => ({ stat: lstatSync(file, { bigint: true }), sinceNs, xattrs });
+  /** What the walk hands over: the file's lstat now, the walk started at `sinceNs` (the system clock's now). */
+  const walked = (file: string, xattrs: WalkedFile['xattrs'], sinceNs = BigInt(Date.now()) * 1_000_000n): WalkedFile => ({ stat: lstatSync(file, { bigint: true }), sinceNs, xattrs });
   const note = (v: string) => ({ 'user.note': Buffer.from(v) });
 
   it('keeps them with the digest, across a save and a load, and answers them while the stat holds', async () => {
@@ -132,8 +132,8 @@ describe('FileDigests: the xattrs the context walk gave a file', () => {
     const f = path.join(dir, 'a');
     await writeFile(f, 'hello'); // ctime is now
     const digests = await FileDigests.load(undefined, later, 'reader');
-    // The walk started now, though the digests' clock says a minute later.
-    await digests.digest(f, walked(f, note('one'), BigInt(Date.now()) * 1_000_000n));
+    // The walk started a minute ago: on the digests' clock (a minute ahead) that is now, when the file was just written.
+    await digests.digest(f, walked(f, note('one'), BigInt(Date.now() - 60_000) * 1_000_000n));
     expect(digests.recordedXattrs(f, lstatSync(f, { bigint: true }))).toBeUndefined();
     await digests.digest(f, walked(f, note('one')));
     expect(digests.counts).toEqual({ reused: 0, hashed: 2 });
