@@ -9,17 +9,19 @@ import path from 'node:path';
 import { build } from 'esbuild';
 
 /**
- * Built-in modules that most commands never use, loaded on first use instead of when the
+ * Modules that most commands never use, loaded on first use instead of when the
  * module that imports them starts: a no-op rebuild loaded child_process (with net, dgram and
- * stream_base_commons) for the RUN runners and commander's subcommand executables, and
- * readline for fakeroot's recorder (bench/noop-rebuild/README.md). The source imports them
+ * stream_base_commons) for the RUN runners and commander's subcommand executables,
+ * readline for fakeroot's recorder, and @napi-rs/xattr (~10 ms: it reads /usr/bin/ldd and
+ * loads a native addon), whose xattrs a no-op rebuild takes from the build cache's records
+ * (bench/noop-rebuild/README.md). The source imports them
  * by name (`import { spawn } from 'node:child_process'`), which esbuild turns into a plain
  * `require` and property reads at each call: the require is replaced by a proxy that loads
  * the module on its first property read. A default import (`import net from 'node:net'`)
  * lists the module's keys when its importer starts, so it loads the module then (correct,
  * only not lazy).
  */
-const LAZY_BUILTINS = ['node:child_process', 'node:net', 'node:readline'];
+const LAZY_BUILTINS = ['node:child_process', 'node:net', 'node:readline', '@napi-rs/xattr'];
 
 const LAZY_REQUIRE = `var __lazyBuiltin = (id) => {
   let real;

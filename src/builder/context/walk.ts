@@ -20,7 +20,7 @@
  * several times the syscall, and the walk hands the event loop a turn every
  * few milliseconds instead. A directory is read with one round trip.
  */
-import type { Dirent, Stats } from 'node:fs';
+import type { BigIntStats, Dirent } from 'node:fs';
 import { lstatSync, readlinkSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { NO_PARENT_MATCH_INFO, PatternMatcher, goFilepathMatch, type MatchInfo } from '../../dockerfile/ignore/index.js';
@@ -47,6 +47,8 @@ export interface ContextStat {
   rdev: number;
   /** The link's target as stored, for symlinks only. */
   linkTarget?: string;
+  /** The lstat itself, in nanoseconds: what FileDigests compares its records with (ctime included). */
+  lstat: BigIntStats;
 }
 
 export interface ContextEntry extends ContextStat {
@@ -203,7 +205,7 @@ async function readSorted(dir: string): Promise<Dirent[]> {
   return entries.sort((a, b) => compareGoStrings(a.name, b.name));
 }
 
-function kindOf(st: Stats): ContextEntryKind {
+function kindOf(st: BigIntStats): ContextEntryKind {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
@@ -219,11 +221,13 @@ export async function statContextPath(absPath: string): Promise<ContextStat | nu
 
 function statContextPathSync(absPath: string): ContextStat | null {
   try {
-    const st = lstatSync(absPath);
+    // In nanoseconds: FileDigests takes it as the file's stat rather than lstat it again.
+    const st = lstatSync(absPath, { bigint: true });
     const kind = kindOf(st);
     const out: ContextStat = {
-      kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size,
-      mtimeMs: st.mtimeMs, dev: st.dev, ino: st.ino, nlink: st.nlink, rdev: st.rdev,
+      kind, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size),
+      mtimeMs: msOf(st.mtimeNs), dev: Number(st.dev), ino: Number(st.ino), nlink: Number(st.nlink), rdev: Number(st.rdev),
+      lstat: st,
     };
     if (kind === 'symlink') out.linkTarget = readlinkSync(absPath);
     return out;
@@ -231,6 +235,15 @@ function statContextPathSync(absPath: string): ContextStat | null {
     if (isNotExist(err)) return null;
     throw unreadableContext(err);
   }
+}
+
+const NS_PER_SEC = 1_000_000_000n;
+
+/** The time as the number-valued Stats has it (`sec * 1e3 + nsec / 1e6`, the same double), from nanoseconds. */
+function msOf(ns: bigint): number {
+  let sec = ns / NS_PER_SEC;
+  if (ns < 0n && sec * NS_PER_SEC !== ns) sec -= 1n;
+  return Number(sec) * 1e3 + Number(ns - sec * NS_PER_SEC) / 1e6;
 }
 
 export async function* walkContext(root: string, opts: WalkOptions = {}): AsyncGenerator<ContextEntry, void, undefined> {

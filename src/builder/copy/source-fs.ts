@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ViewNode } from '../../../snapshot/fs-view.js';
@@ -9,6 +9,7 @@ import { splitDevice } from '../../../snapshot/dir-source.js';
 import { PatternMatcher, goClean } from '../../dockerfile/ignore/index.js';
 import { resolveContextRoot, statContextPath, walkContext, type ContextStat } from '../context/index.js';
 import { unreadableContext } from '../context/errors.js';
+import type { KnownXattrs, WalkedFile } from '../cache/file-digests.js';
 
 interface SourceMeta {
   mode: number;
@@ -50,9 +51,15 @@ export interface SourceFs {
   absolutePath?: (rel: string) => string;
 }
 
-async function nodeFromContext(abs: string, st: ContextStat, xattrsOf: (abs: string) => Xattrs | undefined): Promise<SourceNode> {
-  // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
-  const xattrs = st.kind === 'file' || st.kind === 'dir' || st.kind === 'symlink' ? xattrsOf(abs) : undefined;
+/** Xattrs a build already knows, recorded with context files' digests (FileDigests): the walk need not read them again. */
+export interface XattrRecords {
+  /** The xattrs recorded for the entry at `absPath` with this lstat; undefined when none are known. */
+  recordedXattrs(absPath: string, stat: BigIntStats): KnownXattrs | undefined;
+  /** Records what the walk read of a directory or symlink (a file's xattrs are recorded with its digest). */
+  recordXattrs(absPath: string, walked: WalkedFile): void;
+}
+
+function nodeFromContext(abs: string, st: ContextStat, xattrs: Xattrs | undefined): SourceNode {
   const base: SourceMeta = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), ...(xattrs ? { xattrs } : {}) };
   switch (st.kind) {
     case 'file':
@@ -102,6 +109,8 @@ function readContextXattrs(abs: string): Xattrs | undefined {
 
 /** What one COPY/ADD sees of the context: one walk, kept as a tree of stats. */
 interface ContextSnapshot {
+  /** A moment (ns since the epoch) before the walk's first lstat. */
+  readonly sinceNs: bigint;
   readonly root: { absPath: string; stat: ContextStat };
   readonly entries: ReadonlyMap<string, { absPath: string; stat: ContextStat }>;
   /** Each directory's names, in walk (Go byte) order. */
@@ -109,6 +118,7 @@ interface ContextSnapshot {
 }
 
 async function snapshotContext(root: string, ignore: PatternMatcher, followPaths: readonly string[] | null): Promise<ContextSnapshot> {
+  const sinceNs = BigInt(Date.now()) * 1_000_000n;
   const realRoot = await resolveContextRoot(root);
   const rootStat = await statContextPath(realRoot);
   if (rootStat === null) throw unreadableContext(new Error(`${root} vanished`));
@@ -122,7 +132,7 @@ async function snapshotContext(root: string, ignore: PatternMatcher, followPaths
     if (names) names.push(entry.path.slice(slash + 1));
     else children.set(parent, [entry.path.slice(slash + 1)]);
   }
-  return { root: { absPath: realRoot, stat: rootStat }, entries, children };
+  return { sinceNs, root: { absPath: realRoot, stat: rootStat }, entries, children };
 }
 
 /**
@@ -157,7 +167,7 @@ export class ContextFs implements SourceFs {
   readonly keepsOwners = false;
   readonly mayReinclude: boolean;
   private snapshot: Promise<ContextSnapshot> | undefined;
-  /** Each entry's xattrs, read once however often it is looked up (a step's cache key and its layer both do). */
+  /** Each entry's xattrs, read (or taken from the records) once however often it is looked up (a step's cache key and its layer both do). */
   private readonly xattrs = new Map<string, Xattrs | undefined>();
 
   /** The root as path.join starts a path below it, ending in '/'; undefined for a relative root (path.join would drop a leading './'). */
@@ -179,9 +189,38 @@ export class ContextFs implements SourceFs {
   }
 
   async lstat(rel: string): Promise<SourceNode | undefined> {
+    return (await this.lstatWalked(rel))?.node;
+  }
+
+  /**
+   * lstat, and for a regular file what FileDigests takes from the walk:
+   * where the file is (`absolutePath`), its lstat and its xattrs. The
+   * xattrs of a file, directory or symlink come from `records` when they
+   * hold for its lstat, else from disk (and a directory's or symlink's are
+   * recorded then).
+   */
+  async lstatWalked(rel: string, records?: XattrRecords): Promise<{ node: SourceNode; file?: { absPath: string; walked: WalkedFile } } | undefined> {
     const snapshot = await this.read();
     const entry = rel === '' ? snapshot.root : snapshot.entries.get(rel);
-    return entry && (await nodeFromContext(entry.absPath, entry.stat, this.xattrsOf));
+    if (entry === undefined) return undefined;
+    const st = entry.stat;
+    // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
+    if (st.kind !== 'file' && st.kind !== 'dir' && st.kind !== 'symlink') return { node: nodeFromContext(entry.absPath, st, undefined) };
+    // The root's path as given may be relative: its record is kept under its real path.
+    const absPath = rel === '' ? entry.absPath : this.absolutePath(rel);
+    let xattrs: Xattrs | undefined;
+    if (this.xattrs.has(entry.absPath)) xattrs = this.xattrs.get(entry.absPath);
+    else {
+      const known = records?.recordedXattrs(absPath, st.lstat);
+      if (known !== undefined) xattrs = known.xattrs;
+      else {
+        xattrs = readContextXattrs(entry.absPath);
+        if (st.kind !== 'file') records?.recordXattrs(absPath, { stat: st.lstat, sinceNs: snapshot.sinceNs, xattrs });
+      }
+      this.xattrs.set(entry.absPath, xattrs);
+    }
+    const node = nodeFromContext(entry.absPath, st, xattrs);
+    return st.kind === 'file' ? { node, file: { absPath, walked: { stat: st.lstat, sinceNs: snapshot.sinceNs, xattrs } } } : { node };
   }
 
   async readdir(rel: string): Promise<string[]> {
@@ -191,13 +230,6 @@ export class ContextFs implements SourceFs {
   isIgnored(rel: string): boolean {
     return rel !== '' && this.ignore.matchesOrParentMatches(rel);
   }
-
-  private readonly xattrsOf = (abs: string): Xattrs | undefined => {
-    if (this.xattrs.has(abs)) return this.xattrs.get(abs);
-    const read = readContextXattrs(abs);
-    this.xattrs.set(abs, read);
-    return read;
-  };
 
   absolutePath = (rel: string): string => {
     if (rel === '') return this.root;

@@ -18,10 +18,10 @@ import { HoistError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
 import { mapLimit } from '../../oci/parallel.js';
 import { isGitSource, isHttpSource } from '../add/source-kind.js';
-import type { FileDigests } from '../cache/file-digests.js';
+import type { FileDigests, WalkedFile } from '../cache/file-digests.js';
 import { listingDigest, runKeyEnv, type CopyKeyFields, type ListedSource, type StepKeyFields } from '../cache/step-key.js';
 import { CopyPlanner, type CopyItem } from '../copy/copy-entries.js';
-import { ContextFs, contextFollowPaths, type SourceFs, type SourceNode } from '../copy/source-fs.js';
+import { ContextFs, contextFollowPaths, type SourceFs, type SourceNode, type XattrRecords } from '../copy/source-fs.js';
 import { heredocScriptIdentity, runArgv } from '../handlers/run-argv.js';
 import { describeCopy, heredocItems, matchSource, stepContextFs } from '../handlers/copy-sources.js';
 import type { StepContext } from './step-context.js';
@@ -78,7 +78,7 @@ async function copyKeyFields(ctx: StepContext, instr: CopyInstr | AddInstr, sour
     from = index !== undefined ? `stage:${sources.stageKey(index)}` : `image:${await sources.imageDigest(instr.from)}`;
   } else {
     const local = instr.sources.filter((s) => !isHttpSource(s));
-    fs = new ListingFs(stepContextFs(ctx, contextFollowPaths(local)));
+    fs = new ListingFs(stepContextFs(ctx, contextFollowPaths(local)), sources.digests);
     try {
       const matched: CopyItem[] = [];
       for (const source of local) matched.push(...(await matchSource(instr, fs, source)));
@@ -161,8 +161,11 @@ async function listedEntry(entry: LayerEntry, fs: ListingFs | undefined, digests
     case 'hardlink':
       return { ...base, linkTarget: entry.target };
     case 'file': {
-      const abs = fs?.pathOf(entry.open);
-      return { ...base, content: abs !== undefined ? await digests.digest(abs).catch(() => streamDigest(entry.open())) : await streamDigest(entry.open()) };
+      const file = fs?.fileOf(entry.open);
+      return {
+        ...base,
+        content: file !== undefined ? await digests.digest(file.absPath, file.walked).catch(() => streamDigest(entry.open())) : await streamDigest(entry.open()),
+      };
     }
     default:
       return base;
@@ -181,15 +184,22 @@ export async function streamDigest(stream: Readable): Promise<Digest> {
   return `sha256:${hash.digest('hex')}`;
 }
 
-/** The context, remembering where each regular file it hands out is on disk (the copy keeps the node's `open`). */
+/**
+ * The context, remembering where each regular file it hands out is on disk
+ * and what the walk saw of it (the copy keeps the node's `open`), for
+ * FileDigests; files' xattrs come from `records` where they hold.
+ */
 export class ListingFs implements SourceFs {
   readonly description: string;
   readonly keepsOwners: boolean;
   readonly mayReinclude: boolean;
   readonly absolutePath: ((rel: string) => string) | undefined;
-  private readonly paths = new Map<() => Readable, string>();
+  private readonly files = new Map<() => Readable, { absPath: string; walked?: WalkedFile }>();
 
-  constructor(private readonly inner: ContextFs) {
+  constructor(
+    private readonly inner: ContextFs,
+    private readonly records?: XattrRecords,
+  ) {
     this.description = inner.description;
     this.keepsOwners = inner.keepsOwners;
     this.mayReinclude = inner.mayReinclude;
@@ -197,8 +207,11 @@ export class ListingFs implements SourceFs {
   }
 
   async lstat(rel: string): Promise<SourceNode | undefined> {
-    const node = await this.inner.lstat(rel);
-    if (node?.kind === 'file') this.paths.set(node.open, this.inner.absolutePath(rel));
+    const found = await this.inner.lstatWalked(rel, this.records);
+    if (found === undefined) return undefined;
+    const { node, file } = found;
+    // A socket (COPY makes it an empty file) has no `file`: FileDigests fails on it and the listing reads the node.
+    if (node.kind === 'file') this.files.set(node.open, file ?? { absPath: this.inner.absolutePath(rel) });
     return node;
   }
 
@@ -210,7 +223,7 @@ export class ListingFs implements SourceFs {
     return this.inner.isIgnored(rel);
   }
 
-  pathOf(open: () => Readable): string | undefined {
-    return this.paths.get(open);
+  fileOf(open: () => Readable): { absPath: string; walked?: WalkedFile } | undefined {
+    return this.files.get(open);
   }
 }

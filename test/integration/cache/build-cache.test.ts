@@ -9,6 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
 import { localStepCache } from '../../../src/builder/executor/local-cache.js';
+import { FILE_DIGESTS_FILE } from '../../../src/builder/cache/local-store.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import { BlobStore } from '../../../src/oci/index.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
@@ -65,6 +66,17 @@ const cachedOf = (b: CachedBuild, instruction: string): boolean => {
   return step[1];
 };
 const content = (b: CachedBuild, p: string): string | undefined => b.files.get(p)?.content?.toString();
+/** The xattrs of each record of the context file digests (src/builder/cache/file-digests.ts: a line per path, tab-separated, xattrs last). */
+function digestRecords(cacheDir: string): Record<string, { xattrs?: Record<string, string> }> {
+  const out: Record<string, { xattrs?: Record<string, string> }> = {};
+  for (const line of readFileSync(path.join(cacheDir, FILE_DIGESTS_FILE), 'utf8').split('\n').slice(2)) {
+    if (line === '') continue;
+    const fields = line.split('\t');
+    const xattrs = fields[8] as string;
+    out[JSON.parse(fields[0] as string) as string] = xattrs === '-' ? {} : { xattrs: JSON.parse(xattrs) as Record<string, string> };
+  }
+  return out;
+}
 const records = (cacheDir: string): string[] => readdirSync(path.join(cacheDir, 'steps'), { recursive: true }).map(String).filter((f) => f.endsWith('.json'));
 
 describe('build cache: COPY, ADD and WORKDIR', () => {
@@ -189,6 +201,65 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     const b = await cachedBuild(dockerfile, ctx, cache);
     expect(cachedOf(b, 'COPY app /app')).toBe(false);
     expect(b.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'second' });
+  });
+
+  it('a record older than the racy window answers a file\'s or directory\'s xattrs: a rebuild hits with them in the key (same image); an xattr changed after misses', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1', 'app/two': '2', 'app/sub/three': '3' });
+    const cache = tempDir('hoist-cache-');
+    const one = path.join(ctx, 'app/one');
+    const sub = path.join(ctx, 'app/sub');
+    const setfattr = (value: string, file = one) => execFileSync('setfattr', ['-h', '-n', 'user.note', '-v', value, file]);
+    setfattr('first');
+    setfattr('dir', sub);
+    // Past FileDigests' racy window (2 s) since the files last changed: the first build's records are trusted, and no rebuild reads the xattrs again.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const first = await cachedBuild(dockerfile, ctx, cache);
+    const recorded = () => digestRecords(cache);
+    expect(recorded()[one]?.xattrs).toEqual({ 'user.note': Buffer.from('first').toString('base64') });
+    expect(recorded()[path.join(ctx, 'app/two')]?.xattrs).toEqual({});
+    expect(recorded()[sub]?.xattrs).toEqual({ 'user.note': Buffer.from('dir').toString('base64') });
+
+    const second = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(second, 'COPY app /app')).toBe(true);
+    expect(second.digest).toBe(first.digest);
+    expect(second.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'first' });
+    expect(second.files.get('app/sub')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'dir' });
+
+    setfattr('second');
+    const third = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(third, 'COPY a.txt /a.txt')).toBe(true);
+    expect(cachedOf(third, 'COPY app /app')).toBe(false);
+    expect(third.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'second' });
+    expect(recorded()[one]?.xattrs).toEqual({ 'user.note': Buffer.from('second').toString('base64') });
+
+    execFileSync('setfattr', ['-h', '-x', 'user.note', one]);
+    const fourth = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(fourth, 'COPY app /app')).toBe(false);
+    expect(fourth.files.get('app/one')?.pax ?? {}).toEqual({});
+
+    setfattr('dir changed', sub);
+    const fifth = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(fifth, 'COPY app /app')).toBe(false);
+    expect(fifth.files.get('app/sub')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'dir changed' });
+  });
+
+  it('a rebuild takes a context file\'s xattrs from its trusted record, not from the disk (no llistxattr per file)', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
+    const cache = tempDir('hoist-cache-');
+    await cachedBuild(dockerfile, ctx, cache);
+    // The record says what the disk does not, and is dated a minute on so that it is trusted at once.
+    const file = path.join(cache, FILE_DIGESTS_FILE);
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith(`${JSON.stringify(path.join(ctx, 'app/one'))}\t`));
+    if (i < 0) throw new Error(`no record of app/one in ${file}`);
+    const fields = (lines[i] as string).split('\t');
+    fields[6] = String(BigInt(Date.now() + 60_000) * 1_000_000n);
+    fields[8] = JSON.stringify({ 'user.note': Buffer.from('from the record').toString('base64') });
+    lines[i] = fields.join('\t');
+    writeFileSync(file, lines.join('\n'));
+    const b = await cachedBuild(dockerfile, ctx, cache);
+    expect(cachedOf(b, 'COPY app /app')).toBe(false);
+    expect(b.files.get('app/one')?.pax).toEqual({ 'SCHILY.xattr.user.note': 'from the record' });
   });
 
   it('misses when two equal files become hard links of one another', async () => {

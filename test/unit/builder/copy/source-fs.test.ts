@@ -1,9 +1,10 @@
-import { chmodSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, realpathSync, symlinkSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ContextFs, contextFollowPaths } from '../../../../src/builder/copy/source-fs.js';
+import { ContextFs, contextFollowPaths, type XattrRecords } from '../../../../src/builder/copy/source-fs.js';
+import { writeXattrsSync } from '../../../../snapshot/xattrs.js';
 import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
 import { HoistError } from '../../../../src/errors.js';
 import { tempDir } from '../../../helpers/build.js';
@@ -125,5 +126,87 @@ describe('ContextFs and unix sockets', () => {
     const node = await fs.lstat('app.sock');
     expect(node).toMatchObject({ kind: 'file', size: 0, mode: 0o750 });
     expect(node?.kind === 'file' && (await text(node.open()))).toBe('');
+  });
+});
+
+describe('ContextFs and recorded xattrs', () => {
+  /** Records that answer `xattrs` for one path at one stat, and note every question and what they are told. */
+  function records(absPath: string, stat: BigIntStats, xattrs: Record<string, Buffer> | undefined): XattrRecords & { asked: string[]; told: Map<string, unknown> } {
+    const asked: string[] = [];
+    const told = new Map<string, unknown>();
+    return {
+      asked,
+      told,
+      recordXattrs(p, walked) {
+        told.set(p, walked.xattrs);
+      },
+      recordedXattrs(p, st) {
+        asked.push(p);
+        const same = p === absPath && st.ino === stat.ino && st.ctimeNs === stat.ctimeNs && st.mtimeNs === stat.mtimeNs && st.size === stat.size && st.dev === stat.dev;
+        return same ? { xattrs } : undefined;
+      },
+    };
+  }
+
+  it('a file\'s xattrs come from the records when they hold for its lstat (the disk is not read), else from the disk', async () => {
+    const root = tempDir('hoist-srcfs-');
+    mkdirSync(path.join(root, 'd'));
+    writeFileSync(path.join(root, 'd/a'), 'a');
+    writeFileSync(path.join(root, 'd/b'), 'b');
+    expect(writeXattrsSync(path.join(root, 'd/a'), { 'user.note': 'on disk' })).toEqual([]);
+    expect(writeXattrsSync(path.join(root, 'd/b'), { 'user.note': 'on disk' })).toEqual([]);
+    const fs = new ContextFs(root, PatternMatcher.compile([]));
+    const a = path.join(root, 'd/a');
+    // What the records say differs from the disk, to tell which one answered.
+    const known = records(a, lstatSync(a, { bigint: true }), { 'user.note': Buffer.from('recorded') });
+    const found = await fs.lstatWalked('d/a', known);
+    expect(found?.node).toMatchObject({ kind: 'file', xattrs: { 'user.note': Buffer.from('recorded') } });
+    expect(found?.file?.absPath).toBe(a);
+    expect(found?.file?.walked.stat.ino).toBe(lstatSync(a, { bigint: true }).ino);
+    expect(found?.file?.walked.xattrs).toEqual({ 'user.note': Buffer.from('recorded') });
+    // Asked once: the layer's lstat of the same file gets what the key got.
+    expect(await fs.lstat('d/a')).toMatchObject({ xattrs: { 'user.note': Buffer.from('recorded') } });
+    expect(known.asked).toEqual([a]);
+
+    const b = await fs.lstatWalked('d/b', known);
+    expect(b?.node).toMatchObject({ kind: 'file', xattrs: { 'user.note': Buffer.from('on disk') } });
+    expect(b?.file?.walked.xattrs).toEqual({ 'user.note': Buffer.from('on disk') });
+    // A file's xattrs are recorded with its digest, not by the walk.
+    expect(known.told.size).toBe(0);
+    expect(known.asked).toEqual([a, path.join(root, 'd/b')]);
+  });
+
+  it('a directory\'s or symlink\'s xattrs come from the records too; read from the disk, they are recorded', async () => {
+    const root = tempDir('hoist-srcfs-');
+    mkdirSync(path.join(root, 'd'));
+    mkdirSync(path.join(root, 'e'));
+    symlinkSync('d', path.join(root, 'l'));
+    expect(writeXattrsSync(path.join(root, 'e'), { 'user.note': 'on disk' })).toEqual([]);
+    const d = path.join(root, 'd');
+    const known = records(d, lstatSync(d, { bigint: true }), { 'user.note': Buffer.from('recorded') });
+    const fs = new ContextFs(root, PatternMatcher.compile([]));
+    const dir = await fs.lstatWalked('d', known);
+    expect(dir).toEqual({ node: expect.objectContaining({ kind: 'dir', xattrs: { 'user.note': Buffer.from('recorded') } }) });
+    expect(await fs.lstat('e')).toMatchObject({ kind: 'dir', xattrs: { 'user.note': Buffer.from('on disk') } });
+    expect(await fs.lstatWalked('e', known)).toMatchObject({ node: { xattrs: { 'user.note': Buffer.from('on disk') } } });
+    expect(await fs.lstatWalked('l', known)).toMatchObject({ node: { kind: 'symlink' } });
+    expect(await fs.lstatWalked('', known)).toMatchObject({ node: { kind: 'dir' } });
+    // 'e' was read by the plain lstat first: read once, so never recorded by this walk.
+    expect([...known.told]).toEqual([
+      [path.join(root, 'l'), undefined],
+      [realpathSync(root), undefined],
+    ]);
+  });
+
+  it('the walk is dated before its first lstat, and its lstat is the file\'s, in nanoseconds', async () => {
+    const root = tempDir('hoist-srcfs-');
+    writeFileSync(path.join(root, 'f'), 'f');
+    const start = BigInt(Date.now()) * 1_000_000n;
+    const found = await new ContextFs(root, PatternMatcher.compile([])).lstatWalked('f');
+    const stat = lstatSync(path.join(root, 'f'), { bigint: true });
+    expect(found?.file?.walked.sinceNs).toBeGreaterThanOrEqual(start);
+    expect(found?.file?.walked.sinceNs).toBeLessThanOrEqual(BigInt(Date.now()) * 1_000_000n);
+    expect(found?.file?.walked.stat).toMatchObject({ ino: stat.ino, ctimeNs: stat.ctimeNs, mtimeNs: stat.mtimeNs, size: stat.size });
+    expect(found?.node).toMatchObject({ kind: 'file', mtime: Math.floor(lstatSync(path.join(root, 'f')).mtimeMs / 1000) });
   });
 });
