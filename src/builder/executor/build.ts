@@ -346,6 +346,8 @@ class Builder {
       const { result, finished } = await this.steps.start(at(i + 2, planned.instr), run, (r) => ({ cached: r.cached, layer: located(r.ctx.addedLayer), settled: located(r.recorded) }));
       finishing.push(finished);
       this.inflight.push(finished);
+      // Only a layer being compressed is worth going on without: other steps end before the next starts, as their lines show.
+      if (result.cached || result.ctx.addedLayer === undefined) await finished;
       if (stage.index === this.plan.target && result.ctx.addedLayer !== undefined) this.uploadAhead(state.layers.at(-1) as Layer);
       this.stepReadsDone(planned);
     }

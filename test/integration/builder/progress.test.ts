@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../../src/builder/executor/build.js';
+import { localStepCache } from '../../../src/builder/executor/local-cache.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import { BlobStore } from '../../../src/oci/index.js';
 import { copyImage } from '../../../src/images/transfer.js';
@@ -139,6 +140,39 @@ describe('build progress events', () => {
     const finished = transfers.filter((t) => t.action === 'download' && t.status === 'done').map((t) => t.id);
     const manifest = pushed.image.manifest as { config: { digest: string }; layers: Array<{ digest: string }> };
     expect(new Set(finished)).toEqual(new Set([manifest.config.digest, ...manifest.layers.map((l) => l.digest)]));
+  });
+
+  it('ends a step before the next starts, unless its layer is still being compressed', async () => {
+    const store = new BlobStore(tempDir('hoist-progress-order-'));
+    await store.prepare();
+    const cache = await localStepCache(store);
+    const order = async (): Promise<BuildEvent[]> => {
+      const events: BuildEvent[] = [];
+      await build({
+        contextDir: ctx,
+        dockerfileText: 'FROM scratch\nENV A=1\nLABEL b=2\nCOPY big.bin /big.bin\nENV C=3\nCOPY passwd /etc/passwd\n',
+        dockerfile: path.join(ctx, 'Dockerfile'),
+        buildArgs: new Map(),
+        buildPlatform: AMD64,
+        targetPlatform: AMD64,
+        store,
+        cache,
+        outputs: [],
+        tags: [],
+        onEvent: (e) => events.push(e),
+      });
+      return events;
+    };
+    const ended = (events: BuildEvent[], step: number): number => events.findIndex((e) => (e.type === 'step-done' || e.type === 'step-cached') && e.step === step);
+    const started = (events: BuildEvent[], step: number): number => events.findIndex((e) => e.type === 'step-start' && e.step === step);
+    // Steps 2, 3 and 5 (ENV, LABEL, ENV) change no files: each ends before the next starts.
+    const cold = await order();
+    for (const step of [1, 2, 3, 5]) expect(ended(cold, step)).toBeLessThan(started(cold, step + 1));
+    expect(ended(cold, 4)).toBeGreaterThan(started(cold, 4));
+    // From the cache, every step ends before the next starts.
+    const rebuilt = await order();
+    expect(rebuilt.filter((e) => e.type === 'step-cached').map((e) => (e as { step: number }).step)).toEqual([4, 6]);
+    for (const step of [1, 2, 3, 4, 5]) expect(ended(rebuilt, step)).toBeLessThan(started(rebuilt, step + 1));
   });
 
   it('names stages when several are built and reports a failing step', async () => {
