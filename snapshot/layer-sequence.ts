@@ -29,8 +29,6 @@ export interface TarOptions {
    * Otherwise all entries are collected and sorted first.
    */
   ordered?: boolean;
-  /** Told the length of each piece of file content as the tar writer takes it (progress). */
-  onContent?: ((bytes: number) => void) | undefined;
 }
 
 export interface PlannedEntry {

@@ -41,7 +41,7 @@ export function createTarStream(entries: EntrySource, opts: TarOptions = {}): Re
 export async function* layerTarChunks(entries: EntrySource, opts: TarOptions = {}): AsyncGenerator<Buffer, void, undefined> {
   const sequencer = new LayerSequencer(opts); // checks the options before any entry is read
   try {
-    yield* tarChunks(planned(sequencer, entries, opts), { onContent: opts.onContent });
+    yield* tarChunks(planned(sequencer, entries, opts));
   } catch (err) {
     throw asLayerError(err);
   }

@@ -35,36 +35,26 @@ const CHUNK = 64 * 1024;
 const PASS_THROUGH = 16 * 1024;
 const ZEROS = Buffer.alloc(512);
 
-export interface TarChunksOptions {
-  /**
-   * Told each piece of member content as the writer takes it (its length,
-   * padding excluded): progress without a counting stream per member.
-   */
-  onContent?: ((bytes: number) => void) | undefined;
-}
-
 /** The tar of `members` (then the end-of-archive marker) as an async sequence of buffers. */
-export async function* tarChunks(members: TarMemberSource, opts: TarChunksOptions = {}): AsyncGenerator<Buffer, void, undefined> {
+export async function* tarChunks(members: TarMemberSource): AsyncGenerator<Buffer, void, undefined> {
   const out = new Coalescer(CHUNK, PASS_THROUGH);
-  const onContent = opts.onContent;
   for await (const member of members) {
     yield* out.add(encodeHeader(member.header));
     if (member.open === undefined || member.header.size === 0) continue;
-    for await (const chunk of contentChunks(member.header.name, member.header.size, member.open(), onContent)) yield* out.add(chunk);
+    for await (const chunk of contentChunks(member.header.name, member.header.size, member.open())) yield* out.add(chunk);
   }
   yield* out.add(END_OF_ARCHIVE);
   yield* out.flush();
 }
 
 /** `source`'s bytes checked against `size`, then the padding that completes the last block. */
-async function* contentChunks(name: string, size: number, source: TarContent, onContent?: (bytes: number) => void): AsyncGenerator<Buffer, void, undefined> {
+async function* contentChunks(name: string, size: number, source: TarContent): AsyncGenerator<Buffer, void, undefined> {
   let copied = 0;
   try {
     for await (const chunk of source) {
       const buf = toBuffer(chunk, name);
       copied += buf.length;
       if (copied > size) throw sizeMismatch(name, size, `more than ${size}`);
-      onContent?.(buf.length);
       yield buf;
     }
   } catch (err) {

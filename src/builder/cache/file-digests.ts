@@ -218,7 +218,7 @@ export class FileDigests {
     return digest;
   }
 
-  /** Write the records back (through a temp file and a rename), keeping only paths that still exist. */
+  /** Write the records back (through a temp file and a rename); records of paths gone since are kept too. */
   async save(): Promise<void> {
     if (this.file === undefined || !this.dirty) return;
     const lines = [FORMAT, READER_PREFIX + this.reader];

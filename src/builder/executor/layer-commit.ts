@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline, Transform } from 'node:stream';
+import { pipeline } from 'node:stream';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { gzipTar, writeLayerTar } from '../../../snapshot/layer-stream.js';
 import { fsError } from '../../fs-errors.js';
@@ -9,6 +9,7 @@ import { fileHandleSink } from '../../oci/atomic-file.js';
 import { MediaType, storeLayer, writtenLayer, type BlobStore, type Layer } from '../../oci/index.js';
 import { LayerSpool } from './layer-spool.js';
 import type { Digest } from '../../oci/digest.js';
+import { byteCounter } from '../../oci/progress.js';
 
 /**
  * A layer with no entries, byte for byte as BuildKit writes it for a RUN
@@ -102,20 +103,7 @@ async function gzipIntoStore(
 ): Promise<{ digest: Digest; size: number }> {
   const tar = await spool.open();
   if (tar === undefined) throw new Error(`layer spool ${spool.path} released before it was compressed`);
-  let read = 0;
-  const counted =
-    onRead === undefined
-      ? tar
-      : pipeline(
-          tar,
-          new Transform({
-            transform(chunk: Buffer, _encoding, callback) {
-              onRead((read += chunk.length));
-              callback(null, chunk);
-            },
-          }),
-          () => undefined,
-        );
+  const counted = onRead === undefined ? tar : pipeline(tar, byteCounter(onRead), () => undefined);
   const gzip = gzipTar(counted);
   try {
     const { digest, size } = await store.put(gzip, {}, { signal });
