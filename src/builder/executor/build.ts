@@ -351,6 +351,10 @@ class Builder {
       if (stage.index === this.plan.target && result.ctx.addedLayer !== undefined) this.uploadAhead(state.layers.at(-1) as Layer);
       this.stepReadsDone(planned);
     }
+    if (stage.index === this.plan.target) {
+      const layers = [...state.layers];
+      state.discardRootfs(() => this.layersView(layers));
+    }
     await Promise.all(finishing);
     if (chain !== undefined) this.cache?.finishStage(stage.index, chain);
     this.results.set(stage.index, state);

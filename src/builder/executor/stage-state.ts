@@ -172,6 +172,19 @@ export class StageState {
     this.viewLoader = load;
   }
 
+  /**
+   * The image's stage is done and nothing reads its files on disk again (the
+   * outputs read blobs): its rootfs starts going now, while layers are still
+   * being compressed. Its files are a view of its layers from now on.
+   */
+  discardRootfs(load: () => Promise<FsView>): void {
+    const rootfs = this.rootfs;
+    if (rootfs === undefined) return;
+    this.giveUpRootfs(load);
+    // A failure surfaces in the build's cleanup, which awaits the same removal.
+    rootfs.discard().catch(() => undefined);
+  }
+
   /** The state a stage built FROM this one starts with: the same files, shared as they are. */
   clone(): StageState {
     const child = new StageState({

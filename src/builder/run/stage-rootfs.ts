@@ -15,9 +15,10 @@ import type { Runner } from '../../run/index.js';
 
 type Register = (cleanup: () => Promise<void>) => void;
 
-/** The runner whose ids may own files of the rootfs, known once a step runs. */
+/** How the rootfs goes: the runner whose ids may own files of it (known once a step runs), and its removal (once, whoever asks first). */
 interface Releaser {
   runner?: Runner;
+  remove: () => Promise<void>;
 }
 
 /** How the owners of what a step changed are found, where the runner cannot put them on disk (see DiffOptions). */
@@ -110,6 +111,15 @@ export class StageRootfs {
   /** The owner the image gives `p`: recorded where the disk cannot hold it, else the inode's (through the runner's id map). */
   private ownerOf(p: string, st: Stats): Owner {
     return this.owners.get(p) ?? this.imageOwner?.(st.uid, st.gid) ?? { uid: st.uid, gid: st.gid };
+  }
+
+  /**
+   * Start removing the rootfs now, when nothing will read it again (the
+   * image's stage after its last step), rather than at the end of the
+   * build; the build's cleanup awaits the same removal.
+   */
+  discard(): Promise<void> {
+    return this.release.remove();
   }
 
   /** A layer the stage added without running anything (COPY, ADD, WORKDIR after a RUN). */
@@ -220,12 +230,16 @@ async function newRootfsDir(parentDir: string, register: Register): Promise<{ di
   const dir = await mkdtemp(path.join(parentDir, 'rootfs-')).catch((err: unknown) => {
     throw fsError(err, parentDir, 'create a root filesystem directory in');
   });
-  const release: Releaser = {};
-  register(async () => {
-    // Files a user namespace's subordinate ids own are beyond hoist's reach until given back.
-    await release.runner?.releaseOwners?.(dir).catch(() => undefined);
-    await removeRootfs(dir);
-  });
+  let removal: Promise<void> | undefined;
+  const release: Releaser = {
+    remove: () =>
+      (removal ??= (async () => {
+        // Files a user namespace's subordinate ids own are beyond hoist's reach until given back.
+        await release.runner?.releaseOwners?.(dir).catch(() => undefined);
+        await removeRootfs(dir);
+      })()),
+  };
+  register(() => release.remove());
   // mkdtemp makes it 0700; an image's root is 0755, and a non-root USER must get through it.
   await chmod(dir, 0o755);
   return { dir, release };
