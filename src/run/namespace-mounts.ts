@@ -1,6 +1,6 @@
-import { stat } from 'node:fs/promises';
+import { chmod, mkdir, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEVICES, type MountOp } from './namespace-setup.js';
+import { DEVICES, fstabText, type MountOp } from './namespace-setup.js';
 import type { ProcessSpec } from './process-spec.js';
 import { UnsafeMountpointError, type RootfsScaffold, type SourceScaffolds } from './scaffold.js';
 import type { NetworkFiles } from './step-env.js';
@@ -11,24 +11,29 @@ import type { NetworkFiles } from './step-env.js';
  * network files, and the spec's mounts. Their mount points are made in
  * the rootfs through `scaffold` (and removed by its undo); a mount point
  * inside a bind is made in that bind's source through `sources`.
+ *
+ * Each mount or file a setup script makes costs a process: /dev's files
+ * come from a skeleton made here (one `cp`), and the binds every step gets
+ * are made by one `mount -a`.
  */
 export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffold, net: NetworkFiles, sources: SourceScaffolds): Promise<MountOp[]> {
   const ops: MountOp[] = [];
   const dev = await scaffold.ensure('dev', 'dir');
   ops.push({ op: 'tmpfs', target: dev, options: 'nosuid,mode=755' });
-  for (const d of DEVICES) ops.push({ op: 'device', source: `/dev/${d.name}`, target: path.join(dev, d.name) });
-  ops.push({ op: 'link', value: '/proc/self/fd', target: path.join(dev, 'fd') });
-  for (const [i, name] of ['stdin', 'stdout', 'stderr'].entries()) ops.push({ op: 'link', value: `/proc/self/fd/${i}`, target: path.join(dev, name) });
-  ops.push({ op: 'dir', target: path.join(dev, 'pts') }, { op: 'dir', target: path.join(dev, 'shm') });
-  ops.push({ op: 'proc', target: await scaffold.ensure('proc', 'dir') });
+  ops.push({ op: 'populate', source: await devSkeleton(net.dir), target: dev });
+  const binds = DEVICES.map((d) => ({ source: `/dev/${d.name}`, target: path.join(dev, d.name), readonly: false }));
   for (const f of net.files) {
     try {
-      ops.push({ op: 'bind', source: f.copy, target: await scaffold.ensure(f.target, 'file'), readonly: false });
+      binds.push({ source: f.copy, target: await scaffold.ensure(f.target, 'file'), readonly: false });
     } catch (err) {
       // An image whose resolv.conf is a symlink (to systemd-resolved's, say) keeps its own.
       if (!(err instanceof UnsafeMountpointError)) throw err;
     }
   }
+  const fstab = path.join(net.dir, 'fstab');
+  await writeFile(fstab, fstabText(binds));
+  ops.push({ op: 'fstab', file: fstab });
+  ops.push({ op: 'proc', target: await scaffold.ensure('proc', 'dir') });
   // /dev is this tmpfs: a mount below it (a heredoc script at /dev/pipes) gets its mount point there.
   const mounted: { target: string; source?: string }[] = [{ target: dev }];
   for (const m of spec.mounts) {
@@ -51,4 +56,21 @@ export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffol
     }
   }
   return ops;
+}
+
+/**
+ * What the step's /dev tmpfs starts with, in the step's scratch dir: an
+ * empty file for each device bound over it, the fd links, and pts and shm.
+ */
+async function devSkeleton(scratch: string): Promise<string> {
+  const dir = path.join(scratch, 'dev');
+  // `cp -a` gives /dev the skeleton's mode too: 0755 whatever hoist's umask, or a non-root USER could not reach /dev/null.
+  for (const d of [dir, path.join(dir, 'pts'), path.join(dir, 'shm')]) {
+    await mkdir(d);
+    await chmod(d, 0o755);
+  }
+  for (const d of DEVICES) await writeFile(path.join(dir, d.name), '');
+  await symlink('/proc/self/fd', path.join(dir, 'fd'));
+  for (const [i, name] of ['stdin', 'stdout', 'stderr'].entries()) await symlink(`/proc/self/fd/${i}`, path.join(dir, name));
+  return dir;
 }

@@ -21,8 +21,14 @@ export type MountOp =
   | { op: 'tmpfs'; target: string; options: string }
   /** An overlay mounted on `target`; must come before every other op, which then land on it. */
   | { op: 'overlay'; options: string; target: string }
-  /** An empty file in a tmpfs made by an earlier op, with the host's device `source` bound over it. */
-  | { op: 'device'; source: string; target: string }
+  /** `cp -a SOURCE/. TARGET/`: a prepared tree (the /dev skeleton) copied into a tmpfs made by an earlier op. */
+  | { op: 'populate'; source: string; target: string }
+  /**
+   * The mounts of an fstab file (`fstabText`), made by one `mount -a` (a
+   * mount process each costs about as much as the rest of the setup); their
+   * targets must exist already. libmount reads only a regular file, not a pipe.
+   */
+  | { op: 'fstab'; file: string }
   | { op: 'dir'; target: string }
   /** An empty file, unless something is there already. */
   | { op: 'file'; target: string }
@@ -38,7 +44,8 @@ while [ "$1" != -- ]; do
   case $1 in
   overlay) "$m" -t overlay -o "$2" hoist-overlay "$3" || fail "cannot mount an overlay on $3"; shift 3 ;;
   tmpfs) "$m" -t tmpfs -o "$2" hoist-tmpfs "$3" || fail "cannot mount a tmpfs on $3"; shift 3 ;;
-  device) : > "$3"; "$m" --bind "$2" "$3" || fail "cannot bind $2"; shift 3 ;;
+  populate) cp -a "$2/." "$3/" || fail "cannot fill $3 from $2"; shift 3 ;;
+  fstab) "$m" -a -T "$2" || fail "cannot make the step's bind mounts (see mount's message above)"; shift 2 ;;
   dir) mkdir -p "$2"; shift 2 ;;
   file) [ -e "$2" ] || : > "$2"; shift 2 ;;
   link) ln -s "$2" "$3"; shift 3 ;;
@@ -70,8 +77,11 @@ export function setupArgs(mount: string, ops: readonly MountOp[]): string[] {
       case 'overlay':
         args.push('overlay', o.options, o.target);
         break;
-      case 'device':
-        args.push('device', o.source, o.target);
+      case 'populate':
+        args.push('populate', o.source, o.target);
+        break;
+      case 'fstab':
+        args.push('fstab', o.file);
         break;
       case 'link':
         args.push('link', o.value, o.target);
@@ -83,6 +93,21 @@ export function setupArgs(mount: string, ops: readonly MountOp[]): string[] {
   }
   args.push('--');
   return args;
+}
+
+/** Bind mounts as fstab lines, in order (`mount -a` mounts them in that order). */
+export function fstabText(binds: readonly { source: string; target: string; readonly: boolean }[]): string {
+  return binds.map((b) => `${fstabField(b.source)} ${fstabField(b.target)} none ${b.readonly ? 'bind,ro' : 'bind'} 0 0\n`).join('');
+}
+
+/** A path as an fstab field: every byte but a few plain ones as a `\ooo` octal escape, which libmount decodes (spaces, newlines, `#`). */
+export function fstabField(p: string): string {
+  let out = '';
+  for (const byte of Buffer.from(p, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9/._+,=:@-]/.test(c) ? c : `\\${byte.toString(8).padStart(3, '0')}`;
+  }
+  return out;
 }
 
 /** The device nodes every step gets, bound from the host's /dev. */

@@ -32,6 +32,8 @@ export function requireTool<K extends keyof HostTools>(tools: HostTools, name: K
 export interface NetworkFiles {
   /** rootfs-relative target -> host copy. */
   files: { target: string; copy: string }[];
+  /** The step's private scratch directory they are in (other per-step files may go there too), removed by `remove`. */
+  dir: string;
   remove(): Promise<void>;
 }
 
@@ -50,7 +52,7 @@ export async function copyNetworkFiles(opts: RunnerOptions): Promise<NetworkFile
     await copyFile(source, copy);
     files.push({ target, copy });
   }
-  return { files, remove: () => rm(dir, { recursive: true, force: true }) };
+  return { files, dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** What a shell between the runner and the step may have added to the environment it passes on. */

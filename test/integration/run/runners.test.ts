@@ -83,11 +83,12 @@ afterAll(async () => {
 });
 
 const tools = findHostTools(process.env.PATH);
-const opts = (): { tools: typeof tools; tmpDir: string } => ({ tools, tmpDir: work });
+const opts = (tmpDir = work): { tools: typeof tools; tmpDir: string } => ({ tools, tmpDir });
 
 interface Case {
   name: string;
-  make: () => Runner;
+  /** The runner, with its per-step scratch files in `tmpDir` (default the test's work dir). */
+  make: (tmpDir?: string) => Runner;
   /** Whether /proc is there for the step. */
   proc: boolean;
   /** Whether the step may run as a non-root user with supplementary groups. */
@@ -99,10 +100,10 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'userns (one uid mapped)', make: () => new UsernsRunner(opts()), proc: true, ids: 'root-only', networkNone: true, pidNamespace: true },
-  { name: 'chroot with a mount namespace', make: () => new ChrootRunner({ ...opts(), mountNamespace: true }), proc: true, ids: 'all', networkNone: true, pidNamespace: true },
-  { name: 'chroot without a mount namespace', make: () => new ChrootRunner({ ...opts(), mountNamespace: false }), proc: false, ids: 'all', networkNone: false, pidNamespace: false },
-  { name: 'proot', make: () => new ProotRunner({ ...opts(), killOnExit: false }), proc: true, ids: 'no-groups', networkNone: false, pidNamespace: false },
+  { name: 'userns (one uid mapped)', make: (t) => new UsernsRunner(opts(t)), proc: true, ids: 'root-only', networkNone: true, pidNamespace: true },
+  { name: 'chroot with a mount namespace', make: (t) => new ChrootRunner({ ...opts(t), mountNamespace: true }), proc: true, ids: 'all', networkNone: true, pidNamespace: true },
+  { name: 'chroot without a mount namespace', make: (t) => new ChrootRunner({ ...opts(t), mountNamespace: false }), proc: false, ids: 'all', networkNone: false, pidNamespace: false },
+  { name: 'proot', make: (t) => new ProotRunner({ ...opts(t), killOnExit: false }), proc: true, ids: 'no-groups', networkNone: false, pidNamespace: false },
 ];
 
 describe.each(CASES)('$name runner', (c) => {
@@ -201,6 +202,25 @@ describe.each(CASES)('$name runner', (c) => {
     expect(counts).toBe(`4\n4\n${await readFile('/etc/resolv.conf', 'utf8')}`);
     expect(hosts).toBe(await readFile('/etc/hosts', 'utf8'));
   });
+
+  if (c.pidNamespace) {
+    // /dev's files come from a skeleton in the scratch dir, and its binds from an fstab that must escape such a path.
+    it('gives /dev its links and directories, with scratch files under a path with a space and a #', async () => {
+      const scratch = path.join(work, 'scratch dir #1');
+      await mkdir(scratch, { recursive: true });
+      const r = await run(c.make(scratch), {
+        argv: ['/bin/sh', '-c', 'stat -c "%a %n" /dev /dev/pts /dev/shm; for l in fd stdin stdout stderr; do readlink /dev/$l; done; ls /dev; echo x > /dev/null; head -c 3 /dev/zero | wc -c; cat /etc/hosts'],
+      });
+      expect(r.stderr).toBe('');
+      const [modes, links, list] = [r.stdout.split('\n').slice(0, 3), r.stdout.split('\n').slice(3, 7), r.stdout.split('\n').slice(7, 19)];
+      expect(modes).toEqual(['755 /dev', '755 /dev/pts', '755 /dev/shm']);
+      expect(links).toEqual(['/proc/self/fd', '/proc/self/fd/0', '/proc/self/fd/1', '/proc/self/fd/2']);
+      expect(list).toEqual(['fd', 'full', 'null', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
+      expect(r.stdout.split('\n').slice(19).join('\n')).toBe(`3\n${await readFile('/etc/hosts', 'utf8')}`);
+      // Nothing of the step's scratch files is left.
+      expect(await readdir(scratch)).toEqual([]);
+    });
+  }
 
   it(c.proc ? 'mounts /proc' : 'runs without /proc', async () => {
     const r = await run(runner(), { argv: ['/bin/grep', '-E', '^(Name|SigIgn):', '/proc/self/status'] });
