@@ -63,7 +63,8 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
   });
   let tar: { diffId: Digest; size: number };
   try {
-    const sink = fileHandleSink(handle, { file: spool.path, action: 'spool a layer in' });
+    // A scratch file, deleted soon: no flushes to disk in the background.
+    const sink = fileHandleSink(handle, { file: spool.path, action: 'spool a layer in', backgroundFlush: false });
     tar = await writeLayerTar(
       entries,
       opts.clampMtime === undefined ? {} : { clampMtime: opts.clampMtime },
