@@ -13,6 +13,13 @@ import type { Readable } from 'node:stream';
 /** Extended attributes, written as PAX `SCHILY.xattr.<name>` records. */
 export type Xattrs = Readonly<Record<string, Uint8Array | string>>;
 
+/** `xattrs` as name -> base64 of the value, as cache keys and the context digests file write them; {} for none. */
+export function xattrsBase64(xattrs: Xattrs | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(xattrs ?? {})) out[name] = Buffer.from(value).toString('base64');
+  return out;
+}
+
 interface Owned {
   /** Relative path inside the layer. */
   path: string;

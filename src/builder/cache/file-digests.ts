@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../../oci/digest.js';
 import { writeFileAtomic } from '../../oci/atomic-file.js';
-import type { Xattrs } from '../../../snapshot/layer-entry.js';
+import { xattrsBase64, type Xattrs } from '../../../snapshot/layer-entry.js';
 
 const FORMAT = 'hoist.cache.file-digests/v2';
 /** The format before xattrs were kept: its records are read as v2 records whose xattrs are unknown. */
@@ -177,7 +177,7 @@ export class FileDigests {
    * never matches.
    */
   recordXattrs(absPath: string, walked: WalkedFile): void {
-    this.records.set(absPath, statRecord(walked.stat, this.takenAt(walked), undefined, encodeXattrs(walked.xattrs)));
+    this.records.set(absPath, statRecord(walked.stat, this.takenAt(walked), undefined, xattrsBase64(walked.xattrs)));
     this.dirty = true;
   }
 
@@ -194,7 +194,7 @@ export class FileDigests {
       this.counts.reused++;
       // A record from before xattrs were kept: the walk read them after this stat, which the record still holds for.
       if (known.xattrs === undefined && walked !== undefined) {
-        known.xattrs = encodeXattrs(walked.xattrs);
+        known.xattrs = xattrsBase64(walked.xattrs);
         this.dirty = true;
       }
       return known.digest;
@@ -212,7 +212,7 @@ export class FileDigests {
     if (!sameStat(statRecord(before, takenNs, digest), after)) {
       this.records.delete(absPath);
     } else {
-      this.records.set(absPath, statRecord(after, takenNs, digest, walked !== undefined ? encodeXattrs(walked.xattrs) : undefined));
+      this.records.set(absPath, statRecord(after, takenNs, digest, walked !== undefined ? xattrsBase64(walked.xattrs) : undefined));
     }
     this.dirty = true;
     return digest;
@@ -242,12 +242,6 @@ function statRecord(st: BigStats, takenNs: bigint, digest: Digest | undefined, x
     ...(digest !== undefined ? { digest } : {}),
     ...(xattrs !== undefined ? { xattrs } : {}),
   };
-}
-
-function encodeXattrs(xattrs: Xattrs | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(xattrs ?? {})) out[name] = Buffer.from(value).toString('base64');
-  return out;
 }
 
 /** As the walk reads them (snapshot/xattrs.ts): undefined for none, Buffers in name order. */

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FsView } from '../../../snapshot/fs-view.js';
-import type { LayerEntry, Xattrs } from '../../../snapshot/layer-entry.js';
+import { xattrsBase64, type LayerEntry, type Xattrs } from '../../../snapshot/layer-entry.js';
 import type { AddInstr, CopyInstr, Instruction } from '../../dockerfile/instructions/types.js';
 import { PatternMatcher } from '../../dockerfile/ignore/index.js';
 import { HoistError } from '../../errors.js';
@@ -173,8 +173,8 @@ async function listedEntry(entry: LayerEntry, fs: ListingFs | undefined, digests
 }
 
 function xattrsOf(xattrs: Xattrs | undefined): { xattrs?: Record<string, string> } {
-  if (xattrs === undefined || Object.keys(xattrs).length === 0) return {};
-  return { xattrs: Object.fromEntries(Object.entries(xattrs).map(([name, value]) => [name, Buffer.from(value).toString('base64')])) };
+  const encoded = xattrsBase64(xattrs);
+  return Object.keys(encoded).length === 0 ? {} : { xattrs: encoded };
 }
 
 /** The SHA-256 of what `stream` gives. */
