@@ -79,6 +79,22 @@ export function fileWriter(root: string, mtime: number): (rel: string, content: 
   };
 }
 
+/** A build of `dockerfileText` in `context` for linux/amd64, into `store`, with no output and no tag; `extra` overrides any option. */
+export function buildOptions(context: string, dockerfileText: string, store: BlobStore, extra: Partial<BuildOptions> = {}): BuildOptions {
+  return {
+    contextDir: context,
+    dockerfileText,
+    dockerfile: path.join(context, 'Dockerfile'),
+    buildArgs: new Map(),
+    buildPlatform: AMD64,
+    targetPlatform: AMD64,
+    store,
+    outputs: [],
+    tags: [],
+    ...extra,
+  };
+}
+
 /** The busybox base most RUN tests start from: a stage of the rootfs under `rootfs/` in the context. */
 export const BUSYBOX_BASE = ['FROM scratch AS base', 'COPY rootfs /'];
 
@@ -100,22 +116,17 @@ export async function buildLines(context: string, lines: readonly string[], extr
   const layout = path.join(tempDir('hoist-out-'), 'layout');
   const events: BuildEvent[] = [];
   const { onEvent, ...rest } = extra;
-  const result = await build({
-    contextDir: context,
-    dockerfileText: lines.join('\n'),
-    dockerfile: path.join(context, 'Dockerfile'),
-    buildArgs: new Map(),
-    buildPlatform: AMD64,
-    targetPlatform: AMD64,
-    store: new BlobStore(tempDir('hoist-store-')),
-    outputs: [{ type: 'oci-layout', dest: layout }],
-    tags: ['test:latest'],
-    epoch: 0,
-    onEvent: (e) => {
-      events.push(e);
-      onEvent?.(e);
-    },
-    ...rest,
-  });
+  const result = await build(
+    buildOptions(context, lines.join('\n'), new BlobStore(tempDir('hoist-store-')), {
+      outputs: [{ type: 'oci-layout', dest: layout }],
+      tags: ['test:latest'],
+      epoch: 0,
+      onEvent: (e) => {
+        events.push(e);
+        onEvent?.(e);
+      },
+      ...rest,
+    }),
+  );
   return { result, image: await readOciLayout(layout), events, layout };
 }

@@ -10,7 +10,7 @@ import { copyImage } from '../../../src/images/transfer.js';
 import type { TransferProgress } from '../../../src/oci/progress.js';
 import { RegistryClient, RegistrySink, RegistrySource } from '../../../registry/index.js';
 import { anonymousKeychain } from '../../../registry/keychain/index.js';
-import { makeContext, tempDir } from '../../helpers/build.js';
+import { buildOptions, makeContext, tempDir } from '../../helpers/build.js';
 import { readOciLayout } from '../../helpers/oci-reader.js';
 import { AMD64 } from '../../helpers/plan.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry/index.js';
@@ -36,21 +36,17 @@ describe('build progress events', () => {
     const transfers: TransferProgress[] = [];
     const store = new BlobStore(tempDir('hoist-progress-store-'));
     const out = path.join(tempDir('hoist-progress-out-'), 'layout');
-    const result = await build({
-      contextDir: ctx,
-      dockerfileText: dockerfile,
-      dockerfile: path.join(ctx, 'Dockerfile'),
-      buildArgs: new Map([['UNUSED', 'x']]),
-      buildPlatform: AMD64,
-      targetPlatform: AMD64,
-      store,
-      images: new RegistrySource(client, { store, defaultPlatform: AMD64, onProgress: (p) => transfers.push(p) }),
-      push: new RegistrySink(client, { onProgress: (p) => transfers.push(p) }),
-      outputs: [{ type: 'oci-layout', dest: out }],
-      tags: [tag],
-      metadataFile,
-      onEvent: (e) => events.push(e),
-    });
+    const result = await build(
+      buildOptions(ctx, dockerfile, store, {
+        buildArgs: new Map([['UNUSED', 'x']]),
+        images: new RegistrySource(client, { store, defaultPlatform: AMD64, onProgress: (p) => transfers.push(p) }),
+        push: new RegistrySink(client, { onProgress: (p) => transfers.push(p) }),
+        outputs: [{ type: 'oci-layout', dest: out }],
+        tags: [tag],
+        metadataFile,
+        onEvent: (e) => events.push(e),
+      }),
+    );
     return { result, events, transfers, image: await readOciLayout(out) };
   }
 
@@ -179,18 +175,7 @@ describe('build progress events', () => {
     const events: BuildEvent[] = [];
     const store = new BlobStore(tempDir('hoist-progress-store-'));
     await expect(
-      build({
-        contextDir: ctx,
-        dockerfileText: 'FROM scratch AS one\nCOPY passwd /\nFROM scratch\nCOPY --from=one /passwd /\nCOPY missing.txt /\n',
-        dockerfile: path.join(ctx, 'Dockerfile'),
-        buildArgs: new Map(),
-        buildPlatform: AMD64,
-        targetPlatform: AMD64,
-        store,
-        outputs: [],
-        tags: [],
-        onEvent: (e) => events.push(e),
-      }),
+      build(buildOptions(ctx, 'FROM scratch AS one\nCOPY passwd /\nFROM scratch\nCOPY --from=one /passwd /\nCOPY missing.txt /\n', store, { onEvent: (e) => events.push(e) })),
     ).rejects.toThrow(/missing\.txt/);
     expect(ofType(events, 'stage-start').map((s) => [s.stage, s.label, s.steps])).toEqual([
       [0, 'one', 2],

@@ -13,9 +13,8 @@ import { FILE_DIGESTS_FILE } from '../../../src/builder/cache/local-store.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import { BlobStore } from '../../../src/oci/index.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
-import { makeContext, tempDir } from '../../helpers/build.js';
+import { buildOptions, makeContext, tempDir } from '../../helpers/build.js';
 import { flatten, readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
-import { AMD64 } from '../../helpers/plan.js';
 import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
 
 const scratch = scratchTmpdir('hoist-cache-tmp-');
@@ -38,23 +37,19 @@ async function cachedBuild(
   const store = new BlobStore(cacheDir);
   const out = path.join(tempDir('hoist-cache-out-'), 'layout');
   const events: BuildEvent[] = [];
-  const result = await build({
-    contextDir: context,
-    dockerfileText: dockerfile,
-    dockerfile: path.join(context, 'Dockerfile'),
-    buildArgs: new Map(Object.entries(opts.buildArgs ?? {})),
-    buildPlatform: AMD64,
-    targetPlatform: AMD64,
-    store,
-    outputs: [{ type: 'oci-layout', dest: out }],
-    tags: ['cache:test'],
-    epoch: opts.epoch,
-    now: opts.now,
-    images: opts.images,
-    secrets: opts.secrets,
-    onEvent: (e) => events.push(e),
-    cache: await localStepCache(store, { noLookups: opts.noLookups, noLookupStages: opts.noLookupStages }),
-  });
+  const result = await build(
+    buildOptions(context, dockerfile, store, {
+      buildArgs: new Map(Object.entries(opts.buildArgs ?? {})),
+      outputs: [{ type: 'oci-layout', dest: out }],
+      tags: ['cache:test'],
+      epoch: opts.epoch,
+      now: opts.now,
+      images: opts.images,
+      secrets: opts.secrets,
+      onEvent: (e) => events.push(e),
+      cache: await localStepCache(store, { noLookups: opts.noLookups, noLookupStages: opts.noLookupStages }),
+    }),
+  );
   const image = await readOciLayout(out);
   const steps = result.report.steps.filter((s) => !s.instruction.startsWith('FROM')).map((s): [string, boolean] => [s.instruction, s.cached === true]);
   return { digest: result.digest, image, files: flatten(image.layers), steps, events };
@@ -128,19 +123,7 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     const events: BuildEvent[] = [];
     const store = new BlobStore(cache);
     await expect(
-      build({
-        contextDir: ctx,
-        dockerfileText: 'FROM scratch\nCOPY big.bin /big.bin\nCOPY missing.txt /\n',
-        dockerfile: path.join(ctx, 'Dockerfile'),
-        buildArgs: new Map(),
-        buildPlatform: AMD64,
-        targetPlatform: AMD64,
-        store,
-        outputs: [],
-        tags: [],
-        onEvent: (e) => events.push(e),
-        cache: await localStepCache(store),
-      }),
+      build(buildOptions(ctx, 'FROM scratch\nCOPY big.bin /big.bin\nCOPY missing.txt /\n', store, { onEvent: (e) => events.push(e), cache: await localStepCache(store) })),
     ).rejects.toThrow(/missing\.txt/);
     // The COPY finished before the failure: it is done (not canceled), and recorded.
     expect(events.filter((e) => e.type === 'step-done').map((e) => e.step)).toContain(2);

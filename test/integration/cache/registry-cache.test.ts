@@ -17,9 +17,8 @@ import type { StepRecord } from '../../../src/builder/cache/local-store.js';
 import { RegistryClient, RegistrySink } from '../../../registry/index.js';
 import { anonymousKeychain, staticKeychain } from '../../../registry/keychain/index.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
-import { makeContext, tempDir } from '../../helpers/build.js';
+import { buildOptions, makeContext, tempDir } from '../../helpers/build.js';
 import { flatten, readOciLayout } from '../../helpers/oci-reader.js';
-import { AMD64 } from '../../helpers/plan.js';
 import { freePort, startFaultProxy, startRegistry, type FaultProxy, type RunningRegistry } from '../../helpers/registry/index.js';
 
 interface Machine {
@@ -46,24 +45,19 @@ async function machineBuild(
   const events: BuildEvent[] = [];
   const warnings: string[] = [];
   const repo = new RegistryStepStore(m.client, parseReference(opts.cacheRepo));
-  const result = await build({
-    contextDir: context,
-    dockerfileText: dockerfile,
-    dockerfile: path.join(context, 'Dockerfile'),
-    buildArgs: new Map(),
-    buildPlatform: AMD64,
-    targetPlatform: AMD64,
-    store,
-    outputs: out === undefined ? [] : [{ type: 'oci-layout', dest: out }],
-    push: opts.push === undefined ? undefined : new RegistrySink(m.client),
-    tags: [opts.push ?? 'regcache:test'],
-    epoch: opts.epoch,
-    onEvent: (e) => events.push(e),
-    cache: await localStepCache(store, {
-      ttlMs: opts.ttlMs,
-      registry: { from: repo, to: opts.write === false ? undefined : repo, warn: (message) => warnings.push(message) },
+  const result = await build(
+    buildOptions(context, dockerfile, store, {
+      outputs: out === undefined ? [] : [{ type: 'oci-layout', dest: out }],
+      push: opts.push === undefined ? undefined : new RegistrySink(m.client),
+      tags: [opts.push ?? 'regcache:test'],
+      epoch: opts.epoch,
+      onEvent: (e) => events.push(e),
+      cache: await localStepCache(store, {
+        ttlMs: opts.ttlMs,
+        registry: { from: repo, to: opts.write === false ? undefined : repo, warn: (message) => warnings.push(message) },
+      }),
     }),
-  });
+  );
   const steps = result.report.steps.filter((s) => !s.instruction.startsWith('FROM')).map((s): [string, boolean] => [s.instruction, s.cached === true]);
   return { digest: result.digest, steps, events, warnings, out };
 }
@@ -244,18 +238,7 @@ describe('registry cache: many builders, one cache', () => {
     const df = ['FROM scratch', 'COPY note.txt /note.txt', 'WORKDIR /shared-later'].join('\n');
     const a = machine();
     const store = new BlobStore(a.cacheDir);
-    await build({
-      contextDir: ctx,
-      dockerfileText: df,
-      dockerfile: path.join(ctx, 'Dockerfile'),
-      buildArgs: new Map(),
-      buildPlatform: AMD64,
-      targetPlatform: AMD64,
-      store,
-      outputs: [],
-      tags: ['local:only'],
-      cache: await localStepCache(store),
-    });
+    await build(buildOptions(ctx, df, store, { tags: ['local:only'], cache: await localStepCache(store) }));
     const warm = await machineBuild(a, df, ctx, { cacheRepo: `${host}/later/cache`, output: false });
     expect(warm.steps.map(([, c]) => c)).toEqual([true, true]);
     expect(await a.client.listTags(parseReference(`${host}/later/cache`))).toHaveLength(2);
