@@ -24,7 +24,8 @@ function missing(names: readonly (keyof RunnerOptions['tools'])[], tools: Runner
 
 function assessUserns(probe: HostProbe, needs: RunNeeds, tools: RunnerOptions['tools']): Assessment {
   const no = (why: string): Assessment => ({ kind: 'userns', ok: false, why, notes: [] });
-  const absent = missing(['unshare', 'nsenter', 'setpriv', 'mount', 'env', 'touch', 'sh'], tools);
+  // cp: the step's /dev is filled from a skeleton (namespace-mounts.ts).
+  const absent = missing(['unshare', 'nsenter', 'setpriv', 'mount', 'env', 'touch', 'sh', 'cp'], tools);
   if (absent !== undefined) return no(absent);
   const u = probe.userNamespaces;
   if (!u.ok) return no(`user namespaces are blocked (${u.detail}${u.blockers.length > 0 ? `; ${u.blockers.join('; ')}` : ''})`);
@@ -43,7 +44,7 @@ function assessChroot(probe: HostProbe, needs: RunNeeds, tools: RunnerOptions['t
   if (probe.euid !== 0) return no('hoist is not running as root');
   if (!probe.chroot.ok) return no(`chroot is not permitted (${probe.chroot.detail})`);
   if (!probe.setIds.ok) return no(`switching uid and gid is not permitted (${probe.setIds.detail})`);
-  if (probe.mountNamespace.ok && tools.mount !== undefined) return { kind: 'chroot', ok: true, why: 'root, with a mount namespace', notes: [] };
+  if (probe.mountNamespace.ok && tools.mount !== undefined && tools.cp !== undefined) return { kind: 'chroot', ok: true, why: 'root, with a mount namespace', notes: [] };
   if (needs.networkNone) return no('RUN --network=none needs a network namespace, and none can be made here');
   const notes = ['no mount namespace here: steps run without /proc'];
   if (!probe.mknod.ok) notes.push('device nodes cannot be made here: steps run without /dev/null');

@@ -7,7 +7,7 @@ import type { HostTools } from '../../../src/run/host-tools.js';
 
 const TOOLS: HostTools = {
   sh: '/bin/sh', env: '/usr/bin/env', unshare: '/usr/bin/unshare', nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv',
-  mount: '/usr/bin/mount', touch: '/usr/bin/touch', mknod: '/usr/bin/mknod', newuidmap: '/usr/bin/newuidmap', newgidmap: '/usr/bin/newgidmap', proot: '/usr/bin/proot',
+  mount: '/usr/bin/mount', touch: '/usr/bin/touch', cp: '/usr/bin/cp', mknod: '/usr/bin/mknod', newuidmap: '/usr/bin/newuidmap', newgidmap: '/usr/bin/newgidmap', proot: '/usr/bin/proot',
 };
 const yes = { ok: true, detail: 'works' };
 const no = (detail: string): { ok: false; detail: string } => ({ ok: false, detail });
@@ -92,6 +92,13 @@ describe('selectRunner (auto)', () => {
   it('says which tool is missing', () => {
     const [userns] = assessRunners(probe(), {}, { ...TOOLS, nsenter: undefined, setpriv: undefined });
     expect(userns).toMatchObject({ ok: false, why: 'nsenter, setpriv are not installed' });
+  });
+
+  it('needs cp for a mount namespace (the step\'s /dev is filled from a skeleton): without it userns is out and chroot goes plain', () => {
+    const [userns, chroot] = assessRunners(probe(), {}, { ...TOOLS, cp: undefined });
+    expect(userns).toMatchObject({ ok: false, why: 'cp is not installed' });
+    expect(chroot).toMatchObject({ ok: true });
+    expect(chroot?.why).toContain('a plain chroot');
   });
 });
 
