@@ -104,6 +104,7 @@ export class FileHandleSink extends Writable {
 
   private readonly backgroundFlush: boolean;
   private readonly target: FileHandleSinkOptions['describe'];
+  private readonly onWritten: FileHandleSinkOptions['onWritten'];
 
   /**
    * `backgroundFlush: false` for scratch files that are deleted soon: they may stay in the page cache.
@@ -117,6 +118,7 @@ export class FileHandleSink extends Writable {
     super({ highWaterMark: 1 << 20 });
     this.backgroundFlush = options.backgroundFlush ?? true;
     this.target = options.describe;
+    this.onWritten = options.onWritten;
   }
 
   private failure(err: unknown): Error {
@@ -143,6 +145,7 @@ export class FileHandleSink extends Writable {
     writeAll(this.handle, chunks).then(
       (n) => {
         this.bytesWritten += n;
+        this.onWritten?.(this.bytesWritten);
         this.startFlush(n);
         cb();
       },
@@ -169,6 +172,8 @@ export class FileHandleSink extends Writable {
 
 export interface FileHandleSinkOptions {
   backgroundFlush?: boolean;
+  /** Told the total written each time more of it reached the file (a reader may follow the writer). */
+  onWritten?: (bytesWritten: number) => void;
   describe?: { file: string; action: string };
 }
 

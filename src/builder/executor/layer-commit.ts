@@ -8,6 +8,8 @@ import { fsError } from '../../fs-errors.js';
 import { fileHandleSink } from '../../oci/atomic-file.js';
 import { MediaType, storeLayer, writtenLayer, type BlobStore, type Layer } from '../../oci/index.js';
 import { LayerSpool } from './layer-spool.js';
+import type { GrowingTar } from '../../../snapshot/rootfs/following-unpack.js';
+import { WriteProgress } from '../../../snapshot/rootfs/write-progress.js';
 import type { Digest } from '../../oci/digest.js';
 import { byteCounter } from '../../oci/progress.js';
 
@@ -42,6 +44,8 @@ export interface CommitOptions {
    * once more with `done` when the blob is in the store.
    */
   onProgress?: ((current: number, total: number, done: boolean) => void) | undefined;
+  /** Told where the tar goes, before its first byte: a reader may follow it as it is written (see GrowingTar). */
+  onSpool?: ((tar: GrowingTar) => void) | undefined;
 }
 
 /**
@@ -62,16 +66,20 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
     throw fsError(err, opts.spoolDir, 'spool a layer in');
   });
   let tar: { diffId: Digest; size: number };
+  const progress = new WriteProgress();
+  if (opts.onSpool !== undefined) opts.onSpool({ file: spool.path, progress, done: spool.hold() });
   try {
     // A scratch file, deleted soon: no flushes to disk in the background.
-    const sink = fileHandleSink(handle, { file: spool.path, action: 'spool a layer in', backgroundFlush: false });
+    const sink = fileHandleSink(handle, { file: spool.path, action: 'spool a layer in', backgroundFlush: false, onWritten: (n) => progress.grew(n) });
     tar = await writeLayerTar(
       entries,
       opts.clampMtime === undefined ? {} : { clampMtime: opts.clampMtime },
       sink,
       opts.signal,
     );
+    progress.finished();
   } catch (err) {
+    progress.failed();
     spool.release();
     throw err;
   } finally {

@@ -32,6 +32,17 @@ export class LayerSpool {
     );
   }
 
+  /** Keep the file for a reader of its own (one that follows the writer); call the result when it is done with it. */
+  hold(): () => void {
+    this.readers++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.readerDone();
+    };
+  }
+
   /** No new reader: the file goes once the last one closes. */
   release(): void {
     this.released = true;

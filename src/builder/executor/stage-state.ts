@@ -4,6 +4,7 @@ import { FsView } from '../../../snapshot/fs-view.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
 import { DEFAULT_PATH, envFromLines } from '../plan/index.js';
 import type { StageRootfs } from '../run/stage-rootfs.js';
+import type { GrowingTar } from '../../../snapshot/rootfs/following-unpack.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 
 /**
@@ -136,6 +137,26 @@ export class StageState {
       await rootfs.applyLayer(layer);
       return rootfs;
     });
+    this.pendingRootfs.catch(() => undefined);
+    return true;
+  }
+
+  /** A new layer whose tar is being written goes to the rootfs being unpacked ahead, as it is written; false when there is none. */
+  applyAheadGrowing(tar: GrowingTar): boolean {
+    if (this.pendingRootfs === undefined) {
+      tar.done();
+      return false;
+    }
+    this.pendingRootfs = this.pendingRootfs.then(
+      async (rootfs) => {
+        await rootfs.applyGrowing(tar);
+        return rootfs;
+      },
+      (err: unknown) => {
+        tar.done();
+        throw err;
+      },
+    );
     this.pendingRootfs.catch(() => undefined);
     return true;
   }

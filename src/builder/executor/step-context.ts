@@ -103,7 +103,11 @@ export class StepContext {
     const report = throttleTransfers((p) => this.env.emit({ type: 'transfer', step: this.step, ...p }));
     // The layer writer (tar, gzip) is loaded by the first step that makes a layer: a build whose steps all come from the cache never needs it.
     const { commitLayer } = await import('./layer-commit.js');
+    // With a rootfs already being unpacked ahead for a RUN, this layer goes to it while its tar is written.
+    let followed = false;
+    const follow = !opts.fromRootfs && !this.stage.onDisk && this.stage.unpacking;
     const committed = await commitLayer(this.env.store, entries, {
+      onSpool: follow ? (tar) => void (followed = this.stage.applyAheadGrowing(tar)) : undefined,
       spoolDir: this.env.tmpDir,
       clampMtime: this.env.epoch,
       signal: this.env.signal,
@@ -120,7 +124,7 @@ export class StepContext {
     this.stage.diffIds.push(committed.diffId);
     this.stage.history.push({ created: this.created(), created_by: createdBy });
     // A RUN later in the stage needs the files on disk: they unpack while the steps before it go on with the view.
-    if (!opts.fromRootfs && !this.stage.onDisk && !this.stage.applyAhead(committed.layer) && this.stage.rootfsAhead) {
+    if (!opts.fromRootfs && !this.stage.onDisk && !followed && !this.stage.applyAhead(committed.layer) && this.stage.rootfsAhead) {
       this.stage.unpackAhead((layers) => this.unpack(layers));
     }
   }

@@ -4,6 +4,7 @@ import { chmod, lstat, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayers, removeRootfs, type ApplySummary } from '../../../snapshot/rootfs/index.js';
 import { RootfsFiles } from '../../../snapshot/rootfs/rootfs-files.js';
+import { FollowingUnpack, type GrowingTar } from '../../../snapshot/rootfs/following-unpack.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
 import { OverlaySnapshotter } from '../../../snapshot/overlay/index.js';
 import type { OverlayDirs, SnapshotKind, StepSnapshotter } from '../../../snapshot/step-snapshotter.js';
@@ -18,6 +19,8 @@ type Register = (cleanup: () => Promise<void>) => void;
 /** How the rootfs goes: the runner whose ids may own files of it (known once a step runs), and its removal (once, whoever asks first). */
 interface Releaser {
   runner?: Runner;
+  /** Applies layers while their tar is written, once one was (its worker stops before the removal). */
+  following?: FollowingUnpack;
   remove: () => Promise<void>;
 }
 
@@ -132,6 +135,18 @@ export class StageRootfs {
     this.snapshotter.rootfsChanged();
   }
 
+  /**
+   * A layer the stage adds without running anything, applied while its tar
+   * is still being written (`tar`), after the layers applied before it.
+   */
+  async applyGrowing(tar: GrowingTar): Promise<void> {
+    const reclaimed = await this.release.runner?.reclaimOwners?.(this.dir);
+    for (const [p, owner] of reclaimed ?? []) this.owners.set(p, owner);
+    const following = (this.release.following ??= new FollowingUnpack());
+    this.recordOwners(await following.apply(this.dir, tar, this.signal));
+    this.snapshotter.rootfsChanged();
+  }
+
   /** Owners an unprivileged apply could not set (COPY --chown, hoist unprivileged): remembered, as for the base layers. */
   private recordOwners(summary: ApplySummary): void {
     for (const [p, owner] of summary.intendedOwners) this.owners.set(p, owner);
@@ -234,6 +249,7 @@ async function newRootfsDir(parentDir: string, register: Register): Promise<{ di
   const release: Releaser = {
     remove: () =>
       (removal ??= (async () => {
+        await release.following?.close();
         // Files a user namespace's subordinate ids own are beyond hoist's reach until given back.
         await release.runner?.releaseOwners?.(dir).catch(() => undefined);
         await removeRootfs(dir);
