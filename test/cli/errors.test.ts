@@ -1,35 +1,9 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/build.js';
-import { buildCli, REPO_ROOT, type CliResult } from '../helpers/cli.js';
+import { buildCli, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry/index.js';
-
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
-
-/** The built CLI without blocking this process; killed after two minutes so that a hang fails the test. */
-function hoist(args: string[], opts: { env?: Record<string, string>; uid?: number; cwd?: string } = {}): Promise<CliResult & { ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: opts.cwd ?? REPO_ROOT,
-      env: { ...process.env, ...opts.env },
-      ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
 
 /** A context whose build would fail at line 2 (no such file): a path check that runs first wins. */
 function failingContext(): string {
@@ -61,7 +35,7 @@ describe('path mistakes are the user\'s errors, found before the build, and noth
       [['--output', 'type=oci-layout,dest=/proc/hoist-layout'], '/proc does not accept new files'],
     ];
     for (const [args, message] of cases) {
-      const r = await hoist(['build', ctx, ...args, ...cache]);
+      const r = await runCli(['build', ctx, ...args, ...cache]);
       expect(r.stderr).toContain(message);
       expect(r.stderr).toMatch(/\nhint: /);
       expect(r.stderr).not.toContain('not-there');
@@ -86,7 +60,7 @@ describe('path mistakes are the user\'s errors, found before the build, and noth
       [[], { HOME: home, HOIST_CACHE_DIR: '' }, `${path.join(home, '.cache')} is a symbolic link`],
     ];
     for (const [args, env, message] of cases) {
-      const r = await hoist(['build', ctx, ...dest, ...args], { env });
+      const r = await runCli(['build', ctx, ...dest, ...args], { env });
       expect(r.stderr).toContain(message);
       expect(r.stderr).toContain('--cache-dir DIR or HOIST_CACHE_DIR=DIR');
       expect(r.status).toBe(1);
@@ -104,7 +78,7 @@ describe('path mistakes are the user\'s errors, found before the build, and noth
     mkdirSync(home, { mode: 0o555 });
     chmodSync(home, 0o555);
     const asNobody = process.getuid?.() === 0 ? 65534 : undefined;
-    const r = await hoist(['build', ctx, '--output', `type=oci,dest=${path.join(out, 'i.tar')}`], {
+    const r = await runCli(['build', ctx, '--output', `type=oci,dest=${path.join(out, 'i.tar')}`], {
       env: { HOME: home, HOIST_CACHE_DIR: '' },
       ...(asNobody === undefined ? {} : { uid: asNobody }),
       cwd: out,
@@ -116,7 +90,7 @@ describe('path mistakes are the user\'s errors, found before the build, and noth
 
   it('-f names the absolute path it tried and what is there instead', async () => {
     const ctx = okContext();
-    const r = await hoist(['build', ctx, '-f', path.join(ctx, 'Dockerfil'), '--output', `type=oci,dest=${path.join(ctx, 'x.tar')}`]);
+    const r = await runCli(['build', ctx, '-f', path.join(ctx, 'Dockerfil'), '--output', `type=oci,dest=${path.join(ctx, 'x.tar')}`]);
     expect(r.stderr).toContain(`error: cannot read Dockerfile ${path.join(ctx, 'Dockerfil')}`);
     expect(r.stderr).toContain(`did you mean -f ${path.relative(REPO_ROOT, path.join(ctx, 'Dockerfile'))}?`);
     expect(r.stderr).toContain(`the context is ${ctx}`);
@@ -138,7 +112,7 @@ describe('registry problems are found before the build and name the Dockerfile l
   it('--push to a registry that refuses the credentials fails before any step runs', async () => {
     const out = tempDir('hoist-errpush-');
     const home = tempDir('hoist-errhome-');
-    const r = await hoist(['build', failingContext(), '--push', '-t', `${locked.host}/app:1`, '--cache-dir', path.join(out, 'cache')], {
+    const r = await runCli(['build', failingContext(), '--push', '-t', `${locked.host}/app:1`, '--cache-dir', path.join(out, 'cache')], {
       env: { HOME: home, DOCKER_CONFIG: path.join(home, '.docker'), REGISTRY_AUTH_FILE: path.join(home, 'auth.json') },
     });
     expect(r.stderr).toContain(`push to ${locked.host}/app`);
@@ -153,7 +127,7 @@ describe('registry problems are found before the build and name the Dockerfile l
     const ctx = tempDir('hoist-errfrom-');
     writeFileSync(path.join(ctx, 'Dockerfile'), `FROM scratch AS builder\nFROM ${plain.host}/no/such:1\nCOPY --from=builder / /\n`);
     const out = tempDir('hoist-errfromout-');
-    const r = await hoist(['build', ctx, '--output', `type=oci,dest=${path.join(out, 'i.tar')}`, '--cache-dir', path.join(out, 'cache')]);
+    const r = await runCli(['build', ctx, '--output', `type=oci,dest=${path.join(out, 'i.tar')}`, '--cache-dir', path.join(out, 'cache')]);
     expect(r.stderr).toContain(`error: ${path.join(ctx, 'Dockerfile')}:2: `);
     expect(r.stderr).toMatch(/(MANIFEST_UNKNOWN|NAME_UNKNOWN)/);
     expect(r.stderr).toContain('HTTP 404');

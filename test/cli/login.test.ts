@@ -1,34 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/build.js';
-import { buildCli, REPO_ROOT, type CliResult } from '../helpers/cli.js';
+import { buildCli, runCli } from '../helpers/cli.js';
 import { freePort, startRegistry, type RunningRegistry } from '../helpers/registry/index.js';
-
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
-
-/**
- * The built CLI, run without blocking this process: the token server answers
- * from this process's event loop, which spawnSync would stop. Killed after
- * two minutes, so a hang fails the test instead of the run.
- */
-function hoist(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...opts.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
-}
 
 function home(): { env: Record<string, string>; config: string } {
   const dir = tempDir('hoist-home-');
@@ -47,7 +22,7 @@ describe('hoist login checks the credentials before storing them', () => {
   });
 
   const login = (reg: RunningRegistry, password: string, env: Record<string, string>) =>
-    hoist(['login', reg.host, '-u', reg.username as string, '--password-stdin', ...(reg.caCertFile ? ['--registry-ca', reg.caCertFile] : [])], {
+    runCli(['login', reg.host, '-u', reg.username as string, '--password-stdin', ...(reg.caCertFile ? ['--registry-ca', reg.caCertFile] : [])], {
       input: `${password}\n`,
       env,
     });
@@ -73,7 +48,7 @@ describe('hoist login checks the credentials before storing them', () => {
       expect(r.status).toBe(0);
       const config = JSON.parse(readFileSync(h.config, 'utf8'));
       expect(config.auths[reg().host].auth).toBe(Buffer.from(`${reg().username}:${reg().password}`).toString('base64'));
-      expect((await hoist(['logout', reg().host], { env: h.env })).status).toBe(0);
+      expect((await runCli(['logout', reg().host], { env: h.env })).status).toBe(0);
       expect(JSON.parse(readFileSync(h.config, 'utf8')).auths[reg().host]).toBeUndefined();
     });
   }
@@ -82,7 +57,7 @@ describe('hoist login checks the credentials before storing them', () => {
     const h = home();
     const host = `127.0.0.1:${await freePort()}`;
     const started = Date.now();
-    const r = await hoist(['login', host, '-u', 'me', '--password-stdin'], { input: 's3cret\n', env: h.env });
+    const r = await runCli(['login', host, '-u', 'me', '--password-stdin'], { input: 's3cret\n', env: h.env });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`cannot reach ${host}`);
     expect(r.stderr).not.toContain('Login Succeeded');

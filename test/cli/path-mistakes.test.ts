@@ -4,31 +4,11 @@
  * layout and for the cache directory (issue 11). test/cli/errors.test.ts
  * covers the build's checks before it runs; this table covers the rest.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/build.js';
-import { buildCli, hoist as hoistSync, REPO_ROOT, type CliResult } from '../helpers/cli.js';
-
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
-
-/** The CLI, killed after two minutes so that a hang (a spinning mkdir) fails the test. */
-function hoist(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+import { buildCli, hoist, runCli } from '../helpers/cli.js';
 
 describe('path mistakes: exit 1 with the path and a hint', () => {
   let out: string;
@@ -39,7 +19,7 @@ describe('path mistakes: exit 1 with the path and a hint', () => {
     out = tempDir('hoist-pathmistakes-');
     archive = path.join(out, 'hello.tar');
     cache = ['--cache-dir', path.join(out, 'cache')];
-    const r = hoistSync(['build', 'testdata/examples/hello', '--output', `type=oci,dest=${archive}`, ...cache]);
+    const r = hoist(['build', 'testdata/examples/hello', '--output', `type=oci,dest=${archive}`, ...cache]);
     expect(r.status).toBe(0);
     writeFileSync(path.join(out, 'file'), 'x');
     mkdirSync(path.join(out, 'dir'));
@@ -83,7 +63,7 @@ describe('path mistakes: exit 1 with the path and a hint', () => {
   ])('%s', async (_name, make) => {
     const { args, env, message } = make();
     const explicitCache = args.includes('--cache-dir') || env !== undefined;
-    const r = await hoist([...args, ...(explicitCache ? [] : cache)], env);
+    const r = await runCli([...args, ...(explicitCache ? [] : cache)], { env });
     expect(r.stderr).not.toContain('internal error');
     expect(r.stderr).toContain(message);
     expect(r.stderr).toMatch(/\nhint: /);

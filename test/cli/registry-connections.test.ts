@@ -1,33 +1,18 @@
 /** What a user sees when a registry hangs, misbehaves, or a reference carries a password (issue 11). */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { buildCli } from '../helpers/cli.js';
+import { buildCli, runCli, type CliRun } from '../helpers/cli.js';
 import { listenOnLoopback } from '../helpers/net.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/hoist.cjs', import.meta.url));
 const cache = mkdtempSync(path.join(tmpdir(), 'hoist-conn-cli-'));
 
-/** The built CLI, run asynchronously (the servers live in this process), killed after two minutes so that a hang fails the test. */
-function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args, '--cache-dir', cache], { env: { ...process.env, HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+/** The built CLI with this file's cache and no proxy from the environment. */
+function run(args: string[]): Promise<CliRun> {
+  return runCli([...args, '--cache-dir', cache], { env: { HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '' } });
 }
 
 const closers: Array<() => void> = [];

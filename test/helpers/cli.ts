@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,4 +47,47 @@ export function hoist(args: string[], opts: { input?: string; env?: Record<strin
     env: { ...process.env, ...opts.env },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface CliRun extends CliResult {
+  /** Wall-clock milliseconds from spawn to exit. */
+  ms: number;
+}
+
+export interface CliRunOptions {
+  /** Written to stdin, which is then closed (at once when there is no input). */
+  input?: string;
+  env?: Record<string, string>;
+  /** The working directory; the repository root unless given. */
+  cwd?: string;
+  /** Run as this user id, with the same group id (the test must run as root). */
+  uid?: number;
+}
+
+/**
+ * The built CLI, run without blocking this process: servers a test starts
+ * answer from its event loop, which spawnSync would stop. Killed after two
+ * minutes (status null), so a hang fails the test instead of the run.
+ */
+export function runCli(args: string[], opts: CliRunOptions = {}): Promise<CliRun> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd ?? REPO_ROOT,
+      env: { ...process.env, ...opts.env },
+      ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid }),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, ms: Date.now() - started });
+    });
+    // A CLI that exits without reading its input is judged by its status and output, not by the broken pipe.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
 }

@@ -4,7 +4,7 @@ import { build } from '../../../src/builder/executor/build.js';
 import { BlobStore, parseReference } from '../../../src/oci/index.js';
 import { RegistryClient, RegistrySink, RegistrySource } from '../../../registry/index.js';
 import { anonymousKeychain } from '../../../registry/keychain/index.js';
-import { makeContext, tempDir } from '../../helpers/build.js';
+import { buildOptions, makeContext, tempDir } from '../../helpers/build.js';
 import { flatten, readOciLayout } from '../../helpers/oci-reader.js';
 import { AMD64 } from '../../helpers/plan.js';
 import { startRegistry, type RunningRegistry } from '../../helpers/registry/index.js';
@@ -23,19 +23,14 @@ describe('FROM and COPY --from a registry image; --push', () => {
 
   async function hoistBuild(dockerfile: string, tags: string[], push = false) {
     const out = path.join(tempDir('hoist-regbuild-'), 'layout');
-    const result = await build({
-      contextDir: ctx,
-      dockerfileText: dockerfile,
-      dockerfile: path.join(ctx, 'Dockerfile'),
-      buildArgs: new Map(),
-      buildPlatform: AMD64,
-      targetPlatform: AMD64,
-      store,
-      images: new RegistrySource(client, { store, defaultPlatform: AMD64 }),
-      push: push ? new RegistrySink(client) : undefined,
-      outputs: [{ type: 'oci-layout', dest: out }],
-      tags,
-    });
+    const result = await build(
+      buildOptions(ctx, dockerfile, store, {
+        images: new RegistrySource(client, { store, defaultPlatform: AMD64 }),
+        push: push ? new RegistrySink(client) : undefined,
+        outputs: [{ type: 'oci-layout', dest: out }],
+        tags,
+      }),
+    );
     const image = await readOciLayout(out);
     return { result, image, files: flatten(image.layers) };
   }

@@ -11,7 +11,7 @@ import { storedBasesSource } from '../../../src/images/stored-bases.js';
 import { BlobStore, type Reference } from '../../../src/oci/index.js';
 import { RegistryClient, RegistrySink, RegistrySource } from '../../../registry/index.js';
 import { anonymousKeychain } from '../../../registry/keychain/index.js';
-import { makeContext, tempDir } from '../../helpers/build.js';
+import { buildOptions, makeContext, tempDir } from '../../helpers/build.js';
 import { flatten, readOciLayout } from '../../helpers/oci-reader.js';
 import { AMD64 } from '../../helpers/plan.js';
 import { startFaultProxy, startRegistry, type FaultProxy, type RunningRegistry } from '../../helpers/registry/index.js';
@@ -30,20 +30,15 @@ describe('build cache: base images', () => {
       store,
       headDigest: async (ref: Reference) => (await client.headManifest(ref))?.digest,
     });
-    const result = await build({
-      contextDir: ctx,
-      dockerfileText: dockerfile,
-      dockerfile: path.join(ctx, 'Dockerfile'),
-      buildArgs: new Map(),
-      buildPlatform: AMD64,
-      targetPlatform: AMD64,
-      store,
-      images,
-      push: opts.push === undefined ? undefined : new RegistrySink(client),
-      outputs: [{ type: 'oci-layout', dest: out }],
-      tags: [opts.push ?? 'app:1'],
-      cache: await localStepCache(store),
-    });
+    const result = await build(
+      buildOptions(ctx, dockerfile, store, {
+        images,
+        push: opts.push === undefined ? undefined : new RegistrySink(client),
+        outputs: [{ type: 'oci-layout', dest: out }],
+        tags: [opts.push ?? 'app:1'],
+        cache: await localStepCache(store),
+      }),
+    );
     const image = await readOciLayout(out);
     const cached = result.report.steps.filter((s) => !s.instruction.startsWith('FROM')).map((s) => s.cached === true);
     return { result, files: flatten(image.layers), cached };

@@ -6,26 +6,21 @@
  * fakeroot records what chown sets). coreutils' chown is recorded; a static
  * busybox chown, called by its path or through a link found in PATH, would
  * reach nobody's record (proot fakes its success), so the step is refused
- * before it runs with the path named. build() is bundled with esbuild so
- * that a plain `node` run as nobody can load it.
+ * before it runs with the path named.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, realpath, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { chmod, copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeRootfs } from '../../../snapshot/rootfs/index.js';
 import { debianMinbaseImage } from '../../helpers/debian-image.js';
-import { readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
+import type { ReadImage, TarMember } from '../../helpers/oci-reader.js';
 import { ensureDebianPackages } from '../../helpers/packages.js';
+import { UnprivilegedBuilder, type UnprivilegedOutcome } from '../../helpers/unprivileged-build.js';
 
-const REPO = path.resolve(import.meta.dirname, '../../..');
 const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
 
-let work: string;
-let driver: string;
+let builder: UnprivilegedBuilder;
 let context: string;
 let baseLayout: string;
 
@@ -33,74 +28,25 @@ beforeAll(async () => {
   if (!asRoot) return;
   await ensureDebianPackages(['proot', 'fakeroot', 'busybox-static']);
   const debian = await debianMinbaseImage();
-  const runRoot = tmpdir();
-  await chmod(runRoot, 0o711);
-  work = await mkdtemp(path.join(runRoot, 'hoist-owners-static-'));
-  await chmod(work, 0o755);
+  builder = await UnprivilegedBuilder.create('hoist-owners-static-');
   // The cached layout is under root's home: a copy nobody can read.
-  baseLayout = path.join(work, 'debian');
+  baseLayout = path.join(builder.work, 'debian');
   execFileSync('cp', ['-a', debian.layout, baseLayout]);
-  const entry = path.join(work, 'driver-src.ts');
-  await writeFile(
-    entry,
-    `import { build } from ${JSON.stringify(path.join(REPO, 'src/builder/executor/build.ts'))};
-import { BlobStore, OciLayout } from ${JSON.stringify(path.join(REPO, 'src/oci/index.ts'))};
-const [contextDir, dockerfileText, out, store, base] = process.argv.slice(2);
-const layout = new OciLayout(base);
-try {
-  await build({
-    contextDir, dockerfileText, dockerfile: contextDir + '/Dockerfile', buildArgs: new Map(),
-    buildPlatform: { os: 'linux', architecture: 'amd64' }, targetPlatform: { os: 'linux', architecture: 'amd64' },
-    store: new BlobStore(store), outputs: [{ type: 'oci-layout', dest: out }], tags: ['owners:static'], epoch: 0,
-    images: { image: (_ref, platform) => layout.image(undefined, platform) },
-    isolation: 'proot', toolPath: process.env.PATH,
-  });
-  console.log(JSON.stringify({ ok: true }));
-} catch (err) {
-  console.log(JSON.stringify({ ok: false, code: err.code, message: err.message, hint: err.hint }));
-}
-`,
-  );
-  driver = path.join(work, 'driver.mjs');
-  await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: driver, logLevel: 'silent', packages: 'external' });
-  await symlink(await realpath(path.join(REPO, 'node_modules')), path.join(work, 'node_modules'));
-  context = path.join(work, 'context');
+  context = path.join(builder.work, 'context');
   await mkdir(context);
   await copyFile('/bin/busybox', path.join(context, 'busybox'));
   await chmod(path.join(context, 'busybox'), 0o755);
-  execFileSync('chmod', ['-R', 'a+rX', work]);
+  execFileSync('chmod', ['-R', 'a+rX', builder.work]);
 }, 30 * 60_000);
 
 afterAll(async () => {
-  if (work !== undefined) await removeRootfs(work);
+  if (builder !== undefined) await builder.dispose();
 });
 
-interface Outcome {
-  ok: boolean;
-  code?: string;
-  message?: string;
-  hint?: string;
-  image?: ReadImage;
-}
-
 /** Build `FROM debian`, busybox-static's busybox in /bin, then `lines`, as nobody under proot. */
-async function buildAsNobody(lines: string[]): Promise<Outcome> {
-  const dir = await mkdtemp(path.join(work, 'build-'));
-  await mkdir(path.join(dir, 'tmp'));
-  await mkdir(path.join(dir, 'store'));
-  execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, dir]);
+function buildAsNobody(lines: string[]): Promise<UnprivilegedOutcome> {
   const dockerfile = ['FROM debian', 'COPY busybox /bin/busybox', ...lines].join('\n');
-  const out = path.join(dir, 'layout');
-  const r = spawnSync(
-    'setpriv',
-    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', `TMPDIR=${path.join(dir, 'tmp')}`, process.execPath, driver, context, dockerfile, out, path.join(dir, 'store'), baseLayout],
-    { encoding: 'utf8', cwd: work, timeout: 20 * 60_000 },
-  );
-  if (r.stdout.trim() === '') throw new Error(`the driver printed nothing: ${r.stderr}`);
-  const outcome = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Outcome;
-  if (outcome.ok) outcome.image = await readOciLayout(out);
-  await removeRootfs(dir);
-  return outcome;
+  return builder.buildAs(NOBODY, { contextDir: context, dockerfile, isolation: 'proot', tag: 'owners:static', baseLayout });
 }
 
 function owners(layer: TarMember[] | undefined, names: string[]): string[] {

@@ -5,28 +5,23 @@
  * the layers are read back as root. Base files keep their owners, a USER's
  * files get its ids whatever uid hoist runs as, `chown` in a glibc image is
  * recorded through fakeroot, and where nothing can record it the build fails
- * instead of writing wrong owners. build() is bundled with esbuild so that a
- * plain `node` run as those users can load it.
+ * instead of writing wrong owners.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeRootfs } from '../../../snapshot/rootfs/index.js';
 import { whyNotLoadable } from '../../../src/run/index.js';
 import { APP_GID, APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
-import { readOciLayout, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
+import type { ReadImage, TarMember } from '../../helpers/oci-reader.js';
 import { ensureDebianPackages } from '../../helpers/packages.js';
+import { UnprivilegedBuilder, type UnprivilegedOutcome } from '../../helpers/unprivileged-build.js';
 
-const REPO = path.resolve(import.meta.dirname, '../../..');
 const NOBODY = 65534;
 const RANGED = 'hoist-rootless';
 const asRoot = process.getuid?.() === 0;
 
-let work: string;
-let driver: string;
+let builder: UnprivilegedBuilder;
 let busyboxCtx: string;
 let glibcCtx: string;
 
@@ -52,7 +47,7 @@ async function makeGlibcRootfs(root: string): Promise<void> {
 
 /** A build context: the rootfs, and a file for COPY --chown to give a non-root owner in the base image. */
 async function makeContext(name: string, fill: (root: string) => Promise<void>): Promise<string> {
-  const ctx = path.join(work, name);
+  const ctx = path.join(builder.work, name);
   await fill(path.join(ctx, 'rootfs'));
   await writeFile(path.join(ctx, 'owned'), 'app file\n');
   execFileSync('chmod', ['-R', 'a+rX', ctx]);
@@ -62,68 +57,19 @@ async function makeContext(name: string, fill: (root: string) => Promise<void>):
 beforeAll(async () => {
   if (!asRoot) return;
   await ensureDebianPackages(['proot', 'fakeroot', 'busybox-static', 'uidmap']);
-  const runRoot = tmpdir();
-  await chmod(runRoot, 0o711);
-  work = await mkdtemp(path.join(runRoot, 'hoist-owners-'));
-  await chmod(work, 0o755);
-  const entry = path.join(work, 'driver-src.ts');
-  await writeFile(
-    entry,
-    `import { build } from ${JSON.stringify(path.join(REPO, 'src/builder/executor/build.ts'))};
-import { BlobStore } from ${JSON.stringify(path.join(REPO, 'src/oci/index.ts'))};
-const [contextDir, dockerfileText, out, store, isolation] = process.argv.slice(2);
-const warnings = [];
-try {
-  await build({
-    contextDir, dockerfileText, dockerfile: contextDir + '/Dockerfile', buildArgs: new Map(),
-    buildPlatform: { os: 'linux', architecture: 'amd64' }, targetPlatform: { os: 'linux', architecture: 'amd64' },
-    store: new BlobStore(store), outputs: [{ type: 'oci-layout', dest: out }], tags: ['owners:test'], epoch: 0,
-    isolation, toolPath: process.env.PATH,
-    onEvent: (e) => { if (e.type === 'warning' || e.type === 'note') warnings.push(e.message); },
-  });
-  console.log(JSON.stringify({ ok: true, warnings }));
-} catch (err) {
-  console.log(JSON.stringify({ ok: false, code: err.code, message: err.message, hint: err.hint, warnings }));
-}
-`,
-  );
-  driver = path.join(work, 'driver.mjs');
-  await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: driver, logLevel: 'silent', packages: 'external' });
-  await symlink(await realpath(path.join(REPO, 'node_modules')), path.join(work, 'node_modules'));
+  builder = await UnprivilegedBuilder.create('hoist-owners-');
   busyboxCtx = await makeContext('busybox', makeBusyboxRootfs);
   glibcCtx = await makeContext('glibc', makeGlibcRootfs);
 }, 15 * 60_000);
 
 afterAll(async () => {
-  if (work !== undefined) await removeRootfs(work);
+  if (builder !== undefined) await builder.dispose();
 });
 
-interface Outcome {
-  ok: boolean;
-  code?: string;
-  message?: string;
-  hint?: string;
-  warnings: string[];
-  image?: ReadImage;
-}
-
 /** Build `lines` on top of the context's rootfs as `user`, and read the image back (as root). */
-async function buildAs(user: string | number, ctx: string, lines: string[], isolation: string): Promise<Outcome> {
-  const dir = await mkdtemp(path.join(work, 'build-'));
-  await mkdir(path.join(dir, 'tmp'));
-  await mkdir(path.join(dir, 'store'));
-  execFileSync('chown', ['-R', `${user}:${user}`, dir]);
+function buildAs(user: string | number, ctx: string, lines: string[], isolation: string): Promise<UnprivilegedOutcome> {
   const dockerfile = ['FROM scratch AS base', 'COPY rootfs /', `COPY --chown=${APP_UID}:${APP_GID} owned /home/app/owned`, 'FROM base', ...lines].join('\n');
-  const out = path.join(dir, 'layout');
-  const r = spawnSync(
-    'setpriv',
-    [`--reuid=${user}`, `--regid=${user}`, '--clear-groups', 'env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', `TMPDIR=${path.join(dir, 'tmp')}`, process.execPath, driver, ctx, dockerfile, out, path.join(dir, 'store'), isolation],
-    { encoding: 'utf8', cwd: work, timeout: 10 * 60_000 },
-  );
-  if (r.stdout.trim() === '') throw new Error(`the driver printed nothing: ${r.stderr}`);
-  const outcome = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as Outcome;
-  if (outcome.ok) outcome.image = await readOciLayout(out);
-  return outcome;
+  return builder.buildAs(user, { contextDir: ctx, dockerfile, isolation, tag: 'owners:test' });
 }
 
 /**
@@ -153,7 +99,7 @@ describe.runIf(asRoot)('whether the host\'s libfakeroot loads in an image', () =
   it('needs a glibc for the same machine with every symbol version the library asks for, found through symlinks inside the rootfs', async () => {
     const library = execFileSync('sh', ['-c', 'ls /usr/lib/*/libfakeroot/libfakeroot-sysv.so | head -1'], { encoding: 'utf8' }).trim();
     const head = (await readFile(library)).subarray(0, 64);
-    const root = await mkdtemp(path.join(work, 'libc-'));
+    const root = await mkdtemp(path.join(builder.work, 'libc-'));
     expect(await whyNotLoadable(library, root)).toMatch(/no glibc for this machine/);
 
     // An old glibc: the right machine, but only GLIBC_2.2.5.

@@ -1,5 +1,10 @@
-/** Certificates for TLS unit tests, made with node-forge. */
+/** Certificates for TLS unit tests, made with node-forge, and an HTTPS registry that serves one. */
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import forge from 'node-forge';
 
 export interface Pem {
@@ -29,4 +34,38 @@ export function makeSelfSigned(): Pem {
   ]);
   cert.sign(key, forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem: privateKey };
+}
+
+export interface TlsRegistry {
+  /** A scratch directory, removed by close(); `ca.pem` in it is the server's certificate. */
+  dir: string;
+  pem: Pem;
+  /** `127.0.0.1:PORT` */
+  host: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A registry over HTTPS with a self-signed certificate: the ping answers `{}`
+ * and every other request lists the tags of `app` as `["secure"]`.
+ */
+export async function startTlsRegistry(dirPrefix: string): Promise<TlsRegistry> {
+  const dir = await mkdtemp(join(tmpdir(), dirPrefix));
+  const pem = makeSelfSigned();
+  await writeFile(join(dir, 'ca.pem'), pem.certPem);
+  const server = createServer({ cert: pem.certPem, key: pem.keyPem }, (req, res) => {
+    if (req.url === '/v2/') return void res.writeHead(200).end('{}');
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"name":"app","tags":["secure"]}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    dir,
+    pem,
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
