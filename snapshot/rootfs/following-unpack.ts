@@ -50,7 +50,7 @@ export class FollowingUnpack {
 
   private onWorker(dir: string, tar: GrowingTar, signal: AbortSignal | undefined): Promise<ApplySummary> {
     signal?.throwIfAborted();
-    const worker = (this.worker ??= new Worker(this.script as string));
+    const worker = (this.worker ??= new Worker(this.script as string, { resourceLimits: { maxYoungGenerationSizeMb: 4 } }));
     worker.unref();
     return new Promise<ApplySummary>((resolve, reject) => {
       const done = (): void => {
