@@ -140,7 +140,10 @@ export class StageRootfs {
    * is still being written (`tar`), after the layers applied before it.
    */
   async applyGrowing(tar: GrowingTar): Promise<void> {
-    const reclaimed = await this.release.runner?.reclaimOwners?.(this.dir);
+    const reclaimed = await Promise.resolve(this.release.runner?.reclaimOwners?.(this.dir)).catch((err: unknown) => {
+      tar.done();
+      throw err;
+    });
     for (const [p, owner] of reclaimed ?? []) this.owners.set(p, owner);
     const following = (this.release.following ??= new FollowingUnpack());
     this.recordOwners(await following.apply(this.dir, tar, this.signal));
