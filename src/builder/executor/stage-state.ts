@@ -132,28 +132,27 @@ export class StageState {
 
   /** A new layer goes to the rootfs being unpacked ahead too, after what it has; false when there is none. */
   applyAhead(layer: Layer): boolean {
-    if (this.pendingRootfs === undefined) return false;
-    this.pendingRootfs = this.pendingRootfs.then(async (rootfs) => {
-      await rootfs.applyLayer(layer);
-      return rootfs;
-    });
-    this.pendingRootfs.catch(() => undefined);
-    return true;
+    return this.afterAhead((rootfs) => rootfs.applyLayer(layer));
   }
 
   /** A new layer whose tar is being written goes to the rootfs being unpacked ahead, as it is written; false when there is none. */
   applyAheadGrowing(tar: GrowingTar): boolean {
-    if (this.pendingRootfs === undefined) {
-      tar.done();
-      return false;
-    }
+    // Whatever keeps the apply from starting, the tar's spool is let go.
+    if (this.afterAhead((rootfs) => rootfs.applyGrowing(tar), tar.done)) return true;
+    tar.done();
+    return false;
+  }
+
+  /** `apply` to the rootfs being unpacked ahead once what came before is applied (`skipped` if that failed); false when there is none. */
+  private afterAhead(apply: (rootfs: StageRootfs) => Promise<void>, skipped?: () => void): boolean {
+    if (this.pendingRootfs === undefined) return false;
     this.pendingRootfs = this.pendingRootfs.then(
       async (rootfs) => {
-        await rootfs.applyGrowing(tar);
+        await apply(rootfs);
         return rootfs;
       },
       (err: unknown) => {
-        tar.done();
+        skipped?.();
         throw err;
       },
     );
