@@ -55,6 +55,8 @@ export interface StepCacheStore {
   layerOf?(layer: CachedLayer): Layer | undefined;
   /** Wait for what `put` left running (a registry upload); before the image is written, so its push can mount what the cache holds. */
   flush?(): Promise<void>;
+  /** A cache registry stands behind the store (`--cache-repo`, `--cache-from`, `--cache-to`): a push mounts its layers from there. */
+  readonly hasRegistry?: boolean;
   /**
    * After a try of the build failed: whether a hit restored in it proved
    * unusable when its layer was read (the registry lost the blob, or it is

@@ -186,6 +186,10 @@ export class TieredStepCache implements StepCacheStore {
     return had;
   }
 
+  get hasRegistry(): boolean {
+    return this.opts.from !== undefined || this.opts.to !== undefined;
+  }
+
   async flush(): Promise<void> {
     await Promise.all(this.uploads.splice(0));
   }

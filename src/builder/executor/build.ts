@@ -370,7 +370,7 @@ class Builder {
    */
   private uploadAhead(layer: Layer): void {
     const { push, cache, tags, signal } = this.opts;
-    if (push?.sendAhead === undefined || cache?.store.flush !== undefined || tags.length === 0) return;
+    if (push?.sendAhead === undefined || cache?.store.hasRegistry === true || tags.length === 0) return;
     const refs = parseTags(tags);
     void Promise.all([layer.digest(), layer.size()])
       .then(([digest, size]) => push.sendAhead?.(refs, { mediaType: layer.mediaType(), digest, size }, () => layer.compressed(), signal))

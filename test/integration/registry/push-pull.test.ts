@@ -15,6 +15,12 @@ import { anonymousKeychain } from '../../../registry/keychain/index.js';
 import { BlobStore, MediaType, parseReference, type Digest } from '../../../src/oci/index.js';
 import { pushTestImage, startFaultProxy, startRegistry, type FaultProxy, type RunningRegistry } from '../../helpers/registry/index.js';
 import { makeImage, readAll } from './images.js';
+import { build } from '../../../src/builder/executor/build.js';
+import { localStepCache } from '../../../src/builder/executor/local-cache.js';
+import { RegistryStepStore } from '../../../src/builder/cache/registry-store.js';
+import type { StepCacheSettings } from '../../../src/builder/executor/local-cache.js';
+import type { Reference } from '../../../src/oci/index.js';
+import { buildOptions, makeContext } from '../../helpers/build.js';
 
 let reg: RunningRegistry;
 let dir: string;
@@ -122,6 +128,43 @@ describe('layers sent ahead of the push (sendAhead)', () => {
     expect(await sink.write(img, [ref])).toBe(await img.digest());
     const pulled = await new RegistrySource(client(), { store: new BlobStore(join(dir, 'store-ahead-failed')) }).image(ref);
     expect((await readAll(await (await pulled.layers())[0]!.compressed())).equals(first.gz)).toBe(true);
+  });
+});
+
+describe('a build that pushes sends its image\'s layers ahead', () => {
+  /** A build of a two-stage Dockerfile pushed to `tag`, with the local cache (and `registry` behind it); the digests sendAhead was given. */
+  async function pushedBuild(tag: string, registry?: StepCacheSettings['registry']): Promise<{ built: string; pulled: string; sentAhead: string[]; layers: string[] }> {
+    const ctx = makeContext({ 'a.txt': 'a'.repeat(5000), 'b.txt': 'b'.repeat(7000), 'other.txt': 'not in the image' });
+    const store = new BlobStore(join(dir, `store-${tag}`));
+    const sink = new RegistrySink(client());
+    const sentAhead: string[] = [];
+    const spy = {
+      write: (img: Parameters<RegistrySink['write']>[0], refs: readonly Reference[]) => sink.write(img, refs),
+      sendAhead: (...args: Parameters<RegistrySink['sendAhead']>) => {
+        sentAhead.push(args[1].digest);
+        sink.sendAhead(...args);
+      },
+    };
+    const ref = `${reg.host}/hoist/ahead-build:${tag}`;
+    const df = ['FROM scratch AS other', 'COPY other.txt /', 'FROM scratch', 'COPY a.txt /a.txt', 'COPY b.txt /b.txt', 'COPY --from=other /other.txt /o.txt'].join('\n');
+    const result = await build(buildOptions(ctx, df, store, { push: spy, tags: [ref], epoch: 0, cache: await localStepCache(store, registry ? { registry } : {}) }));
+    const pulled = await new RegistrySource(client(), { store: new BlobStore(join(dir, `pulled-${tag}`)) }).image(parseReference(ref));
+    return { built: result.digest, pulled: await pulled.digest(), sentAhead, layers: await Promise.all((await pulled.layers()).map((l) => l.digest())) };
+  }
+
+  test('with the local cache: each layer of the image once, none of another stage, and the pushed image is whole', async () => {
+    const { built, pulled, sentAhead, layers } = await pushedBuild('local');
+    expect(pulled).toBe(built);
+    expect(layers).toHaveLength(3);
+    expect([...sentAhead].sort()).toEqual([...layers].sort());
+  });
+
+  test('not with a registry cache: the push mounts the layers from the cache repository', async () => {
+    const repo = new RegistryStepStore(client(), parseReference(`${reg.host}/hoist/ahead-cache`));
+    const { built, pulled, sentAhead, layers } = await pushedBuild('cached', { from: repo, to: repo, warn: () => {} });
+    expect(pulled).toBe(built);
+    expect(layers).toHaveLength(3);
+    expect(sentAhead).toEqual([]);
   });
 });
 
