@@ -14,6 +14,7 @@
 import { chmod, lchown, lstat, mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError } from '../../src/fs-errors.js';
+import { openOverlayWorkDir } from '../../src/overlay-workdir.js';
 import type { LayerEntry } from '../layer-entry.js';
 import { removeRootfs } from '../rootfs/index.js';
 import type { OverlayDirs, StepChangeOptions, StepSnapshotter } from '../step-snapshotter.js';
@@ -77,8 +78,7 @@ export class OverlaySnapshotter implements StepSnapshotter {
     const dir = this.step;
     if (dir === undefined) return;
     this.step = undefined;
-    // overlayfs leaves work/work mode 000 after the unmount.
-    await chmod(path.join(dir, 'work/work'), 0o700).catch(() => undefined);
+    await openOverlayWorkDir(path.join(dir, 'work'));
     // In process: what is left is small (whiteouts, emptied directories); removeRootfs (which spawns rm) where that is refused.
     await rm(dir, { recursive: true, force: true }).catch(() => removeRootfs(dir));
   }

@@ -19,7 +19,14 @@ import { HoistError } from '../errors.js';
 export type MountOp =
   /** A tmpfs with these mount options (/dev's: nosuid,mode=755). */
   | { op: 'tmpfs'; target: string; options: string }
-  /** An overlay mounted on `target`; must come before every other op, which then land on it. */
+  /**
+   * An overlay mounted on `target`; must come before every other op, which then
+   * land on it. `volatile` (Linux 5.10+) is added where the kernel takes it:
+   * without it the overlay's unmount (the namespace's end) syncs the whole
+   * filesystem of the upper dir, and every fsync of the step (dpkg makes one
+   * per file) reaches the disk, for files that are scratch until hoist has
+   * read them into a layer. buildah mounts its build containers so too.
+   */
   | { op: 'overlay'; options: string; target: string }
   /** `cp -a SOURCE/. TARGET/`: a prepared tree (the /dev skeleton) copied into a tmpfs made by an earlier op. */
   | { op: 'populate'; source: string; target: string }
@@ -42,7 +49,7 @@ m=$1; shift
 fail() { echo "hoist: $*" >&2; exit 125; }
 while [ "$1" != -- ]; do
   case $1 in
-  overlay) "$m" -t overlay -o "$2" hoist-overlay "$3" || fail "cannot mount an overlay on $3"; shift 3 ;;
+  overlay) "$m" -t overlay -o "$2,volatile" hoist-overlay "$3" 2>/dev/null || "$m" -t overlay -o "$2" hoist-overlay "$3" || fail "cannot mount an overlay on $3"; shift 3 ;;
   tmpfs) "$m" -t tmpfs -o "$2" hoist-tmpfs "$3" || fail "cannot mount a tmpfs on $3"; shift 3 ;;
   populate) cp -a "$2/." "$3/" || fail "cannot fill $3 from $2"; shift 3 ;;
   fstab) "$m" -a -T "$2" || fail "cannot make the step's bind mounts (see mount's message above)"; shift 2 ;;

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError } from '../fs-errors.js';
+import { openOverlayWorkDir } from '../overlay-workdir.js';
 import { TOOL_PATH, type HostTools } from './host-tools.js';
 import type { IdRange } from './userns-runner.js';
 import type { RunnerKind } from './process-spec.js';
@@ -112,8 +113,9 @@ async function userNamespaceBlockers(proc: string): Promise<string[]> {
 }
 
 const PROC_SCRIPT = `"$1" -t proc proc "$2" 2>/dev/null && echo mount && exit 0; "$1" --rbind /proc "$2" && echo rbind`;
-const OVERLAY_SCRIPT = `cd "$2" && mkdir l u w m && "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,userxattr m`;
-const OVERLAY_ROOT_SCRIPT = `cd "$2" && mkdir l u w m && "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,index=off,metacopy=off,redirect_dir=off m`;
+// Volatile where the kernel has it, as the steps' overlays (namespace-setup.ts): else the probe's unmount syncs the whole filesystem while the build writes.
+const OVERLAY_SCRIPT = `cd "$2" && mkdir l u w m && { "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,userxattr,volatile m 2>/dev/null || "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,userxattr m; }`;
+const OVERLAY_ROOT_SCRIPT = `cd "$2" && mkdir l u w m && { "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,index=off,metacopy=off,redirect_dir=off,volatile m 2>/dev/null || "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,index=off,metacopy=off,redirect_dir=off m; }`;
 
 /** Probe what the runners can use here. Never throws: what fails is a Check that says why. */
 export async function probeHost(input: ProbeInput): Promise<HostProbe> {
@@ -175,7 +177,7 @@ async function probeInsideUserns(tools: ProbeInput['tools'], scratch: string): P
     runProbe(tools.unshare, [...nsSh, PROC_SCRIPT, 'probe', tools.mount ?? 'mount', scratch]),
     runProbe(tools.unshare, [...nsSh, OVERLAY_SCRIPT, 'probe', tools.mount ?? 'mount', ovl]),
   ]);
-  await chmod(path.join(ovl, 'w/work'), 0o700).catch(() => undefined);
+  await openOverlayWorkDir(path.join(ovl, 'w'));
   const how = p.output.split('\n').pop();
   const procInUserns: HostProbe['procInUserns'] =
     p.code === 0 && (how === 'mount' || how === 'rbind')
@@ -212,7 +214,7 @@ async function probeMountNamespace(input: ProbeInput, scratch: string): Promise<
   if (input.euid !== 0 || !mountNamespace.ok) return { mountNamespace };
   const ovl = await mkdtemp(path.join(scratch, 'overlay-root-'));
   const o = await runProbe(tools.unshare, ['--mount', '--propagation=private', '--', tools.sh ?? '/bin/sh', '-c', OVERLAY_ROOT_SCRIPT, 'probe', tools.mount ?? 'mount', ovl]);
-  await chmod(path.join(ovl, 'w/work'), 0o700).catch(() => undefined);
+  await openOverlayWorkDir(path.join(ovl, 'w'));
   return { mountNamespace, overlayAsRoot: o.code === 0 ? { ok: true, detail: 'overlay mounts in a mount namespace as root' } : { ok: false, detail: why(o) } };
 }
 
