@@ -146,6 +146,7 @@ export function registerBuild(program: Command, io: CliIo): void {
         const result = await watched(renderer, () => build({
           downloads: { dispatcher: urlDispatcher, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
           contextDir: context,
+          contextTransient: flags.contextTransient,
           dockerfile: fromStdin ? undefined : flags.file,
           dockerfileText: fromStdin ? readFileSync(0, 'utf8') : undefined,
           buildArgs,

@@ -34,6 +34,8 @@ export interface KanikoBuildExtras {
   sourceDateEpoch?: string | undefined;
   /** Where FROM images come from: the registry, through mirrors and with the pull TLS policy the flags ask for. */
   pullSource: (access: ImageAccess) => ImageSource;
+  /** The context was unpacked or cloned for this build, and goes after it. */
+  contextTransient: boolean;
 }
 
 type BuildResultLike = { image: Image } | undefined | void;
@@ -87,6 +89,7 @@ export function withKanikoFlags<F extends HoistBuildFlags & KanikoFlags & ImageF
         hostCaFiles: t.hostCaFiles,
         sourceDateEpoch: t.sourceDateEpoch,
         pullSource,
+        contextTransient: spec.kind !== 'dir',
       };
       const result = await run(opened.dir, flags);
       if (result) await writeKanikoFiles(result.image, t.destinations, t.files);

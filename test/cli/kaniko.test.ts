@@ -157,6 +157,10 @@ describe('hoist build with a Kaniko command line', () => {
     expect(r.status).toBe(0);
     expect(r.stderr).toBe(''); // --quiet: not even the note about --cache
     expect(readFileSync(path.join(out, 'digest'), 'utf8')).toBe(r.stdout.trim());
+    // The unpacked context is gone after the build: the cache keeps no digests of its files.
+    const digests = readFileSync(path.join(cache, 'context-digests.json'), 'utf8');
+    expect(digests).toMatch(/^hoist\.cache\.file-digests\/v2\n/);
+    expect(digests).not.toContain('hoist-context-');
   }, 120_000);
 
   it("--build-context NAME=docker-image://REF replaces the image NAME (buildx's flag)", async () => {

@@ -20,7 +20,7 @@
  * is looked up: JSON.parse of the whole file and its thousand objects was
  * a fair part of a no-op rebuild. The v1 file (JSON, no xattrs) is read.
  */
-import { createReadStream, lstatSync, readFileSync, type BigIntStats } from 'node:fs';
+import { createReadStream, lstatSync, readFileSync, realpathSync, type BigIntStats } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -81,9 +81,19 @@ export interface FileDigestCounts {
   hashed: number;
 }
 
+/** What `save` may drop: records under the build's context. */
+export interface SaveOptions {
+  /** The build's context directory (absolute). */
+  context?: string;
+  /** The context is removed after the build (an unpacked archive, a clone): none of its paths comes back. */
+  transientContext?: boolean;
+}
+
 export class FileDigests {
   readonly counts: FileDigestCounts = { reused: 0, hashed: 0 };
   private dirty = false;
+  /** Paths looked up in this build. */
+  private readonly seen = new Set<string>();
 
   private constructor(
     private readonly file: string | undefined,
@@ -138,6 +148,7 @@ export class FileDigests {
   }
 
   private record(absPath: string): StatRecord | undefined {
+    this.seen.add(absPath);
     const r = this.records.get(absPath);
     if (typeof r !== 'string') return r;
     const parsed = parseLine(r);
@@ -177,6 +188,7 @@ export class FileDigests {
    * never matches.
    */
   recordXattrs(absPath: string, walked: WalkedFile): void {
+    this.seen.add(absPath);
     this.records.set(absPath, statRecord(walked.stat, this.takenAt(walked), undefined, xattrsBase64(walked.xattrs)));
     this.dirty = true;
   }
@@ -218,14 +230,50 @@ export class FileDigests {
     return digest;
   }
 
-  /** Write the records back (through a temp file and a rename); records of paths gone since are kept too. */
-  async save(): Promise<void> {
+  /**
+   * Write the records back (through a temp file and a rename), when this
+   * build changed them. Records of the context's paths that are gone are
+   * dropped then: of a transient context all of them, else those not looked
+   * up in this build whose path no longer exists (a lstat each: there are
+   * few where the build hashed most of its context). Records of other
+   * contexts are kept as they are.
+   */
+  async save(opts: SaveOptions = {}): Promise<void> {
     if (this.file === undefined || !this.dirty) return;
+    // The walk names files under the context's real path.
+    if (opts.context !== undefined) this.dropGone(realPathOf(opts.context), opts.transientContext === true);
     const lines = [FORMAT, READER_PREFIX + this.reader];
     for (const [p, r] of this.records) lines.push(typeof r === 'string' ? r : formatLine(p, r));
     await mkdir(path.dirname(this.file), { recursive: true });
     await writeFileAtomic(this.file, Buffer.from(`${lines.join('\n')}\n`));
     this.dirty = false;
+  }
+
+  private dropGone(context: string, transient: boolean): void {
+    const prefix = context.endsWith('/') ? context : `${context}/`;
+    for (const p of [...this.records.keys()]) {
+      if (p !== context && !p.startsWith(prefix)) continue;
+      if (transient || (!this.seen.has(p) && !exists(p))) this.records.delete(p);
+    }
+  }
+}
+
+function realPathOf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+function exists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // Only what is certainly gone: an unreadable parent keeps its records.
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
   }
 }
 

@@ -39,6 +39,8 @@ import { StepCacheSession, type StepCacheOptions } from './step-cache.js';
 import { runStages } from './stage-scheduler.js';
 
 export interface BuildOptions extends FrontendOptions {
+  /** The context was unpacked or cloned for this build and goes after it: the digests of its files are not kept. */
+  contextTransient?: boolean | undefined;
   store: BlobStore;
   outputs: readonly OutputSpec[];
   tags: readonly string[];
@@ -527,7 +529,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
     }
     opts.signal?.throwIfAborted();
     const report = await writeReports(image, refs, { digestFile: opts.digestFile, metadataFile: opts.metadataFile }, [...steps.records].sort((a, b) => a.step - b.step));
-    await opts.cache?.digests.save();
+    await opts.cache?.digests.save({ context: opts.contextDir, transientContext: opts.contextTransient === true });
     return { image, digest, report, plan, warnings: plan.warnings };
   } finally {
     await (cleaning ?? builder.cleanup());

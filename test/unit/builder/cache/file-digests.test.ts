@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -224,4 +224,67 @@ describe('FileDigests: the xattrs the context walk gave a file', () => {
     expect(await second.digest(d)).toBe(sha('now a file'));
     expect(second.counts).toEqual({ reused: 0, hashed: 1 });
   });
+
+  describe('saved after a build of a context', () => {
+    /** Files under `root`, aged, each hashed by one FileDigests saved to `store`. */
+    async function hashedFiles(store: string, files: string[]): Promise<void> {
+      const digests = await FileDigests.load(store, later);
+      for (const f of files) {
+        await mkdir(path.dirname(f), { recursive: true });
+        await writeFile(f, f);
+        await aged(f);
+        await digests.digest(f);
+      }
+      await digests.save();
+    }
+
+    /** The paths the stored file has records for. */
+    function storedPaths(store: string): string[] {
+      return readFileSync(store, 'utf8').split('\n').slice(2).filter((l) => l !== '').map((l) => JSON.parse(l.slice(0, l.indexOf('\t'))) as string).sort();
+    }
+
+    it('drops the records of its files that are gone, keeps those not looked up that are there, and other contexts\' records', async () => {
+      const store = path.join(dir, 'cache', 'digests');
+      const ctx = path.join(dir, 'ctx');
+      const [kept, untouched, gone, goneDir, other] = [path.join(ctx, 'kept'), path.join(ctx, 'untouched'), path.join(ctx, 'gone'), path.join(ctx, 'd/inner'), path.join(dir, 'other-ctx/f')];
+      await hashedFiles(store, [kept, untouched, gone, goneDir, other]);
+      await rm(gone);
+      await rm(path.join(ctx, 'd'), { recursive: true });
+      await rm(path.dirname(other), { recursive: true });
+      const next = await FileDigests.load(store, later);
+      await writeFile(kept, 'changed');
+      await next.digest(kept);
+      await next.save({ context: ctx });
+      expect(storedPaths(store)).toEqual([kept, other, untouched].sort());
+    });
+
+    it('keeps nothing of a transient context (an unpacked archive, a clone), and what it has of others', async () => {
+      const store = path.join(dir, 'cache', 'digests');
+      const ctx = path.join(dir, 'clone');
+      const other = path.join(dir, 'other-ctx/f');
+      await hashedFiles(store, [other]);
+      const next = await FileDigests.load(store, later);
+      for (const f of [path.join(ctx, 'a'), path.join(ctx, 'sub/b')]) {
+        await mkdir(path.dirname(f), { recursive: true });
+        await writeFile(f, 'x');
+        await next.digest(f);
+      }
+      await next.save({ context: ctx, transientContext: true });
+      expect(storedPaths(store)).toEqual([other]);
+    });
+
+    it('finds the records under the context\'s real path when it is named through a symlink', async () => {
+      const store = path.join(dir, 'cache', 'digests');
+      const real = path.join(dir, 'real-ctx');
+      await hashedFiles(store, [path.join(real, 'gone'), path.join(real, 'stays')]);
+      await rm(path.join(real, 'gone'));
+      await symlink(real, path.join(dir, 'link-ctx'));
+      const next = await FileDigests.load(store, later);
+      await writeFile(path.join(real, 'new'), 'n');
+      await next.digest(path.join(real, 'new'));
+      await next.save({ context: path.join(dir, 'link-ctx') });
+      expect(storedPaths(store)).toEqual([path.join(real, 'new'), path.join(real, 'stays')]);
+    });
+  });
 });
+
