@@ -127,12 +127,7 @@ export class StageRootfs {
 
   /** A layer the stage added without running anything (COPY, ADD, WORKDIR after a RUN). */
   async applyLayer(layer: Layer): Promise<void> {
-    // Files a user namespace's subordinate ids own are beyond hoist's reach: taken back (and their owners recorded) first.
-    const reclaimed = await this.release.runner?.reclaimOwners?.(this.dir);
-    for (const [p, owner] of reclaimed ?? []) this.owners.set(p, owner);
-    const summary = await applyLayers(this.dir, [() => layer.uncompressed()], this.signal ? { signal: this.signal } : {});
-    this.recordOwners(summary);
-    this.snapshotter.rootfsChanged();
+    await this.applyWith(() => applyLayers(this.dir, [() => layer.uncompressed()], this.signal ? { signal: this.signal } : {}));
   }
 
   /**
@@ -140,13 +135,25 @@ export class StageRootfs {
    * is still being written (`tar`), after the layers applied before it.
    */
   async applyGrowing(tar: GrowingTar): Promise<void> {
-    const reclaimed = await Promise.resolve(this.release.runner?.reclaimOwners?.(this.dir)).catch((err: unknown) => {
-      tar.done();
-      throw err;
-    });
-    for (const [p, owner] of reclaimed ?? []) this.owners.set(p, owner);
     const following = (this.release.following ??= new FollowingUnpack());
-    this.recordOwners(await following.apply(this.dir, tar, this.signal));
+    await this.applyWith(() => following.apply(this.dir, tar, this.signal), tar.done);
+  }
+
+  /**
+   * `apply` a layer to the rootfs, once the files a user namespace's
+   * subordinate ids own are taken back (and their owners recorded): they are
+   * beyond hoist's reach until then. `notApplied` when that fails.
+   */
+  private async applyWith(apply: () => Promise<ApplySummary>, notApplied?: () => void): Promise<void> {
+    let reclaimed: Map<string, Owner> | undefined;
+    try {
+      reclaimed = await this.release.runner?.reclaimOwners?.(this.dir);
+    } catch (err) {
+      notApplied?.();
+      throw err;
+    }
+    for (const [p, owner] of reclaimed ?? []) this.owners.set(p, owner);
+    this.recordOwners(await apply());
     this.snapshotter.rootfsChanged();
   }
 

@@ -9,6 +9,8 @@ import { FollowingUnpack, type GrowingTar } from '../../../snapshot/rootfs/follo
 import { follow, WriteProgress } from '../../../snapshot/rootfs/write-progress.js';
 import { buildCliAsync, REPO_ROOT } from '../../helpers/cli.js';
 import { listTree } from '../../helpers/rootfs-listing.js';
+import { StageRootfs } from '../../../src/builder/run/stage-rootfs.js';
+import type { Runner } from '../../../src/run/index.js';
 
 /** The worker as the built CLI runs it (tsc's output): a worker thread cannot load the TypeScript sources. */
 const WORKER = path.join(REPO_ROOT, 'dist/snapshot/rootfs/unpack-worker.js');
@@ -160,6 +162,54 @@ describe.each([
       await released;
     } finally {
       await unpack.close();
+    }
+  });
+});
+
+describe('StageRootfs.applyGrowing', () => {
+  /** A runner whose ids own files of the rootfs (a user namespace with a subordinate range), as far as the rootfs is concerned. */
+  function runnerReclaiming(reclaim: () => Promise<Map<string, { uid: number; gid: number }>>): Runner {
+    return {
+      kind: 'userns',
+      releaseOwners: async () => {},
+      reclaimOwners: reclaim,
+      run: () => Promise.reject(new Error('not run here')),
+    };
+  }
+
+  async function rootfsWith(runner: Runner, name: string): Promise<{ rootfs: StageRootfs; cleanups: Array<() => Promise<void>> }> {
+    const cleanups: Array<() => Promise<void>> = [];
+    const parent = path.join(work, name);
+    await mkdir(parent);
+    const rootfs = await StageRootfs.create(parent, [], undefined, (c) => cleanups.push(c));
+    await rootfs.storeOwners(runner);
+    return { rootfs, cleanups };
+  }
+
+  it('takes the files back from the runner first and records their owners, then applies the layer as it is written', async () => {
+    const { rootfs, cleanups } = await rootfsWith(runnerReclaiming(async () => new Map([['/taken', { uid: 100000, gid: 100000 }]])), 'reclaimed');
+    try {
+      const { tar, released } = await growing('reclaimed.tar');
+      const applied = rootfs.applyGrowing(tar);
+      await writeInPieces(tar.file, await tarOf([{ name: 'new.txt', data: 'new' }]), tar.progress, 2);
+      await applied;
+      await released;
+      expect(await readFile(path.join(rootfs.dir, 'new.txt'), 'utf8')).toBe('new');
+      expect([...rootfs.recordedOwners()]).toEqual([['/taken', { uid: 100000, gid: 100000 }]]);
+    } finally {
+      for (const c of cleanups) await c();
+    }
+  });
+
+  it('lets go of the tar\'s spool when the runner cannot give the files back, and applies nothing', async () => {
+    const { rootfs, cleanups } = await rootfsWith(runnerReclaiming(() => Promise.reject(new Error('newuidmap failed'))), 'not-reclaimed');
+    try {
+      const { tar, released } = await growing('not-reclaimed.tar');
+      await expect(rootfs.applyGrowing(tar)).rejects.toThrow('newuidmap failed');
+      await released;
+      expect(await listTree(rootfs.dir).then((l) => l.filter((p) => !p.startsWith('/ ')))).toEqual([]);
+    } finally {
+      for (const c of cleanups) await c();
     }
   });
 });
