@@ -235,12 +235,13 @@ export class FileDigests {
    * build changed them. Records of the context's paths that are gone are
    * dropped then: of a transient context all of them, else those not looked
    * up in this build whose path no longer exists (a lstat each: there are
-   * few where the build hashed most of its context). Records of other
-   * contexts are kept as they are.
+   * few where the build hashed most of its context), and any kept under a
+   * relative path by an older hoist. Records of other contexts are kept as
+   * they are.
    */
   async save(opts: SaveOptions = {}): Promise<void> {
     if (this.file === undefined || !this.dirty) return;
-    // The walk names files under the context's real path.
+    // The context walk names files under the context's real path (source-fs.ts).
     if (opts.context !== undefined) this.dropGone(realPathOf(opts.context), opts.transientContext === true);
     const lines = [FORMAT, READER_PREFIX + this.reader];
     for (const [p, r] of this.records) lines.push(typeof r === 'string' ? r : formatLine(p, r));
@@ -252,8 +253,10 @@ export class FileDigests {
   private dropGone(context: string, transient: boolean): void {
     const prefix = context.endsWith('/') ? context : `${context}/`;
     for (const p of [...this.records.keys()]) {
-      if (p !== context && !p.startsWith(prefix)) continue;
-      if (transient || (!this.seen.has(p) && !exists(p))) this.records.delete(p);
+      // Relative to whatever directory a build ran in, before records were kept under the context's real path.
+      if (!path.isAbsolute(p)) this.records.delete(p);
+      else if (p !== context && !p.startsWith(prefix)) continue;
+      else if (transient || (!this.seen.has(p) && !exists(p))) this.records.delete(p);
     }
   }
 }

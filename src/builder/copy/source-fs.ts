@@ -206,8 +206,9 @@ export class ContextFs implements SourceFs {
     const st = entry.stat;
     // As fsutil's stat does for BuildKit's context transfer: the entry's own attributes, links included.
     if (st.kind !== 'file' && st.kind !== 'dir' && st.kind !== 'symlink') return { node: nodeFromContext(entry.absPath, st, undefined) };
-    // The root's path as given may be relative: its record is kept under its real path.
-    const absPath = rel === '' ? entry.absPath : this.absolutePath(rel);
+    // Records are kept under the walk's path, from the context's real path: the same file has one record whatever the
+    // context was called (`.`, a symlink), and a save finds the records of its context there (FileDigests.save).
+    const absPath = entry.absPath;
     let xattrs: Xattrs | undefined;
     if (this.xattrs.has(entry.absPath)) xattrs = this.xattrs.get(entry.absPath);
     else {

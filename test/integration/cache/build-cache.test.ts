@@ -4,7 +4,7 @@
  * nothing gives the same image (with SOURCE_DATE_EPOCH and without it).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, linkSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
@@ -171,6 +171,24 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     const d = await cachedBuild(dockerfile, ctx, cache);
     expect(d.steps.filter(([, cached]) => cached)).toHaveLength(3);
     expect(d.digest).toBe(first.digest);
+  });
+
+  it('the context digests file drops the record of a file gone from the context, named through a symlink, and keys all under its real path', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1', 'app/two': '2' });
+    const link = path.join(tempDir('hoist-cache-link-'), 'ctx');
+    symlinkSync(ctx, link);
+    const cache = tempDir('hoist-cache-');
+    await cachedBuild(dockerfile, link, cache);
+    const real = realpathSync(ctx);
+    expect(Object.keys(digestRecords(cache))).toEqual(expect.arrayContaining([path.join(real, 'app/one'), path.join(real, 'app/two')]));
+    rmSync(path.join(ctx, 'app/two'));
+    // A file hashed again: the records are written back.
+    writeFileSync(path.join(ctx, 'app/one'), 'changed');
+    await cachedBuild(dockerfile, link, cache);
+    const keys = Object.keys(digestRecords(cache));
+    expect(keys).toContain(path.join(real, 'app/one'));
+    expect(keys).not.toContain(path.join(real, 'app/two'));
+    expect(keys.filter((k) => k !== real && !k.startsWith(`${real}/`))).toEqual([]);
   });
 
   it('misses when only an extended attribute of a source changed (the copy keeps it)', async () => {

@@ -273,6 +273,17 @@ describe('FileDigests: the xattrs the context walk gave a file', () => {
       expect(storedPaths(store)).toEqual([other]);
     });
 
+    it('drops records under relative paths (made before records were kept under the context\'s real path)', async () => {
+      const store = path.join(dir, 'cache', 'digests');
+      const ctx = path.join(dir, 'ctx');
+      const kept = path.join(ctx, 'kept');
+      await hashedFiles(store, [kept]);
+      const next = await FileDigests.load(store, later);
+      await next.digest(path.relative(process.cwd(), kept));
+      await next.save({ context: ctx });
+      expect(storedPaths(store)).toEqual([kept]);
+    });
+
     it('finds the records under the context\'s real path when it is named through a symlink', async () => {
       const store = path.join(dir, 'cache', 'digests');
       const real = path.join(dir, 'real-ctx');

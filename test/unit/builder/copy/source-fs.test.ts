@@ -198,6 +198,24 @@ describe('ContextFs and recorded xattrs', () => {
     ]);
   });
 
+  it('asks and tells the records under the context\'s real path, whatever the context was called (a symlink, a relative path)', async () => {
+    const root = tempDir('hoist-srcfs-');
+    mkdirSync(path.join(root, 'd'));
+    writeFileSync(path.join(root, 'd/a'), 'a');
+    const link = path.join(tempDir('hoist-srcfs-link-'), 'ctx');
+    symlinkSync(root, link);
+    const real = realpathSync(root);
+    for (const named of [link, path.relative(process.cwd(), link)]) {
+      const known = records('', lstatSync(root, { bigint: true }), undefined);
+      const fs = new ContextFs(named, PatternMatcher.compile([]));
+      const found = await fs.lstatWalked('d/a', known);
+      await fs.lstatWalked('d', known);
+      expect(found?.file?.absPath).toBe(path.join(real, 'd/a'));
+      expect(known.asked).toEqual([path.join(real, 'd/a'), path.join(real, 'd')]);
+      expect([...known.told.keys()]).toEqual([path.join(real, 'd')]);
+    }
+  });
+
   it('the walk is dated before its first lstat, and its lstat is the file\'s, in nanoseconds', async () => {
     const root = tempDir('hoist-srcfs-');
     writeFileSync(path.join(root, 'f'), 'f');
