@@ -21,13 +21,16 @@ export type MountOp =
   | { op: 'tmpfs'; target: string; options: string }
   /**
    * An overlay mounted on `target`; must come before every other op, which then
-   * land on it. `volatile` (Linux 5.10+) is added where the kernel takes it:
+   * land on it. The setup script tries it with `volatile` (Linux 5.10+) first:
    * without it the overlay's unmount (the namespace's end) syncs the whole
    * filesystem of the upper dir, and every fsync of the step (dpkg makes one
    * per file) reaches the disk, for files that are scratch until hoist has
-   * read them into a layer. buildah mounts its build containers so too.
+   * read them into a layer. buildah mounts its build containers so too. A
+   * volatile mount that failed may have left its mark in `workdir/work`,
+   * which would refuse the retry without it: the retry starts from a clean
+   * work dir, so its error is the one shown.
    */
-  | { op: 'overlay'; options: string; target: string }
+  | { op: 'overlay'; options: string; target: string; workdir: string }
   /** `cp -a SOURCE/. TARGET/`: a prepared tree (the /dev skeleton) copied into a tmpfs made by an earlier op. */
   | { op: 'populate'; source: string; target: string }
   /**
@@ -49,7 +52,7 @@ m=$1; shift
 fail() { echo "hoist: $*" >&2; exit 125; }
 while [ "$1" != -- ]; do
   case $1 in
-  overlay) "$m" -t overlay -o "$2,volatile" hoist-overlay "$3" 2>/dev/null || "$m" -t overlay -o "$2" hoist-overlay "$3" || fail "cannot mount an overlay on $3"; shift 3 ;;
+  overlay) "$m" -t overlay -o "$2,volatile" hoist-overlay "$3" 2>/dev/null || { rm -rf "$4/work"; "$m" -t overlay -o "$2" hoist-overlay "$3"; } || fail "cannot mount an overlay on $3"; shift 4 ;;
   tmpfs) "$m" -t tmpfs -o "$2" hoist-tmpfs "$3" || fail "cannot mount a tmpfs on $3"; shift 3 ;;
   populate) cp -a "$2/." "$3/" || fail "cannot fill $3 from $2"; shift 3 ;;
   fstab) "$m" -a -T "$2" || fail "cannot make the step's bind mounts (see mount's message above)"; shift 2 ;;
@@ -82,7 +85,7 @@ export function setupArgs(mount: string, ops: readonly MountOp[]): string[] {
         args.push(o.op, o.target);
         break;
       case 'overlay':
-        args.push('overlay', o.options, o.target);
+        args.push('overlay', o.options, o.target, o.workdir);
         break;
       case 'populate':
         args.push('populate', o.source, o.target);
@@ -145,5 +148,5 @@ export function overlayOp(rootfs: string, overlay: { upper: string; work: string
   const options = [`lowerdir=${rootfs}`, `upperdir=${overlay.upper}`, `workdir=${overlay.work}`, 'index=off', 'metacopy=off'];
   // redirect_dir=off conflicts with userxattr (which already implies no redirects).
   options.push(inUserNamespace ? 'userxattr' : 'redirect_dir=off');
-  return { op: 'overlay', options: options.join(','), target: rootfs };
+  return { op: 'overlay', options: options.join(','), target: rootfs, workdir: overlay.work };
 }

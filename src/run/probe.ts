@@ -113,9 +113,10 @@ async function userNamespaceBlockers(proc: string): Promise<string[]> {
 }
 
 const PROC_SCRIPT = `"$1" -t proc proc "$2" 2>/dev/null && echo mount && exit 0; "$1" --rbind /proc "$2" && echo rbind`;
-// Volatile where the kernel has it, as the steps' overlays (namespace-setup.ts): else the probe's unmount syncs the whole filesystem while the build writes.
-const OVERLAY_SCRIPT = `cd "$2" && mkdir l u w m && { "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,userxattr,volatile m 2>/dev/null || "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,userxattr m; }`;
-const OVERLAY_ROOT_SCRIPT = `cd "$2" && mkdir l u w m && { "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,index=off,metacopy=off,redirect_dir=off,volatile m 2>/dev/null || "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,index=off,metacopy=off,redirect_dir=off m; }`;
+// Volatile where the kernel has it, as the steps' overlays (namespace-setup.ts): else the probe's unmount syncs the whole
+// filesystem while the build writes. A failed volatile mount may leave its mark in w/work, which would refuse the retry.
+const OVERLAY_SCRIPT = `cd "$2" && mkdir l u w m && { "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,userxattr,volatile m 2>/dev/null || { rm -rf w/work; "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,userxattr m; }; }`;
+const OVERLAY_ROOT_SCRIPT = `cd "$2" && mkdir l u w m && { "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,index=off,metacopy=off,redirect_dir=off,volatile m 2>/dev/null || { rm -rf w/work; "$1" -t overlay overlay -o lowerdir=l,upperdir=u,workdir=w,index=off,metacopy=off,redirect_dir=off m; }; }`;
 
 /** Probe what the runners can use here. Never throws: what fails is a Check that says why. */
 export async function probeHost(input: ProbeInput): Promise<HostProbe> {

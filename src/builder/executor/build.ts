@@ -367,8 +367,9 @@ class Builder {
    * A layer of the image being built, sent to the push destination as soon
    * as its blob is stored, while later steps run (registries take blobs
    * before the manifest); the push then only waits for what is still on
-   * its way. Not with a registry cache: there the pushed layers are mounted
-   * from the cache repository, which already receives them.
+   * its way. Not with a registry cache: its hits are mounted from the
+   * cache repository by the push rather than fetched to be sent (and with
+   * --cache-to the repository receives every layer anyway).
    */
   private uploadAhead(layer: Layer): void {
     const { push, cache, tags, signal } = this.opts;

@@ -5,6 +5,7 @@
  * where one cannot, auto falls back to walk and an explicit overlay fails.
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { release } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BuildOptions } from '../../../src/builder/executor/build.js';
@@ -14,7 +15,6 @@ import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
 import { APP_GID, APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { buildLines, tempDir } from '../../helpers/build.js';
 import { flatten, type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
-import { release } from 'node:os';
 
 let context: string;
 const scratch = scratchTmpdir('hoist-snap-tmp-');

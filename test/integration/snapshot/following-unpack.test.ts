@@ -186,7 +186,7 @@ describe('StageRootfs.applyGrowing', () => {
     return { rootfs, cleanups };
   }
 
-  it('takes the files back from the runner first and records their owners, then applies the layer as it is written', async () => {
+  it('records the owners of what the runner gives back, and applies the layer as it is written', async () => {
     const { rootfs, cleanups } = await rootfsWith(runnerReclaiming(async () => new Map([['/taken', { uid: 100000, gid: 100000 }]])), 'reclaimed');
     try {
       const { tar, released } = await growing('reclaimed.tar');

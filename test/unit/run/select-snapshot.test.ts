@@ -79,7 +79,7 @@ describe('an overlay in a ProcessSpec', () => {
 
   it('becomes a mount over the rootfs itself: userxattr in a user namespace, no redirects as root', () => {
     expect(overlayOp('/r', { upper: '/o/u', work: '/o/w' }, true)).toEqual({
-      op: 'overlay', target: '/r', options: 'lowerdir=/r,upperdir=/o/u,workdir=/o/w,index=off,metacopy=off,userxattr',
+      op: 'overlay', target: '/r', options: 'lowerdir=/r,upperdir=/o/u,workdir=/o/w,index=off,metacopy=off,userxattr', workdir: '/o/w',
     });
     expect(overlayOp('/r', { upper: '/o/u', work: '/o/w' }, false).op === 'overlay' && overlayOp('/r', { upper: '/o/u', work: '/o/w' }, false)).toMatchObject({
       options: 'lowerdir=/r,upperdir=/o/u,workdir=/o/w,index=off,metacopy=off,redirect_dir=off',

@@ -4,7 +4,7 @@
  * overlay option `volatile` (5.10+) would answer.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,22 +14,39 @@ import { overlayOp, SETUP_SCRIPT, setupArgs } from '../../../src/run/namespace-s
 const dir = mkdtempSync(path.join(tmpdir(), 'hoist-setup-script-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs the script with a fake mount that refuses `-o ...volatile` when `refuseVolatile`; returns each mount call's arguments and the exit code. */
-async function runSetup(refuseVolatile: boolean, failAll = false): Promise<{ calls: string[]; code: number; stderr: string }> {
-  const log = path.join(dir, `log-${refuseVolatile}-${failAll}`);
-  const fakeMount = path.join(dir, `mount-${refuseVolatile}-${failAll}`);
+type Kernel = 'volatile' | 'before-5.10' | 'refuses-all' | 'fails-after-marking';
+
+/**
+ * Runs the script with a fake mount standing for `kernel`: one that takes
+ * volatile, one that refuses the option, one that refuses every mount, and
+ * one whose volatile mount fails after leaving its mark in the work dir (as
+ * overlayfs does when a later check fails), refusing any mount on that work
+ * dir until the mark is gone. Returns each mount call's arguments, the exit
+ * code and stderr.
+ */
+async function runSetup(kernel: Kernel): Promise<{ calls: string[]; code: number; stderr: string; work: string }> {
+  const log = path.join(dir, `log-${kernel}`);
+  const work = path.join(dir, `work-${kernel}`);
+  mkdirSync(work);
+  const fakeMount = path.join(dir, `mount-${kernel}`);
   writeFileSync(
     fakeMount,
     [
       '#!/bin/sh',
-      `echo "$*" >> ${log}`,
-      failAll ? 'echo "mount: bad option" >&2; exit 32' : '',
-      refuseVolatile ? 'case "$*" in *volatile*) echo "mount: bad option volatile" >&2; exit 32 ;; esac' : '',
+      `echo "$*" | sed "s|${work}|/s/work|g" >> ${log}`,
+      kernel === 'refuses-all' ? 'echo "mount: bad option" >&2; exit 32' : '',
+      kernel === 'before-5.10' ? 'case "$*" in *volatile*) echo "mount: bad option volatile" >&2; exit 32 ;; esac' : '',
+      kernel === 'fails-after-marking'
+        ? [
+            `[ -e ${work}/work/incompat ] && { echo "overlay with incompat feature volatile cannot be mounted" >&2; exit 32; }`,
+            `case "$*" in *volatile*) mkdir -p ${work}/work/incompat/volatile; echo "mount: too many levels" >&2; exit 32 ;; esac`,
+          ].join('\n')
+        : '',
       'exit 0',
     ].join('\n'),
   );
   chmodSync(fakeMount, 0o755);
-  const op = overlayOp('/r/rootfs', { upper: '/s/upper', work: '/s/work' }, false);
+  const op = overlayOp('/r/rootfs', { upper: '/s/upper', work }, false);
   const args = [...setupArgs(fakeMount, [op]), 'true'];
   const run = promisify(execFile)('/bin/sh', ['-c', SETUP_SCRIPT, 'hoist-setup', ...args]);
   const result = await run.then(
@@ -37,27 +54,35 @@ async function runSetup(refuseVolatile: boolean, failAll = false): Promise<{ cal
     (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
   );
   const calls = readFileSync(log, 'utf8').trim().split('\n');
-  return { calls, ...result };
+  return { calls, ...result, work };
 }
 
 const base = 'lowerdir=/r/rootfs,upperdir=/s/upper,workdir=/s/work,index=off,metacopy=off,redirect_dir=off';
 
 describe('the setup script mounts the step\'s overlay', () => {
   it('volatile where the kernel takes it: one mount', async () => {
-    const { calls, code } = await runSetup(false);
+    const { calls, code } = await runSetup('volatile');
     expect(code).toBe(0);
     expect(calls).toEqual([`-t overlay -o ${base},volatile hoist-overlay /r/rootfs`]);
   });
 
   it('without volatile where the kernel refuses it (before 5.10), saying nothing of the first try', async () => {
-    const { calls, code, stderr } = await runSetup(true);
+    const { calls, code, stderr } = await runSetup('before-5.10');
     expect(code).toBe(0);
     expect(calls).toEqual([`-t overlay -o ${base},volatile hoist-overlay /r/rootfs`, `-t overlay -o ${base} hoist-overlay /r/rootfs`]);
     expect(stderr).toBe('');
   });
 
+  it('retries on a clean work dir when the volatile mount failed after leaving its mark there', async () => {
+    const { calls, code, stderr, work } = await runSetup('fails-after-marking');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(calls).toHaveLength(2);
+    expect(existsSync(path.join(work, 'work'))).toBe(false);
+  });
+
   it('fails the step with mount\'s own message when neither mounts', async () => {
-    const { calls, code, stderr } = await runSetup(false, true);
+    const { calls, code, stderr } = await runSetup('refuses-all');
     expect(calls).toHaveLength(2);
     expect(code).toBe(125);
     expect(stderr).toBe('mount: bad option\nhoist: cannot mount an overlay on /r/rootfs\n');
