@@ -91,7 +91,8 @@ async function readDockerfile(file: string, opts: FrontendOptions): Promise<stri
 export async function loadBuildDefinition(opts: FrontendOptions): Promise<BuildDefinition> {
   const contextStat = await stat(opts.contextDir).catch(() => undefined);
   if (!contextStat?.isDirectory()) {
-    throw new HoistError('CONTEXT_NOT_FOUND', `build context ${path.resolve(opts.contextDir)} is not a directory`, {
+    const problem = contextStat === undefined ? 'does not exist' : 'is not a directory';
+    throw new HoistError('CONTEXT_NOT_FOUND', `build context ${path.resolve(opts.contextDir)} ${problem}`, {
       hint: 'give the directory that holds the files your COPY and ADD lines use',
     });
   }

@@ -96,6 +96,18 @@ describe('path mistakes are the user\'s errors, found before the build, and noth
     expect(r.stderr).toContain(`the context is ${ctx}`);
     expect(r.status).toBe(1);
   });
+
+  it('a context that does not exist, and one that is a file, are told apart', async () => {
+    const out = tempDir('hoist-errctxpath-');
+    writeFileSync(path.join(out, 'file'), 'x');
+    const dest = ['--output', `type=oci,dest=${path.join(out, 'i.tar')}`];
+    for (const [context, problem] of [['missing', 'does not exist'], ['file', 'is not a directory']] as const) {
+      const r = await runCli(['build', path.join(out, context), ...dest]);
+      expect(r.stderr).toContain(`error: build context ${path.join(out, context)} ${problem}`);
+      expect(r.stderr).toMatch(/\nhint: /);
+      expect(r.status).toBe(1);
+    }
+  });
 });
 
 describe('registry problems are found before the build and name the Dockerfile line', () => {
