@@ -118,6 +118,6 @@ function runFailed(instr: RunInstr, result: RunResult, output: StepOutput): Dock
   const how = result.signal !== undefined ? `was killed by ${result.signal}` : `failed with exit code ${result.exitCode}`;
   const tail = output.tail();
   return new DockerfileError('RUN_FAILED', `RUN ${command} ${how}${tail === '' ? '' : `\n${tail}`}`, instr.location, {
-    hint: 'the output above is what the step printed; fix the command or what it depends on',
+    hint: tail === '' ? 'the step printed nothing; fix the command or what it depends on' : 'the output above is what the step printed; fix the command or what it depends on',
   });
 }

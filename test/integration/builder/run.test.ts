@@ -108,9 +108,13 @@ describe('RUN', () => {
     await expect(failing).rejects.toMatchObject({ code: 'RUN_FAILED' });
     const err = (await failing.catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/Dockerfile:5: RUN echo oops >&2 && exit 3 failed with exit code 3\noops$/);
+    expect((err as { hint?: string }).hint).toMatch(/^the output above is what the step printed/);
     expect(events.some((e) => e.type === 'step-log' && e.stream === 'stderr' && e.text === 'oops')).toBe(true);
     expect(events.some((e) => e.type === 'step-log' && e.stream === 'stdout' && e.text === 'before')).toBe(true);
     expect(await leftovers()).toEqual([]);
+    const silent = (await hoistBuild(['FROM base', 'RUN exit 4']).catch((e: unknown) => e)) as Error & { hint?: string };
+    expect(silent.message).toMatch(/Dockerfile:4: RUN exit 4 failed with exit code 4$/);
+    expect(silent.hint).toMatch(/^the step printed nothing/);
   }, 300_000);
 
   it('stops a running step on abort and removes the rootfs', async () => {
