@@ -5,7 +5,13 @@
  *    => [2/3] COPY big /data                          20.10MB     3.2s
  *    => [3/3] COPY app /app                                       1.4s
  *    => => compress layer [=========>          ] 4.19MB / 8.39MB
+ *    => [4/5] RUN make                                           2.0s
+ *    => => # cc -c main.c
  *   [+] Building 4.9s (2/3)
+ *
+ * A running RUN shows its last few output lines under it, as BuildKit's
+ * view does; they go when the step ends (`--progress plain` keeps them all,
+ * and a failed step's error repeats its last lines).
  *
  * Finished steps are printed once, above the live area, and stay there; the
  * live area (running steps, their transfers, and the status line) is drawn
@@ -55,10 +61,14 @@ interface Vertex {
   detail?: string;
   /** Each transfer's latest report, and when it was first seen. */
   transfers: Map<string, { latest: Transfer; first: number }>;
+  /** The last lines the step printed (RUN), made safe to draw. */
+  logs: string[];
 }
 
 const ESC = '\x1b[';
 const BAR_WIDTH = 20;
+/** Output lines shown under a running step, as many as BuildKit shows. */
+const LOG_LINES = 6;
 
 export class TtyRenderer implements ProgressRenderer {
   /** Steps and outputs not yet printed for good, in the order they started. */
@@ -158,8 +168,13 @@ export class TtyRenderer implements ProgressRenderer {
         }
         return;
       }
-      case 'step-log':
-        return; // RUN output gets its own view when RUN lands
+      case 'step-log': {
+        const v = this.byStep.get(e.step);
+        if (v === undefined) return;
+        v.logs.push(drawable(e.text));
+        if (v.logs.length > LOG_LINES) v.logs.splice(0, v.logs.length - LOG_LINES);
+        return;
+      }
       case 'output-start':
         this.add(this.byOutput, e.output, outputTitle(e), e.time);
         return;
@@ -195,7 +210,7 @@ export class TtyRenderer implements ProgressRenderer {
   }
 
   private add(index: Map<number, Vertex>, id: number, title: string, start: number): void {
-    const v: Vertex = { title, start, state: 'running', transfers: new Map() };
+    const v: Vertex = { title, start, state: 'running', transfers: new Map(), logs: [] };
     index.set(id, v);
     this.live.push(v);
   }
@@ -256,6 +271,7 @@ export class TtyRenderer implements ProgressRenderer {
       if (final && !keepsFinalLine(t, first)) continue;
       lines.push(this.paint(color, this.transferLine(t)));
     }
+    if (v.state === 'running' && !final) for (const log of v.logs) lines.push(this.paint('2', this.fit(` => => # ${log}`)));
     if (v.state === 'error' && v.detail !== undefined) lines.push(this.paint('31', this.fit(` => ERROR: ${v.detail}`)));
     return lines;
   }
@@ -297,4 +313,20 @@ export class TtyRenderer implements ProgressRenderer {
   private paint(code: string, text: string): string {
     return this.options.color && code !== '' ? `${ESC}${code}m${text}${ESC}0m` : text;
   }
+}
+
+/**
+ * A line of a step's output as one line of plain text: what a carriage
+ * return overwrote is dropped (progress bars), tabs become spaces, and
+ * escape sequences and other control characters go, since they would move
+ * the cursor or change colours inside the live area.
+ */
+function drawable(text: string): string {
+  const segments = text.split('\r');
+  const shown = segments.reverse().find((seg) => seg !== '') ?? '';
+  return shown
+    .replace(/\x1b\[[0-?]*[ -\/]*[@-~]/g, '')
+    .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?/g, '')
+    .replace(/\t/g, '    ')
+    .replace(/[\x00-\x1f\x7f-\x9f]/g, '');
 }

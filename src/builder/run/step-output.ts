@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { EmitEvent } from '../events.js';
 import type { RunIo } from '../../run/index.js';
 
@@ -11,6 +12,8 @@ const TAIL_BYTES = 4096;
  */
 export class StepOutput {
   private readonly partial = { stdout: '', stderr: '' };
+  /** A character split between two chunks is decoded whole, not as two replacement characters. */
+  private readonly decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   private recent = '';
   readonly io: RunIo;
 
@@ -22,7 +25,7 @@ export class StepOutput {
   }
 
   private add(stream: 'stdout' | 'stderr', chunk: Buffer): void {
-    const text = chunk.toString('utf8');
+    const text = this.decoders[stream].write(chunk);
     this.recent = (this.recent + text).slice(-TAIL_BYTES);
     const lines = (this.partial[stream] + text).split('\n');
     this.partial[stream] = lines.pop() ?? '';
@@ -31,6 +34,7 @@ export class StepOutput {
 
   flush(): void {
     for (const stream of ['stdout', 'stderr'] as const) {
+      this.partial[stream] += this.decoders[stream].end();
       if (this.partial[stream] !== '') this.emit({ type: 'step-log', step: this.step, stream, text: this.partial[stream] });
       this.partial[stream] = '';
     }

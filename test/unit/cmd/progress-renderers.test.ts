@@ -279,6 +279,40 @@ describe('tty progress', () => {
     expect(final.some((l) => l.startsWith('warning:'))).toBe(false);
   });
 
+  it('shows the last lines a running RUN printed under it, as plain text, and drops them when it ends', () => {
+    const log = (text: string, at: number): BuildEvent => ({ type: 'step-log', step: 1, stream: 'stdout', text, time: T0 + at });
+    const events: BuildEvent[] = [
+      { type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 1, instruction: 'RUN make', location: loc(1), time: T0 },
+      ...Array.from({ length: 8 }, (_, i) => log(`line ${i + 1}`, 200 * (i + 1))),
+      log('\x1b[31mred\x1b[0m\tcol\x07', 1800),
+      log('10%\r50%\r100%', 2000),
+      log(`long ${'y'.repeat(100)}`, 2200),
+    ];
+    let out = '';
+    let clock = T0;
+    const r = new TtyRenderer({ columns: 60, rows: 20, write: (c) => (out += c) }, { color: false, now: () => clock, tick: false });
+    for (const e of events) {
+      clock = e.time;
+      r.event(e);
+    }
+    const live = screen(out);
+    expect(live.filter((l) => l.startsWith(' => => # '))).toEqual([
+      ' => => # line 6',
+      ' => => # line 7',
+      ' => => # line 8',
+      ' => => # red    col',
+      ' => => # 100%',
+      expect.stringMatching(/^ => => # long y+…$/),
+    ]);
+    for (const line of live) expect(line.length).toBeLessThan(60);
+    clock = T0 + 2500;
+    r.event({ type: 'step-done', step: 1, durationMs: 2500, time: clock });
+    r.end();
+    const final = screen(out);
+    expect(final.some((l) => l.includes('# '))).toBe(false);
+    expect(final[0]).toMatch(/^ => \[1\/1\] RUN make +2\.5s$/);
+  });
+
   it('colours only when asked, and shows a failed step in red', () => {
     const events: BuildEvent[] = [
       { type: 'step-start', step: 1, stage: 0, label: undefined, index: 1, total: 1, instruction: 'COPY a /', location: loc(1), time: T0 },
