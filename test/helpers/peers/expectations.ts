@@ -64,6 +64,7 @@ export type Category =
   | 'needs-network'
   | 'hoist-bug'
   | 'peer-divergence'
+  | 'hoist-refuses'
   | 'peer-unsupported'
   | 'not-buildable'
   | 'needs-real-base'
