@@ -1,5 +1,5 @@
 export type { BindMount, NetworkMode, StepMount, TmpfsMount, OverlaySpec, ProcessSpec, RunIo, RunNeeds, RunResult, Runner, RunnerKind } from './process-spec.js';
-export { RUNNER_KINDS } from './process-spec.js';
+export { kernelPath, RUNNER_KINDS } from './process-spec.js';
 export { findHostTools, type HostTools } from './host-tools.js';
 export { copyTree } from './mount-emulation.js';
 export type { RunnerOptions } from './step-env.js';

@@ -1,7 +1,8 @@
 import { chmod, mkdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { HoistError } from '../errors.js';
 import path from 'node:path';
 import { DEVICES, fstabText, type MountOp } from './namespace-setup.js';
-import type { ProcessSpec } from './process-spec.js';
+import { kernelPath, type ProcessSpec } from './process-spec.js';
 import { UnsafeMountpointError, type RootfsScaffold, type SourceScaffolds } from './scaffold.js';
 import type { NetworkFiles } from './step-env.js';
 
@@ -16,7 +17,7 @@ import type { NetworkFiles } from './step-env.js';
  * come from a skeleton made here (one `cp`), and the binds every step gets
  * are made by one `mount -a`.
  */
-export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffold, net: NetworkFiles, sources: SourceScaffolds): Promise<MountOp[]> {
+export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffold, net: NetworkFiles, sources: SourceScaffolds): Promise<{ ops: MountOp[]; proc: string }> {
   const ops: MountOp[] = [];
   const dev = await scaffold.ensure('dev', 'dir');
   ops.push({ op: 'tmpfs', target: dev, options: 'nosuid,mode=755' });
@@ -33,10 +34,12 @@ export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffol
   const fstab = path.join(net.dir, 'fstab');
   await writeFile(fstab, fstabText(binds));
   ops.push({ op: 'fstab', file: fstab });
-  ops.push({ op: 'proc', target: await scaffold.ensure('proc', 'dir') });
+  // Mounted last, from inside the step's own PID namespace (namespace-setup.ts says why).
+  const proc = await scaffold.ensure('proc', 'dir');
   // /dev is this tmpfs: a mount below it (a heredoc script at /dev/pipes) gets its mount point there.
   const mounted: { target: string; source?: string }[] = [{ target: dev }];
   for (const m of spec.mounts) {
+    refuseKernelTarget(m.target);
     const kind = m.kind === 'tmpfs' || (await stat(m.source)).isDirectory() ? 'dir' : 'file';
     const target = await scaffold.ensure(m.target, kind, { keepUsed: 'parents' });
     const outer = mounted.filter((o) => target.startsWith(`${o.target}/`)).at(-1);
@@ -55,7 +58,20 @@ export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffol
       ops.push({ op: 'bind', source: m.source, target, readonly: m.readonly === true });
     }
   }
-  return ops;
+  return { ops, proc };
+}
+
+/**
+ * A step's mount may not land on /proc or /sys or below them: mount(8)
+ * follows the links there (/proc/1/root is a process's root), which lead
+ * out of the rootfs; nor on / itself, which would hide the rootfs. The
+ * builder refuses such targets at the RUN's line (step-mounts.ts); this is
+ * the runner's own guard.
+ */
+function refuseKernelTarget(target: string): void {
+  if (kernelPath(target)) {
+    throw new HoistError('RUN_MOUNT_TARGET', `a RUN mount may not be made on / or under /proc or /sys: ${target}`);
+  }
 }
 
 /**

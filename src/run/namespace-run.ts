@@ -8,8 +8,9 @@ import { TOOL_PATH } from './host-tools.js';
 
 /**
  * Run a step under `unshare FLAGS` (a new mount and PID namespace, and a user
- * namespace for the userns runner): the setup script mounts /dev, /proc and
- * the rest inside it, then the step enters the rootfs. `--kill-child` ties
+ * namespace for the userns runner): the setup script mounts /dev and the
+ * rest inside it, then the step gets a PID namespace of its own, mounts
+ * /proc there and enters the rootfs. `--kill-child` ties
  * the namespace's init to unshare, so killing unshare ends the whole tree.
  */
 export async function runInNamespace(
@@ -30,14 +31,14 @@ export async function runInNamespace(
   const sources = new SourceScaffolds(touch);
   const net = await copyNetworkFiles(opts);
   try {
-    const ops = await namespaceMounts(spec, scaffold, net, sources);
+    const { ops, proc } = await namespaceMounts(spec, scaffold, net, sources);
     if (spec.overlay !== undefined) ops.unshift(overlayOp(spec.rootfs, spec.overlay, unshareFlags.includes('--user')));
     const flags = [...unshareFlags, '--mount', '--propagation=private', '--pid', '--fork', '--kill-child'];
     if (spec.network === 'none') flags.push('--net');
     await scaffold.seal();
     return await spawnStep({
       command: unshare,
-      args: [...flags, '--', sh, '-c', SETUP_SCRIPT, 'hoist-setup', ...setupArgs(mount, ops), ...enterRootArgs(tools, runner, spec, setIds)],
+      args: [...flags, '--', sh, '-c', SETUP_SCRIPT, 'hoist-setup', ...setupArgs(mount, ops, { unshare, sh, proc }), ...enterRootArgs(tools, runner, spec, setIds)],
       env: spawnEnv(spec, TOOL_PATH),
       io,
       ...(signal !== undefined ? { signal } : {}),

@@ -5,12 +5,23 @@
  * it: nothing is mounted in the host's namespace, nothing left behind.
  *
  * The script reads operations from its arguments up to `--`, then runs the
- * rest (the command that chroots and switches ids) as its child and exits
- * with its status. It runs with the tools' own PATH and no variable of the
- * step. It stays as the PID namespace's init rather than exec'ing the step:
- * util-linux 2.38's unshare exits 1 ("sigprocmask unblock failed") when its
- * child dies of a signal, where this way a signal comes out as 128 + its
- * number, the exit code Docker reports for it.
+ * rest (the command that chroots and switches ids) with its status as the
+ * script's. It runs with the tools' own PATH and no variable of the step.
+ *
+ * No process the step can see may have the host's root: a root step could
+ * reach the host's files through its /proc/PID/root. So the step gets a PID
+ * namespace of its own, nested in the one unshare made, and /proc is mounted
+ * from inside it: the script execs `unshare --pid` into a host sh (STEP_INIT)
+ * that stays outside it, and whose first child, the new namespace's PID 1,
+ * mounts /proc and then execs the step (which enters the rootfs), so PID 1 is
+ * the step itself, as in Docker's RUN. That sh waits for it and exits with
+ * its status: util-linux 2.38's `unshare --fork` exits 1 ("sigprocmask
+ * unblock failed") when its child dies of a signal, where a shell gives
+ * 128 + its number, the exit code Docker reports for it.
+ *
+ * Where a fresh /proc is refused (a container whose /proc has masked paths),
+ * the host's /proc is bound instead, and the step sees the host's processes:
+ * `hoist doctor` says which of the two a machine gets.
  */
 
 import { HoistError } from '../errors.js';
@@ -43,8 +54,6 @@ export type MountOp =
   /** An empty file, unless something is there already. */
   | { op: 'file'; target: string }
   | { op: 'link'; value: string; target: string }
-  /** A fresh proc mount, or the host's /proc bound recursively where a fresh one is refused. */
-  | { op: 'proc'; target: string }
   | { op: 'bind'; source: string; target: string; readonly: boolean };
 
 export const SETUP_SCRIPT = `set -eu
@@ -59,20 +68,38 @@ while [ "$1" != -- ]; do
   dir) mkdir -p "$2"; shift 2 ;;
   file) [ -e "$2" ] || : > "$2"; shift 2 ;;
   link) ln -s "$2" "$3"; shift 3 ;;
-  proc) "$m" -t proc -o nosuid,nodev,noexec proc "$2" 2>/dev/null || "$m" --rbind /proc "$2" || fail "cannot mount or bind /proc on $2"; shift 2 ;;
   bind) "$m" --bind "$2" "$3" || fail "cannot bind $2 to $3"; shift 3 ;;
   robind) "$m" --bind -o ro "$2" "$3" || fail "cannot bind $2 read-only to $3"; shift 3 ;;
   *) fail "unknown setup operation $1" ;;
   esac
 done
 shift
-set +e
-"$@"
+u=$1; s=$2; p=$3; i=$4; shift 4
+exec "$u" --pid -- "$s" -c "$i" hoist-init "$m" "$p" "$@"
+`;
+
+/**
+ * Run by a host sh that `unshare --pid` made (see above): its first child is
+ * the new PID namespace's init, which mounts /proc there (a fresh one, or
+ * the host's bound where that is refused) and becomes the step.
+ */
+export const STEP_INIT = `m=$1; p=$2; shift 2
+(
+  "$m" -t proc -o nosuid,nodev,noexec proc "$p" 2>/dev/null || "$m" --rbind /proc "$p" || { echo "hoist: cannot mount or bind /proc on $p" >&2; exit 125; }
+  exec "$@"
+)
 exit $?
 `;
 
-/** The script's arguments for `ops`, ending with the `--` before the command. */
-export function setupArgs(mount: string, ops: readonly MountOp[]): string[] {
+/** What runs the step once the mounts are made: `unshare` and `sh` of the host, and where the step's /proc goes. */
+export interface StepLaunch {
+  unshare: string;
+  sh: string;
+  proc: string;
+}
+
+/** The script's arguments for `ops`, then `--` and how the step is launched; the command follows. */
+export function setupArgs(mount: string, ops: readonly MountOp[], launch: StepLaunch): string[] {
   const args = [mount];
   for (const o of ops) {
     switch (o.op) {
@@ -81,7 +108,6 @@ export function setupArgs(mount: string, ops: readonly MountOp[]): string[] {
         break;
       case 'dir':
       case 'file':
-      case 'proc':
         args.push(o.op, o.target);
         break;
       case 'overlay':
@@ -101,7 +127,7 @@ export function setupArgs(mount: string, ops: readonly MountOp[]): string[] {
         break;
     }
   }
-  args.push('--');
+  args.push('--', launch.unshare, launch.sh, launch.proc, STEP_INIT);
   return args;
 }
 

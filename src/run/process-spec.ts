@@ -2,6 +2,7 @@
  * What a runner executes and what it reports back. A RUN step becomes one
  * ProcessSpec; the runner decides how to isolate it (see the runners).
  */
+import path from 'node:path';
 import type { IdMap } from './id-map.js';
 
 export type RunnerKind = 'userns' | 'chroot' | 'proot';
@@ -42,6 +43,12 @@ export interface TmpfsMount {
 }
 
 export type StepMount = BindMount | TmpfsMount;
+
+/** `/`, or `/proc` or `/sys` or a path below them, inside the image: where no step mount may go (links there lead out of the rootfs). */
+export function kernelPath(target: string): boolean {
+  const p = path.posix.normalize(`/${target}`);
+  return p === '/' || /^\/(proc|sys)(\/|$)/.test(p);
+}
 
 export interface ProcessSpec {
   /** The command as exec'd (shell form has already gone through SHELL). */

@@ -155,6 +155,23 @@ describe.each(CASES)('$name runner', (c) => {
     expect(r.exitCode).toBe(137);
   });
 
+  it('lets the step reach no host file through another process\'s /proc/PID/root', async () => {
+    // A file only the host has: a step that can read it through any process it sees could read hoist's own credentials too.
+    const marker = path.join(work, `host-only-${CASES.indexOf(c)}`);
+    await writeFile(marker, 'host');
+    try {
+      const script = `for r in /proc/[0-9]*/root; do [ -e "$r${marker}" ] && echo "reached through $r"; done; echo "pid $$"; echo done`;
+      const r = await run(runner(), { argv: ['/bin/sh', '-c', script] });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).not.toContain('reached through');
+      expect(r.stdout).toContain('done');
+      // In a PID namespace the step is its init, as Docker's RUN is: no process of the host's is in it.
+      if (c.pidNamespace) expect(r.stdout).toContain('pid 1\n');
+    } finally {
+      await rm(marker);
+    }
+  });
+
   it('streams output as it comes', async () => {
     const go = path.join(rootfs, 'tmp/go');
     let sawFirstBeforeEnd = false;

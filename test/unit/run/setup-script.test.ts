@@ -47,7 +47,7 @@ async function runSetup(kernel: Kernel): Promise<{ calls: string[]; code: number
   );
   chmodSync(fakeMount, 0o755);
   const op = overlayOp('/r/rootfs', { upper: '/s/upper', work }, false);
-  const args = [...setupArgs(fakeMount, [op]), 'true'];
+  const args = [...setupArgs(fakeMount, [op], { unshare: fakeUnshare(), sh: '/bin/sh', proc: '/r/rootfs/proc' }), 'true'];
   const run = promisify(execFile)('/bin/sh', ['-c', SETUP_SCRIPT, 'hoist-setup', ...args]);
   const result = await run.then(
     (r) => ({ code: 0, stderr: r.stderr }),
@@ -57,19 +57,29 @@ async function runSetup(kernel: Kernel): Promise<{ calls: string[]; code: number
   return { calls, ...result, work };
 }
 
+/** Stands for `unshare --pid --`: runs the rest in this PID namespace (the tests here are about the mounts). */
+function fakeUnshare(): string {
+  const file = path.join(dir, 'unshare');
+  writeFileSync(file, '#!/bin/sh\n[ "$1 $2" = "--pid --" ] || { echo "unexpected unshare $*" >&2; exit 99; }\nshift 2\nexec "$@"\n');
+  chmodSync(file, 0o755);
+  return file;
+}
+
+const PROC = '-t proc -o nosuid,nodev,noexec proc /r/rootfs/proc';
+
 const base = 'lowerdir=/r/rootfs,upperdir=/s/upper,workdir=/s/work,index=off,metacopy=off,redirect_dir=off';
 
 describe('the setup script mounts the step\'s overlay', () => {
   it('volatile where the kernel takes it: one mount', async () => {
     const { calls, code } = await runSetup('volatile');
     expect(code).toBe(0);
-    expect(calls).toEqual([`-t overlay -o ${base},volatile hoist-overlay /r/rootfs`]);
+    expect(calls).toEqual([`-t overlay -o ${base},volatile hoist-overlay /r/rootfs`, PROC]);
   });
 
   it('without volatile where the kernel refuses it (before 5.10), saying nothing of the first try', async () => {
     const { calls, code, stderr } = await runSetup('before-5.10');
     expect(code).toBe(0);
-    expect(calls).toEqual([`-t overlay -o ${base},volatile hoist-overlay /r/rootfs`, `-t overlay -o ${base} hoist-overlay /r/rootfs`]);
+    expect(calls).toEqual([`-t overlay -o ${base},volatile hoist-overlay /r/rootfs`, `-t overlay -o ${base} hoist-overlay /r/rootfs`, PROC]);
     expect(stderr).toBe('');
   });
 
@@ -77,7 +87,8 @@ describe('the setup script mounts the step\'s overlay', () => {
     const { calls, code, stderr, work } = await runSetup('fails-after-marking');
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(calls).toHaveLength(2);
+    expect(calls).toHaveLength(3);
+    expect(calls[2]).toBe(PROC);
     expect(existsSync(path.join(work, 'work'))).toBe(false);
   });
 
