@@ -140,6 +140,14 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
     expect((other.image.layers.at(-1) as TarMember[]).find((m) => m.name === 'count')?.content.toString()).toBe('empty\n');
   }, 300_000);
 
+  it('mounts one cache id twice in one RUN, locked, as the same directory (it once waited for itself forever)', async () => {
+    const built = await orNoRunner(() =>
+      hoistBuild(['FROM base', 'RUN --mount=type=cache,id=twice,target=/a,sharing=locked --mount=type=cache,id=twice,target=/b,sharing=locked sh -c "echo same > /a/f; cat /b/f > /seen"'], { isolation: kind }),
+    );
+    if (built === undefined) return;
+    expect((built.image.layers.at(-1) as TarMember[]).find((m) => m.name === 'seen')?.content.toString()).toBe('same\n');
+  }, 300_000);
+
   it('gives an empty tmpfs whose files reach no layer', async () => {
     const built = await orNoRunner(() => hoistBuild(['FROM base', 'RUN --mount=type=tmpfs,target=/tmp/scratch,size=16m ls -A /tmp/scratch | wc -l > /n && echo x > /tmp/scratch/f && echo ok >> /n'], { isolation: kind }));
     if (built === undefined) return;
@@ -236,6 +244,19 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
       code: 'RUN_MOUNT_SOURCE_OUTSIDE',
       message: expect.stringContaining('Dockerfile:4:'),
       hint: expect.stringContaining('inside the build context'),
+    });
+  }, 300_000);
+
+  it('refuses a mount on / or under /proc or /sys, also through a symlink in the image, at the line', async () => {
+    const direct = await orNoRunner(() => hoistBuild(['FROM base', 'RUN --mount=type=tmpfs,target=/proc/1/root/tmp true'], { isolation: kind }).then(() => 'built', (e: unknown) => e));
+    if (direct === undefined) return;
+    expect(direct).toMatchObject({ code: 'RUN_MOUNT_TARGET', message: expect.stringContaining('Dockerfile:4: RUN --mount target=/proc/1/root/tmp: a mount may not be made') });
+    await expect(hoistBuild(['FROM base', 'RUN --mount=type=cache,target=/sys/x true'], { isolation: kind })).rejects.toMatchObject({ code: 'RUN_MOUNT_TARGET' });
+    await expect(hoistBuild(['FROM base', 'RUN --mount=type=bind,source=src,target=/ true'], { isolation: kind })).rejects.toMatchObject({ code: 'RUN_MOUNT_TARGET' });
+    await expect(hoistBuild(['FROM base', 'RUN ln -s /proc/1/root/tmp /out', 'RUN --mount=type=tmpfs,target=/out/x true'], { isolation: kind })).rejects.toMatchObject({
+      code: 'RUN_MOUNT_TARGET',
+      message: expect.stringContaining('Dockerfile:5: RUN --mount target=/out/x (it resolves to /proc/1/root/tmp/x in the image)'),
+      hint: expect.stringContaining('somewhere else'),
     });
   }, 300_000);
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DockerfileError } from '../../../dockerfile/errors.js';
 import type { RunInstr } from '../../../dockerfile/instructions/types.js';
 import { HoistError } from '../../../errors.js';
-import type { StepMount } from '../../../run/index.js';
+import { kernelPath, type StepMount } from '../../../run/index.js';
 import type { FileDigests } from '../../cache/file-digests.js';
 import type { MountIdentity } from '../../cache/step-key.js';
 import type { StepContext } from '../../executor/step-context.js';
@@ -31,9 +31,20 @@ export interface StepMounts {
 
 const NONE: StepMount[] = [];
 
-/** A mount target inside the rootfs, with the symlinks on its way resolved there (never out of it), as BuildKit mounts through them. */
+/**
+ * A mount target inside the rootfs, with the symlinks on its way resolved
+ * there (never out of it), as BuildKit mounts through them. Not / itself,
+ * nor /proc or /sys or below them, where links lead out of the rootfs.
+ */
 function inRootfs(files: StageFiles, target: string): string {
-  return `/${files.resolve(target, { followFinal: true }).path}`;
+  const resolved = `/${files.resolve(target, { followFinal: true }).path}`;
+  if (kernelPath(resolved)) {
+    const via = resolved === path.posix.normalize(target) ? '' : ` (it resolves to ${resolved} in the image)`;
+    throw new HoistError('RUN_MOUNT_TARGET', `RUN --mount target=${target}${via}: a mount may not be made on / or under /proc or /sys`, {
+      hint: 'mount it somewhere else in the image: /proc and /sys belong to the kernel, and / is the image itself',
+    });
+  }
+  return resolved;
 }
 
 /**
@@ -56,7 +67,8 @@ export async function prepareStepMounts(ctx: StepContext, instr: RunInstr, workd
   try {
     const scriptMount = await heredocScriptMount(instr, path.join(scratch, 'heredoc'));
     if (scriptMount !== undefined) out.mounts.push(scriptMount);
-    for (const [i, m] of parsed.entries()) await prepareOne(ctx, instr, m, { root: scratch, own: path.join(scratch, String(i)) }, files, out, releases);
+    const caches = new Map<string, string>();
+    for (const [i, m] of parsed.entries()) await prepareOne(ctx, instr, m, { root: scratch, own: path.join(scratch, String(i)) }, files, out, releases, caches);
   } catch (err) {
     await release();
     // Aborted while waiting for a cache lock or copying a source: the reason (STAGE_CANCELED when another stage failed) is what ended the step.
@@ -73,8 +85,22 @@ function located(err: unknown, instr: RunInstr): unknown {
   return err;
 }
 
-/** `scratch.own`: a path of this mount's own (not made yet) in the step's scratch directory `scratch.root`. */
-async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratch: { root: string; own: string }, files: StageFiles, out: StepMounts, releases: (() => Promise<void>)[]): Promise<void> {
+/**
+ * `scratch.own`: a path of this mount's own (not made yet) in the step's
+ * scratch directory `scratch.root`. `caches`: the cache directories this
+ * RUN has opened, by id: a second mount of one id binds the same directory
+ * (taking its lock again would wait for this very step forever).
+ */
+async function prepareOne(
+  ctx: StepContext,
+  instr: RunInstr,
+  m: RunMount,
+  scratch: { root: string; own: string },
+  files: StageFiles,
+  out: StepMounts,
+  releases: (() => Promise<void>)[],
+  caches: Map<string, string>,
+): Promise<void> {
   const target = m.target === undefined ? undefined : inRootfs(files, m.target);
   switch (m.type) {
     case 'bind': {
@@ -83,6 +109,11 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
       return;
     }
     case 'cache': {
+      const open = caches.get(m.id);
+      if (open !== undefined) {
+        out.mounts.push({ source: open, target: target as string, readonly: m.readonly, shared: true, writeBack: !m.readonly });
+        return;
+      }
       const cacheRoot = ctx.env.cacheMountsDir;
       const seed = m.from !== undefined || m.source !== '' ? async (dir: string) => void (await copyMountSource(ctx, m.from, m.source, dir)) : undefined;
       const copied = (await ctx.env.runner()).copiesMounts === true;
@@ -91,6 +122,7 @@ async function prepareOne(ctx: StepContext, instr: RunInstr, m: RunMount, scratc
         setOwner: (dir, uid, gid) => giveTo(ctx, dir, uid, gid),
       });
       releases.push(() => cache.release());
+      caches.set(m.id, cache.path);
       out.mounts.push({ source: cache.path, target: target as string, readonly: m.readonly, shared: true, writeBack: !m.readonly });
       return;
     }
