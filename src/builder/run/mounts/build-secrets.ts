@@ -15,11 +15,27 @@ export interface SecretFlag {
   env?: string;
 }
 
+/** Keys whose values name things (an id, a file, a variable) and may be shown; any other value may be the secret itself. */
+const SHOWN = ['id', 'src', 'source', 'env', 'type'];
+
+/** The flag's text as an error may show it: a value of any other key, or a part that is not key=value, is masked. */
+function shown(text: string): string {
+  return JSON.stringify(
+    text
+      .split(',')
+      .map((part) => {
+        const eq = part.indexOf('=');
+        return eq > 0 && SHOWN.includes(part.slice(0, eq).trim().toLowerCase()) ? part : eq > 0 ? `${part.slice(0, eq)}=***` : '***';
+      })
+      .join(','),
+  );
+}
+
 function fields(text: string, flag: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of text.split(',')) {
     const eq = part.indexOf('=');
-    if (eq <= 0) throw new UsageError(`${flag} ${JSON.stringify(text)}: ${JSON.stringify(part)} is not key=value`, { hint: `write ${flag} id=NAME,src=FILE or ${flag} id=NAME,env=VARIABLE` });
+    if (eq <= 0) throw new UsageError(`${flag} ${shown(text)}: a part is not key=value`, { hint: `write ${flag} id=NAME,src=FILE or ${flag} id=NAME,env=VARIABLE` });
     out.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1));
   }
   return out;
@@ -30,9 +46,9 @@ export function parseSecretFlag(text: string): SecretFlag {
   const f = fields(text, '--secret');
   const id = f.get('id');
   const hint = 'write --secret id=NAME,src=FILE or --secret id=NAME,env=VARIABLE';
-  if (id === undefined || id === '') throw new UsageError(`--secret ${JSON.stringify(text)} has no id`, { hint });
+  if (id === undefined || id === '') throw new UsageError(`--secret ${shown(text)} has no id`, { hint });
   for (const key of f.keys()) {
-    if (!['id', 'src', 'source', 'env', 'type'].includes(key)) throw new UsageError(`--secret ${JSON.stringify(text)}: unknown key ${JSON.stringify(key)}`, { hint });
+    if (!SHOWN.includes(key)) throw new UsageError(`--secret ${shown(text)}: unknown key ${JSON.stringify(key)} (a secret's value is never given on the command line)`, { hint });
   }
   const file = f.get('src') ?? f.get('source');
   const type = f.get('type');

@@ -70,6 +70,20 @@ describe('--secret and --ssh', () => {
     expect(parseSecretFlag('type=file,id=a,source=f')).toEqual({ id: 'a', file: 'f' });
     expect(() => parseSecretFlag('src=f')).toThrow(expect.objectContaining({ hint: expect.stringContaining('id=NAME') }));
     expect(() => parseSecretFlag('id=a,path=f')).toThrow(/unknown key "path"/);
+    // A value given where a file or variable was meant may be the secret itself: an error never repeats it.
+    for (const text of ['id=tok,value=SUPERSECRET', 'SUPERSECRET', 'id=tok,SUPERSECRET', 'value=SUPERSECRET']) {
+      const err = (() => {
+        try {
+          parseSecretFlag(text);
+        } catch (e) {
+          return e as Error & { hint?: string };
+        }
+        return undefined;
+      })();
+      expect(err, text).toBeDefined();
+      expect(`${err?.message} ${err?.hint}`, text).not.toContain('SUPERSECRET');
+    }
+    expect(() => parseSecretFlag('id=tok,value=x')).toThrow('--secret "id=tok,value=***": unknown key "value"');
     expect(parseSshFlag('default')).toEqual({ id: 'default', paths: [] });
     expect(parseSshFlag('default=/tmp/agent.sock')).toEqual({ id: 'default', paths: ['/tmp/agent.sock'] });
   });
