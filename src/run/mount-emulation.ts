@@ -13,7 +13,7 @@
  * by another's copy.
  */
 import { spawn } from 'node:child_process';
-import { chmod, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
@@ -71,6 +71,8 @@ async function relaySocket(at: string, to: string): Promise<net.Server> {
  */
 export class EmulatedMounts {
   private readonly writeBacks: { target: string; source: string }[] = [];
+  /** Where each mount's copy is in the rootfs (host paths), in the order they were made. */
+  private readonly targets: string[] = [];
   private readonly relays: net.Server[] = [];
   private asideDir: string | undefined;
 
@@ -85,15 +87,22 @@ export class EmulatedMounts {
     for (const m of spec.mounts) {
       const rel = m.target.replace(/^\/+/, '');
       await scaffold.hide(rel, asideDir);
-      if (m.kind === 'tmpfs') await chmod(await scaffold.ensure(rel, 'dir', { keepUsed: 'parents' }), 0o1777);
-      else await this.copyIn(m, rel, scaffold);
+      if (m.kind === 'tmpfs') {
+        const target = await scaffold.ensure(rel, 'dir', { keepUsed: 'parents' });
+        this.targets.push(target);
+        await chmod(target, 0o1777);
+      } else {
+        await this.copyIn(m, rel, scaffold);
+      }
     }
   }
 
   private async copyIn(m: BindMount, rel: string, scaffold: RootfsScaffold): Promise<void> {
     const st = await lstat(m.source);
     if (st.isSocket()) {
-      this.relays.push(await relaySocket(await scaffold.claim(rel), m.source));
+      const at = await scaffold.claim(rel);
+      this.targets.push(at);
+      this.relays.push(await relaySocket(at, m.source));
       return;
     }
     const cp = this.cp;
@@ -104,10 +113,12 @@ export class EmulatedMounts {
     }
     if (st.isDirectory()) {
       const target = await scaffold.ensure(rel, 'dir', { keepUsed: 'parents' });
+      this.targets.push(target);
       await copyTree(cp, [`${m.source}/.`, `${target}/`]);
       if (m.writeBack === true) this.writeBacks.push({ target, source: m.source });
     } else {
       const target = await scaffold.claim(rel);
+      this.targets.push(target);
       await copyTree(cp, [m.source, target]);
       if (m.writeBack === true) this.writeBacks.push({ target, source: m.source });
     }
@@ -121,12 +132,49 @@ export class EmulatedMounts {
       const was = await lstat(source);
       if (st === undefined || st.isSymbolicLink() || st.isDirectory() !== was.isDirectory()) continue;
       if (was.isDirectory()) {
-        // Emptied, not replaced: the cache directory keeps its inode, owner and mode, and a step of another build that mounts it still sees it.
-        for (const name of await readdir(source)) await rm(path.join(source, name), { recursive: true, force: true });
-        await copyTree(cp, [`${target}/.`, `${source}/`]);
+        await this.copyBackDir(cp, target, source);
       } else {
         await copyTree(cp, [target, source]);
       }
+    }
+  }
+
+  /**
+   * A cache directory's copy back to the cache, without the mounts made
+   * inside it (a secret at /root/.m2/settings.xml in a cache at /root/.m2):
+   * those are other sources' copies, which a real mount would have laid
+   * over the cache, never into it. Each is moved out of the copy for the
+   * time of the copy back, and what the cache itself had at its place,
+   * which the step could not see, is kept.
+   */
+  private async copyBackDir(cp: string, target: string, source: string): Promise<void> {
+    // Copies are held beside the rootfs, the cache's own entries inside the cache: renames, never across filesystems.
+    const held = await mkdtemp(path.join(this.asideDir as string, 'nested-'));
+    const ownHeld = await mkdtemp(path.join(source, '.hoist-held-'));
+    const nested = this.targets
+      .filter((t) => t.startsWith(`${target}/`))
+      .map((t, i) => ({ copy: t, own: path.join(source, path.relative(target, t)), holdCopy: path.join(held, String(i)), holdOwn: path.join(ownHeld, String(i)) }));
+    // Deepest first, so that a nested mount inside another nested one is moved before its parent.
+    nested.sort((a, b) => b.copy.length - a.copy.length);
+    try {
+      for (const n of nested) {
+        await moveIfThere(n.copy, n.holdCopy);
+        await moveIfThere(n.own, n.holdOwn);
+      }
+      // Emptied, not replaced: the cache directory keeps its inode, owner and mode, and a step of another build that mounts it still sees it.
+      for (const name of await readdir(source)) if (path.join(source, name) !== ownHeld) await rm(path.join(source, name), { recursive: true, force: true });
+      await copyTree(cp, [`${target}/.`, `${source}/`]);
+    } finally {
+      for (const n of nested.reverse()) {
+        await moveIfThere(n.holdCopy, n.copy);
+        await rm(n.own, { recursive: true, force: true });
+        if ((await lstat(n.holdOwn).catch(() => undefined)) !== undefined) {
+          await mkdir(path.dirname(n.own), { recursive: true });
+          await rename(n.holdOwn, n.own);
+        }
+      }
+      await rm(held, { recursive: true, force: true });
+      await rm(ownHeld, { recursive: true, force: true });
     }
   }
 
@@ -135,4 +183,10 @@ export class EmulatedMounts {
     for (const server of this.relays.splice(0)) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (this.asideDir !== undefined) await rm(this.asideDir, { recursive: true, force: true });
   }
+}
+
+/** Rename `from` to `to` if there is something at `from` (a link is moved as it is). */
+async function moveIfThere(from: string, to: string): Promise<void> {
+  if ((await lstat(from).catch(() => undefined)) === undefined) return;
+  await rename(from, to);
 }

@@ -132,6 +132,25 @@ describe.each(CASES)('$name runner', (c) => {
     expect(await readdir(cache)).toEqual(['new']);
   }, 120_000);
 
+  it('never writes a mount made inside a cache mount (a secret at /root/.m2/settings.xml) into the cache, and keeps the cache\'s own entry there', async () => {
+    const cache = path.join(work, `m2-${c.name.replace(/\W+/g, '-')}`);
+    await mkdir(path.join(cache, 'deep'), { recursive: true });
+    await writeFile(path.join(cache, 'settings.xml'), 'the cache\'s own\n');
+    const before = await listTree(rootfs);
+    const mounts: StepMount[] = [
+      { source: cache, target: '/root/.m2', writeBack: true },
+      { source: path.join(sources, 'secret'), target: '/root/.m2/settings.xml', readonly: true },
+      { source: path.join(sources, 'tree'), target: '/root/.m2/deep/bound', readonly: true },
+    ];
+    const r = await run(c.make(), 'cat /root/.m2/settings.xml; cat /root/.m2/deep/bound/sub/file; echo built > /root/.m2/repo', mounts);
+    expect(r).toEqual({ exitCode: 0, out: 'hush\nbound content\n' });
+    expect(await readFile(path.join(cache, 'repo'), 'utf8')).toBe('built\n');
+    expect(await readFile(path.join(cache, 'settings.xml'), 'utf8')).toBe('the cache\'s own\n');
+    expect((await readdir(path.join(cache, 'deep', 'bound')).catch(() => [])).length).toBe(0);
+    expect((await readdir(cache)).sort()).toEqual(['deep', 'repo', 'settings.xml']);
+    expect(await listTree(rootfs)).toEqual(before);
+  }, 120_000);
+
   it('mounts inside a read-only bind (a cache under a source tree), leaving the bind source and the rootfs as they were', async () => {
     const cache = path.join(work, `nested-cache-${c.name.replace(/\W+/g, '-')}`);
     await mkdir(cache);
