@@ -13,7 +13,7 @@
  * by another's copy.
  */
 import { spawn } from 'node:child_process';
-import { chmod, lstat, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
@@ -75,6 +75,7 @@ export class EmulatedMounts {
   private readonly targets: string[] = [];
   private readonly relays: net.Server[] = [];
   private asideDir: string | undefined;
+  private rootfs = '';
 
   /** `cp` is GNU cp (needed for anything but a socket or a tmpfs). */
   constructor(private readonly cp: string | undefined) {}
@@ -82,6 +83,7 @@ export class EmulatedMounts {
   /** Put `spec.mounts` in place through `scaffold`. */
   async apply(spec: ProcessSpec, scaffold: RootfsScaffold): Promise<void> {
     // Beside the rootfs, so that what is moved aside is renamed, not copied.
+    this.rootfs = spec.rootfs;
     const asideDir = await mkdtemp(path.join(path.dirname(spec.rootfs), 'mounts-aside-'));
     this.asideDir = asideDir;
     for (const m of spec.mounts) {
@@ -124,10 +126,16 @@ export class EmulatedMounts {
     }
   }
 
-  /** After the step: what it left in a cache mount becomes the cache's content (a target it replaced with a link or removed leaves the cache as it was). */
+  /**
+   * After the step: what it left in a cache mount becomes the cache's
+   * content. A target it removed, or replaced (or a directory on its way)
+   * with a link, leaves the cache as it was: hoist copies as root, and a
+   * link would lead the copy out of the rootfs.
+   */
   async finish(): Promise<void> {
     const cp = this.cp as string;
     for (const { target, source } of this.writeBacks) {
+      if (!(await realDirsTo(this.rootfs, path.dirname(target)))) continue;
       const st = await lstat(target).catch(() => undefined);
       const was = await lstat(source);
       if (st === undefined || st.isSymbolicLink() || st.isDirectory() !== was.isDirectory()) continue;
@@ -158,19 +166,19 @@ export class EmulatedMounts {
     nested.sort((a, b) => b.copy.length - a.copy.length);
     try {
       for (const n of nested) {
-        await moveIfThere(n.copy, n.holdCopy);
-        await moveIfThere(n.own, n.holdOwn);
+        // What the step (or, in the cache, an earlier step) made a link on the way to is left where it is: nothing is moved through a link.
+        if (await realDirsTo(target, path.dirname(n.copy))) await moveIfThere(n.copy, n.holdCopy);
+        if (await realDirsTo(source, path.dirname(n.own))) await moveIfThere(n.own, n.holdOwn);
       }
       // Emptied, not replaced: the cache directory keeps its inode, owner and mode, and a step of another build that mounts it still sees it.
       for (const name of await readdir(source)) if (path.join(source, name) !== ownHeld) await rm(path.join(source, name), { recursive: true, force: true });
       await copyTree(cp, [`${target}/.`, `${source}/`]);
     } finally {
       for (const n of nested.reverse()) {
-        await moveIfThere(n.holdCopy, n.copy);
-        await rm(n.own, { recursive: true, force: true });
-        if ((await lstat(n.holdOwn).catch(() => undefined)) !== undefined) {
-          await mkdir(path.dirname(n.own), { recursive: true });
-          await rename(n.holdOwn, n.own);
+        if (await realDirsTo(target, path.dirname(n.copy))) await moveIfThere(n.holdCopy, n.copy);
+        if (await realDirsTo(source, path.dirname(n.own))) {
+          await rm(n.own, { recursive: true, force: true });
+          await moveIfThere(n.holdOwn, n.own);
         }
       }
       await rm(held, { recursive: true, force: true });
@@ -189,4 +197,17 @@ export class EmulatedMounts {
 async function moveIfThere(from: string, to: string): Promise<void> {
   if ((await lstat(from).catch(() => undefined)) === undefined) return;
   await rename(from, to);
+}
+
+/** Whether `dir` is `root` or below it, each directory on the way a real one (no link, nothing else). */
+async function realDirsTo(root: string, dir: string): Promise<boolean> {
+  const rel = path.relative(root, dir);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
+  let current = root;
+  for (const name of rel.split(path.sep).filter((n) => n !== '')) {
+    current = path.join(current, name);
+    const st = await lstat(current).catch(() => undefined);
+    if (st === undefined || !st.isDirectory()) return false;
+  }
+  return true;
 }

@@ -168,6 +168,22 @@ describe.each(CASES)('$name runner', (c) => {
     expect(await listTree(path.join(sources, 'tree'))).toEqual(sourceBefore);
   }, 120_000);
 
+  it('copies nothing of the host into a cache when the step makes a directory on the cache\'s way a link out of the rootfs', async () => {
+    const cache = path.join(work, `loot-${c.name.replace(/\W+/g, '-')}`);
+    const host = path.join(work, `host-only-${c.name.replace(/\W+/g, '-')}`);
+    await mkdir(cache);
+    await mkdir(path.join(host, '.ssh'), { recursive: true });
+    await writeFile(path.join(host, '.ssh', 'id'), 'host key\n');
+    try {
+      await run(c.make(), `rm -rf /x; ln -s ${host} /x; true`, [{ source: cache, target: '/x/.ssh', writeBack: true }]);
+      // Under proot a bind is a path translation: rm -rf /x reaches through it and removes the cache directory itself.
+      expect(await readdir(cache).catch(() => [])).toEqual([]);
+      expect(await readFile(path.join(host, '.ssh', 'id'), 'utf8')).toBe('host key\n');
+    } finally {
+      await rm(path.join(rootfs, 'x'), { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('keeps what the step writes beside a mount, in a parent made for the mount point, and only that', async () => {
     const cache = path.join(work, `beside-cache-${c.name.replace(/\W+/g, '-')}`);
     await mkdir(cache);
