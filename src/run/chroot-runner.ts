@@ -65,7 +65,14 @@ export class ChrootRunner implements Runner {
       const [command, ...args] = enterRootArgs(tools, this.kind, spec, true) as [string, ...string[]];
       await scaffold.seal();
       ran = true;
-      return await spawnStep({ command, args, env: spawnEnv(spec), io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      const result = await spawnStep({ command, args, env: spawnEnv(spec), io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      const moved = await mounts.movedFileCopies();
+      if (moved.length > 0) {
+        throw new HoistError('RUN_MOUNT_MOVED', `the step moved or removed the file mounted at ${moved.join(', ')}: without a mount namespace hoist copies a mount's file in, and a copy moved elsewhere would go into the layer (a secret among them)`, {
+          hint: 'leave mounted files where they are (Docker refuses to move or remove a mount point: EBUSY), or build where mount namespaces are allowed',
+        });
+      }
+      return result;
     } finally {
       try {
         if (ran) await mounts.finish();

@@ -73,6 +73,8 @@ export class EmulatedMounts {
   private readonly writeBacks: { target: string; source: string }[] = [];
   /** Where each mount's copy is in the rootfs (host paths), in the order they were made. */
   private readonly targets: string[] = [];
+  /** The file copies (a secret, a bound file) and the inode each got. */
+  private readonly fileCopies: { target: string; mountpoint: string; ino: number }[] = [];
   private readonly relays: net.Server[] = [];
   private asideDir: string | undefined;
   private rootfs = '';
@@ -122,8 +124,28 @@ export class EmulatedMounts {
       const target = await scaffold.claim(rel);
       this.targets.push(target);
       await copyTree(cp, [m.source, target]);
+      this.fileCopies.push({ target, mountpoint: m.target, ino: (await lstat(target)).ino });
       if (m.writeBack === true) this.writeBacks.push({ target, source: m.source });
     }
+  }
+
+  /**
+   * After the step, before anything else: the mount points of file copies
+   * (a secret, a bound file) that the step moved away or removed. A real
+   * mount point cannot be moved or removed (EBUSY), so the copy stays where
+   * it was put and the undo removes it; a copy the step moved (`mv /app
+   * /srv`) would be in the layer wherever it went, so the runner fails the
+   * step instead.
+   */
+  async movedFileCopies(): Promise<string[]> {
+    const moved = [];
+    for (const c of this.fileCopies) {
+      const st = await lstat(c.target).catch(() => undefined);
+      if (st === undefined || st.ino !== c.ino) moved.push(c);
+    }
+    // Wherever the copies went in the rootfs, they go now: the step fails, but its rootfs stays on disk until the build is over.
+    if (moved.length > 0) await removeInodes(this.rootfs, new Set(moved.map((c) => c.ino)));
+    return moved.map((c) => c.mountpoint);
   }
 
   /**
@@ -210,4 +232,19 @@ async function realDirsTo(root: string, dir: string): Promise<boolean> {
     if (st === undefined || !st.isDirectory()) return false;
   }
   return true;
+}
+
+/** Removes every regular file under `dir` (through no link, on its filesystem) whose inode is in `inodes`. */
+async function removeInodes(dir: string, inodes: Set<number>): Promise<void> {
+  const top = await lstat(dir);
+  const walk = async (d: string): Promise<void> => {
+    for (const name of await readdir(d).catch(() => [] as string[])) {
+      const p = path.join(d, name);
+      const st = await lstat(p).catch(() => undefined);
+      if (st === undefined || st.dev !== top.dev) continue;
+      if (st.isDirectory()) await walk(p);
+      else if (st.isFile() && inodes.has(st.ino)) await rm(p, { force: true });
+    }
+  };
+  await walk(dir);
 }

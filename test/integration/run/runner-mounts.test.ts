@@ -184,6 +184,30 @@ describe.each(CASES)('$name runner', (c) => {
     }
   }, 120_000);
 
+  it('a step that moves a mounted secret away is not left with a copy of it in the rootfs (the copying runner fails it)', async () => {
+    await mkdir(path.join(rootfs, 'app'));
+    await writeFile(path.join(rootfs, 'app', 'main'), 'code\n');
+    try {
+      const outcome = await run(c.make(), 'mv /app /srv-app 2>/dev/null; true', [{ source: path.join(sources, 'secret'), target: '/app/.npmrc', readonly: true }]).then(
+        (r) => r,
+        (e: unknown) => e,
+      );
+      if (c.name.includes('copies')) {
+        expect(outcome).toMatchObject({ code: 'RUN_MOUNT_MOVED', message: expect.stringContaining('/app/.npmrc') });
+      } else {
+        expect(outcome).toMatchObject({ exitCode: 0 });
+      }
+      // Wherever the step put the directory, no copy of the secret is in the rootfs.
+      for (const dir of ['app', 'srv-app']) {
+        const content = await readFile(path.join(rootfs, dir, '.npmrc'), 'utf8').catch(() => '');
+        expect(content, dir).toBe('');
+      }
+    } finally {
+      await rm(path.join(rootfs, 'app'), { recursive: true, force: true });
+      await rm(path.join(rootfs, 'srv-app'), { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('keeps what the step writes beside a mount, in a parent made for the mount point, and only that', async () => {
     const cache = path.join(work, `beside-cache-${c.name.replace(/\W+/g, '-')}`);
     await mkdir(cache);
