@@ -113,6 +113,8 @@ export interface ListedSource {
   content?: Digest;
   /** Extended attributes the copy keeps: name -> base64 of the value. */
   xattrs?: Record<string, string>;
+  /** Device nodes: the numbers the layer gives them (only these entries carry it, so other keys stay as they were). */
+  device?: { major: number; minor: number };
 }
 
 /** The digest of a COPY/ADD's sources, in the order the step copies them. */

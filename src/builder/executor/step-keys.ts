@@ -167,6 +167,9 @@ async function listedEntry(entry: LayerEntry, fs: ListingFs | undefined, digests
         content: file !== undefined ? await digests.digest(file.absPath, file.walked).catch(() => streamDigest(entry.open())) : await streamDigest(entry.open()),
       };
     }
+    case 'char-device':
+    case 'block-device':
+      return { ...base, device: { major: entry.devmajor, minor: entry.devminor } };
     default:
       return base;
   }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../../../src/builder/cache/canonical.js';
 import { listingDigest, runKeyEnv, stepKey, type RunKeyFields, type StepKeyInput } from '../../../../src/builder/cache/step-key.js';
+import type { FileDigests } from '../../../../src/builder/cache/file-digests.js';
+import { entriesDigest } from '../../../../src/builder/executor/step-keys.js';
+import type { LayerEntry } from '../../../../snapshot/layer-entry.js';
 
 const run: RunKeyFields = {
   kind: 'RUN',
@@ -102,5 +105,22 @@ describe('listingDigest', () => {
       expect(listingDigest([changed])).not.toBe(d);
     }
     expect(listingDigest([file, { ...file, path: 'b.txt' }])).not.toBe(listingDigest([{ ...file, path: 'b.txt' }, file]));
+  });
+});
+
+describe('entriesDigest', () => {
+  const node = (minor: number): LayerEntry => ({ path: 'dev/node', kind: 'char-device', mode: 0o666, uid: 0, gid: 0, mtime: 0, devmajor: 1, devminor: minor });
+  it('changes with a device node\'s numbers (mknod c 1 3 then c 1 5 was a cache hit that kept 1,3)', async () => {
+    const unused = undefined as unknown as FileDigests; // no regular file: nothing is hashed
+    const d = await entriesDigest([node(3)], undefined, unused);
+    expect(await entriesDigest([node(3)], undefined, unused)).toBe(d);
+    expect(await entriesDigest([node(5)], undefined, unused)).not.toBe(d);
+    expect(await entriesDigest([{ ...node(3), devmajor: 4 }], undefined, unused)).not.toBe(d);
+  });
+
+  it('leaves the keys of sources without device nodes as they were', async () => {
+    const unused = undefined as unknown as FileDigests;
+    const dir: LayerEntry = { path: 'etc', kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0 };
+    expect(await entriesDigest([dir], undefined, unused)).toBe(listingDigest([{ path: 'etc', kind: 'dir', mode: 0o755, uid: 0, gid: 0 }]));
   });
 });
