@@ -21,7 +21,7 @@ import type { Instruction } from '../../dockerfile/instructions/types.js';
 import { storeLayer, type Layer } from '../../oci/index.js';
 import { sha256Digest, type Digest } from '../../oci/digest.js';
 import type { PlannedStage } from '../plan/index.js';
-import { stepKeyFields } from './step-keys.js';
+import { stepKeyFields, type ListingFs } from './step-keys.js';
 import type { StepContext } from './step-context.js';
 
 export interface StepCacheOptions {
@@ -100,10 +100,12 @@ export class StepCacheSession {
       await execute();
       return { cached: false, recorded: done };
     }
+    const listings: ListingFs[] = [];
     const fields = await stepKeyFields(ctx, instr, {
       digests: this.opts.digests,
       stageKey: (index) => this.stageKey(index),
       imageDigest: (ref) => this.hooks.imageDigest(ref),
+      listings,
     });
     if (fields === undefined) {
       await execute();
@@ -131,6 +133,13 @@ export class StepCacheSession {
         this.ran = true;
         const record = recordOf(ctx);
         ran(false);
+        const changed = listings.map((l) => l.changedSince()).find((p) => p !== undefined);
+        if (changed !== undefined) {
+          // The layer may hold content the key does not describe: recorded, it would be a hit for the old content for good.
+          ctx.env.emit({ type: 'warning', code: 'SOURCE_CHANGED', message: `${changed} changed while the build read it; this step is not cached`, location: instr.location });
+          await record.catch(() => undefined);
+          return;
+        }
         await store.put(key, await record);
       };
       recorded = chain.lookups ? store.exclusive(key, build, ctx.env.signal) : build();

@@ -8,6 +8,7 @@
  * are keyed on the layer it made (see StepCacheSession).
  */
 import { createHash } from 'node:crypto';
+import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FsView } from '../../../snapshot/fs-view.js';
@@ -33,6 +34,8 @@ export interface KeySources {
   stageKey(index: number): string;
   /** The manifest digest of an image COPY --from reads. */
   imageDigest(ref: string): Promise<Digest>;
+  /** Where the context listings a key was made from are handed, so that the step can see whether their files changed since (`changedSince`). */
+  listings?: ListingFs[];
 }
 
 /** The step's key fields; undefined when the step has no key (it always runs). */
@@ -79,6 +82,7 @@ async function copyKeyFields(ctx: StepContext, instr: CopyInstr | AddInstr, sour
   } else {
     const local = instr.sources.filter((s) => !isHttpSource(s));
     fs = new ListingFs(stepContextFs(ctx, contextFollowPaths(local)), sources.digests);
+    sources.listings?.push(fs);
     try {
       const matched: CopyItem[] = [];
       for (const source of local) matched.push(...(await matchSource(instr, fs, source)));
@@ -228,5 +232,23 @@ export class ListingFs implements SourceFs {
 
   fileOf(open: () => Readable): { absPath: string; walked?: WalkedFile } | undefined {
     return this.files.get(open);
+  }
+
+  /**
+   * The first file the listing looked up that is no longer what the walk
+   * saw (inode, size, modification or change time), or undefined. The key
+   * holds the content the files had then; a step that read one after it
+   * changed (an editor saving while the build runs) made a layer the key
+   * does not describe.
+   */
+  changedSince(): string | undefined {
+    for (const { absPath, walked } of this.files.values()) {
+      if (walked === undefined) continue;
+      // Synchronous: a few µs each from the inode cache, where a thread-pool trip costs more.
+      const now = lstatSync(absPath, { bigint: true, throwIfNoEntry: false });
+      const was = walked.stat;
+      if (now === undefined || now.ino !== was.ino || now.size !== was.size || now.mtimeNs !== was.mtimeNs || now.ctimeNs !== was.ctimeNs) return absPath;
+    }
+    return undefined;
   }
 }

@@ -136,6 +136,34 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     expect(fixed.files.get('big.bin')?.content?.equals(big)).toBe(true);
   });
 
+  it('records no step whose source changed after its key was made: the layer holds content the key does not describe', async () => {
+    const ctx = makeContext({ 'app.txt': 'ORIG' });
+    const cache = tempDir('hoist-cache-');
+    const store = new BlobStore(cache);
+    const local = await localStepCache(store);
+    // The lookup right before the step runs is after its key was made: an editor saving there is the race.
+    const inner = local.store;
+    const racingStore = new Proxy(inner, {
+      get: (target, name, receiver) =>
+        name === 'get'
+          ? (key: Parameters<typeof inner.get>[0]) => {
+              writeFileSync(path.join(ctx, 'app.txt'), 'EVIL');
+              return target.get(key);
+            }
+          : (Reflect.get(target, name, receiver) as unknown),
+    });
+    const racing = { ...local, store: racingStore };
+    const events: BuildEvent[] = [];
+    await build(buildOptions(ctx, 'FROM scratch\nCOPY app.txt /app.txt\n', store, { onEvent: (e) => events.push(e), cache: racing }));
+    expect(events).toContainEqual(expect.objectContaining({ type: 'warning', code: 'SOURCE_CHANGED', message: expect.stringContaining('app.txt changed while the build read it') }));
+    expect(records(cache)).toHaveLength(0);
+    // Back to the content the key was made from: a build must not be given the layer with EVIL in it.
+    writeFileSync(path.join(ctx, 'app.txt'), 'ORIG');
+    const again = await cachedBuild('FROM scratch\nCOPY app.txt /app.txt\n', ctx, cache);
+    expect(again.steps).toEqual([['COPY app.txt /app.txt', false]]);
+    expect(content(again, 'app.txt')).toBe('ORIG');
+  });
+
   it('misses on a mode-only change, and a renamed file with equal content', async () => {
     const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
     const cache = tempDir('hoist-cache-');
