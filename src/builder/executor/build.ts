@@ -402,6 +402,20 @@ class Builder {
 }
 
 /** History entries made at `from` (this build's time) are dated `to`. */
+/**
+ * The time of an image none of whose steps changed files: the latest time
+ * its base's history carries (the entries not made now, by this build), or
+ * the Unix epoch for one FROM scratch, as SOURCE_DATE_EPOCH=0 gives it.
+ */
+function baseTime(state: StageState, now: string): string {
+  let latest = formatCreated(new Date(0));
+  for (const { created } of state.history) {
+    if (created === undefined || created === now || Number.isNaN(Date.parse(created))) continue;
+    if (Date.parse(created) > Date.parse(latest)) latest = created;
+  }
+  return latest;
+}
+
 function retime(state: StageState, from: string, to: string): void {
   state.history = state.history.map((h) => (h.created === from ? { ...h, created: to } : h));
 }
@@ -508,7 +522,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
     const target = plan.stages[plan.target] as PlannedStage;
     const final = builder.result(target.index);
     const platform = target.platform ? parsePlatform(target.platform) : opts.targetPlatform;
-    const replayed = opts.epoch === undefined ? builder.cache?.replayedTime() : undefined;
+    const replayed = opts.epoch === undefined ? builder.cache?.replayedTime(() => baseTime(final, formatCreated(now))) : undefined;
     const created = replayed ?? formatCreated(opts.epoch === undefined ? now : new Date(opts.epoch * 1000));
     // Every step came from the cache: what was replayed (ENV, LABEL, ...) takes the cached steps' time, not now.
     if (replayed !== undefined) retime(final, formatCreated(now), replayed);

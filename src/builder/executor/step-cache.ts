@@ -170,11 +170,13 @@ export class StepCacheSession {
   /**
    * The image's time when every step that changes files came from the
    * cache: the latest of their records' (so that a rebuild that changed
-   * nothing gives the same image without SOURCE_DATE_EPOCH); undefined
-   * when a step ran, or none was cached.
+   * nothing gives the same image without SOURCE_DATE_EPOCH); `unchanged`
+   * when the build has no such step at all (only ENV, LABEL, CMD...: its
+   * time must not be now either); undefined when a step ran.
    */
-  replayedTime(): string | undefined {
-    return this.ran ? undefined : this.latestHit;
+  replayedTime(unchanged: () => string): string | undefined {
+    if (this.ran) return undefined;
+    return this.latestHit ?? unchanged();
   }
 }
 

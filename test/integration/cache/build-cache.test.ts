@@ -98,6 +98,24 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     expect(e2.image.config.created).toBe('1970-01-01T00:16:40Z');
   });
 
+  it('a build with no step that changes files (ENV, LABEL, CMD only) gives the same image every time: its time is its base\'s', async () => {
+    const ctx = makeContext({ 'a.txt': 'a' });
+    const cache = tempDir('hoist-cache-');
+    const onlyMetadata = 'FROM scratch\nENV A=1\nLABEL x=y\nCMD ["/app"]\n';
+    const first = await cachedBuild(onlyMetadata, ctx, cache, { now: new Date('2026-01-01T00:00:00Z') });
+    const second = await cachedBuild(onlyMetadata, ctx, cache, { now: new Date('2026-06-01T00:00:00Z') });
+    expect(second.digest).toBe(first.digest);
+    // FROM scratch carries no time: the Unix epoch, as SOURCE_DATE_EPOCH=0 gives.
+    expect(second.image.config.created).toBe('1970-01-01T00:00:00Z');
+    expect(second.image.config.history?.every((h) => h.created === '1970-01-01T00:00:00Z')).toBe(true);
+    // Built FROM a stage whose files came from the cache: that stage's time.
+    const onStage = 'FROM scratch AS files\nCOPY a.txt /a.txt\nFROM files\nLABEL y=z\n';
+    const built = await cachedBuild(onStage, ctx, cache, { now: new Date('2026-02-01T00:00:00Z') });
+    const rebuilt = await cachedBuild(onStage, ctx, cache, { now: new Date('2026-07-01T00:00:00Z') });
+    expect(rebuilt.digest).toBe(built.digest);
+    expect(rebuilt.image.config.created).toBe('2026-02-01T00:00:00Z');
+  });
+
   it('misses on a content change, and every step after it that reads the files misses too', async () => {
     const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1' });
     const cache = tempDir('hoist-cache-');
