@@ -41,6 +41,8 @@ export interface StepRecord {
 
 export interface BlobPresence {
   has(d: Digest): Promise<boolean>;
+  /** Bytes on disk: a record whose layer blob has another size (truncated by a crash or by hand) is a miss, not a build that fails on it later. */
+  size?(d: Digest): Promise<number>;
 }
 
 /**
@@ -106,7 +108,7 @@ export class LocalStepCache implements StepCacheStore {
     if (text === undefined) return undefined;
     const record = parseRecord(text);
     if (record === undefined) return undefined;
-    if (record.layer !== undefined && !(await this.blobs.has(record.layer.digest))) return undefined;
+    if (record.layer !== undefined && !(await this.holds(record.layer))) return undefined;
     const now = new Date();
     try {
       utimesSync(file, now, now);
@@ -114,6 +116,12 @@ export class LocalStepCache implements StepCacheStore {
       // Only prune's order depends on it.
     }
     return record;
+  }
+
+  /** Whether the store has the layer's blob, at its size (one stat). */
+  private async holds(layer: { digest: Digest; size: number }): Promise<boolean> {
+    if (this.blobs.size === undefined) return this.blobs.has(layer.digest);
+    return (await this.blobs.size(layer.digest).catch(() => -1)) === layer.size;
   }
 
   async put(key: Digest, record: StepRecord): Promise<void> {

@@ -29,6 +29,13 @@ describe('LocalStepCache', () => {
     expect(await cache.get(key('c'))).toEqual({ created: '2026-12-03T00:00:00Z', createdBy: 'RUN x' });
   });
 
+  it('misses when the layer blob on disk has another size than the record says (truncated)', async () => {
+    const sized = (size: number) => ({ has: async () => true, size: async () => size });
+    await new LocalStepCache(root, sized(123)).put(key('a'), { layer, created: 'x', createdBy: 'RUN x' });
+    expect(await new LocalStepCache(root, sized(123)).get(key('a'))).toMatchObject({ layer });
+    expect(await new LocalStepCache(root, sized(10)).get(key('a'))).toBeUndefined();
+  });
+
   it('misses when the layer blob is no longer in the store', async () => {
     const cache = new LocalStepCache(root, blobs([]));
     await cache.put(key('a'), { layer, created: 'x', createdBy: 'RUN x' });
