@@ -3,8 +3,10 @@
  * kept between builds and never part of a layer. `sharing` as BuildKit:
  * `shared` lets every step use it at once; `locked` makes a step wait for
  * the one using it (a lock file, see cache-mount-uses.ts for the layout);
- * `private` takes it if no one holds it and otherwise works on a fresh copy
- * of it, discarded after the step. Where the runner copies mounts in and out
+ * `private` takes it if no one holds it and otherwise gets a new directory
+ * of its own, made as a new cache is (seeded by from= / source=, with its
+ * owner and mode), and discarded after the step: as BuildKit makes a new
+ * mount then, never a copy of a tree another step is writing. Where the runner copies mounts in and out
  * instead of mounting them, `shared` is `locked`.
  */
 import { chmod, chown, lstat, mkdir, mkdtemp, rename, rm, utimes } from 'node:fs/promises';
@@ -13,7 +15,6 @@ import { acquireFileLock, tryFileLock, type HeldFileLock } from '../../../oci/fi
 import { cacheDirName, cacheLockFile, cacheTempName, useCacheDir } from './cache-mount-uses.js';
 import { HoistError } from '../../../errors.js';
 import { fsError } from '../../../fs-errors.js';
-import { copyTree } from '../../../run/index.js';
 import type { CacheSharing } from './run-mounts.js';
 
 export interface CacheDirRequest {
@@ -75,9 +76,14 @@ async function take(dir: string, req: CacheDirRequest): Promise<CacheDir> {
   const free = await tryFileLock(lockFile, what);
   if (free !== undefined) return held(free);
   if (req.sharing === 'private') {
-    const copy = await mkdtemp(path.join(req.tmpDir, 'cache-private-'));
-    await copyTree('cp', [`${dir}/.`, `${copy}/`], 'a private cache mount is a copy of the cache while another step holds it: check the free space of the scratch directory');
-    return { path: copy, release: () => rm(copy, { recursive: true, force: true }) };
+    const own = await mkdtemp(path.join(req.tmpDir, 'cache-private-'));
+    try {
+      await fillNew(own, req);
+    } catch (err) {
+      await rm(own, { recursive: true, force: true });
+      throw err;
+    }
+    return { path: own, release: () => rm(own, { recursive: true, force: true }) };
   }
   // As BuildKit: a locked cache waits for the step using it, however long that step runs.
   return held(await acquireFileLock(lockFile, what, { waitMs: Infinity, signal: req.signal }));
@@ -89,13 +95,7 @@ async function createOnce(dir: string, req: CacheDirRequest): Promise<void> {
   const fresh = path.join(req.root, cacheTempName('new'));
   await mkdir(fresh);
   try {
-    if (req.seed !== undefined) {
-      await rm(fresh, { recursive: true });
-      await req.seed(fresh);
-    }
-    await chmod(fresh, req.mode);
-    // Only root can give it away; unprivileged, it stays hoist's (root in the step's user namespace) unless setOwner can.
-    await (req.setOwner ?? chownIfAllowed)(fresh, req.uid, req.gid);
+    await fillNew(fresh, req);
     await rename(fresh, dir).catch((err: NodeJS.ErrnoException) => {
       // Another build made it first: its directory is the cache.
       if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
@@ -103,6 +103,17 @@ async function createOnce(dir: string, req: CacheDirRequest): Promise<void> {
   } finally {
     await rm(fresh, { recursive: true, force: true });
   }
+}
+
+/** A new cache directory's content, mode and owner: `dir` exists and is empty. */
+async function fillNew(dir: string, req: CacheDirRequest): Promise<void> {
+  if (req.seed !== undefined) {
+    await rm(dir, { recursive: true });
+    await req.seed(dir);
+  }
+  await chmod(dir, req.mode);
+  // Only root can give it away; unprivileged, it stays hoist's (root in the step's user namespace) unless setOwner can.
+  await (req.setOwner ?? chownIfAllowed)(dir, req.uid, req.gid);
 }
 
 async function chownIfAllowed(p: string, uid: number, gid: number): Promise<void> {

@@ -3,7 +3,8 @@
  * flags, mount identities for the cache key, and cache mount sharing, on real
  * directories.
  */
-import { chmod, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSecretFlag, parseSshFlag } from '../../../../src/builder/run/mounts/build-secrets.js';
@@ -161,7 +162,7 @@ describe('cache mount directories', () => {
     expect(cacheDirName('..')).not.toBe('..');
   });
 
-  it('locked: a second user waits for the first; private: a second user works on a copy', async () => {
+  it('locked: a second user waits for the first; private: a second user gets a new directory of its own, not a copy of the tree being written', async () => {
     const root = path.join(tempDir('hoist-cachemounts-'), 'mounts');
     const tmpDir = tempDir('hoist-cachemounts-tmp-');
     const req = { root, id: 'x', uid: 0, gid: 0, mode: 0o755, tmpDir } as const;
@@ -173,12 +174,17 @@ describe('cache mount directories', () => {
     });
     await new Promise((r) => setTimeout(r, 400));
     expect(secondGot).toBe(false);
-    // Meanwhile a private user gets a copy of its own.
+    // Meanwhile a private user gets a new directory, made as a new cache is (mode, seed), gone after it.
     await writeFile(path.join(first.path, 'f'), 'shared content');
-    const priv = await openCacheDir({ ...req, sharing: 'private' });
+    const priv = await openCacheDir({ ...req, sharing: 'private', mode: 0o700 });
     expect(priv.path).not.toBe(first.path);
-    expect(await readFile(path.join(priv.path, 'f'), 'utf8')).toBe('shared content');
+    expect(await readdir(priv.path)).toEqual([]);
+    expect((await stat(priv.path)).mode & 0o777).toBe(0o700);
     await priv.release();
+    expect(existsSync(priv.path)).toBe(false);
+    const seeded = await openCacheDir({ ...req, sharing: 'private', seed: async (dir) => { await mkdir(dir); await writeFile(path.join(dir, 'from-stage'), 's'); } });
+    expect(await readdir(seeded.path)).toEqual(['from-stage']);
+    await seeded.release();
     await first.release();
     const got = await second;
     expect(got.path).toBe(first.path);
