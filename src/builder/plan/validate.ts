@@ -36,20 +36,32 @@ const NETWORK_MODES = new Set(['default', 'none', 'host']);
 const SECURITY_MODES = new Set(['sandbox', 'insecure']);
 const SHARING_MODES = new Set(['shared', 'private', 'locked']);
 
+/** A broken rule of a mount, with what to write instead when there is more to say than the general form. */
+class MountRuleError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The per-type rules of BuildKit's parseMount that do not need the filesystem. */
 function checkMount(spec: MountSpec): void {
   const o = spec.options;
   const sharing = o.get('sharing');
   if (sharing !== undefined) {
     if (spec.type !== 'cache') throw new Error('sharing is only allowed for cache mounts');
-    if (!SHARING_MODES.has(sharing.toLowerCase())) throw new Error(`unsupported sharing value "${sharing}"`);
+    if (!SHARING_MODES.has(sharing.toLowerCase())) throw new MountRuleError(`unsupported sharing value "${sharing}"`, 'write sharing=shared, sharing=private or sharing=locked');
   }
   for (const key of ['uid', 'gid']) {
     const v = o.get(key);
-    if (v !== undefined && !/^\d+$/.test(v)) throw new Error(`invalid value for ${key}: ${JSON.stringify(v)}`);
+    if (v !== undefined && !/^\d+$/.test(v)) {
+      throw new MountRuleError(`invalid value for ${key}: ${JSON.stringify(v)}`, `${key} is a number (BuildKit takes no names here): write ${key}=1000, the id the image's /etc/${key === 'uid' ? 'passwd' : 'group'} gives`);
+    }
   }
   const mode = o.get('mode');
-  if (mode !== undefined && !/^[0-7]+$/.test(mode)) throw new Error(`invalid value for mode: ${JSON.stringify(mode)}`);
+  if (mode !== undefined && !/^[0-7]+$/.test(mode)) throw new MountRuleError(`invalid value for mode: ${JSON.stringify(mode)}`, 'mode is octal: write mode=0755, or mode=0700');
   if (o.has('required') && spec.type !== 'secret' && spec.type !== 'ssh') {
     throw new Error('required is only allowed for secret and ssh mounts');
   }
@@ -102,7 +114,7 @@ export function validateExpanded(instr: Instruction): void {
         try {
           checkMount(parseMountSpec(m));
         } catch (err) {
-          fail(`RUN --mount: ${(err as Error).message}`, 'write --mount=type=bind|cache|tmpfs|secret|ssh,target=PATH[,option=value...] (BuildKit\'s options)');
+          fail(`RUN --mount: ${(err as Error).message}`, (err instanceof MountRuleError ? err.hint : undefined) ?? 'write --mount=type=bind|cache|tmpfs|secret|ssh,target=PATH[,option=value...] (BuildKit\'s options)');
         }
       }
       break;

@@ -76,6 +76,17 @@ describe('validation errors are located at PATH:LINE', () => {
     expect(() => planText(text)).not.toThrow();
   });
 
+  it.each([
+    ['a user name for uid', 'RUN --mount=type=cache,target=/c,uid=app x', 'RUN --mount: invalid value for uid: "app"', 'uid is a number (BuildKit takes no names here): write uid=1000, the id the image\'s /etc/passwd gives'],
+    ['a group name for gid', 'RUN --mount=type=cache,target=/c,gid=staff x', 'RUN --mount: invalid value for gid: "staff"', 'the id the image\'s /etc/group gives'],
+    ['a mode that is not octal', 'RUN --mount=type=cache,target=/c,mode=rwx x', 'RUN --mount: invalid value for mode: "rwx"', 'mode is octal'],
+    ['an unknown sharing', 'RUN --mount=type=cache,target=/c,sharing=exclusive x', 'RUN --mount: unsupported sharing value "exclusive"', 'sharing=shared, sharing=private or sharing=locked'],
+  ])('a mount option\'s own mistake gets its own hint: %s', (_name, line, message, hint) => {
+    const err = errorOf(`FROM scratch\n${line}\n`);
+    expect(err.message).toBe(`Dockerfile:2: ${message}`);
+    expect(err.hint).toContain(hint);
+  });
+
   it('reports the first line of a multi-line instruction and keeps the range', () => {
     const err = errorOf('FROM scratch\nCOPY \\\n  --bogus \\\n  a b\n');
     expect(err.location).toEqual({ file: 'Dockerfile', line: 2, endLine: 4 });
