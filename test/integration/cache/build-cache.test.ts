@@ -107,7 +107,7 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     expect(second.digest).toBe(first.digest);
     // FROM scratch carries no time: the Unix epoch, as SOURCE_DATE_EPOCH=0 gives.
     expect(second.image.config.created).toBe('1970-01-01T00:00:00Z');
-    expect(second.image.config.history?.every((h) => h.created === '1970-01-01T00:00:00Z')).toBe(true);
+    expect(second.image.config.history?.every((h: { created?: string }) => h.created === '1970-01-01T00:00:00Z')).toBe(true);
     // Built FROM a stage whose files came from the cache: that stage's time.
     const onStage = 'FROM scratch AS files\nCOPY a.txt /a.txt\nFROM files\nLABEL y=z\n';
     const built = await cachedBuild(onStage, ctx, cache, { now: new Date('2026-02-01T00:00:00Z') });

@@ -115,7 +115,7 @@ describe('entriesDigest', () => {
     const d = await entriesDigest([node(3)], undefined, unused);
     expect(await entriesDigest([node(3)], undefined, unused)).toBe(d);
     expect(await entriesDigest([node(5)], undefined, unused)).not.toBe(d);
-    expect(await entriesDigest([{ ...node(3), devmajor: 4 }], undefined, unused)).not.toBe(d);
+    expect(await entriesDigest([{ ...node(3), devmajor: 4 } as LayerEntry], undefined, unused)).not.toBe(d);
   });
 
   it('leaves the keys of sources without device nodes as they were', async () => {

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { BuildEvent } from '../../../../src/builder/events.js';
+import type { EmitEvent } from '../../../../src/builder/events.js';
 import { StepOutput } from '../../../../src/builder/run/step-output.js';
 
 function collect(): { out: StepOutput; lines: Array<[string, string]> } {
   const lines: Array<[string, string]> = [];
-  const out = new StepOutput(3, (e: BuildEvent) => {
+  const emit: EmitEvent = (e) => {
     if (e.type === 'step-log') lines.push([e.stream, e.text]);
-  });
+  };
+  const out = new StepOutput(3, emit);
   return { out, lines };
 }
 
