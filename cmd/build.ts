@@ -5,7 +5,7 @@ import { bindStandardOutput, parseOutputSpec } from '../src/images/outputs.js';
 import { parseSourceDateEpoch } from '../src/builder/source-date-epoch.js';
 import { parseReference, type Image, type ImageSink, type ImageSource, type Platform, type Reference } from '../src/oci/index.js';
 import { preflightBuild } from '../src/builder/preflight.js';
-import { HoistError, UsageError } from '../src/errors.js';
+import { HoistError, UsageError, type Warning } from '../src/errors.js';
 import { parseSecretFlag, parseSshFlag, type SecretSource } from '../src/builder/run/mounts/build-secrets.js';
 import { eventEmitter } from '../src/builder/events.js';
 import { throttleTransfers } from '../src/oci/progress.js';
@@ -168,7 +168,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           toolPath: io.env.PATH,
           labels: flags.labels,
           annotations: flags.annotations,
-          secrets: secretSources(flags.secret, io.env),
+          secrets: secretSources(flags.secret, io.env, (w) => onEvent({ type: 'warning', ...w, time: Date.now() })),
           sshAgents: sshSockets(flags.ssh, io.env),
           jobs: flags.jobs,
           cache,
@@ -185,13 +185,20 @@ export function registerBuild(program: Command, io: CliIo): void {
     }));
 }
 
-/** `--secret` flags: files by path, `env=` ones read from the environment now (an unset variable gives no secret). */
-function secretSources(specs: readonly string[], env: Readonly<Record<string, string | undefined>>): Map<string, SecretSource> {
+/**
+ * `--secret` flags: files by path, `env=` ones read from the environment
+ * now. An unset variable gives no secret, as buildx, with a warning: a step
+ * that uses it would otherwise fail on its own, far from the cause.
+ */
+function secretSources(specs: readonly string[], env: Readonly<Record<string, string | undefined>>, warn: (w: Warning) => void): Map<string, SecretSource> {
   const out = new Map<string, SecretSource>();
   for (const spec of specs) {
     const flag = parseSecretFlag(spec);
     if (flag.file !== undefined) out.set(flag.id, { file: flag.file });
     else if (flag.env !== undefined && env[flag.env] !== undefined) out.set(flag.id, { value: Buffer.from(env[flag.env] as string) });
+    else if (flag.env !== undefined) {
+      warn({ code: 'SECRET_UNSET', message: `--secret id=${flag.id}: the variable ${flag.env} is not set, so the build has no secret ${JSON.stringify(flag.id)} (a RUN that requires it fails)` });
+    }
   }
   return out;
 }

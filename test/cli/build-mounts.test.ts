@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 /**
  * hoist build --secret and --ssh as a user runs them: a secret from a file
  * and one from an environment variable reach the step and nothing else
@@ -63,6 +64,14 @@ describe('hoist build --secret / --ssh', () => {
     const sum = (s: string): string => createHash('sha256').update(s).digest('hex');
     expect(all).toContain(sum(FILE_SECRET));
     expect(all).toContain(sum(ENV_SECRET));
+  }, 600_000);
+
+  it('warns when an env= secret\'s variable is not set: the build has no such secret (as buildx), and says why', () => {
+    const out = tempDir('hoist-cli-mounts-out-');
+    const npmrc = path.join(out, 'npmrc');
+    writeFileSync(npmrc, FILE_SECRET);
+    const r = hoist(['build', context, '--secret', `id=npmrc,src=${npmrc}`, '--secret', 'id=tok,env=HOIST_TEST_UNSET', '--progress', 'plain', '--output', `type=oci-layout,dest=${path.join(out, 'l')}`, '--cache-dir', path.join(out, 'cache')]);
+    expect(r.stderr).toContain('warning: --secret id=tok: the variable HOIST_TEST_UNSET is not set, so the build has no secret "tok"');
   }, 600_000);
 
   it('says plainly when --ssh default has no agent, and when --secret has no id', () => {
