@@ -1,7 +1,6 @@
 export type { BindMount, NetworkMode, StepMount, TmpfsMount, OverlaySpec, ProcessSpec, RunIo, RunNeeds, RunResult, Runner, RunnerKind } from './process-spec.js';
 export { kernelPath, RUNNER_KINDS } from './process-spec.js';
 export { findHostTools, type HostTools } from './host-tools.js';
-export { copyTree } from './mount-emulation.js';
 export type { RunnerOptions } from './step-env.js';
 export { UsernsRunner, type IdRange, type UsernsOptions } from './userns-runner.js';
 export { ChrootRunner, type ChrootOptions } from './chroot-runner.js';

@@ -18,7 +18,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 import type { BindMount, ProcessSpec } from './process-spec.js';
-import type { RootfsScaffold } from './scaffold.js';
+import { realDirectoriesTo, type RootfsScaffold } from './scaffold.js';
 
 const EMULATION_HINT = 'the chroot runner copies mounts in and out where it cannot mount them; check the free space of the scratch directory, or build where mount namespaces are allowed';
 
@@ -157,7 +157,7 @@ export class EmulatedMounts {
   async finish(): Promise<void> {
     const cp = this.cp as string;
     for (const { target, source } of this.writeBacks) {
-      if (!(await realDirsTo(this.rootfs, path.dirname(target)))) continue;
+      if (!(await realDirectoriesTo(this.rootfs, path.dirname(target)))) continue;
       const st = await lstat(target).catch(() => undefined);
       const was = await lstat(source);
       if (st === undefined || st.isSymbolicLink() || st.isDirectory() !== was.isDirectory()) continue;
@@ -189,16 +189,16 @@ export class EmulatedMounts {
     try {
       for (const n of nested) {
         // What the step (or, in the cache, an earlier step) made a link on the way to is left where it is: nothing is moved through a link.
-        if (await realDirsTo(target, path.dirname(n.copy))) await moveIfThere(n.copy, n.holdCopy);
-        if (await realDirsTo(source, path.dirname(n.own))) await moveIfThere(n.own, n.holdOwn);
+        if (await realDirectoriesTo(target, path.dirname(n.copy))) await moveIfThere(n.copy, n.holdCopy);
+        if (await realDirectoriesTo(source, path.dirname(n.own))) await moveIfThere(n.own, n.holdOwn);
       }
       // Emptied, not replaced: the cache directory keeps its inode, owner and mode, and a step of another build that mounts it still sees it.
       for (const name of await readdir(source)) if (path.join(source, name) !== ownHeld) await rm(path.join(source, name), { recursive: true, force: true });
       await copyTree(cp, [`${target}/.`, `${source}/`]);
     } finally {
       for (const n of nested.reverse()) {
-        if (await realDirsTo(target, path.dirname(n.copy))) await moveIfThere(n.holdCopy, n.copy);
-        if (await realDirsTo(source, path.dirname(n.own))) {
+        if (await realDirectoriesTo(target, path.dirname(n.copy))) await moveIfThere(n.holdCopy, n.copy);
+        if (await realDirectoriesTo(source, path.dirname(n.own))) {
           await rm(n.own, { recursive: true, force: true });
           await moveIfThere(n.holdOwn, n.own);
         }
@@ -219,19 +219,6 @@ export class EmulatedMounts {
 async function moveIfThere(from: string, to: string): Promise<void> {
   if ((await lstat(from).catch(() => undefined)) === undefined) return;
   await rename(from, to);
-}
-
-/** Whether `dir` is `root` or below it, each directory on the way a real one (no link, nothing else). */
-async function realDirsTo(root: string, dir: string): Promise<boolean> {
-  const rel = path.relative(root, dir);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
-  let current = root;
-  for (const name of rel.split(path.sep).filter((n) => n !== '')) {
-    current = path.join(current, name);
-    const st = await lstat(current).catch(() => undefined);
-    if (st === undefined || !st.isDirectory()) return false;
-  }
-  return true;
 }
 
 /** Removes every regular file under `dir` (through no link, on its filesystem) whose inode is in `inodes`. */

@@ -1,6 +1,6 @@
 import { chmod, mkdir, stat, symlink, writeFile } from 'node:fs/promises';
-import { HoistError } from '../errors.js';
 import path from 'node:path';
+import { HoistError } from '../errors.js';
 import { DEVICES, fstabText, type MountOp } from './namespace-setup.js';
 import { kernelPath, type ProcessSpec } from './process-spec.js';
 import { UnsafeMountpointError, type RootfsScaffold, type SourceScaffolds } from './scaffold.js';

@@ -180,16 +180,8 @@ export class RootfsScaffold {
   }
 
   /** Whether `dir` (inside the rootfs) is still a real directory reached through no symlink. */
-  private async reachableWithoutLinks(dir: string): Promise<boolean> {
-    const rel = path.relative(this.rootfs, dir);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
-    let current = this.rootfs;
-    for (const name of rel.split(path.sep).filter((n) => n !== '')) {
-      current = path.join(current, name);
-      const st = await lstat(current).catch(() => undefined);
-      if (st === undefined || !st.isDirectory()) return false;
-    }
-    return true;
+  private reachableWithoutLinks(dir: string): Promise<boolean> {
+    return realDirectoriesTo(this.rootfs, dir);
   }
 
   private async rememberParent(dir: string): Promise<void> {
@@ -221,4 +213,17 @@ export class SourceScaffolds {
 async function mtimeOf(dir: string): Promise<string> {
   const ns = (await lstat(dir, { bigint: true })).mtimeNs;
   return `@${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
+}
+
+/** Whether `dir` is `root` or below it, each directory on the way from `root` a real one (no link, nothing else). */
+export async function realDirectoriesTo(root: string, dir: string): Promise<boolean> {
+  const rel = path.relative(root, dir);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
+  let current = root;
+  for (const name of rel.split(path.sep).filter((n) => n !== '')) {
+    current = path.join(current, name);
+    const st = await lstat(current).catch(() => undefined);
+    if (st === undefined || !st.isDirectory()) return false;
+  }
+  return true;
 }

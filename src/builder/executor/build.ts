@@ -401,7 +401,6 @@ class Builder {
   }
 }
 
-/** History entries made at `from` (this build's time) are dated `to`. */
 /**
  * The time of an image none of whose steps changed files: the latest time
  * its base's history carries (the entries not made now, by this build), or
@@ -416,6 +415,7 @@ function baseTime(state: StageState, now: string): string {
   return latest;
 }
 
+/** History entries made at `from` (this build's time) are dated `to`. */
 function retime(state: StageState, from: string, to: string): void {
   state.history = state.history.map((h) => (h.created === from ? { ...h, created: to } : h));
 }

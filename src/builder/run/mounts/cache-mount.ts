@@ -6,8 +6,9 @@
  * `private` takes it if no one holds it and otherwise gets a new directory
  * of its own, made as a new cache is (seeded by from= / source=, with its
  * owner and mode), and discarded after the step: as BuildKit makes a new
- * mount then, never a copy of a tree another step is writing. Where the runner copies mounts in and out
- * instead of mounting them, `shared` is `locked`.
+ * mount then, never a copy of a tree another step is writing. Where the
+ * runner copies mounts in and out instead of mounting them, `shared` is
+ * `locked`.
  */
 import { chmod, chown, lstat, mkdir, mkdtemp, rename, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
