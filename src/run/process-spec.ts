@@ -45,6 +45,27 @@ export interface TmpfsMount {
 export type StepMount = BindMount | TmpfsMount;
 
 /** `/`, or `/proc` or `/sys` or a path below them, inside the image: where no step mount may go (links there lead out of the rootfs). */
+/**
+ * Why a private variable's name cannot be given to a step, or undefined when
+ * it can. Runners set private variables in the environment of the host tools
+ * that lead into the step (env, setpriv, nsenter, unshare, the setup sh,
+ * proot), which run before the chroot, as root where hoist is: names that the
+ * dynamic loader, libc, the shells or util-linux read would change what those
+ * tools do (LD_PRELOAD loads a library named by the secret's value), and PATH
+ * would have to go on a command line. glibc's list of variables it drops for
+ * setuid programs (unsecvars.h), the shells' and libmount's.
+ */
+export function unsafePrivateVariable(name: string): string | undefined {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return 'it is not a variable name (letters, digits and _, not starting with a digit)';
+  if (/^(LD_.*|GCONV_PATH|GETCONF_DIR|GLIBC_TUNABLES|HOSTALIASES|LOCALDOMAIN|LOCPATH|MALLOC_.*|NIS_PATH|NLSPATH|RESOLV_HOST_CONF|RES_OPTIONS|TMPDIR|TZDIR)$/.test(name)) {
+    return 'the dynamic loader and libc read it in the host tools that start the step';
+  }
+  if (/^(IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|CDPATH|POSIXLY_CORRECT|PWD|OLDPWD|SHLVL|_)$/.test(name)) return 'the shell that starts the step reads or sets it';
+  if (/^(LIBMOUNT_.*|LIBBLKID_.*|LIBSMARTCOLS_.*)$/.test(name)) return 'util-linux reads it in the tools that start the step';
+  if (name === 'PATH') return 'the tools that start the step need their own PATH';
+  return undefined;
+}
+
 export function kernelPath(target: string): boolean {
   const p = path.posix.normalize(`/${target}`);
   return p === '/' || /^\/(proc|sys)(\/|$)/.test(p);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { HoistError } from '../errors.js';
 import { fsError } from '../fs-errors.js';
 import type { HostTools } from './host-tools.js';
-import type { ProcessSpec } from './process-spec.js';
+import { unsafePrivateVariable, type ProcessSpec } from './process-spec.js';
 
 /** What every runner is built with. */
 export interface RunnerOptions {
@@ -63,23 +63,21 @@ const SHELL_ADDED = ['PWD', 'OLDPWD', 'SHLVL', '_'];
  * hop before the step. With private variables (`spawnEnv` put them in the
  * environment the runner spawned with), `env` keeps them from there and
  * removes the rest of it instead: their values are on no command line.
+ * `checkSpec` has refused private names that the hops on the way read.
  */
 export function envArgs(env: string, spec: ProcessSpec): string[] {
   const hidden = spec.privateEnv ?? {};
   const shown = Object.entries(spec.env)
-    .filter(([k]) => k !== '' && !k.includes('=') && (!Object.hasOwn(hidden, k) || k === 'PATH'))
+    .filter(([k]) => k !== '' && !k.includes('=') && !Object.hasOwn(hidden, k))
     .map(([k, v]) => `${k}=${v}`);
   if (Object.keys(hidden).length === 0) return [env, '-i', ...shown];
-  const unset = ['PATH', ...SHELL_ADDED].filter((k) => !Object.hasOwn(hidden, k) || k === 'PATH').flatMap((k) => ['-u', k]);
-  // PATH is the runner's own on the way: a private PATH is set here, like any other.
-  const path = hidden.PATH !== undefined ? [`PATH=${hidden.PATH}`] : [];
-  return [env, ...unset, ...shown, ...path];
+  const unset = ['PATH', ...SHELL_ADDED].flatMap((k) => ['-u', k]);
+  return [env, ...unset, ...shown];
 }
 
 /** The environment a runner spawns its first process with: the tools' PATH (where it needs one) and the step's private variables. */
 export function spawnEnv(spec: ProcessSpec, toolPath?: string): Record<string, string> {
-  const hidden = Object.fromEntries(Object.entries(spec.privateEnv ?? {}).filter(([k]) => k !== '' && !k.includes('=') && k !== 'PATH'));
-  return { ...hidden, ...(toolPath !== undefined ? { PATH: toolPath } : {}) };
+  return { ...(spec.privateEnv ?? {}), ...(toolPath !== undefined ? { PATH: toolPath } : {}) };
 }
 
 /**
@@ -111,6 +109,14 @@ export function enterRootArgs(tools: HostTools, runner: string, spec: ProcessSpe
 
 export function checkSpec(spec: ProcessSpec): void {
   if (spec.argv.length === 0) throw new HoistError('RUN_EMPTY', 'the step has no command to run', { hint: 'give RUN a command' });
+  for (const name of Object.keys(spec.privateEnv ?? {})) {
+    const why = unsafePrivateVariable(name);
+    if (why !== undefined) {
+      throw new HoistError('RUN_PRIVATE_VARIABLE', `a secret cannot be given to the step as the variable ${JSON.stringify(name)}: ${why}`, {
+        hint: 'mount the secret as a file and set the variable in the step, e.g. RUN --mount=type=secret,id=x,target=/run/secrets/x NAME="$(cat /run/secrets/x)" ...',
+      });
+    }
+  }
   if (!path.isAbsolute(spec.cwd)) {
     throw new HoistError('RUN_CWD', `the working directory ${JSON.stringify(spec.cwd)} is not absolute`, { hint: 'WORKDIR paths are absolute inside the image' });
   }

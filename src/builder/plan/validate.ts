@@ -3,6 +3,7 @@ import type { Instruction } from '../../dockerfile/instructions/types.js';
 import { parseMountSpec, type MountSpec } from '../../dockerfile/instructions/mount.js';
 import { isValidSignal } from './signals.js';
 import { isGitSource, isHttpSource } from '../add/source-kind.js';
+import { unsafePrivateVariable } from '../../run/process-spec.js';
 
 const PORT_SPEC = /^(?:(?:[^:]*:)?[^:]*:)?(\d+)(?:-(\d+))?(?:\/(.*))?$/;
 const PROTOCOLS = new Set(['tcp', 'udp', 'sctp']);
@@ -66,6 +67,16 @@ function checkMount(spec: MountSpec): void {
     throw new Error('required is only allowed for secret and ssh mounts');
   }
   if (spec.type === 'secret' && spec.from !== undefined) throw new Error('secret mounts cannot have a from');
+  const env = o.get('env');
+  if (spec.type === 'secret' && env !== undefined && env !== '') {
+    const why = unsafePrivateVariable(env);
+    if (why !== undefined) {
+      throw new MountRuleError(
+        `a secret cannot be given to the step as the variable ${JSON.stringify(env)}: ${why}`,
+        `mount it as a file and set the variable in the step: RUN --mount=type=secret,id=ID ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(env) ? env : 'NAME'}="$(cat /run/secrets/ID)" COMMAND`,
+      );
+    }
+  }
 }
 
 /** Checks an expanded instruction's values; throws a located DockerfileError. */

@@ -125,6 +125,20 @@ describe.each(CASES)('$name runner', (c) => {
     }
   });
 
+  it('gives the step its private variables, and refuses names that the tools on the way read', async () => {
+    const env = { PATH: '/bin:/usr/bin' };
+    const r = await run(runner(), { argv: ['/usr/bin/env'], env, privateEnv: { TOKEN: 's3cret value' } });
+    expect(r.exitCode).toBe(0);
+    const extra = c.name === 'proot' ? ['PWD=/'] : [];
+    expect(r.stdout.trim().split('\n').sort()).toEqual(['PATH=/bin:/usr/bin', ...extra, 'TOKEN=s3cret value'].sort());
+    for (const name of ['LD_PRELOAD', 'IFS', 'PATH', 'PWD']) {
+      const refused = await run(runner(), { argv: ['/bin/true'], env, privateEnv: { [name]: '/tmp/x.so' } }).catch((err: unknown) => err);
+      expect(refused, name).toBeInstanceOf(HoistError);
+      expect((refused as HoistError).code).toBe('RUN_PRIVATE_VARIABLE');
+      expect((refused as HoistError).message).toContain(`"${name}"`);
+    }
+  });
+
   it('resolves the working directory inside the rootfs, symlinks included', async () => {
     const link = path.join(rootfs, 'tmp/etc-link');
     await import('node:fs/promises').then((fs) => fs.symlink('/etc', link));

@@ -72,6 +72,8 @@ describe('validation errors are located at PATH:LINE', () => {
     ['realtime STOPSIGNAL', 'FROM scratch\nSTOPSIGNAL SIGRTMIN+3\n'],
     ['numeric STOPSIGNAL', 'FROM scratch\nSTOPSIGNAL 9\n'],
     ['empty --from is ignored', 'FROM scratch\nCOPY --from= a b\n'],
+    ['a secret as an ordinary variable', 'FROM scratch\nRUN --mount=type=secret,id=t,env=GITHUB_TOKEN x\n'],
+    ['a secret as a lower-case variable', 'FROM scratch\nRUN --mount=type=secret,id=t,env=_npm_token x\n'],
   ])('accepts %s, as BuildKit does', (_name, text) => {
     expect(() => planText(text)).not.toThrow();
   });
@@ -81,6 +83,16 @@ describe('validation errors are located at PATH:LINE', () => {
     ['a group name for gid', 'RUN --mount=type=cache,target=/c,gid=staff x', 'RUN --mount: invalid value for gid: "staff"', 'the id the image\'s /etc/group gives'],
     ['a mode that is not octal', 'RUN --mount=type=cache,target=/c,mode=rwx x', 'RUN --mount: invalid value for mode: "rwx"', 'mode is octal'],
     ['an unknown sharing', 'RUN --mount=type=cache,target=/c,sharing=exclusive x', 'RUN --mount: unsupported sharing value "exclusive"', 'sharing=shared, sharing=private or sharing=locked'],
+    [
+      'a secret as LD_PRELOAD',
+      'RUN --mount=type=secret,id=t,env=LD_PRELOAD x',
+      'RUN --mount: a secret cannot be given to the step as the variable "LD_PRELOAD": the dynamic loader and libc read it in the host tools that start the step',
+      'RUN --mount=type=secret,id=ID LD_PRELOAD="$(cat /run/secrets/ID)" COMMAND',
+    ],
+    ['a secret as IFS', 'RUN --mount=type=secret,id=t,env=IFS x', 'RUN --mount: a secret cannot be given to the step as the variable "IFS": the shell that starts the step reads or sets it', 'mount it as a file'],
+    ['a secret as PATH', 'RUN --mount=type=secret,id=t,env=PATH x', 'RUN --mount: a secret cannot be given to the step as the variable "PATH": the tools that start the step need their own PATH', 'mount it as a file'],
+    ['a secret as libmount\'s', 'RUN --mount=type=secret,id=t,env=LIBMOUNT_FSTAB x', 'RUN --mount: a secret cannot be given to the step as the variable "LIBMOUNT_FSTAB": util-linux reads it in the tools that start the step', 'mount it as a file'],
+    ['a secret as no variable name', 'RUN --mount=type=secret,id=t,env=1X x', 'RUN --mount: a secret cannot be given to the step as the variable "1X": it is not a variable name (letters, digits and _, not starting with a digit)', 'NAME="$(cat /run/secrets/ID)"'],
   ])('a mount option\'s own mistake gets its own hint: %s', (_name, line, message, hint) => {
     const err = errorOf(`FROM scratch\n${line}\n`);
     expect(err.message).toBe(`Dockerfile:2: ${message}`);
