@@ -13,12 +13,12 @@
  * by another's copy.
  */
 import { spawn } from 'node:child_process';
-import { chmod, lstat, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 import type { BindMount, ProcessSpec } from './process-spec.js';
-import { realDirectoriesTo, type RootfsScaffold } from './scaffold.js';
+import { realDirectoriesTo, UnsafeMountpointError, type RootfsScaffold } from './scaffold.js';
 
 const EMULATION_HINT = 'the chroot runner copies mounts in and out where it cannot mount them; check the free space of the scratch directory, or build where mount namespaces are allowed';
 
@@ -90,6 +90,10 @@ export class EmulatedMounts {
     this.asideDir = asideDir;
     for (const m of spec.mounts) {
       const rel = m.target.replace(/^\/+/, '');
+      // A real mount of a file on a directory fails; a copy must not hide the directory instead.
+      if (m.kind !== 'tmpfs' && !(await stat(m.source)).isDirectory() && (await lstat(path.join(spec.rootfs, rel)).then((st) => st.isDirectory(), () => false))) {
+        throw UnsafeMountpointError.fileOnDirectory(rel);
+      }
       await scaffold.hide(rel, asideDir);
       if (m.kind === 'tmpfs') {
         const target = await scaffold.ensure(rel, 'dir', { keepUsed: 'parents' });

@@ -3,12 +3,21 @@ import { copyFile, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 
-/** A path inside the rootfs that a runner may not use: a symlink or a non-directory on the way. */
+const LINK_HINT = 'the image has a symlink or a file where a directory is expected; a runner never follows links out of the rootfs';
+
+/** A path inside the rootfs that a runner may not use: a symlink or a non-directory on the way, or a directory where a file goes. */
 export class UnsafeMountpointError extends HoistError {
-  constructor(rel: string, why: string) {
-    super('RUN_MOUNTPOINT', `cannot prepare /${rel} in the root filesystem for the step: ${why}`, {
-      hint: 'the image has a symlink or a file where a directory is expected; a runner never follows links out of the rootfs',
-    });
+  constructor(rel: string, why: string, hint = LINK_HINT) {
+    super('RUN_MOUNTPOINT', `cannot prepare ${path.posix.join('/', rel)} in the root filesystem for the step: ${why}`, { hint });
+  }
+
+  /** A file mount (a secret, a socket, a bound file) whose target is a directory of the image. */
+  static fileOnDirectory(rel: string): UnsafeMountpointError {
+    return new UnsafeMountpointError(
+      rel,
+      `a file goes there (a secret, an SSH agent's socket or a bound file), and ${path.posix.join('/', rel)} is a directory in the image`,
+      'give the mount a target that is a file path, e.g. target=/run/secrets/NAME, or leave target out',
+    );
   }
 }
 
@@ -78,8 +87,10 @@ export class RootfsScaffold {
         this.parentTimes.delete(next);
       } else if (st.isSymbolicLink()) {
         throw new UnsafeMountpointError(rel, `/${parts.slice(0, i + 1).join('/')} is a symbolic link`);
-      } else if (want === 'dir' ? !st.isDirectory() : st.isDirectory()) {
-        throw new UnsafeMountpointError(rel, `/${parts.slice(0, i + 1).join('/')} is ${st.isDirectory() ? 'a directory' : 'not a directory'}`);
+      } else if (want === 'file' && st.isDirectory()) {
+        throw UnsafeMountpointError.fileOnDirectory(rel);
+      } else if (want === 'dir' && !st.isDirectory()) {
+        throw new UnsafeMountpointError(rel, `/${parts.slice(0, i + 1).join('/')} is not a directory`);
       }
       current = next;
     }

@@ -98,6 +98,19 @@ describe.each(CASES)('$name runner', (c) => {
     await rm(path.join(sources, 'tree/scribble'), { force: true });
   }, 120_000);
 
+  it('refuses a file (a secret, a socket) on a directory of the image, saying so, and leaves the directory as it was', async () => {
+    const before = await listTree(rootfs);
+    for (const source of [path.join(sources, 'secret'), path.join(work, 'agent.sock')]) {
+      const err = await run(c.make(), 'echo RAN', [{ source, target: '/srv/data', readonly: true }]).catch((e: unknown) => e);
+      expect(err, source).toMatchObject({
+        code: 'RUN_MOUNTPOINT',
+        message: "cannot prepare /srv/data in the root filesystem for the step: a file goes there (a secret, an SSH agent's socket or a bound file), and /srv/data is a directory in the image",
+        hint: expect.stringContaining('a target that is a file path') as unknown,
+      });
+    }
+    expect(await listTree(rootfs)).toEqual(before);
+  }, 120_000);
+
   it('refuses writes to a read-only bind where the runner can mount', async () => {
     const r = await run(c.make(), 'echo x > /srv/data/new 2>/dev/null && echo WROTE || echo REFUSED', [{ source: path.join(sources, 'tree'), target: '/srv/data', readonly: true }]);
     expect(r.out).toContain(c.readonlyEnforced ? 'REFUSED' : 'WROTE');
