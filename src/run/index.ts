@@ -11,3 +11,4 @@ export { assessRunners, createRunner, selectRunner, type Assessment, type Isolat
 export { imageId, isIdentity, mapsRootOnly, rootOnly, type IdExtent, type IdMap } from './id-map.js';
 export { FakerootRecorder, whyNotLoadable, parseSaved, resolveInside, type RecordedOwner, type RecorderOptions, type RecorderStart } from './fakeroot-recorder.js';
 export { elfLinkage, type ElfLinkage } from './elf-linkage.js';
+export { relaySocket, type SocketRelay } from './socket-relay.js';

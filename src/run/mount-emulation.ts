@@ -13,12 +13,12 @@
  * by another's copy.
  */
 import { spawn } from 'node:child_process';
-import { chmod, lstat, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
-import net from 'node:net';
+import { chmod, chown, lstat, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 import type { BindMount, ProcessSpec } from './process-spec.js';
 import { realDirectoriesTo, UnsafeMountpointError, type RootfsScaffold } from './scaffold.js';
+import { relaySocket, type SocketRelay } from './socket-relay.js';
 
 const EMULATION_HINT = 'the chroot runner copies mounts in and out where it cannot mount them; check the free space of the scratch directory, or build where mount namespaces are allowed';
 
@@ -42,27 +42,6 @@ export function copyTree(cp: string, args: readonly string[], hint = EMULATION_H
   });
 }
 
-/** A unix socket at `at` whose every connection is piped to the socket `to`. */
-async function relaySocket(at: string, to: string): Promise<net.Server> {
-  const server = net.createServer((client) => {
-    const upstream = net.connect(to);
-    client.pipe(upstream).pipe(client);
-    const end = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end);
-    upstream.on('error', end);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(at, () => resolve());
-  });
-  // As BuildKit's ssh mount: for root alone.
-  await chmod(at, 0o600);
-  return server;
-}
-
 /**
  * The mounts of one step as copies in the rootfs. Order: `apply` before the
  * step, `finish` after it (copies caches back), then the scaffold's undo
@@ -75,7 +54,7 @@ export class EmulatedMounts {
   private readonly targets: string[] = [];
   /** The file copies (a secret, a bound file) and the inode each got. */
   private readonly fileCopies: { target: string; mountpoint: string; ino: number }[] = [];
-  private readonly relays: net.Server[] = [];
+  private readonly relays: SocketRelay[] = [];
   private asideDir: string | undefined;
   private rootfs = '';
 
@@ -110,7 +89,9 @@ export class EmulatedMounts {
     if (st.isSocket()) {
       const at = await scaffold.claim(rel);
       this.targets.push(at);
-      this.relays.push(await relaySocket(at, m.source));
+      // With the agent socket's owner and mode, which the builder gave it for the step (type=ssh,uid=,gid=,mode=).
+      this.relays.push(await relaySocket(at, m.source, st.mode & 0o7777));
+      await chown(at, st.uid, st.gid);
       return;
     }
     const cp = this.cp;
@@ -214,7 +195,7 @@ export class EmulatedMounts {
 
   /** Stop the relays and remove the aside directory: only after the scaffold's undo has put everything back. */
   async close(): Promise<void> {
-    for (const server of this.relays.splice(0)) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const relay of this.relays.splice(0)) await relay.close();
     if (this.asideDir !== undefined) await rm(this.asideDir, { recursive: true, force: true });
   }
 }

@@ -18,7 +18,7 @@ import { RUNNER_KINDS, type RunnerKind } from '../../../src/run/index.js';
 import { BlobStore } from '../../../src/oci/index.js';
 import { commandLines } from '../../helpers/processes.js';
 import { scratchTmpdir } from '../../helpers/scratch-tmpdir.js';
-import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
+import { APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { AMD64 } from '../../helpers/plan.js';
 import { BUSYBOX_BASE, buildLines, tempDir } from '../../helpers/build.js';
 import { type ReadImage, type TarMember } from '../../helpers/oci-reader.js';
@@ -278,16 +278,25 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
             'FROM base',
             'RUN --mount=type=ssh --mount=type=bind,source=ssh-tools,target=/t test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /sock && /t/ld.so --library-path /t /t/ssh-add -l > /keys',
             'RUN test -e /run/buildkit && echo LEFT > /left || echo clean > /left',
+            // A non-root step reaches the agent through a socket with the mount's owner and mode (BuildKit's), whoever owns the agent's.
+            'USER app',
+            `RUN --mount=type=ssh,uid=${APP_UID},mode=0600 --mount=type=bind,source=ssh-tools,target=/t stat -c "%u %a" "$SSH_AUTH_SOCK" > /tmp/app-sock && /t/ld.so --library-path /t /t/ssh-add -l > /tmp/app-keys`,
+            'RUN --mount=type=ssh stat -c "%u %a" "$SSH_AUTH_SOCK" > /tmp/default-sock; /t/ld.so 2>/dev/null; echo done > /tmp/default-done',
           ],
           { isolation: kind, sshAgents: new Map([['default', sock]]) },
         ),
       );
       if (built === undefined) return;
-      const step = built.image.layers.at(-2) as TarMember[];
+      const step = built.image.layers.at(-4) as TarMember[];
       expect(step.find((m) => m.name === 'sock')?.content.toString()).toBe('/run/buildkit/ssh_agent.0\n');
       expect(step.find((m) => m.name === 'keys')?.content.toString()).toContain('hoist-test-key (ED25519)');
       expect(names(step).sort()).toEqual(['keys', 'sock']);
-      expect((built.image.layers.at(-1) as TarMember[]).find((m) => m.name === 'left')?.content.toString()).toBe('clean\n');
+      expect((built.image.layers.at(-3) as TarMember[]).find((m) => m.name === 'left')?.content.toString()).toBe('clean\n');
+      const app = built.image.layers.at(-2) as TarMember[];
+      expect(app.find((m) => m.name === 'tmp/app-sock')?.content.toString()).toBe(`${APP_UID} 600\n`);
+      expect(app.find((m) => m.name === 'tmp/app-keys')?.content.toString()).toContain('hoist-test-key (ED25519)');
+      // Without uid=, the socket is root's alone, as in BuildKit. proot shows hoist's own files as the step's user (-i) and enforces no owner.
+      if (kind !== 'proot') expect((built.image.layers.at(-1) as TarMember[]).find((m) => m.name === 'tmp/default-sock')?.content.toString()).toBe('0 600\n');
     } finally {
       if (agent.pid !== undefined) process.kill(agent.pid);
       await rm(dir, { recursive: true, force: true });

@@ -6,12 +6,12 @@
  */
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChrootRunner, findHostTools, ProotRunner, UsernsRunner, type ProcessSpec, type Runner, type StepMount } from '../../../src/run/index.js';
-import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
+import { APP_GID, APP_UID, makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
 import { ensureDebianPackages } from '../../helpers/packages.js';
 import { listTree } from '../../helpers/rootfs-listing.js';
 
@@ -243,11 +243,21 @@ describe.each(CASES)('$name runner', (c) => {
     expect(await listTree(rootfs)).toEqual(before);
   }, 120_000);
 
-  it('forwards a unix socket', async () => {
+  it('forwards a unix socket, with its owner and mode (the builder gives them to an agent\'s relay)', async () => {
     const before = await listTree(rootfs);
-    const r = await run(c.make(), 'test -S /run/agent.sock && echo IS-SOCKET; nc local:/run/agent.sock </dev/null 2>&1 || echo no-nc', [{ source: path.join(work, 'agent.sock'), target: '/run/agent.sock' }]);
-    expect(r.out).toContain('IS-SOCKET');
-    if (!r.out.includes('no-nc')) expect(r.out).toContain('pong from the agent');
+    const sock = path.join(work, 'agent.sock');
+    await chmod(sock, 0o660);
+    await chown(sock, APP_UID, APP_GID);
+    try {
+      const r = await run(c.make(), 'test -S /run/agent.sock && echo IS-SOCKET; stat -c "owner %u:%g mode %a" /run/agent.sock; nc local:/run/agent.sock </dev/null 2>&1 || echo no-nc', [{ source: sock, target: '/run/agent.sock' }]);
+      expect(r.out).toContain('IS-SOCKET');
+      // A one-uid namespace shows other owners as nobody; proot shows what hoist (root here) owns as root: it keeps ids of its own.
+      if (c.name.startsWith('chroot')) expect(r.out).toContain(`owner ${APP_UID}:${APP_GID} mode 660`);
+      else if (c.name.startsWith('userns')) expect(r.out).toContain('mode 660');
+      if (!r.out.includes('no-nc')) expect(r.out).toContain('pong from the agent');
+    } finally {
+      await chown(sock, 0, 0);
+    }
     expect(await listTree(rootfs)).toEqual(before);
   }, 120_000);
 });

@@ -7,11 +7,12 @@
  * step's cache key, without preparing anything.
  */
 import { chmod, chown, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DockerfileError } from '../../../dockerfile/errors.js';
 import type { RunInstr } from '../../../dockerfile/instructions/types.js';
 import { HoistError } from '../../../errors.js';
-import { kernelPath, type StepMount } from '../../../run/index.js';
+import { kernelPath, relaySocket, type StepMount } from '../../../run/index.js';
 import type { FileDigests } from '../../cache/file-digests.js';
 import type { MountIdentity } from '../../cache/step-key.js';
 import type { StepContext } from '../../executor/step-context.js';
@@ -159,7 +160,15 @@ async function prepareOne(
           hint: 'start ssh-agent and pass its socket: eval "$(ssh-agent)"; ssh-add; hoist build --ssh default ...',
         });
       }
-      out.mounts.push({ source: socket, target: target as string });
+      // The step gets a socket of hoist's own, with the mount's owner and mode (BuildKit's), never the agent's own.
+      const relayAt = await shortSocketPath(scratch.own);
+      const relay = await relaySocket(relayAt.path, socket, m.mode);
+      releases.push(async () => {
+        await relay.close();
+        await relayAt.remove();
+      });
+      await giveTo(ctx, relayAt.path, m.uid, m.gid);
+      out.mounts.push({ source: relayAt.path, target: target as string });
       // As BuildKit: the step's SSH_AUTH_SOCK is its first agent mount.
       out.env.SSH_AUTH_SOCK ??= m.target;
       return;
@@ -217,6 +226,19 @@ async function giveTo(ctx: StepContext, p: string, uid: number, gid: number): Pr
   if (given || (uid === 0 && gid === 0)) return;
   const runner = await ctx.env.runner();
   await runner.storeOwners?.(path.dirname(p), [{ path: path.basename(p), uid, gid }]);
+}
+
+/** Longer socket paths do not fit in sockaddr_un (108 bytes, with the NUL). */
+const MAX_SOCKET_PATH = 100;
+
+/**
+ * `wanted`, or where it is too long for a unix socket (a deep --cache-dir),
+ * a path in a new private directory under the system's temp directory.
+ */
+async function shortSocketPath(wanted: string): Promise<{ path: string; remove(): Promise<void> }> {
+  if (Buffer.byteLength(wanted) <= MAX_SOCKET_PATH) return { path: wanted, remove: () => rm(wanted, { force: true }) };
+  const dir = await mkdtemp(path.join(tmpdir(), 'hoist-ssh-'));
+  return { path: path.join(dir, 'agent.sock'), remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 async function secretContent(ctx: StepContext, id: string): Promise<Buffer | undefined> {
