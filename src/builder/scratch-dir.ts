@@ -11,24 +11,18 @@
  * runs again for another program only keeps a dead build's directory a
  * little longer.
  */
-import { mkdtemp, readdir, readlink } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError } from '../fs-errors.js';
-import { processIsRunning } from '../oci/process-alive.js';
+import { pidNamespace, processIsRunning } from '../oci/process-alive.js';
 import { removeRootfs } from '../../snapshot/rootfs/remove.js';
 
 const PREFIX = 'hoist-build-';
 const NAME = /^hoist-build-(\d+|x)-(\d+)-[^-]+$/;
 
-/** This process's PID namespace as a number (`pid:[4026531836]`), or `x` where /proc does not say. */
-async function pidNamespace(): Promise<string> {
-  const link = await readlink('/proc/self/ns/pid').catch(() => '');
-  return /^pid:\[(\d+)\]$/.exec(link)?.[1] ?? 'x';
-}
-
 /** Make this build's scratch directory in `tmp`. */
 export async function createScratchDir(tmp: string): Promise<string> {
-  const prefix = path.join(tmp, `${PREFIX}${await pidNamespace()}-${process.pid}-`);
+  const prefix = path.join(tmp, `${PREFIX}${pidNamespace()}-${process.pid}-`);
   return mkdtemp(prefix).catch((err: unknown) => {
     throw fsError(err, tmp, 'create a scratch directory in');
   });
@@ -43,7 +37,7 @@ export async function removeDeadScratchDirs(
   isRunning: (pid: number) => boolean = processIsRunning,
 ): Promise<string[]> {
   const names = await readdir(tmp).catch(() => [] as string[]);
-  const ns = await pidNamespace();
+  const ns = pidNamespace();
   const removed: string[] = [];
   for (const name of names) {
     const m = NAME.exec(name);

@@ -11,6 +11,12 @@
  * links, it is created with O_EXCL and then written; such a lock still
  * without a pid after UNWRITTEN_STALE_MS is stale.
  *
+ * The owner is written as `<pid>@<pid namespace>` (process-alive.ts): a
+ * cache directory is often shared between containers, and a pid of another
+ * namespace says nothing here. Such a lock is judged by its age instead: its
+ * holder renews the lock's mtime every HEARTBEAT_MS, and one not renewed for
+ * FOREIGN_STALE_MS is stale.
+ *
  * Taking over a stale lock is serialized by a second lock beside it
  * (`<lock>.takeover`, held for microseconds): its holder checks again that
  * the lock is the stale one and removes it. Without that, two processes that
@@ -18,18 +24,20 @@
  * removing the lock the first had just created, and both would hold it.
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HoistError } from '../errors.js';
 import { errnoOf, fsError } from '../fs-errors.js';
-import { processIsRunning } from './process-alive.js';
+import { ownerState, ownerTag } from './process-alive.js';
 
 export interface FileLockOptions {
   /** How long to wait for a live owner. Default 60 s: an index update takes milliseconds. `Infinity`: as long as it takes. */
   waitMs?: number;
   signal?: AbortSignal | undefined;
+  /** How often a held lock's mtime is renewed. Default HEARTBEAT_MS. */
+  heartbeatMs?: number;
 }
 
 /** A lock this process holds. */
@@ -41,6 +49,10 @@ export interface HeldFileLock {
 const DEFAULT_WAIT_MS = 60_000;
 /** A lock file without a pid (its owner died between creating and writing it) counts as stale after this. */
 const UNWRITTEN_STALE_MS = 10_000;
+/** A held lock's mtime is renewed this often, so that a process of another PID namespace can tell it is held. */
+export const HEARTBEAT_MS = 10_000;
+/** A lock of another PID namespace not renewed for this long is stale: its holder is gone. */
+export const FOREIGN_STALE_MS = 60_000;
 
 /** Run `fn` holding `lockFile`; the lock is removed afterwards, whatever happens. */
 export async function withFileLock<T>(lockFile: string, what: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
@@ -57,7 +69,7 @@ export async function acquireFileLock(lockFile: string, what: string, options: F
   const deadline = Date.now() + (options.waitMs ?? DEFAULT_WAIT_MS);
   for (let attempt = 0; ; attempt++) {
     options.signal?.throwIfAborted();
-    const taken = await attemptLock(lockFile, what);
+    const taken = await attemptLock(lockFile, what, options.heartbeatMs);
     if (taken.held !== undefined) return taken.held;
     if (Date.now() >= deadline) {
       const held = taken.pid === undefined ? '' : ` by process ${taken.pid}`;
@@ -75,8 +87,8 @@ export async function acquireFileLock(lockFile: string, what: string, options: F
 }
 
 /** Take `lockFile` if no live process holds it (a stale lock is taken over); undefined when one does. */
-export async function tryFileLock(lockFile: string, what: string): Promise<HeldFileLock | undefined> {
-  return (await attemptLock(lockFile, what)).held;
+export async function tryFileLock(lockFile: string, what: string, options: Pick<FileLockOptions, 'heartbeatMs'> = {}): Promise<HeldFileLock | undefined> {
+  return (await attemptLock(lockFile, what, options.heartbeatMs)).held;
 }
 
 /** Whether a live process holds `lockFile` (a stale lock counts as free). */
@@ -86,15 +98,35 @@ export async function fileLockHeld(lockFile: string): Promise<boolean> {
 }
 
 /** One try: the lock, or the pid of the live process that holds it. Stale locks are taken over on the way. */
-async function attemptLock(lockFile: string, what: string): Promise<{ held?: HeldFileLock; pid?: number | undefined }> {
+async function attemptLock(lockFile: string, what: string, heartbeatMs = HEARTBEAT_MS): Promise<{ held?: HeldFileLock; pid?: number | undefined }> {
   for (;;) {
     const ino = await tryCreate(lockFile, what);
-    if (ino !== undefined) return { held: { release: () => removeIfUnchanged(lockFile, ino) } };
+    if (ino !== undefined) return { held: heldLock(lockFile, ino, heartbeatMs) };
     const owner = await lockOwner(lockFile);
     if (owner === 'gone') continue;
     if (!owner.stale) return { pid: owner.pid };
     await takeOver(lockFile, owner.ino, what);
   }
+}
+
+/** A lock just taken, its mtime renewed every `heartbeatMs` until it is released. */
+function heldLock(lockFile: string, ino: number, heartbeatMs: number): HeldFileLock {
+  const beat = setInterval(() => {
+    try {
+      if (statSync(lockFile).ino !== ino) return;
+      const now = new Date();
+      utimesSync(lockFile, now, now);
+    } catch {
+      // Gone: release finds nothing to remove.
+    }
+  }, heartbeatMs);
+  beat.unref();
+  return {
+    release: () => {
+      clearInterval(beat);
+      return removeIfUnchanged(lockFile, ino);
+    },
+  };
 }
 
 /** Create `lockFile` holding this process's pid; its inode, or undefined when it exists. */
@@ -104,7 +136,7 @@ async function tryCreate(lockFile: string, what: string): Promise<number | undef
   // Synchronous (each call takes microseconds): through the thread pool, taking and releasing a
   // lock was eight round trips, one after another, at the end of every build that writes a layout.
   try {
-    writeFileSync(own, `${process.pid}\n`, { mode: 0o644, flag: 'wx' });
+    writeFileSync(own, `${ownerTag()}\n`, { mode: 0o644, flag: 'wx' });
   } catch (err) {
     throw fsError(err, own, `lock ${what} with`);
   }
@@ -134,7 +166,7 @@ async function createExclusive(lockFile: string, what: string): Promise<number |
     throw fsError(err, lockFile, `lock ${what} with`);
   }
   try {
-    await handle.writeFile(`${process.pid}\n`);
+    await handle.writeFile(`${ownerTag()}\n`);
     return (await handle.stat()).ino;
   } finally {
     await handle.close();
@@ -146,9 +178,12 @@ type Owner = 'gone' | { pid: number | undefined; stale: boolean; ino: number };
 async function lockOwner(lockFile: string): Promise<Owner> {
   const [st, text] = await Promise.all([stat(lockFile).catch(() => undefined), readFile(lockFile, 'utf8').catch(() => undefined)]);
   if (st === undefined || text === undefined) return 'gone';
-  const pid = /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
-  if (pid === undefined) return { pid, stale: Date.now() - st.mtimeMs > UNWRITTEN_STALE_MS, ino: st.ino };
-  return { pid, stale: pid !== process.pid && !processIsRunning(pid), ino: st.ino };
+  const tag = text.trim();
+  const age = Date.now() - st.mtimeMs;
+  if (tag === '') return { pid: undefined, stale: age > UNWRITTEN_STALE_MS, ino: st.ino };
+  const pid = /^\d+/.exec(tag)?.[0];
+  const state = ownerState(tag);
+  return { pid: pid === undefined ? undefined : Number(pid), stale: state === 'gone' || (state === 'unknown' && age > FOREIGN_STALE_MS), ino: st.ino };
 }
 
 /**

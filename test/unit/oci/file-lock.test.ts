@@ -1,15 +1,17 @@
-import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../src/errors.js';
-import { acquireFileLock, fileLockHeld, tryFileLock, withFileLock } from '../../../src/oci/file-lock.js';
+import { acquireFileLock, FOREIGN_STALE_MS, fileLockHeld, tryFileLock, withFileLock } from '../../../src/oci/file-lock.js';
+import { ownerTag, pidNamespace } from '../../../src/oci/process-alive.js';
 import { tempDir } from '../../helpers/build.js';
 
 describe('withFileLock', () => {
-  it('holds the lock file (with its pid) while the work runs and removes it after, also on failure', async () => {
+  it('holds the lock file (with its pid and PID namespace) while the work runs and removes it after, also on failure', async () => {
     const lock = path.join(tempDir('hoist-lock-'), 'index.json.lock');
     const seen = await withFileLock(lock, 'the index', async () => readFileSync(lock, 'utf8'));
-    expect(seen).toBe(`${process.pid}\n`);
+    expect(seen).toBe(`${ownerTag()}\n`);
+    expect(seen).toMatch(/^\d+@\d+\n$/);
     expect(existsSync(lock)).toBe(false);
     await expect(withFileLock(lock, 'the index', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(existsSync(lock)).toBe(false);
@@ -66,7 +68,7 @@ describe('withFileLock', () => {
     expect(await fileLockHeld(lock)).toBe(false);
     const first = await tryFileLock(lock, 'the cache');
     expect(first).toBeDefined();
-    expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
+    expect(readFileSync(lock, 'utf8')).toBe(`${ownerTag()}\n`);
     let waited = false;
     const second = acquireFileLock(lock, 'the cache', { waitMs: Infinity }).then((held) => {
       waited = true;
@@ -77,6 +79,36 @@ describe('withFileLock', () => {
     await first?.release();
     await (await second).release();
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a lock of another PID namespace (a container sharing the cache dir) is held while it is renewed, whatever its pid is here, and stale once it is not', async () => {
+    const lock = path.join(tempDir('hoist-lock-'), 'cache.lock');
+    // A pid that runs nowhere here, and one that runs here (ours): neither says anything about the other namespace.
+    for (const pid of [2 ** 22 + 1, process.pid]) {
+      writeFileSync(lock, `${pid}@4026999999\n`);
+      expect(await fileLockHeld(lock), `pid ${pid}`).toBe(true);
+      expect(await tryFileLock(lock, 'the cache')).toBeUndefined();
+    }
+    const old = new Date(Date.now() - FOREIGN_STALE_MS - 5_000);
+    utimesSync(lock, old, old);
+    expect(await fileLockHeld(lock)).toBe(false);
+    const taken = await tryFileLock(lock, 'the cache');
+    expect(taken).toBeDefined();
+    await taken?.release();
+    // Our own namespace, written out: judged by the pid, as a bare pid is.
+    writeFileSync(lock, `${2 ** 22 + 1}@${pidNamespace()}\n`);
+    expect(await fileLockHeld(lock)).toBe(false);
+  });
+
+  it('renews the mtime of a lock it holds, so that another namespace sees it held', async () => {
+    const lock = path.join(tempDir('hoist-lock-'), 'cache.lock');
+    const held = await acquireFileLock(lock, 'the cache', { heartbeatMs: 50 });
+    const old = new Date(Date.now() - FOREIGN_STALE_MS - 5_000);
+    utimesSync(lock, old, old);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(Date.now() - statSync(lock).mtimeMs).toBeLessThan(FOREIGN_STALE_MS);
+    await held.release();
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('a wait that is aborted ends with the abort\'s reason', async () => {

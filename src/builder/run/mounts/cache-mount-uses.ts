@@ -5,10 +5,14 @@
  *
  *   mounts/<name>/                 the cache of an id (cacheDirName)
  *   mounts/.locks/<name>.lock      held by a `locked` or `private` step (src/oci/file-lock.ts)
- *   mounts/.locks/<name>.users/    a `<pid>-<random>.use` file per step using the cache,
+ *   mounts/.locks/<name>.users/    a `<owner>-<random>.use` file per step using the cache,
  *                                  any sharing, and `gate.lock`
- *   mounts/.new-<pid>-*            a cache being made (renamed into place when whole)
- *   mounts/.prune-<pid>-*          a cache being removed by prune
+ *   mounts/.new-<owner>-*          a cache being made (renamed into place when whole)
+ *   mounts/.prune-<owner>-*        a cache being removed by prune
+ *
+ * `<owner>` is `<pid>@<pid namespace>` (process-alive.ts). A use file of
+ * another PID namespace (a container sharing the cache dir) is judged by
+ * its mtime, which its step renews as a lock's (file-lock.ts).
  *
  * A step takes the gate, makes the cache if it is missing, leaves its use
  * file, and lets the gate go; prune takes the gate, finds no use file of a
@@ -19,11 +23,11 @@
  * name here is another id's.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError } from '../../../fs-errors.js';
-import { acquireFileLock, fileLockHeld, tryFileLock } from '../../../oci/file-lock.js';
-import { processIsRunning } from '../../../oci/process-alive.js';
+import { acquireFileLock, fileLockHeld, FOREIGN_STALE_MS, HEARTBEAT_MS, tryFileLock } from '../../../oci/file-lock.js';
+import { ownerState, ownerTag } from '../../../oci/process-alive.js';
 
 export const CACHE_LOCKS_DIR = '.locks';
 /** A `.new-*` or `.prune-*` directory whose owner may still run is left alone this long: no cache takes a day to seed. */
@@ -50,7 +54,7 @@ function usersDirOf(dir: string): string {
 
 /** A name for a temporary directory beside the caches, owned by this process. */
 export function cacheTempName(kind: 'new' | 'prune'): string {
-  return `.${kind}-${process.pid}-${randomBytes(6).toString('hex')}`;
+  return `.${kind}-${ownerTag()}-${randomBytes(6).toString('hex')}`;
 }
 
 /**
@@ -65,24 +69,35 @@ export async function useCacheDir(dir: string, make: () => Promise<void>, signal
   const gate = await acquireFileLock(path.join(users, 'gate.lock'), `the cache mount ${path.basename(dir)}`, { waitMs: Infinity, signal });
   try {
     await make();
-    const use = path.join(users, `${process.pid}-${randomBytes(6).toString('hex')}.use`);
+    const use = path.join(users, `${ownerTag()}-${randomBytes(6).toString('hex')}.use`);
     await writeFile(use, '', { flag: 'wx' }).catch((err: unknown) => {
       throw fsError(err, use, 'record the use of the cache mount in');
     });
-    return () => rm(use, { force: true });
+    const beat = setInterval(() => {
+      const now = new Date();
+      utimes(use, now, now).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    beat.unref();
+    return () => {
+      clearInterval(beat);
+      return rm(use, { force: true });
+    };
   } finally {
     await gate.release();
   }
 }
 
-/** Use files of live processes under `users`; those of dead ones are removed. */
-async function liveUses(users: string): Promise<number> {
+/** Use files of live processes under `users`; those of dead ones are removed. `now`: for the age of another namespace's. */
+async function liveUses(users: string, now = Date.now()): Promise<number> {
   let live = 0;
   for (const name of await readdir(users).catch(() => [] as string[])) {
-    const pid = /^(\d+)-[0-9a-f]+\.use$/.exec(name)?.[1];
-    if (pid === undefined) continue;
-    if (processIsRunning(Number(pid))) live++;
-    else await rm(path.join(users, name), { force: true });
+    const owner = /^(\d+(?:@(?:\d+|x))?)-[0-9a-f]+\.use$/.exec(name)?.[1];
+    if (owner === undefined) continue;
+    const file = path.join(users, name);
+    const state = ownerState(owner);
+    const renewed = state === 'unknown' && (await lstat(file).then((st) => now - st.mtimeMs <= FOREIGN_STALE_MS, () => false));
+    if (state === 'running' || renewed) live++;
+    else await rm(file, { force: true });
   }
   return live;
 }
@@ -109,12 +124,12 @@ export async function removeCacheDir(dir: string): Promise<boolean> {
 export async function staleCacheTemps(mountsDir: string, now: number): Promise<string[]> {
   const out: string[] = [];
   for (const name of await readdir(mountsDir).catch(() => [] as string[])) {
-    const m = /^\.(?:new|prune)-(?:(\d+)-)?/.exec(name);
+    const m = /^\.(?:new|prune)-(?:(\d+(?:@(?:\d+|x))?)-)?/.exec(name);
     if (m === null) continue;
     const full = path.join(mountsDir, name);
     const st = await lstat(full).catch(() => undefined);
     if (st === undefined) continue;
-    const ownerGone = m[1] !== undefined && !processIsRunning(Number(m[1]));
+    const ownerGone = m[1] !== undefined && ownerState(m[1]) === 'gone';
     if (ownerGone || now - st.mtimeMs > STALE_TEMP_MS) out.push(full);
   }
   return out;

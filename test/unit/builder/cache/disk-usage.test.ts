@@ -107,6 +107,25 @@ describe('cache disk usage and prune', () => {
     await again.release();
   });
 
+  it('keeps a cache mount that a build in another PID namespace (a container sharing the cache dir) uses while it renews its use, whatever its pid is here', async () => {
+    const mounts = path.join(root, 'mounts');
+    await put('mounts/m2/repo', 5, 0);
+    await put('mounts/old/repo', 6, 0);
+    await mkdir(path.join(mounts, '.locks/m2.users'), { recursive: true });
+    await mkdir(path.join(mounts, '.locks/old.users'), { recursive: true });
+    // Our own pid in another namespace: not ours, and not judged by it.
+    await writeFile(path.join(mounts, `.locks/m2.users/${process.pid}@4026999999-abcdef.use`), '');
+    const stale = path.join(mounts, '.locks/old.users/2147483646@4026999999-abcdef.use');
+    await writeFile(stale, '');
+    const old = new Date(Date.now() - DAY);
+    await utimes(stale, old, old);
+    // A cache being made there too, young.
+    await put('mounts/.new-2147483646@4026999999-dddd/partial', 7, 0);
+    const result = await pruneCache(root, {});
+    expect(result.removed).toEqual({ items: 1, bytes: 6 });
+    expect((await readdir(mounts)).sort()).toEqual(['.locks', '.new-2147483646@4026999999-dddd', 'm2']);
+  });
+
   it('removes what a killed build left being made or removed under mounts/ (its process is gone, or it is a day old), and not what a live build is making', async () => {
     await put('mounts/.new-2147483646-aaaa/partial', 10, 0);
     await put('mounts/.prune-2147483646-bbbb/partial', 20, 0);

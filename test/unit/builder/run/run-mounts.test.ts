@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSecretFlag, parseSshFlag } from '../../../../src/builder/run/mounts/build-secrets.js';
 import { openCacheDir } from '../../../../src/builder/run/mounts/cache-mount.js';
+import { ownerTag } from '../../../../src/oci/process-alive.js';
 import { cacheDirName, cacheLockFile } from '../../../../src/builder/run/mounts/cache-mount-uses.js';
 import { cleanMountSource } from '../../../../src/builder/run/mounts/mount-source.js';
 import { prepareStepMounts, runMountIdentities } from '../../../../src/builder/run/mounts/step-mounts.js';
@@ -221,7 +222,7 @@ describe('cache mount directories', () => {
     await mkdir(path.dirname(cacheLockFile(root, 'y')));
     await writeFile(cacheLockFile(root, 'y'), '999999999');
     const c = await openCacheDir({ root, id: 'y', sharing: 'locked', uid: 0, gid: 0, mode: 0o755, tmpDir: tempDir() });
-    expect((await readFile(cacheLockFile(root, 'y'), 'utf8')).trim()).toBe(String(process.pid));
+    expect((await readFile(cacheLockFile(root, 'y'), 'utf8')).trim()).toBe(ownerTag());
     await c.release();
   });
 
