@@ -16,19 +16,41 @@
  *
  * `KEY_FORMAT` names the layout of the fields. A later hoist that changes
  * it changes the name, so old entries are never misread: they simply miss.
+ * `BUILDER_SEMANTICS` is in every key too: a hoist whose steps make other
+ * files from the same fields (a handler's fix, the tar writer's or the
+ * snapshotter's output) raises it, so that a cache filled before, local or
+ * shared through a registry, is not served to it.
  */
 import { sha256Digest, type Digest } from '../../oci/digest.js';
 import { canonicalJson, type KeyValue } from './canonical.js';
 
 export const KEY_FORMAT = 'hoist.cache.step/v1';
+/**
+ * Raise it with every change to what a step makes from the same key fields.
+ * 2: the first numbered; it drops entries made before the fixes of
+ * 2026-12 (ADD onto `..`, COPY over a symlink, the plain chroot runner's mounts).
+ */
+export const BUILDER_SEMANTICS = 2;
 
-/** A RUN mount's identity: what is bound, never a secret's content. */
+/** A RUN mount's identity: what is bound and how, never a secret's content nor a cache's. BuildKit's ExecOp key has the same. */
 export interface MountIdentity {
   type: 'bind' | 'cache' | 'secret' | 'ssh' | 'tmpfs';
   target: string;
   /** bind: the source's key (context content digest, stage key or image digest); cache: the id; secret/ssh: the id only. */
   source?: string;
   readonly?: boolean;
+  /** cache. */
+  sharing?: string;
+  /** cache: what a new cache is seeded with (from=/source=), by content as a bind's source. */
+  seed?: string;
+  /** cache, secret, ssh: the owner and mode the mount is given. */
+  uid?: number;
+  gid?: number;
+  mode?: number;
+  /** secret, ssh. */
+  required?: boolean;
+  /** tmpfs. */
+  sizeBytes?: number;
 }
 
 export interface RunKeyFields {
@@ -87,7 +109,7 @@ export interface StepKeyInput {
 
 /** The step's cache key: `sha256:` and the hex digest of the canonical JSON. */
 export function stepKey(input: StepKeyInput): Digest {
-  const text = canonicalJson({ format: KEY_FORMAT, parent: input.parent, platform: input.platform, epoch: input.epoch, step: input.step as unknown as KeyValue });
+  const text = canonicalJson({ format: KEY_FORMAT, builder: BUILDER_SEMANTICS, parent: input.parent, platform: input.platform, epoch: input.epoch, step: input.step as unknown as KeyValue });
   return sha256Digest(text);
 }
 

@@ -180,8 +180,9 @@ async function prepareOne(
  * What `instr`'s mounts bind, for the step's cache key (BuildKit's rule):
  * a bind's source by content (from= as written, and every entry's path,
  * kind, mode, owner, link target and content digest, no times), a cache by
- * its id (never its content), a secret or an agent by its id alone (never
- * a secret's content, nor whether it was given), a tmpfs by its target.
+ * its id, sharing, owner, mode and seed (never its content), a secret or an
+ * agent by its id, owner, mode and `required` (never a secret's content,
+ * nor whether it was given), a tmpfs by its target and size.
  * Context files' digests come from `digests` (hashed when their stat changed).
  * Reads bind sources; prepares, locks and writes nothing. In the order the
  * mounts are mounted.
@@ -194,18 +195,21 @@ export async function runMountIdentities(ctx: StepContext, instr: RunInstr, work
         case 'bind':
           out.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source, digests)}`, readonly: m.readonly });
           break;
-        case 'cache':
-          // from=/source= only seed a new cache: its content never was a key input.
-          out.push({ type: 'cache', target: m.target, source: m.id, readonly: m.readonly });
+        case 'cache': {
+          // The cache's content is never a key input; what seeds a new one is (BuildKit: the from= state is an input of the step).
+          const seeded = m.from !== undefined || m.source !== '';
+          const seed = seeded ? `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source, digests)}` : undefined;
+          out.push({ type: 'cache', target: m.target, source: m.id, readonly: m.readonly, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, ...(seed !== undefined ? { seed } : {}) });
           break;
+        }
         case 'tmpfs':
-          out.push({ type: 'tmpfs', target: m.target });
+          out.push({ type: 'tmpfs', target: m.target, ...(m.sizeBytes !== undefined ? { sizeBytes: m.sizeBytes } : {}) });
           break;
         case 'secret':
-          out.push({ type: 'secret', target: m.target ?? `env:${m.env ?? ''}`, source: m.id });
+          out.push({ type: 'secret', target: m.target ?? `env:${m.env ?? ''}`, source: m.id, uid: m.uid, gid: m.gid, mode: m.mode, required: m.required });
           break;
         case 'ssh':
-          out.push({ type: 'ssh', target: m.target, source: m.id });
+          out.push({ type: 'ssh', target: m.target, source: m.id, uid: m.uid, gid: m.gid, mode: m.mode, required: m.required });
           break;
       }
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../../../src/builder/cache/canonical.js';
-import { listingDigest, runKeyEnv, stepKey, type RunKeyFields, type StepKeyInput } from '../../../../src/builder/cache/step-key.js';
+import { createHash } from 'node:crypto';
+import { canonicalJson, type KeyValue } from '../../../../src/builder/cache/canonical.js';
+import { BUILDER_SEMANTICS, KEY_FORMAT, listingDigest, runKeyEnv, stepKey, type RunKeyFields, type StepKeyInput } from '../../../../src/builder/cache/step-key.js';
 import type { FileDigests } from '../../../../src/builder/cache/file-digests.js';
 import { entriesDigest } from '../../../../src/builder/executor/step-keys.js';
 import type { LayerEntry } from '../../../../snapshot/layer-entry.js';
@@ -47,6 +48,14 @@ describe('stepKey', () => {
     const reordered: StepKeyInput = { step: { ...run, mounts: [], argv: [...run.argv] }, epoch: null, platform: base.platform, parent: base.parent };
     expect(stepKey(base)).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(stepKey(reordered)).toBe(stepKey(base));
+  });
+
+  it('is the README\'s canonical JSON, with the builder semantics number, so that a hoist whose steps make other files misses what an older one cached', () => {
+    const text = canonicalJson({ format: KEY_FORMAT, builder: BUILDER_SEMANTICS, parent: base.parent, platform: base.platform, epoch: null, step: run as unknown as KeyValue });
+    expect(text.startsWith(`{"builder":${BUILDER_SEMANTICS},"epoch":null,"format":"hoist.cache.step/v1","parent":`)).toBe(true);
+    expect(stepKey(base)).toBe(`sha256:${createHash('sha256').update(text).digest('hex')}`);
+    const withoutBuilder = canonicalJson({ format: KEY_FORMAT, parent: base.parent, platform: base.platform, epoch: null, step: run as unknown as KeyValue });
+    expect(stepKey(base)).not.toBe(`sha256:${createHash('sha256').update(withoutBuilder).digest('hex')}`);
   });
 
   it('changes with every field that can change the result', () => {

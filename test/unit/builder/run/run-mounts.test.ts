@@ -107,8 +107,8 @@ describe('mount identities for the cache key', () => {
     const first = await runMountIdentities(stepOver(dir), instr, '/', digests);
     // In mount order (by target).
     expect(first.map((m) => m.type)).toEqual(['cache', 'secret', 'bind', 'tmpfs']);
-    expect(first[0]).toEqual({ type: 'cache', target: '/c', source: '/c', readonly: false });
-    expect(first[1]).toEqual({ type: 'secret', target: '/run/secrets/tok', source: 'tok' });
+    expect(first[0]).toEqual({ type: 'cache', target: '/c', source: '/c', readonly: false, sharing: 'shared', uid: 0, gid: 0, mode: 0o755 });
+    expect(first[1]).toEqual({ type: 'secret', target: '/run/secrets/tok', source: 'tok', uid: 0, gid: 0, mode: 0o400, required: false });
     expect(first[3]).toEqual({ type: 'tmpfs', target: '/t' });
     expect(first[2]).toMatchObject({ type: 'bind', target: '/s', readonly: true, source: expect.stringMatching(/^context:src:sha256:[0-9a-f]{64}$/) });
     await utimes(path.join(dir, 'src/sub/a'), 1000, 1000);
@@ -125,6 +125,28 @@ describe('mount identities for the cache key', () => {
     expect((await runMountIdentities(stepOver(dir), instr, '/', digests))[2]).not.toEqual(third[2]);
     await expect(runMountIdentities(stepOver(dir), run(['target=/x,source=../etc']), '/', digests)).rejects.toMatchObject({ code: 'RUN_MOUNT_SOURCE_OUTSIDE', message: expect.stringContaining('Dockerfile:7:') });
   });
+  it('follow how a cache, secret, agent or tmpfs is given (sharing, owner, mode, required, size) and what seeds a cache, as BuildKit\'s ExecOp key does', async () => {
+    const digests = await FileDigests.load(undefined);
+    const dir = tempDir('hoist-identity-');
+    await mkdir(path.join(dir, 'seed'), { recursive: true });
+    await writeFile(path.join(dir, 'seed/a'), 'one');
+    const ids = async (mount: string): Promise<unknown> => (await runMountIdentities(stepOver(dir), run([mount]), '/', digests))[0];
+    for (const [base, variants] of [
+      ['type=cache,target=/c', ['type=cache,target=/c,sharing=locked', 'type=cache,target=/c,uid=1000', 'type=cache,target=/c,gid=1000', 'type=cache,target=/c,mode=0700', 'type=cache,target=/c,source=seed']],
+      ['type=secret,id=t', ['type=secret,id=t,uid=1000', 'type=secret,id=t,mode=0444', 'type=secret,id=t,required']],
+      ['type=ssh', ['type=ssh,uid=1000', 'type=ssh,mode=0666', 'type=ssh,required']],
+      ['type=tmpfs,target=/t', ['type=tmpfs,target=/t,size=1m']],
+    ] as const) {
+      const before = await ids(base);
+      for (const v of variants) expect(await ids(v), v).not.toEqual(before);
+    }
+    // A seed by its content: the same files give the same identity, other files another.
+    const seeded = await ids('type=cache,target=/c,source=seed');
+    expect(await ids('type=cache,target=/c,source=seed')).toEqual(seeded);
+    await writeFile(path.join(dir, 'seed/a'), 'two');
+    expect(await ids('type=cache,target=/c,source=seed')).not.toEqual(seeded);
+  });
+
   it('hash a context file again only when its stat changed (the FileDigests records COPY keys use)', async () => {
     const dir = tempDir('hoist-identity-');
     await mkdir(path.join(dir, 'src'), { recursive: true });
