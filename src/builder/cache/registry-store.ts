@@ -7,11 +7,16 @@
  *   manifest  application/vnd.oci.image.manifest.v1+json
  *             artifactType  application/vnd.hoist.cache.step.v1+json
  *             config        the step record (JSON, the same record the local
- *                           cache keeps), media type = the artifactType
+ *                           cache keeps, plus `key`: the step key it is for),
+ *                           media type = the artifactType
  *             layers        [the step's layer, as it is in the image] or []
  *             annotations   org.opencontainers.image.created = when stored
  *                           dev.hoist.cache.record = the record again, so
  *                           that a lookup is one request
+ *
+ * An entry counts only under the tag of the key its record names: a tag
+ * copied or moved to another key (a mirroring tool, `crane tag` by hand)
+ * would otherwise serve one step's result for another.
  *
  * The layer blob is the very blob of the image, so a push of the image to
  * the same registry mounts it from here (the client remembers which
@@ -64,8 +69,8 @@ export class RegistryStepStore {
     const manifest = parseManifest(raw);
     if (manifest === undefined) return undefined;
     // The record rides in an annotation too: a hit costs one request. The config blob is the same record, for readers without it.
-    const inline = manifest.recordText === undefined ? undefined : parseRecord(manifest.recordText);
-    const record = inline ?? parseRecord((await readAll(await this.client.fetchBlob(this.repo, manifest.config, signal ? { signal } : {}))).toString('utf8'));
+    const text = manifest.recordText ?? (await readAll(await this.client.fetchBlob(this.repo, manifest.config, signal ? { signal } : {}))).toString('utf8');
+    const record = recordKey(text) === key ? parseRecord(text) : undefined;
     if (record === undefined) return undefined;
     const layer = manifest.layers[0];
     if (record.layer === undefined) return manifest.layers.length === 0 ? { record } : undefined;
@@ -86,7 +91,7 @@ export class RegistryStepStore {
   /** Store `record` under `key`'s tag; the layer blob is read with `openLayer` only if the repository lacks it. */
   async put(key: Digest, record: StepRecord, openLayer: () => Promise<Readable>, signal?: AbortSignal): Promise<void> {
     const opts = signal ? { signal } : {};
-    const configRaw = Buffer.from(JSON.stringify({ format: STEP_RECORD_FORMAT, ...record }));
+    const configRaw = Buffer.from(JSON.stringify({ format: STEP_RECORD_FORMAT, key, ...record }));
     const config: Descriptor = { mediaType: STEP_ARTIFACT_TYPE, digest: sha256Digest(configRaw), size: configRaw.length };
     const layers: Descriptor[] = record.layer === undefined ? [] : [{ mediaType: record.layer.mediaType, digest: record.layer.digest, size: record.layer.size }];
     await Promise.all([
@@ -120,6 +125,16 @@ function parseManifest(raw: Buffer): { config: Descriptor; layers: Descriptor[];
   // The inline copy counts only if it is the config blob, byte for byte (its digest): else the blob is read.
   const inline = typeof recordText === 'string' && sha256Digest(Buffer.from(recordText, 'utf8')) === config.digest;
   return { config, layers: m.layers as Descriptor[], ...(inline ? { recordText } : {}) };
+}
+
+/** The step key a record's text names, if any. */
+function recordKey(text: string): string | undefined {
+  try {
+    const v = JSON.parse(text) as { key?: unknown } | null;
+    return typeof v?.key === 'string' ? v.key : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {

@@ -247,7 +247,7 @@ describe('registry cache: many builders, one cache', () => {
     expect(b.digest).toBe(warm.digest);
   }, 300_000);
 
-  it('an entry without the inline record is read from its config blob; a foreign artifact under a key is a miss', async () => {
+  it('an entry without the inline record is read from its config blob; a foreign artifact, or an entry copied to another key\'s tag, is a miss', async () => {
     const m = machine();
     const repoRef = parseReference(`${host}/plain/cache`);
     const repo = new RegistryStepStore(m.client, repoRef);
@@ -256,7 +256,12 @@ describe('registry cache: many builders, one cache', () => {
     await repo.put(key, record, () => Promise.reject(new Error('no layer')));
     const tagged = repoRef.withTag(cacheTag(key));
     const manifest = JSON.parse((await m.client.getManifest(tagged)).raw.toString()) as { annotations: Record<string, string> };
-    expect(manifest.annotations).toEqual({ 'org.opencontainers.image.created': record.stored, [RECORD_ANNOTATION]: JSON.stringify({ format: 'hoist.cache.step-record/v1', ...record }) });
+    expect(manifest.annotations).toEqual({ 'org.opencontainers.image.created': record.stored, [RECORD_ANNOTATION]: JSON.stringify({ format: 'hoist.cache.step-record/v1', key, ...record }) });
+    // The same entry under another key's tag (a mirroring tool, crane tag by hand): it names its own key, so it is a miss there.
+    const otherKey = `sha256:${'fe'.repeat(32)}` as Digest;
+    await m.client.putManifest(repoRef.withTag(cacheTag(otherKey)), (await m.client.getManifest(tagged)).raw, 'application/vnd.oci.image.manifest.v1+json');
+    expect(await repo.get(key)).toEqual({ record });
+    expect(await repo.get(otherKey)).toBeUndefined();
     delete manifest.annotations[RECORD_ANNOTATION];
     await m.client.putManifest(tagged, Buffer.from(JSON.stringify(manifest)), 'application/vnd.oci.image.manifest.v1+json');
     proxy.resetHits();
@@ -264,7 +269,7 @@ describe('registry cache: many builders, one cache', () => {
     expect(proxy.requests().some((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.url))).toBe(true);
     expect(await repo.get(`sha256:${'ef'.repeat(32)}` as Digest)).toBeUndefined();
     // An inline record that is not the config blob (its digest differs) is not believed: the blob is read.
-    manifest.annotations[RECORD_ANNOTATION] = JSON.stringify({ format: 'hoist.cache.step-record/v1', ...record, createdBy: 'RUN tampered' });
+    manifest.annotations[RECORD_ANNOTATION] = JSON.stringify({ format: 'hoist.cache.step-record/v1', key, ...record, createdBy: 'RUN tampered' });
     await m.client.putManifest(tagged, Buffer.from(JSON.stringify(manifest)), 'application/vnd.oci.image.manifest.v1+json');
     proxy.resetHits();
     expect(await repo.get(key)).toEqual({ record });
