@@ -457,6 +457,41 @@ describe('build cache: RUN', () => {
     }
   }, 300_000);
 
+  it('RUN --mount: records no step whose bound context file changed after its key was made', async () => {
+    const cache = tempDir('hoist-cache-');
+    const store = new BlobStore(cache);
+    writeFileSync(path.join(ctx, 'raced.txt'), 'ORIG');
+    try {
+      const local = await localStepCache(store);
+      const inner = local.store;
+      // Lookups of COPY rootfs's key, then of the RUN's, made by then: an editor saving at the RUN's first is the race.
+      const keys: unknown[] = [];
+      const racingStore = new Proxy(inner, {
+        get: (target, name, receiver) =>
+          name === 'get'
+            ? (key: Parameters<typeof inner.get>[0]) => {
+                if (!keys.includes(key) && keys.push(key) === 2) writeFileSync(path.join(ctx, 'raced.txt'), 'EVIL');
+                return target.get(key);
+              }
+            : (Reflect.get(target, name, receiver) as unknown),
+      });
+      const df = [...base, 'RUN --mount=type=bind,source=raced.txt,target=/mnt/r cat /mnt/r > /seen'].join('\n');
+      const events: BuildEvent[] = [];
+      const out = path.join(tempDir('hoist-cache-out-'), 'layout');
+      await build(buildOptions(ctx, df, store, { onEvent: (e) => events.push(e), cache: { ...local, store: racingStore }, outputs: [{ type: 'oci-layout', dest: out }], tags: ['cache:test'] }));
+      expect(keys).toHaveLength(2);
+      expect(events).toContainEqual(expect.objectContaining({ type: 'warning', code: 'SOURCE_CHANGED', message: expect.stringContaining('raced.txt changed while the build read it') }));
+      // Only COPY rootfs was recorded: the RUN's layer holds EVIL under ORIG's key.
+      expect(records(cache)).toHaveLength(1);
+      writeFileSync(path.join(ctx, 'raced.txt'), 'ORIG');
+      const again = await cachedBuild(df, ctx, cache);
+      expect(cachedOf(again, 'RUN --mount=type=bind,source=raced.txt,target=/mnt/r cat /mnt/r > /seen')).toBe(false);
+      expect(content(again, 'seen')).toBe('ORIG');
+    } finally {
+      rmSync(path.join(ctx, 'raced.txt'), { force: true });
+    }
+  }, 300_000);
+
   it('a RUN after a hit runs on the restored files', async () => {
     const cache = tempDir('hoist-cache-');
     await cachedBuild([...base, 'RUN echo one > /one', 'RUN echo two > /two'].join('\n'), ctx, cache);

@@ -79,7 +79,8 @@ export async function copyMountSource(ctx: StepContext, from: string | undefined
  * no times; a context file is hashed again only when its stat changed
  * (`digests`). Reads the source; writes nothing.
  */
-export async function mountSourceIdentity(ctx: StepContext, from: string | undefined, source: string, digests: FileDigests): Promise<Digest> {
+export async function mountSourceIdentity(ctx: StepContext, from: string | undefined, source: string, digests: FileDigests, listings?: ListingFs[]): Promise<Digest> {
   const { entries, fs } = await planMountSource(ctx, from, source);
+  if (fs instanceof ListingFs) listings?.push(fs);
   return entriesDigest(entries, fs instanceof ListingFs ? fs : undefined, digests);
 }

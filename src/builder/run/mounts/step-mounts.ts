@@ -14,6 +14,7 @@ import type { RunInstr } from '../../../dockerfile/instructions/types.js';
 import { HoistError } from '../../../errors.js';
 import { kernelPath, relaySocket, type StepMount } from '../../../run/index.js';
 import type { FileDigests } from '../../cache/file-digests.js';
+import type { ListingFs } from '../../executor/step-keys.js';
 import type { MountIdentity } from '../../cache/step-key.js';
 import type { StepContext } from '../../executor/step-context.js';
 import type { StageFiles } from '../../../../snapshot/stage-files.js';
@@ -185,20 +186,21 @@ async function prepareOne(
  * nor whether it was given), a tmpfs by its target and size.
  * Context files' digests come from `digests` (hashed when their stat changed).
  * Reads bind sources; prepares, locks and writes nothing. In the order the
- * mounts are mounted.
+ * mounts are mounted. The context listings they were read through go to
+ * `listings`, so that the step can tell whether a file changed since.
  */
-export async function runMountIdentities(ctx: StepContext, instr: RunInstr, workdir: string, digests: FileDigests): Promise<MountIdentity[]> {
+export async function runMountIdentities(ctx: StepContext, instr: RunInstr, workdir: string, digests: FileDigests, listings?: ListingFs[]): Promise<MountIdentity[]> {
   const out: MountIdentity[] = [];
   try {
     for (const m of parseRunMounts(instr.mounts, workdir, instr.location)) {
       switch (m.type) {
         case 'bind':
-          out.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source, digests)}`, readonly: m.readonly });
+          out.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source, digests, listings)}`, readonly: m.readonly });
           break;
         case 'cache': {
           // The cache's content is never a key input; what seeds a new one is (BuildKit: the from= state is an input of the step).
           const seeded = m.from !== undefined || m.source !== '';
-          const seed = seeded ? `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source, digests)}` : undefined;
+          const seed = seeded ? `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source, digests, listings)}` : undefined;
           out.push({ type: 'cache', target: m.target, source: m.id, readonly: m.readonly, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, ...(seed !== undefined ? { seed } : {}) });
           break;
         }
