@@ -34,12 +34,19 @@ import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
 export interface ParallelGzipOptions {
   level: number;
   /**
-   * Blocks deflated at once. Default: CPUs + 1, so a core does not idle
-   * while the oldest block is awaited. libuv runs at most UV_THREADPOOL_SIZE
-   * (default 4) at once, shared with fs calls; a CLI on a big machine may
-   * raise it before anything touches the pool.
+   * Blocks deflated at once. Default: CPUs + 1, so that the cores stay busy
+   * while the main thread cuts the next block. libuv runs at most
+   * UV_THREADPOOL_SIZE (default 4) at once, shared with fs calls; a CLI on a
+   * big machine may raise it before anything touches the pool.
    */
   concurrency?: number;
+  /**
+   * Blocks taken in and not yet emitted: deflating, waiting for a slot, or
+   * deflated and waiting for an older block. Default: 2 x concurrency, so
+   * that a block that finished early frees its slot for the next one
+   * instead of holding it until the oldest is emitted (bench/layer).
+   */
+  depth?: number;
 }
 
 /** Fixed: changing it changes every digest. */
@@ -49,7 +56,8 @@ const WINDOW = 32 * 1024;
 const OUT_CHUNK = GZIP_BLOCK_SIZE + 64 * 1024;
 
 export function createParallelGzip(opts: ParallelGzipOptions): Transform {
-  return new ParallelGzip(opts.level, Math.max(1, opts.concurrency ?? availableParallelism() + 1));
+  const concurrency = Math.max(1, opts.concurrency ?? availableParallelism() + 1);
+  return new ParallelGzip(opts.level, concurrency, Math.max(concurrency, opts.depth ?? 2 * concurrency));
 }
 
 /** Node's default output buffer (zlib.constants.Z_DEFAULT_CHUNK): what the output must stay the same as. */
@@ -81,6 +89,9 @@ class ParallelGzip extends Transform {
   private isize = 0;
   /** Blocks in input order, oldest first. */
   private readonly inFlight: Job[] = [];
+  /** Deflates waiting for one of the `concurrency` slots, in input order. */
+  private readonly waiting: Array<() => void> = [];
+  private running = 0;
   /** Input blocks no job reads any more, ready to be filled again. */
   private readonly free: Buffer[] = [];
   /**
@@ -94,6 +105,7 @@ class ParallelGzip extends Transform {
   constructor(
     private readonly level: number,
     private readonly concurrency: number,
+    private readonly depth: number,
   ) {
     super();
   }
@@ -116,7 +128,7 @@ class ParallelGzip extends Transform {
       if (this.used === GZIP_BLOCK_SIZE) {
         this.submit(false);
         // Bounded work in flight: wait for the oldest block before taking more input.
-        while (this.inFlight.length >= this.concurrency) await this.emitOldest();
+        while (this.inFlight.length >= this.depth) await this.emitOldest();
       }
     }
   }
@@ -150,13 +162,44 @@ class ParallelGzip extends Transform {
     this.isize = (this.isize + data.length) % 2 ** 32;
     const options: ZlibOptions = { level: this.level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
     if (this.dictionary !== undefined) options.dictionary = this.dictionary;
-    const deflated = deflateBlock(data, options);
+    const deflated = this.deflateInTurn(data, options);
     deflated.catch(() => undefined); // awaited in order later; an early failure must not be "unhandled" meanwhile
     this.inFlight.push({ block: this.block, deflated });
     // Full blocks are at least WINDOW long, so the tail of this block alone is the next dictionary.
     this.dictionary = data.length >= WINDOW ? data.subarray(data.length - WINDOW) : undefined;
     this.block = this.free.pop() ?? Buffer.allocUnsafe(GZIP_BLOCK_SIZE);
     this.used = 0;
+  }
+
+  /**
+   * Deflates `data` once a slot is free. Blocks wait here rather than in
+   * libuv's queue, so that no more than `concurrency` deflates share the
+   * cores and the pool keeps threads for fs calls, while up to `depth`
+   * blocks are taken in: a slot freed while an older block is still
+   * deflating goes to the next one at once, not after the oldest is emitted.
+   */
+  private deflateInTurn(data: Buffer, options: ZlibOptions): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const start = (): void => {
+        this.running += 1;
+        const done = (): void => {
+          this.running -= 1;
+          this.waiting.shift()?.();
+        };
+        deflateBlock(data, options).then(
+          (out) => {
+            done();
+            resolve(out);
+          },
+          (err: unknown) => {
+            done();
+            reject(err);
+          },
+        );
+      };
+      if (this.running < this.concurrency) start();
+      else this.waiting.push(start);
+    });
   }
 }
 

@@ -90,10 +90,11 @@ function blockAtBufferEdge(): Buffer {
   throw new Error('no block found at a 16 KiB edge');
 }
 
-async function gz(data: Buffer, level = 6, concurrency?: number, chunk = data.length || 1): Promise<Buffer> {
+async function gz(data: Buffer, level = 6, concurrency?: number, chunk = data.length || 1, depth?: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   for (let i = 0; i < data.length; i += chunk) parts.push(data.subarray(i, i + chunk));
-  const stream = Readable.from(parts).pipe(createParallelGzip(concurrency === undefined ? { level } : { level, concurrency }));
+  const options = { level, ...(concurrency === undefined ? {} : { concurrency }), ...(depth === undefined ? {} : { depth }) };
+  const stream = Readable.from(parts).pipe(createParallelGzip(options));
   return collect(stream);
 }
 
@@ -114,16 +115,18 @@ describe('parallel gzip', () => {
     });
   });
 
-  it('gives the same bytes whatever the concurrency and the input chunking', async () => {
+  it('gives the same bytes whatever the concurrency, the depth and the input chunking', async () => {
     const data = mixed(5 * GZIP_BLOCK_SIZE + 12345);
-    const reference = await gz(data, 6, 1);
-    for (const [concurrency, chunk] of [
-      [2, data.length],
-      [8, 1000],
-      [3, GZIP_BLOCK_SIZE],
-      [1, 77_777],
+    const reference = await gz(data, 6, 1, data.length, 1);
+    for (const [concurrency, chunk, depth] of [
+      [2, data.length, undefined],
+      [8, 1000, undefined],
+      [3, GZIP_BLOCK_SIZE, 3],
+      [1, 77_777, 6],
+      [2, 50_000, 2],
     ] as const) {
-      expect((await gz(data, 6, concurrency, chunk)).equals(reference), `concurrency ${concurrency} chunk ${chunk}`).toBe(true);
+      const label = `concurrency ${concurrency} chunk ${chunk} depth ${depth}`;
+      expect((await gz(data, 6, concurrency, chunk, depth)).equals(reference), label).toBe(true);
     }
   });
 
