@@ -85,6 +85,8 @@ export interface CopyKeyFields {
   parents: boolean;
   /** ADD only. */
   checksum?: string;
+  /** ADD of URLs without --checksum: the sha256 of each URL's content, in source order. */
+  downloaded?: readonly string[];
   keepGitDir?: boolean;
   unpack?: boolean;
 }

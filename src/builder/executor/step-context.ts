@@ -7,7 +7,7 @@ import type { Digest } from '../../oci/digest.js';
 import { throttleTransfers } from '../../oci/progress.js';
 import type { EmitEvent } from '../events.js';
 import type { PlannedInstruction } from '../plan/index.js';
-import type { DownloadOptions } from '../add/url-source.js';
+import type { DownloadOptions, DownloadResult } from '../add/url-source.js';
 
 /** How ADD <url> connects: the dispatcher is made (and undici loaded) by the first download, not by every build. */
 export interface DownloadSettings extends Pick<DownloadOptions, 'timeoutMs'> {
@@ -44,6 +44,8 @@ export interface BuildEnv {
   interruption?: AbortSignal | undefined;
   /** ADD <url>: the dispatcher (proxy, timeouts) and the deadline grace. */
   downloads?: DownloadSettings | undefined;
+  /** ADD <url>: the file, downloaded once per build (the cache key may have needed it first); it stays until the build ends. */
+  download(url: string, checksum: string | undefined): Promise<DownloadResult>;
   /** Where progress events go. */
   emit: EmitEvent;
   /** The runner for RUN steps, picked once per build on first use (its pick is reported once, as a note event). */

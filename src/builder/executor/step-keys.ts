@@ -3,9 +3,11 @@
  * stage as it is when the step starts. Only steps that change files have
  * keys (RUN, COPY, ADD, WORKDIR); the others are replayed.
  *
- * A step whose result cannot be known before it runs (ADD of a URL without
- * --checksum, ADD of a git repository) has no key: it always runs, and the steps after it
- * are keyed on the layer it made (see StepCacheSession).
+ * ADD of a URL without --checksum is keyed by what it downloaded (the
+ * download is made for the key, and the step copies that very file). A step
+ * whose result cannot be known before it runs (ADD of a git repository)
+ * has no key: it always runs, and the steps after it are keyed on the
+ * layer it made (see StepCacheSession).
  */
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
@@ -70,8 +72,18 @@ export async function stepKeyFields(ctx: StepContext, instr: Instruction, source
 async function copyKeyFields(ctx: StepContext, instr: CopyInstr | AddInstr, sources: KeySources): Promise<CopyKeyFields | undefined> {
   const add = instr.kind === 'ADD' ? instr : undefined;
   if (instr.sources.some(isGitSource)) return undefined;
-  // A download is known by its checksum, or not before it is made.
-  if (instr.sources.some(isHttpSource) && add?.checksum === undefined) return undefined;
+  // A download is known by its checksum; without one, by what it downloaded (BuildKit's HTTP source key), made here once for the step too.
+  let downloaded: string[] | undefined;
+  if (add !== undefined && !add.checksum && instr.sources.some(isHttpSource)) {
+    try {
+      downloaded = [];
+      for (const url of instr.sources.filter(isHttpSource)) downloaded.push((await ctx.env.download(url, undefined)).digest);
+    } catch (err) {
+      // The step reports the failure itself (the same one: the download is made once).
+      if (err instanceof HoistError) return undefined;
+      throw err;
+    }
+  }
   let from: string | undefined;
   let items: CopyItem[] = heredocItems(ctx, instr);
   let fs: ListingFs | undefined;
@@ -108,6 +120,7 @@ async function copyKeyFields(ctx: StepContext, instr: CopyInstr | AddInstr, sour
     ...(add !== undefined
       ? { ...(add.checksum !== undefined ? { checksum: add.checksum } : {}), keepGitDir: add.keepGitDir, ...(add.unpack !== undefined ? { unpack: add.unpack } : {}) }
       : {}),
+    ...(downloaded !== undefined ? { downloaded } : {}),
   };
 }
 

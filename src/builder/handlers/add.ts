@@ -1,10 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddInstr } from '../../dockerfile/instructions/types.js';
 import { archiveEntries, detectArchive } from '../add/archive.js';
 import { isHttpSource } from '../add/source-kind.js';
-import { downloadUrl, urlFileName } from '../add/url-source.js';
+import { urlFileName } from '../add/url-source.js';
 import { CopyPlanner, type CopyItem } from '../copy/copy-entries.js';
 import type { SourceFs } from '../copy/source-fs.js';
 import type { StepContext } from '../executor/step-context.js';
@@ -93,14 +92,8 @@ async function urlItem(
   cleanups: Array<() => Promise<void>>,
   owner: { uid: number; gid: number } | undefined,
 ): Promise<CopyItem> {
-  const downloaded = await downloadUrl(url, {
-    tmpDir: ctx.env.tmpDir,
-    ...(instr.checksum ? { checksum: instr.checksum } : {}),
-    ...(ctx.env.signal ? { signal: ctx.env.signal } : {}),
-    ...(ctx.env.downloads?.timeoutMs !== undefined ? { timeoutMs: ctx.env.downloads.timeoutMs } : {}),
-    ...(ctx.env.downloads?.dispatcher !== undefined ? { dispatcher: await ctx.env.downloads.dispatcher() } : {}),
-  });
-  cleanups.push(() => rm(downloaded.path, { force: true }));
+  // The build's own download (the cache key may have made it), removed with the build's scratch directory.
+  const downloaded = await ctx.env.download(url, instr.checksum || undefined);
   const tree = instr.unpack === true ? await extractIfArchive(ctx, downloaded.path, cleanups, owner) : undefined;
   if (tree !== undefined) return tree;
   return {

@@ -5,6 +5,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
@@ -180,6 +182,37 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     const again = await cachedBuild('FROM scratch\nCOPY app.txt /app.txt\n', ctx, cache);
     expect(again.steps).toEqual([['COPY app.txt /app.txt', false]]);
     expect(content(again, 'app.txt')).toBe('ORIG');
+  });
+
+  it('ADD <url> without --checksum: keyed by what it downloaded, one GET per build; the same content hits with the same digest, other content misses', async () => {
+    let body = 'tool v1\n';
+    let gets = 0;
+    const server = createServer((_req, res) => {
+      gets++;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'last-modified': 'Wed, 01 Jan 2025 00:00:00 GMT' });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tool.sh`;
+      const ctx = makeContext({ 'a.txt': 'a' });
+      const cache = tempDir('hoist-cache-');
+      const df = `FROM scratch\nADD ${url} /tool.sh\nCOPY a.txt /a.txt\n`;
+      const first = await cachedBuild(df, ctx, cache);
+      expect(first.steps).toEqual([[`ADD ${url} /tool.sh`, false], ['COPY a.txt /a.txt', false]]);
+      expect(gets).toBe(1);
+      const again = await cachedBuild(df, ctx, cache);
+      expect(again.steps).toEqual([[`ADD ${url} /tool.sh`, true], ['COPY a.txt /a.txt', true]]);
+      expect(again.digest).toBe(first.digest);
+      expect(gets).toBe(2);
+      body = 'tool v2\n';
+      const changed = await cachedBuild(df, ctx, cache);
+      expect(changed.steps.map(([, c]) => c)).toEqual([false, false]);
+      expect(content(changed, 'tool.sh')).toBe('tool v2\n');
+      expect(gets).toBe(3);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('misses on a mode-only change, and a renamed file with equal content', async () => {
