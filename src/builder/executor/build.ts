@@ -1,5 +1,4 @@
 import { rm } from 'node:fs/promises';
-import { UrlDownloads } from '../add/url-downloads.js';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FsView } from '../../../snapshot/fs-view.js';
@@ -134,7 +133,7 @@ class Builder {
   /** Steps whose layers are still being compressed (StepTracker.start): the cleanup waits for them. */
   private readonly inflight: Array<Promise<void>> = [];
   private runnerPick: Promise<RunnerChoice> | undefined;
-  private urlDownloads: UrlDownloads | undefined;
+  private urlDownloads: Promise<import('../add/url-downloads.js').UrlDownloads> | undefined;
   /** For each stage, how many FROM and COPY --from of the stages still to build read it. */
   private readonly readsLeft: Map<number, number>;
 
@@ -215,9 +214,10 @@ class Builder {
       signal: this.opts.signal,
       interruption: this.interruption,
       downloads: this.opts.downloads,
-      download: (url, checksum) => {
-        this.urlDownloads ??= new UrlDownloads(this.tmpDir, this.opts.downloads, this.opts.signal);
-        return this.urlDownloads.get(url, checksum);
+      download: async (url, checksum) => {
+        // Loaded (with undici) by the first ADD <url>, not by every build.
+        this.urlDownloads ??= import('../add/url-downloads.js').then((m) => new m.UrlDownloads(this.tmpDir, this.opts.downloads, this.opts.signal));
+        return (await this.urlDownloads).get(url, checksum);
       },
       stageFiles: async (index) => {
         const state = this.results.get(index);
