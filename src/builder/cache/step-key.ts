@@ -85,8 +85,8 @@ export interface CopyKeyFields {
   parents: boolean;
   /** ADD only. */
   checksum?: string;
-  /** ADD of URLs without --checksum: the sha256 of each URL's content, in source order. */
-  downloaded?: readonly string[];
+  /** ADD of URLs without --checksum: each URL's content digest and Last-Modified (seconds, null without one), in source order. */
+  downloaded?: readonly { content: string; mtime: number | null }[];
   keepGitDir?: boolean;
   unpack?: boolean;
 }

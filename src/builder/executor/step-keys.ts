@@ -72,12 +72,16 @@ export async function stepKeyFields(ctx: StepContext, instr: Instruction, source
 async function copyKeyFields(ctx: StepContext, instr: CopyInstr | AddInstr, sources: KeySources): Promise<CopyKeyFields | undefined> {
   const add = instr.kind === 'ADD' ? instr : undefined;
   if (instr.sources.some(isGitSource)) return undefined;
-  // A download is known by its checksum; without one, by what it downloaded (BuildKit's HTTP source key), made here once for the step too.
-  let downloaded: string[] | undefined;
+  // A download is known by its checksum; without one, by what it downloaded and its Last-Modified (BuildKit's HTTP source key), made here once for the step too.
+  let downloaded: { content: string; mtime: number | null }[] | undefined;
   if (add !== undefined && !add.checksum && instr.sources.some(isHttpSource)) {
     try {
       downloaded = [];
-      for (const url of instr.sources.filter(isHttpSource)) downloaded.push((await ctx.env.download(url, undefined)).digest);
+      for (const url of instr.sources.filter(isHttpSource)) {
+        // Last-Modified is the file's mtime in the layer: in the key, as in BuildKit's.
+        const { digest, mtime } = await ctx.env.download(url, undefined);
+        downloaded.push({ content: digest, mtime: mtime ?? null });
+      }
     } catch (err) {
       // The step reports the failure itself (the same one: the download is made once).
       if (err instanceof HoistError) return undefined;

@@ -184,12 +184,13 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     expect(content(again, 'app.txt')).toBe('ORIG');
   });
 
-  it('ADD <url> without --checksum: keyed by what it downloaded, one GET per build; the same content hits with the same digest, other content misses', async () => {
+  it('ADD <url> without --checksum: keyed by what it downloaded and its Last-Modified, one GET per build; the same hits with the same digest, other content or time misses', async () => {
     let body = 'tool v1\n';
+    let lastModified = 'Wed, 01 Jan 2025 00:00:00 GMT';
     let gets = 0;
     const server = createServer((_req, res) => {
       gets++;
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'last-modified': 'Wed, 01 Jan 2025 00:00:00 GMT' });
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'last-modified': lastModified });
       res.end(body);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -210,6 +211,11 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
       expect(changed.steps.map(([, c]) => c)).toEqual([false, false]);
       expect(content(changed, 'tool.sh')).toBe('tool v2\n');
       expect(gets).toBe(3);
+      // The same content with a new Last-Modified: the file's mtime in the layer differs, so it misses (BuildKit keys it too).
+      lastModified = 'Thu, 01 Jan 2026 00:00:00 GMT';
+      const touched = await cachedBuild(df, ctx, cache);
+      expect(touched.steps.map(([, c]) => c)).toEqual([false, false]);
+      expect(touched.files.get('tool.sh')?.mtime).toBe(Date.UTC(2026, 0, 1) / 1000);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
