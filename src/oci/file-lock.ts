@@ -13,9 +13,14 @@
  *
  * The owner is written as `<pid>@<pid namespace>` (process-alive.ts): a
  * cache directory is often shared between containers, and a pid of another
- * namespace says nothing here. Such a lock is judged by its age instead: its
- * holder renews the lock's mtime every HEARTBEAT_MS, and one not renewed for
- * FOREIGN_STALE_MS is stale.
+ * namespace says nothing here. The holder renews the lock's mtime every
+ * HEARTBEAT_MS, and a lock not renewed for ABANDONED_MS is stale whoever it
+ * names: pids and namespace numbers are used again (the next CI container
+ * may get both), so a dead holder can look alive, even look like this very
+ * process. A bare pid (an older hoist, which does not renew) is judged by
+ * the pid alone, as that hoist judges it; and since it counts a lock it
+ * cannot read a pid from as stale after UNWRITTEN_STALE_MS, the renewal
+ * comes well within that.
  *
  * Taking over a stale lock is serialized by a second lock beside it
  * (`<lock>.takeover`, held for microseconds): its holder checks again that
@@ -49,10 +54,10 @@ export interface HeldFileLock {
 const DEFAULT_WAIT_MS = 60_000;
 /** A lock file without a pid (its owner died between creating and writing it) counts as stale after this. */
 const UNWRITTEN_STALE_MS = 10_000;
-/** A held lock's mtime is renewed this often, so that a process of another PID namespace can tell it is held. */
-export const HEARTBEAT_MS = 10_000;
-/** A lock of another PID namespace not renewed for this long is stale: its holder is gone. */
-export const FOREIGN_STALE_MS = 60_000;
+/** A held lock's mtime is renewed this often (under UNWRITTEN_STALE_MS, which an older hoist applies to it). */
+export const HEARTBEAT_MS = 3_000;
+/** A lock (with an owner tag) not renewed for this long is stale: its holder is gone. */
+export const ABANDONED_MS = 60_000;
 
 /** Run `fn` holding `lockFile`; the lock is removed afterwards, whatever happens. */
 export async function withFileLock<T>(lockFile: string, what: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
@@ -182,8 +187,8 @@ async function lockOwner(lockFile: string): Promise<Owner> {
   const age = Date.now() - st.mtimeMs;
   if (tag === '') return { pid: undefined, stale: age > UNWRITTEN_STALE_MS, ino: st.ino };
   const pid = /^\d+/.exec(tag)?.[0];
-  const state = ownerState(tag);
-  return { pid: pid === undefined ? undefined : Number(pid), stale: state === 'gone' || (state === 'unknown' && age > FOREIGN_STALE_MS), ino: st.ino };
+  const renewed = /^\d+$/.test(tag) || age <= ABANDONED_MS;
+  return { pid: pid === undefined ? undefined : Number(pid), stale: !renewed || ownerState(tag) === 'gone', ino: st.ino };
 }
 
 /**

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileS
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../src/errors.js';
-import { acquireFileLock, FOREIGN_STALE_MS, fileLockHeld, tryFileLock, withFileLock } from '../../../src/oci/file-lock.js';
+import { ABANDONED_MS, acquireFileLock, fileLockHeld, HEARTBEAT_MS, tryFileLock, withFileLock } from '../../../src/oci/file-lock.js';
 import { ownerTag, pidNamespace } from '../../../src/oci/process-alive.js';
 import { tempDir } from '../../helpers/build.js';
 
@@ -89,24 +89,40 @@ describe('withFileLock', () => {
       expect(await fileLockHeld(lock), `pid ${pid}`).toBe(true);
       expect(await tryFileLock(lock, 'the cache')).toBeUndefined();
     }
-    const old = new Date(Date.now() - FOREIGN_STALE_MS - 5_000);
+    const old = new Date(Date.now() - ABANDONED_MS - 5_000);
     utimesSync(lock, old, old);
     expect(await fileLockHeld(lock)).toBe(false);
     const taken = await tryFileLock(lock, 'the cache');
     expect(taken).toBeDefined();
     await taken?.release();
-    // Our own namespace, written out: judged by the pid, as a bare pid is.
+    // Our own namespace, written out: a pid that does not run is gone at once.
     writeFileSync(lock, `${2 ** 22 + 1}@${pidNamespace()}\n`);
     expect(await fileLockHeld(lock)).toBe(false);
   });
 
-  it('renews the mtime of a lock it holds, so that another namespace sees it held', async () => {
+  it('a lock naming a live process, even this one, that nobody renewed is abandoned: pids and namespace numbers are used again (the next CI container); a bare pid is judged as an older hoist judges it', async () => {
+    const lock = path.join(tempDir('hoist-lock-'), 'cache.lock');
+    const old = new Date(Date.now() - ABANDONED_MS - 5_000);
+    for (const owner of [ownerTag(), `${process.ppid}@${pidNamespace()}`]) {
+      writeFileSync(lock, `${owner}\n`);
+      expect(await fileLockHeld(lock), owner).toBe(true);
+      utimesSync(lock, old, old);
+      expect(await fileLockHeld(lock), owner).toBe(false);
+    }
+    // An older hoist's lock, which it never renews: held while its process runs.
+    writeFileSync(lock, `${process.ppid}\n`);
+    utimesSync(lock, old, old);
+    expect(await fileLockHeld(lock)).toBe(true);
+  });
+
+  it('renews the mtime of a lock it holds, within the 10 s after which an older hoist takes a lock it cannot read a pid from', async () => {
+    expect(HEARTBEAT_MS).toBeLessThan(10_000);
     const lock = path.join(tempDir('hoist-lock-'), 'cache.lock');
     const held = await acquireFileLock(lock, 'the cache', { heartbeatMs: 50 });
-    const old = new Date(Date.now() - FOREIGN_STALE_MS - 5_000);
+    const old = new Date(Date.now() - ABANDONED_MS - 5_000);
     utimesSync(lock, old, old);
     await new Promise((r) => setTimeout(r, 400));
-    expect(Date.now() - statSync(lock).mtimeMs).toBeLessThan(FOREIGN_STALE_MS);
+    expect(Date.now() - statSync(lock).mtimeMs).toBeLessThan(ABANDONED_MS);
     await held.release();
     expect(existsSync(lock)).toBe(false);
   });

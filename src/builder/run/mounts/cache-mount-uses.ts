@@ -5,14 +5,16 @@
  *
  *   mounts/<name>/                 the cache of an id (cacheDirName)
  *   mounts/.locks/<name>.lock      held by a `locked` or `private` step (src/oci/file-lock.ts)
- *   mounts/.locks/<name>.users/    a `<owner>-<random>.use` file per step using the cache,
- *                                  any sharing, and `gate.lock`
+ *   mounts/.locks/<name>.users/    a `<pid>-<random>.use` file per step using the cache,
+ *                                  any sharing (holding `<owner>`), and `gate.lock`
  *   mounts/.new-<owner>-*          a cache being made (renamed into place when whole)
  *   mounts/.prune-<owner>-*        a cache being removed by prune
  *
- * `<owner>` is `<pid>@<pid namespace>` (process-alive.ts). A use file of
- * another PID namespace (a container sharing the cache dir) is judged by
- * its mtime, which its step renews as a lock's (file-lock.ts).
+ * `<owner>` is `<pid>@<pid namespace>` (process-alive.ts). A use file is
+ * judged as a lock is (file-lock.ts): its step renews its mtime, and one
+ * not renewed for ABANDONED_MS is gone whatever pid it names, as is one
+ * whose owner is in this namespace and no longer runs. A use file without
+ * an owner in it (an older hoist's) is judged by the pid in its name.
  *
  * A step takes the gate, makes the cache if it is missing, leaves its use
  * file, and lets the gate go; prune takes the gate, finds no use file of a
@@ -23,10 +25,10 @@
  * name here is another id's.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError } from '../../../fs-errors.js';
-import { acquireFileLock, fileLockHeld, FOREIGN_STALE_MS, HEARTBEAT_MS, tryFileLock } from '../../../oci/file-lock.js';
+import { ABANDONED_MS, acquireFileLock, fileLockHeld, HEARTBEAT_MS, tryFileLock } from '../../../oci/file-lock.js';
 import { ownerState, ownerTag } from '../../../oci/process-alive.js';
 
 export const CACHE_LOCKS_DIR = '.locks';
@@ -69,8 +71,9 @@ export async function useCacheDir(dir: string, make: () => Promise<void>, signal
   const gate = await acquireFileLock(path.join(users, 'gate.lock'), `the cache mount ${path.basename(dir)}`, { waitMs: Infinity, signal });
   try {
     await make();
-    const use = path.join(users, `${ownerTag()}-${randomBytes(6).toString('hex')}.use`);
-    await writeFile(use, '', { flag: 'wx' }).catch((err: unknown) => {
+    // The pid alone in the name, as older hoists read it; the owner inside.
+    const use = path.join(users, `${process.pid}-${randomBytes(6).toString('hex')}.use`);
+    await writeFile(use, ownerTag(), { flag: 'wx' }).catch((err: unknown) => {
       throw fsError(err, use, 'record the use of the cache mount in');
     });
     const beat = setInterval(() => {
@@ -87,16 +90,17 @@ export async function useCacheDir(dir: string, make: () => Promise<void>, signal
   }
 }
 
-/** Use files of live processes under `users`; those of dead ones are removed. `now`: for the age of another namespace's. */
+/** Use files of live processes under `users`; those of dead ones are removed. */
 async function liveUses(users: string, now = Date.now()): Promise<number> {
   let live = 0;
   for (const name of await readdir(users).catch(() => [] as string[])) {
-    const owner = /^(\d+(?:@(?:\d+|x))?)-[0-9a-f]+\.use$/.exec(name)?.[1];
-    if (owner === undefined) continue;
+    const pid = /^(\d+)-[0-9a-f]+\.use$/.exec(name)?.[1];
+    if (pid === undefined) continue;
     const file = path.join(users, name);
-    const state = ownerState(owner);
-    const renewed = state === 'unknown' && (await lstat(file).then((st) => now - st.mtimeMs <= FOREIGN_STALE_MS, () => false));
-    if (state === 'running' || renewed) live++;
+    const [st, owner] = await Promise.all([lstat(file).catch(() => undefined), readFile(file, 'utf8').catch(() => undefined)]);
+    if (st === undefined || owner === undefined) continue;
+    const alive = owner === '' ? ownerState(pid) !== 'gone' : now - st.mtimeMs <= ABANDONED_MS && ownerState(owner) !== 'gone';
+    if (alive) live++;
     else await rm(file, { force: true });
   }
   return live;

@@ -107,23 +107,29 @@ describe('cache disk usage and prune', () => {
     await again.release();
   });
 
-  it('keeps a cache mount that a build in another PID namespace (a container sharing the cache dir) uses while it renews its use, whatever its pid is here', async () => {
+  it('keeps a cache mount that a build in another PID namespace (a container sharing the cache dir) uses while it renews its use, whatever its pid is here, and an older hoist\'s use while its pid runs', async () => {
     const mounts = path.join(root, 'mounts');
     await put('mounts/m2/repo', 5, 0);
     await put('mounts/old/repo', 6, 0);
     await mkdir(path.join(mounts, '.locks/m2.users'), { recursive: true });
     await mkdir(path.join(mounts, '.locks/old.users'), { recursive: true });
     // Our own pid in another namespace: not ours, and not judged by it.
-    await writeFile(path.join(mounts, `.locks/m2.users/${process.pid}@4026999999-abcdef.use`), '');
-    const stale = path.join(mounts, '.locks/old.users/2147483646@4026999999-abcdef.use');
-    await writeFile(stale, '');
+    await writeFile(path.join(mounts, `.locks/m2.users/${process.pid}-abcdef.use`), `${process.pid}@4026999999`);
+    const stale = path.join(mounts, '.locks/old.users/2147483646-abcdef.use');
+    await writeFile(stale, '2147483646@4026999999');
     const old = new Date(Date.now() - DAY);
     await utimes(stale, old, old);
     // A cache being made there too, young.
     await put('mounts/.new-2147483646@4026999999-dddd/partial', 7, 0);
+    // An older hoist's use (no owner inside), days old, of a process that runs: in use.
+    await put('mounts/legacy/repo', 8, 0);
+    await mkdir(path.join(mounts, '.locks/legacy.users'), { recursive: true });
+    const legacy = path.join(mounts, `.locks/legacy.users/${process.ppid}-abcdef.use`);
+    await writeFile(legacy, '');
+    await utimes(legacy, old, old);
     const result = await pruneCache(root, {});
     expect(result.removed).toEqual({ items: 1, bytes: 6 });
-    expect((await readdir(mounts)).sort()).toEqual(['.locks', '.new-2147483646@4026999999-dddd', 'm2']);
+    expect((await readdir(mounts)).sort()).toEqual(['.locks', '.new-2147483646@4026999999-dddd', 'legacy', 'm2']);
   });
 
   it('removes what a killed build left being made or removed under mounts/ (its process is gone, or it is a day old), and not what a live build is making', async () => {
