@@ -53,15 +53,17 @@ export type StepMount = BindMount | TmpfsMount;
  * dynamic loader, libc, the shells or util-linux read would change what those
  * tools do (LD_PRELOAD loads a library named by the secret's value), and PATH
  * would have to go on a command line. glibc's list of variables it drops for
- * setuid programs (unsecvars.h), the shells' and libmount's.
+ * setuid programs (unsecvars.h), the shells', libmount's and proot's.
  */
 export function unsafePrivateVariable(name: string): string | undefined {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return 'it is not a variable name (letters, digits and _, not starting with a digit)';
+  // BuildKit takes any name; the setup shell of the userns and chroot runners passes on only these, and every runner must give the step the same.
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return 'only letters, digits and _ (not first) make a name that every runner can pass on: a shell between hoist and the step drops the others';
   if (/^(LD_.*|GCONV_PATH|GETCONF_DIR|GLIBC_TUNABLES|HOSTALIASES|LOCALDOMAIN|LOCPATH|MALLOC_.*|NIS_PATH|NLSPATH|RESOLV_HOST_CONF|RES_OPTIONS|TMPDIR|TZDIR)$/.test(name)) {
     return 'the dynamic loader and libc read it in the host tools that start the step';
   }
   if (/^(IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|CDPATH|POSIXLY_CORRECT|PWD|OLDPWD|SHLVL|_)$/.test(name)) return 'the shell that starts the step reads or sets it';
   if (/^(LIBMOUNT_.*|LIBBLKID_.*|LIBSMARTCOLS_.*)$/.test(name)) return 'util-linux reads it in the tools that start the step';
+  if (/^PROOT_/.test(name)) return 'proot reads it (PROOT_LOADER names a program it runs)';
   if (name === 'PATH') return 'the tools that start the step need their own PATH';
   return undefined;
 }

@@ -74,6 +74,7 @@ describe('validation errors are located at PATH:LINE', () => {
     ['empty --from is ignored', 'FROM scratch\nCOPY --from= a b\n'],
     ['a secret as an ordinary variable', 'FROM scratch\nRUN --mount=type=secret,id=t,env=GITHUB_TOKEN x\n'],
     ['a secret as a lower-case variable', 'FROM scratch\nRUN --mount=type=secret,id=t,env=_npm_token x\n'],
+
   ])('accepts %s, as BuildKit does', (_name, text) => {
     expect(() => planText(text)).not.toThrow();
   });
@@ -92,7 +93,13 @@ describe('validation errors are located at PATH:LINE', () => {
     ['a secret as IFS', 'RUN --mount=type=secret,id=t,env=IFS x', 'RUN --mount: a secret cannot be given to the step as the variable "IFS": the shell that starts the step reads or sets it', 'mount it as a file'],
     ['a secret as PATH', 'RUN --mount=type=secret,id=t,env=PATH x', 'RUN --mount: a secret cannot be given to the step as the variable "PATH": the tools that start the step need their own PATH', 'mount it as a file'],
     ['a secret as libmount\'s', 'RUN --mount=type=secret,id=t,env=LIBMOUNT_FSTAB x', 'RUN --mount: a secret cannot be given to the step as the variable "LIBMOUNT_FSTAB": util-linux reads it in the tools that start the step', 'mount it as a file'],
-    ['a secret as no variable name', 'RUN --mount=type=secret,id=t,env=1X x', 'RUN --mount: a secret cannot be given to the step as the variable "1X": it is not a variable name (letters, digits and _, not starting with a digit)', 'NAME="$(cat /run/secrets/ID)"'],
+    [
+      'a secret as a name a shell drops',
+      'RUN --mount=type=secret,id=t,env=npm_config_//registry.example.com/:_authToken x',
+      'RUN --mount: a secret cannot be given to the step as the variable "npm_config_//registry.example.com/:_authToken": only letters, digits and _ (not first) make a name that every runner can pass on: a shell between hoist and the step drops the others',
+      'NAME="$(cat /run/secrets/ID)"',
+    ],
+    ['a secret as proot\'s', 'RUN --mount=type=secret,id=t,env=PROOT_LOADER x', 'RUN --mount: a secret cannot be given to the step as the variable "PROOT_LOADER": proot reads it (PROOT_LOADER names a program it runs)', 'PROOT_LOADER="$(cat /run/secrets/ID)"'],
   ])('a mount option\'s own mistake gets its own hint: %s', (_name, line, message, hint) => {
     const err = errorOf(`FROM scratch\n${line}\n`);
     expect(err.message).toBe(`Dockerfile:2: ${message}`);
