@@ -33,12 +33,15 @@ export async function relaySocket(at: string, to: string, mode: number): Promise
     server.once('error', reject);
     server.listen(at, () => resolve());
   });
-  await chmod(at, mode);
-  return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of open) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const close = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      for (const s of open) s.destroy();
+      server.close(() => resolve());
+    });
+  // A relay that is not handed back must not keep listening (nor keep the process alive).
+  await chmod(at, mode).catch(async (err: unknown) => {
+    await close();
+    throw err;
+  });
+  return { close };
 }

@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -297,6 +297,26 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
       expect(app.find((m) => m.name === 'tmp/app-keys')?.content.toString()).toContain('hoist-test-key (ED25519)');
       // Without uid=, the socket is root's alone, as in BuildKit. proot shows hoist's own files as the step's user (-i) and enforces no owner.
       if (kind !== 'proot') expect((built.image.layers.at(-1) as TarMember[]).find((m) => m.name === 'tmp/default-sock')?.content.toString()).toBe('0 600\n');
+      // A TMPDIR too deep for a unix socket's path (108 bytes): the relay goes to a short private directory instead.
+      const deep = path.join(dir, 'd'.repeat(60), 'e'.repeat(60));
+      await mkdir(deep, { recursive: true });
+      const saved = process.env.TMPDIR;
+      const relayDirs = (): string[] => readdirSync('/tmp').filter((n) => n.startsWith('hoist-ssh-'));
+      const relaysBefore = relayDirs();
+      process.env.TMPDIR = deep;
+      try {
+        const inDeep = await hoistBuild(
+          ['FROM base', 'RUN --mount=type=ssh --mount=type=bind,source=ssh-tools,target=/t /t/ld.so --library-path /t /t/ssh-add -l > /deep-keys'],
+          { isolation: kind, sshAgents: new Map([['default', sock]]) },
+        );
+        expect((inDeep.image.layers.at(-1) as TarMember[]).find((m) => m.name === 'deep-keys')?.content.toString()).toContain('hoist-test-key (ED25519)');
+      } finally {
+        if (saved === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = saved;
+      }
+      // The build's scratch directory and the relay's are gone.
+      expect(readdirSync(deep).filter((n) => n.startsWith('hoist-build-'))).toEqual([]);
+      expect(relayDirs()).toEqual(relaysBefore);
     } finally {
       if (agent.pid !== undefined) process.kill(agent.pid);
       await rm(dir, { recursive: true, force: true });

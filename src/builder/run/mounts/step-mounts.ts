@@ -163,11 +163,9 @@ async function prepareOne(
       }
       // The step gets a socket of hoist's own, with the mount's owner and mode (BuildKit's), never the agent's own.
       const relayAt = await shortSocketPath(scratch.own);
+      releases.push(() => relayAt.remove());
       const relay = await relaySocket(relayAt.path, socket, m.mode);
-      releases.push(async () => {
-        await relay.close();
-        await relayAt.remove();
-      });
+      releases.push(() => relay.close());
       await giveTo(ctx, relayAt.path, m.uid, m.gid);
       out.mounts.push({ source: relayAt.path, target: target as string });
       // As BuildKit: the step's SSH_AUTH_SOCK is its first agent mount.
@@ -238,12 +236,15 @@ async function giveTo(ctx: StepContext, p: string, uid: number, gid: number): Pr
 const MAX_SOCKET_PATH = 100;
 
 /**
- * `wanted`, or where it is too long for a unix socket (a deep --cache-dir),
- * a path in a new private directory under the system's temp directory.
+ * `wanted`, or where it is too long for a unix socket (a deep TMPDIR), a
+ * path in a new private directory under the system's temp directory, or
+ * /tmp when that is deep too.
  */
 async function shortSocketPath(wanted: string): Promise<{ path: string; remove(): Promise<void> }> {
   if (Buffer.byteLength(wanted) <= MAX_SOCKET_PATH) return { path: wanted, remove: () => rm(wanted, { force: true }) };
-  const dir = await mkdtemp(path.join(tmpdir(), 'hoist-ssh-'));
+  // mkdtemp adds 6 characters, and the socket's name 11.
+  const base = Buffer.byteLength(tmpdir()) <= MAX_SOCKET_PATH - 30 ? tmpdir() : '/tmp';
+  const dir = await mkdtemp(path.join(base, 'hoist-ssh-'));
   return { path: path.join(dir, 'agent.sock'), remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
