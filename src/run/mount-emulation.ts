@@ -70,7 +70,7 @@ export class EmulatedMounts {
     for (const m of spec.mounts) {
       const rel = m.target.replace(/^\/+/, '');
       // A real mount of a file on a directory fails; a copy must not hide the directory instead.
-      if (m.kind !== 'tmpfs' && !(await stat(m.source)).isDirectory() && (await lstat(path.join(spec.rootfs, rel)).then((st) => st.isDirectory(), () => false))) {
+      if (m.kind !== 'tmpfs' && !(await stat(m.source)).isDirectory() && (await realDirectoriesTo(spec.rootfs, path.join(spec.rootfs, rel)))) {
         throw UnsafeMountpointError.fileOnDirectory(rel);
       }
       await scaffold.hide(rel, asideDir);
