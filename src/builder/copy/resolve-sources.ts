@@ -24,7 +24,7 @@ export class SourceError extends HoistError {}
 
 function escapeError(fs: SourceFs, source: string): SourceError {
   return new SourceError('SOURCE_OUTSIDE_CONTEXT', `source ${JSON.stringify(source)} is outside the ${fs.description}`, {
-    hint: 'a build reads only files inside its context (COPY, ADD, RUN --mount), and no symbolic link there may lead out of it: move the file into the context, or choose a wider context directory',
+    hint: 'a build reads only files inside the build context (COPY, ADD, RUN --mount), and no symbolic link there may lead out of it: move the file into the context, or choose a wider context directory',
   });
 }
 
