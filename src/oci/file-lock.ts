@@ -92,8 +92,8 @@ export async function acquireFileLock(lockFile: string, what: string, options: F
 }
 
 /** Take `lockFile` if no live process holds it (a stale lock is taken over); undefined when one does. */
-export async function tryFileLock(lockFile: string, what: string, options: Pick<FileLockOptions, 'heartbeatMs'> = {}): Promise<HeldFileLock | undefined> {
-  return (await attemptLock(lockFile, what, options.heartbeatMs)).held;
+export async function tryFileLock(lockFile: string, what: string): Promise<HeldFileLock | undefined> {
+  return (await attemptLock(lockFile, what)).held;
 }
 
 /** Whether a live process holds `lockFile` (a stale lock counts as free). */
@@ -116,22 +116,44 @@ async function attemptLock(lockFile: string, what: string, heartbeatMs = HEARTBE
 
 /** A lock just taken, its mtime renewed every `heartbeatMs` until it is released. */
 function heldLock(lockFile: string, ino: number, heartbeatMs: number): HeldFileLock {
-  const beat = setInterval(() => {
-    try {
-      if (statSync(lockFile).ino !== ino) return;
-      const now = new Date();
-      utimesSync(lockFile, now, now);
-    } catch {
-      // Gone: release finds nothing to remove.
-    }
-  }, heartbeatMs);
-  beat.unref();
+  const stop = renewMtime(lockFile, heartbeatMs, ino);
   return {
     release: () => {
-      clearInterval(beat);
+      stop();
       return removeIfUnchanged(lockFile, ino);
     },
   };
+}
+
+/**
+ * Renew `file`'s mtime every `everyMs` (only while it is still inode `ino`,
+ * when given) until the returned function is called: how a holder of a lock
+ * or of a cache use shows it still holds it. The timer keeps no process alive.
+ */
+export function renewMtime(file: string, everyMs = HEARTBEAT_MS, ino?: number): () => void {
+  const beat = setInterval(() => {
+    try {
+      if (ino !== undefined && statSync(file).ino !== ino) return;
+      const now = new Date();
+      utimesSync(file, now, now);
+    } catch {
+      // Gone: whoever removes it next finds nothing.
+    }
+  }, everyMs);
+  beat.unref();
+  return () => clearInterval(beat);
+}
+
+/**
+ * Whether the owner `tag` (`<pid>@<pid namespace>`, or a bare pid) still
+ * holds what it wrote, `ageMs` after the file's mtime was last renewed: a
+ * tag not renewed for ABANDONED_MS is gone whatever process it names, and
+ * so is one of this namespace whose process no longer runs; a bare pid
+ * (an older hoist, which does not renew) is judged by the pid alone.
+ */
+export function ownerHolds(tag: string, ageMs: number): boolean {
+  const renewed = /^\d+$/.test(tag) || ageMs <= ABANDONED_MS;
+  return renewed && ownerState(tag) !== 'gone';
 }
 
 /** Create `lockFile` holding this process's pid; its inode, or undefined when it exists. */
@@ -187,8 +209,7 @@ async function lockOwner(lockFile: string): Promise<Owner> {
   const age = Date.now() - st.mtimeMs;
   if (tag === '') return { pid: undefined, stale: age > UNWRITTEN_STALE_MS, ino: st.ino };
   const pid = /^\d+/.exec(tag)?.[0];
-  const renewed = /^\d+$/.test(tag) || age <= ABANDONED_MS;
-  return { pid: pid === undefined ? undefined : Number(pid), stale: !renewed || ownerState(tag) === 'gone', ino: st.ino };
+  return { pid: pid === undefined ? undefined : Number(pid), stale: !ownerHolds(tag, age), ino: st.ino };
 }
 
 /**

@@ -44,7 +44,9 @@ export interface TmpfsMount {
 
 export type StepMount = BindMount | TmpfsMount;
 
-/** `/`, or `/proc` or `/sys` or a path below them, inside the image: where no step mount may go (links there lead out of the rootfs). */
+/** A name every shell passes on in the environment. */
+export const SHELL_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 /**
  * Why a private variable's name cannot be given to a step, or undefined when
  * it can. Runners set private variables in the environment of the host tools
@@ -57,7 +59,7 @@ export type StepMount = BindMount | TmpfsMount;
  */
 export function unsafePrivateVariable(name: string): string | undefined {
   // BuildKit takes any name; the setup shell of the userns and chroot runners passes on only these, and every runner must give the step the same.
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return 'only letters, digits and _ (not first) make a name that every runner can pass on: a shell between hoist and the step drops the others';
+  if (!SHELL_VARIABLE_NAME.test(name)) return 'only letters, digits and _ (not first) make a name that every runner can pass on: a shell between hoist and the step drops the others';
   if (/^(LD_.*|GCONV_PATH|GETCONF_DIR|GLIBC_TUNABLES|HOSTALIASES|LOCALDOMAIN|LOCPATH|MALLOC_.*|NIS_PATH|NLSPATH|RESOLV_HOST_CONF|RES_OPTIONS|TMPDIR|TZDIR)$/.test(name)) {
     return 'the dynamic loader and libc read it in the host tools that start the step';
   }
@@ -68,6 +70,7 @@ export function unsafePrivateVariable(name: string): string | undefined {
   return undefined;
 }
 
+/** `/`, or `/proc` or `/sys` or a path below them, inside the image: where no step mount may go (links there lead out of the rootfs). */
 export function kernelPath(target: string): boolean {
   const p = path.posix.normalize(`/${target}`);
   return p === '/' || /^\/(proc|sys)(\/|$)/.test(p);

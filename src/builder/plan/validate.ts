@@ -3,7 +3,7 @@ import type { Instruction } from '../../dockerfile/instructions/types.js';
 import { parseMountSpec, type MountSpec } from '../../dockerfile/instructions/mount.js';
 import { isValidSignal } from './signals.js';
 import { isGitSource, isHttpSource } from '../add/source-kind.js';
-import { unsafePrivateVariable } from '../../run/process-spec.js';
+import { SHELL_VARIABLE_NAME, unsafePrivateVariable } from '../../run/process-spec.js';
 
 const PORT_SPEC = /^(?:(?:[^:]*:)?[^:]*:)?(\d+)(?:-(\d+))?(?:\/(.*))?$/;
 const PROTOCOLS = new Set(['tcp', 'udp', 'sctp']);
@@ -73,7 +73,7 @@ function checkMount(spec: MountSpec): void {
     if (why !== undefined) {
       throw new MountRuleError(
         `a secret cannot be given to the step as the variable ${JSON.stringify(env)}: ${why}`,
-        `mount it as a file and set the variable in the step: RUN --mount=type=secret,id=ID ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(env) ? env : 'NAME'}="$(cat /run/secrets/ID)" COMMAND`,
+        `mount it as a file and set the variable in the step: RUN --mount=type=secret,id=ID ${SHELL_VARIABLE_NAME.test(env) ? env : 'NAME'}="$(cat /run/secrets/ID)" COMMAND`,
       );
     }
   }

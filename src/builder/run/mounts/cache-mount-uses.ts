@@ -25,10 +25,10 @@
  * name here is another id's.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fsError } from '../../../fs-errors.js';
-import { ABANDONED_MS, acquireFileLock, fileLockHeld, HEARTBEAT_MS, tryFileLock } from '../../../oci/file-lock.js';
+import { acquireFileLock, fileLockHeld, ownerHolds, renewMtime, tryFileLock } from '../../../oci/file-lock.js';
 import { ownerState, ownerTag } from '../../../oci/process-alive.js';
 
 export const CACHE_LOCKS_DIR = '.locks';
@@ -76,13 +76,9 @@ export async function useCacheDir(dir: string, make: () => Promise<void>, signal
     await writeFile(use, ownerTag(), { flag: 'wx' }).catch((err: unknown) => {
       throw fsError(err, use, 'record the use of the cache mount in');
     });
-    const beat = setInterval(() => {
-      const now = new Date();
-      utimes(use, now, now).catch(() => undefined);
-    }, HEARTBEAT_MS);
-    beat.unref();
+    const stop = renewMtime(use);
     return () => {
-      clearInterval(beat);
+      stop();
       return rm(use, { force: true });
     };
   } finally {
@@ -99,8 +95,8 @@ async function liveUses(users: string, now = Date.now()): Promise<number> {
     const file = path.join(users, name);
     const [st, owner] = await Promise.all([lstat(file).catch(() => undefined), readFile(file, 'utf8').catch(() => undefined)]);
     if (st === undefined || owner === undefined) continue;
-    const alive = owner === '' ? ownerState(pid) !== 'gone' : now - st.mtimeMs <= ABANDONED_MS && ownerState(owner) !== 'gone';
-    if (alive) live++;
+    // An older hoist's use names no owner inside: its pid is the owner.
+    if (ownerHolds(owner === '' ? pid : owner, now - st.mtimeMs)) live++;
     else await rm(file, { force: true });
   }
   return live;
