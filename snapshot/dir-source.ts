@@ -10,7 +10,8 @@
  *   its mode bits (setuid/setgid/sticky too), numeric owner and mtime.
  * - File content is opened with O_NOFOLLOW and must still be the inode the
  *   walk saw (FILE_CHANGED otherwise; file-content.ts). Small files are read
- *   during the walk; large ones stream when the writer reaches them.
+ *   during the walk, stat'ed through the same open; large ones stream when
+ *   the writer reaches them.
  * - The walk's system calls are synchronous, as in snapshot/walk (scope.ts
  *   says why), handing the event loop a turn every few milliseconds: through
  *   the thread pool each small file took six round trips, queued behind the
@@ -29,7 +30,7 @@ import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { HoistError } from '../src/errors.js';
-import { readSmallFileSync, streamFile } from './file-content.js';
+import { openRegularFileSync, readSmallFileSync, streamFile, type OpenedFile } from './file-content.js';
 import { readXattrsSync } from './xattrs.js';
 import { Slicer } from './walk/scope.js';
 import type { LayerEntry } from './layer-entry.js';
@@ -103,12 +104,14 @@ async function* walk(base: string, start: string, slicer: Slicer): AsyncGenerato
 
 async function* walkDir(base: string, dir: string, slicer: Slicer): AsyncGenerator<LayerEntry, void, undefined> {
   const names = readdirSync(join(base, dir), { withFileTypes: true })
-    .map((d) => ({ rel: dir === '' ? d.name : `${dir}/${d.name}`, key: Buffer.from(d.name) }))
+    .map((d) => ({ rel: dir === '' ? d.name : `${dir}/${d.name}`, key: Buffer.from(d.name), file: d.isFile() }))
     .sort((a, b) => Buffer.compare(a.key, b.key));
-  for (const { rel } of names) {
+  for (const { rel, file } of names) {
     await slicer.maybeYield();
-    const st = lstatIn(base, rel);
-    const entry = toEntry(base, rel, st);
+    // A regular file is stat'ed through the open that reads it (file-content.ts says why).
+    const opened = file ? openRegularFileSync(join(base, rel), PREFETCH_MAX) : undefined;
+    const st = opened?.stat ?? lstatIn(base, rel);
+    const entry = toEntry(base, rel, st, opened);
     if (entry !== null) yield entry;
     if (st.isDirectory()) yield* walkDir(base, rel, slicer);
   }
@@ -125,7 +128,8 @@ function lstatIn(base: string, rel: string): BigIntStats {
   }
 }
 
-function toEntry(base: string, rel: string, st: BigIntStats): LayerEntry | null {
+/** `opened`: the file's stat and small content from openRegularFileSync, when it came that way. */
+function toEntry(base: string, rel: string, st: BigIntStats, opened?: OpenedFile): LayerEntry | null {
   if (st.isSocket()) return null;
   const xattrs = readXattrsSync(join(base, rel));
   const meta = { path: rel, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
@@ -133,12 +137,11 @@ function toEntry(base: string, rel: string, st: BigIntStats): LayerEntry | null 
     const abs = join(base, rel);
     const size = Number(st.size);
     const id = { dev: st.dev, ino: st.ino };
-    let open = (): Readable => streamFile(abs, rel, size, id);
-    if (size > 0 && size <= PREFETCH_MAX) {
-      const content = readSmallFileSync(abs, rel, size, id);
-      open = () => Readable.from([content]);
-    }
-    const file: LayerEntry = { ...meta, kind: 'file', size, open };
+    const content = opened?.content ?? (size > 0 && size <= PREFETCH_MAX ? readSmallFileSync(abs, rel, size, id) : undefined);
+    const file: LayerEntry =
+      content === undefined
+        ? { ...meta, kind: 'file', size, open: () => streamFile(abs, rel, size, id) }
+        : { ...meta, kind: 'file', size, content, open: () => Readable.from([content]) };
     if (st.nlink > 1n) file.linkKey = `${st.dev}:${st.ino}`;
     return file;
   }

@@ -44,6 +44,12 @@ export interface FileEntry extends Owned {
   /** Opens the content; called once, when the writer reaches this entry. Must yield exactly `size` bytes. */
   open(): Readable;
   /**
+   * The content, when the source has read it already (a small file of a
+   * directory walk): the layer writer takes it instead of calling `open`,
+   * which saves a stream per file.
+   */
+  content?: Buffer;
+  /**
    * Files that share a key are hard links to one inode (a directory source
    * uses `dev:ino`). The first of them in tar order carries the content; the
    * others become `link` entries pointing at it.

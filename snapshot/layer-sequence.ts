@@ -33,8 +33,8 @@ export interface TarOptions {
 
 export interface PlannedEntry {
   header: TarHeader;
-  /** Content of a `file` header; absent for every other type and for empty marker files. */
-  open?: () => Readable;
+  /** Content of a `file` header (a stream, or the bytes when the entry holds them); absent for every other type and for empty marker files. */
+  open?: () => Readable | Buffer[];
 }
 
 /** Mode of a directory the entries imply but do not list. */
@@ -177,7 +177,8 @@ export class LayerSequencer {
           }
           this.leaders.set(e.linkKey, name);
         }
-        return { header: { ...this.owned(e), name, type: 'file', size: e.size }, open: () => e.open() };
+        const content = e.content;
+        return { header: { ...this.owned(e), name, type: 'file', size: e.size }, open: content !== undefined ? () => [content] : () => e.open() };
       }
     }
   }

@@ -38,13 +38,20 @@ const ZEROS = Buffer.alloc(512);
 /** The tar of `members` (then the end-of-archive marker) as an async sequence of buffers. */
 export async function* tarChunks(members: TarMemberSource): AsyncGenerator<Buffer, void, undefined> {
   const out = new Coalescer(CHUNK, PASS_THROUGH);
+  // Coalescer calls return the chunks they complete (mostly none): a generator per call cost more than the copy.
   for await (const member of members) {
-    yield* out.add(encodeHeader(member.header));
+    for (const ready of out.add(encodeHeader(member.header))) yield ready;
     if (member.open === undefined || member.header.size === 0) continue;
-    for await (const chunk of contentChunks(member.header.name, member.header.size, member.open())) yield* out.add(chunk);
+    const content = member.open();
+    // Content already in memory (a small file read by a walk) skips an async generator per member.
+    if (Array.isArray(content)) {
+      for (const chunk of listedChunks(member.header.name, member.header.size, content)) for (const ready of out.add(chunk)) yield ready;
+    } else {
+      for await (const chunk of contentChunks(member.header.name, member.header.size, content)) for (const ready of out.add(chunk)) yield ready;
+    }
   }
-  yield* out.add(END_OF_ARCHIVE);
-  yield* out.flush();
+  for (const ready of out.add(END_OF_ARCHIVE)) yield ready;
+  for (const ready of out.flush()) yield ready;
 }
 
 /** `source`'s bytes checked against `size`, then the padding that completes the last block. */
@@ -62,6 +69,16 @@ async function* contentChunks(name: string, size: number, source: TarContent): A
     throw err;
   }
   if (copied !== size) throw sizeMismatch(name, size, String(copied));
+  const pad = paddingFor(size);
+  if (pad > 0) yield ZEROS.subarray(0, pad);
+}
+
+/** contentChunks for content given as a list of buffers. */
+function* listedChunks(name: string, size: number, chunks: readonly Uint8Array[]): Generator<Buffer, void, undefined> {
+  let copied = 0;
+  for (const chunk of chunks) copied += chunk.length;
+  if (copied !== size) throw sizeMismatch(name, size, String(copied));
+  for (const chunk of chunks) yield toBuffer(chunk, name);
   const pad = paddingFor(size);
   if (pad > 0) yield ZEROS.subarray(0, pad);
 }
@@ -96,19 +113,21 @@ class Coalescer {
     this.acc = Buffer.allocUnsafe(limit);
   }
 
-  *add(buf: Buffer): Generator<Buffer, void, undefined> {
+  /** Takes `buf`; returns the chunks now complete, in order (usually none). */
+  add(buf: Buffer): readonly Buffer[] {
     if (buf.length >= this.passThrough) {
-      yield* this.flush();
-      yield buf;
-      return;
+      const flushed = this.flush();
+      return flushed.length === 0 ? [buf] : [...flushed, buf];
     }
-    if (this.used + buf.length > this.limit) yield* this.flush();
+    const flushed = this.used + buf.length > this.limit ? this.flush() : NONE;
     buf.copy(this.acc, this.used);
     this.used += buf.length;
+    return flushed;
   }
 
-  *flush(): Generator<Buffer, void, undefined> {
-    if (this.used === 0) return;
+  /** What is held, as one chunk (none if empty). */
+  flush(): readonly Buffer[] {
+    if (this.used === 0) return NONE;
     let out: Buffer;
     if (this.used <= this.limit / 4) {
       // A few headers before a large piece: copy them out and keep the buffer.
@@ -118,9 +137,11 @@ class Coalescer {
       this.acc = Buffer.allocUnsafe(this.limit);
     }
     this.used = 0;
-    yield out;
+    return [out];
   }
 }
+
+const NONE: readonly Buffer[] = Object.freeze([]);
 
 /** Owner 0:0, no owner names, mtime 0: the same content gives the same archive. */
 const FIXED = { uid: 0, gid: 0, mtime: 0 } as const;

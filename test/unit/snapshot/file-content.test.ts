@@ -1,7 +1,8 @@
-import { lstatSync, renameSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { streamFile } from '../../../snapshot/file-content.js';
+import { openRegularFileSync, streamFile } from '../../../snapshot/file-content.js';
 import { collect, withTempDir } from './fixtures.js';
 
 function identity(path: string): { size: number; id: { dev: bigint; ino: bigint } } {
@@ -33,6 +34,33 @@ describe('streamFile', () => {
       writeFileSync(join(d, 'g'), Buffer.alloc(size, 2));
       renameSync(join(d, 'g'), p);
       await expect(collect(streamFile(p, 'f', size, id))).rejects.toMatchObject({ code: 'FILE_CHANGED' });
+    });
+  });
+});
+
+describe('openRegularFileSync', () => {
+  it('gives a small file\'s stat and content from one open, a large one\'s stat only', async () => {
+    await withTempDir(async (d) => {
+      writeFileSync(join(d, 'small'), 'hello');
+      writeFileSync(join(d, 'large'), Buffer.alloc(100, 1));
+      writeFileSync(join(d, 'empty'), '');
+      const small = openRegularFileSync(join(d, 'small'), 64);
+      expect(small?.content?.toString()).toBe('hello');
+      expect(small?.stat.ino).toBe(lstatSync(join(d, 'small'), { bigint: true }).ino);
+      const large = openRegularFileSync(join(d, 'large'), 64);
+      expect(large?.stat.size).toBe(100n);
+      expect(large?.content).toBeUndefined();
+      expect(openRegularFileSync(join(d, 'empty'), 64)?.content).toBeUndefined();
+    });
+  });
+
+  it('yields nothing for what is not a regular file, without following a symlink or waiting on a FIFO', async () => {
+    await withTempDir(async (d) => {
+      writeFileSync(join(d, 'target'), 'secret');
+      symlinkSync(join(d, 'target'), join(d, 'link'));
+      mkdirSync(join(d, 'dir'));
+      execFileSync('mkfifo', [join(d, 'fifo')]);
+      for (const name of ['link', 'dir', 'fifo', 'missing']) expect(openRegularFileSync(join(d, name), 64)).toBeUndefined();
     });
   });
 });
