@@ -5,7 +5,7 @@ import { DEVICES } from './namespace-setup.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { RootfsScaffold, UnsafeMountpointError } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
-import { checkSpec, copyNetworkFiles, enterRootArgs, refuseOverlay, requireTool, spawnEnv, type RunnerOptions } from './step-env.js';
+import { checkSpec, copyNetworkFiles, enterRootArgs, refuseOverlay, requireTool, spawnEnv, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
 
 export interface ChrootOptions extends RunnerOptions {
   /**
@@ -25,8 +25,9 @@ export class ChrootRunner implements Runner {
     return !this.opts.mountNamespace;
   }
 
-  async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
-    checkSpec(spec);
+  async run(given: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
+    checkSpec(given);
+    const spec = await withHostToolVariablesInside(given);
     if (this.opts.mountNamespace) return runInNamespace(this.kind, [], true, this.opts, spec, io, signal);
     refuseOverlay(spec, this.kind);
     if (spec.network === 'none') {

@@ -60,13 +60,25 @@ export const SHELL_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function unsafePrivateVariable(name: string): string | undefined {
   // BuildKit takes any name; the setup shell of the userns and chroot runners passes on only these, and every runner must give the step the same.
   if (!SHELL_VARIABLE_NAME.test(name)) return 'only letters, digits and _ (not first) make a name that every runner can pass on: a shell between hoist and the step drops the others';
+  const hostTool = hostToolVariable(name);
+  if (hostTool !== undefined) return hostTool;
+  if (/^(IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|CDPATH|POSIXLY_CORRECT|PWD|OLDPWD|SHLVL|_)$/.test(name)) return 'the shell that starts the step reads or sets it';
+  if (name === 'PATH') return 'the tools that start the step need their own PATH';
+  return undefined;
+}
+
+/**
+ * Why a host tool that leads into the step (env, setpriv, nsenter, unshare,
+ * proot: programs of the host, run before the chroot) acts on a variable of
+ * this name, or undefined when none does: the dynamic loader and libc
+ * (glibc's unsecvars.h), util-linux, proot.
+ */
+export function hostToolVariable(name: string): string | undefined {
   if (/^(LD_.*|GCONV_PATH|GETCONF_DIR|GLIBC_TUNABLES|HOSTALIASES|LOCALDOMAIN|LOCPATH|MALLOC_.*|NIS_PATH|NLSPATH|RESOLV_HOST_CONF|RES_OPTIONS|TMPDIR|TZDIR)$/.test(name)) {
     return 'the dynamic loader and libc read it in the host tools that start the step';
   }
-  if (/^(IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|CDPATH|POSIXLY_CORRECT|PWD|OLDPWD|SHLVL|_)$/.test(name)) return 'the shell that starts the step reads or sets it';
   if (/^(LIBMOUNT_.*|LIBBLKID_.*|LIBSMARTCOLS_.*)$/.test(name)) return 'util-linux reads it in the tools that start the step';
   if (/^PROOT_/.test(name)) return 'proot reads it (PROOT_LOADER names a program it runs)';
-  if (name === 'PATH') return 'the tools that start the step need their own PATH';
   return undefined;
 }
 

@@ -8,7 +8,7 @@ import { DEVICES } from './namespace-setup.js';
 import { RootfsScaffold, SourceScaffolds, UnsafeMountpointError } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
 import { copyTree } from './mount-emulation.js';
-import { checkSpec, copyNetworkFiles, refuseOverlay, requireTool, type RunnerOptions } from './step-env.js';
+import { checkSpec, copyNetworkFiles, refuseOverlay, requireTool, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
 
 /**
  * ptrace instead of namespaces (restricted pods, Fargate): `proot -0` fakes
@@ -33,8 +33,9 @@ export class ProotRunner implements Runner {
     this.idMap = hoist.uid === 0 && hoist.gid === 0 ? undefined : rootOnly(hoist);
   }
 
-  async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
-    checkSpec(spec);
+  async run(given: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
+    checkSpec(given);
+    const spec = await withHostToolVariablesInside(given);
     refuseOverlay(spec, this.kind);
     const proot = requireTool(this.opts.tools, 'proot', this.kind);
     if (spec.network === 'none') {
@@ -87,7 +88,7 @@ export class ProotRunner implements Runner {
         // proot cannot make a bind read-only: every read-only source it binds is a copy of its own (a shared one, a cache, copied just above), discarded after the step.
         args.push('-b', `${source}:${m.target}`);
       }
-      // proot reads PROOT_* variables of its own; the step's environment is passed as it is, so none are set.
+      // The step's PROOT_* variables, which proot would read as its own, were moved inside with the loader's (withHostToolVariablesInside).
       // proot exits 255 when the step dies of a signal, and says which on stderr.
       let lastSignal: number | undefined;
       let tail = '';

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { HoistError } from '../errors.js';
 import { fsError } from '../fs-errors.js';
 import type { HostTools } from './host-tools.js';
-import { unsafePrivateVariable, type ProcessSpec } from './process-spec.js';
+import { hostToolVariable, unsafePrivateVariable, type ProcessSpec } from './process-spec.js';
+import { resolveInside } from './fakeroot-recorder.js';
 
 /** What every runner is built with. */
 export interface RunnerOptions {
@@ -120,6 +121,44 @@ export function checkSpec(spec: ProcessSpec): void {
   if (!path.isAbsolute(spec.cwd)) {
     throw new HoistError('RUN_CWD', `the working directory ${JSON.stringify(spec.cwd)} is not absolute`, { hint: 'WORKDIR paths are absolute inside the image' });
   }
+}
+
+/** Where images keep env, as the step would find it. */
+const IMAGE_ENV_PROGRAMS = ['/usr/bin/env', '/bin/env'];
+
+/**
+ * The step's variables that the host tools leading into it would act on
+ * (hostToolVariable: an image's `ENV LD_PRELOAD=libjemalloc.so.2` or
+ * `LD_LIBRARY_PATH`), set instead by the image's own env program, the
+ * step's first exec inside the rootfs: Docker sets them in the step's
+ * process only, and here the host's setpriv, nsenter or proot would load the
+ * libraries they name, or print to the step's output that they cannot.
+ * Spec unchanged when there is none, when the image has no env program, or
+ * when the command has a `=` that env would take for
+ * one more variable.
+ */
+export async function withHostToolVariablesInside(spec: ProcessSpec): Promise<ProcessSpec> {
+  const moved = Object.entries(spec.env).filter(([name]) => hostToolVariable(name) !== undefined);
+  const command = spec.argv[0];
+  if (moved.length === 0 || command === undefined || command.includes('=')) return spec;
+  const env = await imageEnvProgram(spec);
+  if (env === undefined) return spec;
+  return {
+    ...spec,
+    env: Object.fromEntries(Object.entries(spec.env).filter(([name]) => hostToolVariable(name) === undefined)),
+    argv: [env, ...moved.map(([name, value]) => `${name}=${value}`), ...spec.argv],
+  };
+}
+
+async function imageEnvProgram(spec: ProcessSpec): Promise<string | undefined> {
+  for (const candidate of IMAGE_ENV_PROGRAMS) {
+    const found = await resolveInside(spec.rootfs, candidate);
+    const st = found === undefined ? undefined : await stat(found).catch(() => undefined);
+    if (st === undefined || !st.isFile()) continue;
+    // Any execute bit: owners on disk are not the image's where ids are mapped (userns, proot), and env is 0755 everywhere.
+    if ((st.mode & 0o111) !== 0) return candidate;
+  }
+  return undefined;
 }
 
 /** For runners (or modes) that make no mount namespace: an overlay for the step cannot be mounted. */

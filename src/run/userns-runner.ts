@@ -2,7 +2,7 @@ import { HoistError } from '../errors.js';
 import { isIdentity, rootOnly, type IdMap } from './id-map.js';
 import { runInNamespace } from './namespace-run.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
-import { checkSpec, requireTool, type RunnerOptions } from './step-env.js';
+import { checkSpec, requireTool, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
 import { reclaimOwnersInNamespace, releaseOwnersInNamespace, storeOwnersInNamespace, type OwnerToStore, type StoredOwner } from './store-owners.js';
 
 /** A block of subordinate ids granted by /etc/subuid or /etc/subgid. */
@@ -72,8 +72,9 @@ export class UsernsRunner implements Runner {
     return ['--user', '--map-root-user', `--map-users=${range.uid.start},1,${range.uid.count}`, `--map-groups=${range.gid.start},1,${range.gid.count}`];
   }
 
-  async run(spec: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
-    checkSpec(spec);
+  async run(given: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
+    checkSpec(given);
+    const spec = await withHostToolVariablesInside(given);
     const range = this.opts.subids;
     const flags = ['--user', '--map-root-user'];
     if (range !== undefined) {

@@ -140,6 +140,18 @@ describe.each(CASES)('$name runner', (c) => {
     }
   });
 
+  it('sets the variables that host tools would act on (ENV LD_PRELOAD) inside the rootfs, through the image\'s env', async () => {
+    const env = { PATH: '/bin:/usr/bin', LD_PRELOAD: '/usr/lib/hoist-test-missing.so', LD_LIBRARY_PATH: '/opt/lib', TMPDIR: '/var/tmp', KEEP: 'x' };
+    const r = await run(runner(), { argv: ['/bin/sh', '-c', 'echo "$LD_PRELOAD|$LD_LIBRARY_PATH|$TMPDIR|$KEEP"'], env });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('/usr/lib/hoist-test-missing.so|/opt/lib|/var/tmp|x\n');
+    // The host's dynamic loader (setpriv, nsenter, proot) would say it cannot preload the image's library.
+    expect(r.stderr).toBe('');
+    const all = await run(runner(), { argv: ['/usr/bin/env'], env });
+    const extra = c.name === 'proot' ? ['PWD=/'] : [];
+    expect(all.stdout.trim().split('\n').sort()).toEqual(['KEEP=x', 'LD_LIBRARY_PATH=/opt/lib', 'LD_PRELOAD=/usr/lib/hoist-test-missing.so', 'PATH=/bin:/usr/bin', 'TMPDIR=/var/tmp', ...extra].sort());
+  });
+
   it('resolves the working directory inside the rootfs, symlinks included', async () => {
     const link = path.join(rootfs, 'tmp/etc-link');
     await import('node:fs/promises').then((fs) => fs.symlink('/etc', link));
