@@ -56,7 +56,7 @@ export async function stepKeyFields(ctx: StepContext, instr: Instruction, source
         // What a bind mount shows (by content), a cache's id, a secret's id (never its content); the mount code loads only for a RUN with mounts.
         mounts: [
           ...heredocScriptIdentity(instr),
-          ...(instr.mounts.length > 0 ? await (await import('../run/mounts/step-mounts.js')).runMountIdentities(ctx, instr, stage.workdir(), sources.digests, sources.listings) : []),
+          ...(instr.mounts.length > 0 ? await (await import('../run/mounts/step-mounts.js')).runMountIdentities(ctx, instr, stage.workdir(), sources) : []),
         ],
       };
     case 'WORKDIR':

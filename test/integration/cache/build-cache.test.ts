@@ -496,6 +496,26 @@ describe('build cache: RUN', () => {
     }
   }, 300_000);
 
+  it('RUN --mount from= a stage: keyed by the stage\'s key (as COPY --from), so a rebuild hits and a changed stage misses', async () => {
+    const cache = tempDir('hoist-cache-');
+    writeFileSync(path.join(ctx, 'made.txt'), 'm1');
+    const run = 'RUN --mount=type=bind,from=maker,source=/out,target=/mnt/out cat /mnt/out/made.txt > /from-stage';
+    const df = ['FROM scratch AS maker', 'COPY made.txt /out/made.txt', ...base, run].join('\n');
+    try {
+      const first = await cachedBuild(df, ctx, cache);
+      expect(content(first, 'from-stage')).toBe('m1');
+      const again = await cachedBuild(df, ctx, cache);
+      expect(cachedOf(again, run)).toBe(true);
+      expect(again.digest).toBe(first.digest);
+      writeFileSync(path.join(ctx, 'made.txt'), 'm2');
+      const changed = await cachedBuild(df, ctx, cache);
+      expect(cachedOf(changed, run)).toBe(false);
+      expect(content(changed, 'from-stage')).toBe('m2');
+    } finally {
+      rmSync(path.join(ctx, 'made.txt'), { force: true });
+    }
+  }, 300_000);
+
   it('RUN --mount: records no step whose bound context file changed after its key was made', async () => {
     const cache = tempDir('hoist-cache-');
     const store = new BlobStore(cache);

@@ -13,13 +13,12 @@ import { DockerfileError } from '../../../dockerfile/errors.js';
 import type { RunInstr } from '../../../dockerfile/instructions/types.js';
 import { HoistError } from '../../../errors.js';
 import { kernelPath, relaySocket, type StepMount } from '../../../run/index.js';
-import type { FileDigests } from '../../cache/file-digests.js';
-import type { ListingFs } from '../../executor/step-keys.js';
+import type { KeySources } from '../../executor/step-keys.js';
 import type { MountIdentity } from '../../cache/step-key.js';
 import type { StepContext } from '../../executor/step-context.js';
 import type { StageFiles } from '../../../../snapshot/stage-files.js';
 import { openCacheDir } from './cache-mount.js';
-import { copyMountSource, mountSourceIdentity } from './mount-source.js';
+import { cleanMountSource, copyMountSource, mountSourceIdentity } from './mount-source.js';
 import { parseRunMounts, type RunMount } from './run-mounts.js';
 import { heredocScriptMount } from '../heredoc-script.js';
 import { heredocScript } from '../../handlers/run-argv.js';
@@ -177,28 +176,30 @@ async function prepareOne(
 
 /**
  * What `instr`'s mounts bind, for the step's cache key (BuildKit's rule):
- * a bind's source by content (from= as written, and every entry's path,
- * kind, mode, owner, link target and content digest, no times), a cache by
- * its id, sharing, owner, mode and seed (never its content), a secret or an
- * agent by its id, owner, mode and `required` (never a secret's content,
- * nor whether it was given), a tmpfs by its target and size.
- * Context files' digests come from `digests` (hashed when their stat changed).
- * Reads bind sources; prepares, locks and writes nothing. In the order the
- * mounts are mounted. The context listings they were read through go to
- * `listings`, so that the step can tell whether a file changed since.
+ * a bind's source (from= as written and source=, then for the context every
+ * entry's path, kind, mode, owner, link target and content digest, no
+ * times; for a stage or an image its key or manifest digest, as COPY
+ * --from), a cache by its id, sharing, owner, mode and seed (the same way;
+ * never its content), a secret or an agent by its id, owner, mode and
+ * `required` (never a secret's content, nor whether it was given), a tmpfs
+ * by its target and size. Context files' digests come from
+ * `sources.digests` (hashed when their stat changed). Reads context
+ * sources only; prepares, locks and writes nothing. In the order the mounts
+ * are mounted. The context listings they were read through go to
+ * `sources.listings`, so that the step can tell whether a file changed since.
  */
-export async function runMountIdentities(ctx: StepContext, instr: RunInstr, workdir: string, digests: FileDigests, listings?: ListingFs[]): Promise<MountIdentity[]> {
+export async function runMountIdentities(ctx: StepContext, instr: RunInstr, workdir: string, sources: KeySources): Promise<MountIdentity[]> {
   const out: MountIdentity[] = [];
   try {
     for (const m of parseRunMounts(instr.mounts, workdir, instr.location)) {
       switch (m.type) {
         case 'bind':
-          out.push({ type: 'bind', target: m.target, source: `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source, digests, listings)}`, readonly: m.readonly });
+          out.push({ type: 'bind', target: m.target, source: await boundSourceIdentity(ctx, m.from, m.source, sources), readonly: m.readonly });
           break;
         case 'cache': {
           // The cache's content is never a key input; what seeds a new one is (BuildKit: the from= state is an input of the step).
           const seeded = m.from !== undefined || m.source !== '';
-          const seed = seeded ? `${m.from ?? 'context'}:${m.source}:${await mountSourceIdentity(ctx, m.from, m.source, digests, listings)}` : undefined;
+          const seed = seeded ? await boundSourceIdentity(ctx, m.from, m.source, sources) : undefined;
           out.push({ type: 'cache', target: m.target, source: m.id, readonly: m.readonly, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, ...(seed !== undefined ? { seed } : {}) });
           break;
         }
@@ -217,6 +218,19 @@ export async function runMountIdentities(ctx: StepContext, instr: RunInstr, work
     throw located(err, instr);
   }
   return out;
+}
+
+/**
+ * `source=` of `from=` in a key. A stage's files are what its key says and an
+ * image's what its digest says, so neither is read (a no-op rebuild that
+ * binds a big build stage would otherwise read all of it); the context is
+ * read, by content.
+ */
+async function boundSourceIdentity(ctx: StepContext, from: string | undefined, source: string, sources: KeySources): Promise<string> {
+  if (from === undefined) return `context:${source}:${await mountSourceIdentity(ctx, undefined, source, sources.digests, sources.listings)}`;
+  cleanMountSource(source, from); // refused here as the step would refuse it
+  const index = ctx.planned.mountStages?.get(from);
+  return `${from}:${source}:${index !== undefined ? `stage:${sources.stageKey(index)}` : `image:${await sources.imageDigest(from)}`}`;
 }
 
 /**

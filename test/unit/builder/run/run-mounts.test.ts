@@ -19,6 +19,8 @@ import type { StepContext } from '../../../../src/builder/executor/step-context.
 import type { RunInstr } from '../../../../src/dockerfile/instructions/types.js';
 import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
 import { FileDigests } from '../../../../src/builder/cache/file-digests.js';
+import type { KeySources } from '../../../../src/builder/executor/step-keys.js';
+import type { Digest } from '../../../../src/oci/digest.js';
 import { parseRunMount, parseRunMounts, parseSize } from '../../../../src/builder/run/mounts/run-mounts.js';
 import { tempDir } from '../../../helpers/build.js';
 
@@ -97,6 +99,14 @@ describe('mount identities for the cache key', () => {
     return { env: { contextDir, ignore: PatternMatcher.compile(ignore), signal: undefined }, planned: {}, createdMtime: () => 0 } as unknown as StepContext;
   }
   const run = (mounts: string[]): RunInstr => ({ kind: 'RUN', mounts, heredocs: [], location: at }) as unknown as RunInstr;
+  /** Keys of the stages (by index) and digests of the images a step may bind from. */
+  function keySources(digests: FileDigests, stageKeys: string[] = [], images: Record<string, string> = {}): KeySources {
+    return {
+      digests,
+      stageKey: (index) => stageKeys[index] ?? expect.unreachable(`stage ${index} has no key`),
+      imageDigest: async (ref) => (images[ref] ?? expect.unreachable(`image ${ref} has no digest`)) as Digest,
+    };
+  }
 
   it('follow a bind source\'s content, mode and names, not its times, and never a secret\'s content', async () => {
     const digests = await FileDigests.load(undefined);
@@ -104,7 +114,7 @@ describe('mount identities for the cache key', () => {
     await mkdir(path.join(dir, 'src/sub'), { recursive: true });
     await writeFile(path.join(dir, 'src/sub/a'), 'one');
     const instr = run(['target=/s,source=src', 'type=cache,target=/c', 'type=secret,id=tok', 'type=tmpfs,target=/t']);
-    const first = await runMountIdentities(stepOver(dir), instr, '/', digests);
+    const first = await runMountIdentities(stepOver(dir), instr, '/', keySources(digests));
     // In mount order (by target).
     expect(first.map((m) => m.type)).toEqual(['cache', 'secret', 'bind', 'tmpfs']);
     expect(first[0]).toEqual({ type: 'cache', target: '/c', source: '/c', readonly: false, sharing: 'shared', uid: 0, gid: 0, mode: 0o755 });
@@ -112,25 +122,25 @@ describe('mount identities for the cache key', () => {
     expect(first[3]).toEqual({ type: 'tmpfs', target: '/t' });
     expect(first[2]).toMatchObject({ type: 'bind', target: '/s', readonly: true, source: expect.stringMatching(/^context:src:sha256:[0-9a-f]{64}$/) });
     await utimes(path.join(dir, 'src/sub/a'), 1000, 1000);
-    expect(await runMountIdentities(stepOver(dir), instr, '/', digests)).toEqual(first);
+    expect(await runMountIdentities(stepOver(dir), instr, '/', keySources(digests))).toEqual(first);
     await writeFile(path.join(dir, 'src/sub/a'), 'two');
-    const second = await runMountIdentities(stepOver(dir), instr, '/', digests);
+    const second = await runMountIdentities(stepOver(dir), instr, '/', keySources(digests));
     expect(second[2]?.source).not.toBe(first[2]?.source);
     await chmod(path.join(dir, 'src/sub/a'), 0o600);
-    const third = await runMountIdentities(stepOver(dir), instr, '/', digests);
+    const third = await runMountIdentities(stepOver(dir), instr, '/', keySources(digests));
     expect(third[2]?.source).not.toBe(second[2]?.source);
     // What .dockerignore leaves out is not part of it.
     await writeFile(path.join(dir, 'src/ignored'), 'x');
-    expect((await runMountIdentities(stepOver(dir, ['src/ignored']), instr, '/', digests))[2]).toEqual(third[2]);
-    expect((await runMountIdentities(stepOver(dir), instr, '/', digests))[2]).not.toEqual(third[2]);
-    await expect(runMountIdentities(stepOver(dir), run(['target=/x,source=../etc']), '/', digests)).rejects.toMatchObject({ code: 'RUN_MOUNT_SOURCE_OUTSIDE', message: expect.stringContaining('Dockerfile:7:') });
+    expect((await runMountIdentities(stepOver(dir, ['src/ignored']), instr, '/', keySources(digests)))[2]).toEqual(third[2]);
+    expect((await runMountIdentities(stepOver(dir), instr, '/', keySources(digests)))[2]).not.toEqual(third[2]);
+    await expect(runMountIdentities(stepOver(dir), run(['target=/x,source=../etc']), '/', keySources(digests))).rejects.toMatchObject({ code: 'RUN_MOUNT_SOURCE_OUTSIDE', message: expect.stringContaining('Dockerfile:7:') });
   });
   it('follow how a cache, secret, agent or tmpfs is given (sharing, owner, mode, required, size) and what seeds a cache, as BuildKit\'s ExecOp key does', async () => {
     const digests = await FileDigests.load(undefined);
     const dir = tempDir('hoist-identity-');
     await mkdir(path.join(dir, 'seed'), { recursive: true });
     await writeFile(path.join(dir, 'seed/a'), 'one');
-    const ids = async (mount: string): Promise<unknown> => (await runMountIdentities(stepOver(dir), run([mount]), '/', digests))[0];
+    const ids = async (mount: string): Promise<unknown> => (await runMountIdentities(stepOver(dir), run([mount]), '/', keySources(digests)))[0];
     for (const [base, variants] of [
       ['type=cache,target=/c', ['type=cache,target=/c,sharing=locked', 'type=cache,target=/c,uid=1000', 'type=cache,target=/c,gid=1000', 'type=cache,target=/c,mode=0700', 'type=cache,target=/c,source=seed']],
       ['type=secret,id=t', ['type=secret,id=t,uid=1000', 'type=secret,id=t,mode=0444', 'type=secret,id=t,required']],
@@ -147,6 +157,25 @@ describe('mount identities for the cache key', () => {
     expect(await ids('type=cache,target=/c,source=seed')).not.toEqual(seeded);
   });
 
+  it('take a stage\'s key or an image\'s digest for what is bound from it, as COPY --from does, without reading its files', async () => {
+    const digests = await FileDigests.load(undefined);
+    // No stage files and no image view: reading either would fail the test.
+    const ctx = { env: { stageFiles: () => expect.unreachable('stage files read'), imageView: () => expect.unreachable('image read') }, planned: { mountStages: new Map([['build', 0]]) }, createdMtime: () => 0 } as unknown as StepContext;
+    const ids = async (mounts: string[], stageKey: string, image = 'sha256:aaa'): Promise<string[]> =>
+      (await runMountIdentities(ctx, run(mounts), '/', keySources(digests, [stageKey], { 'busybox:1.36': image }))).map((m) => String(m.source));
+    const mounts = ['target=/b,from=build,source=/out', 'type=cache,target=/c,id=c,from=busybox:1.36,source=/bin', 'target=/i,from=busybox:1.36'];
+    const first = await ids(mounts, 'k1');
+    // In mount order (by target); a cache's source is its id.
+    expect(first).toEqual(['build:/out:stage:k1', 'c', 'busybox:1.36::image:sha256:aaa']);
+    expect(await ids(mounts, 'k1')).toEqual(first);
+    expect(await ids(mounts, 'k2')).not.toEqual(first);
+    expect(await ids(mounts, 'k1', 'sha256:bbb')).not.toEqual(first);
+    // The cache's seed: by what seeds it, as a bind.
+    const seeded = await runMountIdentities(ctx, run([mounts[1] as string]), '/', keySources(digests, ['k1'], { 'busybox:1.36': 'sha256:aaa' }));
+    expect(seeded[0]).toMatchObject({ type: 'cache', seed: 'busybox:1.36:/bin:image:sha256:aaa' });
+    await expect(runMountIdentities(ctx, run(['target=/x,from=build,source=../etc']), '/', keySources(digests, ['k1']))).rejects.toMatchObject({ code: 'RUN_MOUNT_SOURCE_OUTSIDE' });
+  });
+
   it('hash a context file again only when its stat changed (the FileDigests records COPY keys use)', async () => {
     const dir = tempDir('hoist-identity-');
     await mkdir(path.join(dir, 'src'), { recursive: true });
@@ -157,13 +186,13 @@ describe('mount identities for the cache key', () => {
     // Hashed as if a minute from now: the files' ctimes (just set) are then past the racy window.
     const digests = await FileDigests.load(undefined, () => BigInt(Date.now() + 60_000) * 1_000_000n);
     const instr = run(['target=/s,source=src']);
-    const first = await runMountIdentities(stepOver(dir), instr, '/', digests);
+    const first = await runMountIdentities(stepOver(dir), instr, '/', keySources(digests));
     expect(digests.counts).toEqual({ hashed: 3, reused: 0 });
-    expect(await runMountIdentities(stepOver(dir), instr, '/', digests)).toEqual(first);
+    expect(await runMountIdentities(stepOver(dir), instr, '/', keySources(digests))).toEqual(first);
     expect(digests.counts).toEqual({ hashed: 3, reused: 3 });
     await writeFile(path.join(dir, 'src', 'b'), 'B');
     await utimes(path.join(dir, 'src', 'b'), 2000, 2000);
-    expect(await runMountIdentities(stepOver(dir), instr, '/', digests)).not.toEqual(first);
+    expect(await runMountIdentities(stepOver(dir), instr, '/', keySources(digests))).not.toEqual(first);
     expect(digests.counts).toEqual({ hashed: 4, reused: 5 });
   });
 });
