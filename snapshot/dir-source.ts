@@ -1,6 +1,8 @@
 /**
- * LayerEntry values from a real directory tree, for COPY/ADD staging dirs
- * and RUN snapshots.
+ * LayerEntry values from a real directory tree: a whole tree as one layer
+ * (bench/layer's writer; the rootfs tests). Builds list their layers
+ * otherwise: COPY through the context's source readers, RUN snapshots
+ * through snapshot/walk and snapshot/overlay, which share file-content.ts.
  *
  * - lstat only: symlinks are recorded, never followed, so the walk cannot
  *   leave `root`. Requested paths are normalised (`..` and absolute paths are

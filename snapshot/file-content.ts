@@ -29,8 +29,9 @@ const fstatBig = (fd: number): Promise<FileIdentity> =>
   new Promise((resolve, reject) => fstat(fd, { bigint: true }, (err, st) => (err ? reject(err) : resolve(st))));
 
 // O_NONBLOCK: should a FIFO have been swapped in, open returns at once
-// (and the identity check fails) instead of waiting for a writer forever.
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+// (and the identity check fails) instead of waiting for a writer forever;
+// O_NOCTTY: a terminal swapped in never becomes hoist's.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 async function openChecked(abs: string, rel: string, id: FileIdentity): Promise<number> {
   const fd = await openAsync(abs, OPEN_FLAGS);
@@ -98,9 +99,10 @@ export function openRegularFileSync(abs: string, readMax: number): OpenedFile | 
 
 /**
  * Up to `size` + 1 bytes of an open file: one byte past the announced end
- * shows that the file grew. A read that stops at exactly `size` bytes ended
- * at the end of the file (a regular file's read returns less than asked
- * only there), so no second read is made just to see 0.
+ * shows that the file grew. Reading stops once `size` bytes are in, without
+ * a last read just to see 0: on local filesystems a read returns less than
+ * asked only at the end, so a file that grew shows it in the same read; a
+ * file that grows after it is read could not be caught anyway.
  */
 function readOpenedSync(fd: number, size: number): Buffer {
   const buf = Buffer.allocUnsafe(size + 1);

@@ -66,7 +66,7 @@ export class ChrootRunner implements Runner {
       const [command, ...args] = enterRootArgs(tools, this.kind, spec, true) as [string, ...string[]];
       await scaffold.seal();
       ran = true;
-      const result = await spawnStep({ command, args, env: spawnEnv(spec), io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      const result = await spawnStep({ command, args, env: spawnEnv(spec), cwd: net.cwd, io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
       const moved = await mounts.movedFileCopies();
       if (moved.length > 0) {
         throw new HoistError('RUN_MOUNT_MOVED', `the step moved or removed the file mounted at ${moved.join(', ')}: without a mount namespace hoist copies a mount's file in, and a copy moved elsewhere would go into the layer (a secret among them)`, {

@@ -73,8 +73,9 @@ function findFaked(): string | undefined {
 /**
  * `rel` inside `root` with symlinks resolved inside it (an absolute target
  * starts at `root`, `..` stops at it), or undefined if it does not exist.
+ * `visited` gets every path looked at on the way, as the image names it.
  */
-export async function resolveInside(root: string, rel: string): Promise<string | undefined> {
+export async function resolveInside(root: string, rel: string, visited?: string[]): Promise<string | undefined> {
   const todo = rel.split('/').filter((p) => p !== '' && p !== '.');
   const done: string[] = [];
   for (let hops = 0; todo.length > 0; ) {
@@ -83,6 +84,7 @@ export async function resolveInside(root: string, rel: string): Promise<string |
       done.pop();
       continue;
     }
+    visited?.push(`/${[...done, name].join('/')}`);
     const abs = path.join(root, ...done, name);
     const st = await lstat(abs).catch(() => undefined);
     if (st === undefined) return undefined;

@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 import { fsError } from '../fs-errors.js';
@@ -35,6 +35,12 @@ export interface NetworkFiles {
   files: { target: string; copy: string }[];
   /** The step's private scratch directory they are in (other per-step files may go there too), removed by `remove`. */
   dir: string;
+  /**
+   * An empty directory in `dir`, where the runner's processes start: a
+   * relative path in a variable the host tools read (LD_PRELOAD=./x.so)
+   * then names nothing, where hoist's own directory is often the context.
+   */
+  cwd: string;
   remove(): Promise<void>;
 }
 
@@ -53,7 +59,9 @@ export async function copyNetworkFiles(opts: RunnerOptions): Promise<NetworkFile
     await copyFile(source, copy);
     files.push({ target, copy });
   }
-  return { files, dir, remove: () => rm(dir, { recursive: true, force: true }) };
+  const cwd = path.join(dir, 'cwd');
+  await mkdir(cwd, { mode: 0o700 });
+  return { files, dir, cwd, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** What a shell between the runner and the step may have added to the environment it passes on. */
@@ -126,6 +134,9 @@ export function checkSpec(spec: ProcessSpec): void {
 /** Where images keep env, as the step would find it. */
 const IMAGE_ENV_PROGRAMS = ['/usr/bin/env', '/bin/env'];
 
+/** Variables that make the host's loader or proot run code they name: refused when they cannot be kept from them. */
+const LOADS_CODE = /^(LD_.*|GCONV_PATH|PROOT_.*)$/;
+
 /**
  * The step's variables that the host tools leading into it would act on
  * (hostToolVariable: an image's `ENV LD_PRELOAD=libjemalloc.so.2` or
@@ -133,30 +144,51 @@ const IMAGE_ENV_PROGRAMS = ['/usr/bin/env', '/bin/env'];
  * step's first exec inside the rootfs: Docker sets them in the step's
  * process only, and here the host's setpriv, nsenter or proot would load the
  * libraries they name, or print to the step's output that they cannot.
- * Spec unchanged when there is none, when the image has no env program, or
- * when the command has a `=` that env would take for
- * one more variable.
+ *
+ * The returned spec's `env` is what the host tools get; the first such
+ * variable and every public one after it (in `env`'s order, so the step's
+ * environment keeps its order; never a private one) go on env's command
+ * line. Where there is none, the spec is returned as it is. Where env cannot
+ * be used (the image has none that the step's user may run, a mount covers
+ * it, or the command has a `=` that env would take for a variable),
+ * variables that make the host's loader or proot run code (LD_*,
+ * GCONV_PATH, PROOT_*) fail the step (RUN_HOST_VARIABLE); the others are
+ * left to the host tools, which do nothing harmful with them.
  */
 export async function withHostToolVariablesInside(spec: ProcessSpec): Promise<ProcessSpec> {
-  const moved = Object.entries(spec.env).filter(([name]) => hostToolVariable(name) !== undefined);
+  const entries = Object.entries(spec.env);
+  const first = entries.findIndex(([name]) => hostToolVariable(name) !== undefined);
+  if (first < 0) return spec;
   const command = spec.argv[0];
-  if (moved.length === 0 || command === undefined || command.includes('=')) return spec;
-  const env = await imageEnvProgram(spec);
-  if (env === undefined) return spec;
+  const env = command === undefined || command.includes('=') ? undefined : await imageEnvProgram(spec);
+  if (env === undefined) {
+    const loading = entries.map(([name]) => name).filter((name) => LOADS_CODE.test(name));
+    if (loading.length === 0) return spec;
+    throw new HoistError(
+      'RUN_HOST_VARIABLE',
+      `the step's environment has ${loading.join(', ')}, which hoist sets for the step through the image's env program (${IMAGE_ENV_PROGRAMS.join(' or ')}), and ${command?.includes('=') ? `the command ${JSON.stringify(command)} has a "=" that env would take for a variable` : 'the image has none the step can run there'}; the host programs that start the step would load what ${loading.length === 1 ? 'it names' : 'they name'}`,
+      { hint: `install env in the image (coreutils or busybox), or set the variable inside the step instead of with ENV or ARG, e.g. RUN ${loading[0]}=... COMMAND` },
+    );
+  }
+  const hidden = spec.privateEnv ?? {};
   return {
     ...spec,
-    env: Object.fromEntries(Object.entries(spec.env).filter(([name]) => hostToolVariable(name) === undefined)),
-    argv: [env, ...moved.map(([name, value]) => `${name}=${value}`), ...spec.argv],
+    env: Object.fromEntries(entries.filter(([name], i) => i < first || Object.hasOwn(hidden, name))),
+    argv: [env, ...entries.filter(([name], i) => i >= first && !Object.hasOwn(hidden, name)).map(([name, value]) => `${name}=${value}`), ...spec.argv],
   };
 }
 
 async function imageEnvProgram(spec: ProcessSpec): Promise<string | undefined> {
+  const covered = (p: string): boolean => spec.mounts.some((m) => p === m.target || p.startsWith(m.target.endsWith('/') ? m.target : `${m.target}/`));
   for (const candidate of IMAGE_ENV_PROGRAMS) {
-    const found = await resolveInside(spec.rootfs, candidate);
-    const st = found === undefined ? undefined : await stat(found).catch(() => undefined);
+    const visited: string[] = [];
+    const found = await resolveInside(spec.rootfs, candidate, visited);
+    // What a mount covers is not the rootfs's during the step.
+    if (found === undefined || visited.some(covered)) continue;
+    const st = await stat(found).catch(() => undefined);
     if (st === undefined || !st.isFile()) continue;
-    // Any execute bit: owners on disk are not the image's where ids are mapped (userns, proot), and env is 0755 everywhere.
-    if ((st.mode & 0o111) !== 0) return candidate;
+    // Root: any execute bit. Others: everyone's, since owners on disk are not the image's where ids are mapped (userns, proot); env is 0755 everywhere.
+    if ((st.mode & (spec.uid === 0 ? 0o111 : 0o001)) !== 0) return candidate;
   }
   return undefined;
 }

@@ -75,10 +75,12 @@ async function* contentChunks(name: string, size: number, source: TarContent): A
 
 /** contentChunks for content given as a list of buffers. */
 function* listedChunks(name: string, size: number, chunks: readonly Uint8Array[]): Generator<Buffer, void, undefined> {
+  const buffers = chunks.map((chunk) => toBuffer(chunk, name));
   let copied = 0;
-  for (const chunk of chunks) copied += chunk.length;
+  for (const buf of buffers) copied += buf.length;
+  if (copied > size) throw sizeMismatch(name, size, `more than ${size}`);
   if (copied !== size) throw sizeMismatch(name, size, String(copied));
-  for (const chunk of chunks) yield toBuffer(chunk, name);
+  yield* buffers;
   const pad = paddingFor(size);
   if (pad > 0) yield ZEROS.subarray(0, pad);
 }

@@ -140,16 +140,26 @@ describe.each(CASES)('$name runner', (c) => {
     }
   });
 
-  it('sets the variables that host tools would act on (ENV LD_PRELOAD) inside the rootfs, through the image\'s env', async () => {
-    const env = { PATH: '/bin:/usr/bin', LD_PRELOAD: '/usr/lib/hoist-test-missing.so', LD_LIBRARY_PATH: '/opt/lib', TMPDIR: '/var/tmp', KEEP: 'x' };
+  it('sets the variables that host tools would act on (ENV LD_PRELOAD) inside the rootfs, through the image\'s env, in order', async () => {
+    const env = { PATH: '/bin:/usr/bin', LD_PRELOAD: '/usr/lib/hoist-test-missing.so', KEEP: 'x', LD_LIBRARY_PATH: '/opt/lib', TMPDIR: '/var/tmp' };
     const r = await run(runner(), { argv: ['/bin/sh', '-c', 'echo "$LD_PRELOAD|$LD_LIBRARY_PATH|$TMPDIR|$KEEP"'], env });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe('/usr/lib/hoist-test-missing.so|/opt/lib|/var/tmp|x\n');
     // The host's dynamic loader (setpriv, nsenter, proot) would say it cannot preload the image's library.
     expect(r.stderr).toBe('');
-    const all = await run(runner(), { argv: ['/usr/bin/env'], env });
-    const extra = c.name === 'proot' ? ['PWD=/'] : [];
-    expect(all.stdout.trim().split('\n').sort()).toEqual(['KEEP=x', 'LD_LIBRARY_PATH=/opt/lib', 'LD_PRELOAD=/usr/lib/hoist-test-missing.so', 'PATH=/bin:/usr/bin', 'TMPDIR=/var/tmp', ...extra].sort());
+    // The environment in the order it was given (busybox env prints it as it is), a secret too.
+    const all = await run(runner(), { argv: ['/usr/bin/env'], env, privateEnv: { TOKEN: 's3cret' } });
+    const lines = all.stdout.trim().split('\n').filter((l) => !l.startsWith('PWD=')); // proot adds PWD
+    expect(lines.filter((l) => l !== 'TOKEN=s3cret')).toEqual(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+    expect(lines).toContain('TOKEN=s3cret');
+    expect(all.stderr).toBe('');
+  });
+
+  it('refuses a loader variable it cannot keep from the host tools (the image\'s env under a mount)', async () => {
+    const empty = await mkdtemp(path.join(work, 'empty-'));
+    const err = await run(runner(), { argv: ['/bin/true'], env: { PATH: '/bin', LD_PRELOAD: '/x.so' }, mounts: [{ source: empty, target: '/usr' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HoistError);
+    expect((err as HoistError).code).toBe('RUN_HOST_VARIABLE');
   });
 
   it('resolves the working directory inside the rootfs, symlinks included', async () => {

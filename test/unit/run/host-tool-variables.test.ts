@@ -37,28 +37,48 @@ describe('hostToolVariable', () => {
 });
 
 describe('withHostToolVariablesInside', () => {
-  it('moves them onto the image env\'s command line, after the rest stays in the environment', async () => {
+  it('moves the first of them and every public variable after it onto the image env\'s command line, in order', async () => {
     const root = await rootfs({ path: 'bin/busybox', mode: 0o755, via: 'usr/bin/env' });
-    const out = await withHostToolVariablesInside(spec(root, { PATH: '/bin', LD_PRELOAD: 'libjemalloc.so.2', TMPDIR: '/t', A: 'b=c' }));
-    expect(out.env).toEqual({ PATH: '/bin', A: 'b=c' });
-    expect(out.argv).toEqual(['/usr/bin/env', 'LD_PRELOAD=libjemalloc.so.2', 'TMPDIR=/t', '/bin/sh', '-c', 'true']);
+    const given: ProcessSpec = { ...spec(root, { PATH: '/bin', LD_PRELOAD: 'libjemalloc.so.2', TOKEN: 's3cret', HOME: '/root', TMPDIR: '/t', A: 'b=c' }), privateEnv: { TOKEN: 's3cret' } };
+    const out = await withHostToolVariablesInside(given);
+    // What comes before stays in the host tools' environment, and a secret never goes on a command line.
+    expect(out.env).toEqual({ PATH: '/bin', TOKEN: 's3cret' });
+    expect(out.argv).toEqual(['/usr/bin/env', 'LD_PRELOAD=libjemalloc.so.2', 'HOME=/root', 'TMPDIR=/t', 'A=b=c', '/bin/sh', '-c', 'true']);
+    expect(out.argv.join(' ')).not.toContain('s3cret');
   });
 
-  it('uses /bin/env when the image has no /usr/bin/env', async () => {
+  it('uses /bin/env when the image has no /usr/bin/env, or when a mount covers it', async () => {
     const root = await rootfs({ path: 'bin/env', mode: 0o755 });
     expect((await withHostToolVariablesInside(spec(root, { LD_LIBRARY_PATH: '/opt/lib' }))).argv[0]).toBe('/bin/env');
+    await writeFile(path.join(root, 'usr/bin/env'), '');
+    await chmod(path.join(root, 'usr/bin/env'), 0o755);
+    expect((await withHostToolVariablesInside(spec(root, { LD_LIBRARY_PATH: '/opt/lib' }))).argv[0]).toBe('/usr/bin/env');
+    const covered = { ...spec(root, { LD_LIBRARY_PATH: '/opt/lib' }), mounts: [{ source: '/tmp', target: '/usr' }] };
+    expect((await withHostToolVariablesInside(covered)).argv[0]).toBe('/bin/env');
   });
 
-  it('leaves the spec as it is without such variables, without an env program that runs, or with a command env would misread', async () => {
+  it('leaves the spec as it is without such variables, or with only harmless ones where env cannot be used', async () => {
     const withEnv = await rootfs({ path: 'usr/bin/env', mode: 0o755 });
     const plain = spec(withEnv, { PATH: '/bin', HOME: '/root' });
     expect(await withHostToolVariablesInside(plain)).toBe(plain);
-    const misread = spec(withEnv, { LD_PRELOAD: 'x.so' }, ['A=B']);
-    expect(await withHostToolVariablesInside(misread)).toBe(misread);
-    for (const root of [await rootfs(), await rootfs({ path: 'usr/bin/env', mode: 0o644 })]) {
-      const s = spec(root, { LD_PRELOAD: 'x.so' });
-      expect(await withHostToolVariablesInside(s)).toBe(s);
+    const noEnv = spec(await rootfs(), { TMPDIR: '/t', MALLOC_ARENA_MAX: '2' });
+    expect(await withHostToolVariablesInside(noEnv)).toBe(noEnv);
+  });
+
+  it('fails the step with a hint where env cannot keep a loader variable from the host tools', async () => {
+    const withEnv = await rootfs({ path: 'usr/bin/env', mode: 0o750 });
+    const cases: ProcessSpec[] = [
+      spec(await rootfs(), { LD_PRELOAD: 'x.so' }),
+      spec(await rootfs({ path: 'usr/bin/env', mode: 0o644 }), { PATH: '/bin', GCONV_PATH: '/g' }),
+      spec(withEnv, { LD_PRELOAD: 'x.so' }, ['A=B']),
+      // Not everyone may run it: a non-root user would get EACCES from it.
+      { ...spec(withEnv, { LD_PRELOAD: 'x.so' }), uid: 1000, gid: 1000 },
+      { ...spec(withEnv, { PROOT_LOADER: '/x' }), mounts: [{ source: '/tmp', target: '/usr/bin' }] },
+    ];
+    for (const s of cases) {
+      await expect(withHostToolVariablesInside(s), JSON.stringify(s.env)).rejects.toMatchObject({ code: 'RUN_HOST_VARIABLE', hint: expect.stringContaining('install env in the image') });
     }
+    await expect(withHostToolVariablesInside(cases[2] as ProcessSpec)).rejects.toThrow('the command "A=B" has a "="');
   });
 
   it('never resolves the env program outside the rootfs', async () => {
@@ -67,7 +87,6 @@ describe('withHostToolVariablesInside', () => {
     await symlink('/usr/bin/env', path.join(root, 'bin/env'));
     await rm(path.join(root, 'usr/bin'), { recursive: true });
     await symlink('../../../../../../../usr/bin', path.join(root, 'usr/bin'));
-    const s = spec(root, { LD_PRELOAD: 'x.so' });
-    expect(await withHostToolVariablesInside(s)).toBe(s);
+    await expect(withHostToolVariablesInside(spec(root, { LD_PRELOAD: 'x.so' }))).rejects.toMatchObject({ code: 'RUN_HOST_VARIABLE' });
   });
 });
