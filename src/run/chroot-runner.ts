@@ -27,7 +27,7 @@ export class ChrootRunner implements Runner {
 
   async run(given: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
     checkSpec(given);
-    const spec = await withHostToolVariablesInside(given);
+    const spec = await withHostToolVariablesInside(given, { keepOrder: true });
     if (this.opts.mountNamespace) return runInNamespace(this.kind, [], true, this.opts, spec, io, signal);
     refuseOverlay(spec, this.kind);
     if (spec.network === 'none') {
@@ -66,7 +66,7 @@ export class ChrootRunner implements Runner {
       const [command, ...args] = enterRootArgs(tools, this.kind, spec, true) as [string, ...string[]];
       await scaffold.seal();
       ran = true;
-      const result = await spawnStep({ command, args, env: spawnEnv(spec), cwd: net.cwd, io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      const result = await spawnStep({ command, args, env: spawnEnv(spec), io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
       const moved = await mounts.movedFileCopies();
       if (moved.length > 0) {
         throw new HoistError('RUN_MOUNT_MOVED', `the step moved or removed the file mounted at ${moved.join(', ')}: without a mount namespace hoist copies a mount's file in, and a copy moved elsewhere would go into the layer (a secret among them)`, {

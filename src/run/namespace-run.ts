@@ -40,7 +40,6 @@ export async function runInNamespace(
       command: unshare,
       args: [...flags, '--', sh, '-c', SETUP_SCRIPT, 'hoist-setup', ...setupArgs(mount, ops, { unshare, sh, proc }), ...enterRootArgs(tools, runner, spec, setIds)],
       env: spawnEnv(spec, TOOL_PATH),
-      cwd: net.cwd,
       io,
       ...(signal !== undefined ? { signal } : {}),
     });

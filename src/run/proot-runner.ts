@@ -35,7 +35,7 @@ export class ProotRunner implements Runner {
 
   async run(given: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
     checkSpec(given);
-    const spec = await withHostToolVariablesInside(given);
+    const spec = await withHostToolVariablesInside(given, { keepOrder: false });
     refuseOverlay(spec, this.kind);
     const proot = requireTool(this.opts.tools, 'proot', this.kind);
     if (spec.network === 'none') {
@@ -102,7 +102,7 @@ export class ProotRunner implements Runner {
         },
       };
       await scaffold.seal();
-      const result = await spawnStep({ command: proot, args: [...args, ...spec.argv], env: { ...spec.env, ...spec.privateEnv }, cwd: net.cwd, io: watched, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      const result = await spawnStep({ command: proot, args: [...args, ...spec.argv], env: { ...spec.env, ...spec.privateEnv }, io: watched, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
       const name = lastSignal === undefined ? undefined : signalName(lastSignal);
       return result.exitCode === 255 && result.signal === undefined && name !== undefined ? { exitCode: 128 + (lastSignal as number), signal: name } : result;
     } finally {

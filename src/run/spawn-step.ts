@@ -6,8 +6,6 @@ export interface SpawnStepOptions {
   command: string;
   args: readonly string[];
   env: Readonly<Record<string, string>>;
-  /** Where it starts; hoist's own working directory (often the build context) otherwise. */
-  cwd?: string;
   io: RunIo;
   signal?: AbortSignal;
   /**
@@ -41,7 +39,6 @@ export function spawnStep(opts: SpawnStepOptions): Promise<RunResult> {
     }
     const child = spawn(opts.command, opts.args, {
       env: { ...opts.env },
-      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

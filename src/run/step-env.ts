@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 import { fsError } from '../fs-errors.js';
@@ -35,12 +35,6 @@ export interface NetworkFiles {
   files: { target: string; copy: string }[];
   /** The step's private scratch directory they are in (other per-step files may go there too), removed by `remove`. */
   dir: string;
-  /**
-   * An empty directory in `dir`, where the runner's processes start: a
-   * relative path in a variable the host tools read (LD_PRELOAD=./x.so)
-   * then names nothing, where hoist's own directory is often the context.
-   */
-  cwd: string;
   remove(): Promise<void>;
 }
 
@@ -59,9 +53,7 @@ export async function copyNetworkFiles(opts: RunnerOptions): Promise<NetworkFile
     await copyFile(source, copy);
     files.push({ target, copy });
   }
-  const cwd = path.join(dir, 'cwd');
-  await mkdir(cwd, { mode: 0o700 });
-  return { files, dir, cwd, remove: () => rm(dir, { recursive: true, force: true }) };
+  return { files, dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** What a shell between the runner and the step may have added to the environment it passes on. */
@@ -134,8 +126,20 @@ export function checkSpec(spec: ProcessSpec): void {
 /** Where images keep env, as the step would find it. */
 const IMAGE_ENV_PROGRAMS = ['/usr/bin/env', '/bin/env'];
 
-/** Variables that make the host's loader or proot run code they name: refused when they cannot be kept from them. */
+/** Variables that make the host's loader or proot run code they name: refused when they cannot be kept from them (unless empty: then they name nothing). */
 const LOADS_CODE = /^(LD_.*|GCONV_PATH|PROOT_.*)$/;
+
+export interface HostToolVariableOptions {
+  /**
+   * Move every public variable from the first host-tool one on, so that the
+   * step's environment keeps its order (the namespace runners, whose host
+   * `env -i` has them all on its command line anyway). Otherwise only the
+   * host-tool variables move, and come last (proot: the rest stays in its
+   * environment and off its command line, which lasts as long as the step:
+   * proxy build args may carry credentials).
+   */
+  keepOrder: boolean;
+}
 
 /**
  * The step's variables that the host tools leading into it would act on
@@ -145,52 +149,73 @@ const LOADS_CODE = /^(LD_.*|GCONV_PATH|PROOT_.*)$/;
  * process only, and here the host's setpriv, nsenter or proot would load the
  * libraries they name, or print to the step's output that they cannot.
  *
- * The returned spec's `env` is what the host tools get; the first such
- * variable and every public one after it (in `env`'s order, so the step's
- * environment keeps its order; never a private one) go on env's command
- * line. Where there is none, the spec is returned as it is. Where env cannot
- * be used (the image has none that the step's user may run, a mount covers
- * it, or the command has a `=` that env would take for a variable),
+ * The returned spec's `env` is what the host tools get; the moved variables
+ * (`opts.keepOrder` says which) go on env's command line, never a private
+ * one. Where there is none, the spec is returned as it is. Where env cannot
+ * be used (the image has none, the step's user may not run it, a mount
+ * covers it, or the command has a `=` that env would take for a variable),
  * variables that make the host's loader or proot run code (LD_*,
- * GCONV_PATH, PROOT_*) fail the step (RUN_HOST_VARIABLE); the others are
- * left to the host tools, which do nothing harmful with them.
+ * GCONV_PATH, PROOT_*; not empty ones) fail the step (RUN_HOST_VARIABLE);
+ * the others are left to the host tools, which do nothing harmful with them.
  */
-export async function withHostToolVariablesInside(spec: ProcessSpec): Promise<ProcessSpec> {
+export async function withHostToolVariablesInside(spec: ProcessSpec, opts: HostToolVariableOptions): Promise<ProcessSpec> {
   const entries = Object.entries(spec.env);
   const first = entries.findIndex(([name]) => hostToolVariable(name) !== undefined);
   if (first < 0) return spec;
-  const command = spec.argv[0];
-  const env = command === undefined || command.includes('=') ? undefined : await imageEnvProgram(spec);
-  if (env === undefined) {
-    const loading = entries.map(([name]) => name).filter((name) => LOADS_CODE.test(name));
+  const command = spec.argv[0] ?? '';
+  const found = command.includes('=') ? ({ unusable: 'command' } as const) : await imageEnvProgram(spec);
+  if ('unusable' in found) {
+    const loading = entries.filter(([name, value]) => LOADS_CODE.test(name) && value !== '').map(([name]) => name);
     if (loading.length === 0) return spec;
-    throw new HoistError(
-      'RUN_HOST_VARIABLE',
-      `the step's environment has ${loading.join(', ')}, which hoist sets for the step through the image's env program (${IMAGE_ENV_PROGRAMS.join(' or ')}), and ${command?.includes('=') ? `the command ${JSON.stringify(command)} has a "=" that env would take for a variable` : 'the image has none the step can run there'}; the host programs that start the step would load what ${loading.length === 1 ? 'it names' : 'they name'}`,
-      { hint: `install env in the image (coreutils or busybox), or set the variable inside the step instead of with ENV or ARG, e.g. RUN ${loading[0]}=... COMMAND` },
-    );
+    throw hostVariableError(loading, found, command);
   }
   const hidden = spec.privateEnv ?? {};
+  const moves = ([name]: [string, string], i: number): boolean => !Object.hasOwn(hidden, name) && (opts.keepOrder ? i >= first : hostToolVariable(name) !== undefined);
   return {
     ...spec,
-    env: Object.fromEntries(entries.filter(([name], i) => i < first || Object.hasOwn(hidden, name))),
-    argv: [env, ...entries.filter(([name], i) => i >= first && !Object.hasOwn(hidden, name)).map(([name, value]) => `${name}=${value}`), ...spec.argv],
+    env: Object.fromEntries(entries.filter((e, i) => !moves(e, i))),
+    argv: [found.program, ...entries.filter(moves).map(([name, value]) => `${name}=${value}`), ...spec.argv],
   };
 }
 
-async function imageEnvProgram(spec: ProcessSpec): Promise<string | undefined> {
-  const covered = (p: string): boolean => spec.mounts.some((m) => p === m.target || p.startsWith(m.target.endsWith('/') ? m.target : `${m.target}/`));
+type EnvProgram = { program: string } | { unusable: 'missing' | 'mode'; candidate?: string } | { unusable: 'mount'; candidate: string; mount: string };
+
+async function imageEnvProgram(spec: ProcessSpec): Promise<EnvProgram> {
+  const coveredBy = (p: string): string | undefined => spec.mounts.find((m) => p === m.target || p.startsWith(m.target.endsWith('/') ? m.target : `${m.target}/`))?.target;
+  let why: EnvProgram = { unusable: 'missing' };
   for (const candidate of IMAGE_ENV_PROGRAMS) {
     const visited: string[] = [];
     const found = await resolveInside(spec.rootfs, candidate, visited);
+    const mount = visited.map(coveredBy).find((t) => t !== undefined);
     // What a mount covers is not the rootfs's during the step.
-    if (found === undefined || visited.some(covered)) continue;
-    const st = await stat(found).catch(() => undefined);
+    if (mount !== undefined) {
+      why = { unusable: 'mount', candidate, mount };
+      continue;
+    }
+    const st = found === undefined ? undefined : await stat(found).catch(() => undefined);
     if (st === undefined || !st.isFile()) continue;
     // Root: any execute bit. Others: everyone's, since owners on disk are not the image's where ids are mapped (userns, proot); env is 0755 everywhere.
-    if ((st.mode & (spec.uid === 0 ? 0o111 : 0o001)) !== 0) return candidate;
+    if ((st.mode & (spec.uid === 0 ? 0o111 : 0o001)) !== 0) return { program: candidate };
+    if (why.unusable === 'missing') why = { unusable: 'mode', candidate };
   }
-  return undefined;
+  return why;
+}
+
+function hostVariableError(loading: readonly string[], why: Exclude<EnvProgram, { program: string }> | { unusable: 'command' }, command: string): HoistError {
+  const names = loading.join(', ');
+  const base = `the step's environment sets ${names}, which the host programs that start the step would act on (loading what ${loading.length === 1 ? 'it names' : 'they name'}); hoist sets ${loading.length === 1 ? 'it' : 'them'} for the step alone through the image's env program (${IMAGE_ENV_PROGRAMS.join(' or ')}), and`;
+  const it = loading.length === 1 ? 'it' : 'them';
+  const unset = `or empty ${it} before this step (ENV ${loading[0]}=) and set ${it} in the command: RUN ${loading[0]}=... COMMAND`;
+  switch (why.unusable) {
+    case 'command':
+      return new HoistError('RUN_HOST_VARIABLE', `${base} env would take the command ${JSON.stringify(command)} for one more variable`, { hint: `use the shell form, or a command whose first word has no "=", ${unset}` });
+    case 'mount':
+      return new HoistError('RUN_HOST_VARIABLE', `${base} the step's mount at ${why.mount} hides ${why.candidate}`, { hint: `mount somewhere that does not cover ${why.candidate}, ${unset}` });
+    case 'mode':
+      return new HoistError('RUN_HOST_VARIABLE', `${base} the step's user may not run ${why.candidate ?? 'it'}`, { hint: `make it executable for everyone (RUN chmod 755 ${why.candidate ?? '/usr/bin/env'} as root), ${unset}` });
+    case 'missing':
+      return new HoistError('RUN_HOST_VARIABLE', `${base} the image has none`, { hint: `install env in the image (coreutils or busybox), ${unset}` });
+  }
 }
 
 /** For runners (or modes) that make no mount namespace: an overlay for the step cannot be mounted. */

@@ -74,7 +74,7 @@ export class UsernsRunner implements Runner {
 
   async run(given: ProcessSpec, io: RunIo, signal?: AbortSignal): Promise<RunResult> {
     checkSpec(given);
-    const spec = await withHostToolVariablesInside(given);
+    const spec = await withHostToolVariablesInside(given, { keepOrder: true });
     const range = this.opts.subids;
     const flags = ['--user', '--map-root-user'];
     if (range !== undefined) {

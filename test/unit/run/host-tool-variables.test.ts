@@ -23,6 +23,8 @@ async function rootfs(envAt?: { path: string; mode: number; via?: string }): Pro
   return root;
 }
 
+const ORDERED = { keepOrder: true };
+
 function spec(root: string, env: Record<string, string>, argv = ['/bin/sh', '-c', 'true']): ProcessSpec {
   return { argv, env, cwd: '/', uid: 0, gid: 0, groups: [], rootfs: root, mounts: [], network: 'default' };
 }
@@ -40,7 +42,7 @@ describe('withHostToolVariablesInside', () => {
   it('moves the first of them and every public variable after it onto the image env\'s command line, in order', async () => {
     const root = await rootfs({ path: 'bin/busybox', mode: 0o755, via: 'usr/bin/env' });
     const given: ProcessSpec = { ...spec(root, { PATH: '/bin', LD_PRELOAD: 'libjemalloc.so.2', TOKEN: 's3cret', HOME: '/root', TMPDIR: '/t', A: 'b=c' }), privateEnv: { TOKEN: 's3cret' } };
-    const out = await withHostToolVariablesInside(given);
+    const out = await withHostToolVariablesInside(given, ORDERED);
     // What comes before stays in the host tools' environment, and a secret never goes on a command line.
     expect(out.env).toEqual({ PATH: '/bin', TOKEN: 's3cret' });
     expect(out.argv).toEqual(['/usr/bin/env', 'LD_PRELOAD=libjemalloc.so.2', 'HOME=/root', 'TMPDIR=/t', 'A=b=c', '/bin/sh', '-c', 'true']);
@@ -49,36 +51,44 @@ describe('withHostToolVariablesInside', () => {
 
   it('uses /bin/env when the image has no /usr/bin/env, or when a mount covers it', async () => {
     const root = await rootfs({ path: 'bin/env', mode: 0o755 });
-    expect((await withHostToolVariablesInside(spec(root, { LD_LIBRARY_PATH: '/opt/lib' }))).argv[0]).toBe('/bin/env');
+    expect((await withHostToolVariablesInside(spec(root, { LD_LIBRARY_PATH: '/opt/lib' }), ORDERED)).argv[0]).toBe('/bin/env');
     await writeFile(path.join(root, 'usr/bin/env'), '');
     await chmod(path.join(root, 'usr/bin/env'), 0o755);
-    expect((await withHostToolVariablesInside(spec(root, { LD_LIBRARY_PATH: '/opt/lib' }))).argv[0]).toBe('/usr/bin/env');
+    expect((await withHostToolVariablesInside(spec(root, { LD_LIBRARY_PATH: '/opt/lib' }), ORDERED)).argv[0]).toBe('/usr/bin/env');
     const covered = { ...spec(root, { LD_LIBRARY_PATH: '/opt/lib' }), mounts: [{ source: '/tmp', target: '/usr' }] };
-    expect((await withHostToolVariablesInside(covered)).argv[0]).toBe('/bin/env');
+    expect((await withHostToolVariablesInside(covered, ORDERED)).argv[0]).toBe('/bin/env');
   });
 
   it('leaves the spec as it is without such variables, or with only harmless ones where env cannot be used', async () => {
     const withEnv = await rootfs({ path: 'usr/bin/env', mode: 0o755 });
     const plain = spec(withEnv, { PATH: '/bin', HOME: '/root' });
-    expect(await withHostToolVariablesInside(plain)).toBe(plain);
+    expect(await withHostToolVariablesInside(plain, ORDERED)).toBe(plain);
     const noEnv = spec(await rootfs(), { TMPDIR: '/t', MALLOC_ARENA_MAX: '2' });
-    expect(await withHostToolVariablesInside(noEnv)).toBe(noEnv);
+    expect(await withHostToolVariablesInside(noEnv, ORDERED)).toBe(noEnv);
   });
 
-  it('fails the step with a hint where env cannot keep a loader variable from the host tools', async () => {
+  it('fails the step, saying why and what to do, where env cannot keep a loader variable from the host tools; an empty one names nothing', async () => {
     const withEnv = await rootfs({ path: 'usr/bin/env', mode: 0o750 });
-    const cases: ProcessSpec[] = [
-      spec(await rootfs(), { LD_PRELOAD: 'x.so' }),
-      spec(await rootfs({ path: 'usr/bin/env', mode: 0o644 }), { PATH: '/bin', GCONV_PATH: '/g' }),
-      spec(withEnv, { LD_PRELOAD: 'x.so' }, ['A=B']),
+    const cases: [ProcessSpec, string, string][] = [
+      [spec(await rootfs(), { LD_PRELOAD: 'x.so' }), 'the image has none', 'install env in the image'],
+      [spec(await rootfs({ path: 'usr/bin/env', mode: 0o644 }), { PATH: '/bin', GCONV_PATH: '/g' }), 'may not run /usr/bin/env', 'chmod 755 /usr/bin/env'],
+      [spec(withEnv, { LD_PRELOAD: 'x.so' }, ['A=B']), 'the command "A=B"', 'use the shell form'],
       // Not everyone may run it: a non-root user would get EACCES from it.
-      { ...spec(withEnv, { LD_PRELOAD: 'x.so' }), uid: 1000, gid: 1000 },
-      { ...spec(withEnv, { PROOT_LOADER: '/x' }), mounts: [{ source: '/tmp', target: '/usr/bin' }] },
+      [{ ...spec(withEnv, { LD_PRELOAD: 'x.so' }), uid: 1000, gid: 1000 }, 'may not run /usr/bin/env', 'chmod 755'],
+      [{ ...spec(withEnv, { PROOT_LOADER: '/x' }), mounts: [{ source: '/tmp', target: '/usr/bin' }] }, 'mount at /usr/bin hides /usr/bin/env', 'does not cover /usr/bin/env'],
     ];
-    for (const s of cases) {
-      await expect(withHostToolVariablesInside(s), JSON.stringify(s.env)).rejects.toMatchObject({ code: 'RUN_HOST_VARIABLE', hint: expect.stringContaining('install env in the image') });
+    for (const [s, why, hint] of cases) {
+      await expect(withHostToolVariablesInside(s, ORDERED), why).rejects.toMatchObject({ code: 'RUN_HOST_VARIABLE', message: expect.stringContaining(why), hint: expect.stringContaining(hint) });
     }
-    await expect(withHostToolVariablesInside(cases[2] as ProcessSpec)).rejects.toThrow('the command "A=B" has a "="');
+    const emptied = spec(await rootfs(), { LD_PRELOAD: '', TMPDIR: '/t' });
+    expect(await withHostToolVariablesInside(emptied, ORDERED)).toBe(emptied);
+  });
+
+  it('moves only the host-tool variables where the order is not kept (proot: the rest stays off its command line)', async () => {
+    const root = await rootfs({ path: 'usr/bin/env', mode: 0o755 });
+    const out = await withHostToolVariablesInside(spec(root, { PATH: '/bin', LD_LIBRARY_PATH: '/opt/lib', HTTP_PROXY: 'http://u:p@proxy', TMPDIR: '/t' }), { keepOrder: false });
+    expect(out.env).toEqual({ PATH: '/bin', HTTP_PROXY: 'http://u:p@proxy' });
+    expect(out.argv).toEqual(['/usr/bin/env', 'LD_LIBRARY_PATH=/opt/lib', 'TMPDIR=/t', '/bin/sh', '-c', 'true']);
   });
 
   it('never resolves the env program outside the rootfs', async () => {
@@ -87,6 +97,6 @@ describe('withHostToolVariablesInside', () => {
     await symlink('/usr/bin/env', path.join(root, 'bin/env'));
     await rm(path.join(root, 'usr/bin'), { recursive: true });
     await symlink('../../../../../../../usr/bin', path.join(root, 'usr/bin'));
-    await expect(withHostToolVariablesInside(spec(root, { LD_PRELOAD: 'x.so' }))).rejects.toMatchObject({ code: 'RUN_HOST_VARIABLE' });
+    await expect(withHostToolVariablesInside(spec(root, { LD_PRELOAD: 'x.so' }), ORDERED)).rejects.toMatchObject({ code: 'RUN_HOST_VARIABLE' });
   });
 });
