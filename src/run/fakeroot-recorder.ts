@@ -20,12 +20,13 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { lstat, mkdtemp, open, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { HoistError } from '../errors.js';
 import type { BindMount } from './process-spec.js';
 import { TOOL_PATH } from './host-tools.js';
+import { resolveInside } from './resolve-inside.js';
 
 /** An owner, and permission bits when the step set them, as the image must have them. */
 export interface RecordedOwner {
@@ -68,36 +69,6 @@ function findFaked(): string | undefined {
     }
   }
   return undefined;
-}
-
-/**
- * `rel` inside `root` with symlinks resolved inside it (an absolute target
- * starts at `root`, `..` stops at it), or undefined if it does not exist.
- * `visited` gets every path looked at on the way, as the image names it.
- */
-export async function resolveInside(root: string, rel: string, visited?: string[]): Promise<string | undefined> {
-  const todo = rel.split('/').filter((p) => p !== '' && p !== '.');
-  const done: string[] = [];
-  for (let hops = 0; todo.length > 0; ) {
-    const name = todo.shift() as string;
-    if (name === '..') {
-      done.pop();
-      continue;
-    }
-    visited?.push(`/${[...done, name].join('/')}`);
-    const abs = path.join(root, ...done, name);
-    const st = await lstat(abs).catch(() => undefined);
-    if (st === undefined) return undefined;
-    if (st.isSymbolicLink()) {
-      if (++hops > 40) return undefined;
-      const target = await readlink(abs);
-      if (target.startsWith('/')) done.length = 0;
-      todo.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
-      continue;
-    }
-    done.push(name);
-  }
-  return path.join(root, ...done);
 }
 
 /** The ELF class, byte order and machine of a file (bytes 4, 5 and 18-19 of its header), or undefined if it is no ELF file. */

@@ -4,7 +4,7 @@ import { HoistError } from '../errors.js';
 import { fsError } from '../fs-errors.js';
 import type { HostTools } from './host-tools.js';
 import { hostToolVariable, unsafePrivateVariable, type ProcessSpec } from './process-spec.js';
-import { resolveInside } from './fakeroot-recorder.js';
+import { resolveInside } from './resolve-inside.js';
 
 /** What every runner is built with. */
 export interface RunnerOptions {
@@ -202,9 +202,8 @@ async function imageEnvProgram(spec: ProcessSpec): Promise<EnvProgram> {
 }
 
 function hostVariableError(loading: readonly string[], why: Exclude<EnvProgram, { program: string }> | { unusable: 'command' }, command: string): HoistError {
-  const names = loading.join(', ');
-  const base = `the step's environment sets ${names}, which the host programs that start the step would act on (loading what ${loading.length === 1 ? 'it names' : 'they name'}); hoist sets ${loading.length === 1 ? 'it' : 'them'} for the step alone through the image's env program (${IMAGE_ENV_PROGRAMS.join(' or ')}), and`;
-  const it = loading.length === 1 ? 'it' : 'them';
+  const [it, names] = loading.length === 1 ? ['it', 'it names'] : ['them', 'they name'];
+  const base = `the step's environment sets ${loading.join(', ')}, which the host programs that start the step would act on (loading what ${names}); hoist sets ${it} for the step alone through the image's env program (${IMAGE_ENV_PROGRAMS.join(' or ')}), and`;
   const unset = `or empty ${it} before this step (ENV ${loading[0]}=) and set ${it} in the command: RUN ${loading[0]}=... COMMAND`;
   switch (why.unusable) {
     case 'command':
