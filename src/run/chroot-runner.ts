@@ -1,5 +1,6 @@
 import { HoistError } from '../errors.js';
 import { runInNamespace } from './namespace-run.js';
+import { killProcessesRootedIn } from './leftover-processes.js';
 import { EmulatedMounts } from './mount-emulation.js';
 import { DEVICES } from './namespace-setup.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
@@ -66,7 +67,9 @@ export class ChrootRunner implements Runner {
       const [command, ...args] = enterRootArgs(tools, this.kind, spec, true) as [string, ...string[]];
       await scaffold.seal();
       ran = true;
-      const result = await spawnStep({ command, args, env: spawnEnv(spec), io, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      // No PID namespace ends what the step leaves running: a daemon that left the process group is found by its root.
+      const afterExit = (): Promise<number> => killProcessesRootedIn(spec.rootfs);
+      const result = await spawnStep({ command, args, env: spawnEnv(spec), io, killGroupOnExit: true, afterExit, ...(signal !== undefined ? { signal } : {}) });
       const moved = await mounts.movedFileCopies();
       if (moved.length > 0) {
         throw new HoistError('RUN_MOUNT_MOVED', `the step moved or removed the file mounted at ${moved.join(', ')}: without a mount namespace hoist copies a mount's file in, and a copy moved elsewhere would go into the layer (a secret among them)`, {

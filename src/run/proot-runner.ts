@@ -6,6 +6,7 @@ import { rootOnly, type IdMap } from './id-map.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { DEVICES } from './namespace-setup.js';
 import { RootfsScaffold, SourceScaffolds, UnsafeMountpointError } from './scaffold.js';
+import { reapTraceesAfterMain } from './leftover-processes.js';
 import { spawnStep } from './spawn-step.js';
 import { copyTree } from './mount-emulation.js';
 import { checkSpec, copyNetworkFiles, refuseOverlay, requireTool, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
@@ -19,7 +20,8 @@ import { checkSpec, copyNetworkFiles, refuseOverlay, requireTool, withHostToolVa
 export interface ProotOptions extends RunnerOptions {
   /**
    * Whether this proot has --kill-on-exit (5.2 and later; Debian 12 ships
-   * 5.1). Without it the step's process group is killed when the step ends.
+   * 5.1). Without it hoist kills what proot still traces once the step's
+   * main process is gone (leftover-processes.ts).
    */
   killOnExit: boolean;
 }
@@ -102,7 +104,9 @@ export class ProotRunner implements Runner {
         },
       };
       await scaffold.seal();
-      const result = await spawnStep({ command: proot, args: [...args, ...spec.argv], env: { ...spec.env, ...spec.privateEnv }, io: watched, killGroupOnExit: true, ...(signal !== undefined ? { signal } : {}) });
+      // Without --kill-on-exit, proot would wait for a daemon the step left (leftover-processes.ts).
+      const watch = this.opts.killOnExit ? {} : { watch: (pid: number) => reapTraceesAfterMain(pid) };
+      const result = await spawnStep({ command: proot, args: [...args, ...spec.argv], env: { ...spec.env, ...spec.privateEnv }, io: watched, killGroupOnExit: true, ...watch, ...(signal !== undefined ? { signal } : {}) });
       const name = lastSignal === undefined ? undefined : signalName(lastSignal);
       return result.exitCode === 255 && result.signal === undefined && name !== undefined ? { exitCode: 128 + (lastSignal as number), signal: name } : result;
     } finally {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import type { StepWatch } from './leftover-processes.js';
 import type { RunIo, RunResult } from './process-spec.js';
 
 export interface SpawnStepOptions {
@@ -14,6 +15,13 @@ export interface SpawnStepOptions {
    * would otherwise keep the output pipes open, and run on after the step.
    */
   killGroupOnExit?: boolean;
+  /** Started with the outer process, stopped when it exits (proot's tracee reaper). */
+  watch?: (pid: number) => StepWatch;
+  /**
+   * After the main process exits (or is killed on abort), kills what the
+   * step left outside its process group; the step ends when it is done.
+   */
+  afterExit?: () => Promise<unknown>;
 }
 
 function killGroup(pid: number | undefined): void {
@@ -42,9 +50,11 @@ export function spawnStep(opts: SpawnStepOptions): Promise<RunResult> {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    const watch = child.pid !== undefined ? opts.watch?.(child.pid) : undefined;
     let aborted = false;
     const onAbort = (): void => {
       aborted = true;
+      watch?.beforeAbort();
       killGroup(child.pid);
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -54,22 +64,28 @@ export function spawnStep(opts: SpawnStepOptions): Promise<RunResult> {
     child.on('error', (err) => {
       spawnError = err;
       if (child.pid === undefined) {
+        watch?.stop();
         opts.signal?.removeEventListener('abort', onAbort);
         reject(err); // it never started, so no 'close' follows
       }
     });
     let ended: { code: number | null; sig: NodeJS.Signals | null } | undefined;
+    let leftovers: Promise<unknown> = Promise.resolve();
     child.on('exit', (code, sig) => {
       ended = { code, sig };
+      watch?.stop();
       if (opts.killGroupOnExit) killGroup(child.pid);
+      if (opts.afterExit !== undefined) leftovers = opts.afterExit().catch(() => undefined);
     });
     child.on('close', (code, sig) => {
       opts.signal?.removeEventListener('abort', onAbort);
-      const end = ended ?? { code, sig };
-      if (aborted) reject(opts.signal?.reason);
-      else if (spawnError !== undefined) reject(spawnError);
-      else if (end.sig !== null) resolve({ exitCode: 128 + (constants.signals[end.sig] ?? 0), signal: end.sig });
-      else resolve({ exitCode: end.code ?? 255 });
+      void leftovers.then(() => {
+        const end = ended ?? { code, sig };
+        if (aborted) reject(opts.signal?.reason);
+        else if (spawnError !== undefined) reject(spawnError);
+        else if (end.sig !== null) resolve({ exitCode: 128 + (constants.signals[end.sig] ?? 0), signal: end.sig });
+        else resolve({ exitCode: end.code ?? 255 });
+      });
     });
   });
 }

@@ -72,6 +72,7 @@ RUN set -e; \\
 USER root
 RUN chown -R 1234:2345 /home/app/work/deeper/sub
 RUN echo '--- env'; env | sort; echo '--- ls'; ls -a /; echo '--- groups'; id -G; echo '--- end'
+RUN /bin/busybox setsid sleep 3600 & (sleep 3601) & echo 'left two running'
 USER app
 RUN echo '--- env'; env | sort; echo '--- ls'; ls -a /; echo '--- groups'; id -G; echo '--- end'
 `;
@@ -321,6 +322,8 @@ describe('one Dockerfile with RUN, built in every environment', () => {
       built.set(row.name, result);
       const { image, log } = result;
       expect(/RUN steps use --isolation (\w+)/.exec(log)?.[1], log).toBe(row.runner);
+      // The step that left a daemon and a background job ended with its shell (else the build would still wait for them).
+      expect(log).toContain('left two running');
 
       // What a step sees: the image's environment, HOME, and the shell's own variables; the image's root.
       const seen = probes(log);

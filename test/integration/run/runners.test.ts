@@ -327,18 +327,41 @@ describe.each(CASES)('$name runner', (c) => {
     });
   }
 
-  it('kills the whole process tree on abort', async () => {
+  it('kills the whole process tree on abort, a daemon that left the process group too', async () => {
     const n = 4000 + CASES.indexOf(c);
     const child = ['sleep', `${n}`];
+    const daemon = ['sleep', `${n + 10}`];
     const controller = new AbortController();
-    const pending = run(runner(), { argv: ['/bin/sh', '-c', `sleep ${n} & echo started; wait`] }, controller.signal).catch((e: unknown) => e);
-    await waitFor(async () => ((await pidsOf(child)).length > 0 ? true : undefined), 'the background process');
+    const pending = run(runner(), { argv: ['/bin/sh', '-c', `sleep ${n} & /bin/busybox setsid sleep ${n + 10} & echo started; wait`] }, controller.signal).catch((e: unknown) => e);
+    await waitFor(async () => ((await pidsOf(child)).length > 0 && (await pidsOf(daemon)).length > 0 ? true : undefined), 'the background processes');
     controller.abort(new Error('interrupted'));
     expect(await pending).toMatchObject({ message: 'interrupted' });
     expect(await pidsOf(child)).toEqual([]);
+    expect(await pidsOf(daemon)).toEqual([]);
+  });
+
+  // As in Docker, a step ends with its main process, and what it left running is stopped (a daemon, gpg's agents, `server &`).
+  it('ends when its main process exits, with its status, and stops what it left running', async () => {
+    const n = 4100 + 10 * CASES.indexOf(c);
+    const left = [['sleep', `${n}`], ['sleep', `${n + 1}`], ['sleep', `${n + 2}`]];
+    // A daemon holding the output pipes, one with its output elsewhere, and a plain background job.
+    const r = await run(runner(), {
+      argv: ['/bin/sh', '-c', `/bin/busybox setsid sleep ${n} & /bin/busybox setsid sleep ${n + 1} </dev/null >/dev/null 2>&1 & (sleep ${n + 2}) & echo started; exit 3`],
+    });
+    expect(r).toMatchObject({ exitCode: 3, stdout: 'started\n' });
+    for (const argv of left) expect(await pidsOf(argv)).toEqual([]);
   });
 
   if (c.name === 'chroot without a mount namespace') {
+    it('stops a daemon the step left in a chroot of its own, below the rootfs', async () => {
+      const daemon = ['/bin/busybox', 'sleep', '4190'];
+      const r = await run(runner(), {
+        argv: ['/bin/sh', '-c', 'mkdir -p /nested/bin && cp /bin/busybox /nested/bin/ && /bin/busybox setsid /bin/busybox chroot /nested /bin/busybox sleep 4190 </dev/null >/dev/null 2>&1 & sleep 0.2; rm -rf /nested'],
+      });
+      expect(r.exitCode).toBe(0);
+      expect(await pidsOf(daemon)).toEqual([]);
+    });
+
     it('never removes through a symlink the step put where its mount points were', async () => {
       const victim = path.join(work, 'victim');
       await mkdir(victim, { recursive: true });

@@ -1,0 +1,178 @@
+/**
+ * Processes a step leaves behind, where no PID namespace ends them with it.
+ * Docker stops every process of a RUN's container when its main process
+ * exits, so `service postgresql start`, gpg's agents or `server & curl ...`
+ * never outlive their step. hoist's namespace runners get that from the
+ * PID namespace; the others kill the step's process group, which a daemon
+ * leaves (setsid, start-stop-daemon --background). What is left is found
+ * through /proc:
+ *
+ * - plain chroot: every process whose root directory is the rootfs (or a
+ *   directory below it). hoist is root there, so it may read every
+ *   process's root; a step that left its chroot is out of reach, as the
+ *   README says.
+ * - proot before 5.2 (no --kill-on-exit; Debian 12 ships 5.1): proot runs
+ *   until its last tracee exits, so one daemon keeps the step from ending,
+ *   and proot exits with the status of the tracee that exited last (`cmd &
+ *   exit 3` succeeded). Once proot's direct child, the step's main process,
+ *   is gone, every process proot still traces is killed, which is what
+ *   --kill-on-exit does: a tracee killed by a signal leaves proot's exit
+ *   status as it was.
+ *
+ * Synchronous /proc reads: a scan is a few hundred small reads, done once
+ * per step, and liveness checks read one or two files.
+ */
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+
+/** The fields of /proc/PID/stat after the command (which may hold spaces and parentheses). */
+interface ProcStat {
+  state: string;
+  ppid: number;
+}
+
+function procStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const state = fields[0];
+  const ppid = Number(fields[1]);
+  return state === undefined || !Number.isInteger(ppid) ? undefined : { state, ppid };
+}
+
+function allPids(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) if (/^\d+$/.test(name)) pids.push(Number(name));
+  return pids;
+}
+
+function kill(pid: number): boolean {
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false; // gone already
+  }
+}
+
+/** A zombie has exited (its parent has not collected it yet); X is a task being torn down. */
+function isRunning(st: ProcStat | undefined): st is ProcStat {
+  return st !== undefined && st.state !== 'Z' && st.state !== 'X';
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * SIGKILLs every process whose root directory is `rootfs` or below it, and
+ * scans again until none is left: one forked between a scan and its kill is
+ * found by the next. Gives up after `deadlineMs` (a process in
+ * uninterruptible sleep dies when its I/O ends). Returns how many it killed.
+ */
+export async function killProcessesRootedIn(rootfs: string, opts: { deadlineMs?: number } = {}): Promise<number> {
+  let real: string;
+  let dev: number;
+  let ino: number;
+  try {
+    real = realpathSync(rootfs);
+    ({ dev, ino } = statSync(real));
+  } catch {
+    return 0;
+  }
+  const deadline = Date.now() + (opts.deadlineMs ?? 5000);
+  let killed = 0;
+  for (;;) {
+    let found = 0;
+    for (const pid of allPids()) {
+      if (pid === process.pid) continue;
+      let root: string;
+      let st: { dev: number; ino: number };
+      try {
+        // The link names the root as this process sees it; the inode says it is that directory (the
+        // same path in another mount namespace is another directory), or one on the same filesystem.
+        root = readlinkSync(`/proc/${pid}/root`);
+        st = statSync(`/proc/${pid}/root`);
+      } catch {
+        continue; // gone, a zombie, or not ours to read
+      }
+      if (st.dev !== dev) continue;
+      if (st.ino !== ino && !root.startsWith(`${real}/`)) continue;
+      found += 1;
+      if (kill(pid)) killed += 1;
+    }
+    if (found === 0 || Date.now() >= deadline) return killed;
+    await sleep(20);
+  }
+}
+
+/** What the running step's watcher offers spawnStep. */
+export interface StepWatch {
+  /** Before the step's process group is killed on abort. */
+  beforeAbort(): void;
+  /** The step's outer process has exited: stop watching. */
+  stop(): void;
+}
+
+/** The running direct children of `pid`. */
+function runningChildren(pid: number): number[] {
+  let listed: number[];
+  try {
+    listed = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').split(' ').filter((s) => s !== '').map(Number);
+  } catch {
+    // A kernel without CONFIG_PROC_CHILDREN: the slow way.
+    listed = allPids().filter((p) => procStat(p)?.ppid === pid);
+  }
+  return listed.filter((p) => isRunning(procStat(p)));
+}
+
+function tracerOf(pid: number): number | undefined {
+  try {
+    const m = /^TracerPid:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Kills the processes `tracer` traces, except its direct children: the
+ * step's main process is proot's only child, and the one tracee that may
+ * exist before the main process has been seen.
+ */
+function killTraceesOf(tracer: number): void {
+  for (const pid of allPids()) {
+    if (pid === tracer || tracerOf(pid) !== tracer) continue;
+    if (procStat(pid)?.ppid === tracer) continue;
+    kill(pid);
+  }
+}
+
+/**
+ * Watches a proot without --kill-on-exit: every `intervalMs`, whether its
+ * child (the step's main process) still runs; once it does not, kills what
+ * proot still traces (the module comment says why). Costs one or two small
+ * reads per tick while the step runs.
+ */
+export function reapTraceesAfterMain(prootPid: number, opts: { intervalMs?: number } = {}): StepWatch {
+  const timer = setInterval(() => {
+    try {
+      if (runningChildren(prootPid).length === 0) killTraceesOf(prootPid);
+    } catch {
+      // /proc unreadable: the step then runs as it would without the watch
+    }
+  }, opts.intervalMs ?? 50);
+  return {
+    beforeAbort: () => {
+      // Killing proot alone would detach its tracees, and a daemon among them would run on.
+      try {
+        for (const child of runningChildren(prootPid)) kill(child);
+        killTraceesOf(prootPid);
+      } catch {
+        // as above
+      }
+    },
+    stop: () => clearInterval(timer),
+  };
+}
