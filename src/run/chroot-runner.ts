@@ -1,3 +1,4 @@
+import { chmod } from 'node:fs/promises';
 import { HoistError } from '../errors.js';
 import { runInNamespace } from './namespace-run.js';
 import { killProcessesRootedIn } from './leftover-processes.js';
@@ -49,6 +50,8 @@ export class ChrootRunner implements Runner {
     try {
       await mounts.apply(spec, scaffold);
       await scaffold.ensure('dev', 'dir');
+      // Docker's /dev/shm is a tmpfs anyone may write to (sticky): a directory stands in, removed with what the step left there.
+      if (!(await scaffold.exists('dev/shm'))) await chmod(await scaffold.ensure('dev/shm', 'dir'), 0o1777);
       const mknod = tools.mknod;
       for (const d of DEVICES) {
         // A node the image ships stays as it is; where mknod is not allowed the step goes without.

@@ -76,7 +76,8 @@ function refuseKernelTarget(target: string): void {
 
 /**
  * What the step's /dev tmpfs starts with, in the step's scratch dir: an
- * empty file for each device bound over it, the fd links, and pts and shm.
+ * empty file for each device bound over it, the fd links, pts, and shm
+ * (sticky and writable by all, as Docker's).
  */
 async function devSkeleton(scratch: string): Promise<string> {
   const dir = path.join(scratch, 'dev');
@@ -85,6 +86,8 @@ async function devSkeleton(scratch: string): Promise<string> {
     await mkdir(d);
     await chmod(d, 0o755);
   }
+  // As Docker's (a tmpfs of 1777): POSIX semaphores and shared memory of a non-root USER go there (Python's multiprocessing).
+  await chmod(path.join(dir, 'shm'), 0o1777);
   for (const d of DEVICES) await writeFile(path.join(dir, d.name), '');
   await symlink('/proc/self/fd', path.join(dir, 'fd'));
   for (const [i, name] of ['stdin', 'stdout', 'stderr'].entries()) await symlink(`/proc/self/fd/${i}`, path.join(dir, name));

@@ -67,6 +67,13 @@ export class ProotRunner implements Runner {
         // An image that ships /dev/fd as a link (to /proc/self/fd, as debootstrap makes it) keeps its own.
         if (!(err instanceof UnsafeMountpointError)) throw err;
       }
+      try {
+        // Docker's /dev/shm is a tmpfs anyone may write to: an empty 1777 directory of hoist's stands in.
+        await scaffold.ensure('dev/shm', 'dir');
+        args.push('-b', `${await emptyDir(this.opts.tmpDir, cleanups)}:/dev/shm`);
+      } catch (err) {
+        if (!(err instanceof UnsafeMountpointError)) throw err;
+      }
       await scaffold.ensure('proc', 'dir');
       args.push('-b', '/proc');
       for (const f of net.files) {

@@ -272,7 +272,7 @@ describe.each(CASES)('$name runner', (c) => {
       });
       expect(r.stderr).toBe('');
       const [modes, links, list] = [r.stdout.split('\n').slice(0, 3), r.stdout.split('\n').slice(3, 7), r.stdout.split('\n').slice(7, 19)];
-      expect(modes).toEqual(['755 /dev', '755 /dev/pts', '755 /dev/shm']);
+      expect(modes).toEqual(['755 /dev', '755 /dev/pts', '1777 /dev/shm']);
       expect(links).toEqual(['/proc/self/fd', '/proc/self/fd/0', '/proc/self/fd/1', '/proc/self/fd/2']);
       expect(list).toEqual(['fd', 'full', 'null', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
       expect(r.stdout.split('\n').slice(19).join('\n')).toBe(`3\n${await readFile('/etc/hosts', 'utf8')}`);
@@ -280,6 +280,17 @@ describe.each(CASES)('$name runner', (c) => {
       expect(await readdir(scratch)).toEqual([]);
     });
   }
+
+  it('gives the step a /dev/shm that every user may write to, as Docker does, and takes it away after', async () => {
+    const before = await listTree(rootfs);
+    const asRoot = await run(runner(), { argv: ['/bin/sh', '-c', 'stat -c %a /dev/shm && echo x > /dev/shm/by-root && cat /dev/shm/by-root'] });
+    expect(asRoot).toMatchObject({ exitCode: 0, stdout: '1777\nx\n', stderr: '' });
+    if (c.ids !== 'root-only') {
+      const asApp = await run(runner(), { argv: ['/bin/sh', '-c', 'echo y > /dev/shm/by-app && cat /dev/shm/by-app'], uid: APP_UID, gid: APP_GID });
+      expect(asApp).toMatchObject({ exitCode: 0, stdout: 'y\n', stderr: '' });
+    }
+    expect(await listTree(rootfs)).toEqual(before);
+  });
 
   it(c.proc ? 'mounts /proc' : 'runs without /proc', async () => {
     const r = await run(runner(), { argv: ['/bin/grep', '-E', '^(Name|SigIgn):', '/proc/self/status'] });
