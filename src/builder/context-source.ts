@@ -12,7 +12,7 @@
  * `--context-sub-path`) must stay inside what was unpacked or cloned.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 import { fsError } from '../fs-errors.js';
@@ -123,7 +123,8 @@ export async function openContext(spec: ContextSpec, opts: OpenContextOptions): 
       await cloneGit(spec, root, opts);
       return { dir: await insideRoot(root, joinSub(spec.subdir, opts.subPath)), cleanup };
     }
-    await mkdir(root, { mode: 0o755 });
+    await mkdir(root);
+    await chmod(root, 0o755); // whatever hoist's umask
     const input = spec.kind === 'stdin' ? opts.stdin : spec.path;
     if (input === undefined) throw new HoistError('BAD_CONTEXT', 'the context is standard input, but none was given');
     // The layer applier (tar readers, whiteouts) is loaded only for an archive context.

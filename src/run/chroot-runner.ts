@@ -72,7 +72,7 @@ export class ChrootRunner implements Runner {
       ran = true;
       // No PID namespace ends what the step leaves running: a daemon that left the process group is found by its root.
       const afterExit = (): Promise<number> => killProcessesRootedIn(spec.rootfs);
-      const result = await spawnStep({ command, args, env: spawnEnv(spec), io, killGroupOnExit: true, afterExit, ...(signal !== undefined ? { signal } : {}) });
+      const result = await spawnStep({ sh: requireTool(tools, 'sh', this.kind), command, args, env: spawnEnv(spec), io, killGroupOnExit: true, afterExit, ...(signal !== undefined ? { signal } : {}) });
       const moved = await mounts.movedFileCopies();
       if (moved.length > 0) {
         throw new HoistError('RUN_MOUNT_MOVED', `the step moved or removed the file mounted at ${moved.join(', ')}: without a mount namespace hoist copies a mount's file in, and a copy moved elsewhere would go into the layer (a secret among them)`, {

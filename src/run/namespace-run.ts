@@ -37,6 +37,7 @@ export async function runInNamespace(
     if (spec.network === 'none') flags.push('--net');
     await scaffold.seal();
     return await spawnStep({
+      sh,
       command: unshare,
       args: [...flags, '--', sh, '-c', SETUP_SCRIPT, 'hoist-setup', ...setupArgs(mount, ops, { unshare, sh, proc }), ...enterRootArgs(tools, runner, spec, setIds)],
       env: spawnEnv(spec, TOOL_PATH),

@@ -9,7 +9,7 @@ import { RootfsScaffold, SourceScaffolds, UnsafeMountpointError } from './scaffo
 import { reapTraceesAfterMain } from './leftover-processes.js';
 import { spawnStep } from './spawn-step.js';
 import { copyTree } from './mount-emulation.js';
-import { checkSpec, copyNetworkFiles, refuseOverlay, requireTool, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
+import { checkSpec, copyNetworkFiles, envArgs, refuseOverlay, requireTool, spawnEnv, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
 
 /**
  * ptrace instead of namespaces (restricted pods, Fargate): `proot -0` fakes
@@ -113,7 +113,11 @@ export class ProotRunner implements Runner {
       await scaffold.seal();
       // Without --kill-on-exit, proot would wait for a daemon the step left (leftover-processes.ts).
       const watch = this.opts.killOnExit ? {} : { watch: (pid: number) => reapTraceesAfterMain(pid) };
-      const result = await spawnStep({ command: proot, args: [...args, ...spec.argv], env: { ...spec.env, ...spec.privateEnv }, io: watched, killGroupOnExit: true, ...watch, ...(signal !== undefined ? { signal } : {}) });
+      // proot hands its own environment to the step. It starts through the host's sh (for the umask), which would
+      // reorder an environment and drop names it cannot hold: the host's env sets it, as in the other runners, and
+      // a secret still comes through the environment, never a command line.
+      const [command, ...envThenProot] = [...envArgs(requireTool(this.opts.tools, 'env', this.kind), spec), proot, ...args, ...spec.argv] as [string, ...string[]];
+      const result = await spawnStep({ sh: requireTool(this.opts.tools, 'sh', this.kind), command, args: envThenProot, env: spawnEnv(spec), io: watched, killGroupOnExit: true, ...watch, ...(signal !== undefined ? { signal } : {}) });
       const name = lastSignal === undefined ? undefined : signalName(lastSignal);
       return result.exitCode === 255 && result.signal === undefined && name !== undefined ? { exitCode: 128 + (lastSignal as number), signal: name } : result;
     } finally {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFile, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HoistError } from '../errors.js';
 
@@ -78,8 +78,10 @@ export class RootfsScaffold {
       });
       if (st === undefined) {
         await this.rememberParent(current);
-        if (want === 'dir') await mkdir(next, { mode: 0o755 });
-        else await writeFile(next, '', { mode: 0o644, flag: 'wx' });
+        // Modes set after creation: hoist's umask must not take bits off what the step sees (and may keep).
+        if (want === 'dir') await mkdir(next);
+        else await writeFile(next, '', { flag: 'wx' });
+        await chmod(next, want === 'dir' ? 0o755 : 0o644);
         // A parent made for a mount point is the step's too: what it writes there stays, and so does the parent.
         const keep = opts.keepUsed === 'all' || (opts.keepUsed === 'parents' && !last);
         this.journal.push(keep && want === 'dir' ? { made: next, keepIfUsed: true } : { made: next });

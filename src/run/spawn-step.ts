@@ -4,6 +4,13 @@ import type { StepWatch } from './leftover-processes.js';
 import type { RunIo, RunResult } from './process-spec.js';
 
 export interface SpawnStepOptions {
+  /**
+   * The host's sh. The step starts through it (`exec`, so the pid is the
+   * command's) with Docker's umask, 0022: with hoist's own (a CI job's
+   * 0077, a user's 0002) what the step creates would get other modes, and
+   * the image would depend on who built it.
+   */
+  sh: string;
   command: string;
   args: readonly string[];
   env: Readonly<Record<string, string>>;
@@ -45,7 +52,7 @@ export function spawnStep(opts: SpawnStepOptions): Promise<RunResult> {
       reject(opts.signal.reason);
       return;
     }
-    const child = spawn(opts.command, opts.args, {
+    const child = spawn(opts.sh, ['-c', 'umask 0022 && exec "$@"', 'hoist-step', opts.command, ...opts.args], {
       env: { ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

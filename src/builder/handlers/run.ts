@@ -1,4 +1,4 @@
-import { lstat, mkdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DockerfileError } from '../../dockerfile/errors.js';
 import type { RunInstr } from '../../dockerfile/instructions/types.js';
@@ -17,7 +17,10 @@ async function ensureWorkdir(rootfs: string, cwd: string, instr: RunInstr): Prom
   for (const part of cwd.split('/').filter((p) => p !== '')) {
     at = path.join(at, part);
     const st = await lstat(at).catch(() => undefined);
-    if (st === undefined) await mkdir(at, { mode: 0o755 });
+    if (st === undefined) {
+      await mkdir(at);
+      await chmod(at, 0o755); // as Docker makes it, whatever hoist's umask
+    }
     // The runner resolves a symlink inside the rootfs (nsenter --wdns after chroot); hoist does not follow it here.
     else if (st.isSymbolicLink()) return;
     else if (!st.isDirectory()) {

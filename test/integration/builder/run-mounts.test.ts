@@ -148,6 +148,22 @@ describe.each(RUNNER_KINDS.map((kind) => ({ kind })))('RUN --mount with --isolat
     expect((built.image.layers.at(-1) as TarMember[]).find((m) => m.name === 'seen')?.content.toString()).toBe('same\n');
   }, 300_000);
 
+  it("gives the bound context, a mount's new parents and a missing working directory Docker's modes, whatever hoist's umask", async () => {
+    const own = process.umask(0o077);
+    try {
+      const built = await orNoRunner(() =>
+        hoistBuild(['FROM base', 'WORKDIR /made/by/workdir', 'RUN rmdir /made/by/workdir', 'RUN --mount=type=bind,target=/ctx --mount=type=cache,target=/deep/new/cache echo x > /deep/new/kept && stat -c "%a %n" /ctx /deep /deep/new "$PWD" > /modes'], { isolation: kind }),
+      );
+      if (built === undefined) return;
+      const last = built.image.layers.at(-1) as TarMember[];
+      expect(last.find((m) => m.name === 'modes')?.content.toString()).toBe('755 /ctx\n755 /deep\n755 /deep/new\n755 /made/by/workdir\n');
+      // The parents the step wrote into stay in its layer, with those modes.
+      expect(last.filter((m) => ['deep/', 'deep/new/'].includes(m.name)).map((m) => `${m.name} ${(m.mode & 0o7777).toString(8)}`)).toEqual(['deep/ 755', 'deep/new/ 755']);
+    } finally {
+      process.umask(own);
+    }
+  }, 300_000);
+
   it('gives an empty tmpfs whose files reach no layer', async () => {
     const built = await orNoRunner(() => hoistBuild(['FROM base', 'RUN --mount=type=tmpfs,target=/tmp/scratch,size=16m ls -A /tmp/scratch | wc -l > /n && echo x > /tmp/scratch/f && echo ok >> /n'], { isolation: kind }));
     if (built === undefined) return;

@@ -148,12 +148,12 @@ describe.each(CASES)('$name runner', (c) => {
     // The host's dynamic loader (setpriv, nsenter, proot) would say it cannot preload the image's library.
     expect(r.stderr).toBe('');
     // The environment in the order it was given (busybox env prints it as it is), after the secrets; under proot
-    // (which adds PWD) the moved variables come last, so that the others stay off proot's command line.
+    // (which adds PWD) the moved variables come last, so that the others stay off the command line that runs for the step's length.
     const all = await run(runner(), { argv: ['/usr/bin/env'], env, privateEnv: { TOKEN: 's3cret' } });
     const lines = all.stdout.trim().split('\n').filter((l) => !l.startsWith('PWD='));
     const given = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     if (c.name === 'proot') {
-      expect(lines).toEqual(['PATH=/bin:/usr/bin', 'KEEP=x', 'TOKEN=s3cret', 'LD_PRELOAD=/usr/lib/hoist-test-missing.so', 'LD_LIBRARY_PATH=/opt/lib', 'TMPDIR=/var/tmp']);
+      expect(lines).toEqual(['TOKEN=s3cret', 'PATH=/bin:/usr/bin', 'KEEP=x', 'LD_PRELOAD=/usr/lib/hoist-test-missing.so', 'LD_LIBRARY_PATH=/opt/lib', 'TMPDIR=/var/tmp']);
     } else {
       expect(lines).toEqual(['TOKEN=s3cret', ...given]);
     }
@@ -290,6 +290,16 @@ describe.each(CASES)('$name runner', (c) => {
       expect(asApp).toMatchObject({ exitCode: 0, stdout: 'y\n', stderr: '' });
     }
     expect(await listTree(rootfs)).toEqual(before);
+  });
+
+  it("creates files with Docker's umask (0022), whatever hoist's own", async () => {
+    const own = process.umask(0o077);
+    try {
+      const r = await run(runner(), { argv: ['/bin/sh', '-c', 'umask; echo x > /tmp/umask-f; mkdir /tmp/umask-d; stat -c %a /tmp/umask-f /tmp/umask-d; rm -r /tmp/umask-f /tmp/umask-d'] });
+      expect(r).toMatchObject({ exitCode: 0, stdout: '0022\n644\n755\n', stderr: '' });
+    } finally {
+      process.umask(own);
+    }
   });
 
   it(c.proc ? 'mounts /proc' : 'runs without /proc', async () => {

@@ -7,7 +7,7 @@
  * copy is made as COPY makes a layer (same source readers, same rules),
  * then unpacked with the layer applier.
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import path from 'node:path';
 import { FsView } from '../../../../snapshot/fs-view.js';
@@ -68,7 +68,8 @@ async function planMountSource(ctx: StepContext, from: string | undefined, sourc
  */
 export async function copyMountSource(ctx: StepContext, from: string | undefined, source: string, dir: string): Promise<string> {
   const { entries, fileName } = await planMountSource(ctx, from, source);
-  await mkdir(dir, { mode: 0o755 });
+  await mkdir(dir);
+  await chmod(dir, 0o755); // the bound directory's own mode, as BuildKit gives it, whatever hoist's umask
   await applyLayers(dir, [createTarStream(entries)], ctx.env.signal ? { signal: ctx.env.signal } : {});
   return fileName === undefined ? dir : path.join(dir, fileName);
 }
