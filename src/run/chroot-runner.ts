@@ -1,7 +1,7 @@
 import { chmod } from 'node:fs/promises';
 import { HoistError } from '../errors.js';
 import { runInNamespace } from './namespace-run.js';
-import { killProcessesRootedIn } from './leftover-processes.js';
+import { killProcessesRootedIn, processTable } from './leftover-processes.js';
 import { EmulatedMounts } from './mount-emulation.js';
 import { DEVICES } from './namespace-setup.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
@@ -21,6 +21,8 @@ export interface ChrootOptions extends RunnerOptions {
 /** Root in a container (the GitLab docker executor, Fargate): chroot, with a mount namespace when one is allowed. */
 export class ChrootRunner implements Runner {
   readonly kind = 'chroot' as const;
+  /** Plain-chroot steps running now (stages build at once): leftovers hoist cannot read the root of are a step's only when it ran alone. */
+  private running = 0;
   constructor(private readonly opts: ChrootOptions) {}
 
   get copiesMounts(): boolean {
@@ -71,8 +73,15 @@ export class ChrootRunner implements Runner {
       await scaffold.seal();
       ran = true;
       // No PID namespace ends what the step leaves running: a daemon that left the process group is found by its root.
-      const afterExit = (): Promise<number> => killProcessesRootedIn(spec.rootfs);
-      const result = await spawnStep({ sh: requireTool(tools, 'sh', this.kind), command, args, env: spawnEnv(spec), io, killGroupOnExit: true, afterExit, ...(signal !== undefined ? { signal } : {}) });
+      const before = processTable();
+      const afterExit = (): Promise<number> => killProcessesRootedIn(spec.rootfs, this.running === 1 ? { soleStepSince: before } : {});
+      this.running += 1;
+      let result: RunResult;
+      try {
+        result = await spawnStep({ sh: requireTool(tools, 'sh', this.kind), command, args, env: spawnEnv(spec), io, killGroupOnExit: true, afterExit, ...(signal !== undefined ? { signal } : {}) });
+      } finally {
+        this.running -= 1;
+      }
       const moved = await mounts.movedFileCopies();
       if (moved.length > 0) {
         throw new HoistError('RUN_MOUNT_MOVED', `the step moved or removed the file mounted at ${moved.join(', ')}: without a mount namespace hoist copies a mount's file in, and a copy moved elsewhere would go into the layer (a secret among them)`, {

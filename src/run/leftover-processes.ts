@@ -11,16 +11,19 @@
  *   directory below it). hoist is root there, so it may read every
  *   process's root; a step that left its chroot is out of reach, as the
  *   README says.
+ *   Where hoist may not read a process's root (another user's, without
+ *   CAP_SYS_PTRACE), its mountinfo, readable by all, tells a chrooted one.
  * - proot before 5.2 (no --kill-on-exit; Debian 12 ships 5.1): proot runs
  *   until its last tracee exits, so one daemon keeps the step from ending,
- *   and proot exits with the status of the tracee that exited last (`cmd &
- *   exit 3` succeeded). Once proot's direct child, the step's main process,
- *   is gone, every process proot still traces is killed, which is what
- *   --kill-on-exit does: a tracee killed by a signal leaves proot's exit
- *   status as it was.
+ *   and proot exits with the status of the tracee that exited normally last
+ *   (`cmd & exit 3` succeeded). Once proot's direct child, the step's main
+ *   process, is gone, every process proot still traces is killed, which is
+ *   what --kill-on-exit does: a tracee killed by a signal leaves proot's
+ *   exit status as it was.
  *
- * Synchronous /proc reads: a scan is a few hundred small reads, done once
- * per step, and liveness checks read one or two files.
+ * Synchronous /proc reads: a scan of a container's processes is a few
+ * hundred small reads, repeated only while it finds some to kill; a
+ * liveness check reads one or two files.
  */
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 
@@ -65,13 +68,61 @@ function isRunning(st: ProcStat | undefined): st is ProcStat {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Each process's start time (clock ticks since boot), by pid: with it a pid reused later is a different process. */
+export type ProcessTable = ReadonlyMap<number, string>;
+
+function startTime(pid: number): string | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The processes there are now, to tell later which ones a step started. */
+export function processTable(): ProcessTable {
+  const table = new Map<number, string>();
+  for (const pid of allPids()) {
+    const t = startTime(pid);
+    if (t !== undefined) table.set(pid, t);
+  }
+  return table;
+}
+
+/**
+ * Whether `pid` is chrooted into a directory that holds no mount point:
+ * its mountinfo, which the kernel shows relative to the process's root and
+ * to anyone (unlike /proc/PID/root, which needs CAP_SYS_PTRACE for another
+ * user's process), lists no mount at all.
+ */
+function chrootedWithoutMounts(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/mountinfo`, 'latin1') === '';
+  } catch {
+    return false;
+  }
+}
+
+export interface LeftoverOptions {
+  /** Give up after this long (a process in uninterruptible sleep dies when its I/O ends). Default 5 s. */
+  deadlineMs?: number;
+  /**
+   * The processes that ran before the step, when the step was the only one
+   * in a chroot of this build: a process started since, chrooted where no
+   * mount is, whose root hoist may not read (another user's daemon, and
+   * hoist without CAP_SYS_PTRACE, as under Docker's default capabilities),
+   * is the step's too. Without it such a process is left alone.
+   */
+  soleStepSince?: ProcessTable;
+}
+
 /**
  * SIGKILLs every process whose root directory is `rootfs` or below it, and
  * scans again until none is left: one forked between a scan and its kill is
- * found by the next. Gives up after `deadlineMs` (a process in
- * uninterruptible sleep dies when its I/O ends). Returns how many it killed.
+ * found by the next. Returns how many it killed.
  */
-export async function killProcessesRootedIn(rootfs: string, opts: { deadlineMs?: number } = {}): Promise<number> {
+export async function killProcessesRootedIn(rootfs: string, opts: LeftoverOptions = {}): Promise<number> {
   let real: string;
   let dev: number;
   let ino: number;
@@ -94,7 +145,16 @@ export async function killProcessesRootedIn(rootfs: string, opts: { deadlineMs?:
         // same path in another mount namespace is another directory), or one on the same filesystem.
         root = readlinkSync(`/proc/${pid}/root`);
         st = statSync(`/proc/${pid}/root`);
-      } catch {
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const before = opts.soleStepSince;
+        if ((code === 'EACCES' || code === 'EPERM') && before !== undefined) {
+          const started = startTime(pid);
+          if (started !== undefined && before.get(pid) !== started && chrootedWithoutMounts(pid)) {
+            found += 1;
+            if (kill(pid)) killed += 1;
+          }
+        }
         continue; // gone, a zombie, or not ours to read
       }
       if (st.dev !== dev) continue;
@@ -138,37 +198,48 @@ function tracerOf(pid: number): number | undefined {
 
 /**
  * Kills the processes `tracer` traces, except its direct children: the
- * step's main process is proot's only child, and the one tracee that may
- * exist before the main process has been seen.
+ * step's main process is proot's only child, and may be traced already
+ * before a check has seen it run. Adds the pids it signalled to `killed`.
  */
-function killTraceesOf(tracer: number): void {
+function killTraceesOf(tracer: number, killed: Set<number>): void {
   for (const pid of allPids()) {
     if (pid === tracer || tracerOf(pid) !== tracer) continue;
     if (procStat(pid)?.ppid === tracer) continue;
-    kill(pid);
+    if (kill(pid)) killed.add(pid);
   }
 }
 
+export interface TraceeWatch extends StepWatch {
+  /** The pids the watch killed: proot reports their deaths too, and they are not the step's. */
+  readonly killed: ReadonlySet<number>;
+}
+
 /**
- * Watches a proot without --kill-on-exit: every `intervalMs`, whether its
- * child (the step's main process) still runs; once it does not, kills what
- * proot still traces (the module comment says why). Costs one or two small
- * reads per tick while the step runs.
+ * Watches proot's tracees. On abort it kills them before proot: killed
+ * alone, proot would detach them, and a daemon among them would run on.
+ * With `reapAfterMain` (a proot without --kill-on-exit) it also checks
+ * every `intervalMs` whether proot's child, the step's main process, still
+ * runs, and once it does not, kills what proot still traces (the module
+ * comment says why). A tracee that exits normally before that check still
+ * sets proot's exit status. Costs one or two small reads per check.
  */
-export function reapTraceesAfterMain(prootPid: number, opts: { intervalMs?: number } = {}): StepWatch {
-  const timer = setInterval(() => {
-    try {
-      if (runningChildren(prootPid).length === 0) killTraceesOf(prootPid);
-    } catch {
-      // /proc unreadable: the step then runs as it would without the watch
-    }
-  }, opts.intervalMs ?? 50);
+export function watchTracees(prootPid: number, opts: { reapAfterMain: boolean; intervalMs?: number }): TraceeWatch {
+  const killed = new Set<number>();
+  const timer = opts.reapAfterMain
+    ? setInterval(() => {
+        try {
+          if (runningChildren(prootPid).length === 0) killTraceesOf(prootPid, killed);
+        } catch {
+          // /proc unreadable: the step then runs as it would without the watch
+        }
+      }, opts.intervalMs ?? 50)
+    : undefined;
   return {
+    killed,
     beforeAbort: () => {
-      // Killing proot alone would detach its tracees, and a daemon among them would run on.
       try {
-        for (const child of runningChildren(prootPid)) kill(child);
-        killTraceesOf(prootPid);
+        for (const child of runningChildren(prootPid)) if (kill(child)) killed.add(child);
+        killTraceesOf(prootPid, killed);
       } catch {
         // as above
       }

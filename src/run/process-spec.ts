@@ -62,7 +62,8 @@ export function unsafePrivateVariable(name: string): string | undefined {
   if (!SHELL_VARIABLE_NAME.test(name)) return 'only letters, digits and _ (not first) make a name that every runner can pass on: a shell between hoist and the step drops the others';
   const hostTool = hostToolVariable(name);
   if (hostTool !== undefined) return hostTool;
-  if (/^(IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|CDPATH|POSIXLY_CORRECT|PWD|OLDPWD|SHLVL|_)$/.test(name)) return 'the shell that starts the step reads or sets it';
+  // What dash or bash (as /bin/sh) read or set from the environment; dash exits on an OPTIND that is no number, printing it.
+  if (/^(IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS[1-4]|CDPATH|POSIXLY_CORRECT|PWD|OLDPWD|SHLVL|_|OPTIND|OPTARG|OPTERR|PPID|LINENO|RANDOM|SRANDOM|EPOCHSECONDS|EPOCHREALTIME|BASHPID|BASH|BASH_.*)$/.test(name)) return 'the shell that starts the step reads or sets it';
   if (name === 'PATH') return 'the tools that start the step need their own PATH';
   return undefined;
 }

@@ -6,7 +6,7 @@ import { rootOnly, type IdMap } from './id-map.js';
 import type { ProcessSpec, RunIo, RunResult, Runner } from './process-spec.js';
 import { DEVICES } from './namespace-setup.js';
 import { RootfsScaffold, SourceScaffolds, UnsafeMountpointError } from './scaffold.js';
-import { reapTraceesAfterMain } from './leftover-processes.js';
+import { watchTracees, type TraceeWatch } from './leftover-processes.js';
 import { spawnStep } from './spawn-step.js';
 import { copyTree } from './mount-emulation.js';
 import { checkSpec, copyNetworkFiles, envArgs, refuseOverlay, requireTool, spawnEnv, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
@@ -99,25 +99,26 @@ export class ProotRunner implements Runner {
       }
       // The step's PROOT_* variables, which proot would read as its own, were moved inside with the loader's (withHostToolVariablesInside).
       // proot exits 255 when the step dies of a signal, and says which on stderr.
-      let lastSignal: number | undefined;
       let tail = '';
       const watched: RunIo = {
         stdout: (c) => io.stdout(c),
         stderr: (c) => {
-          tail = (tail + c.toString('latin1')).slice(-512);
-          const all = [...tail.matchAll(/proot info: pid \d+: terminated with signal (\d+)/g)];
-          if (all.length > 0) lastSignal = Number(all[all.length - 1]?.[1]);
+          tail = (tail + c.toString('latin1')).slice(-1024);
           io.stderr(c);
         },
       };
       await scaffold.seal();
-      // Without --kill-on-exit, proot would wait for a daemon the step left (leftover-processes.ts).
-      const watch = this.opts.killOnExit ? {} : { watch: (pid: number) => reapTraceesAfterMain(pid) };
+      // Without --kill-on-exit, proot would wait for a daemon the step left; with it, an abort still must not leave one (leftover-processes.ts).
+      let tracees: TraceeWatch | undefined;
+      const watch = (pid: number): TraceeWatch => (tracees = watchTracees(pid, { reapAfterMain: !this.opts.killOnExit }));
       // proot hands its own environment to the step. It starts through the host's sh (for the umask), which would
       // reorder an environment and drop names it cannot hold: the host's env sets it, as in the other runners, and
       // a secret still comes through the environment, never a command line.
       const [command, ...envThenProot] = [...envArgs(requireTool(this.opts.tools, 'env', this.kind), spec), proot, ...args, ...spec.argv] as [string, ...string[]];
-      const result = await spawnStep({ sh: requireTool(this.opts.tools, 'sh', this.kind), command, args: envThenProot, env: spawnEnv(spec), io: watched, killGroupOnExit: true, ...watch, ...(signal !== undefined ? { signal } : {}) });
+      const result = await spawnStep({ sh: requireTool(this.opts.tools, 'sh', this.kind), command, args: envThenProot, env: spawnEnv(spec), io: watched, killGroupOnExit: true, watch, ...(signal !== undefined ? { signal } : {}) });
+      // The last death proot reports that is not of a tracee the watch killed.
+      const deaths = [...tail.matchAll(/proot info: pid (\d+): terminated with signal (\d+)/g)].filter((m) => !(tracees?.killed.has(Number(m[1])) ?? false));
+      const lastSignal = deaths.length > 0 ? Number(deaths[deaths.length - 1]?.[2]) : undefined;
       const name = lastSignal === undefined ? undefined : signalName(lastSignal);
       return result.exitCode === 255 && result.signal === undefined && name !== undefined ? { exitCode: 128 + (lastSignal as number), signal: name } : result;
     } finally {
@@ -129,7 +130,6 @@ export class ProotRunner implements Runner {
   }
 }
 
-/** A new empty 1777 directory under `parent` (a tmpfs's stand-in), noted in `cleanups`. */
 /** A copy of a shared source (a cache) for a read-only bind, which proot cannot make: the step's writes land in the copy, removed after it. */
 async function copyOfShared(cp: string, source: string, parent: string, cleanups: string[]): Promise<string> {
   const dir = await mkdtemp(path.join(parent, 'ro-'));
@@ -138,6 +138,7 @@ async function copyOfShared(cp: string, source: string, parent: string, cleanups
   return dir;
 }
 
+/** A new empty 1777 directory under `parent` (a tmpfs's stand-in), noted in `cleanups`. */
 async function emptyDir(parent: string, cleanups: string[]): Promise<string> {
   const dir = await mkdtemp(path.join(parent, 'tmpfs-'));
   cleanups.push(dir);

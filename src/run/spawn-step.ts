@@ -31,6 +31,9 @@ export interface SpawnStepOptions {
   afterExit?: () => Promise<unknown>;
 }
 
+/** How long the output of a step whose main process has exited is still read. */
+const OUTPUT_GRACE_MS = 2000;
+
 function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
@@ -78,13 +81,25 @@ export function spawnStep(opts: SpawnStepOptions): Promise<RunResult> {
     });
     let ended: { code: number | null; sig: NodeJS.Signals | null } | undefined;
     let leftovers: Promise<unknown> = Promise.resolve();
+    let stopReading: NodeJS.Timeout | undefined;
+    let closed = false;
     child.on('exit', (code, sig) => {
       ended = { code, sig };
       watch?.stop();
       if (opts.killGroupOnExit) killGroup(child.pid);
       if (opts.afterExit !== undefined) leftovers = opts.afterExit().catch(() => undefined);
+      // A process hoist could not find (or kill) may still hold the output pipes: the step is over all the same.
+      void leftovers.then(() => {
+        if (closed) return;
+        stopReading = setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+        }, OUTPUT_GRACE_MS);
+      });
     });
     child.on('close', (code, sig) => {
+      closed = true;
+      clearTimeout(stopReading);
       opts.signal?.removeEventListener('abort', onAbort);
       void leftovers.then(() => {
         const end = ended ?? { code, sig };

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,6 +37,27 @@ describe('hostToolVariable', () => {
     for (const name of ['PATH', 'HOME', 'IFS', 'JAVA_HOME', 'LANG', 'XLD_PRELOAD']) expect(hostToolVariable(name), name).toBeUndefined();
     // Secrets may not take these names either.
     expect(unsafePrivateVariable('LD_PRELOAD')).toBe(hostToolVariable('LD_PRELOAD'));
+  });
+});
+
+describe('unsafePrivateVariable', () => {
+  // A secret goes through the host's sh on its way to the step (spawnStep's umask): a name the shell changes, drops or fails on must be refused.
+  it('refuses every name that the host\'s sh or bash would not pass on as it was given', () => {
+    const candidates = ['IFS', 'ENV', 'SHELLOPTS', 'BASHOPTS', 'PS1', 'PS2', 'PS4', 'CDPATH', 'PWD', 'OLDPWD', 'SHLVL', '_', 'OPTIND', 'OPTARG', 'OPTERR', 'PPID', 'LINENO', 'MAIL', 'HISTFILE', 'RANDOM', 'SRANDOM', 'SECONDS', 'EPOCHSECONDS', 'EPOCHREALTIME', 'UID', 'EUID', 'GROUPS', 'HOSTNAME', 'BASHPID', 'BASH', 'BASH_VERSION', 'BASH_ARGV0', 'HOME', 'USER', 'TERM', 'TOKEN', 'NPM_TOKEN'];
+    const shells = ['/bin/sh', '/bin/bash'].filter((sh) => existsSync(sh));
+    expect(shells).toContain('/bin/sh');
+    let passed = 0;
+    for (const sh of shells) {
+      for (const name of candidates) {
+        const r = spawnSync(sh, ['-c', 'exec /usr/bin/env'], { env: { [name]: 's3cr3t value' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        const kept = r.status === 0 && r.stderr === '' && r.stdout.split('\n').includes(`${name}=s3cr3t value`);
+        if (kept) passed += 1;
+        else expect(unsafePrivateVariable(name), `${sh} does not pass ${name} on`).toBeDefined();
+      }
+    }
+    // The ordinary names do pass, so the check above has something to tell apart.
+    expect(passed).toBeGreaterThan(0);
+    for (const name of ['TOKEN', 'NPM_TOKEN', 'HOME']) expect(unsafePrivateVariable(name), name).toBeUndefined();
   });
 });
 
