@@ -26,11 +26,14 @@
  * liveness check reads one or two files.
  */
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The fields of /proc/PID/stat after the command (which may hold spaces and parentheses). */
 interface ProcStat {
   state: string;
   ppid: number;
+  /** Clock ticks since boot: with it a pid reused later is a different process. */
+  startTime: string;
 }
 
 function procStat(pid: number): ProcStat | undefined {
@@ -41,9 +44,8 @@ function procStat(pid: number): ProcStat | undefined {
     return undefined;
   }
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = fields[0];
-  const ppid = Number(fields[1]);
-  return state === undefined || !Number.isInteger(ppid) ? undefined : { state, ppid };
+  const [state, ppid, startTime] = [fields[0], Number(fields[1]), fields[19]];
+  return state === undefined || startTime === undefined || !Number.isInteger(ppid) ? undefined : { state, ppid, startTime };
 }
 
 function allPids(): number[] {
@@ -66,26 +68,15 @@ function isRunning(st: ProcStat | undefined): st is ProcStat {
   return st !== undefined && st.state !== 'Z' && st.state !== 'X';
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Each process's start time (clock ticks since boot), by pid: with it a pid reused later is a different process. */
+/** Each process's start time, by pid. */
 export type ProcessTable = ReadonlyMap<number, string>;
-
-function startTime(pid: number): string | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
 
 /** The processes there are now, to tell later which ones a step started. */
 export function processTable(): ProcessTable {
   const table = new Map<number, string>();
   for (const pid of allPids()) {
-    const t = startTime(pid);
-    if (t !== undefined) table.set(pid, t);
+    const st = procStat(pid);
+    if (st !== undefined) table.set(pid, st.startTime);
   }
   return table;
 }
@@ -149,7 +140,7 @@ export async function killProcessesRootedIn(rootfs: string, opts: LeftoverOption
         const code = (err as NodeJS.ErrnoException).code;
         const before = opts.soleStepSince;
         if ((code === 'EACCES' || code === 'EPERM') && before !== undefined) {
-          const started = startTime(pid);
+          const started = procStat(pid)?.startTime;
           if (started !== undefined && before.get(pid) !== started && chrootedWithoutMounts(pid)) {
             found += 1;
             if (kill(pid)) killed += 1;

@@ -81,13 +81,12 @@ function refuseKernelTarget(target: string): void {
  */
 async function devSkeleton(scratch: string): Promise<string> {
   const dir = path.join(scratch, 'dev');
-  // `cp -a` gives /dev the skeleton's mode too: 0755 whatever hoist's umask, or a non-root USER could not reach /dev/null.
-  for (const d of [dir, path.join(dir, 'pts'), path.join(dir, 'shm')]) {
+  // `cp -a` gives /dev the skeleton's modes too, set whatever hoist's umask: 0755, or a non-root USER could not reach /dev/null;
+  // shm 1777 as Docker's tmpfs, for the POSIX semaphores and shared memory of a non-root USER (Python's multiprocessing).
+  for (const [d, mode] of [[dir, 0o755], [path.join(dir, 'pts'), 0o755], [path.join(dir, 'shm'), 0o1777]] as const) {
     await mkdir(d);
-    await chmod(d, 0o755);
+    await chmod(d, mode);
   }
-  // As Docker's (a tmpfs of 1777): POSIX semaphores and shared memory of a non-root USER go there (Python's multiprocessing).
-  await chmod(path.join(dir, 'shm'), 0o1777);
   for (const d of DEVICES) await writeFile(path.join(dir, d.name), '');
   await symlink('/proc/self/fd', path.join(dir, 'fd'));
   for (const [i, name] of ['stdin', 'stdout', 'stderr'].entries()) await symlink(`/proc/self/fd/${i}`, path.join(dir, name));
