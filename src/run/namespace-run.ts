@@ -1,5 +1,6 @@
 import { namespaceMounts } from './namespace-mounts.js';
-import { overlayOp, SETUP_SCRIPT, setupArgs } from './namespace-setup.js';
+import path from 'node:path';
+import { overlayOp, SETUP_SCRIPT, setupArgs, type MountOp } from './namespace-setup.js';
 import type { ProcessSpec, RunIo, RunResult } from './process-spec.js';
 import { RootfsScaffold, SourceScaffolds } from './scaffold.js';
 import { spawnStep } from './spawn-step.js';
@@ -32,7 +33,10 @@ export async function runInNamespace(
   const net = await copyNetworkFiles(opts);
   try {
     const { ops, proc } = await namespaceMounts(spec, scaffold, net, sources);
-    if (spec.overlay !== undefined) ops.unshift(overlayOp(spec.rootfs, spec.overlay, unshareFlags.includes('--user')));
+    if (spec.overlay !== undefined) {
+      const workdir = (spec.makeDirs ?? []).map((dir): MountOp => ({ op: 'workdir', target: path.join(spec.rootfs, dir) }));
+      ops.unshift(overlayOp(spec.rootfs, spec.overlay, unshareFlags.includes('--user')), ...workdir);
+    }
     const flags = [...unshareFlags, '--mount', '--propagation=private', '--pid', '--fork', '--kill-child'];
     if (spec.network === 'none') flags.push('--net');
     await scaffold.seal();

@@ -51,6 +51,8 @@ export type MountOp =
    */
   | { op: 'fstab'; file: string }
   | { op: 'dir'; target: string }
+  /** One new directory, 0755 (the step's working directory, made where the step's changes land); its parent exists. */
+  | { op: 'workdir'; target: string }
   /** An empty file, unless something is there already. */
   | { op: 'file'; target: string }
   | { op: 'link'; value: string; target: string }
@@ -66,6 +68,7 @@ while [ "$1" != -- ]; do
   populate) cp -a "$2/." "$3/" || fail "cannot fill $3 from $2"; shift 3 ;;
   fstab) "$m" -a -T "$2" || fail "cannot make the step's bind mounts (see mount's message above)"; shift 2 ;;
   dir) mkdir -p "$2"; shift 2 ;;
+  workdir) mkdir -m 755 "$2" || fail "cannot make the working directory $2"; shift 2 ;;
   file) [ -e "$2" ] || : > "$2"; shift 2 ;;
   link) ln -s "$2" "$3"; shift 3 ;;
   bind) "$m" --bind "$2" "$3" || fail "cannot bind $2 to $3"; shift 3 ;;
@@ -107,6 +110,7 @@ export function setupArgs(mount: string, ops: readonly MountOp[], launch: StepLa
         args.push('tmpfs', o.options, o.target);
         break;
       case 'dir':
+      case 'workdir':
       case 'file':
         args.push(o.op, o.target);
         break;

@@ -101,7 +101,7 @@ export interface ProcessSpec {
    * environment of the processes they spawn, which only hoist's user reads.
    */
   privateEnv?: Readonly<Record<string, string>>;
-  /** Working directory inside the rootfs (absolute); it must exist. */
+  /** Working directory inside the rootfs (absolute); it must exist (or be one of `makeDirs`). */
   cwd: string;
   uid: number;
   gid: number;
@@ -122,6 +122,13 @@ export interface ProcessSpec {
    * rootfs stays as it was. Only runners with a mount namespace can.
    */
   overlay?: OverlaySpec;
+  /**
+   * With `overlay`: directories the runner makes on it before the step,
+   * parent first, 0755 and owned by the step's root, so that they land in
+   * the upper dir (the working directory's missing parts; their parent is
+   * a real directory in the rootfs). Absolute paths inside the rootfs.
+   */
+  makeDirs?: readonly string[];
 }
 
 /** An overlay's upper and work dirs: on one filesystem, not overlayfs, and no `,` `:` or `\\` in their paths or the rootfs's. */

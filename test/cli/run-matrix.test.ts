@@ -76,6 +76,11 @@ RUN /bin/busybox setsid sleep 3600 & (sleep 3601) & echo 'left two running'
 USER app
 RUN echo '--- env'; env | sort; echo '--- ls'; ls -a /; echo '--- groups'; id -G; echo '--- end'
 RUN /bin/busybox setsid sleep 3602 & echo 'left one running as app'
+USER root
+WORKDIR /srv/gone/deep
+RUN rm -r /srv/gone
+USER app
+RUN echo 'in a working directory made again'
 `;
 
 /**
@@ -367,6 +372,8 @@ describe('one Dockerfile with RUN, built in every environment', () => {
       expect(entry('home/app/work/deeper/link')).toMatchObject({ type: 'symlink', linkname: 'mine', uid: APP_UID, gid: APP_GID });
       expect(entry('opt/for-app/file')).toMatchObject({ uid: APP_UID, gid: APP_GID });
       expect(fs.has('home/app/base-app-file')).toBe(false);
+      // A working directory a step removed is made again by the next step, in its layer, as BuildKit does: 0755, root's (not USER's).
+      expect(entry('srv/gone/deep')).toMatchObject({ type: 'directory', uid: 0, gid: 0, mode: 0o755 });
       expect(entry('home/app/id.txt').content.toString()).toBe(`${APP_UID}\n${APP_GID}\n`);
     }, 15 * 60_000);
 

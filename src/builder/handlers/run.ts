@@ -11,23 +11,41 @@ import { explainUnreadable, imageOwnerOf, startOwnerRecording, type OwnerRecordi
 import { runArgv } from './run-argv.js';
 import { prepareStepMounts } from '../run/mounts/step-mounts.js';
 
-/** Make the working directory if it is missing, up to the first symlink on the way (which could lead out of the rootfs). */
-async function ensureWorkdir(rootfs: string, cwd: string, instr: RunInstr): Promise<void> {
-  let at = rootfs;
+/**
+ * The parts of the working directory the image lacks, parent first (paths
+ * inside the image): the step makes them, as BuildKit's executor makes a
+ * missing cwd, so they are in its layer, 0755 and the image root's, with
+ * every runner and snapshotter. Stops at the first symlink on the way
+ * (which could lead out of the rootfs): the runner resolves it inside the
+ * rootfs (nsenter --wdns after chroot); hoist does not follow it here.
+ */
+async function missingWorkdir(rootfs: string, cwd: string, instr: RunInstr): Promise<string[]> {
+  const missing: string[] = [];
+  let at = '';
   for (const part of cwd.split('/').filter((p) => p !== '')) {
-    at = path.join(at, part);
-    const st = await lstat(at).catch(() => undefined);
-    if (st === undefined) {
-      await mkdir(at);
-      await chmod(at, 0o755); // as Docker makes it, whatever hoist's umask
+    at = `${at}/${part}`;
+    if (missing.length > 0) {
+      missing.push(at);
+      continue;
     }
-    // The runner resolves a symlink inside the rootfs (nsenter --wdns after chroot); hoist does not follow it here.
-    else if (st.isSymbolicLink()) return;
+    const st = await lstat(path.join(rootfs, at)).catch(() => undefined);
+    if (st === undefined) missing.push(at);
+    else if (st.isSymbolicLink()) return [];
     else if (!st.isDirectory()) {
       throw new DockerfileError('RUN_WORKDIR', `the working directory ${cwd} is not a directory in the image`, instr.location, {
         hint: 'set WORKDIR to a directory',
       });
     }
+  }
+  return missing;
+}
+
+/** `missingWorkdir`'s directories, made in the rootfs by hoist (a runner on an overlay makes them in its merged view instead). */
+async function makeWorkdir(rootfs: string, missing: readonly string[]): Promise<void> {
+  for (const dir of missing) {
+    const at = path.join(rootfs, dir);
+    await mkdir(at);
+    await chmod(at, 0o755); // as Docker makes it, whatever hoist's umask
   }
 }
 
@@ -59,7 +77,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
     throw err instanceof HoistError ? new DockerfileError(err.code, err.message, instr.location, err.hint !== undefined ? { hint: err.hint } : {}) : err;
   });
   const cwd = stage.workdir();
-  await ensureWorkdir(rootfs.dir, cwd, instr);
+  const missing = await missingWorkdir(rootfs.dir, cwd, instr);
   const stepEnv: Record<string, string> = Object.fromEntries([...ctx.planned.env, ...env.proxyEnv]);
   stepEnv.HOME ??= user.home;
   const imageOwner = imageOwnerOf(runner.idMap);
@@ -70,6 +88,11 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   try {
     overlay = await rootfs.beforeStep(imageOwner);
     await rootfs.storeOwners(runner);
+    if (overlay === undefined) {
+      await makeWorkdir(rootfs.dir, missing);
+      // proot fakes ids: what hoist made belongs to the image's root, not to the step's USER (changes' `created`).
+      if (runner.kind === 'proot') for (const dir of missing) rootfs.recordOwner(dir.slice(1), { uid: 0, gid: 0 });
+    }
     recording = await startOwnerRecording({ runner, uid: user.uid, gid: user.gid, rootfs, tmpDir: env.tmpDir, argv, path: stepEnv.PATH, cwd, location: instr.location });
   } catch (err) {
     await mounts.release();
@@ -91,7 +114,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
         rootfs: rootfs.dir,
         mounts: [...recording.mounts, ...mounts.mounts],
         network: (instr.network ?? 'default') as NetworkMode,
-        ...(overlay ? { overlay } : {}),
+        ...(overlay ? { overlay, ...(missing.length > 0 ? { makeDirs: missing } : {}) } : {}),
       },
       output.io,
       env.signal,

@@ -200,6 +200,11 @@ export class StageRootfs {
     for (const [p, owner] of reclaimed ?? []) this.owners.set(p, owner);
   }
 
+  /** An owner `rel` (a path inside the image, no leading `/`) has in the image that the file on disk does not carry. */
+  recordOwner(rel: string, owner: Owner): void {
+    this.owners.set(rel, owner);
+  }
+
   /** Owners (and modes) the image has that the files on disk do not carry, by path: what a recorder must show the next step. */
   recordedOwners(): Iterable<[string, Owner]> {
     return this.owners.entries();

@@ -32,7 +32,19 @@ const DOCKERFILE = [
   'RUN cat /copied > /seen && rm /y && chmod 700 /d && mkdir /tmp/app && chown 1000:1000 /tmp/app',
   'USER app',
   'RUN touch /tmp/app/x && mkdir /tmp/app/sub && echo app > /tmp/app/sub/f',
+  'USER root',
+  'WORKDIR /tmp/app/gone/deep',
+  'RUN rm -r /tmp/app/gone',
+  'USER app',
+  // The working directory is missing: the step makes it, as BuildKit's executor does, so it is in the step's layer.
+  'RUN true',
 ];
+
+/** The last step's layer: the working directory made again, the image root's (not the USER's), whatever the runner and snapshotter. */
+function expectWorkdirMadeByStep(image: ReadImage): void {
+  const made = names(image.layers.at(-1)).filter((n) => n.includes('tmp/app/gone'));
+  expect(made).toEqual(['directory tmp/app/gone/ 755 0:0', 'directory tmp/app/gone/deep/ 755 0:0']);
+}
 
 async function hoistBuild(extra: Partial<BuildOptions>): Promise<{ image: ReadImage; events: BuildEvent[] }> {
   return buildLines(context, DOCKERFILE, extra);
@@ -85,6 +97,8 @@ describe('--snapshot overlay against --snapshot walk', () => {
       expect(names(second)).toEqual(expect.arrayContaining(['file d/.wh..wh..opq 0 0:0', 'file hello 4755 0:0', 'link hello2 4755 0:0', 'symlink hl 777 0:0']));
       expect(names(third)).toEqual(expect.arrayContaining(['file .wh.y 0 0:0', 'directory d/ 700 0:0', `directory tmp/app/ 755 ${APP_UID}:${APP_GID}`]));
       expect(names(fourth)).toEqual(expect.arrayContaining([`file tmp/app/sub/f 644 ${APP_UID}:${APP_GID}`]));
+      expectWorkdirMadeByStep(overlay.image);
+      expectWorkdirMadeByStep(walk.image);
       expect(await leftovers()).toEqual([]);
     }, 600_000);
   }
@@ -114,6 +128,7 @@ describe('--snapshot overlay against --snapshot walk', () => {
       return;
     }
     expect(snapshotMessage(auto.events)).toMatch(/^RUN steps use --snapshot walk \(not overlay: the proot runner cannot mount an overlay\)/);
+    expectWorkdirMadeByStep(auto.image);
     await expect(hoistBuild({ isolation: 'proot', snapshot: 'overlay' })).rejects.toMatchObject({
       code: 'SNAPSHOT_OVERLAY_UNAVAILABLE',
       message: expect.stringContaining('proot'),
