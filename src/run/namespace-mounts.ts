@@ -8,7 +8,8 @@ import type { NetworkFiles } from './step-env.js';
 
 /**
  * The mounts of a step run in a mount namespace: a tmpfs /dev with the
- * host's null, zero, full, random, urandom and tty bound in, /proc, the
+ * host's null, zero, full, random, urandom and tty bound in and a devpts of
+ * its own (ptys: apt's term.log, script, expect), /proc, the
  * network files, and the spec's mounts. Their mount points are made in
  * the rootfs through `scaffold` (and removed by its undo); a mount point
  * inside a bind is made in that bind's source through `sources`.
@@ -22,6 +23,7 @@ export async function namespaceMounts(spec: ProcessSpec, scaffold: RootfsScaffol
   const dev = await scaffold.ensure('dev', 'dir');
   ops.push({ op: 'tmpfs', target: dev, options: 'nosuid,mode=755' });
   ops.push({ op: 'populate', source: await devSkeleton(net.dir), target: dev });
+  ops.push({ op: 'devpts', target: path.join(dev, 'pts') });
   const binds = DEVICES.map((d) => ({ source: `/dev/${d.name}`, target: path.join(dev, d.name), readonly: false }));
   for (const f of net.files) {
     try {
@@ -76,8 +78,9 @@ function refuseKernelTarget(target: string): void {
 
 /**
  * What the step's /dev tmpfs starts with, in the step's scratch dir: an
- * empty file for each device bound over it, the fd links, pts, and shm
- * (sticky and writable by all, as Docker's).
+ * empty file for each device bound over it, the fd links, pts with the
+ * ptmx link into it (runc's), and shm (sticky and writable by all, as
+ * Docker's).
  */
 async function devSkeleton(scratch: string): Promise<string> {
   const dir = path.join(scratch, 'dev');
@@ -89,6 +92,7 @@ async function devSkeleton(scratch: string): Promise<string> {
   }
   for (const d of DEVICES) await writeFile(path.join(dir, d.name), '');
   await symlink('/proc/self/fd', path.join(dir, 'fd'));
+  await symlink('pts/ptmx', path.join(dir, 'ptmx'));
   for (const [i, name] of ['stdin', 'stdout', 'stderr'].entries()) await symlink(`/proc/self/fd/${i}`, path.join(dir, name));
   return dir;
 }

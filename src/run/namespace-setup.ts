@@ -45,6 +45,13 @@ export type MountOp =
   /** `cp -a SOURCE/. TARGET/`: a prepared tree (the /dev skeleton) copied into a tmpfs made by an earlier op. */
   | { op: 'populate'; source: string; target: string }
   /**
+   * A devpts instance of the step's own on `target` (/dev/pts), as runc
+   * mounts it: ptmx usable by all, new ptys for the tty group (gid 5, where
+   * the id map has it). Where the kernel refuses it the step has no ptys,
+   * as before: nothing fails.
+   */
+  | { op: 'devpts'; target: string }
+  /**
    * The mounts of an fstab file (`fstabText`), made by one `mount -a` (a
    * mount process each costs about as much as the rest of the setup); their
    * targets must exist already. libmount reads only a regular file, not a pipe.
@@ -66,6 +73,7 @@ while [ "$1" != -- ]; do
   overlay) "$m" -t overlay -o "$2,volatile" hoist-overlay "$3" 2>/dev/null || { rm -rf "$4/work"; "$m" -t overlay -o "$2" hoist-overlay "$3"; } || fail "cannot mount an overlay on $3"; shift 4 ;;
   tmpfs) "$m" -t tmpfs -o "$2" hoist-tmpfs "$3" || fail "cannot mount a tmpfs on $3"; shift 3 ;;
   populate) cp -a "$2/." "$3/" || fail "cannot fill $3 from $2"; shift 3 ;;
+  devpts) o=newinstance,ptmxmode=0666,mode=0620; "$m" -t devpts -o "$o,gid=5" devpts "$2" 2>/dev/null || "$m" -t devpts -o "$o" devpts "$2" 2>/dev/null || :; shift 2 ;;
   fstab) "$m" -a -T "$2" || fail "cannot make the step's bind mounts (see mount's message above)"; shift 2 ;;
   dir) mkdir -p "$2"; shift 2 ;;
   workdir) mkdir -m 755 "$2" || fail "cannot make the working directory $2"; shift 2 ;;
@@ -111,6 +119,7 @@ export function setupArgs(mount: string, ops: readonly MountOp[], launch: StepLa
         break;
       case 'dir':
       case 'workdir':
+      case 'devpts':
       case 'file':
         args.push(o.op, o.target);
         break;

@@ -97,13 +97,15 @@ interface Case {
   networkNone: boolean;
   /** Whether the step's command is the init of its own PID namespace. */
   pidNamespace: boolean;
+  /** The step's ptys: a devpts of its own (as runc mounts one), the host's, or none (a plain chroot cannot mount one). */
+  ptys: 'own' | 'host' | 'none';
 }
 
 const CASES: Case[] = [
-  { name: 'userns (one uid mapped)', make: (t) => new UsernsRunner(opts(t)), proc: true, ids: 'root-only', networkNone: true, pidNamespace: true },
-  { name: 'chroot with a mount namespace', make: (t) => new ChrootRunner({ ...opts(t), mountNamespace: true }), proc: true, ids: 'all', networkNone: true, pidNamespace: true },
-  { name: 'chroot without a mount namespace', make: (t) => new ChrootRunner({ ...opts(t), mountNamespace: false }), proc: false, ids: 'all', networkNone: false, pidNamespace: false },
-  { name: 'proot', make: (t) => new ProotRunner({ ...opts(t), killOnExit: false }), proc: true, ids: 'no-groups', networkNone: false, pidNamespace: false },
+  { name: 'userns (one uid mapped)', make: (t) => new UsernsRunner(opts(t)), proc: true, ids: 'root-only', networkNone: true, pidNamespace: true, ptys: 'own' },
+  { name: 'chroot with a mount namespace', make: (t) => new ChrootRunner({ ...opts(t), mountNamespace: true }), proc: true, ids: 'all', networkNone: true, pidNamespace: true, ptys: 'own' },
+  { name: 'chroot without a mount namespace', make: (t) => new ChrootRunner({ ...opts(t), mountNamespace: false }), proc: false, ids: 'all', networkNone: false, pidNamespace: false, ptys: 'none' },
+  { name: 'proot', make: (t) => new ProotRunner({ ...opts(t), killOnExit: false }), proc: true, ids: 'no-groups', networkNone: false, pidNamespace: false, ptys: 'host' },
 ];
 
 describe.each(CASES)('$name runner', (c) => {
@@ -271,13 +273,27 @@ describe.each(CASES)('$name runner', (c) => {
         argv: ['/bin/sh', '-c', 'stat -c "%a %n" /dev /dev/pts /dev/shm; for l in fd stdin stdout stderr; do readlink /dev/$l; done; ls /dev; echo x > /dev/null; head -c 3 /dev/zero | wc -c; cat /etc/hosts'],
       });
       expect(r.stderr).toBe('');
-      const [modes, links, list] = [r.stdout.split('\n').slice(0, 3), r.stdout.split('\n').slice(3, 7), r.stdout.split('\n').slice(7, 19)];
+      const [modes, links, list] = [r.stdout.split('\n').slice(0, 3), r.stdout.split('\n').slice(3, 7), r.stdout.split('\n').slice(7, 20)];
       expect(modes).toEqual(['755 /dev', '755 /dev/pts', '1777 /dev/shm']);
       expect(links).toEqual(['/proc/self/fd', '/proc/self/fd/0', '/proc/self/fd/1', '/proc/self/fd/2']);
-      expect(list).toEqual(['fd', 'full', 'null', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
-      expect(r.stdout.split('\n').slice(19).join('\n')).toBe(`3\n${await readFile('/etc/hosts', 'utf8')}`);
+      expect(list).toEqual(['fd', 'full', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero']);
+      expect(r.stdout.split('\n').slice(20).join('\n')).toBe(`3\n${await readFile('/etc/hosts', 'utf8')}`);
       // Nothing of the step's scratch files is left.
       expect(await readdir(scratch)).toEqual([]);
+    });
+  }
+
+  if (c.ptys !== 'none') {
+    it(c.ptys === 'own' ? 'gives the step ptys of its own (a devpts instance, as runc mounts one), to every user' : "gives the step the host's ptys", async () => {
+      const before = await listTree(rootfs);
+      // Opening the multiplexer makes a pty: a fresh instance has no other.
+      const script = c.ptys === 'own' ? 'exec 3<>/dev/ptmx && ls /dev/pts' : 'exec 3<>/dev/ptmx && echo opened';
+      const want = c.ptys === 'own' ? '0\nptmx\n' : 'opened\n';
+      expect(await run(runner(), { argv: ['/bin/sh', '-c', script] })).toMatchObject({ exitCode: 0, stdout: want, stderr: '' });
+      if (c.ids !== 'root-only') {
+        expect(await run(runner(), { argv: ['/bin/sh', '-c', script], uid: APP_UID, gid: APP_GID })).toMatchObject({ exitCode: 0, stdout: want, stderr: '' });
+      }
+      expect(await listTree(rootfs)).toEqual(before);
     });
   }
 
