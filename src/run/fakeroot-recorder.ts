@@ -16,6 +16,12 @@
  * are bind-mounted by the runner (its scaffold removes the mount points), the
  * saved table lives in hoist's scratch directory, and the variables are set
  * for the step's processes only, never in the image's config or history.
+ *
+ * Extended attributes a step sets (setcap, setfattr) are faked by
+ * libfakeroot too, but faked keeps them in memory only: its save file has
+ * no room for them, so they would vanish from the layer without a word.
+ * faked runs with --debug, whose lines name every attribute set or removed,
+ * and `stop` reports them, for the caller to refuse those that layers carry.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -125,10 +131,41 @@ export interface RecorderOptions {
   known: Iterable<[string, RecordedOwner]>;
 }
 
+/** What faked recorded for a step. */
+export interface Recorded {
+  /** Owners (and modes) by inode, `${dev}:${ino}` (decimal): new, or different from what was loaded. */
+  owners: Map<string, RecordedOwner>;
+  /** Attributes the step set or removed (sorted): faked kept them in memory, and they are lost. */
+  xattrCalls: string[];
+}
+
+/**
+ * Reads faked's --debug lines as they come (a busy step makes tens of
+ * megabytes of them) and keeps the names of the attributes set or removed.
+ */
+export class XattrCallWatch {
+  private static readonly PATTERN = /process (?:set|remove)xattr key = (\S+)/g;
+  private static readonly MARK = 'xattr key = ';
+  /** The unfinished last line so far (a call's line is short: attribute names have at most 255 bytes). */
+  private tail: Buffer = Buffer.alloc(0);
+  readonly names = new Set<string>();
+
+  feed(chunk: Buffer): void {
+    const data = this.tail.length > 0 ? Buffer.concat([this.tail, chunk]) : chunk;
+    const end = data.lastIndexOf(10) + 1; // after the last newline
+    // Most output has no such call: look for the mark before making a string of it.
+    if (end > 0 && data.subarray(0, end).includes(XattrCallWatch.MARK)) {
+      for (const m of data.toString('latin1', 0, end).matchAll(XattrCallWatch.PATTERN)) this.names.add(m[1] as string);
+    }
+    this.tail = Buffer.from(data.subarray(Math.max(end, data.length - 512)));
+  }
+}
+
 /** One step's faked, from `start` to `stop`. */
 export class FakerootRecorder {
   private constructor(
     private readonly faked: ChildProcessByStdio<Writable, Readable, Readable>,
+    private readonly xattrCalls: XattrCallWatch,
     private readonly dir: string,
     private readonly loaded: Map<string, string>,
     /** Bind these into the step. */
@@ -162,7 +199,9 @@ export class FakerootRecorder {
         loaded.set(`${st.dev}:${st.ino}`, `${mode}:${owner.uid}:${owner.gid}`);
         lines.push(line);
       }
-      const child = spawn(faked, ['--foreground', '--save-file', path.join(dir, 'saved'), '--load'], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: TOOL_PATH } });
+      const child = spawn(faked, ['--foreground', '--debug', '--save-file', path.join(dir, 'saved'), '--load'], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: TOOL_PATH } });
+      const xattrCalls = new XattrCallWatch();
+      child.stderr.on('data', (c: Buffer) => xattrCalls.feed(c));
       let key: string;
       try {
         key = await readKey(child, lines.join('\n') + (lines.length > 0 ? '\n' : ''));
@@ -176,18 +215,15 @@ export class FakerootRecorder {
         { source: library, target: LIBRARY_TARGET },
         { source: preloadCopy, target: PRELOAD_TARGET },
       ];
-      return { ok: true, recorder: new FakerootRecorder(child, dir, loaded, mounts, env) };
+      return { ok: true, recorder: new FakerootRecorder(child, xattrCalls, dir, loaded, mounts, env) };
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
   }
 
-  /**
-   * Stop faked and return what the step recorded by inode (`${dev}:${ino}`,
-   * decimal): records that are new or differ from what was loaded.
-   */
-  async stop(): Promise<Map<string, RecordedOwner>> {
+  /** Stop faked and return what the step recorded. */
+  async stop(): Promise<Recorded> {
     try {
       await this.end();
       const text = await readFile(path.join(this.dir, 'saved'), 'utf8').catch((err: unknown) => {
@@ -196,7 +232,7 @@ export class FakerootRecorder {
           cause: err,
         });
       });
-      return parseSaved(text, this.loaded);
+      return { owners: parseSaved(text, this.loaded), xattrCalls: [...this.xattrCalls.names].sort() };
     } finally {
       await rm(this.dir, { recursive: true, force: true });
     }
@@ -225,7 +261,10 @@ export class FakerootRecorder {
 function readKey(child: ChildProcessByStdio<Writable, Readable, Readable>, table: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let err = '';
-    child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-1000)));
+    const keepError = (c: Buffer): void => {
+      err = (err + c.subarray(-1000).toString()).slice(-1000);
+    };
+    child.stderr.on('data', keepError);
     const lines = createInterface({ input: child.stdout });
     const fail = (why: string): void => {
       lines.close();
@@ -237,6 +276,7 @@ function readKey(child: ChildProcessByStdio<Writable, Readable, Readable>, table
     lines.once('line', (line) => {
       const m = /^(\d+):\d+$/.exec(line.trim());
       child.removeAllListeners('close');
+      child.stderr.off('data', keepError);
       lines.close();
       if (m === null) fail(`it printed ${JSON.stringify(line)}`);
       else resolve(m[1] as string);

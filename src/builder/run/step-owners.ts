@@ -1,5 +1,6 @@
 import type { SourceLocation } from '../../errors.js';
 import { DockerfileError } from '../../dockerfile/errors.js';
+import { isCarriedXattr } from '../../../snapshot/xattrs.js';
 import { HoistError } from '../../errors.js';
 import { errnoOf } from '../../fs-errors.js';
 import { FakerootRecorder, imageId, mapsRootOnly, type BindMount, type IdMap, type Runner } from '../../run/index.js';
@@ -98,7 +99,12 @@ export async function startOwnerRecording(input: RecordingInput): Promise<OwnerR
   return {
     mounts: recorder.mounts,
     env: recorder.env,
-    finish: () => recorder.stop(),
+    finish: async () => {
+      const recorded = await recorder.stop();
+      const lost = recorded.xattrCalls.filter(isCarriedXattr);
+      if (lost.length > 0) throw xattrsUnrecordable(lost, input.runner.kind, input.location);
+      return recorded.owners;
+    },
     discard: () => recorder.discard(),
   };
 }
@@ -125,6 +131,17 @@ function unrecordable(programs: readonly UnrecordableProgram[], location: Source
     {
       hint: `use the image's dynamically linked chown (coreutils' /bin/chown in Debian and Ubuntu) instead of ${first.at}; or ${OTHER_WAYS}`,
     },
+  );
+}
+
+/** The step set or removed attributes that a layer carries, which fakeroot only pretended to store. */
+function xattrsUnrecordable(names: readonly string[], runner: string, location: SourceLocation): DockerfileError {
+  const what = names.length === 1 ? `the extended attribute ${names[0]}` : `the extended attributes ${names.join(', ')}`;
+  return new DockerfileError(
+    'RUN_XATTRS_UNRECORDABLE',
+    `the step sets or removes ${what} (setcap, setfattr), which cannot be kept here: the ${runner} runner fakes root over hoist's own uid, and fakeroot, which records the owners the step sets, keeps attributes only in memory, so the layer would silently lack the change`,
+    location,
+    { hint: `build as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns); \`hoist doctor\` shows what works here` },
   );
 }
 

@@ -27,7 +27,7 @@ let glibcCtx: string;
 
 /** Fill `root` with the host's dash, coreutils' chown and friends and the libraries they load: a small dynamically linked glibc image. */
 async function makeGlibcRootfs(root: string): Promise<void> {
-  const programs = ['/bin/sh', '/bin/chown', '/bin/chmod', '/bin/mkdir', '/bin/touch', '/bin/cat', '/usr/bin/id'];
+  const programs = ['/bin/sh', '/bin/chown', '/bin/chmod', '/bin/mkdir', '/bin/touch', '/bin/cat', '/usr/bin/id', '/usr/bin/setfattr', '/usr/bin/getfattr'];
   const files = new Set<string>();
   for (const p of programs) {
     files.add(p);
@@ -230,6 +230,23 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     expect(member(image, 3, 'tmp/id')?.content.toString()).toBe('0\n');
     // Nothing of fakeroot is left in the layers.
     expect(image.layers.flat().map((m) => m.name).filter((n) => n.includes('fakeroot') || n.includes('ld.so.preload'))).toEqual([]);
+  });
+
+  it('an attribute a step sets through fakeroot (setcap, setfattr), which faked keeps in memory only, fails the step instead of vanishing from the layer', async () => {
+    // security.capability as setcap writes cap_net_raw+ep (VFS_CAP_REVISION_2).
+    const setcap = 'setfattr -n security.capability -v 0sAQAAAgAgAAAAAAAAAAAAAAAAAAA= /made';
+    for (const isolation of ['proot', 'userns']) {
+      const caps = await buildAs(NOBODY, glibcCtx, [`RUN touch /made && ${setcap}`], isolation);
+      expect(caps, `${isolation}: ${caps.message}`).toMatchObject({ ok: false, code: 'RUN_XATTRS_UNRECORDABLE' });
+      expect(caps.message).toMatch(/Dockerfile:5: the step sets or removes the extended attribute security\.capability \(setcap, setfattr\), which cannot be kept here/);
+      expect(caps.hint).toMatch(/--isolation userns/);
+    }
+    const user = await buildAs(NOBODY, glibcCtx, ['RUN touch /made && setfattr -n user.note -v x /made'], 'proot');
+    expect(user).toMatchObject({ ok: false, code: 'RUN_XATTRS_UNRECORDABLE' });
+    expect(user.message).toContain('the extended attribute user.note ');
+    // Reading attributes changes nothing: the step goes on.
+    const read = await buildAs(NOBODY, glibcCtx, ['RUN touch /made && chown 7:8 /made && getfattr -d /made'], 'proot');
+    expect(read.ok, `${read.message}\n${read.hint}`).toBe(true);
   });
 
   it('chown in a glibc image in a user namespace that maps one uid is recorded too', async () => {
