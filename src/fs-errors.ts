@@ -34,7 +34,7 @@ interface Mapping {
 }
 
 const MAPPINGS: Readonly<Record<string, Mapping>> = {
-  EACCES: { code: 'FS_PERMISSION_DENIED', problem: 'permission denied', hint: (p) => `check the permissions of ${p} and its parent directories, or choose a path you may write` },
+  EACCES: { code: 'FS_PERMISSION_DENIED', problem: 'permission denied', hint: (p) => `check the permissions of ${p} and its parent directories (hoist runs as uid ${process.getuid?.() ?? '?'}), or choose another path` },
   EPERM: { code: 'FS_PERMISSION_DENIED', problem: 'operation not permitted', hint: (p) => `check the permissions and attributes of ${p}, or choose another path` },
   EROFS: { code: 'FS_READ_ONLY', problem: 'the file system is read-only', hint: () => 'choose a path on a writable file system (a volume or /tmp)' },
   ENOSPC: { code: 'FS_NO_SPACE', problem: 'no space left on the device', hint: (p) => `free space on the file system that holds ${p} (the blob cache can be removed), or choose another path` },
