@@ -201,3 +201,31 @@ export function removeXattrSync(path: string, name: string): void {
     throw asNodeError(err, 'lremovexattr', path);
   }
 }
+
+const CAPABILITY = 'security.capability';
+const CAP_REVISION_MASK = 0xff000000;
+const CAP_REVISION_2 = 0x02000000;
+const CAP_REVISION_3 = 0x03000000;
+/** struct vfs_cap_data (revision 2) and vfs_ns_cap_data (revision 3: the same and a le32 rootid). */
+const CAP_SIZE_2 = 20;
+const CAP_SIZE_3 = 24;
+
+/**
+ * `values` with a file capability as an image carries it. Set in a user
+ * namespace whose root is not the host's root (the userns runner without
+ * root), the kernel stores a capability as revision 3, bound to that root's
+ * host uid (rootid), and shows it so from outside: in an image it would
+ * apply only in a namespace rooted at that uid, and do nothing under Docker.
+ * Where `isImageRoot(rootid)` (the runner's id map makes rootid the image's
+ * root) it becomes revision 2, the bytes a root build writes. Anything else
+ * is kept as it is.
+ */
+export function capabilityForImage(values: XattrValues | undefined, isImageRoot: (hostUid: number) => boolean): XattrValues | undefined {
+  const cap = values?.[CAPABILITY];
+  if (values === undefined || cap === undefined || cap.length !== CAP_SIZE_3) return values;
+  const magic = cap.readUInt32LE(0);
+  if ((magic & CAP_REVISION_MASK) >>> 0 !== CAP_REVISION_3 || !isImageRoot(cap.readUInt32LE(20))) return values;
+  const v2 = Buffer.from(cap.subarray(0, CAP_SIZE_2));
+  v2.writeUInt32LE(((magic & ~CAP_REVISION_MASK) | CAP_REVISION_2) >>> 0, 0);
+  return { ...values, [CAPABILITY]: v2 };
+}

@@ -41,7 +41,7 @@ import { realpath } from 'node:fs/promises';
 import { HoistError } from '../../src/errors.js';
 import { seconds, splitDevice } from '../dir-source.js';
 import { streamFile } from '../file-content.js';
-import { readXattrsSync } from '../xattrs.js';
+import { capabilityForImage, readXattrsSync } from '../xattrs.js';
 import { WHITEOUT_PREFIX, type LayerEntry } from '../layer-entry.js';
 import {
   childPath,
@@ -299,7 +299,9 @@ class DiffWalk {
     if (st === undefined) {
       throw vanished(path);
     }
-    const xattrs = readXattrsSync(`${this.base}/${path}`);
+    const imageOwner = this.imageOwner;
+    const onDisk = readXattrsSync(`${this.base}/${path}`);
+    const xattrs = imageOwner === undefined ? onDisk : capabilityForImage(onDisk, (uid) => imageOwner(uid, 0).uid === 0);
     const meta = { path, mode: owner.mode ?? Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
     const type = Number(st.mode) & S_IFMT;
     if (type === S_IFREG) {

@@ -159,6 +159,15 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     expect(layers[2]).toEqual(['directory made/ 755 0:0', `file made/by-root 644 ${APP_UID}:${APP_GID}`]);
   });
 
+  it('a user namespace with a subuid range: a file capability a step sets reaches the image as a root build writes it (revision 2, not bound to hoist\'s uid)', async () => {
+    // cap_net_raw+ep, revision 2; the kernel stores it as revision 3 with the namespace root's host uid.
+    const v2 = 'AQAAAgAgAAAAAAAAAAAAAAAAAAA=';
+    const r = await buildAs(RANGED, glibcCtx, [`RUN touch /made && setfattr -n security.capability -v 0s${v2} /made && getfattr -n security.capability -e base64 /made`], 'userns');
+    expect(r.ok, `${r.message}\n${r.hint}`).toBe(true);
+    const made = member(r.image as ReadImage, 2, 'made');
+    expect(made?.pax['SCHILY.xattr.security.capability']).toBe(Buffer.from(v2, 'base64').toString('latin1'));
+  });
+
   it('a user namespace with a subuid range: a USER writes into its own directory of the base image', async () => {
     // COPY --chown made /home/app for the glibc base, owned by app; hoist unpacked it as hoist-rootless.
     const r = await buildAs(RANGED, glibcCtx, ['USER app', 'RUN touch /home/app/mine && id -u > /home/app/id'], 'userns');

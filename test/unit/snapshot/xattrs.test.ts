@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { carriedXattrs, isCarriedXattr, readXattrs, writeXattrsSync } from '../../../snapshot/xattrs.js';
+import { capabilityForImage, carriedXattrs, isCarriedXattr, readXattrs, writeXattrsSync } from '../../../snapshot/xattrs.js';
 import { withTempDir } from './fixtures.js';
 
 function getfattr(file: string): string {
@@ -65,5 +65,36 @@ describe('xattrs on disk', () => {
     for (const n of ['user.overlay.opaque', 'trusted.overlay.redirect', 'system.posix_acl_access', 'security.selinux']) expect(isCarriedXattr(n)).toBe(false);
     expect(carriedXattrs({ 'user.b': 1, 'security.selinux': 2, 'user.a': 3 })).toEqual({ 'user.a': 3, 'user.b': 1 });
     expect(carriedXattrs({ 'security.selinux': 2 })).toBeUndefined();
+  });
+});
+
+describe('capabilityForImage: a file capability as an image carries it', () => {
+  // cap_net_raw+ep: revision 2 (20 bytes), and revision 3 as a user namespace rooted at host uid 1001 stores it (rootid appended).
+  const v2 = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+  const v3 = (rootid: number): Buffer => {
+    const b = Buffer.alloc(24);
+    v2.copy(b);
+    b.writeUInt32LE(0x03000001, 0);
+    b.writeUInt32LE(rootid, 20);
+    return b;
+  };
+  const hoistIsRoot = (uid: number): boolean => uid === 1001;
+
+  it('makes a revision 3 capability bound to the image root revision 2, flags and sets kept', () => {
+    const out = capabilityForImage({ 'security.capability': v3(1001), 'user.note': Buffer.from('x') }, hoistIsRoot);
+    expect(out?.['security.capability']?.toString('hex')).toBe(v2.toString('hex'));
+    expect(out?.['user.note']?.toString()).toBe('x');
+    const noEffective = v3(1001);
+    noEffective.writeUInt32LE(0x03000000, 0);
+    expect(capabilityForImage({ 'security.capability': noEffective }, hoistIsRoot)?.['security.capability']?.readUInt32LE(0)).toBe(0x02000000);
+  });
+
+  it('keeps what it cannot vouch for: another rootid, revision 2, a malformed value, no capability', () => {
+    for (const value of [v3(5000), v2, Buffer.from('0100000300', 'hex')]) {
+      expect(capabilityForImage({ 'security.capability': value }, hoistIsRoot)?.['security.capability']).toBe(value);
+    }
+    const none = { 'user.note': Buffer.from('x') };
+    expect(capabilityForImage(none, hoistIsRoot)).toBe(none);
+    expect(capabilityForImage(undefined, hoistIsRoot)).toBeUndefined();
   });
 });
