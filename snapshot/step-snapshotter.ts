@@ -6,6 +6,7 @@
  */
 import type { LayerEntry } from './layer-entry.js';
 import type { ImageOwner, InodeOwners, Owner, OwnerOverrides } from './walk/scope.js';
+import type { KeptXattrs } from './xattrs.js';
 
 export type SnapshotKind = 'walk' | 'overlay';
 
@@ -26,6 +27,8 @@ export interface StepChangeOptions {
   inodeOwners?: InodeOwners;
   /** What an owner on disk is in the image (the runner's id map): walk only. */
   imageOwner?: ImageOwner;
+  /** Attributes files have in the image that their inodes on disk lack, by path (xattrs.ts): walk only. */
+  keptXattrs?: ReadonlyMap<string, KeptXattrs>;
 }
 
 export interface StepBeginOptions {

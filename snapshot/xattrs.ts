@@ -229,3 +229,25 @@ export function capabilityForImage(values: XattrValues | undefined, isImageRoot:
   v2.writeUInt32LE(((magic & ~CAP_REVISION_MASK) | CAP_REVISION_2) >>> 0, 0);
   return { ...values, [CAPABILITY]: v2 };
 }
+
+/**
+ * Attributes a file has in the image that its inode on disk lacks: an
+ * unprivileged apply may set only `user.*`, so a capability, an IMA
+ * signature or a `trusted.*` attribute of a layer is kept by StageRootfs,
+ * by path. They hold while the path is the same inode with the same size
+ * and mtime: Linux clears a capability when the file is written, and an IMA
+ * signature no longer matches it.
+ */
+export interface KeptXattrs {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  values: XattrValues;
+}
+
+/** `onDisk` completed with what `kept` still gives the file of stat `st` (names the disk has win). */
+export function withKeptXattrs(onDisk: XattrValues | undefined, kept: KeptXattrs | undefined, st: { ino: number; size: number; mtimeMs: number }): XattrValues | undefined {
+  if (kept === undefined || kept.ino !== st.ino || kept.size !== st.size || kept.mtimeMs !== st.mtimeMs) return onDisk;
+  const merged: XattrValues = { ...kept.values, ...onDisk };
+  return Object.fromEntries(Object.keys(merged).sort().map((name) => [name, merged[name] as Buffer]));
+}

@@ -126,6 +126,8 @@ export interface ApplySummary {
    * Any other path belongs to 0:0 in the image.
    */
   intendedOwners: Map<string, Owner>;
+  /** Canonical path -> the carried attributes its layer gives it that could not be set on disk (hoist unprivileged). */
+  unsetXattrs: Map<string, Record<string, Buffer>>;
   /** lstat calls made to resolve paths (a measure of the work, for tests and benchmarks). */
   lookups: number;
 }
@@ -188,6 +190,7 @@ class RootfsApplier {
     notes: [],
     ownersApplied: true,
     intendedOwners: new Map(),
+    unsetXattrs: new Map(),
     lookups: 0,
   };
 
@@ -465,11 +468,20 @@ class RootfsApplier {
     const wanted = carriedXattrs(xattrs) ?? {};
     const names = Object.keys(wanted);
     const allowed = this.privileged ? names : names.filter((n) => n.startsWith('user.'));
-    const refused: string[] = names.filter((n) => !allowed.includes(n)).map((n) => `${n} (hoist is not running as root)`);
+    const refusedNames = names.filter((n) => !allowed.includes(n));
+    const refused: string[] = refusedNames.map((n) => `${n} (hoist is not running as root)`);
     const set: Record<string, Uint8Array> = {};
     for (const n of allowed) set[n] = wanted[n] as Uint8Array;
-    for (const r of writeXattrsSync(abs, set)) refused.push(`${r.name} (${r.reason})`);
-    if (refused.length === 0) return;
+    for (const r of writeXattrsSync(abs, set)) {
+      refused.push(`${r.name} (${r.reason})`);
+      refusedNames.push(r.name);
+    }
+    if (refused.length === 0) {
+      this.summary.unsetXattrs.delete(full);
+      return;
+    }
+    // The image still has them: StageRootfs gives them to what reads the file (a later layer, COPY --from).
+    this.summary.unsetXattrs.set(full, Object.fromEntries(refusedNames.sort().map((n) => [n, Buffer.from(wanted[n] as Uint8Array)])));
     this.summary.skippedXattrs++;
     this.note({ path, reason: 'xattrs', detail: `extended attributes not set: ${refused.join(', ')}` });
   }

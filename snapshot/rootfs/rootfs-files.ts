@@ -12,7 +12,7 @@ import type { Resolved, ResolveOptions, ViewNode } from '../fs-view.js';
 import { MAX_READ_FILE } from '../fs-view.js';
 import { cleanPath, resolveInRoot, type RootWalk } from '../root-path.js';
 import type { FilesCursor, StageFiles } from '../stage-files.js';
-import { readXattrsSync } from '../xattrs.js';
+import { readXattrsSync, type XattrValues } from '../xattrs.js';
 
 export interface Owner {
   uid: number;
@@ -33,6 +33,8 @@ export class RootfsFiles implements StageFiles {
   constructor(
     readonly dir: string,
     private readonly ownerOf: (path: string, st: Stats) => Owner,
+    /** The file's attributes in the image from those on disk (an unprivileged apply could not set them all). */
+    private readonly xattrsOf: (path: string, st: Stats, onDisk: XattrValues | undefined) => XattrValues | undefined = (_p, _st, onDisk) => onDisk,
   ) {}
 
   /** The resolver's view of the tree, from the root as it is now. */
@@ -55,7 +57,7 @@ export class RootfsFiles implements StageFiles {
     const abs = this.abs(path);
     const st = lstatQuiet(abs);
     if (st === undefined) return undefined;
-    const xattrs = st.isFile() || st.isDirectory() || st.isSymbolicLink() ? readXattrsSync(abs) : undefined;
+    const xattrs = st.isFile() || st.isDirectory() || st.isSymbolicLink() ? this.xattrsOf(path, st, readXattrsSync(abs)) : undefined;
     const base = { mode: st.mode & PERMS, ...this.ownerOf(path, st), mtime: Math.floor(st.mtimeMs / 1000), ...(xattrs ? { xattrs } : {}) };
     let node: ViewNode;
     if (st.isFile()) {

@@ -41,7 +41,7 @@ import { realpath } from 'node:fs/promises';
 import { HoistError } from '../../src/errors.js';
 import { seconds, splitDevice } from '../dir-source.js';
 import { streamFile } from '../file-content.js';
-import { capabilityForImage, readXattrsSync } from '../xattrs.js';
+import { capabilityForImage, readXattrsSync, withKeptXattrs, type KeptXattrs } from '../xattrs.js';
 import { WHITEOUT_PREFIX, type LayerEntry } from '../layer-entry.js';
 import {
   childPath,
@@ -81,6 +81,8 @@ export interface DiffOptions {
   inodeOwners?: InodeOwners;
   /** The image's owner of what no other rule names; default the owner on disk. */
   imageOwner?: ImageOwner;
+  /** Attributes files have in the image that their inodes on disk lack, by path (xattrs.ts). */
+  keptXattrs?: ReadonlyMap<string, KeptXattrs>;
 }
 
 /** No record before the step: everything below is new. */
@@ -144,6 +146,7 @@ class DiffWalk {
   private readonly inodeOwners: InodeOwners | undefined;
   private readonly created: DiffOptions['created'];
   private readonly imageOwner: ImageOwner | undefined;
+  private readonly keptXattrs: ReadonlyMap<string, KeptXattrs> | undefined;
 
   constructor(
     private readonly base: string,
@@ -155,6 +158,7 @@ class DiffWalk {
     this.inodeOwners = opts.inodeOwners !== undefined && opts.inodeOwners.size > 0 ? opts.inodeOwners : undefined;
     this.created = opts.created;
     this.imageOwner = opts.imageOwner;
+    this.keptXattrs = opts.keptXattrs !== undefined && opts.keptXattrs.size > 0 ? opts.keptXattrs : undefined;
     this.after = new WalkState(base, before.excluded, Math.max(1024, capacity));
   }
 
@@ -300,7 +304,9 @@ class DiffWalk {
       throw vanished(path);
     }
     const imageOwner = this.imageOwner;
-    const onDisk = readXattrsSync(`${this.base}/${path}`);
+    let onDisk = readXattrsSync(`${this.base}/${path}`);
+    const kept = this.keptXattrs?.get(path);
+    if (kept !== undefined) onDisk = withKeptXattrs(onDisk, kept, { ino: Number(st.ino), size: Number(st.size), mtimeMs: Number(st.mtimeNs / 1_000_000n) });
     const xattrs = imageOwner === undefined ? onDisk : capabilityForImage(onDisk, (uid) => imageOwner(uid, 0).uid === 0);
     const meta = { path, mode: owner.mode ?? Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
     const type = Number(st.mode) & S_IFMT;

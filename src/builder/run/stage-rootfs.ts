@@ -3,6 +3,7 @@ import type { Stats } from 'node:fs';
 import { chmod, lstat, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayers, removeRootfs, type ApplySummary } from '../../../snapshot/rootfs/index.js';
+import { withKeptXattrs, type KeptXattrs, type XattrValues } from '../../../snapshot/xattrs.js';
 import { RootfsFiles } from '../../../snapshot/rootfs/rootfs-files.js';
 import { FollowingUnpack, type GrowingTar } from '../../../snapshot/rootfs/following-unpack.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
@@ -47,6 +48,8 @@ export class StageRootfs {
   private imageOwner: ImageOwner | undefined;
   /** How the files got here: the layers unpacked, or an earlier stage's rootfs copied (`copyOf`). */
   madeBy: 'unpack' | 'copy' = 'unpack';
+  /** Attributes the image gives files that hoist, unprivileged, could not set on disk, by path. */
+  private readonly keptXattrs = new Map<string, KeptXattrs>();
 
   private constructor(
     readonly dir: string,
@@ -60,7 +63,11 @@ export class StageRootfs {
     private readonly signal: AbortSignal | undefined,
     private readonly release: Releaser,
   ) {
-    this.files = new RootfsFiles(dir, (p, st) => this.ownerOf(p, st));
+    this.files = new RootfsFiles(
+      dir,
+      (p, st) => this.ownerOf(p, st),
+      (p, st, onDisk) => withKeptXattrs(onDisk, this.keptXattrs.get(p), { ino: st.ino, size: st.size, mtimeMs: Math.floor(st.mtimeMs) }),
+    );
   }
 
   /**
@@ -79,7 +86,9 @@ export class StageRootfs {
       signal ? { signal } : {},
     );
     const owners = summary.ownersApplied ? new Map<string, Owner>() : summary.intendedOwners;
-    return new StageRootfs(dir, stepSnapshotter(await kind, dir, parentDir, register), owners, signal, release);
+    const rootfs = new StageRootfs(dir, stepSnapshotter(await kind, dir, parentDir, register), owners, signal, release);
+    await rootfs.keepXattrs(summary.unsetXattrs);
+    return rootfs;
   }
 
   /**
@@ -104,6 +113,8 @@ export class StageRootfs {
       const copy = new StageRootfs(dir, stepSnapshotter(await kind, dir, parentDir, register), new Map(source.owners), signal, release);
       copy.imageOwner = source.imageOwner;
       copy.madeBy = 'copy';
+      // The copy's inodes are new: the same files by path, size and mtime (cp -a keeps them).
+      await copy.keepXattrs(new Map([...source.keptXattrs].map(([p, k]) => [p, k.values])));
       if (source.release.runner !== undefined) release.runner = source.release.runner;
       return copy;
     }
@@ -153,8 +164,24 @@ export class StageRootfs {
       throw err;
     }
     for (const [p, owner] of reclaimed ?? []) this.owners.set(p, owner);
-    this.recordOwners(await apply());
+    const summary = await apply();
+    this.recordOwners(summary);
+    await this.keepXattrs(summary.unsetXattrs);
     this.snapshotter.rootfsChanged();
+  }
+
+  /** Attributes an unprivileged apply could not set, held for the inodes it wrote (xattrs.ts KeptXattrs). */
+  private async keepXattrs(unset: ReadonlyMap<string, XattrValues>): Promise<void> {
+    for (const [p, values] of unset) {
+      const st = await lstat(path.join(this.dir, p)).catch(() => undefined);
+      if (st === undefined) {
+        this.keptXattrs.delete(p);
+        continue;
+      }
+      // From the unpack worker the values arrive as plain Uint8Arrays.
+      const buffers = Object.fromEntries(Object.entries(values).map(([n, v]) => [n, Buffer.from(v.buffer, v.byteOffset, v.byteLength)]));
+      this.keptXattrs.set(p, { ino: st.ino, size: st.size, mtimeMs: Math.floor(st.mtimeMs), values: buffers });
+    }
   }
 
   /** Owners an unprivileged apply could not set (COPY --chown, hoist unprivileged): remembered, as for the base layers. */
@@ -226,12 +253,14 @@ export class StageRootfs {
       ...(faked ? { created: faked } : {}),
       ...(inodeOwners ? { inodeOwners } : {}),
       ...(imageOwner ? { imageOwner } : {}),
+      ...(this.keptXattrs.size > 0 ? { keptXattrs: this.keptXattrs } : {}),
     });
     const recorded = faked !== undefined || imageOwner !== undefined || (inodeOwners?.size ?? 0) > 0;
     for (const entry of entries) {
       if (entry.kind === 'whiteout' || entry.kind === 'opaque') {
         const prefix = `${entry.path}/`;
         for (const p of [...this.owners.keys()]) if (p.startsWith(prefix) || (entry.kind === 'whiteout' && p === entry.path)) this.owners.delete(p);
+        for (const p of [...this.keptXattrs.keys()]) if (p.startsWith(prefix) || (entry.kind === 'whiteout' && p === entry.path)) this.keptXattrs.delete(p);
       } else if (recorded) {
         await this.remember(entry, imageOwner);
       }

@@ -168,6 +168,27 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     expect(made?.pax['SCHILY.xattr.security.capability']).toBe(Buffer.from(v2, 'base64').toString('latin1'));
   });
 
+  it('a capability that hoist, unprivileged, cannot set on disk stays in the image when a step changes the file (chmod) and goes when it writes it, as under Linux; COPY --from keeps it', async () => {
+    const v2 = 'AQAAAgAgAAAAAAAAAAAAAAAAAAA=';
+    const capfile = path.join(busyboxCtx, 'capfile');
+    await writeFile(capfile, 'a program\n');
+    await chmod(capfile, 0o755);
+    execFileSync('setfattr', ['-n', 'security.capability', '-v', `0s${v2}`, capfile]);
+    const cap = Buffer.from(v2, 'base64').toString('latin1');
+    for (const [user, isolation] of [[NOBODY, 'proot'], [RANGED, 'userns']] as const) {
+      const r = await buildAs(user, busyboxCtx, ['COPY capfile /kept', 'COPY capfile /written', 'RUN chmod 0750 /kept && echo more >> /written', 'FROM base', 'COPY --from=1 /kept /from-stage'], isolation);
+      expect(r.ok, `${isolation}: ${r.message}\n${r.hint}`).toBe(true);
+      const image = r.image as ReadImage;
+      expect(member(image, 2, 'from-stage')?.pax['SCHILY.xattr.security.capability'], isolation).toBe(cap);
+      // The first stage's image is not the output: build it alone to read its RUN layer.
+      const first = await buildAs(user, busyboxCtx, ['COPY capfile /kept', 'COPY capfile /written', 'RUN chmod 0750 /kept && echo more >> /written'], isolation);
+      const run = first.image as ReadImage;
+      expect(member(run, 4, 'kept'), isolation).toMatchObject({ mode: 0o750 });
+      expect(member(run, 4, 'kept')?.pax['SCHILY.xattr.security.capability'], isolation).toBe(cap);
+      expect(member(run, 4, 'written')?.pax['SCHILY.xattr.security.capability'], isolation).toBeUndefined();
+    }
+  });
+
   it('a user namespace with a subuid range: a USER writes into its own directory of the base image', async () => {
     // COPY --chown made /home/app for the glibc base, owned by app; hoist unpacked it as hoist-rootless.
     const r = await buildAs(RANGED, glibcCtx, ['USER app', 'RUN touch /home/app/mine && id -u > /home/app/id'], 'userns');

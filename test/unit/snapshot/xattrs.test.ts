@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { capabilityForImage, carriedXattrs, isCarriedXattr, readXattrs, writeXattrsSync } from '../../../snapshot/xattrs.js';
+import { capabilityForImage, carriedXattrs, isCarriedXattr, readXattrs, withKeptXattrs, writeXattrsSync } from '../../../snapshot/xattrs.js';
 import { withTempDir } from './fixtures.js';
 
 function getfattr(file: string): string {
@@ -96,5 +96,26 @@ describe('capabilityForImage: a file capability as an image carries it', () => {
     const none = { 'user.note': Buffer.from('x') };
     expect(capabilityForImage(none, hoistIsRoot)).toBe(none);
     expect(capabilityForImage(undefined, hoistIsRoot)).toBeUndefined();
+  });
+});
+
+describe('withKeptXattrs: attributes the image has that the inode on disk lacks', () => {
+  const cap = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+  const kept = { ino: 7, size: 10, mtimeMs: 1000, values: { 'security.capability': cap } };
+  const same = { ino: 7, size: 10, mtimeMs: 1000 };
+
+  it('adds them to what the disk has, in name order, the disk winning on a name both have', () => {
+    const out = withKeptXattrs({ 'user.a': Buffer.from('a') }, kept, same);
+    expect(Object.keys(out ?? {})).toEqual(['security.capability', 'user.a']);
+    expect(out?.['security.capability']).toBe(cap);
+    expect(withKeptXattrs(undefined, kept, same)).toEqual({ 'security.capability': cap });
+    const own = Buffer.from('own');
+    expect(withKeptXattrs({ 'security.capability': own }, kept, same)?.['security.capability']).toBe(own);
+  });
+
+  it('drops them once the path is another inode, or the file was written (size or mtime moved)', () => {
+    const disk = { 'user.a': Buffer.from('a') };
+    for (const st of [{ ...same, ino: 8 }, { ...same, size: 11 }, { ...same, mtimeMs: 1001 }]) expect(withKeptXattrs(disk, kept, st)).toBe(disk);
+    expect(withKeptXattrs(disk, undefined, same)).toBe(disk);
   });
 });
