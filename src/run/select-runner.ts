@@ -56,7 +56,29 @@ function assessProot(probe: HostProbe, needs: RunNeeds): Assessment {
   if (!probe.proot.ok) return no(`proot does not work here (${probe.proot.detail})`);
   if (needs.networkNone) return no('RUN --network=none needs a network namespace, and proot makes none');
   const notes = needs.switchIds ? ['proot fakes a USER\'s uid and gid but not its supplementary groups'] : [];
+  const untranslated = untranslatedSyscalls(probe.proot.version);
+  if (untranslated !== undefined) notes.push(untranslated);
   return { kind: 'proot', ok: true, why: `proot ${probe.proot.version ?? ''} works`.replace('  ', ' '), notes };
+}
+
+/**
+ * proot translates the paths of the system calls it knows: statx from 5.3,
+ * faccessat2 from 5.4 (Debian 12 ships 5.1). glibc 2.33 and later (Debian
+ * 12, Ubuntu 22.04) calls faccessat2 for access checks with flags, and
+ * coreutils' ls and stat call statx: untranslated, they look at this
+ * machine's paths instead of the image's. apt checks that _apt may read
+ * its keyrings so, and in a container without /etc/apt `apt-get update`
+ * then fails.
+ */
+export function untranslatedSyscalls(version: string | undefined): string | undefined {
+  const [major = 0, minor = 0] = (version ?? '').split('.').map(Number);
+  if (version !== undefined && (major > 5 || (major === 5 && minor >= 4))) return undefined;
+  const missing = version !== undefined && major === 5 && minor === 3 ? 'faccessat2' : 'statx and faccessat2';
+  return (
+    `proot ${version ?? '(unknown version)'} does not translate the ${missing} system calls (proot 5.4 does): in images with glibc 2.33 or later ` +
+    "(Debian 12, Ubuntu 22.04) access checks with flags and coreutils' ls and stat see this machine's files instead of the image's, " +
+    "and apt-get update fails with 'The key(s) in the keyring ... are ignored as the file is not readable by user _apt' where this machine has no /etc/apt; install proot 5.4 or later"
+  );
 }
 
 /** Every runner in `auto`'s order of preference, each with whether it can run steps that need `needs` here. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HoistError } from '../../../src/errors.js';
 import { doctorReport } from '../../../src/run/doctor.js';
 import { parseSubidRange, type HostProbe } from '../../../src/run/probe.js';
-import { assessRunners, selectRunner } from '../../../src/run/select-runner.js';
+import { assessRunners, selectRunner, untranslatedSyscalls } from '../../../src/run/select-runner.js';
 import type { HostTools } from '../../../src/run/host-tools.js';
 
 const TOOLS: HostTools = {
@@ -123,5 +123,14 @@ describe('doctorReport', () => {
     expect(r.auto.nonRootUser?.kind).toBe('chroot');
     expect(doctorReport(probe(), TOOLS).auto.root?.kind).toBe('userns');
     expect(r.runners.map((a) => [a.kind, a.ok])).toEqual([['userns', true], ['chroot', true], ['proot', true]]);
+  });
+});
+
+describe('untranslatedSyscalls: what a proot before 5.4 leaves to the host', () => {
+  it('names statx and faccessat2 before 5.3, faccessat2 in 5.3, nothing from 5.4', () => {
+    expect(untranslatedSyscalls('5.1.0')).toMatch(/^proot 5\.1\.0 does not translate the statx and faccessat2 system calls .*install proot 5\.4 or later$/);
+    expect(untranslatedSyscalls('5.3.1')).toMatch(/^proot 5\.3\.1 does not translate the faccessat2 system calls/);
+    expect(untranslatedSyscalls(undefined)).toMatch(/^proot \(unknown version\) does not translate/);
+    for (const v of ['5.4.0', '5.10', '6.0.0']) expect(untranslatedSyscalls(v)).toBeUndefined();
   });
 });
