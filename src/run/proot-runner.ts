@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { constants } from 'node:os';
 import { HoistError } from '../errors.js';
@@ -9,6 +9,8 @@ import { RootfsScaffold, SourceScaffolds, UnsafeMountpointError } from './scaffo
 import { watchTracees, type TraceeWatch } from './leftover-processes.js';
 import { spawnStep } from './spawn-step.js';
 import { copyTree } from './mount-emulation.js';
+import { resolveInside } from './resolve-inside.js';
+import { syscallShim } from './syscall-shim.js';
 import { checkSpec, copyNetworkFiles, envArgs, refuseOverlay, requireTool, spawnEnv, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
 
 /**
@@ -24,7 +26,16 @@ export interface ProotOptions extends RunnerOptions {
    * main process is gone (leftover-processes.ts).
    */
   killOnExit: boolean;
+  /**
+   * Whether this proot leaves statx and faccessat2 untranslated (before
+   * 5.4): the step then starts through the syscall shim (syscall-shim.ts)
+   * where this machine has one.
+   */
+  shimSyscalls?: boolean;
 }
+
+/** Where the syscall shim is bound inside the rootfs for the length of a step. */
+const SHIM_TARGET = '/.hoist-syscall-shim';
 
 export class ProotRunner implements Runner {
   readonly kind = 'proot' as const;
@@ -107,6 +118,7 @@ export class ProotRunner implements Runner {
         // proot cannot make a bind read-only: every read-only source it binds is a copy of its own (a shared one, a cache, copied just above), discarded after the step.
         args.push('-b', `${source}:${m.target}`);
       }
+      const argv = this.opts.shimSyscalls === true ? await this.throughShim(spec, scaffold, cleanups, args) : spec.argv;
       // The step's PROOT_* variables, which proot would read as its own, were moved inside with the loader's (withHostToolVariablesInside).
       // proot exits 255 when the step dies of a signal, and says which on stderr.
       let tail = '';
@@ -124,7 +136,7 @@ export class ProotRunner implements Runner {
       // proot hands its own environment to the step. It starts through the host's sh (for the umask), which would
       // reorder an environment and drop names it cannot hold: the host's env sets it, as in the other runners, and
       // a secret still comes through the environment, never a command line.
-      const [command, ...envThenProot] = [...envArgs(requireTool(this.opts.tools, 'env', this.kind), spec), proot, ...args, ...spec.argv] as [string, ...string[]];
+      const [command, ...envThenProot] = [...envArgs(requireTool(this.opts.tools, 'env', this.kind), spec), proot, ...args, ...argv] as [string, ...string[]];
       const result = await spawnStep({ sh: requireTool(this.opts.tools, 'sh', this.kind), command, args: envThenProot, env: spawnEnv(spec), io: watched, killGroupOnExit: true, watch, ...(signal !== undefined ? { signal } : {}) });
       // The last death proot reports that is not of a tracee the watch killed.
       const deaths = [...tail.matchAll(/proot info: pid (\d+): terminated with signal (\d+)/g)].filter((m) => !(tracees?.killed.has(Number(m[1])) ?? false));
@@ -138,6 +150,46 @@ export class ProotRunner implements Runner {
       for (const dir of cleanups) await rm(dir, { recursive: true, force: true });
     }
   }
+
+  /**
+   * The step's argv behind the syscall shim, bound into the rootfs (its bind
+   * pushed on `args`); the argv as it is where the shim cannot be used: no
+   * shim for this machine, the mount point taken, or a command that PATH does
+   * not find in the image (the shim executes a path; proot then says what is
+   * missing, as before).
+   */
+  private async throughShim(spec: ProcessSpec, scaffold: RootfsScaffold, cleanups: string[], args: string[]): Promise<readonly string[]> {
+    const shim = syscallShim();
+    const [program, ...rest] = spec.argv;
+    if (shim === undefined || program === undefined) return spec.argv;
+    const found = program.includes('/') ? program : await findInPath(spec.rootfs, program, spec.env.PATH);
+    if (found === undefined) return spec.argv;
+    try {
+      await scaffold.ensure(SHIM_TARGET.slice(1), 'file');
+    } catch (err) {
+      if (err instanceof UnsafeMountpointError) return spec.argv;
+      throw err;
+    }
+    const dir = await mkdtemp(path.join(this.opts.tmpDir, 'shim-'));
+    cleanups.push(dir);
+    const file = path.join(dir, 'shim');
+    await writeFile(file, shim, { mode: 0o755 });
+    await chmod(file, 0o755);
+    args.push('-b', `${file}:${SHIM_TARGET}`);
+    return [SHIM_TARGET, found, ...rest];
+  }
+}
+
+/** `name` as the image's PATH finds it (a regular file with an execute bit), as a path inside the rootfs. */
+async function findInPath(rootfs: string, name: string, pathVar: string | undefined): Promise<string | undefined> {
+  for (const dir of (pathVar ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    if (!dir.startsWith('/')) continue;
+    const inside = path.posix.join(dir, name);
+    const at = await resolveInside(rootfs, inside);
+    const st = at === undefined ? undefined : await stat(at).catch(() => undefined);
+    if (st !== undefined && st.isFile() && (st.mode & 0o111) !== 0) return inside;
+  }
+  return undefined;
 }
 
 /** A copy of a shared source (a cache) for a read-only bind, which proot cannot make: the step's writes land in the copy, removed after it. */

@@ -3,6 +3,7 @@ import { ChrootRunner } from './chroot-runner.js';
 import type { HostProbe } from './probe.js';
 import { RUNNER_KINDS, type RunNeeds, type Runner, type RunnerKind } from './process-spec.js';
 import { ProotRunner } from './proot-runner.js';
+import { syscallShim } from './syscall-shim.js';
 import type { RunnerOptions } from './step-env.js';
 import { UsernsRunner } from './userns-runner.js';
 
@@ -57,7 +58,8 @@ function assessProot(probe: HostProbe, needs: RunNeeds): Assessment {
   if (needs.networkNone) return no('RUN --network=none needs a network namespace, and proot makes none');
   const notes = needs.switchIds ? ['proot fakes a USER\'s uid and gid but not its supplementary groups'] : [];
   const untranslated = untranslatedSyscalls(probe.proot.version);
-  if (untranslated !== undefined) notes.push(untranslated);
+  // Where hoist has a syscall shim for this machine, the step goes through it and sees the image's files.
+  if (untranslated !== undefined && syscallShim() === undefined) notes.push(untranslated);
   return { kind: 'proot', ok: true, why: `proot ${probe.proot.version ?? ''} works`.replace('  ', ' '), notes };
 }
 
@@ -68,7 +70,8 @@ function assessProot(probe: HostProbe, needs: RunNeeds): Assessment {
  * coreutils' ls and stat call statx: untranslated, they look at this
  * machine's paths instead of the image's. apt checks that _apt may read
  * its keyrings so, and in a container without /etc/apt `apt-get update`
- * then fails.
+ * then fails. Where hoist has a syscall shim for the machine
+ * (syscall-shim.ts) the steps run through it and this is not said.
  */
 export function untranslatedSyscalls(version: string | undefined): string | undefined {
   const [major = 0, minor = 0] = (version ?? '').split('.').map(Number);
@@ -142,6 +145,6 @@ export function createRunner(kind: RunnerKind, probe: HostProbe, opts: RunnerOpt
     case 'chroot':
       return new ChrootRunner({ ...opts, mountNamespace: probe.mountNamespace.ok && opts.tools.mount !== undefined });
     case 'proot':
-      return new ProotRunner({ ...opts, killOnExit: probe.proot.killOnExit });
+      return new ProotRunner({ ...opts, killOnExit: probe.proot.killOnExit, shimSyscalls: untranslatedSyscalls(probe.proot.version) !== undefined });
   }
 }
