@@ -1,5 +1,3 @@
-import { chmod, lstat, mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { DockerfileError } from '../../dockerfile/errors.js';
 import type { RunInstr } from '../../dockerfile/instructions/types.js';
 import { HoistError } from '../../errors.js';
@@ -10,44 +8,7 @@ import { StepOutput } from '../run/step-output.js';
 import { explainUnreadable, imageOwnerOf, startOwnerRecording, type OwnerRecording } from '../run/step-owners.js';
 import { runArgv } from './run-argv.js';
 import { prepareStepMounts } from '../run/mounts/step-mounts.js';
-
-/**
- * The parts of the working directory the image lacks, parent first (paths
- * inside the image): the step makes them, as BuildKit's executor makes a
- * missing cwd, so they are in its layer, 0755 and the image root's, with
- * every runner and snapshotter. Stops at the first symlink on the way
- * (which could lead out of the rootfs): the runner resolves it inside the
- * rootfs (nsenter --wdns after chroot); hoist does not follow it here.
- */
-async function missingWorkdir(rootfs: string, cwd: string, instr: RunInstr): Promise<string[]> {
-  const missing: string[] = [];
-  let at = '';
-  for (const part of cwd.split('/').filter((p) => p !== '')) {
-    at = `${at}/${part}`;
-    if (missing.length > 0) {
-      missing.push(at);
-      continue;
-    }
-    const st = await lstat(path.join(rootfs, at)).catch(() => undefined);
-    if (st === undefined) missing.push(at);
-    else if (st.isSymbolicLink()) return [];
-    else if (!st.isDirectory()) {
-      throw new DockerfileError('RUN_WORKDIR', `the working directory ${cwd} is not a directory in the image`, instr.location, {
-        hint: 'set WORKDIR to a directory',
-      });
-    }
-  }
-  return missing;
-}
-
-/** `missingWorkdir`'s directories, made in the rootfs by hoist (a runner on an overlay makes them in its merged view instead). */
-async function makeWorkdir(rootfs: string, missing: readonly string[]): Promise<void> {
-  for (const dir of missing) {
-    const at = path.join(rootfs, dir);
-    await mkdir(at);
-    await chmod(at, 0o755); // as Docker makes it, whatever hoist's umask
-  }
-}
+import { makeWorkdir, missingWorkdir } from '../run/missing-workdir.js';
 
 function hoistIds(): { uid: number; gid: number } {
   return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
@@ -77,7 +38,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
     throw err instanceof HoistError ? new DockerfileError(err.code, err.message, instr.location, err.hint !== undefined ? { hint: err.hint } : {}) : err;
   });
   const cwd = stage.workdir();
-  const missing = await missingWorkdir(rootfs.dir, cwd, instr);
+  const missing = await missingWorkdir(rootfs.dir, cwd, instr.location);
   const stepEnv: Record<string, string> = Object.fromEntries([...ctx.planned.env, ...env.proxyEnv]);
   stepEnv.HOME ??= user.home;
   const imageOwner = imageOwnerOf(runner.idMap);
@@ -87,6 +48,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   let overlay: Awaited<ReturnType<typeof rootfs.beforeStep>>;
   try {
     overlay = await rootfs.beforeStep(imageOwner);
+    if (overlay !== undefined && missing.length > 0) refuseMountInMissingWorkdir(missing[0] as string, mounts.mounts, instr);
     await rootfs.storeOwners(runner);
     if (overlay === undefined) {
       await makeWorkdir(rootfs.dir, missing);
@@ -136,6 +98,21 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   });
   await ctx.addLayer(changes, describeRun(argv), { fromRootfs: true }).catch((err: unknown) => {
     throw explainUnreadable(err, runner, rootfs.dir, instr.location);
+  });
+}
+
+/**
+ * On an overlay the runner makes a missing working directory on the mount,
+ * so that it lands in the step's layer; a RUN mount inside it would have
+ * its mount point made in the rootfs below first, and the directory would
+ * be missing from the layer. Rare (a step removed the directory, or the
+ * base image lacks its WorkingDir): said plainly instead.
+ */
+function refuseMountInMissingWorkdir(top: string, mounts: readonly { target: string }[], instr: RunInstr): void {
+  const inside = mounts.find((m) => m.target === top || m.target.startsWith(`${top}/`));
+  if (inside === undefined) return;
+  throw new DockerfileError('RUN_WORKDIR_MOUNT', `the working directory ${top} is missing, and the step's mount at ${inside.target} is inside it: with --snapshot overlay hoist cannot make the directory in the step's layer`, instr.location, {
+    hint: `make the directory in an earlier step (RUN mkdir -p ${top}, or WORKDIR), or build with --snapshot walk`,
   });
 }
 

@@ -103,6 +103,19 @@ describe('--snapshot overlay against --snapshot walk', () => {
     }, 600_000);
   }
 
+  it('refuses a RUN mount inside a working directory the step must make, with overlay (it could not reach the layer); walk builds it', async () => {
+    const lines = ['FROM scratch', 'COPY rootfs /', 'COPY net/ /etc/', 'WORKDIR /gone', 'RUN rmdir /gone', 'RUN --mount=type=bind,source=net,target=mnt ls mnt'];
+    const isolation = mounted[0];
+    if (isolation === undefined) return;
+    await expect(buildLines(context, lines, { isolation, snapshot: 'overlay' })).rejects.toMatchObject({
+      code: 'RUN_WORKDIR_MOUNT',
+      message: expect.stringContaining("Dockerfile:6: the working directory /gone is missing, and the step's mount at /gone/mnt is inside it"),
+    });
+    const walk = await buildLines(context, lines, { isolation, snapshot: 'walk' });
+    expect(names(walk.image.layers.at(-1)).filter((n) => n.includes('gone'))).toEqual(['directory gone/ 755 0:0']);
+    expect(await leftovers()).toEqual([]);
+  }, 600_000);
+
   it('mounts an overlay with at least one runner here', () => {
     expect(mounted.length).toBeGreaterThan(0);
   });
