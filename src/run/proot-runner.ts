@@ -78,16 +78,7 @@ export class ProotRunner implements Runner {
         // An image that ships /dev/fd as a link (to /proc/self/fd, as debootstrap makes it) keeps its own.
         if (!(err instanceof UnsafeMountpointError)) throw err;
       }
-      // ptys (apt's term.log, script, expect): the host's, where it has them; proot isolates nothing anyway.
-      for (const [name, kind] of [['pts', 'dir'], ['ptmx', 'file']] as const) {
-        if (!(await hostHas(`/dev/${name}`))) continue;
-        try {
-          await scaffold.ensure(`dev/${name}`, kind);
-          args.push('-b', `/dev/${name}`);
-        } catch (err) {
-          if (!(err instanceof UnsafeMountpointError)) throw err;
-        }
-      }
+      // No ptys: the host's /dev/pts would hand the step the terminals of hoist's user (TIOCSTI types into them).
       try {
         // Docker's /dev/shm is a tmpfs anyone may write to: an empty 1777 directory of hoist's stands in.
         await scaffold.ensure('dev/shm', 'dir');
@@ -210,8 +201,4 @@ async function emptyDir(parent: string, cleanups: string[]): Promise<string> {
 
 function signalName(n: number): NodeJS.Signals | undefined {
   return (Object.entries(constants.signals) as [NodeJS.Signals, number][]).find(([, v]) => v === n)?.[0];
-}
-
-async function hostHas(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => undefined)) !== undefined;
 }
