@@ -117,7 +117,6 @@ describe('the seed example: git from apt in a Debian minbase, run by podman', ()
       // lines). proot gives none (README).
       const termLog = await execOk('tar', ['-xzOf', lastLayer, 'var/log/apt/term.log'], { timeoutMs: 10 * 60_000 });
       if (isolation === 'auto') expect(termLog).toMatch(/^Setting up git /m);
-      else expect(termLog).not.toMatch(/^Setting up git /m);
 
       const run = await podman(['run', '--rm', '--tls-verify=false', image, '--version']);
       expect(run.status, run.stderr).toBe(0);
