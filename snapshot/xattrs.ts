@@ -239,15 +239,22 @@ export function capabilityForImage(values: XattrValues | undefined, isImageRoot:
  * signature no longer matches it.
  */
 export interface KeptXattrs {
-  ino: number;
-  size: number;
-  mtimeMs: number;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
   values: XattrValues;
 }
 
+/** The identity withKeptXattrs compares, from a bigint lstat. */
+export interface FileIdentity {
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+}
+
 /** `onDisk` completed with what `kept` still gives the file of stat `st` (names the disk has win). */
-export function withKeptXattrs(onDisk: XattrValues | undefined, kept: KeptXattrs | undefined, st: { ino: number; size: number; mtimeMs: number }): XattrValues | undefined {
-  if (kept === undefined || kept.ino !== st.ino || kept.size !== st.size || kept.mtimeMs !== st.mtimeMs) return onDisk;
+export function withKeptXattrs(onDisk: XattrValues | undefined, kept: KeptXattrs | undefined, st: FileIdentity): XattrValues | undefined {
+  if (kept === undefined || kept.ino !== st.ino || kept.size !== st.size || kept.mtimeNs !== st.mtimeNs) return onDisk;
   const merged: XattrValues = { ...kept.values, ...onDisk };
   return Object.fromEntries(Object.keys(merged).sort().map((name) => [name, merged[name] as Buffer]));
 }

@@ -234,9 +234,12 @@ class RootfsApplier {
   }
 
   async finish(layers: number): Promise<ApplySummary> {
-    // Drop owners recorded for paths a later layer removed.
+    // Drop owners and attributes recorded for paths a later layer removed.
     for (const path of [...this.summary.intendedOwners.keys()]) {
       if ((await lstat(this.abs(path)).catch(() => undefined)) === undefined) this.summary.intendedOwners.delete(path);
+    }
+    for (const path of [...this.summary.unsetXattrs.keys()]) {
+      if ((await lstat(this.abs(path)).catch(() => undefined)) === undefined) this.summary.unsetXattrs.delete(path);
     }
     this.summary.layers = layers;
     return this.summary;
@@ -352,6 +355,8 @@ class RootfsApplier {
       await removePath(abs, existing);
     }
     this.written.add(full);
+    // A file this layer writes again has only the attributes it gives now.
+    this.summary.unsetXattrs.delete(full);
     await this.make(entry, path, full, parent, existing?.isDirectory() === true, target);
     // After the owner: chown clears security.capability.
     if (h.xattrs !== undefined && Object.keys(h.xattrs).length > 0) this.setXattrs(path, full, h.xattrs);

@@ -304,10 +304,11 @@ class DiffWalk {
       throw vanished(path);
     }
     const imageOwner = this.imageOwner;
-    let onDisk = readXattrsSync(`${this.base}/${path}`);
+    const onDisk = readXattrsSync(`${this.base}/${path}`);
+    // Only what the disk holds is in the runner's id space; what was kept is the layer's own bytes.
+    const read = imageOwner === undefined ? onDisk : capabilityForImage(onDisk, (uid) => imageOwner(uid, 0).uid === 0);
     const kept = this.keptXattrs?.get(path);
-    if (kept !== undefined) onDisk = withKeptXattrs(onDisk, kept, { ino: Number(st.ino), size: Number(st.size), mtimeMs: Number(st.mtimeNs / 1_000_000n) });
-    const xattrs = imageOwner === undefined ? onDisk : capabilityForImage(onDisk, (uid) => imageOwner(uid, 0).uid === 0);
+    const xattrs = kept === undefined ? read : withKeptXattrs(read, kept, st);
     const meta = { path, mode: owner.mode ?? Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
     const type = Number(st.mode) & S_IFMT;
     if (type === S_IFREG) {

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { chmod, lstat, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayers, removeRootfs, type ApplySummary } from '../../../snapshot/rootfs/index.js';
-import { withKeptXattrs, type KeptXattrs, type XattrValues } from '../../../snapshot/xattrs.js';
+import { capabilityForImage, withKeptXattrs, type KeptXattrs, type XattrValues } from '../../../snapshot/xattrs.js';
 import { RootfsFiles } from '../../../snapshot/rootfs/rootfs-files.js';
 import { FollowingUnpack, type GrowingTar } from '../../../snapshot/rootfs/following-unpack.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
@@ -66,7 +66,7 @@ export class StageRootfs {
     this.files = new RootfsFiles(
       dir,
       (p, st) => this.ownerOf(p, st),
-      (p, st, onDisk) => withKeptXattrs(onDisk, this.keptXattrs.get(p), { ino: st.ino, size: st.size, mtimeMs: Math.floor(st.mtimeMs) }),
+      (p, _st, onDisk) => this.xattrsOf(p, onDisk),
     );
   }
 
@@ -113,8 +113,12 @@ export class StageRootfs {
       const copy = new StageRootfs(dir, stepSnapshotter(await kind, dir, parentDir, register), new Map(source.owners), signal, release);
       copy.imageOwner = source.imageOwner;
       copy.madeBy = 'copy';
-      // The copy's inodes are new: the same files by path, size and mtime (cp -a keeps them).
-      await copy.keepXattrs(new Map([...source.keptXattrs].map(([p, k]) => [p, k.values])));
+      // The copy's inodes are new: the same files by path, size and mtime (cp -a keeps them), for what still held in the source.
+      const held = [...source.keptXattrs].filter(([p, k]) => {
+        const st = lstatSync(path.join(source.dir, p), { bigint: true, throwIfNoEntry: false });
+        return st !== undefined && withKeptXattrs(undefined, k, st) !== undefined;
+      });
+      await copy.keepXattrs(new Map(held.map(([p, k]) => [p, k.values])));
       if (source.release.runner !== undefined) release.runner = source.release.runner;
       return copy;
     }
@@ -173,15 +177,29 @@ export class StageRootfs {
   /** Attributes an unprivileged apply could not set, held for the inodes it wrote (xattrs.ts KeptXattrs). */
   private async keepXattrs(unset: ReadonlyMap<string, XattrValues>): Promise<void> {
     for (const [p, values] of unset) {
-      const st = await lstat(path.join(this.dir, p)).catch(() => undefined);
+      const st = await lstat(path.join(this.dir, p), { bigint: true }).catch(() => undefined);
       if (st === undefined) {
         this.keptXattrs.delete(p);
         continue;
       }
       // From the unpack worker the values arrive as plain Uint8Arrays.
       const buffers = Object.fromEntries(Object.entries(values).map(([n, v]) => [n, Buffer.from(v.buffer, v.byteOffset, v.byteLength)]));
-      this.keptXattrs.set(p, { ino: st.ino, size: st.size, mtimeMs: Math.floor(st.mtimeMs), values: buffers });
+      this.keptXattrs.set(p, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, values: buffers });
     }
+  }
+
+  /**
+   * The attributes the image gives `p` (COPY --from reads them here): what
+   * the disk holds, a capability bound to the runner's root as a root build
+   * writes it, and what an unprivileged apply could not set.
+   */
+  private xattrsOf(p: string, onDisk: XattrValues | undefined): XattrValues | undefined {
+    const imageOwner = this.imageOwner;
+    const read = imageOwner === undefined ? onDisk : capabilityForImage(onDisk, (uid) => imageOwner(uid, 0).uid === 0);
+    const kept = this.keptXattrs.get(p);
+    if (kept === undefined) return read;
+    const st = lstatSync(path.join(this.dir, p), { bigint: true, throwIfNoEntry: false });
+    return st === undefined ? read : withKeptXattrs(read, kept, st);
   }
 
   /** Owners an unprivileged apply could not set (COPY --chown, hoist unprivileged): remembered, as for the base layers. */

@@ -134,12 +134,12 @@ function unrecordable(programs: readonly UnrecordableProgram[], location: Source
   );
 }
 
-/** The step set or removed attributes that a layer carries, which fakeroot only pretended to store. */
+/** The step set attributes that a layer carries, which fakeroot only pretended to store. */
 function xattrsUnrecordable(names: readonly string[], runner: string, location: SourceLocation): DockerfileError {
   const what = names.length === 1 ? `the extended attribute ${names[0]}` : `the extended attributes ${names.join(', ')}`;
   return new DockerfileError(
     'RUN_XATTRS_UNRECORDABLE',
-    `the step sets or removes ${what} (setcap, setfattr), which cannot be kept here: the ${runner} runner fakes root over hoist's own uid, and fakeroot, which records the owners the step sets, keeps attributes only in memory, so the layer would silently lack the change`,
+    `the step sets ${what} (setcap, setfattr), which cannot be kept here: the ${runner} runner fakes root over hoist's own uid, and fakeroot, which records the owners the step sets, keeps attributes only in memory, so the layer would silently lack the change`,
     location,
     { hint: `build as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns); \`hoist doctor\` shows what works here` },
   );

@@ -285,6 +285,28 @@ describe('applyLayers: the changeset rules', () => {
     }
   });
 
+  it('unprivileged, returns the attributes it could not set for the files that still have them, after every layer', async () => {
+    const cap = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+    const first = await layer([
+      { name: 'bin/', mode: 0o755 },
+      { name: 'bin/ping', data: 'p', mode: 0o755, xattrs: { 'security.capability': cap, 'user.a': 'x' } },
+      { name: 'bin/kept', data: 'k', mode: 0o755, xattrs: { 'security.capability': cap } },
+      { name: 'bin/gone', data: 'g', mode: 0o755, xattrs: { 'security.capability': cap } },
+      { name: 'bin/back', data: 'b', mode: 0o755, xattrs: { 'security.capability': cap } },
+    ]);
+    // The next layer replaces ping without a capability, removes gone, and removes back and adds it again without one.
+    const second = await layer([
+      { name: 'bin/', mode: 0o755 },
+      { name: 'bin/.wh.back', data: '' },
+      { name: 'bin/.wh.gone', data: '' },
+      { name: 'bin/back', data: 'b2', mode: 0o755 },
+      { name: 'bin/ping', data: 'p2', mode: 0o755 },
+    ]);
+    const summary = await applyLayers(root, streams(first, second), { privileged: false });
+    expect([...summary.unsetXattrs.keys()]).toEqual(['bin/kept']);
+    expect(summary.unsetXattrs.get('bin/kept')?.['security.capability']?.equals(cap)).toBe(true);
+  });
+
   it('makes device nodes when privileged and skips them with a note otherwise; unprivileged, sets only user.* xattrs', async () => {
     const cap = Buffer.from('0100000200200000000000000000000000000000', 'hex'); // VFS_CAP v2, effective, cap_net_raw permitted
     const l = await layer([

@@ -101,8 +101,8 @@ describe('capabilityForImage: a file capability as an image carries it', () => {
 
 describe('withKeptXattrs: attributes the image has that the inode on disk lacks', () => {
   const cap = Buffer.from('0100000200200000000000000000000000000000', 'hex');
-  const kept = { ino: 7, size: 10, mtimeMs: 1000, values: { 'security.capability': cap } };
-  const same = { ino: 7, size: 10, mtimeMs: 1000 };
+  const kept = { ino: 7n, size: 10n, mtimeNs: 1_700_000_000_999_999_999n, values: { 'security.capability': cap } };
+  const same = { ino: 7n, size: 10n, mtimeNs: 1_700_000_000_999_999_999n };
 
   it('adds them to what the disk has, in name order, the disk winning on a name both have', () => {
     const out = withKeptXattrs({ 'user.a': Buffer.from('a') }, kept, same);
@@ -115,7 +115,8 @@ describe('withKeptXattrs: attributes the image has that the inode on disk lacks'
 
   it('drops them once the path is another inode, or the file was written (size or mtime moved)', () => {
     const disk = { 'user.a': Buffer.from('a') };
-    for (const st of [{ ...same, ino: 8 }, { ...same, size: 11 }, { ...same, mtimeMs: 1001 }]) expect(withKeptXattrs(disk, kept, st)).toBe(disk);
+    // A nanosecond apart is another mtime (no rounding to milliseconds on either side).
+    for (const st of [{ ...same, ino: 8n }, { ...same, size: 11n }, { ...same, mtimeNs: 1_700_000_001_000_000_000n }]) expect(withKeptXattrs(disk, kept, st)).toBe(disk);
     expect(withKeptXattrs(disk, undefined, same)).toBe(disk);
   });
 });
