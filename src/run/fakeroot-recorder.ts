@@ -102,6 +102,12 @@ const LIBC_PATHS = [
   'usr/lib/libc.so.6',
 ];
 
+/** Whether the image at `rootfs` has a glibc (any machine's), as a dynamically linked program of it would load one. */
+export async function hasGlibc(rootfs: string): Promise<boolean> {
+  for (const p of LIBC_PATHS) if ((await resolveInside(rootfs, p)) !== undefined) return true;
+  return false;
+}
+
 /** Why the host's library cannot be loaded by the programs of the image at `rootfs`, or undefined if it can. */
 export async function whyNotLoadable(library: string, rootfs: string): Promise<string | undefined> {
   const want = await elfKind(library);

@@ -11,6 +11,7 @@ import { spawnStep } from './spawn-step.js';
 import { copyTree } from './mount-emulation.js';
 import { resolveInside } from './resolve-inside.js';
 import { syscallShim } from './syscall-shim.js';
+import { hasGlibc } from './fakeroot-recorder.js';
 import { checkSpec, copyNetworkFiles, envArgs, refuseOverlay, requireTool, spawnEnv, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
 
 /**
@@ -152,7 +153,8 @@ export class ProotRunner implements Runner {
   private async throughShim(spec: ProcessSpec, scaffold: RootfsScaffold, cleanups: string[], args: string[]): Promise<readonly string[]> {
     const shim = syscallShim();
     const [program, ...rest] = spec.argv;
-    if (shim === undefined || program === undefined) return spec.argv;
+    // Only glibc (2.33 and later) calls faccessat2 and statx: a static or musl image needs no shim, and sees none.
+    if (shim === undefined || program === undefined || !(await hasGlibc(spec.rootfs))) return spec.argv;
     const found = program.includes('/') ? program : await findInPath(spec.rootfs, program, spec.env.PATH);
     if (found === undefined) return spec.argv;
     try {
