@@ -252,9 +252,31 @@ export interface FileIdentity {
   mtimeNs: bigint;
 }
 
+/** Whether `kept` still holds for the file of stat `st`: the same inode, size and mtime. */
+export function keptXattrsHold(kept: KeptXattrs, st: FileIdentity): boolean {
+  return kept.ino === st.ino && kept.size === st.size && kept.mtimeNs === st.mtimeNs;
+}
+
 /** `onDisk` completed with what `kept` still gives the file of stat `st` (names the disk has win). */
 export function withKeptXattrs(onDisk: XattrValues | undefined, kept: KeptXattrs | undefined, st: FileIdentity): XattrValues | undefined {
-  if (kept === undefined || kept.ino !== st.ino || kept.size !== st.size || kept.mtimeNs !== st.mtimeNs) return onDisk;
+  if (kept === undefined || !keptXattrsHold(kept, st)) return onDisk;
   const merged: XattrValues = { ...kept.values, ...onDisk };
   return Object.fromEntries(Object.keys(merged).sort().map((name) => [name, merged[name] as Buffer]));
+}
+
+/**
+ * A file's attributes as the image has them: those read from disk with a
+ * capability bound to the runner's root made revision 2 (`isImageRoot`:
+ * the runner's id map, where it has one), then what `kept` still gives the
+ * file of stat `st` (the layer's own bytes, never converted; nothing
+ * without `st`).
+ */
+export function imageXattrs(
+  onDisk: XattrValues | undefined,
+  isImageRoot: ((hostUid: number) => boolean) | undefined,
+  kept: KeptXattrs | undefined,
+  st: FileIdentity | undefined,
+): XattrValues | undefined {
+  const read = isImageRoot === undefined ? onDisk : capabilityForImage(onDisk, isImageRoot);
+  return st === undefined ? read : withKeptXattrs(read, kept, st);
 }

@@ -41,7 +41,7 @@ import { realpath } from 'node:fs/promises';
 import { HoistError } from '../../src/errors.js';
 import { seconds, splitDevice } from '../dir-source.js';
 import { streamFile } from '../file-content.js';
-import { capabilityForImage, readXattrsSync, withKeptXattrs, type KeptXattrs } from '../xattrs.js';
+import { imageXattrs, readXattrsSync, type KeptXattrs } from '../xattrs.js';
 import { WHITEOUT_PREFIX, type LayerEntry } from '../layer-entry.js';
 import {
   childPath,
@@ -304,11 +304,8 @@ class DiffWalk {
       throw vanished(path);
     }
     const imageOwner = this.imageOwner;
-    const onDisk = readXattrsSync(`${this.base}/${path}`);
-    // Only what the disk holds is in the runner's id space; what was kept is the layer's own bytes.
-    const read = imageOwner === undefined ? onDisk : capabilityForImage(onDisk, (uid) => imageOwner(uid, 0).uid === 0);
-    const kept = this.keptXattrs?.get(path);
-    const xattrs = kept === undefined ? read : withKeptXattrs(read, kept, st);
+    const isImageRoot = imageOwner === undefined ? undefined : (uid: number): boolean => imageOwner(uid, 0).uid === 0;
+    const xattrs = imageXattrs(readXattrsSync(`${this.base}/${path}`), isImageRoot, this.keptXattrs?.get(path), st);
     const meta = { path, mode: owner.mode ?? Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
     const type = Number(st.mode) & S_IFMT;
     if (type === S_IFREG) {

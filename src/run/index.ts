@@ -9,7 +9,7 @@ export { probeHost, type Check, type HostProbe, type ProbeInput } from './probe.
 export { overlayBlocker, selectSnapshot, SNAPSHOT_REQUESTS, type SnapshotChoice, type SnapshotKind, type SnapshotRequest } from './select-snapshot.js';
 export { assessRunners, createRunner, selectRunner, type Assessment, type Isolation, type Selection } from './select-runner.js';
 export { imageId, isIdentity, mapsRootOnly, rootOnly, type IdExtent, type IdMap } from './id-map.js';
-export { resolveInside } from './resolve-inside.js';
+export { findProgramInside, resolveInside } from './resolve-inside.js';
 export { FakerootRecorder, whyNotLoadable, parseSaved, XattrCallWatch, type Recorded, type RecordedOwner, type RecorderOptions, type RecorderStart } from './fakeroot-recorder.js';
 export { elfLinkage, type ElfLinkage } from './elf-linkage.js';
 export { relaySocket, type SocketRelay } from './socket-relay.js';

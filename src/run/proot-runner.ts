@@ -9,7 +9,7 @@ import { RootfsScaffold, SourceScaffolds, UnsafeMountpointError } from './scaffo
 import { watchTracees, type TraceeWatch } from './leftover-processes.js';
 import { spawnStep } from './spawn-step.js';
 import { copyTree } from './mount-emulation.js';
-import { resolveInside } from './resolve-inside.js';
+import { findProgramInside } from './resolve-inside.js';
 import { syscallShim } from './syscall-shim.js';
 import { hasGlibc } from './fakeroot-recorder.js';
 import { checkSpec, copyNetworkFiles, envArgs, refuseOverlay, requireTool, spawnEnv, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
@@ -155,7 +155,7 @@ export class ProotRunner implements Runner {
     const [program, ...rest] = spec.argv;
     // Only glibc (2.33 and later) calls faccessat2 and statx: a static or musl image needs no shim, and sees none.
     if (shim === undefined || program === undefined || !(await hasGlibc(spec.rootfs))) return spec.argv;
-    const found = program.includes('/') ? program : await findInPath(spec.rootfs, program, spec.env.PATH);
+    const found = await findProgramInside(spec.rootfs, program, spec.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', spec.cwd);
     if (found === undefined) return spec.argv;
     try {
       await scaffold.ensure(SHIM_TARGET.slice(1), 'file');
@@ -169,20 +169,8 @@ export class ProotRunner implements Runner {
     await writeFile(file, shim, { mode: 0o755 });
     await chmod(file, 0o755);
     args.push('-b', `${file}:${SHIM_TARGET}`);
-    return [SHIM_TARGET, found, ...rest];
+    return [SHIM_TARGET, found.at, ...rest];
   }
-}
-
-/** `name` as the image's PATH finds it (a regular file with an execute bit), as a path inside the rootfs. */
-async function findInPath(rootfs: string, name: string, pathVar: string | undefined): Promise<string | undefined> {
-  for (const dir of (pathVar ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    if (!dir.startsWith('/')) continue;
-    const inside = path.posix.join(dir, name);
-    const at = await resolveInside(rootfs, inside);
-    const st = at === undefined ? undefined : await stat(at).catch(() => undefined);
-    if (st !== undefined && st.isFile() && (st.mode & 0o111) !== 0) return inside;
-  }
-  return undefined;
 }
 
 /** A copy of a shared source (a cache) for a read-only bind, which proot cannot make: the step's writes land in the copy, removed after it. */

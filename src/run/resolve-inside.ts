@@ -1,4 +1,4 @@
-import { lstat, readlink } from 'node:fs/promises';
+import { lstat, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -29,4 +29,22 @@ export async function resolveInside(root: string, rel: string, visited?: string[
     done.push(name);
   }
   return path.join(root, ...done);
+}
+
+/**
+ * `name` as the shell finds it in the image at `rootfs`: a path with a
+ * slash as written (from `cwd`), else the first executable regular file of
+ * that name in `searchPath`. `at` is where it was found, `file` what that
+ * resolves to, both as paths inside the image.
+ */
+export async function findProgramInside(rootfs: string, name: string, searchPath: string, cwd: string): Promise<{ at: string; file: string } | undefined> {
+  const candidates = name.includes('/') ? [path.posix.resolve(cwd, name)] : searchPath.split(':').filter((d) => d.startsWith('/')).map((d) => path.posix.join(d, name));
+  for (const candidate of candidates) {
+    const found = await resolveInside(rootfs, candidate);
+    if (found === undefined) continue;
+    const st = await stat(found).catch(() => undefined);
+    if (st === undefined || !st.isFile() || (st.mode & 0o111) === 0) continue;
+    return { at: candidate, file: `/${path.relative(rootfs, found)}` };
+  }
+  return undefined;
 }

@@ -14,7 +14,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { elfLinkage, resolveInside } from '../../run/index.js';
+import { elfLinkage, findProgramInside } from '../../run/index.js';
 import { DEFAULT_PATH } from '../plan/index.js';
 
 /** Commands that set owners other than the caller's, as busybox applets are named too. */
@@ -52,19 +52,6 @@ function words(argv: readonly string[]): string[] {
   return argv.join(' ').split(/[\s;&|()`'"<>]+/).filter((w) => w !== '');
 }
 
-/** `name` as the shell finds it: a path with a slash as written (from `cwd`), else the first executable file of that name in PATH. */
-async function locate(rootfs: string, name: string, searchPath: string, cwd: string): Promise<{ at: string; file: string } | undefined> {
-  const candidates = name.includes('/') ? [path.posix.resolve(cwd, name)] : searchPath.split(':').filter((d) => d.startsWith('/')).map((d) => path.posix.join(d, name));
-  for (const candidate of candidates) {
-    const found = await resolveInside(rootfs, candidate);
-    if (found === undefined) continue;
-    const st = await stat(found).catch(() => undefined);
-    if (st === undefined || !st.isFile() || (st.mode & 0o111) === 0) continue;
-    return { at: candidate, file: `/${path.relative(rootfs, found)}` };
-  }
-  return undefined;
-}
-
 async function isBusybox(rootfs: string, file: string): Promise<boolean> {
   if (path.posix.basename(file) === 'busybox') return true;
   const abs = path.join(rootfs, file);
@@ -90,7 +77,7 @@ export async function unrecordablePrograms(step: StepPrograms): Promise<Unrecord
     else if (base === 'busybox' && OWNER_COMMANDS.has(w[i + 1] ?? '')) names.add(word);
   });
   for (const name of names) {
-    const found = await locate(step.rootfs, name, searchPath, cwd);
+    const found = await findProgramInside(step.rootfs, name, searchPath, cwd);
     if (found === undefined || seen.has(found.file)) continue;
     seen.add(found.file);
     const linkage = await elfLinkage(path.join(step.rootfs, found.file));
@@ -99,7 +86,7 @@ export async function unrecordablePrograms(step: StepPrograms): Promise<Unrecord
   }
   const shell = step.argv[0];
   if (shell !== undefined) {
-    const found = await locate(step.rootfs, shell, searchPath, cwd);
+    const found = await findProgramInside(step.rootfs, shell, searchPath, cwd);
     if (found !== undefined && !seen.has(found.file) && (await elfLinkage(path.join(step.rootfs, found.file))).kind === 'static' && (await isBusybox(step.rootfs, found.file))) {
       out.push({ named: shell, ...found, why: 'shell' });
     }

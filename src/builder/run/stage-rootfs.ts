@@ -3,7 +3,7 @@ import { lstatSync, type Stats } from 'node:fs';
 import { chmod, lstat, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayers, removeRootfs, type ApplySummary } from '../../../snapshot/rootfs/index.js';
-import { capabilityForImage, withKeptXattrs, type KeptXattrs, type XattrValues } from '../../../snapshot/xattrs.js';
+import { imageXattrs, keptXattrsHold, type KeptXattrs, type XattrValues } from '../../../snapshot/xattrs.js';
 import { RootfsFiles } from '../../../snapshot/rootfs/rootfs-files.js';
 import { FollowingUnpack, type GrowingTar } from '../../../snapshot/rootfs/following-unpack.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
@@ -116,7 +116,7 @@ export class StageRootfs {
       // The copy's inodes are new: the same files by path, size and mtime (cp -a keeps them), for what still held in the source.
       const held = [...source.keptXattrs].filter(([p, k]) => {
         const st = lstatSync(path.join(source.dir, p), { bigint: true, throwIfNoEntry: false });
-        return st !== undefined && withKeptXattrs(undefined, k, st) !== undefined;
+        return st !== undefined && keptXattrsHold(k, st);
       });
       await copy.keepXattrs(new Map(held.map(([p, k]) => [p, k.values])));
       if (source.release.runner !== undefined) release.runner = source.release.runner;
@@ -195,11 +195,11 @@ export class StageRootfs {
    */
   private xattrsOf(p: string, onDisk: XattrValues | undefined): XattrValues | undefined {
     const imageOwner = this.imageOwner;
-    const read = imageOwner === undefined ? onDisk : capabilityForImage(onDisk, (uid) => imageOwner(uid, 0).uid === 0);
+    const isImageRoot = imageOwner === undefined ? undefined : (uid: number): boolean => imageOwner(uid, 0).uid === 0;
     const kept = this.keptXattrs.get(p);
-    if (kept === undefined) return read;
-    const st = lstatSync(path.join(this.dir, p), { bigint: true, throwIfNoEntry: false });
-    return st === undefined ? read : withKeptXattrs(read, kept, st);
+    // The file's identity is needed only where something was kept for its path.
+    const st = kept === undefined ? undefined : lstatSync(path.join(this.dir, p), { bigint: true, throwIfNoEntry: false });
+    return imageXattrs(onDisk, isImageRoot, kept, st);
   }
 
   /** Owners an unprivileged apply could not set (COPY --chown, hoist unprivileged): remembered, as for the base layers. */
@@ -277,8 +277,9 @@ export class StageRootfs {
     for (const entry of entries) {
       if (entry.kind === 'whiteout' || entry.kind === 'opaque') {
         const prefix = `${entry.path}/`;
-        for (const p of [...this.owners.keys()]) if (p.startsWith(prefix) || (entry.kind === 'whiteout' && p === entry.path)) this.owners.delete(p);
-        for (const p of [...this.keptXattrs.keys()]) if (p.startsWith(prefix) || (entry.kind === 'whiteout' && p === entry.path)) this.keptXattrs.delete(p);
+        for (const byPath of [this.owners, this.keptXattrs]) {
+          for (const p of [...byPath.keys()]) if (p.startsWith(prefix) || (entry.kind === 'whiteout' && p === entry.path)) byPath.delete(p);
+        }
       } else if (recorded) {
         await this.remember(entry, imageOwner);
       }
