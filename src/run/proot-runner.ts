@@ -27,12 +27,6 @@ export interface ProotOptions extends RunnerOptions {
    * main process is gone (leftover-processes.ts).
    */
   killOnExit: boolean;
-  /**
-   * Whether this proot leaves statx and faccessat2 untranslated (before
-   * 5.4): the step then starts through the syscall shim (syscall-shim.ts)
-   * where this machine has one.
-   */
-  shimSyscalls?: boolean;
 }
 
 /** Where the syscall shim is bound inside the rootfs for the length of a step. */
@@ -110,7 +104,8 @@ export class ProotRunner implements Runner {
         // proot cannot make a bind read-only: every read-only source it binds is a copy of its own (a shared one, a cache, copied just above), discarded after the step.
         args.push('-b', `${source}:${m.target}`);
       }
-      const argv = this.opts.shimSyscalls === true ? await this.throughShim(spec, scaffold, cleanups, args) : spec.argv;
+      // Every proot release mishandles clone3 and io_uring, and those before 5.4 statx and faccessat2 (syscall-shim.ts).
+      const argv = await this.throughShim(spec, scaffold, cleanups, args);
       // The step's PROOT_* variables, which proot would read as its own, were moved inside with the loader's (withHostToolVariablesInside).
       // proot exits 255 when the step dies of a signal, and says which on stderr.
       let tail = '';
@@ -153,7 +148,7 @@ export class ProotRunner implements Runner {
   private async throughShim(spec: ProcessSpec, scaffold: RootfsScaffold, cleanups: string[], args: string[]): Promise<readonly string[]> {
     const shim = syscallShim();
     const [program, ...rest] = spec.argv;
-    // Only glibc (2.33 and later) calls faccessat2 and statx: a static or musl image needs no shim, and sees none.
+    // Only glibc calls faccessat2 and statx (2.33 and later) and clone3 (2.34): a static or musl image sees no shim (its io_uring, rare, is left to it).
     if (shim === undefined || program === undefined || !(await hasGlibc(spec.rootfs))) return spec.argv;
     const found = await findProgramInside(spec.rootfs, program, spec.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', spec.cwd);
     if (found === undefined) return spec.argv;

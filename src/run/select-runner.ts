@@ -57,9 +57,12 @@ function assessProot(probe: HostProbe, needs: RunNeeds): Assessment {
   if (!probe.proot.ok) return no(`proot does not work here (${probe.proot.detail})`);
   if (needs.networkNone) return no('RUN --network=none needs a network namespace, and proot makes none');
   const notes = needs.switchIds ? ['proot fakes a USER\'s uid and gid but not its supplementary groups'] : [];
-  const untranslated = untranslatedSyscalls(probe.proot.version);
-  // Where hoist has a syscall shim for this machine, the step goes through it and sees the image's files.
-  if (untranslated !== undefined && syscallShim() === undefined) notes.push(untranslated);
+  // Where hoist has a syscall shim for this machine, the step goes through it: it sees the image's files, and its threads work.
+  if (syscallShim() === undefined) {
+    const untranslated = untranslatedSyscalls(probe.proot.version);
+    if (untranslated !== undefined) notes.push(untranslated);
+    notes.push(UNFOLLOWED_CALLS);
+  }
   return { kind: 'proot', ok: true, why: `proot ${probe.proot.version ?? ''} works`.replace('  ', ' '), notes };
 }
 
@@ -83,6 +86,15 @@ export function untranslatedSyscalls(version: string | undefined): string | unde
     "and apt-get update fails with 'The key(s) in the keyring ... are ignored as the file is not readable by user _apt' where this machine has no /etc/apt; install proot 5.4 or later"
   );
 }
+
+/**
+ * What no proot release (5.4.0 is the last) follows, whatever its version:
+ * said where hoist has no syscall shim for the machine (syscall-shim.ts).
+ */
+export const UNFOLLOWED_CALLS =
+  'proot (every release up to 5.4.0) does not follow threads made with clone3 nor file operations queued through io_uring: in images with glibc 2.34 or later ' +
+  "(Debian 12, Ubuntu 22.04) threaded programs can fail (npm ci: 'EFAULT: bad address in system call argument') and io_uring reads this machine's files; " +
+  "hoist's syscall shim, which makes both fail with ENOSYS so that glibc and libuv use what proot follows, exists for x86-64 only";
 
 /** Every runner in `auto`'s order of preference, each with whether it can run steps that need `needs` here. */
 export function assessRunners(probe: HostProbe, needs: RunNeeds, tools: RunnerOptions['tools']): Assessment[] {
@@ -145,6 +157,6 @@ export function createRunner(kind: RunnerKind, probe: HostProbe, opts: RunnerOpt
     case 'chroot':
       return new ChrootRunner({ ...opts, mountNamespace: probe.mountNamespace.ok && opts.tools.mount !== undefined });
     case 'proot':
-      return new ProotRunner({ ...opts, killOnExit: probe.proot.killOnExit, shimSyscalls: untranslatedSyscalls(probe.proot.version) !== undefined });
+      return new ProotRunner({ ...opts, killOnExit: probe.proot.killOnExit });
   }
 }
