@@ -1,5 +1,5 @@
 /**
- * A 592-byte static x86-64 program that proot runs in front of a step in a
+ * A 904-byte static x86-64 program that proot runs in front of a step in a
  * glibc image: it makes four system calls that proot does not follow fail
  * with ENOSYS for the step and everything it starts (a seccomp filter,
  * inherited), then executes the step. glibc answers ENOSYS with calls
@@ -27,7 +27,8 @@
  * assembles it again and compares):
  *
  *   _start: prctl(PR_SET_NO_NEW_PRIVS, 1); seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog);
- *           execve(argv[1], &argv[1], envp); exit(127) if any of them failed
+ *           execve(argv[1], &argv[1], envp); if any of them failed, say so on stderr as
+ *           util-linux's setpriv (the chroot runner's) does and exit 127 (not found) or 126
  *   filter: arch != AUDIT_ARCH_X86_64 -> allow;
  *           nr 439 (faccessat2), 435 (clone3), 425 (io_uring_setup) or 332 (statx) -> ERRNO(ENOSYS); else allow
  */
@@ -58,10 +59,69 @@ _start:
     lea 16(%rsp,%rcx,8), %rdx  # envp = argv + argc + 1
     mov \$59, %eax           # execve
     syscall
-fail:
-    mov \$60, %eax           # exit(127)
+fail:                       # %rax = -errno: say so as util-linux's setpriv does, then exit 127 (not found) or 126
+    mov %rsp, %rbx          # argc and argv, as the kernel laid them out
+    mov %rax, %r12
+    neg %r12                # errno
+    lea prefix(%rip), %rsi
+    mov \$(prefix_end - prefix), %edx
+    call say
+    cmpq \$2, (%rbx)         # argv[1], if there is one
+    jb reason
+    mov 16(%rbx), %rsi
+    xor %edx, %edx
+strlen:
+    cmpb \$0, (%rsi,%rdx)
+    je named
+    inc %rdx
+    jmp strlen
+named:
+    call say
+reason:
+    lea enoent(%rip), %rsi
+    mov \$(enoent_end - enoent), %edx
+    cmp \$2, %r12
+    je last
+    lea eacces(%rip), %rsi
+    mov \$(eacces_end - eacces), %edx
+    cmp \$13, %r12
+    je last
+    lea enoexec(%rip), %rsi
+    mov \$(enoexec_end - enoexec), %edx
+    cmp \$8, %r12
+    je last
+    lea errno(%rip), %rsi   # ": errno N"
+    mov \$(errno_end - errno), %edx
+    call say
+    sub \$32, %rsp
+    lea 31(%rsp), %rsi
+    movb \$10, (%rsi)
+    mov %r12, %rax
+    mov \$10, %ecx
+digit:
+    xor %edx, %edx
+    div %rcx
+    add \$48, %dl
+    dec %rsi
+    mov %dl, (%rsi)
+    test %rax, %rax
+    jnz digit
+    lea 32(%rsp), %rdx
+    sub %rsi, %rdx
+last:
+    call say
+    mov \$126, %edi
+    cmp \$2, %r12
+    jne leave
     mov \$127, %edi
+leave:
+    mov \$60, %eax           # exit
     syscall
+say:                        # write(2, %rsi, %rdx)
+    mov \$1, %eax
+    mov \$2, %edi
+    syscall
+    ret
 
     .section .rodata
     .align 8
@@ -87,9 +147,25 @@ filter:
     # allow
     .short 0x06; .byte 0, 0; .long 0x7fff0000
     # SECCOMP_RET_ERRNO | ENOSYS (38)
-    .short 0x06; .byte 0, 0; .long 0x00050026`;
+    .short 0x06; .byte 0, 0; .long 0x00050026
 
-const SHIM_X64 = 'f0VMRgIBAQAAAAAAAAAAAAIAPgABAAAAeABAAAAAAABAAAAAAAAAAFABAAAAAAAAAAAAAEAAOAABAEAABAADAAEAAAAFAAAAeAAAAAAAAAB4AEAAAAAAAHgAQAAAAAAAuAAAAAAAAAC4AAAAAAAAAAgAAAAAAAAAuJ0AAAC/JgAAAL4BAAAAMdJFMdJFMcAPBUiFwHUyuD0BAAC/AQAAADH2SI0VLwAAAA8FSIXAdRhIiwwkSI10JBBIiz5IjVTMELg7AAAADwW4PAAAAL9/AAAADwUAAAAACQAAAAAAAADoAEAAAAAAACAAAAAEAAAAFQAABT4AAMAgAAAAAAAAABUABAC3AQAAFQADALMBAAAVAAIAqQEAABUAAQBMAQAABgAAAAAA/38GAAAAJgAFAAAuc2hzdHJ0YWIALnRleHQALnJvZGF0YQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAsAAAABAAAABgAAAAAAAAB4AEAAAAAAAHgAAAAAAAAAXAAAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAARAAAAAQAAAAIAAAAAAAAA2ABAAAAAAADYAAAAAAAAAFgAAAAAAAAAAAAAAAAAAAAIAAAAAAAAAAAAAAAAAAAAAQAAAAMAAAAAAAAAAAAAAAAAAAAAAAAAMAEAAAAAAAAZAAAAAAAAAAAAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAA==';
+prefix:
+    .ascii "hoist-syscall-shim: failed to execute "
+prefix_end:
+enoent:
+    .ascii ": No such file or directory\\n"
+enoent_end:
+eacces:
+    .ascii ": Permission denied\\n"
+eacces_end:
+enoexec:
+    .ascii ": Exec format error\\n"
+enoexec_end:
+errno:
+    .ascii ": errno "
+errno_end:`;
+
+const SHIM_X64 = 'f0VMRgIBAQAAAAAAAAAAAAIAPgABAAAAeABAAAAAAABAAAAAAAAAAIgCAAAAAAAAAAAAAEAAOAABAEAABAADAAEAAAAFAAAAeAAAAAAAAAB4AEAAAAAAAHgAQAAAAAAA8gEAAAAAAADyAQAAAAAAAAgAAAAAAAAAuJ0AAAC/JgAAAL4BAAAAMdJFMdJFMcAPBUiFwHUyuD0BAAC/AQAAADH2SI0V9wAAAA8FSIXAdRhIiwwkSI10JBBIiz5IjVTMELg7AAAADwVIieNJicRJ99xIjTUgAQAAuiYAAADorQAAAEiDOwJyFkiLcxAx0oA8FgB0BUj/wuv16JEAAABIjTUZAQAAuhwAAABJg/wCdGNIjTUjAQAAuhQAAABJg/wNdFFIjTUlAQAAuhQAAABJg/wIdD9IjTUnAQAAuggAAADoSgAAAEiD7CBIjXQkH8YGCkyJ4LkKAAAAMdJI9/GAwjBI/86IFkiFwHXuSI1UJCBIKfLoFwAAAL9+AAAASYP8AnUFv38AAAC4PAAAAA8FuAEAAAC/AgAAAA8FwwAAAAAJAAAAAAAAALABQAAAAAAAIAAAAAQAAAAVAAAFPgAAwCAAAAAAAAAAFQAEALcBAAAVAAMAswEAABUAAgCpAQAAFQABAEwBAAAGAAAAAAD/fwYAAAAmAAUAaG9pc3Qtc3lzY2FsbC1zaGltOiBmYWlsZWQgdG8gZXhlY3V0ZSA6IE5vIHN1Y2ggZmlsZSBvciBkaXJlY3RvcnkKOiBQZXJtaXNzaW9uIGRlbmllZAo6IEV4ZWMgZm9ybWF0IGVycm9yCjogZXJybm8gAC5zaHN0cnRhYgAudGV4dAAucm9kYXRhAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAsAAAABAAAABgAAAAAAAAB4AEAAAAAAAHgAAAAAAAAAJAEAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAARAAAAAQAAAAIAAAAAAAAAoAFAAAAAAACgAQAAAAAAAMoAAAAAAAAAAAAAAAAAAAAIAAAAAAAAAAAAAAAAAAAAAQAAAAMAAAAAAAAAAAAAAAAAAAAAAAAAagIAAAAAAAAZAAAAAAAAAAAAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAA==';
 
 /** The shim for this machine's architecture, or undefined where there is none (only x86-64 has one). */
 export function syscallShim(arch: string = process.arch): Buffer | undefined {

@@ -64,9 +64,24 @@ describe.runIf(process.arch === 'x64')('the syscall shim for proot', () => {
     expect(r.stderr).not.toMatch(/(clone3|io_uring_setup)\(.*\) = \d+/);
   });
 
-  it('exits 127 when the program cannot be run, and is only for x86-64', () => {
-    expect(spawnSync(shim, ['/nonexistent']).status).toBe(127);
-    expect(spawnSync(shim, []).status).toBe(127);
+  it('says why a program cannot be run, as setpriv does, and exits 127 (not found) or 126; it is only for x86-64', async () => {
+    const script = path.join(dir, 'no-shebang');
+    await writeFile(script, 'echo hi\n', { mode: 0o755 });
+    const interp = path.join(dir, 'bad-interpreter');
+    await writeFile(interp, '#!/nonexistent/sh\necho hi\n', { mode: 0o755 });
+    const cases: [string[], number, string][] = [
+      [['/nonexistent'], 127, 'hoist-syscall-shim: failed to execute /nonexistent: No such file or directory\n'],
+      [[interp], 127, `hoist-syscall-shim: failed to execute ${interp}: No such file or directory\n`],
+      [[script], 126, `hoist-syscall-shim: failed to execute ${script}: Exec format error\n`],
+      [['/etc/passwd'], 126, 'hoist-syscall-shim: failed to execute /etc/passwd: Permission denied\n'],
+      [[], 126, 'hoist-syscall-shim: failed to execute : errno 14\n'],
+    ];
+    for (const [args, status, stderr] of cases) {
+      const r = spawnSync(shim, args, { encoding: 'utf8' });
+      expect([r.status, r.stderr, r.stdout]).toEqual([status, stderr, '']);
+    }
+    // setpriv, with which the chroot runner starts a step, says the same of the same mistake.
+    expect(spawnSync('setpriv', ['--reuid=0', '/nonexistent'], { encoding: 'utf8' }).stderr).toBe('setpriv: failed to execute /nonexistent: No such file or directory\n');
     expect(syscallShim('arm64')).toBeUndefined();
   });
 });
