@@ -16,7 +16,8 @@ import {
   type Reference,
 } from '../src/oci/index.js';
 import { pullScope, pushScope } from './auth.js';
-import { readErrorBody, RegistryError, statusError } from './errors.js';
+import { parseOciErrors, readErrorBody, RegistryError, statusError } from './errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegistryHttp } from './registry-http.js';
 import { header, readDocument, type HttpResponse, discardBody } from './transport.js';
 
@@ -175,21 +176,34 @@ export async function putManifest(
   if (ref.digest !== undefined && digest !== ref.digest) {
     throw new RegistryError('DIGEST_MISMATCH', `${what}: the manifest has digest ${digest}, not the one the reference names`);
   }
-  const res = await http.request(
-    ref.domain,
-    {
-      method: 'PUT',
-      target: manifestPath(ref, ref.tag ?? digest),
-      scopes: [pushScope(ref.path)],
-      headers: { 'content-type': mediaType },
-      body: raw,
-      ...(signal ? { signal } : {}),
-    },
-    what,
-  );
-  if (res.status !== 201 && res.status !== 200 && res.status !== 202) {
-    throw statusError(what, ref.domain, res.status, await readErrorBody(res.body));
+  for (let attempt = 0; ; attempt++) {
+    const res = await http.request(
+      ref.domain,
+      {
+        method: 'PUT',
+        target: manifestPath(ref, ref.tag ?? digest),
+        scopes: [pushScope(ref.path)],
+        headers: { 'content-type': mediaType },
+        body: raw,
+        ...(signal ? { signal } : {}),
+      },
+      what,
+    );
+    if (res.status === 201 || res.status === 200 || res.status === 202) {
+      await discardBody(res);
+      return digest;
+    }
+    const body = await readErrorBody(res.body);
+    // The caller pushed every blob the manifest names just before. One can still look unknown for a moment while
+    // another client pushes the same blob to the repository (the registry's filesystem driver rewrites the
+    // repository's link to it in place: builders sharing a cache repository, CI jobs pushing the same base layers).
+    if (res.status === 400 && attempt < BLOB_UNKNOWN_RETRIES && parseOciErrors(body).some((e) => e.code === 'MANIFEST_BLOB_UNKNOWN')) {
+      await sleep(100 * 3 ** attempt, undefined, signal === undefined ? undefined : { signal });
+      continue;
+    }
+    throw statusError(what, ref.domain, res.status, body);
   }
-  await discardBody(res);
-  return digest;
 }
+
+/** Retries of a manifest PUT that names a blob the registry says it lacks (100, 300, 900 ms apart). */
+const BLOB_UNKNOWN_RETRIES = 3;

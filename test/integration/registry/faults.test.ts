@@ -73,6 +73,29 @@ describe('transient failures', () => {
     expect(proxy.requests().filter((r) => r.url.includes('/manifests/'))).toHaveLength(3);
   });
 
+  test('a manifest PUT answered MANIFEST_BLOB_UNKNOWN (another client linking the same blob) is tried again, a few times, and no other 400 is', async () => {
+    const blobUnknown = JSON.stringify({ errors: [{ code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' }, { code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry' }] });
+    const { img } = await makeImage('racing-push', 5_000);
+    proxy.setFaults([{ kind: 'status', status: 400, times: 2, match: /\/manifests\//, method: 'PUT', headers: { 'content-type': 'application/json' }, body: blobUnknown }]);
+    expect(await new RegistrySink(client()).write(img, [parseReference(`${proxy.host}/faults/racing:1`)])).toBe(await img.digest());
+    expect(proxy.requests().filter((r) => r.method === 'PUT' && r.url.includes('/manifests/')).map((r) => r.status)).toEqual([400, 400, 201]);
+
+    // Still unknown after the retries: the registry's words reach the error.
+    proxy.resetHits();
+    proxy.setFaults([{ kind: 'status', status: 400, times: 10, match: /\/manifests\//, method: 'PUT', headers: { 'content-type': 'application/json' }, body: blobUnknown }]);
+    const lasting = await new RegistrySink(client()).write(img, [parseReference(`${proxy.host}/faults/racing:2`)]).catch((e: unknown) => e);
+    expect((lasting as Error).message).toMatch(/MANIFEST_BLOB_UNKNOWN: blob unknown to registry \(HTTP 400\)/);
+    expect(proxy.requests().filter((r) => r.method === 'PUT' && r.url.includes('/manifests/'))).toHaveLength(4);
+
+    // Another 400 (an invalid manifest) is the client's mistake: one try.
+    proxy.resetHits();
+    const invalid = JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: 'manifest invalid' }] });
+    proxy.setFaults([{ kind: 'status', status: 400, times: 10, match: /\/manifests\//, method: 'PUT', headers: { 'content-type': 'application/json' }, body: invalid }]);
+    const wrong = await new RegistrySink(client()).write(img, [parseReference(`${proxy.host}/faults/racing:3`)]).catch((e: unknown) => e);
+    expect((wrong as Error).message).toMatch(/MANIFEST_INVALID/);
+    expect(proxy.requests().filter((r) => r.method === 'PUT' && r.url.includes('/manifests/'))).toHaveLength(1);
+  });
+
   test('503 on blob upload PUTs: the upload restarts and the push succeeds', async () => {
     const { img } = await makeImage('faulty-push', 20_000);
     proxy.setFaults([{ kind: 'status', status: 503, times: 2, match: /\/blobs\/uploads\//, method: 'PUT' }]);
