@@ -29,6 +29,8 @@ export interface StepChangeOptions {
   imageOwner?: ImageOwner;
   /** Attributes files have in the image that their inodes on disk lack, by path (xattrs.ts): walk only. */
   keptXattrs?: ReadonlyMap<string, KeptXattrs>;
+  /** Paths the step changed without a trace in their stat (an attribute set through fakeroot), written all the same: walk only. */
+  rewritten?: ReadonlySet<string>;
 }
 
 export interface StepBeginOptions {

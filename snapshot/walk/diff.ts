@@ -83,6 +83,8 @@ export interface DiffOptions {
   imageOwner?: ImageOwner;
   /** Attributes files have in the image that their inodes on disk lack, by path (xattrs.ts). */
   keptXattrs?: ReadonlyMap<string, KeptXattrs>;
+  /** Paths the step changed without a trace in their stat (an attribute set through fakeroot, kept in `keptXattrs`): written whatever the stat says. */
+  rewritten?: ReadonlySet<string>;
 }
 
 /** No record before the step: everything below is new. */
@@ -147,6 +149,7 @@ class DiffWalk {
   private readonly created: DiffOptions['created'];
   private readonly imageOwner: ImageOwner | undefined;
   private readonly keptXattrs: ReadonlyMap<string, KeptXattrs> | undefined;
+  private readonly rewritten: ReadonlySet<string> | undefined;
 
   constructor(
     private readonly base: string,
@@ -159,6 +162,7 @@ class DiffWalk {
     this.created = opts.created;
     this.imageOwner = opts.imageOwner;
     this.keptXattrs = opts.keptXattrs !== undefined && opts.keptXattrs.size > 0 ? opts.keptXattrs : undefined;
+    this.rewritten = opts.rewritten !== undefined && opts.rewritten.size > 0 ? opts.rewritten : undefined;
     this.after = new WalkState(base, before.excluded, Math.max(1024, capacity));
   }
 
@@ -204,12 +208,12 @@ class DiffWalk {
     const before = this.before;
     const sameType = b !== NONE && ((before.modes[b] ?? 0) & S_IFMT) === type;
     if (type !== S_IFDIR) {
-      if (!sameType || this.changed(b, st, owner) || before.ctimes[b] !== st.ctimeMs) yield* this.write(this.entry(path, owner));
+      if (!sameType || this.changed(b, st, owner) || before.ctimes[b] !== st.ctimeMs || this.rewritten?.has(path) === true) yield* this.write(this.entry(path, owner));
       return;
     }
     const replaced = sameType && before.inodes[b] !== st.ino;
     // setfattr on a directory moves nothing but ctime; a runner's bind mount below it moves ctime too, so the attributes decide.
-    const written = !sameType || replaced || this.changed(b, st, owner) || this.after.dirXattrs.get(rec) !== before.dirXattrs.get(b);
+    const written = !sameType || replaced || this.changed(b, st, owner) || this.after.dirXattrs.get(rec) !== before.dirXattrs.get(b) || this.rewritten?.has(path) === true;
     if (written) yield* this.write(this.entry(path, owner));
     if (replaced) yield* this.write({ kind: 'opaque', path });
     this.chain.push({ path, owner, written });

@@ -20,8 +20,10 @@
  * Extended attributes a step sets (setcap, setfattr) are faked by
  * libfakeroot too, but faked keeps them in memory only: its save file has
  * no room for them, so they would vanish from the layer without a word.
- * faked runs with --debug, whose lines name every attribute set or removed,
- * and `stop` reports them, for the caller to refuse those that layers carry.
+ * faked runs with --debug, whose lines name every attribute set or removed;
+ * while faked still runs, `xattrValues` reads the values back through
+ * libfakeroot (faked-xattrs.ts), and `stop` reports the names, for the
+ * caller to refuse those that layers carry and it could not read back.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -32,6 +34,7 @@ import { accessSync, constants, readdirSync } from 'node:fs';
 import { HoistError } from '../errors.js';
 import type { BindMount } from './process-spec.js';
 import { TOOL_PATH } from './host-tools.js';
+import { readFakedXattrs, type FakedXattrs } from './faked-xattrs.js';
 import { resolveInside } from './resolve-inside.js';
 
 /** An owner, and permission bits when the step set them, as the image must have them. */
@@ -175,6 +178,9 @@ export class FakerootRecorder {
     private readonly faked: ChildProcessByStdio<Writable, Readable, Readable>,
     private readonly xattrCalls: XattrCallWatch,
     private readonly dir: string,
+    /** Where libfakeroot-sysv.so is on this machine. */
+    private readonly library: string,
+    private readonly key: string,
     private readonly loaded: Map<string, string>,
     /** Bind these into the step. */
     readonly mounts: readonly BindMount[],
@@ -223,11 +229,27 @@ export class FakerootRecorder {
         { source: library, target: LIBRARY_TARGET },
         { source: preloadCopy, target: PRELOAD_TARGET },
       ];
-      return { ok: true, recorder: new FakerootRecorder(child, xattrCalls, dir, loaded, mounts, env) };
+      return { ok: true, recorder: new FakerootRecorder(child, xattrCalls, dir, path.dirname(library), key, loaded, mounts, env) };
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** The attributes the step set so far, by name (faked's --debug lines). */
+  xattrNamesSet(): string[] {
+    return [...this.xattrCalls.names].sort();
+  }
+
+  /**
+   * The values of attributes named `names` that the step set in `rootfs`,
+   * by path, read back while faked still holds them (faked-xattrs.ts);
+   * undefined where this machine cannot (no getfattr).
+   */
+  async xattrValues(rootfs: string, names: readonly string[]): Promise<FakedXattrs | undefined> {
+    // faked logs a call before answering it; the step has ended, so what is left of its log is in the pipe: one turn of the loop reads it.
+    await new Promise((resolve) => setImmediate(resolve));
+    return readFakedXattrs({ rootfs, library: this.library, key: this.key, names });
   }
 
   /** Stop faked and return what the step recorded. */

@@ -61,7 +61,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
     throw err;
   }
   const output = new StepOutput(ctx.step, env.emit);
-  let inodeOwners: Awaited<ReturnType<OwnerRecording['finish']>>;
+  let recorded: Awaited<ReturnType<OwnerRecording['finish']>>;
   const startedAt = Date.now();
   try {
     const result = await runner.run(
@@ -83,7 +83,7 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
     );
     output.flush();
     if (result.exitCode !== 0) throw runFailed(instr, result, output);
-    inodeOwners = await recording.finish();
+    recorded = await recording.finish();
   } catch (err) {
     await recording.discard();
     throw err;
@@ -93,7 +93,10 @@ export async function handleRun(ctx: StepContext, instr: RunInstr): Promise<void
   await rootfs.afterStep(runner, startedAt);
   // proot only fakes the step's ids: every file it makes belongs to hoist on disk.
   const created = runner.kind === 'proot' ? { onDisk: hoistIds(), owner: { uid: user.uid, gid: user.gid } } : undefined;
-  const changes = await rootfs.changes({ ...(created ? { created } : {}), ...(inodeOwners ? { inodeOwners } : {}), ...(imageOwner ? { imageOwner } : {}) }).catch((err: unknown) => {
+  const inodeOwners = recorded?.owners;
+  // Attributes set through fakeroot (setcap) are on no disk: held by the rootfs, and their files written.
+  const rewritten = recorded?.xattrs !== undefined ? await rootfs.keepStepXattrs(recorded.xattrs) : undefined;
+  const changes = await rootfs.changes({ ...(created ? { created } : {}), ...(inodeOwners ? { inodeOwners } : {}), ...(imageOwner ? { imageOwner } : {}), ...(rewritten ? { rewritten } : {}) }).catch((err: unknown) => {
     throw explainUnreadable(err, runner, rootfs.dir, instr.location);
   });
   await ctx.addLayer(changes, describeRun(argv), { fromRootfs: true }).catch((err: unknown) => {

@@ -33,6 +33,8 @@ export interface StepOwners {
   inodeOwners?: InodeOwners;
   /** What an owner on disk is in the image (the runner's id map). */
   imageOwner?: ImageOwner;
+  /** Paths the step changed without a trace in their stat (keepStepXattrs): written all the same. */
+  rewritten?: ReadonlySet<string>;
 }
 
 /**
@@ -174,6 +176,29 @@ export class StageRootfs {
     this.snapshotter.rootfsChanged();
   }
 
+  /** How this rootfs's steps are snapshotted. */
+  get snapshotKind(): SnapshotKind {
+    return this.snapshotter.kind;
+  }
+
+  /**
+   * Attributes a step set that the disk does not hold (fakeroot kept them:
+   * faked-xattrs.ts), held for the inodes as they are now, over what was
+   * kept for them before; the paths, for the step's snapshot to write.
+   */
+  async keepStepXattrs(set: ReadonlyMap<string, XattrValues>): Promise<Set<string>> {
+    const paths = new Set<string>();
+    for (const [p, values] of set) {
+      const st = await lstat(path.join(this.dir, p), { bigint: true }).catch(() => undefined);
+      if (st === undefined) continue;
+      const before = this.keptXattrs.get(p);
+      const held = before !== undefined && keptXattrsHold(before, st) ? before.values : {};
+      this.keptXattrs.set(p, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, values: { ...held, ...values } });
+      paths.add(p);
+    }
+    return paths;
+  }
+
   /** Attributes an unprivileged apply could not set, held for the inodes it wrote (xattrs.ts KeptXattrs). */
   private async keepXattrs(unset: ReadonlyMap<string, XattrValues>): Promise<void> {
     for (const [p, values] of unset) {
@@ -262,7 +287,7 @@ export class StageRootfs {
    * for later steps.
    */
   async changes(opts: StepOwners = {}): Promise<LayerEntry[]> {
-    const { created, inodeOwners, imageOwner } = opts;
+    const { created, inodeOwners, imageOwner, rewritten } = opts;
     // Where on-disk owners are translated (imageOwner), hoist's own ids stand for root: a USER whose ids are hoist's still needs `created`.
     const faked =
       created !== undefined && (imageOwner !== undefined || created.onDisk.uid !== created.owner.uid || created.onDisk.gid !== created.owner.gid) ? created : undefined;
@@ -272,6 +297,7 @@ export class StageRootfs {
       ...(inodeOwners ? { inodeOwners } : {}),
       ...(imageOwner ? { imageOwner } : {}),
       ...(this.keptXattrs.size > 0 ? { keptXattrs: this.keptXattrs } : {}),
+      ...(rewritten !== undefined && rewritten.size > 0 ? { rewritten } : {}),
     });
     const recorded = faked !== undefined || imageOwner !== undefined || (inodeOwners?.size ?? 0) > 0;
     for (const entry of entries) {

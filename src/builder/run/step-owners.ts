@@ -6,6 +6,7 @@ import { errnoOf } from '../../fs-errors.js';
 import { FakerootRecorder, imageId, mapsRootOnly, type BindMount, type IdMap, type Runner } from '../../run/index.js';
 import type { ImageOwner, InodeOwners } from '../../../snapshot/walk/index.js';
 import type { StageRootfs } from './stage-rootfs.js';
+import type { FakedXattrs } from '../../run/faked-xattrs.js';
 import { unrecordablePrograms, type UnrecordableProgram } from './owner-programs.js';
 
 /** What an owner on disk is in the image, under a runner whose ids are not those on disk; undefined where they are. */
@@ -14,12 +15,19 @@ export function imageOwnerOf(map: IdMap | undefined): ImageOwner | undefined {
   return (uid, gid) => ({ uid: imageId(map.uid, uid), gid: imageId(map.gid, gid) });
 }
 
+/** What a recorder kept of a step that the disk does not show. */
+export interface RecordedStep {
+  owners: InodeOwners;
+  /** Extended attributes layers carry that the step set through fakeroot, by path in the rootfs (faked-xattrs.ts). */
+  xattrs?: FakedXattrs;
+}
+
 /** How one step's owners are recorded: what the step gets, and what it set once it is done. */
 export interface OwnerRecording {
   mounts: readonly BindMount[];
   env: Readonly<Record<string, string>>;
-  /** After a step that succeeded: the owners it set, by inode. */
-  finish(): Promise<InodeOwners | undefined>;
+  /** After a step that succeeded: the owners it set, by inode, and the attributes it set where the disk does not have them, by path. */
+  finish(): Promise<RecordedStep | undefined>;
   /** After a step that failed or was stopped. */
   discard(): Promise<void>;
 }
@@ -100,10 +108,13 @@ export async function startOwnerRecording(input: RecordingInput): Promise<OwnerR
     mounts: recorder.mounts,
     env: recorder.env,
     finish: async () => {
+      // Attributes are read back while faked still holds them. Only the walk can write a file whose one change is such an attribute: an overlay's upper dir never has it.
+      const carried = recorder.xattrNamesSet().filter(isCarriedXattr);
+      const xattrs = carried.length > 0 && input.rootfs.snapshotKind === 'walk' ? await recorder.xattrValues(input.rootfs.dir, carried) : undefined;
       const recorded = await recorder.stop();
-      const lost = recorded.xattrCalls.filter(isCarriedXattr);
-      if (lost.length > 0) throw xattrsUnrecordable(lost, input.runner.kind, input.location);
-      return recorded.owners;
+      const lost = recorded.xattrCalls.filter(isCarriedXattr).filter((name) => xattrs === undefined || !carried.includes(name));
+      if (lost.length > 0) throw xattrsUnrecordable(lost, input.runner.kind, input.location, input.rootfs.snapshotKind);
+      return { owners: recorded.owners, ...(xattrs !== undefined && xattrs.size > 0 ? { xattrs } : {}) };
     },
     discard: () => recorder.discard(),
   };
@@ -135,13 +146,22 @@ function unrecordable(programs: readonly UnrecordableProgram[], location: Source
 }
 
 /** The step set attributes that a layer carries, which fakeroot only pretended to store. */
-function xattrsUnrecordable(names: readonly string[], runner: string, location: SourceLocation): DockerfileError {
+function xattrsUnrecordable(names: readonly string[], runner: string, location: SourceLocation, snapshot: string): DockerfileError {
   const what = names.length === 1 ? `the extended attribute ${names[0]}` : `the extended attributes ${names.join(', ')}`;
+  const why =
+    snapshot === 'walk'
+      ? "hoist reads them back from faked with getfattr, which is not installed here (package attr) or failed"
+      : `only the walk snapshotter can write a file whose one change is such an attribute, and this build uses ${snapshot}`;
   return new DockerfileError(
     'RUN_XATTRS_UNRECORDABLE',
-    `the step sets ${what} (setcap, setfattr), which cannot be kept here: the ${runner} runner fakes root over hoist's own uid, and fakeroot, which records the owners the step sets, keeps attributes only in memory, so the layer would silently lack the change`,
+    `the step sets ${what} (setcap, setfattr), which cannot be kept here: the ${runner} runner fakes root over hoist's own uid, and fakeroot, which records the owners the step sets, keeps attributes only in memory; ${why}, so the layer would silently lack the change`,
     location,
-    { hint: `build as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns); \`hoist doctor\` shows what works here` },
+    {
+      hint:
+        snapshot === 'walk'
+          ? 'install the attr package on the build host, or build as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns)'
+          : 'build with --snapshot walk, or as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns); `hoist doctor` shows what works here',
+    },
   );
 }
 

@@ -27,7 +27,7 @@ let glibcCtx: string;
 
 /** Fill `root` with the host's dash, coreutils' chown and friends and the libraries they load: a small dynamically linked glibc image. */
 async function makeGlibcRootfs(root: string): Promise<void> {
-  const programs = ['/bin/sh', '/bin/chown', '/bin/chmod', '/bin/mkdir', '/bin/touch', '/bin/cat', '/usr/bin/id', '/usr/bin/setfattr', '/usr/bin/getfattr'];
+  const programs = ['/bin/sh', '/bin/chown', '/bin/chmod', '/bin/mkdir', '/bin/touch', '/bin/ln', '/bin/cat', '/usr/bin/id', '/usr/bin/setfattr', '/usr/bin/getfattr'];
   const files = new Set<string>();
   for (const p of programs) {
     files.add(p);
@@ -262,21 +262,31 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     expect(image.layers.flat().map((m) => m.name).filter((n) => n.includes('fakeroot') || n.includes('ld.so.preload'))).toEqual([]);
   });
 
-  it('an attribute a step sets through fakeroot (setcap, setfattr), which faked keeps in memory only, fails the step instead of vanishing from the layer', async () => {
+  it('an attribute a step sets through fakeroot (setcap, setfattr), which faked keeps in memory only, is read back from faked and reaches the layer, and later steps keep it', async () => {
     // security.capability as setcap writes cap_net_raw+ep (VFS_CAP_REVISION_2).
-    const setcap = 'setfattr -n security.capability -v 0sAQAAAgAgAAAAAAAAAAAAAAAAAAA= /made';
+    const cap = 'AQAAAgAgAAAAAAAAAAAAAAAAAAA=';
+    const steps = [
+      `RUN touch /made /plain && ln -s made /made-link && setfattr -n security.capability -v 0s${cap} /made && setfattr -n user.note -v x /made && getfattr -d -m - /made`,
+      'RUN chmod 0750 /made',
+    ];
     for (const isolation of ['proot', 'userns']) {
-      const caps = await buildAs(NOBODY, glibcCtx, [`RUN touch /made && ${setcap}`], isolation);
-      expect(caps, `${isolation}: ${caps.message}`).toMatchObject({ ok: false, code: 'RUN_XATTRS_UNRECORDABLE' });
-      expect(caps.message).toMatch(/Dockerfile:5: the step sets the extended attribute security\.capability \(setcap, setfattr\), which cannot be kept here/);
-      expect(caps.hint).toMatch(/--isolation userns/);
+      const r = await buildAs(NOBODY, glibcCtx, steps, isolation);
+      expect(r.ok, `${isolation}: ${r.message}\n${r.hint}`).toBe(true);
+      const image = r.image as ReadImage;
+      // The file the step set them on: the capability and the user attribute, as a root build writes them; nothing on its neighbours or the link.
+      const made = member(image, 2, 'made');
+      expect(made?.pax['SCHILY.xattr.security.capability'], isolation).toBe(Buffer.from(cap, 'base64').toString('latin1'));
+      expect(made?.pax['SCHILY.xattr.user.note'], isolation).toBe('x');
+      for (const other of ['plain', 'made-link']) expect(Object.keys(member(image, 2, other)?.pax ?? {}).filter((k) => k.includes('xattr')), `${isolation} ${other}`).toEqual([]);
+      // A later step that changes only its mode keeps them, as on a disk that holds them.
+      const chmodded = member(image, 3, 'made');
+      expect(chmodded?.mode, isolation).toBe(0o750);
+      expect(chmodded?.pax['SCHILY.xattr.security.capability'], isolation).toBe(Buffer.from(cap, 'base64').toString('latin1'));
     }
-    const user = await buildAs(NOBODY, glibcCtx, ['RUN touch /made && setfattr -n user.note -v x /made'], 'proot');
-    expect(user).toMatchObject({ ok: false, code: 'RUN_XATTRS_UNRECORDABLE' });
-    expect(user.message).toContain('the extended attribute user.note ');
-    // Reading attributes changes nothing, and neither does removing one that is not there: the step goes on.
+    // Reading attributes changes nothing, and neither does removing one that is not there: no file is written for it.
     const read = await buildAs(NOBODY, glibcCtx, ['RUN touch /made && chown 7:8 /made && getfattr -d /made && (setfattr -x user.nothere /made || true)'], 'proot');
     expect(read.ok, `${read.message}\n${read.hint}`).toBe(true);
+    expect(runLayers(read.image as ReadImage)[0]).toEqual(['file made 644 7:8']);
   });
 
   it('chown in a glibc image in a user namespace that maps one uid is recorded too', async () => {

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { parseGetfattrDump } from '../../../src/run/faked-xattrs.js';
+
+describe('parseGetfattrDump: what getfattr --dump --encoding base64 prints', () => {
+  it('gives each file its attributes as raw bytes, with getfattr\'s escapes in names undone and files without attributes left out', () => {
+    // As getfattr 2.5 prints them: a backslash as \134, a newline as \012, UTF-8 bytes as they are (read as latin1).
+    const name = Buffer.from('/r/a b\\134c\\012d é', 'utf8').toString('latin1');
+    const text = [
+      `# file: ${name}`,
+      'security.capability=0sAQAAAgAgAAAAAAAAAAAAAAAAAAA=',
+      'user.empty=',
+      '',
+      '# file: /r/plain',
+      '',
+      '# file: /r/quoted',
+      'user.text="x y"',
+      '',
+    ].join('\n');
+    const out = parseGetfattrDump(text);
+    expect([...out.keys()]).toEqual(['/r/a b\\c\nd é', '/r/quoted']);
+    expect(out.get('/r/a b\\c\nd é')).toEqual({ 'security.capability': Buffer.from('AQAAAgAgAAAAAAAAAAAAAAAAAAA=', 'base64'), 'user.empty': Buffer.alloc(0) });
+    expect(out.get('/r/quoted')).toEqual({ 'user.text': Buffer.from('x y') });
+  });
+});
