@@ -1,5 +1,5 @@
 /**
- * A 904-byte static x86-64 program that proot runs in front of a step in a
+ * A 1,048-byte static x86-64 program that proot runs in front of a step in a
  * glibc image: it makes four system calls that proot does not follow fail
  * with ENOSYS for the step and everything it starts (a seccomp filter,
  * inherited), then executes the step. glibc answers ENOSYS with calls
@@ -19,7 +19,7 @@
  * - io_uring_setup: file operations queued through io_uring (libuv 1.45 and
  *   later, in Node.js 20 where enabled) reach the kernel without proot, with
  *   the image's paths, so they open this machine's files. Without it libuv
- *   uses its thread pool. Docker's default profile refuses it too.
+ *   uses its thread pool. Docker's default profile refuses it too (EPERM).
  *
  * No native module or compiler is needed at install: the bytes below are
  * what GNU as and ld made of this source (`as -o shim.o shim.s && ld -static
@@ -27,9 +27,10 @@
  * assembles it again and compares):
  *
  *   _start: prctl(PR_SET_NO_NEW_PRIVS, 1); seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog);
- *           execve(argv[1], &argv[1], envp); if any of them failed, say so on stderr as
- *           util-linux's setpriv (the chroot runner's) does and exit 127 (not found) or 126
- *   filter: arch != AUDIT_ARCH_X86_64 -> allow;
+ *           if either failed (a kernel or sandbox without seccomp filters), say so on stderr
+ *           and go on without the filter; execve(argv[1], &argv[1], envp); if that failed,
+ *           say so as util-linux's setpriv (the chroot runner's) does and exit 127 (not found) or 126
+ *   filter: arch != AUDIT_ARCH_X86_64 -> allow (i386 programs; x32 calls, nr | 0x40000000, pass too);
  *           nr 439 (faccessat2), 435 (clone3), 425 (io_uring_setup) or 332 (statx) -> ERRNO(ENOSYS); else allow
  */
 export const SYSCALL_SHIM_SOURCE = `# hoist's syscall shim for proot: install a seccomp filter that makes faccessat2 (439), clone3 (435), io_uring_setup (425)
@@ -45,21 +46,22 @@ _start:
     xor %r8d, %r8d
     syscall
     test %rax, %rax
-    jnz fail
+    jnz nofilter
     mov \$317, %eax          # seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog)
     mov \$1, %edi
     xor %esi, %esi
     lea prog(%rip), %rdx
     syscall
     test %rax, %rax
-    jnz fail
+    jnz nofilter
+exec:
     mov (%rsp), %rcx        # argc
     lea 16(%rsp), %rsi      # argv + 1
     mov (%rsi), %rdi        # argv[1]
     lea 16(%rsp,%rcx,8), %rdx  # envp = argv + argc + 1
     mov \$59, %eax           # execve
     syscall
-fail:                       # %rax = -errno: say so as util-linux's setpriv does, then exit 127 (not found) or 126
+                            # %rax = -errno: say so as util-linux's setpriv does, then exit 127 (not found) or 126
     mov %rsp, %rbx          # argc and argv, as the kernel laid them out
     mov %rax, %r12
     neg %r12                # errno
@@ -93,6 +95,32 @@ reason:
     lea errno(%rip), %rsi   # ": errno N"
     mov \$(errno_end - errno), %edx
     call say
+    call number
+    jmp leave
+last:
+    call say
+leave:
+    mov \$126, %edi
+    cmp \$2, %r12
+    jne quit
+    mov \$127, %edi
+quit:
+    mov \$60, %eax           # exit
+    syscall
+nofilter:                   # no filter (no seccomp here): say so, and run the step all the same
+    mov %rax, %r12
+    neg %r12
+    lea nofilter_msg(%rip), %rsi
+    mov \$(nofilter_end - nofilter_msg), %edx
+    call say
+    call number
+    jmp exec
+say:                        # write(2, %rsi, %rdx)
+    mov \$1, %eax
+    mov \$2, %edi
+    syscall
+    ret
+number:                     # write(2, decimal %r12 and a newline)
     sub \$32, %rsp
     lea 31(%rsp), %rsi
     movb \$10, (%rsi)
@@ -108,19 +136,8 @@ digit:
     jnz digit
     lea 32(%rsp), %rdx
     sub %rsi, %rdx
-last:
     call say
-    mov \$126, %edi
-    cmp \$2, %r12
-    jne leave
-    mov \$127, %edi
-leave:
-    mov \$60, %eax           # exit
-    syscall
-say:                        # write(2, %rsi, %rdx)
-    mov \$1, %eax
-    mov \$2, %edi
-    syscall
+    add \$32, %rsp
     ret
 
     .section .rodata
@@ -163,9 +180,12 @@ enoexec:
 enoexec_end:
 errno:
     .ascii ": errno "
-errno_end:`;
+errno_end:
+nofilter_msg:
+    .ascii "hoist-syscall-shim: cannot install its seccomp filter, so the step runs without it: errno "
+nofilter_end:`;
 
-const SHIM_X64 = 'f0VMRgIBAQAAAAAAAAAAAAIAPgABAAAAeABAAAAAAABAAAAAAAAAAIgCAAAAAAAAAAAAAEAAOAABAEAABAADAAEAAAAFAAAAeAAAAAAAAAB4AEAAAAAAAHgAQAAAAAAA8gEAAAAAAADyAQAAAAAAAAgAAAAAAAAAuJ0AAAC/JgAAAL4BAAAAMdJFMdJFMcAPBUiFwHUyuD0BAAC/AQAAADH2SI0V9wAAAA8FSIXAdRhIiwwkSI10JBBIiz5IjVTMELg7AAAADwVIieNJicRJ99xIjTUgAQAAuiYAAADorQAAAEiDOwJyFkiLcxAx0oA8FgB0BUj/wuv16JEAAABIjTUZAQAAuhwAAABJg/wCdGNIjTUjAQAAuhQAAABJg/wNdFFIjTUlAQAAuhQAAABJg/wIdD9IjTUnAQAAuggAAADoSgAAAEiD7CBIjXQkH8YGCkyJ4LkKAAAAMdJI9/GAwjBI/86IFkiFwHXuSI1UJCBIKfLoFwAAAL9+AAAASYP8AnUFv38AAAC4PAAAAA8FuAEAAAC/AgAAAA8FwwAAAAAJAAAAAAAAALABQAAAAAAAIAAAAAQAAAAVAAAFPgAAwCAAAAAAAAAAFQAEALcBAAAVAAMAswEAABUAAgCpAQAAFQABAEwBAAAGAAAAAAD/fwYAAAAmAAUAaG9pc3Qtc3lzY2FsbC1zaGltOiBmYWlsZWQgdG8gZXhlY3V0ZSA6IE5vIHN1Y2ggZmlsZSBvciBkaXJlY3RvcnkKOiBQZXJtaXNzaW9uIGRlbmllZAo6IEV4ZWMgZm9ybWF0IGVycm9yCjogZXJybm8gAC5zaHN0cnRhYgAudGV4dAAucm9kYXRhAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAsAAAABAAAABgAAAAAAAAB4AEAAAAAAAHgAAAAAAAAAJAEAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAARAAAAAQAAAAIAAAAAAAAAoAFAAAAAAACgAQAAAAAAAMoAAAAAAAAAAAAAAAAAAAAIAAAAAAAAAAAAAAAAAAAAAQAAAAMAAAAAAAAAAAAAAAAAAAAAAAAAagIAAAAAAAAZAAAAAAAAAAAAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAA==';
+const SHIM_X64 = 'f0VMRgIBAQAAAAAAAAAAAAIAPgABAAAAeABAAAAAAABAAAAAAAAAABgDAAAAAAAAAAAAAEAAOAABAEAABAADAAEAAAAFAAAAeAAAAAAAAAB4AEAAAAAAAHgAQAAAAAAAhAIAAAAAAACEAgAAAAAAAAgAAAAAAAAAuJ0AAAC/JgAAAL4BAAAAMdJFMdJFMcAPBUiFwA+F1gAAALg9AQAAvwEAAAAx9kiNFSsBAAAPBUiFwA+FuAAAAEiLDCRIjXQkEEiLPkiNVMwQuDsAAAAPBUiJ40mJxEn33EiNNVABAAC6JgAAAOinAAAASIM7AnIWSItzEDHSgDwWAHQFSP/C6/XoiwAAAEiNNUkBAAC6HAAAAEmD/AJ0PEiNNVMBAAC6FAAAAEmD/A10KkiNNVUBAAC6FAAAAEmD/Ah0GEiNNVcBAAC6CAAAAOhEAAAA6EwAAADrBeg4AAAAv34AAABJg/wCdQW/fwAAALg8AAAADwVJicRJ99xIjTUlAQAAuloAAADoCgAAAOgSAAAA6Sf///+4AQAAAL8CAAAADwXDSIPsIEiNdCQfxgYKTInguQoAAAAx0kj38YDCMEj/zogWSIXAde5IjVQkIEgp8ujA////SIPEIMMAAAkAAAAAAAAA6AFAAAAAAAAgAAAABAAAABUAAAU+AADAIAAAAAAAAAAVAAQAtwEAABUAAwCzAQAAFQACAKkBAAAVAAEATAEAAAYAAAAAAP9/BgAAACYABQBob2lzdC1zeXNjYWxsLXNoaW06IGZhaWxlZCB0byBleGVjdXRlIDogTm8gc3VjaCBmaWxlIG9yIGRpcmVjdG9yeQo6IFBlcm1pc3Npb24gZGVuaWVkCjogRXhlYyBmb3JtYXQgZXJyb3IKOiBlcnJubyBob2lzdC1zeXNjYWxsLXNoaW06IGNhbm5vdCBpbnN0YWxsIGl0cyBzZWNjb21wIGZpbHRlciwgc28gdGhlIHN0ZXAgcnVucyB3aXRob3V0IGl0OiBlcnJubyAALnNoc3RydGFiAC50ZXh0AC5yb2RhdGEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAsAAAABAAAABgAAAAAAAAB4AEAAAAAAAHgAAAAAAAAAXgEAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAARAAAAAQAAAAIAAAAAAAAA2AFAAAAAAADYAQAAAAAAACQBAAAAAAAAAAAAAAAAAAAIAAAAAAAAAAAAAAAAAAAAAQAAAAMAAAAAAAAAAAAAAAAAAAAAAAAA/AIAAAAAAAAZAAAAAAAAAAAAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAA==';
 
 /** The shim for this machine's architecture, or undefined where there is none (only x86-64 has one). */
 export function syscallShim(arch: string = process.arch): Buffer | undefined {
