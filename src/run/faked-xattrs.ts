@@ -40,28 +40,41 @@ export function findGetfattr(): string | undefined {
   return undefined;
 }
 
-/** The named attributes faked holds for files of the rootfs, by path relative to it; undefined where getfattr is missing or fails. */
+/** How long getfattr may take (it walks the whole rootfs, one call to faked per file: seconds for 100k files). */
+const GETFATTR_TIMEOUT_MS = 300_000;
+
+/**
+ * The named attributes faked holds for files of the rootfs, by path relative
+ * to it; undefined where getfattr is missing, says anything on stderr (the
+ * preload refused, a directory it cannot read), exits non-zero or takes too
+ * long: then what it printed may be partial, and nothing of it is used.
+ */
 export async function readFakedXattrs(q: FakedXattrsQuery): Promise<FakedXattrs | undefined> {
   const getfattr = findGetfattr();
   if (getfattr === undefined || q.names.length === 0) return undefined;
   const pattern = `^(${q.names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`;
   const text = await new Promise<string | undefined>((resolve) => {
-    const child = spawn(getfattr, ['--absolute-names', '--recursive', '--physical', '--dump', '--match', pattern, '--encoding', 'base64', q.rootfs], {
-      stdio: ['ignore', 'pipe', 'ignore'],
+    const child = spawn(getfattr, ['--absolute-names', '--no-dereference', '--recursive', '--physical', '--dump', '--match', pattern, '--encoding', 'base64', q.rootfs], {
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: TOOL_PATH, FAKEROOTKEY: q.key, LD_LIBRARY_PATH: q.library, LD_PRELOAD: 'libfakeroot-sysv.so' },
     });
     const chunks: Buffer[] = [];
+    let complained = false;
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stderr.on('data', () => (complained = true));
+    const timer = setTimeout(() => child.kill('SIGKILL'), GETFATTR_TIMEOUT_MS);
     child.once('error', () => resolve(undefined));
-    // getfattr exits 1 when some file could not be read (a file gone meanwhile); what it printed still holds.
-    child.once('close', (code) => resolve(code === 0 || code === 1 ? Buffer.concat(chunks).toString('latin1') : undefined));
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve(code === 0 && !complained ? Buffer.concat(chunks).toString('latin1') : undefined);
+    });
   });
   if (text === undefined) return undefined;
   const out: FakedXattrs = new Map();
   const root = path.resolve(q.rootfs);
   for (const [abs, values] of parseGetfattrDump(text)) {
     const rel = path.relative(root, abs);
-    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) continue;
+    if (rel === '' || rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) continue;
     const st = await lstat(abs).catch(() => undefined);
     if (st === undefined || st.isSymbolicLink()) continue;
     out.set(rel, values);

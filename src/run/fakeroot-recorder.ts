@@ -155,7 +155,8 @@ export interface Recorded {
  * (`setfattr -x NAME f || true`), which would fail steps that lost nothing.
  */
 export class XattrCallWatch {
-  private static readonly PATTERN = /process setxattr key = (\S+)/g;
+  /** To the end of the line: a name may hold spaces. */
+  private static readonly PATTERN = /process setxattr key = ([^\n]+)/g;
   private static readonly MARK = 'xattr key = ';
   /** The unfinished last line so far (a call's line is short: attribute names have at most 255 bytes). */
   private tail: Buffer = Buffer.alloc(0);
@@ -166,7 +167,7 @@ export class XattrCallWatch {
     const end = data.lastIndexOf(10) + 1; // after the last newline
     // Most output has no such call: look for the mark before making a string of it.
     if (end > 0 && data.subarray(0, end).includes(XattrCallWatch.MARK)) {
-      for (const m of data.toString('latin1', 0, end).matchAll(XattrCallWatch.PATTERN)) this.names.add(m[1] as string);
+      for (const m of data.toString('latin1', 0, end).matchAll(XattrCallWatch.PATTERN)) this.names.add(Buffer.from(m[1] as string, 'latin1').toString('utf8'));
     }
     this.tail = Buffer.from(data.subarray(Math.max(end, data.length - 512)));
   }
@@ -236,19 +237,23 @@ export class FakerootRecorder {
     }
   }
 
-  /** The attributes the step set so far, by name (faked's --debug lines). */
-  xattrNamesSet(): string[] {
+  /**
+   * The attributes the step set so far, by name (faked's --debug lines).
+   * faked logs a call before answering it, so once the step has ended what
+   * is left of its log is in the pipe; a turn of the event loop reads it (a
+   * name still unread is caught by the caller's check after `stop`).
+   */
+  async xattrNamesSet(): Promise<string[]> {
+    await new Promise((resolve) => setImmediate(resolve));
     return [...this.xattrCalls.names].sort();
   }
 
   /**
    * The values of attributes named `names` that the step set in `rootfs`,
    * by path, read back while faked still holds them (faked-xattrs.ts);
-   * undefined where this machine cannot (no getfattr).
+   * undefined where this machine cannot (no getfattr, or it failed).
    */
-  async xattrValues(rootfs: string, names: readonly string[]): Promise<FakedXattrs | undefined> {
-    // faked logs a call before answering it; the step has ended, so what is left of its log is in the pipe: one turn of the loop reads it.
-    await new Promise((resolve) => setImmediate(resolve));
+  xattrValues(rootfs: string, names: readonly string[]): Promise<FakedXattrs | undefined> {
     return readFakedXattrs({ rootfs, library: this.library, key: this.key, names });
   }
 

@@ -3,7 +3,7 @@ import { lstatSync, type Stats } from 'node:fs';
 import { chmod, lstat, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayers, removeRootfs, type ApplySummary } from '../../../snapshot/rootfs/index.js';
-import { imageXattrs, keptXattrsHold, type KeptXattrs, type XattrValues } from '../../../snapshot/xattrs.js';
+import { imageXattrs, keptXattrsHold, writeXattrsSync, type KeptXattrs, type XattrValues } from '../../../snapshot/xattrs.js';
 import { RootfsFiles } from '../../../snapshot/rootfs/rootfs-files.js';
 import { FollowingUnpack, type GrowingTar } from '../../../snapshot/rootfs/following-unpack.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
@@ -189,12 +189,17 @@ export class StageRootfs {
   async keepStepXattrs(set: ReadonlyMap<string, XattrValues>): Promise<Set<string>> {
     const paths = new Set<string>();
     for (const [p, values] of set) {
-      const st = await lstat(path.join(this.dir, p), { bigint: true }).catch(() => undefined);
+      const abs = path.join(this.dir, p);
+      // What hoist may set itself (user.*, on its own files) goes to disk, where later steps see and keep it as on any disk; the rest is held.
+      const refused = new Set(writeXattrsSync(abs, values).map((n) => n.name));
+      paths.add(p);
+      if (refused.size === 0) continue;
+      const st = await lstat(abs, { bigint: true }).catch(() => undefined);
       if (st === undefined) continue;
       const before = this.keptXattrs.get(p);
       const held = before !== undefined && keptXattrsHold(before, st) ? before.values : {};
-      this.keptXattrs.set(p, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, values: { ...held, ...values } });
-      paths.add(p);
+      const heldNow = Object.fromEntries(Object.entries(values).filter(([name]) => refused.has(name)));
+      this.keptXattrs.set(p, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, values: { ...held, ...heldNow } });
     }
     return paths;
   }

@@ -108,12 +108,22 @@ export async function startOwnerRecording(input: RecordingInput): Promise<OwnerR
     mounts: recorder.mounts,
     env: recorder.env,
     finish: async () => {
-      // Attributes are read back while faked still holds them. Only the walk can write a file whose one change is such an attribute: an overlay's upper dir never has it.
-      const carried = recorder.xattrNamesSet().filter(isCarriedXattr);
-      const xattrs = carried.length > 0 && input.rootfs.snapshotKind === 'walk' ? await recorder.xattrValues(input.rootfs.dir, carried) : undefined;
+      // Attributes are read back while faked still holds them. Only the walk can write a file whose one change is such an
+      // attribute (an overlay's upper dir never has it; no runner that records owners uses one today).
+      let carried = (await recorder.xattrNamesSet()).filter(isCarriedXattr);
+      let xattrs: FakedXattrs | undefined;
+      if (carried.length > 0 && input.rootfs.snapshotKind === 'walk') {
+        xattrs = await recorder.xattrValues(input.rootfs.dir, carried);
+        // A name whose log line came late: read again, with it.
+        const more = (await recorder.xattrNamesSet()).filter(isCarriedXattr);
+        if (xattrs !== undefined && more.some((name) => !carried.includes(name))) {
+          carried = more;
+          xattrs = await recorder.xattrValues(input.rootfs.dir, carried);
+        }
+      }
       const recorded = await recorder.stop();
       const lost = recorded.xattrCalls.filter(isCarriedXattr).filter((name) => xattrs === undefined || !carried.includes(name));
-      if (lost.length > 0) throw xattrsUnrecordable(lost, input.runner.kind, input.location, input.rootfs.snapshotKind);
+      if (lost.length > 0) throw xattrsUnrecordable(lost, input.runner.kind, input.location, xattrs === undefined ? input.rootfs.snapshotKind : 'late');
       return { owners: recorded.owners, ...(xattrs !== undefined && xattrs.size > 0 ? { xattrs } : {}) };
     },
     discard: () => recorder.discard(),
@@ -149,16 +159,20 @@ function unrecordable(programs: readonly UnrecordableProgram[], location: Source
 function xattrsUnrecordable(names: readonly string[], runner: string, location: SourceLocation, snapshot: string): DockerfileError {
   const what = names.length === 1 ? `the extended attribute ${names[0]}` : `the extended attributes ${names.join(', ')}`;
   const why =
-    snapshot === 'walk'
-      ? "hoist reads them back from faked with getfattr, which is not installed here (package attr) or failed"
-      : `only the walk snapshotter can write a file whose one change is such an attribute, and this build uses ${snapshot}`;
+    snapshot === 'late'
+      ? 'faked reported the call only after hoist had read the attributes back from it'
+      : snapshot === 'walk'
+        ? 'hoist reads them back from faked with getfattr, which is not installed here (package attr) or failed'
+        : `only the walk snapshotter can write a file whose one change is such an attribute, and this build uses ${snapshot}`;
   return new DockerfileError(
     'RUN_XATTRS_UNRECORDABLE',
     `the step sets ${what} (setcap, setfattr), which cannot be kept here: the ${runner} runner fakes root over hoist's own uid, and fakeroot, which records the owners the step sets, keeps attributes only in memory; ${why}, so the layer would silently lack the change`,
     location,
     {
       hint:
-        snapshot === 'walk'
+        snapshot === 'late'
+          ? 'run the build again; if it keeps failing, build as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns)'
+          : snapshot === 'walk'
           ? 'install the attr package on the build host, or build as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns)'
           : 'build with --snapshot walk, or as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns); `hoist doctor` shows what works here',
     },

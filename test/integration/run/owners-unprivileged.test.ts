@@ -266,8 +266,10 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
     // security.capability as setcap writes cap_net_raw+ep (VFS_CAP_REVISION_2).
     const cap = 'AQAAAgAgAAAAAAAAAAAAAAAAAAA=';
     const steps = [
-      `RUN touch /made /plain && ln -s made /made-link && setfattr -n security.capability -v 0s${cap} /made && setfattr -n user.note -v x /made && getfattr -d -m - /made`,
+      `RUN touch /made /plain /later /capped-later && ln -s made /made-link && setfattr -n security.capability -v 0s${cap} /made && setfattr -n user.note -v x /made && setfattr -n user.v -v old /later && getfattr -d -m - /made`,
       'RUN chmod 0750 /made',
+      // A file of an earlier step whose one change is attributes set through fakeroot: its stat does not move, its entry is written all the same, and the step's value wins over the one on disk.
+      `RUN setfattr -n user.v -v new /later && setfattr -n security.capability -v 0s${cap} /capped-later`,
     ];
     for (const isolation of ['proot', 'userns']) {
       const r = await buildAs(NOBODY, glibcCtx, steps, isolation);
@@ -282,6 +284,10 @@ describe.runIf(asRoot)('owners when hoist runs unprivileged', () => {
       const chmodded = member(image, 3, 'made');
       expect(chmodded?.mode, isolation).toBe(0o750);
       expect(chmodded?.pax['SCHILY.xattr.security.capability'], isolation).toBe(Buffer.from(cap, 'base64').toString('latin1'));
+      expect(member(image, 2, 'later')?.pax['SCHILY.xattr.user.v'], isolation).toBe('old');
+      expect(runLayers(image)[2], isolation).toEqual(['file capped-later 644 0:0', 'file later 644 0:0']);
+      expect(member(image, 4, 'later')?.pax['SCHILY.xattr.user.v'], isolation).toBe('new');
+      expect(member(image, 4, 'capped-later')?.pax['SCHILY.xattr.security.capability'], isolation).toBe(Buffer.from(cap, 'base64').toString('latin1'));
     }
     // Reading attributes changes nothing, and neither does removing one that is not there: no file is written for it.
     const read = await buildAs(NOBODY, glibcCtx, ['RUN touch /made && chown 7:8 /made && getfattr -d /made && (setfattr -x user.nothere /made || true)'], 'proot');
