@@ -8,10 +8,9 @@
  * answers for the target, and no layer carries a link's attributes).
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { TOOL_PATH } from './host-tools.js';
+import { findSystemTool, TOOL_PATH } from './host-tools.js';
 
 export type FakedXattrs = Map<string, Record<string, Buffer>>;
 
@@ -26,20 +25,6 @@ export interface FakedXattrsQuery {
   names: readonly string[];
 }
 
-/** getfattr on this machine (package attr), or undefined. */
-export function findGetfattr(): string | undefined {
-  for (const dir of TOOL_PATH.split(':')) {
-    const p = path.join(dir, 'getfattr');
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 /** How long getfattr may take (it walks the whole rootfs, one call to faked per file: seconds for 100k files). */
 const GETFATTR_TIMEOUT_MS = 300_000;
 
@@ -50,7 +35,7 @@ const GETFATTR_TIMEOUT_MS = 300_000;
  * long: then what it printed may be partial, and nothing of it is used.
  */
 export async function readFakedXattrs(q: FakedXattrsQuery): Promise<FakedXattrs | undefined> {
-  const getfattr = findGetfattr();
+  const getfattr = findSystemTool('getfattr');
   if (getfattr === undefined || q.names.length === 0) return undefined;
   const pattern = `^(${q.names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`;
   const text = await new Promise<string | undefined>((resolve) => {

@@ -33,7 +33,7 @@ import path from 'node:path';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { HoistError } from '../errors.js';
 import type { BindMount } from './process-spec.js';
-import { TOOL_PATH } from './host-tools.js';
+import { findSystemTool, TOOL_PATH } from './host-tools.js';
 import { readFakedXattrs, type FakedXattrs } from './faked-xattrs.js';
 import { resolveInside } from './resolve-inside.js';
 
@@ -65,19 +65,6 @@ function findLibrary(): string | undefined {
       return false;
     }
   });
-}
-
-function findFaked(): string | undefined {
-  for (const dir of TOOL_PATH.split(':')) {
-    const p = path.join(dir, 'faked-sysv');
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 /** The ELF class, byte order and machine of a file (bytes 4, 5 and 18-19 of its header), or undefined if it is no ELF file. */
@@ -192,7 +179,7 @@ export class FakerootRecorder {
   /** Start faked for a step in `rootfs`, or say why fakeroot cannot record owners there. */
   static async start(opts: RecorderOptions): Promise<RecorderStart> {
     const library = findLibrary();
-    const faked = findFaked();
+    const faked = findSystemTool('faked-sysv');
     if (library === undefined || faked === undefined) return { ok: false, why: 'fakeroot is not installed on this machine (apt-get install fakeroot)' };
     const why = await whyNotLoadable(library, opts.rootfs);
     if (why !== undefined) return { ok: false, why };

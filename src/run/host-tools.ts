@@ -27,6 +27,11 @@ const FALLBACK_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/b
 /** The PATH the tools run with: they must not see the step's PATH or anything else of the step's environment. */
 export const TOOL_PATH = FALLBACK_DIRS.join(':');
 
+/** `name` in the usual system directories (TOOL_PATH), or undefined. */
+export function findSystemTool(name: string): string | undefined {
+  return findExecutable(name, FALLBACK_DIRS);
+}
+
 function findExecutable(name: string, dirs: readonly string[]): string | undefined {
   for (const dir of dirs) {
     if (!path.isAbsolute(dir)) continue;
