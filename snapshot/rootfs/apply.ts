@@ -235,11 +235,10 @@ class RootfsApplier {
 
   async finish(layers: number): Promise<ApplySummary> {
     // Drop owners and attributes recorded for paths a later layer removed.
-    for (const path of [...this.summary.intendedOwners.keys()]) {
-      if ((await lstat(this.abs(path)).catch(() => undefined)) === undefined) this.summary.intendedOwners.delete(path);
-    }
-    for (const path of [...this.summary.unsetXattrs.keys()]) {
-      if ((await lstat(this.abs(path)).catch(() => undefined)) === undefined) this.summary.unsetXattrs.delete(path);
+    for (const byPath of [this.summary.intendedOwners, this.summary.unsetXattrs]) {
+      for (const path of [...byPath.keys()]) {
+        if ((await lstat(this.abs(path)).catch(() => undefined)) === undefined) byPath.delete(path);
+      }
     }
     this.summary.layers = layers;
     return this.summary;

@@ -56,6 +56,7 @@ import {
   S_IFREG,
   S_IFSOCK,
   Slicer,
+  imageRootTest,
   type ImageOwner,
   type InodeOwners,
   type Owner,
@@ -150,6 +151,7 @@ class DiffWalk {
   private readonly imageOwner: ImageOwner | undefined;
   private readonly keptXattrs: ReadonlyMap<string, KeptXattrs> | undefined;
   private readonly rewritten: ReadonlySet<string> | undefined;
+  private readonly isImageRoot: ((hostUid: number) => boolean) | undefined;
 
   constructor(
     private readonly base: string,
@@ -163,6 +165,7 @@ class DiffWalk {
     this.imageOwner = opts.imageOwner;
     this.keptXattrs = opts.keptXattrs !== undefined && opts.keptXattrs.size > 0 ? opts.keptXattrs : undefined;
     this.rewritten = opts.rewritten !== undefined && opts.rewritten.size > 0 ? opts.rewritten : undefined;
+    this.isImageRoot = imageRootTest(opts.imageOwner);
     this.after = new WalkState(base, before.excluded, Math.max(1024, capacity));
   }
 
@@ -307,9 +310,7 @@ class DiffWalk {
     if (st === undefined) {
       throw vanished(path);
     }
-    const imageOwner = this.imageOwner;
-    const isImageRoot = imageOwner === undefined ? undefined : (uid: number): boolean => imageOwner(uid, 0).uid === 0;
-    const xattrs = imageXattrs(readXattrsSync(`${this.base}/${path}`), isImageRoot, this.keptXattrs?.get(path), st);
+    const xattrs = imageXattrs(readXattrsSync(`${this.base}/${path}`), this.isImageRoot, this.keptXattrs?.get(path), st);
     const meta = { path, mode: owner.mode ?? Number(st.mode & 0o7777n), uid: owner.uid, gid: owner.gid, mtime: seconds(st.mtimeNs), ...(xattrs ? { xattrs } : {}) };
     const type = Number(st.mode) & S_IFMT;
     if (type === S_IFREG) {

@@ -6,5 +6,5 @@
 export { captureState, WalkState, type CaptureOptions } from './state.js';
 export { diffState, WalkDiff, type DiffOptions } from './diff.js';
 export { WalkSnapshotter } from './snapshotter.js';
-export { ALWAYS_EXCLUDED, type ImageOwner, type InodeOwners, type Owner, type OwnerOverrides, type WalkScope } from './scope.js';
+export { ALWAYS_EXCLUDED, imageRootTest, type ImageOwner, type InodeOwners, type Owner, type OwnerOverrides, type WalkScope } from './scope.js';
 export { WalkStepSnapshotter } from './step.js';

@@ -35,6 +35,11 @@ export type InodeOwners = ReadonlyMap<string, Owner>;
 /** The owner in the image of an inode owned by `uid`:`gid` on disk that no override names (hoist unprivileged: its own ids are root's). */
 export type ImageOwner = (uid: number, gid: number) => Owner;
 
+/** Whether a host uid is the image's root under `imageOwner` (a capability bound to it is the image's: xattrs.ts), or undefined without one. */
+export function imageRootTest(imageOwner: ImageOwner | undefined): ((hostUid: number) => boolean) | undefined {
+  return imageOwner === undefined ? undefined : (uid) => imageOwner(uid, 0).uid === 0;
+}
+
 /** st_mode with the permission bits an override names, type bits kept. */
 export function effectiveMode(mode: number, owner: Owner | undefined): number {
   return owner?.mode === undefined ? mode : (mode & S_IFMT) | (owner.mode & 0o7777);

@@ -3,13 +3,13 @@ import { lstatSync, type Stats } from 'node:fs';
 import { chmod, lstat, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayers, removeRootfs, type ApplySummary } from '../../../snapshot/rootfs/index.js';
-import { imageXattrs, keptXattrsHold, writeXattrsSync, type KeptXattrs, type XattrValues } from '../../../snapshot/xattrs.js';
+import { imageXattrs, keptXattrsHold, writeXattrsSync, type FileIdentity, type KeptXattrs, type XattrValues } from '../../../snapshot/xattrs.js';
 import { RootfsFiles } from '../../../snapshot/rootfs/rootfs-files.js';
 import { FollowingUnpack, type GrowingTar } from '../../../snapshot/rootfs/following-unpack.js';
 import type { StageFiles } from '../../../snapshot/stage-files.js';
 import { OverlaySnapshotter } from '../../../snapshot/overlay/index.js';
 import type { OverlayDirs, SnapshotKind, StepSnapshotter } from '../../../snapshot/step-snapshotter.js';
-import { WalkStepSnapshotter, type ImageOwner, type InodeOwners, type Owner } from '../../../snapshot/walk/index.js';
+import { imageRootTest, WalkStepSnapshotter, type ImageOwner, type InodeOwners, type Owner } from '../../../snapshot/walk/index.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { fsError } from '../../fs-errors.js';
 import type { Layer } from '../../oci/index.js';
@@ -194,27 +194,27 @@ export class StageRootfs {
       const refused = new Set(writeXattrsSync(abs, values).map((n) => n.name));
       paths.add(p);
       if (refused.size === 0) continue;
-      const st = await lstat(abs, { bigint: true }).catch(() => undefined);
-      if (st === undefined) continue;
       const before = this.keptXattrs.get(p);
-      const held = before !== undefined && keptXattrsHold(before, st) ? before.values : {};
-      const heldNow = Object.fromEntries(Object.entries(values).filter(([name]) => refused.has(name)));
-      this.keptXattrs.set(p, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, values: { ...held, ...heldNow } });
+      await this.hold(p, (st) => ({
+        ...(before !== undefined && keptXattrsHold(before, st) ? before.values : {}),
+        ...Object.fromEntries(Object.entries(values).filter(([name]) => refused.has(name))),
+      }));
     }
     return paths;
+  }
+
+  /** Hold `values(st)` for the inode at `p` as it is now (its lstat `st`); nothing is held for a path that is gone. */
+  private async hold(p: string, values: (st: FileIdentity) => XattrValues): Promise<void> {
+    const st = await lstat(path.join(this.dir, p), { bigint: true }).catch(() => undefined);
+    if (st === undefined) this.keptXattrs.delete(p);
+    else this.keptXattrs.set(p, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, values: values(st) });
   }
 
   /** Attributes an unprivileged apply could not set, held for the inodes it wrote (xattrs.ts KeptXattrs). */
   private async keepXattrs(unset: ReadonlyMap<string, XattrValues>): Promise<void> {
     for (const [p, values] of unset) {
-      const st = await lstat(path.join(this.dir, p), { bigint: true }).catch(() => undefined);
-      if (st === undefined) {
-        this.keptXattrs.delete(p);
-        continue;
-      }
       // From the unpack worker the values arrive as plain Uint8Arrays.
-      const buffers = Object.fromEntries(Object.entries(values).map(([n, v]) => [n, Buffer.from(v.buffer, v.byteOffset, v.byteLength)]));
-      this.keptXattrs.set(p, { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, values: buffers });
+      await this.hold(p, () => Object.fromEntries(Object.entries(values).map(([n, v]) => [n, Buffer.from(v.buffer, v.byteOffset, v.byteLength)])));
     }
   }
 
@@ -224,12 +224,10 @@ export class StageRootfs {
    * writes it, and what an unprivileged apply could not set.
    */
   private xattrsOf(p: string, onDisk: XattrValues | undefined): XattrValues | undefined {
-    const imageOwner = this.imageOwner;
-    const isImageRoot = imageOwner === undefined ? undefined : (uid: number): boolean => imageOwner(uid, 0).uid === 0;
     const kept = this.keptXattrs.get(p);
     // The file's identity is needed only where something was kept for its path.
     const st = kept === undefined ? undefined : lstatSync(path.join(this.dir, p), { bigint: true, throwIfNoEntry: false });
-    return imageXattrs(onDisk, isImageRoot, kept, st);
+    return imageXattrs(onDisk, imageRootTest(this.imageOwner), kept, st);
   }
 
   /** Owners an unprivileged apply could not set (COPY --chown, hoist unprivileged): remembered, as for the base layers. */

@@ -123,7 +123,10 @@ export async function startOwnerRecording(input: RecordingInput): Promise<OwnerR
       }
       const recorded = await recorder.stop();
       const lost = recorded.xattrCalls.filter(isCarriedXattr).filter((name) => xattrs === undefined || !carried.includes(name));
-      if (lost.length > 0) throw xattrsUnrecordable(lost, input.runner.kind, input.location, xattrs === undefined ? input.rootfs.snapshotKind : 'late');
+      if (lost.length > 0) {
+        const why = input.rootfs.snapshotKind !== 'walk' ? 'snapshot' : xattrs === undefined ? 'unread' : 'late';
+        throw xattrsUnrecordable(lost, input.runner.kind, input.location, why, input.rootfs.snapshotKind);
+      }
       return { owners: recorded.owners, ...(xattrs !== undefined && xattrs.size > 0 ? { xattrs } : {}) };
     },
     discard: () => recorder.discard(),
@@ -155,27 +158,31 @@ function unrecordable(programs: readonly UnrecordableProgram[], location: Source
   );
 }
 
+/** Why attributes a step set through fakeroot could not be kept: each with what to do. */
+const UNKEPT = {
+  unread: {
+    why: 'hoist reads them back from faked with getfattr, which is not installed here (package attr) or failed',
+    hint: 'install the attr package on the build host, or build as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns)',
+  },
+  late: {
+    why: 'faked reported the call only after hoist had read the attributes back from it',
+    hint: 'run the build again; if it keeps failing, build as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns)',
+  },
+  snapshot: {
+    why: 'only the walk snapshotter can write a file whose one change is such an attribute',
+    hint: 'build with --snapshot walk, or as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns); `hoist doctor` shows what works here',
+  },
+} as const;
+
 /** The step set attributes that a layer carries, which fakeroot only pretended to store. */
-function xattrsUnrecordable(names: readonly string[], runner: string, location: SourceLocation, snapshot: string): DockerfileError {
+function xattrsUnrecordable(names: readonly string[], runner: string, location: SourceLocation, reason: keyof typeof UNKEPT, snapshot: string): DockerfileError {
   const what = names.length === 1 ? `the extended attribute ${names[0]}` : `the extended attributes ${names.join(', ')}`;
-  const why =
-    snapshot === 'late'
-      ? 'faked reported the call only after hoist had read the attributes back from it'
-      : snapshot === 'walk'
-        ? 'hoist reads them back from faked with getfattr, which is not installed here (package attr) or failed'
-        : `only the walk snapshotter can write a file whose one change is such an attribute, and this build uses ${snapshot}`;
+  const { why, hint } = UNKEPT[reason];
   return new DockerfileError(
     'RUN_XATTRS_UNRECORDABLE',
-    `the step sets ${what} (setcap, setfattr), which cannot be kept here: the ${runner} runner fakes root over hoist's own uid, and fakeroot, which records the owners the step sets, keeps attributes only in memory; ${why}, so the layer would silently lack the change`,
+    `the step sets ${what} (setcap, setfattr), which cannot be kept here: the ${runner} runner fakes root over hoist's own uid, and fakeroot, which records the owners the step sets, keeps attributes only in memory; ${why}${reason === 'snapshot' ? `, and this build uses ${snapshot}` : ''}, so the layer would silently lack the change`,
     location,
-    {
-      hint:
-        snapshot === 'late'
-          ? 'run the build again; if it keeps failing, build as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns)'
-          : snapshot === 'walk'
-          ? 'install the attr package on the build host, or build as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns)'
-          : 'build with --snapshot walk, or as root (--isolation chroot) or as a user with a subordinate id range (--isolation userns); `hoist doctor` shows what works here',
-    },
+    { hint },
   );
 }
 
