@@ -10,7 +10,7 @@ import { watchTracees, type TraceeWatch } from './leftover-processes.js';
 import { spawnStep } from './spawn-step.js';
 import { copyTree } from './mount-emulation.js';
 import { findProgramInside } from './resolve-inside.js';
-import { syscallShim } from './syscall-shim.js';
+import { prootSharesHeapAcrossExec, syscallShim } from './syscall-shim.js';
 import { hasGlibc } from './fakeroot-recorder.js';
 import { checkSpec, copyNetworkFiles, envArgs, refuseOverlay, requireTool, spawnEnv, withHostToolVariablesInside, type RunnerOptions } from './step-env.js';
 
@@ -27,6 +27,8 @@ export interface ProotOptions extends RunnerOptions {
    * main process is gone (leftover-processes.ts).
    */
   killOnExit: boolean;
+  /** proot's version (`proot --version`), where known: before 5.2 the steps' heap is left to the kernel (syscall-shim.ts). */
+  version?: string;
 }
 
 /** Where the syscall shim is bound inside the rootfs for the length of a step. */
@@ -104,7 +106,7 @@ export class ProotRunner implements Runner {
         // proot cannot make a bind read-only: every read-only source it binds is a copy of its own (a shared one, a cache, copied just above), discarded after the step.
         args.push('-b', `${source}:${m.target}`);
       }
-      // Every proot release mishandles clone3 and io_uring, and those before 5.4 statx and faccessat2 (syscall-shim.ts).
+      // Every proot release mishandles clone3 and io_uring, those before 5.4 statx and faccessat2, and those before 5.2 a heap shared with a child (syscall-shim.ts).
       const argv = await this.throughShim(spec, scaffold, cleanups, args);
       // The step's PROOT_* variables, which proot would read as its own, were moved inside with the loader's (withHostToolVariablesInside).
       // proot exits 255 when the step dies of a signal, and says which on stderr.
@@ -146,7 +148,7 @@ export class ProotRunner implements Runner {
    * missing, as before).
    */
   private async throughShim(spec: ProcessSpec, scaffold: RootfsScaffold, cleanups: string[], args: string[]): Promise<readonly string[]> {
-    const shim = syscallShim();
+    const shim = syscallShim(process.arch, { kernelHeap: prootSharesHeapAcrossExec(this.opts.version) });
     const [program, ...rest] = spec.argv;
     // Only glibc calls faccessat2 and statx (2.33 and later) and clone3 (2.34): a static or musl image sees no shim (its io_uring, rare, is left to it).
     if (shim === undefined || program === undefined || !(await hasGlibc(spec.rootfs))) return spec.argv;

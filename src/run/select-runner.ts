@@ -157,6 +157,6 @@ export function createRunner(kind: RunnerKind, probe: HostProbe, opts: RunnerOpt
     case 'chroot':
       return new ChrootRunner({ ...opts, mountNamespace: probe.mountNamespace.ok && opts.tools.mount !== undefined });
     case 'proot':
-      return new ProotRunner({ ...opts, killOnExit: probe.proot.killOnExit });
+      return new ProotRunner({ ...opts, killOnExit: probe.proot.killOnExit, ...(probe.proot.version !== undefined ? { version: probe.proot.version } : {}) });
   }
 }

@@ -1,9 +1,10 @@
 /**
- * A 1,048-byte static x86-64 program that proot runs in front of a step in a
- * glibc image: it makes four system calls that proot does not follow fail
- * with ENOSYS for the step and everything it starts (a seccomp filter,
- * inherited), then executes the step. glibc answers ENOSYS with calls
- * proot handles, as it does on older kernels:
+ * A 1,048-byte static x86-64 program (1,176 with the heap rule below) that
+ * proot runs in front of a step in a glibc image: it makes four system
+ * calls that proot does not follow fail with ENOSYS for the step and
+ * everything it starts (a seccomp filter, inherited), then executes the
+ * step. glibc answers ENOSYS with calls proot handles, as it does on older
+ * kernels:
  *
  * - faccessat2 and statx (proot before 5.4; Debian 12 and 13 ship 5.1) go
  *   to the kernel with the image's paths untranslated, so they look at this
@@ -21,17 +22,22 @@
  *   the image's paths, so they open this machine's files. Without it libuv
  *   uses its thread pool. Docker's default profile refuses it too (EPERM).
  *
+ * Under proot before 5.2 a second build of the same source also refuses
+ * the mmap with which proot emulates a program's heap (ShimOptions.kernelHeap).
+ *
  * No native module or compiler is needed at install: the bytes below are
- * what GNU as and ld made of this source (`as -o shim.o shim.s && ld -static
- * -n --build-id=none -s -o shim shim.o`; test/integration/run/syscall-shim.test.ts
- * assembles it again and compares):
+ * what GNU as and ld made of this source (`as [--defsym KERNEL_HEAP=1] -o
+ * shim.o shim.s && ld -static -n --build-id=none -s -o shim shim.o`;
+ * test/integration/run/syscall-shim.test.ts assembles both again and compares):
  *
  *   _start: prctl(PR_SET_NO_NEW_PRIVS, 1); seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog);
  *           if either failed (a kernel or sandbox without seccomp filters), say so on stderr
  *           and go on without the filter; execve(argv[1], &argv[1], envp); if that failed,
  *           say so as util-linux's setpriv (the chroot runner's) does and exit 127 (not found) or 126
  *   filter: arch != AUDIT_ARCH_X86_64 -> allow (i386 programs; x32 calls, nr | 0x40000000, pass too);
- *           nr 439 (faccessat2), 435 (clone3), 425 (io_uring_setup) or 332 (statx) -> ERRNO(ENOSYS); else allow
+ *           nr 439 (faccessat2), 435 (clone3), 425 (io_uring_setup) or 332 (statx) -> ERRNO(ENOSYS);
+ *           with KERNEL_HEAP, mmap(NULL, 0x1001000, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, _) -> ERRNO(ENOMEM);
+ *           else allow
  */
 export const SYSCALL_SHIM_SOURCE = `# hoist's syscall shim for proot: install a seccomp filter that makes faccessat2 (439), clone3 (435), io_uring_setup (425)
 # and statx (332) fail with ENOSYS (glibc then uses faccessat, clone and fstatat, which proot follows), then execve(argv[1], argv+1, envp).
@@ -143,28 +149,55 @@ digit:
     .section .rodata
     .align 8
 prog:
-    .short 9                # filter length
+    .short (filter_end - filter) / 8  # filter length
     .short 0,0,0
     .quad filter
+    # BPF: each instruction is code (16 bits), jt and jf (8 bits each: instructions to skip when true, when false), k (32 bits)
+    .macro LOAD offset      # BPF_LD|BPF_W|BPF_ABS: the word of seccomp_data at offset
+    .short 0x20; .byte 0, 0; .long \\offset
+    .endm
+    .macro JEQ k, target    # BPF_JMP|BPF_JEQ|BPF_K: on to target if the word is k, else to the next instruction
+insn\\@: .short 0x15; .byte (\\target - insn\\@ - 8) / 8, 0; .long \\k
+    .endm
+    .macro JNE k, target    # on to target unless the word is k
+insn\\@: .short 0x15; .byte 0, (\\target - insn\\@ - 8) / 8; .long \\k
+    .endm
+    .macro RET k            # BPF_RET|BPF_K
+    .short 0x06; .byte 0, 0; .long \\k
+    .endm
 filter:
-    # BPF_LD|BPF_W|BPF_ABS arch (offset 4)
-    .short 0x20; .byte 0, 0; .long 4
-    # BPF_JMP|BPF_JEQ|BPF_K AUDIT_ARCH_X86_64 ? next : allow
-    .short 0x15; .byte 0, 5; .long 0xc000003e
-    # BPF_LD|BPF_W|BPF_ABS nr (offset 0)
-    .short 0x20; .byte 0, 0; .long 0
-    # nr == 439 faccessat2 ? enosys : next
-    .short 0x15; .byte 4, 0; .long 439
-    # nr == 435 clone3 ? enosys : next
-    .short 0x15; .byte 3, 0; .long 435
-    # nr == 425 io_uring_setup ? enosys : next
-    .short 0x15; .byte 2, 0; .long 425
-    # nr == 332 statx ? enosys : allow
-    .short 0x15; .byte 1, 0; .long 332
-    # allow
-    .short 0x06; .byte 0, 0; .long 0x7fff0000
-    # SECCOMP_RET_ERRNO | ENOSYS (38)
-    .short 0x06; .byte 0, 0; .long 0x00050026
+    LOAD 4                  # arch
+    JNE 0xc000003e, allow   # AUDIT_ARCH_X86_64 (i386 programs pass; x32 calls, nr | 0x40000000, pass too)
+    LOAD 0                  # nr
+    JEQ 439, enosys         # faccessat2
+    JEQ 435, enosys         # clone3
+    JEQ 425, enosys         # io_uring_setup
+    JEQ 332, enosys         # statx
+.ifdef KERNEL_HEAP
+    # mmap(NULL, 16 MiB + 4 KiB, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, _): what proot before 5.2 makes
+    # of a program's first brk() to emulate its heap -> ENOMEM, and proot leaves brk to the kernel (kernelHeap below)
+    JNE 9, allow            # mmap
+    LOAD 24                 # length, low and high words
+    JNE 0x1001000, allow
+    LOAD 28
+    JNE 0, allow
+    LOAD 16                 # address
+    JNE 0, allow
+    LOAD 20
+    JNE 0, allow
+    LOAD 32                 # prot
+    JNE 3, allow
+    LOAD 40                 # flags
+    JNE 0x22, allow
+    LOAD 48                 # fd
+    JNE 0xffffffff, allow
+    RET 0x0005000c          # SECCOMP_RET_ERRNO | ENOMEM (12)
+.endif
+allow:
+    RET 0x7fff0000          # SECCOMP_RET_ALLOW
+enosys:
+    RET 0x00050026          # SECCOMP_RET_ERRNO | ENOSYS (38)
+filter_end:
 
 prefix:
     .ascii "hoist-syscall-shim: failed to execute "
@@ -187,7 +220,38 @@ nofilter_end:`;
 
 const SHIM_X64 = 'f0VMRgIBAQAAAAAAAAAAAAIAPgABAAAAeABAAAAAAABAAAAAAAAAABgDAAAAAAAAAAAAAEAAOAABAEAABAADAAEAAAAFAAAAeAAAAAAAAAB4AEAAAAAAAHgAQAAAAAAAhAIAAAAAAACEAgAAAAAAAAgAAAAAAAAAuJ0AAAC/JgAAAL4BAAAAMdJFMdJFMcAPBUiFwA+F1gAAALg9AQAAvwEAAAAx9kiNFSsBAAAPBUiFwA+FuAAAAEiLDCRIjXQkEEiLPkiNVMwQuDsAAAAPBUiJ40mJxEn33EiNNVABAAC6JgAAAOinAAAASIM7AnIWSItzEDHSgDwWAHQFSP/C6/XoiwAAAEiNNUkBAAC6HAAAAEmD/AJ0PEiNNVMBAAC6FAAAAEmD/A10KkiNNVUBAAC6FAAAAEmD/Ah0GEiNNVcBAAC6CAAAAOhEAAAA6EwAAADrBeg4AAAAv34AAABJg/wCdQW/fwAAALg8AAAADwVJicRJ99xIjTUlAQAAuloAAADoCgAAAOgSAAAA6Sf///+4AQAAAL8CAAAADwXDSIPsIEiNdCQfxgYKTInguQoAAAAx0kj38YDCMEj/zogWSIXAde5IjVQkIEgp8ujA////SIPEIMMAAAkAAAAAAAAA6AFAAAAAAAAgAAAABAAAABUAAAU+AADAIAAAAAAAAAAVAAQAtwEAABUAAwCzAQAAFQACAKkBAAAVAAEATAEAAAYAAAAAAP9/BgAAACYABQBob2lzdC1zeXNjYWxsLXNoaW06IGZhaWxlZCB0byBleGVjdXRlIDogTm8gc3VjaCBmaWxlIG9yIGRpcmVjdG9yeQo6IFBlcm1pc3Npb24gZGVuaWVkCjogRXhlYyBmb3JtYXQgZXJyb3IKOiBlcnJubyBob2lzdC1zeXNjYWxsLXNoaW06IGNhbm5vdCBpbnN0YWxsIGl0cyBzZWNjb21wIGZpbHRlciwgc28gdGhlIHN0ZXAgcnVucyB3aXRob3V0IGl0OiBlcnJubyAALnNoc3RydGFiAC50ZXh0AC5yb2RhdGEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAsAAAABAAAABgAAAAAAAAB4AEAAAAAAAHgAAAAAAAAAXgEAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAARAAAAAQAAAAIAAAAAAAAA2AFAAAAAAADYAQAAAAAAACQBAAAAAAAAAAAAAAAAAAAIAAAAAAAAAAAAAAAAAAAAAQAAAAMAAAAAAAAAAAAAAAAAAAAAAAAA/AIAAAAAAAAZAAAAAAAAAAAAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAA==';
 
+/** The same with KERNEL_HEAP defined (`as --defsym KERNEL_HEAP=1`): 1,176 bytes. */
+const SHIM_X64_KERNEL_HEAP = 'f0VMRgIBAQAAAAAAAAAAAAIAPgABAAAAeABAAAAAAABAAAAAAAAAAJgDAAAAAAAAAAAAAEAAOAABAEAABAADAAEAAAAFAAAAeAAAAAAAAAB4AEAAAAAAAHgAQAAAAAAABAMAAAAAAAAEAwAAAAAAAAgAAAAAAAAAuJ0AAAC/JgAAAL4BAAAAMdJFMdJFMcAPBUiFwA+F1gAAALg9AQAAvwEAAAAx9kiNFSsBAAAPBUiFwA+FuAAAAEiLDCRIjXQkEEiLPkiNVMwQuDsAAAAPBUiJ40mJxEn33EiNNdABAAC6JgAAAOinAAAASIM7AnIWSItzEDHSgDwWAHQFSP/C6/XoiwAAAEiNNckBAAC6HAAAAEmD/AJ0PEiNNdMBAAC6FAAAAEmD/A10KkiNNdUBAAC6FAAAAEmD/Ah0GEiNNdcBAAC6CAAAAOhEAAAA6EwAAADrBeg4AAAAv34AAABJg/wCdQW/fwAAALg8AAAADwVJicRJ99xIjTWlAQAAuloAAADoCgAAAOgSAAAA6Sf///+4AQAAAL8CAAAADwXDSIPsIEiNdCQfxgYKTInguQoAAAAx0kj38YDCMEj/zogWSIXAde5IjVQkIEgp8ujA////SIPEIMMAABkAAAAAAAAA6AFAAAAAAAAgAAAABAAAABUAABU+AADAIAAAAAAAAAAVABQAtwEAABUAEwCzAQAAFQASAKkBAAAVABEATAEAABUAAA8JAAAAIAAAABgAAAAVAAANABAAASAAAAAcAAAAFQAACwAAAAAgAAAAEAAAABUAAAkAAAAAIAAAABQAAAAVAAAHAAAAACAAAAAgAAAAFQAABQMAAAAgAAAAKAAAABUAAAMiAAAAIAAAADAAAAAVAAAB/////wYAAAAMAAUABgAAAAAA/38GAAAAJgAFAGhvaXN0LXN5c2NhbGwtc2hpbTogZmFpbGVkIHRvIGV4ZWN1dGUgOiBObyBzdWNoIGZpbGUgb3IgZGlyZWN0b3J5CjogUGVybWlzc2lvbiBkZW5pZWQKOiBFeGVjIGZvcm1hdCBlcnJvcgo6IGVycm5vIGhvaXN0LXN5c2NhbGwtc2hpbTogY2Fubm90IGluc3RhbGwgaXRzIHNlY2NvbXAgZmlsdGVyLCBzbyB0aGUgc3RlcCBydW5zIHdpdGhvdXQgaXQ6IGVycm5vIAAuc2hzdHJ0YWIALnRleHQALnJvZGF0YQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAACwAAAAEAAAAGAAAAAAAAAHgAQAAAAAAAeAAAAAAAAABeAQAAAAAAAAAAAAAAAAAAAQAAAAAAAAAAAAAAAAAAABEAAAABAAAAAgAAAAAAAADYAUAAAAAAANgBAAAAAAAApAEAAAAAAAAAAAAAAAAAAAgAAAAAAAAAAAAAAAAAAAABAAAAAwAAAAAAAAAAAAAAAAAAAAAAAAB8AwAAAAAAABkAAAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAA';
+
+export interface ShimOptions {
+  /**
+   * Also make proot leave the heap (brk) to the kernel: for proot before 5.2.
+   * To give each process a heap that can grow, proot turns a program's first
+   * brk() into a 16 MiB anonymous mmap and emulates brk in it; a child made
+   * with CLONE_VM shares the parent's record of it, and before 5.2 the
+   * child's execve clears that record. glibc's posix_spawn (popen, system)
+   * makes its child so once clone3 fails: the parent's next brk() then
+   * lands in the child's heap and the parent dies of SIGSEGV (`localedef`,
+   * which reads the gzipped charmap through `gzip -dc`). With that mmap
+   * refused (ENOMEM), proot passes the brk calls to the kernel (it takes a
+   * brk the kernel grants as the sign that its emulation is not needed) and
+   * glibc's malloc uses mmap until it does. A program that itself maps
+   * exactly 16 MiB + 4 KiB so gets ENOMEM (glibc's malloc then grows the
+   * heap instead).
+   */
+  kernelHeap?: boolean;
+}
+
 /** The shim for this machine's architecture, or undefined where there is none (only x86-64 has one). */
-export function syscallShim(arch: string = process.arch): Buffer | undefined {
-  return arch === 'x64' ? Buffer.from(SHIM_X64, 'base64') : undefined;
+export function syscallShim(arch: string = process.arch, opts: ShimOptions = {}): Buffer | undefined {
+  if (arch !== 'x64') return undefined;
+  return Buffer.from(opts.kernelHeap === true ? SHIM_X64_KERNEL_HEAP : SHIM_X64, 'base64');
+}
+
+/** Whether this proot (its `--version`; undefined when unknown) clears a parent's heap record at its CLONE_VM child's execve (before 5.2). */
+export function prootSharesHeapAcrossExec(version: string | undefined): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version ?? '');
+  if (m === null) return true;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major < 5 || (major === 5 && minor < 2);
 }

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFile, mkdir, realpath, chmod } from 'node:fs/promises';
-import { SYSCALL_SHIM_SOURCE, syscallShim } from '../../../src/run/syscall-shim.js';
+import { SYSCALL_SHIM_SOURCE, prootSharesHeapAcrossExec, syscallShim } from '../../../src/run/syscall-shim.js';
 import { findHostTools, ProotRunner, type ProcessSpec } from '../../../src/run/index.js';
 import { ensureDebianPackages } from '../../helpers/packages.js';
 
@@ -21,7 +21,7 @@ let dir: string;
 let shim: string;
 
 beforeAll(async () => {
-  await ensureDebianPackages(['binutils', 'strace', 'proot']);
+  await ensureDebianPackages(['binutils', 'strace', 'proot', 'gcc', 'libc6-dev', 'locales']);
   dir = await mkdtemp(path.join(tmpdir(), 'hoist-shim-'));
   shim = path.join(dir, 'shim');
   await writeFile(shim, syscallShim('x64') as Buffer, { mode: 0o755 });
@@ -32,11 +32,53 @@ afterAll(async () => {
 });
 
 describe.runIf(process.arch === 'x64')('the syscall shim for proot', () => {
-  it('is what GNU as and ld make of its source', async () => {
+  it('is what GNU as and ld make of its source, with and without KERNEL_HEAP', async () => {
     await writeFile(path.join(dir, 'shim.s'), `${SYSCALL_SHIM_SOURCE}\n`);
-    execFileSync('as', ['-o', path.join(dir, 'shim.o'), path.join(dir, 'shim.s')]);
-    execFileSync('ld', ['-static', '-n', '--build-id=none', '-s', '-o', path.join(dir, 'built'), path.join(dir, 'shim.o')]);
-    expect((await readFile(path.join(dir, 'built'))).equals(syscallShim('x64') as Buffer)).toBe(true);
+    for (const kernelHeap of [false, true]) {
+      execFileSync('as', [...(kernelHeap ? ['--defsym', 'KERNEL_HEAP=1'] : []), '-o', path.join(dir, 'shim.o'), path.join(dir, 'shim.s')]);
+      execFileSync('ld', ['-static', '-n', '--build-id=none', '-s', '-o', path.join(dir, 'built'), path.join(dir, 'shim.o')]);
+      expect((await readFile(path.join(dir, 'built'))).equals(syscallShim('x64', { kernelHeap }) as Buffer), `kernelHeap ${kernelHeap}`).toBe(true);
+    }
+  });
+
+  it('with kernelHeap, refuses with ENOMEM exactly the mmap that proot before 5.2 makes of a first brk(), and nothing like it', async () => {
+    const src = path.join(dir, 'maps.c');
+    await writeFile(
+      src,
+      `#include <errno.h>
+#include <stdio.h>
+#include <sys/mman.h>
+static void try(const char *what, void *addr, size_t len, int prot, int flags, int fd) {
+  void *p = mmap(addr, len, prot, flags, fd, 0);
+  printf("%s %s\\n", what, p == MAP_FAILED ? (errno == ENOMEM ? "ENOMEM" : "failed") : "mapped");
+  if (p != MAP_FAILED) munmap(p, len);
+}
+int main(void) {
+  size_t heap = 16 * 1024 * 1024 + 4096;
+  int rw = PROT_READ | PROT_WRITE, anon = MAP_PRIVATE | MAP_ANONYMOUS;
+  try("proot-heap", NULL, heap, rw, anon, -1);
+  try("16MiB", NULL, heap - 4096, rw, anon, -1);
+  try("read-only", NULL, heap, PROT_READ, anon, -1);
+  try("stack", NULL, heap, rw, anon | MAP_STACK, -1);
+  try("shared", NULL, heap, rw, MAP_SHARED | MAP_ANONYMOUS, -1);
+  try("fd-0", NULL, heap, rw, anon, 0);
+  try("hint-low", (void *)0x10000000, heap, rw, anon, -1);
+  try("hint-high", (void *)0x200000000000, heap, rw, anon, -1);
+  return 0;
+}
+`,
+    );
+    const maps = path.join(dir, 'maps');
+    execFileSync('gcc', ['-O1', '-o', maps, src]);
+    const heapShim = path.join(dir, 'shim-kernel-heap');
+    await writeFile(heapShim, syscallShim('x64', { kernelHeap: true }) as Buffer, { mode: 0o755 });
+    const rest = '16MiB mapped\nread-only mapped\nstack mapped\nshared mapped\nfd-0 mapped\nhint-low mapped\nhint-high mapped\n';
+    expect(spawnSync(heapShim, [maps], { encoding: 'utf8' }).stdout).toBe(`proot-heap ENOMEM\n${rest}`);
+    expect(spawnSync(shim, [maps], { encoding: 'utf8' }).stdout).toBe(`proot-heap mapped\n${rest}`);
+    // The four calls of the plain shim are refused all the same.
+    const r = spawnSync('strace', ['-f', '-e', 'trace=statx', heapShim, '/usr/bin/stat', '-c', '%n', '/etc/passwd'], { encoding: 'utf8' });
+    expect([r.status, r.stdout]).toEqual([0, '/etc/passwd\n']);
+    expect(r.stderr).toMatch(/statx\(.*\) = -1 ENOSYS/);
   });
 
   it('runs the step with its arguments and environment, under a seccomp filter and no new privileges', () => {
@@ -160,4 +202,61 @@ Promise.all(jobs).then(() => fs.readFile('/etc/only-in-the-image', 'utf8', (e, d
     expect(Buffer.concat(chunks).toString()).toBe('failed 0 ; read image\n');
     expect((await readdir(path.join(root, 'only-in-the-image-dir'))).length).toBe(2000);
   }, 120_000);
+});
+
+describe.runIf(process.arch === 'x64')('proot steps whose program starts another with posix_spawn and then grows its heap', () => {
+  /**
+   * localedef reads the gzipped charmap through popen("gzip -dc") (posix_spawn: clone with
+   * CLONE_VM once clone3 fails), then allocates as it parses: under proot before 5.2 the
+   * child's execve cleared the heap record it shared with localedef, whose next brk() landed
+   * in gzip's heap (SIGSEGV; Debian's `locale-gen` and the official postgres image's localedef).
+   */
+  async function localedefRootfs(root: string): Promise<void> {
+    await rootfsWith(root, ['/usr/bin/localedef', '/usr/bin/gzip', '/bin/sh']);
+    await mkdir(path.join(root, 'usr/share/i18n/charmaps'), { recursive: true });
+    await copyFile('/usr/share/i18n/charmaps/UTF-8.gz', path.join(root, 'usr/share/i18n/charmaps/UTF-8.gz'));
+    await mkdir(path.join(root, 'usr/share/i18n/locales'), { recursive: true });
+    await writeFile(path.join(root, 'usr/share/i18n/locales/tiny'), 'LC_IDENTIFICATION\ntitle "tiny"\nEND LC_IDENTIFICATION\n');
+    await mkdir(path.join(root, 'out'));
+  }
+
+  const localedef = (root: string): ProcessSpec => ({
+    // -c: write the locale although it defines one category only (localedef still exits 1 for the warnings it prints)
+    argv: ['/bin/sh', '-c', 'localedef -c -i tiny -f UTF-8 /out/tiny 2>/dev/null; echo "localedef exited $?"; test -s /out/tiny/LC_IDENTIFICATION && echo written'],
+    env: { PATH: '/usr/bin:/bin' },
+    cwd: '/',
+    uid: 0,
+    gid: 0,
+    groups: [],
+    rootfs: root,
+    mounts: [],
+    network: 'default',
+  });
+
+  async function run(runner: ProotRunner, spec: ProcessSpec): Promise<{ exitCode: number; output: string }> {
+    const chunks: Buffer[] = [];
+    const r = await runner.run(spec, { stdout: (c) => chunks.push(c), stderr: (c) => chunks.push(c) });
+    return { exitCode: r.exitCode, output: Buffer.concat(chunks).toString() };
+  }
+
+  it('run to the end under this machine\'s proot, whatever its version', async () => {
+    const root = path.join(dir, 'localedef-rootfs');
+    await localedefRootfs(root);
+    const version = /\b(\d+\.\d+(?:\.\d+)?)\b/.exec(spawnSync('proot', ['--version'], { encoding: 'utf8' }).stdout)?.[1];
+    const runner = new ProotRunner({ tools: findHostTools(process.env.PATH), tmpDir: dir, killOnExit: false, ...(version !== undefined ? { version } : {}) });
+    const r = await run(runner, localedef(root));
+    expect(r).toEqual({ exitCode: 0, output: 'localedef exited 1\nwritten\n' });
+    if (version !== undefined && prootSharesHeapAcrossExec(version)) {
+      // The same step through the plain shim (as for a proot that keeps the heaps apart) dies as it did before.
+      await rm(path.join(root, 'out/tiny'), { recursive: true, force: true });
+      const plain = new ProotRunner({ tools: findHostTools(process.env.PATH), tmpDir: dir, killOnExit: false, version: '5.4.0' });
+      const died = await run(plain, localedef(root));
+      expect(died.output).toMatch(/terminated with signal 11\n(.*\n)*localedef exited 139\n$/);
+    }
+  }, 120_000);
+
+  it('leave the heap to proot where it keeps a child\'s apart (5.2 and later), and to the kernel before or where the version is unknown', () => {
+    expect(['5.1.0', '5.1', '4.9', 'x', undefined].map((v) => prootSharesHeapAcrossExec(v))).toEqual([true, true, true, true, true]);
+    expect(['5.2.0', '5.2.0-alpha', '5.4.0', '6.0'].map((v) => prootSharesHeapAcrossExec(v))).toEqual([false, false, false, false]);
+  });
 });
