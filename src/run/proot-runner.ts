@@ -166,7 +166,8 @@ export class ProotRunner implements Runner {
     await writeFile(file, shim, { mode: 0o755 });
     await chmod(file, 0o755);
     args.push('-b', `${file}:${SHIM_TARGET}`);
-    return [SHIM_TARGET, found.at, ...rest];
+    // The path PATH found, then the argv as given: the program sees the argv[0] it would see under Docker (`RUN ["sh", "-c", "echo $0"]` says sh).
+    return [SHIM_TARGET, found.at, program, ...rest];
   }
 }
 

@@ -80,19 +80,26 @@ int main(void) {
     expect(spawnSync(heapShim, [lowMaps], { encoding: 'utf8' }).stdout).toBe(`proot-heap mapped\n${rest}`);
     expect(spawnSync(shim, [maps], { encoding: 'utf8' }).stdout).toBe(`proot-heap mapped\n${rest}`);
     // The four calls of the plain shim are refused all the same.
-    const r = spawnSync('strace', ['-f', '-e', 'trace=statx', heapShim, '/usr/bin/stat', '-c', '%n', '/etc/passwd'], { encoding: 'utf8' });
+    const r = spawnSync('strace', ['-f', '-e', 'trace=statx', heapShim, '/usr/bin/stat', 'stat', '-c', '%n', '/etc/passwd'], { encoding: 'utf8' });
     expect([r.status, r.stdout]).toEqual([0, '/etc/passwd\n']);
     expect(r.stderr).toMatch(/statx\(.*\) = -1 ENOSYS/);
   });
 
+  it('runs the program at the path it is given, with the argv that follows, argv[0] included (without one, the path is argv[0])', () => {
+    expect(spawnSync(shim, ['/bin/sh', 'named-sh', '-c', 'echo "$0 $1"', 'zero', 'one'], { encoding: 'utf8' }).stdout).toBe('zero one\n');
+    expect(spawnSync(shim, ['/bin/busybox', 'echo', 'as', 'echo'], { encoding: 'utf8' }).stdout).toBe('as echo\n');
+    expect(spawnSync(shim, ['/bin/busybox', 'basename', '/x/y'], { encoding: 'utf8' }).stdout).toBe('y\n');
+    expect(spawnSync(shim, ['/usr/bin/basename'], { encoding: 'utf8' }).stderr).toMatch(/^\/usr\/bin\/basename: missing operand/);
+  });
+
   it('runs the step with its arguments and environment, under a seccomp filter and no new privileges', () => {
-    const r = spawnSync(shim, ['/bin/sh', '-c', 'echo "$1 $GREETING"; grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status', 'sh', 'arg'], { encoding: 'utf8', env: { GREETING: 'hello' } });
+    const r = spawnSync(shim, ['/bin/sh', 'sh', '-c', 'echo "$1 $GREETING"; grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status', 'sh', 'arg'], { encoding: 'utf8', env: { GREETING: 'hello' } });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe('arg hello\nNoNewPrivs:\t1\nSeccomp:\t2\n');
   });
 
   it('makes faccessat2 and statx fail with ENOSYS, and glibc falls back: access checks and stat still work', () => {
-    const r = spawnSync('strace', ['-f', '-e', 'trace=faccessat2,statx', shim, '/bin/sh', '-c', 'test -r /etc/passwd && stat -c %n /etc/passwd'], { encoding: 'utf8' });
+    const r = spawnSync('strace', ['-f', '-e', 'trace=faccessat2,statx', shim, '/bin/sh', 'sh', '-c', 'test -r /etc/passwd && stat -c %n /etc/passwd'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe('/etc/passwd\n');
     expect(r.stderr).toMatch(/faccessat2\(.*\) = -1 ENOSYS/);
@@ -102,7 +109,7 @@ int main(void) {
   it('makes clone3 and io_uring_setup fail with ENOSYS, and threads and file reads still work (Node.js: glibc uses clone, libuv its thread pool)', () => {
     // This test's own Node.js, with libuv's io_uring asked for (Node 20 has it off by default).
     const script = "require('fs').readFile('/etc/passwd', 'utf8', (e, d) => console.log(e ? e.code : d.split(':')[0]))";
-    const r = spawnSync('strace', ['-f', '-e', 'trace=clone3,clone,io_uring_setup', shim, process.execPath, '-e', script], { encoding: 'utf8', env: { UV_USE_IO_URING: '1' } });
+    const r = spawnSync('strace', ['-f', '-e', 'trace=clone3,clone,io_uring_setup', shim, process.execPath, 'node', '-e', script], { encoding: 'utf8', env: { UV_USE_IO_URING: '1' } });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe('root\n');
     // strace may split a call's line where threads interleave ("<unfinished ...>", "<... clone resumed>").
@@ -135,7 +142,7 @@ int main(void) {
   it('runs the step without its filter, saying so, where seccomp or no_new_privs is refused', () => {
     for (const call of ['seccomp', 'prctl']) {
       // strace makes the call fail as a kernel or sandbox without seccomp filters would.
-      const r = spawnSync('strace', ['-o', '/dev/null', '-e', `inject=${call}:error=EINVAL`, shim, '/bin/sh', '-c', 'echo ran; grep -E "^Seccomp:" /proc/self/status'], { encoding: 'utf8' });
+      const r = spawnSync('strace', ['-o', '/dev/null', '-e', `inject=${call}:error=EINVAL`, shim, '/bin/sh', 'sh', '-c', 'echo ran; grep -E "^Seccomp:" /proc/self/status'], { encoding: 'utf8' });
       expect([r.status, r.stdout, r.stderr], call).toEqual([0, 'ran\nSeccomp:\t0\n', 'hoist-syscall-shim: cannot install its seccomp filter, so the step runs without it: errno 22\n']);
     }
     expect(syscallShim('arm64')).toBeUndefined();
@@ -177,6 +184,16 @@ describe.runIf(process.arch === 'x64')('proot steps through the shim', () => {
     expect(Buffer.concat(chunks).toString()).toBe('/srv/only-in-the-image/key\n');
     // Nothing of the shim is left in the rootfs.
     expect(spawnSync('ls', ['-A', root], { encoding: 'utf8' }).stdout.split('\n').filter((n) => n.includes('hoist'))).toEqual([]);
+  });
+
+  it('give the program the argv[0] the step names, as Docker does (exec form: sh, not the path PATH found)', async () => {
+    const root = path.join(dir, 'argv0-rootfs');
+    await glibcRootfs(root);
+    const spec: ProcessSpec = { argv: ['sh', '-c', 'echo "$0"'], env: { PATH: '/usr/bin:/bin' }, cwd: '/', uid: 0, gid: 0, groups: [], rootfs: root, mounts: [], network: 'default' };
+    const runner = new ProotRunner({ tools: findHostTools(process.env.PATH), tmpDir: dir, killOnExit: false });
+    const chunks: Buffer[] = [];
+    const r = await runner.run(spec, { stdout: (c) => chunks.push(c), stderr: (c) => chunks.push(c) });
+    expect([r.exitCode, Buffer.concat(chunks).toString()]).toEqual([0, 'sh\n']);
   });
 
   it('run a threaded glibc program (Node.js) whose threads work on paths: 2,000 mkdirs from libuv\'s pool, and io_uring reads, see the image', async () => {
