@@ -3,7 +3,7 @@ import { ChrootRunner } from './chroot-runner.js';
 import type { HostProbe } from './probe.js';
 import { RUNNER_KINDS, type RunNeeds, type Runner, type RunnerKind } from './process-spec.js';
 import { ProotRunner } from './proot-runner.js';
-import { syscallShim } from './syscall-shim.js';
+import { prootOlderThan, syscallShim } from './syscall-shim.js';
 import type { RunnerOptions } from './step-env.js';
 import { UsernsRunner } from './userns-runner.js';
 
@@ -77,9 +77,8 @@ function assessProot(probe: HostProbe, needs: RunNeeds): Assessment {
  * (syscall-shim.ts) the steps run through it and this is not said.
  */
 export function untranslatedSyscalls(version: string | undefined): string | undefined {
-  const [major = 0, minor = 0] = (version ?? '').split('.').map(Number);
-  if (version !== undefined && (major > 5 || (major === 5 && minor >= 4))) return undefined;
-  const missing = version !== undefined && major === 5 && minor === 3 ? 'faccessat2' : 'statx and faccessat2';
+  if (!prootOlderThan(version, 5, 4)) return undefined;
+  const missing = prootOlderThan(version, 5, 3) ? 'statx and faccessat2' : 'faccessat2';
   return (
     `proot ${version ?? '(unknown version)'} does not translate the ${missing} system calls (proot 5.4 does): in images with glibc 2.33 or later ` +
     "(Debian 12, Ubuntu 22.04) access checks with flags and coreutils' ls and stat see this machine's files instead of the image's, " +

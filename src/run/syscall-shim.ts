@@ -262,8 +262,13 @@ export function syscallShim(arch: string = process.arch, opts: ShimOptions = {})
 
 /** Whether this proot (its `--version`; undefined when unknown) clears a parent's heap record at its CLONE_VM child's execve (before 5.2). */
 export function prootSharesHeapAcrossExec(version: string | undefined): boolean {
+  return prootOlderThan(version, 5, 2);
+}
+
+/** Whether a proot of `version` (`proot --version`) is older than major.minor; one whose version is unknown or unreadable counts as older. */
+export function prootOlderThan(version: string | undefined, major: number, minor: number): boolean {
   const m = /^(\d+)\.(\d+)/.exec(version ?? '');
   if (m === null) return true;
-  const [major, minor] = [Number(m[1]), Number(m[2])];
-  return major < 5 || (major === 5 && minor < 2);
+  const [theirMajor, theirMinor] = [Number(m[1]), Number(m[2])];
+  return theirMajor < major || (theirMajor === major && theirMinor < minor);
 }

@@ -167,6 +167,28 @@ async function glibcRootfs(root: string): Promise<void> {
   await writeFile(path.join(root, 'srv/only-in-the-image/key'), 'k\n', { mode: 0o644 });
 }
 
+/** A step as root in `root`, at /, with PATH /usr/bin:/bin and what `env` adds. */
+function stepIn(root: string, argv: string[], env: Record<string, string> = {}): ProcessSpec {
+  return { argv, env: { PATH: '/usr/bin:/bin', ...env }, cwd: '/', uid: 0, gid: 0, groups: [], rootfs: root, mounts: [], network: 'default' };
+}
+
+/** The proot runner, told this `version` of proot (none: not told). */
+function prootRunner(version?: string): ProotRunner {
+  return new ProotRunner({ tools: findHostTools(process.env.PATH), tmpDir: dir, killOnExit: false, ...(version !== undefined ? { version } : {}) });
+}
+
+/** Runs `spec`; its stdout and stderr together. */
+async function runStep(runner: ProotRunner, spec: ProcessSpec): Promise<{ exitCode: number; output: string }> {
+  const chunks: Buffer[] = [];
+  const r = await runner.run(spec, { stdout: (c) => chunks.push(c), stderr: (c) => chunks.push(c) });
+  return { exitCode: r.exitCode, output: Buffer.concat(chunks).toString() };
+}
+
+/** This machine's proot version, as `proot --version` prints it. */
+function installedProotVersion(): string | undefined {
+  return /\b(\d+\.\d+(?:\.\d+)?)\b/.exec(spawnSync('proot', ['--version'], { encoding: 'utf8' }).stdout)?.[1];
+}
+
 describe.runIf(process.arch === 'x64')('proot steps through the shim', () => {
   it('see the image\'s files through statx (coreutils stat), which proot alone looks up on the host', async () => {
     const root = path.join(dir, 'rootfs');
@@ -174,14 +196,11 @@ describe.runIf(process.arch === 'x64')('proot steps through the shim', () => {
     const check = ['/usr/bin/stat', '-c', '%n', '/srv/only-in-the-image/key'];
     // proot 5.1 alone: statx goes to the kernel with the image's path, which this machine does not have.
     const alone = spawnSync('proot', ['-r', root, '-w', '/', ...check], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
-    const version = /\b(\d+)\.(\d+)/.exec(spawnSync('proot', ['--version'], { encoding: 'utf8' }).stdout) ?? [];
-    if (Number(version[1]) === 5 && Number(version[2]) < 3) expect(alone.status, alone.stdout).toBe(1);
-    const spec: ProcessSpec = { argv: ['stat', '-c', '%n', '/srv/only-in-the-image/key'], env: { PATH: '/usr/bin:/bin' }, cwd: '/', uid: 0, gid: 0, groups: [], rootfs: root, mounts: [], network: 'default' };
-    const runner = new ProotRunner({ tools: findHostTools(process.env.PATH), tmpDir: dir, killOnExit: false });
-    const chunks: Buffer[] = [];
-    const r = await runner.run(spec, { stdout: (c) => chunks.push(c), stderr: (c) => chunks.push(c) });
-    expect(r.exitCode, Buffer.concat(chunks).toString()).toBe(0);
-    expect(Buffer.concat(chunks).toString()).toBe('/srv/only-in-the-image/key\n');
+    const [major, minor] = (installedProotVersion() ?? '').split('.').map(Number);
+    if (major === 5 && (minor ?? 0) < 3) expect(alone.status, alone.stdout).toBe(1);
+    const r = await runStep(prootRunner(), stepIn(root, ['stat', '-c', '%n', '/srv/only-in-the-image/key']));
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.output).toBe('/srv/only-in-the-image/key\n');
     // Nothing of the shim is left in the rootfs.
     expect(spawnSync('ls', ['-A', root], { encoding: 'utf8' }).stdout.split('\n').filter((n) => n.includes('hoist'))).toEqual([]);
   });
@@ -189,11 +208,8 @@ describe.runIf(process.arch === 'x64')('proot steps through the shim', () => {
   it('give the program the argv[0] the step names, as Docker does (exec form: sh, not the path PATH found)', async () => {
     const root = path.join(dir, 'argv0-rootfs');
     await glibcRootfs(root);
-    const spec: ProcessSpec = { argv: ['sh', '-c', 'echo "$0"'], env: { PATH: '/usr/bin:/bin' }, cwd: '/', uid: 0, gid: 0, groups: [], rootfs: root, mounts: [], network: 'default' };
-    const runner = new ProotRunner({ tools: findHostTools(process.env.PATH), tmpDir: dir, killOnExit: false });
-    const chunks: Buffer[] = [];
-    const r = await runner.run(spec, { stdout: (c) => chunks.push(c), stderr: (c) => chunks.push(c) });
-    expect([r.exitCode, Buffer.concat(chunks).toString()]).toEqual([0, 'sh\n']);
+    const r = await runStep(prootRunner(), stepIn(root, ['sh', '-c', 'echo "$0"']));
+    expect([r.exitCode, r.output]).toEqual([0, 'sh\n']);
   });
 
   it('run a threaded glibc program (Node.js) whose threads work on paths: 2,000 mkdirs from libuv\'s pool, and io_uring reads, see the image', async () => {
@@ -215,12 +231,9 @@ Promise.all(jobs).then(() => fs.readFile('/etc/only-in-the-image', 'utf8', (e, d
 `,
       { mode: 0o644 },
     );
-    const spec: ProcessSpec = { argv: [process.execPath, '/threads.js'], env: { PATH: '/usr/bin:/bin', UV_USE_IO_URING: '1' }, cwd: '/', uid: 0, gid: 0, groups: [], rootfs: root, mounts: [], network: 'default' };
-    const runner = new ProotRunner({ tools: findHostTools(process.env.PATH), tmpDir: dir, killOnExit: false });
-    const chunks: Buffer[] = [];
-    const r = await runner.run(spec, { stdout: (c) => chunks.push(c), stderr: (c) => chunks.push(c) });
-    expect(r.exitCode, Buffer.concat(chunks).toString()).toBe(0);
-    expect(Buffer.concat(chunks).toString()).toBe('failed 0 ; read image\n');
+    const r = await runStep(prootRunner(), stepIn(root, [process.execPath, '/threads.js'], { UV_USE_IO_URING: '1' }));
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.output).toBe('failed 0 ; read image\n');
     expect((await readdir(path.join(root, 'only-in-the-image-dir'))).length).toBe(2000);
   }, 120_000);
 });
@@ -241,37 +254,20 @@ describe.runIf(process.arch === 'x64')('proot steps whose program starts another
     await mkdir(path.join(root, 'out'));
   }
 
-  const localedef = (root: string): ProcessSpec => ({
-    // -c: write the locale although it defines one category only (localedef still exits 1 for the warnings it prints)
-    argv: ['/bin/sh', '-c', 'localedef -c -i tiny -f UTF-8 /out/tiny 2>/dev/null; echo "localedef exited $?"; test -s /out/tiny/LC_IDENTIFICATION && echo written'],
-    env: { PATH: '/usr/bin:/bin' },
-    cwd: '/',
-    uid: 0,
-    gid: 0,
-    groups: [],
-    rootfs: root,
-    mounts: [],
-    network: 'default',
-  });
-
-  async function run(runner: ProotRunner, spec: ProcessSpec): Promise<{ exitCode: number; output: string }> {
-    const chunks: Buffer[] = [];
-    const r = await runner.run(spec, { stdout: (c) => chunks.push(c), stderr: (c) => chunks.push(c) });
-    return { exitCode: r.exitCode, output: Buffer.concat(chunks).toString() };
-  }
+  // -c: write the locale although it defines one category only (localedef still exits 1 for the warnings it prints)
+  const localedef = (root: string): ProcessSpec =>
+    stepIn(root, ['/bin/sh', '-c', 'localedef -c -i tiny -f UTF-8 /out/tiny 2>/dev/null; echo "localedef exited $?"; test -s /out/tiny/LC_IDENTIFICATION && echo written']);
 
   it('run to the end under this machine\'s proot, whatever its version', async () => {
     const root = path.join(dir, 'localedef-rootfs');
     await localedefRootfs(root);
-    const version = /\b(\d+\.\d+(?:\.\d+)?)\b/.exec(spawnSync('proot', ['--version'], { encoding: 'utf8' }).stdout)?.[1];
-    const runner = new ProotRunner({ tools: findHostTools(process.env.PATH), tmpDir: dir, killOnExit: false, ...(version !== undefined ? { version } : {}) });
-    const r = await run(runner, localedef(root));
+    const version = installedProotVersion();
+    const r = await runStep(prootRunner(version), localedef(root));
     expect(r).toEqual({ exitCode: 0, output: 'localedef exited 1\nwritten\n' });
     if (version !== undefined && prootSharesHeapAcrossExec(version)) {
       // The same step through the plain shim (as for a proot that keeps the heaps apart) dies as it did before.
       await rm(path.join(root, 'out/tiny'), { recursive: true, force: true });
-      const plain = new ProotRunner({ tools: findHostTools(process.env.PATH), tmpDir: dir, killOnExit: false, version: '5.4.0' });
-      const died = await run(plain, localedef(root));
+      const died = await runStep(prootRunner('5.4.0'), localedef(root));
       expect(died.output).toMatch(/terminated with signal 11\n/);
       expect(died.output).toMatch(/^localedef exited 139$/m);
     }
@@ -284,9 +280,8 @@ describe.runIf(process.arch === 'x64')('proot steps whose program starts another
     await copyFile('/bin/busybox', path.join(root, 'bin/busybox'));
     await chmod(path.join(root, 'bin/busybox'), 0o755);
     await mkdir(path.join(root, 'out'));
-    const runner = new ProotRunner({ tools: findHostTools(process.env.PATH), tmpDir: dir, killOnExit: false, version: '5.1.0' });
-    const spec: ProcessSpec = { ...localedef(root), argv: ['/bin/busybox', 'sh', '-c', 'busybox mkdir -p /out/d/e && busybox rm -r /out/d && busybox ls -d /out /bin'] };
-    expect(await run(runner, spec)).toEqual({ exitCode: 0, output: '/bin\n/out\n' });
+    const spec = stepIn(root, ['/bin/busybox', 'sh', '-c', 'busybox mkdir -p /out/d/e && busybox rm -r /out/d && busybox ls -d /out /bin']);
+    expect(await runStep(prootRunner('5.1.0'), spec)).toEqual({ exitCode: 0, output: '/bin\n/out\n' });
   }, 120_000);
 
   it('leave the heap to proot where it keeps a child\'s apart (5.2 and later), and to the kernel before or where the version is unknown', () => {
