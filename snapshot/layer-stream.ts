@@ -23,7 +23,8 @@ import { pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { Digest } from '../src/oci/digest.js';
 import { HoistError } from '../src/errors.js';
-import { createParallelGzip } from './parallel-gzip.js';
+import type { BlockDeflater } from './deflate-pool.js';
+import { createParallelGzip, type ParallelGzipOptions } from './parallel-gzip.js';
 import { layerTarChunks, type EntrySource, type TarOptions } from './layer-tar.js';
 
 export type { EntrySource, TarOptions } from './layer-tar.js';
@@ -36,6 +37,8 @@ export interface LayerOptions extends TarOptions {
   gzipLevel?: number;
   /** Blocks compressed at once (parallel-gzip.ts); does not change the output. Default: CPUs + 1. */
   gzipConcurrency?: number;
+  /** Where the blocks are deflated (DeflatePool's threads); does not change the output. Default: libuv's pool. */
+  deflate?: BlockDeflater | undefined;
 }
 
 export interface LayerResult {
@@ -58,7 +61,6 @@ export interface LayerStream {
 
 /** Touches nothing (no entry is opened) until `stream` is first read. */
 export function createLayer(entries: EntrySource, opts: LayerOptions = {}): LayerStream {
-  const level = checkedLevel(opts.gzipLevel);
   // Pipes pull as soon as they are connected; the gate keeps the first
   // entry from being touched until someone reads the layer.
   let open!: () => void;
@@ -69,7 +71,7 @@ export function createLayer(entries: EntrySource, opts: LayerOptions = {}): Laye
   }
   const tar = Readable.from(gatedTar(), { objectMode: false, highWaterMark: CHUNK });
   const tarTap = new DigestTap();
-  const gzip = createParallelGzip(opts.gzipConcurrency === undefined ? { level } : { level, concurrency: opts.gzipConcurrency });
+  const gzip = createParallelGzip(gzipOptions(opts));
   const gzipTap = new DigestTap(() => open());
 
   let settle!: (err: Error | null | undefined) => void;
@@ -112,10 +114,15 @@ export async function writeLayerTar(entries: EntrySource, opts: TarOptions, sink
  * compresses it: the same bytes, so the same digest, as the one pass.
  * Errors of `tar` reach whoever reads the result.
  */
-export function gzipTar(tar: Readable, opts: Pick<LayerOptions, 'gzipLevel' | 'gzipConcurrency'> = {}): Readable {
-  const level = checkedLevel(opts.gzipLevel);
-  const gzip = createParallelGzip(opts.gzipConcurrency === undefined ? { level } : { level, concurrency: opts.gzipConcurrency });
+export function gzipTar(tar: Readable, opts: Pick<LayerOptions, 'gzipLevel' | 'gzipConcurrency' | 'deflate'> = {}): Readable {
+  const gzip = createParallelGzip(gzipOptions(opts));
   return pipeline(tar, gzip, () => undefined);
+}
+
+function gzipOptions(opts: Pick<LayerOptions, 'gzipLevel' | 'gzipConcurrency' | 'deflate'>): ParallelGzipOptions {
+  const options: ParallelGzipOptions = { level: checkedLevel(opts.gzipLevel), deflate: opts.deflate };
+  if (opts.gzipConcurrency !== undefined) options.concurrency = opts.gzipConcurrency;
+  return options;
 }
 
 function checkedLevel(gzipLevel: number | undefined): number {

@@ -1,6 +1,7 @@
 /**
  * gzip on several cores, as pigz does it: the input is cut into fixed-size
- * blocks; each block is deflated on its own (in libuv's thread pool) with
+ * blocks; each block is deflated on its own (in libuv's thread pool, or on
+ * DeflatePool's threads) with
  * the previous block's last 32 KiB as its dictionary, ended with a sync
  * flush so the raw deflate streams concatenate; the last block finishes the
  * stream. One gzip member, readable by any gunzip.
@@ -30,6 +31,7 @@
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
+import type { BlockDeflater } from './deflate-pool.js';
 
 export interface ParallelGzipOptions {
   level: number;
@@ -47,6 +49,11 @@ export interface ParallelGzipOptions {
    * instead of holding it until the oldest is emitted (bench/layer).
    */
   depth?: number;
+  /**
+   * Deflates one block as `deflateRawSync(data, options)` would, elsewhere
+   * (DeflatePool's threads); default: in libuv's pool.
+   */
+  deflate?: BlockDeflater | undefined;
 }
 
 /** Fixed: changing it changes every digest. */
@@ -57,7 +64,7 @@ const OUT_CHUNK = GZIP_BLOCK_SIZE + 64 * 1024;
 
 export function createParallelGzip(opts: ParallelGzipOptions): Transform {
   const concurrency = Math.max(1, opts.concurrency ?? availableParallelism() + 1);
-  return new ParallelGzip(opts.level, concurrency, Math.max(concurrency, opts.depth ?? 2 * concurrency));
+  return new ParallelGzip(opts.level, concurrency, Math.max(concurrency, opts.depth ?? 2 * concurrency), opts.deflate ?? deflateBlock);
 }
 
 /** Node's default output buffer (zlib.constants.Z_DEFAULT_CHUNK): what the output must stay the same as. */
@@ -106,6 +113,7 @@ class ParallelGzip extends Transform {
     private readonly level: number,
     private readonly concurrency: number,
     private readonly depth: number,
+    private readonly deflate: BlockDeflater,
   ) {
     super();
   }
@@ -186,7 +194,7 @@ class ParallelGzip extends Transform {
           this.running -= 1;
           this.waiting.shift()?.();
         };
-        deflateBlock(data, options).then(
+        this.deflate(data, options).then(
           (out) => {
             done();
             resolve(out);

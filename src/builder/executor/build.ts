@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FsView } from '../../../snapshot/fs-view.js';
+import type { BlockDeflater } from '../../../snapshot/deflate-pool.js';
 import type { StageRootfs } from '../run/stage-rootfs.js';
 import type { Layer } from '../../oci/index.js';
 import { HoistError, type Warning } from '../../errors.js';
@@ -134,6 +135,7 @@ class Builder {
   private readonly inflight: Array<Promise<void>> = [];
   private runnerPick: Promise<RunnerChoice> | undefined;
   private urlDownloads: Promise<import('../add/url-downloads.js').UrlDownloads> | undefined;
+  private deflater: Promise<BlockDeflater | undefined> | undefined;
   /** For each stage, how many FROM and COPY --from of the stages still to build read it. */
   private readonly readsLeft: Map<number, number>;
 
@@ -199,6 +201,22 @@ class Builder {
     return this.runnerPick;
   }
 
+  /**
+   * The threads that deflate the build's layers, started by the first step
+   * that makes a layer (as the layer writer is loaded); none where hoist runs
+   * from its TypeScript sources (libuv's pool deflates then).
+   */
+  private blockDeflater(): Promise<BlockDeflater | undefined> {
+    this.deflater ??= import('../../../snapshot/deflate-pool.js').then(({ DeflatePool, deflateWorkerScript }) => {
+      const script = deflateWorkerScript();
+      if (script === undefined) return undefined;
+      const pool = new DeflatePool({ script });
+      this.cleanups.push(() => pool.close());
+      return (data, options) => pool.deflate(data, options);
+    });
+    return this.deflater;
+  }
+
   private async runner(): Promise<Runner> {
     return (await this.runnerChoice()).runner;
   }
@@ -213,6 +231,7 @@ class Builder {
       tmpDir: this.tmpDir,
       signal: this.opts.signal,
       interruption: this.interruption,
+      blockDeflater: () => this.blockDeflater(),
       downloads: this.opts.downloads,
       download: async (url, checksum) => {
         // Loaded (with undici) by the first ADD <url>, not by every build.

@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
+import type { BlockDeflater } from '../../../snapshot/deflate-pool.js';
 import { gzipTar, writeLayerTar } from '../../../snapshot/layer-stream.js';
 import { fsError } from '../../fs-errors.js';
 import { fileHandleSink } from '../../oci/atomic-file.js';
@@ -38,6 +39,8 @@ export interface CommitOptions {
   signal?: AbortSignal | undefined;
   /** Stops the compression in the background (the tar is written by then). */
   compressSignal?: AbortSignal | undefined;
+  /** Where the gzip's blocks are deflated (DeflatePool's threads); default libuv's pool. The output is the same. */
+  deflate?: BlockDeflater | undefined;
   /**
    * Told how far the compression is, as file content bytes out of the total
    * of the entries' file sizes (the share of the tar gzipped so far); called
@@ -88,7 +91,7 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
   const { diffId } = tar;
   // What is shown is the compression: the share of the tar gzipped so far, in file content bytes.
   const compressed = report === undefined || tar.size === 0 ? undefined : (read: number) => report(Math.floor((total * read) / tar.size), total, false);
-  const stored = gzipIntoStore(store, spool, opts.compressSignal, compressed).finally(() => spool.release());
+  const stored = gzipIntoStore(store, spool, opts, compressed).finally(() => spool.release());
   stored.catch(() => undefined);
   if (report !== undefined) void stored.then(() => report(total, total, true), () => undefined);
   const blob = stored.then(({ digest, size }) => writtenLayer(store, { mediaType: MediaType.OciLayerGzip, digest, size }, diffId));
@@ -107,15 +110,15 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
 async function gzipIntoStore(
   store: BlobStore,
   spool: LayerSpool,
-  signal: AbortSignal | undefined,
+  opts: Pick<CommitOptions, 'compressSignal' | 'deflate'>,
   onRead: ((bytes: number) => void) | undefined,
 ): Promise<{ digest: Digest; size: number }> {
   const tar = await spool.open();
   if (tar === undefined) throw new Error(`layer spool ${spool.path} released before it was compressed`);
   const counted = onRead === undefined ? tar : pipeline(tar, byteCounter(onRead), () => undefined);
-  const gzip = gzipTar(counted);
+  const gzip = gzipTar(counted, { deflate: opts.deflate });
   try {
-    const { digest, size } = await store.put(gzip, {}, { signal });
+    const { digest, size } = await store.put(gzip, {}, { signal: opts.compressSignal });
     return { digest, size };
   } catch (err) {
     // The store may fail before it reads anything (an abort): the spool's reader must close all the same.

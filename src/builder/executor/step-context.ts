@@ -1,3 +1,4 @@
+import type { BlockDeflater } from '../../../snapshot/deflate-pool.js';
 import type { FsView } from '../../../snapshot/fs-view.js';
 import type { SnapshotKind } from '../../../snapshot/step-snapshotter.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
@@ -42,6 +43,8 @@ export interface BuildEnv {
    * the failure cached, as BuildKit does.
    */
   interruption?: AbortSignal | undefined;
+  /** Where layers' gzip blocks are deflated (threads that yield to the build's other work); undefined: libuv's pool. */
+  blockDeflater?: (() => Promise<BlockDeflater | undefined>) | undefined;
   /** ADD <url>: the dispatcher (proxy, timeouts) and the deadline grace. */
   downloads?: DownloadSettings | undefined;
   /** ADD <url>: the file, downloaded once per build (the cache key may have needed it first); it stays until the build ends. */
@@ -114,6 +117,7 @@ export class StepContext {
       clampMtime: this.env.epoch,
       signal: this.env.signal,
       compressSignal: this.env.interruption,
+      deflate: await this.env.blockDeflater?.(),
       // A layer of directories only has nothing to show.
       onProgress: (current, total, done) => total > 0 && report({ action: 'compress', id, current, total, status: done ? 'done' : 'running' }),
     });

@@ -1,0 +1,87 @@
+/**
+ * Data for parallel-gzip's tests, and the format its output must keep
+ * (every layer digest depends on it), stated independently of it.
+ */
+import { constants, crc32, deflateRawSync } from 'node:zlib';
+import { GZIP_BLOCK_SIZE } from '../../snapshot/parallel-gzip.js';
+
+/** Half pseudo-random, half text, in 4 KiB runs: both deflate paths get work. */
+export function mixed(size: number, seed = 7): Buffer {
+  const buf = Buffer.alloc(size);
+  let x = seed;
+  for (let off = 0; off < size; off += 4096) {
+    const end = Math.min(size, off + 4096);
+    if ((off / 4096) % 2 === 0) {
+      for (let i = off; i < end; i++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        buf[i] = x >>> 24;
+      }
+    } else {
+      buf.write('layer digest manifest config index blob '.repeat(120), off, end - off, 'latin1');
+    }
+  }
+  return buf;
+}
+
+/** Seeded bytes that deflate cannot shrink. */
+export function noise(size: number, seed: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    buf[i] = x >>> 24;
+  }
+  return buf;
+}
+
+/**
+ * The stream as the writer made it before it took one output buffer per
+ * block, written out one block at a time with zlib's sync API and Node's
+ * default 16 KiB output buffers: an independent statement of the format
+ * whose bytes every layer digest so far depends on.
+ */
+export function reference(data: Buffer, level: number): Buffer {
+  const parts = [Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level === 9 ? 2 : level === 1 ? 4 : 0, 0xff])];
+  for (let off = 0; ; off += GZIP_BLOCK_SIZE) {
+    const last = off + GZIP_BLOCK_SIZE >= data.length;
+    const options = { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
+    const dictionary = off > 0 ? data.subarray(off - 32 * 1024, off) : undefined;
+    parts.push(deflateRawSync(data.subarray(off, off + GZIP_BLOCK_SIZE), dictionary ? { ...options, dictionary } : options));
+    if (last) break;
+  }
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc32(data) >>> 0, 0);
+  trailer.writeUInt32LE(data.length % 2 ** 32, 4);
+  parts.push(trailer);
+  return Buffer.concat(parts);
+}
+
+/**
+ * A full block whose deflated size (one big output buffer) ends just past a
+ * multiple of 16 KiB, where 16 KiB buffers make zlib add a second empty
+ * stored block: noise after a run of zeros, the run's length searched for.
+ */
+export function blockAtBufferEdge(): Buffer {
+  const make = (zeros: number): Buffer => {
+    const b = noise(GZIP_BLOCK_SIZE, 11);
+    b.fill(0, 0, zeros);
+    return b;
+  };
+  const sizeOf = (b: Buffer): number => deflateRawSync(b, { level: 6, finishFlush: constants.Z_SYNC_FLUSH, chunkSize: 2 * GZIP_BLOCK_SIZE }).length;
+  const target = 14 * 16 * 1024 + 2;
+  // The size falls (about a byte per zero) as the run grows: bisect, then look around.
+  let lo = 0;
+  let hi = GZIP_BLOCK_SIZE / 2;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (sizeOf(make(mid)) > target) lo = mid;
+    else hi = mid;
+  }
+  for (let zeros = Math.max(0, lo - 64); zeros < lo + 64; zeros++) {
+    const b = make(zeros);
+    const n = sizeOf(b);
+    if (n % (16 * 1024) <= 5) return b;
+  }
+  throw new Error('no block found at a 16 KiB edge');
+}
+

@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { constants, gunzipSync } from 'node:zlib';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFLATE_NICE, DeflatePool } from '../../../snapshot/deflate-pool.js';
+import { createParallelGzip, GZIP_BLOCK_SIZE } from '../../../snapshot/parallel-gzip.js';
+import { buildCliAsync, REPO_ROOT } from '../../helpers/cli.js';
+import { blockAtBufferEdge, mixed, noise, reference } from '../../helpers/gzip-reference.js';
+import { collect, withTempDir } from '../../unit/snapshot/fixtures.js';
+
+const run = promisify(execFile);
+
+/** The worker as the built CLI runs it (tsc's output): a worker thread cannot load the TypeScript sources. */
+const WORKER = path.join(REPO_ROOT, 'dist/snapshot/deflate-worker.js');
+
+beforeAll(async () => {
+  await buildCliAsync();
+}, 10 * 60_000);
+
+const pools: DeflatePool[] = [];
+afterEach(async () => {
+  for (const pool of pools.splice(0)) await pool.close();
+});
+
+function newPool(size?: number): DeflatePool {
+  const pool = new DeflatePool({ script: WORKER, ...(size === undefined ? {} : { size }) });
+  pools.push(pool);
+  return pool;
+}
+
+async function gzipWith(pool: DeflatePool, data: Buffer, level: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < data.length; i += 100_000) parts.push(data.subarray(i, i + 100_000));
+  return collect(Readable.from(parts).pipe(createParallelGzip({ level, deflate: (d, o) => pool.deflate(d, o) })));
+}
+
+/** The nice value of each of this process's threads (field 19 of /proc/self/task/TID/stat). */
+async function threadNices(): Promise<number[]> {
+  const nices: number[] = [];
+  for (const tid of await readdir('/proc/self/task')) {
+    const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    nices.push(Number(fields[16]));
+  }
+  return nices;
+}
+
+describe('deflate pool', () => {
+  it('gives the bytes of block-by-block zlib, at every level, and at a 16 KiB buffer edge', async () => {
+    const pool = newPool(2);
+    const data = Buffer.concat([mixed(3 * GZIP_BLOCK_SIZE), blockAtBufferEdge(), noise(GZIP_BLOCK_SIZE + 999, 3)]);
+    for (const level of [0, 1, 5, 6, 9]) {
+      const out = await gzipWith(pool, data, level);
+      expect(out.equals(reference(data, level)), `level ${level}`).toBe(true);
+    }
+    expect(gunzipSync(await gzipWith(pool, Buffer.alloc(0), 6)).length).toBe(0);
+  });
+
+  it('deflates on threads of a lower priority, which go when it closes', async () => {
+    const before = (await threadNices()).filter((n) => n === DEFLATE_NICE).length;
+    const pool = newPool(2);
+    await Promise.all([0, 1, 2, 3].map((i) => pool.deflate(mixed(GZIP_BLOCK_SIZE, i), { level: 6, finishFlush: constants.Z_SYNC_FLUSH })));
+    expect((await threadNices()).filter((n) => n === DEFLATE_NICE).length - before).toBe(2);
+    await pool.close();
+    // terminate() resolves once the threads have stopped; the kernel may list them a moment longer.
+    await expect.poll(async () => (await threadNices()).filter((n) => n === DEFLATE_NICE).length - before, { timeout: 10_000 }).toBe(0);
+  });
+
+  it('reports a block zlib refuses and goes on with the next', async () => {
+    const pool = newPool(1);
+    await expect(pool.deflate(Buffer.from('x'), { level: 42 })).rejects.toThrow(/deflate failed: .*level/i);
+    const out = await pool.deflate(Buffer.from('hello'), { level: 6, finishFlush: constants.Z_FINISH });
+    expect(out.length).toBeGreaterThan(0);
+  });
+
+  it('fails the blocks still queued when it closes', async () => {
+    const pool = newPool(1);
+    const jobs = [0, 1, 2].map((i) => pool.deflate(mixed(GZIP_BLOCK_SIZE, i), { level: 9, finishFlush: constants.Z_SYNC_FLUSH }));
+    const outcomes = Promise.allSettled(jobs);
+    await pool.close();
+    const settled = await outcomes;
+    expect(settled.filter((s) => s.status === 'rejected').length).toBeGreaterThanOrEqual(2);
+    await expect(pool.deflate(Buffer.from('x'), { level: 6 })).rejects.toThrow(/closed/);
+  });
+
+  it('does not keep a process alive once its blocks are done', async () => {
+    // Left open on purpose: the idle threads must not hold the event loop.
+    const script = `
+      const { DeflatePool } = await import(${JSON.stringify(path.join(REPO_ROOT, 'dist/snapshot/deflate-pool.js'))});
+      const pool = new DeflatePool({ script: ${JSON.stringify(WORKER)}, size: 2 });
+      const out = await pool.deflate(Buffer.alloc(100000, 7), { level: 6, finishFlush: 4 });
+      console.log(out.length > 0 ? 'deflated' : 'empty');
+    `;
+    await withTempDir(async (dir) => {
+      const file = path.join(dir, 'left-open.mjs');
+      await writeFile(file, script);
+      const { stdout } = await run(process.execPath, [file], { timeout: 60_000 });
+      expect(stdout.trim()).toBe('deflated');
+    });
+  });
+});
