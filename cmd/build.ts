@@ -51,6 +51,7 @@ interface BuildFlags extends ImageFlags, ProgressFlags, KanikoFlags {
   cacheTo: string[];
   cacheFrom: string[];
   jobs?: number;
+  compressionLevel?: number;
 }
 
 /** `--jobs N`: a whole number from 1. */
@@ -58,6 +59,20 @@ function parseJobs(value: string): number {
   const jobs = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
   if (Number.isSafeInteger(jobs) && jobs >= 1) return jobs;
   throw new UsageError(`--jobs ${JSON.stringify(value)} is not a number of stages`, { hint: 'give a whole number from 1 (1 builds one stage after another); the default is the number of CPUs' });
+}
+
+/**
+ * `--compression-level N`: gzip's 0 (none) to 9, or -1, Kaniko's way of
+ * asking for the default (KANIKO_DEFAULT_LEVEL).
+ */
+const KANIKO_DEFAULT_LEVEL = -1;
+
+function parseCompressionLevel(value: string): number {
+  const level = /^(-1|[0-9])$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (Number.isInteger(level)) return level;
+  throw new UsageError(`--compression-level ${JSON.stringify(value)} is not a gzip level`, {
+    hint: 'give a whole number from 0 (no compression) to 9 (smallest layers); the default, 5, is what buildah and podman use',
+  });
 }
 
 function parseIsolation(value: string): Isolation {
@@ -87,6 +102,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--isolation <runner>', 'how RUN steps are isolated: auto, userns, chroot or proot (hoist doctor shows what works here)', 'auto')
     .option('--snapshot <kind>', 'how a RUN step\'s changes are found: auto, walk (a stat walk of the rootfs) or overlay (the step\'s overlayfs upper dir)', 'auto')
     .option('--secret <spec>', 'a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VARIABLE (repeatable)', collect, [])
+    .option('--compression-level <n>', 'gzip level of the layers the build writes: 0 (none) to 9 (smallest); default 5, as buildah (BuildKit uses 6, Kaniko 1)', parseCompressionLevel)
     .option('--jobs <n>', 'build at most N stages that do not depend on each other at once (default: the number of CPUs; 1: one after another)', parseJobs)
     .option('--ssh <spec>', 'an SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK\'s) or ID=/path/to/agent.sock (repeatable)', collect, [])
     .option('--no-cache-filter <stage>', 'run the steps of this stage (name or index) without the build cache (repeatable, or a comma list)', collectList, [])
@@ -171,6 +187,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           secrets: secretSources(flags.secret, io.env, (w) => onEvent({ type: 'warning', ...w, time: Date.now() })),
           sshAgents: sshSockets(flags.ssh, io.env),
           jobs: flags.jobs,
+          compressionLevel: flags.compressionLevel === KANIKO_DEFAULT_LEVEL ? undefined : flags.compressionLevel,
           cache,
         }));
         if (mode === 'plain' || mode === 'tty') {

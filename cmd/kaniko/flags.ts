@@ -94,7 +94,6 @@ export interface KanikoFlags {
   force?: boolean;
   kanikoDir?: string;
   compression?: string;
-  compressionLevel?: string;
 }
 
 /** Add Kaniko's flags to `hoist build` (after its own: `--no-push` pairs with `--push`). */
@@ -153,7 +152,6 @@ export function addKanikoOptions(cmd: Command): Command {
     boolOption('--force', 'accepted; no effect (hoist runs outside containers too)'),
     valueOption('--kaniko-dir <dir>', 'accepted; no effect'),
     valueOption('--compression <gzip|zstd>', 'accepted; hoist writes gzip layers'),
-    valueOption('--compression-level <n>', 'accepted; no effect'),
   ];
   for (const o of options) cmd.addOption(o);
   return cmd;
@@ -182,7 +180,6 @@ const NO_EFFECT: ReadonlyArray<readonly [keyof KanikoFlags, string, string]> = [
   ['forceBuildMetadata', '--force-build-metadata', 'metadata-only steps add history entries, not layers'],
   ['force', '--force', 'hoist does not need to run in a container'],
   ['kanikoDir', '--kaniko-dir', 'hoist keeps its files in --cache-dir'],
-  ['compressionLevel', '--compression-level', 'hoist uses gzip\'s default level'],
 ];
 
 /** hoist's own build flags that a Kaniko flag may set. */

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/build.js';
+import { makeContext, tempDir } from '../helpers/build.js';
 import { buildCli, hoist } from '../helpers/cli.js';
+import { mixed, reference } from '../helpers/gzip-reference.js';
 import { flatten, readOciArchive } from '../helpers/oci-reader.js';
 
 describe('hoist build', () => {
@@ -49,6 +51,36 @@ describe('hoist build', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('error: -:2: COPY: source "nope.txt" not found in build context (is it excluded by .dockerignore?)');
     expect(existsSync(dest)).toBe(false);
+  });
+
+  it('writes layers at gzip level 5 unless --compression-level says otherwise; a cached layer keeps its level', () => {
+    // About 1 MiB of text and noise: several gzip blocks, which each level compresses differently.
+    const context = makeContext({ Dockerfile: 'FROM scratch\nCOPY data /data\n', data: mixed(1 << 20).toString('latin1') });
+    const out = tempDir('hoist-cli-level-');
+    const layerOf = (name: string, args: string[], cache = name): { blob: Buffer; tar: Buffer } => {
+      const dest = path.join(out, name);
+      const r = hoist(['build', context, '--output', `type=oci-layout,dest=${dest}`, '--cache-dir', path.join(out, `cache-${cache}`), ...args], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+      expect(r.status, r.stderr).toBe(0);
+      const index = JSON.parse(readFileSync(path.join(dest, 'index.json'), 'utf8'));
+      const blob = (digest: string): Buffer => readFileSync(path.join(dest, 'blobs', ...digest.split(':')));
+      const manifest = JSON.parse(blob(index.manifests[0].digest).toString());
+      const layer = blob(manifest.layers[0].digest);
+      return { blob: layer, tar: gunzipSync(layer) };
+    };
+    const byDefault = layerOf('default', []);
+    expect(byDefault.blob.equals(reference(byDefault.tar, 5))).toBe(true);
+    const best = layerOf('best', ['--compression-level', '9']);
+    expect(best.tar.equals(byDefault.tar)).toBe(true);
+    expect(best.blob.equals(reference(best.tar, 9))).toBe(true);
+    expect(best.blob.length).toBeLessThan(byDefault.blob.length);
+    // Kaniko's -1 asks for the default.
+    expect(layerOf('kaniko-default', ['--compression-level=-1']).blob.equals(byDefault.blob)).toBe(true);
+    // From the cache of the level-9 build, at level 1: the step is not run again, its blob is reused as stored.
+    expect(layerOf('cached', ['--compression-level', '1'], 'best').blob.equals(best.blob)).toBe(true);
+
+    const bad = hoist(['build', context, '--output', `type=oci-layout,dest=${path.join(out, 'bad')}`, '--compression-level', '10']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--compression-level "10" is not a gzip level');
   });
 
   it('exits 2 without an output, or with a bad one', () => {

@@ -77,6 +77,12 @@ export interface BuildOptions extends FrontendOptions {
   cacheMountsDir?: string | undefined;
   /** The build cache (steps looked up and recorded); none: every step runs and nothing is recorded. */
   cache?: StepCacheOptions | undefined;
+  /**
+   * `--compression-level`: gzip level (0-9) of the layers this build writes;
+   * default 5 (snapshot/layer-stream.ts). Layers from the base image and
+   * from the build cache keep the compression they were stored with.
+   */
+  compressionLevel?: number | undefined;
   /** `--jobs`: how many stages that do not depend on each other are built at once; default the number of CPUs (1: one stage after another). */
   jobs?: number | undefined;
 }
@@ -232,6 +238,7 @@ class Builder {
       signal: this.opts.signal,
       interruption: this.interruption,
       blockDeflater: () => this.blockDeflater(),
+      gzipLevel: this.opts.compressionLevel,
       downloads: this.opts.downloads,
       download: async (url, checksum) => {
         // Loaded (with undici) by the first ADD <url>, not by every build.
@@ -498,6 +505,10 @@ const MAX_CACHE_TRIES = 4;
  * it finished is in the local cache by then).
  */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
+  const level = opts.compressionLevel;
+  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) {
+    throw new HoistError('INVALID_OPTION', `compression level ${level} is not a gzip level`, { hint: 'give a whole number from 0 (no compression) to 9 (smallest layers)' });
+  }
   for (let tries = 1; ; tries++) {
     try {
       return await buildOnce(opts);

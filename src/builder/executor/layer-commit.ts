@@ -39,6 +39,8 @@ export interface CommitOptions {
   signal?: AbortSignal | undefined;
   /** Stops the compression in the background (the tar is written by then). */
   compressSignal?: AbortSignal | undefined;
+  /** gzip level, 0-9; default DEFAULT_GZIP_LEVEL (layer-stream.ts). */
+  gzipLevel?: number | undefined;
   /** Where the gzip's blocks are deflated (DeflatePool's threads); default libuv's pool. The output is the same. */
   deflate?: BlockDeflater | undefined;
   /**
@@ -110,13 +112,13 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
 async function gzipIntoStore(
   store: BlobStore,
   spool: LayerSpool,
-  opts: Pick<CommitOptions, 'compressSignal' | 'deflate'>,
+  opts: Pick<CommitOptions, 'compressSignal' | 'deflate' | 'gzipLevel'>,
   onRead: ((bytes: number) => void) | undefined,
 ): Promise<{ digest: Digest; size: number }> {
   const tar = await spool.open();
   if (tar === undefined) throw new Error(`layer spool ${spool.path} released before it was compressed`);
   const counted = onRead === undefined ? tar : pipeline(tar, byteCounter(onRead), () => undefined);
-  const gzip = gzipTar(counted, { deflate: opts.deflate });
+  const gzip = gzipTar(counted, { deflate: opts.deflate, gzipLevel: opts.gzipLevel });
   try {
     const { digest, size } = await store.put(gzip, {}, { signal: opts.compressSignal });
     return { digest, size };

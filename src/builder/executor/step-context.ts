@@ -45,6 +45,8 @@ export interface BuildEnv {
   interruption?: AbortSignal | undefined;
   /** Where layers' gzip blocks are deflated (threads that yield to the build's other work); undefined: libuv's pool. */
   blockDeflater?: (() => Promise<BlockDeflater | undefined>) | undefined;
+  /** `--compression-level`: gzip level of the layers the build writes; default DEFAULT_GZIP_LEVEL. */
+  gzipLevel?: number | undefined;
   /** ADD <url>: the dispatcher (proxy, timeouts) and the deadline grace. */
   downloads?: DownloadSettings | undefined;
   /** ADD <url>: the file, downloaded once per build (the cache key may have needed it first); it stays until the build ends. */
@@ -118,6 +120,7 @@ export class StepContext {
       signal: this.env.signal,
       compressSignal: this.env.interruption,
       deflate: await this.env.blockDeflater?.(),
+      gzipLevel: this.env.gzipLevel,
       // A layer of directories only has nothing to show.
       onProgress: (current, total, done) => total > 0 && report({ action: 'compress', id, current, total, status: done ? 'done' : 'running' }),
     });
