@@ -64,13 +64,14 @@ const OUT_CHUNK = GZIP_BLOCK_SIZE + 64 * 1024;
 
 export function createParallelGzip(opts: ParallelGzipOptions): Transform {
   const concurrency = Math.max(1, opts.concurrency ?? availableParallelism() + 1);
-  return new ParallelGzip(opts.level, concurrency, Math.max(concurrency, opts.depth ?? 2 * concurrency), opts.deflate ?? deflateBlock);
+  return new ParallelGzip(opts.level, concurrency, Math.max(concurrency, opts.depth ?? 2 * concurrency), opts.deflate ?? deflateInThreadPool);
 }
 
 /** Node's default output buffer (zlib.constants.Z_DEFAULT_CHUNK): what the output must stay the same as. */
 const LEGACY_OUT_CHUNK = 16 * 1024;
 
-async function deflateBlock(data: Buffer, options: ZlibOptions): Promise<Buffer> {
+/** A block deflated in libuv's thread pool: the default BlockDeflater. */
+export async function deflateInThreadPool(data: Buffer, options: ZlibOptions): Promise<Buffer> {
   if (options.level === 0) return deflateRawAsync(data, options);
   const out = await deflateRawAsync(data, { ...options, chunkSize: OUT_CHUNK });
   const boundary = out.length - (out.length % LEGACY_OUT_CHUNK);
@@ -103,7 +104,7 @@ class ParallelGzip extends Transform {
   private readonly free: Buffer[] = [];
   /**
    * The block of the job last emitted: the job after it may still deflate
-   * again (deflateBlock) with this block's tail as its dictionary.
+   * again (deflateInThreadPool) with this block's tail as its dictionary.
    */
   private held: Buffer | undefined;
   /** Written with the first output, not at construction, so an unread layer produces nothing. */

@@ -142,6 +142,8 @@ class Builder {
   private runnerPick: Promise<RunnerChoice> | undefined;
   private urlDownloads: Promise<import('../add/url-downloads.js').UrlDownloads> | undefined;
   private deflater: Promise<BlockDeflater | undefined> | undefined;
+  /** Every step has run: the build waits for its layers' compression alone (see blockDeflater). */
+  private stepsDone = false;
   /** For each stage, how many FROM and COPY --from of the stages still to build read it. */
   private readonly readsLeft: Map<number, number>;
 
@@ -208,19 +210,29 @@ class Builder {
   }
 
   /**
-   * The threads that deflate the build's layers, started by the first step
-   * that makes a layer (as the layer writer is loaded); none where hoist runs
-   * from its TypeScript sources (libuv's pool deflates then).
+   * The threads that deflate the build's layers at a low priority while
+   * steps run, started by the first step that makes a layer (as the layer
+   * writer is loaded); none where hoist runs from its TypeScript sources
+   * (libuv's pool deflates then). Once every step has run, the blocks left go
+   * to libuv's pool at the normal priority: the build waits for them alone,
+   * and other work on the machine must not slow them down.
    */
   private blockDeflater(): Promise<BlockDeflater | undefined> {
-    this.deflater ??= import('../../../snapshot/deflate-pool.js').then(({ DeflatePool, deflateWorkerScript }) => {
-      const script = deflateWorkerScript();
-      if (script === undefined) return undefined;
-      const pool = new DeflatePool({ script });
-      this.cleanups.push(() => pool.close());
-      return (data, options) => pool.deflate(data, options);
-    });
+    this.deflater ??= Promise.all([import('../../../snapshot/deflate-pool.js'), import('../../../snapshot/parallel-gzip.js')]).then(
+      ([{ DeflatePool, deflateWorkerScript }, { deflateInThreadPool }]) => {
+        const script = deflateWorkerScript();
+        if (script === undefined) return undefined;
+        const pool = new DeflatePool({ script });
+        this.cleanups.push(() => pool.close());
+        return (data, options) => (this.stepsDone ? deflateInThreadPool(data, options) : pool.deflate(data, options));
+      },
+    );
     return this.deflater;
+  }
+
+  /** Every step has run (see blockDeflater). */
+  allStepsRan(): void {
+    this.stepsDone = true;
   }
 
   private async runner(): Promise<Runner> {
@@ -555,6 +567,7 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       (index) => builder.runStage(plan.stages[index] as PlannedStage, env, definition.stages.escapeToken),
       () => stop.abort(new HoistError('STAGE_CANCELED', 'canceled: another stage of the build failed', { hint: 'see the error of the stage that failed' })),
     );
+    builder.allStepsRan();
     const target = plan.stages[plan.target] as PlannedStage;
     const final = builder.result(target.index);
     const platform = target.platform ? parsePlatform(target.platform) : opts.targetPlatform;
