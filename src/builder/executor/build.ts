@@ -514,20 +514,44 @@ const MAX_CACHE_TRIES = 4;
  * Build the Dockerfile's target stage and write it to every output (and
  * push it, if asked). A registry cache hit whose layer proves lost or wrong
  * when read fails that try; the build starts again without the entry (what
- * it finished is in the local cache by then).
+ * it finished is in the local cache by then). So does a blob that left the
+ * local store while the build ran (`hoist cache prune` beside it): the step
+ * whose layer it was misses in the next try and runs again, and a base
+ * image's layer is fetched again.
  */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const level = opts.compressionLevel;
   if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) {
     throw new HoistError('INVALID_OPTION', `compression level ${level} is not a gzip level`, { hint: 'give a whole number from 0 (no compression) to 9 (smallest layers)' });
   }
+  // A blob can go from under one try only by bad luck: a second loss is a store that lacks it, not a prune.
+  let blobLost = false;
   for (let tries = 1; ; tries++) {
     try {
       return await buildOnce(opts);
     } catch (err) {
-      if (tries >= MAX_CACHE_TRIES || opts.signal?.aborted === true || opts.cache?.store.retry?.() !== true) throw err;
+      if (tries >= MAX_CACHE_TRIES || opts.signal?.aborted === true) throw err;
+      const lateMiss = opts.cache?.store.retry?.() === true;
+      const gone = opts.cache === undefined || blobLost ? undefined : lostBlob(err);
+      if (!lateMiss && gone === undefined) throw err;
+      if (gone !== undefined) {
+        blobLost = true;
+        eventEmitter(opts.onEvent)({
+          type: 'warning',
+          code: 'CACHE_BLOB_GONE',
+          message: `${gone.message} any more: it was removed while the build ran (hoist cache prune?), so the build starts again and makes or fetches it anew`,
+        });
+      }
     }
   }
+}
+
+/** The store's BLOB_NOT_FOUND in `err` or its causes: a blob the build had found in the store is gone. */
+function lostBlob(err: unknown): HoistError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof HoistError && e.code === 'BLOB_NOT_FOUND') return e;
+  }
+  return undefined;
 }
 
 async function buildOnce(opts: BuildOptions): Promise<BuildResult> {

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { build, type BuildOptions } from '../../../src/builder/executor/build.js';
 import { localStepCache } from '../../../src/builder/executor/local-cache.js';
-import { FILE_DIGESTS_FILE } from '../../../src/builder/cache/local-store.js';
+import { FILE_DIGESTS_FILE, type StepCacheStore } from '../../../src/builder/cache/local-store.js';
+import type { StepCacheOptions } from '../../../src/builder/executor/step-cache.js';
 import type { BuildEvent } from '../../../src/builder/events.js';
 import { BlobStore } from '../../../src/oci/index.js';
 import { makeBusyboxRootfs } from '../../helpers/busybox-rootfs.js';
@@ -34,7 +35,13 @@ async function cachedBuild(
   dockerfile: string,
   context: string,
   cacheDir: string,
-  opts: Partial<Pick<BuildOptions, 'epoch' | 'now' | 'images' | 'secrets'>> & { buildArgs?: Record<string, string>; noLookups?: boolean; noLookupStages?: string[] } = {},
+  opts: Partial<Pick<BuildOptions, 'epoch' | 'now' | 'images' | 'secrets'>> & {
+    buildArgs?: Record<string, string>;
+    noLookups?: boolean;
+    noLookupStages?: string[];
+    /** Stands between the build and its step cache. */
+    wrapCache?: (store: StepCacheStore) => StepCacheStore;
+  } = {},
 ): Promise<CachedBuild> {
   const store = new BlobStore(cacheDir);
   const out = path.join(tempDir('hoist-cache-out-'), 'layout');
@@ -49,12 +56,17 @@ async function cachedBuild(
       images: opts.images,
       secrets: opts.secrets,
       onEvent: (e) => events.push(e),
-      cache: await localStepCache(store, { noLookups: opts.noLookups, noLookupStages: opts.noLookupStages }),
+      cache: await withWrappedStore(localStepCache(store, { noLookups: opts.noLookups, noLookupStages: opts.noLookupStages }), opts.wrapCache),
     }),
   );
   const image = await readOciLayout(out);
   const steps = result.report.steps.filter((s) => !s.instruction.startsWith('FROM')).map((s): [string, boolean] => [s.instruction, s.cached === true]);
   return { digest: result.digest, image, files: flatten(image.layers), steps, events };
+}
+
+async function withWrappedStore(cache: Promise<StepCacheOptions>, wrap: ((store: StepCacheStore) => StepCacheStore) | undefined): Promise<StepCacheOptions> {
+  const options = await cache;
+  return wrap === undefined ? options : { ...options, store: wrap(options.store) };
 }
 
 const cachedOf = (b: CachedBuild, instruction: string): boolean => {
@@ -98,6 +110,35 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     expect(e2.steps.filter(([, c]) => c)).toHaveLength(3);
     expect(e2.digest).toBe(e1.digest);
     expect(e2.image.config.created).toBe('1970-01-01T00:16:40Z');
+  });
+
+  it('a cached layer removed from the store after its lookup (a prune beside the build): the build starts again, runs that step, and gives the same image', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1', 'app/sub/two': '2' });
+    const cache = tempDir('hoist-cache-');
+    const first = await cachedBuild(dockerfile, ctx, cache, { epoch: 1000 });
+    let pruned: string | undefined;
+    // The first hit's blob goes right after the lookup found it: the build reads it only when it writes the image.
+    const pruneAfterFirstHit = (store: StepCacheStore): StepCacheStore => ({
+      get: async (key) => {
+        const record = await store.get(key);
+        if (record?.layer !== undefined && pruned === undefined) {
+          pruned = record.layer.digest;
+          rmSync(path.join(cache, 'blobs', 'sha256', record.layer.digest.slice('sha256:'.length)));
+        }
+        return record;
+      },
+      put: (key, record) => store.put(key, record),
+      exclusive: (key, fn, signal) => store.exclusive(key, fn, signal),
+      retry: () => store.retry?.() ?? false,
+    });
+    const second = await cachedBuild(dockerfile, ctx, cache, { epoch: 1000, wrapCache: pruneAfterFirstHit });
+    expect(pruned).toBeDefined();
+    expect(second.digest).toBe(first.digest);
+    const warnings = second.events.filter((e) => e.type === 'warning' && e.code === 'CACHE_BLOB_GONE');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.type === 'warning' && warnings[0].message).toContain(`blob ${pruned} is not in ${cache} any more`);
+    // The report is the last try's: the step whose blob went ran again, the others hit.
+    expect(second.steps).toEqual([['ENV A=1', false], ['COPY a.txt /a.txt', false], ['WORKDIR /w', true], ['COPY app /app', true], ['LABEL x=y', false]]);
   });
 
   it('a build with no step that changes files (ENV, LABEL, CMD only) gives the same image every time: its time is its base\'s', async () => {
