@@ -10,7 +10,7 @@
  * alone to setpriority(2); a lower priority needs no privilege.
  */
 import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { deflateRawSync, type ZlibOptions } from 'node:zlib';
 
@@ -27,7 +27,7 @@ export interface DeflateJob {
 export type DeflateReply = { id: number; input: ArrayBuffer } & ({ output: ArrayBuffer } | { error: string });
 
 export interface DeflateWorkerData {
-  /** Added to the thread's nice value (0: unchanged). */
+  /** Added to the thread's nice value (0: unchanged), up to 19. */
   nice: number;
 }
 
@@ -41,11 +41,12 @@ function threadId(): number | undefined {
   }
 }
 
+/** Add `nice` to this thread's nice value (a hoist started with `nice -n 5` gets 15 here), up to 19. */
 function lowerPriority(nice: number): void {
   const tid = threadId();
   if (nice <= 0 || tid === undefined) return;
   try {
-    setPriority(tid, Math.min(19, nice));
+    setPriority(tid, Math.min(19, getPriority(tid) + nice));
   } catch {
     // Only slower to yield: the blocks are deflated all the same.
   }
