@@ -61,18 +61,28 @@ function parseJobs(value: string): number {
   throw new UsageError(`--jobs ${JSON.stringify(value)} is not a number of stages`, { hint: 'give a whole number from 1 (1 builds one stage after another); the default is the number of CPUs' });
 }
 
-/**
- * `--compression-level N`: gzip's 0 (none) to 9, or -1, Kaniko's way of
- * asking for the default (KANIKO_DEFAULT_LEVEL).
- */
+/** Kaniko's way of asking for the default level. */
 const KANIKO_DEFAULT_LEVEL = -1;
 
+const LEVEL_HINT = 'give a whole number from 0 (no compression) to 9 (smallest layers); the default, 5, is what buildah and podman use';
+
+/** `--compression-level N`: a whole number; gzipLevel says whether it is one for gzip. */
 function parseCompressionLevel(value: string): number {
-  const level = /^(-1|[0-9])$/.test(value.trim()) ? Number(value) : Number.NaN;
+  const level = /^-?[0-9]{1,2}$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (Number.isInteger(level)) return level;
-  throw new UsageError(`--compression-level ${JSON.stringify(value)} is not a gzip level`, {
-    hint: 'give a whole number from 0 (no compression) to 9 (smallest layers); the default, 5, is what buildah and podman use',
-  });
+  throw new UsageError(`--compression-level ${JSON.stringify(value)} is not a gzip level`, { hint: LEVEL_HINT });
+}
+
+/**
+ * The gzip level a build writes with: 0-9, or undefined for the default
+ * (none given, or Kaniko's -1). A level given with Kaniko's `--compression
+ * zstd` is zstd's (1-22): hoist writes gzip (at its default level), as the
+ * note on --compression says.
+ */
+function gzipLevel(level: number | undefined, compression: string | undefined): number | undefined {
+  if (level === undefined || level === KANIKO_DEFAULT_LEVEL || compression === 'zstd') return undefined;
+  if (level >= 0 && level <= 9) return level;
+  throw new UsageError(`--compression-level "${level}" is not a gzip level`, { hint: LEVEL_HINT });
 }
 
 function parseIsolation(value: string): Isolation {
@@ -124,6 +134,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       const buildArgs = parseBuildArgs(flags.buildArg, io.env);
       const isolation = parseIsolation(flags.isolation);
       const snapshot = parseSnapshot(flags.snapshot);
+      const compressionLevel = gzipLevel(flags.compressionLevel, flags.compression);
       const fromStdin = flags.file === '-';
       const timeoutMs = parseDurationFlag('--registry-timeout', flags.registryTimeout);
       // ADD <url> honours HTTP(S)_PROXY / NO_PROXY and the timeout, as registries do.
@@ -187,7 +198,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           secrets: secretSources(flags.secret, io.env, (w) => onEvent({ type: 'warning', ...w, time: Date.now() })),
           sshAgents: sshSockets(flags.ssh, io.env),
           jobs: flags.jobs,
-          compressionLevel: flags.compressionLevel === KANIKO_DEFAULT_LEVEL ? undefined : flags.compressionLevel,
+          compressionLevel,
           cache,
         }));
         if (mode === 'plain' || mode === 'tty') {

@@ -20,17 +20,17 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ZlibOptions } from 'node:zlib';
+import { constants, type ZlibOptions } from 'node:zlib';
 import type { DeflateJob, DeflateReply, DeflateWorkerData } from './deflate-worker.js';
 
 /** Deflates one block: what ParallelGzip calls for each (parallel-gzip.ts). */
 export type BlockDeflater = (data: Buffer, options: ZlibOptions) => Promise<Buffer>;
 
 /**
- * The nice value of the deflate threads: low enough that the build's other
- * threads and its RUN processes (nice 0) get a core first when they
- * contend (CFS weight 110 against 1024), not so low that other idle-priority
- * work on the machine starves them.
+ * How much the deflate threads add to hoist's nice value: enough that the
+ * build's other threads and its RUN processes get a core first when they
+ * contend (CFS weight 110 against 1024 at nice 10 against 0), not so much
+ * that other low-priority work on the machine starves them.
  */
 export const DEFLATE_NICE = 10;
 
@@ -93,12 +93,25 @@ export class DeflatePool {
       inputLength: length,
       dictionaryLength: dictionary?.length ?? 0,
       level: options.level ?? -1,
-      finishFlush: options.finishFlush ?? 0,
+      finishFlush: options.finishFlush ?? constants.Z_FINISH,
     };
     return new Promise<Buffer>((resolve, reject) => {
       this.queue.push({ message, resolve, reject });
       this.dispatch();
     });
+  }
+
+  /**
+   * The blocks queued and not yet started go to `deflater` instead (libuv's
+   * pool, at the normal priority, once the build waits for them alone).
+   */
+  handOff(deflater: BlockDeflater): void {
+    for (const job of this.queue.splice(0)) {
+      const input = Buffer.from(job.message.input, 0, job.message.inputLength);
+      const options: ZlibOptions = { level: job.message.level, finishFlush: job.message.finishFlush };
+      if (job.message.dictionaryLength > 0) options.dictionary = input.subarray(0, job.message.dictionaryLength);
+      deflater(input.subarray(job.message.dictionaryLength), options).then(job.resolve, job.reject);
+    }
   }
 
   /** Stops the threads; blocks not yet deflated fail. */
@@ -119,7 +132,14 @@ export class DeflatePool {
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const thread = this.threads.find((t) => t.job === undefined) ?? (this.threads.length < this.size ? this.start() : undefined);
+      let thread: Thread | undefined;
+      try {
+        thread = this.threads.find((t) => t.job === undefined) ?? (this.threads.length < this.size ? this.start() : undefined);
+      } catch (err) {
+        // No thread could start (out of memory, say): the blocks waiting fail, as a block of libuv's would.
+        for (const job of this.queue.splice(0)) job.reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
       if (thread === undefined) return;
       const job = this.queue.shift() as Job;
       thread.job = job;
@@ -138,8 +158,9 @@ export class DeflatePool {
       thread.job = undefined;
       worker.unref();
       if (this.spare.length < 2 * this.size) this.spare.push(reply.input);
-      if (job !== undefined && job.message.id === reply.id) {
-        if ('output' in reply) job.resolve(Buffer.from(reply.output));
+      if (job !== undefined) {
+        if (job.message.id !== reply.id) job.reject(new Error(`a deflate thread answered block ${reply.id} for block ${job.message.id}`));
+        else if ('output' in reply) job.resolve(Buffer.from(reply.output));
         else job.reject(new Error(`deflate failed: ${reply.error}`));
       }
       this.dispatch();
@@ -153,6 +174,10 @@ export class DeflatePool {
       if (!this.closed) this.dispatch();
     };
     worker.on('error', lost);
+    worker.on('messageerror', (err) => {
+      lost(err);
+      void worker.terminate();
+    });
     worker.on('exit', (code) => lost(new Error(`a deflate thread exited (${code})`)));
     this.threads.push(thread);
     return thread;

@@ -15,7 +15,7 @@
  * BuildKit use Go's level 6, Kaniko level 1). Against zlib's level 6 it
  * cost 0.2% more bytes on a Debian 12 minbase rootfs, 0.6% on /usr/lib of
  * this machine and 0.3% on /usr/share/doc, for 20%, 26% and 12% less
- * deflate CPU; level 4 cost 2-3% more bytes, level 1 7-9%. `hoist build
+ * deflate CPU; level 4 cost 2-3% more bytes, level 1 4-9%. `hoist build
  * --compression-level` picks another.
  */
 import { createHash, type Hash } from 'node:crypto';

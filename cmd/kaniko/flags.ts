@@ -287,7 +287,7 @@ export function translateKanikoFlags<F extends HoistBuildFlags & KanikoFlags>(po
     if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
     notes.push(`note: ${flag} is accepted for Kaniko compatibility and changes nothing: ${why}`);
   }
-  if (all.compression !== undefined && all.compression !== 'gzip') notes.push(`note: --compression ${all.compression} is accepted for Kaniko compatibility; hoist writes gzip layers`);
+  if (all.compression !== undefined && all.compression !== 'gzip') notes.push(`note: --compression ${all.compression} is accepted for Kaniko compatibility; hoist writes gzip layers, at its default level (a --compression-level given with it is ${all.compression}'s)`);
   if (all.registryClientCert.length > 0) {
     throw new UsageError('--registry-client-cert: mutual TLS from a flag is not supported', {
       hint: 'put the certificate and key in /etc/docker/certs.d/HOST[:PORT]/client.cert and client.key; hoist presents them to that registry',

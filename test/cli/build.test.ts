@@ -1,10 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { getPriority } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeContext, tempDir } from '../helpers/build.js';
-import { buildCli, hoist } from '../helpers/cli.js';
+import { buildCli, hoist, REPO_ROOT } from '../helpers/cli.js';
 import { mixed, reference } from '../helpers/gzip-reference.js';
+import { busyboxBinary } from '../helpers/busybox-rootfs.js';
 import { flatten, readOciArchive } from '../helpers/oci-reader.js';
 
 describe('hoist build', () => {
@@ -81,6 +85,42 @@ describe('hoist build', () => {
     const bad = hoist(['build', context, '--output', `type=oci-layout,dest=${path.join(out, 'bad')}`, '--compression-level', '10']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--compression-level "10" is not a gzip level');
+  });
+
+  it('compresses layers on threads 10 below its own priority while the steps run (the bundle finds the worker)', async () => {
+    // 48 MiB of text and noise, compressed while a RUN sleeps: the threads live for seconds, which polling every 10 ms cannot miss.
+    const context = makeContext({ Dockerfile: 'FROM scratch\nCOPY bin /bin\nCOPY data /data\nRUN ["/bin/busybox", "sleep", "2"]\n', data: mixed(48 << 20).toString('latin1') });
+    mkdirSync(path.join(context, 'bin'));
+    copyFileSync(await busyboxBinary(), path.join(context, 'bin', 'busybox'));
+    const out = tempDir('hoist-cli-nice-');
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/bin/hoist.cjs'), 'build', context, '--output', `type=oci-layout,dest=${path.join(out, 'layout')}`, '--cache-dir', path.join(out, 'cache')], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const lowered = Math.min(19, getPriority() + 10);
+    const seen = new Set<number>();
+    let running = true;
+    void exited.then(() => (running = false));
+    while (running) {
+      for (const tid of await readdir(`/proc/${child.pid}/task`).catch(() => [] as string[])) {
+        const stat = await readFile(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').catch(() => undefined);
+        if (stat !== undefined && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === lowered) seen.add(Number(tid));
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await exited).toBe(0);
+    expect(seen.size).toBeGreaterThan(0);
+  });
+
+  it('exits 2 on a compression level that is not gzip\'s, unless Kaniko\'s --compression zstd says it is zstd\'s', () => {
+    const context = makeContext({ Dockerfile: 'FROM scratch\nCOPY a /a\n', a: 'a' });
+    const out = tempDir('hoist-cli-zstd-');
+    const bad = hoist(['build', context, '--output', `type=oci-layout,dest=${path.join(out, 'bad')}`, '--compression-level', '15']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--compression-level "15" is not a gzip level');
+    const zstd = hoist(['build', context, '--output', `type=oci-layout,dest=${path.join(out, 'zstd')}`, '--cache-dir', path.join(out, 'cache'), '--compression', 'zstd', '--compression-level', '15']);
+    expect(zstd.status, zstd.stderr).toBe(0);
+    expect(zstd.stderr).toContain("note: --compression zstd is accepted for Kaniko compatibility; hoist writes gzip layers, at its default level (a --compression-level given with it is zstd's)");
   });
 
   it('exits 2 without an output, or with a bad one', () => {

@@ -142,8 +142,12 @@ class Builder {
   private runnerPick: Promise<RunnerChoice> | undefined;
   private urlDownloads: Promise<import('../add/url-downloads.js').UrlDownloads> | undefined;
   private deflater: Promise<BlockDeflater | undefined> | undefined;
+  /** Once every stage's steps have run (see blockDeflater): the blocks still queued for the pool go to libuv's. */
+  private handOffDeflates: (() => void) | undefined;
   /** Every step has run: the build waits for its layers' compression alone (see blockDeflater). */
   private stepsDone = false;
+  /** Stages whose steps are still to run (their layers may still be compressing after). */
+  private stepLoopsLeft: number;
   /** For each stage, how many FROM and COPY --from of the stages still to build read it. */
   private readonly readsLeft: Map<number, number>;
 
@@ -158,6 +162,7 @@ class Builder {
     private readonly interruption?: AbortSignal,
   ) {
     this.readsLeft = stageReads(plan);
+    this.stepLoopsLeft = plan.stages.filter((s) => s.needed).length;
     this.cache =
       opts.cache === undefined
         ? undefined
@@ -224,15 +229,20 @@ class Builder {
         if (script === undefined) return undefined;
         const pool = new DeflatePool({ script });
         this.cleanups.push(() => pool.close());
+        this.handOffDeflates = () => pool.handOff(deflateInThreadPool);
+        if (this.stepsDone) this.handOffDeflates();
         return (data, options) => (this.stepsDone ? deflateInThreadPool(data, options) : pool.deflate(data, options));
       },
     );
     return this.deflater;
   }
 
-  /** Every step has run (see blockDeflater). */
-  allStepsRan(): void {
+  /** A stage's steps have all run; after the last stage's, the build waits for compression alone (see blockDeflater). */
+  private stepLoopEnded(): void {
+    this.stepLoopsLeft -= 1;
+    if (this.stepLoopsLeft > 0 || this.stepsDone) return;
     this.stepsDone = true;
+    this.handOffDeflates?.();
   }
 
   private async runner(): Promise<Runner> {
@@ -401,6 +411,7 @@ class Builder {
       const layers = [...state.layers];
       state.discardRootfs(() => this.layersView(layers));
     }
+    this.stepLoopEnded();
     await Promise.all(finishing);
     if (chain !== undefined) this.cache?.finishStage(stage.index, chain);
     this.results.set(stage.index, state);
@@ -493,11 +504,12 @@ function stageReads(plan: BuildPlan): Map<number, number> {
 }
 
 /** Every place the image goes, in order: the outputs, then the registry push; each with a phrase for progress. */
-function destinations(opts: BuildOptions, image: Image, refs: readonly Reference[], tmpDir: string): Array<{ description: string; write: () => Promise<unknown> }> {
+function destinations(opts: BuildOptions, image: Image, refs: readonly Reference[], tmpDir: string): Array<{ description: string; streamed?: boolean; write: () => Promise<unknown> }> {
   const { push } = opts;
   return [
     ...opts.outputs.map((output) => ({
       description: `exporting to ${output.type} ${outputDestName(output)}`,
+      streamed: typeof output.dest !== 'string',
       write: () => {
         const write = () => outputSink(output, tmpDir).write(image, refs);
         return typeof output.dest === 'string' ? withFsContext(output.dest, `write the ${output.type} output`, write) : write();
@@ -526,11 +538,13 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
   // A blob can go from under one try only by bad luck: a second loss is a store that lacks it, not a prune.
   let blobLost = false;
+  // An archive written to a stream (standard output) cannot be taken back: a try that began one is the last.
+  const attempt = { streamed: false };
   for (let tries = 1; ; tries++) {
     try {
-      return await buildOnce(opts);
+      return await buildOnce(opts, attempt);
     } catch (err) {
-      if (tries >= MAX_CACHE_TRIES || opts.signal?.aborted === true) throw err;
+      if (tries >= MAX_CACHE_TRIES || opts.signal?.aborted === true || attempt.streamed) throw err;
       const lateMiss = opts.cache?.store.retry?.() === true;
       const gone = opts.cache === undefined || blobLost ? undefined : lostBlob(err);
       if (!lateMiss && gone === undefined) throw err;
@@ -539,7 +553,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         eventEmitter(opts.onEvent)({
           type: 'warning',
           code: 'CACHE_BLOB_GONE',
-          message: `${gone.message} any more: it was removed while the build ran (hoist cache prune?), so the build starts again and makes or fetches it anew`,
+          message: `${gone.message} any more (removed while the build ran? hoist cache prune does that): the build starts again and makes or fetches it anew`,
         });
       }
     }
@@ -554,7 +568,7 @@ function lostBlob(err: unknown): HoistError | undefined {
   return undefined;
 }
 
-async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
+async function buildOnce(opts: BuildOptions, attempt: { streamed: boolean }): Promise<BuildResult> {
   opts.signal?.throwIfAborted();
   const definition = await loadBuildDefinition(opts);
   const refs = parseTags(opts.tags);
@@ -591,7 +605,6 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
       (index) => builder.runStage(plan.stages[index] as PlannedStage, env, definition.stages.escapeToken),
       () => stop.abort(new HoistError('STAGE_CANCELED', 'canceled: another stage of the build failed', { hint: 'see the error of the stage that failed' })),
     );
-    builder.allStepsRan();
     const target = plan.stages[plan.target] as PlannedStage;
     const final = builder.result(target.index);
     const platform = target.platform ? parsePlatform(target.platform) : opts.targetPlatform;
@@ -608,8 +621,9 @@ async function buildOnce(opts: BuildOptions): Promise<BuildResult> {
     // The cache entries are in the cache repository before the push: the pushed layers mount from there.
     await opts.cache?.store.flush?.();
     const writes = destinations(opts, image, refs, tmpDir);
-    for (const [output, { description, write }] of writes.entries()) {
+    for (const [output, { description, streamed, write }] of writes.entries()) {
       opts.signal?.throwIfAborted();
+      if (streamed === true) attempt.streamed = true;
       const started = Date.now();
       emit({ type: 'output-start', output: output + 1, description });
       await write();

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +65,25 @@ async function cachedBuild(
   return { digest: result.digest, image, files: flatten(image.layers), steps, events };
 }
 
+/** A step cache in front of `store` that removes the first hit's blob right after its lookup found it, as a prune beside the build would. */
+function pruneAfterFirstHit(cacheDir: string): { wrap: (store: StepCacheStore) => StepCacheStore; pruned: () => string | undefined } {
+  let pruned: string | undefined;
+  const wrap = (store: StepCacheStore): StepCacheStore => ({
+    get: async (key) => {
+      const record = await store.get(key);
+      if (record?.layer !== undefined && pruned === undefined) {
+        pruned = record.layer.digest;
+        rmSync(path.join(cacheDir, 'blobs', 'sha256', record.layer.digest.slice('sha256:'.length)));
+      }
+      return record;
+    },
+    put: (key, record) => store.put(key, record),
+    exclusive: (key, fn, signal) => store.exclusive(key, fn, signal),
+    retry: () => store.retry?.() ?? false,
+  });
+  return { wrap, pruned: () => pruned };
+}
+
 async function withWrappedStore(cache: Promise<StepCacheOptions>, wrap: ((store: StepCacheStore) => StepCacheStore) | undefined): Promise<StepCacheOptions> {
   const options = await cache;
   return wrap === undefined ? options : { ...options, store: wrap(options.store) };
@@ -116,22 +136,9 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1', 'app/sub/two': '2' });
     const cache = tempDir('hoist-cache-');
     const first = await cachedBuild(dockerfile, ctx, cache, { epoch: 1000 });
-    let pruned: string | undefined;
-    // The first hit's blob goes right after the lookup found it: the build reads it only when it writes the image.
-    const pruneAfterFirstHit = (store: StepCacheStore): StepCacheStore => ({
-      get: async (key) => {
-        const record = await store.get(key);
-        if (record?.layer !== undefined && pruned === undefined) {
-          pruned = record.layer.digest;
-          rmSync(path.join(cache, 'blobs', 'sha256', record.layer.digest.slice('sha256:'.length)));
-        }
-        return record;
-      },
-      put: (key, record) => store.put(key, record),
-      exclusive: (key, fn, signal) => store.exclusive(key, fn, signal),
-      retry: () => store.retry?.() ?? false,
-    });
-    const second = await cachedBuild(dockerfile, ctx, cache, { epoch: 1000, wrapCache: pruneAfterFirstHit });
+    const prune = pruneAfterFirstHit(cache);
+    const second = await cachedBuild(dockerfile, ctx, cache, { epoch: 1000, wrapCache: prune.wrap });
+    const pruned = prune.pruned();
     expect(pruned).toBeDefined();
     expect(second.digest).toBe(first.digest);
     const warnings = second.events.filter((e) => e.type === 'warning' && e.code === 'CACHE_BLOB_GONE');
@@ -139,6 +146,22 @@ describe('build cache: COPY, ADD and WORKDIR', () => {
     expect(warnings[0]?.type === 'warning' && warnings[0].message).toContain(`blob ${pruned} is not in ${cache} any more`);
     // The report is the last try's: the step whose blob went ran again, the others hit.
     expect(second.steps).toEqual([['ENV A=1', false], ['COPY a.txt /a.txt', false], ['WORKDIR /w', true], ['COPY app /app', true], ['LABEL x=y', false]]);
+  });
+
+  it('but not when the image was going to standard output: an archive half written cannot be taken back', async () => {
+    const ctx = makeContext({ 'a.txt': 'a', 'app/one': '1', 'app/sub/two': '2' });
+    const cache = tempDir('hoist-cache-');
+    await cachedBuild(dockerfile, ctx, cache, { epoch: 1000 });
+    const store = new BlobStore(cache);
+    const prune = pruneAfterFirstHit(cache);
+    const events: BuildEvent[] = [];
+    const local = await localStepCache(store);
+    const stdout = new PassThrough();
+    stdout.resume();
+    const attempt = build(buildOptions(ctx, dockerfile, store, { outputs: [{ type: 'oci', dest: stdout }], tags: ['cache:test'], epoch: 1000, onEvent: (e) => events.push(e), cache: { ...local, store: prune.wrap(local.store) } }));
+    await expect(attempt).rejects.toMatchObject({ code: 'BLOB_NOT_FOUND' });
+    expect(prune.pruned()).toBeDefined();
+    expect(events.some((e) => e.type === 'warning' && e.code === 'CACHE_BLOB_GONE')).toBe(false);
   });
 
   it('a build with no step that changes files (ENV, LABEL, CMD only) gives the same image every time: its time is its base\'s', async () => {

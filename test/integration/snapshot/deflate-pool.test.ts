@@ -4,7 +4,7 @@ import { getPriority } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { constants, gunzipSync } from 'node:zlib';
+import { constants, deflateRawSync, gunzipSync, inflateRawSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFLATE_NICE, DeflatePool } from '../../../snapshot/deflate-pool.js';
 import { createParallelGzip, GZIP_BLOCK_SIZE } from '../../../snapshot/parallel-gzip.js';
@@ -92,6 +92,27 @@ describe('deflate pool', () => {
       expect(nices.filter((n) => n === Math.min(19, base + DEFLATE_NICE))).toHaveLength(1);
       expect(nices.every((n) => n === base || n === Math.min(19, base + DEFLATE_NICE))).toBe(true);
     });
+  });
+
+  it('hands the blocks not yet started to another deflater, with the same bytes', async () => {
+    const pool = newPool(1);
+    const blocks = [0, 1, 2, 3].map((i) => mixed(GZIP_BLOCK_SIZE, i));
+    const options = (i: number) => ({ level: 6, finishFlush: constants.Z_SYNC_FLUSH, ...(i > 0 ? { dictionary: (blocks[i - 1] as Buffer).subarray(GZIP_BLOCK_SIZE - 32 * 1024) } : {}) });
+    const jobs = blocks.map((b, i) => pool.deflate(b, options(i)));
+    const handed: number[] = [];
+    // One thread: the first block is on it, the other three wait and go elsewhere.
+    pool.handOff(async (data, o) => {
+      handed.push(data.length);
+      return deflateRawSync(data, o);
+    });
+    const outs = await Promise.all(jobs);
+    expect(handed).toEqual([GZIP_BLOCK_SIZE, GZIP_BLOCK_SIZE, GZIP_BLOCK_SIZE]);
+    outs.forEach((out, i) => expect(out.equals(deflateRawSync(blocks[i] as Buffer, options(i))), `block ${i}`).toBe(true));
+  });
+
+  it('finishes the stream when no flush is named, as deflateRawSync does', async () => {
+    const out = await newPool(1).deflate(Buffer.from('hello, hello, hello'), { level: 6 });
+    expect(inflateRawSync(out).toString()).toBe('hello, hello, hello');
   });
 
   it('reports a block zlib refuses and goes on with the next', async () => {
