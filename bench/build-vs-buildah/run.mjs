@@ -1,5 +1,6 @@
 // Cold build + push: hoist against buildah (chroot isolation, overlay
 // storage), same context, same registry, alternating. See README.md.
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'hoist,buildah' },
     'node-args': { type: 'string', default: '' },
     dir: { type: 'string' },
+    // Run everything (context, both tools' storage and temp files, the registry) on a fresh journaled ext4 of this size, loop-mounted
+    'loop-ext4': { type: 'string' },
     keep: { type: 'boolean', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
   },
@@ -32,8 +35,33 @@ requirePrerequisites('build-vs-buildah', [
 ]);
 const runs = Number(values.runs);
 const tools = values.only.split(',');
-const work = values.dir ?? mkdtempSync(join(tmpdir(), 'hoist-bench-build-'));
+if (values['loop-ext4'] !== undefined && values.dir !== undefined) throw new Error('bench/build-vs-buildah: give --dir or --loop-ext4, not both');
+const loop = values['loop-ext4'] === undefined ? undefined : mountLoopExt4(values['loop-ext4']);
+const work = loop?.work ?? values.dir ?? mkdtempSync(join(tmpdir(), 'hoist-bench-build-'));
 mkdirSync(work, { recursive: true });
+
+/**
+ * A default (journaled) ext4 in a file, loop-mounted, with TMPDIR on it for both tools: this VM's root
+ * filesystem is ext4 without a journal, where file creation after many deletions costs 10-20x more
+ * (README.md), which is not what most CI machines have.
+ */
+function mountLoopExt4(size) {
+  const image = join('/var/tmp', `hoist-bench-ext4-${process.pid}.img`);
+  const mnt = mkdtempSync(join(tmpdir(), 'hoist-bench-mnt-'));
+  execFileSync('truncate', ['-s', size, image]);
+  execFileSync('mkfs.ext4', ['-q', '-F', image]);
+  execFileSync('mount', ['-o', 'loop', image, mnt]);
+  mkdirSync(join(mnt, 'tmp'));
+  process.env.TMPDIR = join(mnt, 'tmp');
+  return {
+    work: join(mnt, 'work'),
+    remove() {
+      execFileSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+      rmSync(image, { force: true });
+    },
+  };
+}
 
 // ---- the context ----------------------------------------------------------
 
@@ -128,7 +156,7 @@ function median(xs) {
 }
 
 const ctx = join(work, 'context');
-console.log(`bench/build-vs-buildah: ${runs} runs each, alternating; node ${process.version}, ${availableParallelism()} CPUs; work dir ${work}`);
+console.log(`bench/build-vs-buildah: ${runs} runs each, alternating; node ${process.version}, ${availableParallelism()} CPUs; work dir ${work}${loop ? ' (a loop-mounted ext4)' : ''}`);
 makeContext(ctx);
 const registry = await startRegistry(work);
 const samples = { hoist: [], buildah: [] };
@@ -152,6 +180,7 @@ try {
 } finally {
   await registry.stop();
   if (values.dir === undefined && !values.keep) rmSync(work, { recursive: true, force: true });
+  if (loop !== undefined && !values.keep) loop.remove();
 }
 const h = samples.hoist.length ? median(samples.hoist.map((m) => m.wall)) : NaN;
 const b = samples.buildah.length ? median(samples.buildah.map((m) => m.wall)) : NaN;
