@@ -6,7 +6,7 @@
  * registry sends back pass through the one redactor (src/redact.ts), and the
  * client scrubs the credentials it holds from its errors (scrubError).
  */
-import { HoistError } from '../src/errors.js';
+import { causes, HoistError } from '../src/errors.js';
 import { redactText, redactUrl } from '../src/redact.js';
 
 export { redactText, redactUrl };
@@ -165,15 +165,6 @@ const TLS_VERIFY_CODES = new Set([
 function errCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-/** Walk an error and its causes. */
-function* causes(err: unknown): Generator<unknown> {
-  let cur = err;
-  for (let depth = 0; cur !== undefined && cur !== null && depth < 8; depth++) {
-    yield cur;
-    cur = (cur as { cause?: unknown }).cause;
-  }
 }
 
 /** Whether any error in `err`'s cause chain has a code that passes `test`. */

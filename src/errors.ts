@@ -25,6 +25,15 @@ export class UsageError extends HoistError {
   }
 }
 
+/** `err`, then its cause, the cause's cause and so on (at most 8: a cycle ends too). */
+export function* causes(err: unknown): Generator<unknown> {
+  let cur = err;
+  for (let depth = 0; cur !== undefined && cur !== null && depth < 8; depth++) {
+    yield cur;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+}
+
 /** A place in a source file, 1-based and inclusive. */
 export interface SourceLocation {
   file: string;

@@ -36,7 +36,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
-import { HoistError } from '../../errors.js';
+import { causes, HoistError } from '../../errors.js';
 import { DEFAULT_LIMITS, TransferDeadline } from '../../../registry/deadline.js';
 import type { Digest } from '../../oci/digest.js';
 import { basicSecrets, redactText, redactUrl } from '../../redact.js';
@@ -231,9 +231,7 @@ function safeDecode(s: string): string {
 
 /** Whether `err` or one of its causes carries undici's error `code` (fetch wraps them in a TypeError "terminated"). */
 function hasUndiciCode(err: unknown, code: string): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if ((e as { code?: unknown }).code === code) return true;
-  }
+  for (const e of causes(err)) if ((e as { code?: unknown }).code === code) return true;
   return false;
 }
 
