@@ -5,7 +5,7 @@ import type { FsView } from '../../../snapshot/fs-view.js';
 import type { BlockDeflater } from '../../../snapshot/deflate-pool.js';
 import type { StageRootfs } from '../run/stage-rootfs.js';
 import type { Layer } from '../../oci/index.js';
-import { HoistError, type Warning } from '../../errors.js';
+import { causes, HoistError, type Warning } from '../../errors.js';
 import { withFsContext } from '../../fs-errors.js';
 import {
   imageFromParts,
@@ -144,9 +144,7 @@ class Builder {
   private deflater: Promise<BlockDeflater | undefined> | undefined;
   /** Once every stage's steps have run (see blockDeflater): the blocks still queued for the pool go to libuv's. */
   private handOffDeflates: (() => void) | undefined;
-  /** Every step has run: the build waits for its layers' compression alone (see blockDeflater). */
-  private stepsDone = false;
-  /** Stages whose steps are still to run (their layers may still be compressing after). */
+  /** Stages whose steps are still to run; at 0 the build waits for its layers' compression alone (see blockDeflater). */
   private stepLoopsLeft: number;
   /** For each stage, how many FROM and COPY --from of the stages still to build read it. */
   private readonly readsLeft: Map<number, number>;
@@ -230,8 +228,7 @@ class Builder {
         const pool = new DeflatePool({ script });
         this.cleanups.push(() => pool.close());
         this.handOffDeflates = () => pool.handOff(deflateInThreadPool);
-        if (this.stepsDone) this.handOffDeflates();
-        return (data, options) => (this.stepsDone ? deflateInThreadPool(data, options) : pool.deflate(data, options));
+        return (data, options) => (this.stepLoopsLeft === 0 ? deflateInThreadPool(data, options) : pool.deflate(data, options));
       },
     );
     return this.deflater;
@@ -240,9 +237,7 @@ class Builder {
   /** A stage's steps have all run; after the last stage's, the build waits for compression alone (see blockDeflater). */
   private stepLoopEnded(): void {
     this.stepLoopsLeft -= 1;
-    if (this.stepLoopsLeft > 0 || this.stepsDone) return;
-    this.stepsDone = true;
-    this.handOffDeflates?.();
+    if (this.stepLoopsLeft === 0) this.handOffDeflates?.();
   }
 
   private async runner(): Promise<Runner> {
@@ -562,9 +557,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
 /** The store's BLOB_NOT_FOUND in `err` or its causes: a blob the build had found in the store is gone. */
 function lostBlob(err: unknown): HoistError | undefined {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
-    if (e instanceof HoistError && e.code === 'BLOB_NOT_FOUND') return e;
-  }
+  for (const e of causes(err)) if (e instanceof HoistError && e.code === 'BLOB_NOT_FOUND') return e;
   return undefined;
 }
 
