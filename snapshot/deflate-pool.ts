@@ -107,10 +107,8 @@ export class DeflatePool {
    */
   handOff(deflater: BlockDeflater): void {
     for (const job of this.queue.splice(0)) {
-      const input = Buffer.from(job.message.input, 0, job.message.inputLength);
-      const options: ZlibOptions = { level: job.message.level, finishFlush: job.message.finishFlush };
-      if (job.message.dictionaryLength > 0) options.dictionary = input.subarray(0, job.message.dictionaryLength);
-      deflater(input.subarray(job.message.dictionaryLength), options).then(job.resolve, job.reject);
+      const { data, options } = jobBlock(job.message);
+      deflater(data, options).then(job.resolve, job.reject);
     }
   }
 
@@ -182,6 +180,14 @@ export class DeflatePool {
     this.threads.push(thread);
     return thread;
   }
+}
+
+/** The block and the options a job carries: what `deflate` was given. */
+export function jobBlock(job: DeflateJob): { data: Buffer; options: ZlibOptions } {
+  const input = Buffer.from(job.input, 0, job.inputLength);
+  const options: ZlibOptions = { level: job.level, finishFlush: job.finishFlush };
+  if (job.dictionaryLength > 0) options.dictionary = input.subarray(0, job.dictionaryLength);
+  return { data: input.subarray(job.dictionaryLength), options };
 }
 
 /**

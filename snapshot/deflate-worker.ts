@@ -12,7 +12,8 @@
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { deflateRawSync, type ZlibOptions } from 'node:zlib';
+import { deflateRawSync } from 'node:zlib';
+import { jobBlock } from './deflate-pool.js';
 
 export interface DeflateJob {
   id: number;
@@ -78,10 +79,8 @@ function serve(port: MessagePort): void {
     // The input goes back, to be used again for a later block.
     let reply: DeflateReply;
     try {
-      const input = Buffer.from(job.input, 0, job.inputLength);
-      const options: ZlibOptions = { level: job.level, finishFlush: job.finishFlush };
-      if (job.dictionaryLength > 0) options.dictionary = input.subarray(0, job.dictionaryLength);
-      reply = { id: job.id, input: job.input, output: ownBuffer(deflateRawSync(input.subarray(job.dictionaryLength), options)) };
+      const { data, options } = jobBlock(job);
+      reply = { id: job.id, input: job.input, output: ownBuffer(deflateRawSync(data, options)) };
     } catch (err) {
       reply = { id: job.id, input: job.input, error: err instanceof Error ? err.message : String(err) };
     }
