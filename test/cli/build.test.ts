@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import { getPriority } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -9,6 +8,7 @@ import { makeContext, tempDir } from '../helpers/build.js';
 import { buildCli, hoist, REPO_ROOT } from '../helpers/cli.js';
 import { mixed, reference } from '../helpers/gzip-reference.js';
 import { busyboxBinary } from '../helpers/busybox-rootfs.js';
+import { threadNices } from '../helpers/processes.js';
 import { flatten, readOciArchive } from '../helpers/oci-reader.js';
 
 describe('hoist build', () => {
@@ -102,10 +102,7 @@ describe('hoist build', () => {
     let running = true;
     void exited.then(() => (running = false));
     while (running) {
-      for (const tid of await readdir(`/proc/${child.pid}/task`).catch(() => [] as string[])) {
-        const stat = await readFile(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').catch(() => undefined);
-        if (stat !== undefined && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === lowered) seen.add(Number(tid));
-      }
+      for (const [tid, nice] of await threadNices(child.pid as number)) if (nice === lowered) seen.add(tid);
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(await exited).toBe(0);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { getPriority } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,6 +11,7 @@ import { createParallelGzip, GZIP_BLOCK_SIZE } from '../../../snapshot/parallel-
 import { buildCliAsync, REPO_ROOT } from '../../helpers/cli.js';
 import { blockAtBufferEdge, mixed, noise, reference } from '../../helpers/gzip-reference.js';
 import { collect, withTempDir } from '../../unit/snapshot/fixtures.js';
+import { threadNices } from '../../helpers/processes.js';
 
 const run = promisify(execFile);
 
@@ -38,16 +39,9 @@ async function gzipWith(pool: DeflatePool, data: Buffer, level: number): Promise
   return collect(Readable.from(parts).pipe(createParallelGzip({ level, deflate: (d, o) => pool.deflate(d, o) })));
 }
 
-/** The nice value of each of this process's threads (field 19 of /proc/self/task/TID/stat). */
-async function threadNices(): Promise<number[]> {
-  const nices: number[] = [];
-  for (const tid of await readdir('/proc/self/task')) {
-    const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8').catch(() => undefined);
-    if (stat === undefined) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    nices.push(Number(fields[16]));
-  }
-  return nices;
+/** How many of this process's threads run at nice `nice`. */
+async function threadsAt(nice: number): Promise<number> {
+  return [...(await threadNices()).values()].filter((n) => n === nice).length;
 }
 
 describe('deflate pool', () => {
@@ -64,13 +58,13 @@ describe('deflate pool', () => {
   it('deflates on threads of a lower priority, which go when it closes', async () => {
     // Relative to this process's own nice value (a test run under `nice` too).
     const lowered = Math.min(19, getPriority() + DEFLATE_NICE);
-    const before = (await threadNices()).filter((n) => n === lowered).length;
+    const before = await threadsAt(lowered);
     const pool = newPool(2);
     await Promise.all([0, 1, 2, 3].map((i) => pool.deflate(mixed(GZIP_BLOCK_SIZE, i), { level: 6, finishFlush: constants.Z_SYNC_FLUSH })));
-    expect((await threadNices()).filter((n) => n === lowered).length - before).toBe(2);
+    expect((await threadsAt(lowered)) - before).toBe(2);
     await pool.close();
     // terminate() resolves once the threads have stopped; the kernel may list them a moment longer.
-    await expect.poll(async () => (await threadNices()).filter((n) => n === lowered).length - before, { timeout: 10_000 }).toBe(0);
+    await expect.poll(async () => (await threadsAt(lowered)) - before, { timeout: 10_000 }).toBe(0);
   });
 
   it('adds to the nice value hoist was started with', async () => {
