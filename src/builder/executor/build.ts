@@ -79,7 +79,7 @@ export interface BuildOptions extends FrontendOptions {
   cache?: StepCacheOptions | undefined;
   /**
    * `--compression-level`: gzip level (0-9) of the layers this build writes;
-   * default 5 (snapshot/layer-stream.ts). Layers from the base image and
+   * default 4 (snapshot/layer-stream.ts). Layers from the base image and
    * from the build cache keep the compression they were stored with.
    */
   compressionLevel?: number | undefined;
