@@ -50,6 +50,13 @@ export interface FileEntry extends Owned {
    */
   content?: Buffer;
   /**
+   * For a small file not read yet: its whole content in one synchronous
+   * read, which the layer writer calls instead of `open` when it reaches
+   * the entry (a stream and two async generators per file cost more than
+   * the read: a COPY of thousands of context files).
+   */
+  readWhole?: () => Buffer;
+  /**
    * Files that share a key are hard links to one inode (a directory source
    * uses `dev:ino`). The first of them in tar order carries the content; the
    * others become `link` entries pointing at it.

@@ -177,8 +177,9 @@ export class LayerSequencer {
           }
           this.leaders.set(e.linkKey, name);
         }
-        const content = e.content;
-        return { header: { ...this.owned(e), name, type: 'file', size: e.size }, open: content !== undefined ? () => [content] : () => e.open() };
+        const { content, readWhole } = e;
+        const open = content !== undefined ? () => [content] : readWhole !== undefined ? () => [readWhole()] : () => e.open();
+        return { header: { ...this.owned(e), name, type: 'file', size: e.size }, open };
       }
     }
   }

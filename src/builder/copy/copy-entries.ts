@@ -300,7 +300,7 @@ export class CopyPlanner {
     this.ensureParents(target);
     this.out.set(target, {
       kind: 'file', path: target, mode: this.modeOf(node.mode, false), ...this.ownerOf(node, keepOwner),
-      mtime: node.mtime, size: node.size, open: node.open, ...(node.linkKey ? { linkKey: node.linkKey } : {}), ...xattrsOf(node),
+      mtime: node.mtime, size: node.size, open: node.open, ...(node.readWhole ? { readWhole: node.readWhole } : {}), ...(node.linkKey ? { linkKey: node.linkKey } : {}), ...xattrsOf(node),
     });
   }
 

@@ -22,7 +22,14 @@ interface SourceMeta {
 
 /** One file-system object a COPY can read, whatever it comes from. */
 export type SourceNode =
-  | (SourceMeta & { kind: 'file'; size: number; open(): Readable; linkKey?: string | undefined })
+  | (SourceMeta & {
+      kind: 'file';
+      size: number;
+      open(): Readable;
+      /** A small file's whole content in one synchronous read (FileEntry.readWhole); absent where `open` is the only way. */
+      readWhole?: (() => Buffer) | undefined;
+      linkKey?: string | undefined;
+    })
   | (SourceMeta & { kind: 'dir' })
   | (SourceMeta & { kind: 'symlink'; linkname: string })
   | (SourceMeta & { kind: 'fifo' })
@@ -66,6 +73,7 @@ function nodeFromContext(abs: string, st: ContextStat, xattrs: Xattrs | undefine
       return {
         kind: 'file', ...base, size: st.size,
         open: () => (st.size <= SMALL_FILE ? Readable.from(readWhenPulled(abs)) : createReadStream(abs, { highWaterMark: LARGE_FILE_READ })),
+        readWhole: st.size <= SMALL_FILE ? () => readFileSync(abs) : undefined,
         linkKey: st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined,
       };
     // BuildKit's context transfer sends no data for a socket and its receiver creates a regular file.

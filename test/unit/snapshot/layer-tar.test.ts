@@ -93,6 +93,27 @@ describe('tar writer: refusals', () => {
     expect(await codeOf([read('d', 4)])).toBe('FILE_CHANGED');
     expect(await codeOf([read('e', 5)])).toBeUndefined();
   });
+
+  it('takes a small file through readWhole, never its stream, and checks its size the same way', async () => {
+    const reads: string[] = [];
+    const whole = (name: string, text: string, size = text.length): LayerEntry => ({
+      ...file(name, ''),
+      size,
+      readWhole: () => {
+        reads.push(name);
+        return Buffer.from(text);
+      },
+      open: () => expect.unreachable('opened'),
+    });
+    const members = await extractWithTarStream(await tarBytes([whole('a', 'hello'), whole('b', 'world!')]));
+    expect(members.map((e) => [e.header.name, e.data.toString()])).toEqual([
+      ['a', 'hello'],
+      ['b', 'world!'],
+    ]);
+    expect(reads).toEqual(['a', 'b']);
+    expect(await codeOf([whole('c', 'abcdef', 5)])).toBe('FILE_CHANGED');
+    expect(await codeOf([whole('d', 'abcd', 5)])).toBe('FILE_CHANGED');
+  });
 });
 
 describe('tar writer: PAX', () => {

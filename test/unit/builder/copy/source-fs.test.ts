@@ -52,6 +52,18 @@ describe('ContextFs', () => {
     expect(await fs.lstat('link')).toMatchObject({ kind: 'symlink', linkname: 'd/a' });
   });
 
+  it('reads a small file whole in one call (the layer writer skips its stream); a large one only through its stream', async () => {
+    const sized = tempDir('hoist-srcfs-');
+    writeFileSync(path.join(sized, 'small'), Buffer.alloc(64 * 1024, 's'));
+    writeFileSync(path.join(sized, 'large'), Buffer.alloc(64 * 1024 + 1, 'l'));
+    const sizedFs = new ContextFs(sized, PatternMatcher.compile([]));
+    const small = await sizedFs.lstat('small');
+    expect(small?.kind === 'file' && small.readWhole?.().equals(Buffer.alloc(64 * 1024, 's'))).toBe(true);
+    const large = await sizedFs.lstat('large');
+    expect(large?.kind === 'file' && large.readWhole).toBeUndefined();
+    expect(large?.kind === 'file' && (await text(large.open())).length).toBe(64 * 1024 + 1);
+  });
+
   it('a directory the system refuses to read is CONTEXT_UNREADABLE (a user error the build can locate), not a raw system error', async () => {
     const locked = tempDir('hoist-srcfs-');
     mkdirSync(path.join(locked, 'secret'));
