@@ -257,7 +257,7 @@ function nodeFromView(node: ViewNode): SourceNode {
   const base: SourceMeta = { mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, ...(node.xattrs ? { xattrs: node.xattrs } : {}) };
   switch (node.kind) {
     case 'file':
-      return { kind: 'file', ...base, size: node.size, open: () => node.open(), linkKey: node.linkKey };
+      return { kind: 'file', ...base, size: node.size, open: () => node.open(), readWhole: node.readWhole, linkKey: node.linkKey };
     case 'dir':
       return { kind: 'dir', ...base };
     case 'symlink':

@@ -245,6 +245,16 @@ describe('hard links', () => {
     expect(key('/c')).not.toBe(key('/a'));
   });
 
+  it("keeps a small file's readWhole (or the content its entry held) on the file and on links to it", () => {
+    const read = (): Buffer => Buffer.from('from disk');
+    const v = view([file('r', 'from disk', { readWhole: read }), file('c', 'held', { content: Buffer.from('held') }), file('s', 'streamed'), hardlink('rl', 'r'), hardlink('cl', 'c')]);
+    const whole = (p: string): string | undefined => {
+      const n = v.lstat(p);
+      return n?.kind === 'file' ? n.readWhole?.().toString() : 'not a file';
+    };
+    expect([whole('/r'), whole('/c'), whole('/s'), whole('/rl'), whole('/cl')]).toEqual(['from disk', 'held', undefined, 'from disk', 'held']);
+  });
+
   it('file linkKeys of different layers never collide', () => {
     const v = view([file('a', 'x', { linkKey: 'k' }), file('b', 'x', { linkKey: 'k' })], [file('c', 'y', { linkKey: 'k' })]);
     const key = (p: string): string | undefined => {

@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ContextFs, contextFollowPaths, type XattrRecords } from '../../../../src/builder/copy/source-fs.js';
+import { ContextFs, ViewFs, contextFollowPaths, type XattrRecords } from '../../../../src/builder/copy/source-fs.js';
+import { FsView } from '../../../../snapshot/fs-view.js';
 import { writeXattrsSync } from '../../../../snapshot/xattrs.js';
 import { PatternMatcher } from '../../../../src/dockerfile/ignore/index.js';
 import { HoistError } from '../../../../src/errors.js';
@@ -62,6 +63,14 @@ describe('ContextFs', () => {
     const large = await sizedFs.lstat('large');
     expect(large?.kind === 'file' && large.readWhole).toBeUndefined();
     expect(large?.kind === 'file' && (await text(large.open())).length).toBe(64 * 1024 + 1);
+    // COPY --from a stage that copied them: the stage's files read the same ways.
+    const entry = (rel: string, node: Awaited<ReturnType<ContextFs['lstat']>>) =>
+      node?.kind === 'file' ? [{ kind: 'file' as const, path: rel, mode: node.mode, uid: 0, gid: 0, mtime: node.mtime, size: node.size, open: node.open, ...(node.readWhole ? { readWhole: node.readWhole } : {}) }] : [];
+    const stage = new ViewFs(FsView.empty().withLayer([...entry('small', small), ...entry('large', large)]), 'stage "s"');
+    const fromStage = await stage.lstat('small');
+    expect(fromStage?.kind === 'file' && fromStage.readWhole?.().equals(Buffer.alloc(64 * 1024, 's'))).toBe(true);
+    const largeFromStage = await stage.lstat('large');
+    expect(largeFromStage?.kind === 'file' && largeFromStage.readWhole).toBeUndefined();
   });
 
   it('a directory the system refuses to read is CONTEXT_UNREADABLE (a user error the build can locate), not a raw system error', async () => {
