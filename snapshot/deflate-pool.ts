@@ -79,7 +79,7 @@ export class DeflatePool {
     this.nice = opts.nice ?? DEFLATE_NICE;
   }
 
-  /** Deflates `data` as `deflateRawSync(data, options)` would (level, finishFlush and dictionary are read). */
+  /** Deflates `data` as `deflateRawSync(data, options)` would (level, memLevel, finishFlush and dictionary are read). */
   deflate(data: Buffer, options: ZlibOptions): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('the deflate pool is closed'));
     const dictionary = options.dictionary === undefined ? undefined : Buffer.from(options.dictionary as Uint8Array);
@@ -93,6 +93,7 @@ export class DeflatePool {
       inputLength: length,
       dictionaryLength: dictionary?.length ?? 0,
       level: options.level ?? -1,
+      memLevel: options.memLevel ?? constants.Z_DEFAULT_MEMLEVEL,
       finishFlush: options.finishFlush ?? constants.Z_FINISH,
     };
     return new Promise<Buffer>((resolve, reject) => {
@@ -185,7 +186,7 @@ export class DeflatePool {
 /** The block and the options a job carries: what `deflate` was given. */
 export function jobBlock(job: DeflateJob): { data: Buffer; options: ZlibOptions } {
   const input = Buffer.from(job.input, 0, job.inputLength);
-  const options: ZlibOptions = { level: job.level, finishFlush: job.finishFlush };
+  const options: ZlibOptions = { level: job.level, memLevel: job.memLevel, finishFlush: job.finishFlush };
   if (job.dictionaryLength > 0) options.dictionary = input.subarray(0, job.dictionaryLength);
   return { data: input.subarray(job.dictionaryLength), options };
 }

@@ -22,6 +22,7 @@ export interface DeflateJob {
   dictionaryLength: number;
   inputLength: number;
   level: number;
+  memLevel: number;
   finishFlush: number;
 }
 

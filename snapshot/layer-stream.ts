@@ -12,13 +12,14 @@
  * than as a property of the stream.
  *
  * gzip level: 4 by default, the lowest of zlib's levels whose layers are
- * no bigger than buildah's and podman's. Those compress with klauspost's
+ * the size of buildah's and podman's. Those compress with klauspost's
  * pgzip at its default, a level "5" of its own greedy encoder that lands
  * between zlib's 3 and 4: on a Debian 12 minbase rootfs buildah wrote
- * 51.1 MB, zlib 52.1 at 3, 50.8 at 4, 50.0 at 5; on 150 MB of /usr/lib
- * 50.3 MB against 51.4, 50.0 and 48.9. Level 4 took 20-25% less deflate
- * CPU than 5 there (256 KiB blocks). Docker and BuildKit use Go's level 6,
- * Kaniko level 1. `hoist build --compression-level` picks another.
+ * 51.1 MB, zlib (at hoist's memLevel 9, parallel-gzip.ts) 52.2 at 3, 51.0
+ * at 4, 50.2 at 5; on 150 MB of /usr/lib 50.27 MB against 51.5, 50.30 and
+ * 49.1. Level 4 took 20-25% less deflate CPU than 5 there (256 KiB
+ * blocks). Docker and BuildKit use Go's level 6, Kaniko level 1.
+ * `hoist build --compression-level` picks another.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';

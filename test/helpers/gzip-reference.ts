@@ -44,7 +44,8 @@ export function reference(data: Buffer, level: number): Buffer {
   const parts = [Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level === 9 ? 2 : level === 1 ? 4 : 0, 0xff])];
   for (let off = 0; ; off += GZIP_BLOCK_SIZE) {
     const last = off + GZIP_BLOCK_SIZE >= data.length;
-    const options = { level, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
+    // hoist's memLevel, 9 (zlib's default is 8).
+    const options = { level, memLevel: 9, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
     const dictionary = off > 0 ? data.subarray(off - 32 * 1024, off) : undefined;
     parts.push(deflateRawSync(data.subarray(off, off + GZIP_BLOCK_SIZE), dictionary ? { ...options, dictionary } : options));
     if (last) break;
@@ -57,30 +58,19 @@ export function reference(data: Buffer, level: number): Buffer {
 }
 
 /**
- * A full block whose deflated size (one big output buffer) ends just past a
- * multiple of 16 KiB, where 16 KiB buffers make zlib add a second empty
- * stored block: noise after a run of zeros, the run's length searched for.
+ * A full block whose deflated size (one big output buffer, level 6 at
+ * hoist's memLevel) ends just past a multiple of 16 KiB, where 16 KiB
+ * buffers make zlib add a second empty stored block: noise after a run of
+ * zeros, the shortest run that shows it.
  */
 export function blockAtBufferEdge(): Buffer {
-  const make = (zeros: number): Buffer => {
-    const b = noise(GZIP_BLOCK_SIZE, 11);
+  const options = { level: 6, memLevel: 9, finishFlush: constants.Z_SYNC_FLUSH };
+  const base = noise(GZIP_BLOCK_SIZE, 11);
+  for (let zeros = 0; zeros < 4096; zeros++) {
+    const b = Buffer.from(base);
     b.fill(0, 0, zeros);
-    return b;
-  };
-  const sizeOf = (b: Buffer): number => deflateRawSync(b, { level: 6, finishFlush: constants.Z_SYNC_FLUSH, chunkSize: 2 * GZIP_BLOCK_SIZE }).length;
-  const target = 14 * 16 * 1024 + 2;
-  // The size falls (about a byte per zero) as the run grows: bisect, then look around.
-  let lo = 0;
-  let hi = GZIP_BLOCK_SIZE / 2;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (sizeOf(make(mid)) > target) lo = mid;
-    else hi = mid;
-  }
-  for (let zeros = Math.max(0, lo - 64); zeros < lo + 64; zeros++) {
-    const b = make(zeros);
-    const n = sizeOf(b);
-    if (n % (16 * 1024) <= 5) return b;
+    const n = deflateRawSync(b, { ...options, chunkSize: 2 * GZIP_BLOCK_SIZE }).length;
+    if (n % (16 * 1024) <= 5 && deflateRawSync(b, options).length !== n) return b;
   }
   throw new Error('no block found at a 16 KiB edge');
 }

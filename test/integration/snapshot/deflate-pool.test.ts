@@ -48,7 +48,7 @@ describe('deflate pool', () => {
   it('gives the bytes of block-by-block zlib, at every level, and at a 16 KiB buffer edge', async () => {
     const pool = newPool(2);
     const data = Buffer.concat([mixed(3 * GZIP_BLOCK_SIZE), blockAtBufferEdge(), noise(GZIP_BLOCK_SIZE + 999, 3)]);
-    for (const level of [0, 1, 5, 6, 9]) {
+    for (const level of [0, 1, 4, 5, 6, 9]) {
       const out = await gzipWith(pool, data, level);
       expect(out.equals(reference(data, level)), `level ${level}`).toBe(true);
     }
