@@ -112,7 +112,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--isolation <runner>', 'how RUN steps are isolated: auto, userns, chroot or proot (hoist doctor shows what works here)', 'auto')
     .option('--snapshot <kind>', 'how a RUN step\'s changes are found: auto, walk (a stat walk of the rootfs) or overlay (the step\'s overlayfs upper dir)', 'auto')
     .option('--secret <spec>', 'a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VARIABLE (repeatable)', collect, [])
-    .option('--compression-level <n>', 'gzip level of the layers the build writes: 0 (none) to 9 (smallest); default 4, layers the size of buildah ones (BuildKit uses 6, Kaniko 1)', parseCompressionLevel)
+    .option('--compression-level <n>', 'gzip level of the layers the build writes: 0 (none) to 9 (smallest); default 4, layers about the size of buildah\'s (BuildKit uses 6, Kaniko 1)', parseCompressionLevel)
     .option('--jobs <n>', 'build at most N stages that do not depend on each other at once (default: the number of CPUs; 1: one after another)', parseJobs)
     .option('--ssh <spec>', 'an SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK\'s) or ID=/path/to/agent.sock (repeatable)', collect, [])
     .option('--no-cache-filter <stage>', 'run the steps of this stage (name or index) without the build cache (repeatable, or a comma list)', collectList, [])
