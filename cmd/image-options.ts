@@ -54,7 +54,7 @@ function imageAccess(
   const platform = flags.platform === undefined ? hostPlatform() : platformFlag(flags.platform);
   parseDurationFlag('--registry-timeout', flags.registryTimeout); // a bad value is a usage error before any work
   const access: ImageAccess = {
-    store: new BlobStore(resolveStoreRoot({ cacheDir: flags.cacheDir, env: io.env, homedir: homedir() })),
+    store: cacheStore(resolveStoreRoot({ cacheDir: flags.cacheDir, env: io.env, homedir: homedir() })),
     registry: () => (client ??= registryClientFor(flags, io)),
     platform,
     cacheBlobs: opts.cacheBlobs ?? true,
@@ -89,4 +89,11 @@ function withCacheDirHint(err: unknown, root: string): unknown {
   if (err.path !== abs && !err.path.startsWith(`${abs}${path.sep}`) && !abs.startsWith(`${err.path}${path.sep}`)) return err;
   const hint = `${err.hint ? `${err.hint}; or ` : ''}choose another cache directory with --cache-dir DIR or HOIST_CACHE_DIR=DIR`;
   return new FileSystemError(err.code, err.message, { path: err.path, errno: err.errno, hint, cause: err });
+}
+
+/** hoist's cache of blobs: one it lost while a command used it was pruned or removed beside it. */
+function cacheStore(root: string): BlobStore {
+  return new BlobStore(root, {
+    missingHint: `hoist's cache at ${root} lost this blob while the command ran (hoist cache prune, or files removed by hand): run the command again`,
+  });
 }

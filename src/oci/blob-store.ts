@@ -47,8 +47,20 @@ function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
 
+export interface BlobStoreOptions {
+  /** What a user can do about a blob the store should hold but does not: the hint of its BLOB_NOT_FOUND. */
+  missingHint?: string;
+}
+
 export class BlobStore {
-  constructor(readonly root: string) {}
+  private readonly missingHint: string | undefined;
+
+  constructor(
+    readonly root: string,
+    options: BlobStoreOptions = {},
+  ) {
+    this.missingHint = options.missingHint;
+  }
 
   private dir(algorithm: 'sha256' | 'sha512'): string {
     return join(this.root, 'blobs', algorithm);
@@ -269,8 +281,12 @@ export class BlobStore {
     return removed;
   }
 
-  private notFound(d: Digest, cause: unknown): HoistError {
-    return new HoistError('BLOB_NOT_FOUND', `blob ${d} is not in ${this.root}`, { cause });
+  /** The error for a blob that is not (or no longer) in the store. */
+  notFound(d: Digest, cause?: unknown): HoistError {
+    return new HoistError('BLOB_NOT_FOUND', `blob ${d} is not in ${this.root}`, {
+      ...(cause !== undefined ? { cause } : {}),
+      ...(this.missingHint !== undefined ? { hint: this.missingHint } : {}),
+    });
   }
 }
 

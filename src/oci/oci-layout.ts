@@ -43,7 +43,9 @@ export class OciLayout implements ImageSource, ImageSink, StoredImageSource, Ind
     readonly dir: string,
     options: OciLayoutOptions = {},
   ) {
-    this.store = new BlobStore(dir);
+    this.store = new BlobStore(dir, {
+      missingHint: `the layout at ${dir} lists this blob but its file under blobs/ is gone (copied in part, or removed): write the image into the layout again`,
+    });
     this.concurrency = options.concurrency ?? 3;
     this.signal = options.signal;
   }

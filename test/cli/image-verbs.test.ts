@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/build.js';
@@ -78,6 +78,18 @@ describe('image verbs', () => {
     expect(unknown.stderr).toContain(`${registry.host}/no/such:tag`);
     const missingFile = run(['digest', `oci-archive:${path.join(out, 'nope.tar')}`]);
     expect(missingFile.status).toBe(1);
+  });
+
+  it('a layout that lost a layer file says which blob, where, and what to do', async () => {
+    const layout = path.join(out, 'broken-layout');
+    expect(run(['copy', `oci-archive:${archive}`, `oci-layout:${layout}:v1`]).status).toBe(0);
+    const layer = (await readOciLayout(layout, 'v1')).manifest.layers[0].digest as string;
+    rmSync(path.join(layout, 'blobs', ...layer.split(':')));
+    const r = run(['copy', `oci-layout:${layout}:v1`, `oci-archive:${path.join(out, 'from-broken.tar')}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`error: blob ${layer} is not in ${layout}`);
+    expect(r.stderr).toContain(`hint: the layout at ${layout} lists this blob but its file under blobs/ is gone`);
+    expect(existsSync(path.join(out, 'from-broken.tar'))).toBe(false);
   });
 });
 

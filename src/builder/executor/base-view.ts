@@ -37,7 +37,7 @@ export async function viewFromImageLayers(
         // An empty layer (a tar with no members) has no tar header to detect; it adds nothing.
         if (err instanceof HoistError && err.code === 'NOT_AN_ARCHIVE') continue;
         // Gone between the check and the read (a prune beside the build): the build tries again (build.ts).
-        if (!(await store.has(digest).catch(() => true))) throw new HoistError('BLOB_NOT_FOUND', `blob ${digest} is not in ${store.root}`, { cause: err });
+        if (!(await store.has(digest).catch(() => true))) throw store.notFound(digest, err);
         throw err;
       }
       cleanups.push(() => extracted.cleanup());

@@ -122,10 +122,14 @@ describe('BlobStore', () => {
     expect(await collect(await store.open(d512))).toEqual(data);
   });
 
-  it('reports a missing blob as BLOB_NOT_FOUND', async () => {
+  it('reports a missing blob as BLOB_NOT_FOUND, with the hint its owner gave', async () => {
     const store = new BlobStore(await tempDir());
     await expectCode(store.open(digest), 'BLOB_NOT_FOUND');
     await expectCode(store.size(digest), 'BLOB_NOT_FOUND');
+    expect(store.notFound(digest).hint).toBeUndefined();
+    const owned = new BlobStore(await tempDir(), { missingHint: 'write it again' });
+    await expect(owned.open(digest)).rejects.toMatchObject({ code: 'BLOB_NOT_FOUND', hint: 'write it again' });
+    await expect(owned.size(digest)).rejects.toMatchObject({ code: 'BLOB_NOT_FOUND', hint: 'write it again' });
   });
 
   it('open() fails at the end when the content on disk was altered', async () => {
