@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { build } from '../src/builder/executor/build.js';
+import { build, GZIP_LEVEL_HINT, isGzipLevel } from '../src/builder/executor/build.js';
 import { bindStandardOutput, parseOutputSpec } from '../src/images/outputs.js';
 import { parseSourceDateEpoch } from '../src/builder/source-date-epoch.js';
 import { parseReference, type Image, type ImageSink, type ImageSource, type Platform, type Reference } from '../src/oci/index.js';
@@ -64,13 +64,11 @@ function parseJobs(value: string): number {
 /** Kaniko's way of asking for the default level. */
 const KANIKO_DEFAULT_LEVEL = -1;
 
-const LEVEL_HINT = 'give a whole number from 0 (no compression) to 9 (smallest layers); the default, 5, is what buildah and podman use';
-
 /** `--compression-level N`: a whole number; gzipLevel says whether it is one for gzip. */
 function parseCompressionLevel(value: string): number {
   const level = /^-?[0-9]{1,2}$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (Number.isInteger(level)) return level;
-  throw new UsageError(`--compression-level ${JSON.stringify(value)} is not a gzip level`, { hint: LEVEL_HINT });
+  throw new UsageError(`--compression-level ${JSON.stringify(value)} is not a gzip level`, { hint: GZIP_LEVEL_HINT });
 }
 
 /**
@@ -81,8 +79,8 @@ function parseCompressionLevel(value: string): number {
  */
 function gzipLevel(level: number | undefined, compression: string | undefined): number | undefined {
   if (level === undefined || level === KANIKO_DEFAULT_LEVEL || compression === 'zstd') return undefined;
-  if (level >= 0 && level <= 9) return level;
-  throw new UsageError(`--compression-level "${level}" is not a gzip level`, { hint: LEVEL_HINT });
+  if (isGzipLevel(level)) return level;
+  throw new UsageError(`--compression-level "${level}" is not a gzip level`, { hint: GZIP_LEVEL_HINT });
 }
 
 function parseIsolation(value: string): Isolation {

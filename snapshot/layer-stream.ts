@@ -11,15 +11,7 @@
  * been read to its end: that is why it comes as a separate promise rather
  * than as a property of the stream.
  *
- * gzip level: 4 by default, the lowest of zlib's levels whose layers are
- * the size of buildah's and podman's. Those compress with klauspost's
- * pgzip at its default, a level "5" of its own greedy encoder that lands
- * between zlib's 3 and 4: on a Debian 12 minbase rootfs buildah wrote
- * 51.1 MB, zlib (at hoist's memLevel 9, parallel-gzip.ts) 52.2 at 3, 51.0
- * at 4, 50.2 at 5; on 150 MB of /usr/lib 50.27 MB against 51.5, 50.30 and
- * 49.1. Level 4 took 20-25% less deflate CPU than 5 there (256 KiB
- * blocks). Docker and BuildKit use Go's level 6, Kaniko level 1.
- * `hoist build --compression-level` picks another.
+ * gzip level: DEFAULT_GZIP_LEVEL unless given (gzip-level.ts says why).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
@@ -29,11 +21,11 @@ import type { Digest } from '../src/oci/digest.js';
 import { HoistError } from '../src/errors.js';
 import type { BlockDeflater } from './deflate-pool.js';
 import { createParallelGzip, type ParallelGzipOptions } from './parallel-gzip.js';
+import { DEFAULT_GZIP_LEVEL, GZIP_LEVEL_HINT, isGzipLevel } from './gzip-level.js';
 import { layerTarChunks, type EntrySource, type TarOptions } from './layer-tar.js';
 
 export type { EntrySource, TarOptions } from './layer-tar.js';
 
-export const DEFAULT_GZIP_LEVEL = 4;
 const CHUNK = 64 * 1024;
 
 export interface LayerOptions extends TarOptions {
@@ -131,9 +123,7 @@ function gzipOptions(opts: Pick<LayerOptions, 'gzipLevel' | 'gzipConcurrency' | 
 
 function checkedLevel(gzipLevel: number | undefined): number {
   const level = gzipLevel ?? DEFAULT_GZIP_LEVEL;
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new HoistError('INVALID_OPTION', `gzip level must be an integer from 0 to 9, got ${level}`);
-  }
+  if (!isGzipLevel(level)) throw new HoistError('INVALID_OPTION', `gzip level must be an integer from 0 to 9, got ${level}`, { hint: GZIP_LEVEL_HINT });
   return level;
 }
 

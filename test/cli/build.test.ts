@@ -85,6 +85,8 @@ describe('hoist build', () => {
     const bad = hoist(['build', context, '--output', `type=oci-layout,dest=${path.join(out, 'bad')}`, '--compression-level', '10']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--compression-level "10" is not a gzip level');
+    // The hint names the default these bytes were checked at.
+    expect(bad.stderr).toContain('hint: give a whole number from 0 (no compression) to 9 (smallest layers); the default, 4,');
   });
 
   it('compresses layers on threads 10 below its own priority while the steps run (the bundle finds the worker)', async () => {

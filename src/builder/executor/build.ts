@@ -3,6 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FsView } from '../../../snapshot/fs-view.js';
 import type { BlockDeflater } from '../../../snapshot/deflate-pool.js';
+import { GZIP_LEVEL_HINT, isGzipLevel } from '../../../snapshot/gzip-level.js';
 import type { StageRootfs } from '../run/stage-rootfs.js';
 import type { Layer } from '../../oci/index.js';
 import { causes, HoistError, type Warning } from '../../errors.js';
@@ -38,6 +39,9 @@ import { createScratchDir, removeDeadScratchDirs } from '../scratch-dir.js';
 import type { SecretSource } from '../run/mounts/build-secrets.js';
 import { StepCacheSession, type StepCacheOptions } from './step-cache.js';
 import { runStages } from './stage-scheduler.js';
+
+/** For front ends that check a level before they build (the CLI). */
+export { GZIP_LEVEL_HINT, isGzipLevel };
 
 export interface BuildOptions extends FrontendOptions {
   /** The context was unpacked or cloned for this build and goes after it: the digests of its files are not kept. */
@@ -79,7 +83,7 @@ export interface BuildOptions extends FrontendOptions {
   cache?: StepCacheOptions | undefined;
   /**
    * `--compression-level`: gzip level (0-9) of the layers this build writes;
-   * default 4 (snapshot/layer-stream.ts). Layers from the base image and
+   * default 4 (snapshot/gzip-level.ts). Layers from the base image and
    * from the build cache keep the compression they were stored with.
    */
   compressionLevel?: number | undefined;
@@ -528,9 +532,7 @@ const MAX_CACHE_TRIES = 4;
  */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const level = opts.compressionLevel;
-  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) {
-    throw new HoistError('INVALID_OPTION', `compression level ${level} is not a gzip level`, { hint: 'give a whole number from 0 (no compression) to 9 (smallest layers)' });
-  }
+  if (level !== undefined && !isGzipLevel(level)) throw new HoistError('INVALID_OPTION', `compression level ${level} is not a gzip level`, { hint: GZIP_LEVEL_HINT });
   // A blob can go from under one try only by bad luck: a second loss is a store that lacks it, not a prune.
   let blobLost = false;
   // An archive written to a stream (standard output) cannot be taken back: a try that began one is the last.

@@ -39,7 +39,7 @@ export interface CommitOptions {
   signal?: AbortSignal | undefined;
   /** Stops the compression in the background (the tar is written by then). */
   compressSignal?: AbortSignal | undefined;
-  /** gzip level, 0-9; default DEFAULT_GZIP_LEVEL (layer-stream.ts). */
+  /** gzip level, 0-9; default DEFAULT_GZIP_LEVEL (snapshot/gzip-level.ts). */
   gzipLevel?: number | undefined;
   /** Where the gzip's blocks are deflated (DeflatePool's threads); default libuv's pool. The output is the same. */
   deflate?: BlockDeflater | undefined;
