@@ -143,7 +143,7 @@ function toEntry(base: string, rel: string, st: BigIntStats, opened?: OpenedFile
     const file: LayerEntry =
       content === undefined
         ? { ...meta, kind: 'file', size, open: () => streamFile(abs, rel, size, id) }
-        : { ...meta, kind: 'file', size, content, open: () => Readable.from([content]) };
+        : { ...meta, kind: 'file', size, readWhole: () => content, open: () => Readable.from([content]) };
     if (st.nlink > 1n) file.linkKey = `${st.dev}:${st.ino}`;
     return file;
   }

@@ -61,7 +61,7 @@ export interface ViewFile extends NodeBase {
   readonly size: number;
   /** Opens the content; may be called any number of times. */
   open(): Readable;
-  /** A small file's whole content in one synchronous call (FileEntry.readWhole, or the content its entry held); may be called any number of times. */
+  /** A small file's whole content in one synchronous call (its entry's readWhole); may be called any number of times. */
   readonly readWhole?: () => Buffer;
   /** Nodes of one view that share a key are hard links to one inode. */
   readonly linkKey?: string;
@@ -312,9 +312,7 @@ class LayerApply {
           size: entry.size,
           open: entry.open,
         };
-        const { content, readWhole } = entry;
-        if (readWhole !== undefined) file.readWhole = readWhole;
-        else if (content !== undefined) file.readWhole = () => content;
+        if (entry.readWhole !== undefined) file.readWhole = entry.readWhole;
         if (entry.linkKey !== undefined) file.linkKey = this.viewKey(entry.linkKey);
         node = Object.freeze(file);
         break;

@@ -44,16 +44,11 @@ export interface FileEntry extends Owned {
   /** Opens the content; called once, when the writer reaches this entry. Must yield exactly `size` bytes. */
   open(): Readable;
   /**
-   * The content, when the source has read it already (a small file of a
-   * directory walk): the layer writer takes it instead of calling `open`,
-   * which saves a stream per file.
-   */
-  content?: Buffer;
-  /**
-   * For a small file not read yet: its whole content in one synchronous
-   * read, which the layer writer calls instead of `open` when it reaches
-   * the entry (a stream and two async generators per file cost more than
-   * the read: a COPY of thousands of context files).
+   * For a small file: its whole content in one synchronous call (content a
+   * directory walk has read already, or one read of a context file), which
+   * the layer writer calls instead of `open` when it reaches the entry: a
+   * stream and two async generators per file cost more than the read (a
+   * COPY of thousands of context files).
    */
   readWhole?: () => Buffer;
   /**

@@ -177,8 +177,8 @@ export class LayerSequencer {
           }
           this.leaders.set(e.linkKey, name);
         }
-        const { content, readWhole } = e;
-        const open = content !== undefined ? () => [content] : readWhole !== undefined ? () => [readWhole()] : () => e.open();
+        const { readWhole } = e;
+        const open = readWhole !== undefined ? () => [readWhole()] : () => e.open();
         return { header: { ...this.owned(e), name, type: 'file', size: e.size }, open };
       }
     }

@@ -53,14 +53,10 @@ export interface BlobStoreOptions {
 }
 
 export class BlobStore {
-  private readonly missingHint: string | undefined;
-
   constructor(
     readonly root: string,
-    options: BlobStoreOptions = {},
-  ) {
-    this.missingHint = options.missingHint;
-  }
+    private readonly options: BlobStoreOptions = {},
+  ) {}
 
   private dir(algorithm: 'sha256' | 'sha512'): string {
     return join(this.root, 'blobs', algorithm);
@@ -285,7 +281,7 @@ export class BlobStore {
   notFound(d: Digest, cause?: unknown): HoistError {
     return new HoistError('BLOB_NOT_FOUND', `blob ${d} is not in ${this.root}`, {
       ...(cause !== undefined ? { cause } : {}),
-      ...(this.missingHint !== undefined ? { hint: this.missingHint } : {}),
+      ...(this.options.missingHint !== undefined ? { hint: this.options.missingHint } : {}),
     });
   }
 }

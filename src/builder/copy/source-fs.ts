@@ -69,13 +69,15 @@ export interface XattrRecords {
 function nodeFromContext(abs: string, st: ContextStat, xattrs: Xattrs | undefined): SourceNode {
   const base: SourceMeta = { mode: st.mode, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), ...(xattrs ? { xattrs } : {}) };
   switch (st.kind) {
-    case 'file':
+    case 'file': {
+      const readWhole = st.size <= SMALL_FILE ? () => readFileSync(abs) : undefined;
       return {
         kind: 'file', ...base, size: st.size,
-        open: () => (st.size <= SMALL_FILE ? Readable.from(readWhenPulled(abs)) : createReadStream(abs, { highWaterMark: LARGE_FILE_READ })),
-        readWhole: st.size <= SMALL_FILE ? () => readFileSync(abs) : undefined,
+        open: () => (readWhole !== undefined ? Readable.from(readWhenPulled(readWhole)) : createReadStream(abs, { highWaterMark: LARGE_FILE_READ })),
+        readWhole,
         linkKey: st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined,
       };
+    }
     // BuildKit's context transfer sends no data for a socket and its receiver creates a regular file.
     case 'socket':
       return { kind: 'file', ...base, size: 0, open: () => Readable.from([]) };
@@ -102,8 +104,8 @@ const SMALL_FILE = 64 * 1024;
 /** Reads of a larger file: fs.ReadStream's 64 KiB default made a 64 MiB file 1,000 thread-pool round trips. */
 const LARGE_FILE_READ = 1024 * 1024;
 
-function* readWhenPulled(abs: string): Generator<Buffer, void, undefined> {
-  yield readFileSync(abs);
+function* readWhenPulled(read: () => Buffer): Generator<Buffer, void, undefined> {
+  yield read();
 }
 
 /** Synchronously, as the context walk stats (walk.ts): a call takes microseconds, a thread-pool round trip several times that. */

@@ -65,8 +65,8 @@ describe('entriesFromDirectory', () => {
       expect(new Set(keys).size).toBe(1);
       expect((byPath.get('usr/bin/tool') as { linkKey?: string }).linkKey).toBeUndefined();
       // Small files come with their bytes (read during the walk); an empty one has none to read.
-      expect((byPath.get('usr/bin/tool') as { content?: Buffer }).content?.toString()).toBe('binary\n'.repeat(1000));
-      expect((byPath.get('empty') as { content?: Buffer }).content).toBeUndefined();
+      expect((byPath.get('usr/bin/tool') as { readWhole?: () => Buffer }).readWhole?.().toString()).toBe('binary\n'.repeat(1000));
+      expect((byPath.get('empty') as { readWhole?: () => Buffer }).readWhole).toBeUndefined();
     });
   });
 

@@ -88,7 +88,7 @@ describe('tar writer: refusals', () => {
     expect(await codeOf([short])).toBe('FILE_CHANGED');
     expect(await codeOf([long])).toBe('FILE_CHANGED');
     // The same for bytes a walk read already (a small file that grew or shrank since its stat).
-    const read = (name: string, bytes: number): LayerEntry => ({ ...file(name, ''), size: 5, content: Buffer.alloc(bytes, 1), open: () => expect.unreachable('opened') });
+    const read = (name: string, bytes: number): LayerEntry => ({ ...file(name, ''), size: 5, readWhole: () => Buffer.alloc(bytes, 1), open: () => expect.unreachable('opened') });
     expect(await codeOf([read('c', 6)])).toBe('FILE_CHANGED');
     expect(await codeOf([read('d', 4)])).toBe('FILE_CHANGED');
     expect(await codeOf([read('e', 5)])).toBeUndefined();
