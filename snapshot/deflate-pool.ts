@@ -13,7 +13,8 @@
  * else and take what is left.
  *
  * The output is the same as deflating in libuv's pool: same zlib, same
- * options, same 16 KiB output buffers (parallel-gzip.ts).
+ * options, same judgement of which blocks are stored, same 16 KiB output
+ * buffers (parallel-gzip.ts).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -23,7 +24,11 @@ import { Worker } from 'node:worker_threads';
 import { constants, type ZlibOptions } from 'node:zlib';
 import type { DeflateJob, DeflateReply, DeflateWorkerData } from './deflate-worker.js';
 
-/** Deflates one block: what ParallelGzip calls for each (parallel-gzip.ts). */
+/**
+ * Deflates one block: what ParallelGzip calls for each (parallel-gzip.ts),
+ * with the bytes of `deflateRawSync(data, blockOptions(data, options))`
+ * (stored when incompressible.ts judges so).
+ */
 export type BlockDeflater = (data: Buffer, options: ZlibOptions) => Promise<Buffer>;
 
 /**
@@ -79,7 +84,11 @@ export class DeflatePool {
     this.nice = opts.nice ?? DEFLATE_NICE;
   }
 
-  /** Deflates `data` as `deflateRawSync(data, options)` would (level, memLevel, finishFlush and dictionary are read). */
+  /**
+   * Deflates `data` as `deflateRawSync(data, blockOptions(data, options))`
+   * would (level, memLevel, finishFlush and dictionary are read); the
+   * thread judges whether the block is stored.
+   */
   deflate(data: Buffer, options: ZlibOptions): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('the deflate pool is closed'));
     const dictionary = options.dictionary === undefined ? undefined : Buffer.from(options.dictionary as Uint8Array);

@@ -1,7 +1,7 @@
 /**
  * A worker thread that deflates gzip blocks for DeflatePool, one at a time,
- * with zlib's sync API and Node's default output buffers: the bytes of
- * parallel-gzip's reference format.
+ * with zlib's sync API and Node's default output buffers (stored when
+ * incompressible.ts says so): the bytes of parallel-gzip's reference format.
  *
  * The thread lowers its own scheduling priority first (workerData.nice), so
  * that a layer's compression in the background takes the cores only when
@@ -14,6 +14,7 @@ import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { deflateRawSync } from 'node:zlib';
 import { jobBlock } from './deflate-pool.js';
+import { blockOptions } from './incompressible.js';
 
 export interface DeflateJob {
   id: number;
@@ -81,7 +82,7 @@ function serve(port: MessagePort): void {
     let reply: DeflateReply;
     try {
       const { data, options } = jobBlock(job);
-      reply = { id: job.id, input: job.input, output: ownBuffer(deflateRawSync(data, options)) };
+      reply = { id: job.id, input: job.input, output: ownBuffer(deflateRawSync(data, blockOptions(data, options))) };
     } catch (err) {
       reply = { id: job.id, input: job.input, error: err instanceof Error ? err.message : String(err) };
     }

@@ -55,6 +55,16 @@ describe('deflate pool', () => {
     expect(gunzipSync(await gzipWith(pool, Buffer.alloc(0), 6)).length).toBe(0);
   });
 
+  it('stores the blocks deflate cannot shrink, as libuv\'s path does', async () => {
+    const pool = newPool(2);
+    const data = Buffer.concat([noise(2 * GZIP_BLOCK_SIZE, 31), mixed(GZIP_BLOCK_SIZE)]);
+    const out = await gzipWith(pool, data, 4);
+    // BTYPE 00 in the first block's header: stored.
+    expect((out[10] as number) & 0b111).toBe(0);
+    expect(out.equals(reference(data, 4))).toBe(true);
+    expect(out.equals(await collect(Readable.from([data]).pipe(createParallelGzip({ level: 4 }))))).toBe(true);
+  });
+
   it('deflates on threads of a lower priority, which go when it closes', async () => {
     // Relative to this process's own nice value (a test run under `nice` too).
     const lowered = Math.min(19, getPriority() + DEFLATE_NICE);

@@ -74,6 +74,24 @@ describe('parallel gzip', () => {
     }
   });
 
+  it('stores the blocks deflate cannot shrink, at every level but 0', async () => {
+    const data = Buffer.concat([noise(2 * GZIP_BLOCK_SIZE, 21), mixed(GZIP_BLOCK_SIZE), noise(GZIP_BLOCK_SIZE, 22)]);
+    for (const level of [1, 4, 9]) {
+      const out = await gz(data, level, 2, 100_000);
+      // BTYPE 00 in the first block's header: stored, not Huffman-coded.
+      expect((out[10] as number) & 0b111, `level ${level}`).toBe(0);
+      expect(out.equals(reference(data, level)), `level ${level}`).toBe(true);
+      expect(gunzipSync(out).equals(data)).toBe(true);
+      // Stored noise costs 5 bytes per 16 KiB; the text block still shrinks.
+      expect(out.length, `level ${level}`).toBeLessThan(3 * GZIP_BLOCK_SIZE + 500 + 0.6 * GZIP_BLOCK_SIZE);
+    }
+    await withTempDir(async (d) => {
+      const p = join(d, 'x.gz');
+      await writeFile(p, await gz(data, 4));
+      await run('gzip', ['-t', p]);
+    });
+  });
+
   it('keeps those bytes for a block whose output ends at a 16 KiB buffer edge', async () => {
     const edge = blockAtBufferEdge();
     const options = { level: 6, memLevel: 9, finishFlush: constants.Z_SYNC_FLUSH };
