@@ -25,7 +25,8 @@ import {
 } from './manifests.js';
 import { RegistryHttp } from './registry-http.js';
 import { listTags } from './tags.js';
-import { AgentPool, type TimeoutOptions } from './tls.js';
+import { AgentPool, speaksTls, type TimeoutOptions } from './tls.js';
+import { DEFAULT_TIMEOUT_MS } from './deadline.js';
 import { ProxyResolver, type ProxySettings } from './proxy.js';
 import { TokenCache } from './token-cache.js';
 import { Transport, type RetryPolicy } from './transport.js';
@@ -106,7 +107,8 @@ export class RegistryClient {
       ...(options.timeoutMs === undefined ? {} : { limits: { timeoutMs: options.timeoutMs } }),
     });
     this.auth = new Authenticator(options.keychain, this.transport, new TokenCache(options.now));
-    this.http = new RegistryHttp(this.transport, this.auth, insecure);
+    const connectMs = options.timeouts?.connectMs ?? options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.http = new RegistryHttp(this.transport, this.auth, insecure, (hostPort, signal) => speaksTls(hostPort, connectMs, signal));
   }
 
   get retryPolicy(): RetryPolicy {

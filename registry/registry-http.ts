@@ -41,6 +41,8 @@ export class RegistryHttp {
     private readonly transport: Transport,
     private readonly auth: Authenticator,
     private readonly insecureRegistries: readonly string[] = [],
+    /** Whether host[:port] speaks TLS at all (tls.ts speaksTls): asked before a verified ping that may fall back to http. */
+    private readonly speaksTls?: (hostPort: string, signal?: AbortSignal) => Promise<boolean>,
   ) {}
 
   /** The endpoint of `registry` (a reference domain), found by pinging `/v2/` once per client. */
@@ -63,6 +65,8 @@ export class RegistryHttp {
     let lastError: unknown;
     for (const candidate of candidates) {
       const endpoint = endpointFor(registry, candidate);
+      // A server that does not speak TLS gets the plain-HTTP ping at once, without building a verified TLS context.
+      if (candidate.fallback === 'not-tls' && endpoint.scheme === 'https' && this.speaksTls !== undefined && !(await this.speaksTls(endpoint.host, signal))) continue;
       try {
         const res = await this.transport.send(
           {

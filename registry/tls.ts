@@ -10,6 +10,7 @@
  * switched off only for hosts the caller names insecure.
  */
 import { readdir, readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as Tls from 'node:tls';
@@ -135,6 +136,47 @@ export async function loadConnectTls(
   if (verify && extra.length > 0) tls.ca = [...tlsModule().rootCertificates, ...extra];
   if (cert !== undefined && key !== undefined) [tls.cert, tls.key] = [cert, key];
   return tls;
+}
+
+/**
+ * Whether the server at `hostPort` (host[:port], 443 by default) completes
+ * a TLS handshake, its certificate unchecked: a loopback registry's ping
+ * asks this before the verified HTTPS ping, whose CA context takes ~60 ms
+ * of CPU to build, so that a plain-HTTP registry (the usual loopback one)
+ * never needs it. Nothing is sent but the handshake. A server that does
+ * speak TLS is then pinged with verification, as before: an untrusted
+ * certificate is still an error, never a downgrade.
+ */
+export function speaksTls(hostPort: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  const url = new URL(`https://${hostPort}/`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason);
+      return;
+    }
+    const socket = tlsModule().connect({
+      host,
+      port: url.port === '' ? 443 : Number(url.port),
+      rejectUnauthorized: false,
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+    });
+    const settle = (answer: boolean | { error: unknown }): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', aborted);
+      socket.destroy();
+      if (typeof answer === 'boolean') resolve(answer);
+      else reject(answer.error);
+    };
+    const aborted = (): void => settle({ error: signal?.reason });
+    // No answer in time: the verified ping tries, and reports, as it did without this probe.
+    const timer = setTimeout(() => settle(true), timeoutMs);
+    signal?.addEventListener('abort', aborted, { once: true });
+    socket.once('secureConnect', () => settle(true));
+    // A plain-HTTP server answers the ClientHello with an HTTP error (a TLS protocol error here),
+    // or closes; a refused connection fails the same way over http, with that error.
+    socket.once('error', () => settle(false));
+  });
 }
 
 /** How an agent connects: plain http, or https with or without certificate verification. */

@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
@@ -5,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RegistryClient } from '../../../registry/client.js';
 import type { RegistryError } from '../../../registry/errors.js';
 import { staticKeychain } from '../../../registry/keychain/index.js';
-import { connectOptions, loadConnectTls, readSystemCaBundle } from '../../../registry/tls.js';
+import { connectOptions, loadConnectTls, readSystemCaBundle, speaksTls } from '../../../registry/tls.js';
 import { parseReference } from '../../../src/oci/index.js';
 import { startTlsRegistry, type Pem, type TlsRegistry } from './tls-fixtures.js';
 
@@ -122,6 +124,46 @@ describe('TLS through the client', () => {
     const c = client({ certsDirs: [certsDir] });
     try {
       expect(await c.listTags(parseReference(`${host}/app`))).toEqual(['secure']);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe('a loopback registry over plain HTTP', () => {
+  let server: Server;
+  let plainHost: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/v2/') res.end('{}');
+      else if (req.url === '/v2/app/tags/list') res.end(JSON.stringify({ name: 'app', tags: ['plain'] }));
+      else res.writeHead(404).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    plainHost = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  test('speaksTls tells a TLS server from a plain one and from a closed port', async () => {
+    expect(await speaksTls(host, 10_000)).toBe(true);
+    expect(await speaksTls(plainHost, 10_000)).toBe(false);
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    expect(await speaksTls(`127.0.0.1:${port}`, 10_000)).toBe(false);
+  });
+
+  test('is reached over http without reading any TLS material for it', async () => {
+    // A client key that cannot be used fails any TLS agent made for this host (see above): none is made.
+    const certsDir = join(dir, 'certs-plain');
+    await mkdir(join(certsDir, plainHost), { recursive: true });
+    await writeFile(join(certsDir, plainHost, 'client.cert'), 'not a certificate');
+    await writeFile(join(certsDir, plainHost, 'client.key'), 'not a key');
+    const c = new RegistryClient({ keychain: staticKeychain({}), certsDirs: [certsDir], systemCaBundles: [], retry: { maxAttempts: 2, baseDelayMs: 1 } });
+    try {
+      expect(await c.listTags(parseReference(`${plainHost}/app`))).toEqual(['plain']);
     } finally {
       await c.close();
     }
