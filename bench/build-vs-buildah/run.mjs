@@ -112,12 +112,22 @@ function makeContext(ctx) {
 
 // ---- one cold build + push each ----------------------------------------------
 
+/**
+ * A repository of its own for each run: a push finds none of its blobs
+ * there and uploads them all. (Runs pushed to one repository once: from the
+ * second run on, hoist's COPY layers, the same bytes each time, were found
+ * there and not sent again, while buildah's single layer changes each run.)
+ */
+function repository(tool, n) {
+  return `bench/${tool}-${n}`;
+}
+
 const nodeArgs = values['node-args'].split(' ').filter(Boolean);
 
 async function runHoist(ctx, host, n) {
   const cache = mkdtempSync(join(work, 'hoist-cache-'));
   try {
-    const ref = `${host}/bench/hoist:${n}`;
+    const ref = `${host}/${repository('hoist', n)}:latest`;
     const args = [...nodeArgs, HOIST, 'build', ctx, '-t', ref, '--push', '--insecure-registry', host, '--isolation', values.isolation, '--cache-dir', cache, '--progress', 'plain'];
     const m = await timed(process.execPath, args, { work, env: { ...process.env, HOIST_CACHE_DIR: '' } });
     return { wall: m.wall, rssKiB: m.rssKiB, cpu: m.user + m.sys, output: m.output };
@@ -129,7 +139,7 @@ async function runHoist(ctx, host, n) {
 async function runBuildah(ctx, host, n) {
   const root = mkdtempSync(join(work, 'buildah-root-'));
   const store = ['--root', join(root, 'storage'), '--runroot', join(root, 'run'), '--storage-driver', 'overlay'];
-  const ref = `${host}/bench/buildah:${n}`;
+  const ref = `${host}/${repository('buildah', n)}:latest`;
   try {
     const bud = ['bud', '--isolation', 'chroot', ...(values['buildah-layers'] ? ['--layers'] : []), '-t', ref, ctx];
     const b = await timed('/usr/bin/buildah', [...store, ...bud], { work });
@@ -142,8 +152,8 @@ async function runBuildah(ctx, host, n) {
   }
 }
 
-async function layersOf(host, repo, n) {
-  const res = await fetch(`http://${host}/v2/bench/${repo}/manifests/${n}`, {
+async function layersOf(host, tool, n) {
+  const res = await fetch(`http://${host}/v2/${repository(tool, n)}/manifests/latest`, {
     headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
   });
   const m = await res.json();
