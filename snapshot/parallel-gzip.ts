@@ -27,12 +27,14 @@
  * except that when a sync flush ends within 6 bytes of filling a buffer,
  * Node calls deflate once more and zlib appends a second empty stored block
  * (5 bytes). The rare block whose output ends that close to a multiple of
- * 16 KiB (about 1 in 3,000) is deflated again with 16 KiB buffers, as is
- * every block at level 0, whose stored blocks follow the buffer size.
-  */
+ * 16 KiB (about 1 in 3,000) is deflated again with 16 KiB buffers. A
+ * stored block (level 0) is made with 16 KiB buffers, whose size its
+ * stored blocks follow; the last one with the sync API, on the calling
+ * thread (see deflateInThreadPool).
+ */
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
-import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib';
+import { constants, crc32, deflateRaw, deflateRawSync, type ZlibOptions } from 'node:zlib';
 import type { BlockDeflater } from './deflate-pool.js';
 import { blockOptions } from './incompressible.js';
 
@@ -88,7 +90,13 @@ const LEGACY_OUT_CHUNK = 16 * 1024;
  */
 export async function deflateInThreadPool(data: Buffer, blockOpts: ZlibOptions): Promise<Buffer> {
   const options = blockOptions(data, blockOpts);
-  if (options.level === 0) return deflateRawAsync(data, options);
+  if (options.level === 0) {
+    // Stored blocks are cut where zlib's calls end. The async API hands over the data,
+    // then Z_FINISH on nothing: a last block of 32-64 KiB (or of certain larger sizes)
+    // came out 5 bytes longer than from deflateRawSync's one call, the worker's and the
+    // format's way. The last block is stored here, then (a memory copy, this thread).
+    return options.finishFlush === constants.Z_SYNC_FLUSH ? deflateRawAsync(data, options) : deflateRawSync(data, options);
+  }
   const out = await deflateRawAsync(data, { ...options, chunkSize: OUT_CHUNK });
   const boundary = out.length - (out.length % LEGACY_OUT_CHUNK);
   if (boundary > 0 && boundary > out.length - 6) return deflateRawAsync(data, options);

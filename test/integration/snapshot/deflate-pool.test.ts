@@ -63,6 +63,14 @@ describe('deflate pool', () => {
     expect((out[10] as number) & 0b111).toBe(0);
     expect(out.equals(reference(data, 4))).toBe(true);
     expect(out.equals(await collect(Readable.from([data]).pipe(createParallelGzip({ level: 4 }))))).toBe(true);
+    // A stored last block, of a size whose bytes the async API cut differently.
+    for (const [level, tail] of [
+      [4, 131_072],
+      [0, 40_000],
+    ] as const) {
+      const ending = Buffer.concat([mixed(GZIP_BLOCK_SIZE), noise(tail, tail)]);
+      expect((await gzipWith(pool, ending, level)).equals(reference(ending, level)), `level ${level}, last block ${tail}`).toBe(true);
+    }
   });
 
   it('deflates on threads of a lower priority, which go when it closes', async () => {

@@ -92,6 +92,22 @@ describe('parallel gzip', () => {
     });
   });
 
+  it('stores a last block with the bytes of the sync API, whatever its size', async () => {
+    // zlib cuts stored blocks where its calls end: through the async API a last stored
+    // block of these sizes came out 5 bytes longer than from deflateRawSync.
+    for (const [level, tail] of [
+      [4, 131_072],
+      [4, 98_300],
+      [9, 229_376],
+      [0, 40_000],
+      [0, 65_531],
+    ] as const) {
+      const data = Buffer.concat([mixed(GZIP_BLOCK_SIZE), noise(tail, tail)]);
+      const out = await gz(data, level, 2, 100_000);
+      expect(out.equals(reference(data, level)), `level ${level}, last block ${tail}`).toBe(true);
+    }
+  });
+
   it('keeps those bytes for a block whose output ends at a 16 KiB buffer edge', async () => {
     const edge = blockAtBufferEdge();
     const options = { level: 6, memLevel: 9, finishFlush: constants.Z_SYNC_FLUSH };
