@@ -13,6 +13,7 @@ import { checkLogin, checkPushAccess } from './access-check.js';
 import { Authenticator, pullScope } from './auth.js';
 import { downloadBlob } from './blob-download.js';
 import { blobExistsAt, DEFAULT_MONOLITHIC_LIMIT, uploadBlob, type BlobPushResult } from './blob-upload.js';
+import { DEFAULT_TIMEOUT_MS } from './deadline.js';
 import { isInsecureRegistry } from './endpoint.js';
 import { scrubError } from './errors.js';
 import type { Keychain } from './keychain/index.js';
@@ -26,7 +27,6 @@ import {
 import { RegistryHttp } from './registry-http.js';
 import { listTags } from './tags.js';
 import { AgentPool, speaksTls, type TimeoutOptions } from './tls.js';
-import { DEFAULT_TIMEOUT_MS } from './deadline.js';
 import { ProxyResolver, type ProxySettings } from './proxy.js';
 import { TokenCache } from './token-cache.js';
 import { Transport, type RetryPolicy } from './transport.js';

@@ -186,6 +186,22 @@ export function isTlsProtocolError(err: unknown): boolean {
   return hasCode(err, (code) => code.startsWith('ERR_SSL_') || code === 'EPROTO');
 }
 
+/**
+ * The server answered a TLS ClientHello with something that is not TLS (a
+ * plain-HTTP server's 400 reads as a wrong version number or a record too
+ * long), or dropped the connection: it does not speak TLS here. A TLS alert
+ * (a handshake failure, a client certificate required) is not this: that
+ * server speaks TLS and wants something of the client.
+ */
+export function isNotTlsError(err: unknown): boolean {
+  for (const e of causes(err)) {
+    const code = errCode(e);
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+    if (code === 'EPROTO' && /wrong version number|packet length too long/i.test((e as Error).message ?? '')) return true;
+  }
+  return false;
+}
+
 const CONNECTION_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',

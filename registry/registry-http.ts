@@ -10,7 +10,7 @@
 import type { Authenticator } from './auth.js';
 import { parseChallenges, preferredChallenge, type Challenge } from './challenge.js';
 import { endpointCandidates, endpointFor, type Endpoint } from './endpoint.js';
-import { httpUrlOnly, inContext, isConnectionError, isTlsProtocolError, isTlsVerificationError, RegistryError } from './errors.js';
+import { httpUrlOnly, inContext, isConnectionError, isNotTlsError, isTlsProtocolError, isTlsVerificationError, RegistryError } from './errors.js';
 import { header, type HttpMethod, type HttpResponse, type RequestBody, type Transport, discardBody } from './transport.js';
 
 const MAX_REDIRECTS = 10;
@@ -87,7 +87,7 @@ export class RegistryHttp {
         const next =
           candidate.fallback === 'any'
             ? isConnectionError(cause) || isTlsVerificationError(cause) || isTlsProtocolError(cause)
-            : candidate.fallback === 'not-tls' && !isTlsVerificationError(cause) && (isConnectionError(cause) || isTlsProtocolError(cause));
+            : candidate.fallback === 'not-tls' && !isTlsVerificationError(cause) && (isConnectionError(cause) || isNotTlsError(cause));
         if (!next) throw err;
       }
     }

@@ -18,7 +18,7 @@ import type { SecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { loadProxyParts, undiciParts } from './http-client.js';
 import { ProxyResolver } from './proxy.js';
-import { RegistryError } from './errors.js';
+import { isNotTlsError, RegistryError } from './errors.js';
 import { DEFAULT_TIMEOUT_MS } from './deadline.js';
 
 /** node:tls on first use: most commands talk to no registry, or to one over plain HTTP, and loading it costs each a few ms. */
@@ -139,29 +139,44 @@ export async function loadConnectTls(
 }
 
 /**
- * Whether the server at `hostPort` (host[:port], 443 by default) completes
- * a TLS handshake, its certificate unchecked: a loopback registry's ping
- * asks this before the verified HTTPS ping, whose CA context takes ~60 ms
- * of CPU to build, so that a plain-HTTP registry (the usual loopback one)
- * never needs it. Nothing is sent but the handshake. A server that does
- * speak TLS is then pinged with verification, as before: an untrusted
- * certificate is still an error, never a downgrade.
+ * Whether the server at `hostPort` (host[:port], 443 by default) speaks
+ * TLS, asked with a handshake that checks no certificate: a loopback
+ * registry's ping asks this before the verified HTTPS ping, whose CA
+ * context takes ~60 ms of CPU to build, so that a plain-HTTP registry (the
+ * usual loopback one) never needs it. Nothing is sent but the ClientHello.
+ *
+ * The answer is no only when the server shows it does not speak TLS (it
+ * answers with something else, or drops the connection: isNotTlsError), or
+ * refuses the connection (plain HTTP then fails the same way, with that
+ * error). Anything else is yes, and the verified ping decides as before: a
+ * TLS alert (a client certificate required), an untrusted certificate (an
+ * error, never a downgrade), or silence until `timeoutMs` (which the
+ * verified ping then waits out again).
  */
 export function speaksTls(hostPort: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-  const url = new URL(`https://${hostPort}/`);
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   return new Promise((resolve, reject) => {
     if (signal?.aborted === true) {
       reject(signal.reason);
       return;
     }
+    let url: URL;
+    try {
+      url = new URL(`https://${hostPort}/`);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const socket = tlsModule().connect({
       host,
       port: url.port === '' ? 443 : Number(url.port),
       rejectUnauthorized: false,
       ...(isIP(host) === 0 ? { servername: host } : {}),
     });
+    let settled = false;
     const settle = (answer: boolean | { error: unknown }): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', aborted);
       socket.destroy();
@@ -169,13 +184,12 @@ export function speaksTls(hostPort: string, timeoutMs: number, signal?: AbortSig
       else reject(answer.error);
     };
     const aborted = (): void => settle({ error: signal?.reason });
-    // No answer in time: the verified ping tries, and reports, as it did without this probe.
     const timer = setTimeout(() => settle(true), timeoutMs);
     signal?.addEventListener('abort', aborted, { once: true });
     socket.once('secureConnect', () => settle(true));
-    // A plain-HTTP server answers the ClientHello with an HTTP error (a TLS protocol error here),
-    // or closes; a refused connection fails the same way over http, with that error.
-    socket.once('error', () => settle(false));
+    socket.once('error', (err: NodeJS.ErrnoException) => settle(!(isNotTlsError(err) || err.code === 'ECONNREFUSED')));
+    // Closed before the handshake ended, without an error: nothing TLS answered.
+    socket.once('close', () => settle(false));
   });
 }
 

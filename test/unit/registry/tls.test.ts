@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -153,6 +154,46 @@ describe('a loopback registry over plain HTTP', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     expect(await speaksTls(`127.0.0.1:${port}`, 10_000)).toBe(false);
+  });
+
+  test('speaksTls: a server that wants a client certificate speaks TLS; [::1]; an abort', async () => {
+    // TLS 1.2: the server's refusal (an alert) comes during the handshake, before it ends.
+    const strict = createTlsServer({ cert: pem.certPem, key: pem.keyPem, requestCert: true, rejectUnauthorized: true, maxVersion: 'TLSv1.2' }, (socket) => socket.end());
+    strict.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => strict.listen(0, '127.0.0.1', resolve));
+    const v6 = createServer((_req, res) => res.end('{}'));
+    await new Promise<void>((resolve) => v6.listen(0, '::1', resolve));
+    try {
+      expect(await speaksTls(`127.0.0.1:${(strict.address() as AddressInfo).port}`, 10_000)).toBe(true);
+      expect(await speaksTls(`[::1]:${(v6.address() as AddressInfo).port}`, 10_000)).toBe(false);
+      const controller = new AbortController();
+      const asked = speaksTls(plainHost, 10_000, controller.signal);
+      controller.abort(new Error('stopped'));
+      await expect(asked).rejects.toThrow('stopped');
+      await expect(speaksTls('not a host:1', 10_000)).rejects.toThrow();
+    } finally {
+      await new Promise<void>((resolve) => strict.close(() => resolve()));
+      await new Promise<void>((resolve) => v6.close(() => resolve()));
+    }
+  });
+
+  test('a loopback registry that wants a client certificate is not pinged over http instead', async () => {
+    let plainRequests = 0;
+    const strict = createTlsServer({ cert: pem.certPem, key: pem.keyPem, requestCert: true, rejectUnauthorized: true, maxVersion: 'TLSv1.2' }, (socket) => socket.end());
+    strict.on('tlsClientError', () => undefined);
+    // A plain request on the same port would be counted here (the first bytes of "GET ").
+    strict.on('connection', (socket: import('node:net').Socket) => socket.once('data', (d: Buffer) => void (d.toString('latin1').startsWith('GET') && plainRequests++)));
+    await new Promise<void>((resolve) => strict.listen(0, '127.0.0.1', resolve));
+    const strictHost = `127.0.0.1:${(strict.address() as AddressInfo).port}`;
+    const c = new RegistryClient({ keychain: staticKeychain({}), certsDirs: [], caFiles: [join(dir, 'ca.pem')], systemCaBundles: [], retry: { maxAttempts: 1, baseDelayMs: 1 } });
+    try {
+      const err = (await c.listTags(parseReference(`${strictHost}/app`)).catch((e: unknown) => e)) as RegistryError;
+      expect(err.code).toBe('REGISTRY_TLS');
+      expect(plainRequests).toBe(0);
+    } finally {
+      await c.close();
+      await new Promise<void>((resolve) => strict.close(() => resolve()));
+    }
   });
 
   test('is reached over http without reading any TLS material for it', async () => {
