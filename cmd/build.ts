@@ -12,6 +12,7 @@ import { throttleTransfers } from '../src/oci/progress.js';
 import { collect, hostPlatform, parseBuildArgs, parseDurationFlag, targetPlatform } from './common-options.js';
 import { addImageOptions, withImageAccess, type ImageFlags } from './image-options.js';
 import { proxySettingsFromEnv } from '../registry/proxy.js';
+import { streamsLayersTo } from '../registry/endpoint.js';
 import type { Dispatcher } from 'undici';
 import type { CliIo } from './io.js';
 // The flags' values only: the runners themselves are loaded by the first RUN that runs.
@@ -269,6 +270,13 @@ function lazySink(make: () => Promise<ImageSink>): ImageSink {
     write: async (img, refs) => (await (sink ??= make())).write(img, refs),
     sendAhead: (refs, desc, open, signal) => {
       (sink ??= make()).then((s) => s.sendAhead?.(refs, desc, open, signal)).catch(() => undefined);
+    },
+    streamsTo: (refs) => refs[0] !== undefined && streamsLayersTo(refs[0].domain),
+    sendGrowing: (refs, blob, signal) => {
+      (sink ??= make()).then(
+        (s) => (s.sendGrowing === undefined ? blob.discard() : s.sendGrowing(refs, blob, signal)),
+        () => blob.discard(),
+      );
     },
   };
 }

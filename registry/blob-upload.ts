@@ -13,10 +13,10 @@
  * hold part of it); the whole upload restarts with a new session and a
  * reopened body, within the retry budget.
  */
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { HoistError } from '../src/errors.js';
-import { verifiesDigest, type Descriptor } from '../src/oci/index.js';
+import { verifiesDigest, type Descriptor, type GrowingBlob } from '../src/oci/index.js';
 import { byteCounter } from '../src/oci/progress.js';
 import { pullScope, pushScope } from './auth.js';
 import { blobPath, type BlobLocation } from './blob-download.js';
@@ -190,4 +190,83 @@ function sizeCheckingStream(size: number, describe: string): Transform {
       cb(seen === size ? null : mismatch(`${describe}: got ${seen} bytes, expected ${size}`));
     },
   });
+}
+
+/**
+ * Push a blob while it is still being written (a layer being compressed):
+ * an upload session, one PATCH whose body streams the bytes as they come
+ * (chunked, no Content-Range: the registry takes what arrives, as for
+ * docker push), then the PUT with the digest once the blob is complete.
+ * The registry checks that digest against what it received.
+ *
+ * A blob's digest is known only at its end, so the repository cannot be
+ * asked first whether it holds it (the HEAD of uploadBlob). It is asked as
+ * soon as the digest is known: if it does, what is still to send is not
+ * sent ('exists'), which matters on a slow link, where the stream lags
+ * behind the compression.
+ *
+ * No retry and no fallback here: the caller sends the stored blob again if
+ * this fails.
+ */
+export async function uploadGrowingBlob(http: RegistryHttp, loc: BlobLocation, blob: GrowingBlob, signal?: AbortSignal): Promise<BlobPushResult> {
+  const scopes = [pushScope(loc.repository)];
+  const withSignal = signal ? { signal } : {};
+  const what = `push a blob to ${loc.registry}/${loc.repository} while it is written`;
+  const started = await http.request(
+    loc.registry,
+    { method: 'POST', target: `/v2/${loc.repository}/blobs/uploads/`, scopes, headers: { 'content-length': '0' }, ...withSignal },
+    what,
+  );
+  if (started.status !== 202) throw statusError(what, loc.registry, started.status, await readErrorBody(started.body));
+  await discardBody(started);
+  let sent = 0;
+  const body = async (): Promise<Readable> => {
+    const counted = byteCounter((n) => (sent = n));
+    pipeline(Readable.from(blob.chunks()), counted, () => undefined);
+    return counted;
+  };
+  const stop = new AbortController();
+  let patching = true;
+  let held = false;
+  void blob.descriptor.then(
+    async (desc) => {
+      if (!patching) return;
+      held = await blobExistsAt(http, loc, desc, scopes, signal).catch(() => false);
+      if (held && patching) stop.abort();
+    },
+    () => undefined,
+  );
+  let patched: HttpResponse;
+  try {
+    patched = await http.request(
+      loc.registry,
+      {
+        method: 'PATCH',
+        target: locationOf(started, what),
+        scopes,
+        headers: { 'content-type': 'application/octet-stream' },
+        body,
+        retry: false,
+        signal: signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]),
+      },
+      what,
+    );
+  } catch (err) {
+    if (stop.signal.aborted && signal?.aborted !== true) return 'exists';
+    throw err;
+  } finally {
+    patching = false;
+  }
+  if (patched.status !== 202) throw statusError(what, loc.registry, patched.status, await readErrorBody(patched.body));
+  await discardBody(patched);
+  const desc = await blob.descriptor;
+  if (sent !== desc.size) throw new RegistryError('REGISTRY_PROTOCOL', `${what}: sent ${sent} bytes of ${desc.size}`);
+  const put = await http.request(
+    loc.registry,
+    { method: 'PUT', target: withDigest(locationOf(patched, what), desc), scopes, headers: { 'content-length': '0' }, retry: false, ...withSignal },
+    what,
+  );
+  if (put.status !== 201) throw statusError(what, loc.registry, put.status, await readErrorBody(put.body));
+  await discardBody(put);
+  return 'uploaded';
 }

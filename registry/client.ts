@@ -8,11 +8,11 @@
  * digest on it is ignored where only the repository matters).
  */
 import type { Readable } from 'node:stream';
-import { isDigest, type BlobInfo, type BlobStore, type Descriptor, type Digest, type Reference } from '../src/oci/index.js';
+import { isDigest, type BlobInfo, type BlobStore, type Descriptor, type Digest, type GrowingBlob, type Reference } from '../src/oci/index.js';
 import { checkLogin, checkPushAccess } from './access-check.js';
 import { Authenticator, pullScope } from './auth.js';
 import { downloadBlob } from './blob-download.js';
-import { blobExistsAt, DEFAULT_MONOLITHIC_LIMIT, uploadBlob, type BlobPushResult } from './blob-upload.js';
+import { blobExistsAt, DEFAULT_MONOLITHIC_LIMIT, uploadBlob, uploadGrowingBlob, type BlobPushResult } from './blob-upload.js';
 import { DEFAULT_TIMEOUT_MS } from './deadline.js';
 import { isInsecureRegistry } from './endpoint.js';
 import { scrubError } from './errors.js';
@@ -194,6 +194,13 @@ export class RegistryClient {
       }),
     );
     this.noteBlob(repo, desc.digest);
+    return result;
+  }
+
+  /** Push a blob while it is being written (see uploadGrowingBlob); the caller sends it again if this fails. */
+  async pushGrowingBlob(repo: Reference, blob: GrowingBlob, options: RequestOptions = {}): Promise<BlobPushResult> {
+    const result = await this.scrubbed(uploadGrowingBlob(this.http, this.loc(repo), blob, options.signal));
+    this.noteBlob(repo, (await blob.descriptor).digest);
     return result;
   }
 

@@ -124,3 +124,14 @@ export function endpointFor(domain: string, candidate: EndpointCandidate): Endpo
     baseUrl: `${candidate.scheme}://${host}`,
   };
 }
+
+/**
+ * Whether layers pushed to `domain` are sent while they are compressed.
+ * Not to a loopback registry: its work shares the build's cores, and the
+ * push after the build costs CPU there, not waiting. Measured on 2 cores
+ * (bench/build-vs-buildah): 3.74 s streamed against 3.55 s after; with a
+ * 200 Mbit/s link to the registry, 3.77 s against 4.30 s.
+ */
+export function streamsLayersTo(domain: string): boolean {
+  return !isLoopbackHost(apiHost(domain));
+}

@@ -13,6 +13,7 @@ import {
   isDistributable,
   type Descriptor,
   type Digest,
+  type GrowingBlob,
   type Image,
   type ImageIndex,
   type ImageSink,
@@ -23,6 +24,7 @@ import { largestFirst, mapLimit } from '../src/oci/parallel.js';
 import type { TransferReporter } from '../src/oci/progress.js';
 import type { BlobPushResult } from './blob-upload.js';
 import type { RegistryClient } from './client.js';
+import { streamsLayersTo } from './endpoint.js';
 import { RegistryError } from './errors.js';
 
 export interface RegistrySinkOptions {
@@ -61,6 +63,35 @@ export class RegistrySink implements ImageSink, IndexSink {
     // Bytes on the way are shown as they go; how it ended is reported by `write`, in the push.
     const onProgress = report === undefined ? undefined : (current: number): void => report({ action: 'upload', id: desc.digest, current, total: desc.size, status: 'running' });
     this.early.set(key, this.client.pushBlob(repo, desc, open, { ...options, onProgress }).catch(() => undefined));
+  }
+
+  /**
+   * Start uploading a layer of the image to the first repository of `refs`
+   * while it is still being written (compressed); `write` waits for it, and
+   * sends the stored blob itself if this failed.
+   */
+  streamsTo(refs: readonly Reference[]): boolean {
+    const first = refs[0];
+    return first !== undefined && streamsLayersTo(first.domain);
+  }
+
+  sendGrowing(refs: readonly Reference[], blob: GrowingBlob, signal?: AbortSignal): void {
+    const repo = refs[0]?.repository();
+    if (repo === undefined) {
+      blob.discard();
+      return;
+    }
+    const signals = [this.options.signal, signal].filter((s): s is AbortSignal => s !== undefined);
+    const options = signals.length === 0 ? {} : { signal: signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals) };
+    const upload = this.client.pushGrowingBlob(repo, blob, options).catch(() => undefined);
+    // Known by digest once the blob is stored, which is before the image it belongs to is written.
+    blob.descriptor.then(
+      (desc) => {
+        const key = `${repo.string()} ${desc.digest}`;
+        if (!this.early.has(key)) this.early.set(key, upload);
+      },
+      () => undefined,
+    );
   }
 
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {

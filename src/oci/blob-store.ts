@@ -28,6 +28,19 @@ export interface BlobInfo {
   size: number;
 }
 
+/**
+ * Told how a blob being put is written, so that a reader can follow it (an
+ * upload that starts before the blob is complete): the temp file as soon as
+ * it exists (a reader opens it there and then: the file is renamed, or
+ * removed on failure, later), the bytes in it as they grow, and the end.
+ */
+export interface BlobWriteWatch {
+  opened(tempFile: string): void;
+  grew(bytesWritten: number): void;
+  /** Every byte is in the file (true; the blob may still fail its checks), or the write failed (false). */
+  ended(complete: boolean): void;
+}
+
 /** Temp files start with this; anything else in a blob directory is a blob. */
 const TEMP_PREFIX = '.tmp-';
 
@@ -146,7 +159,7 @@ export class BlobStore {
    * `expect`, content that does not match is discarded and HoistError
    * DIGEST_MISMATCH is thrown; nothing partial is ever visible at a blob path.
    */
-  async put(src: Readable, expect: PutExpectation = {}, options: { signal?: AbortSignal | undefined } = {}): Promise<BlobInfo> {
+  async put(src: Readable, expect: PutExpectation = {}, options: { signal?: AbortSignal | undefined; watch?: BlobWriteWatch | undefined } = {}): Promise<BlobInfo> {
     options.signal?.throwIfAborted();
     const algorithm = expect.digest === undefined ? 'sha256' : digestAlgorithm(expect.digest);
     const dir = this.dir(algorithm);
@@ -156,13 +169,18 @@ export class BlobStore {
       throw fsError(err, dir, 'write a blob to the cache directory');
     });
     let closed = false;
+    const watch = options.watch;
+    let ended = false;
     try {
+      watch?.opened(temp);
       // One pass: without an expected digest, hash (DigestingStream also counts); with one,
       // verify while counting, or only count if the source already enforces that digest.
       const info =
         expect.digest === undefined
-          ? await this.writeHashed(src, algorithm, handle, options.signal)
-          : await this.writeVerified(src, expect.digest, expect.size, handle, options.signal);
+          ? await this.writeHashed(src, algorithm, handle, options.signal, watch)
+          : await this.writeVerified(src, expect.digest, expect.size, handle, options.signal, watch);
+      ended = true;
+      watch?.ended(true);
       if (expect.size !== undefined && info.size !== expect.size) {
         throw new HoistError('DIGEST_MISMATCH', `blob ${info.digest} for ${this.root} has ${info.size} bytes, expected ${expect.size}`, {
           hint: 'the content is corrupt or was truncated; fetch or rebuild it again',
@@ -178,20 +196,21 @@ export class BlobStore {
       });
       return info;
     } catch (err) {
+      if (!ended) watch?.ended(false);
       if (!closed) await handle.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
       throw err;
     }
   }
 
-  private async writeHashed(src: Readable, algorithm: 'sha256' | 'sha512', handle: FileHandle, signal: AbortSignal | undefined): Promise<BlobInfo> {
+  private async writeHashed(src: Readable, algorithm: 'sha256' | 'sha512', handle: FileHandle, signal: AbortSignal | undefined, watch: BlobWriteWatch | undefined): Promise<BlobInfo> {
     const digester = new DigestingStream(algorithm);
-    await pipeline(src, digester, this.sink(handle), abortable(signal));
+    await pipeline(src, digester, this.sink(handle, watch), abortable(signal));
     return { digest: digester.digest(), size: digester.size };
   }
 
-  private async writeVerified(src: Readable, digest: Digest, size: number | undefined, handle: FileHandle, signal: AbortSignal | undefined): Promise<BlobInfo> {
-    const sink = this.sink(handle);
+  private async writeVerified(src: Readable, digest: Digest, size: number | undefined, handle: FileHandle, signal: AbortSignal | undefined, watch: BlobWriteWatch | undefined): Promise<BlobInfo> {
+    const sink = this.sink(handle, watch);
     // A source that already enforces this digest (a verified download) is not hashed twice.
     if (verifiesDigest(src, digest, size)) await pipeline(src, sink, abortable(signal));
     else await pipeline(src, verifyingStream({ digest, size }, `blob ${digest} for ${this.root}`), sink, abortable(signal));
@@ -199,8 +218,8 @@ export class BlobStore {
   }
 
   /** A sink whose write failures (ENOSPC, EIO) are the user's errors about the cache. */
-  private sink(handle: FileHandle): ReturnType<typeof fileHandleSink> {
-    return fileHandleSink(handle, { file: this.root, action: 'write a blob to the cache directory' });
+  private sink(handle: FileHandle, watch?: BlobWriteWatch): ReturnType<typeof fileHandleSink> {
+    return fileHandleSink(handle, { file: this.root, action: 'write a blob to the cache directory', ...(watch === undefined ? {} : { onWritten: (n) => watch.grew(n) }) });
   }
 
   /** Move a complete temp file into place, keeping an existing blob of the right size. */

@@ -53,6 +53,25 @@ export interface ImageSink {
    * build goes on). Never fails: `write` sends whatever this did not.
    */
   sendAhead?(refs: readonly Reference[], desc: Descriptor, open: () => Promise<Readable>, signal?: AbortSignal): void;
+  /**
+   * A blob the image will have, still being written (a layer while it is
+   * compressed): the sink may send its bytes as they come and finish once
+   * its descriptor is known. Never fails: `write` sends whatever this did
+   * not. A sink that has no use for it calls `blob.discard()`.
+   */
+  sendGrowing?(refs: readonly Reference[], blob: GrowingBlob, signal?: AbortSignal): void;
+  /** Whether blobs for `refs` are worth sending while they are written (sendGrowing); else they go once stored (sendAhead). */
+  streamsTo?(refs: readonly Reference[]): boolean;
+}
+
+/** A blob being written: its bytes as they are written (once), and its descriptor once it is complete. */
+export interface GrowingBlob {
+  /** The bytes from the first, as the writer writes them; fails if the writer fails. At most once. */
+  chunks(): AsyncIterable<Buffer>;
+  /** Settles when the blob is complete and stored (rejects if it never is). */
+  descriptor: Promise<Descriptor>;
+  /** Not read after all: its resources go. */
+  discard(): void;
 }
 
 /**

@@ -22,7 +22,7 @@ export {
   type Expectation,
 } from './digest.js';
 export { DEFAULT_DOMAIN, DEFAULT_TAG, isValidTag, parseReference, Reference } from './reference.js';
-export { BlobStore, resolveStoreRoot, type BlobInfo, type PutExpectation } from './blob-store.js';
+export { BlobStore, resolveStoreRoot, type BlobInfo, type BlobWriteWatch, type PutExpectation } from './blob-store.js';
 export { decompressor, gzipCompressor, sniffCompression } from './compression.js';
 export { blobLayer, gzipLayer, storeLayer, uncompressLayerStream, withMediaType, writtenLayer, type Layer } from './layer.js';
 export {
@@ -34,6 +34,7 @@ export {
   type BlobFetcher,
   type Image,
   type ImageParts,
+  type GrowingBlob,
   type ImageSink,
   type ImageSource,
 } from './image.js';

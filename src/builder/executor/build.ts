@@ -5,7 +5,7 @@ import type { FsView } from '../../../snapshot/fs-view.js';
 import type { BlockDeflater } from '../../../snapshot/deflate-pool.js';
 import { GZIP_LEVEL_HINT, isGzipLevel } from '../../../snapshot/gzip-level.js';
 import type { StageRootfs } from '../run/stage-rootfs.js';
-import type { Layer } from '../../oci/index.js';
+import type { GrowingBlob, Layer } from '../../oci/index.js';
 import { causes, HoistError, type Warning } from '../../errors.js';
 import { withFsContext } from '../../fs-errors.js';
 import {
@@ -389,6 +389,7 @@ class Builder {
         });
       const run = async (step: number): Promise<{ ctx: StepContext; cached: boolean; recorded?: Promise<void> }> => {
         const ctx = new StepContext(env, state, planned, step);
+        ctx.streamLayer = this.layerStream(stage.index);
         const execute = () => executeInstruction(ctx, planned.instr);
         try {
           if (this.cache === undefined || chain === undefined) return (await execute(), { ctx, cached: false });
@@ -403,7 +404,7 @@ class Builder {
       this.inflight.push(finished);
       // Only a layer being compressed is worth going on without: other steps end before the next starts, as their lines show.
       if (result.cached || result.ctx.addedLayer === undefined) await finished;
-      if (stage.index === this.plan.target && result.ctx.addedLayer !== undefined) this.uploadAhead(state.layers.at(-1) as Layer);
+      if (stage.index === this.plan.target && result.ctx.addedLayer !== undefined && !result.ctx.streamed) this.uploadAhead(state.layers.at(-1) as Layer);
       this.stepReadsDone(planned);
     }
     if (stage.index === this.plan.target) {
@@ -432,6 +433,20 @@ class Builder {
     void Promise.all([layer.digest(), layer.size()])
       .then(([digest, size]) => push.sendAhead?.(refs, { mediaType: layer.mediaType(), digest, size }, () => layer.compressed(), signal))
       .catch(() => undefined);
+  }
+
+  /**
+   * Where a layer of the image being built goes while it is compressed: to
+   * the push destination, read from the store's file as it is written, so
+   * that the upload ends soon after the gzip does instead of starting then
+   * (see uploadAhead, which sends a stored layer, for the conditions).
+   */
+  private layerStream(stageIndex: number): ((blob: GrowingBlob) => void) | undefined {
+    const { push, cache, tags, signal } = this.opts;
+    if (stageIndex !== this.plan.target || push?.sendGrowing === undefined || cache?.store.hasRegistry === true || tags.length === 0) return undefined;
+    const refs = parseTags(tags);
+    if (push.streamsTo?.(refs) !== true) return undefined;
+    return (blob) => push.sendGrowing?.(refs, blob, signal);
   }
 
   private baseOf(stage: PlannedStage): BaseImage {

@@ -7,7 +7,8 @@ import type { BlockDeflater } from '../../../snapshot/deflate-pool.js';
 import { gzipTar, writeLayerTar } from '../../../snapshot/layer-stream.js';
 import { fsError } from '../../fs-errors.js';
 import { fileHandleSink } from '../../oci/atomic-file.js';
-import { MediaType, storeLayer, writtenLayer, type BlobStore, type Layer } from '../../oci/index.js';
+import { MediaType, storeLayer, writtenLayer, type BlobStore, type BlobWriteWatch, type Descriptor, type GrowingBlob, type Layer } from '../../oci/index.js';
+import { FollowedBlobWrite } from './growing-blob.js';
 import { LayerSpool } from './layer-spool.js';
 import type { GrowingTar } from '../../../snapshot/rootfs/following-unpack.js';
 import { WriteProgress } from '../../../snapshot/rootfs/write-progress.js';
@@ -49,6 +50,11 @@ export interface CommitOptions {
    * once more with `done` when the blob is in the store.
    */
   onProgress?: ((current: number, total: number, done: boolean) => void) | undefined;
+  /**
+   * Given the gzip blob while it is written into the store (a registry
+   * upload may follow it); `onCleanup` closes what it holds if it was never read.
+   */
+  stream?: { send(blob: GrowingBlob): void; onCleanup(cleanup: () => Promise<void>): void } | undefined;
   /** Told where the tar goes, before its first byte: a reader may follow it as it is written (see GrowingTar). */
   onSpool?: ((tar: GrowingTar) => void) | undefined;
 }
@@ -93,8 +99,17 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
   const { diffId } = tar;
   // What is shown is the compression: the share of the tar gzipped so far, in file content bytes.
   const compressed = report === undefined || tar.size === 0 ? undefined : (read: number) => report(Math.floor((total * read) / tar.size), total, false);
-  const stored = gzipIntoStore(store, spool, opts, compressed).finally(() => spool.release());
+  let describe: (descriptor: Promise<Descriptor>) => void = () => undefined;
+  const follower = opts.stream === undefined ? undefined : new FollowedBlobWrite(new Promise<Descriptor>((resolve, reject) => (describe = (d) => d.then(resolve, reject))));
+  const stored = gzipIntoStore(store, spool, opts, compressed, follower?.watch).finally(() => spool.release());
   stored.catch(() => undefined);
+  if (follower !== undefined && opts.stream !== undefined) {
+    const descriptor = stored.then(({ digest, size }): Descriptor => ({ mediaType: MediaType.OciLayerGzip, digest, size }));
+    descriptor.catch(() => undefined);
+    describe(descriptor);
+    opts.stream.onCleanup(() => follower.close());
+    opts.stream.send(follower.blob);
+  }
   if (report !== undefined) void stored.then(() => report(total, total, true), () => undefined);
   const blob = stored.then(({ digest, size }) => writtenLayer(store, { mediaType: MediaType.OciLayerGzip, digest, size }, diffId));
   blob.catch(() => undefined);
@@ -114,13 +129,17 @@ async function gzipIntoStore(
   spool: LayerSpool,
   opts: Pick<CommitOptions, 'compressSignal' | 'deflate' | 'gzipLevel'>,
   onRead: ((bytes: number) => void) | undefined,
+  watch: BlobWriteWatch | undefined,
 ): Promise<{ digest: Digest; size: number }> {
   const tar = await spool.open();
-  if (tar === undefined) throw new Error(`layer spool ${spool.path} released before it was compressed`);
+  if (tar === undefined) {
+    watch?.ended(false);
+    throw new Error(`layer spool ${spool.path} released before it was compressed`);
+  }
   const counted = onRead === undefined ? tar : pipeline(tar, byteCounter(onRead), () => undefined);
   const gzip = gzipTar(counted, { deflate: opts.deflate, gzipLevel: opts.gzipLevel });
   try {
-    const { digest, size } = await store.put(gzip, {}, { signal: opts.compressSignal });
+    const { digest, size } = await store.put(gzip, {}, { signal: opts.compressSignal, watch });
     return { digest, size };
   } catch (err) {
     // The store may fail before it reads anything (an abort): the spool's reader must close all the same.

@@ -3,7 +3,7 @@ import type { FsView } from '../../../snapshot/fs-view.js';
 import type { SnapshotKind } from '../../../snapshot/step-snapshotter.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import type { PatternMatcher } from '../../dockerfile/ignore/index.js';
-import type { BlobStore, Layer } from '../../oci/index.js';
+import type { BlobStore, GrowingBlob, Layer } from '../../oci/index.js';
 import type { Digest } from '../../oci/digest.js';
 import { throttleTransfers } from '../../oci/progress.js';
 import type { EmitEvent } from '../events.js';
@@ -20,6 +20,7 @@ import type { StageFiles } from '../../../snapshot/stage-files.js';
 import type { Runner } from '../../run/index.js';
 import type { SecretSource } from '../run/mounts/build-secrets.js';
 import type { ContextFs } from '../copy/source-fs.js';
+import type { CommitOptions } from './layer-commit.js';
 
 /** What every step of a build shares: where things are and how time is told. */
 export interface BuildEnv {
@@ -77,6 +78,10 @@ export function formatCreated(date: Date): string {
 export class StepContext {
   /** The layer this step added, if any: its digest and size, once its blob is in the store (see commitLayer). */
   addedLayer: Promise<{ digest: Digest; size: number }> | undefined;
+  /** Where this step's layer goes while it is compressed (a registry upload of the image's layers); set by the build. */
+  streamLayer: ((blob: GrowingBlob) => void) | undefined;
+  /** This step's layer was handed to `streamLayer`. */
+  streamed = false;
   /**
    * The context as this step's COPY/ADD sees it, by follow paths: one walk
    * (and one read of each file's xattrs) for its cache key and its layer.
@@ -120,6 +125,7 @@ export class StepContext {
       signal: this.env.signal,
       compressSignal: this.env.interruption,
       deflate: await this.env.blockDeflater?.(),
+      stream: this.layerStream(),
       gzipLevel: this.env.gzipLevel,
       // A layer of directories only has nothing to show.
       onProgress: (current, total, done) => total > 0 && report({ action: 'compress', id, current, total, status: done ? 'done' : 'running' }),
@@ -136,6 +142,18 @@ export class StepContext {
     if (!opts.fromRootfs && !this.stage.onDisk && !followed && !this.stage.applyAhead(committed.layer) && this.stage.rootfsAhead) {
       this.stage.unpackAhead((layers) => this.unpack(layers));
     }
+  }
+
+  private layerStream(): CommitOptions['stream'] {
+    const send = this.streamLayer;
+    if (send === undefined) return undefined;
+    return {
+      send: (blob) => {
+        this.streamed = true;
+        send(blob);
+      },
+      onCleanup: (cleanup) => this.env.onCleanup(cleanup),
+    };
   }
 
   /**

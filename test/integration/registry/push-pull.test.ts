@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RegistryClient, RegistrySink, RegistrySource } from '../../../registry/index.js';
 import { anonymousKeychain } from '../../../registry/keychain/index.js';
-import { BlobStore, MediaType, parseReference, type Digest } from '../../../src/oci/index.js';
+import { BlobStore, MediaType, parseReference, type Digest, type GrowingBlob } from '../../../src/oci/index.js';
 import { pushTestImage, startFaultProxy, startRegistry, type FaultProxy, type RunningRegistry } from '../../helpers/registry/index.js';
 import { makeImage, readAll } from './images.js';
 import { build } from '../../../src/builder/executor/build.js';
@@ -165,6 +165,104 @@ describe('a build that pushes sends its image\'s layers ahead', () => {
     expect(pulled).toBe(built);
     expect(layers).toHaveLength(3);
     expect(sentAhead).toEqual([]);
+  });
+});
+
+describe('layers sent while they are compressed (sendGrowing)', () => {
+  /** A GrowingBlob over `data`, handed out in `pieces` with a pause between them; its descriptor is given. */
+  function growing(data: Buffer, descriptor: Promise<{ mediaType: string; digest: Digest; size: number }>, pieces = 4, pauseMs = 20): GrowingBlob & { closed: () => boolean } {
+    let closed = false;
+    return {
+      descriptor,
+      discard: () => undefined,
+      closed: () => closed,
+      async *chunks() {
+        try {
+          const step = Math.ceil(data.length / pieces);
+          for (let o = 0; o < data.length; o += step) {
+            await new Promise((r) => setTimeout(r, pauseMs));
+            yield data.subarray(o, o + step);
+          }
+        } finally {
+          closed = true;
+        }
+      },
+    };
+  }
+  const described = (data: Buffer) => Promise.resolve({ mediaType: MediaType.OciLayerGzip, digest: `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest, size: data.length });
+
+  test('a blob streamed as it is written arrives whole, under its digest', async () => {
+    const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251));
+    const repo = parseReference(`${reg.host}/hoist/growing`);
+    expect(await client().pushGrowingBlob(repo, growing(data, described(data)))).toBe('uploaded');
+    const { digest } = await described(data);
+    const fetched = await readAll(await client().fetchBlob(repo, { mediaType: MediaType.OciLayerGzip, digest, size: data.length }));
+    expect(fetched.equals(data)).toBe(true);
+  });
+
+  test('stops sending once the repository turns out to hold the blob', async () => {
+    const data = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) % 253));
+    const repo = parseReference(`${reg.host}/hoist/growing-held`);
+    expect(await client().pushGrowingBlob(repo, growing(data, described(data)))).toBe('uploaded');
+    // The same bytes again, known by digest at once and trickling for a minute: the rest is not waited for.
+    const again = growing(Buffer.concat(Array.from({ length: 3000 }, () => data)), described(data), 3000, 20);
+    const started = Date.now();
+    expect(await client().pushGrowingBlob(repo, again)).toBe('exists');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await expect.poll(() => again.closed()).toBe(true);
+  });
+
+  test('a blob whose bytes do not match its digest fails, and write sends the stored one', async () => {
+    const { img, layers } = await makeImage('growing-wrong', 50_000);
+    const ref = parseReference(`${reg.host}/hoist/growing-wrong:1`);
+    const sink = new RegistrySink(client());
+    const first = layers[0]!;
+    const desc = { mediaType: first.layer.mediaType(), digest: await first.layer.digest(), size: await first.layer.size() };
+    const wrong = Buffer.from(first.gz);
+    wrong[wrong.length - 1] = (wrong[wrong.length - 1]! + 1) % 256;
+    await expect(client().pushGrowingBlob(ref.repository(), growing(wrong, Promise.resolve(desc)))).rejects.toThrow();
+    sink.sendGrowing([ref], growing(wrong, Promise.resolve(desc)));
+    expect(await sink.write(img, [ref])).toBe(await img.digest());
+    const pulled = await new RegistrySource(client(), { store: new BlobStore(join(dir, 'store-growing-wrong')) }).image(ref);
+    expect((await readAll(await (await pulled.layers())[0]!.compressed())).equals(first.gz)).toBe(true);
+  });
+
+  test('a build that pushes streams each layer of its image, once, and the pushed image is whole', async () => {
+    const proxy = await startFaultProxy(reg.url);
+    try {
+      const ctx = makeContext({ 'a.txt': 'a'.repeat(5000), 'b.txt': Array.from({ length: 400_000 }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join(''), 'other.txt': 'not in the image' });
+      const store = new BlobStore(join(dir, 'store-growing-build'));
+      const sink = new RegistrySink(client());
+      const streamed: Array<Promise<Digest>> = [];
+      const sentAhead: string[] = [];
+      const spy = {
+        write: (img: Parameters<RegistrySink['write']>[0], refs: readonly Reference[]) => sink.write(img, refs),
+        sendAhead: (...args: Parameters<RegistrySink['sendAhead']>) => {
+          sentAhead.push(args[1].digest);
+          sink.sendAhead(...args);
+        },
+        // The proxy is on loopback, where a RegistrySink does not stream (streamsLayersTo); this build does.
+        streamsTo: () => true,
+        sendGrowing: (...args: Parameters<RegistrySink['sendGrowing']>) => {
+          streamed.push(args[1].descriptor.then((d) => d.digest));
+          sink.sendGrowing(...args);
+        },
+      };
+      const ref = `${proxy.host}/hoist/growing-build:1`;
+      const df = ['FROM scratch AS other', 'COPY other.txt /', 'FROM scratch', 'COPY a.txt /a.txt', 'COPY b.txt /b.txt', 'COPY --from=other /other.txt /o.txt'].join('\n');
+      const result = await build(buildOptions(ctx, df, store, { push: spy, tags: [ref], epoch: 0, cache: await localStepCache(store) }));
+      const pulled = await new RegistrySource(client(), { store: new BlobStore(join(dir, 'pulled-growing-build')) }).image(parseReference(ref));
+      expect(await pulled.digest()).toBe(result.digest);
+      const layers = await Promise.all((await pulled.layers()).map((l) => l.digest()));
+      expect(layers).toHaveLength(3);
+      expect((await Promise.all(streamed)).sort()).toEqual([...layers].sort());
+      expect(sentAhead).toEqual([]);
+      // One upload session per blob: the three layers and the config.
+      expect(proxy.requests().filter((r) => r.method === 'POST' && r.url.includes('/blobs/uploads/'))).toHaveLength(4);
+      for (const l of await pulled.layers()) await readAll(await l.compressed());
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 

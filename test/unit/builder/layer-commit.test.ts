@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commitLayer } from '../../../src/builder/executor/layer-commit.js';
-import { BlobStore } from '../../../src/oci/index.js';
+import { BlobStore, MediaType, type GrowingBlob } from '../../../src/oci/index.js';
 import { sha256Digest } from '../../../src/oci/digest.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import { collect, dir, file, layerBytes } from '../snapshot/fixtures.js';
@@ -13,6 +13,12 @@ function entries(): LayerEntry[] {
   const big = Buffer.alloc(3 << 20);
   for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
   return [dir('app'), file('app/a.txt', 'alpha\n'), file('app/big.bin', big), file('app/b.txt', 'beta\n', { mode: 0o4755 })];
+}
+
+async function readAllOf(chunks: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const c of chunks) out.push(c);
+  return out;
 }
 
 /** The spool files left, once the removals in flight (after a stream's close) have had time to land. */
@@ -55,6 +61,38 @@ describe('commitLayer', () => {
     const late = await collect(await committed.layer.uncompressed());
     expect(late.equals(early)).toBe(true);
     expect(await spoolsLeft(spoolDir)).toEqual([]);
+  });
+
+  it('hands the blob to a stream while it is written: the bytes stored, under the stored digest', async () => {
+    const cleanups: Array<() => Promise<void>> = [];
+    let blob: GrowingBlob | undefined;
+    const committed = await commitLayer(store, entries(), { spoolDir, stream: { send: (b) => void (blob = b), onCleanup: (c) => void cleanups.push(c) } });
+    expect(blob).toBeDefined();
+    const read = (async () => Buffer.concat(await readAllOf((blob as GrowingBlob).chunks())))();
+    const stored = await committed.stored;
+    const bytes = await read;
+    expect(sha256Digest(bytes)).toBe(stored.digest);
+    expect(bytes.length).toBe(stored.size);
+    expect(await (blob as GrowingBlob).descriptor).toEqual({ mediaType: MediaType.OciLayerGzip, ...stored });
+    // Read at most once; the cleanup closes nothing left.
+    await expect(readAllOf((blob as GrowingBlob).chunks())).rejects.toThrow(/at most once/);
+    expect(cleanups).toHaveLength(1);
+    await cleanups[0]!();
+  });
+
+  it('fails a stream reader when the blob is never stored, and a discarded blob cannot be read', async () => {
+    const abort = new AbortController();
+    let blob: GrowingBlob | undefined;
+    const committed = await commitLayer(store, entries(), { spoolDir, compressSignal: abort.signal, stream: { send: (b) => void (blob = b), onCleanup: () => undefined } });
+    abort.abort(new Error('interrupted'));
+    await expect(committed.stored).rejects.toThrow();
+    await expect(readAllOf((blob as GrowingBlob).chunks())).rejects.toThrow();
+    await expect((blob as GrowingBlob).descriptor).rejects.toThrow();
+    let discarded: GrowingBlob | undefined;
+    const second = await commitLayer(store, entries(), { spoolDir, stream: { send: (b) => void (discarded = b), onCleanup: () => undefined } });
+    (discarded as GrowingBlob).discard();
+    await expect(readAllOf((discarded as GrowingBlob).chunks())).rejects.toThrow(/discarded/);
+    await second.stored;
   });
 
   it('keeps the spool for a reader that opened it before the blob was stored', async () => {

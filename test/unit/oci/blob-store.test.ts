@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -66,6 +67,47 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<HoistError
   expect((err as HoistError).code).toBe(code);
   return err as HoistError;
 }
+
+describe('BlobStore.put with a watch', () => {
+  it('tells the temp file, its growth and the end; a reader that opened the file there keeps it across the rename', async () => {
+    const store = new BlobStore(await tempDir());
+    const data = Buffer.alloc(3 << 20, 7);
+    const events: string[] = [];
+    let fd: number | undefined;
+    let written = 0;
+    const info = await store.put(slowStream(data, 1 << 20), {}, {
+      watch: {
+        opened: (file) => {
+          events.push(file.includes('.tmp-') ? 'opened temp' : `opened ${file}`);
+          fd = openSync(file, 'r');
+        },
+        grew: (n) => {
+          expect(n).toBeGreaterThan(written);
+          written = n;
+        },
+        ended: (complete) => events.push(`ended ${complete}`),
+      },
+    });
+    expect(events).toEqual(['opened temp', 'ended true']);
+    expect(written).toBe(data.length);
+    const back = Buffer.alloc(data.length);
+    expect(readSync(fd as number, back, 0, data.length, 0)).toBe(data.length);
+    closeSync(fd as number);
+    expect(back.equals(data)).toBe(true);
+    expect(info.size).toBe(data.length);
+  });
+
+  it('tells a failed write as such', async () => {
+    const store = new BlobStore(await tempDir());
+    const events: boolean[] = [];
+    const failing = Readable.from((async function* () {
+      yield Buffer.alloc(1000);
+      throw new Error('source broke');
+    })());
+    await expect(store.put(failing, {}, { watch: { opened: () => undefined, grew: () => undefined, ended: (c) => events.push(c) } })).rejects.toThrow('source broke');
+    expect(events).toEqual([false]);
+  });
+});
 
 describe('BlobStore', () => {
   const data = Buffer.from('hello, blob store\n'.repeat(1000));

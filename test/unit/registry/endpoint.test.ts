@@ -6,7 +6,19 @@ import {
   isInsecureRegistry,
   isLoopbackHost,
   splitHostPort,
+  streamsLayersTo,
 } from '../../../registry/endpoint.js';
+
+describe('layers streamed while compressed', () => {
+  test('to a registry on another machine, not to a loopback one', () => {
+    expect(streamsLayersTo('docker.io')).toBe(true);
+    expect(streamsLayersTo('registry.example.com:5000')).toBe(true);
+    expect(streamsLayersTo('10.0.0.7:5000')).toBe(true);
+    expect(streamsLayersTo('localhost:5000')).toBe(false);
+    expect(streamsLayersTo('127.0.0.1:5000')).toBe(false);
+    expect(streamsLayersTo('[::1]:5000')).toBe(false);
+  });
+});
 
 describe('endpoint selection', () => {
   test('docker.io is served by registry-1.docker.io over verified https only', () => {

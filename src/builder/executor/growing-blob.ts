@@ -1,0 +1,89 @@
+import { close, openSync, read } from 'node:fs';
+import { promisify } from 'node:util';
+import { WriteProgress } from '../../../snapshot/rootfs/write-progress.js';
+import type { BlobWriteWatch, Descriptor, GrowingBlob } from '../../oci/index.js';
+
+const readAt = promisify(read);
+const closeFd = promisify(close);
+
+/** How much a reader takes at once. */
+const READ_SIZE = 1 << 20;
+
+/**
+ * A blob being put into the store, readable while it is written: `watch`
+ * goes to BlobStore.put, `blob` to whoever sends it on (a registry upload
+ * while the layer is compressed). The store's temp file is opened the
+ * moment it exists, so the reader keeps it across the rename into place,
+ * or its removal when the write fails.
+ */
+export class FollowedBlobWrite {
+  readonly watch: BlobWriteWatch;
+  readonly blob: GrowingBlob;
+  private readonly progress = new WriteProgress();
+  private file = '';
+  private fd: number | undefined;
+  private taken = false;
+  private done = false;
+  /** Wakes a reader waiting for the file to be opened. */
+  private opened: () => void = () => undefined;
+  private readonly openedOnce = new Promise<void>((resolve) => {
+    this.opened = resolve;
+  });
+
+  /** `descriptor`: the blob's, once it is stored. */
+  constructor(descriptor: Promise<Descriptor>) {
+    this.watch = {
+      opened: (tempFile) => {
+        this.file = tempFile;
+        try {
+          if (!this.done) this.fd = openSync(tempFile, 'r');
+        } catch {
+          // Unreadable: the reader fails, and the blob is sent once it is stored instead.
+          this.progress.failed();
+        }
+        this.opened();
+      },
+      grew: (bytes) => this.progress.grew(bytes),
+      ended: (complete) => {
+        if (complete) this.progress.finished();
+        else this.progress.failed();
+        this.opened();
+      },
+    };
+    // A blob that never reached the store (its gzip failed first) ends a reader still waiting for the file.
+    descriptor.catch(() => this.watch.ended(false));
+    this.blob = { chunks: () => this.chunks(), descriptor, discard: () => void this.close() };
+  }
+
+  /** Closes the file if no reader has it (a build's cleanup: nothing is left open). */
+  async close(): Promise<void> {
+    this.done = true;
+    this.opened();
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd !== undefined) await closeFd(fd).catch(() => undefined);
+  }
+
+  private async *chunks(): AsyncGenerator<Buffer, void, undefined> {
+    if (this.taken) throw new Error('a growing blob is read at most once');
+    this.taken = true;
+    try {
+      await this.openedOnce;
+      const fd = this.fd;
+      if (fd === undefined) throw new Error(this.done ? 'the growing blob was discarded' : `the blob being written to ${this.file || 'the store'} cannot be read`);
+      let position = 0;
+      for (;;) {
+        await this.progress.wait(position);
+        if (this.progress.ended(position, this.file)) return;
+        if (this.fd === undefined) throw new Error('the growing blob was discarded');
+        const want = Math.min(this.progress.written - position, READ_SIZE);
+        const { bytesRead, buffer } = await readAt(fd, Buffer.allocUnsafe(want), 0, want, position);
+        if (bytesRead === 0) throw new Error(`${this.file} holds less than its writer wrote`);
+        position += bytesRead;
+        yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead);
+      }
+    } finally {
+      await this.close();
+    }
+  }
+}
