@@ -273,10 +273,12 @@ function lazySink(make: () => Promise<ImageSink>): ImageSink {
     },
     streamsTo: (refs) => refs[0] !== undefined && streamsLayersTo(refs[0].domain),
     sendGrowing: (refs, blob, signal) => {
-      (sink ??= make()).then(
-        (s) => (s.sendGrowing === undefined ? blob.discard() : s.sendGrowing(refs, blob, signal)),
-        () => blob.discard(),
-      );
+      (sink ??= make())
+        .then(
+          (s) => (s.sendGrowing === undefined ? blob.discard() : s.sendGrowing(refs, blob, signal)),
+          () => blob.discard(),
+        )
+        .catch(() => blob.discard());
     },
   };
 }

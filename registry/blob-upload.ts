@@ -263,7 +263,8 @@ export async function uploadGrowingBlob(http: RegistryHttp, loc: BlobLocation, b
   if (sent !== desc.size) throw new RegistryError('REGISTRY_PROTOCOL', `${what}: sent ${sent} bytes of ${desc.size}`);
   const put = await http.request(
     loc.registry,
-    { method: 'PUT', target: withDigest(locationOf(patched, what), desc), scopes, headers: { 'content-length': '0' }, retry: false, ...withSignal },
+    // No body: a PUT that met a passing failure is sent again rather than the whole blob.
+    { method: 'PUT', target: withDigest(locationOf(patched, what), desc), scopes, headers: { 'content-length': '0' }, ...withSignal },
     what,
   );
   if (put.status !== 201) throw statusError(what, loc.registry, put.status, await readErrorBody(put.body));

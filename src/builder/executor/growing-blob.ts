@@ -55,10 +55,19 @@ export class FollowedBlobWrite {
     this.blob = { chunks: () => this.chunks(), descriptor, discard: () => void this.close() };
   }
 
-  /** Closes the file if no reader has it (a build's cleanup: nothing is left open). */
+  /**
+   * Closes the file unless a reader has it (a build's cleanup, `discard`):
+   * a reader closes it itself when it ends, which its consumer makes sure
+   * of (an upload's body is destroyed on any end), so that an upload still
+   * behind the compression on a slow link runs to its end.
+   */
   async close(): Promise<void> {
     this.done = true;
     this.opened();
+    if (!this.taken) await this.release();
+  }
+
+  private async release(): Promise<void> {
     const fd = this.fd;
     this.fd = undefined;
     if (fd !== undefined) await closeFd(fd).catch(() => undefined);
@@ -71,11 +80,11 @@ export class FollowedBlobWrite {
       await this.openedOnce;
       const fd = this.fd;
       if (fd === undefined) throw new Error(this.done ? 'the growing blob was discarded' : `the blob being written to ${this.file || 'the store'} cannot be read`);
+      // From here the file is this reader's: only its end closes it (see close).
       let position = 0;
       for (;;) {
         await this.progress.wait(position);
         if (this.progress.ended(position, this.file)) return;
-        if (this.fd === undefined) throw new Error('the growing blob was discarded');
         const want = Math.min(this.progress.written - position, READ_SIZE);
         const { bytesRead, buffer } = await readAt(fd, Buffer.allocUnsafe(want), 0, want, position);
         if (bytesRead === 0) throw new Error(`${this.file} holds less than its writer wrote`);
@@ -83,7 +92,7 @@ export class FollowedBlobWrite {
         yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead);
       }
     } finally {
-      await this.close();
+      await this.release();
     }
   }
 }

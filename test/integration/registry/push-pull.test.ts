@@ -4,7 +4,8 @@
  * reads (indexes resolved to a platform, Docker media types); tags paginate;
  * a second repository gets cross-repository mounts.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
@@ -225,6 +226,32 @@ describe('layers sent while they are compressed (sendGrowing)', () => {
     expect(await sink.write(img, [ref])).toBe(await img.digest());
     const pulled = await new RegistrySource(client(), { store: new BlobStore(join(dir, 'store-growing-wrong')) }).image(ref);
     expect((await readAll(await (await pulled.layers())[0]!.compressed())).equals(first.gz)).toBe(true);
+  });
+
+  test('a streamed layer still behind the compression when the build ends is sent to its end, not again', async () => {
+    const proxy = await startFaultProxy(reg.url);
+    try {
+      // 24 MiB that gzip cannot shrink, held back by the registry for 2 s: more than the sockets buffer.
+      const ctx = makeContext({ 'a.txt': 'a'.repeat(5000) });
+      writeFileSync(join(ctx, 'noise.bin'), randomBytes(24 << 20));
+      proxy.setFaults([{ kind: 'delay', ms: 2000, method: 'PATCH' }]);
+      const store = new BlobStore(join(dir, 'store-growing-slow'));
+      const sink = new RegistrySink(client());
+      const spy = {
+        write: (img: Parameters<RegistrySink['write']>[0], refs: readonly Reference[]) => sink.write(img, refs),
+        sendAhead: (...args: Parameters<RegistrySink['sendAhead']>) => sink.sendAhead(...args),
+        streamsTo: () => true,
+        sendGrowing: (...args: Parameters<RegistrySink['sendGrowing']>) => sink.sendGrowing(...args),
+      };
+      const ref = `${proxy.host}/hoist/growing-slow:1`;
+      const result = await build(buildOptions(ctx, ['FROM scratch', 'COPY a.txt /a.txt', 'COPY noise.bin /noise.bin'].join('\n'), store, { push: spy, tags: [ref], epoch: 0, cache: await localStepCache(store) }));
+      const pulled = await new RegistrySource(client(), { store: new BlobStore(join(dir, 'pulled-growing-slow')) }).image(parseReference(ref));
+      expect(await pulled.digest()).toBe(result.digest);
+      // Two layers and the config: one upload session each, none sent a second time.
+      expect(proxy.requests().filter((r) => r.method === 'POST' && r.url.includes('/blobs/uploads/'))).toHaveLength(3);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test('a build that pushes streams each layer of its image, once, and the pushed image is whole', async () => {
