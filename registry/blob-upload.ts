@@ -209,6 +209,16 @@ function sizeCheckingStream(size: number, describe: string): Transform {
  * this fails.
  */
 export async function uploadGrowingBlob(http: RegistryHttp, loc: BlobLocation, blob: GrowingBlob, signal?: AbortSignal): Promise<BlobPushResult> {
+  // Claimed before the first request, so that nobody closes the blob's file while this waits for it.
+  const source = blob.chunks();
+  try {
+    return await streamUpload(http, loc, blob, source, signal);
+  } finally {
+    blob.discard();
+  }
+}
+
+async function streamUpload(http: RegistryHttp, loc: BlobLocation, blob: GrowingBlob, source: AsyncIterable<Buffer>, signal: AbortSignal | undefined): Promise<BlobPushResult> {
   const scopes = [pushScope(loc.repository)];
   const withSignal = signal ? { signal } : {};
   const what = `push a blob to ${loc.registry}/${loc.repository} while it is written`;
@@ -222,7 +232,7 @@ export async function uploadGrowingBlob(http: RegistryHttp, loc: BlobLocation, b
   let sent = 0;
   const body = async (): Promise<Readable> => {
     const counted = byteCounter((n) => (sent = n));
-    pipeline(Readable.from(blob.chunks()), counted, () => undefined);
+    pipeline(Readable.from(source), counted, () => undefined);
     return counted;
   };
   const stop = new AbortController();

@@ -66,7 +66,11 @@ export interface ImageSink {
 
 /** A blob being written: its bytes as they are written (once), and its descriptor once it is complete. */
 export interface GrowingBlob {
-  /** The bytes from the first, as the writer writes them; fails if the writer fails. At most once. */
+  /**
+   * The bytes from the first, as the writer writes them; fails if the
+   * writer fails. At most once. The call claims the blob: its caller then
+   * reads the result to its end or calls `discard()` (both is fine).
+   */
   chunks(): AsyncIterable<Buffer>;
   /** Settles when the blob is complete and stored (rejects if it never is). */
   descriptor: Promise<Descriptor>;

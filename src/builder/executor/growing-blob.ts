@@ -22,8 +22,14 @@ export class FollowedBlobWrite {
   private readonly progress = new WriteProgress();
   private file = '';
   private fd: number | undefined;
-  private taken = false;
+  /** chunks() was called: the caller reads the blob or discards it, and the file is theirs. */
+  private claimed = false;
   private done = false;
+  /** Settles when the claimer is done: its reader ended, or it discarded the blob. */
+  private claimEnded: () => void = () => undefined;
+  private readonly claimOver = new Promise<void>((resolve) => {
+    this.claimEnded = resolve;
+  });
   /** Wakes a reader waiting for the file to be opened. */
   private opened: () => void = () => undefined;
   private readonly openedOnce = new Promise<void>((resolve) => {
@@ -52,19 +58,25 @@ export class FollowedBlobWrite {
     };
     // A blob that never reached the store (its gzip failed first) ends a reader still waiting for the file.
     descriptor.catch(() => this.watch.ended(false));
-    this.blob = { chunks: () => this.chunks(), descriptor, discard: () => void this.close() };
+    this.blob = { chunks: () => this.chunks(), descriptor, discard: () => void this.discard() };
   }
 
   /**
-   * Closes the file unless a reader has it (a build's cleanup, `discard`):
-   * a reader closes it itself when it ends, which its consumer makes sure
-   * of (an upload's body is destroyed on any end), so that an upload still
-   * behind the compression on a slow link runs to its end.
+   * The build's cleanup: closes the file if nobody claimed the blob, else
+   * waits for its claimer to be done (an upload still behind the
+   * compression on a slow link runs to its end; the push waits for it anyway).
    */
   async close(): Promise<void> {
+    if (this.claimed) return this.claimOver;
+    await this.discard();
+  }
+
+  /** Nobody reads the blob (any more): its file goes. */
+  private async discard(): Promise<void> {
     this.done = true;
     this.opened();
-    if (!this.taken) await this.release();
+    await this.release();
+    this.claimEnded();
   }
 
   private async release(): Promise<void> {
@@ -73,9 +85,14 @@ export class FollowedBlobWrite {
     if (fd !== undefined) await closeFd(fd).catch(() => undefined);
   }
 
-  private async *chunks(): AsyncGenerator<Buffer, void, undefined> {
-    if (this.taken) throw new Error('a growing blob is read at most once');
-    this.taken = true;
+  /** Claims the blob at once (see close): its bytes are read when the result is iterated. */
+  private chunks(): AsyncIterable<Buffer> {
+    if (this.claimed) throw new Error('a growing blob is read at most once');
+    this.claimed = true;
+    return this.read();
+  }
+
+  private async *read(): AsyncGenerator<Buffer, void, undefined> {
     try {
       await this.openedOnce;
       const fd = this.fd;
@@ -93,6 +110,7 @@ export class FollowedBlobWrite {
       }
     } finally {
       await this.release();
+      this.claimEnded();
     }
   }
 }

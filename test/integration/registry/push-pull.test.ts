@@ -93,6 +93,16 @@ describe('push then pull', () => {
   });
 });
 
+/** An image of two layers, a sink, a reference in `repo`, and its first layer with its descriptor. */
+async function imageToPush(name: string, layerSize: number) {
+  const { img, layers } = await makeImage(name, layerSize);
+  const ref = parseReference(`${reg.host}/hoist/${name}:1`);
+  const sink = new RegistrySink(client());
+  const first = layers[0]!;
+  const desc = { mediaType: first.layer.mediaType(), digest: await first.layer.digest(), size: await first.layer.size() };
+  return { img, ref, sink, first, desc };
+}
+
 describe('layers sent ahead of the push (sendAhead)', () => {
   test('are uploaded once: write waits for them instead of sending them again, and the image is whole', async () => {
     const { img, layers } = await makeImage('ahead', 300_000);
@@ -118,11 +128,7 @@ describe('layers sent ahead of the push (sendAhead)', () => {
   });
 
   test('one that failed is sent by write', async () => {
-    const { img, layers } = await makeImage('ahead-failed', 20_000);
-    const ref = parseReference(`${reg.host}/hoist/ahead-failed:1`);
-    const sink = new RegistrySink(client());
-    const first = layers[0]!;
-    const desc = { mediaType: first.layer.mediaType(), digest: await first.layer.digest(), size: await first.layer.size() };
+    const { img, ref, sink, first, desc } = await imageToPush('ahead-failed', 20_000);
     sink.sendAhead([ref], desc, async () => {
       throw new Error('spool gone');
     });
@@ -214,11 +220,7 @@ describe('layers sent while they are compressed (sendGrowing)', () => {
   });
 
   test('a blob whose bytes do not match its digest fails, and write sends the stored one', async () => {
-    const { img, layers } = await makeImage('growing-wrong', 50_000);
-    const ref = parseReference(`${reg.host}/hoist/growing-wrong:1`);
-    const sink = new RegistrySink(client());
-    const first = layers[0]!;
-    const desc = { mediaType: first.layer.mediaType(), digest: await first.layer.digest(), size: await first.layer.size() };
+    const { img, ref, sink, first, desc } = await imageToPush('growing-wrong', 50_000);
     const wrong = Buffer.from(first.gz);
     wrong[wrong.length - 1] = (wrong[wrong.length - 1]! + 1) % 256;
     await expect(client().pushGrowingBlob(ref.repository(), growing(wrong, Promise.resolve(desc)))).rejects.toThrow();

@@ -68,16 +68,21 @@ describe('commitLayer', () => {
     let blob: GrowingBlob | undefined;
     const committed = await commitLayer(store, entries(), { spoolDir, stream: { send: (b) => void (blob = b), onCleanup: (c) => void cleanups.push(c) } });
     expect(blob).toBeDefined();
-    const read = (async () => Buffer.concat(await readAllOf((blob as GrowingBlob).chunks())))();
+    // Claimed, then the build's cleanup comes before a byte is read (a slow registry's POST): it waits for the reader.
+    const claimed = (blob as GrowingBlob).chunks();
+    let cleanedUp = false;
+    expect(cleanups).toHaveLength(1);
+    const cleanup = cleanups[0]!().then(() => void (cleanedUp = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(cleanedUp).toBe(false);
+    const read = (async () => Buffer.concat(await readAllOf(claimed)))();
     const stored = await committed.stored;
     const bytes = await read;
     expect(sha256Digest(bytes)).toBe(stored.digest);
     expect(bytes.length).toBe(stored.size);
     expect(await (blob as GrowingBlob).descriptor).toEqual({ mediaType: MediaType.OciLayerGzip, ...stored });
-    // Read at most once; the cleanup closes nothing left.
-    await expect(readAllOf((blob as GrowingBlob).chunks())).rejects.toThrow(/at most once/);
-    expect(cleanups).toHaveLength(1);
-    await cleanups[0]!();
+    await cleanup;
+    expect(() => (blob as GrowingBlob).chunks()).toThrow(/at most once/);
   });
 
   it('fails a stream reader when the blob is never stored, and a discarded blob cannot be read', async () => {
