@@ -237,12 +237,9 @@ async function streamUpload(http: RegistryHttp, loc: BlobLocation, blob: Growing
   };
   const stop = new AbortController();
   let patching = true;
-  let held = false;
   void blob.descriptor.then(
     async (desc) => {
-      if (!patching) return;
-      held = await blobExistsAt(http, loc, desc, scopes, signal).catch(() => false);
-      if (held && patching) stop.abort();
+      if (patching && (await blobExistsAt(http, loc, desc, scopes, signal).catch(() => false)) && patching) stop.abort();
     },
     () => undefined,
   );

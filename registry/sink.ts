@@ -57,12 +57,17 @@ export class RegistrySink implements ImageSink, IndexSink {
     if (repo === undefined || !isDistributable(desc.mediaType)) return;
     const key = `${repo.string()} ${desc.digest}`;
     if (this.early.has(key)) return;
-    const signals = [this.options.signal, signal].filter((s): s is AbortSignal => s !== undefined);
-    const options = signals.length === 0 ? {} : { signal: signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals) };
+    const options = this.withSignal(signal);
     const report = this.options.onProgress;
     // Bytes on the way are shown as they go; how it ended is reported by `write`, in the push.
     const onProgress = report === undefined ? undefined : (current: number): void => report({ action: 'upload', id: desc.digest, current, total: desc.size, status: 'running' });
     this.early.set(key, this.client.pushBlob(repo, desc, open, { ...options, onProgress }).catch(() => undefined));
+  }
+
+  /** Whether layers for `refs` go while they are compressed (sendGrowing): to a registry on another machine (streamsLayersTo). */
+  streamsTo(refs: readonly Reference[]): boolean {
+    const first = refs[0];
+    return first !== undefined && streamsLayersTo(first.domain);
   }
 
   /**
@@ -70,19 +75,13 @@ export class RegistrySink implements ImageSink, IndexSink {
    * while it is still being written (compressed); `write` waits for it, and
    * sends the stored blob itself if this failed.
    */
-  streamsTo(refs: readonly Reference[]): boolean {
-    const first = refs[0];
-    return first !== undefined && streamsLayersTo(first.domain);
-  }
-
   sendGrowing(refs: readonly Reference[], blob: GrowingBlob, signal?: AbortSignal): void {
     const repo = refs[0]?.repository();
     if (repo === undefined) {
       blob.discard();
       return;
     }
-    const signals = [this.options.signal, signal].filter((s): s is AbortSignal => s !== undefined);
-    const options = signals.length === 0 ? {} : { signal: signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals) };
+    const options = this.withSignal(signal);
     const upload = this.client.pushGrowingBlob(repo, blob, options).catch(() => undefined);
     // Known by digest once the blob is stored, which is before the image it belongs to is written.
     blob.descriptor.then(
@@ -92,6 +91,12 @@ export class RegistrySink implements ImageSink, IndexSink {
       },
       () => undefined,
     );
+  }
+
+  /** The sink's signal and the caller's, either of which stops an upload sent ahead. */
+  private withSignal(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+    const signals = [this.options.signal, signal].filter((s): s is AbortSignal => s !== undefined);
+    return signals.length === 0 ? {} : { signal: signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals) };
   }
 
   async write(img: Image, refs: readonly Reference[]): Promise<Digest> {

@@ -93,6 +93,33 @@ describe('push then pull', () => {
   });
 });
 
+/**
+ * `sink` as a build's push sees it, recording the digests sent ahead and
+ * streamed; with `stream`, it streams layers even to loopback (where a
+ * RegistrySink does not: streamsLayersTo), as the proxies here are.
+ */
+function spiedSink(sink: RegistrySink, stream: boolean) {
+  const sentAhead: string[] = [];
+  const streamed: Array<Promise<Digest>> = [];
+  const spy = {
+    write: (img: Parameters<RegistrySink['write']>[0], refs: readonly Reference[]) => sink.write(img, refs),
+    sendAhead: (...args: Parameters<RegistrySink['sendAhead']>) => {
+      sentAhead.push(args[1].digest);
+      sink.sendAhead(...args);
+    },
+    ...(stream
+      ? {
+          streamsTo: () => true,
+          sendGrowing: (...args: Parameters<RegistrySink['sendGrowing']>) => {
+            streamed.push(args[1].descriptor.then((d) => d.digest));
+            sink.sendGrowing(...args);
+          },
+        }
+      : {}),
+  };
+  return { spy, sentAhead, streamed };
+}
+
 /** An image of two layers, a sink, a reference in `repo`, and its first layer with its descriptor. */
 async function imageToPush(name: string, layerSize: number) {
   const { img, layers } = await makeImage(name, layerSize);
@@ -143,15 +170,7 @@ describe('a build that pushes sends its image\'s layers ahead', () => {
   async function pushedBuild(tag: string, registry?: StepCacheSettings['registry']): Promise<{ built: string; pulled: string; sentAhead: string[]; layers: string[] }> {
     const ctx = makeContext({ 'a.txt': 'a'.repeat(5000), 'b.txt': 'b'.repeat(7000), 'other.txt': 'not in the image' });
     const store = new BlobStore(join(dir, `store-${tag}`));
-    const sink = new RegistrySink(client());
-    const sentAhead: string[] = [];
-    const spy = {
-      write: (img: Parameters<RegistrySink['write']>[0], refs: readonly Reference[]) => sink.write(img, refs),
-      sendAhead: (...args: Parameters<RegistrySink['sendAhead']>) => {
-        sentAhead.push(args[1].digest);
-        sink.sendAhead(...args);
-      },
-    };
+    const { spy, sentAhead } = spiedSink(new RegistrySink(client()), false);
     const ref = `${reg.host}/hoist/ahead-build:${tag}`;
     const df = ['FROM scratch AS other', 'COPY other.txt /', 'FROM scratch', 'COPY a.txt /a.txt', 'COPY b.txt /b.txt', 'COPY --from=other /other.txt /o.txt'].join('\n');
     const result = await build(buildOptions(ctx, df, store, { push: spy, tags: [ref], epoch: 0, cache: await localStepCache(store, registry ? { registry } : {}) }));
@@ -238,13 +257,7 @@ describe('layers sent while they are compressed (sendGrowing)', () => {
       writeFileSync(join(ctx, 'noise.bin'), randomBytes(24 << 20));
       proxy.setFaults([{ kind: 'delay', ms: 2000, method: 'PATCH' }]);
       const store = new BlobStore(join(dir, 'store-growing-slow'));
-      const sink = new RegistrySink(client());
-      const spy = {
-        write: (img: Parameters<RegistrySink['write']>[0], refs: readonly Reference[]) => sink.write(img, refs),
-        sendAhead: (...args: Parameters<RegistrySink['sendAhead']>) => sink.sendAhead(...args),
-        streamsTo: () => true,
-        sendGrowing: (...args: Parameters<RegistrySink['sendGrowing']>) => sink.sendGrowing(...args),
-      };
+      const { spy } = spiedSink(new RegistrySink(client()), true);
       const ref = `${proxy.host}/hoist/growing-slow:1`;
       const result = await build(buildOptions(ctx, ['FROM scratch', 'COPY a.txt /a.txt', 'COPY noise.bin /noise.bin'].join('\n'), store, { push: spy, tags: [ref], epoch: 0, cache: await localStepCache(store) }));
       const pulled = await new RegistrySource(client(), { store: new BlobStore(join(dir, 'pulled-growing-slow')) }).image(parseReference(ref));
@@ -261,22 +274,7 @@ describe('layers sent while they are compressed (sendGrowing)', () => {
     try {
       const ctx = makeContext({ 'a.txt': 'a'.repeat(5000), 'b.txt': Array.from({ length: 400_000 }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join(''), 'other.txt': 'not in the image' });
       const store = new BlobStore(join(dir, 'store-growing-build'));
-      const sink = new RegistrySink(client());
-      const streamed: Array<Promise<Digest>> = [];
-      const sentAhead: string[] = [];
-      const spy = {
-        write: (img: Parameters<RegistrySink['write']>[0], refs: readonly Reference[]) => sink.write(img, refs),
-        sendAhead: (...args: Parameters<RegistrySink['sendAhead']>) => {
-          sentAhead.push(args[1].digest);
-          sink.sendAhead(...args);
-        },
-        // The proxy is on loopback, where a RegistrySink does not stream (streamsLayersTo); this build does.
-        streamsTo: () => true,
-        sendGrowing: (...args: Parameters<RegistrySink['sendGrowing']>) => {
-          streamed.push(args[1].descriptor.then((d) => d.digest));
-          sink.sendGrowing(...args);
-        },
-      };
+      const { spy, sentAhead, streamed } = spiedSink(new RegistrySink(client()), true);
       const ref = `${proxy.host}/hoist/growing-build:1`;
       const df = ['FROM scratch AS other', 'COPY other.txt /', 'FROM scratch', 'COPY a.txt /a.txt', 'COPY b.txt /b.txt', 'COPY --from=other /other.txt /o.txt'].join('\n');
       const result = await build(buildOptions(ctx, df, store, { push: spy, tags: [ref], epoch: 0, cache: await localStepCache(store) }));
