@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
 import type { BlockDeflater } from '../../../snapshot/deflate-pool.js';
 import { gzipTar, writeLayerTar } from '../../../snapshot/layer-stream.js';
@@ -11,7 +11,7 @@ import { MediaType, storeLayer, writtenLayer, type BlobStore, type BlobWriteWatc
 import { FollowedBlobWrite } from './growing-blob.js';
 import { LayerSpool } from './layer-spool.js';
 import type { GrowingTar } from '../../../snapshot/rootfs/following-unpack.js';
-import { WriteProgress } from '../../../snapshot/rootfs/write-progress.js';
+import { follow, WriteProgress } from '../../../snapshot/rootfs/write-progress.js';
 import type { Digest } from '../../oci/digest.js';
 import { byteCounter } from '../../oci/progress.js';
 
@@ -76,9 +76,30 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
   const handle = await open(spool.path, 'wx', 0o600).catch((err: unknown) => {
     throw fsError(err, opts.spoolDir, 'spool a layer in');
   });
-  let tar: { diffId: Digest; size: number };
   const progress = new WriteProgress();
   if (opts.onSpool !== undefined) opts.onSpool({ file: spool.path, progress, done: spool.hold() });
+  // The gzip follows the tar as it is written: a step's layer is compressed while its
+  // tar is still being written (the last RUN's layer ends the build that much sooner).
+  let tarSize: number | undefined;
+  // What is shown is the compression: the share of the tar gzipped so far, in file content bytes (once the tar's size is known).
+  const compressed =
+    report === undefined
+      ? undefined
+      : (read: number): void => {
+          if (tarSize !== undefined && tarSize > 0) report(Math.floor((total * read) / tarSize), total, false);
+        };
+  let describe: (descriptor: Promise<Descriptor>) => void = () => undefined;
+  const follower = opts.stream === undefined ? undefined : new FollowedBlobWrite(new Promise<Descriptor>((resolve, reject) => (describe = (d) => d.then(resolve, reject))));
+  const stored = gzipIntoStore(store, followSpool(spool, progress), opts, compressed, follower?.watch).finally(() => spool.release());
+  stored.catch(() => undefined);
+  if (follower !== undefined && opts.stream !== undefined) {
+    const descriptor = stored.then(({ digest, size }): Descriptor => ({ mediaType: MediaType.OciLayerGzip, digest, size }));
+    descriptor.catch(() => undefined);
+    describe(descriptor);
+    opts.stream.onCleanup(() => follower.close());
+    opts.stream.send(follower.blob);
+  }
+  let tar: { diffId: Digest; size: number };
   try {
     // A scratch file, deleted soon: no flushes to disk in the background.
     const sink = fileHandleSink(handle, { file: spool.path, action: 'spool a layer in', backgroundFlush: false, onWritten: (n) => progress.grew(n) });
@@ -88,6 +109,7 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
       sink,
       opts.signal,
     );
+    tarSize = tar.size;
     progress.finished();
   } catch (err) {
     progress.failed();
@@ -97,19 +119,6 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
     await handle.close().catch(() => undefined);
   }
   const { diffId } = tar;
-  // What is shown is the compression: the share of the tar gzipped so far, in file content bytes.
-  const compressed = report === undefined || tar.size === 0 ? undefined : (read: number) => report(Math.floor((total * read) / tar.size), total, false);
-  let describe: (descriptor: Promise<Descriptor>) => void = () => undefined;
-  const follower = opts.stream === undefined ? undefined : new FollowedBlobWrite(new Promise<Descriptor>((resolve, reject) => (describe = (d) => d.then(resolve, reject))));
-  const stored = gzipIntoStore(store, spool, opts, compressed, follower?.watch).finally(() => spool.release());
-  stored.catch(() => undefined);
-  if (follower !== undefined && opts.stream !== undefined) {
-    const descriptor = stored.then(({ digest, size }): Descriptor => ({ mediaType: MediaType.OciLayerGzip, digest, size }));
-    descriptor.catch(() => undefined);
-    describe(descriptor);
-    opts.stream.onCleanup(() => follower.close());
-    opts.stream.send(follower.blob);
-  }
   if (report !== undefined) void stored.then(() => report(total, total, true), () => undefined);
   const blob = stored.then(({ digest, size }) => writtenLayer(store, { mediaType: MediaType.OciLayerGzip, digest, size }, diffId));
   blob.catch(() => undefined);
@@ -124,18 +133,21 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
   return { layer, diffId, stored };
 }
 
+/** The spool's tar as its writer writes it; the file is kept until this is read to its end or destroyed. */
+function followSpool(spool: LayerSpool, progress: WriteProgress): Readable {
+  const done = spool.hold();
+  const tar = Readable.from(follow(spool.path, progress), { objectMode: false });
+  tar.once('close', done);
+  return tar;
+}
+
 async function gzipIntoStore(
   store: BlobStore,
-  spool: LayerSpool,
+  tar: Readable,
   opts: Pick<CommitOptions, 'compressSignal' | 'deflate' | 'gzipLevel'>,
   onRead: ((bytes: number) => void) | undefined,
   watch: BlobWriteWatch | undefined,
 ): Promise<{ digest: Digest; size: number }> {
-  const tar = await spool.open();
-  if (tar === undefined) {
-    watch?.ended(false);
-    throw new Error(`layer spool ${spool.path} released before it was compressed`);
-  }
   const counted = onRead === undefined ? tar : pipeline(tar, byteCounter(onRead), () => undefined);
   const gzip = gzipTar(counted, { deflate: opts.deflate, gzipLevel: opts.gzipLevel });
   try {

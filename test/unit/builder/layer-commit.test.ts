@@ -1,9 +1,11 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { commitLayer } from '../../../src/builder/executor/layer-commit.js';
+import type { BlockDeflater } from '../../../snapshot/deflate-pool.js';
+import { deflateInThreadPool } from '../../../snapshot/parallel-gzip.js';
 import { BlobStore, MediaType, type GrowingBlob } from '../../../src/oci/index.js';
 import { sha256Digest } from '../../../src/oci/digest.js';
 import type { LayerEntry } from '../../../snapshot/layer-entry.js';
@@ -140,4 +142,30 @@ describe('commitLayer', () => {
     const blobs = await readdir(path.join(work, 'store', 'blobs', 'sha256')).catch(() => []);
     expect(blobs).toEqual([]);
   });
+  it('compresses the tar while it is still being written, to the same blob', async () => {
+    // A file whose second half is written only once the gzip has deflated a block of the first
+    // (or after 20 s, and then the test fails): the gzip must follow the tar as it grows.
+    const half = Buffer.alloc(2 << 20);
+    for (let i = 0; i < half.length; i++) half[i] = (i * 7919) % 251;
+    let firstBlock: () => void = () => undefined;
+    const deflated = new Promise<void>((resolve) => (firstBlock = resolve));
+    const content = new PassThrough();
+    const slow: LayerEntry = { ...file('slow.bin', Buffer.alloc(0)), size: 2 * half.length, open: () => content };
+    let followed: boolean | undefined;
+    const feed = (async () => {
+      content.write(half);
+      followed = await Promise.race([deflated.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000))]);
+      content.end(half);
+    })();
+    const deflate: BlockDeflater = async (data, options) => {
+      firstBlock();
+      return deflateInThreadPool(data, options);
+    };
+    const committed = await commitLayer(store, [slow], { spoolDir, deflate });
+    await feed;
+    expect(followed).toBe(true);
+    const expected = await layerBytes([file('slow.bin', Buffer.concat([half, half]))]);
+    expect(committed.diffId).toBe(expected.result.diffId);
+    expect(await committed.stored).toEqual({ digest: expected.result.digest, size: expected.result.size });
+  }, 30_000);
 });
