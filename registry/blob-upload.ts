@@ -208,17 +208,30 @@ function sizeCheckingStream(size: number, describe: string): Transform {
  * No retry and no fallback here: the caller sends the stored blob again if
  * this fails.
  */
-export async function uploadGrowingBlob(http: RegistryHttp, loc: BlobLocation, blob: GrowingBlob, signal?: AbortSignal): Promise<BlobPushResult> {
+export async function uploadGrowingBlob(
+  http: RegistryHttp,
+  loc: BlobLocation,
+  blob: GrowingBlob,
+  signal?: AbortSignal,
+  onProgress?: (sent: number) => void,
+): Promise<BlobPushResult> {
   // Claimed before the first request, so that nobody closes the blob's file while this waits for it.
   const source = blob.chunks();
   try {
-    return await streamUpload(http, loc, blob, source, signal);
+    return await streamUpload(http, loc, blob, source, signal, onProgress);
   } finally {
     blob.discard();
   }
 }
 
-async function streamUpload(http: RegistryHttp, loc: BlobLocation, blob: GrowingBlob, source: AsyncIterable<Buffer>, signal: AbortSignal | undefined): Promise<BlobPushResult> {
+async function streamUpload(
+  http: RegistryHttp,
+  loc: BlobLocation,
+  blob: GrowingBlob,
+  source: AsyncIterable<Buffer>,
+  signal: AbortSignal | undefined,
+  onProgress: ((sent: number) => void) | undefined,
+): Promise<BlobPushResult> {
   const scopes = [pushScope(loc.repository)];
   const withSignal = signal ? { signal } : {};
   const what = `push a blob to ${loc.registry}/${loc.repository} while it is written`;
@@ -231,7 +244,10 @@ async function streamUpload(http: RegistryHttp, loc: BlobLocation, blob: Growing
   await discardBody(started);
   let sent = 0;
   const body = async (): Promise<Readable> => {
-    const counted = byteCounter((n) => (sent = n));
+    const counted = byteCounter((n) => {
+      sent = n;
+      onProgress?.(n);
+    });
     pipeline(Readable.from(source), counted, () => undefined);
     return counted;
   };

@@ -198,8 +198,8 @@ export class RegistryClient {
   }
 
   /** Push a blob while it is being written (see uploadGrowingBlob); the caller sends it again if this fails. */
-  async pushGrowingBlob(repo: Reference, blob: GrowingBlob, options: RequestOptions = {}): Promise<BlobPushResult> {
-    const result = await this.scrubbed(uploadGrowingBlob(this.http, this.loc(repo), blob, options.signal));
+  async pushGrowingBlob(repo: Reference, blob: GrowingBlob, options: BlobTransferOptions = {}): Promise<BlobPushResult> {
+    const result = await this.scrubbed(uploadGrowingBlob(this.http, this.loc(repo), blob, options.signal, options.onProgress));
     this.noteBlob(repo, (await blob.descriptor).digest);
     return result;
   }

@@ -82,7 +82,20 @@ export class RegistrySink implements ImageSink, IndexSink {
       return;
     }
     const options = this.withSignal(signal);
-    const upload = this.client.pushGrowingBlob(repo, blob, options).catch(() => undefined);
+    const report = this.options.onProgress;
+    // Its bytes on the way are shown once it has a digest to be shown by (the step shows its compression until then).
+    let known: Descriptor | undefined;
+    void blob.descriptor.then(
+      (desc) => (known = desc),
+      () => undefined,
+    );
+    const onProgress =
+      report === undefined
+        ? undefined
+        : (current: number): void => {
+            if (known !== undefined) report({ action: 'upload', id: known.digest, current, total: known.size, status: 'running' });
+          };
+    const upload = this.client.pushGrowingBlob(repo, blob, { ...options, onProgress }).catch(() => undefined);
     // Known by digest once the blob is stored, which is before the image it belongs to is written.
     blob.descriptor.then(
       (desc) => {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { RegistryClient, RegistrySink, RegistrySource } from '../../../registry/index.js';
 import { anonymousKeychain } from '../../../registry/keychain/index.js';
 import { BlobStore, MediaType, parseReference, type Digest, type GrowingBlob } from '../../../src/oci/index.js';
+import type { TransferProgress } from '../../../src/oci/progress.js';
 import { pushTestImage, startFaultProxy, startRegistry, type FaultProxy, type RunningRegistry } from '../../helpers/registry/index.js';
 import { makeImage, readAll } from './images.js';
 import { build } from '../../../src/builder/executor/build.js';
@@ -236,6 +237,25 @@ describe('layers sent while they are compressed (sendGrowing)', () => {
     expect(await client().pushGrowingBlob(repo, again)).toBe('exists');
     expect(Date.now() - started).toBeLessThan(30_000);
     await expect.poll(() => again.closed()).toBe(true);
+  });
+
+  test('shows the upload of a streamed layer under its digest once the digest is known, then done', async () => {
+    const { img, ref, first, desc } = await imageToPush('growing-progress', 300_000);
+    const events: TransferProgress[] = [];
+    const sink = new RegistrySink(client(), { onProgress: (p) => events.push(p) });
+    // Known after a few of its pieces have gone: a layer whose compression ends while its upload goes on.
+    let describe: (d: typeof desc) => void = () => undefined;
+    const blob = growing(first.gz, new Promise((resolve) => (describe = resolve)), 8, 40);
+    setTimeout(() => describe(desc), 150);
+    sink.sendGrowing([ref], blob);
+    // As in a build: the image is written once its layers are stored, so the push finds this upload.
+    await blob.descriptor;
+    expect(await sink.write(img, [ref])).toBe(await img.digest());
+    const shown = events.filter((e) => e.action === 'upload' && e.id === desc.digest);
+    const running = shown.filter((e) => e.status === 'running');
+    expect(running.length).toBeGreaterThan(0);
+    expect(running.every((e) => e.total === desc.size && e.current > 0 && e.current <= desc.size)).toBe(true);
+    expect(shown.at(-1)).toMatchObject({ status: 'done', current: desc.size, total: desc.size });
   });
 
   test('a blob whose bytes do not match its digest fails, and write sends the stored one', async () => {
