@@ -39,6 +39,17 @@ const exists = (p: string) => stat(p).then(
   () => false,
 );
 
+/** `fn` with PATH set to `value` (what removeRootfs's spawns search), restored after. */
+async function withPath<T>(value: string, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.PATH;
+  process.env.PATH = value;
+  try {
+    return await fn();
+  } finally {
+    process.env.PATH = saved;
+  }
+}
+
 describe('removeRootfs', () => {
   it('removes a big tree, directories without permissions included, and follows no symlink out of it', async () => {
     const root = path.join(work, 'root');
@@ -80,5 +91,29 @@ describe('removeRootfs', () => {
     // Everything else went.
     expect(await exists(path.join(root, 'app'))).toBe(false);
     expect(await exists(path.join(root, 'gen'))).toBe(false);
+  });
+  it('starts the parallel rm processes through one xargs', async () => {
+    const root = path.join(work, 'root');
+    await bigTree(root);
+    // An xargs that notes each start, then is the real one.
+    const bin = path.join(work, 'bin');
+    await mkdir(bin);
+    const log = path.join(work, 'xargs.log');
+    await writeFile(path.join(bin, 'xargs'), `#!/bin/sh\necho "$*" >> ${log}\nexec /usr/bin/xargs "$@"\n`, { mode: 0o755 });
+    await withPath(`${bin}:${process.env.PATH ?? ''}`, () => removeRootfs(root));
+    expect(await exists(root)).toBe(false);
+    const starts = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(starts).toHaveLength(1);
+    expect(starts[0]).toMatch(/^-0 -r -P 8 -n \d+ rm -rf --one-file-system --$/);
+  });
+
+  it('starts them one by one where there is no xargs, and removes the tree all the same', async () => {
+    const root = path.join(work, 'root');
+    await bigTree(root);
+    const bin = path.join(work, 'bin');
+    await mkdir(bin);
+    await symlink('/usr/bin/rm', path.join(bin, 'rm'));
+    await withPath(bin, () => removeRootfs(root));
+    expect(await exists(root)).toBe(false);
   });
 });
