@@ -89,13 +89,18 @@ export class RegistrySink implements ImageSink, IndexSink {
       (desc) => (known = desc),
       () => undefined,
     );
+    let upload: Promise<BlobPushResult | undefined> | undefined;
     const onProgress =
       report === undefined
         ? undefined
         : (current: number): void => {
-            if (known !== undefined) report({ action: 'upload', id: known.digest, current, total: known.size, status: 'running' });
+            if (known === undefined) return;
+            // Only the upload the push waits for shows under the digest (another layer with the same bytes may go too).
+            const registered = this.early.get(`${repo.string()} ${known.digest}`);
+            if (registered !== undefined && registered !== upload) return;
+            report({ action: 'upload', id: known.digest, current, total: known.size, status: 'running' });
           };
-    const upload = this.client.pushGrowingBlob(repo, blob, { ...options, onProgress }).catch(() => undefined);
+    upload = this.client.pushGrowingBlob(repo, blob, { ...options, onProgress }).catch(() => undefined);
     // Known by digest once the blob is stored, which is before the image it belongs to is written.
     blob.descriptor.then(
       (desc) => {

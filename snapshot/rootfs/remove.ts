@@ -107,6 +107,8 @@ function xargsRm(paths: readonly string[], per: number): Promise<'done' | 'faile
     child.on('error', () => resolve('unavailable'));
     // 0: all went; 123: some rm failed (the final rm reports what is left); else xargs could not run them.
     child.on('close', (status) => resolve(status === 0 ? 'done' : status === 123 ? 'failed' : 'unavailable'));
+    // No pipe when the spawn failed at once (EMFILE): 'error' follows.
+    if (child.stdin === null) return;
     child.stdin.on('error', () => undefined);
     child.stdin.end(Buffer.from(paths.map((p) => `${p}\0`).join('')));
   });
@@ -121,7 +123,7 @@ function gnuRm(...paths: string[]): Promise<string> {
   return new Promise((resolve) => {
     const child = spawn('rm', ['-rf', '--one-file-system', '--', ...paths], { stdio: ['ignore', 'ignore', 'pipe'] });
     const err: Buffer[] = [];
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stderr?.on('data', (c: Buffer) => err.push(c));
     child.on('error', () => resolve('unavailable'));
     child.on('close', (status) => {
       const text = Buffer.concat(err).toString('utf8').trim();

@@ -38,7 +38,7 @@ export interface CommitOptions {
   clampMtime?: number | undefined;
   /** Stops writing the tar. */
   signal?: AbortSignal | undefined;
-  /** Stops the compression in the background (the tar is written by then). */
+  /** Stops the compression in the background (which follows the tar as it is written, and goes on after it). */
   compressSignal?: AbortSignal | undefined;
   /** gzip level, 0-9; default DEFAULT_GZIP_LEVEL (snapshot/gzip-level.ts). */
   gzipLevel?: number | undefined;
@@ -81,26 +81,38 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
   // The gzip follows the tar as it is written: a step's layer is compressed while its
   // tar is still being written (the last RUN's layer ends the build that much sooner).
   let tarSize: number | undefined;
-  // What is shown is the compression: the share of the tar gzipped so far, in file content bytes (once the tar's size is known).
+  let tarRead = 0;
+  // What is shown is the compression: the share of the tar gzipped so far, in file content
+  // bytes; until the tar's size is known, against an estimate of it (a header and padding
+  // per entry). What is shown never goes back.
+  const tarEstimate = total + 1024 * (entries.length + 1);
+  let shown = 0;
+  const showCompressed = (): void => {
+    const current = Math.min(total, Math.floor((total * tarRead) / Math.max(tarSize ?? tarEstimate, tarRead)));
+    if (current < shown) return;
+    shown = current;
+    report?.(current, total, false);
+  };
   const compressed =
-    report === undefined
+    report === undefined || total === 0
       ? undefined
       : (read: number): void => {
-          if (tarSize !== undefined && tarSize > 0) report(Math.floor((total * read) / tarSize), total, false);
+          tarRead = read;
+          showCompressed();
         };
   let describe: (descriptor: Promise<Descriptor>) => void = () => undefined;
   const follower = opts.stream === undefined ? undefined : new FollowedBlobWrite(new Promise<Descriptor>((resolve, reject) => (describe = (d) => d.then(resolve, reject))));
   const stored = gzipIntoStore(store, followSpool(spool, progress), opts, compressed, follower?.watch).finally(() => spool.release());
   stored.catch(() => undefined);
-  if (follower !== undefined && opts.stream !== undefined) {
-    const descriptor = stored.then(({ digest, size }): Descriptor => ({ mediaType: MediaType.OciLayerGzip, digest, size }));
-    descriptor.catch(() => undefined);
-    describe(descriptor);
-    opts.stream.onCleanup(() => follower.close());
-    opts.stream.send(follower.blob);
-  }
   let tar: { diffId: Digest; size: number };
   try {
+    if (follower !== undefined && opts.stream !== undefined) {
+      const descriptor = stored.then(({ digest, size }): Descriptor => ({ mediaType: MediaType.OciLayerGzip, digest, size }));
+      descriptor.catch(() => undefined);
+      describe(descriptor);
+      opts.stream.onCleanup(() => follower.close());
+      opts.stream.send(follower.blob);
+    }
     // A scratch file, deleted soon: no flushes to disk in the background.
     const sink = fileHandleSink(handle, { file: spool.path, action: 'spool a layer in', backgroundFlush: false, onWritten: (n) => progress.grew(n) });
     tar = await writeLayerTar(
@@ -111,6 +123,7 @@ export async function commitLayer(store: BlobStore, entries: readonly LayerEntry
     );
     tarSize = tar.size;
     progress.finished();
+    if (compressed !== undefined && tarRead > 0) showCompressed();
   } catch (err) {
     progress.failed();
     spool.release();

@@ -240,22 +240,32 @@ describe('layers sent while they are compressed (sendGrowing)', () => {
   });
 
   test('shows the upload of a streamed layer under its digest once the digest is known, then done', async () => {
-    const { img, ref, first, desc } = await imageToPush('growing-progress', 300_000);
-    const events: TransferProgress[] = [];
-    const sink = new RegistrySink(client(), { onProgress: (p) => events.push(p) });
-    // Known after a few of its pieces have gone: a layer whose compression ends while its upload goes on.
-    let describe: (d: typeof desc) => void = () => undefined;
-    const blob = growing(first.gz, new Promise((resolve) => (describe = resolve)), 8, 40);
-    setTimeout(() => describe(desc), 150);
-    sink.sendGrowing([ref], blob);
-    // As in a build: the image is written once its layers are stored, so the push finds this upload.
-    await blob.descriptor;
-    expect(await sink.write(img, [ref])).toBe(await img.digest());
-    const shown = events.filter((e) => e.action === 'upload' && e.id === desc.digest);
-    const running = shown.filter((e) => e.status === 'running');
-    expect(running.length).toBeGreaterThan(0);
-    expect(running.every((e) => e.total === desc.size && e.current > 0 && e.current <= desc.size)).toBe(true);
-    expect(shown.at(-1)).toMatchObject({ status: 'done', current: desc.size, total: desc.size });
+    const { img, layers } = await makeImage('growing-progress', 300_000);
+    const proxy = await startFaultProxy(reg.url);
+    try {
+      const ref = parseReference(`${proxy.host}/hoist/growing-progress:1`);
+      const first = layers[0]!;
+      const desc = { mediaType: first.layer.mediaType(), digest: await first.layer.digest(), size: await first.layer.size() };
+      const events: TransferProgress[] = [];
+      const sink = new RegistrySink(client(), { onProgress: (p) => events.push(p) });
+      // Known after a few of its pieces have gone: a layer whose compression ends while its upload goes on.
+      let describe: (d: typeof desc) => void = () => undefined;
+      const blob = growing(first.gz, new Promise((resolve) => (describe = resolve)), 8, 40);
+      setTimeout(() => describe(desc), 150);
+      sink.sendGrowing([ref], blob);
+      // As in a build: the image is written once its layers are stored, so the push finds this upload.
+      await blob.descriptor;
+      expect(await sink.write(img, [ref])).toBe(await img.digest());
+      // The streamed upload was the layer's only one: what showed was its bytes.
+      expect(proxy.requests().filter((r) => r.method === 'POST' && r.url.includes('/blobs/uploads/'))).toHaveLength(1 + layers.length);
+      const shown = events.filter((e) => e.action === 'upload' && e.id === desc.digest);
+      const running = shown.filter((e) => e.status === 'running');
+      expect(running.length).toBeGreaterThan(0);
+      expect(running.every((e) => e.total === desc.size && e.current > 0 && e.current <= desc.size)).toBe(true);
+      expect(shown.at(-1)).toMatchObject({ status: 'done', current: desc.size, total: desc.size });
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test('a blob whose bytes do not match its digest fails, and write sends the stored one', async () => {

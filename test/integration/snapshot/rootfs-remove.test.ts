@@ -95,16 +95,18 @@ describe('removeRootfs', () => {
   it('starts the parallel rm processes through one xargs', async () => {
     const root = path.join(work, 'root');
     await bigTree(root);
-    // An xargs that notes each start, then is the real one.
+    // An xargs that notes each start and how it ended, around the real one.
     const bin = path.join(work, 'bin');
     await mkdir(bin);
     const log = path.join(work, 'xargs.log');
-    await writeFile(path.join(bin, 'xargs'), `#!/bin/sh\necho "$*" >> ${log}\nexec /usr/bin/xargs "$@"\n`, { mode: 0o755 });
+    await writeFile(path.join(bin, 'xargs'), `#!/bin/sh\necho "$*" >> ${log}\n/usr/bin/xargs "$@"\ns=$?\necho "exit $s" >> ${log}\nexit $s\n`, { mode: 0o755 });
     await withPath(`${bin}:${process.env.PATH ?? ''}`, () => removeRootfs(root));
     expect(await exists(root)).toBe(false);
-    const starts = (await readFile(log, 'utf8')).trim().split('\n');
-    expect(starts).toHaveLength(1);
-    expect(starts[0]).toMatch(/^-0 -r -P 8 -n \d+ rm -rf --one-file-system --$/);
+    const lines = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^-0 -r -P 8 -n \d+ rm -rf --one-file-system --$/);
+    // It did the work (the final rm of the whole tree would have hidden a failure).
+    expect(lines[1]).toBe('exit 0');
   });
 
   it('starts them one by one where there is no xargs, and removes the tree all the same', async () => {

@@ -152,18 +152,23 @@ describe('commitLayer', () => {
     const content = new PassThrough();
     const slow: LayerEntry = { ...file('slow.bin', Buffer.alloc(0)), size: 2 * half.length, open: () => content };
     let followed: boolean | undefined;
+    const seen: number[] = [];
+    let shownWhileWriting: number[] = [];
     const feed = (async () => {
       content.write(half);
       followed = await Promise.race([deflated.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000))]);
+      shownWhileWriting = [...seen];
       content.end(half);
     })();
     const deflate: BlockDeflater = async (data, options) => {
       firstBlock();
       return deflateInThreadPool(data, options);
     };
-    const committed = await commitLayer(store, [slow], { spoolDir, deflate });
+    const committed = await commitLayer(store, [slow], { spoolDir, deflate, onProgress: (c, _t, done) => done || seen.push(c) });
     await feed;
     expect(followed).toBe(true);
+    // The compression shows while the tar is still written (against an estimate of its size).
+    expect(shownWhileWriting.some((c) => c > 0 && c < 2 * half.length)).toBe(true);
     const expected = await layerBytes([file('slow.bin', Buffer.concat([half, half]))]);
     expect(committed.diffId).toBe(expected.result.diffId);
     expect(await committed.stored).toEqual({ digest: expected.result.digest, size: expected.result.size });
