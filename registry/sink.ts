@@ -41,6 +41,12 @@ interface Blob {
 export class RegistrySink implements ImageSink, IndexSink {
   /** Blobs sent ahead of `write` (`sendAhead`), by repository and digest: how each went, or undefined if it failed. */
   private readonly early = new Map<string, Promise<BlobPushResult | undefined>>();
+  /**
+   * Per repository, blobs sent while they are written (`sendGrowing`) whose
+   * digest is not known yet: each settles when it is (or its write failed),
+   * and is in `early` from then on.
+   */
+  private readonly describing = new Map<string, Set<Promise<void>>>();
 
   constructor(
     private readonly client: RegistryClient,
@@ -101,14 +107,18 @@ export class RegistrySink implements ImageSink, IndexSink {
             report({ action: 'upload', id: known.digest, current, total: known.size, status: 'running' });
           };
     upload = this.client.pushGrowingBlob(repo, blob, { ...options, onProgress }).catch(() => undefined);
-    // Known by digest once the blob is stored, which is before the image it belongs to is written.
-    blob.descriptor.then(
+    // Known by digest once the blob is stored; until then `write` waits for it before sending a blob itself.
+    const described = blob.descriptor.then(
       (desc) => {
         const key = `${repo.string()} ${desc.digest}`;
         if (!this.early.has(key)) this.early.set(key, upload);
       },
       () => undefined,
     );
+    const pending = this.describing.get(repo.string()) ?? new Set<Promise<void>>();
+    this.describing.set(repo.string(), pending);
+    pending.add(described);
+    void described.then(() => pending.delete(described));
   }
 
   /** The sink's signal and the caller's, either of which stops an upload sent ahead. */
@@ -166,6 +176,8 @@ export class RegistrySink implements ImageSink, IndexSink {
 
   private async pushBlob(repo: Reference, blob: Blob, signal: { signal?: AbortSignal }): Promise<void> {
     const report = this.options.onProgress;
+    // A blob still being written may be this one: it is sent once, by its stream.
+    await Promise.all(this.describing.get(repo.string()) ?? []);
     const sent = await this.early.get(`${repo.string()} ${blob.desc.digest}`);
     if (sent !== undefined) {
       report?.({ action: 'upload', id: blob.desc.digest, current: blob.desc.size, total: blob.desc.size, status: sent === 'uploaded' ? 'done' : sent });

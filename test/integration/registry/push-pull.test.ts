@@ -268,6 +268,25 @@ describe('layers sent while they are compressed (sendGrowing)', () => {
     }
   });
 
+  test('write waits for a streamed blob whose digest is not known yet, instead of sending it again', async () => {
+    const { img, layers } = await makeImage('growing-early-write', 300_000);
+    const proxy = await startFaultProxy(reg.url);
+    try {
+      const ref = parseReference(`${proxy.host}/hoist/growing-early-write:1`);
+      const first = layers[0]!;
+      const desc = { mediaType: first.layer.mediaType(), digest: await first.layer.digest(), size: await first.layer.size() };
+      const sink = new RegistrySink(client());
+      let describe: (d: typeof desc) => void = () => undefined;
+      sink.sendGrowing([ref], growing(first.gz, new Promise((resolve) => (describe = resolve)), 4, 40));
+      setTimeout(() => describe(desc), 150);
+      // Written at once, while the streamed layer's digest is still unknown.
+      expect(await sink.write(img, [ref])).toBe(await img.digest());
+      expect(proxy.requests().filter((r) => r.method === 'POST' && r.url.includes('/blobs/uploads/'))).toHaveLength(1 + layers.length);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('a blob whose bytes do not match its digest fails, and write sends the stored one', async () => {
     const { img, ref, sink, first, desc } = await imageToPush('growing-wrong', 50_000);
     const wrong = Buffer.from(first.gz);
