@@ -91,10 +91,6 @@ export class RegistrySink implements ImageSink, IndexSink {
     const report = this.options.onProgress;
     // Its bytes on the way are shown once it has a digest to be shown by (the step shows its compression until then).
     let known: Descriptor | undefined;
-    void blob.descriptor.then(
-      (desc) => (known = desc),
-      () => undefined,
-    );
     let upload: Promise<BlobPushResult | undefined> | undefined;
     const onProgress =
       report === undefined
@@ -110,6 +106,7 @@ export class RegistrySink implements ImageSink, IndexSink {
     // Known by digest once the blob is stored; until then `write` waits for it before sending a blob itself.
     const described = blob.descriptor.then(
       (desc) => {
+        known = desc;
         const key = `${repo.string()} ${desc.digest}`;
         if (!this.early.has(key)) this.early.set(key, upload);
       },

@@ -37,6 +37,8 @@ const PARALLEL_RM = 8;
 const PARALLEL_FROM = 64;
 /** Paths on one `rm` command line, well below any ARG_MAX. */
 const PATHS_PER_RM = 512;
+/** GNU rm's flags (see above), before the paths. */
+const RM_FLAGS = ['-rf', '--one-file-system', '--'] as const;
 
 /** Remove `dir` and everything below it; nothing happens when it does not exist. */
 export async function removeRootfs(dir: string): Promise<void> {
@@ -103,7 +105,7 @@ async function removeSubtreesInParallel(dir: string): Promise<void> {
 /** `rm -rf` of `paths`, `per` a command, PARALLEL_RM at once, run by xargs; 'unavailable' without an xargs that can. */
 function xargsRm(paths: readonly string[], per: number): Promise<'done' | 'failed' | 'unavailable'> {
   return new Promise((resolve) => {
-    const child = spawn('xargs', ['-0', '-r', '-P', String(PARALLEL_RM), '-n', String(per), 'rm', '-rf', '--one-file-system', '--'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn('xargs', ['-0', '-r', '-P', String(PARALLEL_RM), '-n', String(per), 'rm', ...RM_FLAGS], { stdio: ['pipe', 'ignore', 'ignore'] });
     child.on('error', () => resolve('unavailable'));
     // 0: all went; 123: some rm failed (the final rm reports what is left); else xargs could not run them.
     child.on('close', (status) => resolve(status === 0 ? 'done' : status === 123 ? 'failed' : 'unavailable'));
@@ -121,7 +123,7 @@ async function entriesOf(dir: string): Promise<Dirent[]> {
 /** 'done', 'unavailable' (no GNU rm), or rm's complaint. */
 function gnuRm(...paths: string[]): Promise<string> {
   return new Promise((resolve) => {
-    const child = spawn('rm', ['-rf', '--one-file-system', '--', ...paths], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('rm', [...RM_FLAGS, ...paths], { stdio: ['ignore', 'ignore', 'pipe'] });
     const err: Buffer[] = [];
     child.stderr?.on('data', (c: Buffer) => err.push(c));
     child.on('error', () => resolve('unavailable'));

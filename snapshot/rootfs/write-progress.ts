@@ -103,17 +103,31 @@ export function* followSync(file: string, progress: WriteProgress): Generator<Bu
 export async function* follow(file: string, progress: WriteProgress): AsyncGenerator<Buffer, void, undefined> {
   const handle = await open(file, 'r');
   try {
-    let position = 0;
-    for (;;) {
-      await progress.wait(position);
-      if (progress.ended(position, file)) return;
-      const want = Math.min(progress.written - position, FOLLOW_READ);
-      const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(want), 0, want, position);
-      if (bytesRead === 0) throw new Error(`${file} holds less than its writer wrote`);
-      position += bytesRead;
-      yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead);
-    }
+    yield* followWith(async (buffer, position) => (await handle.read(buffer, 0, buffer.length, position)).bytesRead, file, progress);
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * The bytes of `file` as its writer (on this thread) writes them, each
+ * piece read with `readAt` (into the whole buffer, at a position: the bytes
+ * read), from a file the caller opened and closes.
+ */
+export async function* followWith(
+  readAt: (buffer: Buffer, position: number) => Promise<number>,
+  file: string,
+  progress: WriteProgress,
+): AsyncGenerator<Buffer, void, undefined> {
+  let position = 0;
+  for (;;) {
+    await progress.wait(position);
+    if (progress.ended(position, file)) return;
+    const want = Math.min(progress.written - position, FOLLOW_READ);
+    const buffer = Buffer.allocUnsafe(want);
+    const n = await readAt(buffer, position);
+    if (n === 0) throw new Error(`${file} holds less than its writer wrote`);
+    position += n;
+    yield n === want ? buffer : buffer.subarray(0, n);
   }
 }

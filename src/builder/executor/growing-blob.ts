@@ -1,13 +1,10 @@
 import { close, openSync, read } from 'node:fs';
 import { promisify } from 'node:util';
-import { WriteProgress } from '../../../snapshot/rootfs/write-progress.js';
+import { followWith, WriteProgress } from '../../../snapshot/rootfs/write-progress.js';
 import type { BlobWriteWatch, Descriptor, GrowingBlob } from '../../oci/index.js';
 
 const readAt = promisify(read);
 const closeFd = promisify(close);
-
-/** How much a reader takes at once. */
-const READ_SIZE = 1 << 20;
 
 /**
  * A blob being put into the store, readable while it is written: `watch`
@@ -98,16 +95,7 @@ export class FollowedBlobWrite {
       const fd = this.fd;
       if (fd === undefined) throw new Error(this.done ? 'the growing blob was discarded' : `the blob being written to ${this.file || 'the store'} cannot be read`);
       // From here the file is this reader's: only its end closes it (see close).
-      let position = 0;
-      for (;;) {
-        await this.progress.wait(position);
-        if (this.progress.ended(position, this.file)) return;
-        const want = Math.min(this.progress.written - position, READ_SIZE);
-        const { bytesRead, buffer } = await readAt(fd, Buffer.allocUnsafe(want), 0, want, position);
-        if (bytesRead === 0) throw new Error(`${this.file} holds less than its writer wrote`);
-        position += bytesRead;
-        yield bytesRead === want ? buffer : buffer.subarray(0, bytesRead);
-      }
+      yield* followWith(async (buffer, position) => (await readAt(fd, buffer, 0, buffer.length, position)).bytesRead, this.file, this.progress);
     } finally {
       await this.release();
       this.claimEnded();
